@@ -1,0 +1,71 @@
+/* The one NATS/JetStream adapter: connection with reconnect, the stream and
+ * consumer topology (defined once, created idempotently), pull fetching,
+ * publishing with Nats-Msg-Id + Food-Type headers, acks. natsStatus stays in
+ * here; callers get 0 / negative errno. */
+#pragma once
+#include <nats/nats.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BUS_HDR_TYPE "Food-Type"
+#define BUS_HDR_TRACE "traceparent"
+#define BUS_FETCH_MAX 64 /* kept small: nats.c 3.4.1 Fetch overflows with larger batches (#749) */
+
+typedef struct Bus Bus;
+typedef struct BusConsumer BusConsumer;
+typedef struct BusPublisher BusPublisher;
+
+/* Maps a natsStatus to 0 / negative errno (the single adapter). */
+int bus_errno(natsStatus s);
+
+/* Connects to `url` (retrying until it succeeds or *stop turns true), with
+ * endless reconnects, SendAsap and logging error/disconnect handlers.
+ * `name` is the client name shown by the server (borrowed). */
+int bus_connect(Bus **ret, const char *url, const char *name, const volatile bool *stop);
+/* Drains and closes; every consumer must be closed first. NULL is fine. */
+void bus_free(Bus *b);
+natsConnection *bus_conn(Bus *b);
+bool bus_connected(Bus *b);
+
+/* Creates or updates every stream and durable consumer of the system (one
+ * definition each, lib/bus.c). Existing consumers are left as they are. */
+int bus_setup_topology(Bus *b);
+/* True when every stream of the topology exists (readiness). */
+bool bus_streams_present(Bus *b);
+
+/* Binds a pull subscription to the existing durable `durable`. */
+int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret);
+/* Unsubscribes (before drain: drain stalls on open pull subscriptions). */
+void bus_consumer_close(BusConsumer *c);
+/* Fetches up to `max` (<= BUS_FETCH_MAX) messages into `list` (caller frees
+ * with natsMsgList_Destroy). 0 with list->Count >= 1, -ETIMEDOUT when none
+ * arrived, other negative errno on failure. One fetch loop per consumer. */
+int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms);
+
+/* Header value of `msg` or NULL. */
+const char *bus_header(natsMsg *msg, const char *key);
+
+/* Explicit acks, fire-and-forget (JetStream options NULL so nothing waits). */
+void bus_ack(natsMsg *msg);
+void bus_nak(natsMsg *msg, int64_t delay_ms);
+void bus_term(natsMsg *msg);
+
+/* A publisher owns a JetStream context: use one per publishing thread so that
+ * bus_publisher_flush reports only its own publishes. */
+int bus_publisher_new(Bus *b, BusPublisher **ret);
+void bus_publisher_free(BusPublisher *p);
+/* Publishes asynchronously to JetStream with headers Nats-Msg-Id (dedupe),
+ * Food-Type, Content-Type and optional traceparent. Buffers are copied. */
+int bus_publish(BusPublisher *p, const char *subject, const char *msg_id, const char *type, const void *data,
+                size_t len, const char *traceparent);
+/* Waits until every publish since the last flush is acknowledged by the
+ * stream: 0, or -EIO when any failed or timed out (caller re-sends). */
+int bus_publisher_flush(BusPublisher *p, int64_t timeout_ms);
+
+/* Core NATS publish (no persistence), e.g. RPC replies and live updates. */
+int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len);
+/* Core request/reply: 0 with *ret (natsMsg_Destroy it), -ETIMEDOUT, or
+ * -EHOSTUNREACH when nobody listens on `subject`. */
+int bus_request(Bus *b, const char *subject, const char *type, const void *data, size_t len, int64_t timeout_ms,
+                natsMsg **ret);

@@ -1,0 +1,105 @@
+/* Message registry and the single protobuf pack/unpack path. */
+#include "codec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T(name, subj) {&food__v1__##name##__descriptor, subj}
+static const CodecType codec_types[] = {
+        T(authorize_payment, FOOD_PREFIX ".cmd.payment.authorize"),
+        T(refund_payment, FOOD_PREFIX ".cmd.payment.refund"),
+        T(payment_authorized, FOOD_PREFIX ".evt.payment.authorized"),
+        T(payment_declined, FOOD_PREFIX ".evt.payment.declined"),
+        T(payment_failed, FOOD_PREFIX ".evt.payment.failed"),
+        T(payment_refunded, FOOD_PREFIX ".evt.payment.refunded"),
+        T(create_ticket, FOOD_PREFIX ".cmd.store.create_ticket"),
+        T(update_ticket, FOOD_PREFIX ".cmd.store.update_ticket"),
+        T(withdraw_ticket, FOOD_PREFIX ".cmd.store.withdraw_ticket"),
+        T(ticket_recorded, FOOD_PREFIX ".evt.store.ticket_recorded"),
+        T(ticket_withdrawn, FOOD_PREFIX ".evt.store.ticket_withdrawn"),
+        T(open_delivery, FOOD_PREFIX ".cmd.delivery.open"),
+        T(assign_rider, FOOD_PREFIX ".cmd.delivery.assign"),
+        T(complete_delivery, FOOD_PREFIX ".cmd.delivery.complete"),
+        T(cancel_delivery, FOOD_PREFIX ".cmd.delivery.cancel"),
+        T(delivery_recorded, FOOD_PREFIX ".evt.delivery.recorded"),
+        T(redeem_coupon, FOOD_PREFIX ".cmd.coupon.redeem"),
+        T(return_coupon, FOOD_PREFIX ".cmd.coupon.return"),
+        T(issue_coupon, FOOD_PREFIX ".cmd.coupon.issue"),
+        T(record_completion, FOOD_PREFIX ".cmd.coupon.record_completion"),
+        T(coupon_redeemed, FOOD_PREFIX ".evt.coupon.redeemed"),
+        T(coupon_rejected, FOOD_PREFIX ".evt.coupon.rejected"),
+        T(coupon_returned, FOOD_PREFIX ".evt.coupon.returned"),
+        T(coupon_issued, FOOD_PREFIX ".evt.coupon.issued"),
+        T(loyalty_updated, FOOD_PREFIX ".evt.coupon.loyalty_updated"),
+        T(notify_customer, FOOD_PREFIX ".cmd.notification.send"),
+        T(notification_sent, FOOD_PREFIX ".evt.notification.sent"),
+        T(order_status_changed, NULL),
+        T(place_order, FOOD_PREFIX ".rpc.orders.place"),
+        T(order_action, NULL),
+        T(modify_order, FOOD_PREFIX ".rpc.orders.modify"),
+        T(rpc_reply, NULL),
+};
+#undef T
+
+const CodecType *codec_type_by_name(const char *name) {
+        for (size_t i = 0; i < sizeof(codec_types) / sizeof(codec_types[0]); i++)
+                if (strcmp(codec_types[i].desc->name, name) == 0)
+                        return &codec_types[i];
+        return NULL;
+}
+
+const CodecType *codec_type_by_desc(const ProtobufCMessageDescriptor *desc) {
+        for (size_t i = 0; i < sizeof(codec_types) / sizeof(codec_types[0]); i++)
+                if (codec_types[i].desc == desc)
+                        return &codec_types[i];
+        return NULL;
+}
+
+int codec_subject(const ProtobufCMessageDescriptor *desc, const char *order_id, char *buf, size_t cap) {
+        const CodecType *t = codec_type_by_desc(desc);
+        int n;
+
+        if (!t)
+                return -EINVAL;
+        if (t->subject)
+                n = snprintf(buf, cap, "%s", t->subject);
+        else if (desc == &food__v1__order_status_changed__descriptor && order_id && *order_id &&
+                 !strpbrk(order_id, ". *>"))
+                n = snprintf(buf, cap, FOOD_PREFIX ".order.%s.status", order_id);
+        else
+                return -EINVAL;
+        return (n < 0 || (size_t)n >= cap) ? -EINVAL : 0;
+}
+
+int codec_pack(const ProtobufCMessage *m, uint8_t **ret, size_t *ret_len) {
+        size_t n = protobuf_c_message_get_packed_size(m);
+        uint8_t *buf = malloc(n ? n : 1);
+        if (!buf)
+                return -ENOMEM;
+        protobuf_c_message_pack(m, buf);
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
+int codec_unpack(const ProtobufCMessageDescriptor *desc, const void *data, size_t len, ProtobufCMessage **ret) {
+        ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, data);
+        if (!m)
+                return -EBADMSG;
+        *ret = m;
+        return 0;
+}
+
+void codec_free(ProtobufCMessage *m) {
+        if (m)
+                protobuf_c_message_free_unpacked(m, NULL);
+}
+
+Food__V1__Correlation *codec_correlation(const ProtobufCMessage *m) {
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "corr");
+        if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || f->descriptor != &food__v1__correlation__descriptor)
+                return NULL;
+        return *(Food__V1__Correlation *const *)((const char *)m + f->offset);
+}

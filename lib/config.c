@@ -1,0 +1,88 @@
+/* Environment configuration: strict parsing, fail fast with the variable's name. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+int config_str(const char *name, const char *def, const char **ret) {
+        const char *v = getenv(name);
+        if (!v || !*v) {
+                if (!def) {
+                        log_error("config: %s is required but not set", name);
+                        return -EINVAL;
+                }
+                v = def;
+        }
+        *ret = v;
+        return 0;
+}
+
+int config_int(const char *name, int64_t def, int64_t min, int64_t max, int64_t *ret) {
+        const char *v = getenv(name);
+        char *end = NULL;
+        long long n;
+
+        if (!v || !*v) {
+                *ret = def;
+                return 0;
+        }
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != 0 || n < min || n > max) {
+                log_error("config: %s=\"%s\" is not an integer in [%lld, %lld]", name, v, (long long)min,
+                          (long long)max);
+                return -EINVAL;
+        }
+        *ret = n;
+        return 0;
+}
+
+int config_bool(const char *name, bool def, bool *ret) {
+        const char *v = getenv(name);
+        if (!v || !*v) {
+                *ret = def;
+                return 0;
+        }
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
+                *ret = true;
+                return 0;
+        }
+        if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) {
+                *ret = false;
+                return 0;
+        }
+        log_error("config: %s=\"%s\" is not a boolean (true/false)", name, v);
+        return -EINVAL;
+}
+
+int config_port(const char *name, int def, int *ret) {
+        int64_t v;
+        int r = config_int(name, def, 0, 65535, &v);
+        if (r < 0)
+                return r;
+        *ret = (int)v;
+        return 0;
+}
+
+int config_common(CommonConfig *c, const char *service, int default_health_port) {
+        LogLevel lvl = LOG_INFO;
+        int r = 0;
+
+        r = config_str("LOG_LEVEL", "info", &c->log_level);
+        if (r == 0 && log_level_parse(c->log_level, &lvl) < 0) {
+                log_error("config: LOG_LEVEL=\"%s\" is not one of debug, info, warn, error", c->log_level);
+                return -EINVAL;
+        }
+        log_setup(service, lvl);
+        if (r == 0)
+                r = config_str("NATS_URL", "nats://127.0.0.1:4222", &c->nats_url);
+        if (r == 0)
+                r = config_str("DATABASE_URL", "postgresql:///food?host=/tmp", &c->database_url);
+        if (r == 0)
+                r = config_port("HEALTH_PORT", default_health_port, &c->health_port);
+        return r;
+}

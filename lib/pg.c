@@ -1,0 +1,259 @@
+/* PostgreSQL helper: connection, prepared statements, transactions, migrations. */
+#include "pg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define PG_MAX_PREPARED 96
+
+struct Pg {
+        PGconn *conn;
+        char *conninfo;
+        char *schema;
+        const PgStmt *prepared[PG_MAX_PREPARED];
+        size_t n_prepared;
+        char error[512];
+};
+
+static void pg_set_error(Pg *pg, const char *msg) {
+        snprintf(pg->error, sizeof(pg->error), "%s", msg ? msg : "");
+        size_t n = strlen(pg->error);
+        while (n > 0 && (pg->error[n - 1] == '\n' || pg->error[n - 1] == ' '))
+                pg->error[--n] = 0;
+}
+
+static int pg_result_errno(Pg *pg, PGresult *res) {
+        const char *state;
+
+        if (!res) {
+                pg_set_error(pg, PQerrorMessage(pg->conn));
+                return -ENOTCONN;
+        }
+        switch (PQresultStatus(res)) {
+        case PGRES_COMMAND_OK:
+        case PGRES_TUPLES_OK:
+                return 0;
+        default:
+                break;
+        }
+        pg_set_error(pg, PQresultErrorMessage(res));
+        if (PQstatus(pg->conn) != CONNECTION_OK)
+                return -ENOTCONN;
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (!state)
+                return -EPROTO;
+        if (strcmp(state, "23505") == 0)
+                return -EEXIST;
+        if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+                return -EAGAIN;
+        if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0)
+                return -ENOTCONN;
+        return -EPROTO;
+}
+
+static int pg_setup_session(Pg *pg) {
+        char sql[256];
+        char *quoted = PQescapeIdentifier(pg->conn, pg->schema, strlen(pg->schema));
+        if (!quoted)
+                return -ENOMEM;
+        snprintf(sql, sizeof(sql), "SET search_path TO %s, public", quoted);
+        PQfreemem(quoted);
+        return pg_exec(pg, sql);
+}
+
+int pg_connect(Pg **ret, const char *conninfo, const char *schema) {
+        Pg *pg = calloc(1, sizeof(*pg));
+        int r;
+
+        if (!pg)
+                return -ENOMEM;
+        pg->conninfo = strdup(conninfo);
+        pg->schema = strdup(schema);
+        if (!pg->conninfo || !pg->schema) {
+                pg_free(pg);
+                return -ENOMEM;
+        }
+        pg->conn = PQconnectdb(conninfo);
+        if (PQstatus(pg->conn) != CONNECTION_OK) {
+                pg_set_error(pg, PQerrorMessage(pg->conn));
+                log_error("pg: cannot connect: %s", pg->error);
+                pg_free(pg);
+                return -ENOTCONN;
+        }
+        r = pg_setup_session(pg);
+        if (r < 0) {
+                log_error("pg: session setup failed: %s", pg->error);
+                pg_free(pg);
+                return r;
+        }
+        *ret = pg;
+        return 0;
+}
+
+void pg_free(Pg *pg) {
+        if (!pg)
+                return;
+        if (pg->conn)
+                PQfinish(pg->conn);
+        free(pg->conninfo);
+        free(pg->schema);
+        free(pg);
+}
+
+bool pg_ok(Pg *pg) {
+        return pg && pg->conn && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+const char *pg_error(Pg *pg) {
+        return pg->error;
+}
+
+int pg_ensure(Pg *pg) {
+        if (pg_ok(pg))
+                return 0;
+        PQreset(pg->conn);
+        pg->n_prepared = 0; /* prepared statements died with the old session */
+        if (PQstatus(pg->conn) != CONNECTION_OK) {
+                pg_set_error(pg, PQerrorMessage(pg->conn));
+                return -ENOTCONN;
+        }
+        log_info("pg: reconnected");
+        return pg_setup_session(pg);
+}
+
+static int pg_prepare(Pg *pg, const PgStmt *st) {
+        for (size_t i = 0; i < pg->n_prepared; i++)
+                if (pg->prepared[i] == st)
+                        return 0;
+        if (pg->n_prepared == PG_MAX_PREPARED)
+                return -ENOSPC;
+        PGresult *res = PQprepare(pg->conn, st->name, st->sql, 0, NULL);
+        int r = pg_result_errno(pg, res);
+        PQclear(res);
+        if (r < 0)
+                return r;
+        pg->prepared[pg->n_prepared++] = st;
+        return 0;
+}
+
+int pg_run(Pg *pg, const PgStmt *st, int n, const char *const *vals, const int *lens, const int *fmts,
+           PGresult **ret) {
+        PGresult *res;
+        int r = pg_prepare(pg, st);
+        if (r < 0)
+                return r;
+        res = PQexecPrepared(pg->conn, st->name, n, vals, lens, fmts, 0);
+        r = pg_result_errno(pg, res);
+        if (r < 0 || !ret)
+                PQclear(res);
+        else
+                *ret = res;
+        return r;
+}
+
+int pg_exec(Pg *pg, const char *sql) {
+        PGresult *res = PQexec(pg->conn, sql);
+        int r = pg_result_errno(pg, res);
+        PQclear(res);
+        return r;
+}
+
+int pg_begin(Pg *pg) {
+        return pg_exec(pg, "BEGIN");
+}
+
+int pg_commit(Pg *pg) {
+        return pg_exec(pg, "COMMIT");
+}
+
+void pg_rollback(Pg *pg) {
+        if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+                (void)pg_exec(pg, "ROLLBACK");
+}
+
+static int migration_version(const char *name) {
+        char *end;
+        long v = strtol(name, &end, 10);
+        return (end == name || v <= 0 || v > 1000000) ? -1 : (int)v;
+}
+
+int pg_migrate(Pg *pg, const char *schema, const EmbeddedFile *files, size_t n) {
+        char sql[512];
+        char *q = PQescapeIdentifier(pg->conn, schema, strlen(schema));
+        char *lit = PQescapeLiteral(pg->conn, schema, strlen(schema));
+        PGresult *res = NULL;
+        int current = 0, r;
+
+        if (!q || !lit) {
+                r = -ENOMEM;
+                goto out;
+        }
+        r = pg_begin(pg);
+        if (r < 0)
+                goto out;
+        /* One migrator at a time per schema, even with many replicas starting. */
+        snprintf(sql, sizeof(sql),
+                 "SELECT pg_advisory_xact_lock(hashtext(%s));"
+                 "CREATE SCHEMA IF NOT EXISTS %s;"
+                 "CREATE TABLE IF NOT EXISTS %s.schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
+                 " applied_at timestamptz NOT NULL DEFAULT now())",
+                 lit, q, q);
+        r = pg_exec(pg, sql);
+        if (r < 0)
+                goto fail;
+        snprintf(sql, sizeof(sql), "SELECT coalesce(max(version), 0) FROM %s.schema_migrations", q);
+        res = PQexec(pg->conn, sql);
+        r = pg_result_errno(pg, res);
+        if (r < 0)
+                goto fail;
+        current = (int)pg_ll(res, 0, 0);
+        for (size_t i = 0; i < n; i++) {
+                int v = migration_version(files[i].name);
+                char *body;
+                if (v < 0) {
+                        pg_set_error(pg, "migration file name has no leading version number");
+                        r = -EINVAL;
+                        goto fail;
+                }
+                if (v <= current)
+                        continue;
+                body = strndup(files[i].data, files[i].len);
+                if (!body) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                r = pg_exec(pg, body);
+                free(body);
+                if (r < 0) {
+                        log_error("pg: migration %s/%s failed: %s", schema, files[i].name, pg->error);
+                        goto fail;
+                }
+                snprintf(sql, sizeof(sql), "INSERT INTO %s.schema_migrations(version, name) VALUES (%d, '%s')", q, v,
+                         files[i].name);
+                r = pg_exec(pg, sql);
+                if (r < 0)
+                        goto fail;
+                log_info("pg: applied migration %s/%s", schema, files[i].name);
+        }
+        r = pg_commit(pg);
+        goto out;
+fail:
+        pg_rollback(pg);
+out:
+        PQclear(res);
+        PQfreemem(q);
+        PQfreemem(lit);
+        return r;
+}
+
+const char *pg_str(PGresult *res, int r, int c) {
+        return PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+}
+
+long long pg_ll(PGresult *res, int r, int c) {
+        return PQgetisnull(res, r, c) ? 0 : strtoll(PQgetvalue(res, r, c), NULL, 10);
+}

@@ -1,0 +1,91 @@
+/* Process lifecycle shared by every binary. */
+#include "service.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+volatile bool service_stopping;
+
+static void on_signal(int sig) {
+        (void)sig;
+        service_stopping = true;
+}
+
+static void install_signals(void) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int pg_connect_retrying(Service *s, Pg **ret) {
+        for (int tries = 0;; tries++) {
+                int r = pg_connect(ret, s->cfg.database_url, s->schema ? s->schema : "public");
+                if (r == 0 || service_stopping)
+                        return r;
+                struct timespec ts = {0, 250000000L};
+                nanosleep(&ts, NULL);
+        }
+}
+
+int service_start(Service *s, const char *name, const char *schema, const EmbeddedFile *migrations,
+                  size_t n_migrations, int default_health_port) {
+        int r;
+
+        memset(s, 0, sizeof(*s));
+        s->name = name;
+        s->schema = schema;
+        r = config_common(&s->cfg, name, default_health_port);
+        if (r < 0)
+                return r;
+        install_signals();
+        r = bus_connect(&s->bus, s->cfg.nats_url, name, &service_stopping);
+        if (r < 0)
+                return log_error_errno(r, "cannot connect to NATS at %s", s->cfg.nats_url);
+        r = bus_setup_topology(s->bus);
+        if (r < 0)
+                return r;
+        r = pg_connect_retrying(s, &s->pg);
+        if (r < 0)
+                return log_error_errno(r, "cannot connect to PostgreSQL");
+        if (schema && n_migrations > 0) {
+                r = pg_migrate(s->pg, schema, migrations, n_migrations);
+                if (r < 0)
+                        return log_error_errno(r, "migrations of schema %s failed: %s", schema, pg_error(s->pg));
+        }
+        if (s->cfg.health_port > 0) {
+                const char *bind_addr;
+                r = config_str("HEALTH_BIND", "127.0.0.1", &bind_addr);
+                if (r == 0)
+                        r = health_start(&s->health, bind_addr, s->cfg.health_port, service_ready, s);
+                if (r < 0)
+                        return r;
+        }
+        log_info("%s started (nats %s, health port %d)", name, s->cfg.nats_url, s->cfg.health_port);
+        return 0;
+}
+
+void service_stop(Service *s) {
+        health_stop(s->health);
+        s->health = NULL;
+        pg_free(s->pg);
+        s->pg = NULL;
+        bus_free(s->bus);
+        s->bus = NULL;
+        log_info("%s stopped", s->name);
+}
+
+int service_pg(Service *s, Pg **ret) {
+        return pg_connect_retrying(s, ret);
+}
+
+bool service_ready(void *service) {
+        Service *s = service;
+        return !service_stopping && bus_connected(s->bus) && pg_ok(s->pg);
+}

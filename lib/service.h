@@ -1,0 +1,35 @@
+/* Process lifecycle shared by every binary: config, signals, NATS, PostgreSQL
+ * schema + migrations, health server; and the stop flag set by SIGTERM/SIGINT. */
+#pragma once
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bus.h"
+#include "config.h"
+#include "health.h"
+#include "pg.h"
+
+typedef struct {
+        const char *name;   /* process name: logs, NATS client name */
+        const char *schema; /* PostgreSQL schema it owns, or NULL */
+        CommonConfig cfg;
+        Bus *bus;
+        Pg *pg; /* the main thread's connection */
+        Health *health;
+} Service;
+
+/* Set by SIGTERM/SIGINT; every loop polls it. */
+extern volatile bool service_stopping;
+
+/* Reads the common config, installs signal handlers, connects NATS (retrying),
+ * creates the topology, connects PostgreSQL and applies `migrations` to
+ * `schema`, starts the health server. Returns 0 or negative errno (logged). */
+int service_start(Service *s, const char *name, const char *schema, const EmbeddedFile *migrations,
+                  size_t n_migrations, int default_health_port);
+/* Stops health, closes PostgreSQL and drains NATS. Consumers must be closed. */
+void service_stop(Service *s);
+/* Opens another PostgreSQL connection on the service's schema (per thread). */
+int service_pg(Service *s, Pg **ret);
+/* /readyz: NATS connected and PostgreSQL reachable. */
+bool service_ready(void *service);

@@ -1,0 +1,47 @@
+/* Unit test of environment parsing: defaults, bounds, and rejection of junk. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                                                              \
+        do {                                                                                                          \
+                if (!(cond)) {                                                                                        \
+                        failures++;                                                                                   \
+                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
+                        printf(__VA_ARGS__);                                                                          \
+                        printf("\n");                                                                                 \
+                }                                                                                                     \
+        } while (0)
+
+int main(void) {
+        int64_t v = 0;
+        bool b = false;
+        const char *s = NULL;
+
+        log_setup("test", LOG_ERROR);
+        unsetenv("T_INT");
+        CHECK(config_int("T_INT", 7, 0, 10, &v) == 0 && v == 7, "default: expected 7, got %lld", (long long)v);
+        setenv("T_INT", "9", 1);
+        CHECK(config_int("T_INT", 7, 0, 10, &v) == 0 && v == 9, "value: expected 9, got %lld", (long long)v);
+        setenv("T_INT", "11", 1);
+        CHECK(config_int("T_INT", 7, 0, 10, &v) < 0, "11 accepted for [0,10]");
+        setenv("T_INT", "3x", 1);
+        CHECK(config_int("T_INT", 7, 0, 10, &v) < 0, "trailing junk accepted");
+        setenv("T_INT", "99999999999999999999999", 1);
+        CHECK(config_int("T_INT", 7, 0, 10, &v) < 0, "overflow accepted");
+        setenv("T_BOOL", "maybe", 1);
+        CHECK(config_bool("T_BOOL", false, &b) < 0, "'maybe' accepted as boolean");
+        setenv("T_BOOL", "true", 1);
+        CHECK(config_bool("T_BOOL", false, &b) == 0 && b, "'true' not parsed");
+        unsetenv("T_REQ");
+        CHECK(config_str("T_REQ", NULL, &s) < 0, "missing required variable accepted");
+        setenv("LOG_LEVEL", "loud", 1);
+        CommonConfig c;
+        CHECK(config_common(&c, "test", 0) < 0, "LOG_LEVEL=loud accepted");
+        printf("%s\n", failures ? "FAILED" : "ok");
+        return failures ? 1 : 0;
+}

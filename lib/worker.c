@@ -1,0 +1,286 @@
+/* Batched, deduplicating JetStream consumer loop shared by every worker. */
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "log.h"
+#include "metrics.h"
+
+struct WorkerOut {
+        const ProtobufCMessageDescriptor *desc;
+        uint8_t *data;
+        size_t len;
+};
+
+typedef struct {
+        natsMsg *msg;
+        const char *msg_id;
+        enum { ITEM_ACK, ITEM_NAK, ITEM_TERM } fate;
+        WorkerOut out;       /* reply to publish, if any */
+        char reply_subject[CODEC_SUBJECT_MAX];
+} Item;
+
+typedef struct {
+        Service *svc;
+        const WorkerDef *def;
+        BusConsumer *consumer;
+        BusPublisher *pub;
+        Pg *pg;
+} Loop;
+
+static Metric *m_handled, *m_duplicates, *m_poison, *m_failed;
+
+static const PgStmt st_claim = {"worker_claim",
+                                "INSERT INTO processed(msg_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1"};
+static const PgStmt st_stored_reply = {"worker_stored_reply",
+                                       "SELECT reply_subject, reply_type, reply FROM processed WHERE msg_id = $1"};
+static const PgStmt st_store_reply = {
+        "worker_store_reply", "UPDATE processed SET reply_subject = $2, reply_type = $3, reply = $4 WHERE msg_id = $1"};
+
+int worker_reply(WorkerOut *out, const ProtobufCMessage *reply) {
+        if (out->data)
+                return -EEXIST;
+        int r = codec_pack(reply, &out->data, &out->len);
+        if (r == 0)
+                out->desc = reply->descriptor;
+        return r;
+}
+
+/* Dead-letters a message operators can inspect with `nats stream view FOOD_DLQ`. */
+static void worker_dead_letter(Loop *l, natsMsg *msg, const char *why) {
+        char subject[CODEC_SUBJECT_MAX];
+        const char *type = bus_header(msg, BUS_HDR_TYPE);
+        metric_add(m_poison, 1);
+        log_warn("%s: dead-lettering message on %s (type %s): %s", l->def->durable, natsMsg_GetSubject(msg),
+                 type ? type : "none", why);
+        snprintf(subject, sizeof(subject), FOOD_PREFIX ".dlq.%s", l->def->durable);
+        (void)bus_publish(l->pub, subject, NULL, type, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
+                          NULL);
+}
+
+/* Handles one message inside the open transaction; sets it->fate. Returns a
+ * negative errno only when the whole transaction is lost. */
+static int worker_one(Loop *l, Item *it) {
+        const char *type_name = bus_header(it->msg, BUS_HDR_TYPE);
+        const CodecType *type = type_name ? codec_type_by_name(type_name) : NULL;
+        ProtobufCMessage *m = NULL;
+        PGresult *res = NULL;
+        const char *vals[4];
+        int lens[4], fmts[4] = {0, 0, 0, 1};
+        int r;
+
+        it->fate = ITEM_TERM;
+        if (!it->msg_id || !*it->msg_id) {
+                worker_dead_letter(l, it->msg, "no Nats-Msg-Id header");
+                return 0;
+        }
+        if (!type) {
+                worker_dead_letter(l, it->msg, "unknown or missing Food-Type header");
+                return 0;
+        }
+        if (codec_unpack(type->desc, natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(it->msg), &m) < 0) {
+                worker_dead_letter(l, it->msg, "payload is not a valid protobuf message of its Food-Type");
+                return 0;
+        }
+        r = pg_exec(l->pg, "SAVEPOINT msg");
+        if (r < 0)
+                goto out;
+        vals[0] = it->msg_id;
+        r = pg_run(l->pg, &st_claim, 1, vals, NULL, NULL, &res);
+        if (r < 0)
+                goto out;
+        if (PQntuples(res) == 0) {
+                /* Seen before: re-send the stored reply, which may never have left. */
+                PQclear(res);
+                res = NULL;
+                metric_add(m_duplicates, 1);
+                r = pg_run(l->pg, &st_stored_reply, 1, vals, NULL, NULL, &res);
+                if (r < 0)
+                        goto out;
+                if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+                        const CodecType *rt = codec_type_by_name(PQgetvalue(res, 0, 1));
+                        size_t n = 0;
+                        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 2), &n);
+                        if (rt && raw) {
+                                it->out.desc = rt->desc;
+                                it->out.data = malloc(n ? n : 1);
+                                if (it->out.data) {
+                                        memcpy(it->out.data, raw, n);
+                                        it->out.len = n;
+                                }
+                        }
+                        PQfreemem(raw);
+                }
+                it->fate = ITEM_ACK;
+                r = pg_exec(l->pg, "RELEASE SAVEPOINT msg");
+                goto out;
+        }
+        PQclear(res);
+        res = NULL;
+        r = l->def->handle(l->def->ctx, l->pg, m, it->msg_id, &it->out);
+        if (r == 0 && it->out.data) {
+                const CodecType *rt = codec_type_by_desc(it->out.desc);
+                vals[1] = rt && rt->subject ? rt->subject : "";
+                vals[2] = it->out.desc->name;
+                vals[3] = (const char *)it->out.data;
+                lens[0] = lens[1] = lens[2] = 0;
+                lens[3] = (int)it->out.len;
+                r = pg_run(l->pg, &st_store_reply, 4, vals, lens, fmts, NULL);
+        }
+        if (r == 0) {
+                metric_add(m_handled, 1);
+                it->fate = ITEM_ACK;
+                r = pg_exec(l->pg, "RELEASE SAVEPOINT msg");
+        } else if (r > 0) {
+                if (r == WORKER_POISON)
+                        worker_dead_letter(l, it->msg, "handler rejected its content");
+                it->fate = r == WORKER_POISON ? ITEM_TERM : ITEM_NAK;
+                free(it->out.data);
+                it->out.data = NULL;
+                r = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
+        } else {
+                metric_add(m_failed, 1);
+                log_warn("%s: handling %s failed: %s", l->def->durable, it->msg_id, pg_error(l->pg));
+                it->fate = ITEM_NAK;
+                free(it->out.data);
+                it->out.data = NULL;
+                int r2 = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
+                r = r == -ENOTCONN ? r : r2;
+        }
+out:
+        PQclear(res);
+        codec_free(m);
+        return r;
+}
+
+static void worker_batch(Loop *l, natsMsgList *list) {
+        Item items[BUS_FETCH_MAX];
+        int n = list->Count, r;
+        bool committed;
+
+        memset(items, 0, sizeof(items));
+        for (int i = 0; i < n; i++) {
+                items[i].msg = list->Msgs[i];
+                items[i].msg_id = bus_header(list->Msgs[i], "Nats-Msg-Id");
+        }
+        r = pg_ensure(l->pg);
+        if (r == 0)
+                r = pg_begin(l->pg);
+        for (int i = 0; i < n && r == 0; i++)
+                r = worker_one(l, &items[i]);
+        committed = r == 0 && pg_commit(l->pg) == 0;
+        if (!committed) {
+                pg_rollback(l->pg);
+                log_warn("%s: batch of %d not committed: %s", l->def->durable, n, pg_error(l->pg));
+                for (int i = 0; i < n; i++) {
+                        if (items[i].fate != ITEM_TERM)
+                                bus_nak(items[i].msg, 1000);
+                        else
+                                bus_term(items[i].msg);
+                        free(items[i].out.data);
+                }
+                return;
+        }
+        for (int i = 0; i < n; i++) {
+                Item *it = &items[i];
+                if (!it->out.data)
+                        continue;
+                char reply_id[200];
+                const CodecType *rt = codec_type_by_desc(it->out.desc);
+                snprintf(reply_id, sizeof(reply_id), "r.%s", it->msg_id);
+                if (rt && rt->subject)
+                        (void)bus_publish(l->pub, rt->subject, reply_id, it->out.desc->name, it->out.data,
+                                          it->out.len, bus_header(it->msg, BUS_HDR_TRACE));
+        }
+        /* Ack only what is durable: if a reply was not stored by the stream,
+         * redelivery finds the processed row and re-sends the stored reply. */
+        r = bus_publisher_flush(l->pub, 5000);
+        for (int i = 0; i < n; i++) {
+                Item *it = &items[i];
+                if (it->fate == ITEM_TERM)
+                        bus_term(it->msg);
+                else if (it->fate == ITEM_NAK || r < 0)
+                        bus_nak(it->msg, 1000);
+                else
+                        bus_ack(it->msg);
+                free(it->out.data);
+        }
+}
+
+static void *worker_loop(void *arg) {
+        Loop *l = arg;
+        while (!service_stopping) {
+                natsMsgList list;
+                int r = bus_fetch(l->consumer, &list, l->def->batch, 1000);
+                if (r == -ETIMEDOUT)
+                        continue;
+                if (r < 0) {
+                        struct timespec ts = {0, 200000000L};
+                        nanosleep(&ts, NULL); /* disconnected: the connection reconnects by itself */
+                        continue;
+                }
+                worker_batch(l, &list);
+                natsMsgList_Destroy(&list);
+        }
+        return NULL;
+}
+
+int worker_run(Service *svc, const WorkerDef *def) {
+        int threads = def->threads > 0 ? def->threads : 1;
+        Loop *loops = calloc((size_t)threads, sizeof(Loop));
+        pthread_t *tids = calloc((size_t)threads, sizeof(pthread_t));
+        int r = 0, started = 0;
+
+        if (!loops || !tids) {
+                free(loops);
+                free(tids);
+                return -ENOMEM;
+        }
+        if (!m_handled) {
+                m_handled = metrics_counter("food_messages_handled_total", "Messages handled by this worker");
+                m_duplicates = metrics_counter("food_messages_duplicate_total", "Redelivered or duplicate messages skipped");
+                m_poison = metrics_counter("food_messages_dead_lettered_total", "Undecodable or impossible messages dead-lettered");
+                m_failed = metrics_counter("food_messages_failed_total", "Messages whose handling failed and will be retried");
+        }
+        r = pg_exec(svc->pg, "CREATE TABLE IF NOT EXISTS processed (msg_id text PRIMARY KEY, reply_subject text,"
+                             " reply_type text, reply bytea, at timestamptz NOT NULL DEFAULT now())");
+        if (r < 0) {
+                log_error("%s: cannot create processed table: %s", def->durable, pg_error(svc->pg));
+                goto out;
+        }
+        for (int i = 0; i < threads; i++) {
+                Loop *l = &loops[i];
+                l->svc = svc;
+                l->def = def;
+                r = bus_consumer_open(svc->bus, def->durable, &l->consumer);
+                if (r == 0)
+                        r = bus_publisher_new(svc->bus, &l->pub);
+                if (r == 0)
+                        r = service_pg(svc, &l->pg);
+                if (r == 0)
+                        r = -pthread_create(&tids[i], NULL, worker_loop, l);
+                if (r < 0)
+                        break;
+                started++;
+        }
+        if (r < 0)
+                service_stopping = true;
+        else
+                log_info("%s: consuming with %d loop(s)", def->durable, threads);
+        for (int i = 0; i < started; i++)
+                pthread_join(tids[i], NULL);
+out:
+        for (int i = 0; i < threads; i++) {
+                bus_consumer_close(loops[i].consumer);
+                bus_publisher_free(loops[i].pub);
+                pg_free(loops[i].pg);
+        }
+        free(loops);
+        free(tids);
+        return r;
+}
