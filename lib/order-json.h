@@ -1,0 +1,22 @@
+/* The order view of SPEC §4 as JSON, built from the Order protobuf: the one
+ * place that decides field names (used by the projector and the gateway). */
+#pragma once
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "food.pb-c.h"
+
+/* Formats epoch milliseconds as RFC 3339 UTC with milliseconds into buf (>= 25 bytes). */
+void order_json_time(int64_t ms, char *buf, size_t cap);
+/* {"text","region","lat","lon"} of a location (NULL -> JSON null). New reference. */
+json_t *order_json_location(const Food__V1__Location *loc);
+/* The full order view: {"id","customer_id","store_id","status","items":[...],
+ * "total","discount","amount_paid","amount_refunded","address","note",
+ * "rider_id","history":[{"status","at"}],"updated_at"}. New reference or NULL. */
+json_t *order_json_view(const Food__V1__Order *o);
+/* Delivery id of an order ("dlv_" + the order id's suffix) and back. 0 or -EINVAL. */
+int order_delivery_id(const char *order_id, char *buf, size_t cap);
+int order_id_of_delivery(const char *delivery_id, char *buf, size_t cap);
+/* The open-delivery view: {"id","order_id","store_id","pickup","dropoff"}. */
+json_t *order_json_delivery(const Food__V1__Order *o);
