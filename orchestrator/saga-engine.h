@@ -1,0 +1,51 @@
+/* Applies saga decisions: turns a (locked saga, input) into the new order
+ * snapshot, the commands and status event to emit, and the RPC answer, all
+ * written in the caller's transaction. The only code that moves a saga. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "food.pb-c.h"
+#include "pg.h"
+#include "saga-machine.h"
+#include "saga-store.h"
+
+typedef struct {
+        int64_t store_accept_timeout_ms; /* PAID without an answer -> refused */
+        int64_t auto_complete_ms;        /* DELIVERED without confirmation -> completed */
+} EngineConfig;
+
+/* Extra facts an input brings. Strings are borrowed. */
+typedef struct {
+        const char *rider_id;   /* pick, delivered */
+        const char *reason;     /* refuse, cancel */
+        const char *payment_id; /* payment authorized */
+        int64_t amount;         /* payment authorized */
+} EngineArgs;
+
+/* The answer to send after commit: a packed food.v1.RpcReply. */
+typedef struct {
+        uint8_t *data;
+        size_t len;
+        int http_status;
+} EngineReply;
+
+void engine_reply_clear(EngineReply *r);
+/* Packs an RpcReply (order may be NULL). */
+int engine_reply_set(EngineReply *r, int http_status, const char *title, const char *detail,
+                     const Food__V1__Order *order, int retry_after_s);
+
+/* Decides `in` for the locked `row` and writes everything. Returns 0 with
+ * reply 200 (201 for payment_authorized) carrying the new order,
+ * SAGA_CONFLICT with a 409 reply and nothing written, or negative errno
+ * (the transaction must be rolled back). */
+int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, const EngineArgs *args,
+                 EngineReply *reply);
+
+/* Records a refund of `amount` on the saga (a compensation finished):
+ * amount_refunded grows, version bumps, an event tells the read side. */
+int engine_refunded(Pg *pg, SagaRow *row, int64_t amount);
+
+/* Starts a saga for a priced order awaiting payment: snapshot PAYMENT_PENDING,
+ * AuthorizePayment in the outbox, reply_to remembered for the outcome. */
+int engine_start(Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to);

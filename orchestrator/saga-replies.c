@@ -1,0 +1,206 @@
+/* The reply consumer: workers' answers (durable "orchestrator" on FOOD_EVT),
+ * a batch per transaction with a savepoint per message. Payment outcomes move
+ * sagas; every answer stops the re-sends of the command it answers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "log.h"
+#include "metrics.h"
+#include "orchestrator.h"
+
+typedef struct {
+        natsMsg *msg;
+        bool poison;
+        bool failed;
+        char reply_to[256];
+        EngineReply reply; /* RPC answer to send after commit */
+} Reply;
+
+static Metric *m_replies, *m_stale, *m_poison;
+
+/* Payment authorization outcome for a saga waiting on it. */
+static int on_payment_outcome(Orchestrator *o, Pg *pg, const ProtobufCMessage *m, const Food__V1__Correlation *corr,
+                              Reply *out) {
+        SagaRow row;
+        EngineArgs args = {0};
+        SagaInput in;
+        int r = saga_store_load(pg, corr->order_id, &row);
+        if (r != 0)
+                return r < 0 ? r : 0; /* unknown order: nothing to move */
+        if (row.state != SAGA_PAYMENT_PENDING || strcmp(row.step, "authorize") != 0 ||
+            (int)corr->attempt != row.attempt) {
+                metric_add(m_stale, 1);
+                log_info("saga %s: stale payment reply (step %s attempt %u, saga at %s/%s/%d) ignored",
+                         corr->order_id, corr->step, corr->attempt, saga_state_name(row.state), row.step,
+                         row.attempt);
+                saga_row_clear(&row);
+                return 0;
+        }
+        if (m->descriptor == &food__v1__payment_authorized__descriptor) {
+                const Food__V1__PaymentAuthorized *a = (const Food__V1__PaymentAuthorized *)m;
+                in = SAGA_IN_PAYMENT_AUTHORIZED;
+                args.payment_id = a->payment_id;
+                args.amount = a->amount;
+        } else
+                in = m->descriptor == &food__v1__payment_declined__descriptor ? SAGA_IN_PAYMENT_DECLINED
+                                                                              : SAGA_IN_PAYMENT_FAILED;
+        snprintf(out->reply_to, sizeof(out->reply_to), "%s", row.reply_to);
+        row.reply_to[0] = 0;
+        r = engine_apply(&o->engine, pg, &row, in, &args, &out->reply);
+        if (r == 0 && in == SAGA_IN_PAYMENT_DECLINED)
+                r = engine_reply_set(&out->reply, 402, "Payment declined",
+                                     "the card was declined; no order was placed", NULL, 0);
+        else if (r == 0 && in == SAGA_IN_PAYMENT_FAILED)
+                r = engine_reply_set(&out->reply, 503, "Pay later",
+                                     "the payment provider is unavailable; nothing was charged, try again later",
+                                     NULL, 5);
+        saga_row_clear(&row);
+        return r == SAGA_CONFLICT ? 0 : r;
+}
+
+static int on_refunded(Pg *pg, const Food__V1__PaymentRefunded *m) {
+        SagaRow row;
+        int r = saga_store_load(pg, m->corr->order_id, &row);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = engine_refunded(pg, &row, m->amount);
+        saga_row_clear(&row);
+        return r;
+}
+
+/* Handles one reply inside the batch transaction. */
+static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
+        const char *type_name = bus_header(it->msg, BUS_HDR_TYPE);
+        const char *msg_id = bus_header(it->msg, "Nats-Msg-Id");
+        const CodecType *type = type_name ? codec_type_by_name(type_name) : NULL;
+        ProtobufCMessage *m = NULL;
+        Food__V1__Correlation *corr;
+        int r;
+
+        if (!type || !msg_id ||
+            codec_unpack(type->desc, natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(it->msg), &m) < 0) {
+                it->poison = true;
+                return 0;
+        }
+        corr = codec_correlation(m);
+        if (!corr || !corr->order_id || !*corr->order_id || corr->command_id <= 0) {
+                it->poison = true;
+                codec_free(m);
+                return 0;
+        }
+        r = pg_exec(pg, "SAVEPOINT reply");
+        if (r == 0)
+                r = saga_store_inbox(pg, msg_id, corr->order_id, type->desc->name, corr->step);
+        if (r == SAGA_STORE_DUPLICATE) {
+                r = pg_exec(pg, "RELEASE SAVEPOINT reply");
+                goto out;
+        }
+        if (r == 0)
+                r = saga_store_ack_command(pg, corr->command_id, (int)corr->attempt);
+        /* Effects only for the answer that acknowledged its command: a reply to
+         * an older attempt, or a second reply to the same one, changes nothing. */
+        if (r == 1) {
+                if (type->desc == &food__v1__payment_authorized__descriptor ||
+                    type->desc == &food__v1__payment_declined__descriptor ||
+                    (type->desc == &food__v1__payment_failed__descriptor && strcmp(corr->step, "authorize") == 0))
+                        r = on_payment_outcome(o, pg, m, corr, it);
+                else if (type->desc == &food__v1__payment_refunded__descriptor)
+                        r = on_refunded(pg, (const Food__V1__PaymentRefunded *)m);
+                else
+                        r = 0;
+        } else if (r == 0)
+                metric_add(m_stale, 1);
+        if (r == 0) {
+                metric_add(m_replies, 1);
+                r = pg_exec(pg, "RELEASE SAVEPOINT reply");
+        } else if (r != -ENOTCONN) {
+                log_warn("saga %s: reply %s failed: %s", corr->order_id, msg_id, pg_error(pg));
+                it->failed = true;
+                engine_reply_clear(&it->reply);
+                r = pg_exec(pg, "ROLLBACK TO SAVEPOINT reply");
+        }
+out:
+        codec_free(m);
+        return r;
+}
+
+static void reply_batch(Orchestrator *o, Pg *pg, BusPublisher *dlq, natsMsgList *list) {
+        Reply items[BUS_FETCH_MAX];
+        int n = list->Count, r;
+
+        memset(items, 0, sizeof(items));
+        r = pg_ensure(pg);
+        if (r == 0)
+                r = pg_begin(pg);
+        for (int i = 0; i < n && r == 0; i++) {
+                items[i].msg = list->Msgs[i];
+                r = reply_one(o, pg, &items[i]);
+        }
+        if (r != 0 || pg_commit(pg) != 0) {
+                pg_rollback(pg);
+                log_warn("replies: batch of %d not committed: %s", n, pg_error(pg));
+                for (int i = 0; i < n; i++) {
+                        bus_nak(list->Msgs[i], 1000);
+                        engine_reply_clear(&items[i].reply);
+                }
+                return;
+        }
+        orchestrator_kick_relay(o);
+        for (int i = 0; i < n; i++) {
+                Reply *it = &items[i];
+                if (it->poison) {
+                        metric_add(m_poison, 1);
+                        log_warn("replies: dead-lettering undecodable message on %s",
+                                 natsMsg_GetSubject(it->msg));
+                        (void)bus_publish(dlq, FOOD_PREFIX ".dlq.orchestrator", NULL,
+                                          bus_header(it->msg, BUS_HDR_TYPE), natsMsg_GetData(it->msg),
+                                          (size_t)natsMsg_GetDataLength(it->msg), NULL);
+                        bus_term(it->msg);
+                } else if (it->failed)
+                        bus_nak(it->msg, 2000);
+                else
+                        bus_ack(it->msg);
+                if (it->reply.data && it->reply_to[0])
+                        (void)bus_publish_core(o->svc.bus, it->reply_to, food__v1__rpc_reply__descriptor.name,
+                                               it->reply.data, it->reply.len);
+                engine_reply_clear(&it->reply);
+        }
+        (void)bus_publisher_flush(dlq, 2000);
+}
+
+void *reply_consumer_run(void *arg) {
+        Orchestrator *o = arg;
+        BusConsumer *c = NULL;
+        BusPublisher *dlq = NULL;
+        Pg *pg = NULL;
+
+        m_replies = metrics_counter("food_saga_replies_total", "Worker replies applied by the orchestrator");
+        m_stale = metrics_counter("food_saga_replies_stale_total", "Replies to an older attempt or already answered");
+        m_poison = metrics_counter("food_messages_dead_lettered_total", "Undecodable messages dead-lettered");
+        if (service_pg(&o->svc, &pg) < 0 || bus_consumer_open(o->svc.bus, "orchestrator", &c) < 0 ||
+            bus_publisher_new(o->svc.bus, &dlq) < 0) {
+                service_stopping = true;
+                goto out;
+        }
+        while (!service_stopping) {
+                natsMsgList list;
+                int r = bus_fetch(c, &list, BUS_FETCH_MAX, 1000);
+                if (r == -ETIMEDOUT)
+                        continue;
+                if (r < 0) {
+                        struct timespec ts = {0, 200000000L};
+                        nanosleep(&ts, NULL);
+                        continue;
+                }
+                reply_batch(o, pg, dlq, &list);
+                natsMsgList_Destroy(&list);
+        }
+out:
+        bus_consumer_close(c);
+        bus_publisher_free(dlq);
+        pg_free(pg);
+        return NULL;
+}

@@ -1,0 +1,210 @@
+/* RPC lanes: synchronous decisions requested by the gateway over core NATS
+ * (place, store/rider/customer actions), each in one transaction. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "log.h"
+#include "metrics.h"
+#include "orchestrator.h"
+
+#define RPC_SUBJECT FOOD_PREFIX ".rpc.orders.>"
+#define RPC_QUEUE "orchestrator"
+
+typedef struct {
+        const char *name;
+        SagaInput input;
+        const char *role; /* who may ask */
+} ActionDef;
+
+static const ActionDef actions[] = {
+        {"accept", SAGA_IN_ACCEPT, "store"},
+        {"refuse", SAGA_IN_REFUSE, "store"},
+        {"cooking_started", SAGA_IN_COOKING_STARTED, "store"},
+        {"cooking_finished", SAGA_IN_COOKING_FINISHED, "store"},
+        {"pick", SAGA_IN_PICK, "rider"},
+        {"delivered", SAGA_IN_DELIVERED, "rider"},
+        {"confirm", SAGA_IN_CONFIRM, "customer"},
+        {"cancel", SAGA_IN_CANCEL, "customer"},
+};
+
+static const ActionDef *action_find(const char *name) {
+        for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+                if (strcmp(actions[i].name, name) == 0)
+                        return &actions[i];
+        return NULL;
+}
+
+/* Whether the actor may act on this order at all; not -> 404 (no BOLA). */
+static bool actor_owns(const Food__V1__OrderAction *a, const ActionDef *def, const SagaRow *row) {
+        if (strcmp(a->actor_role, "admin") == 0)
+                return true;
+        if (strcmp(a->actor_role, def->role) != 0)
+                return false;
+        if (strcmp(def->role, "store") == 0)
+                return strcmp(a->store_id, row->order->store_id) == 0;
+        if (strcmp(def->role, "customer") == 0)
+                return strcmp(a->actor_id, row->order->customer_id) == 0;
+        return true; /* riders: any rider may pick an open delivery */
+}
+
+static int rpc_action(Orchestrator *o, Pg *pg, const Food__V1__OrderAction *a, EngineReply *reply) {
+        const ActionDef *def = action_find(a->action);
+        EngineArgs args = {.rider_id = a->actor_id, .reason = a->reason};
+        SagaRow row;
+        int r;
+
+        if (!def)
+                return engine_reply_set(reply, 400, "Bad request", "unknown order action", NULL, 0);
+        r = saga_store_load(pg, a->order_id, &row);
+        if (r < 0)
+                return r;
+        if (r == SAGA_STORE_NOT_FOUND || !actor_owns(a, def, &row) || row.state == SAGA_PAYMENT_PENDING) {
+                saga_row_clear(&row);
+                return engine_reply_set(reply, 404, "Not found", "no such order", NULL, 0);
+        }
+        if (def->input == SAGA_IN_DELIVERED && strcmp(row.order->rider_id, a->actor_id) != 0 &&
+            strcmp(a->actor_role, "admin") != 0) {
+                saga_row_clear(&row);
+                return engine_reply_set(reply, 403, "Forbidden", "this delivery was picked by another rider", NULL,
+                                        0);
+        }
+        r = engine_apply(&o->engine, pg, &row, def->input, &args, reply);
+        if (r == SAGA_CONFLICT && def->input == SAGA_IN_PICK) {
+                r = engine_reply_set(reply, 409, "Conflict",
+                                     row.state == SAGA_PICKED_UP ? "this delivery was already picked by a rider"
+                                                                 : "this delivery is not open",
+                                     NULL, 0);
+                if (r == 0)
+                        r = SAGA_CONFLICT;
+        }
+        saga_row_clear(&row);
+        return r;
+}
+
+/* Starts the saga, or answers a repeated Idempotency-Key from what exists.
+ * Returns 0 with reply->data NULL when the answer comes later (payment). */
+static int rpc_place(Pg *pg, const Food__V1__PlaceOrder *p, const char *reply_to, EngineReply *reply) {
+        char existing[64] = "", hash[80] = "";
+        SagaRow row;
+        int r;
+
+        if (!p->order || !p->order->id || !*p->order->id || p->order->n_items == 0 || p->order->total < 0)
+                return engine_reply_set(reply, 400, "Bad request", "incomplete order", NULL, 0);
+        if (p->idempotency_key && *p->idempotency_key) {
+                r = saga_store_claim_key(pg, p->order->customer_id, p->idempotency_key, p->order->id,
+                                         p->request_hash, existing, sizeof(existing), hash, sizeof(hash));
+                if (r < 0)
+                        return r;
+                if (r == SAGA_STORE_DUPLICATE) {
+                        if (strcmp(hash, p->request_hash) != 0)
+                                return engine_reply_set(reply, 422, "Idempotency key reused",
+                                                        "this Idempotency-Key was used with a different request",
+                                                        NULL, 0);
+                        r = saga_store_load(pg, existing, &row);
+                        if (r != 0)
+                                return r < 0 ? r : -EAGAIN;
+                        if (row.state == SAGA_PAYMENT_PENDING) {
+                                /* Still paying: this request takes over waiting for the outcome. */
+                                snprintf(row.reply_to, sizeof(row.reply_to), "%s", reply_to);
+                                r = saga_store_update(pg, &row, row.order, row.version, 0);
+                        } else if (row.state == SAGA_REJECTED)
+                                r = engine_reply_set(reply, 402, "Payment declined",
+                                                     "the card was declined; no order was placed", NULL, 0);
+                        else
+                                r = engine_reply_set(reply, 201, NULL, NULL, row.order, 0);
+                        saga_row_clear(&row);
+                        return r;
+                }
+        }
+        return engine_start(pg, p, reply_to);
+}
+
+static int rpc_dispatch(Orchestrator *o, Pg *pg, natsMsg *msg, EngineReply *reply) {
+        const char *type_name = bus_header(msg, BUS_HDR_TYPE);
+        const CodecType *type = type_name ? codec_type_by_name(type_name) : NULL;
+        ProtobufCMessage *m = NULL;
+        int r;
+
+        if (!type || codec_unpack(type->desc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m) < 0)
+                return engine_reply_set(reply, 400, "Bad request", "undecodable request", NULL, 0);
+        if (type->desc == &food__v1__place_order__descriptor)
+                r = rpc_place(pg, (Food__V1__PlaceOrder *)m, natsMsg_GetReply(msg), reply);
+        else if (type->desc == &food__v1__order_action__descriptor)
+                r = rpc_action(o, pg, (Food__V1__OrderAction *)m, reply);
+        else if (type->desc == &food__v1__modify_order__descriptor)
+                r = engine_reply_set(reply, 501, "Not implemented", "order modification is not available yet",
+                                     NULL, 0);
+        else
+                r = engine_reply_set(reply, 400, "Bad request", "unexpected request type", NULL, 0);
+        codec_free(m);
+        return r;
+}
+
+/* One request, one transaction; retried when the saga moved under us. */
+static void rpc_handle(Orchestrator *o, Pg *pg, natsMsg *msg) {
+        EngineReply reply = {0};
+        const char *reply_subject = natsMsg_GetReply(msg);
+        int r = -EAGAIN;
+
+        for (int tries = 0; tries < 5 && (r == -EAGAIN || r == -ESTALE || r == -EEXIST); tries++) {
+                engine_reply_clear(&reply);
+                r = pg_ensure(pg);
+                if (r == 0)
+                        r = pg_begin(pg);
+                if (r == 0)
+                        r = rpc_dispatch(o, pg, msg, &reply);
+                if (r >= 0 && reply.http_status < 400 && pg_commit(pg) == 0) {
+                        orchestrator_kick_relay(o);
+                        break;
+                }
+                if (r >= 0 && reply.http_status >= 400) {
+                        pg_rollback(pg); /* refused: nothing changes */
+                        break;
+                }
+                pg_rollback(pg);
+                if (r >= 0)
+                        r = -EAGAIN; /* commit failed */
+        }
+        if (r < 0 && r != SAGA_CONFLICT) {
+                log_warn("rpc: %s failed: %s (%s)", natsMsg_GetSubject(msg), strerror(-r), pg_error(pg));
+                (void)engine_reply_set(&reply, 503, "Service unavailable",
+                                       "the order service could not record the decision; try again", NULL, 1);
+        }
+        if (reply.data && reply_subject && *reply_subject)
+                (void)bus_publish_core(o->svc.bus, reply_subject, food__v1__rpc_reply__descriptor.name, reply.data,
+                                       reply.len);
+        engine_reply_clear(&reply);
+}
+
+void *rpc_lane_run(void *arg) {
+        Orchestrator *o = arg;
+        natsSubscription *sub = NULL;
+        Pg *pg = NULL;
+        natsStatus s;
+
+        if (service_pg(&o->svc, &pg) < 0)
+                return NULL;
+        s = natsConnection_QueueSubscribeSync(&sub, bus_conn(o->svc.bus), RPC_SUBJECT, RPC_QUEUE);
+        if (s != NATS_OK) {
+                log_error("rpc: cannot subscribe to %s: %s", RPC_SUBJECT, natsStatus_GetText(s));
+                pg_free(pg);
+                service_stopping = true;
+                return NULL;
+        }
+        natsSubscription_SetPendingLimits(sub, 65536, 256 * 1024 * 1024);
+        while (!service_stopping) {
+                natsMsg *msg = NULL;
+                s = natsSubscription_NextMsg(&msg, sub, 500);
+                if (s != NATS_OK)
+                        continue;
+                rpc_handle(o, pg, msg);
+                natsMsg_Destroy(msg);
+        }
+        natsSubscription_Unsubscribe(sub);
+        natsSubscription_Destroy(sub);
+        pg_free(pg);
+        return NULL;
+}
