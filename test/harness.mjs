@@ -1,0 +1,500 @@
+// Starts an isolated food-saga platform on 127.0.0.1 for one test file: nats-server (JetStream), a fresh
+// PostgreSQL cluster, the sandbox PSP, every service and the gateway, each on a free port; built-in modules only.
+//
+//   import { startPlatform } from '../harness.mjs';
+//   const p = await startPlatform({ name: 'happy-path' });   // in before()
+//   await p.stop();                                          // in after(): throws on crashes and sanitizer reports
+//
+// Binaries come from $BUILD_DIR (default build/ at the repository root); process logs are kept in
+// $BUILD_DIR/test-logs/<name>/ after the run, everything else lives in a temporary folder removed by stop().
+import { spawn, execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const execFileP = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const BUILD_DIR = path.resolve(ROOT, process.env.BUILD_DIR || 'build');
+
+// Bounded waits (ms). Sanitizer builds start slowly, hence the generous readiness bound.
+const READY_TIMEOUT = 60_000;
+const STOP_TIMEOUT = 10_000;
+const HTTP_TIMEOUT = 10_000;
+
+// The worker processes, which `replicas` multiplies (the contract's process table).
+export const WORKERS = ['payment', 'store', 'delivery', 'notification', 'projector'];
+const SERVICES = {
+        orchestrator: 'orchestrator/orchestrator',
+        payment: 'services/payment/payment-worker',
+        store: 'services/store/store-worker',
+        delivery: 'services/delivery/delivery-worker',
+        notification: 'services/notification/notification-worker',
+        projector: 'services/projector/projector',
+};
+const PSP_BIN = 'services/sandbox-psp/sandbox-psp';
+const GATEWAY_BIN = 'gateway/gateway';
+export const ALL = ['nats', 'pg', 'sandbox-psp', ...Object.keys(SERVICES), 'gateway'];
+
+// Lines in a process log that mean a sanitizer found a bug.
+const SANITIZER_RE = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer)/;
+
+// Every child of every platform in this process, killed if the test process exits without stop().
+const livingChildren = new Set();
+process.on('exit', () => {
+        for (const c of livingChildren) {
+                try { c.kill('SIGKILL'); } catch { /* already gone */ }
+        }
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+        process.once(sig, () => process.exit(130));
+}
+
+const usedPorts = new Set();
+// A free TCP port on 127.0.0.1, chosen below the kernel's ephemeral range so that no outgoing
+// connection takes it between this check and the server's bind.
+export async function freePort() {
+        for (let i = 0; i < 200; i++) {
+                const port = 20000 + Math.floor(Math.random() * 12000);
+                if (usedPorts.has(port)) continue;
+                const ok = await new Promise((resolve) => {
+                        const s = net.createServer();
+                        s.once('error', () => resolve(false));
+                        s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+                });
+                if (ok) {
+                        usedPorts.add(port);
+                        return port;
+                }
+        }
+        throw new Error('no free port found in 200 tries');
+}
+
+// The first `name` in `dirs`, then in PATH.
+function which(name, dirs = []) {
+        for (const d of [...dirs, ...(process.env.PATH || '').split(':')]) {
+                const p = path.join(d || '.', name);
+                if (fs.existsSync(p)) return p;
+        }
+        throw new Error(`${name} not found (run deploy/local/install.sh)`);
+}
+
+// The PostgreSQL server binaries: $PG_BINDIR, else Debian's newest /usr/lib/postgresql/N/bin, else PATH.
+function pgBin(name) {
+        const dirs = [];
+        if (process.env.PG_BINDIR) dirs.push(process.env.PG_BINDIR);
+        try {
+                const versions = fs.readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => b - a);
+                for (const v of versions) dirs.push(`/usr/lib/postgresql/${v}/bin`);
+        } catch { /* not Debian's layout */ }
+        return which(name, dirs);
+}
+
+// uid/gid of the user PostgreSQL runs as: initdb and postgres refuse to run as root.
+function pgUser() {
+        if (process.getuid() !== 0) return {};
+        const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+        if (!line) throw new Error('running as root but there is no postgres user (install postgresql)');
+        const f = line.split(':');
+        return { uid: Number(f[2]), gid: Number(f[3]) };
+}
+
+function tail(file, lines = 30) {
+        try {
+                return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+        } catch {
+                return '(no log)';
+        }
+}
+
+async function httpStatus(url) {
+        try {
+                const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+                await r.arrayBuffer();
+                return r.status;
+        } catch {
+                return 0;
+        }
+}
+
+// Parses an HTTP answer into {status, headers, json, text}; json is null unless the body parses.
+async function answer(res) {
+        const text = await res.text();
+        let json = null;
+        if (text) {
+                try { json = JSON.parse(text); } catch { /* not JSON: callers look at text */ }
+        }
+        return { status: res.status, headers: res.headers, json, text };
+}
+
+async function request(base, method, p, { token, body, headers = {}, timeoutMs = HTTP_TIMEOUT } = {}) {
+        const h = { ...headers };
+        if (token) h.authorization = `Bearer ${token}`;
+        let payload;
+        if (body !== undefined) {
+                payload = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+                if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
+        }
+        const res = await fetch(base + p, { method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+        return answer(res);
+}
+
+/* One started (or stoppable) process of the platform. */
+class Proc {
+        constructor(platform, { name, cmd, args, env, cwd, user, readyUrl, readyCheck }) {
+                Object.assign(this, { platform, name, cmd, args, env, cwd, user, readyUrl, readyCheck });
+                this.log = path.join(platform.logDir, `${name}.log`);
+                this.child = null;
+                this.exit = null; // {code, signal} of the last run
+                this.stopping = false;
+        }
+
+        spawn() {
+                if (!fs.existsSync(this.cmd)) throw new Error(`${this.name}: binary ${this.cmd} not found (build first)`);
+                const fd = fs.openSync(this.log, 'a');
+                const child = spawn(this.cmd, this.args, {
+                        env: this.env, cwd: this.cwd, stdio: ['ignore', fd, fd], ...this.user,
+                });
+                fs.closeSync(fd);
+                this.child = child;
+                this.exit = null;
+                this.stopping = false;
+                livingChildren.add(child);
+                this.exited = new Promise((resolve) => {
+                        const done = (code, signal) => {
+                                if (this.exit !== null) return; // 'error' and 'exit' may both come
+                                livingChildren.delete(child);
+                                this.exit = { code, signal };
+                                if (!this.stopping) {
+                                        const what = `${this.name} (pid ${child.pid}) exited unexpectedly: code ${code} signal ${signal}`;
+                                        this.platform.crashes.push(what);
+                                        console.error(`# ${what}; last log lines:\n${tail(this.log)}`);
+                                }
+                                resolve(this.exit);
+                        };
+                        child.once('exit', done);
+                        child.once('error', (e) => done(null, `spawn error ${e.message}`));
+                });
+        }
+
+        alive() {
+                return this.child !== null && this.exit === null;
+        }
+
+        async waitReady(timeoutMs = READY_TIMEOUT) {
+                const deadline = Date.now() + timeoutMs;
+                while (Date.now() < deadline) {
+                        if (!this.alive()) {
+                                throw new Error(`${this.name} exited while starting (code ${this.exit.code}, signal ${this.exit.signal}); log ${this.log}:\n${tail(this.log)}`);
+                        }
+                        if (this.readyUrl && (await httpStatus(this.readyUrl)) === 200) return;
+                        if (this.readyCheck && (await this.readyCheck())) return;
+                        await sleep(100);
+                }
+                throw new Error(`${this.name} not ready after ${timeoutMs} ms (${this.readyUrl || 'check'}); log ${this.log}:\n${tail(this.log)}`);
+        }
+
+        async start() {
+                this.spawn();
+                await this.waitReady();
+        }
+
+        // SIGTERM (or `signal`), then SIGKILL after STOP_TIMEOUT. Resolves to {code, signal, killed}.
+        async stop(signal = 'SIGTERM') {
+                if (!this.alive()) return { ...this.exit, killed: false };
+                this.stopping = true;
+                this.child.kill(signal);
+                const timer = sleep(STOP_TIMEOUT, 'timeout', { ref: false });
+                if ((await Promise.race([this.exited, timer])) === 'timeout') {
+                        this.child.kill('SIGKILL');
+                        await this.exited;
+                        return { ...this.exit, killed: true };
+                }
+                return { ...this.exit, killed: false };
+        }
+}
+
+/* A running platform; see startPlatform. */
+class Platform {
+        constructor(opts) {
+                this.opts = opts;
+                this.name = opts.name || path.basename(process.argv[1] || 'test', '.mjs').replace(/\.test$/, '');
+                this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `food-${this.name}-`));
+                fs.chmodSync(this.dir, 0o755); // the postgres user must reach its cluster below
+                const logRoot = fs.existsSync(BUILD_DIR) ? path.join(BUILD_DIR, 'test-logs') : path.join(this.dir, 'logs');
+                this.logDir = path.join(logRoot, this.name);
+                fs.rmSync(this.logDir, { recursive: true, force: true });
+                fs.mkdirSync(this.logDir, { recursive: true });
+                this.procs = []; // in start order
+                this.crashes = [];
+                this.tokens = new Map();
+        }
+
+        add(def) {
+                const p = new Proc(this, def);
+                this.procs.push(p);
+                return p;
+        }
+
+        // Processes named `name` exactly, or all replicas of the service `name`.
+        find(name) {
+                const found = this.procs.filter((p) => p.name === name || p.service === name);
+                if (found.length === 0) throw new Error(`no process named ${name} (have ${this.procs.map((p) => p.name).join(' ')})`);
+                return found;
+        }
+
+        async startNats() {
+                const port = await freePort();
+                const monitor = await freePort();
+                const store = path.join(this.dir, 'nats');
+                fs.mkdirSync(store);
+                this.natsUrl = `nats://127.0.0.1:${port}`;
+                this.natsMonitorUrl = `http://127.0.0.1:${monitor}`;
+                const p = this.add({
+                        name: 'nats', cmd: which('nats-server', ['/usr/sbin']), env: process.env,
+                        args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', store],
+                        readyUrl: `${this.natsMonitorUrl}/healthz`,
+                });
+                p.spawn();
+                return p;
+        }
+
+        async startPg() {
+                const port = await freePort();
+                const user = pgUser();
+                const home = path.join(this.dir, 'pg');
+                const data = path.join(home, 'data');
+                fs.mkdirSync(home);
+                if (user.uid !== undefined) fs.chownSync(home, user.uid, user.gid);
+                const env = { PATH: process.env.PATH, LANG: 'C', LC_ALL: 'C', HOME: home };
+                const initLog = path.join(this.logDir, 'initdb.log');
+                try {
+                        await execFileP(pgBin('initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync'],
+                                { ...user, env, cwd: home, timeout: 60_000 });
+                } catch (e) {
+                        fs.writeFileSync(initLog, `${e.stdout || ''}${e.stderr || ''}`);
+                        throw new Error(`initdb failed: ${e.message}`);
+                }
+                this.pgPort = port;
+                this.databaseUrl = `postgresql://food@127.0.0.1:${port}/food`;
+                const isready = pgBin('pg_isready');
+                const p = this.add({
+                        name: 'postgres', cmd: pgBin('postgres'), env, cwd: home, user,
+                        // Throwaway cluster: durability off for speed; connections for many replicas.
+                        args: ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${home}`,
+                                '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+                        readyCheck: async () => {
+                                try {
+                                        await execFileP(isready, ['-q', '-h', '127.0.0.1', '-p', String(port)], { timeout: 5000 });
+                                        return true;
+                                } catch {
+                                        return false;
+                                }
+                        },
+                });
+                p.spawn();
+                return p;
+        }
+
+        // Runs SQL through psql as the PostgreSQL superuser; resolves to psql's unaligned output.
+        async sql(query, database = 'food') {
+                const { stdout } = await execFileP(pgBin('psql'),
+                        ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(this.pgPort), '-U', 'postgres', '-d', database, '-c', query],
+                        { timeout: 10_000 });
+                return stdout.trim();
+        }
+
+        serviceEnv(extra) {
+                return {
+                        ...process.env,
+                        NATS_URL: this.natsUrl,
+                        DATABASE_URL: this.databaseUrl,
+                        HEALTH_BIND: '127.0.0.1',
+                        LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+                        // Sanitizer builds: no leak report at exit, keep running after a report (the harness scans the logs).
+                        ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=0',
+                        UBSAN_OPTIONS: 'print_stacktrace=1',
+                        ...this.opts.env?.all,
+                        ...extra,
+                };
+        }
+
+        replicasOf(service) {
+                const r = this.opts.replicas;
+                if (typeof r === 'number') return WORKERS.includes(service) ? r : 1;
+                if (r && typeof r === 'object' && r[service]) return r[service];
+                return 1;
+        }
+
+        async addServices(wanted) {
+                const pspPort = await freePort();
+                this.pspUrl = `http://127.0.0.1:${pspPort}`;
+                if (wanted.has('sandbox-psp')) {
+                        this.add({
+                                name: 'sandbox-psp', cmd: path.join(BUILD_DIR, PSP_BIN), args: [],
+                                env: this.serviceEnv({ SANDBOX_PSP_PORT: String(pspPort), SANDBOX_PSP_BIND: '127.0.0.1', ...this.opts.env?.['sandbox-psp'] }),
+                                readyUrl: `${this.pspUrl}/healthz`,
+                        });
+                }
+                for (const [service, bin] of Object.entries(SERVICES)) {
+                        if (!wanted.has(service)) continue;
+                        const n = this.replicasOf(service);
+                        for (let i = 1; i <= n; i++) {
+                                const health = await freePort();
+                                const p = this.add({
+                                        name: n === 1 ? service : `${service}-${i}`, cmd: path.join(BUILD_DIR, bin), args: [],
+                                        env: this.serviceEnv({ HEALTH_PORT: String(health), PSP_URL: this.pspUrl, ...this.opts.env?.[service] }),
+                                        readyUrl: `http://127.0.0.1:${health}/readyz`,
+                                });
+                                p.service = service;
+                                p.healthUrl = `http://127.0.0.1:${health}`;
+                        }
+                }
+                if (wanted.has('gateway')) {
+                        const port = await freePort();
+                        this.url = `http://127.0.0.1:${port}`;
+                        this.jwtSecret = randomBytes(32).toString('hex');
+                        this.add({
+                                name: 'gateway', cmd: path.join(BUILD_DIR, GATEWAY_BIN), args: [],
+                                env: this.serviceEnv({
+                                        GATEWAY_PORT: String(port), GATEWAY_BIND: '127.0.0.1', JWT_SECRET: this.jwtSecret, DEV_TOKENS: 'true',
+                                        ...this.opts.env?.gateway,
+                                }),
+                                readyUrl: `${this.url}/readyz`,
+                        });
+                }
+        }
+
+        async boot() {
+                const wanted = new Set(this.opts.only || ALL);
+                // Infrastructure first, both at once.
+                const infra = [];
+                if (wanted.has('nats')) infra.push(await this.startNats());
+                if (wanted.has('pg')) infra.push(await this.startPg());
+                await Promise.all(infra.map((p) => p.waitReady()));
+                if (wanted.has('pg')) {
+                        await this.sql('CREATE ROLE food LOGIN', 'postgres');
+                        await this.sql('CREATE DATABASE food OWNER food', 'postgres');
+                }
+                const before = this.procs.length;
+                await this.addServices(wanted);
+                // Services (all replicas at once, as a Deployment would start them), then the gateway.
+                const services = this.procs.slice(before).filter((p) => p.name !== 'gateway');
+                for (const p of services) p.spawn();
+                await Promise.all(services.map((p) => p.waitReady()));
+                const gw = this.procs.find((p) => p.name === 'gateway');
+                if (gw) await gw.start();
+        }
+
+        // --- helpers for tests ---
+
+        // HTTP to the gateway: resolves to {status, headers, json, text}.
+        api(method, p, opts) {
+                return request(this.url, method, p, opts);
+        }
+
+        // HTTP to the sandbox payment provider, e.g. psp('/ledger') or psp('/config', {method: 'PUT', body}).
+        psp(p, { method = 'GET', ...opts } = {}) {
+                return request(this.pspUrl, method, p, opts);
+        }
+
+        // A bearer token from POST /auth/dev-token (cached per sub/role/store).
+        async token(sub, role = 'customer', store_id = undefined) {
+                const key = `${sub}/${role}/${store_id ?? ''}`;
+                if (this.tokens.has(key)) return this.tokens.get(key);
+                const body = { sub, role };
+                if (store_id !== undefined) body.store_id = store_id;
+                const r = await this.api('POST', '/auth/dev-token', { body });
+                if (r.status !== 200 && r.status !== 201 || typeof r.json?.token !== 'string') {
+                        throw new Error(`POST /auth/dev-token ${JSON.stringify(body)}: expected 200 {"token"}, got ${r.status} ${r.text}`);
+                }
+                this.tokens.set(key, r.json.token);
+                return r.json.token;
+        }
+
+        // Calls fn until it returns a truthy value (resolved to it) or timeoutMs passes; an exception from
+        // fn counts as "not yet" and the last one is rethrown at the deadline.
+        async waitFor(fn, timeoutMs = 15_000, intervalMs = 100) {
+                const deadline = Date.now() + timeoutMs;
+                let last;
+                for (;;) {
+                        try {
+                                const v = await fn();
+                                if (v) return v;
+                                last = undefined;
+                        } catch (e) {
+                                last = e;
+                        }
+                        if (Date.now() >= deadline) {
+                                if (last) {
+                                        last.message = `waitFor: still failing after ${timeoutMs} ms: ${last.message}`;
+                                        throw last;
+                                }
+                                throw new Error(`waitFor: condition not met after ${timeoutMs} ms`);
+                        }
+                        await sleep(intervalMs);
+                }
+        }
+
+        // Stops one process (e.g. 'payment-2') or every replica of a service ('payment') with SIGTERM.
+        async kill(name, signal = 'SIGTERM') {
+                return Promise.all(this.find(name).map((p) => p.stop(signal)));
+        }
+
+        // Starts again the stopped processes kill(name) stopped, waiting until they are ready.
+        async start(name) {
+                await Promise.all(this.find(name).filter((p) => !p.alive()).map((p) => p.start()));
+        }
+
+        // Stops everything (gateway, services, PSP, then PostgreSQL and NATS), removes the temporary folder
+        // and resolves to {exits: {name: {code, signal, killed}}}. Throws when a process crashed during the
+        // run or a sanitizer reported in a log, so that an after() hook fails the file.
+        async stop() {
+                if (this.stopped) return this.stopped;
+                const exits = {};
+                const order = [...this.procs].reverse(); // gateway, services, psp, postgres, nats
+                const infra = order.filter((p) => p.name === 'nats' || p.name === 'postgres');
+                const apps = order.filter((p) => !infra.includes(p));
+                const gw = apps.filter((p) => p.name === 'gateway');
+                for (const group of [gw, apps.filter((p) => p.name !== 'gateway')]) {
+                        const results = await Promise.all(group.map((p) => p.stop()));
+                        group.forEach((p, i) => { exits[p.name] = results[i]; });
+                }
+                // SIGINT: PostgreSQL's fast shutdown, and nats-server's clean exit (SIGTERM makes it exit 1).
+                for (const p of infra) exits[p.name] = await p.stop('SIGINT');
+                const reports = [];
+                for (const p of this.procs) {
+                        let text = '';
+                        try { text = fs.readFileSync(p.log, 'utf8'); } catch { /* no log */ }
+                        const lines = text.split('\n').filter((l) => SANITIZER_RE.test(l));
+                        if (lines.length) reports.push(`${p.name}: ${lines.slice(0, 5).join(' | ')} (see ${p.log})`);
+                }
+                if (!process.env.KEEP_TEST_DIR) fs.rmSync(this.dir, { recursive: true, force: true });
+                this.stopped = { exits };
+                const problems = [...this.crashes.map((c) => `crash: ${c}`), ...reports.map((r) => `sanitizer: ${r}`)];
+                if (problems.length) throw new Error(`platform ${this.name}:\n${problems.join('\n')}`);
+                return this.stopped;
+        }
+}
+
+/**
+ * Starts a fresh platform and resolves to it once every process answers its readiness probe.
+ * opts.name: label for logs (default: the test file's name); opts.only: subset of ALL to start
+ * (e.g. ['nats', 'pg']); opts.replicas: a number of replicas for each worker, or {service: n};
+ * opts.env: {all: {...}, <service>: {...}} extra environment.
+ * On a start failure everything started is stopped and the error (with the log tail) is thrown.
+ */
+export async function startPlatform(opts = {}) {
+        const p = new Platform(opts);
+        try {
+                await p.boot();
+        } catch (e) {
+                await p.stop().catch(() => {});
+                throw e;
+        }
+        return p;
+}

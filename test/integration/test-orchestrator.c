@@ -1,0 +1,422 @@
+/* Integration test of the orchestrator against real nats-server and
+ * PostgreSQL (started by servers.sh): this program plays the gateway (RPCs)
+ * and the workers (JetStream consumers), and checks the saga's promises:
+ * payment outcome answers the place request, stale replies are ignored,
+ * unanswered commands are re-sent, exactly one pick wins, idempotency keys
+ * give one order, and a store deadline survives an orchestrator restart.
+ * usage: test-orchestrator PATH-TO-ORCHESTRATOR */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "ids.h"
+#include "log.h"
+#include "pg.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                                                              \
+        do {                                                                                                          \
+                if (!(cond)) {                                                                                        \
+                        failures++;                                                                                   \
+                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
+                        printf(__VA_ARGS__);                                                                          \
+                        printf("\n");                                                                                 \
+                }                                                                                                     \
+        } while (0)
+
+static const char *orchestrator_path;
+static pid_t orchestrator_pid;
+static Bus *bus;
+static BusPublisher *pub;
+static BusConsumer *payments, *stores;
+static Pg *pg;
+
+static void start_orchestrator(void) {
+        orchestrator_pid = fork();
+        if (orchestrator_pid == 0) {
+                setenv("HEALTH_PORT", "0", 1);
+                setenv("COMMAND_RESEND_MS", "700", 1);
+                setenv("STORE_ACCEPT_TIMEOUT_S", "3", 1);
+                setenv("LOG_LEVEL", "warn", 1);
+                execl(orchestrator_path, orchestrator_path, (char *)NULL);
+                _exit(127);
+        }
+}
+
+static void stop_orchestrator(int sig) {
+        kill(orchestrator_pid, sig);
+        waitpid(orchestrator_pid, NULL, 0);
+}
+
+/* ---- the gateway's side ---------------------------------------------------- */
+
+typedef struct {
+        const ProtobufCMessage *req;
+        const char *subject;
+        int status;
+        char order_status[32];
+        char order_id[64];
+        int64_t amount_paid;
+} Call;
+
+static void *call_run(void *arg) {
+        Call *c = arg;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        natsMsg *reply = NULL;
+        ProtobufCMessage *m = NULL;
+
+        c->status = -1;
+        if (codec_pack(c->req, &buf, &len) < 0)
+                return NULL;
+        if (bus_request(bus, c->subject, c->req->descriptor->name, buf, len, 5000, &reply) == 0 &&
+            codec_unpack(&food__v1__rpc_reply__descriptor, natsMsg_GetData(reply),
+                         (size_t)natsMsg_GetDataLength(reply), &m) == 0) {
+                Food__V1__RpcReply *r = (Food__V1__RpcReply *)m;
+                c->status = r->http_status;
+                if (r->order) {
+                        snprintf(c->order_status, sizeof(c->order_status), "%s", r->order->status);
+                        snprintf(c->order_id, sizeof(c->order_id), "%s", r->order->id);
+                        c->amount_paid = r->order->amount_paid;
+                }
+        }
+        codec_free(m);
+        natsMsg_Destroy(reply);
+        free(buf);
+        return NULL;
+}
+
+static Food__V1__OrderItem item = FOOD__V1__ORDER_ITEM__INIT;
+static Food__V1__OrderItem *items[] = {&item};
+static Food__V1__Location addr = FOOD__V1__LOCATION__INIT;
+
+static void place_async(pthread_t *t, Call *c, Food__V1__PlaceOrder *p, Food__V1__Order *o, const char *id,
+                        const char *key, const char *card) {
+        food__v1__order__init(o);
+        food__v1__place_order__init(p);
+        item.menu_item_id = "m1";
+        item.name = "fried chicken";
+        item.quantity = 2;
+        item.unit_price = 9000;
+        addr.text = "Teheran-ro 1";
+        addr.region = "gangnam";
+        o->id = (char *)id;
+        o->customer_id = "cust_1";
+        o->store_id = "st_1";
+        o->items = items;
+        o->n_items = 1;
+        o->total = 18000;
+        o->address = &addr;
+        p->order = o;
+        p->card_token = (char *)card;
+        p->idempotency_key = (char *)key;
+        p->request_hash = "h1";
+        memset(c, 0, sizeof(*c));
+        c->req = &p->base;
+        c->subject = "food.rpc.orders.place";
+        pthread_create(t, NULL, call_run, c);
+}
+
+static int action(const char *order_id, const char *act, const char *role, const char *actor, Call *c) {
+        Food__V1__OrderAction a = FOOD__V1__ORDER_ACTION__INIT;
+        a.order_id = (char *)order_id;
+        a.action = (char *)act;
+        a.actor_role = (char *)role;
+        a.actor_id = (char *)actor;
+        a.store_id = "st_1";
+        memset(c, 0, sizeof(*c));
+        c->req = &a.base;
+        c->subject = "food.rpc.orders.action";
+        call_run(c);
+        return c->status;
+}
+
+/* ---- the workers' side ----------------------------------------------------- */
+
+/* Fetches the next command of `desc` for `order_id` (others are acked and
+ * skipped); returns it unpacked (codec_free) or NULL after timeout_ms. */
+static ProtobufCMessage *next_command(BusConsumer *c, const ProtobufCMessageDescriptor *desc, const char *order_id,
+                                      int timeout_ms) {
+        int64_t until = ids_now_ms() + timeout_ms;
+        while (ids_now_ms() < until) {
+                natsMsgList list;
+                ProtobufCMessage *found = NULL;
+                if (bus_fetch(c, &list, 1, 500) < 0)
+                        continue;
+                natsMsg *msg = list.Msgs[0];
+                const char *type = bus_header(msg, BUS_HDR_TYPE);
+                ProtobufCMessage *m = NULL;
+                if (type && strcmp(type, desc->name) == 0 &&
+                    codec_unpack(desc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m) == 0 &&
+                    strcmp(codec_correlation(m)->order_id, order_id) == 0)
+                        found = m;
+                else
+                        codec_free(m);
+                bus_ack(msg);
+                natsMsgList_Destroy(&list);
+                if (found)
+                        return found;
+        }
+        return NULL;
+}
+
+static void reply(const ProtobufCMessage *m, const char *msg_id) {
+        char subject[CODEC_SUBJECT_MAX];
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        codec_subject(m->descriptor, NULL, subject, sizeof(subject));
+        codec_pack(m, &buf, &len);
+        bus_publish(pub, subject, msg_id, m->descriptor->name, buf, len, NULL);
+        bus_publisher_flush(pub, 2000);
+        free(buf);
+}
+
+static void authorize(const Food__V1__Correlation *corr, const char *msg_id) {
+        Food__V1__PaymentAuthorized a = FOOD__V1__PAYMENT_AUTHORIZED__INIT;
+        a.corr = (Food__V1__Correlation *)corr;
+        a.payment_id = "ch_1";
+        a.amount = 18000;
+        reply(&a.base, msg_id);
+}
+
+static char *saga_state(const char *order_id, char *buf, size_t cap) {
+        static const PgStmt st = {"t_state", "SELECT state FROM orchestrator.sagas WHERE order_id = $1"};
+        const char *vals[] = {order_id};
+        PGresult *res = NULL;
+        buf[0] = 0;
+        if (pg_run(pg, &st, 1, vals, NULL, NULL, &res) == 0 && PQntuples(res) == 1)
+                snprintf(buf, cap, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return buf;
+}
+
+/* Places an order and answers its payment; returns 201 on success. */
+static int place_paid(const char *id) {
+        Food__V1__PlaceOrder p;
+        Food__V1__Order o;
+        Call c;
+        pthread_t t;
+        place_async(&t, &c, &p, &o, id, "", "tok_ok");
+        ProtobufCMessage *cmd = next_command(payments, &food__v1__authorize_payment__descriptor, id, 4000);
+        char mid[96];
+        snprintf(mid, sizeof(mid), "pay.%s", id);
+        if (cmd)
+                authorize(codec_correlation(cmd), mid);
+        pthread_join(t, NULL);
+        codec_free(cmd);
+        return c.status;
+}
+
+/* ---- the tests --------------------------------------------------------------- */
+
+static void test_place_pays_then_answers(void) {
+        Food__V1__PlaceOrder p;
+        Food__V1__Order o;
+        Call c;
+        pthread_t t;
+        char id[64], st[32];
+        ids_new(id, sizeof(id), "ord");
+        place_async(&t, &c, &p, &o, id, "", "tok_ok");
+        ProtobufCMessage *cmd = next_command(payments, &food__v1__authorize_payment__descriptor, id, 4000);
+        CHECK(cmd != NULL, "no AuthorizePayment command for %s", id);
+        if (cmd) {
+                Food__V1__AuthorizePayment *a = (Food__V1__AuthorizePayment *)cmd;
+                CHECK(a->amount == 18000, "authorize amount: expected 18000, got %lld", (long long)a->amount);
+                CHECK(strcmp(a->corr->step, "authorize") == 0 && a->corr->attempt == 1 && a->corr->command_id > 0,
+                      "correlation: expected authorize/1/>0, got %s/%u/%lld", a->corr->step, a->corr->attempt,
+                      (long long)a->corr->command_id);
+                /* A reply to another attempt is stale and must change nothing. */
+                Food__V1__Correlation stale = *a->corr;
+                stale.attempt = 7;
+                authorize(&stale, "stale.1");
+                usleep(300000);
+                CHECK(strcmp(saga_state(id, st, sizeof(st)), "PAYMENT_PENDING") == 0,
+                      "stale reply moved the saga to %s", st);
+                authorize(a->corr, "good.1");
+                authorize(a->corr, "good.1.again"); /* a duplicate answer: no second effect */
+        }
+        pthread_join(t, NULL);
+        CHECK(c.status == 201, "place: expected 201, got %d", c.status);
+        CHECK(strcmp(c.order_status, "PAID") == 0, "place: expected PAID, got %s", c.order_status);
+        CHECK(c.amount_paid == 18000, "amount_paid: expected 18000, got %lld", (long long)c.amount_paid);
+        ProtobufCMessage *ticket = next_command(stores, &food__v1__create_ticket__descriptor, id, 4000);
+        CHECK(ticket != NULL, "no CreateTicket after PAID");
+        codec_free(ticket);
+        codec_free(cmd);
+
+        Call a;
+        CHECK(action(id, "accept", "store", "owner", &a) == 200 && strcmp(a.order_status, "ACCEPTED") == 0,
+              "accept: expected 200 ACCEPTED, got %d %s", a.status, a.order_status);
+        CHECK(action(id, "accept", "store", "owner", &a) == 409, "second accept: expected 409, got %d", a.status);
+        CHECK(action(id, "cancel", "customer", "cust_2", &a) == 404, "foreign cancel: expected 404, got %d",
+              a.status);
+}
+
+static void test_declined(void) {
+        Food__V1__PlaceOrder p;
+        Food__V1__Order o;
+        Call c;
+        pthread_t t;
+        char id[64], st[32];
+        ids_new(id, sizeof(id), "ord");
+        place_async(&t, &c, &p, &o, id, "", "tok_declined");
+        ProtobufCMessage *cmd = next_command(payments, &food__v1__authorize_payment__descriptor, id, 4000);
+        if (cmd) {
+                Food__V1__PaymentDeclined d = FOOD__V1__PAYMENT_DECLINED__INIT;
+                d.corr = codec_correlation(cmd);
+                d.reason = "insufficient funds";
+                reply(&d.base, "declined.1");
+        }
+        pthread_join(t, NULL);
+        CHECK(c.status == 402, "declined: expected 402, got %d", c.status);
+        CHECK(strcmp(saga_state(id, st, sizeof(st)), "REJECTED") == 0, "declined saga: expected REJECTED, got %s",
+              st);
+        codec_free(cmd);
+}
+
+static void test_unanswered_command_is_resent(void) {
+        Food__V1__PlaceOrder p;
+        Food__V1__Order o;
+        Call c;
+        pthread_t t;
+        char id[64];
+        ids_new(id, sizeof(id), "ord");
+        place_async(&t, &c, &p, &o, id, "", "tok_ok");
+        ProtobufCMessage *first = next_command(payments, &food__v1__authorize_payment__descriptor, id, 4000);
+        ProtobufCMessage *second = next_command(payments, &food__v1__authorize_payment__descriptor, id, 4000);
+        CHECK(first && second, "expected the authorization to be sent twice");
+        if (first && second) {
+                Food__V1__Correlation *a = codec_correlation(first), *b = codec_correlation(second);
+                CHECK(a->command_id == b->command_id && b->attempt == a->attempt + 1,
+                      "re-send: expected same command, next attempt; got %lld/%u then %lld/%u",
+                      (long long)a->command_id, a->attempt, (long long)b->command_id, b->attempt);
+                authorize(a, "late.first"); /* answer to the superseded try: ignored */
+                authorize(b, "answer.second");
+        }
+        pthread_join(t, NULL);
+        CHECK(c.status == 201, "resent place: expected 201, got %d", c.status);
+        codec_free(first);
+        codec_free(second);
+}
+
+static void test_idempotency_key(void) {
+        Food__V1__PlaceOrder p1, p2;
+        Food__V1__Order o1, o2;
+        Call c1, c2;
+        pthread_t t1, t2;
+        char id1[64], id2[64];
+        ids_new(id1, sizeof(id1), "ord");
+        ids_new(id2, sizeof(id2), "ord");
+        place_async(&t1, &c1, &p1, &o1, id1, "key-1", "tok_ok");
+        ProtobufCMessage *cmd = next_command(payments, &food__v1__authorize_payment__descriptor, id1, 4000);
+        if (cmd)
+                authorize(codec_correlation(cmd), "idem.1");
+        pthread_join(t1, NULL);
+        place_async(&t2, &c2, &p2, &o2, id2, "key-1", "tok_ok");
+        pthread_join(t2, NULL);
+        CHECK(c1.status == 201 && c2.status == 201, "idempotent place: expected 201 twice, got %d and %d", c1.status,
+              c2.status);
+        CHECK(strcmp(c1.order_id, c2.order_id) == 0, "idempotent place: two orders %s and %s", c1.order_id,
+              c2.order_id);
+        ProtobufCMessage *extra = next_command(payments, &food__v1__authorize_payment__descriptor, id2, 1500);
+        CHECK(extra == NULL, "a second charge was requested for a repeated key");
+        codec_free(extra);
+        codec_free(cmd);
+}
+
+static void test_one_pick_wins(void) {
+        for (int round = 0; round < 5; round++) {
+                char id[64];
+                Call a, r1, r2;
+                pthread_t t1, t2;
+                Food__V1__OrderAction p1 = FOOD__V1__ORDER_ACTION__INIT, p2 = FOOD__V1__ORDER_ACTION__INIT;
+                ids_new(id, sizeof(id), "ord");
+                CHECK(place_paid(id) == 201, "pick race setup: place failed");
+                action(id, "accept", "store", "o", &a);
+                action(id, "cooking_started", "store", "o", &a);
+                CHECK(action(id, "cooking_finished", "store", "o", &a) == 200, "cooking_finished: got %d",
+                      a.status);
+                p1.order_id = p2.order_id = id;
+                p1.action = p2.action = "pick";
+                p1.actor_role = p2.actor_role = "rider";
+                p1.actor_id = "rider_a";
+                p2.actor_id = "rider_b";
+                memset(&r1, 0, sizeof(r1));
+                memset(&r2, 0, sizeof(r2));
+                r1.req = &p1.base;
+                r2.req = &p2.base;
+                r1.subject = r2.subject = "food.rpc.orders.action";
+                pthread_create(&t1, NULL, call_run, &r1);
+                pthread_create(&t2, NULL, call_run, &r2);
+                pthread_join(t1, NULL);
+                pthread_join(t2, NULL);
+                CHECK((r1.status == 200 && r2.status == 409) || (r1.status == 409 && r2.status == 200),
+                      "pick race: expected one 200 and one 409, got %d and %d", r1.status, r2.status);
+                const char *loser = r1.status == 200 ? "rider_b" : "rider_a";
+                CHECK(action(id, "delivered", "rider", loser, &a) == 403, "delivered by the loser: expected 403, got %d",
+                      a.status);
+        }
+}
+
+static void test_store_deadline_survives_restart(void) {
+        char id[64], st[32];
+        ids_new(id, sizeof(id), "ord");
+        CHECK(place_paid(id) == 201, "deadline setup: place failed");
+        stop_orchestrator(SIGKILL); /* the deadline (3 s) is pending in PostgreSQL only */
+        sleep(1);
+        start_orchestrator();
+        int64_t until = ids_now_ms() + 8000;
+        while (ids_now_ms() < until && strcmp(saga_state(id, st, sizeof(st)), "REFUSED") != 0)
+                usleep(200000);
+        CHECK(strcmp(st, "REFUSED") == 0, "store deadline after restart: expected REFUSED, got %s", st);
+        ProtobufCMessage *refund = next_command(payments, &food__v1__refund_payment__descriptor, id, 4000);
+        CHECK(refund != NULL, "no RefundPayment after the store deadline");
+        if (refund)
+                CHECK(((Food__V1__RefundPayment *)refund)->amount == 18000, "refund amount: expected 18000, got %lld",
+                      (long long)((Food__V1__RefundPayment *)refund)->amount);
+        codec_free(refund);
+}
+
+int main(int argc, char **argv) {
+        const char *nats_url = getenv("NATS_URL"), *db = getenv("DATABASE_URL");
+        if (argc != 2 || !nats_url || !db) {
+                fprintf(stderr, "usage: NATS_URL=... DATABASE_URL=... test-orchestrator ORCHESTRATOR\n");
+                return 2;
+        }
+        orchestrator_path = argv[1];
+        log_setup("test-orchestrator", LOG_WARN);
+        if (bus_connect(&bus, nats_url, "test", NULL) < 0 || bus_setup_topology(bus) < 0 ||
+            bus_publisher_new(bus, &pub) < 0 || bus_consumer_open(bus, "payment", &payments) < 0 ||
+            bus_consumer_open(bus, "store", &stores) < 0) {
+                printf("FAIL: cannot set up NATS\n");
+                return 1;
+        }
+        start_orchestrator();
+        for (int i = 0; i < 100 && pg_connect(&pg, db, "orchestrator") < 0; i++)
+                usleep(100000);
+        usleep(500000); /* migrations */
+
+        test_place_pays_then_answers();
+        test_declined();
+        test_unanswered_command_is_resent();
+        test_idempotency_key();
+        test_one_pick_wins();
+        test_store_deadline_survives_restart();
+
+        stop_orchestrator(SIGTERM);
+        pg_free(pg);
+        bus_consumer_close(payments);
+        bus_consumer_close(stores);
+        bus_publisher_free(pub);
+        bus_free(bus);
+        printf("%s\n", failures ? "FAILED" : "ok");
+        return failures ? 1 : 0;
+}
