@@ -55,6 +55,12 @@ static int pg_result_errno(Pg *pg, PGresult *res) {
         return -EPROTO;
 }
 
+/* Server notices ("already exists, skipping") are not errors: keep them out of stderr. */
+static void pg_ignore_notice(void *arg, const char *message) {
+        (void)arg;
+        (void)message;
+}
+
 static int pg_setup_session(Pg *pg) {
         char sql[256];
         char *quoted = PQescapeIdentifier(pg->conn, pg->schema, strlen(pg->schema));
@@ -84,6 +90,7 @@ int pg_connect(Pg **ret, const char *conninfo, const char *schema) {
                 pg_free(pg);
                 return -ENOTCONN;
         }
+        PQsetNoticeProcessor(pg->conn, pg_ignore_notice, NULL);
         r = pg_setup_session(pg);
         if (r < 0) {
                 log_error("pg: session setup failed: %s", pg->error);

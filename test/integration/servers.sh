@@ -10,9 +10,11 @@ nats_port=$(free_port); pg_port=$(free_port)
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }
 cleanup() {
+  rc=$?
   as_pg "$pgbin/pg_ctl -D $dir/pg -m immediate stop" >/dev/null 2>&1 || true
-  [ -n "${nats_pid:-}" ] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null
+  if [ -n "${nats_pid:-}" ]; then kill "$nats_pid" 2>/dev/null; wait "$nats_pid" 2>/dev/null || true; fi
   rm -rf "$dir"
+  exit "$rc"
 }
 trap cleanup EXIT
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
