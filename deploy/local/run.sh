@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# The run command: installs and builds, then starts nats-server (JetStream), a local PostgreSQL cluster, the
+# sandbox PSP, every service and the gateway on 127.0.0.1, prints the URLs and demo tokens, restarts a service
+# that dies, and stops everything it started on Ctrl-C/SIGTERM. State (JetStream, PostgreSQL, logs, the JWT
+# secret) lives in $STATE_DIR (default .state/) and is reused by the next run.
+# Env: GATEWAY_PORT (8080), SANDBOX_PSP_PORT (8091), STATE_DIR, BUILD_DIR (build), READY_TIMEOUT_S (120),
+# SKIP_BUILD=1 (use the binaries already in BUILD_DIR, no install/build); other variables reach the services.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+repo=$PWD
+
+BUILD_DIR=${BUILD_DIR:-build}
+STATE_DIR=${STATE_DIR:-$repo/.state}
+GATEWAY_PORT=${GATEWAY_PORT:-8080}
+SANDBOX_PSP_PORT=${SANDBOX_PSP_PORT:-8091}
+READY_TIMEOUT_S=${READY_TIMEOUT_S:-120}
+NATS_PORT=4222
+NATS_MONITOR_PORT=8222
+PG_PORT=5433
+export NATS_URL=nats://127.0.0.1:$NATS_PORT
+export DATABASE_URL=postgresql://food@127.0.0.1:$PG_PORT/food
+
+# name, binary (under $BUILD_DIR) and health URL of each process, in start order; the gateway comes last.
+names=(sandbox-psp orchestrator payment store delivery notification projector gateway)
+declare -A bin=(
+        [sandbox-psp]=services/sandbox-psp/sandbox-psp
+        [orchestrator]=orchestrator/orchestrator
+        [payment]=services/payment/payment-worker
+        [store]=services/store/store-worker
+        [delivery]=services/delivery/delivery-worker
+        [notification]=services/notification/notification-worker
+        [projector]=services/projector/projector
+        [gateway]=gateway/gateway
+)
+declare -A health_port=([orchestrator]=9101 [payment]=9102 [store]=9103 [delivery]=9104 [notification]=9105 [projector]=9106)
+declare -A ready_url=([sandbox-psp]=http://127.0.0.1:$SANDBOX_PSP_PORT/healthz [gateway]=http://127.0.0.1:$GATEWAY_PORT/readyz)
+for n in "${!health_port[@]}"; do ready_url[$n]=http://127.0.0.1:${health_port[$n]}/readyz; done
+
+say() { printf '[run] %s\n' "$*"; }
+die() { printf '[run] error: %s\n' "$*" >&2; exit 1; }
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+        bash deploy/local/install.sh
+        bash deploy/local/build.sh "$BUILD_DIR"
+fi
+for n in "${names[@]}"; do
+        [ -x "$BUILD_DIR/${bin[$n]}" ] || die "$BUILD_DIR/${bin[$n]} was not built"
+done
+BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
+
+mkdir -p "$STATE_DIR"
+STATE_DIR=$(cd "$STATE_DIR" && pwd)
+logs=$STATE_DIR/logs
+mkdir -p "$STATE_DIR/nats" "$logs" "$STATE_DIR/run"
+exec 9>"$STATE_DIR/run/lock"
+flock -n 9 || die "another run.sh is using $STATE_DIR"
+for port in $NATS_PORT $NATS_MONITOR_PORT $PG_PORT $SANDBOX_PSP_PORT $GATEWAY_PORT "${health_port[@]}"; do
+        if (: </dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+                die "port $port on 127.0.0.1 is already in use (a run killed without cleanup leaves processes behind: see $STATE_DIR/run/*.pid; or set GATEWAY_PORT / SANDBOX_PSP_PORT)"
+        fi
+done
+
+# True when `url` answers 200.
+http_ok() { curl -fsS -o /dev/null -m 2 "$1" 2>/dev/null; }
+
+# --- nats-server ------------------------------------------------------------------------------------------
+nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
+nats_pid=
+start_nats() {
+        # setsid: a Ctrl-C in the terminal reaches only this script, which then stops things in order.
+        # 9>&-: the run lock stays with this script, not with what it starts.
+        setsid "$nats_bin" -js -a 127.0.0.1 -p $NATS_PORT -m $NATS_MONITOR_PORT -sd "$STATE_DIR/nats" \
+                >>"$logs/nats.log" 2>&1 9>&- &
+        nats_pid=$!
+        echo "$nats_pid" >"$STATE_DIR/run/nats.pid"
+}
+stop_nats() {
+        [ -n "$nats_pid" ] || return 0
+        kill -INT "$nats_pid" 2>/dev/null || return 0
+        for _ in $(seq 100); do kill -0 "$nats_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$nats_pid" 2>/dev/null || true
+        wait "$nats_pid" 2>/dev/null || true
+        nats_pid=
+}
+
+# --- PostgreSQL ---------------------------------------------------------------------------------------------
+pg_bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -x "$pg_bindir/initdb" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
+as_pg=()
+pg_home=$STATE_DIR/pg
+if [ "$(id -u)" -eq 0 ]; then
+        # initdb and postgres refuse to run as root: they run as the postgres user, who owns the cluster folder.
+        as_pg=(runuser -u postgres --)
+        if [ ! -e "$pg_home" ] && ! runuser -u postgres -- test -x "$STATE_DIR"; then
+                # The postgres user cannot reach $STATE_DIR (e.g. under /root): keep the cluster where it can.
+                alt=/var/lib/food-saga/pg-$(printf '%s' "$STATE_DIR" | cksum | cut -d' ' -f1)
+                mkdir -p "$alt"
+                ln -s "$alt" "$pg_home"
+                say "PostgreSQL cluster in $alt (the postgres user cannot reach $STATE_DIR)"
+        fi
+fi
+mkdir -p "$pg_home"
+pg_home=$(readlink -f "$pg_home")
+pg_data=$pg_home/data
+[ ${#as_pg[@]} -eq 0 ] || chown postgres:postgres "$pg_home"
+ln -sfn "$pg_home/postgres.log" "$logs/postgres.log"
+
+pg() { (cd "$pg_home" && "${as_pg[@]}" "$pg_bindir/$1" "${@:2}"); }
+psql_admin() { "$pg_bindir/psql" -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PG_PORT -U postgres -d postgres -c "$1"; }
+pg_alive() {
+        local pid
+        pid=$(head -n 1 "$pg_data/postmaster.pid" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+start_pg() {
+        if [ ! -f "$pg_data/PG_VERSION" ]; then
+                say "creating the PostgreSQL cluster in $pg_data"
+                pg initdb -D "$pg_data" -U postgres --auth=trust -E UTF8 --no-locale >>"$logs/initdb.log" 2>&1 ||
+                        die "initdb failed; see $logs/initdb.log"
+                # Local mode: loopback only, trust authentication, the socket beside the cluster.
+                cat >>"$pg_data/postgresql.conf" <<EOF
+
+# food-saga local mode (deploy/local/run.sh)
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$pg_home'
+EOF
+        fi
+        (cd "$pg_home" && setsid "${as_pg[@]}" "$pg_bindir/pg_ctl" -D "$pg_data" -l "$pg_home/postgres.log" -w -t 60 start \
+                >/dev/null 9>&-) || die "PostgreSQL did not start; see $logs/postgres.log"
+        pg_started=1
+}
+pg_started=0
+stop_pg() {
+        [ $pg_started = 1 ] && pg_alive || return 0
+        pg pg_ctl -D "$pg_data" -m fast -w -t 30 stop >/dev/null || say "pg_ctl stop failed; see $logs/postgres.log"
+}
+
+# --- services -------------------------------------------------------------------------------------------
+declare -A sup=() # supervisor pid per service
+
+# Runs `name` in a supervisor loop: restarts it when it dies, with a backoff of 1, 2, 4 ... 30 s (back to 1 s
+# after a run of 30 s or more); on SIGTERM it forwards SIGTERM to the service and ends once the service exited.
+supervise() {
+        local name=$1
+        shift
+        (
+                child= stopping=0 backoff=1
+                trap 'stopping=1; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM
+                while :; do
+                        started=$SECONDS
+                        setsid env "$@" "$BUILD_DIR/${bin[$name]}" >>"$logs/$name.log" 2>&1 9>&- &
+                        child=$!
+                        echo "$child" >"$STATE_DIR/run/$name.pid"
+                        if [ "$stopping" = 1 ]; then kill -TERM "$child" 2>/dev/null; fi
+                        rc=0
+                        wait "$child" || rc=$?
+                        while kill -0 "$child" 2>/dev/null; do rc=0; wait "$child" || rc=$?; done
+                        if [ "$stopping" = 1 ]; then exit 0; fi
+                        [ $((SECONDS - started)) -lt 30 ] || backoff=1
+                        msg="$name exited with status $rc after $((SECONDS - started)) s; restarting in $backoff s"
+                        say "$msg"
+                        printf '{"level":"warn","msg":"run.sh: %s"}\n' "$msg" >>"$logs/$name.log"
+                        sleep "$backoff" &
+                        wait $! || true
+                        if [ "$stopping" = 1 ]; then exit 0; fi
+                        backoff=$((backoff * 2 > 30 ? 30 : backoff * 2))
+                done
+        ) 2>>"$logs/$name.log" &
+        sup[$name]=$!
+}
+
+service_env() {
+        case $1 in
+        sandbox-psp) echo "SANDBOX_PSP_PORT=$SANDBOX_PSP_PORT SANDBOX_PSP_BIND=127.0.0.1" ;;
+        payment) echo "HEALTH_PORT=${health_port[payment]} PSP_URL=http://127.0.0.1:$SANDBOX_PSP_PORT" ;;
+        gateway) echo "GATEWAY_PORT=$GATEWAY_PORT GATEWAY_BIND=127.0.0.1 JWT_SECRET=$jwt_secret DEV_TOKENS=true" ;;
+        *) echo "HEALTH_PORT=${health_port[$1]}" ;;
+        esac
+}
+
+start_service() {
+        local env
+        read -ra env <<<"$(service_env "$1")"
+        supervise "$1" "${env[@]}"
+}
+
+# SIGTERM to the supervisors of the named services; SIGKILL to what still runs after 15 s.
+stop_services() {
+        local n pids=() deadline=$((SECONDS + 15))
+        for n; do
+                [ -n "${sup[$n]:-}" ] || continue
+                kill -TERM "${sup[$n]}" 2>/dev/null && pids+=("${sup[$n]}")
+        done
+        for pid in "${pids[@]}"; do
+                while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+        done
+        for n; do
+                [ -n "${sup[$n]:-}" ] || continue
+                if kill -0 "${sup[$n]}" 2>/dev/null; then
+                        say "$n did not stop within 15 s; killing it"
+                        kill -KILL "$(cat "$STATE_DIR/run/$n.pid" 2>/dev/null)" "${sup[$n]}" 2>/dev/null || true
+                fi
+                wait "${sup[$n]}" 2>/dev/null || true
+                unset "sup[$n]"
+        done
+}
+
+stopped=0
+cleanup() {
+        set +e
+        trap '' INT TERM
+        [ $stopped = 0 ] || return 0
+        stopped=1
+        say "stopping: services, then PostgreSQL, then nats-server"
+        stop_services gateway
+        stop_services "${names[@]}"
+        stop_pg
+        stop_nats
+        rm -f "$STATE_DIR"/run/*.pid
+        say "stopped"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+# --- start ---------------------------------------------------------------------------------------------------
+start_nats
+for _ in $(seq 300); do
+        http_ok "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" && break
+        kill -0 "$nats_pid" 2>/dev/null || die "nats-server exited; see $logs/nats.log"
+        sleep 0.1
+done
+http_ok "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" || die "nats-server not ready after 30 s; see $logs/nats.log"
+say "nats-server (JetStream in $STATE_DIR/nats) on $NATS_URL"
+
+start_pg
+[ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = 'food'")" = 1 ] || psql_admin 'CREATE ROLE food LOGIN'
+[ "$(psql_admin "SELECT 1 FROM pg_database WHERE datname = 'food'")" = 1 ] || psql_admin 'CREATE DATABASE food OWNER food'
+say "PostgreSQL ($pg_data) on $DATABASE_URL"
+
+if [ ! -s "$STATE_DIR/jwt_secret" ]; then
+        (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$STATE_DIR/jwt_secret")
+fi
+jwt_secret=$(cat "$STATE_DIR/jwt_secret")
+
+# Waits until every named process answers its health URL; on timeout names the late ones with their logs.
+wait_ready() {
+        local deadline=$((SECONDS + READY_TIMEOUT_S)) n late
+        while :; do
+                late=()
+                for n; do http_ok "${ready_url[$n]}" || late+=("$n"); done
+                [ ${#late[@]} -gt 0 ] || return 0
+                if [ $SECONDS -ge $deadline ]; then
+                        for n in "${late[@]}"; do
+                                printf '[run] %s not ready (%s); last lines of %s:\n' "$n" "${ready_url[$n]}" "$logs/$n.log" >&2
+                                tail -n 15 "$logs/$n.log" >&2 2>/dev/null
+                        done
+                        die "not ready after $READY_TIMEOUT_S s: ${late[*]}"
+                fi
+                sleep 0.2
+        done
+}
+
+for n in "${names[@]}"; do [ "$n" = gateway ] || start_service "$n"; done
+wait_ready "${names[@]:0:${#names[@]}-1}"
+start_service gateway
+wait_ready gateway
+
+# --- demo tokens ----------------------------------------------------------------------------------------------
+gw=http://127.0.0.1:$GATEWAY_PORT
+# json FIELD...: prints the fields of a JSON object on stdin, or of each element of an array, tab-separated.
+json() {
+        node -e '
+let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+        const v = JSON.parse(s), f = process.argv.slice(1);
+        for (const o of Array.isArray(v) ? v : [v]) console.log(f.map((k) => o[k]).join("\t"));
+});' "$@"
+}
+token() {
+        local body
+        body=$(printf '{"sub":"%s","role":"%s"%s}' "$1" "$2" "${3:+,\"store_id\":\"$3\"}")
+        curl -fsS -m 5 -H 'content-type: application/json' -d "$body" "$gw/auth/dev-token" | json token
+}
+customer_token=$(token cust_demo customer) || die "POST $gw/auth/dev-token failed"
+rider_token=$(token rider_demo rider) || die "POST $gw/auth/dev-token failed"
+stores=$(curl -fsS -m 5 "$gw/stores" | json id name region) || die "GET $gw/stores failed"
+{
+        echo "# Demo tokens of the local platform (deploy/local/run.sh); source this file."
+        echo "GATEWAY=$gw"
+        echo "PSP=http://127.0.0.1:$SANDBOX_PSP_PORT"
+        echo "CUSTOMER_TOKEN=$customer_token"
+        echo "RIDER_TOKEN=$rider_token"
+} >"$STATE_DIR/tokens.env"
+
+cat <<EOF
+
+food-saga is running; Ctrl-C stops everything.
+  gateway       $gw
+  sandbox PSP   http://127.0.0.1:$SANDBOX_PSP_PORT   (GET /ledger, PUT /config)
+  NATS          $NATS_URL   (monitor http://127.0.0.1:$NATS_MONITOR_PORT)
+  PostgreSQL    $DATABASE_URL
+  logs          $logs/<name>.log
+
+Demo tokens (send as "Authorization: Bearer <token>"; also in $STATE_DIR/tokens.env):
+  customer cust_demo
+    $customer_token
+  rider rider_demo
+    $rider_token
+EOF
+first=1
+while IFS=$'\t' read -r id name region; do
+        [ -n "$id" ] || continue
+        t=$(token "owner_$id" store "$id") || die "POST $gw/auth/dev-token for the owner of $id failed"
+        printf '  store owner of %s (%s, %s)\n    %s\n' "$id" "$name" "$region" "$t"
+        if [ $first = 1 ]; then
+                printf 'STORE_ID=%s\nSTORE_TOKEN=%s\n' "$id" "$t" >>"$STATE_DIR/tokens.env"
+                first=0
+        fi
+done <<<"$stores"
+echo
+
+# --- stay in the foreground; keep nats-server and PostgreSQL up (services have their supervisors) -----------
+while :; do
+        sleep 2 &
+        wait $! || true
+        if ! kill -0 "$nats_pid" 2>/dev/null; then
+                say "nats-server died (see $logs/nats.log); restarting it"
+                wait "$nats_pid" 2>/dev/null || true
+                start_nats
+        fi
+        if ! pg_alive; then
+                say "PostgreSQL died (see $logs/postgres.log); restarting it"
+                start_pg
+        fi
+done
