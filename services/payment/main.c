@@ -1,0 +1,63 @@
+/* payment-worker: durable "payment" — authorizes and refunds through the payment provider. */
+#include <curl/curl.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "log.h"
+#include "payment-handler.h"
+#include "payment-provider.h"
+#include "service.h"
+#include "worker.h"
+
+extern const EmbeddedFile payment_migrations[];
+extern const size_t payment_migrations_len;
+
+int main(void) {
+        PaymentProviderConfig pcfg = {0};
+        PaymentProvider *provider = NULL;
+        PaymentHandler *handler = NULL;
+        Service svc;
+        int64_t threads = 0, batch = 0;
+        int r;
+
+        log_setup("payment", LOG_INFO);
+        r = config_str("PSP_URL", "http://127.0.0.1:8091", &pcfg.url);
+        if (r == 0)
+                r = config_str("PSP_API_KEY", "", &pcfg.api_key);
+        if (r == 0)
+                r = config_int("PSP_TIMEOUT_MS", 2000, 50, 60000, &pcfg.timeout_ms);
+        /* One provider call per message: small batches keep one slow call from delaying others. */
+        if (r == 0)
+                r = config_int("WORKER_THREADS", 8, 1, 256, &threads);
+        if (r == 0)
+                r = config_int("WORKER_BATCH", 1, 1, 64, &batch);
+        if (r < 0)
+                return 2;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                log_error("cannot initialise libcurl");
+                return 1;
+        }
+        r = payment_provider_new(&provider, &pcfg);
+        if (r < 0) {
+                log_error_errno(r, "PSP_URL=\"%s\" is not an http(s) URL", pcfg.url);
+                goto out;
+        }
+        r = payment_handler_new(&handler, provider);
+        if (r < 0)
+                goto out;
+        r = service_start(&svc, "payment", "payment", payment_migrations, payment_migrations_len, 9102);
+        if (r == 0) {
+                log_info("payment provider at %s (timeout %lld ms)", pcfg.url, (long long)pcfg.timeout_ms);
+                r = worker_run(&svc, &(WorkerDef){.durable = "payment",
+                                                  .handle = payment_handle,
+                                                  .ctx = handler,
+                                                  .threads = (int)threads,
+                                                  .batch = (int)batch});
+        }
+        service_stop(&svc);
+out:
+        payment_handler_free(handler);
+        payment_provider_free(provider);
+        curl_global_cleanup();
+        return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,21 @@
+/* The payment worker's command handler: AuthorizePayment and RefundPayment against the provider,
+ * each outcome recorded in payment.payments inside the worker's transaction. */
+#pragma once
+#include <protobuf-c/protobuf-c.h>
+
+#include "payment-provider.h"
+#include "pg.h"
+#include "worker.h"
+
+typedef struct PaymentHandler PaymentHandler;
+
+/* `provider` is borrowed and must outlive the handler. Registers the payment metrics, so call it
+ * once, before the worker threads start. */
+int payment_handler_new(PaymentHandler **ret, PaymentProvider *provider);
+void payment_handler_free(PaymentHandler *h);
+
+/* WorkerHandler (ctx = PaymentHandler). Replies PaymentAuthorized / PaymentDeclined / PaymentFailed
+ * to AuthorizePayment and PaymentRefunded / PaymentFailed (not retryable) to RefundPayment; a refund
+ * the provider could not decide now is WORKER_RETRY (no answer: it must happen eventually).
+ * Other message types and impossible commands are WORKER_POISON. */
+int payment_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out);
