@@ -215,7 +215,13 @@ static int sweep_timers(Orchestrator *o, Pg *pg) {
                         r = r < 0 ? r : 0;
                         continue;
                 }
-                if (row.state == SAGA_PAID)
+                if (row.state == SAGA_PAYMENT_PENDING) {
+                        /* The provider never answered: give up (a late charge is refunded). */
+                        args.reason = "the payment provider did not answer in time";
+                        r = engine_apply(&o->engine, pg, &row, SAGA_IN_PAYMENT_FAILED, &args, &reply);
+                        if (r == 0)
+                                r = saga_store_close_step(pg, row.order_id, "authorize");
+                } else if (row.state == SAGA_PAID)
                         r = engine_apply(&o->engine, pg, &row, SAGA_IN_STORE_TIMEOUT, &args, &reply);
                 else if (row.state == SAGA_DELIVERED) {
                         args.reason = NULL;

@@ -163,6 +163,8 @@ static int emit_actions(Pg *pg, const Food__V1__Order *o, unsigned actions, cons
 
 /* The durable timer that starts with a state, in ms since the epoch (0 = none). */
 static int64_t deadline_for(const EngineConfig *cfg, SagaState s, int64_t now_ms) {
+        if (s == SAGA_PAYMENT_PENDING)
+                return now_ms + cfg->payment_timeout_ms;
         if (s == SAGA_PAID)
                 return now_ms + cfg->store_accept_timeout_ms;
         if (s == SAGA_DELIVERED)
@@ -230,7 +232,7 @@ int engine_refunded(Pg *pg, SagaRow *row, int64_t amount) {
         return r;
 }
 
-int engine_start(Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to) {
+int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to) {
         Food__V1__AuthorizePayment cmd = FOOD__V1__AUTHORIZE_PAYMENT__INIT;
         Food__V1__Correlation corr;
         NextOrder n;
@@ -261,9 +263,33 @@ int engine_start(Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to) 
         cmd.amount = n.order.total - n.order.discount;
         cmd.card_token = req->card_token;
         cmd.idempotency_key = key;
-        r = saga_store_insert(pg, &row, &n.order, 0);
+        r = saga_store_insert(pg, &row, &n.order, deadline_for(cfg, SAGA_PAYMENT_PENDING, n.order.updated_at_ms));
         if (r == 0)
                 r = saga_store_outbox(pg, row.order_id, "authorize", &cmd.base, true);
+        free(n.history);
+        return r;
+}
+
+int engine_void_late_charge(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount) {
+        NextOrder n;
+        int64_t expected = row->version;
+        int r;
+
+        if (row->state != SAGA_REJECTED || row->order->amount_paid != 0 || amount <= 0)
+                return 0;
+        r = next_order(&n, row->order, NULL, ids_now_ms());
+        if (r < 0)
+                return r;
+        n.order.payment_id = (char *)payment_id;
+        n.order.amount_paid = amount;
+        log_warn("saga %s: charge %s of %" PRId64 " arrived after the order was rejected; refunding it",
+                 row->order_id, payment_id, amount);
+        row->version = n.order.version;
+        r = emit_actions(pg, &n.order, SAGA_ACT_REFUND, &(EngineArgs){.reason = "payment arrived too late"});
+        if (r == 0)
+                r = emit_status(pg, &n.order, n.order.status);
+        if (r == 0)
+                r = saga_store_update(pg, row, &n.order, expected, 0);
         free(n.history);
         return r;
 }

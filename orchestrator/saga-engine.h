@@ -11,6 +11,7 @@
 #include "saga-store.h"
 
 typedef struct {
+        int64_t payment_timeout_ms;      /* PAYMENT_PENDING without an outcome -> rejected */
         int64_t store_accept_timeout_ms; /* PAID without an answer -> refused */
         int64_t auto_complete_ms;        /* DELIVERED without confirmation -> completed */
 } EngineConfig;
@@ -48,4 +49,8 @@ int engine_refunded(Pg *pg, SagaRow *row, int64_t amount);
 
 /* Starts a saga for a priced order awaiting payment: snapshot PAYMENT_PENDING,
  * AuthorizePayment in the outbox, reply_to remembered for the outcome. */
-int engine_start(Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to);
+int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to);
+
+/* A charge reported after the saga gave up on payment (REJECTED): records it
+ * and refunds it, once (amount_paid is 0 until then). */
+int engine_void_late_charge(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount);

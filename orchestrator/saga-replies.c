@@ -61,6 +61,17 @@ static int on_payment_outcome(Orchestrator *o, Pg *pg, const ProtobufCMessage *m
         return r == SAGA_CONFLICT ? 0 : r;
 }
 
+/* An authorization that lost the race with the payment deadline. */
+static int on_late_charge(Pg *pg, const Food__V1__PaymentAuthorized *m) {
+        SagaRow row;
+        int r = saga_store_load(pg, m->corr->order_id, &row);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = engine_void_late_charge(pg, &row, m->payment_id, m->amount);
+        saga_row_clear(&row);
+        return r;
+}
+
 static int on_refunded(Pg *pg, const Food__V1__PaymentRefunded *m) {
         SagaRow row;
         int r = saga_store_load(pg, m->corr->order_id, &row);
@@ -98,6 +109,14 @@ static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
                 r = pg_exec(pg, "RELEASE SAVEPOINT reply");
                 goto out;
         }
+        /* A failed refund is not an answer: the sweeper re-sends it with back-off
+         * until the provider takes it (its idempotency key prevents paying twice). */
+        if (r == 0 && type->desc == &food__v1__payment_failed__descriptor && strcmp(corr->step, "authorize") != 0) {
+                log_warn("saga %s: step %s failed (%s); it will be retried", corr->order_id, corr->step,
+                         ((const Food__V1__PaymentFailed *)m)->reason);
+                r = pg_exec(pg, "RELEASE SAVEPOINT reply");
+                goto out;
+        }
         if (r == 0)
                 r = saga_store_ack_command(pg, corr->command_id, (int)corr->attempt);
         /* Effects only for the answer that acknowledged its command: a reply to
@@ -105,12 +124,14 @@ static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
         if (r == 1) {
                 if (type->desc == &food__v1__payment_authorized__descriptor ||
                     type->desc == &food__v1__payment_declined__descriptor ||
-                    (type->desc == &food__v1__payment_failed__descriptor && strcmp(corr->step, "authorize") == 0))
+                    type->desc == &food__v1__payment_failed__descriptor)
                         r = on_payment_outcome(o, pg, m, corr, it);
                 else if (type->desc == &food__v1__payment_refunded__descriptor)
                         r = on_refunded(pg, (const Food__V1__PaymentRefunded *)m);
                 else
                         r = 0;
+        } else if (r == 0 && type->desc == &food__v1__payment_authorized__descriptor) {
+                r = on_late_charge(pg, (const Food__V1__PaymentAuthorized *)m);
         } else if (r == 0)
                 metric_add(m_stale, 1);
         if (r == 0) {

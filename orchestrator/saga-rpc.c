@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 #include "orchestrator.h"
@@ -86,7 +87,7 @@ static int rpc_action(Orchestrator *o, Pg *pg, const Food__V1__OrderAction *a, E
 
 /* Starts the saga, or answers a repeated Idempotency-Key from what exists.
  * Returns 0 with reply->data NULL when the answer comes later (payment). */
-static int rpc_place(Pg *pg, const Food__V1__PlaceOrder *p, const char *reply_to, EngineReply *reply) {
+static int rpc_place(Orchestrator *o, Pg *pg, const Food__V1__PlaceOrder *p, const char *reply_to, EngineReply *reply) {
         char existing[64] = "", hash[80] = "";
         SagaRow row;
         int r;
@@ -109,7 +110,8 @@ static int rpc_place(Pg *pg, const Food__V1__PlaceOrder *p, const char *reply_to
                         if (row.state == SAGA_PAYMENT_PENDING) {
                                 /* Still paying: this request takes over waiting for the outcome. */
                                 snprintf(row.reply_to, sizeof(row.reply_to), "%s", reply_to);
-                                r = saga_store_update(pg, &row, row.order, row.version, 0);
+                                r = saga_store_update(pg, &row, row.order, row.version,
+                                                      ids_now_ms() + o->engine.payment_timeout_ms);
                         } else if (row.state == SAGA_REJECTED)
                                 r = engine_reply_set(reply, 402, "Payment declined",
                                                      "the card was declined; no order was placed", NULL, 0);
@@ -119,7 +121,7 @@ static int rpc_place(Pg *pg, const Food__V1__PlaceOrder *p, const char *reply_to
                         return r;
                 }
         }
-        return engine_start(pg, p, reply_to);
+        return engine_start(&o->engine, pg, p, reply_to);
 }
 
 static int rpc_dispatch(Orchestrator *o, Pg *pg, natsMsg *msg, EngineReply *reply) {
@@ -131,7 +133,7 @@ static int rpc_dispatch(Orchestrator *o, Pg *pg, natsMsg *msg, EngineReply *repl
         if (!type || codec_unpack(type->desc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m) < 0)
                 return engine_reply_set(reply, 400, "Bad request", "undecodable request", NULL, 0);
         if (type->desc == &food__v1__place_order__descriptor)
-                r = rpc_place(pg, (Food__V1__PlaceOrder *)m, natsMsg_GetReply(msg), reply);
+                r = rpc_place(o, pg, (Food__V1__PlaceOrder *)m, natsMsg_GetReply(msg), reply);
         else if (type->desc == &food__v1__order_action__descriptor)
                 r = rpc_action(o, pg, (Food__V1__OrderAction *)m, reply);
         else if (type->desc == &food__v1__modify_order__descriptor)

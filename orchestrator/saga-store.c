@@ -31,6 +31,9 @@ static const PgStmt st_inbox = {"saga_inbox",
                                 " ON CONFLICT DO NOTHING RETURNING 1"};
 static const PgStmt st_ack = {"saga_ack",
                               "UPDATE outbox SET acked_at = now() WHERE id = $1 AND attempt = $2 AND acked_at IS NULL"};
+static const PgStmt st_close_step = {"saga_close_step",
+                                     "UPDATE outbox SET acked_at = now() WHERE order_id = $1 AND step = $2"
+                                     " AND needs_ack AND acked_at IS NULL"};
 static const PgStmt st_claim_key = {"saga_claim_key",
                                     "INSERT INTO idempotency (customer_id, key, order_id, request_hash)"
                                     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1"};
@@ -174,6 +177,11 @@ int saga_store_ack_command(Pg *pg, int64_t command_id, int attempt) {
                 r = strcmp(PQcmdTuples(res), "1") == 0 ? 1 : 0;
         PQclear(res);
         return r;
+}
+
+int saga_store_close_step(Pg *pg, const char *order_id, const char *step) {
+        const char *vals[] = {order_id, step};
+        return pg_run(pg, &st_close_step, 2, vals, NULL, NULL, NULL);
 }
 
 int saga_store_claim_key(Pg *pg, const char *customer_id, const char *key, const char *order_id,

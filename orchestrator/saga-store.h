@@ -46,6 +46,9 @@ int saga_store_inbox(Pg *pg, const char *msg_id, const char *order_id, const cha
  * acknowledged or the attempt is not the current one, or negative errno. */
 int saga_store_ack_command(Pg *pg, int64_t command_id, int attempt);
 
+/* Stops re-sending the unanswered commands of `step` (the saga moved on). */
+int saga_store_close_step(Pg *pg, const char *order_id, const char *step);
+
 /* Idempotency keys of POST /orders. Claims (customer, key) for `order_id`;
  * when the key exists returns SAGA_STORE_DUPLICATE and writes the first
  * order's id and request hash into the buffers. */

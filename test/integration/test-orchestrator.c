@@ -45,6 +45,7 @@ static void start_orchestrator(void) {
                 setenv("HEALTH_PORT", "0", 1);
                 setenv("COMMAND_RESEND_MS", "700", 1);
                 setenv("STORE_ACCEPT_TIMEOUT_S", "3", 1);
+                setenv("PAYMENT_TIMEOUT_S", "3", 1);
                 setenv("LOG_LEVEL", "warn", 1);
                 execl(orchestrator_path, orchestrator_path, (char *)NULL);
                 _exit(127);
@@ -366,6 +367,49 @@ static void test_one_pick_wins(void) {
         }
 }
 
+static void test_payment_deadline_and_late_charge(void) {
+        Food__V1__PlaceOrder p;
+        Food__V1__Order o;
+        Call c;
+        pthread_t t;
+        char id[64], st[32];
+        ids_new(id, sizeof(id), "ord");
+        place_async(&t, &c, &p, &o, id, "", "tok_ok");
+        ProtobufCMessage *cmd = next_command(payments, &food__v1__authorize_payment__descriptor, id, 4000);
+        pthread_join(t, NULL); /* nobody answers: the caller gets an error, not a hang */
+        CHECK(c.status != 201, "unanswered payment: expected no 201, got %d", c.status);
+        int64_t until = ids_now_ms() + 8000;
+        while (ids_now_ms() < until && strcmp(saga_state(id, st, sizeof(st)), "REJECTED") != 0)
+                usleep(200000);
+        CHECK(strcmp(st, "REJECTED") == 0, "payment deadline: expected REJECTED, got %s", st);
+        if (cmd) {
+                authorize(codec_correlation(cmd), "late.charge"); /* the provider charged after all */
+                ProtobufCMessage *refund = NULL;
+                /* skip re-sent authorizations still in flight */
+                refund = next_command(payments, &food__v1__refund_payment__descriptor, id, 5000);
+                CHECK(refund != NULL, "late charge was not refunded");
+                int64_t first_id = refund ? codec_correlation(refund)->command_id : 0;
+                if (refund)
+                        CHECK(((Food__V1__RefundPayment *)refund)->amount == 18000,
+                              "late-charge refund: expected 18000, got %lld",
+                              (long long)((Food__V1__RefundPayment *)refund)->amount);
+                codec_free(refund);
+                authorize(codec_correlation(cmd), "late.charge.again");
+                /* Unanswered, the same refund command is re-sent; a second refund
+                 * decision would be another command. */
+                while ((refund = next_command(payments, &food__v1__refund_payment__descriptor, id, 1500))) {
+                        CHECK(codec_correlation(refund)->command_id == first_id,
+                              "a repeated late charge started a second refund (command %lld, first %lld)",
+                              (long long)codec_correlation(refund)->command_id, (long long)first_id);
+                        int attempt = (int)codec_correlation(refund)->attempt;
+                        codec_free(refund);
+                        if (attempt >= 3)
+                                break;
+                }
+        }
+        codec_free(cmd);
+}
+
 static void test_store_deadline_survives_restart(void) {
         char id[64], st[32];
         ids_new(id, sizeof(id), "ord");
@@ -409,6 +453,7 @@ int main(int argc, char **argv) {
         test_unanswered_command_is_resent();
         test_idempotency_key();
         test_one_pick_wins();
+        test_payment_deadline_and_late_charge();
         test_store_deadline_survives_restart();
 
         stop_orchestrator(SIGTERM);
