@@ -1,0 +1,159 @@
+// Order-flow steps shared by the end-to-end tests, written as the customer, store owner and rider would use the
+// HTTP API (SPEC §4); each step asserts the answer and reports expected vs actual on failure.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+
+export const LIFECYCLE = ['PAID', 'ACCEPTED', 'COOKING', 'COOKED', 'PICKED_UP', 'DELIVERED', 'COMPLETED'];
+// Generous: sanitizer builds on 2 cores are slow, and the read model is eventually consistent.
+export const WAIT_MS = 30_000;
+
+export function show(r) {
+        return `${r.status} ${r.headers.get('content-type') || ''} ${r.text.slice(0, 500)}`;
+}
+
+// Asserts an HTTP answer's status, naming the request and showing the whole answer when it differs.
+export function expectStatus(r, status, what) {
+        const ok = Array.isArray(status) ? status.includes(r.status) : r.status === status;
+        assert.ok(ok, `${what}: expected HTTP ${status}, got ${show(r)}`);
+        return r;
+}
+
+// Asserts an RFC 9457 error: the status, application/problem+json and a non-empty detail.
+export function expectProblem(r, status, what) {
+        expectStatus(r, status, what);
+        const ct = r.headers.get('content-type') || '';
+        assert.match(ct, /^application\/problem\+json/, `${what}: expected content-type application/problem+json, got '${ct}'`);
+        assert.ok(r.json && typeof r.json.detail === 'string' && r.json.detail.length > 0,
+                `${what}: expected a problem with a non-empty "detail", got ${r.text.slice(0, 300)}`);
+        return r;
+}
+
+// The seeded catalog: stores (at least two) and each one's menu.
+export async function catalog(p) {
+        const stores = expectStatus(await p.api('GET', '/stores'), 200, 'GET /stores').json;
+        assert.ok(Array.isArray(stores) && stores.length >= 2, `GET /stores: expected at least 2 seeded stores, got ${JSON.stringify(stores)}`);
+        for (const s of stores) {
+                for (const k of ['id', 'name', 'region', 'lat', 'lon']) assert.ok(k in s, `GET /stores: store without "${k}": ${JSON.stringify(s)}`);
+                const menu = expectStatus(await p.api('GET', `/stores/${s.id}/menu`), 200, `GET /stores/${s.id}/menu`).json;
+                assert.ok(Array.isArray(menu), `GET /stores/${s.id}/menu: expected an array, got ${JSON.stringify(menu)}`);
+                for (const m of menu) {
+                        for (const k of ['id', 'name', 'price', 'available']) assert.ok(k in m, `menu item without "${k}": ${JSON.stringify(m)}`);
+                        assert.ok(Number.isInteger(m.price) && m.price > 0, `menu item price must be a positive integer KRW: ${JSON.stringify(m)}`);
+                }
+                s.menu = menu.filter((m) => m.available);
+        }
+        const usable = stores.filter((s) => s.menu.length >= 2);
+        assert.ok(usable.length >= 1, 'no store with two available menu items');
+        return stores;
+}
+
+// A POST /orders body for `store` with `lines` = [[menu item, quantity], ...], delivered in the store's region.
+export function orderBody(store, lines, card = 'tok_ok') {
+        return {
+                store_id: store.id,
+                items: lines.map(([m, q]) => ({ menu_item_id: m.id, quantity: q })),
+                address: { text: '12 Teheran-ro, apt 301', region: store.region, lat: store.lat + 0.001, lon: store.lon + 0.001 },
+                note: 'door code 1234',
+                payment: { card_token: card },
+        };
+}
+
+export function totalOf(lines) {
+        return lines.reduce((sum, [m, q]) => sum + m.price * q, 0);
+}
+
+// Places an order and checks the 201 answer; resolves to the order view.
+export async function placeOrder(p, token, store, lines, { key = randomUUID(), card = 'tok_ok' } = {}) {
+        const r = await p.api('POST', '/orders', { token, body: orderBody(store, lines, card), headers: { 'idempotency-key': key } });
+        expectStatus(r, 201, 'POST /orders');
+        const o = r.json;
+        assert.match(o.id, /^ord_[0-9a-f]{24}$/, `POST /orders: order id ${o.id}`);
+        assert.equal(o.status, 'PAID', 'POST /orders: status of the new order');
+        assert.equal(o.total, totalOf(lines), 'POST /orders: total (sum of quantity * catalog price)');
+        assert.equal(o.amount_paid, o.total, 'POST /orders: amount_paid == total');
+        const loc = r.headers.get('location') || '';
+        assert.ok(loc.endsWith(`/orders/${o.id}`), `POST /orders: Location '${loc}' should end with /orders/${o.id}`);
+        return o;
+}
+
+// Waits until GET /orders/{id} (read model) shows `status`; resolves to the view.
+export async function waitStatus(p, token, id, status) {
+        let last;
+        try {
+                return await p.waitFor(async () => {
+                        last = await p.api('GET', `/orders/${id}`, { token });
+                        return last.status === 200 && last.json.status === status && last.json;
+                }, WAIT_MS);
+        } catch {
+                assert.fail(`GET /orders/${id}: expected status ${status} within ${WAIT_MS} ms, last answer ${last ? show(last) : 'none'}`);
+        }
+}
+
+// A store owner's action on an order; asserts 200 and the new status in the answer.
+export async function storeAction(p, token, storeId, orderId, action, status, body = undefined) {
+        const r = await p.api('POST', `/stores/${storeId}/orders/${orderId}/${action}`, { token, body });
+        expectStatus(r, 200, `POST /stores/${storeId}/orders/${orderId}/${action}`);
+        assert.equal(r.json?.status, status, `POST .../${action}: status in the answer`);
+        return r.json;
+}
+
+// Waits until a rider sees the order's delivery in GET /deliveries?region=; resolves to it.
+export async function waitDelivery(p, riderToken, orderId, region) {
+        let last;
+        try {
+                return await p.waitFor(async () => {
+                        last = await p.api('GET', `/deliveries?region=${encodeURIComponent(region)}`, { token: riderToken });
+                        return last.status === 200 && Array.isArray(last.json) && last.json.find((d) => d.order_id === orderId);
+                }, WAIT_MS);
+        } catch {
+                assert.fail(`GET /deliveries?region=${region}: expected the delivery of ${orderId} within ${WAIT_MS} ms, last answer ${last ? show(last) : 'none'}`);
+        }
+}
+
+// Runs one order from placing to COMPLETED as customer, owner and rider; resolves to the final view.
+export async function fullLifecycle(p, { customer, owner, rider, store, lines }) {
+        const o = await placeOrder(p, customer, store, lines);
+        await waitStatus(p, owner, o.id, 'PAID');
+        await storeAction(p, owner, store.id, o.id, 'accept', 'ACCEPTED');
+        await storeAction(p, owner, store.id, o.id, 'cooking-started', 'COOKING');
+        await storeAction(p, owner, store.id, o.id, 'cooking-finished', 'COOKED');
+        const d = await waitDelivery(p, rider, o.id, store.region);
+        expectStatus(await p.api('POST', `/deliveries/${d.id}/pick`, { token: rider }), 200, `POST /deliveries/${d.id}/pick`);
+        expectStatus(await p.api('POST', `/deliveries/${d.id}/delivered`, { token: rider }), 200, `POST /deliveries/${d.id}/delivered`);
+        await waitStatus(p, customer, o.id, 'DELIVERED');
+        const c = expectStatus(await p.api('POST', `/orders/${o.id}/confirm`, { token: customer }), 200, `POST /orders/${o.id}/confirm`);
+        assert.equal(c.json?.status, 'COMPLETED', 'POST /orders/{id}/confirm: status in the answer');
+        return waitStatus(p, customer, o.id, 'COMPLETED');
+}
+
+// The customer's notifications for one order, as statuses in arrival order.
+export async function notificationStatuses(p, token, orderId) {
+        const r = expectStatus(await p.api('GET', '/customers/me/notifications', { token }), 200, 'GET /customers/me/notifications');
+        assert.ok(Array.isArray(r.json), `GET /customers/me/notifications: expected an array, got ${r.text.slice(0, 300)}`);
+        return r.json.filter((n) => n.order_id === orderId).sort((a, b) => String(a.at).localeCompare(String(b.at))).map((n) => n.status);
+}
+
+// The statuses an order went through, without the internal PAYMENT_PENDING.
+export function visible(statuses) {
+        return statuses.filter((s) => s !== 'PAYMENT_PENDING');
+}
+
+// Sorted by lifecycle position, for comparisons that do not depend on arrival order.
+export function byLifecycle(statuses) {
+        return [...statuses].sort((a, b) => LIFECYCLE.indexOf(a) - LIFECYCLE.indexOf(b));
+}
+
+// Sequential steps of one scenario: after a failed step the later ones are skipped (their failure would only
+// repeat the first), except those marked {always: true}.
+export function steps(it) {
+        let failed = null;
+        return (name, fn, { always = false } = {}) => it(name, async (t) => {
+                if (failed && !always) return t.skip(`skipped: step '${failed}' failed`);
+                try {
+                        await fn(t);
+                } catch (e) {
+                        failed ??= name;
+                        throw e;
+                }
+        });
+}
