@@ -1,0 +1,176 @@
+/* Store tickets: versioned upserts, withdrawal tombstones, replies to the orchestrator. */
+#include "store-handler.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "food.pb-c.h"
+#include "log.h"
+#include "metrics.h"
+#include "order-check.h"
+
+#define STATUS_WITHDRAWN "WITHDRAWN"
+
+static Metric *m_recorded, *m_stale, *m_withdrawn;
+
+/* A newer snapshot replaces the ticket, unless a compensation already withdrew it. */
+static const PgStmt st_upsert = {
+        "store_ticket_upsert",
+        "INSERT INTO tickets (order_id, store_id, customer_id, status, version, total, items, note)"
+        " VALUES ($1, $2, $3, $4, $5::bigint, $6::bigint, $7::jsonb, $8)"
+        " ON CONFLICT (order_id) DO UPDATE SET store_id = EXCLUDED.store_id, customer_id = EXCLUDED.customer_id,"
+        " status = EXCLUDED.status, version = EXCLUDED.version, total = EXCLUDED.total, items = EXCLUDED.items,"
+        " note = EXCLUDED.note, updated_at = now()"
+        " WHERE tickets.version < EXCLUDED.version AND tickets.status <> 'WITHDRAWN'"
+        " RETURNING store_id, status"};
+
+static const PgStmt st_current = {"store_ticket_current",
+                                  "SELECT coalesce(store_id, ''), status FROM tickets WHERE order_id = $1"};
+
+/* A withdrawal that arrives before the ticket leaves a tombstone the ticket cannot overwrite. */
+static const PgStmt st_withdraw = {
+        "store_ticket_withdraw",
+        "INSERT INTO tickets (order_id, store_id, status, version, reason) VALUES ($1, nullif($2, ''), 'WITHDRAWN', 0,"
+        " nullif($3, ''))"
+        " ON CONFLICT (order_id) DO UPDATE SET status = 'WITHDRAWN', reason = EXCLUDED.reason,"
+        " store_id = coalesce(tickets.store_id, EXCLUDED.store_id), updated_at = now()"
+        " WHERE tickets.status <> 'WITHDRAWN'"
+        " RETURNING coalesce(store_id, '')"};
+
+void store_metrics_init(void) {
+        m_recorded = metrics_counter("food_store_tickets_total{outcome=\"recorded\"}", "Ticket commands by outcome");
+        m_stale = metrics_counter("food_store_tickets_total{outcome=\"stale\"}", "");
+        m_withdrawn = metrics_counter("food_store_tickets_total{outcome=\"withdrawn\"}", "");
+}
+
+static void count(Metric *m) {
+        if (m)
+                metric_add(m, 1);
+}
+
+/* The ticket's lines as JSON text (malloc'ed), or NULL. */
+static char *items_json(const Food__V1__Order *o) {
+        json_t *arr = json_array();
+        char *text = NULL;
+        if (!arr)
+                return NULL;
+        for (size_t i = 0; i < o->n_items; i++) {
+                const Food__V1__OrderItem *it = o->items[i];
+                if (json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:I}", "menu_item_id", it->menu_item_id,
+                                                         "name", it->name ? it->name : "", "quantity",
+                                                         (int)it->quantity, "unit_price",
+                                                         (json_int_t)it->unit_price)) < 0)
+                        goto out;
+        }
+        text = json_dumps(arr, JSON_COMPACT);
+out:
+        json_decref(arr);
+        return text;
+}
+
+static int reply_recorded(WorkerOut *out, Food__V1__Correlation *corr, const char *store_id, const char *status) {
+        Food__V1__TicketRecorded t = FOOD__V1__TICKET_RECORDED__INIT;
+        t.corr = corr;
+        t.store_id = (char *)store_id;
+        t.status = (char *)status;
+        return worker_reply(out, &t.base);
+}
+
+static int handle_ticket(Pg *pg, Food__V1__Correlation *corr, const Food__V1__Order *o, WorkerOut *out) {
+        char version[24], total[24];
+        char *items = NULL;
+        PGresult *res = NULL;
+        const char *why = NULL;
+        int r;
+
+        if (!corr || order_check(o, &why) < 0 || (corr->order_id && *corr->order_id && strcmp(corr->order_id, o->id))) {
+                log_warn("ticket: impossible command for order %s: %s", o && o->id ? o->id : "none",
+                         why ? why : "no correlation or another order's");
+                return WORKER_POISON;
+        }
+        items = items_json(o);
+        if (!items)
+                return -ENOMEM;
+        snprintf(version, sizeof(version), "%" PRId64, o->version);
+        snprintf(total, sizeof(total), "%" PRId64, o->total);
+        const char *vals[8] = {o->id, o->store_id, o->customer_id, o->status, version, total, items,
+                               o->note ? o->note : ""};
+        r = pg_run(pg, &st_upsert, 8, vals, NULL, NULL, &res);
+        if (r < 0)
+                goto out;
+        if (PQntuples(res) == 1) {
+                count(m_recorded);
+                log_info("order %s: ticket for store %s is %s (v%" PRId64 ")", o->id, o->store_id, o->status,
+                         o->version);
+                r = reply_recorded(out, corr, pg_str(res, 0, 0), pg_str(res, 0, 1));
+                goto out;
+        }
+        /* Older snapshot or withdrawn ticket: nothing changes; answer with what the inbox shows. */
+        PQclear(res);
+        res = NULL;
+        count(m_stale);
+        r = pg_run(pg, &st_current, 1, vals, NULL, NULL, &res);
+        if (r < 0)
+                goto out;
+        if (PQntuples(res) != 1) {
+                r = -EPROTO; /* the conflicting row vanished: retry the batch */
+                goto out;
+        }
+        log_info("order %s: ticket v%" PRId64 " not newer than the stored one; stays %s", o->id, o->version,
+                 pg_str(res, 0, 1));
+        r = reply_recorded(out, corr, pg_str(res, 0, 0), pg_str(res, 0, 1));
+out:
+        PQclear(res);
+        free(items);
+        return r;
+}
+
+static int handle_withdraw(Pg *pg, const Food__V1__WithdrawTicket *m, WorkerOut *out) {
+        Food__V1__TicketWithdrawn w = FOOD__V1__TICKET_WITHDRAWN__INIT;
+        Food__V1__Correlation *corr = m->corr;
+        PGresult *res = NULL;
+        const char *store_id = m->store_id && *m->store_id ? m->store_id : NULL;
+        int r;
+
+        if (!corr || !order_check_id(corr->order_id) || (store_id && !order_check_id(store_id))) {
+                log_warn("withdraw: impossible command (order %s)", corr && corr->order_id ? corr->order_id : "none");
+                return WORKER_POISON;
+        }
+        const char *vals[3] = {corr->order_id, store_id ? store_id : "", m->reason ? m->reason : ""};
+        r = pg_run(pg, &st_withdraw, 3, vals, NULL, NULL, &res);
+        if (r < 0)
+                return r;
+        if (PQntuples(res) == 1) {
+                count(m_withdrawn);
+                log_info("order %s: ticket withdrawn (%s)", corr->order_id, vals[2]);
+                if (!store_id)
+                        store_id = pg_str(res, 0, 0);
+        }
+        w.corr = corr;
+        w.store_id = (char *)(store_id ? store_id : "");
+        r = worker_reply(out, &w.base);
+        PQclear(res);
+        return r;
+}
+
+int store_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out) {
+        (void)ctx;
+        (void)msg_id;
+        if (msg->descriptor == &food__v1__create_ticket__descriptor) {
+                const Food__V1__CreateTicket *m = (const Food__V1__CreateTicket *)msg;
+                return handle_ticket(pg, m->corr, m->order, out);
+        }
+        if (msg->descriptor == &food__v1__update_ticket__descriptor) {
+                const Food__V1__UpdateTicket *m = (const Food__V1__UpdateTicket *)msg;
+                return handle_ticket(pg, m->corr, m->order, out);
+        }
+        if (msg->descriptor == &food__v1__withdraw_ticket__descriptor)
+                return handle_withdraw(pg, (const Food__V1__WithdrawTicket *)msg, out);
+        log_warn("store: unexpected message type %s", msg->descriptor->name);
+        return WORKER_POISON;
+}
