@@ -312,7 +312,7 @@ while IFS=$'\t' read -r id name region; do
         t=$(token "owner_$id" store "$id") || die "POST $gw/auth/dev-token for the owner of $id failed"
         printf '  store owner of %s (%s, %s)\n    %s\n' "$id" "$name" "$region" "$t"
         if [ $first = 1 ]; then
-                printf 'STORE_ID=%s\nSTORE_TOKEN=%s\n' "$id" "$t" >>"$STATE_DIR/tokens.env"
+                printf 'STORE_ID=%s\nSTORE_REGION=%s\nSTORE_TOKEN=%s\n' "$id" "$region" "$t" >>"$STATE_DIR/tokens.env"
                 first=0
         fi
 done <<<"$stores"
