@@ -1,0 +1,48 @@
+/* Bearer tokens: HS256 JWTs carrying sub, role and (for store owners) store_id. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Roles as bits so that a route can allow several. */
+typedef enum {
+        AUTH_CUSTOMER = 1 << 0,
+        AUTH_STORE = 1 << 1,
+        AUTH_RIDER = 1 << 2,
+        AUTH_ADMIN = 1 << 3,
+} AuthRole;
+
+#define AUTH_ID_MAX 64          /* sub and store_id: at most this many bytes */
+#define AUTH_TOKEN_MAX 4096     /* longer bearer tokens are refused unread */
+#define AUTH_INVALID 1          /* auth_verify: the token is not acceptable */
+
+typedef struct {
+        char sub[AUTH_ID_MAX + 1];
+        AuthRole role;
+        char store_id[AUTH_ID_MAX + 1]; /* "" unless role is AUTH_STORE */
+        int64_t exp;                    /* seconds since the epoch, 0 when the token has none */
+} AuthClaims;
+
+/* "customer" -> AUTH_CUSTOMER ...; 0 on success, -EINVAL for anything else. */
+int auth_role_parse(const char *s, AuthRole *ret);
+/* The role's name, or "?" for a value that is not exactly one role. */
+const char *auth_role_name(AuthRole role);
+/* True for an identifier we accept as sub, store_id or path id:
+ * 1..AUTH_ID_MAX bytes of [A-Za-z0-9_.:@-]. */
+bool auth_id_valid(const char *s);
+
+/* Checks `token` (token_len bytes, not NUL-terminated necessarily): three
+ * base64url parts, header alg exactly "HS256" (typ JWT if present, no crit),
+ * HMAC-SHA256 signature over "header.payload" with `secret` compared in
+ * constant time, payload with sub, role, store_id for stores, exp in the
+ * future and nbf in the past when present (against `now_s`).
+ * Returns 0 with *ret filled, or AUTH_INVALID with *why set to a static
+ * reason for the client; *ret is not written on failure. */
+int auth_verify(const void *secret, size_t secret_len, const char *token, size_t token_len, int64_t now_s,
+                AuthClaims *ret, const char **why);
+
+/* Writes a signed token for `claims` valid from now_s for ttl_s seconds into
+ * buf (NUL-terminated). Returns 0, -EINVAL for invalid claims, -ENOSPC when
+ * cap is too small, -EIO when OpenSSL fails. */
+int auth_sign(const void *secret, size_t secret_len, const AuthClaims *claims, int64_t now_s, int64_t ttl_s, char *buf,
+              size_t cap);
