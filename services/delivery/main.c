@@ -1,0 +1,36 @@
+/* delivery-worker: durable "delivery" — the delivery of each cooked order, from open to delivered. */
+#include "config.h"
+#include "delivery-handler.h"
+#include "log.h"
+#include "service.h"
+#include "worker.h"
+
+extern const EmbeddedFile delivery_migrations[];
+extern const size_t delivery_migrations_len;
+
+int main(void) {
+        DeliveryConfig cfg = {0};
+        Service svc;
+        int64_t threads = 0, batch = 0, far_m = 0;
+        int r;
+
+        log_setup("delivery", LOG_INFO);
+        r = config_int("WORKER_THREADS", 2, 1, 256, &threads);
+        if (r == 0)
+                r = config_int("WORKER_BATCH", 32, 1, 64, &batch);
+        if (r == 0)
+                r = config_int("DELIVERY_FAR_M", 20000, 100, 1000000, &far_m);
+        if (r < 0)
+                return 2;
+        cfg.far_m = (double)far_m;
+        delivery_metrics_init();
+        r = service_start(&svc, "delivery", "delivery", delivery_migrations, delivery_migrations_len, 9104);
+        if (r == 0)
+                r = worker_run(&svc, &(WorkerDef){.durable = "delivery",
+                                                  .handle = delivery_handle,
+                                                  .ctx = &cfg,
+                                                  .threads = (int)threads,
+                                                  .batch = (int)batch});
+        service_stop(&svc);
+        return r < 0 ? 1 : 0;
+}
