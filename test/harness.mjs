@@ -382,6 +382,8 @@ class Platform {
                 }
                 const before = this.procs.length;
                 await this.addServices(wanted);
+                const missing = this.procs.slice(before).filter((p) => !fs.existsSync(p.cmd)).map((p) => p.cmd);
+                if (missing.length) throw new Error(`not built: ${[...new Set(missing)].join(', ')} (BUILD_DIR=${BUILD_DIR})`);
                 // Services (all replicas at once, as a Deployment would start them), then the gateway.
                 const services = this.procs.slice(before).filter((p) => p.name !== 'gateway');
                 for (const p of services) p.spawn();
