@@ -1,0 +1,108 @@
+/* Notification rows for status events and commands. */
+#include "notification-handler.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "codec.h"
+#include "food.pb-c.h"
+#include "log.h"
+#include "metrics.h"
+#include "notification-message.h"
+#include "order-check.h"
+
+#define KIND_MAX 64
+#define TEXT_MAX 2000 /* longest NotifyCustomer text kept */
+
+static Metric *m_events, *m_commands, *m_duplicates;
+
+static const PgStmt st_insert = {
+        "notification_insert",
+        "INSERT INTO notifications (msg_id, customer_id, order_id, status, message, at)"
+        " VALUES ($1, $2, nullif($3, ''), $4, $5,"
+        " CASE WHEN $6::bigint > 0 THEN to_timestamp($6::bigint / 1000.0) ELSE now() END)"
+        " ON CONFLICT (msg_id) DO NOTHING"};
+
+void notification_metrics_init(void) {
+        m_events = metrics_counter("food_notifications_total{source=\"status\"}", "Notifications recorded by source");
+        m_commands = metrics_counter("food_notifications_total{source=\"command\"}", "");
+        m_duplicates = metrics_counter("food_notifications_duplicate_total",
+                                       "Notifications already recorded under the same message id");
+}
+
+static void count(Metric *m) {
+        if (m)
+                metric_add(m, 1);
+}
+
+/* Inserts one row; a row already there under msg_id is not an error (dedupe across loops). */
+static int record(Pg *pg, const char *msg_id, const char *customer_id, const char *order_id, const char *status,
+                  const char *message, int64_t at_ms, Metric *counter) {
+        char at[24];
+        PGresult *res = NULL;
+        snprintf(at, sizeof(at), "%" PRId64, at_ms);
+        const char *vals[6] = {msg_id, customer_id, order_id ? order_id : "", status, message, at};
+        int r = pg_run(pg, &st_insert, 6, vals, NULL, NULL, &res);
+        if (r < 0)
+                return r;
+        count(strcmp(PQcmdTuples(res), "1") == 0 ? counter : m_duplicates);
+        PQclear(res);
+        return 0;
+}
+
+int notification_handle_event(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out) {
+        char text[NOTIFICATION_MESSAGE_MAX];
+        const Food__V1__OrderStatusChanged *ev;
+        const Food__V1__Order *o;
+        const char *why = NULL;
+        (void)ctx;
+        (void)out;
+
+        if (msg->descriptor != &food__v1__order_status_changed__descriptor) {
+                log_warn("notification: unexpected message type %s", msg->descriptor->name);
+                return WORKER_POISON;
+        }
+        ev = (const Food__V1__OrderStatusChanged *)msg;
+        o = ev->order;
+        if (order_check(o, &why) < 0 ||
+            notification_message(o->status, ev->previous_status, o->amount_refunded, text, sizeof(text)) < 0) {
+                log_warn("notification: impossible status event %s: %s", msg_id, why ? why : "no message for it");
+                return WORKER_POISON;
+        }
+        return record(pg, msg_id, o->customer_id, o->id, o->status, text, ev->at_ms > 0 ? ev->at_ms : o->updated_at_ms,
+                      m_events);
+}
+
+int notification_handle_command(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out) {
+        Food__V1__NotificationSent sent = FOOD__V1__NOTIFICATION_SENT__INIT;
+        char fallback[NOTIFICATION_MESSAGE_MAX];
+        const Food__V1__NotifyCustomer *m;
+        const char *text, *order_id;
+        int r;
+        (void)ctx;
+
+        if (msg->descriptor != &food__v1__notify_customer__descriptor) {
+                log_warn("notification-cmd: unexpected message type %s", msg->descriptor->name);
+                return WORKER_POISON;
+        }
+        m = (const Food__V1__NotifyCustomer *)msg;
+        order_id = m->corr && m->corr->order_id ? m->corr->order_id : "";
+        if (!m->corr || !order_check_id(m->customer_id) || !m->kind || !*m->kind || strlen(m->kind) > KIND_MAX ||
+            (*order_id && !order_check_id(order_id)) || (m->message && strlen(m->message) > TEXT_MAX)) {
+                log_warn("notification-cmd: impossible command %s", msg_id);
+                return WORKER_POISON;
+        }
+        text = m->message;
+        if (!text || !*text) {
+                (void)notification_kind_message(m->kind, fallback, sizeof(fallback));
+                text = fallback;
+        }
+        r = record(pg, msg_id, m->customer_id, order_id, m->kind, text, 0, m_commands);
+        if (r < 0)
+                return r;
+        sent.corr = m->corr;
+        sent.customer_id = m->customer_id;
+        return worker_reply(out, &sent.base);
+}
