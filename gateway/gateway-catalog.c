@@ -1,0 +1,326 @@
+/* In-memory catalog: an immutable snapshot (backed by its PGresults) swapped under a rwlock. */
+#include "gateway-catalog.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+        const char *id, *name, *name_en, *region;
+        double lat, lon;
+        size_t first_item, n_items; /* its items are contiguous in Snapshot.items */
+} CatStore;
+
+typedef struct {
+        const char *id, *name, *name_en;
+        int64_t price;
+        bool available;
+        size_t store; /* index in Snapshot.stores */
+} CatItem;
+
+/* Strings point into the two PGresults, freed together with the snapshot. */
+typedef struct {
+        PGresult *stores_res, *items_res;
+        CatStore *stores; /* sorted by id */
+        size_t n_stores;
+        CatItem *items; /* grouped by store, menu order */
+        size_t n_items;
+        CatItem **by_id; /* items sorted by id */
+} Snapshot;
+
+struct Catalog {
+        pthread_rwlock_t lock;
+        Snapshot *snap; /* NULL until the first load */
+};
+
+static const PgStmt stmt_stores = {
+        "catalog_stores", "SELECT id, name, name_en, region, lat, lon FROM catalog.stores ORDER BY id"};
+static const PgStmt stmt_items = {"catalog_items",
+                                  "SELECT i.id, i.store_id, i.name, i.name_en, i.price, i.available"
+                                  " FROM catalog.menu_items i JOIN catalog.stores s ON s.id = i.store_id"
+                                  " ORDER BY i.store_id, i.position, i.id"};
+
+static void snapshot_free(Snapshot *s) {
+        if (!s)
+                return;
+        PQclear(s->stores_res);
+        PQclear(s->items_res);
+        free(s->stores);
+        free(s->items);
+        free(s->by_id);
+        free(s);
+}
+
+static int store_cmp_id(const void *key, const void *elem) {
+        return strcmp(key, ((const CatStore *)elem)->id);
+}
+
+static int item_ptr_cmp(const void *a, const void *b) {
+        return strcmp((*(CatItem *const *)a)->id, (*(CatItem *const *)b)->id);
+}
+
+static int item_cmp_id(const void *key, const void *elem) {
+        return strcmp(key, (*(CatItem *const *)elem)->id);
+}
+
+static const CatStore *snapshot_store(const Snapshot *s, const char *id) {
+        return bsearch(id, s->stores, s->n_stores, sizeof(CatStore), store_cmp_id);
+}
+
+static const CatItem *snapshot_item(const Snapshot *s, const char *id) {
+        CatItem *const *p = bsearch(id, s->by_id, s->n_items, sizeof(CatItem *), item_cmp_id);
+        return p ? *p : NULL;
+}
+
+static int snapshot_build(Snapshot *s) {
+        int ns = PQntuples(s->stores_res), ni = PQntuples(s->items_res);
+
+        s->stores = calloc((size_t)ns + 1, sizeof(CatStore));
+        s->items = calloc((size_t)ni + 1, sizeof(CatItem));
+        s->by_id = calloc((size_t)ni + 1, sizeof(CatItem *));
+        if (!s->stores || !s->items || !s->by_id)
+                return -ENOMEM;
+        for (int r = 0; r < ns; r++) {
+                CatStore *st = &s->stores[r];
+                st->id = PQgetvalue(s->stores_res, r, 0);
+                st->name = PQgetvalue(s->stores_res, r, 1);
+                st->name_en = PQgetvalue(s->stores_res, r, 2);
+                st->region = PQgetvalue(s->stores_res, r, 3);
+                st->lat = strtod(PQgetvalue(s->stores_res, r, 4), NULL);
+                st->lon = strtod(PQgetvalue(s->stores_res, r, 5), NULL);
+        }
+        s->n_stores = (size_t)ns;
+        for (int r = 0; r < ni; r++) {
+                CatItem *it = &s->items[s->n_items];
+                const CatStore *st = snapshot_store(s, PQgetvalue(s->items_res, r, 1));
+                if (!st)
+                        continue; /* the JOIN makes this impossible; stay safe anyway */
+                it->id = PQgetvalue(s->items_res, r, 0);
+                it->name = PQgetvalue(s->items_res, r, 2);
+                it->name_en = PQgetvalue(s->items_res, r, 3);
+                it->price = pg_ll(s->items_res, r, 4);
+                it->available = strcmp(PQgetvalue(s->items_res, r, 5), "t") == 0;
+                it->store = (size_t)(st - s->stores);
+                if (s->stores[it->store].n_items == 0)
+                        s->stores[it->store].first_item = s->n_items;
+                s->stores[it->store].n_items++;
+                s->by_id[s->n_items] = it;
+                s->n_items++;
+        }
+        qsort(s->by_id, s->n_items, sizeof(CatItem *), item_ptr_cmp);
+        return 0;
+}
+
+int catalog_new(Catalog **ret) {
+        Catalog *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        if (pthread_rwlock_init(&c->lock, NULL) != 0) {
+                free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+void catalog_free(Catalog *c) {
+        if (!c)
+                return;
+        snapshot_free(c->snap);
+        pthread_rwlock_destroy(&c->lock);
+        free(c);
+}
+
+int catalog_load(Catalog *c, Pg *pg) {
+        Snapshot *s = calloc(1, sizeof(*s)), *old;
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        r = pg_run(pg, &stmt_stores, 0, NULL, NULL, NULL, &s->stores_res);
+        if (r == 0)
+                r = pg_run(pg, &stmt_items, 0, NULL, NULL, NULL, &s->items_res);
+        if (r == 0)
+                r = snapshot_build(s);
+        if (r < 0) {
+                snapshot_free(s);
+                return r;
+        }
+        pthread_rwlock_wrlock(&c->lock);
+        old = c->snap;
+        c->snap = s;
+        pthread_rwlock_unlock(&c->lock);
+        snapshot_free(old);
+        return 0;
+}
+
+bool catalog_loaded(Catalog *c) {
+        bool loaded;
+        pthread_rwlock_rdlock(&c->lock);
+        loaded = c->snap != NULL;
+        pthread_rwlock_unlock(&c->lock);
+        return loaded;
+}
+
+size_t catalog_store_count(Catalog *c) {
+        size_t n;
+        pthread_rwlock_rdlock(&c->lock);
+        n = c->snap ? c->snap->n_stores : 0;
+        pthread_rwlock_unlock(&c->lock);
+        return n;
+}
+
+double catalog_distance_m(double lat1, double lon1, double lat2, double lon2) {
+        const double rad = M_PI / 180.0;
+        double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
+        double a = sin(dlat / 2) * sin(dlat / 2) + cos(lat1 * rad) * cos(lat2 * rad) * sin(dlon / 2) * sin(dlon / 2);
+        return 2 * 6371000.0 * asin(fmin(1.0, sqrt(a)));
+}
+
+typedef struct {
+        const CatStore *store;
+        double distance;
+} StoreHit;
+
+static int hit_cmp(const void *a, const void *b) {
+        double da = ((const StoreHit *)a)->distance, db = ((const StoreHit *)b)->distance;
+        return (da > db) - (da < db);
+}
+
+json_t *catalog_stores_json(Catalog *c, const GeoFilter *f) {
+        json_t *out = json_array();
+        StoreHit *hits = NULL;
+        size_t n = 0;
+
+        pthread_rwlock_rdlock(&c->lock);
+        if (!out || !c->snap)
+                goto out;
+        hits = calloc(c->snap->n_stores + 1, sizeof(StoreHit));
+        if (!hits) {
+                json_decref(out);
+                out = NULL;
+                goto out;
+        }
+        for (size_t i = 0; i < c->snap->n_stores; i++) {
+                const CatStore *st = &c->snap->stores[i];
+                double d = f->near ? catalog_distance_m(f->lat, f->lon, st->lat, st->lon) : 0;
+                if (f->region && strcmp(f->region, st->region) != 0)
+                        continue;
+                if (f->near && d > f->radius_m)
+                        continue;
+                hits[n++] = (StoreHit){st, d};
+        }
+        if (f->near)
+                qsort(hits, n, sizeof(StoreHit), hit_cmp);
+        for (size_t i = 0; i < n; i++) {
+                const CatStore *st = hits[i].store;
+                json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f}", "id", st->id, "name", st->name, "name_en",
+                                      st->name_en, "region", st->region, "lat", st->lat, "lon", st->lon);
+                if (o && f->near)
+                        json_object_set_new(o, "distance_m", json_integer((json_int_t)llround(hits[i].distance)));
+                if (!o || json_array_append_new(out, o) < 0) {
+                        json_decref(out);
+                        out = NULL;
+                        goto out;
+                }
+        }
+out:
+        pthread_rwlock_unlock(&c->lock);
+        free(hits);
+        return out;
+}
+
+int catalog_menu_json(Catalog *c, const char *store_id, json_t **ret) {
+        const CatStore *st;
+        json_t *out = NULL;
+        int r = CATALOG_UNKNOWN;
+
+        pthread_rwlock_rdlock(&c->lock);
+        st = c->snap ? snapshot_store(c->snap, store_id) : NULL;
+        if (!st)
+                goto out;
+        r = -ENOMEM;
+        out = json_array();
+        if (!out)
+                goto out;
+        for (size_t i = 0; i < st->n_items; i++) {
+                const CatItem *it = &c->snap->items[st->first_item + i];
+                json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:b}", "id", it->id, "name", it->name, "name_en",
+                                      it->name_en, "price", (json_int_t)it->price, "available", it->available);
+                if (!o || json_array_append_new(out, o) < 0) {
+                        json_decref(out);
+                        goto out;
+                }
+        }
+        *ret = out;
+        r = 0;
+out:
+        pthread_rwlock_unlock(&c->lock);
+        return r;
+}
+
+bool catalog_store_exists(Catalog *c, const char *store_id) {
+        bool found;
+        pthread_rwlock_rdlock(&c->lock);
+        found = c->snap && snapshot_store(c->snap, store_id);
+        pthread_rwlock_unlock(&c->lock);
+        return found;
+}
+
+int catalog_price(Catalog *c, const char *store_id, const JsonItem *items, size_t n, PricedOrder *ret,
+                  JsonProblem *problem) {
+        const CatStore *st;
+        int r = 0;
+
+        if (n > GJSON_MAX_ITEMS)
+                return gjson_problem(problem, 422, "too many items: %zu lines, at most %d", n, GJSON_MAX_ITEMS);
+        pthread_rwlock_rdlock(&c->lock);
+        st = c->snap ? snapshot_store(c->snap, store_id) : NULL;
+        if (!st) {
+                r = gjson_problem(problem, 422, "unknown store \"%s\"", store_id);
+                goto out;
+        }
+        ret->n_items = n;
+        ret->total = 0;
+        for (size_t i = 0; i < n; i++) {
+                const CatItem *it = snapshot_item(c->snap, items[i].menu_item_id);
+                Food__V1__OrderItem *o = &ret->item_store[i];
+                if (!it) {
+                        r = gjson_problem(problem, 422, "items[%zu].menu_item_id \"%s\" is not a known menu item", i,
+                                          items[i].menu_item_id);
+                        goto out;
+                }
+                if (it->store != (size_t)(st - c->snap->stores)) {
+                        r = gjson_problem(problem, 422, "items[%zu].menu_item_id \"%s\" belongs to another store, not %s",
+                                          i, it->id, st->id);
+                        goto out;
+                }
+                if (!it->available) {
+                        r = gjson_problem(problem, 422, "items[%zu] \"%s\" (%s) is not available right now", i, it->id,
+                                          it->name);
+                        goto out;
+                }
+                food__v1__order_item__init(o);
+                snprintf(ret->ids[i], sizeof(ret->ids[i]), "%s", it->id);
+                snprintf(ret->names[i], sizeof(ret->names[i]), "%s", it->name);
+                o->menu_item_id = ret->ids[i];
+                o->name = ret->names[i];
+                o->quantity = items[i].quantity;
+                o->unit_price = it->price;
+                ret->total += it->price * items[i].quantity;
+                ret->items[i] = o;
+        }
+        food__v1__location__init(&ret->pickup);
+        snprintf(ret->pickup_text, sizeof(ret->pickup_text), "%s", st->name);
+        snprintf(ret->pickup_region, sizeof(ret->pickup_region), "%s", st->region);
+        ret->pickup.text = ret->pickup_text;
+        ret->pickup.region = ret->pickup_region;
+        ret->pickup.lat = st->lat;
+        ret->pickup.lon = st->lon;
+out:
+        pthread_rwlock_unlock(&c->lock);
+        return r;
+}

@@ -1,0 +1,37 @@
+/* The gateway's environment, read once at start. */
+#include <errno.h>
+#include <string.h>
+
+#include "config.h"
+#include "gateway.h"
+#include "log.h"
+
+int gateway_config_read(GatewayConfig *c) {
+        int r = 0;
+
+        memset(c, 0, sizeof(*c));
+        r = config_str("GATEWAY_BIND", "127.0.0.1", &c->bind);
+        if (r == 0)
+                r = config_port("GATEWAY_PORT", 8080, &c->port);
+        if (r == 0)
+                r = config_str("JWT_SECRET", NULL, &c->jwt_secret);
+        if (r == 0)
+                r = config_bool("DEV_TOKENS", false, &c->dev_tokens);
+        if (r == 0)
+                r = config_int("RPC_TIMEOUT_MS", 3000, 10, 60000, &c->rpc_timeout_ms);
+        if (r == 0)
+                r = config_int("MAX_BODY_BYTES", 65536, 256, 16 * 1024 * 1024, &c->max_body);
+        if (r == 0)
+                r = config_int("GATEWAY_THREADS", 32, 1, 1024, &c->threads);
+        if (r == 0)
+                r = config_int("GATEWAY_REQUEST_TIMEOUT_MS", 30000, 100, 3600000, &c->request_timeout_ms);
+        if (r == 0)
+                r = config_int("CATALOG_REFRESH_S", 30, 1, 86400, &c->catalog_refresh_s);
+        if (r < 0)
+                return r;
+        c->jwt_secret_len = strlen(c->jwt_secret);
+        if (c->jwt_secret_len < 32)
+                log_warn("config: JWT_SECRET is only %zu bytes; use at least 32 random bytes outside development",
+                         c->jwt_secret_len);
+        return 0;
+}

@@ -1,0 +1,283 @@
+/* /orders routes: place (priced from the catalog), read with read-your-writes, list, modify, cancel, confirm. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway-json.h"
+#include "gateway-routes.h"
+#include "gateway-rpc.h"
+#include "ids.h"
+#include "log.h"
+
+#define ORDERS_IDEMPOTENCY_KEY_MAX 128
+#define ORDERS_WAIT_MS 2000       /* longest wait for the read model to catch up */
+#define ORDERS_POLL_MS 20         /* read model poll period while waiting */
+#define ORDERS_RECENT_MS 30000    /* an unknown id made this recently may still appear */
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms) {
+        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+
+/* 1-128 visible ASCII characters (it travels in logs, NATS and PostgreSQL). */
+static bool idempotency_key_valid(const char *key) {
+        size_t n = 0;
+        for (; key[n]; n++)
+                if ((unsigned char)key[n] < 0x21 || (unsigned char)key[n] > 0x7e || n >= ORDERS_IDEMPOTENCY_KEY_MAX)
+                        return false;
+        return n > 0;
+}
+
+/* Lowercase hex SHA-256 of the body: the orchestrator refuses a reused
+ * Idempotency-Key whose body differs. */
+static int request_hash(const char *body, size_t len, char hex[65]) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        if (!EVP_Digest(body, len, md, &n, EVP_sha256(), NULL) || n != 32)
+                return -EIO;
+        for (unsigned int i = 0; i < n; i++)
+                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        return 0;
+}
+
+/* Order ids carry their creation time ("ord_" + 12 hex digits of ms): lets
+ * any gateway replica tell a just-placed order from an unknown one. */
+static bool order_id_recent(const char *id) {
+        int64_t ms = 0, now = ids_now_ms();
+        if (strncmp(id, "ord_", 4) != 0 || strlen(id) < 4 + 12)
+                return false;
+        for (int i = 4; i < 4 + 12; i++) {
+                char c = id[i];
+                int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+                if (v < 0)
+                        return false;
+                ms = ms * 16 + v;
+        }
+        return ms <= now + 5000 && now - ms <= ORDERS_RECENT_MS;
+}
+
+/* The owner customer, the order's store, and admins see an order. */
+static bool order_visible(const Request *rq, const ReadOrder *o) {
+        switch (rq->auth.role) {
+        case AUTH_ADMIN:
+                return true;
+        case AUTH_CUSTOMER:
+                return strcmp(o->customer_id, rq->auth.sub) == 0;
+        case AUTH_STORE:
+                return strcmp(o->store_id, rq->auth.store_id) == 0;
+        default:
+                return false;
+        }
+}
+
+/* Reads the order from the read model, waiting up to ORDERS_WAIT_MS while it
+ * lags behind: the row is missing but the order was just made, or its version
+ * is below `want`. 0 with *ret (clear it), or -1 after answering (404 for
+ * missing or not visible: no hint of existence). */
+static int order_read_visible(Request *rq, const char *id, int64_t want, ReadOrder *ret) {
+        int64_t deadline = mono_ms() + ORDERS_WAIT_MS;
+        ReadOrder o = {0};
+
+        for (;;) {
+                int r = readmodel_order(rq->gw->readmodel, id, &o);
+                bool last = mono_ms() >= deadline;
+                if (r < 0) {
+                        routes_read_failed(rq, r);
+                        return -1;
+                }
+                if (r == 0 && !order_visible(rq, &o)) {
+                        readmodel_order_clear(&o);
+                        break;
+                }
+                /* A stale row at the deadline is still better than nothing. */
+                if (r == 0 && (o.version >= want || last)) {
+                        *ret = o;
+                        return 0;
+                }
+                if (r == READMODEL_NOT_FOUND && (last || (want == 0 && !order_id_recent(id))))
+                        break;
+                readmodel_order_clear(&o);
+                sleep_ms(ORDERS_POLL_MS);
+        }
+        http_problem(rq->x, 404, NULL, NULL, "no order %s", id);
+        return -1;
+}
+
+void orders_place(Request *rq) {
+        const char *key = http_header(rq->x, "Idempotency-Key");
+        Food__V1__PlaceOrder place = FOOD__V1__PLACE_ORDER__INIT;
+        Food__V1__Order order = FOOD__V1__ORDER__INIT;
+        Food__V1__Location address = FOOD__V1__LOCATION__INIT;
+        char order_id[64], hash[65], subject[CODEC_SUBJECT_MAX];
+        PricedOrder *priced = NULL;
+        OrderBody body = {0};
+        JsonProblem problem;
+        char *text = NULL;
+        size_t len = 0;
+
+        if (key && !idempotency_key_valid(key)) {
+                http_problem(rq->x, 400, NULL, NULL, "Idempotency-Key must be 1-%d visible ASCII characters",
+                             ORDERS_IDEMPOTENCY_KEY_MAX);
+                return;
+        }
+        if (routes_body(rq, &text, &len) < 0)
+                return;
+        if (gjson_parse_order(text, len, &body, &problem) != 0) {
+                http_problem(rq->x, problem.status, NULL, NULL, "%s", problem.detail);
+                goto out;
+        }
+        priced = malloc(sizeof(*priced));
+        if (!priced) {
+                http_problem(rq->x, 500, NULL, NULL, "out of memory");
+                goto out;
+        }
+        if (catalog_price(rq->gw->catalog, body.store_id, body.items, body.n_items, priced, &problem) != 0) {
+                http_problem(rq->x, problem.status, NULL, NULL, "%s", problem.detail);
+                goto out;
+        }
+        if (ids_new(order_id, sizeof(order_id), "ord") < 0 || request_hash(text, len, hash) < 0 ||
+            codec_subject(&food__v1__place_order__descriptor, NULL, subject, sizeof(subject)) < 0) {
+                http_problem(rq->x, 500, NULL, NULL, "could not prepare the order");
+                goto out;
+        }
+        address.text = (char *)body.address.text;
+        address.region = (char *)body.address.region;
+        address.lat = body.address.lat;
+        address.lon = body.address.lon;
+        order.id = order_id;
+        order.customer_id = rq->auth.sub;
+        order.store_id = (char *)body.store_id;
+        order.n_items = priced->n_items;
+        order.items = priced->items;
+        order.total = priced->total;
+        order.address = &address;
+        order.note = (char *)body.note;
+        order.pickup = &priced->pickup;
+        order.coupon_id = (char *)(body.coupon_id ? body.coupon_id : "");
+        place.order = &order;
+        place.card_token = (char *)body.card_token;
+        place.idempotency_key = (char *)(key ? key : "");
+        place.request_hash = hash;
+        rpc_answer(rq, subject, &place.base);
+out:
+        gjson_release(body.root);
+        free(priced);
+        free(text);
+}
+
+void orders_get(Request *rq) {
+        ReadOrder o = {0};
+        /* Never older than what this gateway already answered for the order. */
+        if (order_read_visible(rq, rq->arg[0], versions_get(rq->gw->versions, rq->arg[0]), &o) < 0)
+                return;
+        http_send_json_text(rq->x, 200, o.view, strlen(o.view), NULL);
+        readmodel_order_clear(&o);
+}
+
+void orders_list(Request *rq) {
+        char statuses[READMODEL_STATUSES_MAX];
+        const char *filter;
+        char *list = NULL;
+        int r;
+
+        if (routes_status_filter(rq, statuses, sizeof(statuses), &filter) < 0)
+                return;
+        r = readmodel_customer_orders(rq->gw->readmodel, rq->auth.sub, filter, &list);
+        if (r < 0) {
+                routes_read_failed(rq, r);
+                return;
+        }
+        http_send_json_text(rq->x, 200, list, strlen(list), NULL);
+        free(list);
+}
+
+void orders_modify(Request *rq) {
+        Food__V1__ModifyOrder m = FOOD__V1__MODIFY_ORDER__INIT;
+        Food__V1__Location address = FOOD__V1__LOCATION__INIT;
+        char subject[CODEC_SUBJECT_MAX];
+        PricedOrder *priced = NULL;
+        ModifyBody body = {0};
+        JsonProblem problem;
+        ReadOrder o = {0};
+        char *text = NULL;
+        size_t len = 0;
+
+        if (routes_body(rq, &text, &len) < 0)
+                return;
+        if (gjson_parse_modify(text, len, &body, &problem) != 0) {
+                http_problem(rq->x, problem.status, NULL, NULL, "%s", problem.detail);
+                goto out;
+        }
+        /* The order's store (which never changes) decides which menu the new
+         * items come from: any version of the row will do. */
+        if (order_read_visible(rq, rq->arg[0], 0, &o) < 0)
+                goto out;
+        if (body.has_items) {
+                priced = malloc(sizeof(*priced));
+                if (!priced) {
+                        http_problem(rq->x, 500, NULL, NULL, "out of memory");
+                        goto out;
+                }
+                if (catalog_price(rq->gw->catalog, o.store_id, body.items, body.n_items, priced, &problem) != 0) {
+                        http_problem(rq->x, problem.status, NULL, NULL, "%s", problem.detail);
+                        goto out;
+                }
+                m.n_items = priced->n_items;
+                m.items = priced->items;
+                m.total = priced->total;
+                m.has_items = true;
+        }
+        if (body.has_address) {
+                address.text = (char *)body.address.text;
+                address.region = (char *)body.address.region;
+                address.lat = body.address.lat;
+                address.lon = body.address.lon;
+                m.address = &address;
+                m.has_address = true;
+        }
+        if (body.has_note) {
+                m.note = (char *)body.note;
+                m.has_note = true;
+        }
+        m.order_id = (char *)rq->arg[0];
+        m.customer_id = rq->auth.sub;
+        if (codec_subject(&food__v1__modify_order__descriptor, NULL, subject, sizeof(subject)) < 0) {
+                http_problem(rq->x, 500, NULL, NULL, "no subject for ModifyOrder");
+                goto out;
+        }
+        rpc_answer(rq, subject, &m.base);
+out:
+        readmodel_order_clear(&o);
+        gjson_release(body.root);
+        free(priced);
+        free(text);
+}
+
+void orders_cancel(Request *rq) {
+        ReasonBody body = {0};
+        JsonProblem problem;
+        char *text = NULL;
+        size_t len = 0;
+
+        if (routes_body(rq, &text, &len) < 0)
+                return;
+        if (gjson_parse_reason(text, len, &body, &problem) != 0)
+                http_problem(rq->x, problem.status, NULL, NULL, "%s", problem.detail);
+        else
+                routes_order_action(rq, rq->arg[0], "cancel", "", body.reason);
+        gjson_release(body.root);
+        free(text);
+}
+
+void orders_confirm(Request *rq) {
+        routes_order_action(rq, rq->arg[0], "confirm", "", "");
+}

@@ -1,0 +1,261 @@
+/* The route table of SPEC §4, path matching with 404/405, bearer
+ * authentication and role checks, and per-request metrics. */
+#include <civetweb.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "gateway-routes.h"
+#include "log.h"
+#include "metrics.h"
+
+#define ROUTER_SEGMENTS_MAX 8
+#define ROUTER_PATH_MAX 512
+
+typedef struct {
+        const char *method;
+        const char *pattern; /* "/"-separated; "*" captures an id (auth_id_valid) */
+        unsigned roles;      /* AuthRole bits allowed; 0: no token needed */
+        RouteHandler handler;
+        bool dev_only; /* exists only with DEV_TOKENS=true */
+} Route;
+
+#define ANY_ORDER_READER (AUTH_CUSTOMER | AUTH_STORE | AUTH_ADMIN)
+
+static const Route router_routes[] = {
+        {"GET", "/healthz", 0, system_healthz, false},
+        {"GET", "/readyz", 0, system_readyz, false},
+        {"GET", "/metrics", 0, system_metrics, false},
+        {"POST", "/auth/dev-token", 0, system_dev_token, true},
+        {"GET", "/stores", 0, store_list, false},
+        {"GET", "/stores/*/menu", 0, store_menu, false},
+        {"GET", "/stores/*/orders", AUTH_STORE | AUTH_ADMIN, store_inbox, false},
+        {"POST", "/stores/*/orders/*/accept", AUTH_STORE, store_accept, false},
+        {"POST", "/stores/*/orders/*/refuse", AUTH_STORE, store_refuse, false},
+        {"POST", "/stores/*/orders/*/cooking-started", AUTH_STORE, store_cooking_started, false},
+        {"POST", "/stores/*/orders/*/cooking-finished", AUTH_STORE, store_cooking_finished, false},
+        {"POST", "/stores/*/coupons", AUTH_STORE, system_not_implemented, false},
+        {"POST", "/orders", AUTH_CUSTOMER, orders_place, false},
+        {"GET", "/orders", AUTH_CUSTOMER, orders_list, false},
+        {"GET", "/orders/*", ANY_ORDER_READER, orders_get, false},
+        {"PATCH", "/orders/*", AUTH_CUSTOMER, orders_modify, false},
+        {"GET", "/orders/*/events", ANY_ORDER_READER, system_not_implemented, false},
+        {"POST", "/orders/*/cancel", AUTH_CUSTOMER, orders_cancel, false},
+        {"POST", "/orders/*/confirm", AUTH_CUSTOMER, orders_confirm, false},
+        {"GET", "/deliveries", AUTH_RIDER | AUTH_ADMIN, rider_deliveries, false},
+        {"POST", "/deliveries/*/pick", AUTH_RIDER, rider_pick, false},
+        {"POST", "/deliveries/*/delivered", AUTH_RIDER, rider_delivered, false},
+        {"GET", "/customers/me", AUTH_CUSTOMER, customer_me, false},
+        {"GET", "/customers/me/notifications", AUTH_CUSTOMER, customer_notifications, false},
+        {"GET", "/analytics/events", AUTH_ADMIN, system_not_implemented, false},
+        {"GET", "/admin/sagas/*", AUTH_ADMIN, system_not_implemented, false},
+};
+
+/* ---- metrics -------------------------------------------------------------- */
+
+static const long long router_buckets_ms[] = {1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+#define ROUTER_BUCKETS (sizeof(router_buckets_ms) / sizeof(router_buckets_ms[0]))
+
+static Metric *m_class[6]; /* by status / 100; [0] unused */
+static Metric *m_bucket[ROUTER_BUCKETS + 1];
+static Metric *m_sum, *m_count, *m_in_flight;
+
+void gateway_router_metrics_init(void) {
+        static const char *const bucket_names[ROUTER_BUCKETS + 1] = {
+                "gateway_http_request_duration_ms_bucket{le=\"1\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"5\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"10\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"25\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"50\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"100\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"250\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"500\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"1000\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"2500\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"5000\"}",
+                "gateway_http_request_duration_ms_bucket{le=\"+Inf\"}",
+        };
+        static const char help_req[] = "HTTP requests answered, by status class";
+        static const char help_dur[] = "HTTP request latency in milliseconds (cumulative buckets)";
+
+        m_class[1] = metrics_counter("gateway_http_requests_total{class=\"1xx\"}", help_req);
+        m_class[2] = metrics_counter("gateway_http_requests_total{class=\"2xx\"}", help_req);
+        m_class[3] = metrics_counter("gateway_http_requests_total{class=\"3xx\"}", help_req);
+        m_class[4] = metrics_counter("gateway_http_requests_total{class=\"4xx\"}", help_req);
+        m_class[5] = metrics_counter("gateway_http_requests_total{class=\"5xx\"}", help_req);
+        for (size_t i = 0; i <= ROUTER_BUCKETS; i++)
+                m_bucket[i] = metrics_counter(bucket_names[i], help_dur);
+        m_sum = metrics_counter("gateway_http_request_duration_ms_sum", "Sum of HTTP request latencies in ms");
+        m_count = metrics_counter("gateway_http_request_duration_ms_count", "HTTP requests timed");
+        m_in_flight = metrics_gauge("gateway_http_in_flight", "HTTP requests being handled");
+}
+
+static void router_observe(int status, long long ms) {
+        metric_add(m_class[status >= 100 && status < 600 ? status / 100 : 5], 1);
+        for (size_t i = 0; i < ROUTER_BUCKETS; i++)
+                if (ms <= router_buckets_ms[i])
+                        metric_add(m_bucket[i], 1);
+        metric_add(m_bucket[ROUTER_BUCKETS], 1);
+        metric_add(m_sum, ms);
+        metric_add(m_count, 1);
+}
+
+static long long mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- matching ------------------------------------------------------------- */
+
+/* Splits "/a/b/c" in place into segments; -1 when there are too many. */
+static int router_split(char *path, char **segs) {
+        int n = 0;
+        char *p = path + 1;
+        if (path[0] != '/')
+                return -1;
+        if (!*p)
+                return 0;
+        for (;;) {
+                char *slash = strchr(p, '/');
+                if (n == ROUTER_SEGMENTS_MAX)
+                        return -1;
+                segs[n++] = p;
+                if (!slash)
+                        return n;
+                *slash = 0;
+                p = slash + 1;
+        }
+}
+
+static bool router_match(const char *pattern, char *const *segs, int n, const char **args) {
+        const char *p = pattern + 1;
+        int i = 0, a = 0;
+
+        if (!*p)
+                return n == 0;
+        for (; i < n; i++) {
+                size_t len = strcspn(p, "/");
+                if (len == 1 && *p == '*') {
+                        if (a == ROUTE_ARGS_MAX || !auth_id_valid(segs[i]))
+                                return false;
+                        args[a++] = segs[i];
+                } else if (strlen(segs[i]) != len || strncmp(p, segs[i], len) != 0) {
+                        return false;
+                }
+                p += len;
+                if (*p == '/')
+                        p++;
+                else
+                        return i + 1 == n;
+        }
+        return false;
+}
+
+static void router_roles_text(unsigned roles, char *buf, size_t cap) {
+        size_t pos = 0;
+        buf[0] = 0;
+        for (unsigned bit = 1; bit <= AUTH_ADMIN; bit <<= 1)
+                if (roles & bit) {
+                        int n = snprintf(buf + pos, cap - pos, "%s%s", pos ? " or " : "",
+                                         auth_role_name((AuthRole)bit));
+                        if (n < 0 || (size_t)n >= cap - pos)
+                                return;
+                        pos += (size_t)n;
+                }
+}
+
+/* Checks the bearer token and its role: 0, or -1 after answering 401/403. */
+static int router_authenticate(Request *rq, unsigned roles) {
+        const char *h = http_header(rq->x, "Authorization"), *why = NULL;
+        char allowed[64];
+        size_t len;
+
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+                http_problem(rq->x, 401, NULL, "WWW-Authenticate: Bearer\r\n",
+                             "missing bearer token: send Authorization: Bearer <token>");
+                return -1;
+        }
+        h += 7;
+        while (*h == ' ')
+                h++;
+        len = strlen(h);
+        while (len > 0 && h[len - 1] == ' ')
+                len--;
+        if (auth_verify(rq->gw->cfg.jwt_secret, rq->gw->cfg.jwt_secret_len, h, len, (int64_t)time(NULL), &rq->auth,
+                        &why) != 0) {
+                http_problem(rq->x, 401, NULL, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", "%s", why);
+                return -1;
+        }
+        if (!(rq->auth.role & roles)) {
+                router_roles_text(roles, allowed, sizeof(allowed));
+                http_problem(rq->x, 403, NULL, NULL, "this endpoint is for %s; the token's role is %s", allowed,
+                             auth_role_name(rq->auth.role));
+                return -1;
+        }
+        return 0;
+}
+
+static void router_dispatch(Request *rq) {
+        const struct mg_request_info *info = rq->x->info;
+        const Route *chosen = NULL;
+        char path[ROUTER_PATH_MAX], allow[64] = "Allow: ", *segs[ROUTER_SEGMENTS_MAX];
+        const char *args[ROUTE_ARGS_MAX];
+        bool matched = false;
+        int n;
+
+        if (!info->local_uri || strlen(info->local_uri) >= sizeof(path)) {
+                http_problem(rq->x, 404, NULL, NULL, "no such resource");
+                return;
+        }
+        memcpy(path, info->local_uri, strlen(info->local_uri) + 1);
+        n = router_split(path, segs);
+        for (size_t i = 0; n >= 0 && i < sizeof(router_routes) / sizeof(router_routes[0]); i++) {
+                const Route *r = &router_routes[i];
+                if ((r->dev_only && !rq->gw->cfg.dev_tokens) || !router_match(r->pattern, segs, n, args))
+                        continue;
+                if (strcmp(r->method, info->request_method) == 0) {
+                        chosen = r;
+                        memcpy(rq->arg, args, sizeof(args));
+                        break;
+                }
+                if (!strstr(allow, r->method)) {
+                        if (matched)
+                                strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
+                        strncat(allow, r->method, sizeof(allow) - strlen(allow) - 1);
+                }
+                matched = true;
+        }
+        if (!chosen && !matched) {
+                http_problem(rq->x, 404, NULL, NULL, "no such resource: %s", info->local_uri);
+                return;
+        }
+        if (!chosen) {
+                strncat(allow, "\r\n", sizeof(allow) - strlen(allow) - 1);
+                http_problem(rq->x, 405, NULL, allow, "%s is not allowed on %s", info->request_method,
+                             info->local_uri);
+                return;
+        }
+        if (chosen->roles && router_authenticate(rq, chosen->roles) < 0)
+                return;
+        chosen->handler(rq);
+}
+
+int gateway_router_handle(struct mg_connection *conn, void *gw) {
+        HttpExchange x = {conn, mg_get_request_info(conn), 0};
+        Request rq = {.gw = gw, .x = &x};
+        long long start = mono_ms(), ms;
+
+        metric_add(m_in_flight, 1);
+        router_dispatch(&rq);
+        if (x.status == 0) {
+                log_error("router: %s %s was not answered", x.info->request_method, x.info->local_uri);
+                http_problem(&x, 500, NULL, NULL, "the request was not answered");
+        }
+        ms = mono_ms() - start;
+        router_observe(x.status, ms);
+        metric_add(m_in_flight, -1);
+        log_debug("%s %s -> %d in %lld ms", x.info->request_method, x.info->local_uri, x.status, ms);
+        return x.status;
+}

@@ -1,0 +1,99 @@
+/* Gateway -> orchestrator request/reply and the mapping of RpcReply onto HTTP. */
+#include "gateway-rpc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "log.h"
+#include "metrics.h"
+#include "order-json.h"
+
+static Metric *m_rpc_ok, *m_rpc_timeout, *m_rpc_unavailable, *m_rpc_bad_reply;
+
+void rpc_metrics_init(void) {
+        m_rpc_ok = metrics_counter("gateway_rpc_total{outcome=\"reply\"}", "Orchestrator RPCs by outcome");
+        m_rpc_timeout = metrics_counter("gateway_rpc_total{outcome=\"timeout\"}", "Orchestrator RPCs by outcome");
+        m_rpc_unavailable =
+                metrics_counter("gateway_rpc_total{outcome=\"unavailable\"}", "Orchestrator RPCs by outcome");
+        m_rpc_bad_reply = metrics_counter("gateway_rpc_total{outcome=\"bad_reply\"}", "Orchestrator RPCs by outcome");
+}
+
+static void rpc_answer_reply(Request *rq, const Food__V1__RpcReply *reply) {
+        char headers[160] = "";
+        int status = reply->http_status;
+
+        if (status >= 200 && status < 300) {
+                json_t *view;
+                if (!reply->order || !reply->order->id || !*reply->order->id) {
+                        http_problem(rq->x, 502, NULL, NULL, "the order service answered %d without the order",
+                                     status);
+                        return;
+                }
+                view = order_json_view(reply->order);
+                if (!view) {
+                        http_problem(rq->x, 500, NULL, NULL, "could not build the order view");
+                        return;
+                }
+                versions_note(rq->gw->versions, reply->order->id, reply->order->version);
+                if (status == 201)
+                        snprintf(headers, sizeof(headers), "Location: /orders/%s\r\n", reply->order->id);
+                http_send_json(rq->x, status, view, headers);
+                json_decref(view);
+                return;
+        }
+        if (status < 400 || status > 599) {
+                http_problem(rq->x, 502, NULL, NULL, "the order service answered with status %d", status);
+                return;
+        }
+        if (reply->retry_after_s > 0)
+                snprintf(headers, sizeof(headers), "Retry-After: %d\r\n", reply->retry_after_s);
+        http_problem(rq->x, status, reply->title, headers, "%s",
+                     reply->detail && *reply->detail ? reply->detail : "the order service refused the request");
+}
+
+void rpc_answer(Request *rq, const char *subject, const ProtobufCMessage *msg) {
+        ProtobufCMessage *unpacked = NULL;
+        natsMsg *reply = NULL;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int r;
+
+        r = codec_pack(msg, &data, &len);
+        if (r < 0) {
+                http_problem(rq->x, 500, NULL, NULL, "out of memory");
+                return;
+        }
+        r = bus_request(rq->gw->svc.bus, subject, msg->descriptor->name, data, len, rq->gw->cfg.rpc_timeout_ms,
+                        &reply);
+        free(data);
+        if (r == -ETIMEDOUT) {
+                metric_add(m_rpc_timeout, 1);
+                log_warn("rpc: %s timed out after %lld ms", subject, (long long)rq->gw->cfg.rpc_timeout_ms);
+                http_problem(rq->x, 504, NULL, NULL, "the order service did not answer within %lld ms; retry later",
+                             (long long)rq->gw->cfg.rpc_timeout_ms);
+                return;
+        }
+        if (r < 0) {
+                metric_add(m_rpc_unavailable, 1);
+                log_warn("rpc: %s failed: %s", subject, strerror(-r));
+                http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "%s",
+                             r == -EHOSTUNREACH ? "the order service is not running; retry shortly"
+                                                : "the message bus is unavailable; retry shortly");
+                return;
+        }
+        r = codec_unpack(&food__v1__rpc_reply__descriptor, natsMsg_GetData(reply),
+                         (size_t)natsMsg_GetDataLength(reply), &unpacked);
+        natsMsg_Destroy(reply);
+        if (r < 0) {
+                metric_add(m_rpc_bad_reply, 1);
+                log_error("rpc: %s: unreadable RpcReply", subject);
+                http_problem(rq->x, 502, NULL, NULL, "the order service sent an unreadable reply");
+                return;
+        }
+        metric_add(m_rpc_ok, 1);
+        rpc_answer_reply(rq, (const Food__V1__RpcReply *)unpacked);
+        codec_free(unpacked);
+}

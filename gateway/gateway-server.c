@@ -1,0 +1,43 @@
+/* The civetweb server of the gateway: options, the single router handler, shutdown. */
+#include <civetweb.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "log.h"
+
+static int server_log_message(const struct mg_connection *conn, const char *message) {
+        (void)conn;
+        log_warn("civetweb: %s", message);
+        return 1; /* logged here, not on civetweb's stderr */
+}
+
+int gateway_server_start(Gateway *gw) {
+        char ports[128], threads[24], timeout[24];
+        struct mg_callbacks cb;
+
+        /* An IPv6 bind address goes in brackets: [::]:8080. */
+        snprintf(ports, sizeof(ports), strchr(gw->cfg.bind, ':') ? "[%s]:%d" : "%s:%d", gw->cfg.bind, gw->cfg.port);
+        snprintf(threads, sizeof(threads), "%lld", (long long)gw->cfg.threads);
+        snprintf(timeout, sizeof(timeout), "%lld", (long long)gw->cfg.request_timeout_ms);
+        /* No document_root: nothing is served from disk. tcp_nodelay: without
+         * it Nagle + delayed ACK add ~40 ms to every keep-alive answer. */
+        const char *opts[] = {"listening_ports", ports, "num_threads", threads, "request_timeout_ms", timeout,
+                              "enable_keep_alive", "yes", "tcp_nodelay", "1", NULL};
+        memset(&cb, 0, sizeof(cb));
+        cb.log_message = server_log_message;
+        gw->http = mg_start(&cb, gw, opts);
+        if (!gw->http)
+                return log_error_errno(-EADDRINUSE, "cannot listen on %s", ports);
+        mg_set_request_handler(gw->http, "/", gateway_router_handle, gw);
+        log_info("gateway listening on http://%s (%s threads)", ports, threads);
+        return 0;
+}
+
+void gateway_server_stop(Gateway *gw) {
+        if (!gw->http)
+                return;
+        mg_stop(gw->http);
+        gw->http = NULL;
+}

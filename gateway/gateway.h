@@ -1,0 +1,51 @@
+/* The gateway process: its configuration and the one context every HTTP handler receives. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gateway-catalog.h"
+#include "gateway-readmodel.h"
+#include "gateway-versions.h"
+#include "service.h"
+
+struct mg_connection;
+struct mg_context;
+
+/* Environment read once at start (see README/contract for the variables). */
+typedef struct {
+        const char *bind;         /* GATEWAY_BIND */
+        int port;                 /* GATEWAY_PORT */
+        const char *jwt_secret;   /* JWT_SECRET (required) */
+        size_t jwt_secret_len;
+        bool dev_tokens;          /* DEV_TOKENS: POST /auth/dev-token exists */
+        int64_t rpc_timeout_ms;   /* RPC_TIMEOUT_MS: deadline of synchronous decisions */
+        int64_t max_body;         /* MAX_BODY_BYTES: larger bodies get 413 */
+        int64_t threads;          /* GATEWAY_THREADS: civetweb worker threads */
+        int64_t request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS: socket read/write timeout */
+        int64_t catalog_refresh_s;  /* CATALOG_REFRESH_S: catalog reload period */
+} GatewayConfig;
+
+typedef struct {
+        GatewayConfig cfg;
+        Service svc; /* NATS, the main thread's PostgreSQL connection (catalog) */
+        Catalog *catalog;
+        Readmodel *readmodel;
+        Versions *versions;
+        struct mg_context *http;
+} Gateway;
+
+/* Reads GatewayConfig from the environment; 0 or -EINVAL (logged, naming the variable). */
+int gateway_config_read(GatewayConfig *c);
+
+/* Starts civetweb with the router on cfg.bind:cfg.port. 0 or -EADDRINUSE (logged). */
+int gateway_server_start(Gateway *gw);
+/* Stops accepting, waits for the requests in flight, joins the threads. */
+void gateway_server_stop(Gateway *gw);
+/* Registers the request metrics; call once before gateway_server_start. */
+void gateway_router_metrics_init(void);
+/* The civetweb request handler of every path (`gw` is the Gateway): routes,
+ * authenticates, answers, counts. Returns the status sent. */
+int gateway_router_handle(struct mg_connection *conn, void *gw);
+
+/* /readyz: NATS connected, PostgreSQL reachable, catalog loaded. */
+bool gateway_ready(Gateway *gw);

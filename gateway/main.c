@@ -1,0 +1,62 @@
+/* The HTTP gateway: config -> NATS/PostgreSQL/catalog -> civetweb -> catalog refresh loop -> drain. */
+#include <time.h>
+
+#include "gateway-rpc.h"
+#include "gateway.h"
+#include "ids.h"
+#include "log.h"
+
+extern const EmbeddedFile catalog_migrations[];
+extern const size_t catalog_migrations_len;
+
+static void gateway_refresh_loop(Gateway *gw) {
+        int64_t next = ids_now_ms() + gw->cfg.catalog_refresh_s * 1000;
+        while (!service_stopping) {
+                struct timespec ts = {0, 200 * 1000000L};
+                nanosleep(&ts, NULL);
+                if (ids_now_ms() < next)
+                        continue;
+                next = ids_now_ms() + gw->cfg.catalog_refresh_s * 1000;
+                int r = pg_ensure(gw->svc.pg);
+                if (r == 0)
+                        r = catalog_load(gw->catalog, gw->svc.pg);
+                if (r < 0)
+                        log_warn("catalog refresh failed, keeping the previous catalog: %s", pg_error(gw->svc.pg));
+        }
+}
+
+int main(void) {
+        Gateway gw = {0};
+        int r;
+
+        log_setup("gateway", LOG_INFO);
+        if (gateway_config_read(&gw.cfg) < 0)
+                return 1;
+        gateway_router_metrics_init();
+        rpc_metrics_init();
+        r = service_start(&gw.svc, "gateway", "catalog", catalog_migrations, catalog_migrations_len, 0);
+        if (r == 0)
+                r = catalog_new(&gw.catalog);
+        if (r == 0) {
+                r = catalog_load(gw.catalog, gw.svc.pg);
+                if (r < 0)
+                        log_error("cannot load the catalog: %s", pg_error(gw.svc.pg));
+                else
+                        log_info("catalog loaded: %zu stores", catalog_store_count(gw.catalog));
+        }
+        if (r == 0)
+                r = readmodel_new(&gw.readmodel, gw.svc.cfg.database_url);
+        if (r == 0)
+                r = versions_new(&gw.versions);
+        if (r == 0)
+                r = gateway_server_start(&gw);
+        if (r == 0)
+                gateway_refresh_loop(&gw);
+        log_info("gateway stopping");
+        gateway_server_stop(&gw);
+        readmodel_free(gw.readmodel);
+        versions_free(gw.versions);
+        catalog_free(gw.catalog);
+        service_stop(&gw.svc);
+        return r < 0 ? 1 : 0;
+}
