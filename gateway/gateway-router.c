@@ -40,7 +40,7 @@ static const Route router_routes[] = {
         {"GET", "/orders", AUTH_CUSTOMER, orders_list, false},
         {"GET", "/orders/*", ANY_ORDER_READER, orders_get, false},
         {"PATCH", "/orders/*", AUTH_CUSTOMER, orders_modify, false},
-        {"GET", "/orders/*/events", ANY_ORDER_READER, system_not_implemented, false},
+        {"GET", "/orders/*/events", ANY_ORDER_READER, orders_events, false},
         {"POST", "/orders/*/cancel", AUTH_CUSTOMER, orders_cancel, false},
         {"POST", "/orders/*/confirm", AUTH_CUSTOMER, orders_confirm, false},
         {"GET", "/deliveries", AUTH_RIDER | AUTH_ADMIN, rider_deliveries, false},
