@@ -1,0 +1,61 @@
+/* The load driver's HTTP engine: one libcurl multi handle, many concurrent keep-alive requests, timed per request. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_BODY_MAX (1u << 20)   /* a longer response fails with CURLE_WRITE_ERROR */
+#define HTTP_TOKEN_MAX 4096        /* bearer token bytes */
+#define HTTP_URL_MAX 2048
+
+typedef struct Http Http;
+
+/* What a finished request gives its callback; everything is borrowed for the
+ * duration of the callback only. */
+typedef struct {
+        long status;            /* HTTP status, 0 when no response arrived */
+        int curl_code;          /* CURLcode, 0 (CURLE_OK) when the exchange completed */
+        const char *curl_error; /* detailed message for curl_code != 0, else "" */
+        const char *error_kind; /* curl_easy_strerror(curl_code): stable text to group errors by, "" when none */
+        const char *body;       /* NUL-terminated response body ("" when none) */
+        size_t body_len;
+        int64_t started_us;     /* monotonic clock at http_send */
+        int64_t finished_us;    /* monotonic clock when the completion was seen */
+} HttpReply;
+
+/* Called exactly once per http_send that returned 0, from inside http_poll.
+ * It may call http_send again (e.g. the next step of a flow). */
+typedef void (*HttpDoneFn)(void *userdata, const HttpReply *reply);
+
+/* Monotonic clock in microseconds. */
+int64_t http_now_us(void);
+
+/* Creates the engine for `base_url` (e.g. "http://127.0.0.1:8080", borrowed
+ * and must outlive the engine) with room for `max_conns` keep-alive
+ * connections and a per-request timeout of `timeout_ms`. Calls
+ * curl_global_init once. 0 with *ret, -ENOMEM or -EIO. */
+int http_new(Http **ret, const char *base_url, unsigned max_conns, long timeout_ms);
+/* Accepts NULL. Aborts transfers still running without calling their callbacks. */
+void http_free(Http *h);
+
+/* Starts `method` ("GET" or "POST") of base_url+`path`. `token` (bearer),
+ * `idempotency_key` and `body` (JSON, sent with Content-Type
+ * application/json; NULL with POST sends an empty body) may be NULL and are
+ * copied. 0, or -ENOMEM / -EINVAL (path too long) / -EIO (libcurl refused):
+ * then `done` is not called. */
+int http_send(Http *h, const char *method, const char *path, const char *token, const char *idempotency_key,
+              const char *body, HttpDoneFn done, void *userdata);
+
+/* Runs transfers: performs I/O, calls the callbacks of finished requests,
+ * then waits at most `timeout_ms` for socket activity. 0 or -EIO. */
+int http_poll(Http *h, int timeout_ms);
+
+/* Requests started and not yet finished. */
+size_t http_in_flight(const Http *h);
+
+/* Sends one request and polls until it finished: a helper for the setup
+ * phase. On 0, *status is the HTTP status and *body (may be NULL) a malloc'd
+ * copy of the body for the caller to free. -EIO when the exchange failed
+ * (message in `err`, err_cap bytes), -ENOMEM. */
+int http_fetch(Http *h, const char *method, const char *path, const char *token, const char *body, long *status,
+               char **ret_body, char *err, size_t err_cap);

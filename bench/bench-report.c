@@ -1,0 +1,232 @@
+/* Text and JSON renderings of a food-bench run: throughput, latency per call, errors, CPU and memory. */
+#include "bench-report.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static double ms(uint64_t us) {
+        return (double)us / 1000.0;
+}
+
+static double per_s(const FlowResult *res) {
+        return res->window_s > 0 ? (double)res->completed / res->window_s : 0.0;
+}
+
+static long cpus_online(void) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? n : 1;
+}
+
+/* Figures derived from /proc for both renderings. */
+typedef struct {
+        double busy_ms, total_ms, self_ms, platform_ms, procs_ms;
+        const ProcFigure *figs;
+        size_t n_figs;
+} CpuFigures;
+
+static void cpu_figures(const Procs *procs, CpuFigures *c) {
+        *c = (CpuFigures){0};
+        procs_machine_ms(procs, &c->busy_ms, &c->total_ms, &c->self_ms);
+        c->platform_ms = c->busy_ms - c->self_ms;
+        if (c->platform_ms < 0)
+                c->platform_ms = 0;
+        c->n_figs = procs_figures(procs, &c->figs);
+        for (size_t i = 0; i < c->n_figs; i++)
+                c->procs_ms += c->figs[i].cpu_ms;
+}
+
+static double per_order(double v, uint64_t orders) {
+        return orders ? v / (double)orders : 0.0;
+}
+
+static void text_latency_row(FILE *out, const char *name, const Histogram *h) {
+        uint64_t n = histogram_count(h);
+        if (n == 0) {
+                fprintf(out, "  %-18s %8d %8s %8s %8s %8s %8s\n", name, 0, "-", "-", "-", "-", "-");
+                return;
+        }
+        fprintf(out, "  %-18s %8llu %8.2f %8.2f %8.2f %8.2f %8.2f\n", name, (unsigned long long)n,
+                ms(histogram_percentile(h, 50)), ms(histogram_percentile(h, 90)), ms(histogram_percentile(h, 99)),
+                ms(histogram_max(h)), histogram_mean(h) / 1000.0);
+}
+
+int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs) {
+        fprintf(out, "food-bench %s: %u customers, ", o->url, o->concurrency);
+        if (o->rate > 0)
+                fprintf(out, "open loop at %g orders/s", o->rate);
+        else
+                fprintf(out, "closed loop");
+        fprintf(out, ", %.1f s measured after %g s warm-up%s; %zu stores, %zu items, seed %llu\n", res->window_s,
+                o->warmup_s, res->interrupted ? " (interrupted)" : "", res->n_stores, res->n_items,
+                (unsigned long long)res->seed);
+
+        uint64_t ok = 0;
+        for (int c = 0; c < CALL_COUNT; c++)
+                ok += histogram_count(res->calls[c]);
+        fprintf(out, "\norders   %llu completed = %.1f orders/s; %llu placed in the window, %llu failed\n",
+                (unsigned long long)res->completed, per_s(res), (unsigned long long)res->started,
+                (unsigned long long)res->failed);
+        fprintf(out, "calls    %llu ok, %llu failed (%.3f%%), %.1f calls/s\n", (unsigned long long)ok,
+                (unsigned long long)res->errors_total,
+                ok + res->errors_total ? 100.0 * (double)res->errors_total / (double)(ok + res->errors_total) : 0.0,
+                res->window_s > 0 ? (double)(ok + res->errors_total) / res->window_s : 0.0);
+        if (o->rate > 0)
+                fprintf(out, "backlog  at most %llu scheduled orders waiting for a free customer; %llu never started\n",
+                        (unsigned long long)res->backlog_max, (unsigned long long)res->dropped);
+        if (res->unfinished)
+                fprintf(out, "drain    %llu orders still running when the drain time ran out\n",
+                        (unsigned long long)res->unfinished);
+
+        fprintf(out, "\nlatency (ms)          count      p50      p90      p99      max     mean\n");
+        for (int c = 0; c < CALL_COUNT; c++)
+                text_latency_row(out, flow_call_name((CallType)c), res->calls[c]);
+        text_latency_row(out, o->rate > 0 ? "order (scheduled)" : "order (end to end)", res->order);
+
+        if (res->errors_total || res->errors_outside) {
+                fprintf(out, "\nerrors   %llu in the window", (unsigned long long)res->errors_total);
+                if (res->errors_outside)
+                        fprintf(out, " (and %llu during warm-up or drain, not counted)",
+                                (unsigned long long)res->errors_outside);
+                fprintf(out, "\n");
+                for (size_t i = 0; i < res->n_errors; i++) {
+                        const FlowError *e = &res->errors[i];
+                        if (e->status)
+                                fprintf(out, "  %-17s HTTP %3ld %-16s %8llu  %s\n", flow_call_name(e->call), e->status,
+                                        e->reason, (unsigned long long)e->count, e->sample);
+                        else
+                                fprintf(out, "  %-17s no answer: %s  %llu  %s\n", flow_call_name(e->call), e->reason,
+                                        (unsigned long long)e->count, e->sample);
+                }
+        }
+
+        if (!procs) {
+                fprintf(out, "\nCPU      not measured (the window never began or /proc was unreadable)\n");
+                return 0;
+        }
+        CpuFigures c;
+        cpu_figures(procs, &c);
+        double wall_ms = res->window_s * 1000.0;
+        long n_cpus = cpus_online();
+        fprintf(out, "\nCPU (window, %ld CPUs)\n", n_cpus);
+        fprintf(out, "  machine busy %.0f ms (%.1f%% of all CPUs) - food-bench %.0f ms = %.0f ms => %.3f ms/order\n",
+                c.busy_ms, c.total_ms > 0 ? 100.0 * c.busy_ms / c.total_ms : 0.0, c.self_ms, c.platform_ms,
+                per_order(c.platform_ms, res->completed));
+        fprintf(out, "  watched processes %.0f ms => %.3f ms/order\n", c.procs_ms, per_order(c.procs_ms, res->completed));
+        fprintf(out, "\n  %-18s %5s %10s %9s %7s %12s %12s\n", "process", "procs", "cpu ms", "ms/order", "cpu %",
+                "rss peak MiB", "rss sum MiB");
+        for (size_t i = 0; i < c.n_figs; i++) {
+                const ProcFigure *f = &c.figs[i];
+                fprintf(out, "  %-18s %5u %10.0f %9.3f %6.1f%% %12.1f %12.1f", f->name, f->n_procs, f->cpu_ms,
+                        per_order(f->cpu_ms, res->completed), wall_ms > 0 ? 100.0 * f->cpu_ms / wall_ms : 0.0,
+                        (double)f->rss_peak_kb / 1024.0, (double)f->rss_sum_kb / 1024.0);
+                if (f->n_started || f->n_lost)
+                        fprintf(out, "  (%u started, %u exited uncounted)", f->n_started, f->n_lost);
+                fprintf(out, "\n");
+        }
+        return 0;
+}
+
+static json_t *json_latency(const Histogram *h) {
+        return json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "count", (json_int_t)histogram_count(h), "p50_ms",
+                         ms(histogram_percentile(h, 50)), "p90_ms", ms(histogram_percentile(h, 90)), "p99_ms",
+                         ms(histogram_percentile(h, 99)), "max_ms", ms(histogram_max(h)), "mean_ms",
+                         histogram_mean(h) / 1000.0);
+}
+
+/* Sets key to value (a new reference, NULL meaning out of memory); returns -ENOMEM on failure. */
+static int set(json_t *obj, const char *key, json_t *value) {
+        return value && json_object_set_new(obj, key, value) == 0 ? 0 : -ENOMEM;
+}
+
+int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs) {
+        json_t *root = json_object(), *lat = json_object(), *kinds = json_array(), *by_call = json_object();
+        int r = -ENOMEM;
+        if (!root || !lat || !kinds || !by_call)
+                goto out;
+        if (set(root, "url", json_string(o->url)) < 0 || set(root, "concurrency", json_integer(o->concurrency)) < 0 ||
+            set(root, "mode", json_string(o->rate > 0 ? "open" : "closed")) < 0 ||
+            set(root, "rate", json_real(o->rate)) < 0 || set(root, "warmup_s", json_real(o->warmup_s)) < 0 ||
+            set(root, "window_s", json_real(res->window_s)) < 0 ||
+            set(root, "interrupted", json_boolean(res->interrupted)) < 0 ||
+            set(root, "seed", json_integer((json_int_t)res->seed)) < 0 ||
+            set(root, "stores", json_integer((json_int_t)res->n_stores)) < 0 ||
+            set(root, "menu_items", json_integer((json_int_t)res->n_items)) < 0)
+                goto out;
+        if (set(root, "orders",
+                json_pack("{s:I, s:f, s:I, s:I, s:I, s:I, s:I}", "completed", (json_int_t)res->completed, "per_s",
+                          per_s(res), "started", (json_int_t)res->started, "failed", (json_int_t)res->failed,
+                          "unfinished_after_drain", (json_int_t)res->unfinished, "backlog_max",
+                          (json_int_t)res->backlog_max, "dropped", (json_int_t)res->dropped)) < 0)
+                goto out;
+        for (int c = 0; c < CALL_COUNT; c++)
+                if (set(lat, flow_call_name((CallType)c), json_latency(res->calls[c])) < 0)
+                        goto out;
+        if (set(lat, "order", json_latency(res->order)) < 0)
+                goto out;
+        json_object_set(root, "latency", lat);
+
+        for (size_t i = 0; i < res->n_errors; i++) {
+                const FlowError *e = &res->errors[i];
+                json_t *k = json_pack("{s:s, s:i, s:s, s:I, s:s}", "call", flow_call_name(e->call), "status",
+                                      (int)e->status, "reason", e->reason, "count", (json_int_t)e->count, "sample",
+                                      e->sample);
+                if (!k || json_array_append_new(kinds, k) < 0)
+                        goto out;
+                json_t *per = json_object_get(by_call, flow_call_name(e->call));
+                if (!per) {
+                        per = json_object();
+                        if (set(by_call, flow_call_name(e->call), per) < 0)
+                                goto out;
+                }
+                char status[16];
+                snprintf(status, sizeof(status), "%ld", e->status);
+                json_int_t prev = json_integer_value(json_object_get(per, status));
+                if (set(per, status, json_integer(prev + (json_int_t)e->count)) < 0)
+                        goto out;
+        }
+        if (set(root, "errors",
+                json_pack("{s:I, s:I, s:O, s:O}", "total", (json_int_t)res->errors_total, "outside_window",
+                          (json_int_t)res->errors_outside, "by_call", by_call, "kinds", kinds)) < 0)
+                goto out;
+
+        if (procs) {
+                CpuFigures c;
+                cpu_figures(procs, &c);
+                json_t *list = json_array();
+                if (!list)
+                        goto out;
+                double wall_ms = res->window_s * 1000.0;
+                for (size_t i = 0; i < c.n_figs; i++) {
+                        const ProcFigure *f = &c.figs[i];
+                        json_t *p = json_pack("{s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:I, s:I}", "name", f->name,
+                                              "procs", (int)f->n_procs, "started", (int)f->n_started, "lost",
+                                              (int)f->n_lost, "cpu_ms", f->cpu_ms, "ms_per_order",
+                                              per_order(f->cpu_ms, res->completed), "cpu_pct",
+                                              wall_ms > 0 ? 100.0 * f->cpu_ms / wall_ms : 0.0, "rss_peak_kb",
+                                              (json_int_t)f->rss_peak_kb, "rss_sum_kb", (json_int_t)f->rss_sum_kb);
+                        if (!p || json_array_append_new(list, p) < 0) {
+                                json_decref(list);
+                                goto out;
+                        }
+                }
+                if (set(root, "cpu",
+                        json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o}", "cpus", (int)cpus_online(),
+                                  "machine_busy_ms", c.busy_ms, "machine_total_ms", c.total_ms, "driver_ms", c.self_ms,
+                                  "platform_ms", c.platform_ms, "ms_per_order",
+                                  per_order(c.platform_ms, res->completed), "processes_ms", c.procs_ms,
+                                  "processes_ms_per_order", per_order(c.procs_ms, res->completed), "processes",
+                                  list)) < 0)
+                        goto out;
+        } else if (set(root, "cpu", json_null()) < 0) {
+                goto out;
+        }
+        r = json_dumpf(root, out, JSON_INDENT(2)) == 0 && fputc('\n', out) != EOF ? 0 : -EIO;
+out:
+        json_decref(by_call);
+        json_decref(kinds);
+        json_decref(lat);
+        json_decref(root);
+        return r;
+}

@@ -1,0 +1,88 @@
+/* Unit test of the /proc parsers (on fixed texts) and of one live sample of this process. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench-procs.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                                                              \
+        do {                                                                                                          \
+                if (!(cond)) {                                                                                        \
+                        failures++;                                                                                   \
+                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
+                        printf(__VA_ARGS__);                                                                          \
+                        printf("\n");                                                                                 \
+                }                                                                                                     \
+        } while (0)
+
+int main(void) {
+        MachineCpu m;
+        int r = procs_parse_machine("cpu  100 20 30 1000 50 5 6 7 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n", &m);
+        CHECK(r == 0, "machine: expected 0, got %d", r);
+        CHECK(m.busy == 100 + 20 + 30 + 5 + 6 + 7, "machine busy: expected 168, got %" PRIu64, m.busy);
+        CHECK(m.total == 168 + 1000 + 50, "machine total: expected 1218, got %" PRIu64, m.total);
+        CHECK(procs_parse_machine("intr 1 2 3\n", &m) < 0, "a text without the cpu line was accepted");
+
+        /* A comm with a space and a ')' (it ends at the last ')'); tty_nr/tpgid negative like a daemon's. */
+        PidStat st;
+        const char *stat = "4242 (notif wo) r) S 17 4242 4242 0 -1 4194560 500 0 0 0 "
+                           "1234 567 89 10 20 0 9 0 987654 123456789 2000 18446744073709551615\n";
+        r = procs_parse_pid_stat(stat, &st);
+        CHECK(r == 0, "pid stat: expected 0, got %d", r);
+        CHECK(strcmp(st.comm, "notif wo) r") == 0, "comm: expected 'notif wo) r', got '%s'", st.comm);
+        CHECK(st.ppid == 17, "ppid: expected 17, got %d", st.ppid);
+        CHECK(st.cpu == 1234 + 567, "cpu: expected 1801, got %" PRIu64, st.cpu);
+        CHECK(st.reaped == 89 + 10, "reaped: expected 99, got %" PRIu64, st.reaped);
+        CHECK(st.start == 987654, "start: expected 987654, got %" PRIu64, st.start);
+        CHECK(procs_parse_pid_stat("4242 (x) S 1 2", &st) < 0, "a truncated stat line was accepted");
+        CHECK(procs_parse_pid_stat("garbage", &st) < 0, "garbage accepted as a stat line");
+
+        uint64_t kb = 0;
+        r = procs_parse_vmhwm("Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    4321 kB\nVmRSS:\t 4000 kB\n", &kb);
+        CHECK(r == 0 && kb == 4321, "VmHWM: expected 4321, got %d/%" PRIu64, r, kb);
+        CHECK(procs_parse_vmhwm("Name:\tkthreadd\nState:\tS\n", &kb) < 0, "a status without VmHWM was accepted");
+
+        int pid = 0;
+        CHECK(procs_parse_pid_file("1234\n", &pid) == 0 && pid == 1234, "pid file: expected 1234, got %d", pid);
+        CHECK(procs_parse_pid_file("77\n/var/lib/pg\n1700000000\n", &pid) == 0 && pid == 77,
+              "postmaster.pid: expected 77, got %d", pid);
+        CHECK(procs_parse_pid_file("12a\n", &pid) < 0, "'12a' accepted as a pid");
+        CHECK(procs_parse_pid_file("", &pid) < 0, "an empty pid file was accepted");
+        CHECK(procs_parse_pid_file("0\n", &pid) < 0, "pid 0 accepted");
+
+        /* Live: this test's own comm is watched; burning some CPU shows up in its figure and in the machine's. */
+        const char *names[] = {"test-bench-proc"}; /* comm is cut at 15 bytes */
+        Procs *p = NULL;
+        r = procs_new(&p, names, 1, NULL);
+        CHECK(r == 0, "procs_new: expected 0, got %d", r);
+        if (r == 0) {
+                r = procs_begin(p);
+                CHECK(r == 0, "procs_begin: expected 0, got %d", r);
+                volatile uint64_t x = 0;
+                uint64_t t0 = procs_self_cpu_us();
+                while (procs_self_cpu_us() - t0 < 200000) /* 200 ms of CPU */
+                        for (int i = 0; i < 100000; i++)
+                                x += (uint64_t)i;
+                r = procs_end(p);
+                CHECK(r == 0, "procs_end: expected 0, got %d", r);
+                double busy, total, self;
+                procs_machine_ms(p, &busy, &total, &self);
+                CHECK(self >= 200 && self < 2000, "own CPU: expected 200..2000 ms, got %.1f", self);
+                CHECK(busy >= self * 0.8, "machine busy: expected >= 80%% of own %.1f ms, got %.1f", self, busy);
+                const ProcFigure *f = NULL;
+                size_t n = procs_figures(p, &f);
+                CHECK(n == 1 && f[0].n_procs == 1, "figures: expected 1 name with 1 process, got %zu/%u", n,
+                      n ? f[0].n_procs : 0);
+                if (n == 1) {
+                        CHECK(f[0].cpu_ms >= 150 && f[0].cpu_ms <= self + 50,
+                              "process CPU: expected about %.0f ms, got %.1f", self, f[0].cpu_ms);
+                        CHECK(f[0].rss_peak_kb > 0, "VmHWM of this process: expected > 0, got %" PRIu64,
+                              f[0].rss_peak_kb);
+                }
+        }
+        procs_free(p);
+
+        printf("%s\n", failures ? "FAILED" : "ok");
+        return failures ? 1 : 0;
+}
