@@ -10,6 +10,9 @@
 #include <string.h>
 
 #define PROVIDER_RESPONSE_MAX (64 * 1024) /* a provider answer is a small JSON object */
+/* Tells the provider when we stop waiting: the sandbox does not execute a request it would answer
+ * after that (header name shared with services/sandbox-psp/psp-http.c); others ignore it. */
+#define PROVIDER_TIMEOUT_HEADER "X-Request-Timeout-Ms"
 
 struct PaymentProvider {
         char *charges_url;
@@ -234,7 +237,7 @@ static bool header_safe(const char *v) {
 static int provider_post(PaymentProvider *p, Conn *c, const char *url, json_t *doc, const char *idempotency_key,
                          long *status, PaymentResult *out) {
         struct curl_slist *headers = NULL;
-        char key_header[300];
+        char key_header[300], timeout_header[64];
         char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         CURLcode cc;
         int r = 0;
@@ -243,7 +246,8 @@ static int provider_post(PaymentProvider *p, Conn *c, const char *url, json_t *d
         if (!body)
                 return -ENOMEM;
         snprintf(key_header, sizeof(key_header), "Idempotency-Key: %s", idempotency_key);
-        if (!header_add(&headers, "Content-Type: application/json") ||
+        snprintf(timeout_header, sizeof(timeout_header), PROVIDER_TIMEOUT_HEADER ": %ld", p->timeout_ms);
+        if (!header_add(&headers, "Content-Type: application/json") || !header_add(&headers, timeout_header) ||
             (header_safe(idempotency_key) && !header_add(&headers, key_header)) ||
             (p->auth_header && !header_add(&headers, p->auth_header))) {
                 r = -ENOMEM;

@@ -10,6 +10,11 @@
 
 #include "log.h"
 
+/* Header carrying the client's request timeout (same name in services/payment/payment-provider.c). */
+#define PSP_TIMEOUT_HEADER "X-Request-Timeout-Ms"
+/* Answers closer than this to the client's deadline may arrive after it gave up. */
+#define PSP_DEADLINE_MARGIN_MS 50
+
 struct PspServer {
         struct mg_context *ctx;
         PspLedger *ledger;
@@ -39,6 +44,8 @@ static const char *status_text(int status) {
                 return "Unprocessable Content";
         case 503:
                 return "Service Unavailable";
+        case 504:
+                return "Gateway Timeout";
         case 507:
                 return "Insufficient Storage";
         default:
@@ -100,15 +107,37 @@ static int psp_read_json(struct mg_connection *conn, json_t **ret) {
         return 0;
 }
 
-/* Applies the configured latency, then the failure dice. Returns 0 to go on, or 503 (answered). */
+/* The client's whole-request deadline from X-Request-Timeout-Ms (sent by services/payment), or 0
+ * when absent or not a positive number of milliseconds. */
+static int64_t psp_client_timeout_ms(struct mg_connection *conn) {
+        const char *v = mg_get_header(conn, PSP_TIMEOUT_HEADER);
+        char *end = NULL;
+        long long n;
+
+        if (!v)
+                return 0;
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != 0 || n <= 0 || n > 3600000)
+                return 0;
+        return n;
+}
+
+/* Applies the configured latency, then the failure dice. A request whose latency runs past the
+ * client's deadline is not executed (504): the client has given up, and a charge it cannot learn
+ * about would be money taken for an order that failed. Returns 0 to go on, or the status answered. */
 static int psp_behave(struct mg_connection *conn, PspLedger *l) {
+        int64_t client_timeout = psp_client_timeout_ms(conn);
         PspConfig cfg;
+
         psp_ledger_get_config(l, &cfg);
         if (cfg.latency_ms > 0) {
                 struct timespec ts = {cfg.latency_ms / 1000, (long)(cfg.latency_ms % 1000) * 1000000L};
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                         ;
         }
+        if (client_timeout > 0 && cfg.latency_ms + PSP_DEADLINE_MARGIN_MS >= client_timeout)
+                return psp_error(conn, 504, "latency_ms exceeds the client's deadline: nothing was done");
         if (psp_ledger_should_fail(l))
                 return psp_error(conn, 503, "sandbox failure injected (failure_rate)");
         return 0;
