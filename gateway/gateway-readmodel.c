@@ -27,14 +27,14 @@ static const PgStmt stmt_customer_orders = {
         "rm_customer_orders",
         "SELECT coalesce(json_agg(o.view ORDER BY o.created_at DESC, o.id DESC), '[]')::text FROM ("
         " SELECT view, created_at, id FROM readmodel.orders WHERE customer_id = $1"
-        " AND ($2::text[] IS NULL OR status = ANY ($2::text[]))"
+        " AND (status = ANY ($2::text[]) OR ($2::text[] IS NULL AND status NOT IN ('PAYMENT_PENDING', 'REJECTED')))"
         " ORDER BY created_at DESC, id DESC LIMIT 200) o"};
 
 static const PgStmt stmt_store_orders = {
         "rm_store_orders",
         "SELECT coalesce(json_agg(o.view ORDER BY o.created_at, o.id), '[]')::text FROM ("
         " SELECT view, created_at, id FROM readmodel.orders WHERE store_id = $1"
-        " AND ($2::text[] IS NULL OR status = ANY ($2::text[]))"
+        " AND ($2::text[] IS NULL OR status = ANY ($2::text[])) AND status NOT IN ('PAYMENT_PENDING', 'REJECTED')"
         " ORDER BY created_at DESC, id DESC LIMIT 500) o"};
 
 /* Haversine in SQL: a handful of rows per region, no PostGIS needed. */

@@ -37,6 +37,9 @@ void readmodel_order_clear(ReadOrder *o);
 
 /* Each writes a malloc'ed JSON array into *ret (caller frees): 0 or a
  * negative errno. `statuses` is a literal from readmodel_status_array or NULL. */
+/* An order whose payment was never authorized (PAYMENT_PENDING, REJECTED)
+ * was never established (F3): lists leave it out unless a customer asks for
+ * those statuses by name; a store never sees it. */
 /* The customer's orders, newest first (the newest READMODEL_LIST_MAX). */
 int readmodel_customer_orders(Readmodel *rm, const char *customer_id, const char *statuses, char **ret);
 /* The store's orders, oldest first (of its newest 500, so new ones always show). */
