@@ -410,6 +410,10 @@ static const Seen *find_pid(const Snapshot *s, int pid) {
         return NULL;
 }
 
+static int cmp_figure(const void *a, const void *b) {
+        return strcmp(((const ProcFigure *)a)->name, ((const ProcFigure *)b)->name);
+}
+
 int procs_end(Procs *p) {
         int r = snapshot_take(p, &p->end);
         if (r < 0)
@@ -453,6 +457,9 @@ int procs_end(Procs *p) {
         }
         for (size_t k = 0; k < p->n_names; k++)
                 p->figures[k].cpu_ms = ticks[k] > 0 ? (double)ticks[k] * 1000.0 / (double)p->tck : 0.0;
+        /* Pid file names come in directory order: sort them for a stable report. */
+        if (p->pids_from)
+                qsort(p->figures, p->n_names, sizeof(p->figures[0]), cmp_figure);
         return 0;
 }
 

@@ -113,7 +113,8 @@ int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const P
         fprintf(out, "  machine busy %.0f ms (%.1f%% of all CPUs) - food-bench %.0f ms = %.0f ms => %.3f ms/order\n",
                 c.busy_ms, c.total_ms > 0 ? 100.0 * c.busy_ms / c.total_ms : 0.0, c.self_ms, c.platform_ms,
                 per_order(c.platform_ms, res->completed));
-        fprintf(out, "  watched processes %.0f ms => %.3f ms/order\n", c.procs_ms, per_order(c.procs_ms, res->completed));
+        fprintf(out, "  watched processes %.0f ms => %.3f ms/order; other processes %.0f ms\n", c.procs_ms,
+                per_order(c.procs_ms, res->completed), c.platform_ms > c.procs_ms ? c.platform_ms - c.procs_ms : 0.0);
         fprintf(out, "\n  %-18s %5s %10s %9s %7s %12s %12s\n", "process", "procs", "cpu ms", "ms/order", "cpu %",
                 "rss peak MiB", "rss sum MiB");
         for (size_t i = 0; i < c.n_figs; i++) {
