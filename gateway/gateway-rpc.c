@@ -61,6 +61,12 @@ void rpc_answer(Request *rq, const char *subject, const ProtobufCMessage *msg) {
         size_t len = 0;
         int r;
 
+        /* Disconnected, a request would only wait for the deadline: say so now. */
+        if (!bus_connected(rq->gw->svc.bus)) {
+                metric_add(m_rpc_unavailable, 1);
+                http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "the message bus is unavailable; retry shortly");
+                return;
+        }
         r = codec_pack(msg, &data, &len);
         if (r < 0) {
                 http_problem(rq->x, 500, NULL, NULL, "out of memory");
