@@ -32,6 +32,8 @@ static void usage(FILE *f) {
               "                        sandbox-psp,nats-server,postgres)\n"
               "      --jwt-secret-file F  sign HS256 tokens with the secret in F instead of POST /auth/dev-token\n"
               "      --card TOKEN      card token for payment (default tok_ok)\n"
+              "      --nats-monitor URL  nats-server monitoring URL for JetStream consumer lag\n"
+              "                        (default http://127.0.0.1:8222; \"off\" to skip)\n"
               "      --seed N          random seed for store and item choice (default: from the clock)\n"
               "      --json            print the report as a JSON object\n"
               "  -h, --help            this text\n",
@@ -85,7 +87,7 @@ static int parse_procs(BenchOptions *o, const char *list) {
 
 int options_parse(BenchOptions *o, int argc, char **argv, FILE *out, FILE *err) {
         enum { OPT_RATE = 256, OPT_WARMUP, OPT_DRAIN, OPT_TIMEOUT, OPT_PIDS, OPT_PROCS, OPT_JWT, OPT_CARD, OPT_SEED,
-               OPT_JSON, OPT_URL };
+               OPT_JSON, OPT_URL, OPT_MONITOR };
         static const struct option longopts[] = {
                 {"url", required_argument, NULL, OPT_URL},
                 {"concurrency", required_argument, NULL, 'c'},
@@ -101,6 +103,7 @@ int options_parse(BenchOptions *o, int argc, char **argv, FILE *out, FILE *err) 
                 {"card", required_argument, NULL, OPT_CARD},
                 {"seed", required_argument, NULL, OPT_SEED},
                 {"json", no_argument, NULL, OPT_JSON},
+                {"nats-monitor", required_argument, NULL, OPT_MONITOR},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
@@ -111,6 +114,7 @@ int options_parse(BenchOptions *o, int argc, char **argv, FILE *out, FILE *err) 
                 .drain_s = 10,
                 .timeout_ms = 10000,
                 .card_token = "tok_ok",
+                .nats_monitor = "http://127.0.0.1:8222",
         };
         bool duration_given = false;
         uint64_t u = 0;
@@ -202,6 +206,21 @@ int options_parse(BenchOptions *o, int argc, char **argv, FILE *out, FILE *err) 
                                 what = "--seed needs a non-negative integer";
                                 goto bad;
                         }
+                        break;
+                case OPT_MONITOR:
+                        if (strcmp(optarg, "off") == 0) {
+                                o->nats_monitor = NULL;
+                                break;
+                        }
+                        if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
+                                what = "--nats-monitor needs an http:// URL or off";
+                                goto bad;
+                        }
+                        if (optarg[strlen(optarg) - 1] == '/') {
+                                what = "--nats-monitor must not end with '/'";
+                                goto bad;
+                        }
+                        o->nats_monitor = optarg;
                         break;
                 case OPT_JSON:
                         o->json = true;

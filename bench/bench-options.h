@@ -24,6 +24,7 @@ typedef struct {
         char *procs_buf;             /* owned copy of --procs */
         const char *jwt_secret_file; /* sign tokens locally with this HS256 secret instead of /auth/dev-token */
         const char *card_token;
+        const char *nats_monitor;    /* nats-server monitoring base URL for consumer lag, NULL = off */
         uint64_t seed;               /* for store and item choice; 0 = from the clock */
         bool json;                   /* print the report as one JSON object */
 } BenchOptions;

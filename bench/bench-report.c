@@ -52,7 +52,39 @@ static void text_latency_row(FILE *out, const char *name, const Histogram *h) {
                 ms(histogram_max(h)), histogram_mean(h) / 1000.0);
 }
 
-int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs) {
+/* A consumer that ends the window with more waiting than it started with, beyond noise: it did not keep up. */
+static bool lag_behind(const LagFigure *f) {
+        return f->pending[1] > f->pending[0] + 100;
+}
+
+static double lag_rate(const LagFigure *f, const FlowResult *res) {
+        return res->window_s > 0 && f->delivered[1] >= f->delivered[0]
+                       ? (double)(f->delivered[1] - f->delivered[0]) / res->window_s
+                       : 0.0;
+}
+
+/* Redeliveries during the window (the counter restarts if the consumer was re-created). */
+static uint64_t lag_redelivered(const LagFigure *f) {
+        return f->redelivered[1] >= f->redelivered[0] ? f->redelivered[1] - f->redelivered[0] : f->redelivered[1];
+}
+
+static void text_lag(FILE *out, const FlowResult *res, const Lag *lag) {
+        const LagFigure *figs = NULL;
+        size_t n = lag_figures(lag, &figs);
+        fprintf(out, "\nJetStream consumers (window)   delivered/s  pending start -> end  ack pending  redelivered\n");
+        for (size_t i = 0; i < n; i++) {
+                const LagFigure *f = &figs[i];
+                if (!f->begun || !f->ended)
+                        continue;
+                fprintf(out, "  %-28s %11.1f %9llu -> %-9llu %11llu %12llu%s\n", f->name, lag_rate(f, res),
+                        (unsigned long long)f->pending[0], (unsigned long long)f->pending[1],
+                        (unsigned long long)f->ack_pending[1],
+                        (unsigned long long)lag_redelivered(f),
+                        lag_behind(f) ? "  FALLING BEHIND" : "");
+        }
+}
+
+int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag) {
         fprintf(out, "food-bench %s: %u customers, ", o->url, o->concurrency);
         if (o->rate > 0)
                 fprintf(out, "open loop at %g orders/s", o->rate);
@@ -101,6 +133,8 @@ int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const P
                 }
         }
 
+        if (lag)
+                text_lag(out, res, lag);
         if (!procs) {
                 fprintf(out, "\nCPU      not measured (the window never began or /proc was unreadable)\n");
                 return 0;
@@ -141,7 +175,28 @@ static int set(json_t *obj, const char *key, json_t *value) {
         return value && json_object_set_new(obj, key, value) == 0 ? 0 : -ENOMEM;
 }
 
-int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs) {
+static json_t *json_lag(const FlowResult *res, const Lag *lag) {
+        const LagFigure *figs = NULL;
+        size_t n = lag_figures(lag, &figs);
+        json_t *list = json_array();
+        for (size_t i = 0; list && i < n; i++) {
+                const LagFigure *f = &figs[i];
+                if (!f->begun || !f->ended)
+                        continue;
+                json_t *c = json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:b}", "name", f->name, "delivered_per_s",
+                                      lag_rate(f, res), "pending_start", (json_int_t)f->pending[0], "pending_end",
+                                      (json_int_t)f->pending[1], "ack_pending_end", (json_int_t)f->ack_pending[1],
+                                      "redelivered", (json_int_t)lag_redelivered(f), "falling_behind",
+                                      lag_behind(f));
+                if (!c || json_array_append_new(list, c) < 0) {
+                        json_decref(list);
+                        return NULL;
+                }
+        }
+        return list;
+}
+
+int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag) {
         json_t *root = json_object(), *lat = json_object(), *kinds = json_array(), *by_call = json_object();
         int r = -ENOMEM;
         if (!root || !lat || !kinds || !by_call)
@@ -223,6 +278,8 @@ int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const P
         } else if (set(root, "cpu", json_null()) < 0) {
                 goto out;
         }
+        if (set(root, "consumers", lag ? json_lag(res, lag) : json_null()) < 0)
+                goto out;
         r = json_dumpf(root, out, JSON_INDENT(2)) == 0 && fputc('\n', out) != EOF ? 0 : -EIO;
 out:
         json_decref(by_call);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench-flow.h"
+#include "bench-lag.h"
 #include "bench-options.h"
 #include "bench-procs.h"
 #include "bench-report.h"
@@ -21,20 +22,33 @@ static void on_signal(int sig) {
 typedef struct {
         Procs *procs;
         bool begun, ended;
+        Lag *lag; /* NULL when off */
+        bool lag_begun, lag_ended;
 } Sampling;
 
-/* The window hook: /proc snapshots at its start and end. A failure only loses the CPU figures. */
+/* The window hook: /proc snapshots and consumer lag at its start and end. A failure only loses those figures. */
 static void on_window(void *ctx, bool begin) {
         Sampling *s = ctx;
         int r = begin ? procs_begin(s->procs) : procs_end(s->procs);
-        if (r < 0) {
+        if (r < 0)
                 fprintf(stderr, "food-bench: sampling /proc: %s (no CPU figures)\n", strerror(-r));
-                return;
-        }
-        if (begin)
+        else if (begin)
                 s->begun = true;
         else
                 s->ended = s->begun;
+
+        if (!s->lag || (!begin && !s->lag_begun))
+                return;
+        char err[256];
+        if (lag_sample(s->lag, begin, err, sizeof(err)) < 0) {
+                fprintf(stderr, "food-bench: NATS monitoring: %s (no consumer figures; --nats-monitor off hides this)\n",
+                        err);
+                return;
+        }
+        if (begin)
+                s->lag_begun = true;
+        else
+                s->lag_ended = true;
 }
 
 int main(int argc, char **argv) {
@@ -68,6 +82,11 @@ int main(int argc, char **argv) {
                 goto out;
         }
 
+        if (o.nats_monitor && lag_new(&sampling.lag, o.nats_monitor) < 0) {
+                fprintf(stderr, "food-bench: out of memory\n");
+                goto out;
+        }
+
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
@@ -78,7 +97,8 @@ int main(int argc, char **argv) {
         if (flow_run(&o, &hooks, &res) < 0)
                 goto out;
         const Procs *procs = sampling.ended ? sampling.procs : NULL;
-        r = o.json ? report_json(stdout, &o, &res, procs) : report_text(stdout, &o, &res, procs);
+        const Lag *lag = sampling.lag_ended ? sampling.lag : NULL;
+        r = o.json ? report_json(stdout, &o, &res, procs, lag) : report_text(stdout, &o, &res, procs, lag);
         if (r < 0 || fflush(stdout) != 0) {
                 fprintf(stderr, "food-bench: writing the report failed\n");
                 goto out;
@@ -87,6 +107,7 @@ int main(int argc, char **argv) {
         rc = res.completed > 0 ? 0 : 3;
 out:
         procs_free(sampling.procs);
+        lag_free(sampling.lag);
         flow_result_done(&res);
         options_done(&o);
         return rc;

@@ -52,6 +52,8 @@ int main(void) {
         CHECK(o.n_procs == 0 && !o.pids_from, "default processes: expected none given, got %zu", o.n_procs);
         CHECK(strcmp(o.card_token, "tok_ok") == 0, "default card: expected tok_ok, got %s", o.card_token);
         CHECK(!o.json, "default: expected text report");
+        CHECK(o.nats_monitor && strcmp(o.nats_monitor, "http://127.0.0.1:8222") == 0,
+              "default monitor: expected http://127.0.0.1:8222, got %s", o.nats_monitor ? o.nats_monitor : "(null)");
         options_done(&o);
 
         r = parse(&o, (const char *const[]){"--url", "http://10.0.0.1:9000", "-c", "64", "-d", "7.5", "--rate",
@@ -88,6 +90,11 @@ int main(void) {
               o.concurrency);
         options_done(&o);
 
+        r = parse(&o, (const char *const[]){"--nats-monitor", "off", NULL});
+        CHECK(r == 0 && !o.nats_monitor, "--nats-monitor off: expected 0 and no URL, got %d, %s", r,
+              o.nats_monitor ? o.nats_monitor : "(null)");
+        options_done(&o);
+
         r = parse(&o, (const char *const[]){"--help", NULL});
         CHECK(r == OPTIONS_HELP, "--help: expected %d, got %d", OPTIONS_HELP, r);
         options_done(&o);
@@ -108,6 +115,7 @@ int main(void) {
         refused((const char *const[]){"--procs", "a,,b", NULL}, "--procs with an empty name");
         refused((const char *const[]){"--procs", "a-name-longer-than-15", NULL}, "--procs with a long name");
         refused((const char *const[]){"--procs", "a", "--pids-from", "/x", NULL}, "--procs with --pids-from");
+        refused((const char *const[]){"--nats-monitor", "localhost:8222", NULL}, "--nats-monitor without http://");
         refused((const char *const[]){"--bogus", NULL}, "unknown option");
         refused((const char *const[]){"-c", NULL}, "-c without value");
         refused((const char *const[]){"stray", NULL}, "stray argument");

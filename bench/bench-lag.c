@@ -1,0 +1,122 @@
+/* Reads JetStream consumer state from nats-server's /jsz monitoring page, twice, and keeps both samples. */
+#include "bench-lag.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench-http.h"
+
+struct Lag {
+        Http *http;
+        LagFigure figs[LAG_CONSUMERS_MAX];
+        size_t n;
+};
+
+int lag_new(Lag **ret, const char *monitor_url) {
+        Lag *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        if (monitor_url) {
+                int r = http_new(&l->http, monitor_url, 1, 3000);
+                if (r < 0) {
+                        free(l);
+                        return r;
+                }
+        }
+        *ret = l;
+        return 0;
+}
+
+void lag_free(Lag *l) {
+        if (!l)
+                return;
+        http_free(l->http);
+        free(l);
+}
+
+static uint64_t u64_of(json_t *v) {
+        json_int_t i = json_integer_value(v);
+        return i > 0 ? (uint64_t)i : 0;
+}
+
+static LagFigure *figure_for(Lag *l, const char *name) {
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->figs[i].name, name) == 0)
+                        return &l->figs[i];
+        if (l->n == LAG_CONSUMERS_MAX)
+                return NULL;
+        LagFigure *f = &l->figs[l->n++];
+        memset(f, 0, sizeof(*f));
+        snprintf(f->name, sizeof(f->name), "%s", name);
+        return f;
+}
+
+int lag_parse(Lag *l, const char *text, size_t len, bool begin) {
+        json_error_t jerr;
+        json_t *root = json_loadb(text, len, 0, &jerr);
+        json_t *accounts = json_object_get(root, "account_details");
+        int r = -EINVAL;
+        if (!json_is_array(accounts))
+                goto out;
+        int k = begin ? 0 : 1;
+        size_t ai, si, ci;
+        json_t *acc, *stream, *cons;
+        json_array_foreach(accounts, ai, acc) {
+                json_array_foreach(json_object_get(acc, "stream_detail"), si, stream) {
+                        const char *sname = json_string_value(json_object_get(stream, "name"));
+                        json_array_foreach(json_object_get(stream, "consumer_detail"), ci, cons) {
+                                const char *cname = json_string_value(json_object_get(cons, "name"));
+                                if (!sname || !cname)
+                                        continue;
+                                char name[128];
+                                snprintf(name, sizeof(name), "%s/%s", sname, cname);
+                                LagFigure *f = figure_for(l, name);
+                                if (!f)
+                                        continue;
+                                if (begin)
+                                        f->begun = true;
+                                else
+                                        f->ended = true;
+                                f->pending[k] = u64_of(json_object_get(cons, "num_pending"));
+                                f->ack_pending[k] = u64_of(json_object_get(cons, "num_ack_pending"));
+                                f->redelivered[k] = u64_of(json_object_get(cons, "num_redelivered"));
+                                f->delivered[k] =
+                                        u64_of(json_object_get(json_object_get(cons, "delivered"), "consumer_seq"));
+                        }
+                }
+        }
+        r = 0;
+out:
+        json_decref(root);
+        return r;
+}
+
+int lag_sample(Lag *l, bool begin, char *err, size_t err_cap) {
+        if (!l->http) {
+                snprintf(err, err_cap, "no monitoring URL");
+                return -EINVAL;
+        }
+        long status = 0;
+        char *body = NULL;
+        int r = http_fetch(l->http, "GET", "/jsz?consumers=true", NULL, NULL, &status, &body, err, err_cap);
+        if (r < 0)
+                return r;
+        if (status != 200) {
+                snprintf(err, err_cap, "HTTP %ld", status);
+                free(body);
+                return -EPROTO;
+        }
+        r = lag_parse(l, body, strlen(body), begin);
+        if (r < 0)
+                snprintf(err, err_cap, "not a /jsz answer");
+        free(body);
+        return r;
+}
+
+size_t lag_figures(const Lag *l, const LagFigure **ret) {
+        *ret = l->figs;
+        return l->n;
+}
