@@ -27,6 +27,8 @@ int gateway_config_read(GatewayConfig *c) {
                 r = config_int("GATEWAY_REQUEST_TIMEOUT_MS", 30000, 100, 3600000, &c->request_timeout_ms);
         if (r == 0)
                 r = config_int("CATALOG_REFRESH_S", 30, 1, 86400, &c->catalog_refresh_s);
+        if (r == 0)
+                r = config_int("GATEWAY_DRAIN_S", 10, 0, 600, &c->drain_s);
         if (r < 0)
                 return r;
         c->jwt_secret_len = strlen(c->jwt_secret);

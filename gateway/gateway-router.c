@@ -91,6 +91,10 @@ void gateway_router_metrics_init(void) {
         m_in_flight = metrics_gauge("gateway_http_in_flight", "HTTP requests being handled");
 }
 
+long long gateway_router_in_flight(void) {
+        return atomic_load_explicit(&m_in_flight->value, memory_order_relaxed);
+}
+
 static void router_observe(int status, long long ms) {
         metric_add(m_class[status >= 100 && status < 600 ? status / 100 : 5], 1);
         for (size_t i = 0; i < ROUTER_BUCKETS; i++)

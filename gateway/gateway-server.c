@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "gateway.h"
 #include "log.h"
@@ -36,8 +37,20 @@ int gateway_server_start(Gateway *gw) {
 }
 
 void gateway_server_stop(Gateway *gw) {
+        struct timespec tick = {0, 50 * 1000000L};
+        int64_t waited_ms = 0;
+
         if (!gw->http)
                 return;
+        /* civetweb drops every write once mg_stop began: an answer still being
+         * computed would be lost, so wait for the handlers first. */
+        while (gateway_router_in_flight() > 0 && waited_ms < gw->cfg.drain_s * 1000) {
+                nanosleep(&tick, NULL);
+                waited_ms += 50;
+        }
+        if (gateway_router_in_flight() > 0)
+                log_warn("stopping with %lld request(s) still in flight after %lld s", gateway_router_in_flight(),
+                         (long long)gw->cfg.drain_s);
         mg_stop(gw->http);
         gw->http = NULL;
 }

@@ -23,6 +23,7 @@ typedef struct {
         int64_t threads;          /* GATEWAY_THREADS: civetweb worker threads */
         int64_t request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS: socket read/write timeout */
         int64_t catalog_refresh_s;  /* CATALOG_REFRESH_S: catalog reload period */
+        int64_t drain_s;            /* GATEWAY_DRAIN_S: longest wait for requests in flight at SIGTERM */
 } GatewayConfig;
 
 typedef struct {
@@ -39,10 +40,13 @@ int gateway_config_read(GatewayConfig *c);
 
 /* Starts civetweb with the router on cfg.bind:cfg.port. 0 or -EADDRINUSE (logged). */
 int gateway_server_start(Gateway *gw);
-/* Stops accepting, waits for the requests in flight, joins the threads. */
+/* Lets the requests in flight finish (up to cfg.drain_s; new ones are still
+ * served meanwhile, /readyz already says 503), then stops civetweb. */
 void gateway_server_stop(Gateway *gw);
 /* Registers the request metrics; call once before gateway_server_start. */
 void gateway_router_metrics_init(void);
+/* Requests being handled right now. */
+long long gateway_router_in_flight(void);
 /* The civetweb request handler of every path (`gw` is the Gateway): routes,
  * authenticates, answers, counts. Returns the status sent. */
 int gateway_router_handle(struct mg_connection *conn, void *gw);
