@@ -17,7 +17,7 @@ static int failures;
         } while (0)
 
 static const char begin_json[] =
-        "{\"server_id\":\"x\",\"account_details\":[{\"name\":\"$G\",\"stream_detail\":["
+        "{\"server_id\":\"x\",\"config\":{\"max_bytes\":18446744073709551615},\"account_details\":[{\"name\":\"$G\",\"stream_detail\":["
         "{\"name\":\"FOOD_CMD\",\"state\":{\"messages\":10},\"consumer_detail\":["
         "{\"name\":\"store\",\"num_pending\":5,\"num_ack_pending\":1,\"num_redelivered\":0,"
         "\"delivered\":{\"consumer_seq\":100,\"stream_seq\":100}},"
