@@ -17,12 +17,6 @@
 #define ORDERS_POLL_MS 20         /* read model poll period while waiting */
 #define ORDERS_RECENT_MS 30000    /* an unknown id made this recently may still appear */
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int64_t ms) {
         struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
@@ -65,7 +59,8 @@ static bool order_id_recent(const char *id) {
         return ms <= now + 5000 && now - ms <= ORDERS_RECENT_MS;
 }
 
-/* The owner customer, the order's store, and admins see an order. */
+/* The owner customer, the order's store, and admins see an order; the store
+ * only once it was paid (an unpaid order never reached its inbox). */
 static bool order_visible(const Request *rq, const ReadOrder *o) {
         switch (rq->auth.role) {
         case AUTH_ADMIN:
@@ -73,7 +68,8 @@ static bool order_visible(const Request *rq, const ReadOrder *o) {
         case AUTH_CUSTOMER:
                 return strcmp(o->customer_id, rq->auth.sub) == 0;
         case AUTH_STORE:
-                return strcmp(o->store_id, rq->auth.store_id) == 0;
+                return strcmp(o->store_id, rq->auth.store_id) == 0 && strcmp(o->status, "PAYMENT_PENDING") != 0 &&
+                       strcmp(o->status, "REJECTED") != 0;
         default:
                 return false;
         }
@@ -84,12 +80,12 @@ static bool order_visible(const Request *rq, const ReadOrder *o) {
  * is below `want`. 0 with *ret (clear it), or -1 after answering (404 for
  * missing or not visible: no hint of existence). */
 static int order_read_visible(Request *rq, const char *id, int64_t want, ReadOrder *ret) {
-        int64_t deadline = mono_ms() + ORDERS_WAIT_MS;
+        int64_t deadline = routes_mono_ms() + ORDERS_WAIT_MS;
         ReadOrder o = {0};
 
         for (;;) {
                 int r = readmodel_order(rq->gw->readmodel, id, &o);
-                bool last = mono_ms() >= deadline;
+                bool last = routes_mono_ms() >= deadline;
                 if (r < 0) {
                         routes_read_failed(rq, r);
                         return -1;

@@ -21,7 +21,7 @@ static const char *const readmodel_statuses[] = {
 };
 
 static const PgStmt stmt_order = {
-        "rm_order", "SELECT customer_id, store_id, version, view::text FROM readmodel.orders WHERE id = $1"};
+        "rm_order", "SELECT customer_id, store_id, version, view::text, status FROM readmodel.orders WHERE id = $1"};
 
 static const PgStmt stmt_customer_orders = {
         "rm_customer_orders",
@@ -176,6 +176,7 @@ int readmodel_order(Readmodel *rm, const char *order_id, ReadOrder *ret) {
         }
         snprintf(ret->customer_id, sizeof(ret->customer_id), "%s", PQgetvalue(res, 0, 0));
         snprintf(ret->store_id, sizeof(ret->store_id), "%s", PQgetvalue(res, 0, 1));
+        snprintf(ret->status, sizeof(ret->status), "%s", PQgetvalue(res, 0, 4));
         ret->version = pg_ll(res, 0, 2);
         ret->view = strdup(PQgetvalue(res, 0, 3));
         PQclear(res);

@@ -17,6 +17,7 @@ typedef struct Readmodel Readmodel;
 typedef struct {
         char customer_id[128];
         char store_id[128];
+        char status[32];
         int64_t version;
         char *view;
 } ReadOrder;

@@ -105,12 +105,6 @@ static void router_observe(int status, long long ms) {
         metric_add(m_count, 1);
 }
 
-static long long mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- matching ------------------------------------------------------------- */
 
 /* Splits "/a/b/c" in place into segments; -1 when there are too many. */
@@ -249,7 +243,8 @@ static void router_dispatch(Request *rq) {
 int gateway_router_handle(struct mg_connection *conn, void *gw) {
         HttpExchange x = {conn, mg_get_request_info(conn), 0};
         Request rq = {.gw = gw, .x = &x};
-        long long start = mono_ms(), ms;
+        int64_t start = routes_mono_ms();
+        long long ms;
 
         metric_add(m_in_flight, 1);
         router_dispatch(&rq);
@@ -257,7 +252,7 @@ int gateway_router_handle(struct mg_connection *conn, void *gw) {
                 log_error("router: %s %s was not answered", x.info->request_method, x.info->local_uri);
                 http_problem(&x, 500, NULL, NULL, "the request was not answered");
         }
-        ms = mono_ms() - start;
+        ms = (long long)(routes_mono_ms() - start);
         router_observe(x.status, ms);
         metric_add(m_in_flight, -1);
         log_debug("%s %s -> %d in %lld ms", x.info->request_method, x.info->local_uri, x.status, ms);
