@@ -12,6 +12,7 @@
 struct Bus {
         natsConnection *nc;
         jsCtx *js; /* for topology calls only */
+        atomic_bool closing;
 };
 
 struct BusConsumer {
@@ -91,9 +92,10 @@ static void bus_on_error(natsConnection *nc, natsSubscription *sub, natsStatus e
 }
 
 static void bus_on_disconnected(natsConnection *nc, void *closure) {
+        Bus *b = closure;
         (void)nc;
-        (void)closure;
-        log_warn("nats: disconnected, reconnecting");
+        if (!atomic_load(&b->closing))
+                log_warn("nats: disconnected, reconnecting");
 }
 
 static void bus_on_reconnected(natsConnection *nc, void *closure) {
@@ -131,7 +133,7 @@ int bus_connect(Bus **ret, const char *url, const char *name, const volatile boo
         if (s == NATS_OK)
                 s = natsOptions_SetErrorHandler(o, bus_on_error, NULL);
         if (s == NATS_OK)
-                s = natsOptions_SetDisconnectedCB(o, bus_on_disconnected, NULL);
+                s = natsOptions_SetDisconnectedCB(o, bus_on_disconnected, b);
         if (s == NATS_OK)
                 s = natsOptions_SetReconnectedCB(o, bus_on_reconnected, NULL);
         if (s != NATS_OK) {
@@ -167,6 +169,7 @@ fail:
 void bus_free(Bus *b) {
         if (!b)
                 return;
+        atomic_store(&b->closing, true);
         if (b->nc) {
                 natsConnection_DrainTimeout(b->nc, 5000);
                 for (int i = 0; i < 100 && !natsConnection_IsClosed(b->nc); i++)
@@ -221,8 +224,10 @@ static int bus_ensure_consumer(Bus *b, const ConsumerDef *d) {
         jsConsumerConfig cc;
         jsConsumerInfo *ci = NULL;
         jsErrCode jerr = 0;
-        /* Redelivery back-off for unacked messages (crashed or slow consumer). */
-        int64_t backoff[] = {1000000000LL, 5000000000LL, 30000000000LL};
+        /* Redelivery back-off for unacked messages (a crashed consumer). The
+         * first wait outlasts the slowest handler (a payment provider call with
+         * its 2 s deadline) so work in progress is not delivered twice. */
+        int64_t backoff[] = {5000000000LL, 15000000000LL, 30000000000LL, 60000000000LL};
         natsStatus s;
 
         s = js_GetConsumerInfo(&ci, b->js, d->stream, d->durable, NULL, &jerr);
@@ -241,7 +246,7 @@ static int bus_ensure_consumer(Bus *b, const ConsumerDef *d) {
         cc.DeliverPolicy = js_DeliverAll;
         cc.AckWait = backoff[0];
         cc.BackOff = backoff;
-        cc.BackOffLen = 3;
+        cc.BackOffLen = 4;
         cc.MaxDeliver = 20;
         cc.MaxAckPending = 20000;
         cc.MaxWaiting = 512;

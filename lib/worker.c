@@ -34,6 +34,14 @@ typedef struct {
 } Loop;
 
 static Metric *m_handled, *m_duplicates, *m_poison, *m_failed;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void worker_register_metrics(void) {
+        m_handled = metrics_counter("food_messages_handled_total", "Messages handled by this worker");
+        m_duplicates = metrics_counter("food_messages_duplicate_total", "Redelivered or duplicate messages skipped");
+        m_poison = metrics_counter("food_messages_dead_lettered_total", "Undecodable or impossible messages dead-lettered");
+        m_failed = metrics_counter("food_messages_failed_total", "Messages whose handling failed and will be retried");
+}
 
 static const PgStmt st_claim = {"worker_claim",
                                 "INSERT INTO processed(msg_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1"};
@@ -241,18 +249,8 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 free(tids);
                 return -ENOMEM;
         }
-        if (!m_handled) {
-                m_handled = metrics_counter("food_messages_handled_total", "Messages handled by this worker");
-                m_duplicates = metrics_counter("food_messages_duplicate_total", "Redelivered or duplicate messages skipped");
-                m_poison = metrics_counter("food_messages_dead_lettered_total", "Undecodable or impossible messages dead-lettered");
-                m_failed = metrics_counter("food_messages_failed_total", "Messages whose handling failed and will be retried");
-        }
-        r = pg_exec(svc->pg, "CREATE TABLE IF NOT EXISTS processed (msg_id text PRIMARY KEY, reply_subject text,"
-                             " reply_type text, reply bytea, at timestamptz NOT NULL DEFAULT now())");
-        if (r < 0) {
-                log_error("%s: cannot create processed table: %s", def->durable, pg_error(svc->pg));
-                goto out;
-        }
+        /* The processed table is created by each service's first migration. */
+        pthread_once(&metrics_once, worker_register_metrics);
         for (int i = 0; i < threads; i++) {
                 Loop *l = &loops[i];
                 l->svc = svc;
@@ -274,7 +272,6 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 log_info("%s: consuming with %d loop(s)", def->durable, threads);
         for (int i = 0; i < started; i++)
                 pthread_join(tids[i], NULL);
-out:
         for (int i = 0; i < threads; i++) {
                 bus_consumer_close(loops[i].consumer);
                 bus_publisher_free(loops[i].pub);

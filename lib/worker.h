@@ -34,5 +34,7 @@ typedef struct {
         int batch;            /* max messages per fetch and transaction */
 } WorkerDef;
 
-/* Runs until service_stopping. Returns 0 or negative errno on setup failure. */
+/* Runs until service_stopping. Returns 0 or negative errno on setup failure.
+ * Thread-safe: a process may run several consumers, one worker_run per thread.
+ * The service's migrations must create its `processed` table. */
 int worker_run(Service *svc, const WorkerDef *def);

@@ -1,7 +1,6 @@
 /* notification-worker: durable "notification" (order status events) and durable
  * "notification-cmd" (NotifyCustomer commands), two worker loops in one process. */
 #include <pthread.h>
-#include <time.h>
 
 #include "config.h"
 #include "log.h"
@@ -25,7 +24,7 @@ static void *loop_run(void *arg) {
 }
 
 int main(void) {
-        Service svc, cmd_svc = {0};
+        Service svc;
         Loop events = {0}, commands = {0};
         pthread_t tid;
         int64_t threads = 0, batch = 0;
@@ -42,30 +41,20 @@ int main(void) {
                           notification_migrations_len, 9105);
         if (r < 0)
                 goto out;
-        /* worker_run uses svc->pg while it sets up, and a Pg is one thread's: the command loop gets a
-         * copy of the service with a connection of its own. */
-        cmd_svc = svc;
-        r = service_pg(&svc, &cmd_svc.pg);
-        if (r < 0)
-                goto out;
         events = (Loop){&svc, {.durable = "notification", .handle = notification_handle_event,
                                .threads = (int)threads, .batch = (int)batch}, 0};
-        commands = (Loop){&cmd_svc, {.durable = "notification-cmd", .handle = notification_handle_command,
+        commands = (Loop){&svc, {.durable = "notification-cmd", .handle = notification_handle_command,
                                      .threads = 1, .batch = (int)batch}, 0};
         r = -pthread_create(&tid, NULL, loop_run, &events);
         if (r < 0) {
                 log_error_errno(r, "cannot start the status event loop");
                 goto out;
         }
-        /* worker_run registers its metrics lazily on entry without a lock: let the first loop do
-         * that before the second enters (see the report on lib/worker.c). */
-        nanosleep(&(struct timespec){0, 300000000L}, NULL);
-        commands.result = worker_run(&cmd_svc, &commands.def);
+        commands.result = worker_run(&svc, &commands.def);
         service_stopping = true; /* either loop ending ends the process */
         pthread_join(tid, NULL);
         r = commands.result < 0 ? commands.result : events.result;
 out:
-        pg_free(cmd_svc.pg);
         service_stop(&svc);
         return r < 0 ? 1 : 0;
 }
