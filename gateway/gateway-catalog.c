@@ -294,8 +294,9 @@ int catalog_price(Catalog *c, const char *store_id, const JsonItem *items, size_
                         goto out;
                 }
                 if (it->store != (size_t)(st - c->snap->stores)) {
-                        r = gjson_problem(problem, 422, "items[%zu].menu_item_id \"%s\" belongs to another store, not %s",
-                                          i, it->id, st->id);
+                        r = gjson_problem(problem, 422,
+                                          "items[%zu].menu_item_id \"%s\" belongs to another store, not %s", i,
+                                          it->id, st->id);
                         goto out;
                 }
                 if (!it->available) {

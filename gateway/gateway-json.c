@@ -117,8 +117,8 @@ static int get_id(json_t *obj, const char *prefix, const char *key, bool require
         if (r != 0 || !*ret)
                 return r;
         if (!auth_id_valid(*ret))
-                return gjson_problem(p, 422, "%s%s is not a valid id (1-64 characters of A-Z a-z 0-9 _ . : @ -)", prefix,
-                                   key);
+                return gjson_problem(p, 422, "%s%s is not a valid id (1-64 characters of A-Z a-z 0-9 _ . : @ -)",
+                                     prefix, key);
         return 0;
 }
 
@@ -162,13 +162,13 @@ static int parse_items(json_t *items, JsonItem *out, size_t *n_out, JsonProblem 
                 q = json_object_get(it, "quantity");
                 if (!q || json_is_null(q))
                         return gjson_problem(p, 400, "%squantity is required (an integer between 1 and %d)", prefix,
-                                           GJSON_QUANTITY_MAX);
+                                             GJSON_QUANTITY_MAX);
                 if (!json_is_integer(q))
                         return gjson_problem(p, 400, "%squantity must be an integer between 1 and %d", prefix,
-                                           GJSON_QUANTITY_MAX);
+                                             GJSON_QUANTITY_MAX);
                 if (json_integer_value(q) < 1 || json_integer_value(q) > GJSON_QUANTITY_MAX)
-                        return gjson_problem(p, 422, "%squantity must be an integer between 1 and %d (got %lld)", prefix,
-                                           GJSON_QUANTITY_MAX, (long long)json_integer_value(q));
+                        return gjson_problem(p, 422, "%squantity must be an integer between 1 and %d (got %lld)",
+                                             prefix, GJSON_QUANTITY_MAX, (long long)json_integer_value(q));
                 out[n].quantity = (int)json_integer_value(q);
         }
         *n_out = json_array_size(items);
