@@ -5,6 +5,8 @@
 # secret) lives in $STATE_DIR (default .state/) and is reused by the next run.
 # Env: GATEWAY_PORT (8080), SANDBOX_PSP_PORT (8091), STATE_DIR, BUILD_DIR (build), READY_TIMEOUT_S (120),
 # SKIP_BUILD=1 (use the binaries already in BUILD_DIR, no install/build); other variables reach the services.
+# A second platform beside the first also needs NATS_PORT (4222), NATS_MONITOR_PORT (8222), PG_PORT (5433) and
+# HEALTH_PORT_BASE (9100: orchestrator +1, payment +2, store +3, delivery +4, notification +5, projector +6).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$PWD
@@ -14,9 +16,10 @@ STATE_DIR=${STATE_DIR:-$repo/.state}
 GATEWAY_PORT=${GATEWAY_PORT:-8080}
 SANDBOX_PSP_PORT=${SANDBOX_PSP_PORT:-8091}
 READY_TIMEOUT_S=${READY_TIMEOUT_S:-120}
-NATS_PORT=4222
-NATS_MONITOR_PORT=8222
-PG_PORT=5433
+NATS_PORT=${NATS_PORT:-4222}
+NATS_MONITOR_PORT=${NATS_MONITOR_PORT:-8222}
+PG_PORT=${PG_PORT:-5433}
+HEALTH_PORT_BASE=${HEALTH_PORT_BASE:-9100}
 export NATS_URL=nats://127.0.0.1:$NATS_PORT
 export DATABASE_URL=postgresql://food@127.0.0.1:$PG_PORT/food
 
@@ -32,7 +35,12 @@ declare -A bin=(
         [projector]=services/projector/projector
         [gateway]=gateway/gateway
 )
-declare -A health_port=([orchestrator]=9101 [payment]=9102 [store]=9103 [delivery]=9104 [notification]=9105 [projector]=9106)
+declare -A health_port=()
+i=1
+for n in orchestrator payment store delivery notification projector; do
+        health_port[$n]=$((HEALTH_PORT_BASE + i))
+        i=$((i + 1))
+done
 declare -A ready_url=([sandbox-psp]=http://127.0.0.1:$SANDBOX_PSP_PORT/healthz [gateway]=http://127.0.0.1:$GATEWAY_PORT/readyz)
 for n in "${!health_port[@]}"; do ready_url[$n]=http://127.0.0.1:${health_port[$n]}/readyz; done
 
@@ -116,17 +124,11 @@ start_pg() {
                 say "creating the PostgreSQL cluster in $pg_data"
                 pg initdb -D "$pg_data" -U postgres --auth=trust -E UTF8 --no-locale >>"$logs/initdb.log" 2>&1 ||
                         die "initdb failed; see $logs/initdb.log"
-                # Local mode: loopback only, trust authentication, the socket beside the cluster.
-                cat >>"$pg_data/postgresql.conf" <<EOF
-
-# food-saga local mode (deploy/local/run.sh)
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$pg_home'
-EOF
         fi
-        (cd "$pg_home" && setsid "${as_pg[@]}" "$pg_bindir/pg_ctl" -D "$pg_data" -l "$pg_home/postgres.log" -w -t 60 start \
-                >/dev/null 9>&-) || die "PostgreSQL did not start; see $logs/postgres.log"
+        # Local mode: loopback only (trust authentication from initdb), the socket beside the cluster.
+        (cd "$pg_home" && setsid "${as_pg[@]}" "$pg_bindir/pg_ctl" -D "$pg_data" -l "$pg_home/postgres.log" -w -t 60 \
+                -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k '$pg_home'" start >/dev/null 9>&-) ||
+                die "PostgreSQL did not start; see $logs/postgres.log"
         pg_started=1
 }
 pg_started=0
