@@ -15,7 +15,7 @@ typedef struct {
         natsMsg *msg;
         bool poison;
         bool failed;
-        char reply_to[256];
+        char reply_to[SAGA_REPLY_TO_MAX];
         EngineReply reply; /* RPC answer to send after commit */
 } Reply;
 
@@ -184,8 +184,10 @@ static void reply_batch(Orchestrator *o, Pg *pg, BusPublisher *dlq, natsMsgList 
                         bus_nak(it->msg, 2000);
                 else
                         bus_ack(it->msg);
-                if (it->reply.data && it->reply_to[0])
-                        (void)bus_publish_core(o->svc.bus, it->reply_to, food__v1__rpc_reply__descriptor.name,
+                /* Every request waiting on this payment gets the outcome. */
+                for (char *save = NULL, *inbox = strtok_r(it->reply_to, " ", &save); inbox && it->reply.data;
+                     inbox = strtok_r(NULL, " ", &save))
+                        (void)bus_publish_core(o->svc.bus, inbox, food__v1__rpc_reply__descriptor.name,
                                                it->reply.data, it->reply.len);
                 engine_reply_clear(&it->reply);
         }

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "codec.h"
-#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 #include "orchestrator.h"
@@ -108,10 +107,18 @@ static int rpc_place(Orchestrator *o, Pg *pg, const Food__V1__PlaceOrder *p, con
                         if (r != 0)
                                 return r < 0 ? r : -EAGAIN;
                         if (row.state == SAGA_PAYMENT_PENDING) {
-                                /* Still paying: this request takes over waiting for the outcome. */
-                                snprintf(row.reply_to, sizeof(row.reply_to), "%s", reply_to);
-                                r = saga_store_update(pg, &row, row.order, row.version,
-                                                      ids_now_ms() + o->engine.payment_timeout_ms);
+                                /* Still paying: this request waits for the outcome too. */
+                                size_t used = strlen(row.reply_to);
+                                if (used + strlen(reply_to) + 2 > sizeof(row.reply_to))
+                                        r = engine_reply_set(reply, 409, "Request in progress",
+                                                             "an order with this Idempotency-Key is being paid; retry shortly",
+                                                             NULL, 0);
+                                else {
+                                        snprintf(row.reply_to + used, sizeof(row.reply_to) - used, "%s%s",
+                                                 used ? " " : "", reply_to);
+                                        r = saga_store_update(pg, &row, row.order, row.version,
+                                                              SAGA_KEEP_DEADLINE);
+                                }
                         } else if (row.state == SAGA_REJECTED)
                                 r = engine_reply_set(reply, 402, "Payment declined",
                                                      "the card was declined; no order was placed", NULL, 0);

@@ -21,7 +21,8 @@ static const PgStmt st_insert = {
 static const PgStmt st_update = {
         "saga_update",
         "UPDATE sagas SET state = $2, step = $3, attempt = $4, version = $5, order_pb = $6, reply_to = $7,"
-        " deadline_at = CASE WHEN $8::bigint = 0 THEN NULL ELSE to_timestamp($8::bigint / 1000.0) END,"
+        " deadline_at = CASE WHEN $8::bigint = -1 THEN deadline_at WHEN $8::bigint = 0 THEN NULL"
+        " ELSE to_timestamp($8::bigint / 1000.0) END,"
         " updated_at = now() WHERE order_id = $1 AND version = $9"};
 static const PgStmt st_outbox = {"saga_outbox",
                                  "INSERT INTO outbox (order_id, step, subject, type, payload, needs_ack)"

@@ -9,6 +9,9 @@
 #include "pg.h"
 #include "saga-machine.h"
 
+/* Room for a few concurrent requests with the same Idempotency-Key. */
+#define SAGA_REPLY_TO_MAX 512
+
 enum {
         SAGA_STORE_NOT_FOUND = 1, /* no saga for that order */
         SAGA_STORE_DUPLICATE = 2, /* the message was already processed */
@@ -22,7 +25,7 @@ typedef struct {
         int64_t version;
         Food__V1__Order *order; /* owned: unpacked snapshot */
         char card_token[128];
-        char reply_to[256];
+        char reply_to[SAGA_REPLY_TO_MAX]; /* space-separated RPC inboxes awaiting the payment outcome */
 } SagaRow;
 
 void saga_row_clear(SagaRow *row);
@@ -34,7 +37,8 @@ int saga_store_load(Pg *pg, const char *order_id, SagaRow *row);
 int saga_store_insert(Pg *pg, const SagaRow *row, const Food__V1__Order *order, int64_t deadline_ms);
 /* Writes the row's state/step/attempt/reply_to and snapshot `order` if the
  * stored version is still `expected_version`; -ESTALE otherwise.
- * deadline_ms 0 clears the timer. */
+ * deadline_ms: 0 clears the timer, SAGA_KEEP_DEADLINE keeps it. */
+#define SAGA_KEEP_DEADLINE (-1)
 int saga_store_update(Pg *pg, const SagaRow *row, const Food__V1__Order *order, int64_t expected_version,
                       int64_t deadline_ms);
 /* Appends a message to the outbox (published by the relay after commit). */
