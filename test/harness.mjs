@@ -43,12 +43,15 @@ export const ALL = ['nats', 'pg', 'sandbox-psp', ...Object.keys(SERVICES), 'gate
 // Lines in a process log that mean a sanitizer found a bug.
 const SANITIZER_RE = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer)/;
 
-// Every child of every platform in this process, killed if the test process exits without stop().
+// Every child of every platform in this process, killed (and the temporary folders removed) if the test
+// process exits without stop(), e.g. on meson's timeout.
 const livingChildren = new Set();
+const tempDirs = new Set();
 process.on('exit', () => {
         for (const c of livingChildren) {
                 try { c.kill('SIGKILL'); } catch { /* already gone */ }
         }
+        if (!process.env.KEEP_TEST_DIR) for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM']) {
         process.once(sig, () => process.exit(130));
@@ -145,8 +148,8 @@ async function request(base, method, p, { token, body, headers = {}, timeoutMs =
 
 /* One started (or stoppable) process of the platform. */
 class Proc {
-        constructor(platform, { name, cmd, args, env, cwd, user, readyUrl, readyCheck }) {
-                Object.assign(this, { platform, name, cmd, args, env, cwd, user, readyUrl, readyCheck });
+        constructor(platform, { name, cmd, args, env, cwd, user, readyUrl, readyCheck, stopSignal = 'SIGTERM' }) {
+                Object.assign(this, { platform, name, cmd, args, env, cwd, user, readyUrl, readyCheck, stopSignal });
                 this.log = path.join(platform.logDir, `${name}.log`);
                 this.child = null;
                 this.exit = null; // {code, signal} of the last run
@@ -203,8 +206,8 @@ class Proc {
                 await this.waitReady();
         }
 
-        // SIGTERM (or `signal`), then SIGKILL after STOP_TIMEOUT. Resolves to {code, signal, killed}.
-        async stop(signal = 'SIGTERM') {
+        // Its stop signal (or `signal`), then SIGKILL after STOP_TIMEOUT. Resolves to {code, signal, killed}.
+        async stop(signal = this.stopSignal) {
                 if (!this.alive()) return { ...this.exit, killed: false };
                 this.stopping = true;
                 this.child.kill(signal);
@@ -225,6 +228,7 @@ class Platform {
                 this.name = opts.name || path.basename(process.argv[1] || 'test', '.mjs').replace(/\.test$/, '');
                 this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `food-${this.name}-`));
                 fs.chmodSync(this.dir, 0o755); // the postgres user must reach its cluster below
+                tempDirs.add(this.dir);
                 const logRoot = fs.existsSync(BUILD_DIR) ? path.join(BUILD_DIR, 'test-logs') : path.join(this.dir, 'logs');
                 this.logDir = path.join(logRoot, this.name);
                 fs.rmSync(this.logDir, { recursive: true, force: true });
@@ -255,7 +259,8 @@ class Platform {
                 this.natsUrl = `nats://127.0.0.1:${port}`;
                 this.natsMonitorUrl = `http://127.0.0.1:${monitor}`;
                 const p = this.add({
-                        name: 'nats', cmd: which('nats-server', ['/usr/sbin']), env: process.env,
+                        // SIGINT: nats-server's clean exit (SIGTERM makes it exit 1).
+                        name: 'nats', cmd: which('nats-server', ['/usr/sbin']), env: process.env, stopSignal: 'SIGINT',
                         args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', store],
                         readyUrl: `${this.natsMonitorUrl}/healthz`,
                 });
@@ -283,7 +288,8 @@ class Platform {
                 this.databaseUrl = `postgresql://food@127.0.0.1:${port}/food`;
                 const isready = pgBin('pg_isready');
                 const p = this.add({
-                        name: 'postgres', cmd: pgBin('postgres'), env, cwd: home, user,
+                        // SIGINT: fast shutdown (SIGTERM would wait for every service to disconnect).
+                        name: 'postgres', cmd: pgBin('postgres'), env, cwd: home, user, stopSignal: 'SIGINT',
                         // Throwaway cluster: durability off for speed; connections for many replicas.
                         args: ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${home}`,
                                 '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
@@ -442,8 +448,9 @@ class Platform {
                 }
         }
 
-        // Stops one process (e.g. 'payment-2') or every replica of a service ('payment') with SIGTERM.
-        async kill(name, signal = 'SIGTERM') {
+        // Stops one process (e.g. 'payment-2') or every replica of a service ('payment') with its stop signal
+        // (SIGTERM; SIGINT for nats and postgres) or `signal` (e.g. 'SIGKILL' for a crash).
+        async kill(name, signal = undefined) {
                 return Promise.all(this.find(name).map((p) => p.stop(signal)));
         }
 
@@ -466,8 +473,7 @@ class Platform {
                         const results = await Promise.all(group.map((p) => p.stop()));
                         group.forEach((p, i) => { exits[p.name] = results[i]; });
                 }
-                // SIGINT: PostgreSQL's fast shutdown, and nats-server's clean exit (SIGTERM makes it exit 1).
-                for (const p of infra) exits[p.name] = await p.stop('SIGINT');
+                for (const p of infra) exits[p.name] = await p.stop();
                 const reports = [];
                 for (const p of this.procs) {
                         let text = '';
@@ -476,6 +482,7 @@ class Platform {
                         if (lines.length) reports.push(`${p.name}: ${lines.slice(0, 5).join(' | ')} (see ${p.log})`);
                 }
                 if (!process.env.KEEP_TEST_DIR) fs.rmSync(this.dir, { recursive: true, force: true });
+                tempDirs.delete(this.dir);
                 this.stopped = { exits };
                 const problems = [...this.crashes.map((c) => `crash: ${c}`), ...reports.map((r) => `sanitizer: ${r}`)];
                 if (problems.length) throw new Error(`platform ${this.name}:\n${problems.join('\n')}`);

@@ -48,13 +48,13 @@ describe('harness: nats-server + PostgreSQL', () => {
         });
 
         it('a process stops and starts again with its state kept', async () => {
-                const [exit] = await p.kill('nats', 'SIGINT');
+                const [exit] = await p.kill('nats');
                 assert.equal(exit.killed, false, 'nats-server needed SIGKILL');
                 await assert.rejects(natsInfo(p.natsUrl));
                 await p.start('nats');
                 assert.equal((await natsInfo(p.natsUrl)).jetstream, true);
                 await p.sql('CREATE TABLE kept (x int)');
-                await p.kill('postgres', 'SIGINT');
+                await p.kill('postgres');
                 await p.start('postgres');
                 assert.equal(await p.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'kept'"), '1');
         });
