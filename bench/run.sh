@@ -2,7 +2,8 @@
 # Runs food-bench against the local platform started by `bash deploy/local/run.sh` and prints its report.
 # Usage: bench/run.sh [food-bench options...]   (defaults: -c 32 -d 20 --warmup 2; see build/bench/food-bench --help)
 # Env: STATE_DIR (.state, as for deploy/local/run.sh), BUILD_DIR (build), GATEWAY (from $STATE_DIR/tokens.env, else
-# http://127.0.0.1:${GATEWAY_PORT:-8080}), SWEEP="16 32 64" (one run per concurrency, instead of a single run).
+# http://127.0.0.1:${GATEWAY_PORT:-8080}), NATS_MONITOR_PORT (8222, for JetStream consumer lag),
+# SWEEP="16 32 64" (one run per concurrency, instead of a single run).
 # CPU per process comes from the pid files run.sh keeps in $STATE_DIR/run (plus PostgreSQL's postmaster.pid), so
 # other nats-server or postgres instances on the machine are not counted; without them, processes are found by name.
 set -euo pipefail
@@ -28,6 +29,8 @@ GATEWAY=${GATEWAY:-http://127.0.0.1:${GATEWAY_PORT:-8080}}
 curl -fsS -o /dev/null -m 5 "$GATEWAY/readyz" ||
         die "the gateway at $GATEWAY is not ready; start the platform with: bash deploy/local/run.sh"
 
+monitor=(--nats-monitor "http://127.0.0.1:${NATS_MONITOR_PORT:-8222}")
+
 # The processes to measure: a folder of <name>.pid files (run.sh's, and the PostgreSQL postmaster's).
 procs=()
 pids=
@@ -46,9 +49,9 @@ fi
 if [ -n "${SWEEP:-}" ]; then
         for c in $SWEEP; do
                 say "concurrency $c"
-                "$bench" --url "$GATEWAY" "${procs[@]}" -c "$c" "$@"
+                "$bench" --url "$GATEWAY" "${monitor[@]}" "${procs[@]}" -c "$c" "$@"
                 echo
         done
 else
-        "$bench" --url "$GATEWAY" "${procs[@]}" "$@"
+        "$bench" --url "$GATEWAY" "${monitor[@]}" "${procs[@]}" "$@"
 fi
