@@ -113,7 +113,7 @@ void orders_place(Request *rq) {
         Food__V1__PlaceOrder place = FOOD__V1__PLACE_ORDER__INIT;
         Food__V1__Order order = FOOD__V1__ORDER__INIT;
         Food__V1__Location address = FOOD__V1__LOCATION__INIT;
-        char order_id[64], hash[65], subject[CODEC_SUBJECT_MAX];
+        char order_id[64], hash[65];
         PricedOrder *priced = NULL;
         OrderBody body = {0};
         JsonProblem problem;
@@ -140,8 +140,7 @@ void orders_place(Request *rq) {
                 http_problem(rq->x, problem.status, NULL, NULL, "%s", problem.detail);
                 goto out;
         }
-        if (ids_new(order_id, sizeof(order_id), "ord") < 0 || request_hash(text, len, hash) < 0 ||
-            codec_subject(&food__v1__place_order__descriptor, NULL, subject, sizeof(subject)) < 0) {
+        if (ids_new(order_id, sizeof(order_id), "ord") < 0 || request_hash(text, len, hash) < 0) {
                 http_problem(rq->x, 500, NULL, NULL, "could not prepare the order");
                 goto out;
         }
@@ -163,7 +162,7 @@ void orders_place(Request *rq) {
         place.card_token = (char *)body.card_token;
         place.idempotency_key = (char *)(key ? key : "");
         place.request_hash = hash;
-        rpc_answer(rq, subject, &place.base);
+        rpc_answer(rq, &place.base);
 out:
         gjson_release(body.root);
         free(priced);
@@ -211,7 +210,6 @@ void orders_list(Request *rq) {
 void orders_modify(Request *rq) {
         Food__V1__ModifyOrder m = FOOD__V1__MODIFY_ORDER__INIT;
         Food__V1__Location address = FOOD__V1__LOCATION__INIT;
-        char subject[CODEC_SUBJECT_MAX];
         PricedOrder *priced = NULL;
         ModifyBody body = {0};
         JsonProblem problem;
@@ -258,11 +256,7 @@ void orders_modify(Request *rq) {
         }
         m.order_id = (char *)rq->arg[0];
         m.customer_id = rq->auth.sub;
-        if (codec_subject(&food__v1__modify_order__descriptor, NULL, subject, sizeof(subject)) < 0) {
-                http_problem(rq->x, 500, NULL, NULL, "no subject for ModifyOrder");
-                goto out;
-        }
-        rpc_answer(rq, subject, &m.base);
+        rpc_answer(rq, &m.base);
 out:
         readmodel_order_clear(&o);
         gjson_release(body.root);

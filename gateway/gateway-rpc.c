@@ -54,7 +54,8 @@ static void rpc_answer_reply(Request *rq, const Food__V1__RpcReply *reply) {
                      reply->detail && *reply->detail ? reply->detail : "the order service refused the request");
 }
 
-void rpc_answer(Request *rq, const char *subject, const ProtobufCMessage *msg) {
+void rpc_answer(Request *rq, const ProtobufCMessage *msg) {
+        char subject[CODEC_SUBJECT_MAX];
         ProtobufCMessage *unpacked = NULL;
         natsMsg *reply = NULL;
         uint8_t *data = NULL;
@@ -67,9 +68,11 @@ void rpc_answer(Request *rq, const char *subject, const ProtobufCMessage *msg) {
                 http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "the message bus is unavailable; retry shortly");
                 return;
         }
-        r = codec_pack(msg, &data, &len);
+        r = codec_subject(msg->descriptor, NULL, subject, sizeof(subject));
+        if (r == 0)
+                r = codec_pack(msg, &data, &len);
         if (r < 0) {
-                http_problem(rq->x, 500, NULL, NULL, "out of memory");
+                http_problem(rq->x, 500, NULL, NULL, "could not encode the request");
                 return;
         }
         r = bus_request(rq->gw->svc.bus, subject, msg->descriptor->name, data, len, rq->gw->cfg.rpc_timeout_ms,

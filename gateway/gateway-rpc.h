@@ -7,16 +7,14 @@
 #include "codec.h"
 #include "gateway-routes.h"
 
-#define RPC_SUBJECT_ACTION FOOD_PREFIX ".rpc.orders.action" /* codec.c registers no subject for OrderAction */
-
 /* Registers the RPC outcome metrics; once, before serving. */
 void rpc_metrics_init(void);
 
-/* Sends `msg` (borrowed) on `subject` with header Food-Type = its protobuf
+/* Sends `msg` (borrowed) on its registered RPC subject with header Food-Type = its protobuf
  * name and answers the request:
  *   2xx reply with an order -> that status + the order view (Location on 201),
  *                              and the order's version is remembered;
  *   4xx/5xx reply           -> problem+json with its title/detail, Retry-After
  *                              when retry_after_s > 0;
  *   no answer in time       -> 504; nobody listening -> 503 + Retry-After: 1. */
-void rpc_answer(Request *rq, const char *subject, const ProtobufCMessage *msg);
+void rpc_answer(Request *rq, const ProtobufCMessage *msg);

@@ -37,7 +37,7 @@ static const CodecType codec_types[] = {
         T(notification_sent, FOOD_PREFIX ".evt.notification.sent"),
         T(order_status_changed, NULL),
         T(place_order, FOOD_PREFIX ".rpc.orders.place"),
-        T(order_action, NULL),
+        T(order_action, FOOD_PREFIX ".rpc.orders.action"),
         T(modify_order, FOOD_PREFIX ".rpc.orders.modify"),
         T(rpc_reply, NULL),
 };

@@ -16,6 +16,7 @@ struct Pg {
         char *schema;
         const PgStmt *prepared[PG_MAX_PREPARED];
         size_t n_prepared;
+        bool broken; /* the server said the session is over, even if libpq has not noticed yet */
         char error[512];
 };
 
@@ -31,6 +32,7 @@ static int pg_result_errno(Pg *pg, PGresult *res) {
 
         if (!res) {
                 pg_set_error(pg, PQerrorMessage(pg->conn));
+                pg->broken = true;
                 return -ENOTCONN;
         }
         switch (PQresultStatus(res)) {
@@ -41,8 +43,10 @@ static int pg_result_errno(Pg *pg, PGresult *res) {
                 break;
         }
         pg_set_error(pg, PQresultErrorMessage(res));
-        if (PQstatus(pg->conn) != CONNECTION_OK)
+        if (PQstatus(pg->conn) != CONNECTION_OK) {
+                pg->broken = true;
                 return -ENOTCONN;
+        }
         state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         if (!state)
                 return -EPROTO;
@@ -50,8 +54,10 @@ static int pg_result_errno(Pg *pg, PGresult *res) {
                 return -EEXIST;
         if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
                 return -EAGAIN;
-        if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0)
+        if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0) {
+                pg->broken = true; /* connection failure or server shutting down */
                 return -ENOTCONN;
+        }
         return -EPROTO;
 }
 
@@ -112,7 +118,7 @@ void pg_free(Pg *pg) {
 }
 
 bool pg_ok(Pg *pg) {
-        return pg && pg->conn && PQstatus(pg->conn) == CONNECTION_OK;
+        return pg && pg->conn && !pg->broken && PQstatus(pg->conn) == CONNECTION_OK;
 }
 
 const char *pg_error(Pg *pg) {
@@ -124,6 +130,7 @@ int pg_ensure(Pg *pg) {
                 return 0;
         PQreset(pg->conn);
         pg->n_prepared = 0; /* prepared statements died with the old session */
+        pg->broken = false;
         if (PQstatus(pg->conn) != CONNECTION_OK) {
                 pg_set_error(pg, PQerrorMessage(pg->conn));
                 return -ENOTCONN;

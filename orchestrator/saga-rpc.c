@@ -158,7 +158,10 @@ static void rpc_handle(Orchestrator *o, Pg *pg, natsMsg *msg) {
         const char *reply_subject = natsMsg_GetReply(msg);
         int r = -EAGAIN;
 
-        for (int tries = 0; tries < 5 && (r == -EAGAIN || r == -ESTALE || r == -EEXIST); tries++) {
+        /* Retried: a saga moved under us, a race on a new key, or a lost
+         * connection (reconnected by pg_ensure). */
+        for (int tries = 0; tries < 5 && (r == -EAGAIN || r == -ESTALE || r == -EEXIST || r == -ENOTCONN);
+             tries++) {
                 engine_reply_clear(&reply);
                 r = pg_ensure(pg);
                 if (r == 0)

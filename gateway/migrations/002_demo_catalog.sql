@@ -1,6 +1,5 @@
 -- Demo catalog: six stores in three Seoul regions, each with a short menu (KRW).
--- Korean names are U&'' escapes (e.g. U&'\B5A1\BCF6\C774' = tteokbokki): lib/tools/embed
--- writes bytes as signed char initialisers, which warn for UTF-8 bytes >= 0x80.
+-- Korean names are U&'' escapes (e.g. U&'\B5A1\BCF6\C774' = tteokbokki), readable in any editor.
 INSERT INTO catalog.stores (id, name, name_en, region, lat, lon) VALUES
         ('st_gangnam_bibimbap', U&'\AC15\B0A8 \BE44\BE54\BC25\C9D1', 'Gangnam Bibimbap House', 'gangnam', 37.4979, 127.0276),
         ('st_yeoksam_chicken', U&'\C5ED\C0BC \CE58\D0A8', 'Yeoksam Fried Chicken', 'gangnam', 37.5006, 127.0366),

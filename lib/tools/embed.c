@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
                         perror(argv[i]);
                         return 1;
                 }
-                fprintf(out, "static const char embed_%d[] = {", i);
+                fprintf(out, "static const unsigned char embed_%d[] = {", i);
                 while ((c = fgetc(in)) != EOF)
                         fprintf(out, "%s%d,", (col++ % 24) ? "" : "\n", c);
                 fprintf(out, "0};\n");
@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
         }
         fprintf(out, "const EmbeddedFile %s[] = {\n", argv[2]);
         for (int i = 3; i < argc; i++)
-                fprintf(out, "        {\"%s\", embed_%d, sizeof(embed_%d) - 1},\n", base_name(argv[i]), i, i);
+                fprintf(out, "        {\"%s\", (const char *)embed_%d, sizeof(embed_%d) - 1},\n", base_name(argv[i]), i, i);
         fprintf(out, "        {NULL, NULL, 0}};\nconst size_t %s_len = %d;\n", argv[2], argc - 3);
         return fclose(out) == 0 ? 0 : 1;
 }
