@@ -22,7 +22,7 @@ int gateway_config_read(GatewayConfig *c) {
         if (r == 0)
                 r = config_int("MAX_BODY_BYTES", 65536, 256, 16 * 1024 * 1024, &c->max_body);
         if (r == 0)
-                r = config_int("GATEWAY_THREADS", 32, 1, 1024, &c->threads);
+                r = config_int("GATEWAY_THREADS", 128, 1, 1024, &c->threads);
         if (r == 0)
                 r = config_int("GATEWAY_REQUEST_TIMEOUT_MS", 30000, 100, 3600000, &c->request_timeout_ms);
         if (r == 0)

@@ -23,9 +23,12 @@ int gateway_server_start(Gateway *gw) {
         snprintf(threads, sizeof(threads), "%lld", (long long)gw->cfg.threads);
         snprintf(timeout, sizeof(timeout), "%lld", (long long)gw->cfg.request_timeout_ms);
         /* No document_root: nothing is served from disk. tcp_nodelay: without
-         * it Nagle + delayed ACK add ~40 ms to every keep-alive answer. */
+         * it Nagle + delayed ACK add ~40 ms to every keep-alive answer.
+         * civetweb holds a thread per open connection, so an idle keep-alive
+         * connection is closed after 2 s rather than starving new clients. */
         const char *opts[] = {"listening_ports", ports, "num_threads", threads, "request_timeout_ms", timeout,
-                              "enable_keep_alive", "yes", "tcp_nodelay", "1", NULL};
+                              "enable_keep_alive", "yes", "keep_alive_timeout_ms", "2000", "tcp_nodelay", "1",
+                              NULL};
         memset(&cb, 0, sizeof(cb));
         cb.log_message = server_log_message;
         gw->http = mg_start(&cb, gw, opts);

@@ -103,3 +103,21 @@ Food__V1__Correlation *codec_correlation(const ProtobufCMessage *m) {
                 return NULL;
         return *(Food__V1__Correlation *const *)((const char *)m + f->offset);
 }
+
+const char *codec_order_id(const ProtobufCMessage *m) {
+        const ProtobufCFieldDescriptor *f;
+        const Food__V1__Correlation *corr;
+
+        if (!m)
+                return "";
+        corr = codec_correlation(m);
+        if (corr && corr->order_id)
+                return corr->order_id;
+        f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "order");
+        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor == &food__v1__order__descriptor) {
+                const Food__V1__Order *o = *(Food__V1__Order *const *)((const char *)m + f->offset);
+                if (o && o->id)
+                        return o->id;
+        }
+        return "";
+}

@@ -34,5 +34,9 @@ int codec_pack(const ProtobufCMessage *m, uint8_t **ret, size_t *ret_len);
 int codec_unpack(const ProtobufCMessageDescriptor *desc, const void *data, size_t len, ProtobufCMessage **ret);
 void codec_free(ProtobufCMessage *m);
 
+/* The order a message is about: its correlation's order id, else the id of
+ * its "order" field, else "" (never NULL; borrowed from m). m may be NULL. */
+const char *codec_order_id(const ProtobufCMessage *m);
+
 /* The Correlation carried in field "corr" of a command or reply, or NULL. */
 Food__V1__Correlation *codec_correlation(const ProtobufCMessage *m);

@@ -65,10 +65,31 @@ static void test_registry_and_subjects(void) {
         CHECK(codec_correlation(&((Food__V1__Order)FOOD__V1__ORDER__INIT).base) == NULL, "Order has no corr");
 }
 
+static void test_order_id(void) {
+        Food__V1__Correlation corr = FOOD__V1__CORRELATION__INIT;
+        Food__V1__RefundPayment refund = FOOD__V1__REFUND_PAYMENT__INIT;
+        Food__V1__Order order = FOOD__V1__ORDER__INIT;
+        Food__V1__OrderStatusChanged ev = FOOD__V1__ORDER_STATUS_CHANGED__INIT;
+        Food__V1__RpcReply empty = FOOD__V1__RPC_REPLY__INIT;
+
+        corr.order_id = "ord_a";
+        refund.corr = &corr;
+        order.id = "ord_b";
+        ev.order = &order;
+        CHECK(strcmp(codec_order_id(&refund.base), "ord_a") == 0, "command: expected ord_a, got %s",
+              codec_order_id(&refund.base));
+        CHECK(strcmp(codec_order_id(&ev.base), "ord_b") == 0, "event: expected ord_b, got %s",
+              codec_order_id(&ev.base));
+        CHECK(strcmp(codec_order_id(&empty.base), "") == 0, "reply without order: expected \"\", got %s",
+              codec_order_id(&empty.base));
+        CHECK(strcmp(codec_order_id(NULL), "") == 0, "NULL message: expected \"\"");
+}
+
 int main(void) {
         test_round_trip();
         test_garbage_rejected();
         test_registry_and_subjects();
+        test_order_id();
         printf("%s\n", failures ? "FAILED" : "ok");
         return failures ? 1 : 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "config.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -20,6 +21,9 @@ struct WorkerOut {
 typedef struct {
         natsMsg *msg;
         const char *msg_id;
+        ProtobufCMessage *m;  /* decoded payload, NULL when undecodable */
+        const char *order_id; /* sort key: rows are locked in order-id order */
+        int index;
         enum { ITEM_ACK, ITEM_NAK, ITEM_TERM } fate;
         WorkerOut out;       /* reply to publish, if any */
         char reply_subject[CODEC_SUBJECT_MAX];
@@ -74,9 +78,7 @@ static void worker_dead_letter(Loop *l, natsMsg *msg, const char *why) {
 /* Handles one message inside the open transaction; sets it->fate. Returns a
  * negative errno only when the whole transaction is lost. */
 static int worker_one(Loop *l, Item *it) {
-        const char *type_name = bus_header(it->msg, BUS_HDR_TYPE);
-        const CodecType *type = type_name ? codec_type_by_name(type_name) : NULL;
-        ProtobufCMessage *m = NULL;
+        ProtobufCMessage *m = it->m;
         PGresult *res = NULL;
         const char *vals[4];
         int lens[4], fmts[4] = {0, 0, 0, 1};
@@ -87,12 +89,8 @@ static int worker_one(Loop *l, Item *it) {
                 worker_dead_letter(l, it->msg, "no Nats-Msg-Id header");
                 return 0;
         }
-        if (!type) {
-                worker_dead_letter(l, it->msg, "unknown or missing Food-Type header");
-                return 0;
-        }
-        if (codec_unpack(type->desc, natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(it->msg), &m) < 0) {
-                worker_dead_letter(l, it->msg, "payload is not a valid protobuf message of its Food-Type");
+        if (!m) {
+                worker_dead_letter(l, it->msg, "unknown Food-Type, or a payload that is not a message of it");
                 return 0;
         }
         r = pg_exec(l->pg, "SAVEPOINT msg");
@@ -162,8 +160,23 @@ static int worker_one(Loop *l, Item *it) {
         }
 out:
         PQclear(res);
-        codec_free(m);
         return r;
+}
+
+/* Decodes a message's payload by its Food-Type header (NULL if it cannot). */
+static ProtobufCMessage *worker_decode(natsMsg *msg) {
+        const char *type_name = bus_header(msg, BUS_HDR_TYPE);
+        const CodecType *type = type_name ? codec_type_by_name(type_name) : NULL;
+        ProtobufCMessage *m = NULL;
+        if (type)
+                (void)codec_unpack(type->desc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m);
+        return m;
+}
+
+static int item_cmp(const void *a, const void *b) {
+        const Item *x = a, *y = b;
+        int c = strcmp(x->order_id, y->order_id);
+        return c ? c : x->index - y->index; /* keep delivery order within an order */
 }
 
 static void worker_batch(Loop *l, natsMsgList *list) {
@@ -175,7 +188,13 @@ static void worker_batch(Loop *l, natsMsgList *list) {
         for (int i = 0; i < n; i++) {
                 items[i].msg = list->Msgs[i];
                 items[i].msg_id = bus_header(list->Msgs[i], "Nats-Msg-Id");
+                items[i].m = worker_decode(list->Msgs[i]);
+                items[i].order_id = codec_order_id(items[i].m);
+                items[i].index = i;
         }
+        /* Two loops taking batches that touch the same orders lock their rows in
+         * the same order, so they wait for each other instead of deadlocking. */
+        qsort(items, (size_t)n, sizeof(items[0]), item_cmp);
         r = pg_ensure(l->pg);
         if (r == 0)
                 r = pg_begin(l->pg);
@@ -191,6 +210,7 @@ static void worker_batch(Loop *l, natsMsgList *list) {
                         else
                                 bus_term(items[i].msg);
                         free(items[i].out.data);
+                        codec_free(items[i].m);
                 }
                 return;
         }
@@ -217,7 +237,40 @@ static void worker_batch(Loop *l, natsMsgList *list) {
                 else
                         bus_ack(it->msg);
                 free(it->out.data);
+                codec_free(it->m);
         }
+}
+
+/* The dedupe table of every consumer, created under the schema's migration
+ * lock so that replicas starting together never race on it. */
+static int worker_create_inbox(Pg *pg, const char *schema) {
+        static const PgStmt st_lock = {"worker_lock", "SELECT pg_advisory_xact_lock(hashtext($1))"};
+        const char *vals[] = {schema};
+        int r = pg_begin(pg);
+        if (r == 0)
+                r = pg_run(pg, &st_lock, 1, vals, NULL, NULL, NULL);
+        if (r == 0)
+                r = pg_exec(pg, "CREATE TABLE IF NOT EXISTS processed (msg_id text PRIMARY KEY, reply_subject text,"
+                                " reply_type text, reply bytea, at timestamptz NOT NULL DEFAULT now())");
+        if (r == 0)
+                r = pg_commit(pg);
+        if (r < 0) {
+                log_error("cannot create the processed table in %s: %s", schema, pg_error(pg));
+                pg_rollback(pg);
+        }
+        return r;
+}
+
+int worker_config(WorkerDef *def, int default_threads, int default_batch) {
+        int64_t threads, batch;
+        int r = config_int("WORKER_THREADS", default_threads, 1, 256, &threads);
+        if (r == 0)
+                r = config_int("WORKER_BATCH", default_batch, 1, BUS_FETCH_MAX, &batch);
+        if (r == 0) {
+                def->threads = (int)threads;
+                def->batch = (int)batch;
+        }
+        return r;
 }
 
 static void *worker_loop(void *arg) {
@@ -249,7 +302,6 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 free(tids);
                 return -ENOMEM;
         }
-        /* The processed table is created by each service's first migration. */
         pthread_once(&metrics_once, worker_register_metrics);
         for (int i = 0; i < threads; i++) {
                 Loop *l = &loops[i];
@@ -260,6 +312,8 @@ int worker_run(Service *svc, const WorkerDef *def) {
                         r = bus_publisher_new(svc->bus, &l->pub);
                 if (r == 0)
                         r = service_pg(svc, &l->pg);
+                if (r == 0 && i == 0)
+                        r = worker_create_inbox(l->pg, svc->schema);
                 if (r == 0)
                         r = -pthread_create(&tids[i], NULL, worker_loop, l);
                 if (r < 0)

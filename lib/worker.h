@@ -36,5 +36,9 @@ typedef struct {
 
 /* Runs until service_stopping. Returns 0 or negative errno on setup failure.
  * Thread-safe: a process may run several consumers, one worker_run per thread.
- * The service's migrations must create its `processed` table. */
+ * Creates the `processed` dedupe table in the service's schema if missing. */
 int worker_run(Service *svc, const WorkerDef *def);
+
+/* Reads WORKER_THREADS and WORKER_BATCH (fail fast naming the variable) into
+ * def->threads and def->batch, with the given defaults. 0 or -EINVAL. */
+int worker_config(WorkerDef *def, int default_threads, int default_batch);

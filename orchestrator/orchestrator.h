@@ -12,7 +12,7 @@ typedef struct {
         Service svc;
         EngineConfig engine;
         int rpc_lanes;          /* concurrent RPC handlers, each with its own connection */
-        int64_t resend_after_ms; /* a command unanswered this long is sent again */
+        int64_t resend_after_ms; /* first re-send of an unanswered command; then doubling, at most 10 min */
         int max_attempts;       /* ...at most this many times in all */
         /* The relay sleeps on this until a transaction wrote to the outbox. */
         pthread_mutex_t kick_lock;

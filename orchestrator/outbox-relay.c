@@ -28,6 +28,9 @@ static const PgStmt st_resend = {
         "relay_resend",
         "WITH due AS (SELECT id FROM outbox WHERE needs_ack AND acked_at IS NULL AND published_at IS NOT NULL"
         "  AND published_at < now() - make_interval(secs => $1::bigint / 1000.0) AND attempt < $2"
+        /* exponential back-off per attempt, at most 10 minutes: a lagging worker
+         * still has the command in JetStream and must not be flooded */
+        "  AND published_at < now() - make_interval(secs => least($1::bigint * power(2, attempt - 1), 600000) / 1000.0)"
         "  ORDER BY published_at LIMIT 200 FOR UPDATE SKIP LOCKED)"
         " UPDATE outbox o SET published_at = NULL, attempt = o.attempt + 1 FROM due WHERE o.id = due.id"
         " RETURNING o.order_id, o.step, o.attempt"};

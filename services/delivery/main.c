@@ -10,14 +10,13 @@ extern const size_t delivery_migrations_len;
 
 int main(void) {
         DeliveryConfig cfg = {0};
+        WorkerDef def = {.durable = "delivery", .handle = delivery_handle, .ctx = &cfg};
         Service svc;
-        int64_t threads = 0, batch = 0, far_m = 0;
+        int64_t far_m = 0;
         int r;
 
         log_setup("delivery", LOG_INFO);
-        r = config_int("WORKER_THREADS", 2, 1, 256, &threads);
-        if (r == 0)
-                r = config_int("WORKER_BATCH", 32, 1, 64, &batch);
+        r = worker_config(&def, 2, 32);
         if (r == 0)
                 r = config_int("DELIVERY_FAR_M", 20000, 100, 1000000, &far_m);
         if (r < 0)
@@ -26,11 +25,7 @@ int main(void) {
         delivery_metrics_init();
         r = service_start(&svc, "delivery", "delivery", delivery_migrations, delivery_migrations_len, 9104);
         if (r == 0)
-                r = worker_run(&svc, &(WorkerDef){.durable = "delivery",
-                                                  .handle = delivery_handle,
-                                                  .ctx = &cfg,
-                                                  .threads = (int)threads,
-                                                  .batch = (int)batch});
+                r = worker_run(&svc, &def);
         service_stop(&svc);
         return r < 0 ? 1 : 0;
 }

@@ -2,7 +2,6 @@
  * "notification-cmd" (NotifyCustomer commands), two worker loops in one process. */
 #include <pthread.h>
 
-#include "config.h"
 #include "log.h"
 #include "notification-handler.h"
 #include "service.h"
@@ -25,26 +24,21 @@ static void *loop_run(void *arg) {
 
 int main(void) {
         Service svc;
-        Loop events = {0}, commands = {0};
+        Loop events = {.svc = &svc, .def = {.durable = "notification", .handle = notification_handle_event}};
+        Loop commands = {.svc = &svc, .def = {.durable = "notification-cmd", .handle = notification_handle_command}};
         pthread_t tid;
-        int64_t threads = 0, batch = 0;
         int r;
 
         log_setup("notification", LOG_INFO);
-        r = config_int("WORKER_THREADS", 2, 1, 256, &threads);
-        if (r == 0)
-                r = config_int("WORKER_BATCH", 32, 1, 64, &batch);
-        if (r < 0)
+        if (worker_config(&events.def, 2, 32) < 0)
                 return 2;
+        commands.def.threads = 1;
+        commands.def.batch = events.def.batch;
         notification_metrics_init();
         r = service_start(&svc, "notification", "notification", notification_migrations,
                           notification_migrations_len, 9105);
         if (r < 0)
                 goto out;
-        events = (Loop){&svc, {.durable = "notification", .handle = notification_handle_event,
-                               .threads = (int)threads, .batch = (int)batch}, 0};
-        commands = (Loop){&svc, {.durable = "notification-cmd", .handle = notification_handle_command,
-                                     .threads = 1, .batch = (int)batch}, 0};
         r = -pthread_create(&tid, NULL, loop_run, &events);
         if (r < 0) {
                 log_error_errno(r, "cannot start the status event loop");

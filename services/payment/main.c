@@ -16,8 +16,8 @@ int main(void) {
         PaymentProviderConfig pcfg = {0};
         PaymentProvider *provider = NULL;
         PaymentHandler *handler = NULL;
+        WorkerDef def = {.durable = "payment", .handle = payment_handle};
         Service svc;
-        int64_t threads = 0, batch = 0;
         int r;
 
         log_setup("payment", LOG_INFO);
@@ -28,9 +28,7 @@ int main(void) {
                 r = config_int("PSP_TIMEOUT_MS", 2000, 50, 60000, &pcfg.timeout_ms);
         /* One provider call per message: small batches keep one slow call from delaying others. */
         if (r == 0)
-                r = config_int("WORKER_THREADS", 8, 1, 256, &threads);
-        if (r == 0)
-                r = config_int("WORKER_BATCH", 1, 1, 64, &batch);
+                r = worker_config(&def, 8, 1);
         if (r < 0)
                 return 2;
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -48,11 +46,8 @@ int main(void) {
         r = service_start(&svc, "payment", "payment", payment_migrations, payment_migrations_len, 9102);
         if (r == 0) {
                 log_info("payment provider at %s (timeout %lld ms)", pcfg.url, (long long)pcfg.timeout_ms);
-                r = worker_run(&svc, &(WorkerDef){.durable = "payment",
-                                                  .handle = payment_handle,
-                                                  .ctx = handler,
-                                                  .threads = (int)threads,
-                                                  .batch = (int)batch});
+                def.ctx = handler;
+                r = worker_run(&svc, &def);
         }
         service_stop(&svc);
 out:

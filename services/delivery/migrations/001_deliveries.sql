@@ -20,13 +20,3 @@ CREATE TABLE IF NOT EXISTS delivery.deliveries (
         updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS deliveries_status_region ON delivery.deliveries (status, region);
-
--- The worker loop's dedupe table (lib/worker.c creates the same); created here under the
--- migration lock so that replicas starting together never race on its creation.
-CREATE TABLE IF NOT EXISTS delivery.processed (
-        msg_id text PRIMARY KEY,
-        reply_subject text,
-        reply_type text,
-        reply bytea,
-        at timestamptz NOT NULL DEFAULT now()
-);

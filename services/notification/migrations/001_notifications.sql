@@ -10,13 +10,3 @@ CREATE TABLE IF NOT EXISTS notification.notifications (
         at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS notifications_customer ON notification.notifications (customer_id, id);
-
--- The worker loops' dedupe table (lib/worker.c creates the same); created here under the
--- migration lock: this process runs two loops, and replicas may start together.
-CREATE TABLE IF NOT EXISTS notification.processed (
-        msg_id text PRIMARY KEY,
-        reply_subject text,
-        reply_type text,
-        reply bytea,
-        at timestamptz NOT NULL DEFAULT now()
-);

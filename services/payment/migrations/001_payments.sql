@@ -13,13 +13,3 @@ CREATE TABLE IF NOT EXISTS payment.payments (
         UNIQUE (kind, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS payments_order ON payment.payments (order_id);
-
--- The worker loop's dedupe table (lib/worker.c creates the same); created here under the
--- migration lock so that replicas starting together never race on its creation.
-CREATE TABLE IF NOT EXISTS payment.processed (
-        msg_id text PRIMARY KEY,
-        reply_subject text,
-        reply_type text,
-        reply bytea,
-        at timestamptz NOT NULL DEFAULT now()
-);

@@ -28,13 +28,3 @@ CREATE TABLE IF NOT EXISTS readmodel.deliveries (
 );
 -- Riders list the open deliveries of a region.
 CREATE INDEX IF NOT EXISTS deliveries_status_region ON readmodel.deliveries (status, region);
-
--- The worker loop's dedupe table (lib/worker.c creates the same); created here under the
--- migration lock so that replicas starting together never race on its creation.
-CREATE TABLE IF NOT EXISTS readmodel.processed (
-        msg_id text PRIMARY KEY,
-        reply_subject text,
-        reply_type text,
-        reply bytea,
-        at timestamptz NOT NULL DEFAULT now()
-);

@@ -13,13 +13,3 @@ CREATE TABLE IF NOT EXISTS store.tickets (
         updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS tickets_store_status ON store.tickets (store_id, status, created_at);
-
--- The worker loop's dedupe table (lib/worker.c creates the same); created here under the
--- migration lock so that replicas starting together never race on its creation.
-CREATE TABLE IF NOT EXISTS store.processed (
-        msg_id text PRIMARY KEY,
-        reply_subject text,
-        reply_type text,
-        reply bytea,
-        at timestamptz NOT NULL DEFAULT now()
-);
