@@ -24,16 +24,26 @@ static const PgStmt st_claim = {"relay_claim",
                                 " WHERE published_at IS NULL ORDER BY id LIMIT 256 FOR UPDATE SKIP LOCKED"};
 static const PgStmt st_mark = {"relay_mark",
                                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"};
-static const PgStmt st_resend = {
-        "relay_resend",
-        "WITH due AS (SELECT id FROM outbox WHERE needs_ack AND acked_at IS NULL AND published_at IS NOT NULL"
-        "  AND published_at < now() - make_interval(secs => $1::bigint / 1000.0) AND attempt < $2"
+/* Built once at start with the configured numbers as literals: with
+ * parameters, the generic plan scanned the whole outbox instead of the small
+ * partial index of unanswered commands. */
+static char resend_sql[1024];
+static const PgStmt st_resend = {"relay_resend", resend_sql};
+
+static void build_resend_sql(const Orchestrator *o) {
         /* exponential back-off per attempt, at most 10 minutes: a lagging worker
          * still has the command in JetStream and must not be flooded */
-        "  AND published_at < now() - make_interval(secs => least($1::bigint * power(2, attempt - 1), 600000) / 1000.0)"
-        "  ORDER BY published_at LIMIT 200 FOR UPDATE SKIP LOCKED)"
-        " UPDATE outbox o SET published_at = NULL, attempt = o.attempt + 1 FROM due WHERE o.id = due.id"
-        " RETURNING o.order_id, o.step, o.attempt"};
+        snprintf(resend_sql, sizeof(resend_sql),
+                 "WITH due AS (SELECT id FROM outbox WHERE needs_ack AND acked_at IS NULL AND published_at IS NOT NULL"
+                 "  AND published_at < now() - interval '%" PRId64 " milliseconds' AND attempt < %d"
+                 "  AND published_at < now() - make_interval(secs => least(%" PRId64
+                 " * power(2, attempt - 1), 600000) / 1000.0)"
+                 "  ORDER BY published_at LIMIT 200 FOR UPDATE SKIP LOCKED)"
+                 " UPDATE outbox o SET published_at = NULL, attempt = o.attempt + 1 FROM due WHERE o.id = due.id"
+                 " RETURNING o.order_id, o.step, o.attempt",
+                 o->resend_after_ms, o->max_attempts, o->resend_after_ms);
+}
+
 static const PgStmt st_bump_step = {"relay_bump_step",
                                     "UPDATE sagas SET attempt = $3 WHERE order_id = $1 AND step = $2"};
 static const PgStmt st_due_timers = {"relay_due_timers",
@@ -171,17 +181,13 @@ fail:
 }
 
 /* Makes commands unanswered for too long publishable again, one attempt up. */
-static int sweep_resends(Orchestrator *o, Pg *pg) {
-        char after[24], max[16];
+static int sweep_resends(Pg *pg) {
         PGresult *res = NULL;
         int r, n = 0;
 
-        snprintf(after, sizeof(after), "%" PRId64, o->resend_after_ms);
-        snprintf(max, sizeof(max), "%d", o->max_attempts);
-        const char *vals[] = {after, max};
         r = pg_begin(pg);
         if (r == 0)
-                r = pg_run(pg, &st_resend, 2, vals, NULL, NULL, &res);
+                r = pg_run(pg, &st_resend, 0, NULL, NULL, NULL, &res);
         if (r == 0) {
                 n = PQntuples(res);
                 for (int i = 0; i < n && r == 0; i++) {
@@ -257,6 +263,7 @@ void *outbox_relay_run(void *arg) {
         Pg *pg = NULL;
         int64_t last_sweep = 0;
 
+        build_resend_sql(o);
         m_published = metrics_counter("food_outbox_published_total", "Outbox messages published to JetStream");
         m_resent = metrics_counter("food_outbox_resent_total", "Commands re-sent after no answer");
         m_timers = metrics_counter("food_saga_timers_fired_total", "Durable saga timers fired");
@@ -277,7 +284,7 @@ void *outbox_relay_run(void *arg) {
                         log_warn("relay: publishing failed (%s); retrying", pg_error(pg));
                 if (ids_now_ms() - last_sweep >= 500) {
                         last_sweep = ids_now_ms();
-                        int resent = sweep_resends(o, pg);
+                        int resent = sweep_resends(pg);
                         int fired = sweep_timers(o, pg);
                         if (resent > 0 || fired > 0)
                                 continue; /* publish what the sweep produced right away */
