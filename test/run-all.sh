@@ -12,19 +12,22 @@ if ! bash deploy/local/build.sh "$dir" -Dwerror=true -Db_sanitize=address,undefi
         exit 1
 fi
 
-log=$dir/meson-logs/testlog.json
+# meson's JSON test log under a name of its own (meson-logs/run-all.json, same format as testlog.json), so
+# that another `meson test` in the same build dir cannot write into it.
+log=$dir/meson-logs/run-all.json
 rm -f "$log"
 rc=0
-meson test -C "$dir" --print-errorlogs "$@" || rc=$?
+meson test -C "$dir" --print-errorlogs --logbase run-all "$@" || rc=$?
 
-# testlog.json holds one JSON object per test run; OK and EXPECTEDFAIL pass, anything else fails.
+# One JSON object per test run; OK and EXPECTEDFAIL pass, anything else (or an unreadable line) fails.
 summary=$(node -e '
 const fs = require("fs");
 let passed = 0, failed = 0;
 const text = fs.existsSync(process.argv[1]) ? fs.readFileSync(process.argv[1], "utf8") : "";
 for (const line of text.split("\n")) {
         if (!line.trim()) continue;
-        const r = JSON.parse(line).result;
+        let r;
+        try { r = JSON.parse(line).result; } catch { console.error(`run-all: unreadable test log line: ${line.slice(0, 80)}`); }
         if (r === "OK" || r === "EXPECTEDFAIL") passed++; else failed++;
 }
 console.log(`${passed} passed, ${failed} failed`);
