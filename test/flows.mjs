@@ -110,13 +110,19 @@ export async function waitDelivery(p, riderToken, orderId, region) {
         }
 }
 
-// Runs one order from placing to COMPLETED as customer, owner and rider; resolves to the final view.
-export async function fullLifecycle(p, { customer, owner, rider, store, lines }) {
+// Places an order and has its store accept and cook it; resolves to the order as placed.
+export async function cookedOrder(p, { customer, owner, store, lines }) {
         const o = await placeOrder(p, customer, store, lines);
         await waitStatus(p, owner, o.id, 'PAID');
         await storeAction(p, owner, store.id, o.id, 'accept', 'ACCEPTED');
         await storeAction(p, owner, store.id, o.id, 'cooking-started', 'COOKING');
         await storeAction(p, owner, store.id, o.id, 'cooking-finished', 'COOKED');
+        return o;
+}
+
+// Runs one order from placing to COMPLETED as customer, owner and rider; resolves to the final view.
+export async function fullLifecycle(p, { customer, owner, rider, store, lines }) {
+        const o = await cookedOrder(p, { customer, owner, store, lines });
         const d = await waitDelivery(p, rider, o.id, store.region);
         expectStatus(await p.api('POST', `/deliveries/${d.id}/pick`, { token: rider }), 200, `POST /deliveries/${d.id}/pick`);
         expectStatus(await p.api('POST', `/deliveries/${d.id}/delivered`, { token: rider }), 200, `POST /deliveries/${d.id}/delivered`);

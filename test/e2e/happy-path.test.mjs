@@ -2,10 +2,9 @@
 // read model, the notifications and the PSP ledger checked after every step; then a clean SIGTERM of every process.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { startPlatform } from '../harness.mjs';
 import {
-        byLifecycle, catalog, expectStatus, notificationStatuses, orderBody, show, steps, storeAction, totalOf, visible,
+        byLifecycle, catalog, expectStatus, notificationStatuses, placeOrder, show, steps, storeAction, totalOf, visible,
         waitDelivery, waitStatus, WAIT_MS,
 } from '../flows.mjs';
 
@@ -58,16 +57,7 @@ describe('happy path: PAID → ACCEPTED → COOKING → COOKED → PICKED_UP →
         });
 
         step('places an order paid with tok_ok (201 PAID, Location, Idempotency-Key)', async () => {
-                const r = await p.api('POST', '/orders', {
-                        token: customer, body: orderBody(store, lines), headers: { 'idempotency-key': randomUUID() },
-                });
-                expectStatus(r, 201, 'POST /orders');
-                order = r.json;
-                assert.match(order.id, /^ord_[0-9a-f]{24}$/);
-                assert.equal(order.status, 'PAID');
-                assert.equal(order.total, totalOf(lines));
-                assert.equal(order.amount_paid, order.total);
-                assert.ok((r.headers.get('location') || '').endsWith(`/orders/${order.id}`), `Location: ${r.headers.get('location')}`);
+                order = await placeOrder(p, customer, store, lines);
                 await checkOrder('PAID');
                 const list = expectStatus(await p.api('GET', '/orders', { token: customer }), 200, 'GET /orders').json;
                 assert.deepEqual(list.map((o) => o.id), [order.id], 'GET /orders lists the one order');

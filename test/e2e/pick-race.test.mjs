@@ -2,7 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPlatform } from '../harness.mjs';
-import { catalog, expectProblem, placeOrder, show, storeAction, waitDelivery, waitStatus } from '../flows.mjs';
+import { catalog, cookedOrder, expectProblem, show, waitDelivery, waitStatus } from '../flows.mjs';
 
 const ROUNDS = 10;
 
@@ -20,11 +20,7 @@ describe('pick race', () => {
 
         for (let round = 1; round <= ROUNDS; round++) {
                 it(`round ${round}: exactly one of two concurrent picks wins`, async () => {
-                        const o = await placeOrder(p, customer, store, [[store.menu[0], round]]);
-                        await waitStatus(p, owner, o.id, 'PAID');
-                        await storeAction(p, owner, store.id, o.id, 'accept', 'ACCEPTED');
-                        await storeAction(p, owner, store.id, o.id, 'cooking-started', 'COOKING');
-                        await storeAction(p, owner, store.id, o.id, 'cooking-finished', 'COOKED');
+                        const o = await cookedOrder(p, { customer, owner, store, lines: [[store.menu[0], round]] });
                         const d = await waitDelivery(p, riders[0][1], o.id, store.region);
                         await waitDelivery(p, riders[1][1], o.id, store.region);
                         // Alternate who sends first so that neither rider always wins by ordering alone.
