@@ -74,3 +74,19 @@ describe('harness: nats-server + PostgreSQL', () => {
                 assert.equal(fs.existsSync(p.dir), false);
         });
 });
+
+describe('harness: stop() fails the file on a crash or a sanitizer report', () => {
+        it('reports a process that died on its own', async () => {
+                const p = await startPlatform({ name: 'harness-smoke-crash', only: ['nats'] });
+                const [nats] = p.find('nats');
+                process.kill(nats.child.pid, 'SIGKILL');
+                await nats.exited;
+                await assert.rejects(p.stop(), /crash: nats .*exited unexpectedly: code null signal SIGKILL/);
+        });
+
+        it('reports a sanitizer line in a process log', async () => {
+                const p = await startPlatform({ name: 'harness-smoke-sanitizer', only: ['nats'] });
+                fs.appendFileSync(p.find('nats')[0].log, '==1==ERROR: AddressSanitizer: heap-use-after-free on address 0x1\n');
+                await assert.rejects(p.stop(), /sanitizer: nats: ==1==ERROR: AddressSanitizer: heap-use-after-free/);
+        });
+});
