@@ -72,10 +72,11 @@ int main(void) {
                 CHECK(busy >= self * 0.8, "machine busy: expected >= 80%% of own %.1f ms, got %.1f", self, busy);
                 const ProcFigure *f = NULL;
                 size_t n = procs_figures(p, &f);
-                CHECK(n == 1 && f[0].n_procs == 1, "figures: expected 1 name with 1 process, got %zu/%u", n,
+                /* Another copy of this test may run at the same time (parallel test runs): same name. */
+                CHECK(n == 1 && f[0].n_procs >= 1, "figures: expected 1 name with >= 1 process, got %zu/%u", n,
                       n ? f[0].n_procs : 0);
                 if (n == 1) {
-                        CHECK(f[0].cpu_ms >= 150 && f[0].cpu_ms <= self + 50,
+                        CHECK(f[0].cpu_ms >= 150 && (f[0].n_procs > 1 || f[0].cpu_ms <= self + 50),
                               "process CPU: expected about %.0f ms, got %.1f", self, f[0].cpu_ms);
                         CHECK(f[0].rss_peak_kb > 0, "VmHWM of this process: expected > 0, got %" PRIu64,
                               f[0].rss_peak_kb);
