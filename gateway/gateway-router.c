@@ -49,7 +49,7 @@ static const Route router_routes[] = {
         {"GET", "/customers/me", AUTH_CUSTOMER, customer_me, false},
         {"GET", "/customers/me/notifications", AUTH_CUSTOMER, customer_notifications, false},
         {"GET", "/analytics/events", AUTH_ADMIN, system_not_implemented, false},
-        {"GET", "/admin/sagas/*", AUTH_ADMIN, system_not_implemented, false},
+        {"GET", "/admin/sagas/*", AUTH_ADMIN, system_admin_saga, false},
 };
 
 /* ---- metrics -------------------------------------------------------------- */

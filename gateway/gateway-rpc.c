@@ -25,6 +25,16 @@ static void rpc_answer_reply(Request *rq, const Food__V1__RpcReply *reply) {
         char headers[160] = "";
         int status = reply->http_status;
 
+        if (status >= 200 && status < 300 && reply->n_sagas == 1) {
+                json_t *view = order_json_saga(reply->sagas[0]);
+                if (!view) {
+                        http_problem(rq->x, 500, NULL, NULL, "could not build the saga view");
+                        return;
+                }
+                http_send_json(rq->x, status, view, NULL);
+                json_decref(view);
+                return;
+        }
         if (status >= 200 && status < 300) {
                 json_t *view;
                 if (!reply->order || !reply->order->id || !*reply->order->id) {

@@ -6,6 +6,7 @@
 
 #include "gateway-json.h"
 #include "gateway-routes.h"
+#include "gateway-rpc.h"
 #include "health.h"
 #include "log.h"
 
@@ -75,6 +76,14 @@ void system_dev_token(Request *rq) {
 out:
         gjson_release(body.root);
         free(text);
+}
+
+/* GET /admin/sagas/{order_id}: the orchestrator's own record of the saga. */
+void system_admin_saga(Request *rq) {
+        Food__V1__SagaQuery q = FOOD__V1__SAGA_QUERY__INIT;
+        q.query = "show";
+        q.order_id = (char *)rq->arg[0];
+        rpc_answer(rq, &q.base);
 }
 
 void system_not_implemented(Request *rq) {

@@ -40,6 +40,7 @@ static const CodecType codec_types[] = {
         T(order_action, FOOD_PREFIX ".rpc.orders.action"),
         T(modify_order, FOOD_PREFIX ".rpc.orders.modify"),
         T(rpc_reply, NULL),
+        T(saga_query, FOOD_PREFIX ".rpc.sagas.query"),
 };
 #undef T
 

@@ -74,3 +74,25 @@ json_t *order_json_delivery(const Food__V1__Order *o) {
         return json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", id, "order_id", o->id, "store_id", o->store_id, "pickup",
                          order_json_location(o->pickup), "dropoff", order_json_location(o->address));
 }
+
+json_t *order_json_saga(const Food__V1__SagaHistory *h) {
+        char created[40], updated[40], deadline[40], at[40];
+        json_t *steps = json_array(), *v;
+
+        for (size_t i = 0; i < h->n_steps; i++) {
+                const Food__V1__SagaStep *s = h->steps[i];
+                order_json_time(s->at_ms, at, sizeof(at));
+                json_array_append_new(steps, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "kind", s->kind, "type",
+                                                       s->type, "step", s->step, "attempt", (int)s->attempt, "at",
+                                                       at, "detail", s->detail));
+        }
+        order_json_time(h->created_ms, created, sizeof(created));
+        order_json_time(h->updated_ms, updated, sizeof(updated));
+        order_json_time(h->deadline_ms, deadline, sizeof(deadline));
+        v = json_pack("{s:s, s:s, s:s, s:i, s:I, s:i, s:o, s:b, s:s, s:s, s:o}", "order_id", h->order_id, "state",
+                      h->state, "step", h->step, "attempt", (int)h->attempt, "version", (json_int_t)h->version,
+                      "definition_version", (int)h->definition_version, "deadline_at",
+                      h->deadline_ms ? json_string(deadline) : json_null(), "compensation_failed",
+                      (int)h->compensation_failed, "created_at", created, "updated_at", updated, "steps", steps);
+        return v;
+}

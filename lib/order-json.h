@@ -20,3 +20,7 @@ int order_delivery_id(const char *order_id, char *buf, size_t cap);
 int order_id_of_delivery(const char *delivery_id, char *buf, size_t cap);
 /* The open-delivery view: {"id","order_id","store_id","pickup","dropoff"}. */
 json_t *order_json_delivery(const Food__V1__Order *o);
+/* A saga's state and step history for operators: {"order_id","state","step",
+ * "attempt","version","definition_version","deadline_at","compensation_failed",
+ * "created_at","updated_at","steps":[{"kind","type","step","attempt","at","detail"}]}. */
+json_t *order_json_saga(const Food__V1__SagaHistory *h);

@@ -13,7 +13,7 @@ extern const size_t orchestrator_migrations_len;
 #define MAX_LANES 32
 
 static int orchestrator_config(Orchestrator *o) {
-        int64_t pay_s, store_s, complete_s, lanes, resend_ms, attempts;
+        int64_t pay_s, store_s, complete_s, lanes, resend_ms, attempts, stuck_s;
         int r = config_int("PAYMENT_TIMEOUT_S", 60, 1, 3600, &pay_s);
         if (r == 0)
                 r = config_int("STORE_ACCEPT_TIMEOUT_S", 600, 1, 86400, &store_s);
@@ -25,6 +25,8 @@ static int orchestrator_config(Orchestrator *o) {
                 r = config_int("COMMAND_RESEND_MS", 10000, 100, 3600000, &resend_ms);
         if (r == 0)
                 r = config_int("COMMAND_MAX_ATTEMPTS", 20, 1, 1000, &attempts);
+        if (r == 0)
+                r = config_int("STUCK_AFTER_S", 900, 1, 30 * 86400, &stuck_s);
         if (r < 0)
                 return r;
         o->engine.payment_timeout_ms = pay_s * 1000;
@@ -33,6 +35,7 @@ static int orchestrator_config(Orchestrator *o) {
         o->rpc_lanes = (int)lanes;
         o->resend_after_ms = resend_ms;
         o->max_attempts = (int)attempts;
+        o->stuck_after_ms = stuck_s * 1000;
         return 0;
 }
 

@@ -14,10 +14,11 @@
 #include "log.h"
 #include "metrics.h"
 #include "orchestrator.h"
+#include "saga-admin.h"
 
 #define RELAY_BATCH 256
 
-static Metric *m_published, *m_resent, *m_timers;
+static Metric *m_published, *m_resent, *m_timers, *m_stuck, *m_comp_failed;
 
 static const PgStmt st_claim = {"relay_claim",
                                 "SELECT id, subject, type, payload, attempt, needs_ack FROM outbox"
@@ -35,11 +36,12 @@ static void build_resend_sql(const Orchestrator *o) {
          * still has the command in JetStream and must not be flooded */
         snprintf(resend_sql, sizeof(resend_sql),
                  "WITH due AS (SELECT id FROM outbox WHERE needs_ack AND acked_at IS NULL AND published_at IS NOT NULL"
-                 "  AND published_at < now() - interval '%" PRId64 " milliseconds' AND attempt < %d"
+                 "  AND published_at < now() - interval '%" PRId64 " milliseconds' AND budget < %d"
                  "  AND published_at < now() - make_interval(secs => least(%" PRId64
-                 " * power(2, attempt - 1), 600000) / 1000.0)"
+                 " * power(2, budget - 1), 600000) / 1000.0)"
                  "  ORDER BY published_at LIMIT 200 FOR UPDATE SKIP LOCKED)"
-                 " UPDATE outbox o SET published_at = NULL, attempt = o.attempt + 1 FROM due WHERE o.id = due.id"
+                 " UPDATE outbox o SET published_at = NULL, attempt = o.attempt + 1, budget = o.budget + 1"
+                 " FROM due WHERE o.id = due.id"
                  " RETURNING o.order_id, o.step, o.attempt",
                  o->resend_after_ms, o->max_attempts, o->resend_after_ms);
 }
@@ -257,16 +259,30 @@ static int sweep_timers(Orchestrator *o, Pg *pg) {
         return r < 0 ? r : fired;
 }
 
+/* Operators' watch: flags compensations that gave up, counts stuck sagas. */
+static void watch_sagas(Orchestrator *o, Pg *pg) {
+        long long stuck = 0;
+        int flagged = saga_admin_flag_failed_compensations(pg);
+        if (flagged > 0)
+                metric_add(m_comp_failed, flagged);
+        if (saga_admin_count_stuck(pg, o->stuck_after_ms, &stuck) == 0)
+                metric_set(m_stuck, stuck);
+}
+
 void *outbox_relay_run(void *arg) {
         Orchestrator *o = arg;
         BusPublisher *pub = NULL;
         Pg *pg = NULL;
-        int64_t last_sweep = 0;
+        int64_t last_sweep = 0, last_watch = 0;
 
         build_resend_sql(o);
+        saga_admin_setup(o->max_attempts, o->resend_after_ms);
         m_published = metrics_counter("food_outbox_published_total", "Outbox messages published to JetStream");
         m_resent = metrics_counter("food_outbox_resent_total", "Commands re-sent after no answer");
         m_timers = metrics_counter("food_saga_timers_fired_total", "Durable saga timers fired");
+        m_stuck = metrics_gauge("food_sagas_stuck", "Sagas not terminal and not advancing, or whose compensation failed");
+        m_comp_failed = metrics_counter("food_saga_compensation_failed_total",
+                                        "Sagas whose compensation ran out of tries (COMPENSATION_FAILED)");
         if (service_pg(&o->svc, &pg) < 0 || bus_publisher_new(o->svc.bus, &pub) < 0) {
                 service_stopping = true;
                 goto out;
@@ -282,6 +298,10 @@ void *outbox_relay_run(void *arg) {
                 while (n == RELAY_BATCH && !service_stopping);
                 if (n < 0)
                         log_warn("relay: publishing failed (%s); retrying", pg_error(pg));
+                if (ids_now_ms() - last_watch >= 5000) {
+                        last_watch = ids_now_ms();
+                        watch_sagas(o, pg);
+                }
                 if (ids_now_ms() - last_sweep >= 500) {
                         last_sweep = ids_now_ms();
                         int resent = sweep_resends(pg);

@@ -9,8 +9,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "orchestrator.h"
+#include "saga-admin.h"
 
-#define RPC_SUBJECT FOOD_PREFIX ".rpc.orders.>"
+#define RPC_SUBJECT FOOD_PREFIX ".rpc.>"
 #define RPC_QUEUE "orchestrator"
 
 typedef struct {
@@ -143,6 +144,8 @@ static int rpc_dispatch(Orchestrator *o, Pg *pg, natsMsg *msg, EngineReply *repl
                 r = rpc_place(o, pg, (Food__V1__PlaceOrder *)m, natsMsg_GetReply(msg), reply);
         else if (type->desc == &food__v1__order_action__descriptor)
                 r = rpc_action(o, pg, (Food__V1__OrderAction *)m, reply);
+        else if (type->desc == &food__v1__saga_query__descriptor)
+                r = saga_admin_query(pg, (Food__V1__SagaQuery *)m, reply);
         else if (type->desc == &food__v1__modify_order__descriptor)
                 r = engine_reply_set(reply, 501, "Not implemented", "order modification is not available yet",
                                      NULL, 0);

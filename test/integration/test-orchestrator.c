@@ -46,6 +46,7 @@ static void start_orchestrator(void) {
                 setenv("COMMAND_RESEND_MS", "700", 1);
                 setenv("STORE_ACCEPT_TIMEOUT_S", "3", 1);
                 setenv("PAYMENT_TIMEOUT_S", "3", 1);
+                setenv("COMMAND_MAX_ATTEMPTS", "3", 1);
                 setenv("LOG_LEVEL", "warn", 1);
                 execl(orchestrator_path, orchestrator_path, (char *)NULL);
                 _exit(127);
@@ -410,6 +411,82 @@ static void test_payment_deadline_and_late_charge(void) {
         codec_free(cmd);
 }
 
+static void reply_free(Food__V1__RpcReply *a) {
+        if (a)
+                codec_free(&a->base);
+}
+
+/* Asks the orchestrator a SagaQuery; returns the decoded RpcReply (codec_free it) or NULL. */
+static Food__V1__RpcReply *saga_query(const char *query, const char *order_id, bool all) {
+        Food__V1__SagaQuery q = FOOD__V1__SAGA_QUERY__INIT;
+        ProtobufCMessage *m = NULL;
+        natsMsg *reply = NULL;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        q.query = (char *)query;
+        q.order_id = (char *)order_id;
+        q.all = all;
+        if (codec_pack(&q.base, &buf, &len) == 0 &&
+            bus_request(bus, "food.rpc.sagas.query", q.base.descriptor->name, buf, len, 5000, &reply) == 0)
+                (void)codec_unpack(&food__v1__rpc_reply__descriptor, natsMsg_GetData(reply),
+                                   (size_t)natsMsg_GetDataLength(reply), &m);
+        natsMsg_Destroy(reply);
+        free(buf);
+        return (Food__V1__RpcReply *)m;
+}
+
+static bool has_step(const Food__V1__SagaHistory *h, const char *kind, const char *step, const char *detail) {
+        for (size_t i = 0; i < h->n_steps; i++)
+                if (strcmp(h->steps[i]->kind, kind) == 0 && strcmp(h->steps[i]->step, step) == 0 &&
+                    (!detail || strcmp(h->steps[i]->detail, detail) == 0))
+                        return true;
+        return false;
+}
+
+/* A refused order's refund nobody answers: after its tries it is flagged
+ * COMPENSATION_FAILED and listed as stuck; a redrive sends it again. */
+static void test_compensation_failed_and_redrive(const char *id) {
+        Food__V1__RpcReply *a = NULL;
+        bool flagged = false;
+        int64_t until = ids_now_ms() + 20000;
+        while (!flagged && ids_now_ms() < until) {
+                reply_free(a);
+                a = saga_query("show", id, false);
+                flagged = a && a->n_sagas == 1 && a->sagas[0]->compensation_failed;
+                if (!flagged)
+                        usleep(500000);
+        }
+        CHECK(flagged, "refund never answered: expected COMPENSATION_FAILED");
+        if (a && a->n_sagas == 1) {
+                const Food__V1__SagaHistory *h = a->sagas[0];
+                CHECK(strcmp(h->state, "REFUSED") == 0, "history state: expected REFUSED, got %s", h->state);
+                CHECK(has_step(h, "command", "authorize", "answered"), "history lacks the answered authorization");
+                CHECK(has_step(h, "compensation", "refund", NULL), "history lacks the refund compensation");
+                CHECK(has_step(h, "event", "status", NULL), "history lacks the status events");
+                CHECK(has_step(h, "reply", "authorize", NULL), "history lacks the payment reply");
+        }
+        reply_free(a);
+        a = saga_query("stuck", NULL, false);
+        bool listed = false;
+        for (size_t i = 0; a && i < a->n_sagas; i++)
+                listed |= strcmp(a->sagas[i]->order_id, id) == 0;
+        CHECK(listed, "a saga with a failed compensation is not listed as stuck");
+        reply_free(a);
+        a = saga_query("redrive", id, false);
+        CHECK(a && a->http_status == 200 && a->affected == 1, "redrive: expected 1 saga, got %d",
+              a ? a->affected : -1);
+        reply_free(a);
+        a = saga_query("show", id, false);
+        CHECK(a && a->n_sagas == 1 && !a->sagas[0]->compensation_failed, "redrive did not clear COMPENSATION_FAILED");
+        reply_free(a);
+        ProtobufCMessage *refund = next_command(payments, &food__v1__refund_payment__descriptor, id, 4000);
+        CHECK(refund != NULL, "redrive did not send the refund again");
+        codec_free(refund);
+        a = saga_query("show", "ord_none", false);
+        CHECK(a && a->http_status == 404, "show of an unknown order: expected 404, got %d", a ? a->http_status : -1);
+        reply_free(a);
+}
+
 static void test_store_deadline_survives_restart(void) {
         char id[64], st[32];
         ids_new(id, sizeof(id), "ord");
@@ -427,6 +504,7 @@ static void test_store_deadline_survives_restart(void) {
                 CHECK(((Food__V1__RefundPayment *)refund)->amount == 18000, "refund amount: expected 18000, got %lld",
                       (long long)((Food__V1__RefundPayment *)refund)->amount);
         codec_free(refund);
+        test_compensation_failed_and_redrive(id);
 }
 
 int main(int argc, char **argv) {

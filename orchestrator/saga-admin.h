@@ -1,0 +1,22 @@
+/* Operators' view of sagas (food.rpc.sagas.query, GET /admin/sagas/{id},
+ * sagactl): one saga's step history, the stuck ones, and redriving them. */
+#pragma once
+#include "food.pb-c.h"
+#include "pg.h"
+#include "saga-engine.h"
+
+/* Steps whose commands undo earlier work. */
+bool saga_admin_is_compensation(const char *step);
+
+/* Answers a SagaQuery inside the caller's transaction: show -> 200 with one
+ * history (404 if unknown); stuck -> 200 with the stuck sagas (no steps);
+ * redrive -> 200 with `affected`. */
+int saga_admin_query(Pg *pg, const Food__V1__SagaQuery *q, EngineReply *reply);
+
+/* Sets the try budget the checks below use; once, at start. */
+void saga_admin_setup(int max_attempts, int64_t resend_after_ms);
+/* Flags sagas whose compensation ran out of tries (logged once each).
+ * Returns how many were flagged, or negative errno. */
+int saga_admin_flag_failed_compensations(Pg *pg);
+/* Counts stuck sagas (for the food_sagas_stuck gauge). */
+int saga_admin_count_stuck(Pg *pg, int64_t older_than_ms, long long *ret);
