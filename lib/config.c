@@ -81,7 +81,7 @@ int config_common(CommonConfig *c, const char *service, int default_health_port)
         if (r == 0)
                 r = config_str("NATS_URL", "nats://127.0.0.1:4222", &c->nats_url);
         if (r == 0)
-                r = config_str("DATABASE_URL", "postgresql:///food?host=/tmp", &c->database_url);
+                r = config_str("DATABASE_URL", "postgresql://food@127.0.0.1:5433/food", &c->database_url);
         if (r == 0)
                 r = config_port("HEALTH_PORT", default_health_port, &c->health_port);
         return r;
