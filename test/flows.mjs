@@ -163,3 +163,94 @@ export function steps(it) {
                 }
         });
 }
+
+// --- money, notifications and saga history (refusal, cancellation, races, invariants) ---
+
+// The statuses an order may still move on from without anyone paying more: what the customer owes in them is
+// the whole amount charged (COMPLETED included); REFUSED, CANCELLED and REJECTED owe nothing.
+export const OWES_TOTAL = new Set(['PAID', 'ACCEPTED', 'COOKING', 'COOKED', 'PICKED_UP', 'DELIVERED', 'COMPLETED']);
+export const TERMINAL = new Set(['COMPLETED', 'REFUSED', 'CANCELLED', 'REJECTED']);
+
+// Integer KRW as the notification worker writes it: 12,500.
+export function krw(n) {
+        return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+export async function pspLedger(p) {
+        const r = expectStatus(await p.psp('/ledger'), 200, 'PSP GET /ledger');
+        assert.ok(Array.isArray(r.json?.charges) && Array.isArray(r.json?.refunds), `PSP GET /ledger: ${r.text.slice(0, 300)}`);
+        return r.json;
+}
+
+// One order's part of the PSP ledger: the payment worker's idempotency keys start with "<order id>.".
+// approved/declined charges, refunds, and the net amount kept (charged - refunded).
+export function ledgerOf(ledger, orderId) {
+        const mine = (e) => typeof e.idempotency_key === 'string' && e.idempotency_key.startsWith(`${orderId}.`);
+        const charges = ledger.charges.filter(mine);
+        const approved = charges.filter((c) => c.status === 'approved');
+        const refunds = ledger.refunds.filter(mine);
+        const charged = approved.reduce((s, c) => s + c.amount, 0);
+        const refunded = refunds.reduce((s, r) => s + r.amount, 0);
+        return { approved, declined: charges.filter((c) => c.status !== 'approved'), refunds, charged, refunded, net: charged - refunded };
+}
+
+// GET /orders/{id} as `token`, asserting 200.
+export async function getOrder(p, token, id) {
+        return expectStatus(await p.api('GET', `/orders/${id}`, { token }), 200, `GET /orders/${id}`).json;
+}
+
+// Waits until the order shows `status` and a complete refund (amount_refunded == amount_paid > 0).
+export async function waitRefunded(p, token, id, status) {
+        let last;
+        try {
+                return await p.waitFor(async () => {
+                        last = await p.api('GET', `/orders/${id}`, { token });
+                        const o = last.json;
+                        return last.status === 200 && o.status === status && o.amount_paid > 0 && o.amount_refunded === o.amount_paid && o;
+                }, WAIT_MS);
+        } catch {
+                assert.fail(`GET /orders/${id}: expected ${status} with amount_refunded == amount_paid within ${WAIT_MS} ms, last answer ${last ? show(last) : 'none'}`);
+        }
+}
+
+// The customer's notifications for one order ({order_id, status, message, at}), in the order recorded.
+export async function notificationsOf(p, token, orderId) {
+        const r = expectStatus(await p.api('GET', '/customers/me/notifications', { token }), 200, 'GET /customers/me/notifications');
+        assert.ok(Array.isArray(r.json), `GET /customers/me/notifications: expected an array, got ${r.text.slice(0, 300)}`);
+        return r.json.filter((n) => n.order_id === orderId);
+}
+
+// GET /admin/sagas/{id} with an admin token, asserting 200 and the documented fields.
+export async function adminSaga(p, adminToken, id) {
+        const r = expectStatus(await p.api('GET', `/admin/sagas/${id}`, { token: adminToken }), 200, `GET /admin/sagas/${id}`);
+        const s = r.json;
+        for (const k of ['order_id', 'state', 'step', 'attempt', 'version', 'definition_version', 'deadline_at', 'compensation_failed', 'created_at', 'updated_at', 'steps']) {
+                assert.ok(s && k in s, `GET /admin/sagas/${id}: no "${k}" in ${r.text.slice(0, 300)}`);
+        }
+        assert.ok(Array.isArray(s.steps), `GET /admin/sagas/${id}: steps should be an array`);
+        for (const st of s.steps) {
+                for (const k of ['kind', 'type', 'step', 'attempt', 'at', 'detail']) assert.ok(k in st, `saga step without "${k}": ${JSON.stringify(st)}`);
+                assert.ok(['command', 'compensation', 'event', 'reply'].includes(st.kind), `saga step kind '${st.kind}' is none of command, compensation, event, reply`);
+        }
+        return s;
+}
+
+// Saga steps matching {kind, step, type} (any field left out matches anything).
+export function sagaSteps(saga, { kind, step, type } = {}) {
+        return saga.steps.filter((s) => (kind === undefined || s.kind === kind) && (step === undefined || s.step === step) && (type === undefined || s.type === type));
+}
+
+// What can change when something happens to an order: its view, its part of the ledger, its notifications
+// and its saga's version and steps; compared before and after a refused request.
+export async function orderSnapshot(p, { customer, admin }, id) {
+        const view = await getOrder(p, customer, id);
+        const l = ledgerOf(await pspLedger(p), id);
+        const notes = (await notificationsOf(p, customer, id)).map((n) => `${n.status}:${n.message}`);
+        const saga = admin ? await adminSaga(p, admin, id) : null;
+        return {
+                view,
+                ledger: { approved: l.approved.map((c) => `${c.id}:${c.amount}:${c.refunded}`), refunds: l.refunds.map((r) => `${r.id}:${r.amount}`) },
+                notifications: notes,
+                saga: saga && { state: saga.state, version: saga.version, steps: saga.steps.length },
+        };
+}

@@ -459,6 +459,41 @@ class Platform {
                 await Promise.all(this.find(name).filter((p) => !p.alive()).map((p) => p.start()));
         }
 
+        // Restarts one process or every replica of a service (its stop signal, then a fresh start, waiting until
+        // it is ready), first merging `env` into its environment; the change stays for later restarts and a
+        // value of undefined removes the variable. Per-test settings of one file, e.g.
+        //   await p.restart('orchestrator', { env: { STORE_ACCEPT_TIMEOUT_S: 3 } });
+        // Resolves to the exits of the stopped processes ({code, signal, killed} each).
+        async restart(name, { env = {} } = {}) {
+                const procs = this.find(name);
+                const exits = await Promise.all(procs.map((p) => p.stop()));
+                for (const p of procs) {
+                        p.env = { ...p.env };
+                        for (const [k, v] of Object.entries(env)) {
+                                if (v === undefined) delete p.env[k];
+                                else p.env[k] = String(v);
+                        }
+                }
+                await Promise.all(procs.map((p) => p.start()));
+                return exits;
+        }
+
+        // Runs the operators' CLI build/orchestrator/sagactl against this platform's NATS; resolves to
+        // {code, stdout, stderr} whatever its exit code.
+        async sagactl(...args) {
+                const bin = path.join(BUILD_DIR, 'orchestrator/sagactl');
+                if (!fs.existsSync(bin)) throw new Error(`sagactl: ${bin} not found (build first)`);
+                try {
+                        const { stdout, stderr } = await execFileP(bin, args, {
+                                env: { ...process.env, NATS_URL: this.natsUrl }, timeout: 20_000,
+                        });
+                        return { code: 0, stdout, stderr };
+                } catch (e) {
+                        if (typeof e.code !== 'number') throw new Error(`sagactl ${args.join(' ')}: ${e.message}`);
+                        return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+                }
+        }
+
         // Stops everything (gateway, services, PSP, then PostgreSQL and NATS), removes the temporary folder
         // and resolves to {exits: {name: {code, signal, killed}}}. Throws when a process crashed during the
         // run or a sanitizer reported in a log, so that an after() hook fails the file.
@@ -494,7 +529,9 @@ class Platform {
  * Starts a fresh platform and resolves to it once every process answers its readiness probe.
  * opts.name: label for logs (default: the test file's name); opts.only: subset of ALL to start
  * (e.g. ['nats', 'pg']); opts.replicas: a number of replicas for each worker, or {service: n};
- * opts.env: {all: {...}, <service>: {...}} extra environment.
+ * opts.env: {all: {...}, <service>: {...}} extra environment, e.g. {orchestrator: {AUTO_COMPLETE_S: '3'}} (the
+ * orchestrator reads STORE_ACCEPT_TIMEOUT_S, AUTO_COMPLETE_S, PAYMENT_TIMEOUT_S, COMMAND_RESEND_MS,
+ * COMMAND_MAX_ATTEMPTS, STUCK_AFTER_S); p.restart(name, {env}) changes it for the rest of the file.
  * On a start failure everything started is stopped and the error (with the log tail) is thrown.
  */
 export async function startPlatform(opts = {}) {
