@@ -193,9 +193,24 @@ static int parse_address(json_t *a, JsonAddress *out, JsonProblem *p) {
         return r;
 }
 
+/* "payment": {"card_token"} of `root`; *ret stays NULL when it is absent and not required. */
+static int parse_payment(json_t *root, bool required, const char **ret, JsonProblem *p) {
+        static const char *const payment_fields[] = {"card_token", NULL};
+        json_t *v = json_object_get(root, "payment");
+        int r;
+
+        if (!v)
+                return required ? gjson_problem(p, 400, "payment is required ({\"card_token\"})") : 0;
+        if (!json_is_object(v))
+                return gjson_problem(p, 400, "payment must be an object {\"card_token\"}");
+        r = check_fields(v, "payment.", payment_fields, p);
+        if (r == 0)
+                r = get_string(v, "payment.", "card_token", true, GJSON_TOKEN_MAX, ret, p);
+        return r;
+}
+
 int gjson_parse_order(const char *body, size_t len, OrderBody *ret, JsonProblem *problem) {
         static const char *const fields[] = {"store_id", "items", "address", "note", "coupon_id", "payment", NULL};
-        static const char *const payment_fields[] = {"card_token", NULL};
         OrderBody o = {0};
         json_t *v;
         int r = gjson_load_object(body, len, &o.root, problem);
@@ -219,17 +234,8 @@ int gjson_parse_order(const char *body, size_t len, OrderBody *ret, JsonProblem 
                 r = get_string(o.root, "", "note", false, GJSON_NOTE_MAX, &o.note, problem);
         if (r == 0)
                 r = get_id(o.root, "", "coupon_id", false, &o.coupon_id, problem);
-        if (r == 0) {
-                v = json_object_get(o.root, "payment");
-                if (!v)
-                        r = gjson_problem(problem, 400, "payment is required ({\"card_token\"})");
-                else if (!json_is_object(v))
-                        r = gjson_problem(problem, 400, "payment must be an object {\"card_token\"}");
-                else
-                        r = check_fields(v, "payment.", payment_fields, problem);
-                if (r == 0)
-                        r = get_string(v, "payment.", "card_token", true, GJSON_TOKEN_MAX, &o.card_token, problem);
-        }
+        if (r == 0)
+                r = parse_payment(o.root, true, &o.card_token, problem);
         if (r != 0) {
                 json_decref(o.root);
                 return r;
@@ -241,7 +247,7 @@ int gjson_parse_order(const char *body, size_t len, OrderBody *ret, JsonProblem 
 }
 
 int gjson_parse_modify(const char *body, size_t len, ModifyBody *ret, JsonProblem *problem) {
-        static const char *const fields[] = {"items", "address", "note", NULL};
+        static const char *const fields[] = {"items", "address", "note", "payment", NULL};
         ModifyBody m = {0};
         json_t *v;
         int r = gjson_load_object(body, len, &m.root, problem);
@@ -263,6 +269,8 @@ int gjson_parse_modify(const char *body, size_t len, ModifyBody *ret, JsonProble
                 if (!m.note)
                         m.note = "";
         }
+        if (r == 0)
+                r = parse_payment(m.root, false, &m.card_token, problem);
         if (r == 0 && !m.has_items && !m.has_address && !m.has_note)
                 r = gjson_problem(problem, 422, "nothing to modify: give items, address or note");
         if (r != 0) {

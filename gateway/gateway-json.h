@@ -51,6 +51,7 @@ typedef struct {
         size_t n_items;
         JsonAddress address;
         const char *note;
+        const char *card_token; /* card for an extra charge; NULL: the order's own */
 } ModifyBody;
 
 typedef struct {

@@ -256,6 +256,7 @@ void orders_modify(Request *rq) {
         }
         m.order_id = (char *)rq->arg[0];
         m.customer_id = rq->auth.sub;
+        m.card_token = (char *)(body.card_token ? body.card_token : "");
         rpc_answer(rq, &m.base);
 out:
         readmodel_order_clear(&o);

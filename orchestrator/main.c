@@ -6,6 +6,7 @@
 #include "config.h"
 #include "log.h"
 #include "orchestrator.h"
+#include "saga-admin.h"
 
 extern const EmbeddedFile orchestrator_migrations[];
 extern const size_t orchestrator_migrations_len;
@@ -54,6 +55,7 @@ int main(void) {
                 service_stop(&o.svc);
                 return EXIT_FAILURE;
         }
+        saga_admin_setup(o.max_attempts, o.resend_after_ms, o.stuck_after_ms);
         if (pthread_create(&threads[n], NULL, outbox_relay_run, &o) == 0)
                 n++;
         if (pthread_create(&threads[n], NULL, reply_consumer_run, &o) == 0)

@@ -48,6 +48,9 @@ static void build_resend_sql(const Orchestrator *o) {
 
 static const PgStmt st_bump_step = {"relay_bump_step",
                                     "UPDATE sagas SET attempt = $3 WHERE order_id = $1 AND step = $2"};
+static const PgStmt st_due_steps = {"relay_due_steps",
+                                    "SELECT order_id FROM sagas WHERE step_deadline_at <= now()"
+                                    " ORDER BY step_deadline_at LIMIT 100 FOR UPDATE SKIP LOCKED"};
 static const PgStmt st_due_timers = {"relay_due_timers",
                                      "SELECT order_id FROM sagas WHERE deadline_at <= now()"
                                      " ORDER BY deadline_at LIMIT 100 FOR UPDATE SKIP LOCKED"};
@@ -249,6 +252,35 @@ static int sweep_timers(Orchestrator *o, Pg *pg) {
                 engine_reply_clear(&reply);
                 saga_row_clear(&row);
         }
+        PQclear(res);
+        res = NULL;
+        /* An awaited step past its own deadline (a modification's extra
+         * charge): give it up; the order stays as it was, a late charge is refunded. */
+        if (r == 0)
+                r = pg_run(pg, &st_due_steps, 0, NULL, NULL, NULL, &res);
+        for (int i = 0; r == 0 && res && i < PQntuples(res); i++) {
+                SagaRow row;
+                EngineReply reply = {0};
+                r = saga_store_load(pg, PQgetvalue(res, i, 0), &row);
+                if (r != 0) {
+                        r = r < 0 ? r : 0;
+                        continue;
+                }
+                char step[sizeof(row.step)];
+                snprintf(step, sizeof(step), "%s", row.step);
+                log_warn("saga %s: step %s got no answer in time; given up", row.order_id, step);
+                r = engine_modify_outcome(pg, &row, SAGA_IN_PAYMENT_FAILED, &(EngineArgs){0}, &reply);
+                if (r == 0 && !row.pending && row.step_deadline_ms) {
+                        row.step_deadline_ms = 0; /* not a modification: just stop the clock */
+                        r = saga_store_update(pg, &row, row.order, row.version, SAGA_KEEP_DEADLINE);
+                }
+                if (r == 0 && step[0])
+                        r = saga_store_close_step(pg, row.order_id, step);
+                if (r == 0)
+                        fired++;
+                engine_reply_clear(&reply);
+                saga_row_clear(&row);
+        }
         if (r == 0)
                 r = pg_commit(pg);
         if (r < 0)
@@ -276,7 +308,6 @@ void *outbox_relay_run(void *arg) {
         int64_t last_sweep = 0, last_watch = 0;
 
         build_resend_sql(o);
-        saga_admin_setup(o->max_attempts, o->resend_after_ms);
         m_published = metrics_counter("food_outbox_published_total", "Outbox messages published to JetStream");
         m_resent = metrics_counter("food_outbox_resent_total", "Commands re-sent after no answer");
         m_timers = metrics_counter("food_saga_timers_fired_total", "Durable saga timers fired");

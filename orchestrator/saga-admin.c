@@ -65,9 +65,11 @@ static const PgStmt st_redrive = {
 static char flag_failed_sql[768];
 static const PgStmt st_flag_failed = {"admin_flag_failed", flag_failed_sql};
 static int admin_max_attempts;
+static int64_t admin_stuck_after_ms;
 
-void saga_admin_setup(int max_attempts, int64_t resend_after_ms) {
+void saga_admin_setup(int max_attempts, int64_t resend_after_ms, int64_t stuck_after_ms) {
         admin_max_attempts = max_attempts;
+        admin_stuck_after_ms = stuck_after_ms;
         /* Gave up: the last try has had as long to be answered as the first. */
         snprintf(flag_failed_sql, sizeof(flag_failed_sql),
                  "UPDATE sagas SET compensation_failed = true WHERE NOT compensation_failed AND order_id IN ("
@@ -155,7 +157,7 @@ static int admin_stuck(Pg *pg, const Food__V1__SagaQuery *q, EngineReply *reply)
         Food__V1__RpcReply m = FOOD__V1__RPC_REPLY__INIT;
         int r, n;
 
-        snprintf(older, sizeof(older), "%" PRId64, q->older_than_ms > 0 ? q->older_than_ms : 0);
+        snprintf(older, sizeof(older), "%" PRId64, q->older_than_ms > 0 ? q->older_than_ms : admin_stuck_after_ms);
         snprintf(limit, sizeof(limit), "%d", q->limit > 0 && q->limit <= ADMIN_MAX_SAGAS ? q->limit : ADMIN_MAX_SAGAS);
         const char *vals[] = {older, limit};
         r = pg_run(pg, &st_stuck, 2, vals, NULL, NULL, &res);
@@ -205,14 +207,15 @@ static int admin_redrive(Pg *pg, const Food__V1__SagaQuery *q, EngineReply *repl
         if (q->all) {
                 char older[24], limit[16];
                 PGresult *res = NULL;
-                snprintf(older, sizeof(older), "%" PRId64, q->older_than_ms > 0 ? q->older_than_ms : 0);
+                snprintf(older, sizeof(older), "%" PRId64,
+                         q->older_than_ms > 0 ? q->older_than_ms : admin_stuck_after_ms);
                 snprintf(limit, sizeof(limit), "%d", ADMIN_MAX_SAGAS);
                 const char *vals[] = {older, limit};
                 r = pg_run(pg, &st_stuck, 2, vals, NULL, NULL, &res);
                 for (int i = 0; r == 0 && i < PQntuples(res); i++)
                         r = redrive_one(pg, PQgetvalue(res, i, 0), &affected);
                 PQclear(res);
-        } else if (q->order_id && *q->order_id)
+        } else if (*q->order_id)
                 r = redrive_one(pg, q->order_id, &affected);
         else
                 return engine_reply_set(reply, 400, "Bad request", "redrive needs an order id or all", NULL, 0);

@@ -36,17 +36,52 @@ int engine_reply_set(EngineReply *r, int http_status, const char *title, const c
         return codec_pack(&m.base, &r->data, &r->len);
 }
 
-/* A shallow copy of an order with a new status appended to its history; the
- * copy borrows every string and sub-message of `cur` except the history array. */
+/* A shallow copy of an order with a new status appended to its history (and
+ * maybe a new charge); the copy borrows every string and sub-message of `cur`
+ * except the arrays it grows. Free with next_order_free. */
 typedef struct {
         Food__V1__Order order;
         Food__V1__StatusAt entry;
         Food__V1__StatusAt **history;
+        Food__V1__Charge charge;
+        Food__V1__Charge **charges;
 } NextOrder;
+
+static void next_order_free(NextOrder *n) {
+        free(n->history);
+        free(n->charges);
+}
+
+/* Records a new charge on the card: amount_paid grows by `amount`. */
+static int next_order_add_charge(NextOrder *n, const char *payment_id, int64_t amount) {
+        size_t k = n->order.n_charges;
+        n->charges = malloc((k + 1) * sizeof(*n->charges));
+        if (!n->charges)
+                return -ENOMEM;
+        if (k)
+                memcpy(n->charges, n->order.charges, k * sizeof(*n->charges));
+        food__v1__charge__init(&n->charge);
+        n->charge.payment_id = (char *)payment_id;
+        n->charge.amount = amount;
+        n->charges[k] = &n->charge;
+        n->order.charges = n->charges;
+        n->order.n_charges = k + 1;
+        n->order.amount_paid += amount;
+        n->order.payment_id = (char *)payment_id;
+        return 0;
+}
+
+static Food__V1__Charge *find_charge(const Food__V1__Order *o, const char *payment_id) {
+        for (size_t i = 0; i < o->n_charges; i++)
+                if (strcmp(o->charges[i]->payment_id, payment_id) == 0)
+                        return o->charges[i];
+        return NULL;
+}
 
 static int next_order(NextOrder *n, const Food__V1__Order *cur, const char *status, int64_t now_ms) {
         n->order = *cur;
         n->history = NULL;
+        n->charges = NULL;
         n->order.version = cur->version + 1;
         n->order.updated_at_ms = now_ms;
         if (!status || strcmp(status, cur->status) == 0)
@@ -81,6 +116,39 @@ static int emit_status(Pg *pg, const Food__V1__Order *o, const char *previous) {
         return saga_store_outbox(pg, o->id, "status", &ev.base, false);
 }
 
+/* Asks for `amount` back (all that is left when amount < 0), from the latest
+ * charge first, one RefundPayment per charge, each with its own provider-side
+ * key "<key_prefix>.<payment_id>" so that re-sends never pay twice. Marks the
+ * amounts as being refunded on the charges (which `o` shares with its
+ * snapshot; they are written with it). */
+static int emit_refunds(Pg *pg, const Food__V1__Order *o, int64_t amount, const char *key_prefix,
+                        const char *reason) {
+        Food__V1__Correlation corr;
+        char key[200];
+        int r = 0;
+
+        for (size_t i = o->n_charges; i-- > 0 && r == 0 && amount != 0;) {
+                Food__V1__Charge *c = o->charges[i];
+                int64_t left = c->amount - c->refunded - c->refunding;
+                int64_t take = amount < 0 || amount > left ? left : amount;
+                if (take <= 0)
+                        continue;
+                Food__V1__RefundPayment m = FOOD__V1__REFUND_PAYMENT__INIT;
+                corr_init(&corr, o->id, "refund");
+                snprintf(key, sizeof(key), "%s.%s", key_prefix, c->payment_id);
+                m.corr = &corr;
+                m.payment_id = c->payment_id;
+                m.amount = take;
+                m.reason = (char *)reason;
+                m.idempotency_key = key;
+                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
+                c->refunding += take;
+                if (amount > 0)
+                        amount -= take;
+        }
+        return r;
+}
+
 /* Writes the commands of `actions` for order `o` (the new snapshot). */
 static int emit_actions(Pg *pg, const Food__V1__Order *o, unsigned actions, const EngineArgs *args) {
         Food__V1__Correlation corr;
@@ -112,17 +180,9 @@ static int emit_actions(Pg *pg, const Food__V1__Order *o, unsigned actions, cons
                 m.reason = (char *)(args && args->reason ? args->reason : "");
                 r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
         }
-        if (r == 0 && (actions & SAGA_ACT_REFUND) && o->amount_paid > o->amount_refunded) {
-                Food__V1__RefundPayment m = FOOD__V1__REFUND_PAYMENT__INIT;
-                corr_init(&corr, o->id, "refund");
-                /* One provider-side key per refund decision: re-sends never pay twice. */
-                snprintf(key, sizeof(key), "%s.refund.%" PRId64, o->id, o->version);
-                m.corr = &corr;
-                m.payment_id = o->payment_id;
-                m.amount = o->amount_paid - o->amount_refunded;
-                m.reason = (char *)(args && args->reason ? args->reason : o->status);
-                m.idempotency_key = key;
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
+        if (r == 0 && (actions & SAGA_ACT_REFUND)) {
+                snprintf(key, sizeof(key), "%s.refund", o->id);
+                r = emit_refunds(pg, o, -1, key, args && args->reason ? args->reason : o->status);
         }
         if (r == 0 && (actions & SAGA_ACT_OPEN_DELIVERY)) {
                 Food__V1__OpenDelivery m = FOOD__V1__OPEN_DELIVERY__INIT;
@@ -192,43 +252,51 @@ int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, co
                 return r;
         if (in == SAGA_IN_PICK)
                 n.order.rider_id = (char *)args->rider_id;
-        if (in == SAGA_IN_PAYMENT_AUTHORIZED) {
-                n.order.payment_id = (char *)args->payment_id;
-                n.order.amount_paid = args->amount;
-        }
+        if (in == SAGA_IN_PAYMENT_AUTHORIZED)
+                r = next_order_add_charge(&n, args->payment_id, args->amount);
         if (args && args->reason && *args->reason)
                 n.order.reason = (char *)args->reason;
 
         row->state = d.next;
         row->version = n.order.version;
-        row->step[0] = 0; /* steps awaited by name are only the payment authorization */
-        r = emit_actions(pg, &n.order, d.actions, args);
+        row->step[0] = 0; /* a transition ends any awaited step (a later answer is voided) */
+        row->step_deadline_ms = 0;
+        codec_free(row->pending ? &row->pending->base : NULL);
+        row->pending = NULL;
+        if (r == 0)
+                r = emit_actions(pg, &n.order, d.actions, args);
         if (r == 0)
                 r = emit_status(pg, &n.order, saga_state_name(from));
         if (r == 0)
                 r = saga_store_update(pg, row, &n.order, expected, deadline_for(cfg, d.next, now));
         if (r == 0)
                 r = engine_reply_set(reply, in == SAGA_IN_PAYMENT_AUTHORIZED ? 201 : 200, NULL, NULL, &n.order, 0);
-        free(n.history);
+        next_order_free(&n);
         return r;
 }
 
-int engine_refunded(Pg *pg, SagaRow *row, int64_t amount) {
+int engine_refunded(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount) {
+        Food__V1__Charge *c = find_charge(row->order, payment_id ? payment_id : "");
         NextOrder n;
         int64_t expected = row->version;
-        int r = next_order(&n, row->order, NULL, ids_now_ms());
-        if (r < 0)
-                return r;
-        n.order.amount_refunded += amount;
-        if (n.order.amount_refunded > n.order.amount_paid) {
-                log_error("saga %s: refund of %" PRId64 " would exceed what was paid; ignored", row->order_id, amount);
+        int r;
+
+        if (!c || amount <= 0 || c->refunded + amount > c->amount) {
+                log_error("saga %s: refund of %" PRId64 " on charge %s does not match what was charged; ignored",
+                          row->order_id, amount, payment_id ? payment_id : "?");
                 return 0;
         }
+        r = next_order(&n, row->order, NULL, ids_now_ms());
+        if (r < 0)
+                return r;
+        c->refunded += amount;
+        c->refunding = c->refunding > amount ? c->refunding - amount : 0;
+        n.order.amount_refunded += amount;
         row->version = n.order.version;
         r = emit_status(pg, &n.order, n.order.status);
         if (r == 0)
-                r = saga_store_update(pg, row, &n.order, expected, 0);
-        free(n.history);
+                r = saga_store_update(pg, row, &n.order, expected, SAGA_KEEP_DEADLINE);
+        next_order_free(&n);
         return r;
 }
 
@@ -266,30 +334,161 @@ int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *re
         r = saga_store_insert(pg, &row, &n.order, deadline_for(cfg, SAGA_PAYMENT_PENDING, n.order.updated_at_ms));
         if (r == 0)
                 r = saga_store_outbox(pg, row.order_id, "authorize", &cmd.base, true);
-        free(n.history);
+        next_order_free(&n);
         return r;
 }
 
-int engine_void_late_charge(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount) {
+int engine_late_charge(Pg *pg, SagaRow *row, const char *step, const char *payment_id, int64_t amount) {
         NextOrder n;
         int64_t expected = row->version;
+        char key[160];
         int r;
 
-        if (row->state != SAGA_REJECTED || row->order->amount_paid != 0 || amount <= 0)
+        /* Known, or the answer the saga still waits for (it will come again). */
+        if (amount <= 0 || !payment_id || !*payment_id || find_charge(row->order, payment_id) ||
+            strcmp(row->step, step) == 0)
                 return 0;
         r = next_order(&n, row->order, NULL, ids_now_ms());
-        if (r < 0)
+        if (r == 0)
+                r = next_order_add_charge(&n, payment_id, amount);
+        if (r < 0) {
+                next_order_free(&n);
                 return r;
-        n.order.payment_id = (char *)payment_id;
-        n.order.amount_paid = amount;
-        log_warn("saga %s: charge %s of %" PRId64 " arrived after the order was rejected; refunding it",
-                 row->order_id, payment_id, amount);
+        }
+        log_warn("saga %s: charge %s of %" PRId64 " arrived after its step (%s) was given up; refunding it",
+                 row->order_id, payment_id, amount, step);
         row->version = n.order.version;
-        r = emit_actions(pg, &n.order, SAGA_ACT_REFUND, &(EngineArgs){.reason = "payment arrived too late"});
+        snprintf(key, sizeof(key), "%s.void", row->order_id);
+        r = emit_refunds(pg, &n.order, amount, key, "payment arrived too late");
         if (r == 0)
                 r = emit_status(pg, &n.order, n.order.status);
         if (r == 0)
-                r = saga_store_update(pg, row, &n.order, expected, 0);
-        free(n.history);
+                r = saga_store_update(pg, row, &n.order, expected, SAGA_KEEP_DEADLINE);
+        next_order_free(&n);
+        return r;
+}
+
+/* Applies a modification to the locked saga: new items/total, address or
+ * note; `payment_id` (may be NULL) is the extra charge that paid for it; a
+ * lower total is refunded. The ticket follows; the status does not change. */
+static int apply_modification(Pg *pg, SagaRow *row, const Food__V1__ModifyOrder *req, const char *payment_id,
+                              int64_t charged, EngineReply *reply) {
+        NextOrder n;
+        int64_t expected = row->version, diff;
+        char key[160];
+        /* `req` may be the saga's own pending modification: keep it alive
+         * until the new snapshot (which borrows from it) is written. */
+        Food__V1__ModifyOrder *pending = row->pending;
+        int r = next_order(&n, row->order, NULL, ids_now_ms());
+        if (r < 0)
+                return r;
+        row->pending = NULL;
+        if (req->has_items) {
+                n.order.items = req->items;
+                n.order.n_items = req->n_items;
+                n.order.total = req->total;
+        }
+        if (req->has_address)
+                n.order.address = req->address;
+        if (req->has_note)
+                n.order.note = req->note;
+        diff = n.order.total - row->order->total;
+        if (payment_id)
+                r = next_order_add_charge(&n, payment_id, charged);
+        row->version = n.order.version;
+        row->step[0] = 0;
+        row->step_deadline_ms = 0;
+        if (r == 0 && diff < 0) {
+                snprintf(key, sizeof(key), "%s.modify.%" PRId64, row->order_id, n.order.version);
+                r = emit_refunds(pg, &n.order, -diff, key, "order modified");
+        }
+        if (r == 0)
+                r = emit_actions(pg, &n.order, SAGA_ACT_UPDATE_TICKET, NULL);
+        if (r == 0)
+                r = emit_status(pg, &n.order, n.order.status);
+        if (r == 0)
+                r = saga_store_update(pg, row, &n.order, expected, SAGA_KEEP_DEADLINE);
+        if (r == 0)
+                r = engine_reply_set(reply, 200, NULL, NULL, &n.order, 0);
+        next_order_free(&n);
+        codec_free(pending ? &pending->base : NULL);
+        return r;
+}
+
+int engine_modify(const EngineConfig *cfg, Pg *pg, SagaRow *row, const Food__V1__ModifyOrder *req,
+                  const char *reply_to, EngineReply *reply) {
+        Food__V1__AuthorizePayment cmd = FOOD__V1__AUTHORIZE_PAYMENT__INIT;
+        Food__V1__Correlation corr;
+        ProtobufCMessage *copy = NULL;
+        SagaDecision d;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        char key[160], detail[160];
+        int64_t diff;
+        int r;
+
+        if (saga_decide(row->state, SAGA_IN_MODIFY, &d) != 0) {
+                snprintf(detail, sizeof(detail), "order %s is %s; it can no longer be modified", row->order_id,
+                         saga_state_name(row->state));
+                r = engine_reply_set(reply, 409, "Conflict", detail, row->order, 0);
+                return r < 0 ? r : SAGA_CONFLICT;
+        }
+        if (row->step[0]) {
+                r = engine_reply_set(reply, 409, "Conflict",
+                                     "a previous modification of this order is still being paid; retry shortly",
+                                     row->order, 0);
+                return r < 0 ? r : SAGA_CONFLICT;
+        }
+        if (req->has_items && req->total < 0)
+                return engine_reply_set(reply, 400, "Bad request", "negative total", NULL, 0);
+        diff = req->has_items ? req->total - row->order->total : 0;
+        if (diff <= 0)
+                return apply_modification(pg, row, req, NULL, 0, reply);
+
+        /* The extra amount is charged first; the order changes only if it is paid. */
+        r = codec_pack(&req->base, &buf, &len);
+        if (r == 0)
+                r = codec_unpack(&food__v1__modify_order__descriptor, buf, len, &copy);
+        free(buf);
+        if (r < 0)
+                return r;
+        codec_free(row->pending ? &row->pending->base : NULL);
+        row->pending = (Food__V1__ModifyOrder *)copy;
+        snprintf(row->step, sizeof(row->step), "modify_charge");
+        row->attempt = 1;
+        row->step_deadline_ms = ids_now_ms() + cfg->payment_timeout_ms;
+        snprintf(row->reply_to, sizeof(row->reply_to), "%s", reply_to ? reply_to : "");
+        corr_init(&corr, row->order_id, "modify_charge");
+        snprintf(key, sizeof(key), "%s.modify.%" PRId64, row->order_id, row->version);
+        cmd.corr = &corr;
+        cmd.customer_id = row->order->customer_id;
+        cmd.amount = diff;
+        cmd.card_token = req->card_token && *req->card_token ? req->card_token : row->card_token;
+        cmd.idempotency_key = key;
+        r = saga_store_outbox(pg, row->order_id, "modify_charge", &cmd.base, true);
+        if (r == 0)
+                r = saga_store_update(pg, row, row->order, row->version, SAGA_KEEP_DEADLINE);
+        return r; /* answered when the payment outcome arrives */
+}
+
+int engine_modify_outcome(Pg *pg, SagaRow *row, SagaInput in, const EngineArgs *args, EngineReply *reply) {
+        int r;
+        if (!row->pending)
+                return 0;
+        if (in == SAGA_IN_PAYMENT_AUTHORIZED)
+                return apply_modification(pg, row, row->pending, args->payment_id, args->amount, reply);
+        /* Declined or failed: the order stays as it was. */
+        row->step[0] = 0;
+        row->step_deadline_ms = 0;
+        codec_free(&row->pending->base);
+        row->pending = NULL;
+        r = saga_store_update(pg, row, row->order, row->version, SAGA_KEEP_DEADLINE);
+        if (r == 0 && in == SAGA_IN_PAYMENT_DECLINED)
+                r = engine_reply_set(reply, 402, "Payment declined",
+                                     "the extra charge was declined; the order is unchanged", NULL, 0);
+        else if (r == 0)
+                r = engine_reply_set(reply, 503, "Pay later",
+                                     "the payment provider is unavailable; the order is unchanged, try again later",
+                                     NULL, 5);
         return r;
 }

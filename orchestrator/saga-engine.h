@@ -43,14 +43,26 @@ int engine_reply_set(EngineReply *r, int http_status, const char *title, const c
 int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, const EngineArgs *args,
                  EngineReply *reply);
 
-/* Records a refund of `amount` on the saga (a compensation finished):
- * amount_refunded grows, version bumps, an event tells the read side. */
-int engine_refunded(Pg *pg, SagaRow *row, int64_t amount);
+/* Records a refund of `amount` of charge `payment_id` (a compensation
+ * finished): amount_refunded grows, version bumps, an event tells the read side. */
+int engine_refunded(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount);
 
 /* Starts a saga for a priced order awaiting payment: snapshot PAYMENT_PENDING,
  * AuthorizePayment in the outbox, reply_to remembered for the outcome. */
 int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to);
 
-/* A charge reported after the saga gave up on payment (REJECTED): records it
- * and refunds it, once (amount_paid is 0 until then). */
-int engine_void_late_charge(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount);
+/* Modifies an order before cooking (the gateway priced the new items). A
+ * lower or equal total applies at once (the difference is refunded) with a 200
+ * reply; a higher one charges the difference first: the saga waits in step
+ * "modify_charge" and `reply_to` gets the answer (reply left empty).
+ * SAGA_CONFLICT with a 409 reply when not allowed now. */
+int engine_modify(const EngineConfig *cfg, Pg *pg, SagaRow *row, const Food__V1__ModifyOrder *req,
+                  const char *reply_to, EngineReply *reply);
+/* The outcome of a modification's extra charge: authorized applies it (200),
+ * declined (402) or failed (503) leaves the order unchanged. */
+int engine_modify_outcome(Pg *pg, SagaRow *row, SagaInput in, const EngineArgs *args, EngineReply *reply);
+
+/* A charge for `step` reported after the saga stopped waiting for it (payment
+ * deadline, abandoned modification): records it and refunds it, once (a
+ * charge already known, or one the saga still awaits, changes nothing). */
+int engine_late_charge(Pg *pg, SagaRow *row, const char *step, const char *payment_id, int64_t amount);

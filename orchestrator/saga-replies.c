@@ -30,7 +30,8 @@ static int on_payment_outcome(Orchestrator *o, Pg *pg, const ProtobufCMessage *m
         int r = saga_store_load(pg, corr->order_id, &row);
         if (r != 0)
                 return r < 0 ? r : 0; /* unknown order: nothing to move */
-        if (row.state != SAGA_PAYMENT_PENDING || strcmp(row.step, "authorize") != 0 ||
+        bool modifying = strcmp(corr->step, "modify_charge") == 0;
+        if ((!modifying && row.state != SAGA_PAYMENT_PENDING) || strcmp(row.step, corr->step) != 0 ||
             (int)corr->attempt != row.attempt) {
                 metric_add(m_stale, 1);
                 log_info("saga %s: stale payment reply (step %s attempt %u, saga at %s/%s/%d) ignored",
@@ -49,6 +50,11 @@ static int on_payment_outcome(Orchestrator *o, Pg *pg, const ProtobufCMessage *m
                                                                               : SAGA_IN_PAYMENT_FAILED;
         snprintf(out->reply_to, sizeof(out->reply_to), "%s", row.reply_to);
         row.reply_to[0] = 0;
+        if (modifying) {
+                r = engine_modify_outcome(pg, &row, in, &args, &out->reply);
+                saga_row_clear(&row);
+                return r;
+        }
         r = engine_apply(&o->engine, pg, &row, in, &args, &out->reply);
         if (r == 0 && in == SAGA_IN_PAYMENT_DECLINED)
                 r = engine_reply_set(&out->reply, 402, "Payment declined",
@@ -67,7 +73,7 @@ static int on_late_charge(Pg *pg, const Food__V1__PaymentAuthorized *m) {
         int r = saga_store_load(pg, m->corr->order_id, &row);
         if (r != 0)
                 return r < 0 ? r : 0;
-        r = engine_void_late_charge(pg, &row, m->payment_id, m->amount);
+        r = engine_late_charge(pg, &row, m->corr->step, m->payment_id, m->amount);
         saga_row_clear(&row);
         return r;
 }
@@ -77,7 +83,7 @@ static int on_refunded(Pg *pg, const Food__V1__PaymentRefunded *m) {
         int r = saga_store_load(pg, m->corr->order_id, &row);
         if (r != 0)
                 return r < 0 ? r : 0;
-        r = engine_refunded(pg, &row, m->amount);
+        r = engine_refunded(pg, &row, m->payment_id, m->amount);
         saga_row_clear(&row);
         return r;
 }
@@ -111,7 +117,7 @@ static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
         }
         /* A failed refund is not an answer: the sweeper re-sends it with back-off
          * until the provider takes it (its idempotency key prevents paying twice). */
-        if (r == 0 && type->desc == &food__v1__payment_failed__descriptor && strcmp(corr->step, "authorize") != 0) {
+        if (r == 0 && type->desc == &food__v1__payment_failed__descriptor && strcmp(corr->step, "refund") == 0) {
                 log_warn("saga %s: step %s failed (%s); it will be retried", corr->order_id, corr->step,
                          ((const Food__V1__PaymentFailed *)m)->reason);
                 r = pg_exec(pg, "RELEASE SAVEPOINT reply");

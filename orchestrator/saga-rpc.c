@@ -132,6 +132,21 @@ static int rpc_place(Orchestrator *o, Pg *pg, const Food__V1__PlaceOrder *p, con
         return engine_start(&o->engine, pg, p, reply_to);
 }
 
+static int rpc_modify(Orchestrator *o, Pg *pg, const Food__V1__ModifyOrder *req, const char *reply_to,
+                      EngineReply *reply) {
+        SagaRow row;
+        int r = saga_store_load(pg, req->order_id, &row);
+        if (r < 0)
+                return r;
+        if (r == SAGA_STORE_NOT_FOUND || strcmp(row.order->customer_id, req->customer_id) != 0 ||
+            row.state == SAGA_PAYMENT_PENDING)
+                r = engine_reply_set(reply, 404, "Not found", "no such order", NULL, 0);
+        else
+                r = engine_modify(&o->engine, pg, &row, req, reply_to, reply);
+        saga_row_clear(&row);
+        return r;
+}
+
 static int rpc_dispatch(Orchestrator *o, Pg *pg, natsMsg *msg, EngineReply *reply) {
         const char *type_name = bus_header(msg, BUS_HDR_TYPE);
         const CodecType *type = type_name ? codec_type_by_name(type_name) : NULL;
@@ -147,8 +162,7 @@ static int rpc_dispatch(Orchestrator *o, Pg *pg, natsMsg *msg, EngineReply *repl
         else if (type->desc == &food__v1__saga_query__descriptor)
                 r = saga_admin_query(pg, (Food__V1__SagaQuery *)m, reply);
         else if (type->desc == &food__v1__modify_order__descriptor)
-                r = engine_reply_set(reply, 501, "Not implemented", "order modification is not available yet",
-                                     NULL, 0);
+                r = rpc_modify(o, pg, (Food__V1__ModifyOrder *)m, natsMsg_GetReply(msg), reply);
         else
                 r = engine_reply_set(reply, 400, "Bad request", "unexpected request type", NULL, 0);
         codec_free(m);

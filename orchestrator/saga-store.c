@@ -11,7 +11,9 @@
 
 static const PgStmt st_load = {
         "saga_load",
-        "SELECT state, step, attempt, version, order_pb, card_token, reply_to FROM sagas WHERE order_id = $1 FOR UPDATE"};
+        "SELECT state, step, attempt, version, order_pb, card_token, reply_to, pending_pb,"
+        " coalesce((extract(epoch from step_deadline_at) * 1000)::bigint, 0)"
+        " FROM sagas WHERE order_id = $1 FOR UPDATE"};
 static const PgStmt st_insert = {
         "saga_insert",
         "INSERT INTO sagas (order_id, definition_version, state, step, attempt, version, customer_id, store_id,"
@@ -21,6 +23,8 @@ static const PgStmt st_insert = {
 static const PgStmt st_update = {
         "saga_update",
         "UPDATE sagas SET state = $2, step = $3, attempt = $4, version = $5, order_pb = $6, reply_to = $7,"
+        " pending_pb = $10, step_deadline_at = CASE WHEN $11::bigint = 0 THEN NULL"
+        " ELSE to_timestamp($11::bigint / 1000.0) END,"
         " deadline_at = CASE WHEN $8::bigint = -1 THEN deadline_at WHEN $8::bigint = 0 THEN NULL"
         " ELSE to_timestamp($8::bigint / 1000.0) END,"
         " updated_at = now() WHERE order_id = $1 AND version = $9"};
@@ -43,6 +47,7 @@ static const PgStmt st_get_key = {"saga_get_key",
 
 void saga_row_clear(SagaRow *row) {
         codec_free(row->order ? &row->order->base : NULL);
+        codec_free(row->pending ? &row->pending->base : NULL);
         memset(row, 0, sizeof(*row));
 }
 
@@ -80,6 +85,14 @@ int saga_store_load(Pg *pg, const char *order_id, SagaRow *row) {
         r = codec_unpack(&food__v1__order__descriptor, raw, n, &m);
         if (r == 0)
                 row->order = (Food__V1__Order *)m;
+        row->step_deadline_ms = pg_ll(res, 0, 8);
+        if (r == 0 && !PQgetisnull(res, 0, 7)) {
+                PQfreemem(raw);
+                raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 7), &n);
+                r = raw ? codec_unpack(&food__v1__modify_order__descriptor, raw, n, &m) : -ENOMEM;
+                if (r == 0)
+                        row->pending = (Food__V1__ModifyOrder *)m;
+        }
 out:
         PQfreemem(raw);
         PQclear(res);
@@ -115,24 +128,33 @@ int saga_store_insert(Pg *pg, const SagaRow *row, const Food__V1__Order *order, 
 
 int saga_store_update(Pg *pg, const SagaRow *row, const Food__V1__Order *order, int64_t expected_version,
                       int64_t deadline_ms) {
-        char attempt[16], version[24], expected[24], deadline[24];
+        char attempt[16], version[24], expected[24], deadline[24], step_deadline[24];
         PGresult *res = NULL;
-        uint8_t *buf = NULL;
-        size_t len = 0;
+        uint8_t *buf = NULL, *pending = NULL;
+        size_t len = 0, pending_len = 0;
         int r = pack_order(order, &buf, &len);
-        if (r < 0)
+        if (r == 0 && row->pending)
+                r = codec_pack(&row->pending->base, &pending, &pending_len);
+        if (r < 0) {
+                free(buf);
                 return r;
+        }
         snprintf(attempt, sizeof(attempt), "%d", row->attempt);
         snprintf(version, sizeof(version), "%" PRId64, row->version);
         snprintf(expected, sizeof(expected), "%" PRId64, expected_version);
         snprintf(deadline, sizeof(deadline), "%" PRId64, deadline_ms);
+        snprintf(step_deadline, sizeof(step_deadline), "%" PRId64, row->step_deadline_ms);
         const char *vals[] = {row->order_id, saga_state_name(row->state), row->step, attempt, version,
-                              (const char *)buf, row->reply_to, deadline, expected};
-        int lens[9] = {0}, fmts[9] = {0};
+                              (const char *)buf, row->reply_to, deadline, expected, (const char *)pending,
+                              step_deadline};
+        int lens[11] = {0}, fmts[11] = {0};
         lens[5] = (int)len;
         fmts[5] = 1;
-        r = pg_run(pg, &st_update, 9, vals, lens, fmts, &res);
+        lens[9] = (int)pending_len;
+        fmts[9] = 1;
+        r = pg_run(pg, &st_update, 11, vals, lens, fmts, &res);
         free(buf);
+        free(pending);
         if (r == 0 && strcmp(PQcmdTuples(res), "1") != 0)
                 r = -ESTALE; /* someone else moved the saga since we read it */
         PQclear(res);

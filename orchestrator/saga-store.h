@@ -25,6 +25,8 @@ typedef struct {
         int64_t version;
         Food__V1__Order *order; /* owned: unpacked snapshot */
         char card_token[128];
+        Food__V1__ModifyOrder *pending; /* owned: a modification awaiting its extra charge, or NULL */
+        int64_t step_deadline_ms;       /* when the awaited step is given up (0: none) */
         char reply_to[SAGA_REPLY_TO_MAX]; /* space-separated RPC inboxes awaiting the payment outcome */
 } SagaRow;
 
@@ -35,7 +37,8 @@ void saga_row_clear(SagaRow *row);
 int saga_store_load(Pg *pg, const char *order_id, SagaRow *row);
 /* Inserts a new saga whose snapshot is `order`. -EEXIST if the id exists. */
 int saga_store_insert(Pg *pg, const SagaRow *row, const Food__V1__Order *order, int64_t deadline_ms);
-/* Writes the row's state/step/attempt/reply_to and snapshot `order` if the
+/* Writes the row's state/step/attempt/reply_to/pending/step deadline and
+ * snapshot `order` if the
  * stored version is still `expected_version`; -ESTALE otherwise.
  * deadline_ms: 0 clears the timer, SAGA_KEEP_DEADLINE keeps it. */
 #define SAGA_KEEP_DEADLINE (-1)

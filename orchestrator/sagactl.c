@@ -1,7 +1,8 @@
 /* sagactl: operators' command line for sagas, over the orchestrator's
  * food.rpc.sagas.query (NATS_URL):
  *   sagactl show ORDER_ID [--json]          step history of one order
- *   sagactl stuck [--older-than S] [--json] sagas not advancing, or whose compensation failed
+ *   sagactl stuck [--older-than S] [--json] sagas not advancing (default: the orchestrator's
+ *                                           STUCK_AFTER_S), or whose compensation failed
  *   sagactl redrive ORDER_ID                re-send what a saga still waits for, with fresh tries
  *   sagactl redrive --all [--older-than S]  the same for every stuck saga */
 #include <errno.h>
@@ -79,14 +80,14 @@ int main(int argc, char **argv) {
                 else if (strcmp(argv[i], "--older-than") == 0 && i + 1 < argc) {
                         if (parse_seconds(argv[++i], &older_s) < 0)
                                 return usage();
-                } else if (argv[i][0] != '-' && !q.order_id)
+                } else if (argv[i][0] != '-' && !*q.order_id) /* protobuf-c strings start as "" */
                         q.order_id = argv[i];
                 else
                         return usage();
         }
         q.older_than_ms = older_s * 1000;
-        if ((strcmp(q.query, "show") == 0 && !q.order_id) ||
-            (strcmp(q.query, "redrive") == 0 && !q.order_id == !q.all) ||
+        if ((strcmp(q.query, "show") == 0 && !*q.order_id) ||
+            (strcmp(q.query, "redrive") == 0 && !*q.order_id == !q.all) ||
             (strcmp(q.query, "show") && strcmp(q.query, "stuck") && strcmp(q.query, "redrive")))
                 return usage();
         if (config_str("NATS_URL", "nats://127.0.0.1:4222", &nats_url) < 0)

@@ -133,9 +133,11 @@ static int reply_declined(WorkerOut *out, Food__V1__Correlation *corr, const cha
         return worker_reply(out, &d.base);
 }
 
-static int reply_refunded(WorkerOut *out, Food__V1__Correlation *corr, const char *refund_id, int64_t amount) {
+static int reply_refunded(WorkerOut *out, Food__V1__Correlation *corr, const char *payment_id, const char *refund_id,
+                          int64_t amount) {
         Food__V1__PaymentRefunded f = FOOD__V1__PAYMENT_REFUNDED__INIT;
         f.corr = corr;
+        f.payment_id = (char *)payment_id;
         f.refund_id = (char *)refund_id;
         f.amount = amount;
         return worker_reply(out, &f.base);
@@ -232,7 +234,7 @@ static int handle_refund(PaymentHandler *h, Pg *pg, const Food__V1__RefundPaymen
                 return r;
         if (found && strcmp(rec.status, "refunded") == 0 && rec.amount == m->amount) {
                 metric_add(h->replayed, 1);
-                return reply_refunded(out, m->corr, rec.provider_id, rec.amount);
+                return reply_refunded(out, m->corr, m->payment_id, rec.provider_id, rec.amount);
         }
         r = payment_provider_refund(h->provider, key, m->payment_id, m->amount, &res);
         if (r < 0)
@@ -243,7 +245,7 @@ static int handle_refund(PaymentHandler *h, Pg *pg, const Food__V1__RefundPaymen
                          res.amount);
                 r = payments_record(pg, corr->order_id, "refund", key, m->payment_id, m->amount, "refunded", &res);
                 if (r == 0)
-                        r = reply_refunded(out, m->corr, res.id, res.amount);
+                        r = reply_refunded(out, m->corr, m->payment_id, res.id, res.amount);
                 return r;
         }
         if (res.retryable) {
