@@ -7,6 +7,7 @@
 #include "log.h"
 #include "orchestrator.h"
 #include "saga-admin.h"
+#include "saga-retry.h"
 
 extern const EmbeddedFile orchestrator_migrations[];
 extern const size_t orchestrator_migrations_len;
@@ -55,7 +56,8 @@ int main(void) {
                 service_stop(&o.svc);
                 return EXIT_FAILURE;
         }
-        saga_admin_setup(o.max_attempts, o.resend_after_ms, o.stuck_after_ms);
+        saga_admin_setup(o.stuck_after_ms);
+        retry_configure(o.resend_after_ms, o.max_attempts);
         if (pthread_create(&threads[n], NULL, outbox_relay_run, &o) == 0)
                 n++;
         if (pthread_create(&threads[n], NULL, reply_consumer_run, &o) == 0)

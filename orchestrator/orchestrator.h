@@ -12,8 +12,8 @@ typedef struct {
         Service svc;
         EngineConfig engine;
         int rpc_lanes;          /* concurrent RPC handlers, each with its own connection */
-        int64_t resend_after_ms; /* first re-send of an unanswered command; then doubling, at most 10 min */
-        int max_attempts;       /* ...at most this many times until an operator redrives it */
+        int64_t resend_after_ms; /* base wait before re-sending an unanswered command (saga-retry.c) */
+        int max_attempts;       /* base try budget of a step until an operator redrives it */
         int64_t stuck_after_ms; /* not advancing this long (and no timer to come): stuck */
         /* The relay sleeps on this until a transaction wrote to the outbox. */
         pthread_mutex_t kick_lock;

@@ -15,36 +15,29 @@
 #include "metrics.h"
 #include "orchestrator.h"
 #include "saga-admin.h"
+#include "saga-retry.h"
 
 #define RELAY_BATCH 256
 
 static Metric *m_published, *m_resent, *m_timers, *m_stuck, *m_comp_failed;
 
 static const PgStmt st_claim = {"relay_claim",
-                                "SELECT id, subject, type, payload, attempt, needs_ack FROM outbox"
+                                "SELECT id, subject, type, payload, attempt, needs_ack, step, budget FROM outbox"
                                 " WHERE published_at IS NULL ORDER BY id LIMIT 256 FOR UPDATE SKIP LOCKED"};
-static const PgStmt st_mark = {"relay_mark",
-                               "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"};
-/* Built once at start with the configured numbers as literals: with
- * parameters, the generic plan scanned the whole outbox instead of the small
- * partial index of unanswered commands. */
-static char resend_sql[1024];
-static const PgStmt st_resend = {"relay_resend", resend_sql};
-
-static void build_resend_sql(const Orchestrator *o) {
-        /* exponential back-off per attempt, at most 10 minutes: a lagging worker
-         * still has the command in JetStream and must not be flooded */
-        snprintf(resend_sql, sizeof(resend_sql),
-                 "WITH due AS (SELECT id FROM outbox WHERE needs_ack AND acked_at IS NULL AND published_at IS NOT NULL"
-                 "  AND published_at < now() - interval '%" PRId64 " milliseconds' AND budget < %d"
-                 "  AND published_at < now() - make_interval(secs => least(%" PRId64
-                 " * power(2, budget - 1), 600000) / 1000.0)"
-                 "  ORDER BY published_at LIMIT 200 FOR UPDATE SKIP LOCKED)"
-                 " UPDATE outbox o SET published_at = NULL, attempt = o.attempt + 1, budget = o.budget + 1"
-                 " FROM due WHERE o.id = due.id"
-                 " RETURNING o.order_id, o.step, o.attempt",
-                 o->resend_after_ms, o->max_attempts, o->resend_after_ms);
-}
+/* Published; a command's next try falls due after its step's wait (ms). */
+static const PgStmt st_mark = {
+        "relay_mark",
+        "UPDATE outbox o SET published_at = now(),"
+        " next_try_at = CASE WHEN v.wait > 0 THEN now() + v.wait * interval '1 millisecond' END"
+        " FROM unnest($1::bigint[], $2::bigint[]) AS v(id, wait) WHERE o.id = v.id"};
+/* Commands whose answer is overdue by their step's policy (saga-retry.c). */
+static const PgStmt st_resend = {
+        "relay_resend",
+        "WITH due AS (SELECT id FROM outbox WHERE needs_ack AND acked_at IS NULL AND next_try_at <= now()"
+        "  AND budget < max_budget ORDER BY next_try_at LIMIT 200 FOR UPDATE SKIP LOCKED)"
+        " UPDATE outbox o SET published_at = NULL, next_try_at = NULL, attempt = o.attempt + 1,"
+        " budget = o.budget + 1 FROM due WHERE o.id = due.id"
+        " RETURNING o.order_id, o.step, o.attempt"};
 
 static const PgStmt st_bump_step = {"relay_bump_step",
                                     "UPDATE sagas SET attempt = $3 WHERE order_id = $1 AND step = $2"};
@@ -101,8 +94,8 @@ static int stamp(const CodecType *t, const void *data, size_t len, int64_t id, i
 /* Publishes one batch of unpublished rows. Returns how many, or negative errno. */
 static int relay_batch(Pg *pg, BusPublisher *pub) {
         PGresult *res = NULL;
-        char *ids = NULL;
-        size_t ids_len = 0, ids_cap = 0;
+        char *ids = NULL, *waits = NULL;
+        size_t ids_len = 0, waits_len = 0, cap = 0;
         int n, r;
 
         r = pg_begin(pg);
@@ -116,13 +109,16 @@ static int relay_batch(Pg *pg, BusPublisher *pub) {
                 PQclear(res);
                 return pg_commit(pg);
         }
-        ids_cap = (size_t)n * 24 + 4;
-        ids = malloc(ids_cap);
-        if (!ids) {
+        /* Two PostgreSQL array literals: the ids and each row's wait for its next try. */
+        cap = (size_t)n * 24 + 4;
+        ids = malloc(cap);
+        waits = malloc(cap);
+        if (!ids || !waits) {
                 r = -ENOMEM;
                 goto fail;
         }
         ids[ids_len++] = '{';
+        waits[waits_len++] = '{';
         for (int i = 0; i < n; i++) {
                 int64_t id = pg_ll(res, i, 0);
                 int attempt = (int)pg_ll(res, i, 4);
@@ -133,7 +129,10 @@ static int relay_batch(Pg *pg, BusPublisher *pub) {
                 size_t raw_len = 0, packed_len = 0;
                 char msg_id[64];
 
-                ids_len += (size_t)snprintf(ids + ids_len, ids_cap - ids_len, "%s%" PRId64, i ? "," : "", id);
+                int64_t wait = needs_ack ? retry_delay_ms(retry_policy(PQgetvalue(res, i, 6)), (int)pg_ll(res, i, 7))
+                                         : 0;
+                ids_len += (size_t)snprintf(ids + ids_len, cap - ids_len, "%s%" PRId64, i ? "," : "", id);
+                waits_len += (size_t)snprintf(waits + waits_len, cap - waits_len, "%s%" PRId64, i ? "," : "", wait);
                 if (!t) {
                         log_error("relay: outbox row %" PRId64 " has unknown type %s; skipped", id,
                                   PQgetvalue(res, i, 2));
@@ -163,12 +162,14 @@ static int relay_batch(Pg *pg, BusPublisher *pub) {
         }
         ids[ids_len++] = '}';
         ids[ids_len] = 0;
+        waits[waits_len++] = '}';
+        waits[waits_len] = 0;
         r = bus_publisher_flush(pub, 5000);
         if (r < 0)
                 goto fail; /* rows stay unpublished; the next round sends them again */
         {
-                const char *vals[] = {ids};
-                r = pg_run(pg, &st_mark, 1, vals, NULL, NULL, NULL);
+                const char *vals[] = {ids, waits};
+                r = pg_run(pg, &st_mark, 2, vals, NULL, NULL, NULL);
         }
         if (r == 0)
                 r = pg_commit(pg);
@@ -177,11 +178,13 @@ static int relay_batch(Pg *pg, BusPublisher *pub) {
         metric_add(m_published, n);
         PQclear(res);
         free(ids);
+        free(waits);
         return n;
 fail:
         pg_rollback(pg);
         PQclear(res);
         free(ids);
+        free(waits);
         return r;
 }
 
@@ -307,7 +310,6 @@ void *outbox_relay_run(void *arg) {
         Pg *pg = NULL;
         int64_t last_sweep = 0, last_watch = 0;
 
-        build_resend_sql(o);
         m_published = metrics_counter("food_outbox_published_total", "Outbox messages published to JetStream");
         m_resent = metrics_counter("food_outbox_resent_total", "Commands re-sent after no answer");
         m_timers = metrics_counter("food_saga_timers_fired_total", "Durable saga timers fired");

@@ -54,30 +54,23 @@ static const PgStmt st_steps = {
         " FROM inbox WHERE order_id = $1) s ORDER BY at, 7 LIMIT 400"};
 static const PgStmt st_redrive = {
         "admin_redrive",
-        "WITH cmds AS (UPDATE outbox SET published_at = NULL, attempt = attempt + 1, budget = 1"
+        "WITH cmds AS (UPDATE outbox SET published_at = NULL, next_try_at = NULL, attempt = attempt + 1, budget = 1"
         "  WHERE order_id = $1 AND needs_ack AND acked_at IS NULL RETURNING order_id, step, attempt),"
         " bump AS (UPDATE sagas s SET attempt = c.attempt FROM cmds c WHERE s.order_id = c.order_id AND s.step = c.step),"
         " flag AS (UPDATE sagas SET compensation_failed = false WHERE order_id = $1 AND compensation_failed"
         "  RETURNING order_id)"
         " SELECT (SELECT count(*) FROM cmds) + (SELECT count(*) FROM flag)"};
-/* Built at start with literal numbers so that the partial index of
- * unanswered commands is used (a generic plan would scan the outbox). */
-static char flag_failed_sql[768];
-static const PgStmt st_flag_failed = {"admin_flag_failed", flag_failed_sql};
-static int admin_max_attempts;
+/* A compensation whose last allowed try has had its full wait unanswered. */
+static const PgStmt st_flag_failed = {
+        "admin_flag_failed",
+        "UPDATE sagas SET compensation_failed = true WHERE NOT compensation_failed AND order_id IN ("
+        " SELECT order_id FROM outbox WHERE needs_ack AND acked_at IS NULL AND next_try_at <= now()"
+        " AND budget >= max_budget AND step IN ('refund', 'withdraw_ticket', 'cancel_delivery', 'return_coupon'))"
+        " RETURNING order_id"};
 static int64_t admin_stuck_after_ms;
 
-void saga_admin_setup(int max_attempts, int64_t resend_after_ms, int64_t stuck_after_ms) {
-        admin_max_attempts = max_attempts;
+void saga_admin_setup(int64_t stuck_after_ms) {
         admin_stuck_after_ms = stuck_after_ms;
-        /* Gave up: the last try has had as long to be answered as the first. */
-        snprintf(flag_failed_sql, sizeof(flag_failed_sql),
-                 "UPDATE sagas SET compensation_failed = true WHERE NOT compensation_failed AND order_id IN ("
-                 " SELECT order_id FROM outbox WHERE needs_ack AND acked_at IS NULL AND budget >= %d"
-                 " AND published_at < now() - interval '%" PRId64 " milliseconds'"
-                 " AND step IN ('refund', 'withdraw_ticket', 'cancel_delivery', 'return_coupon'))"
-                 " RETURNING order_id",
-                 max_attempts, resend_after_ms);
 }
 
 /* Fills h (strings point into res, which must outlive h) from row i. */
@@ -247,9 +240,9 @@ int saga_admin_flag_failed_compensations(Pg *pg) {
                 return r;
         n = PQntuples(res);
         for (int i = 0; i < n; i++)
-                log_error("saga %s: COMPENSATION_FAILED: a compensation got no answer after %d attempts; "
-                          "redrive it with `sagactl redrive %s` once the worker is back",
-                          PQgetvalue(res, i, 0), admin_max_attempts, PQgetvalue(res, i, 0));
+                log_error("saga %s: COMPENSATION_FAILED: a compensation got no answer in all the tries its "
+                          "policy allows; redrive it with `sagactl redrive %s` once the worker is back",
+                          PQgetvalue(res, i, 0), PQgetvalue(res, i, 0));
         PQclear(res);
         return n;
 }

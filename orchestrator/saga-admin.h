@@ -13,9 +13,8 @@ bool saga_admin_is_compensation(const char *step);
  * redrive -> 200 with `affected`. */
 int saga_admin_query(Pg *pg, const Food__V1__SagaQuery *q, EngineReply *reply);
 
-/* Sets the try budget and stuck threshold (used when a query gives none) the
- * checks below use; once, at start. */
-void saga_admin_setup(int max_attempts, int64_t resend_after_ms, int64_t stuck_after_ms);
+/* Sets the stuck threshold used when a query gives none; once, at start. */
+void saga_admin_setup(int64_t stuck_after_ms);
 /* Flags sagas whose compensation ran out of tries (logged once each).
  * Returns how many were flagged, or negative errno. */
 int saga_admin_flag_failed_compensations(Pg *pg);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "saga-retry.h"
 
 static const PgStmt st_load = {
         "saga_load",
@@ -29,16 +30,16 @@ static const PgStmt st_update = {
         " ELSE to_timestamp($8::bigint / 1000.0) END,"
         " updated_at = now() WHERE order_id = $1 AND version = $9"};
 static const PgStmt st_outbox = {"saga_outbox",
-                                 "INSERT INTO outbox (order_id, step, subject, type, payload, needs_ack)"
-                                 " VALUES ($1, $2, $3, $4, $5, $6)"};
+                                 "INSERT INTO outbox (order_id, step, subject, type, payload, needs_ack, max_budget)"
+                                 " VALUES ($1, $2, $3, $4, $5, $6, $7)"};
 static const PgStmt st_inbox = {"saga_inbox",
                                 "INSERT INTO inbox (msg_id, order_id, type, outcome) VALUES ($1, $2, $3, $4)"
                                 " ON CONFLICT DO NOTHING RETURNING 1"};
 static const PgStmt st_ack = {"saga_ack",
                               "UPDATE outbox SET acked_at = now() WHERE id = $1 AND attempt = $2 AND acked_at IS NULL"};
 static const PgStmt st_close_step = {"saga_close_step",
-                                     "UPDATE outbox SET acked_at = now() WHERE order_id = $1 AND step = $2"
-                                     " AND needs_ack AND acked_at IS NULL"};
+                                     "UPDATE outbox SET acked_at = now(), next_try_at = NULL WHERE order_id = $1"
+                                     " AND step = $2 AND needs_ack AND acked_at IS NULL"};
 static const PgStmt st_claim_key = {"saga_claim_key",
                                     "INSERT INTO idempotency (customer_id, key, order_id, request_hash)"
                                     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1"};
@@ -171,10 +172,12 @@ int saga_store_outbox(Pg *pg, const char *order_id, const char *step, const Prot
         r = codec_pack(msg, &buf, &len);
         if (r < 0)
                 return r;
+        char budget[16];
+        snprintf(budget, sizeof(budget), "%d", retry_policy(step)->max_attempts);
         const char *vals[] = {order_id, step, subject, msg->descriptor->name, (const char *)buf,
-                              needs_ack ? "t" : "f"};
-        int lens[6] = {0, 0, 0, 0, (int)len, 0}, fmts[6] = {0, 0, 0, 0, 1, 0};
-        r = pg_run(pg, &st_outbox, 6, vals, lens, fmts, NULL);
+                              needs_ack ? "t" : "f", budget};
+        int lens[7] = {0, 0, 0, 0, (int)len, 0, 0}, fmts[7] = {0, 0, 0, 0, 1, 0, 0};
+        r = pg_run(pg, &st_outbox, 7, vals, lens, fmts, NULL);
         free(buf);
         return r;
 }
