@@ -132,11 +132,16 @@ export async function fullLifecycle(p, { customer, owner, rider, store, lines })
         return waitStatus(p, customer, o.id, 'COMPLETED');
 }
 
-// The customer's notifications for one order, as statuses in arrival order.
+// Order statuses (§4, with the internal PAYMENT_PENDING): a notification with one of them is a status change;
+// others (COUPON_ISSUED, THANK_YOU...) are notices of their own and not counted as status changes.
+export const ORDER_STATUSES = new Set(['PAYMENT_PENDING', ...LIFECYCLE, 'REJECTED', 'REFUSED', 'CANCELLED']);
+
+// The customer's status notifications for one order, as statuses in arrival order.
 export async function notificationStatuses(p, token, orderId) {
         const r = expectStatus(await p.api('GET', '/customers/me/notifications', { token }), 200, 'GET /customers/me/notifications');
         assert.ok(Array.isArray(r.json), `GET /customers/me/notifications: expected an array, got ${r.text.slice(0, 300)}`);
-        return r.json.filter((n) => n.order_id === orderId).sort((a, b) => String(a.at).localeCompare(String(b.at))).map((n) => n.status);
+        return r.json.filter((n) => n.order_id === orderId && ORDER_STATUSES.has(n.status))
+                .sort((a, b) => String(a.at).localeCompare(String(b.at))).map((n) => n.status);
 }
 
 // The statuses an order went through, without the internal PAYMENT_PENDING.
@@ -213,11 +218,12 @@ export async function waitRefunded(p, token, id, status) {
         }
 }
 
-// The customer's notifications for one order ({order_id, status, message, at}), in the order recorded.
-export async function notificationsOf(p, token, orderId) {
+// The customer's notifications for one order ({order_id, status, message, at}) in the order recorded: those
+// of status changes (ORDER_STATUSES), or with {all: true} the other notices too.
+export async function notificationsOf(p, token, orderId, { all = false } = {}) {
         const r = expectStatus(await p.api('GET', '/customers/me/notifications', { token }), 200, 'GET /customers/me/notifications');
         assert.ok(Array.isArray(r.json), `GET /customers/me/notifications: expected an array, got ${r.text.slice(0, 300)}`);
-        return r.json.filter((n) => n.order_id === orderId);
+        return r.json.filter((n) => n.order_id === orderId && (all || ORDER_STATUSES.has(n.status)));
 }
 
 // GET /admin/sagas/{id} with an admin token, asserting 200 and the documented fields.
@@ -251,6 +257,7 @@ export async function orderSnapshot(p, { customer, admin }, id) {
                 view,
                 ledger: { approved: l.approved.map((c) => `${c.id}:${c.amount}:${c.refunded}`), refunds: l.refunds.map((r) => `${r.id}:${r.amount}`) },
                 notifications: notes,
-                saga: saga && { state: saga.state, version: saga.version, steps: saga.steps.length },
+                // What the saga sent (replies to earlier commands may still be arriving, so they are not compared).
+                saga: saga && { state: saga.state, version: saga.version, sent: saga.steps.filter((x) => x.kind !== 'reply').map((x) => `${x.kind}:${x.step}`) },
         };
 }

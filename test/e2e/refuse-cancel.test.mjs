@@ -211,6 +211,29 @@ describe('refusal, store timeout and cancellation compensate; too late is 409', 
                 assert.equal(sagaSteps(saga, { kind: 'compensation' }).length, 0, `no compensation for a completed order: ${JSON.stringify(saga.steps)}`);
         });
 
+        it('delivered of a delivery nobody picked (open, or of a refused order): 409 or 404, nothing changed', async () => {
+                // SPEC §4: 403/404 are for a delivery picked by another rider; a delivery no rider picked is not in a
+                // state that allows "delivered" (409), or does not exist (404).
+                const refused = await paidOrder();
+                await storeAction(p, owner, store.id, refused.id, 'refuse', 'REFUSED', { reason: 'closed' });
+                await waitRefunded(p, customer, refused.id, 'REFUSED');
+                const open = await paidOrder();
+                for (const [a, st] of [['accept', 'ACCEPTED'], ['cooking-started', 'COOKING'], ['cooking-finished', 'COOKED']]) {
+                        await storeAction(p, owner, store.id, open.id, a, st);
+                }
+                await waitDelivery(p, rider, open.id, store.region);
+                for (const o of [open, refused]) {
+                        const dlv = o.id.replace(/^ord_/, 'dlv_');
+                        const before = await orderSnapshot(p, { customer, admin }, o.id);
+                        const r = await act(`/deliveries/${dlv}/delivered`, rider);
+                        assert.ok([404, 409].includes(r.status) && !/another rider/.test(r.text),
+                                `POST /deliveries/${dlv}/delivered (order ${before.view.status}, picked by nobody): expected 409 (or 404), got ${show(r)}`);
+                        expectProblem(r, r.status, `POST /deliveries/${dlv}/delivered`);
+                        await new Promise((res) => setTimeout(res, 300));
+                        assert.deepEqual(await orderSnapshot(p, { customer, admin }, o.id), before, `${o.id} changed after a refused "delivered"`);
+                }
+        });
+
         it('a declined card: 402, nothing established, REJECTED never in the customer\'s list', async () => {
                 const before = await pspLedger(p);
                 const list0 = expectStatus(await p.api('GET', '/orders', { token: customer }), 200, 'GET /orders').json;
