@@ -1,0 +1,207 @@
+/* projector-rebuild: rebuilds readmodel.orders and readmodel.deliveries from the archive (the
+ * FOOD_ORDER stream from its first event) into fresh tables with the live projector's own handler,
+ * then swaps them in under a lock that holds the live projector back while the last events are
+ * caught up. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bus.h"
+#include "config.h"
+#include "log.h"
+#include "pg.h"
+#include "projector-archive.h"
+#include "projector-handler.h"
+
+#define REBUILD_SCHEMA "readmodel_rebuild"
+#define REBUILD_BATCH 500         /* events per transaction while building */
+#define REBUILD_WAIT_MS 10000     /* longest silence of the server while reading */
+
+extern const EmbeddedFile projector_migrations[];
+extern const size_t projector_migrations_len;
+
+static const char rebuild_prepare_sql[] =
+        "DROP SCHEMA IF EXISTS " REBUILD_SCHEMA " CASCADE;"
+        "CREATE SCHEMA " REBUILD_SCHEMA ";"
+        "CREATE TABLE " REBUILD_SCHEMA ".orders (LIKE readmodel.orders INCLUDING ALL);"
+        "CREATE TABLE " REBUILD_SCHEMA ".deliveries (LIKE readmodel.deliveries INCLUDING ALL);";
+
+/* Readers keep reading the old rows until the swap commits; the live projector's writes wait. */
+static const char rebuild_lock_sql[] = "LOCK TABLE readmodel.orders, readmodel.deliveries IN EXCLUSIVE MODE";
+
+static const char rebuild_swap_sql[] =
+        "TRUNCATE readmodel.orders, readmodel.deliveries;"
+        "INSERT INTO readmodel.orders (id, customer_id, store_id, status, version, view, created_at, updated_at)"
+        " SELECT id, customer_id, store_id, status, version, view, created_at, updated_at FROM " REBUILD_SCHEMA
+        ".orders;"
+        "INSERT INTO readmodel.deliveries (id, order_id, store_id, status, rider_id, region, lat, lon, view, version,"
+        " updated_at) SELECT id, order_id, store_id, status, rider_id, region, lat, lon, view, version, updated_at"
+        " FROM " REBUILD_SCHEMA ".deliveries;";
+
+/* Rows of the live read model that the rebuild would change, and rebuilt rows it lacks. */
+static const PgStmt st_diff = {
+        "rebuild_diff",
+        "SELECT (SELECT count(*) FROM (SELECT id, customer_id, store_id, status, version, view, created_at, updated_at"
+        "  FROM readmodel.orders EXCEPT SELECT id, customer_id, store_id, status, version, view, created_at,"
+        "  updated_at FROM " REBUILD_SCHEMA ".orders) a),"
+        " (SELECT count(*) FROM (SELECT id, customer_id, store_id, status, version, view, created_at, updated_at"
+        "  FROM " REBUILD_SCHEMA ".orders EXCEPT SELECT id, customer_id, store_id, status, version, view,"
+        "  created_at, updated_at FROM readmodel.orders) b),"
+        " (SELECT count(*) FROM (SELECT * FROM readmodel.deliveries EXCEPT SELECT * FROM " REBUILD_SCHEMA
+        ".deliveries) c),"
+        " (SELECT count(*) FROM (SELECT * FROM " REBUILD_SCHEMA ".deliveries EXCEPT SELECT * FROM"
+        "  readmodel.deliveries) d),"
+        " (SELECT count(*) FROM " REBUILD_SCHEMA ".orders), (SELECT count(*) FROM " REBUILD_SCHEMA ".deliveries)"};
+
+static void usage(FILE *f) {
+        fprintf(f, "usage: projector-rebuild [--dry-run] [--nats-url URL] [--database-url URL]\n"
+                   "  Rebuilds readmodel.orders and readmodel.deliveries from the FOOD_ORDER stream into the schema\n"
+                   "  " REBUILD_SCHEMA ", reports how they differ from the live rows, and (unless --dry-run)\n"
+                   "  swaps them in. NATS_URL and DATABASE_URL as for every service.\n");
+}
+
+/* Applies every event the reader still has to the rebuild tables, committing every
+ * REBUILD_BATCH events unless `in_tx` (the caller's transaction). Adds to *n. */
+static int rebuild_apply(Pg *pg, ArchiveReader *rd, bool in_tx, int64_t *n) {
+        ArchiveEvent ev;
+        int batch = 0, r;
+
+        while ((r = archive_next(rd, &ev, REBUILD_WAIT_MS)) > 0) {
+                char msg_id[32];
+                if (!in_tx && batch == 0 && (r = pg_begin(pg)) < 0)
+                        return r;
+                snprintf(msg_id, sizeof(msg_id), "seq-%" PRIu64, ev.seq);
+                r = projector_handle(NULL, pg, &ev.ev->base, msg_id, NULL);
+                if (r < 0) {
+                        if (!in_tx)
+                                pg_rollback(pg);
+                        return log_error_errno(r, "rebuild: event seq %" PRIu64 " failed: %s", ev.seq, pg_error(pg));
+                }
+                /* WORKER_POISON: the live projector dead-letters it too, so it changes nothing here either. */
+                (*n)++;
+                if (!in_tx && ++batch == REBUILD_BATCH) {
+                        if ((r = pg_commit(pg)) < 0)
+                                return r;
+                        batch = 0;
+                }
+        }
+        if (!in_tx && batch > 0) {
+                int c = pg_commit(pg);
+                if (c < 0)
+                        return c;
+        }
+        return r;
+}
+
+static double now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+        const char *nats_url = NULL, *db_url = NULL;
+        bool dry_run = false;
+        natsConnection *nc = NULL;
+        ArchiveReader *rd = NULL;
+        Pg *admin = NULL, *pg = NULL;
+        PGresult *res = NULL;
+        ExportStart start = {0};
+        int64_t events = 0, caught_up = 0;
+        double t0 = now_s();
+        int r;
+
+        log_setup("projector-rebuild", LOG_INFO);
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--dry-run") == 0)
+                        dry_run = true;
+                else if (strcmp(argv[i], "--nats-url") == 0 && i + 1 < argc)
+                        nats_url = argv[++i];
+                else if (strcmp(argv[i], "--database-url") == 0 && i + 1 < argc)
+                        db_url = argv[++i];
+                else {
+                        usage(strcmp(argv[i], "--help") == 0 ? stdout : stderr);
+                        return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+                }
+        }
+        if (!nats_url && config_str("NATS_URL", "nats://127.0.0.1:4222", &nats_url) < 0)
+                return 2;
+        if (!db_url && config_str("DATABASE_URL", "postgresql://food@127.0.0.1:5433/food", &db_url) < 0)
+                return 2;
+
+        r = pg_connect(&admin, db_url, "readmodel");
+        if (r == 0)
+                r = pg_migrate(admin, "readmodel", projector_migrations, projector_migrations_len);
+        if (r == 0 && (r = pg_exec(admin, rebuild_prepare_sql)) < 0)
+                log_error("rebuild: cannot create %s: %s", REBUILD_SCHEMA, pg_error(admin));
+        /* The projector's statements name orders/deliveries unqualified: on this connection they
+         * are the rebuild tables. */
+        if (r == 0)
+                r = pg_connect(&pg, db_url, REBUILD_SCHEMA);
+        if (r < 0)
+                goto out;
+        r = bus_errno(natsConnection_ConnectTo(&nc, nats_url));
+        if (r < 0) {
+                log_error("rebuild: cannot connect to %s", nats_url);
+                goto out;
+        }
+        r = archive_open(&rd, nc, &start);
+        if (r < 0) {
+                log_error("rebuild: cannot read %s: %s", ARCHIVE_STREAM, strerror(-r));
+                goto out;
+        }
+        log_info("rebuild: replaying %s up to seq %" PRIu64, ARCHIVE_STREAM, archive_end_seq(rd));
+        r = rebuild_apply(pg, rd, false, &events);
+        if (r < 0)
+                goto out;
+
+        /* Catch up under the lock: from here the live projector waits, so nothing it applies is lost. */
+        r = pg_begin(pg);
+        if (r == 0 && (r = pg_exec(pg, rebuild_lock_sql)) < 0)
+                log_error("rebuild: cannot lock the read model: %s", pg_error(pg));
+        if (r == 0)
+                r = archive_extend(rd);
+        if (r == 0)
+                r = rebuild_apply(pg, rd, true, &caught_up);
+        if (r == 0)
+                r = pg_run(pg, &st_diff, 0, NULL, NULL, NULL, &res);
+        if (r < 0) {
+                pg_rollback(pg);
+                goto out;
+        }
+        log_info("rebuild: %lld events (%lld caught up under the lock) -> %lld orders, %lld deliveries; live rows"
+                 " that change: %lld orders, %lld deliveries; rows the live model lacks: %lld orders, %lld deliveries",
+                 (long long)(events + caught_up), (long long)caught_up, pg_ll(res, 0, 4), pg_ll(res, 0, 5),
+                 pg_ll(res, 0, 0), pg_ll(res, 0, 2), pg_ll(res, 0, 1), pg_ll(res, 0, 3));
+        printf("{\"events\":%lld,\"orders\":%lld,\"deliveries\":%lld,\"changed_orders\":%lld,\"missing_orders\":%lld,"
+               "\"changed_deliveries\":%lld,\"missing_deliveries\":%lld,\"swapped\":%s,\"seconds\":%.3f}\n",
+               (long long)(events + caught_up), pg_ll(res, 0, 4), pg_ll(res, 0, 5), pg_ll(res, 0, 0), pg_ll(res, 0, 1),
+               pg_ll(res, 0, 2), pg_ll(res, 0, 3), dry_run ? "false" : "true", now_s() - t0);
+        fflush(stdout);
+        if (dry_run) {
+                pg_rollback(pg);
+                goto out;
+        }
+        r = pg_exec(pg, rebuild_swap_sql);
+        if (r == 0)
+                r = pg_commit(pg);
+        if (r < 0) {
+                log_error("rebuild: swap failed, the live read model is unchanged: %s", pg_error(pg));
+                pg_rollback(pg);
+                goto out;
+        }
+        log_info("rebuild: swapped in");
+out:
+        PQclear(res);
+        if (admin && pg_exec(admin, "DROP SCHEMA IF EXISTS " REBUILD_SCHEMA " CASCADE") < 0)
+                log_warn("rebuild: cannot drop %s: %s", REBUILD_SCHEMA, pg_error(admin));
+        archive_close(rd);
+        natsConnection_Destroy(nc);
+        pg_free(pg);
+        pg_free(admin);
+        nats_Close();
+        return r < 0 ? 1 : 0;
+}
