@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "discovery.h"
 #include "log.h"
 
 volatile bool service_stopping;
@@ -67,6 +68,7 @@ int service_start(Service *s, const char *name, const char *schema, const Embedd
                 if (r < 0)
                         return r;
         }
+        discovery_start(s->bus, name); /* best effort: `nats micro ls` lists this process */
         log_info("%s started (nats %s, health port %d)", name, s->cfg.nats_url, s->cfg.health_port);
         return 0;
 }

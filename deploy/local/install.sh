@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages of deploy/local/packages.txt that are missing; does nothing when all are present.
+# Installs the Debian packages of deploy/local/packages-build.txt, packages-run.txt and packages.txt that are
+# missing; does nothing when all are present.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/packages.txt" | sed '/^$/d')
+mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' \
+        "$here/packages-build.txt" "$here/packages-run.txt" "$here/packages.txt" | sed '/^$/d' | sort -u)
 
 # A package counts as present when it is installed or an installed package provides it
 # (e.g. a nodejs build that bundles npm and conflicts with Debian's npm package).

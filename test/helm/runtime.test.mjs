@@ -1,0 +1,116 @@
+// The helm suite's runtime checks on real processes (nats-server, PostgreSQL and started binaries from
+// $BUILD_DIR, through test/harness.mjs): NATS service discovery as `nats micro ls|info|stats` sees it, through
+// the npm `nats` client's services API; and every process's /metrics through `promtool check metrics`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { connect } from 'nats';
+import { startPlatform } from '../harness.mjs';
+
+// The processes started here and the endpoints each must announce (lib/discovery.c, lib/bus.c's durables).
+const ANNOUNCED = {
+        orchestrator: ['food.rpc.>', 'food.evt.>'],
+        store: ['food.cmd.store.>'],
+        notification: ['food.cmd.notification.>', 'food.order.>'],
+        gateway: [],
+};
+const DISCOVERY_TIMEOUT = 2000; // ms each ping/info/stats collects answers for
+
+let p;
+let nc;
+
+before(async () => {
+        p = await startPlatform({ name: 'helm-runtime', only: ['nats', 'pg', 'orchestrator', 'store', 'notification', 'gateway'] });
+        nc = await connect({ servers: p.natsUrl, timeout: 5000 });
+});
+
+after(async () => {
+        await nc?.close();
+        await p?.stop();
+});
+
+async function collect(iterable) {
+        const out = [];
+        for await (const x of await iterable) out.push(x);
+        return out;
+}
+
+test('every started process answers $SRV.PING with its name, a unique id and a semver version', async () => {
+        const client = nc.services.client({ maxWait: DISCOVERY_TIMEOUT });
+        const pings = await collect(client.ping());
+        const names = pings.map((x) => x.name).sort();
+        assert.deepEqual(names, Object.keys(ANNOUNCED).sort(), `ping answers: ${JSON.stringify(pings)}`);
+        for (const x of pings) {
+                assert.equal(x.type, 'io.nats.micro.v1.ping_response');
+                assert.match(x.id, /^[0-9A-Za-z]{22}$/);
+                assert.match(x.version, /^\d+\.\d+\.\d+$/);
+                assert.equal(typeof x.metadata, 'object');
+        }
+        assert.equal(new Set(pings.map((x) => x.id)).size, pings.length, 'ids are unique');
+        const one = await collect(client.ping('store'));
+        assert.equal(one.length, 1, `ping store: ${JSON.stringify(one)}`);
+        const byId = await collect(client.ping('store', one[0].id));
+        assert.deepEqual(byId.map((x) => x.id), [one[0].id]);
+        // Nobody subscribes to an unknown id: the server answers "no responders" (503), or nothing comes.
+        const none = await collect(client.ping('store', 'NOSUCHID')).catch((e) => (e.code === '503' ? [] : Promise.reject(e)));
+        assert.equal(none.length, 0);
+});
+
+test('$SRV.INFO lists each process\'s durable consumer or RPC subjects as endpoints', async () => {
+        const client = nc.services.client({ maxWait: DISCOVERY_TIMEOUT });
+        for (const [name, subjects] of Object.entries(ANNOUNCED)) {
+                const infos = await collect(client.info(name));
+                assert.equal(infos.length, 1, `info ${name}: ${JSON.stringify(infos)}`);
+                const info = infos[0];
+                assert.equal(info.type, 'io.nats.micro.v1.info_response');
+                assert.equal(info.name, name);
+                assert.equal(typeof info.description, 'string');
+                assert.ok(Array.isArray(info.endpoints), `endpoints of ${name}: ${JSON.stringify(info)}`);
+                assert.deepEqual(info.endpoints.map((e) => e.subject).sort(), [...subjects].sort());
+                for (const e of info.endpoints) {
+                        assert.equal(typeof e.name, 'string');
+                        assert.equal(typeof e.queue_group, 'string');
+                }
+        }
+});
+
+test('$SRV.STATS answers with a start time and per-endpoint counters', async () => {
+        const client = nc.services.client({ maxWait: DISCOVERY_TIMEOUT });
+        const stats = await collect(client.stats('notification'));
+        assert.equal(stats.length, 1, JSON.stringify(stats));
+        const s = stats[0];
+        assert.equal(s.type, 'io.nats.micro.v1.stats_response');
+        assert.ok(Number.isFinite(Date.parse(s.started)), `started: ${s.started}`);
+        assert.ok(Math.abs(Date.now() - Date.parse(s.started)) < 10 * 60_000, `started ${s.started} is not recent`);
+        assert.equal(s.endpoints.length, 2);
+        for (const e of s.endpoints) {
+                for (const k of ['num_requests', 'num_errors', 'processing_time', 'average_processing_time'])
+                        assert.equal(typeof e[k], 'number', `${k} of ${JSON.stringify(e)}`);
+        }
+        const all = await collect(client.stats());
+        assert.equal(all.length, Object.keys(ANNOUNCED).length);
+});
+
+async function checkMetrics(name, url) {
+        const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        assert.equal(res.status, 200, `${url}`);
+        const text = await res.text();
+        assert.match(text, /^# (HELP|TYPE) /m, `${name} /metrics looks empty: ${text.slice(0, 200)}`);
+        const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
+        assert.equal(r.error, undefined, `promtool: ${r.error}`);
+        assert.equal(r.status, 0, `promtool check metrics on ${name} (exit ${r.status}): ${r.stdout}${r.stderr}`);
+}
+
+for (const name of ['orchestrator', 'store', 'notification']) {
+        test(`${name} /metrics passes promtool check metrics`, async () => {
+                const [proc] = p.find(name);
+                await checkMetrics(name, `${proc.healthUrl}/metrics`);
+        });
+}
+
+// Known defect, kept visible: gateway/gateway-router.c writes its latency histogram as counters
+// (# TYPE gateway_http_request_duration_ms_bucket counter, one family per bucket), which promtool rejects.
+// Remove `todo` once lib/metrics.c can write a histogram family.
+test('gateway /metrics passes promtool check metrics', { todo: 'gateway latency histogram is exposed as counters' }, async () => {
+        await checkMetrics('gateway', `${p.url}/metrics`);
+});
