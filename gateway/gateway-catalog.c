@@ -9,7 +9,7 @@
 #include <string.h>
 
 typedef struct {
-        const char *id, *name, *name_en, *region;
+        const char *id, *name, *name_en, *region, *thank_you;
         double lat, lon;
         size_t first_item, n_items; /* its items are contiguous in Snapshot.items */
 } CatStore;
@@ -37,7 +37,7 @@ struct Catalog {
 };
 
 static const PgStmt stmt_stores = {
-        "catalog_stores", "SELECT id, name, name_en, region, lat, lon FROM catalog.stores ORDER BY id"};
+        "catalog_stores", "SELECT id, name, name_en, region, lat, lon, thank_you FROM catalog.stores ORDER BY id"};
 static const PgStmt stmt_items = {"catalog_items",
                                   "SELECT i.id, i.store_id, i.name, i.name_en, i.price, i.available"
                                   " FROM catalog.menu_items i JOIN catalog.stores s ON s.id = i.store_id"
@@ -91,6 +91,7 @@ static int snapshot_build(Snapshot *s) {
                 st->region = PQgetvalue(s->stores_res, r, 3);
                 st->lat = strtod(PQgetvalue(s->stores_res, r, 4), NULL);
                 st->lon = strtod(PQgetvalue(s->stores_res, r, 5), NULL);
+                st->thank_you = PQgetvalue(s->stores_res, r, 6);
         }
         s->n_stores = (size_t)ns;
         for (int r = 0; r < ni; r++) {
@@ -321,6 +322,7 @@ int catalog_price(Catalog *c, const char *store_id, const JsonItem *items, size_
         ret->pickup.region = ret->pickup_region;
         ret->pickup.lat = st->lat;
         ret->pickup.lon = st->lon;
+        snprintf(ret->thank_you, sizeof(ret->thank_you), "%s", st->thank_you);
 out:
         pthread_rwlock_unlock(&c->lock);
         return r;

@@ -36,6 +36,7 @@ typedef struct {
         Food__V1__Location pickup; /* the store: text = its name */
         char pickup_text[CATALOG_NAME_MAX + 1];
         char pickup_region[CATALOG_ID_MAX + 1];
+        char thank_you[512]; /* the store's message on completion */
 } PricedOrder;
 
 int catalog_new(Catalog **ret);

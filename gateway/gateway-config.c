@@ -28,6 +28,15 @@ int gateway_config_read(GatewayConfig *c) {
         if (r == 0)
                 r = config_int("CATALOG_REFRESH_S", 30, 1, 86400, &c->catalog_refresh_s);
         if (r == 0)
+                r = config_int("LOYALTY_SILVER_AT", 3, 1, 1000000, &c->loyalty_silver_at);
+        if (r == 0)
+                r = config_int("LOYALTY_GOLD_AT", 10, 1, 1000000, &c->loyalty_gold_at);
+        if (r == 0 && c->loyalty_gold_at <= c->loyalty_silver_at) {
+                log_error("config: LOYALTY_GOLD_AT=%lld must be above LOYALTY_SILVER_AT=%lld",
+                          (long long)c->loyalty_gold_at, (long long)c->loyalty_silver_at);
+                r = -EINVAL;
+        }
+        if (r == 0)
                 r = config_int("GATEWAY_DRAIN_S", 10, 0, 600, &c->drain_s);
         if (r < 0)
                 return r;

@@ -4,23 +4,27 @@
 
 #include "gateway-routes.h"
 
-/* F15: BRONZE below 3 completed orders, SILVER below 10, then GOLD. */
-static const char *customer_grade(int64_t completed) {
-        return completed < 3 ? "BRONZE" : completed < 10 ? "SILVER" : "GOLD";
+/* F15: BRONZE, SILVER from LOYALTY_SILVER_AT completed orders, GOLD from LOYALTY_GOLD_AT. */
+static const char *customer_grade(const GatewayConfig *cfg, int64_t completed) {
+        return completed >= cfg->loyalty_gold_at ? "GOLD" : completed >= cfg->loyalty_silver_at ? "SILVER" : "BRONZE";
 }
 
 void customer_me(Request *rq) {
         int64_t completed = 0;
-        json_t *me;
+        char *coupons_text = NULL;
+        json_t *me, *coupons;
         int r = readmodel_completed_orders(rq->gw->readmodel, rq->auth.sub, &completed);
 
+        if (r == 0)
+                r = readmodel_coupons(rq->gw->readmodel, rq->auth.sub, &coupons_text);
         if (r < 0) {
                 routes_read_failed(rq, r);
                 return;
         }
-        /* Coupons come with the coupon worker (a later milestone). */
-        me = json_pack("{s:s, s:s, s:I, s:[]}", "id", rq->auth.sub, "grade", customer_grade(completed),
-                       "completed_orders", (json_int_t)completed, "coupons");
+        coupons = json_loads(coupons_text, 0, NULL);
+        free(coupons_text);
+        me = json_pack("{s:s, s:s, s:I, s:o}", "id", rq->auth.sub, "grade", customer_grade(&rq->gw->cfg, completed),
+                       "completed_orders", (json_int_t)completed, "coupons", coupons ? coupons : json_array());
         if (!me) {
                 http_problem(rq->x, 500, NULL, NULL, "out of memory");
                 return;

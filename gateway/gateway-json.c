@@ -333,3 +333,32 @@ int gjson_parse_reason(const char *body, size_t len, ReasonBody *ret, JsonProble
         *ret = b;
         return 0;
 }
+
+int gjson_parse_coupon(const char *body, size_t len, CouponBody *ret, JsonProblem *problem) {
+        static const char *const fields[] = {"customer_id", "discount", NULL};
+        CouponBody c = {0};
+        json_t *v;
+        int r = gjson_load_object(body, len, &c.root, problem);
+
+        if (r != 0)
+                return r;
+        r = check_fields(c.root, "", fields, problem);
+        if (r == 0)
+                r = get_id(c.root, "", "customer_id", true, &c.customer_id, problem);
+        if (r == 0) {
+                v = json_object_get(c.root, "discount");
+                if (!v || !json_is_integer(v))
+                        r = gjson_problem(problem, 400, "discount is required (an integer amount in KRW)");
+                else if (json_integer_value(v) < 1 || json_integer_value(v) > GJSON_DISCOUNT_MAX)
+                        r = gjson_problem(problem, 422, "discount must be between 1 and %d KRW (got %lld)",
+                                          GJSON_DISCOUNT_MAX, (long long)json_integer_value(v));
+                else
+                        c.discount = json_integer_value(v);
+        }
+        if (r != 0) {
+                json_decref(c.root);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}

@@ -66,12 +66,21 @@ typedef struct {
         const char *reason; /* "" when absent */
 } ReasonBody;
 
+#define GJSON_DISCOUNT_MAX 1000000 /* KRW */
+
+typedef struct {
+        json_t *root;
+        const char *customer_id;
+        int64_t discount; /* 1..GJSON_DISCOUNT_MAX */
+} CouponBody;
+
 /* Each parses `len` bytes of `body` (not necessarily NUL-terminated).
  * Returns 0 with *ret filled (release it with gjson_release(ret->root)), or
  * the HTTP status (400 or 422) with *problem filled; nothing to release then. */
 int gjson_parse_order(const char *body, size_t len, OrderBody *ret, JsonProblem *problem);
 int gjson_parse_modify(const char *body, size_t len, ModifyBody *ret, JsonProblem *problem);
 int gjson_parse_dev_token(const char *body, size_t len, DevTokenBody *ret, JsonProblem *problem);
+int gjson_parse_coupon(const char *body, size_t len, CouponBody *ret, JsonProblem *problem);
 /* An empty body is accepted as no reason. */
 int gjson_parse_reason(const char *body, size_t len, ReasonBody *ret, JsonProblem *problem);
 

@@ -158,6 +158,7 @@ void orders_place(Request *rq) {
         order.note = (char *)body.note;
         order.pickup = &priced->pickup;
         order.coupon_id = (char *)(body.coupon_id ? body.coupon_id : "");
+        order.store_message = priced->thank_you;
         place.order = &order;
         place.card_token = (char *)body.card_token;
         place.idempotency_key = (char *)(key ? key : "");

@@ -57,6 +57,12 @@ static const PgStmt stmt_notifications = {
         " SELECT id, order_id, status, message, at FROM notification.notifications WHERE customer_id = $1"
         " ORDER BY id DESC LIMIT 200) n"};
 
+static const PgStmt stmt_coupons = {
+        "rm_coupons",
+        "SELECT coalesce(json_agg(json_build_object('id', id, 'store_id', store_id, 'discount', discount,"
+        " 'used', status = 'REDEEMED') ORDER BY created_at), '[]')::text FROM coupon.coupons"
+        " WHERE customer_id = $1 AND (status = 'REDEEMED' OR expires_at > now())"};
+
 static const PgStmt stmt_completed = {
         "rm_completed", "SELECT count(*) FROM readmodel.orders WHERE customer_id = $1 AND status = 'COMPLETED'"};
 
@@ -216,6 +222,11 @@ int readmodel_open_deliveries(Readmodel *rm, const GeoFilter *f, char **ret) {
 int readmodel_notifications(Readmodel *rm, const char *customer_id, char **ret) {
         const char *vals[] = {customer_id};
         return readmodel_text(rm, &stmt_notifications, 1, vals, ret);
+}
+
+int readmodel_coupons(Readmodel *rm, const char *customer_id, char **ret) {
+        const char *vals[] = {customer_id};
+        return readmodel_text(rm, &stmt_coupons, 1, vals, ret);
 }
 
 int readmodel_completed_orders(Readmodel *rm, const char *customer_id, int64_t *ret) {

@@ -51,5 +51,7 @@ int readmodel_open_deliveries(Readmodel *rm, const GeoFilter *f, char **ret);
 int readmodel_notifications(Readmodel *rm, const char *customer_id, char **ret);
 /* Round trip to PostgreSQL on the calling thread's connection: 0 or negative errno. */
 int readmodel_ping(Readmodel *rm);
+/* The customer's coupons (unexpired or used) as JSON text [{"id","store_id","discount","used"}]. */
+int readmodel_coupons(Readmodel *rm, const char *customer_id, char **ret);
 /* Number of the customer's COMPLETED orders. */
 int readmodel_completed_orders(Readmodel *rm, const char *customer_id, int64_t *ret);

@@ -35,7 +35,7 @@ static const Route router_routes[] = {
         {"POST", "/stores/*/orders/*/refuse", AUTH_STORE, store_refuse, false},
         {"POST", "/stores/*/orders/*/cooking-started", AUTH_STORE, store_cooking_started, false},
         {"POST", "/stores/*/orders/*/cooking-finished", AUTH_STORE, store_cooking_finished, false},
-        {"POST", "/stores/*/coupons", AUTH_STORE, system_not_implemented, false},
+        {"POST", "/stores/*/coupons", AUTH_STORE, store_issue_coupon, false},
         {"POST", "/orders", AUTH_CUSTOMER, orders_place, false},
         {"GET", "/orders", AUTH_CUSTOMER, orders_list, false},
         {"GET", "/orders/*", ANY_ORDER_READER, orders_get, false},

@@ -23,6 +23,7 @@ void system_metrics(Request *rq);
 void system_dev_token(Request *rq);
 void system_not_implemented(Request *rq);
 void system_admin_saga(Request *rq);
+void store_issue_coupon(Request *rq);
 
 /* gateway-store.c */
 void store_list(Request *rq);

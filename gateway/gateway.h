@@ -24,6 +24,8 @@ typedef struct {
         int64_t request_timeout_ms; /* GATEWAY_REQUEST_TIMEOUT_MS: socket read/write timeout */
         int64_t catalog_refresh_s;  /* CATALOG_REFRESH_S: catalog reload period */
         int64_t drain_s;            /* GATEWAY_DRAIN_S: longest wait for requests in flight at SIGTERM */
+        int64_t loyalty_silver_at;  /* LOYALTY_SILVER_AT: completed orders for SILVER */
+        int64_t loyalty_gold_at;    /* LOYALTY_GOLD_AT: completed orders for GOLD */
 } GatewayConfig;
 
 typedef struct {

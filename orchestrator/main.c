@@ -15,7 +15,7 @@ extern const size_t orchestrator_migrations_len;
 #define MAX_LANES 32
 
 static int orchestrator_config(Orchestrator *o) {
-        int64_t pay_s, store_s, complete_s, lanes, resend_ms, attempts, stuck_s;
+        int64_t pay_s, store_s, complete_s, lanes, resend_ms, attempts, stuck_s, coupon;
         int r = config_int("PAYMENT_TIMEOUT_S", 60, 1, 3600, &pay_s);
         if (r == 0)
                 r = config_int("STORE_ACCEPT_TIMEOUT_S", 600, 1, 86400, &store_s);
@@ -29,11 +29,14 @@ static int orchestrator_config(Orchestrator *o) {
                 r = config_int("COMMAND_MAX_ATTEMPTS", 20, 1, 1000, &attempts);
         if (r == 0)
                 r = config_int("STUCK_AFTER_S", 900, 1, 30 * 86400, &stuck_s);
+        if (r == 0)
+                r = config_int("COUPON_COOKED_DISCOUNT", 1000, 0, 1000000, &coupon);
         if (r < 0)
                 return r;
         o->engine.payment_timeout_ms = pay_s * 1000;
         o->engine.store_accept_timeout_ms = store_s * 1000;
         o->engine.auto_complete_ms = complete_s * 1000;
+        o->engine.cooked_coupon_discount = coupon;
         o->rpc_lanes = (int)lanes;
         o->resend_after_ms = resend_ms;
         o->max_attempts = (int)attempts;

@@ -12,11 +12,7 @@
 #include "log.h"
 #include "order-json.h"
 
-/* Actions with a worker behind them today; coupon and loyalty commands join
- * when the coupon worker exists (issue: the customer's world). */
-#define ENGINE_ACTIONS_WIRED                                                                                           \
-        (SAGA_ACT_CREATE_TICKET | SAGA_ACT_UPDATE_TICKET | SAGA_ACT_WITHDRAW_TICKET | SAGA_ACT_REFUND |               \
-         SAGA_ACT_OPEN_DELIVERY | SAGA_ACT_ASSIGN_RIDER | SAGA_ACT_COMPLETE_DELIVERY | SAGA_ACT_CANCEL_DELIVERY)
+#define ENGINE_THANK_YOU_DEFAULT "주문해 주셔서 감사합니다! 맛있게 드세요. (Thank you for your order, enjoy your meal!)"
 
 void engine_reply_clear(EngineReply *r) {
         free(r->data);
@@ -150,14 +146,25 @@ static int emit_refunds(Pg *pg, const Food__V1__Order *o, int64_t amount, const 
 }
 
 /* Writes the commands of `actions` for order `o` (the new snapshot). */
-static int emit_actions(Pg *pg, const Food__V1__Order *o, unsigned actions, const EngineArgs *args) {
+static int emit_notice(Pg *pg, const Food__V1__Order *o, const char *kind, const char *message) {
         Food__V1__Correlation corr;
-        char delivery_id[80], key[160];
+        Food__V1__NotifyCustomer m = FOOD__V1__NOTIFY_CUSTOMER__INIT;
+        corr_init(&corr, o->id, "notify");
+        m.corr = &corr;
+        m.customer_id = o->customer_id;
+        m.kind = (char *)kind;
+        m.message = (char *)message;
+        return saga_store_outbox(pg, o->id, corr.step, &m.base, true);
+}
+
+static int emit_actions(const EngineConfig *cfg, Pg *pg, const Food__V1__Order *o, unsigned actions,
+                        const EngineArgs *args) {
+        Food__V1__Correlation corr;
+        char delivery_id[80], key[160], coupon_id[80], text[256];
         int r = 0;
 
         if (order_delivery_id(o->id, delivery_id, sizeof(delivery_id)) < 0)
                 return -EINVAL;
-        actions &= ENGINE_ACTIONS_WIRED;
         if (actions & SAGA_ACT_CREATE_TICKET) {
                 Food__V1__CreateTicket m = FOOD__V1__CREATE_TICKET__INIT;
                 corr_init(&corr, o->id, "create_ticket");
@@ -210,6 +217,31 @@ static int emit_actions(Pg *pg, const Food__V1__Order *o, unsigned actions, cons
                 m.rider_id = o->rider_id;
                 r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
         }
+        /* A coupon is given back only if the order actually used it. */
+        if (r == 0 && (actions & SAGA_ACT_RETURN_COUPON) && *o->coupon_id && o->discount > 0) {
+                Food__V1__ReturnCoupon m = FOOD__V1__RETURN_COUPON__INIT;
+                corr_init(&corr, o->id, "return_coupon");
+                m.corr = &corr;
+                m.coupon_id = o->coupon_id;
+                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
+        }
+        if (r == 0 && (actions & SAGA_ACT_ISSUE_COUPON) && cfg && cfg->cooked_coupon_discount > 0) {
+                Food__V1__IssueCoupon m = FOOD__V1__ISSUE_COUPON__INIT;
+                corr_init(&corr, o->id, "issue_coupon");
+                snprintf(coupon_id, sizeof(coupon_id), "cpn_%s", o->id + 4); /* one per order, re-sends included */
+                m.corr = &corr;
+                m.coupon_id = coupon_id;
+                m.customer_id = o->customer_id;
+                m.store_id = o->store_id;
+                m.discount = cfg->cooked_coupon_discount;
+                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
+                snprintf(text, sizeof(text), "쿠폰이 발급되었습니다: %" PRId64 "원 할인 (A %" PRId64 " KRW coupon for your next order here)",
+                         m.discount, m.discount);
+                if (r == 0)
+                        r = emit_notice(pg, o, "COUPON", text);
+        }
+        if (r == 0 && (actions & SAGA_ACT_THANK_CUSTOMER))
+                r = emit_notice(pg, o, "THANK_YOU", *o->store_message ? o->store_message : ENGINE_THANK_YOU_DEFAULT);
         if (r == 0 && (actions & SAGA_ACT_CANCEL_DELIVERY)) {
                 Food__V1__CancelDelivery m = FOOD__V1__CANCEL_DELIVERY__INIT;
                 corr_init(&corr, o->id, "cancel_delivery");
@@ -252,7 +284,7 @@ int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, co
                 return r;
         if (in == SAGA_IN_PICK)
                 n.order.rider_id = (char *)args->rider_id;
-        if (in == SAGA_IN_PAYMENT_AUTHORIZED)
+        if (in == SAGA_IN_PAYMENT_AUTHORIZED && args->amount > 0)
                 r = next_order_add_charge(&n, args->payment_id, args->amount);
         if (args && args->reason && *args->reason)
                 n.order.reason = (char *)args->reason;
@@ -264,7 +296,7 @@ int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, co
         codec_free(row->pending ? &row->pending->base : NULL);
         row->pending = NULL;
         if (r == 0)
-                r = emit_actions(pg, &n.order, d.actions, args);
+                r = emit_actions(cfg, pg, &n.order, d.actions, args);
         if (r == 0)
                 r = emit_status(pg, &n.order, saga_state_name(from));
         if (r == 0)
@@ -300,42 +332,82 @@ int engine_refunded(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount
         return r;
 }
 
-int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to) {
+/* The card payment of a placed order (after its coupon, if any). */
+static int emit_authorize(Pg *pg, const Food__V1__Order *o, const char *card_token) {
         Food__V1__AuthorizePayment cmd = FOOD__V1__AUTHORIZE_PAYMENT__INIT;
         Food__V1__Correlation corr;
+        char key[160];
+        corr_init(&corr, o->id, "authorize");
+        snprintf(key, sizeof(key), "%s.authorize", o->id);
+        cmd.corr = &corr;
+        cmd.customer_id = o->customer_id;
+        cmd.amount = o->total - o->discount;
+        cmd.card_token = (char *)card_token;
+        cmd.idempotency_key = key;
+        return saga_store_outbox(pg, o->id, "authorize", &cmd.base, true);
+}
+
+int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to) {
+        bool coupon = *req->order->coupon_id;
         NextOrder n;
         SagaRow row;
-        char key[160];
         int r;
 
         memset(&row, 0, sizeof(row));
-        food__v1__order__init(&n.order);
         r = next_order(&n, req->order, saga_state_name(SAGA_PAYMENT_PENDING), ids_now_ms());
         if (r < 0)
                 return r;
         n.order.version = 1;
+        n.order.discount = 0; /* known once the coupon is redeemed */
         n.order.amount_paid = 0;
         n.order.amount_refunded = 0;
         snprintf(row.order_id, sizeof(row.order_id), "%s", req->order->id);
         row.state = SAGA_PAYMENT_PENDING;
-        snprintf(row.step, sizeof(row.step), "authorize");
+        /* A coupon is redeemed first: payment is for what is left to pay. */
+        snprintf(row.step, sizeof(row.step), "%s", coupon ? "redeem_coupon" : "authorize");
         row.attempt = 1;
         row.version = 1;
         snprintf(row.card_token, sizeof(row.card_token), "%s", req->card_token);
         snprintf(row.reply_to, sizeof(row.reply_to), "%s", reply_to ? reply_to : "");
 
-        corr_init(&corr, row.order_id, "authorize");
-        snprintf(key, sizeof(key), "%s.authorize", row.order_id);
-        cmd.corr = &corr;
-        cmd.customer_id = n.order.customer_id;
-        cmd.amount = n.order.total - n.order.discount;
-        cmd.card_token = req->card_token;
-        cmd.idempotency_key = key;
         r = saga_store_insert(pg, &row, &n.order, deadline_for(cfg, SAGA_PAYMENT_PENDING, n.order.updated_at_ms));
-        if (r == 0)
-                r = saga_store_outbox(pg, row.order_id, "authorize", &cmd.base, true);
+        if (r == 0 && coupon) {
+                Food__V1__RedeemCoupon m = FOOD__V1__REDEEM_COUPON__INIT;
+                Food__V1__Correlation corr;
+                corr_init(&corr, row.order_id, "redeem_coupon");
+                m.corr = &corr;
+                m.coupon_id = n.order.coupon_id;
+                m.customer_id = n.order.customer_id;
+                m.store_id = n.order.store_id;
+                r = saga_store_outbox(pg, row.order_id, "redeem_coupon", &m.base, true);
+        } else if (r == 0)
+                r = emit_authorize(pg, &n.order, req->card_token);
         next_order_free(&n);
         return r;
+}
+
+int engine_coupon_outcome(const EngineConfig *cfg, Pg *pg, SagaRow *row, const ProtobufCMessage *m,
+                          EngineReply *reply) {
+        if (m->descriptor == &food__v1__coupon_rejected__descriptor) {
+                const Food__V1__CouponRejected *rej = (const Food__V1__CouponRejected *)m;
+                char detail[200];
+                int r = engine_apply(cfg, pg, row, SAGA_IN_PAYMENT_DECLINED, &(EngineArgs){.reason = rej->reason},
+                                     reply);
+                snprintf(detail, sizeof(detail), "coupon %s cannot be used: %s; no order was placed", rej->coupon_id,
+                         rej->reason);
+                return r == 0 ? engine_reply_set(reply, 422, "Invalid coupon", detail, NULL, 0) : r;
+        }
+        const Food__V1__CouponRedeemed *red = (const Food__V1__CouponRedeemed *)m;
+        /* Still PAYMENT_PENDING, never published: the snapshot changes in place. */
+        row->order->discount = red->discount < row->order->total ? red->discount : row->order->total;
+        if (row->order->total - row->order->discount == 0) /* the coupon pays it all: nothing to charge */
+                return engine_apply(cfg, pg, row, SAGA_IN_PAYMENT_AUTHORIZED, &(EngineArgs){.payment_id = ""}, reply);
+        snprintf(row->step, sizeof(row->step), "authorize");
+        row->attempt = 1;
+        int r = emit_authorize(pg, row->order, row->card_token);
+        if (r == 0)
+                r = saga_store_update(pg, row, row->order, row->version, SAGA_KEEP_DEADLINE);
+        return r; /* answered when the payment outcome arrives */
 }
 
 int engine_late_charge(Pg *pg, SagaRow *row, const char *step, const char *payment_id, int64_t amount) {
@@ -403,7 +475,7 @@ static int apply_modification(Pg *pg, SagaRow *row, const Food__V1__ModifyOrder 
                 r = emit_refunds(pg, &n.order, -diff, key, "order modified");
         }
         if (r == 0)
-                r = emit_actions(pg, &n.order, SAGA_ACT_UPDATE_TICKET, NULL);
+                r = emit_actions(NULL, pg, &n.order, SAGA_ACT_UPDATE_TICKET, NULL);
         if (r == 0)
                 r = emit_status(pg, &n.order, n.order.status);
         if (r == 0)

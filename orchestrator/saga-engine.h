@@ -14,6 +14,7 @@ typedef struct {
         int64_t payment_timeout_ms;      /* PAYMENT_PENDING without an outcome -> rejected */
         int64_t store_accept_timeout_ms; /* PAID without an answer -> refused */
         int64_t auto_complete_ms;        /* DELIVERED without confirmation -> completed */
+        int64_t cooked_coupon_discount;  /* coupon given when cooking finishes (KRW) */
 } EngineConfig;
 
 /* Extra facts an input brings. Strings are borrowed. */
@@ -61,6 +62,11 @@ int engine_modify(const EngineConfig *cfg, Pg *pg, SagaRow *row, const Food__V1_
 /* The outcome of a modification's extra charge: authorized applies it (200),
  * declined (402) or failed (503) leaves the order unchanged. */
 int engine_modify_outcome(Pg *pg, SagaRow *row, SagaInput in, const EngineArgs *args, EngineReply *reply);
+
+/* The coupon of a placed order was redeemed (the payment of what is left is
+ * sent; answered later) or refused (REJECTED with a 422 reply). */
+int engine_coupon_outcome(const EngineConfig *cfg, Pg *pg, SagaRow *row, const ProtobufCMessage *m,
+                          EngineReply *reply);
 
 /* A charge for `step` reported after the saga stopped waiting for it (payment
  * deadline, abandoned modification): records it and refunds it, once (a

@@ -51,7 +51,7 @@ enum {
         SAGA_ACT_CANCEL_DELIVERY = 1u << 7, /* compensation */
         SAGA_ACT_RETURN_COUPON = 1u << 8,   /* compensation */
         SAGA_ACT_ISSUE_COUPON = 1u << 9,
-        SAGA_ACT_RECORD_COMPLETION = 1u << 10,
+        SAGA_ACT_THANK_CUSTOMER = 1u << 10, /* the store's thank-you message (F16) */
 };
 
 typedef struct {

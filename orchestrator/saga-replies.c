@@ -67,6 +67,27 @@ static int on_payment_outcome(Orchestrator *o, Pg *pg, const ProtobufCMessage *m
         return r == SAGA_CONFLICT ? 0 : r;
 }
 
+/* The coupon of a saga waiting to be paid. */
+static int on_coupon_outcome(Orchestrator *o, Pg *pg, const ProtobufCMessage *m, const Food__V1__Correlation *corr,
+                             Reply *out) {
+        SagaRow row;
+        int r = saga_store_load(pg, corr->order_id, &row);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        if (row.state != SAGA_PAYMENT_PENDING || strcmp(row.step, "redeem_coupon") != 0 ||
+            (int)corr->attempt != row.attempt) {
+                metric_add(m_stale, 1);
+                saga_row_clear(&row);
+                return 0;
+        }
+        snprintf(out->reply_to, sizeof(out->reply_to), "%s", row.reply_to);
+        r = engine_coupon_outcome(&o->engine, pg, &row, m, &out->reply);
+        if (!out->reply.data)
+                out->reply_to[0] = 0; /* still paying: the waiters stay on the saga */
+        saga_row_clear(&row);
+        return r == SAGA_CONFLICT ? 0 : r;
+}
+
 /* An authorization that lost the race with the payment deadline. */
 static int on_late_charge(Pg *pg, const Food__V1__PaymentAuthorized *m) {
         SagaRow row;
@@ -103,7 +124,17 @@ static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
                 return 0;
         }
         corr = codec_correlation(m);
-        if (!corr || !corr->order_id || !*corr->order_id || corr->command_id <= 0) {
+        if (!corr) {
+                it->poison = true;
+                codec_free(m);
+                return 0;
+        }
+        if (!*corr->order_id && corr->command_id == 0) {
+                /* An answer to a command no saga sent (a store owner's coupon): nothing to do. */
+                codec_free(m);
+                return 0;
+        }
+        if (!*corr->order_id || corr->command_id <= 0) {
                 it->poison = true;
                 codec_free(m);
                 return 0;
@@ -132,6 +163,9 @@ static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
                     type->desc == &food__v1__payment_declined__descriptor ||
                     type->desc == &food__v1__payment_failed__descriptor)
                         r = on_payment_outcome(o, pg, m, corr, it);
+                else if (type->desc == &food__v1__coupon_redeemed__descriptor ||
+                         type->desc == &food__v1__coupon_rejected__descriptor)
+                        r = on_coupon_outcome(o, pg, m, corr, it);
                 else if (type->desc == &food__v1__payment_refunded__descriptor)
                         r = on_refunded(pg, (const Food__V1__PaymentRefunded *)m);
                 else

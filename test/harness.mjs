@@ -27,7 +27,7 @@ const STOP_TIMEOUT = 10_000;
 const HTTP_TIMEOUT = 10_000;
 
 // The worker processes, which `replicas` multiplies (the contract's process table).
-export const WORKERS = ['payment', 'store', 'delivery', 'notification', 'projector'];
+export const WORKERS = ['payment', 'store', 'delivery', 'notification', 'projector', 'coupon'];
 const SERVICES = {
         orchestrator: 'orchestrator/orchestrator',
         payment: 'services/payment/payment-worker',
@@ -35,6 +35,7 @@ const SERVICES = {
         delivery: 'services/delivery/delivery-worker',
         notification: 'services/notification/notification-worker',
         projector: 'services/projector/projector',
+        coupon: 'services/coupon/coupon-worker',
 };
 const PSP_BIN = 'services/sandbox-psp/sandbox-psp';
 const GATEWAY_BIN = 'gateway/gateway';

@@ -6,7 +6,8 @@
 # Env: GATEWAY_PORT (8080), SANDBOX_PSP_PORT (8091), STATE_DIR, BUILD_DIR (build), READY_TIMEOUT_S (120),
 # SKIP_BUILD=1 (use the binaries already in BUILD_DIR, no install/build); other variables reach the services.
 # A second platform beside the first also needs NATS_PORT (4222), NATS_MONITOR_PORT (8222), PG_PORT (5433) and
-# HEALTH_PORT_BASE (9100: orchestrator +1, payment +2, store +3, delivery +4, notification +5, projector +6).
+# HEALTH_PORT_BASE (9100: orchestrator +1, payment +2, store +3, delivery +4, notification +5, projector +6,
+# coupon +7).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$PWD
@@ -24,7 +25,7 @@ export NATS_URL=nats://127.0.0.1:$NATS_PORT
 export DATABASE_URL=postgresql://food@127.0.0.1:$PG_PORT/food
 
 # name, binary (under $BUILD_DIR) and health URL of each process, in start order; the gateway comes last.
-names=(sandbox-psp orchestrator payment store delivery notification projector gateway)
+names=(sandbox-psp orchestrator payment store delivery notification projector coupon gateway)
 declare -A bin=(
         [sandbox-psp]=services/sandbox-psp/sandbox-psp
         [orchestrator]=orchestrator/orchestrator
@@ -33,11 +34,12 @@ declare -A bin=(
         [delivery]=services/delivery/delivery-worker
         [notification]=services/notification/notification-worker
         [projector]=services/projector/projector
+        [coupon]=services/coupon/coupon-worker
         [gateway]=gateway/gateway
 )
 declare -A health_port=()
 i=1
-for n in orchestrator payment store delivery notification projector; do
+for n in orchestrator payment store delivery notification projector coupon; do
         health_port[$n]=$((HEALTH_PORT_BASE + i))
         i=$((i + 1))
 done

@@ -1,0 +1,21 @@
+/* The coupon worker's handler (durable "coupon"): issue, redeem, return. */
+#pragma once
+#include <stdint.h>
+
+#include "pg.h"
+#include "worker.h"
+
+typedef struct {
+        int64_t valid_days; /* how long an issued coupon can be redeemed */
+} CouponConfig;
+
+void coupon_metrics_init(void);
+
+/* Pure decision of a redemption: 0 when coupon (customer, store, status,
+ * expired) may pay for an order of `customer_id` at `store_id`, else a
+ * static reason. `redeemed_by` is the order that redeemed it ("" if none). */
+const char *coupon_refusal(const char *coupon_customer, const char *coupon_store, const char *status,
+                           const char *redeemed_by, int expired, const char *customer_id, const char *store_id,
+                           const char *order_id);
+
+int coupon_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out);
