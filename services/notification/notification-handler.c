@@ -1,4 +1,4 @@
-/* Notification rows for status events and commands. */
+/* Notification rows for status events and commands: the customer's log and the sender's queue. */
 #include "notification-handler.h"
 
 #include <errno.h>
@@ -20,9 +20,11 @@ static Metric *m_events, *m_commands, *m_duplicates;
 
 static const PgStmt st_insert = {
         "notification_insert",
-        "INSERT INTO notifications (msg_id, customer_id, order_id, status, message, at)"
+        "INSERT INTO notifications (msg_id, customer_id, order_id, status, message, at, delivery_status,"
+        " next_attempt_at)"
         " VALUES ($1, $2, nullif($3, ''), $4, $5,"
-        " CASE WHEN $6::bigint > 0 THEN to_timestamp($6::bigint / 1000.0) ELSE now() END)"
+        " CASE WHEN $6::bigint > 0 THEN to_timestamp($6::bigint / 1000.0) ELSE now() END, $7,"
+        " CASE WHEN $7 = 'pending' THEN now() END)"
         " ON CONFLICT (msg_id) DO NOTHING"};
 
 void notification_metrics_init(void) {
@@ -37,14 +39,16 @@ static void count(Metric *m) {
                 metric_add(m, 1);
 }
 
-/* Inserts one row; a row already there under msg_id is not an error (dedupe across loops). */
-static int record(Pg *pg, const char *msg_id, const char *customer_id, const char *order_id, const char *status,
+/* Inserts one row, 'pending' for the sender when it is enabled, else only 'logged'; a row already
+ * there under msg_id is not an error (dedupe across loops). Never waits for the sender. */
+static int record(const NotificationHandlerConfig *cfg, Pg *pg, const char *msg_id, const char *customer_id, const char *order_id, const char *status,
                   const char *message, int64_t at_ms, Metric *counter) {
         char at[24];
         PGresult *res = NULL;
         snprintf(at, sizeof(at), "%" PRId64, at_ms);
-        const char *vals[6] = {msg_id, customer_id, order_id ? order_id : "", status, message, at};
-        int r = pg_run(pg, &st_insert, 6, vals, NULL, NULL, &res);
+        const char *delivery = cfg && cfg->push ? "pending" : "logged";
+        const char *vals[7] = {msg_id, customer_id, order_id ? order_id : "", status, message, at, delivery};
+        int r = pg_run(pg, &st_insert, 7, vals, NULL, NULL, &res);
         if (r < 0)
                 return r;
         count(strcmp(PQcmdTuples(res), "1") == 0 ? counter : m_duplicates);
@@ -57,7 +61,6 @@ int notification_handle_event(void *ctx, Pg *pg, const ProtobufCMessage *msg, co
         const Food__V1__OrderStatusChanged *ev;
         const Food__V1__Order *o;
         const char *why = NULL;
-        (void)ctx;
         (void)out;
 
         if (msg->descriptor != &food__v1__order_status_changed__descriptor) {
@@ -71,7 +74,7 @@ int notification_handle_event(void *ctx, Pg *pg, const ProtobufCMessage *msg, co
                 log_warn("notification: impossible status event %s: %s", msg_id, why ? why : "no message for it");
                 return WORKER_POISON;
         }
-        return record(pg, msg_id, o->customer_id, o->id, o->status, text, ev->at_ms > 0 ? ev->at_ms : o->updated_at_ms,
+        return record(ctx, pg, msg_id, o->customer_id, o->id, o->status, text, ev->at_ms > 0 ? ev->at_ms : o->updated_at_ms,
                       m_events);
 }
 
@@ -81,7 +84,6 @@ int notification_handle_command(void *ctx, Pg *pg, const ProtobufCMessage *msg, 
         const Food__V1__NotifyCustomer *m;
         const char *text, *order_id;
         int r;
-        (void)ctx;
 
         if (msg->descriptor != &food__v1__notify_customer__descriptor) {
                 log_warn("notification-cmd: unexpected message type %s", msg->descriptor->name);
@@ -99,7 +101,7 @@ int notification_handle_command(void *ctx, Pg *pg, const ProtobufCMessage *msg, 
                 (void)notification_kind_message(m->kind, fallback, sizeof(fallback));
                 text = fallback;
         }
-        r = record(pg, msg_id, m->customer_id, order_id, m->kind, text, 0, m_commands);
+        r = record(ctx, pg, msg_id, m->customer_id, order_id, m->kind, text, 0, m_commands);
         if (r < 0)
                 return r;
         sent.corr = m->corr;
