@@ -6,6 +6,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "gateway-analytics.h"
+#include "gateway-events.h"
 #include "gateway-routes.h"
 #include "log.h"
 #include "metrics.h"
@@ -40,7 +42,7 @@ static const Route router_routes[] = {
         {"GET", "/orders", AUTH_CUSTOMER, orders_list, false},
         {"GET", "/orders/*", ANY_ORDER_READER, orders_get, false},
         {"PATCH", "/orders/*", AUTH_CUSTOMER, orders_modify, false},
-        {"GET", "/orders/*/events", ANY_ORDER_READER, orders_events, false},
+        {"GET", "/orders/*/events", ANY_ORDER_READER, events_order_stream, false},
         {"POST", "/orders/*/cancel", AUTH_CUSTOMER, orders_cancel, false},
         {"POST", "/orders/*/confirm", AUTH_CUSTOMER, orders_confirm, false},
         {"GET", "/deliveries", AUTH_RIDER | AUTH_ADMIN, rider_deliveries, false},
@@ -48,7 +50,7 @@ static const Route router_routes[] = {
         {"POST", "/deliveries/*/delivered", AUTH_RIDER, rider_delivered, false},
         {"GET", "/customers/me", AUTH_CUSTOMER, customer_me, false},
         {"GET", "/customers/me/notifications", AUTH_CUSTOMER, customer_notifications, false},
-        {"GET", "/analytics/events", AUTH_ADMIN, system_not_implemented, false},
+        {"GET", "/analytics/events", AUTH_ADMIN, analytics_events, false},
         {"GET", "/admin/sagas/*", AUTH_ADMIN, system_admin_saga, false},
 };
 

@@ -1,0 +1,316 @@
+/* Live order status over Server-Sent Events: read-model catch-up, then core NATS subscription. */
+#include "gateway-events.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "config.h"
+#include "gateway-sse.h"
+#include "ids.h"
+#include "log.h"
+#include "order-json.h"
+
+#define EVENTS_WAIT_MS 2000       /* longest wait for the read model to show a just-placed order */
+#define EVENTS_POLL_MS 20
+#define EVENTS_RECENT_MS 30000    /* an unknown id made this recently may still appear */
+#define EVENTS_TICK_MS 500        /* shutdown is noticed within this */
+#define EVENTS_PENDING_MSGS 1024  /* one order's status events buffered per stream */
+
+typedef struct {
+        int64_t max_streams;
+        int64_t max_seconds;
+        int64_t heartbeat_s;
+        int64_t refund_wait_s;
+} EventsConfig;
+
+static pthread_once_t events_once = PTHREAD_ONCE_INIT;
+static EventsConfig events_cfg;
+static int events_cfg_r;
+static atomic_llong events_open;
+
+static void events_config_read(void) {
+        int r = config_int("SSE_MAX_STREAMS", 64, 1, 100000, &events_cfg.max_streams);
+        if (r == 0)
+                r = config_int("SSE_MAX_SECONDS", 600, 1, 86400, &events_cfg.max_seconds);
+        if (r == 0)
+                r = config_int("SSE_HEARTBEAT_S", 15, 1, 3600, &events_cfg.heartbeat_s);
+        if (r == 0)
+                r = config_int("SSE_REFUND_WAIT_S", 60, 0, 3600, &events_cfg.refund_wait_s);
+        events_cfg_r = r;
+}
+
+long long events_open_streams(void) {
+        return atomic_load(&events_open);
+}
+
+static void sleep_ms(int64_t ms) {
+        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+
+/* Order ids carry their creation time ("ord_" + 12 hex digits of ms). */
+static bool events_id_recent(const char *id) {
+        int64_t ms = 0, now = ids_now_ms();
+        if (strncmp(id, "ord_", 4) != 0 || strlen(id) < 4 + 12)
+                return false;
+        for (int i = 4; i < 4 + 12; i++) {
+                char c = id[i];
+                int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+                if (v < 0)
+                        return false;
+                ms = ms * 16 + v;
+        }
+        return ms <= now + 5000 && now - ms <= EVENTS_RECENT_MS;
+}
+
+/* The rule of GET /orders/{id}: the owner customer, the order's store once paid, admins. */
+static bool events_visible(const Request *rq, const ReadOrder *o) {
+        switch (rq->auth.role) {
+        case AUTH_ADMIN:
+                return true;
+        case AUTH_CUSTOMER:
+                return strcmp(o->customer_id, rq->auth.sub) == 0;
+        case AUTH_STORE:
+                return strcmp(o->store_id, rq->auth.store_id) == 0 && strcmp(o->status, "PAYMENT_PENDING") != 0 &&
+                       strcmp(o->status, "REJECTED") != 0;
+        default:
+                return false;
+        }
+}
+
+/* Reads the order's row, waiting briefly for a just-placed order or for the version this gateway
+ * already answered. 0 with *ret, or -1 after answering (404 when missing or not visible). */
+static int events_read_order(Request *rq, const char *id, ReadOrder *ret) {
+        int64_t want = versions_get(rq->gw->versions, id);
+        int64_t deadline = routes_mono_ms() + EVENTS_WAIT_MS;
+        ReadOrder o = {0};
+
+        for (;;) {
+                int r = readmodel_order(rq->gw->readmodel, id, &o);
+                bool last = routes_mono_ms() >= deadline;
+                if (r < 0) {
+                        routes_read_failed(rq, r);
+                        return -1;
+                }
+                if (r == 0 && !events_visible(rq, &o)) {
+                        readmodel_order_clear(&o);
+                        break;
+                }
+                if (r == 0 && (o.version >= want || last)) {
+                        *ret = o;
+                        return 0;
+                }
+                if (r == READMODEL_NOT_FOUND && (last || (want == 0 && !events_id_recent(id))))
+                        break;
+                readmodel_order_clear(&o);
+                sleep_ms(EVENTS_POLL_MS);
+        }
+        http_problem(rq->x, 404, NULL, NULL, "no order %s", id);
+        return -1;
+}
+
+/* One chunk on the wire: 0, or -EPIPE when the client is gone. */
+static int events_write(Request *rq, const char *data, size_t len) {
+        return mg_send_chunk(rq->x->conn, data, (unsigned)len) < 0 ? -EPIPE : 0;
+}
+
+static int events_send(Request *rq, int64_t version, const char *json) {
+        char *frame = NULL;
+        size_t len = 0;
+        int r = sse_frame(version, json, &frame, &len);
+        if (r == 0)
+                r = events_write(rq, frame, len);
+        free(frame);
+        return r;
+}
+
+/* A live message: 1 with *ret (codec_free it) when it is this order's status event, else 0. */
+static int events_decode(natsMsg *m, const char *order_id, Food__V1__OrderStatusChanged **ret) {
+        const char *type = bus_header(m, BUS_HDR_TYPE);
+        const CodecType *ct = type ? codec_type_by_name(type) : NULL;
+        ProtobufCMessage *msg = NULL;
+        Food__V1__OrderStatusChanged *ev;
+
+        if (!ct || ct->desc != &food__v1__order_status_changed__descriptor ||
+            codec_unpack(ct->desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &msg) < 0) {
+                log_warn("events: a message on %s is not a status event (%s)", natsMsg_GetSubject(m),
+                         type ? type : "no Food-Type");
+                return 0;
+        }
+        ev = (Food__V1__OrderStatusChanged *)msg;
+        if (!ev->order || !ev->order->id || strcmp(ev->order->id, order_id) != 0) {
+                codec_free(msg);
+                return 0;
+        }
+        *ret = ev;
+        return 1;
+}
+
+typedef struct {
+        int64_t last_sent;     /* highest version sent (or the client's Last-Event-ID) */
+        int64_t refund_until;  /* monotonic ms: end of the wait for a refund event, 0 when none */
+        bool done;
+} EventsStream;
+
+/* Applies what an order's state means for the stream's end. */
+static void events_track(EventsStream *st, const char *status, int64_t paid, int64_t refunded, int64_t wait_s) {
+        switch (sse_state(status, paid, refunded)) {
+        case SSE_DONE:
+                st->done = true;
+                break;
+        case SSE_REFUND_DUE:
+                if (st->refund_until == 0)
+                        st->refund_until = routes_mono_ms() + wait_s * 1000;
+                break;
+        case SSE_MORE:
+                break;
+        }
+}
+
+/* Sends the live events until the order is done, the client leaves, the time is up or the
+ * gateway stops. */
+static void events_live(Request *rq, natsSubscription *sub, const char *order_id, EventsStream *st) {
+        int64_t start = routes_mono_ms();
+        int64_t end = start + events_cfg.max_seconds * 1000;
+        int64_t next_beat = start + events_cfg.heartbeat_s * 1000;
+        static const char beat[] = ": keep-alive\n\n";
+
+        while (!st->done && !service_stopping) {
+                int64_t now = routes_mono_ms(), wait = EVENTS_TICK_MS;
+                natsMsg *m = NULL;
+                natsStatus s;
+
+                if (now >= end || (st->refund_until && now >= st->refund_until))
+                        return;
+                if (now >= next_beat) {
+                        if (events_write(rq, beat, sizeof(beat) - 1) < 0)
+                                return;
+                        next_beat = now + events_cfg.heartbeat_s * 1000;
+                }
+                if (next_beat - now < wait)
+                        wait = next_beat - now;
+                s = natsSubscription_NextMsg(&m, sub, wait > 0 ? wait : 1);
+                if (s == NATS_TIMEOUT)
+                        continue;
+                if (s != NATS_OK) {
+                        log_warn("events: subscription of %s failed: %s", order_id, natsStatus_GetText(s));
+                        return;
+                }
+                Food__V1__OrderStatusChanged *ev = NULL;
+                if (events_decode(m, order_id, &ev) == 1) {
+                        const Food__V1__Order *o = ev->order;
+                        /* Older or already sent (the read model's snapshot, a redelivery): skip. */
+                        if (o->version > st->last_sent) {
+                                json_t *view = order_json_view(o);
+                                char *text = view ? json_dumps(view, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+                                int r = text ? events_send(rq, o->version, text) : -ENOMEM;
+                                free(text);
+                                json_decref(view);
+                                if (r < 0) {
+                                        codec_free(&ev->base);
+                                        natsMsg_Destroy(m);
+                                        return;
+                                }
+                                st->last_sent = o->version;
+                                versions_note(rq->gw->versions, order_id, o->version);
+                                events_track(st, o->status, o->amount_paid, o->amount_refunded,
+                                             events_cfg.refund_wait_s);
+                        }
+                        codec_free(&ev->base);
+                }
+                natsMsg_Destroy(m);
+        }
+}
+
+void events_order_stream(Request *rq) {
+        const char *id = rq->arg[0];
+        const char *last_text = http_header(rq->x, "Last-Event-ID");
+        char subject[CODEC_SUBJECT_MAX], query[32];
+        natsSubscription *sub = NULL;
+        EventsStream st = {0};
+        ReadOrder o = {0};
+        json_t *view;
+        int64_t paid, refunded;
+        bool reserved = false;
+        natsStatus s;
+
+        pthread_once(&events_once, events_config_read);
+        if (events_cfg_r < 0) {
+                http_problem(rq->x, 500, NULL, NULL, "live events are misconfigured (SSE_* variables)");
+                return;
+        }
+        /* EventSource sends Last-Event-ID as a header; ?last_event_id= serves clients that cannot. */
+        if ((!last_text || !*last_text) && http_query(rq->x, "last_event_id", query, sizeof(query)) == 1)
+                last_text = query;
+        if (sse_parse_last_id(last_text, &st.last_sent) < 0) {
+                http_problem(rq->x, 400, NULL, NULL, "Last-Event-ID must be an event id sent earlier (a version)");
+                return;
+        }
+        if (atomic_fetch_add(&events_open, 1) >= events_cfg.max_streams) {
+                atomic_fetch_sub(&events_open, 1);
+                http_problem(rq->x, 503, NULL, "Retry-After: 5\r\n",
+                             "too many live event streams on this gateway (%lld); retry shortly",
+                             (long long)events_cfg.max_streams);
+                return;
+        }
+        reserved = true;
+        /* Subscribe before reading the snapshot: a change between the two is then not lost. */
+        if (codec_subject(&food__v1__order_status_changed__descriptor, id, subject, sizeof(subject)) < 0) {
+                http_problem(rq->x, 404, NULL, NULL, "no order %s", id);
+                goto out;
+        }
+        s = natsConnection_SubscribeSync(&sub, bus_conn(rq->gw->svc.bus), subject);
+        if (s == NATS_OK)
+                s = natsSubscription_SetPendingLimits(sub, EVENTS_PENDING_MSGS, 16 * 1024 * 1024);
+        if (s != NATS_OK) {
+                http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "live events are unavailable: %s",
+                             natsStatus_GetText(s));
+                goto out;
+        }
+        if (events_read_order(rq, id, &o) < 0)
+                goto out;
+        view = json_loads(o.view, 0, NULL);
+        paid = view ? json_integer_value(json_object_get(view, "amount_paid")) : 0;
+        refunded = view ? json_integer_value(json_object_get(view, "amount_refunded")) : 0;
+        json_decref(view);
+        /* Already over and the client has the last state: 204 tells EventSource to stop reconnecting. */
+        if (o.version <= st.last_sent && sse_state(o.status, paid, refunded) == SSE_DONE) {
+                http_send(rq->x, 204, "text/event-stream", NULL, NULL, 0);
+                goto out;
+        }
+        rq->x->status = 200;
+        mg_response_header_start(rq->x->conn, 200);
+        mg_response_header_add(rq->x->conn, "Content-Type", "text/event-stream", -1);
+        mg_response_header_add(rq->x->conn, "Cache-Control", "no-store", -1);
+        mg_response_header_add(rq->x->conn, "Transfer-Encoding", "chunked", -1);
+        mg_response_header_add(rq->x->conn, "X-Accel-Buffering", "no", -1); /* proxies: do not buffer */
+        mg_response_header_send(rq->x->conn);
+        if (events_write(rq, "retry: 2000\n\n", 13) < 0)
+                goto out;
+        if (o.version > st.last_sent) {
+                if (events_send(rq, o.version, o.view) < 0)
+                        goto out;
+                st.last_sent = o.version;
+        }
+        events_track(&st, o.status, paid, refunded, events_cfg.refund_wait_s);
+        readmodel_order_clear(&o);
+        events_live(rq, sub, id, &st);
+        events_write(rq, "", 0); /* the last chunk: the response is complete */
+out:
+        readmodel_order_clear(&o);
+        if (sub) {
+                natsSubscription_Unsubscribe(sub);
+                natsSubscription_Destroy(sub);
+        }
+        if (reserved)
+                atomic_fetch_sub(&events_open, 1);
+}

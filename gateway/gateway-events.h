@@ -1,0 +1,15 @@
+/* GET /orders/{id}/events: the order's live status as Server-Sent Events. What the client missed
+ * comes from the read model (the current view, once, when newer than Last-Event-ID), then every
+ * status change live from core NATS food.order.<id>.status (no polling), in version order without
+ * duplicates, with heartbeats, until the order can change no more. */
+#pragma once
+#include "gateway-routes.h"
+
+/* Environment of the streams (read once, on first use):
+ * SSE_MAX_STREAMS (64): concurrent streams per gateway, beyond -> 503 + Retry-After;
+ * SSE_MAX_SECONDS (600): a stream ends after this long (the client reconnects with Last-Event-ID);
+ * SSE_HEARTBEAT_S (15): comment line period; SSE_REFUND_WAIT_S (60): how long a cancelled or
+ * refused order's stream waits for its refund event before ending. */
+void events_order_stream(Request *rq);
+/* Streams open right now. */
+long long events_open_streams(void);
