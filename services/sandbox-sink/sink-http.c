@@ -1,0 +1,304 @@
+/* civetweb request handlers of the sandbox notification sink: JSON in, JSON out. */
+#include "sink-http.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ids.h"
+#include "log.h"
+
+/* The client's whole-request deadline (sent by services/notification, as by services/payment). */
+#define SINK_TIMEOUT_HEADER "X-Request-Timeout-Ms"
+/* Answers closer than this to the client's deadline may arrive after it gave up. */
+#define SINK_DEADLINE_MARGIN_MS 50
+#define SINK_QUERY_MAX 256
+
+struct SinkServer {
+        struct mg_context *ctx;
+        SinkStore *store;
+};
+
+static const char *status_text(int status) {
+        switch (status) {
+        case 200:
+                return "OK";
+        case 201:
+                return "Created";
+        case 400:
+                return "Bad Request";
+        case 404:
+                return "Not Found";
+        case 405:
+                return "Method Not Allowed";
+        case 413:
+                return "Content Too Large";
+        case 503:
+                return "Service Unavailable";
+        case 504:
+                return "Gateway Timeout";
+        case 507:
+                return "Insufficient Storage";
+        default:
+                return "Internal Server Error";
+        }
+}
+
+/* Writes `body` (stolen; NULL answers 500) with a Content-Length so the connection stays alive. */
+static int sink_reply(struct mg_connection *conn, int status, json_t *body) {
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (!text) {
+                status = 500;
+                text = strdup("{\"error\":\"out of memory\"}");
+                if (!text)
+                        return 500;
+        }
+        size_t len = strlen(text);
+        mg_printf(conn,
+                  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                  "Cache-Control: no-store\r\n\r\n",
+                  status, status_text(status), len);
+        mg_write(conn, text, len);
+        free(text);
+        return status;
+}
+
+static int sink_error(struct mg_connection *conn, int status, const char *msg) {
+        return sink_reply(conn, status, json_pack("{s:s}", "error", msg));
+}
+
+/* Reads the whole request body (at most SINK_BODY_MAX) and parses it as JSON.
+ * Returns 0 with *ret, or the HTTP status of the answer already written. */
+static int sink_read_json(struct mg_connection *conn, json_t **ret) {
+        const struct mg_request_info *ri = mg_get_request_info(conn);
+        char buf[SINK_BODY_MAX + 1];
+        size_t n = 0;
+        json_error_t err;
+        json_t *doc;
+
+        if (ri->content_length > SINK_BODY_MAX)
+                return sink_error(conn, 413, "request body larger than 16 KiB");
+        for (;;) {
+                int k = mg_read(conn, buf + n, sizeof(buf) - n);
+                if (k <= 0)
+                        break;
+                n += (size_t)k;
+                if (n > SINK_BODY_MAX)
+                        return sink_error(conn, 413, "request body larger than 16 KiB");
+        }
+        doc = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &err);
+        if (!doc)
+                return sink_error(conn, 400, "request body is not valid JSON");
+        *ret = doc;
+        return 0;
+}
+
+/* The client's deadline from X-Request-Timeout-Ms, or 0 when absent or not a positive number. */
+static int64_t sink_client_timeout_ms(struct mg_connection *conn) {
+        const char *v = mg_get_header(conn, SINK_TIMEOUT_HEADER);
+        char *end = NULL;
+        long long n;
+
+        if (!v)
+                return 0;
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != 0 || n <= 0 || n > 3600000)
+                return 0;
+        return n;
+}
+
+/* Applies the configured latency, then the failure dice. A request whose latency runs past the
+ * client's deadline records nothing (504): the client has given up and will send it again, so a
+ * late record would only hide a lost answer. Returns 0 to go on, or the status answered. */
+static int sink_behave(struct mg_connection *conn, SinkStore *st) {
+        int64_t client_timeout = sink_client_timeout_ms(conn);
+        SinkConfig cfg;
+
+        sink_store_get_config(st, &cfg);
+        if (cfg.latency_ms > 0) {
+                struct timespec ts = {cfg.latency_ms / 1000, (long)(cfg.latency_ms % 1000) * 1000000L};
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+        }
+        if (client_timeout > 0 && cfg.latency_ms + SINK_DEADLINE_MARGIN_MS >= client_timeout) {
+                sink_store_count_rejected(st);
+                return sink_error(conn, 504, "latency_ms exceeds the client's deadline: nothing was recorded");
+        }
+        if (sink_store_should_fail(st)) {
+                sink_store_count_rejected(st);
+                return sink_error(conn, 503, "sandbox failure injected (failure_rate)");
+        }
+        return 0;
+}
+
+/* POST /messages: one webhook, recorded once per idempotency key (the Idempotency-Key header, else
+ * the body's "id"). */
+static int sink_post_message(struct mg_connection *conn, SinkStore *st) {
+        json_t *doc = NULL;
+        const char *why = NULL, *key;
+        bool duplicate = false;
+        size_t seq = 0;
+        int r;
+
+        r = sink_read_json(conn, &doc);
+        if (r != 0)
+                return r;
+        if (sink_message_check(doc, &why) < 0) {
+                r = sink_error(conn, 400, why);
+                goto out;
+        }
+        key = mg_get_header(conn, "Idempotency-Key");
+        if (!key || !*key)
+                key = json_string_value(json_object_get(doc, "id"));
+        if (strlen(key) > SINK_KEY_MAX) {
+                r = sink_error(conn, 400, "idempotency key longer than 200 bytes");
+                goto out;
+        }
+        r = sink_behave(conn, st);
+        if (r != 0)
+                goto out;
+        r = sink_store_add(st, key, doc, ids_now_ms(), &duplicate, &seq);
+        if (r == 0) {
+                log_debug("message %s (%s) %s", json_string_value(json_object_get(doc, "id")), key,
+                          duplicate ? "again: not recorded twice" : "recorded");
+                r = sink_reply(conn, duplicate ? 200 : 201,
+                               json_pack("{s:s, s:I, s:b}", "status", "accepted", "seq", (json_int_t)seq, "duplicate",
+                                         duplicate));
+        } else if (r == SINK_FULL)
+                r = sink_error(conn, 507, "sandbox sink is full");
+        else
+                r = sink_error(conn, 500, "sandbox sink error");
+out:
+        json_decref(doc);
+        return r;
+}
+
+/* GET /messages[?customer_id=&order_id=] */
+static int sink_get_messages(struct mg_connection *conn, SinkStore *st) {
+        const struct mg_request_info *ri = mg_get_request_info(conn);
+        const char *q = ri->query_string;
+        char customer[SINK_QUERY_MAX], order[SINK_QUERY_MAX];
+        int nc = -1, no = -1;
+
+        if (q) {
+                nc = mg_get_var(q, strlen(q), "customer_id", customer, sizeof(customer));
+                no = mg_get_var(q, strlen(q), "order_id", order, sizeof(order));
+                if (nc == -2 || no == -2)
+                        return sink_error(conn, 400, "customer_id and order_id must be under 256 bytes");
+        }
+        return sink_reply(conn, 200, sink_store_dump(st, nc >= 0 ? customer : NULL, no >= 0 ? order : NULL));
+}
+
+static json_t *sink_config_json(const SinkConfig *c) {
+        return json_pack("{s:I, s:f}", "latency_ms", (json_int_t)c->latency_ms, "failure_rate", c->failure_rate);
+}
+
+/* PUT /config: a partial update; absent fields keep their value. */
+static int sink_put_config(struct mg_connection *conn, SinkStore *st) {
+        json_t *doc = NULL, *lat, *fr;
+        SinkConfig c;
+        int r;
+
+        r = sink_read_json(conn, &doc);
+        if (r != 0)
+                return r;
+        sink_store_get_config(st, &c);
+        lat = json_object_get(doc, "latency_ms");
+        fr = json_object_get(doc, "failure_rate");
+        if (!json_is_object(doc)) {
+                r = sink_error(conn, 400, "request body must be a JSON object");
+                goto out;
+        }
+        if (lat && !json_is_integer(lat)) {
+                r = sink_error(conn, 400, "latency_ms must be an integer");
+                goto out;
+        }
+        if (fr && !json_is_number(fr)) {
+                r = sink_error(conn, 400, "failure_rate must be a number between 0 and 1");
+                goto out;
+        }
+        if (lat)
+                c.latency_ms = json_integer_value(lat);
+        if (fr)
+                c.failure_rate = json_number_value(fr);
+        if (sink_store_set_config(st, &c) < 0) {
+                r = sink_error(conn, 400, "latency_ms must be within 0..60000 and failure_rate within 0..1");
+                goto out;
+        }
+        log_info("config: latency_ms=%lld failure_rate=%.3f", (long long)c.latency_ms, c.failure_rate);
+        r = sink_reply(conn, 200, sink_config_json(&c));
+out:
+        json_decref(doc);
+        return r;
+}
+
+static int sink_handle(struct mg_connection *conn, void *cbdata) {
+        SinkServer *s = cbdata;
+        const struct mg_request_info *ri = mg_get_request_info(conn);
+        const char *uri = ri->local_uri, *m = ri->request_method;
+        bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, put = strcmp(m, "PUT") == 0,
+             del = strcmp(m, "DELETE") == 0;
+
+        if (strcmp(uri, "/messages") == 0) {
+                if (post)
+                        return sink_post_message(conn, s->store);
+                if (get)
+                        return sink_get_messages(conn, s->store);
+                if (del) {
+                        sink_store_clear(s->store);
+                        log_info("messages cleared");
+                        return sink_reply(conn, 200, json_pack("{s:s}", "status", "cleared"));
+                }
+                return sink_error(conn, 405, "use POST, GET or DELETE");
+        }
+        if (strcmp(uri, "/config") == 0) {
+                if (put)
+                        return sink_put_config(conn, s->store);
+                if (get) {
+                        SinkConfig c;
+                        sink_store_get_config(s->store, &c);
+                        return sink_reply(conn, 200, sink_config_json(&c));
+                }
+                return sink_error(conn, 405, "use GET or PUT");
+        }
+        if (strcmp(uri, "/healthz") == 0)
+                return get ? sink_reply(conn, 200, json_pack("{s:s}", "status", "ok")) : sink_error(conn, 405, "use GET");
+        return sink_error(conn, 404, "no such endpoint");
+}
+
+int sink_server_start(SinkServer **ret, SinkStore *store, const SinkServerConfig *cfg) {
+        char ports[300], threads[16];
+        struct mg_callbacks cb;
+        SinkServer *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return -ENOMEM;
+        memset(&cb, 0, sizeof(cb));
+        s->store = store;
+        snprintf(ports, sizeof(ports), "%s:%d", cfg->bind_addr, cfg->port);
+        snprintf(threads, sizeof(threads), "%d", cfg->threads);
+        /* Idle kept-alive connections hold a civetweb thread each: let them go after 5 s. */
+        const char *opts[] = {"listening_ports", ports, "num_threads", threads, "tcp_nodelay", "1",
+                              "enable_keep_alive", "yes", "keep_alive_timeout_ms", "5000", "request_timeout_ms",
+                              "70000", NULL};
+        s->ctx = mg_start(&cb, NULL, opts);
+        if (!s->ctx) {
+                free(s);
+                return log_error_errno(-EADDRINUSE, "cannot listen on %s", ports);
+        }
+        mg_set_request_handler(s->ctx, "/", sink_handle, s);
+        *ret = s;
+        return 0;
+}
+
+void sink_server_stop(SinkServer *s) {
+        if (!s)
+                return;
+        mg_stop(s->ctx);
+        free(s);
+}
