@@ -38,6 +38,8 @@ const SERVICES = {
         coupon: 'services/coupon/coupon-worker',
 };
 const PSP_BIN = 'services/sandbox-psp/sandbox-psp';
+// The sandbox notification sink: started only with opts.sink (or 'sandbox-sink' in opts.only).
+const SINK_BIN = 'services/sandbox-sink/sandbox-sink';
 const GATEWAY_BIN = 'gateway/gateway';
 export const ALL = ['nats', 'pg', 'sandbox-psp', ...Object.keys(SERVICES), 'gateway'];
 
@@ -347,6 +349,17 @@ class Platform {
                                 readyUrl: `${this.pspUrl}/healthz`,
                         });
                 }
+                const sinkEnv = {};
+                if (wanted.has('sandbox-sink')) {
+                        const sinkPort = await freePort();
+                        this.sinkUrl = `http://127.0.0.1:${sinkPort}`;
+                        sinkEnv.NOTIFY_WEBHOOK_URL = `${this.sinkUrl}/messages`; // the notification worker pushes there
+                        this.add({
+                                name: 'sandbox-sink', cmd: path.join(BUILD_DIR, SINK_BIN), args: [],
+                                env: this.serviceEnv({ SANDBOX_SINK_PORT: String(sinkPort), SANDBOX_SINK_BIND: '127.0.0.1', ...this.opts.env?.['sandbox-sink'] }),
+                                readyUrl: `${this.sinkUrl}/healthz`,
+                        });
+                }
                 for (const [service, bin] of Object.entries(SERVICES)) {
                         if (!wanted.has(service)) continue;
                         const n = this.replicasOf(service);
@@ -354,7 +367,10 @@ class Platform {
                                 const health = await freePort();
                                 const p = this.add({
                                         name: n === 1 ? service : `${service}-${i}`, cmd: path.join(BUILD_DIR, bin), args: [],
-                                        env: this.serviceEnv({ HEALTH_PORT: String(health), PSP_URL: this.pspUrl, ...this.opts.env?.[service] }),
+                                        env: this.serviceEnv({
+                                                HEALTH_PORT: String(health), PSP_URL: this.pspUrl, ...(service === 'notification' ? sinkEnv : {}),
+                                                ...this.opts.env?.[service],
+                                        }),
                                         readyUrl: `http://127.0.0.1:${health}/readyz`,
                                 });
                                 p.service = service;
@@ -378,6 +394,7 @@ class Platform {
 
         async boot() {
                 const wanted = new Set(this.opts.only || ALL);
+                if (this.opts.sink) wanted.add('sandbox-sink');
                 // Infrastructure first, both at once.
                 const infra = [];
                 if (wanted.has('nats')) infra.push(await this.startNats());
@@ -409,6 +426,13 @@ class Platform {
         // HTTP to the sandbox payment provider, e.g. psp('/ledger') or psp('/config', {method: 'PUT', body}).
         psp(p, { method = 'GET', ...opts } = {}) {
                 return request(this.pspUrl, method, p, opts);
+        }
+
+        // HTTP to the sandbox notification sink (opts.sink), e.g. sink('/messages') or
+        // sink('/config', {method: 'PUT', body: {failure_rate: 1}}).
+        sink(p, { method = 'GET', ...opts } = {}) {
+                if (!this.sinkUrl) throw new Error('no sandbox sink: start the platform with {sink: true}');
+                return request(this.sinkUrl, method, p, opts);
         }
 
         // A bearer token from POST /auth/dev-token (cached per sub/role/store).
@@ -530,6 +554,8 @@ class Platform {
  * Starts a fresh platform and resolves to it once every process answers its readiness probe.
  * opts.name: label for logs (default: the test file's name); opts.only: subset of ALL to start
  * (e.g. ['nats', 'pg']); opts.replicas: a number of replicas for each worker, or {service: n};
+ * opts.sink: also start the sandbox notification sink (p.sinkUrl, p.sink()) and point the notification worker's
+ * NOTIFY_WEBHOOK_URL at it (without it the worker only records notifications, as before);
  * opts.env: {all: {...}, <service>: {...}} extra environment, e.g. {orchestrator: {AUTO_COMPLETE_S: '3'}} (the
  * orchestrator reads STORE_ACCEPT_TIMEOUT_S, AUTO_COMPLETE_S, PAYMENT_TIMEOUT_S, COMMAND_RESEND_MS,
  * COMMAND_MAX_ATTEMPTS, STUCK_AFTER_S); p.restart(name, {env}) changes it for the rest of the file.

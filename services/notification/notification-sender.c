@@ -44,7 +44,7 @@ static const PgStmt st_claim = {
         "       AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $1::int FOR UPDATE SKIP LOCKED) c"
         " WHERE n.id = c.id"
         " RETURNING n.id, n.attempts, n.msg_id, n.customer_id, coalesce(n.order_id, ''), n.status, n.message,"
-        " (extract(epoch FROM n.at) * 1000)::bigint"};
+        " floor(extract(epoch FROM n.at) * 1000)::bigint"};
 
 /* The attempts column is the lease token: a row re-claimed after our lease ran out is not ours. */
 static const PgStmt st_sent = {

@@ -1,0 +1,218 @@
+// Notification delivery (SPEC F13) through the real sandbox sink: one webhook per status change, exactly once
+// even across a SIGKILL of the notification worker mid-stream; retries while the provider fails; with the
+// provider hanging, orders keep their pace and the backlog over NOTIFY_MAX_BACKLOG is shed (listed, never pushed,
+// counted in /metrics); and the sender's throughput, printed as a diagnostic.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startPlatform } from '../harness.mjs';
+import {
+        catalog, expectStatus, fullLifecycle, LIFECYCLE, notificationStatuses, ORDER_STATUSES, placeOrder, steps, storeAction,
+        visible, waitStatus, WAIT_MS,
+} from '../flows.mjs';
+
+// Fast retries for the test: 200 ms doubling to 1 s, enough attempts to outlast a failing phase.
+const NOTIFY_ENV = {
+        NOTIFY_RETRY_BASE_MS: '200', NOTIFY_RETRY_MAX_MS: '1000', NOTIFY_MAX_ATTEMPTS: '60', NOTIFY_TIMEOUT_MS: '1000',
+        NOTIFY_POLL_MS: '20',
+};
+
+describe('notifications: webhooks to the sandbox sink, retries and shedding', () => {
+        let p, store, owner, rider;
+        const step = steps(it);
+
+        before(async () => {
+                p = await startPlatform({ name: 'notifications', sink: true, env: { notification: NOTIFY_ENV } });
+                store = (await catalog(p)).find((s) => s.menu.length >= 2);
+                owner = await p.token(`owner_${store.id}`, 'store', store.id);
+                rider = await p.token('rider_notify', 'rider');
+        });
+        after(async () => { await p?.stop(); });
+
+        const worker = () => p.find('notification')[0];
+
+        // The worker's Prometheus counter or gauge `name` (0 when absent).
+        async function metric(name) {
+                const r = await fetch(`${worker().healthUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+                const text = await r.text();
+                const m = text.match(new RegExp(`^${name} (\\d+)`, 'm'));
+                return m ? Number(m[1]) : 0;
+        }
+
+        async function sinkMessages(query = '') {
+                const r = expectStatus(await p.sink(`/messages${query}`), 200, 'sink GET /messages');
+                assert.ok(Array.isArray(r.json?.messages), `sink GET /messages: ${r.text.slice(0, 300)}`);
+                return r.json;
+        }
+
+        // The status-change webhooks the sink recorded for one order, as statuses (internal PAYMENT_PENDING and
+        // other notices about the order, such as a coupon, left out).
+        async function sinkStatuses(orderId) {
+                return visible((await sinkMessages(`?order_id=${orderId}`)).messages.map((m) => m.status).filter((s) => ORDER_STATUSES.has(s)));
+        }
+
+        // Waits until the sink holds `expected` statuses for the order, then asserts exactly one webhook each.
+        async function expectWebhooks(orderId, expected, timeoutMs = WAIT_MS) {
+                const got = await p.waitFor(async () => {
+                        const s = await sinkStatuses(orderId);
+                        return s.length >= expected.length && s;
+                }, timeoutMs).catch(() => null);
+                const final = got ?? await sinkStatuses(orderId);
+                assert.deepEqual([...final].sort(), [...expected].sort(), `webhooks recorded by the sink for ${orderId} (one per status change)`);
+        }
+
+        // delivery_status counts of the notification rows matching `where`.
+        async function deliveryCounts(where) {
+                const out = await p.sql(`SELECT delivery_status, count(*) FROM notification.notifications WHERE ${where} GROUP BY 1`);
+                const counts = {};
+                for (const line of out.split('\n').filter(Boolean)) {
+                        const [k, v] = line.split('|');
+                        counts[k] = Number(v);
+                }
+                return counts;
+        }
+
+        step('a full order: one webhook per status change, with the customer-facing fields', async () => {
+                const customer = await p.token('cust_notify_full', 'customer');
+                const o = await fullLifecycle(p, { customer, owner, rider, store, lines: [[store.menu[0], 1]] });
+                await expectWebhooks(o.id, LIFECYCLE);
+                const { messages } = await sinkMessages(`?order_id=${o.id}`);
+                const listed = await p.api('GET', '/customers/me/notifications', { token: customer });
+                for (const m of messages) {
+                        assert.equal(m.customer_id, 'cust_notify_full', `webhook customer_id: ${JSON.stringify(m)}`);
+                        assert.equal(m.order_id, o.id);
+                        assert.match(m.id, /^ntf_\d+$/, `webhook id: ${JSON.stringify(m)}`);
+                        assert.equal(m.idempotency_key, `${o.id}:${m.idempotency_key.split(':')[1]}`, 'Idempotency-Key is <order id>:<message id>');
+                        assert.ok(!Number.isNaN(Date.parse(m.at)), `webhook at is RFC 3339: ${m.at}`);
+                        const same = listed.json.find((n) => n.order_id === o.id && n.status === m.status);
+                        assert.ok(same, `the customer's list has the ${m.status} notification the webhook carried`);
+                        assert.equal(m.message, same.message, `webhook message = the listed message (${m.status})`);
+                        assert.equal(m.at, same.at, `webhook at = the listed at (${m.status})`);
+                }
+                // Every row of the order ends 'sent' after one attempt; the list is unchanged by delivery.
+                await p.waitFor(async () => {
+                        const c = await deliveryCounts(`order_id = '${o.id}'`);
+                        return Object.keys(c).length === 1 && c.sent >= LIFECYCLE.length;
+                }, WAIT_MS);
+                assert.deepEqual(visible(await notificationStatuses(p, customer, o.id)).sort(), [...LIFECYCLE].sort());
+                assert.ok(await metric('food_notifications_sent_total') >= LIFECYCLE.length, 'food_notifications_sent_total');
+        });
+
+        step('killed (SIGKILL) and restarted mid-stream: still exactly one webhook per status change', async () => {
+                const customer = await p.token('cust_notify_kill', 'customer');
+                // A slow provider keeps requests in flight when the worker dies.
+                expectStatus(await p.sink('/config', { method: 'PUT', body: { latency_ms: 300 } }), 200, 'sink PUT /config');
+                const runs = [0, 1, 2, 3, 4].map((i) => fullLifecycle(p, { customer, owner, rider, store, lines: [[store.menu[i % 2], i + 1]] }));
+                await sleep(1500);
+                const [exit] = await p.kill('notification', 'SIGKILL');
+                assert.equal(exit.signal, 'SIGKILL');
+                await sleep(1000);
+                await p.start('notification');
+                const orders = await Promise.all(runs);
+                expectStatus(await p.sink('/config', { method: 'PUT', body: { latency_ms: 0 } }), 200, 'sink PUT /config');
+                for (const o of orders) await expectWebhooks(o.id, LIFECYCLE);
+                const { duplicates, rejected } = await sinkMessages('?order_id=none');
+                console.log(`# sink after the SIGKILL: ${duplicates} repeated deliveries absorbed by the idempotency key, ${rejected} rejected`);
+                for (const o of orders) {
+                        assert.deepEqual(visible(await notificationStatuses(p, customer, o.id)).sort(), [...LIFECYCLE].sort(),
+                                `the customer's list for ${o.id}: one per status`);
+                }
+        });
+
+        step('the provider fails for a while: attempts are retried with backoff, then delivered once', async () => {
+                const customer = await p.token('cust_notify_retry', 'customer');
+                const retriedBefore = await metric('food_notifications_retried_total');
+                expectStatus(await p.sink('/config', { method: 'PUT', body: { failure_rate: 1 } }), 200, 'sink PUT /config');
+                const o = await placeOrder(p, customer, store, [[store.menu[0], 1]]);
+                await waitStatus(p, owner, o.id, 'PAID');
+                await storeAction(p, owner, store.id, o.id, 'accept', 'ACCEPTED');
+                // Several failed attempts each, nothing recorded by the sink, rows still waiting.
+                await p.waitFor(async () => (await p.sql(
+                        `SELECT count(*) FROM notification.notifications WHERE order_id = '${o.id}' AND status IN ('PAID', 'ACCEPTED') AND attempts >= 3`)) === '2', WAIT_MS);
+                assert.deepEqual(await sinkStatuses(o.id), [], 'the failing sink recorded nothing');
+                const c = await deliveryCounts(`order_id = '${o.id}'`);
+                assert.equal(c.sent ?? 0, 0, `no row sent while the provider fails: ${JSON.stringify(c)}`);
+                assert.equal(c.failed ?? 0, 0, `no row given up yet: ${JSON.stringify(c)}`);
+                assert.ok(await metric('food_notifications_retried_total') >= retriedBefore + 4, 'food_notifications_retried_total grew');
+                expectStatus(await p.sink('/config', { method: 'PUT', body: { failure_rate: 0 } }), 200, 'sink PUT /config');
+                await expectWebhooks(o.id, ['PAID', 'ACCEPTED']);
+                const sent = await p.waitFor(async () => {
+                        const out = await p.sql(`SELECT delivery_status, attempts FROM notification.notifications WHERE order_id = '${o.id}' AND status IN ('PAID', 'ACCEPTED')`);
+                        const rows = out.split('\n').map((l) => l.split('|'));
+                        return rows.length === 2 && rows.every(([s]) => s === 'sent') && rows;
+                }, WAIT_MS);
+                for (const [, attempts] of sent) assert.ok(Number(attempts) >= 3, `sent after several attempts, got ${attempts}`);
+        });
+
+        step('the provider hangs: orders keep their pace, the backlog over its bound is shed and counted', async () => {
+                const customer = await p.token('cust_notify_hang', 'customer');
+                // place -> PAID in the store's inbox -> accepted: the latency the customer and the store see.
+                async function placeAndAccept(i) {
+                        const t0 = performance.now();
+                        const o = await placeOrder(p, customer, store, [[store.menu[i % 2], 1]]);
+                        await waitStatus(p, owner, o.id, 'PAID');
+                        await storeAction(p, owner, store.id, o.id, 'accept', 'ACCEPTED');
+                        return { o, ms: performance.now() - t0 };
+                }
+                const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+                const baseline = [];
+                for (let i = 0; i < 5; i++) baseline.push((await placeAndAccept(i)).ms);
+
+                // One sender thread with two requests in flight, at most 5 waiting: easy to overflow.
+                await p.restart('notification', { env: { NOTIFY_MAX_BACKLOG: 5, NOTIFY_THREADS: 1, NOTIFY_BATCH: 2 } });
+                const shedBefore = await metric('food_notifications_shed_total');
+                expectStatus(await p.sink('/config', { method: 'PUT', body: { latency_ms: 10000 } }), 200, 'sink PUT /config');
+                const hanging = [];
+                const placed = [];
+                for (let i = 0; i < 10; i++) {
+                        const { o, ms } = await placeAndAccept(i);
+                        hanging.push(ms);
+                        placed.push(o);
+                }
+                const b = median(baseline), h = median(hanging);
+                console.log(`# place->accept median: ${b.toFixed(0)} ms with the sink answering, ${h.toFixed(0)} ms with it hanging`);
+                assert.ok(h <= 3 * b + 500, `place->accept slowed by the hanging provider: median ${h.toFixed(0)} ms vs ${b.toFixed(0)} ms before`);
+
+                // 20 new notifications (PAID, ACCEPTED x 10), at most 2 in flight and 5 waiting: the rest is shed.
+                const ids = placed.map((o) => `'${o.id}'`).join(',');
+                await p.waitFor(async () => (await metric('food_notifications_shed_total')) > shedBefore, WAIT_MS);
+                const counts = await p.waitFor(async () => {
+                        const c = await deliveryCounts(`order_id IN (${ids})`);
+                        return (c.shed ?? 0) >= 10 && c;
+                }, WAIT_MS);
+                assert.ok((counts.sent ?? 0) === 0, `nothing reached the hanging provider: ${JSON.stringify(counts)}`);
+                assert.ok(await metric('food_notifications_backlog') <= 5, 'food_notifications_backlog within NOTIFY_MAX_BACKLOG');
+                // Shed notifications are still in the customer's list.
+                for (const o of placed) {
+                        assert.deepEqual(visible(await notificationStatuses(p, customer, o.id)).sort(), ['ACCEPTED', 'PAID'],
+                                `the customer's list for ${o.id} keeps shed notifications`);
+                }
+
+                // The provider recovers: what was kept is delivered, what was shed never is.
+                expectStatus(await p.sink('/config', { method: 'PUT', body: { latency_ms: 0 } }), 200, 'sink PUT /config');
+                await p.waitFor(async () => {
+                        const c = await deliveryCounts(`order_id IN (${ids})`);
+                        return !c.pending && !c.sending && c;
+                }, WAIT_MS);
+                const shedIds = (await p.sql(`SELECT 'ntf_' || id FROM notification.notifications WHERE order_id IN (${ids}) AND delivery_status = 'shed'`)).split('\n');
+                const sentIds = (await p.sql(`SELECT 'ntf_' || id FROM notification.notifications WHERE order_id IN (${ids}) AND delivery_status = 'sent'`)).split('\n').filter(Boolean);
+                const recorded = new Set((await sinkMessages()).messages.map((m) => m.id));
+                for (const id of shedIds) assert.ok(!recorded.has(id), `shed notification ${id} was pushed`);
+                for (const id of sentIds) assert.ok(recorded.has(id), `sent notification ${id} is not in the sink`);
+                await p.restart('notification', { env: { NOTIFY_MAX_BACKLOG: undefined, NOTIFY_THREADS: undefined, NOTIFY_BATCH: undefined } });
+        });
+
+        step('throughput: a backlog of 2000 pending rows is delivered once each (webhooks/s printed)', async () => {
+                const N = 2000;
+                const before = (await sinkMessages('?customer_id=cust_bench')).messages.length;
+                const t0 = performance.now();
+                await p.sql(`INSERT INTO notification.notifications (msg_id, customer_id, status, message, delivery_status, next_attempt_at)
+                        SELECT 'bench.' || g, 'cust_bench', 'BENCH', '처리량 (throughput)', 'pending', now() FROM generate_series(1, ${N}) g`);
+                await p.waitFor(async () => (await p.sql(
+                        "SELECT count(*) FROM notification.notifications WHERE customer_id = 'cust_bench' AND delivery_status = 'sent'")) === String(N), 60_000, 20);
+                const secs = (performance.now() - t0) / 1000;
+                console.log(`# notification throughput: ${N} webhooks in ${secs.toFixed(2)} s = ${(N / secs).toFixed(0)} webhooks/s`);
+                const got = (await sinkMessages('?customer_id=cust_bench')).messages;
+                assert.equal(got.length - before, N, 'the sink recorded each notification once');
+        });
+});
