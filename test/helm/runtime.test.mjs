@@ -1,26 +1,38 @@
 // The helm suite's runtime checks on real processes (nats-server, PostgreSQL and started binaries from
 // $BUILD_DIR, through test/harness.mjs): NATS service discovery as `nats micro ls|info|stats` sees it, through
-// the npm `nats` client's services API; and every process's /metrics through `promtool check metrics`.
+// the npm `nats` client's services API; every process's /metrics through `promtool check metrics`; and the
+// chart's `helm test` script (deploy/helm/food-saga/files/test-order.mjs) against the local gateway.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { connect } from 'nats';
 import { startPlatform } from '../harness.mjs';
 
-// The processes started here and the endpoints each must announce (lib/discovery.c, lib/bus.c's durables).
-const ANNOUNCED = {
+import { ROOT } from './tools.mjs';
+
+// The endpoints each process must announce (lib/discovery.c; lib/bus.c's durables, the orchestrator's RPC).
+const ENDPOINTS = {
         orchestrator: ['food.rpc.>', 'food.evt.>'],
+        payment: ['food.cmd.payment.>'],
         store: ['food.cmd.store.>'],
+        delivery: ['food.cmd.delivery.>'],
+        coupon: ['food.cmd.coupon.>'],
         notification: ['food.cmd.notification.>', 'food.order.>'],
+        projector: ['food.order.>'],
         gateway: [],
 };
+let ANNOUNCED; // name -> endpoints of the processes the harness started
 const DISCOVERY_TIMEOUT = 2000; // ms each ping/info/stats collects answers for
 
 let p;
 let nc;
 
 before(async () => {
-        p = await startPlatform({ name: 'helm-runtime', only: ['nats', 'pg', 'orchestrator', 'store', 'notification', 'gateway'] });
+        p = await startPlatform({ name: 'helm-runtime' });
+        const names = [...new Set(p.procs.map((x) => x.service || x.name))].filter((n) => ENDPOINTS[n]);
+        ANNOUNCED = Object.fromEntries(names.map((n) => [n, ENDPOINTS[n]]));
         nc = await connect({ servers: p.natsUrl, timeout: 5000 });
 });
 
@@ -101,7 +113,7 @@ async function checkMetrics(name, url) {
         assert.equal(r.status, 0, `promtool check metrics on ${name} (exit ${r.status}): ${r.stdout}${r.stderr}`);
 }
 
-for (const name of ['orchestrator', 'store', 'notification']) {
+for (const name of ['orchestrator', 'payment', 'store', 'delivery', 'notification', 'projector']) {
         test(`${name} /metrics passes promtool check metrics`, async () => {
                 const [proc] = p.find(name);
                 await checkMetrics(name, `${proc.healthUrl}/metrics`);
@@ -113,4 +125,14 @@ for (const name of ['orchestrator', 'store', 'notification']) {
 // Remove `todo` once lib/metrics.c can write a histogram family.
 test('gateway /metrics passes promtool check metrics', { todo: 'gateway latency histogram is exposed as counters' }, async () => {
         await checkMetrics('gateway', `${p.url}/metrics`);
+});
+
+test('the chart\'s helm test script places an order and follows it to COMPLETED (local gateway, sandbox PSP)', async () => {
+        const script = path.join(ROOT, 'deploy/helm/food-saga/files/test-order.mjs');
+        const { stdout } = await promisify(execFile)(process.execPath, [script], {
+                env: { ...process.env, GATEWAY: p.url, JWT_SECRET: p.jwtSecret, CARD_TOKEN: 'tok_ok' },
+                timeout: 150_000,
+        }).catch((e) => assert.fail(`test-order.mjs failed: ${e.stdout}${e.stderr}`));
+        assert.match(stdout, /COMPLETED/);
+        assert.match(stdout, /test-order: passed/);
 });

@@ -1,0 +1,337 @@
+// The helm suite's static checks (no cluster): helm lint --strict, rendering with the default values and with
+// external NATS/PostgreSQL (deploy/helm/food-saga/ci/external-values.yaml), every rendered object validated
+// against the Kubernetes schemas (npm kubernetes-models@4), assertions on the manifests against the binaries'
+// real ports and environment, NOTES.txt, the Dockerfile, and openapi.yaml through @redocly/cli.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ROOT, CHART, helm, render } from './tools.mjs';
+
+const EXTERNAL = path.join(CHART, 'ci/external-values.yaml');
+const read = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
+
+// The binaries, their Dockerfile targets and default ports, read from the code (main.c service_start calls and
+// config_port defaults) rather than restated here.
+function binaries() {
+        const out = {};
+        const mains = { gateway: 'gateway/main.c', orchestrator: 'orchestrator/main.c' };
+        for (const d of fs.readdirSync(path.join(ROOT, 'services'))) {
+                if (fs.existsSync(path.join(ROOT, 'services', d, 'main.c'))) mains[d] = `services/${d}/main.c`;
+        }
+        for (const [name, file] of Object.entries(mains)) {
+                const src = read(file);
+                const dir = path.dirname(file);
+                const exe = [...read(`${dir}/meson.build`).matchAll(/executable\('([a-z-]+)'/g)].map((m) => m[1]).filter((e) => !e.startsWith('test-'));
+                const m = src.match(/service_start\([^;]*?,\s*(\d+)\);/s);
+                out[name] = { exe, healthPort: m ? Number(m[1]) : undefined };
+        }
+        out.gateway.port = Number(read('gateway/gateway-config.c').match(/config_port\("GATEWAY_PORT", (\d+)/)[1]);
+        out['sandbox-psp'].port = Number(read('services/sandbox-psp/main.c').match(/config_port\("SANDBOX_PSP_PORT", (\d+)/)[1]);
+        return out;
+}
+
+// Every environment variable name the code reads through lib/config.h, plus libpq's PGPASSWORD.
+function envNames() {
+        const names = new Set(['PGPASSWORD', 'NATS_URL', 'DATABASE_URL', 'HEALTH_PORT', 'LOG_LEVEL']);
+        const walk = (d) => {
+                for (const e of fs.readdirSync(path.join(ROOT, d), { withFileTypes: true })) {
+                        const p = `${d}/${e.name}`;
+                        if (e.isDirectory()) walk(p);
+                        else if (p.endsWith('.c') && !e.name.startsWith('test-'))
+                                for (const m of read(p).matchAll(/config_(?:str|int|bool|port)\("([A-Z0-9_]+)"/g)) names.add(m[1]);
+                }
+        };
+        for (const d of ['lib', 'gateway', 'orchestrator', 'services']) walk(d);
+        return names;
+}
+
+const BIN = binaries();
+const ENV = envNames();
+const RENDERS = { default: () => render(), external: () => render(['-f', EXTERNAL]) };
+const cache = {};
+const objects = (which) => (cache[which] ??= RENDERS[which]());
+const byKind = (objs, kind) => objs.filter((o) => o.kind === kind);
+const podSpecs = (objs) => objs.filter((o) => ['Deployment', 'StatefulSet'].includes(o.kind)).map((o) => [o, o.spec.template.spec]);
+const component = (o) => o.metadata.labels?.['app.kubernetes.io/component'];
+
+test('helm lint --strict passes with the default values and with external NATS/PostgreSQL', () => {
+        for (const args of [[], ['-f', EXTERNAL]]) {
+                const out = helm(['lint', '--strict', CHART, ...args]);
+                assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/, out);
+        }
+});
+
+test('values.schema.json rejects unknown env names, writable root filesystems and missing external endpoints', () => {
+        for (const bad of [['--set', 'services.store.env.NOT_READ_BY_ANYONE=1'], ['--set', 'securityContext.readOnlyRootFilesystem=false'],
+                ['--set', 'nats.enabled=false'], ['--set', 'postgresql.enabled=false'], ['--set', 'secrets.jwtSecret=1', '--set', 'gateway.bogus=1']]) {
+                assert.throws(() => render(bad), /schema/, `accepted ${bad.join(' ')}`);
+        }
+});
+
+for (const which of Object.keys(RENDERS)) {
+        test(`${which} render: every object validates against the Kubernetes schemas (kubernetes-models@4)`, async () => {
+                const objs = objects(which);
+                assert.ok(objs.length > 20, `only ${objs.length} objects`);
+                for (const o of objs) {
+                        const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : [null, o.apiVersion];
+                        const mod = await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${o.kind}`);
+                        const Model = mod[o.kind] ?? mod.default;
+                        assert.ok(Model, `no model for ${o.apiVersion} ${o.kind}`);
+                        assert.doesNotThrow(() => new Model(o).validate(), `${o.kind} ${o.metadata.name}`);
+                }
+        });
+
+        test(`${which} render: every container has probes, resources, a non-root security context and a read-only root`, () => {
+                for (const [o, spec] of podSpecs(objects(which))) {
+                        for (const c of spec.containers) {
+                                const where = `${o.kind} ${o.metadata.name} container ${c.name}`;
+                                assert.ok(c.livenessProbe && c.readinessProbe, `${where}: probes`);
+                                assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.memory, `${where}: resources`);
+                                assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where}: readOnlyRootFilesystem`);
+                                assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where}: allowPrivilegeEscalation`);
+                                const nonRoot = c.securityContext?.runAsNonRoot ?? spec.securityContext?.runAsNonRoot;
+                                const uid = c.securityContext?.runAsUser ?? spec.securityContext?.runAsUser;
+                                assert.equal(nonRoot, true, `${where}: runAsNonRoot`);
+                                assert.ok(uid > 0, `${where}: runAsUser ${uid}`);
+                                assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${where}: capabilities`);
+                        }
+                }
+                for (const pod of byKind(objects(which), 'Pod')) {
+                        for (const c of pod.spec.containers) {
+                                assert.ok(c.resources?.limits, `test pod ${c.name}: resources`);
+                                assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+                                assert.equal(pod.spec.securityContext?.runAsNonRoot, true);
+                        }
+                }
+        });
+
+        test(`${which} render: food-saga containers use the real binaries' images, ports, env names and /healthz /readyz`, () => {
+                const seen = new Set();
+                for (const [o, spec] of podSpecs(objects(which))) {
+                        const comp = component(o);
+                        if (!o.metadata.labels['app.kubernetes.io/name']?.startsWith('food-saga')) continue;
+                        const bin = BIN[comp];
+                        assert.ok(bin, `${o.metadata.name}: component ${comp} has no binary`);
+                        seen.add(comp);
+                        const [c] = spec.containers;
+                        const target = c.image.replace(/:[^/]*$/, '').split('/').pop();
+                        assert.ok(bin.exe.includes(target), `${comp}: image target ${target} is none of ${bin.exe}`);
+                        assert.match(read('deploy/docker/Dockerfile'), new RegExp(`^FROM runtime AS ${target}$`, 'm'), `${target}: no Dockerfile target`);
+                        const env = Object.fromEntries((c.env || []).map((e) => [e.name, e]));
+                        for (const name of Object.keys(env)) assert.ok(ENV.has(name), `${comp}: env ${name} is read by no code`);
+                        const port = c.ports[0].containerPort;
+                        if (comp === 'gateway') {
+                                assert.equal(port, BIN.gateway.port);
+                                assert.equal(env.GATEWAY_PORT.value, String(port));
+                                assert.equal(env.JWT_SECRET.valueFrom.secretKeyRef.key, 'jwt-secret');
+                                assert.equal(env.DEV_TOKENS.value, 'false', 'DEV_TOKENS off unless values turn it on');
+                        } else if (comp === 'sandbox-psp') {
+                                assert.equal(port, BIN['sandbox-psp'].port);
+                                assert.equal(env.SANDBOX_PSP_PORT.value, String(port));
+                        } else {
+                                assert.equal(port, bin.healthPort, `${comp}: health port`);
+                                assert.equal(env.HEALTH_PORT.value, String(port));
+                        }
+                        if (comp !== 'sandbox-psp') {
+                                assert.equal(env.PGPASSWORD.valueFrom.secretKeyRef.key, 'database-password');
+                                assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+                                assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+                                assert.equal(c.startupProbe.httpGet.path, '/healthz');
+                                assert.equal(c.envFrom[0].configMapRef.name, 'rel-food-saga-config');
+                        }
+                        assert.equal(c.livenessProbe.httpGet.port, c.ports[0].name);
+                }
+                // The sandboxes are test stand-ins: the PSP is deployed on demand, the notification sink never.
+                const expected = Object.keys(BIN).filter((b) => !b.startsWith('sandbox-'));
+                for (const b of expected) assert.ok(seen.has(b), `no Deployment runs ${b}`);
+                assert.equal(seen.has('sandbox-psp'), which === 'external', 'the sandbox PSP only when values enable it');
+                const cm = byKind(objects(which), 'ConfigMap').find((x) => x.metadata.name === 'rel-food-saga-config');
+                for (const k of Object.keys(cm.data)) assert.ok(ENV.has(k), `ConfigMap key ${k} is read by no code`);
+                assert.equal(cm.data.HEALTH_BIND, '0.0.0.0');
+                if (which === 'default') {
+                        assert.equal(cm.data.NATS_URL, 'nats://rel-nats:4222');
+                        assert.equal(cm.data.DATABASE_URL, 'postgresql://food@rel-postgresql:5432/food');
+                } else {
+                        assert.equal(cm.data.NATS_URL, 'nats://nats.messaging.svc:4222');
+                        assert.equal(cm.data.DATABASE_URL, 'postgresql://food@pg.databases.svc:5432/food?sslmode=require');
+                }
+        });
+
+        test(`${which} render: HPAs target the gateway's and every worker's Deployment`, () => {
+                const objs = objects(which);
+                const deployments = new Set(byKind(objs, 'Deployment').map((d) => d.metadata.name));
+                const hpas = byKind(objs, 'HorizontalPodAutoscaler');
+                for (const h of hpas) {
+                        assert.equal(h.apiVersion, 'autoscaling/v2');
+                        assert.ok(deployments.has(h.spec.scaleTargetRef.name), `HPA ${h.metadata.name} targets ${h.spec.scaleTargetRef.name}`);
+                        const d = byKind(objs, 'Deployment').find((x) => x.metadata.name === h.spec.scaleTargetRef.name);
+                        assert.equal(d.spec.replicas, undefined, `${d.metadata.name}: replicas left to the HPA`);
+                }
+                const targets = new Set(hpas.map((h) => component(h)));
+                for (const c of ['gateway', 'payment', 'store', 'delivery', 'notification', 'coupon', 'projector']) assert.ok(targets.has(c), `no HPA for ${c}`);
+                assert.ok(!targets.has('orchestrator'));
+                const pdbs = new Set(byKind(objs, 'PodDisruptionBudget').map((p) => component(p)));
+                for (const c of ['gateway', 'orchestrator', 'payment', 'store', 'delivery', 'notification', 'coupon', 'projector']) assert.ok(pdbs.has(c), `no PDB for ${c}`);
+        });
+
+        test(`${which} render: only the gateway takes traffic from outside; workers reach NATS and PostgreSQL, payment also the PSP, notification its webhook`, () => {
+                const objs = objects(which);
+                const policies = byKind(objs, 'NetworkPolicy');
+                const pol = (c) => policies.find((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/component'] === c);
+                // Every food-saga pod is selected by a policy with both directions.
+                for (const [o] of podSpecs(objs)) {
+                        const labels = o.spec.template.metadata.labels;
+                        const p = policies.find((x) => Object.entries(x.spec.podSelector.matchLabels).every(([k, v]) => labels[k] === v));
+                        assert.ok(p, `${o.metadata.name}: no NetworkPolicy`);
+                        assert.deepEqual(p.spec.policyTypes, ['Ingress', 'Egress']);
+                }
+                const gw = pol('gateway');
+                assert.equal(gw.spec.ingress.length, 1);
+                assert.deepEqual(gw.spec.ingress[0].ports, [{ port: 'http', protocol: 'TCP' }]);
+                const peerPorts = (p) => p.spec.egress.flatMap((e) => (e.ports || []).map((x) => x.port));
+                for (const c of ['orchestrator', 'payment', 'store', 'delivery', 'notification', 'coupon', 'projector']) {
+                        const p = pol(c);
+                        assert.ok(p, `no policy for ${c}`);
+                        // No ingress from anywhere but the configured metrics scrapers on the health port.
+                        for (const rule of p.spec.ingress) {
+                                assert.ok(rule.from?.length > 0, `${c}: ingress open to everyone`);
+                                assert.deepEqual(rule.ports, [{ port: 'health', protocol: 'TCP' }]);
+                        }
+                        if (which === 'default') assert.deepEqual(p.spec.ingress, [], `${c}: no ingress by default`);
+                        const ports = peerPorts(p).sort();
+                        const want = [4222, 5432, 53, 53];
+                        if (c === 'payment') want.push(which === 'external' ? 8091 : 443); // sandbox PSP pod, or the provider
+                        if (c === 'notification' && which === 'external') want.push(443); // notify.webhookUrl set
+                        assert.deepEqual(ports, want.sort(), `${c}: egress ports`);
+                        for (const e of p.spec.egress) {
+                                const ps = (e.ports || []).map((x) => x.port);
+                                if (ps.includes(53)) continue;
+                                assert.ok(e.to?.length > 0, `${c}: egress on ${ps} open to everyone`);
+                        }
+                }
+                if (which === 'default') {
+                        for (const e of pol('store').spec.egress.filter((x) => x.to)) assert.ok(e.to[0].podSelector, 'bundled NATS/PG by pod selector');
+                        for (const name of ['nats', 'postgresql']) {
+                                const p = policies.find((x) => x.spec.podSelector.matchLabels['app.kubernetes.io/name'] === name);
+                                assert.equal(p.spec.ingress[0].from[0].podSelector.matchLabels['app.kubernetes.io/instance'], 'rel');
+                        }
+                } else {
+                        const cidrs = pol('store').spec.egress.flatMap((e) => (e.to || []).map((t) => t.ipBlock?.cidr));
+                        assert.deepEqual(cidrs.sort(), ['10.20.0.0/16', '10.30.0.0/16']);
+                }
+        });
+
+        test(`${which} render: the Ingress is the single entry point, to the gateway`, () => {
+                const objs = objects(which);
+                const [ing] = byKind(objs, 'Ingress');
+                assert.ok(ing);
+                for (const r of ing.spec.rules) for (const p of r.http.paths) assert.equal(p.backend.service.name, 'rel-food-saga-gateway');
+                for (const s of byKind(objs, 'Service')) assert.equal(s.spec.type, 'ClusterIP', `${s.metadata.name}`);
+                if (which === 'external') {
+                        assert.equal(ing.spec.ingressClassName, 'traefik');
+                        assert.deepEqual(ing.spec.tls, [{ secretName: 'food-tls', hosts: ['api.food.example'] }]);
+                } else assert.equal(ing.spec.tls, undefined);
+        });
+}
+
+test('no secret in plain values: values.yaml holds none, the Secret is generated or existing', () => {
+        const values = YAML.parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
+        assert.deepEqual(values.secrets, { jwtSecret: '', databasePassword: '', pspApiKey: '', notifyApiKey: '' });
+        const walk = (o, p) => {
+                for (const [k, v] of Object.entries(o ?? {})) {
+                        if (v && typeof v === 'object') walk(v, `${p}.${k}`);
+                        else if (typeof v === 'string' && /secret|password|token|apikey/i.test(k) && k !== 'existingSecret' && k !== 'cardToken')
+                                assert.equal(v, '', `${p}.${k} holds a value`);
+                }
+        };
+        walk(values, 'values');
+        const objs = objects('default');
+        const [secret] = byKind(objs, 'Secret');
+        assert.ok(Buffer.from(secret.data['jwt-secret'], 'base64').length >= 32);
+        assert.ok(Buffer.from(secret.data['database-password'], 'base64').length >= 16);
+        for (const o of objs) {
+                if (o.kind === 'Secret') continue;
+                const text = JSON.stringify(o);
+                assert.ok(!text.includes(secret.data['jwt-secret']) && !text.includes(Buffer.from(secret.data['jwt-secret'], 'base64').toString()), `${o.kind} ${o.metadata.name} holds the JWT secret`);
+        }
+        const ext = objects('external');
+        assert.equal(byKind(ext, 'Secret').length, 0, 'existingSecret: no Secret created');
+        for (const [, spec] of podSpecs(ext))
+                for (const c of spec.containers)
+                        for (const e of c.env || []) if (e.valueFrom?.secretKeyRef) assert.equal(e.valueFrom.secretKeyRef.name, 'food-saga-prod-secrets');
+});
+
+test('the helm test hook places and follows an order only when a card can be paid', () => {
+        const hook = (objs) => byKind(objs, 'Pod').find((p) => p.metadata.annotations['helm.sh/hook'] === 'test');
+        const d = hook(objects('default'));
+        const e = hook(objects('external'));
+        const card = (p) => p.spec.containers[0].env.find((x) => x.name === 'CARD_TOKEN').value;
+        assert.equal(card(d), '', 'no sandbox: no order against a real provider');
+        assert.equal(card(e), 'tok_ok');
+        assert.equal(d.spec.containers[0].env.find((x) => x.name === 'GATEWAY').value, 'http://rel-food-saga-gateway:8080');
+        const cm = byKind(objects('default'), 'ConfigMap').find((x) => x.metadata.annotations?.['helm.sh/hook'] === 'test');
+        assert.equal(cm.data['test-order.mjs'], fs.readFileSync(path.join(CHART, 'files/test-order.mjs'), 'utf8'));
+});
+
+test('NOTES.txt tells how to reach the API and how to use the nats CLI against the release', () => {
+        // helm renders NOTES only against a cluster; render it offline through tpl in a throwaway copy.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'food-notes-'));
+        try {
+                fs.cpSync(CHART, path.join(dir, 'food-saga'), { recursive: true });
+                const copy = path.join(dir, 'food-saga');
+                fs.copyFileSync(path.join(copy, 'templates/NOTES.txt'), path.join(copy, 'files/NOTES.txt'));
+                fs.writeFileSync(path.join(copy, 'templates/zz-notes.yaml'),
+                        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes-render}\ndata:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | toJson }}\n');
+                const notes = render(['--show-only', 'templates/zz-notes.yaml'], copy)[0].data.notes;
+                for (const want of ['port-forward svc/rel-food-saga-gateway 8080:8080', 'http://food-saga.example.com/', 'nats stream ls',
+                        'nats consumer info FOOD_CMD payment', "nats sub 'food.>'", 'nats micro ls', 'natsio/nats-box', 'NATS_URL=nats://rel-nats:4222',
+                        'app.kubernetes.io/instance=rel', 'NO PAYMENT PROVIDER'])
+                        assert.ok(notes.includes(want), `NOTES lacks ${want}:\n${notes}`);
+                assert.ok(!notes.includes('DEV_TOKENS is ON'));
+        } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+        }
+});
+
+test('the Dockerfile: Debian 12 multi-stage, runtime packages from packages-run.txt, non-root, exec entrypoints, no HEALTHCHECK', () => {
+        const df = read('deploy/docker/Dockerfile');
+        assert.match(df, /^ARG DEBIAN_IMAGE=debian:12$/m);
+        assert.match(df, /^ARG RUNTIME_IMAGE=debian:12-slim$/m);
+        assert.match(df, /COPY deploy\/local\/packages-build\.txt/);
+        assert.match(df, /COPY deploy\/local\/packages-run\.txt/);
+        assert.doesNotMatch(df, /^\s*HEALTHCHECK/m);
+        assert.match(df, /^USER 10001:10001$/m);
+        const targets = [...df.matchAll(/^FROM runtime AS (\S+)$/gm)].map((m) => m[1]);
+        const exes = Object.values(BIN).flatMap((b) => b.exe);
+        for (const t of targets) {
+                assert.ok(exes.includes(t), `target ${t} builds no known executable`);
+                const block = df.slice(df.indexOf(`FROM runtime AS ${t}\n`)).split(/\n\n/)[0];
+                assert.match(block, new RegExp(`^ENTRYPOINT \\["/usr/local/bin/${t}"\\]$`, 'm'), `${t}: exec-form entrypoint`);
+        }
+        for (const [name, b] of Object.entries(BIN)) assert.ok(b.exe.some((e) => targets.includes(e)), `no image for ${name}`);
+        // Every runtime library a binary links is on the runtime list (ldd of the built gateway and payment worker).
+        const run = read('deploy/local/packages-run.txt');
+        const libs = { 'libnats.so': 'libnats3.4', 'libprotobuf-c.so': 'libprotobuf-c1', 'libpq.so': 'libpq5', 'libcivetweb.so': 'libcivetweb1',
+                'libjansson.so': 'libjansson4', 'libcurl.so': 'libcurl4', 'libssl.so': 'libssl3', 'libcrypto.so': 'libssl3' };
+        const buildDir = path.resolve(ROOT, process.env.BUILD_DIR || 'build');
+        for (const exe of ['gateway/gateway', 'services/payment/payment-worker']) {
+                const bin = path.join(buildDir, exe);
+                if (!fs.existsSync(bin)) continue;
+                const ldd = execFileSync('ldd', [bin], { encoding: 'utf8' });
+                for (const [so, pkg] of Object.entries(libs))
+                        if (ldd.includes(so)) assert.match(run, new RegExp(`^${pkg}$`, 'm'), `${exe} links ${so}: ${pkg} missing from packages-run.txt`);
+        }
+});
+
+test('openapi.yaml passes @redocly/cli lint', () => {
+        const bin = path.join(ROOT, 'test/helm/node_modules/.bin/redocly');
+        try {
+                execFileSync(bin, ['lint', '--format', 'stylish', path.join(ROOT, 'openapi.yaml')], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
+        } catch (e) {
+                assert.fail(`redocly lint openapi.yaml:\n${e.stdout}${e.stderr}`);
+        }
+});
