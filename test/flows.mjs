@@ -261,3 +261,16 @@ export async function orderSnapshot(p, { customer, admin }, id) {
                 saga: saga && { state: saga.state, version: saga.version, sent: saga.steps.filter((x) => x.kind !== 'reply').map((x) => `${x.kind}:${x.step}`) },
         };
 }
+
+// orderSnapshot once it stopped changing (the same twice, `gapMs` apart): notifications and replies of the last
+// step may still be arriving when the read model already shows it.
+export async function stableSnapshot(p, who, id, { gapMs = 300, timeoutMs = WAIT_MS } = {}) {
+        const deadline = Date.now() + timeoutMs;
+        let prev = await orderSnapshot(p, who, id);
+        for (;;) {
+                await new Promise((r) => setTimeout(r, gapMs));
+                const cur = await orderSnapshot(p, who, id);
+                if (JSON.stringify(cur) === JSON.stringify(prev) || Date.now() > deadline) return cur;
+                prev = cur;
+        }
+}

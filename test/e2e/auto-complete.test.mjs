@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startPlatform } from '../harness.mjs';
 import {
         adminSaga, byLifecycle, catalog, cookedOrder, expectProblem, expectStatus, LIFECYCLE, ledgerOf, notificationsOf,
-        orderSnapshot, pspLedger, sagaSteps, show, visible, waitDelivery, waitStatus, WAIT_MS,
+        orderSnapshot, pspLedger, stableSnapshot, sagaSteps, show, visible, waitDelivery, waitStatus, WAIT_MS,
 } from '../flows.mjs';
 
 const AUTO_COMPLETE_S = 3;
@@ -84,7 +84,7 @@ describe(`auto-complete after AUTO_COMPLETE_S=${AUTO_COMPLETE_S}`, () => {
                 assert.ok(completedAt - deliveredAt < AUTO_COMPLETE_S * 1000 + 10_000,
                         `completed ${completedAt - deliveredAt} ms after DELIVERED, long after the ${AUTO_COMPLETE_S} s deadline`);
 
-                const before = await orderSnapshot(p, { customer, admin }, order.id);
+                const before = await stableSnapshot(p, { customer, admin }, order.id);
                 expectProblem(await p.api('POST', `/orders/${order.id}/confirm`, { token: customer }), 409, 'confirm after auto-complete');
                 expectProblem(await p.api('POST', `/orders/${order.id}/cancel`, { token: customer }), 409, 'cancel after auto-complete');
                 await sleep(500);
@@ -97,7 +97,7 @@ describe(`auto-complete after AUTO_COMPLETE_S=${AUTO_COMPLETE_S}`, () => {
                 expectStatus(r, 200, `POST /orders/${order.id}/confirm`);
                 assert.equal(r.json.status, 'COMPLETED', `confirm answer: ${show(r)}`);
                 await expectCompletedOnce(order);
-                const before = await orderSnapshot(p, { customer, admin }, order.id);
+                const before = await stableSnapshot(p, { customer, admin }, order.id);
                 await sleep(AUTO_COMPLETE_S * 1000 + 1500); // past the deadline the timer would have had
                 assert.deepEqual(await orderSnapshot(p, { customer, admin }, order.id), before, 'the order changed after the old deadline passed');
         });

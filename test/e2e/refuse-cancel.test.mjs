@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { startPlatform } from '../harness.mjs';
 import {
         adminSaga, catalog, expectProblem, expectStatus, krw, ledgerOf, notificationsOf, orderBody, orderSnapshot,
-        placeOrder, pspLedger, sagaSteps, show, storeAction, visible, waitDelivery, waitRefunded, waitStatus, WAIT_MS,
+        placeOrder, stableSnapshot, pspLedger, sagaSteps, show, storeAction, visible, waitDelivery, waitRefunded, waitStatus, WAIT_MS,
 } from '../flows.mjs';
 
 const STORE_TIMEOUT_S = 3;
@@ -106,7 +106,7 @@ describe('refusal, store timeout and cancellation compensate; too late is 409', 
 
         // Sends each refused request, checks its 409 problem, and that nothing about the order changed.
         async function refusedWith409(orderId, requests) {
-                const before = await orderSnapshot(p, { customer, admin }, orderId);
+                const before = await stableSnapshot(p, { customer, admin }, orderId);
                 for (const [what, send] of requests) expectProblem(await send(), 409, `${what} (order ${before.view.status})`);
                 await new Promise((r) => setTimeout(r, 500)); // any asynchronous effect would show by now
                 const after = await orderSnapshot(p, { customer, admin }, orderId);
@@ -224,7 +224,7 @@ describe('refusal, store timeout and cancellation compensate; too late is 409', 
                 await waitDelivery(p, rider, open.id, store.region);
                 for (const o of [open, refused]) {
                         const dlv = o.id.replace(/^ord_/, 'dlv_');
-                        const before = await orderSnapshot(p, { customer, admin }, o.id);
+                        const before = await stableSnapshot(p, { customer, admin }, o.id);
                         const r = await act(`/deliveries/${dlv}/delivered`, rider);
                         assert.ok([404, 409].includes(r.status) && !/another rider/.test(r.text),
                                 `POST /deliveries/${dlv}/delivered (order ${before.view.status}, picked by nobody): expected 409 (or 404), got ${show(r)}`);
