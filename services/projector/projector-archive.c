@@ -22,6 +22,7 @@ struct ArchiveReader {
         uint64_t end_seq; /* last sequence to return */
         bool done;
         natsMsg *msg;                       /* the current event's message */
+        natsMsg *ahead;                     /* a message read past the end, kept for archive_extend */
         ProtobufCMessage *decoded;          /* the current event */
 };
 
@@ -109,6 +110,18 @@ int archive_extend(ArchiveReader *r) {
         return 0;
 }
 
+/* After a silence: true when the consumer has nothing left to deliver (the last stored messages
+ * are outside ARCHIVE_SUBJECTS), so the silence is the end rather than a failure. */
+static bool archive_drained(ArchiveReader *r) {
+        jsConsumerInfo *ci = NULL;
+        jsErrCode jerr = 0;
+        bool drained = false;
+        if (natsSubscription_GetConsumerInfo(&ci, r->sub, NULL, &jerr) == NATS_OK)
+                drained = ci->NumPending == 0 && ci->NumAckPending == 0;
+        jsConsumerInfo_Destroy(ci);
+        return drained;
+}
+
 static void archive_release_current(ArchiveReader *r) {
         codec_free(r->decoded);
         r->decoded = NULL;
@@ -120,12 +133,19 @@ int archive_next(ArchiveReader *r, ArchiveEvent *ev, int64_t timeout_ms) {
         archive_release_current(r);
         while (!r->done) {
                 jsMsgMetaData *meta = NULL;
-                natsMsg *msg = NULL;
+                natsMsg *msg = r->ahead;
                 const char *type;
                 const CodecType *ct;
                 uint64_t seq, pending;
-                natsStatus s = natsSubscription_NextMsg(&msg, r->sub, timeout_ms);
+                natsStatus s = NATS_OK;
 
+                r->ahead = NULL;
+                if (!msg)
+                        s = natsSubscription_NextMsg(&msg, r->sub, timeout_ms);
+                if (s == NATS_TIMEOUT && archive_drained(r)) {
+                        r->done = true;
+                        break;
+                }
                 if (s != NATS_OK)
                         return bus_errno(s);
                 s = natsMsg_GetMetaData(&meta, msg);
@@ -137,11 +157,14 @@ int archive_next(ArchiveReader *r, ArchiveEvent *ev, int64_t timeout_ms) {
                 pending = meta->NumPending;
                 jsMsgMetaData_Destroy(meta);
                 if (seq > r->end_seq) {
-                        natsMsg_Destroy(msg);
+                        r->ahead = msg; /* the next one after an extension */
                         r->done = true;
                         break;
                 }
-                if (seq >= r->end_seq || pending == 0)
+                /* Only the sequence tells the end: NumPending is the count when the server pushed the
+                 * message, and later events may have been stored since. */
+                (void)pending;
+                if (seq >= r->end_seq)
                         r->done = true;
                 type = bus_header(msg, BUS_HDR_TYPE);
                 ct = type ? codec_type_by_name(type) : NULL;
@@ -180,6 +203,7 @@ void archive_close(ArchiveReader *r) {
         if (!r)
                 return;
         archive_release_current(r);
+        natsMsg_Destroy(r->ahead);
         if (r->sub) {
                 natsSubscription_Unsubscribe(r->sub);
                 natsSubscription_Destroy(r->sub);

@@ -57,10 +57,11 @@ static const PgStmt st_diff = {
         " (SELECT count(*) FROM " REBUILD_SCHEMA ".orders), (SELECT count(*) FROM " REBUILD_SCHEMA ".deliveries)"};
 
 static void usage(FILE *f) {
-        fprintf(f, "usage: projector-rebuild [--dry-run] [--nats-url URL] [--database-url URL]\n"
+        fprintf(f, "usage: projector-rebuild [--dry-run] [--keep] [--nats-url URL] [--database-url URL]\n"
                    "  Rebuilds readmodel.orders and readmodel.deliveries from the FOOD_ORDER stream into the schema\n"
                    "  " REBUILD_SCHEMA ", reports how they differ from the live rows, and (unless --dry-run)\n"
-                   "  swaps them in. NATS_URL and DATABASE_URL as for every service.\n");
+                   "  swaps them in. --keep leaves " REBUILD_SCHEMA " in place to inspect the differences.\n"
+                   "  NATS_URL and DATABASE_URL as for every service.\n");
 }
 
 /* Applies every event the reader still has to the rebuild tables, committing every
@@ -104,7 +105,7 @@ static double now_s(void) {
 
 int main(int argc, char **argv) {
         const char *nats_url = NULL, *db_url = NULL;
-        bool dry_run = false;
+        bool dry_run = false, keep = false;
         natsConnection *nc = NULL;
         ArchiveReader *rd = NULL;
         Pg *admin = NULL, *pg = NULL;
@@ -118,6 +119,8 @@ int main(int argc, char **argv) {
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--dry-run") == 0)
                         dry_run = true;
+                else if (strcmp(argv[i], "--keep") == 0)
+                        keep = true;
                 else if (strcmp(argv[i], "--nats-url") == 0 && i + 1 < argc)
                         nats_url = argv[++i];
                 else if (strcmp(argv[i], "--database-url") == 0 && i + 1 < argc)
@@ -196,7 +199,7 @@ int main(int argc, char **argv) {
         log_info("rebuild: swapped in");
 out:
         PQclear(res);
-        if (admin && pg_exec(admin, "DROP SCHEMA IF EXISTS " REBUILD_SCHEMA " CASCADE") < 0)
+        if (admin && !keep && pg_exec(admin, "DROP SCHEMA IF EXISTS " REBUILD_SCHEMA " CASCADE") < 0)
                 log_warn("rebuild: cannot drop %s: %s", REBUILD_SCHEMA, pg_error(admin));
         archive_close(rd);
         natsConnection_Destroy(nc);
