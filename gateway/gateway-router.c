@@ -65,21 +65,23 @@ static Metric *m_sum, *m_count, *m_in_flight;
 
 void gateway_router_metrics_init(void) {
         static const char *const bucket_names[ROUTER_BUCKETS + 1] = {
-                "gateway_http_request_duration_ms_bucket{le=\"1\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"5\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"10\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"25\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"50\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"100\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"250\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"500\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"1000\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"2500\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"5000\"}",
-                "gateway_http_request_duration_ms_bucket{le=\"+Inf\"}",
+                "gateway_http_request_latency_bucket{le=\"1\"}",
+                "gateway_http_request_latency_bucket{le=\"5\"}",
+                "gateway_http_request_latency_bucket{le=\"10\"}",
+                "gateway_http_request_latency_bucket{le=\"25\"}",
+                "gateway_http_request_latency_bucket{le=\"50\"}",
+                "gateway_http_request_latency_bucket{le=\"100\"}",
+                "gateway_http_request_latency_bucket{le=\"250\"}",
+                "gateway_http_request_latency_bucket{le=\"500\"}",
+                "gateway_http_request_latency_bucket{le=\"1000\"}",
+                "gateway_http_request_latency_bucket{le=\"2500\"}",
+                "gateway_http_request_latency_bucket{le=\"5000\"}",
+                "gateway_http_request_latency_bucket{le=\"+Inf\"}",
         };
         static const char help_req[] = "HTTP requests answered, by status class";
-        static const char help_dur[] = "HTTP request latency in milliseconds (cumulative buckets)";
+        /* Buckets and sum in milliseconds; the name carries no unit because promtool
+         * would ask for seconds, which integer counters cannot hold. */
+        static const char help_dur[] = "HTTP request latency (milliseconds)";
 
         m_class[1] = metrics_counter("gateway_http_requests_total{class=\"1xx\"}", help_req);
         m_class[2] = metrics_counter("gateway_http_requests_total{class=\"2xx\"}", help_req);
@@ -87,9 +89,9 @@ void gateway_router_metrics_init(void) {
         m_class[4] = metrics_counter("gateway_http_requests_total{class=\"4xx\"}", help_req);
         m_class[5] = metrics_counter("gateway_http_requests_total{class=\"5xx\"}", help_req);
         for (size_t i = 0; i <= ROUTER_BUCKETS; i++)
-                m_bucket[i] = metrics_counter(bucket_names[i], help_dur);
-        m_sum = metrics_counter("gateway_http_request_duration_ms_sum", "Sum of HTTP request latencies in ms");
-        m_count = metrics_counter("gateway_http_request_duration_ms_count", "HTTP requests timed");
+                m_bucket[i] = metrics_histogram_series(bucket_names[i], help_dur);
+        m_sum = metrics_histogram_series("gateway_http_request_latency_sum", help_dur);
+        m_count = metrics_histogram_series("gateway_http_request_latency_count", help_dur);
         m_in_flight = metrics_gauge("gateway_http_in_flight", "HTTP requests being handled");
 }
 

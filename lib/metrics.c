@@ -29,10 +29,23 @@ Metric *metrics_gauge(const char *name, const char *help) {
         return metrics_register(name, help, "gauge");
 }
 
-/* Length of the family name: the series name up to its label set. */
-static size_t family_len(const char *name) {
-        const char *brace = strchr(name, '{');
-        return brace ? (size_t)(brace - name) : strlen(name);
+Metric *metrics_histogram_series(const char *name, const char *help) {
+        return metrics_register(name, help, "histogram");
+}
+
+/* Length of the family name: the series name up to its label set, without a
+ * histogram series' _bucket/_sum/_count suffix. */
+static size_t family_len(const Metric *m) {
+        static const char *const suffixes[] = {"_bucket", "_sum", "_count"};
+        const char *brace = strchr(m->name, '{');
+        size_t n = brace ? (size_t)(brace - m->name) : strlen(m->name);
+        if (strcmp(m->type, "histogram") == 0)
+                for (size_t i = 0; i < 3; i++) {
+                        size_t k = strlen(suffixes[i]);
+                        if (n > k && strncmp(m->name + n - k, suffixes[i], k) == 0)
+                                return n - k;
+                }
+        return n;
 }
 
 size_t metrics_render(char *buf, size_t cap) {
@@ -40,10 +53,10 @@ size_t metrics_render(char *buf, size_t cap) {
         buf[0] = 0;
         for (size_t i = 0; i < n_metrics && pos + 1 < cap; i++) {
                 const Metric *m = &metrics[i];
-                size_t fl = family_len(m->name);
+                size_t fl = family_len(m);
                 int n;
                 /* HELP/TYPE once per family: series of one family are registered together. */
-                if (i == 0 || family_len(metrics[i - 1].name) != fl || strncmp(metrics[i - 1].name, m->name, fl) != 0)
+                if (i == 0 || family_len(&metrics[i - 1]) != fl || strncmp(metrics[i - 1].name, m->name, fl) != 0)
                         n = snprintf(buf + pos, cap - pos, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)fl, m->name,
                                      m->help, (int)fl, m->name, m->type);
                 else

@@ -14,6 +14,10 @@ typedef struct {
  * for the whole process. Names and help strings are borrowed (literals). */
 Metric *metrics_counter(const char *name, const char *help);
 Metric *metrics_gauge(const char *name, const char *help);
+/* One series of a histogram family: NAME_bucket{le="..."} (cumulative), NAME_sum
+ * and NAME_count, registered one after the other; rendered under one
+ * "# TYPE NAME histogram". */
+Metric *metrics_histogram_series(const char *name, const char *help);
 
 static inline void metric_add(Metric *m, long long v) {
         atomic_fetch_add_explicit(&m->value, v, memory_order_relaxed);

@@ -74,6 +74,7 @@ int service_start(Service *s, const char *name, const char *schema, const Embedd
 }
 
 void service_stop(Service *s) {
+        discovery_stop();
         health_stop(s->health);
         s->health = NULL;
         pg_free(s->pg);
