@@ -117,7 +117,10 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                         assert.deepEqual(visible(await notificationStatuses(p, customer, o.id)).sort(), [...LIFECYCLE].sort(),
                                 `the customer's list for ${o.id}: one per status`);
                 }
-                // The webhooks in flight at the kill were sent again once their lease ran out; the sink kept one each.
+                // The webhooks in flight at the kill are sent again once their lease runs out (timeout + 2 s); the sink
+                // keeps one each.
+                await p.waitFor(async () => Number(await p.sql(
+                        "SELECT count(*) FROM notification.notifications WHERE delivery_status IN ('pending', 'sending')")) === 0, WAIT_MS);
                 const { duplicates } = await sinkMessages('?order_id=none');
                 console.log(`# sink after the SIGKILL: ${duplicates - dupBefore} repeated deliveries absorbed by the idempotency key`);
                 assert.ok(duplicates > dupBefore, 'the webhooks in flight at the kill were sent again (and recorded once)');
@@ -163,7 +166,8 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 for (let i = 0; i < 5; i++) baseline.push((await placeAndAccept(i)).ms);
 
                 // One sender thread with two requests in flight, at most 5 waiting: easy to overflow.
-                await p.restart('notification', { env: { NOTIFY_MAX_BACKLOG: 5, NOTIFY_THREADS: 1, NOTIFY_BATCH: 2 } });
+                const [calm] = await p.restart('notification', { env: { NOTIFY_MAX_BACKLOG: 5, NOTIFY_THREADS: 1, NOTIFY_BATCH: 2 } });
+                assert.deepEqual([calm.code, calm.killed], [0, false], `SIGTERM with the sender idle: exit ${JSON.stringify(calm)}`);
                 const shedBefore = await metric('food_notifications_shed_total');
                 expectStatus(await p.sink('/config', { method: 'PUT', body: { latency_ms: 10000 } }), 200, 'sink PUT /config');
                 const hanging = [];
@@ -191,6 +195,10 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                         assert.deepEqual(visible(await notificationStatuses(p, customer, o.id)).sort(), ['ACCEPTED', 'PAID'],
                                 `the customer's list for ${o.id} keeps shed notifications`);
                 }
+
+                // Stopping while webhooks hang: the batch in flight ends at its timeout, then a clean exit.
+                const [busy] = await p.restart('notification');
+                assert.deepEqual([busy.code, busy.killed], [0, false], `SIGTERM with webhooks hanging: exit ${JSON.stringify(busy)}`);
 
                 // The provider recovers: what was kept is delivered, what was shed never is.
                 expectStatus(await p.sink('/config', { method: 'PUT', body: { latency_ms: 0 } }), 200, 'sink PUT /config');
