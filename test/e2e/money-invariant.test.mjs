@@ -17,7 +17,7 @@ import {
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : randomInt(2 ** 31);
 const ORDERS = Number(process.env.ORDERS || 72);
 const LANES = 8;
-const CUSTOMERS = 10;
+const CUSTOMERS = 6;
 const STORE_TIMEOUT_S = 4;
 const AUTO_COMPLETE_S = 5;
 const SETTLE_MS = 60_000;
@@ -75,6 +75,7 @@ describe(`money invariant: ${ORDERS} random orders (SEED=${SEED})`, () => {
         const owners = new Map();
         const orders = []; // {i, id, total, customer, store, log: [..]}
         let declined = 0;
+        const couponTries = []; // {coupon, customer} of every placement with a coupon (declined and refused ones too)
 
         before(async () => {
                 console.log(`# money-invariant: SEED=${SEED} (replay with SEED=${SEED})`);
@@ -143,14 +144,33 @@ describe(`money invariant: ${ORDERS} random orders (SEED=${SEED})`, () => {
                 const lines = [[store.menu[0], 1 + Math.floor(r() * 5)]];
                 if (r() < 0.5) lines.push([store.menu[1], 1 + Math.floor(r() * 3)]);
                 const card = r() < 0.15 ? 'tok_declined' : 'tok_ok';
-                const placed = await p.api('POST', '/orders', { token: customer, body: orderBody(store, lines, card), headers: { 'idempotency-key': `money-${SEED}-${i}` } });
+                const body = orderBody(store, lines, card);
+                // Sometimes with one of the customer's unused coupons for this store (one comes with every cooked order).
+                let coupon = null;
+                if (r() < 0.7) {
+                        const me = expectStatus(await p.api('GET', '/customers/me', { token: customer }), 200, 'GET /customers/me').json;
+                        const usable = (me.coupons || []).filter((c) => c.store_id === store.id && !c.used);
+                        if (usable.length) coupon = usable[Math.floor(r() * usable.length)];
+                }
+                if (coupon) {
+                        body.coupon_id = coupon.id;
+                        couponTries.push({ coupon: coupon.id, customer });
+                }
+                const placed = await p.api('POST', '/orders', { token: customer, body, headers: { 'idempotency-key': `money-${SEED}-${i}` } });
+                // A coupon another order of the customer redeemed meanwhile is refused with 422, nothing established.
+                if (coupon && placed.status === 422) return;
                 if (card === 'tok_declined') {
-                        assert.equal(placed.status, 402, `(SEED=${SEED}) order #${i} with tok_declined: expected 402, got ${show(placed)}`);
+                        assert.equal(placed.status, 402, `(SEED=${SEED}) order #${i} with tok_declined${coupon ? ` and coupon ${coupon.id}` : ''}: expected 402, got ${show(placed)}`);
                         declined++;
                         return;
                 }
-                expectStatus(placed, 201, `(SEED=${SEED}) order #${i}: POST /orders`);
-                const o = { i, id: placed.json.id, total: placed.json.total, customer, store, log: ['PAID'] };
+                expectStatus(placed, 201, `(SEED=${SEED}) order #${i}${coupon ? ` with coupon ${coupon.id}` : ''}: POST /orders`);
+                const o = { i, id: placed.json.id, total: placed.json.total, discount: placed.json.discount, coupon: coupon?.id ?? null, customer, store, log: ['PAID'] };
+                if (coupon) {
+                        assert.equal(o.discount, Math.min(coupon.discount, o.total), `(SEED=${SEED}) discount of ${o.id} with coupon ${JSON.stringify(coupon)}`);
+                        o.log.push(`coupon ${coupon.id} -${o.discount}`);
+                }
+                assert.equal(placed.json.amount_paid, o.total - o.discount, `(SEED=${SEED}) amount_paid of ${o.id} = total - discount`);
                 orders.push(o);
                 let state = 'PAID';
                 for (let step = 0; step < 12 && !TERMINAL.has(state); step++) {
@@ -243,13 +263,14 @@ describe(`money invariant: ${ORDERS} random orders (SEED=${SEED})`, () => {
                         const v = views.get(o.id);
                         counts[v.status] = (counts[v.status] || 0) + 1;
                         const l = ledgerOf(ledger, o.id);
-                        const owed = OWES_TOTAL.has(v.status) ? o.total : 0;
+                        const owed = OWES_TOTAL.has(v.status) ? o.total - o.discount : 0;
+                        assert.equal(v.discount, o.discount, `discount ${where(o)}`);
                         assert.equal(l.net, owed, `${v.status}: charged ${l.charged} - refunded ${l.refunded} on the PSP, owed ${owed} ${where(o)}`);
-                        assert.equal(l.approved.length, 1, `one approved charge: ${JSON.stringify(l.approved)} ${where(o)}`);
+                        assert.equal(l.approved.length, o.total > o.discount ? 1 : 0, `one approved charge (none when a coupon paid it all): ${JSON.stringify(l.approved)} ${where(o)}`);
                         assert.ok(l.refunds.length <= 1, `at most one refund: ${JSON.stringify(l.refunds)} ${where(o)}`);
                         assert.equal(v.amount_paid, l.charged, `read model amount_paid vs the PSP ${where(o)}`);
                         assert.equal(v.amount_refunded, l.refunded, `read model amount_refunded vs the PSP ${where(o)}`);
-                        assert.equal(l.approved[0].refunded, l.refunded, `the PSP charge's own refunded amount ${where(o)}`);
+                        if (l.approved.length) assert.equal(l.approved[0].refunded, l.refunded, `the PSP charge's own refunded amount ${where(o)}`);
                         const saga = await adminSaga(p, admin, o.id);
                         assert.equal(saga.state, v.status, `saga state vs read model ${where(o)}`);
                         assert.equal(saga.compensation_failed, false, `compensation_failed ${where(o)}`);
@@ -281,8 +302,32 @@ describe(`money invariant: ${ORDERS} random orders (SEED=${SEED})`, () => {
                 }
                 const refundedTotal = ledger.refunds.reduce((s, x) => s + x.amount, 0);
                 const chargedTotal = approved.reduce((s, c) => s + c.amount, 0);
-                const owedTotal = orders.reduce((s, o) => s + (OWES_TOTAL.has(views.get(o.id)?.status) ? o.total : 0), 0);
+                const owedTotal = orders.reduce((s, o) => s + (OWES_TOTAL.has(views.get(o.id)?.status) ? o.total - o.discount : 0), 0);
                 assert.equal(chargedTotal - refundedTotal, owedTotal, `(SEED=${SEED}) kept by the platform: charged ${chargedTotal} - refunded ${refundedTotal}, owed ${owedTotal}`);
+        });
+
+        it('coupons: one used iff an order that redeemed it still owes (given back on refusal, cancellation, decline)', async () => {
+                const tried = [...new Set(couponTries.map((t) => `${t.customer}\n${t.coupon}`))];
+                for (const key of tried) {
+                        const [customer, id] = key.split('\n');
+                        const holders = orders.filter((o) => o.coupon === id && OWES_TOTAL.has(views.get(o.id)?.status));
+                        assert.ok(holders.length <= 1, `(SEED=${SEED}) coupon ${id} redeemed by ${holders.length} orders that still owe: ${holders.map(where).join('\n')}`);
+                        let c, want;
+                        try {
+                                // A give-back follows the refusal or cancellation asynchronously.
+                                c = await p.waitFor(async () => {
+                                        const me = expectStatus(await p.api('GET', '/customers/me', { token: customer }), 200, 'GET /customers/me').json;
+                                        const x = me.coupons.find((k) => k.id === id);
+                                        want = holders.length === 1;
+                                        return x && x.used === want && x;
+                                }, 15_000);
+                        } catch {
+                                const me = (await p.api('GET', '/customers/me', { token: customer })).json;
+                                assert.fail(`(SEED=${SEED}) coupon ${id}: expected used=${want} (orders with it: ${orders.filter((o) => o.coupon === id).map((o) => `${o.id}:${views.get(o.id)?.status}`).join(', ') || 'none established'}), got ${JSON.stringify(me.coupons.find((k) => k.id === id))}`);
+                        }
+                        assert.ok(c);
+                }
+                console.log(`# money-invariant (SEED=${SEED}): ${couponTries.length} placements with a coupon, ${orders.filter((o) => o.coupon).length} established`);
         });
 
         it('customers: every paid order in their list, no REJECTED one; one notification per status change (and per refund)', async () => {
