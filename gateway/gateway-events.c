@@ -17,6 +17,7 @@
 #include "gateway-sse.h"
 #include "ids.h"
 #include "log.h"
+#include "metrics.h"
 #include "order-json.h"
 
 #define EVENTS_WAIT_MS 2000       /* longest wait for the read model to show a just-placed order */
@@ -32,12 +33,10 @@ typedef struct {
         int64_t refund_wait_s;
 } EventsConfig;
 
-static pthread_once_t events_once = PTHREAD_ONCE_INIT;
 static EventsConfig events_cfg;
-static int events_cfg_r;
-static atomic_llong events_open;
+static Metric *m_open;
 
-static void events_config_read(void) {
+int events_setup(void) {
         int r = config_int("SSE_MAX_STREAMS", 64, 1, 100000, &events_cfg.max_streams);
         if (r == 0)
                 r = config_int("SSE_MAX_SECONDS", 600, 1, 86400, &events_cfg.max_seconds);
@@ -45,11 +44,8 @@ static void events_config_read(void) {
                 r = config_int("SSE_HEARTBEAT_S", 15, 1, 3600, &events_cfg.heartbeat_s);
         if (r == 0)
                 r = config_int("SSE_REFUND_WAIT_S", 60, 0, 3600, &events_cfg.refund_wait_s);
-        events_cfg_r = r;
-}
-
-long long events_open_streams(void) {
-        return atomic_load(&events_open);
+        m_open = metrics_gauge("gateway_sse_open_streams", "Live order event streams open"); /* also the cap's count */
+        return r;
 }
 
 static void sleep_ms(int64_t ms) {
@@ -243,11 +239,6 @@ void events_order_stream(Request *rq) {
         bool reserved = false;
         natsStatus s;
 
-        pthread_once(&events_once, events_config_read);
-        if (events_cfg_r < 0) {
-                http_problem(rq->x, 500, NULL, NULL, "live events are misconfigured (SSE_* variables)");
-                return;
-        }
         /* EventSource sends Last-Event-ID as a header; ?last_event_id= serves clients that cannot. */
         if ((!last_text || !*last_text) && http_query(rq->x, "last_event_id", query, sizeof(query)) == 1)
                 last_text = query;
@@ -255,8 +246,8 @@ void events_order_stream(Request *rq) {
                 http_problem(rq->x, 400, NULL, NULL, "Last-Event-ID must be an event id sent earlier (a version)");
                 return;
         }
-        if (atomic_fetch_add(&events_open, 1) >= events_cfg.max_streams) {
-                atomic_fetch_sub(&events_open, 1);
+        if (atomic_fetch_add(&m_open->value, 1) >= events_cfg.max_streams) {
+                atomic_fetch_sub(&m_open->value, 1);
                 http_problem(rq->x, 503, NULL, "Retry-After: 5\r\n",
                              "too many live event streams on this gateway (%lld); retry shortly",
                              (long long)events_cfg.max_streams);
@@ -312,5 +303,5 @@ out:
                 natsSubscription_Destroy(sub);
         }
         if (reserved)
-                atomic_fetch_sub(&events_open, 1);
+                atomic_fetch_sub(&m_open->value, 1);
 }

@@ -5,11 +5,14 @@
 #pragma once
 #include "gateway-routes.h"
 
-/* Environment of the streams (read once, on first use):
+/* Environment of the streams (read once by events_setup):
  * SSE_MAX_STREAMS (64): concurrent streams per gateway, beyond -> 503 + Retry-After;
  * SSE_MAX_SECONDS (600): a stream ends after this long (the client reconnects with Last-Event-ID);
  * SSE_HEARTBEAT_S (15): comment line period; SSE_REFUND_WAIT_S (60): how long a cancelled or
  * refused order's stream waits for its refund event before ending. */
 void events_order_stream(Request *rq);
-/* Streams open right now. */
-long long events_open_streams(void);
+/* Reads SSE_MAX_STREAMS, SSE_MAX_SECONDS, SSE_HEARTBEAT_S, SSE_REFUND_WAIT_S
+ * (fail fast naming the variable) and registers the open-streams gauge; once,
+ * at start, before serving. 0 or -EINVAL. */
+int events_setup(void);
+

@@ -179,18 +179,6 @@ void orders_get(Request *rq) {
         readmodel_order_clear(&o);
 }
 
-void orders_events(Request *rq) {
-        ReadOrder o = {0};
-        /* Who may follow the order is decided now, so that the answer for
-         * someone else's order is already the final 404. */
-        if (order_read_visible(rq, rq->arg[0], 0, &o) < 0)
-                return;
-        readmodel_order_clear(&o);
-        http_problem(rq->x, 501, NULL, NULL,
-                     "live order events (text/event-stream) come in a later milestone; poll GET /orders/%s meanwhile",
-                     rq->arg[0]);
-}
-
 void orders_list(Request *rq) {
         char statuses[READMODEL_STATUSES_MAX];
         const char *filter;

@@ -37,7 +37,6 @@ void store_cooking_finished(Request *rq);
 /* gateway-orders.c */
 void orders_place(Request *rq);
 void orders_get(Request *rq);
-void orders_events(Request *rq);
 void orders_list(Request *rq);
 void orders_modify(Request *rq);
 void orders_cancel(Request *rq);

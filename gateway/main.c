@@ -1,6 +1,7 @@
 /* The HTTP gateway: config -> NATS/PostgreSQL/catalog -> civetweb -> catalog refresh loop -> drain. */
 #include <time.h>
 
+#include "gateway-events.h"
 #include "gateway-rpc.h"
 #include "gateway.h"
 #include "ids.h"
@@ -34,6 +35,8 @@ int main(void) {
                 return 1;
         gateway_router_metrics_init();
         rpc_metrics_init();
+        if (events_setup() < 0)
+                return 1;
         r = service_start(&gw.svc, "gateway", "catalog", catalog_migrations, catalog_migrations_len, 0);
         if (r == 0)
                 r = catalog_new(&gw.catalog);
