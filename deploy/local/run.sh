@@ -3,7 +3,7 @@
 # sandbox PSP, every service and the gateway on 127.0.0.1, prints the URLs and demo tokens, restarts a service
 # that dies, and stops everything it started on Ctrl-C/SIGTERM. State (JetStream, PostgreSQL, logs, the JWT
 # secret) lives in $STATE_DIR (default .state/) and is reused by the next run.
-# Env: GATEWAY_PORT (8080), SANDBOX_PSP_PORT (8091), STATE_DIR, BUILD_DIR (build), READY_TIMEOUT_S (120),
+# Env: GATEWAY_PORT (8080), SANDBOX_PSP_PORT (8091), SANDBOX_SINK_PORT (8092), STATE_DIR, BUILD_DIR (build), READY_TIMEOUT_S (120),
 # SKIP_BUILD=1 (use the binaries already in BUILD_DIR, no install/build); other variables reach the services.
 # A second platform beside the first also needs NATS_PORT (4222), NATS_MONITOR_PORT (8222), PG_PORT (5433) and
 # HEALTH_PORT_BASE (9100: orchestrator +1, payment +2, store +3, delivery +4, notification +5, projector +6,
@@ -16,6 +16,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 STATE_DIR=${STATE_DIR:-$repo/.state}
 GATEWAY_PORT=${GATEWAY_PORT:-8080}
 SANDBOX_PSP_PORT=${SANDBOX_PSP_PORT:-8091}
+SANDBOX_SINK_PORT=${SANDBOX_SINK_PORT:-8092}
 READY_TIMEOUT_S=${READY_TIMEOUT_S:-120}
 NATS_PORT=${NATS_PORT:-4222}
 NATS_MONITOR_PORT=${NATS_MONITOR_PORT:-8222}
@@ -25,9 +26,10 @@ export NATS_URL=nats://127.0.0.1:$NATS_PORT
 export DATABASE_URL=postgresql://food@127.0.0.1:$PG_PORT/food
 
 # name, binary (under $BUILD_DIR) and health URL of each process, in start order; the gateway comes last.
-names=(sandbox-psp orchestrator payment store delivery notification projector coupon gateway)
+names=(sandbox-psp sandbox-sink orchestrator payment store delivery notification projector coupon gateway)
 declare -A bin=(
         [sandbox-psp]=services/sandbox-psp/sandbox-psp
+        [sandbox-sink]=services/sandbox-sink/sandbox-sink
         [orchestrator]=orchestrator/orchestrator
         [payment]=services/payment/payment-worker
         [store]=services/store/store-worker
@@ -43,7 +45,7 @@ for n in orchestrator payment store delivery notification projector coupon; do
         health_port[$n]=$((HEALTH_PORT_BASE + i))
         i=$((i + 1))
 done
-declare -A ready_url=([sandbox-psp]=http://127.0.0.1:$SANDBOX_PSP_PORT/healthz [gateway]=http://127.0.0.1:$GATEWAY_PORT/readyz)
+declare -A ready_url=([sandbox-psp]=http://127.0.0.1:$SANDBOX_PSP_PORT/healthz [sandbox-sink]=http://127.0.0.1:$SANDBOX_SINK_PORT/healthz [gateway]=http://127.0.0.1:$GATEWAY_PORT/readyz)
 for n in "${!health_port[@]}"; do ready_url[$n]=http://127.0.0.1:${health_port[$n]}/readyz; done
 
 say() { printf '[run] %s\n' "$*"; }
@@ -64,7 +66,7 @@ logs=$STATE_DIR/logs
 mkdir -p "$STATE_DIR/nats" "$logs" "$STATE_DIR/run"
 exec 9>"$STATE_DIR/run/lock"
 flock -n 9 || die "another run.sh is using $STATE_DIR"
-for port in $NATS_PORT $NATS_MONITOR_PORT $PG_PORT $SANDBOX_PSP_PORT $GATEWAY_PORT "${health_port[@]}"; do
+for port in $NATS_PORT $NATS_MONITOR_PORT $PG_PORT $SANDBOX_PSP_PORT $SANDBOX_SINK_PORT $GATEWAY_PORT "${health_port[@]}"; do
         if (: </dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
                 die "port $port on 127.0.0.1 is already in use (a run killed without cleanup leaves processes behind: see $STATE_DIR/run/*.pid; or set GATEWAY_PORT / SANDBOX_PSP_PORT)"
         fi
@@ -176,6 +178,8 @@ supervise() {
 service_env() {
         case $1 in
         sandbox-psp) echo "SANDBOX_PSP_PORT=$SANDBOX_PSP_PORT SANDBOX_PSP_BIND=127.0.0.1" ;;
+        sandbox-sink) echo "SANDBOX_SINK_PORT=$SANDBOX_SINK_PORT SANDBOX_SINK_BIND=127.0.0.1" ;;
+        notification) echo "HEALTH_PORT=${health_port[notification]} NOTIFY_WEBHOOK_URL=http://127.0.0.1:$SANDBOX_SINK_PORT/messages" ;;
         payment) echo "HEALTH_PORT=${health_port[payment]} PSP_URL=http://127.0.0.1:$SANDBOX_PSP_PORT" ;;
         gateway) echo "GATEWAY_PORT=$GATEWAY_PORT GATEWAY_BIND=127.0.0.1 JWT_SECRET=$jwt_secret DEV_TOKENS=true" ;;
         *) echo "HEALTH_PORT=${health_port[$1]}" ;;
@@ -291,6 +295,7 @@ stores=$(curl -fsS -m 5 "$gw/stores" | json id name region) || die "GET $gw/stor
         echo "# Demo tokens of the local platform (deploy/local/run.sh); source this file."
         echo "GATEWAY=$gw"
         echo "PSP=http://127.0.0.1:$SANDBOX_PSP_PORT"
+        echo "SINK=http://127.0.0.1:$SANDBOX_SINK_PORT"
         echo "CUSTOMER_TOKEN=$customer_token"
         echo "RIDER_TOKEN=$rider_token"
 } >"$STATE_DIR/tokens.env"
@@ -300,6 +305,7 @@ cat <<EOF
 food-saga is running; Ctrl-C stops everything.
   gateway       $gw
   sandbox PSP   http://127.0.0.1:$SANDBOX_PSP_PORT   (GET /ledger, PUT /config)
+  sandbox sink  http://127.0.0.1:$SANDBOX_SINK_PORT   (GET /messages, PUT /config: the notification webhooks)
   NATS          $NATS_URL   (monitor http://127.0.0.1:$NATS_MONITOR_PORT)
   PostgreSQL    $DATABASE_URL
   logs          $logs/<name>.log
