@@ -4,17 +4,7 @@
 #include <string.h>
 
 #include "bench-lag.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 static const char begin_json[] =
         "{\"server_id\":\"x\",\"config\":{\"max_bytes\":18446744073709551615},\"account_details\":[{\"name\":\"$G\",\"stream_detail\":["

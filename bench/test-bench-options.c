@@ -4,17 +4,7 @@
 #include <string.h>
 
 #include "bench-options.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 /* Parses a NULL-terminated argument list (argv[0] added) into *o; returns options_parse's result. */
 static int parse(BenchOptions *o, const char *const *args) {

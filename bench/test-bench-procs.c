@@ -4,17 +4,7 @@
 #include <string.h>
 
 #include "bench-procs.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 int main(void) {
         MachineCpu m;

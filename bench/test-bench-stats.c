@@ -4,17 +4,7 @@
 #include <stdlib.h>
 
 #include "bench-stats.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 /* Checks that percentile p is `expected` within `tolerance` (relative, 0 = exact). */
 static void check_percentile(const Histogram *h, double p, uint64_t expected, double tolerance, const char *what) {

@@ -10,18 +10,7 @@
 #include <time.h>
 
 #include "gateway-auth.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 static const char secret[] = "test-secret-of-at-least-32-bytes!!";
 static int64_t now;

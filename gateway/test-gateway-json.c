@@ -5,18 +5,7 @@
 #include <string.h>
 
 #include "gateway-json.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 #define ADDRESS "\"address\":{\"text\":\"서울 강남구 테헤란로 1\",\"region\":\"gangnam\",\"lat\":37.5,\"lon\":127.03}"
 #define PAYMENT "\"payment\":{\"card_token\":\"tok_ok\"}"

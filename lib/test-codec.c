@@ -4,17 +4,7 @@
 #include <string.h>
 
 #include "codec.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 static void test_round_trip(void) {
         Food__V1__Correlation corr = FOOD__V1__CORRELATION__INIT;

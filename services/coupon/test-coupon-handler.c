@@ -3,17 +3,7 @@
 #include <string.h>
 
 #include "coupon-handler.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 static void expect(const char *what, const char *got, const char *want) {
         bool ok = want ? (got && strcmp(got, want) == 0) : got == NULL;

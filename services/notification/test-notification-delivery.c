@@ -6,18 +6,7 @@
 #include <string.h>
 
 #include "notification-delivery.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 static void test_backoff(void) {
         const NotifyRetryPolicy p = {.base_ms = 1000, .max_ms = 30000, .max_attempts = 8};

@@ -5,18 +5,7 @@
 #include <string.h>
 
 #include "notification-message.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 /* SPEC §3/§4 statuses, written out independently of the table under test. */
 static const char *const statuses[] = {"PAYMENT_PENDING", "PAID",     "ACCEPTED", "COOKING",  "COOKED",   "PICKED_UP",

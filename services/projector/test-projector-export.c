@@ -5,18 +5,7 @@
 #include <string.h>
 
 #include "projector-export.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 static void test_since(void) {
         static const struct {

@@ -3,18 +3,7 @@
 #include <string.h>
 
 #include "projector-view.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 /* The contract's delivery read model, written out independently of the table under test. */
 static const struct {

@@ -5,18 +5,7 @@
 #include <string.h>
 
 #include "sink-store.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 static json_t *webhook(const char *id, const char *customer, const char *order, const char *status) {
         return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}", "id", id, "customer_id", customer, "order_id",

@@ -20,17 +20,7 @@
 #include "ids.h"
 #include "log.h"
 #include "pg.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                              \
-        do {                                                                                                          \
-                if (!(cond)) {                                                                                        \
-                        failures++;                                                                                   \
-                        printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-                        printf(__VA_ARGS__);                                                                          \
-                        printf("\n");                                                                                 \
-                }                                                                                                     \
-        } while (0)
+#include "test-check.h"
 
 static const char *orchestrator_path;
 static pid_t orchestrator_pid;
