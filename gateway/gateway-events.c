@@ -20,9 +20,6 @@
 #include "metrics.h"
 #include "order-json.h"
 
-#define EVENTS_WAIT_MS 2000       /* longest wait for the read model to show a just-placed order */
-#define EVENTS_POLL_MS 20
-#define EVENTS_RECENT_MS 30000    /* an unknown id made this recently may still appear */
 #define EVENTS_TICK_MS 500        /* shutdown is noticed within this */
 #define EVENTS_PENDING_MSGS 1024  /* one order's status events buffered per stream */
 
@@ -46,72 +43,6 @@ int events_setup(void) {
                 r = config_int("SSE_REFUND_WAIT_S", 60, 0, 3600, &events_cfg.refund_wait_s);
         m_open = metrics_gauge("gateway_sse_open_streams", "Live order event streams open"); /* also the cap's count */
         return r;
-}
-
-static void sleep_ms(int64_t ms) {
-        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-}
-
-/* Order ids carry their creation time ("ord_" + 12 hex digits of ms). */
-static bool events_id_recent(const char *id) {
-        int64_t ms = 0, now = ids_now_ms();
-        if (strncmp(id, "ord_", 4) != 0 || strlen(id) < 4 + 12)
-                return false;
-        for (int i = 4; i < 4 + 12; i++) {
-                char c = id[i];
-                int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-                if (v < 0)
-                        return false;
-                ms = ms * 16 + v;
-        }
-        return ms <= now + 5000 && now - ms <= EVENTS_RECENT_MS;
-}
-
-/* The rule of GET /orders/{id}: the owner customer, the order's store once paid, admins. */
-static bool events_visible(const Request *rq, const ReadOrder *o) {
-        switch (rq->auth.role) {
-        case AUTH_ADMIN:
-                return true;
-        case AUTH_CUSTOMER:
-                return strcmp(o->customer_id, rq->auth.sub) == 0;
-        case AUTH_STORE:
-                return strcmp(o->store_id, rq->auth.store_id) == 0 && strcmp(o->status, "PAYMENT_PENDING") != 0 &&
-                       strcmp(o->status, "REJECTED") != 0;
-        default:
-                return false;
-        }
-}
-
-/* Reads the order's row, waiting briefly for a just-placed order or for the version this gateway
- * already answered. 0 with *ret, or -1 after answering (404 when missing or not visible). */
-static int events_read_order(Request *rq, const char *id, ReadOrder *ret) {
-        int64_t want = versions_get(rq->gw->versions, id);
-        int64_t deadline = routes_mono_ms() + EVENTS_WAIT_MS;
-        ReadOrder o = {0};
-
-        for (;;) {
-                int r = readmodel_order(rq->gw->readmodel, id, &o);
-                bool last = routes_mono_ms() >= deadline;
-                if (r < 0) {
-                        routes_read_failed(rq, r);
-                        return -1;
-                }
-                if (r == 0 && !events_visible(rq, &o)) {
-                        readmodel_order_clear(&o);
-                        break;
-                }
-                if (r == 0 && (o.version >= want || last)) {
-                        *ret = o;
-                        return 0;
-                }
-                if (r == READMODEL_NOT_FOUND && (last || (want == 0 && !events_id_recent(id))))
-                        break;
-                readmodel_order_clear(&o);
-                sleep_ms(EVENTS_POLL_MS);
-        }
-        http_problem(rq->x, 404, NULL, NULL, "no order %s", id);
-        return -1;
 }
 
 /* One chunk on the wire: 0, or -EPIPE when the client is gone. */
@@ -267,7 +198,7 @@ void events_order_stream(Request *rq) {
                              natsStatus_GetText(s));
                 goto out;
         }
-        if (events_read_order(rq, id, &o) < 0)
+        if (orders_read_visible(rq, id, versions_get(rq->gw->versions, id), &o) < 0)
                 goto out;
         view = json_loads(o.view, 0, NULL);
         paid = view ? json_integer_value(json_object_get(view, "amount_paid")) : 0;

@@ -75,11 +75,7 @@ static bool order_visible(const Request *rq, const ReadOrder *o) {
         }
 }
 
-/* Reads the order from the read model, waiting up to ORDERS_WAIT_MS while it
- * lags behind: the row is missing but the order was just made, or its version
- * is below `want`. 0 with *ret (clear it), or -1 after answering (404 for
- * missing or not visible: no hint of existence). */
-static int order_read_visible(Request *rq, const char *id, int64_t want, ReadOrder *ret) {
+int orders_read_visible(Request *rq, const char *id, int64_t want, ReadOrder *ret) {
         int64_t deadline = routes_mono_ms() + ORDERS_WAIT_MS;
         ReadOrder o = {0};
 
@@ -173,7 +169,7 @@ out:
 void orders_get(Request *rq) {
         ReadOrder o = {0};
         /* Never older than what this gateway already answered for the order. */
-        if (order_read_visible(rq, rq->arg[0], versions_get(rq->gw->versions, rq->arg[0]), &o) < 0)
+        if (orders_read_visible(rq, rq->arg[0], versions_get(rq->gw->versions, rq->arg[0]), &o) < 0)
                 return;
         http_send_json_text(rq->x, 200, o.view, strlen(o.view), NULL);
         readmodel_order_clear(&o);
@@ -214,7 +210,7 @@ void orders_modify(Request *rq) {
         }
         /* The order's store (which never changes) decides which menu the new
          * items come from: any version of the row will do. */
-        if (order_read_visible(rq, rq->arg[0], 0, &o) < 0)
+        if (orders_read_visible(rq, rq->arg[0], 0, &o) < 0)
                 goto out;
         if (body.has_items) {
                 priced = malloc(sizeof(*priced));

@@ -35,6 +35,13 @@ void store_cooking_started(Request *rq);
 void store_cooking_finished(Request *rq);
 
 /* gateway-orders.c */
+/* Reads an order the caller may see (the owner customer, its store once paid,
+ * admins) from the read model, waiting up to ORDERS_WAIT_MS while it lags
+ * behind: the row is missing but the order was just made, or its version is
+ * below `want`. 0 with *ret (clear it), or -1 after answering (404 for missing
+ * or not visible: no hint of existence). */
+int orders_read_visible(Request *rq, const char *id, int64_t want, ReadOrder *ret);
+
 void orders_place(Request *rq);
 void orders_get(Request *rq);
 void orders_list(Request *rq);
