@@ -6,140 +6,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
+#include "sandbox-http.h"
 
-/* Header carrying the client's request timeout (same name in services/payment/payment-provider.c). */
-#define PSP_TIMEOUT_HEADER "X-Request-Timeout-Ms"
-/* Answers closer than this to the client's deadline may arrive after it gave up. */
-#define PSP_DEADLINE_MARGIN_MS 50
 
 struct PspServer {
         struct mg_context *ctx;
         PspLedger *ledger;
 };
 
-static const char *status_text(int status) {
-        switch (status) {
-        case 200:
-                return "OK";
-        case 201:
-                return "Created";
-        case 400:
-                return "Bad Request";
-        case 402:
-                return "Payment Required";
-        case 404:
-                return "Not Found";
-        case 405:
-                return "Method Not Allowed";
-        case 409:
-                return "Conflict";
-        case 411:
-                return "Length Required";
-        case 413:
-                return "Content Too Large";
-        case 422:
-                return "Unprocessable Content";
-        case 503:
-                return "Service Unavailable";
-        case 504:
-                return "Gateway Timeout";
-        case 507:
-                return "Insufficient Storage";
-        default:
-                return "Internal Server Error";
-        }
-}
-
-/* Writes `body` (stolen; NULL answers 500) with a Content-Length so the connection stays alive. */
-static int psp_reply(struct mg_connection *conn, int status, json_t *body) {
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_decref(body);
-        if (!text) {
-                status = 500;
-                text = strdup("{\"error\":\"out of memory\"}");
-                if (!text)
-                        return 500;
-        }
-        size_t len = strlen(text);
-        mg_printf(conn,
-                  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                  "Cache-Control: no-store\r\n\r\n",
-                  status, status_text(status), len);
-        mg_write(conn, text, len);
-        free(text);
-        return status;
-}
-
-static int psp_error(struct mg_connection *conn, int status, const char *msg) {
-        return psp_reply(conn, status, json_pack("{s:s}", "error", msg));
-}
-
-/* Reads the whole request body (at most PSP_BODY_MAX) and parses it as a JSON object.
- * Returns 0 with *ret, or the HTTP status of the answer already written. */
-static int psp_read_json(struct mg_connection *conn, json_t **ret) {
-        const struct mg_request_info *ri = mg_get_request_info(conn);
-        char buf[PSP_BODY_MAX + 1];
-        size_t n = 0;
-        json_error_t err;
-        json_t *doc;
-
-        if (ri->content_length > PSP_BODY_MAX)
-                return psp_error(conn, 413, "request body larger than 16 KiB");
-        for (;;) {
-                int k = mg_read(conn, buf + n, sizeof(buf) - n);
-                if (k <= 0)
-                        break;
-                n += (size_t)k;
-                if (n > PSP_BODY_MAX)
-                        return psp_error(conn, 413, "request body larger than 16 KiB");
-        }
-        doc = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &err);
-        if (!doc)
-                return psp_error(conn, 400, "request body is not valid JSON");
-        if (!json_is_object(doc)) {
-                json_decref(doc);
-                return psp_error(conn, 400, "request body must be a JSON object");
-        }
-        *ret = doc;
-        return 0;
-}
-
-/* The client's whole-request deadline from X-Request-Timeout-Ms (sent by services/payment), or 0
- * when absent or not a positive number of milliseconds. */
-static int64_t psp_client_timeout_ms(struct mg_connection *conn) {
-        const char *v = mg_get_header(conn, PSP_TIMEOUT_HEADER);
-        char *end = NULL;
-        long long n;
-
-        if (!v)
-                return 0;
-        errno = 0;
-        n = strtoll(v, &end, 10);
-        if (errno != 0 || end == v || *end != 0 || n <= 0 || n > 3600000)
-                return 0;
-        return n;
-}
-
 /* Applies the configured latency, then the failure dice. A request whose latency runs past the
  * client's deadline is not executed (504): the client has given up, and a charge it cannot learn
  * about would be money taken for an order that failed. Returns 0 to go on, or the status answered. */
 static int psp_behave(struct mg_connection *conn, PspLedger *l) {
-        int64_t client_timeout = psp_client_timeout_ms(conn);
         PspConfig cfg;
 
         psp_ledger_get_config(l, &cfg);
-        if (cfg.latency_ms > 0) {
-                struct timespec ts = {cfg.latency_ms / 1000, (long)(cfg.latency_ms % 1000) * 1000000L};
-                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                        ;
-        }
-        if (client_timeout > 0 && cfg.latency_ms + PSP_DEADLINE_MARGIN_MS >= client_timeout)
-                return psp_error(conn, 504, "latency_ms exceeds the client's deadline: nothing was done");
+        if (sandbox_delay_past_deadline(conn, cfg.latency_ms))
+                return sandbox_error(conn, 504, "latency_ms exceeds the client's deadline: nothing was done");
         if (psp_ledger_should_fail(l))
-                return psp_error(conn, 503, "sandbox failure injected (failure_rate)");
+                return sandbox_error(conn, 503, "sandbox failure injected (failure_rate)");
         return 0;
 }
 
@@ -155,18 +42,18 @@ static int psp_charges(struct mg_connection *conn, PspLedger *l) {
         PspChargeResult res;
         int r;
 
-        r = psp_read_json(conn, &doc);
+        r = sandbox_read_json(conn, PSP_BODY_MAX, &doc);
         if (r != 0)
                 return r;
         key = psp_key(conn, doc);
         amount = json_object_get(doc, "amount");
         token = json_string_value(json_object_get(doc, "card_token"));
         if (!key || !*key || strlen(key) >= PSP_KEY_MAX)
-                r = psp_error(conn, 400, "idempotency_key must be a non-empty string under 200 bytes");
+                r = sandbox_error(conn, 400, "idempotency_key must be a non-empty string under 200 bytes");
         else if (!json_is_integer(amount) || json_integer_value(amount) < 0)
-                r = psp_error(conn, 400, "amount must be a non-negative integer (KRW)");
+                r = sandbox_error(conn, 400, "amount must be a non-negative integer (KRW)");
         else if (!token || strlen(token) >= PSP_KEY_MAX)
-                r = psp_error(conn, 400, "card_token must be a string");
+                r = sandbox_error(conn, 400, "card_token must be a string");
         if (r != 0)
                 goto out;
         r = psp_behave(conn, l);
@@ -175,18 +62,18 @@ static int psp_charges(struct mg_connection *conn, PspLedger *l) {
         r = psp_ledger_charge(l, key, json_integer_value(amount), token, &res);
         if (r == 0 && res.approved) {
                 log_debug("charge %s approved: %lld", res.id, (long long)res.amount);
-                r = psp_reply(conn, 201, json_pack("{s:s, s:s, s:I}", "id", res.id, "status", "approved", "amount",
+                r = sandbox_reply(conn, 201, json_pack("{s:s, s:s, s:I}", "id", res.id, "status", "approved", "amount",
                                                    (json_int_t)res.amount));
         } else if (r == 0) {
                 log_debug("charge %s declined", res.id);
-                r = psp_reply(conn, 402, json_pack("{s:s, s:s, s:s, s:I}", "id", res.id, "status", "declined",
+                r = sandbox_reply(conn, 402, json_pack("{s:s, s:s, s:s, s:I}", "id", res.id, "status", "declined",
                                                    "reason", "card declined", "amount", (json_int_t)res.amount));
         } else if (r == PSP_MISMATCH)
-                r = psp_error(conn, 422, "idempotency_key was already used with another amount or card_token");
+                r = sandbox_error(conn, 422, "idempotency_key was already used with another amount or card_token");
         else if (r == PSP_FULL)
-                r = psp_error(conn, 507, "sandbox ledger is full");
+                r = sandbox_error(conn, 507, "sandbox ledger is full");
         else
-                r = psp_error(conn, 500, "sandbox ledger error");
+                r = sandbox_error(conn, 500, "sandbox ledger error");
 out:
         json_decref(doc);
         return r;
@@ -198,18 +85,18 @@ static int psp_refunds(struct mg_connection *conn, PspLedger *l) {
         PspRefundResult res;
         int r;
 
-        r = psp_read_json(conn, &doc);
+        r = sandbox_read_json(conn, PSP_BODY_MAX, &doc);
         if (r != 0)
                 return r;
         key = psp_key(conn, doc);
         amount = json_object_get(doc, "amount");
         charge_id = json_string_value(json_object_get(doc, "charge_id"));
         if (!key || !*key || strlen(key) >= PSP_KEY_MAX)
-                r = psp_error(conn, 400, "idempotency_key must be a non-empty string under 200 bytes");
+                r = sandbox_error(conn, 400, "idempotency_key must be a non-empty string under 200 bytes");
         else if (!json_is_integer(amount) || json_integer_value(amount) <= 0)
-                r = psp_error(conn, 400, "amount must be a positive integer (KRW)");
+                r = sandbox_error(conn, 400, "amount must be a positive integer (KRW)");
         else if (!charge_id || !*charge_id)
-                r = psp_error(conn, 400, "charge_id must be a non-empty string");
+                r = sandbox_error(conn, 400, "charge_id must be a non-empty string");
         if (r != 0)
                 goto out;
         r = psp_behave(conn, l);
@@ -219,29 +106,29 @@ static int psp_refunds(struct mg_connection *conn, PspLedger *l) {
         switch (r) {
         case 0:
                 log_debug("refund %s of %s: %lld", res.id, res.charge_id, (long long)res.amount);
-                r = psp_reply(conn, 201, json_pack("{s:s, s:s, s:s, s:I}", "id", res.id, "status", "refunded",
+                r = sandbox_reply(conn, 201, json_pack("{s:s, s:s, s:s, s:I}", "id", res.id, "status", "refunded",
                                                    "charge_id", res.charge_id, "amount", (json_int_t)res.amount));
                 break;
         case PSP_MISMATCH:
-                r = psp_error(conn, 422, "idempotency_key was already used with another charge_id or amount");
+                r = sandbox_error(conn, 422, "idempotency_key was already used with another charge_id or amount");
                 break;
         case PSP_NO_CHARGE:
-                r = psp_error(conn, 404, "no such charge");
+                r = sandbox_error(conn, 404, "no such charge");
                 break;
         case PSP_NOT_REFUNDABLE:
-                r = psp_error(conn, 409, "charge was declined: nothing to refund");
+                r = sandbox_error(conn, 409, "charge was declined: nothing to refund");
                 break;
         case PSP_OVER_REFUND:
-                r = psp_error(conn, 409, "refund exceeds the charged amount not yet refunded");
+                r = sandbox_error(conn, 409, "refund exceeds the charged amount not yet refunded");
                 break;
         case PSP_FULL:
-                r = psp_error(conn, 507, "sandbox ledger is full");
+                r = sandbox_error(conn, 507, "sandbox ledger is full");
                 break;
         case -EINVAL:
-                r = psp_error(conn, 400, "charge_id is too long");
+                r = sandbox_error(conn, 400, "charge_id is too long");
                 break;
         default:
-                r = psp_error(conn, 500, "sandbox ledger error");
+                r = sandbox_error(conn, 500, "sandbox ledger error");
                 break;
         }
 out:
@@ -259,18 +146,18 @@ static int psp_put_config(struct mg_connection *conn, PspLedger *l) {
         PspConfig c;
         int r;
 
-        r = psp_read_json(conn, &doc);
+        r = sandbox_read_json(conn, PSP_BODY_MAX, &doc);
         if (r != 0)
                 return r;
         psp_ledger_get_config(l, &c);
         lat = json_object_get(doc, "latency_ms");
         fr = json_object_get(doc, "failure_rate");
         if (lat && !json_is_integer(lat)) {
-                r = psp_error(conn, 400, "latency_ms must be an integer");
+                r = sandbox_error(conn, 400, "latency_ms must be an integer");
                 goto out;
         }
         if (fr && !json_is_number(fr)) {
-                r = psp_error(conn, 400, "failure_rate must be a number between 0 and 1");
+                r = sandbox_error(conn, 400, "failure_rate must be a number between 0 and 1");
                 goto out;
         }
         if (lat)
@@ -278,11 +165,11 @@ static int psp_put_config(struct mg_connection *conn, PspLedger *l) {
         if (fr)
                 c.failure_rate = json_number_value(fr);
         if (psp_ledger_set_config(l, &c) < 0) {
-                r = psp_error(conn, 400, "latency_ms must be within 0..60000 and failure_rate within 0..1");
+                r = sandbox_error(conn, 400, "latency_ms must be within 0..60000 and failure_rate within 0..1");
                 goto out;
         }
         log_info("config: latency_ms=%lld failure_rate=%.3f", (long long)c.latency_ms, c.failure_rate);
-        r = psp_reply(conn, 200, psp_config_json(&c));
+        r = sandbox_reply(conn, 200, psp_config_json(&c));
 out:
         json_decref(doc);
         return r;
@@ -295,24 +182,24 @@ static int psp_handle(struct mg_connection *conn, void *cbdata) {
         bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, put = strcmp(m, "PUT") == 0;
 
         if (strcmp(uri, "/charges") == 0)
-                return post ? psp_charges(conn, s->ledger) : psp_error(conn, 405, "use POST");
+                return post ? psp_charges(conn, s->ledger) : sandbox_error(conn, 405, "use POST");
         if (strcmp(uri, "/refunds") == 0)
-                return post ? psp_refunds(conn, s->ledger) : psp_error(conn, 405, "use POST");
+                return post ? psp_refunds(conn, s->ledger) : sandbox_error(conn, 405, "use POST");
         if (strcmp(uri, "/config") == 0) {
                 if (put)
                         return psp_put_config(conn, s->ledger);
                 if (get) {
                         PspConfig c;
                         psp_ledger_get_config(s->ledger, &c);
-                        return psp_reply(conn, 200, psp_config_json(&c));
+                        return sandbox_reply(conn, 200, psp_config_json(&c));
                 }
-                return psp_error(conn, 405, "use GET or PUT");
+                return sandbox_error(conn, 405, "use GET or PUT");
         }
         if (strcmp(uri, "/ledger") == 0)
-                return get ? psp_reply(conn, 200, psp_ledger_dump(s->ledger)) : psp_error(conn, 405, "use GET");
+                return get ? sandbox_reply(conn, 200, psp_ledger_dump(s->ledger)) : sandbox_error(conn, 405, "use GET");
         if (strcmp(uri, "/healthz") == 0)
-                return get ? psp_reply(conn, 200, json_pack("{s:s}", "status", "ok")) : psp_error(conn, 405, "use GET");
-        return psp_error(conn, 404, "no such endpoint");
+                return get ? sandbox_reply(conn, 200, json_pack("{s:s}", "status", "ok")) : sandbox_error(conn, 405, "use GET");
+        return sandbox_error(conn, 404, "no such endpoint");
 }
 
 int psp_server_start(PspServer **ret, PspLedger *ledger, const PspServerConfig *cfg) {

@@ -6,15 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ids.h"
 #include "log.h"
+#include "sandbox-http.h"
 
-/* The client's whole-request deadline (sent by services/notification, as by services/payment). */
-#define SINK_TIMEOUT_HEADER "X-Request-Timeout-Ms"
-/* Answers closer than this to the client's deadline may arrive after it gave up. */
-#define SINK_DEADLINE_MARGIN_MS 50
 #define SINK_QUERY_MAX 256
 
 struct SinkServer {
@@ -22,116 +18,20 @@ struct SinkServer {
         SinkStore *store;
 };
 
-static const char *status_text(int status) {
-        switch (status) {
-        case 200:
-                return "OK";
-        case 201:
-                return "Created";
-        case 400:
-                return "Bad Request";
-        case 404:
-                return "Not Found";
-        case 405:
-                return "Method Not Allowed";
-        case 413:
-                return "Content Too Large";
-        case 503:
-                return "Service Unavailable";
-        case 504:
-                return "Gateway Timeout";
-        case 507:
-                return "Insufficient Storage";
-        default:
-                return "Internal Server Error";
-        }
-}
-
-/* Writes `body` (stolen; NULL answers 500) with a Content-Length so the connection stays alive. */
-static int sink_reply(struct mg_connection *conn, int status, json_t *body) {
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_decref(body);
-        if (!text) {
-                status = 500;
-                text = strdup("{\"error\":\"out of memory\"}");
-                if (!text)
-                        return 500;
-        }
-        size_t len = strlen(text);
-        mg_printf(conn,
-                  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                  "Cache-Control: no-store\r\n\r\n",
-                  status, status_text(status), len);
-        mg_write(conn, text, len);
-        free(text);
-        return status;
-}
-
-static int sink_error(struct mg_connection *conn, int status, const char *msg) {
-        return sink_reply(conn, status, json_pack("{s:s}", "error", msg));
-}
-
-/* Reads the whole request body (at most SINK_BODY_MAX) and parses it as JSON.
- * Returns 0 with *ret, or the HTTP status of the answer already written. */
-static int sink_read_json(struct mg_connection *conn, json_t **ret) {
-        const struct mg_request_info *ri = mg_get_request_info(conn);
-        char buf[SINK_BODY_MAX + 1];
-        size_t n = 0;
-        json_error_t err;
-        json_t *doc;
-
-        if (ri->content_length > SINK_BODY_MAX)
-                return sink_error(conn, 413, "request body larger than 16 KiB");
-        for (;;) {
-                int k = mg_read(conn, buf + n, sizeof(buf) - n);
-                if (k <= 0)
-                        break;
-                n += (size_t)k;
-                if (n > SINK_BODY_MAX)
-                        return sink_error(conn, 413, "request body larger than 16 KiB");
-        }
-        doc = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &err);
-        if (!doc)
-                return sink_error(conn, 400, "request body is not valid JSON");
-        *ret = doc;
-        return 0;
-}
-
-/* The client's deadline from X-Request-Timeout-Ms, or 0 when absent or not a positive number. */
-static int64_t sink_client_timeout_ms(struct mg_connection *conn) {
-        const char *v = mg_get_header(conn, SINK_TIMEOUT_HEADER);
-        char *end = NULL;
-        long long n;
-
-        if (!v)
-                return 0;
-        errno = 0;
-        n = strtoll(v, &end, 10);
-        if (errno != 0 || end == v || *end != 0 || n <= 0 || n > 3600000)
-                return 0;
-        return n;
-}
-
 /* Applies the configured latency, then the failure dice. A request whose latency runs past the
  * client's deadline records nothing (504): the client has given up and will send it again, so a
  * late record would only hide a lost answer. Returns 0 to go on, or the status answered. */
 static int sink_behave(struct mg_connection *conn, SinkStore *st) {
-        int64_t client_timeout = sink_client_timeout_ms(conn);
         SinkConfig cfg;
 
         sink_store_get_config(st, &cfg);
-        if (cfg.latency_ms > 0) {
-                struct timespec ts = {cfg.latency_ms / 1000, (long)(cfg.latency_ms % 1000) * 1000000L};
-                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                        ;
-        }
-        if (client_timeout > 0 && cfg.latency_ms + SINK_DEADLINE_MARGIN_MS >= client_timeout) {
+        if (sandbox_delay_past_deadline(conn, cfg.latency_ms)) {
                 sink_store_count_rejected(st);
-                return sink_error(conn, 504, "latency_ms exceeds the client's deadline: nothing was recorded");
+                return sandbox_error(conn, 504, "latency_ms exceeds the client's deadline: nothing was recorded");
         }
         if (sink_store_should_fail(st)) {
                 sink_store_count_rejected(st);
-                return sink_error(conn, 503, "sandbox failure injected (failure_rate)");
+                return sandbox_error(conn, 503, "sandbox failure injected (failure_rate)");
         }
         return 0;
 }
@@ -145,18 +45,18 @@ static int sink_post_message(struct mg_connection *conn, SinkStore *st) {
         size_t seq = 0;
         int r;
 
-        r = sink_read_json(conn, &doc);
+        r = sandbox_read_json(conn, SINK_BODY_MAX, &doc);
         if (r != 0)
                 return r;
         if (sink_message_check(doc, &why) < 0) {
-                r = sink_error(conn, 400, why);
+                r = sandbox_error(conn, 400, why);
                 goto out;
         }
         key = mg_get_header(conn, "Idempotency-Key");
         if (!key || !*key)
                 key = json_string_value(json_object_get(doc, "id"));
         if (strlen(key) > SINK_KEY_MAX) {
-                r = sink_error(conn, 400, "idempotency key longer than 200 bytes");
+                r = sandbox_error(conn, 400, "idempotency key longer than 200 bytes");
                 goto out;
         }
         r = sink_behave(conn, st);
@@ -166,13 +66,13 @@ static int sink_post_message(struct mg_connection *conn, SinkStore *st) {
         if (r == 0) {
                 log_debug("message %s (%s) %s", json_string_value(json_object_get(doc, "id")), key,
                           duplicate ? "again: not recorded twice" : "recorded");
-                r = sink_reply(conn, duplicate ? 200 : 201,
+                r = sandbox_reply(conn, duplicate ? 200 : 201,
                                json_pack("{s:s, s:I, s:b}", "status", "accepted", "seq", (json_int_t)seq, "duplicate",
                                          duplicate));
         } else if (r == SINK_FULL)
-                r = sink_error(conn, 507, "sandbox sink is full");
+                r = sandbox_error(conn, 507, "sandbox sink is full");
         else
-                r = sink_error(conn, 500, "sandbox sink error");
+                r = sandbox_error(conn, 500, "sandbox sink error");
 out:
         json_decref(doc);
         return r;
@@ -189,9 +89,9 @@ static int sink_get_messages(struct mg_connection *conn, SinkStore *st) {
                 nc = mg_get_var(q, strlen(q), "customer_id", customer, sizeof(customer));
                 no = mg_get_var(q, strlen(q), "order_id", order, sizeof(order));
                 if (nc == -2 || no == -2)
-                        return sink_error(conn, 400, "customer_id and order_id must be under 256 bytes");
+                        return sandbox_error(conn, 400, "customer_id and order_id must be under 256 bytes");
         }
-        return sink_reply(conn, 200, sink_store_dump(st, nc >= 0 ? customer : NULL, no >= 0 ? order : NULL));
+        return sandbox_reply(conn, 200, sink_store_dump(st, nc >= 0 ? customer : NULL, no >= 0 ? order : NULL));
 }
 
 static json_t *sink_config_json(const SinkConfig *c) {
@@ -204,22 +104,22 @@ static int sink_put_config(struct mg_connection *conn, SinkStore *st) {
         SinkConfig c;
         int r;
 
-        r = sink_read_json(conn, &doc);
+        r = sandbox_read_json(conn, SINK_BODY_MAX, &doc);
         if (r != 0)
                 return r;
         sink_store_get_config(st, &c);
         lat = json_object_get(doc, "latency_ms");
         fr = json_object_get(doc, "failure_rate");
         if (!json_is_object(doc)) {
-                r = sink_error(conn, 400, "request body must be a JSON object");
+                r = sandbox_error(conn, 400, "request body must be a JSON object");
                 goto out;
         }
         if (lat && !json_is_integer(lat)) {
-                r = sink_error(conn, 400, "latency_ms must be an integer");
+                r = sandbox_error(conn, 400, "latency_ms must be an integer");
                 goto out;
         }
         if (fr && !json_is_number(fr)) {
-                r = sink_error(conn, 400, "failure_rate must be a number between 0 and 1");
+                r = sandbox_error(conn, 400, "failure_rate must be a number between 0 and 1");
                 goto out;
         }
         if (lat)
@@ -227,11 +127,11 @@ static int sink_put_config(struct mg_connection *conn, SinkStore *st) {
         if (fr)
                 c.failure_rate = json_number_value(fr);
         if (sink_store_set_config(st, &c) < 0) {
-                r = sink_error(conn, 400, "latency_ms must be within 0..60000 and failure_rate within 0..1");
+                r = sandbox_error(conn, 400, "latency_ms must be within 0..60000 and failure_rate within 0..1");
                 goto out;
         }
         log_info("config: latency_ms=%lld failure_rate=%.3f", (long long)c.latency_ms, c.failure_rate);
-        r = sink_reply(conn, 200, sink_config_json(&c));
+        r = sandbox_reply(conn, 200, sink_config_json(&c));
 out:
         json_decref(doc);
         return r;
@@ -252,9 +152,9 @@ static int sink_handle(struct mg_connection *conn, void *cbdata) {
                 if (del) {
                         sink_store_clear(s->store);
                         log_info("messages cleared");
-                        return sink_reply(conn, 200, json_pack("{s:s}", "status", "cleared"));
+                        return sandbox_reply(conn, 200, json_pack("{s:s}", "status", "cleared"));
                 }
-                return sink_error(conn, 405, "use POST, GET or DELETE");
+                return sandbox_error(conn, 405, "use POST, GET or DELETE");
         }
         if (strcmp(uri, "/config") == 0) {
                 if (put)
@@ -262,13 +162,13 @@ static int sink_handle(struct mg_connection *conn, void *cbdata) {
                 if (get) {
                         SinkConfig c;
                         sink_store_get_config(s->store, &c);
-                        return sink_reply(conn, 200, sink_config_json(&c));
+                        return sandbox_reply(conn, 200, sink_config_json(&c));
                 }
-                return sink_error(conn, 405, "use GET or PUT");
+                return sandbox_error(conn, 405, "use GET or PUT");
         }
         if (strcmp(uri, "/healthz") == 0)
-                return get ? sink_reply(conn, 200, json_pack("{s:s}", "status", "ok")) : sink_error(conn, 405, "use GET");
-        return sink_error(conn, 404, "no such endpoint");
+                return get ? sandbox_reply(conn, 200, json_pack("{s:s}", "status", "ok")) : sandbox_error(conn, 405, "use GET");
+        return sandbox_error(conn, 404, "no such endpoint");
 }
 
 int sink_server_start(SinkServer **ret, SinkStore *store, const SinkServerConfig *cfg) {

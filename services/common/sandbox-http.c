@@ -1,0 +1,123 @@
+/* HTTP plumbing shared by the sandbox servers. */
+#include "sandbox-http.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *status_text(int status) {
+        switch (status) {
+        case 200:
+                return "OK";
+        case 201:
+                return "Created";
+        case 400:
+                return "Bad Request";
+        case 402:
+                return "Payment Required";
+        case 404:
+                return "Not Found";
+        case 405:
+                return "Method Not Allowed";
+        case 409:
+                return "Conflict";
+        case 411:
+                return "Length Required";
+        case 413:
+                return "Content Too Large";
+        case 422:
+                return "Unprocessable Content";
+        case 503:
+                return "Service Unavailable";
+        case 504:
+                return "Gateway Timeout";
+        case 507:
+                return "Insufficient Storage";
+        default:
+                return "Internal Server Error";
+        }
+}
+
+int sandbox_reply(struct mg_connection *conn, int status, json_t *body) {
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (!text) {
+                status = 500;
+                text = strdup("{\"error\":\"out of memory\"}");
+                if (!text)
+                        return 500;
+        }
+        size_t len = strlen(text);
+        mg_printf(conn,
+                  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                  "Cache-Control: no-store\r\n\r\n",
+                  status, status_text(status), len);
+        mg_write(conn, text, len);
+        free(text);
+        return status;
+}
+
+int sandbox_error(struct mg_connection *conn, int status, const char *msg) {
+        return sandbox_reply(conn, status, json_pack("{s:s}", "error", msg));
+}
+
+int sandbox_read_json(struct mg_connection *conn, size_t max, json_t **ret) {
+        const struct mg_request_info *ri = mg_get_request_info(conn);
+        char *buf = malloc(max + 1);
+        size_t n = 0;
+        json_error_t err;
+        json_t *doc;
+        int status = 0;
+
+        if (!buf)
+                return sandbox_error(conn, 500, "out of memory");
+        if (ri->content_length > (long long)max)
+                status = sandbox_error(conn, 413, "request body too large");
+        while (status == 0) {
+                int k = mg_read(conn, buf + n, max + 1 - n);
+                if (k <= 0)
+                        break;
+                n += (size_t)k;
+                if (n > max)
+                        status = sandbox_error(conn, 413, "request body too large");
+        }
+        if (status == 0) {
+                doc = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &err);
+                if (!doc)
+                        status = sandbox_error(conn, 400, "request body is not valid JSON");
+                else if (!json_is_object(doc)) {
+                        json_decref(doc);
+                        status = sandbox_error(conn, 400, "request body must be a JSON object");
+                } else
+                        *ret = doc;
+        }
+        free(buf);
+        return status;
+}
+
+int64_t sandbox_client_timeout_ms(struct mg_connection *conn) {
+        const char *v = mg_get_header(conn, SANDBOX_TIMEOUT_HEADER);
+        char *end = NULL;
+        long long n;
+
+        if (!v)
+                return 0;
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != 0 || n <= 0 || n > 3600000)
+                return 0;
+        return n;
+}
+
+bool sandbox_delay_past_deadline(struct mg_connection *conn, int64_t latency_ms) {
+        int64_t client_timeout = sandbox_client_timeout_ms(conn);
+        if (latency_ms > 0) {
+                struct timespec ts = {(time_t)(latency_ms / 1000), (long)(latency_ms % 1000) * 1000000L};
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+        }
+        return client_timeout > 0 && latency_ms + SANDBOX_DEADLINE_MARGIN_MS >= client_timeout;
+}

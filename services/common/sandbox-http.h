@@ -1,0 +1,30 @@
+/* HTTP plumbing shared by the sandbox servers (payment provider, notification
+ * sink): JSON answers with a Content-Length (keep-alive), bounded JSON bodies,
+ * the client's deadline header and the injected latency. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mg_connection;
+
+/* Header carrying the client's whole-request deadline (sent by services/payment
+ * and the notification sender). */
+#define SANDBOX_TIMEOUT_HEADER "X-Request-Timeout-Ms"
+/* Answers closer than this to the client's deadline may arrive after it gave up. */
+#define SANDBOX_DEADLINE_MARGIN_MS 50
+
+/* Writes `body` (stolen; NULL answers 500) as JSON; returns the status written. */
+int sandbox_reply(struct mg_connection *conn, int status, json_t *body);
+/* {"error": msg} with `status`; returns it. */
+int sandbox_error(struct mg_connection *conn, int status, const char *msg);
+/* Reads a body of at most `max` bytes as a JSON object (duplicate keys
+ * refused). 0 with *ret (a new reference), or the status of the answer already
+ * written (413 too large, 400 not a JSON object). */
+int sandbox_read_json(struct mg_connection *conn, size_t max, json_t **ret);
+/* The client's deadline in ms from SANDBOX_TIMEOUT_HEADER, or 0 when absent or invalid. */
+int64_t sandbox_client_timeout_ms(struct mg_connection *conn);
+/* Sleeps the injected latency; returns true when it runs past the client's
+ * deadline (the caller then answers 504 and does nothing). */
+bool sandbox_delay_past_deadline(struct mg_connection *conn, int64_t latency_ms);
