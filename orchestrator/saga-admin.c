@@ -61,6 +61,12 @@ static const PgStmt st_redrive = {
         "  RETURNING order_id)"
         " SELECT (SELECT count(*) FROM cmds) + (SELECT count(*) FROM flag)"};
 /* A compensation whose last allowed try has had its full wait unanswered. */
+/* A compensation answered after all: the saga is no longer failed once none is left waiting. */
+static const PgStmt st_clear_failed = {
+        "admin_clear_failed",
+        "UPDATE sagas SET compensation_failed = false WHERE order_id = $1 AND compensation_failed"
+        " AND NOT EXISTS (SELECT 1 FROM outbox WHERE order_id = $1 AND needs_ack AND acked_at IS NULL"
+        " AND step IN ('refund', 'withdraw_ticket', 'cancel_delivery', 'return_coupon'))"};
 static const PgStmt st_flag_failed = {
         "admin_flag_failed",
         "UPDATE sagas SET compensation_failed = true WHERE NOT compensation_failed AND order_id IN ("
@@ -257,4 +263,9 @@ int saga_admin_count_stuck(Pg *pg, int64_t older_than_ms, long long *ret) {
                 *ret = pg_ll(res, 0, 0);
         PQclear(res);
         return r;
+}
+
+int saga_admin_compensation_answered(Pg *pg, const char *order_id) {
+        const char *vals[] = {order_id};
+        return pg_run(pg, &st_clear_failed, 1, vals, NULL, NULL, NULL);
 }

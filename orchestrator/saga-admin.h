@@ -18,5 +18,8 @@ void saga_admin_setup(int64_t stuck_after_ms);
 /* Flags sagas whose compensation ran out of tries (logged once each).
  * Returns how many were flagged, or negative errno. */
 int saga_admin_flag_failed_compensations(Pg *pg);
+/* A compensation of `order_id` was answered: clears COMPENSATION_FAILED when
+ * no other compensation of the saga is still waiting. */
+int saga_admin_compensation_answered(Pg *pg, const char *order_id);
 /* Counts stuck sagas (for the food_sagas_stuck gauge). */
 int saga_admin_count_stuck(Pg *pg, int64_t older_than_ms, long long *ret);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "orchestrator.h"
+#include "saga-admin.h"
 
 typedef struct {
         natsMsg *msg;
@@ -158,6 +159,11 @@ static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
                 r = saga_store_ack_command(pg, corr->command_id, (int)corr->attempt);
         /* Effects only for the answer that acknowledged its command: a reply to
          * an older attempt, or a second reply to the same one, changes nothing. */
+        if (r == 1 && saga_admin_is_compensation(corr->step)) {
+                int c = saga_admin_compensation_answered(pg, corr->order_id);
+                if (c < 0)
+                        r = c;
+        }
         if (r == 1) {
                 if (type->desc == &food__v1__payment_authorized__descriptor ||
                     type->desc == &food__v1__payment_declined__descriptor ||

@@ -66,7 +66,8 @@ static int rpc_action(Orchestrator *o, Pg *pg, const Food__V1__OrderAction *a, E
                 saga_row_clear(&row);
                 return engine_reply_set(reply, 404, "Not found", "no such order", NULL, 0);
         }
-        if (def->input == SAGA_IN_DELIVERED && strcmp(row.order->rider_id, a->actor_id) != 0 &&
+        /* Only a picked delivery has a rider; before that "delivered" is simply not allowed (409). */
+        if (def->input == SAGA_IN_DELIVERED && *row.order->rider_id && strcmp(row.order->rider_id, a->actor_id) != 0 &&
             strcmp(a->actor_role, "admin") != 0) {
                 saga_row_clear(&row);
                 return engine_reply_set(reply, 403, "Forbidden", "this delivery was picked by another rider", NULL,

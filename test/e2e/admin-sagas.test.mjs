@@ -151,7 +151,7 @@ describe('admin saga history and sagactl', () => {
                 assert.equal((await p.sagactl('stuck', '--older-than', 'soon')).code, 2, 'sagactl stuck --older-than soon: usage error');
         });
 
-        it('a refund nobody answers (payment worker down): COMPENSATION_FAILED after its tries; the worker returns, one refund; redrive clears the flag', async () => {
+        it('a refund nobody answers (payment worker down): COMPENSATION_FAILED after its tries; redrive clears the flag and re-sends; the worker returns, one refund', async () => {
                 const o = await placeOrder(p, customer, store, [[store.menu[1], 5]]);
                 await waitStatus(p, owner, o.id, 'PAID');
                 const [exit] = await p.kill('payment');
@@ -183,6 +183,12 @@ describe('admin saga history and sagactl', () => {
                         const orch = (await p.sql('SELECT 1')) && p.find('orchestrator')[0].log;
                         const log = (await import('node:fs')).readFileSync(orch, 'utf8');
                         assert.ok(log.split('\n').some((l) => l.includes(o.id) && l.includes('COMPENSATION_FAILED')), `the orchestrator logs COMPENSATION_FAILED for ${o.id}`);
+
+                        // The operator redrives while the worker is still down: the flag goes, the refund is sent again.
+                        const r = await p.sagactl('redrive', o.id);
+                        assert.equal(r.code, 0, `sagactl redrive: exit ${r.code}, stderr ${r.stderr}`);
+                        assert.match(r.stdout, /^1 saga\(s\) redriven$/m, `sagactl redrive ${o.id}: ${r.stdout}`);
+                        assert.equal((await adminSaga(p, admin, o.id)).compensation_failed, false, 'redrive clears COMPENSATION_FAILED');
                 } finally {
                         await p.start('payment');
                 }
@@ -193,14 +199,11 @@ describe('admin saga history and sagactl', () => {
                 assert.equal(l.refunds.length, 1, `one refund on the PSP after the worker returned: ${JSON.stringify(l.refunds)}`);
                 assert.equal(l.net, 0, 'charged - refunded');
 
-                const r = await p.sagactl('redrive', o.id);
-                assert.equal(r.code, 0, `sagactl redrive: exit ${r.code}, stderr ${r.stderr}`);
-                assert.match(r.stdout, /^1 saga\(s\) redriven$/m, `sagactl redrive ${o.id}: ${r.stdout}`);
                 const after = await p.waitFor(async () => {
                         const x = await adminSaga(p, admin, o.id);
                         return !x.compensation_failed && x.steps.filter((st) => st.kind === 'compensation').every((st) => st.detail === 'answered') && x;
                 }, WAIT_MS).catch(() => null);
-                assert.ok(after, `after the redrive: no flag and every compensation answered: ${JSON.stringify(await adminSaga(p, admin, o.id))}`);
+                assert.ok(after, `after the worker returned: no flag and every compensation answered: ${JSON.stringify(await adminSaga(p, admin, o.id))}`);
                 await sleep(1000);
                 assert.equal(ledgerOf(await pspLedger(p), o.id).refunds.length, 1, 'the redrive paid nothing twice');
                 const j = await p.sagactl('stuck', '--older-than', '1', '--json');
