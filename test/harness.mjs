@@ -145,7 +145,13 @@ async function request(base, method, p, { token, body, headers = {}, timeoutMs =
                 payload = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
                 if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
         }
-        const res = await fetch(base + p, { method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+        let res;
+        try {
+                res = await fetch(base + p, { method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+        } catch (e) {
+                // Name the request: undici only says "fetch failed".
+                throw new Error(`${method} ${base}${p}: ${e.message}${e.cause ? ` (${e.cause.code || ''} ${e.cause.message})` : ''}`, { cause: e });
+        }
         return answer(res);
 }
 

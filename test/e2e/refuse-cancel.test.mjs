@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPlatform } from '../harness.mjs';
 import {
-        adminSaga, catalog, expectProblem, expectStatus, krw, ledgerOf, notificationsOf, orderBody, orderSnapshot,
+        adminSaga, catalog, expectProblem, expectStatus, getOrder, krw, ledgerOf, notificationsOf, orderBody, orderSnapshot,
         placeOrder, stableSnapshot, pspLedger, sagaSteps, show, storeAction, visible, waitDelivery, waitRefunded, waitStatus, WAIT_MS,
 } from '../flows.mjs';
 
@@ -250,6 +250,24 @@ describe('refusal, store timeout and cancellation compensate; too late is 409', 
                 const rejected = expectStatus(await p.api('GET', '/orders?status=REJECTED', { token: customer }), 200, 'GET /orders?status=REJECTED').json;
                 // Whatever the filter says, the declined order must not show up as an established order.
                 for (const o of rejected) assert.equal(o.amount_paid, 0, `a rejected order with money on it: ${JSON.stringify(o)}`);
+        });
+
+        it('the PSP failing while refunding: cancel answers 200 at once; the refund lands, once, when the PSP recovers', async () => {
+                const o = await paidOrder();
+                expectStatus(await p.psp('/config', { method: 'PUT', body: { latency_ms: 0, failure_rate: 1 } }), [200, 204], 'PSP PUT /config failure_rate 1');
+                try {
+                        const r = await act(`/orders/${o.id}/cancel`, customer);
+                        expectStatus(r, 200, `POST /orders/${o.id}/cancel while the PSP fails`);
+                        assert.equal(r.json.status, 'CANCELLED');
+                        await new Promise((res) => setTimeout(res, 2000));
+                        const v = await getOrder(p, customer, o.id);
+                        assert.equal(v.status, 'CANCELLED');
+                        assert.equal(v.amount_refunded, 0, 'nothing refunded while the PSP answers 503');
+                        assert.deepEqual(ledgerOf(await pspLedger(p), o.id).refunds, [], 'no refund on the PSP yet');
+                } finally {
+                        await p.psp('/config', { method: 'PUT', body: { latency_ms: 0, failure_rate: 0 } });
+                }
+                await expectCompensated(o, { status: 'CANCELLED', path: ['PAID', 'CANCELLED'] });
         });
 
         it(`the store never answers: after STORE_ACCEPT_TIMEOUT_S=${STORE_TIMEOUT_S} the order is REFUSED and compensated`, async () => {
