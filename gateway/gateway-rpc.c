@@ -1,5 +1,6 @@
 /* Gateway -> orchestrator request/reply and the mapping of RpcReply onto HTTP. */
 #include "gateway-rpc.h"
+#include "ids.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -85,7 +86,15 @@ void rpc_answer(Request *rq, const ProtobufCMessage *msg) {
                 http_problem(rq->x, 500, NULL, NULL, "could not encode the request");
                 return;
         }
-        r = bus_request(rq->gw->svc.bus, subject, msg->descriptor->name, data, len, rq->gw->cfg.rpc_timeout_ms,
+        /* The caller's W3C trace context, or a new one: it follows the order
+         * through the orchestrator and every worker (NATS header traceparent). */
+        const char *incoming = http_header(rq->x, "traceparent");
+        char trace[IDS_TRACEPARENT_LEN + 1] = "";
+        if (ids_traceparent_valid(incoming))
+                snprintf(trace, sizeof(trace), "%s", incoming);
+        else
+                (void)ids_traceparent(trace, sizeof(trace));
+        r = bus_request(rq->gw->svc.bus, subject, msg->descriptor->name, data, len, rq->gw->cfg.rpc_timeout_ms, trace,
                         &reply);
         free(data);
         if (r == -ETIMEDOUT) {

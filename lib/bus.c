@@ -447,9 +447,11 @@ int bus_publish_core(Bus *b, const char *subject, const char *type, const void *
 }
 
 int bus_request(Bus *b, const char *subject, const char *type, const void *data, size_t len, int64_t timeout_ms,
-                natsMsg **ret) {
+                const char *traceparent, natsMsg **ret) {
         natsMsg *m = NULL, *reply = NULL;
         natsStatus s = bus_msg_new(&m, subject, type, data, len);
+        if (s == NATS_OK && traceparent && *traceparent)
+                s = natsMsgHeader_Set(m, BUS_HDR_TRACE, traceparent);
         if (s == NATS_OK)
                 s = natsConnection_RequestMsg(&reply, b->nc, m, timeout_ms);
         natsMsg_Destroy(m);

@@ -66,6 +66,7 @@ int bus_publisher_flush(BusPublisher *p, int64_t timeout_ms);
 /* Core NATS publish (no persistence), e.g. RPC replies and live updates. */
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len);
 /* Core request/reply: 0 with *ret (natsMsg_Destroy it), -ETIMEDOUT, or
- * -EHOSTUNREACH when nobody listens on `subject`. */
+ * -EHOSTUNREACH when nobody listens on `subject`. `traceparent` (W3C, may be
+ * NULL) travels as a header. */
 int bus_request(Bus *b, const char *subject, const char *type, const void *data, size_t len, int64_t timeout_ms,
-                natsMsg **ret);
+                const char *traceparent, natsMsg **ret);

@@ -105,20 +105,33 @@ Food__V1__Correlation *codec_correlation(const ProtobufCMessage *m) {
         return *(Food__V1__Correlation *const *)((const char *)m + f->offset);
 }
 
+/* The "order" field of a message, or NULL. */
+static const Food__V1__Order *codec_order_field(const ProtobufCMessage *m) {
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "order");
+        if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || f->descriptor != &food__v1__order__descriptor)
+                return NULL;
+        return *(Food__V1__Order *const *)((const char *)m + f->offset);
+}
+
+const char *codec_traceparent(const ProtobufCMessage *m) {
+        const Food__V1__Correlation *corr = m ? codec_correlation(m) : NULL;
+        const Food__V1__Order *o = m ? codec_order_field(m) : NULL;
+        if (corr && corr->traceparent && *corr->traceparent)
+                return corr->traceparent;
+        if (o && o->traceparent)
+                return o->traceparent;
+        return "";
+}
+
 const char *codec_order_id(const ProtobufCMessage *m) {
-        const ProtobufCFieldDescriptor *f;
         const Food__V1__Correlation *corr;
+        const Food__V1__Order *o;
 
         if (!m)
                 return "";
         corr = codec_correlation(m);
         if (corr && corr->order_id)
                 return corr->order_id;
-        f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "order");
-        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor == &food__v1__order__descriptor) {
-                const Food__V1__Order *o = *(Food__V1__Order *const *)((const char *)m + f->offset);
-                if (o && o->id)
-                        return o->id;
-        }
-        return "";
+        o = codec_order_field(m);
+        return o && o->id ? o->id : "";
 }

@@ -38,5 +38,9 @@ void codec_free(ProtobufCMessage *m);
  * its "order" field, else "" (never NULL; borrowed from m). m may be NULL. */
 const char *codec_order_id(const ProtobufCMessage *m);
 
+/* The W3C trace context a message carries: its correlation's, else its
+ * order's, else "" (never NULL; borrowed from m). */
+const char *codec_traceparent(const ProtobufCMessage *m);
+
 /* The Correlation carried in field "corr" of a command or reply, or NULL. */
 Food__V1__Correlation *codec_correlation(const ProtobufCMessage *m);

@@ -73,9 +73,10 @@ static void wait_for_kick(Orchestrator *o, int ms) {
 }
 
 /* Stamps the command id and attempt into the message's correlation. The
- * payload is re-packed into *out (caller frees). */
+ * payload is re-packed into *out (caller frees); its trace context is copied
+ * into trace (for the traceparent header). */
 static int stamp(const CodecType *t, const void *data, size_t len, int64_t id, int attempt, uint8_t **out,
-                 size_t *out_len) {
+                 size_t *out_len, char *trace, size_t trace_cap) {
         ProtobufCMessage *m = NULL;
         Food__V1__Correlation *corr;
         int r = codec_unpack(t->desc, data, len, &m);
@@ -86,6 +87,7 @@ static int stamp(const CodecType *t, const void *data, size_t len, int64_t id, i
                 corr->command_id = id;
                 corr->attempt = (uint32_t)attempt;
         }
+        snprintf(trace, trace_cap, "%s", codec_traceparent(m));
         r = codec_pack(m, out, out_len);
         codec_free(m);
         return r;
@@ -127,7 +129,7 @@ static int relay_batch(Pg *pg, BusPublisher *pub) {
                 unsigned char *raw;
                 uint8_t *packed = NULL;
                 size_t raw_len = 0, packed_len = 0;
-                char msg_id[64];
+                char msg_id[64], trace[IDS_TRACEPARENT_LEN + 1];
 
                 int64_t wait = needs_ack ? retry_delay_ms(retry_policy(PQgetvalue(res, i, 6)), (int)pg_ll(res, i, 7))
                                          : 0;
@@ -143,7 +145,7 @@ static int relay_batch(Pg *pg, BusPublisher *pub) {
                         r = -ENOMEM;
                         goto fail;
                 }
-                r = stamp(t, raw, raw_len, id, attempt, &packed, &packed_len);
+                r = stamp(t, raw, raw_len, id, attempt, &packed, &packed_len, trace, sizeof(trace));
                 PQfreemem(raw);
                 if (r < 0) {
                         log_error("relay: outbox row %" PRId64 " does not decode; skipped", id);
@@ -155,7 +157,7 @@ static int relay_batch(Pg *pg, BusPublisher *pub) {
                         snprintf(msg_id, sizeof(msg_id), "c.%" PRId64 ".%d", id, attempt);
                 else
                         snprintf(msg_id, sizeof(msg_id), "e.%" PRId64, id);
-                r = bus_publish(pub, PQgetvalue(res, i, 1), msg_id, t->desc->name, packed, packed_len, NULL);
+                r = bus_publish(pub, PQgetvalue(res, i, 1), msg_id, t->desc->name, packed, packed_len, trace);
                 free(packed);
                 if (r < 0)
                         goto fail;

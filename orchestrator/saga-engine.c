@@ -97,9 +97,11 @@ static int next_order(NextOrder *n, const Food__V1__Order *cur, const char *stat
         return 0;
 }
 
-static void corr_init(Food__V1__Correlation *c, const char *order_id, const char *step) {
+/* Correlation of a command about order `o`, carrying its trace context. */
+static void corr_init(Food__V1__Correlation *c, const Food__V1__Order *o, const char *step) {
         food__v1__correlation__init(c);
-        c->order_id = (char *)order_id;
+        c->order_id = o->id;
+        c->traceparent = o->traceparent;
         c->step = (char *)step;
         c->attempt = 1; /* the relay stamps the real attempt and command id */
 }
@@ -130,7 +132,7 @@ static int emit_refunds(Pg *pg, const Food__V1__Order *o, int64_t amount, const 
                 if (take <= 0)
                         continue;
                 Food__V1__RefundPayment m = FOOD__V1__REFUND_PAYMENT__INIT;
-                corr_init(&corr, o->id, "refund");
+                corr_init(&corr, o, "refund");
                 snprintf(key, sizeof(key), "%s.%s", key_prefix, c->payment_id);
                 m.corr = &corr;
                 m.payment_id = c->payment_id;
@@ -149,7 +151,7 @@ static int emit_refunds(Pg *pg, const Food__V1__Order *o, int64_t amount, const 
 static int emit_notice(Pg *pg, const Food__V1__Order *o, const char *kind, const char *message) {
         Food__V1__Correlation corr;
         Food__V1__NotifyCustomer m = FOOD__V1__NOTIFY_CUSTOMER__INIT;
-        corr_init(&corr, o->id, "notify");
+        corr_init(&corr, o, "notify");
         m.corr = &corr;
         m.customer_id = o->customer_id;
         m.kind = (char *)kind;
@@ -167,21 +169,21 @@ static int emit_actions(const EngineConfig *cfg, Pg *pg, const Food__V1__Order *
                 return -EINVAL;
         if (actions & SAGA_ACT_CREATE_TICKET) {
                 Food__V1__CreateTicket m = FOOD__V1__CREATE_TICKET__INIT;
-                corr_init(&corr, o->id, "create_ticket");
+                corr_init(&corr, o, "create_ticket");
                 m.corr = &corr;
                 m.order = (Food__V1__Order *)o;
                 r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
         }
         if (r == 0 && (actions & SAGA_ACT_UPDATE_TICKET)) {
                 Food__V1__UpdateTicket m = FOOD__V1__UPDATE_TICKET__INIT;
-                corr_init(&corr, o->id, "update_ticket");
+                corr_init(&corr, o, "update_ticket");
                 m.corr = &corr;
                 m.order = (Food__V1__Order *)o;
                 r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
         }
         if (r == 0 && (actions & SAGA_ACT_WITHDRAW_TICKET)) {
                 Food__V1__WithdrawTicket m = FOOD__V1__WITHDRAW_TICKET__INIT;
-                corr_init(&corr, o->id, "withdraw_ticket");
+                corr_init(&corr, o, "withdraw_ticket");
                 m.corr = &corr;
                 m.store_id = o->store_id;
                 m.reason = (char *)(args && args->reason ? args->reason : "");
@@ -193,7 +195,7 @@ static int emit_actions(const EngineConfig *cfg, Pg *pg, const Food__V1__Order *
         }
         if (r == 0 && (actions & SAGA_ACT_OPEN_DELIVERY)) {
                 Food__V1__OpenDelivery m = FOOD__V1__OPEN_DELIVERY__INIT;
-                corr_init(&corr, o->id, "open_delivery");
+                corr_init(&corr, o, "open_delivery");
                 m.corr = &corr;
                 m.delivery_id = delivery_id;
                 m.store_id = o->store_id;
@@ -203,7 +205,7 @@ static int emit_actions(const EngineConfig *cfg, Pg *pg, const Food__V1__Order *
         }
         if (r == 0 && (actions & SAGA_ACT_ASSIGN_RIDER)) {
                 Food__V1__AssignRider m = FOOD__V1__ASSIGN_RIDER__INIT;
-                corr_init(&corr, o->id, "assign_rider");
+                corr_init(&corr, o, "assign_rider");
                 m.corr = &corr;
                 m.delivery_id = delivery_id;
                 m.rider_id = o->rider_id;
@@ -211,7 +213,7 @@ static int emit_actions(const EngineConfig *cfg, Pg *pg, const Food__V1__Order *
         }
         if (r == 0 && (actions & SAGA_ACT_COMPLETE_DELIVERY)) {
                 Food__V1__CompleteDelivery m = FOOD__V1__COMPLETE_DELIVERY__INIT;
-                corr_init(&corr, o->id, "complete_delivery");
+                corr_init(&corr, o, "complete_delivery");
                 m.corr = &corr;
                 m.delivery_id = delivery_id;
                 m.rider_id = o->rider_id;
@@ -220,14 +222,14 @@ static int emit_actions(const EngineConfig *cfg, Pg *pg, const Food__V1__Order *
         /* A coupon is given back only if the order actually used it. */
         if (r == 0 && (actions & SAGA_ACT_RETURN_COUPON) && *o->coupon_id && o->discount > 0) {
                 Food__V1__ReturnCoupon m = FOOD__V1__RETURN_COUPON__INIT;
-                corr_init(&corr, o->id, "return_coupon");
+                corr_init(&corr, o, "return_coupon");
                 m.corr = &corr;
                 m.coupon_id = o->coupon_id;
                 r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
         }
         if (r == 0 && (actions & SAGA_ACT_ISSUE_COUPON) && cfg && cfg->cooked_coupon_discount > 0) {
                 Food__V1__IssueCoupon m = FOOD__V1__ISSUE_COUPON__INIT;
-                corr_init(&corr, o->id, "issue_coupon");
+                corr_init(&corr, o, "issue_coupon");
                 snprintf(coupon_id, sizeof(coupon_id), "cpn_%s", o->id + 4); /* one per order, re-sends included */
                 m.corr = &corr;
                 m.coupon_id = coupon_id;
@@ -244,7 +246,7 @@ static int emit_actions(const EngineConfig *cfg, Pg *pg, const Food__V1__Order *
                 r = emit_notice(pg, o, "THANK_YOU", *o->store_message ? o->store_message : ENGINE_THANK_YOU_DEFAULT);
         if (r == 0 && (actions & SAGA_ACT_CANCEL_DELIVERY)) {
                 Food__V1__CancelDelivery m = FOOD__V1__CANCEL_DELIVERY__INIT;
-                corr_init(&corr, o->id, "cancel_delivery");
+                corr_init(&corr, o, "cancel_delivery");
                 m.corr = &corr;
                 m.delivery_id = delivery_id;
                 m.reason = (char *)(args && args->reason ? args->reason : "");
@@ -337,7 +339,7 @@ static int emit_authorize(Pg *pg, const Food__V1__Order *o, const char *card_tok
         Food__V1__AuthorizePayment cmd = FOOD__V1__AUTHORIZE_PAYMENT__INIT;
         Food__V1__Correlation corr;
         char key[160];
-        corr_init(&corr, o->id, "authorize");
+        corr_init(&corr, o, "authorize");
         snprintf(key, sizeof(key), "%s.authorize", o->id);
         cmd.corr = &corr;
         cmd.customer_id = o->customer_id;
@@ -347,7 +349,8 @@ static int emit_authorize(Pg *pg, const Food__V1__Order *o, const char *card_tok
         return saga_store_outbox(pg, o->id, "authorize", &cmd.base, true);
 }
 
-int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to) {
+int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to,
+                 const char *traceparent) {
         bool coupon = *req->order->coupon_id;
         NextOrder n;
         SagaRow row;
@@ -358,6 +361,7 @@ int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *re
         if (r < 0)
                 return r;
         n.order.version = 1;
+        n.order.traceparent = (char *)(ids_traceparent_valid(traceparent) ? traceparent : "");
         n.order.discount = 0; /* known once the coupon is redeemed */
         n.order.amount_paid = 0;
         n.order.amount_refunded = 0;
@@ -374,7 +378,7 @@ int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *re
         if (r == 0 && coupon) {
                 Food__V1__RedeemCoupon m = FOOD__V1__REDEEM_COUPON__INIT;
                 Food__V1__Correlation corr;
-                corr_init(&corr, row.order_id, "redeem_coupon");
+                corr_init(&corr, &n.order, "redeem_coupon");
                 m.corr = &corr;
                 m.coupon_id = n.order.coupon_id;
                 m.customer_id = n.order.customer_id;
@@ -530,7 +534,7 @@ int engine_modify(const EngineConfig *cfg, Pg *pg, SagaRow *row, const Food__V1_
         row->attempt = 1;
         row->step_deadline_ms = ids_now_ms() + cfg->payment_timeout_ms;
         snprintf(row->reply_to, sizeof(row->reply_to), "%s", reply_to ? reply_to : "");
-        corr_init(&corr, row->order_id, "modify_charge");
+        corr_init(&corr, row->order, "modify_charge");
         snprintf(key, sizeof(key), "%s.modify.%" PRId64, row->order_id, row->version);
         cmd.corr = &corr;
         cmd.customer_id = row->order->customer_id;

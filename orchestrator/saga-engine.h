@@ -49,8 +49,10 @@ int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, co
 int engine_refunded(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount);
 
 /* Starts a saga for a priced order awaiting payment: snapshot PAYMENT_PENDING,
- * AuthorizePayment in the outbox, reply_to remembered for the outcome. */
-int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to);
+ * AuthorizePayment in the outbox, reply_to remembered for the outcome; the
+ * request's `traceparent` (may be NULL) stays with the order and its messages. */
+int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to,
+                 const char *traceparent);
 
 /* Modifies an order before cooking (the gateway priced the new items). A
  * lower or equal total applies at once (the difference is refunded) with a 200

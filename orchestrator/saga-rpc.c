@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 #include "orchestrator.h"
@@ -88,7 +89,8 @@ static int rpc_action(Orchestrator *o, Pg *pg, const Food__V1__OrderAction *a, E
 
 /* Starts the saga, or answers a repeated Idempotency-Key from what exists.
  * Returns 0 with reply->data NULL when the answer comes later (payment). */
-static int rpc_place(Orchestrator *o, Pg *pg, const Food__V1__PlaceOrder *p, const char *reply_to, EngineReply *reply) {
+static int rpc_place(Orchestrator *o, Pg *pg, const Food__V1__PlaceOrder *p, const char *reply_to,
+                     const char *traceparent, EngineReply *reply) {
         char existing[64] = "", hash[80] = "";
         SagaRow row;
         int r;
@@ -130,7 +132,7 @@ static int rpc_place(Orchestrator *o, Pg *pg, const Food__V1__PlaceOrder *p, con
                         return r;
                 }
         }
-        return engine_start(&o->engine, pg, p, reply_to);
+        return engine_start(&o->engine, pg, p, reply_to, traceparent);
 }
 
 static int rpc_modify(Orchestrator *o, Pg *pg, const Food__V1__ModifyOrder *req, const char *reply_to,
@@ -157,7 +159,8 @@ static int rpc_dispatch(Orchestrator *o, Pg *pg, natsMsg *msg, EngineReply *repl
         if (!type || codec_unpack(type->desc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m) < 0)
                 return engine_reply_set(reply, 400, "Bad request", "undecodable request", NULL, 0);
         if (type->desc == &food__v1__place_order__descriptor)
-                r = rpc_place(o, pg, (Food__V1__PlaceOrder *)m, natsMsg_GetReply(msg), reply);
+                r = rpc_place(o, pg, (Food__V1__PlaceOrder *)m, natsMsg_GetReply(msg), bus_header(msg, BUS_HDR_TRACE),
+                              reply);
         else if (type->desc == &food__v1__order_action__descriptor)
                 r = rpc_action(o, pg, (Food__V1__OrderAction *)m, reply);
         else if (type->desc == &food__v1__saga_query__descriptor)

@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
         }
         r = codec_pack(&q.base, &buf, &len);
         if (r == 0)
-                r = bus_request(bus, FOOD_PREFIX ".rpc.sagas.query", q.base.descriptor->name, buf, len, 5000, &reply);
+                r = bus_request(bus, FOOD_PREFIX ".rpc.sagas.query", q.base.descriptor->name, buf, len, 5000, NULL, &reply);
         if (r < 0) {
                 fprintf(stderr, "sagactl: the orchestrator did not answer (%s)\n",
                         r == -EHOSTUNREACH ? "no orchestrator is running" : strerror(-r));

@@ -53,6 +53,7 @@ static void stop_orchestrator(int sig) {
 typedef struct {
         const ProtobufCMessage *req;
         const char *subject;
+        const char *traceparent; /* sent as the NATS header, may be NULL */
         int status;
         char order_status[32];
         char order_id[64];
@@ -69,7 +70,7 @@ static void *call_run(void *arg) {
         c->status = -1;
         if (codec_pack(c->req, &buf, &len) < 0)
                 return NULL;
-        if (bus_request(bus, c->subject, c->req->descriptor->name, buf, len, 5000, &reply) == 0 &&
+        if (bus_request(bus, c->subject, c->req->descriptor->name, buf, len, 5000, c->traceparent, &reply) == 0 &&
             codec_unpack(&food__v1__rpc_reply__descriptor, natsMsg_GetData(reply),
                          (size_t)natsMsg_GetDataLength(reply), &m) == 0) {
                 Food__V1__RpcReply *r = (Food__V1__RpcReply *)m;
@@ -90,8 +91,8 @@ static Food__V1__OrderItem item = FOOD__V1__ORDER_ITEM__INIT;
 static Food__V1__OrderItem *items[] = {&item};
 static Food__V1__Location addr = FOOD__V1__LOCATION__INIT;
 
-static void place_async(pthread_t *t, Call *c, Food__V1__PlaceOrder *p, Food__V1__Order *o, const char *id,
-                        const char *key, const char *card) {
+static void place_async_traced(pthread_t *t, Call *c, Food__V1__PlaceOrder *p, Food__V1__Order *o, const char *id,
+                               const char *key, const char *card, const char *traceparent) {
         food__v1__order__init(o);
         food__v1__place_order__init(p);
         item.menu_item_id = "m1";
@@ -114,7 +115,13 @@ static void place_async(pthread_t *t, Call *c, Food__V1__PlaceOrder *p, Food__V1
         memset(c, 0, sizeof(*c));
         c->req = &p->base;
         c->subject = "food.rpc.orders.place";
+        c->traceparent = traceparent;
         pthread_create(t, NULL, call_run, c);
+}
+
+static void place_async(pthread_t *t, Call *c, Food__V1__PlaceOrder *p, Food__V1__Order *o, const char *id,
+                        const char *key, const char *card) {
+        place_async_traced(t, c, p, o, id, key, card, NULL);
 }
 
 static int action(const char *order_id, const char *act, const char *role, const char *actor, Call *c) {
@@ -209,6 +216,8 @@ static int place_paid(const char *id) {
 
 /* ---- the tests --------------------------------------------------------------- */
 
+#define TRACE "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
 static void test_place_pays_then_answers(void) {
         Food__V1__PlaceOrder p;
         Food__V1__Order o;
@@ -216,12 +225,14 @@ static void test_place_pays_then_answers(void) {
         pthread_t t;
         char id[64], st[32];
         ids_new(id, sizeof(id), "ord");
-        place_async(&t, &c, &p, &o, id, "", "tok_ok");
+        place_async_traced(&t, &c, &p, &o, id, "", "tok_ok", TRACE);
         ProtobufCMessage *cmd = next_command(payments, &food__v1__authorize_payment__descriptor, id, 4000);
         CHECK(cmd != NULL, "no AuthorizePayment command for %s", id);
         if (cmd) {
                 Food__V1__AuthorizePayment *a = (Food__V1__AuthorizePayment *)cmd;
                 CHECK(a->amount == 18000, "authorize amount: expected 18000, got %lld", (long long)a->amount);
+                CHECK(strcmp(a->corr->traceparent, TRACE) == 0, "trace context: expected %s, got %s", TRACE,
+                      a->corr->traceparent);
                 CHECK(strcmp(a->corr->step, "authorize") == 0 && a->corr->attempt == 1 && a->corr->command_id > 0,
                       "correlation: expected authorize/1/>0, got %s/%u/%lld", a->corr->step, a->corr->attempt,
                       (long long)a->corr->command_id);
@@ -241,6 +252,8 @@ static void test_place_pays_then_answers(void) {
         CHECK(c.amount_paid == 18000, "amount_paid: expected 18000, got %lld", (long long)c.amount_paid);
         ProtobufCMessage *ticket = next_command(stores, &food__v1__create_ticket__descriptor, id, 4000);
         CHECK(ticket != NULL, "no CreateTicket after PAID");
+        CHECK(ticket && strcmp(codec_correlation(ticket)->traceparent, TRACE) == 0,
+              "the ticket command lost the order's trace context");
         codec_free(ticket);
         codec_free(cmd);
 
@@ -417,7 +430,7 @@ static Food__V1__RpcReply *saga_query(const char *query, const char *order_id, b
         q.order_id = (char *)order_id;
         q.all = all;
         if (codec_pack(&q.base, &buf, &len) == 0 &&
-            bus_request(bus, "food.rpc.sagas.query", q.base.descriptor->name, buf, len, 5000, &reply) == 0)
+            bus_request(bus, "food.rpc.sagas.query", q.base.descriptor->name, buf, len, 5000, NULL, &reply) == 0)
                 (void)codec_unpack(&food__v1__rpc_reply__descriptor, natsMsg_GetData(reply),
                                    (size_t)natsMsg_GetDataLength(reply), &m);
         natsMsg_Destroy(reply);
