@@ -79,7 +79,11 @@ describe('refusal, store timeout and cancellation compensate; too late is 409', 
                 assert.deepEqual([...kinds].sort(), [...expected].sort(),
                         `${order.id}: notifications (status:kind), expected one per status change and one with '${refundText}'; got ${JSON.stringify(notes)}`);
 
-                const saga = await adminSaga(p, admin, order.id);
+                // The withdrawal is answered independently of the refund: give its reply time to arrive.
+                const saga = await p.waitFor(async () => {
+                        const x = await adminSaga(p, admin, order.id);
+                        return sagaSteps(x, { kind: 'compensation' }).every((st) => st.detail === 'answered') && x;
+                }, WAIT_MS).catch(() => null) ?? await adminSaga(p, admin, order.id);
                 assert.equal(saga.order_id, order.id);
                 assert.equal(saga.state, status, `${order.id}: saga state`);
                 assert.equal(saga.compensation_failed, false, `${order.id}: compensation_failed`);
@@ -88,7 +92,7 @@ describe('refusal, store timeout and cancellation compensate; too late is 409', 
                         const c = sagaSteps(saga, { step, kind: 'compensation' });
                         assert.equal(c.length, 1, `${order.id}: one compensation '${step}' in the saga history, got ${JSON.stringify(saga.steps)}`);
                         assert.equal(c[0].type, type, `${order.id}: type of compensation '${step}'`);
-                        assert.equal(c[0].detail, 'answered', `${order.id}: compensation '${step}' detail`);
+                        assert.equal(c[0].detail, 'answered', `${order.id}: compensation '${step}' detail: ${JSON.stringify(saga.steps)}`);
                         assert.equal(sagaSteps(saga, { step, kind: 'command' }).length, 0, `${order.id}: '${step}' must be listed as a compensation, not a command`);
                 }
                 assert.ok(sagaSteps(saga, { kind: 'reply', type: 'food.v1.PaymentRefunded', step: 'refund' }).length >= 1,
@@ -252,6 +256,20 @@ describe('refusal, store timeout and cancellation compensate; too late is 409', 
                 for (const o of rejected) assert.equal(o.amount_paid, 0, `a rejected order with money on it: ${JSON.stringify(o)}`);
         });
 
+        it('the orchestrator killed (SIGKILL) right after a refusal: on restart the refund and the withdrawal still happen, once', async () => {
+                const o = await paidOrder();
+                await p.kill('payment'); // the refund cannot be done before the crash
+                try {
+                        await storeAction(p, owner, store.id, o.id, 'refuse', 'REFUSED', { reason: 'kitchen fire' });
+                        const [exit] = await p.kill('orchestrator', 'SIGKILL');
+                        assert.equal(exit.signal, 'SIGKILL', `orchestrator exit: ${JSON.stringify(exit)}`);
+                } finally {
+                        await p.start('payment');
+                        await p.start('orchestrator');
+                }
+                await expectCompensated(o, { status: 'REFUSED', path: ['PAID', 'REFUSED'], reason: 'kitchen fire' });
+        });
+
         it('the PSP failing while refunding: cancel answers 200 at once; the refund lands, once, when the PSP recovers', async () => {
                 const o = await paidOrder();
                 expectStatus(await p.psp('/config', { method: 'PUT', body: { latency_ms: 0, failure_rate: 1 } }), [200, 204], 'PSP PUT /config failure_rate 1');
@@ -293,6 +311,32 @@ describe('refusal, store timeout and cancellation compensate; too late is 409', 
                         const sa = await adminSaga(p, admin, accepted.id);
                         assert.equal(sa.state, 'ACCEPTED');
                         assert.equal(sa.deadline_at, null, 'an accepted order keeps no store deadline');
+
+                        // The store's and the customer's decisions racing the deadline: one outcome each, one refund.
+                        const racers = await Promise.all(Array.from({ length: 6 }, () => paidOrder()));
+                        const outcomes = await Promise.all(racers.map(async (o, i) => {
+                                const deadline = Date.parse((await adminSaga(p, admin, o.id)).deadline_at);
+                                await new Promise((r) => setTimeout(r, Math.max(0, deadline - 300 + i * 120 - Date.now())));
+                                const [action, path, body, to] = i % 2
+                                        ? ['cancel', `/orders/${o.id}/cancel`, undefined, 'CANCELLED']
+                                        : ['accept', `/stores/${store.id}/orders/${o.id}/accept`, undefined, 'ACCEPTED'];
+                                const r = await act(path, i % 2 ? customer : owner, body);
+                                assert.ok(r.status === 200 || r.status === 409, `${action} at the deadline: expected 200 or 409, got ${show(r)}`);
+                                if (r.status === 200) assert.equal(r.json.status, to);
+                                else expectProblem(r, 409, `${action} after the deadline fired`);
+                                return { o, action, status: r.status };
+                        }));
+                        for (const { o, action, status } of outcomes) {
+                                if (action === 'accept' && status === 200) {
+                                        const v = await waitStatus(p, customer, o.id, 'ACCEPTED');
+                                        assert.equal(v.amount_refunded, 0, `${o.id}: accepted in time, not refunded`);
+                                        assert.deepEqual(visible(v.history.map((h) => h.status)), ['PAID', 'ACCEPTED'], `${o.id}: history`);
+                                        assert.deepEqual(ledgerOf(await pspLedger(p), o.id).refunds, [], `${o.id}: no refund`);
+                                } else {
+                                        const final = action === 'cancel' && status === 200 ? 'CANCELLED' : 'REFUSED';
+                                        await expectCompensated(o, { status: final, path: ['PAID', final] });
+                                }
+                        }
                 } finally {
                         await p.restart('orchestrator', { env: { STORE_ACCEPT_TIMEOUT_S: undefined } });
                 }
