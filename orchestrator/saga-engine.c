@@ -19,10 +19,28 @@ void engine_reply_clear(EngineReply *r) {
         memset(r, 0, sizeof(*r));
 }
 
+void engine_reply_each_abandoned(EngineReply *r, void (*fn)(void *ud, const char *inbox, const uint8_t *data,
+                                                             size_t len),
+                                 void *ud) {
+        EngineReply conflict = {0};
+        if (!r->abandoned[0] ||
+            engine_reply_set(&conflict, 409, "Conflict",
+                             "the order changed while the modification was being paid; it was not applied and "
+                             "any extra charge is refunded",
+                             NULL, 0) < 0)
+                return;
+        for (char *save = NULL, *inbox = strtok_r(r->abandoned, " ", &save); inbox; inbox = strtok_r(NULL, " ", &save))
+                fn(ud, inbox, conflict.data, conflict.len);
+        engine_reply_clear(&conflict);
+        r->abandoned[0] = 0;
+}
+
 int engine_reply_set(EngineReply *r, int http_status, const char *title, const char *detail,
                      const Food__V1__Order *order, int retry_after_s) {
         Food__V1__RpcReply m = FOOD__V1__RPC_REPLY__INIT;
-        engine_reply_clear(r);
+        free(r->data); /* keeps r->abandoned */
+        r->data = NULL;
+        r->len = 0;
         m.http_status = http_status;
         m.title = (char *)(title ? title : "");
         m.detail = (char *)(detail ? detail : "");
@@ -291,12 +309,27 @@ int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, co
         if (args && args->reason && *args->reason)
                 n.order.reason = (char *)args->reason;
 
+        SagaDecision still;
         row->state = d.next;
         row->version = n.order.version;
-        row->step[0] = 0; /* a transition ends any awaited step (a later answer is voided) */
-        row->step_deadline_ms = 0;
-        codec_free(row->pending ? &row->pending->base : NULL);
-        row->pending = NULL;
+        if (row->pending && saga_decide(d.next, SAGA_IN_MODIFY, &still) == 0) {
+                /* A modification being paid stays valid in the new state (PAID ->
+                 * ACCEPTED): it goes on waiting for its charge. */
+        } else {
+                if (row->pending) {
+                        /* The modification loses to this transition: its charge, if
+                         * it lands, is refunded (late charge), and whoever waits for
+                         * it is told (reply->abandoned, answered 409). */
+                        snprintf(reply->abandoned, sizeof(reply->abandoned), "%s", row->reply_to);
+                        row->reply_to[0] = 0;
+                        if (r == 0)
+                                r = saga_store_close_step(pg, row->order_id, row->step);
+                        codec_free(&row->pending->base);
+                        row->pending = NULL;
+                }
+                row->step[0] = 0; /* a transition ends any awaited step (a later answer is voided) */
+                row->step_deadline_ms = 0;
+        }
         if (r == 0)
                 r = emit_actions(cfg, pg, &n.order, d.actions, args);
         if (r == 0)
@@ -535,7 +568,9 @@ int engine_modify(const EngineConfig *cfg, Pg *pg, SagaRow *row, const Food__V1_
         row->step_deadline_ms = ids_now_ms() + cfg->payment_timeout_ms;
         snprintf(row->reply_to, sizeof(row->reply_to), "%s", reply_to ? reply_to : "");
         corr_init(&corr, row->order, "modify_charge");
-        snprintf(key, sizeof(key), "%s.modify.%" PRId64, row->order_id, row->version);
+        /* One provider-side key per modification request (re-sends of this
+         * command keep it; a retry after a decline is a new request). */
+        snprintf(key, sizeof(key), "%s.modify.%" PRId64 ".%" PRId64, row->order_id, row->version, ids_now_ms());
         cmd.corr = &corr;
         cmd.customer_id = row->order->customer_id;
         cmd.amount = diff;

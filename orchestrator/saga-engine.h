@@ -30,9 +30,15 @@ typedef struct {
         uint8_t *data;
         size_t len;
         int http_status;
+        /* RPC inboxes of a modification this decision abandoned: answer them 409 after commit. */
+        char abandoned[SAGA_REPLY_TO_MAX];
 } EngineReply;
 
 void engine_reply_clear(EngineReply *r);
+/* Calls fn for each abandoned inbox of `r` with a packed 409 RpcReply, then forgets them. */
+void engine_reply_each_abandoned(EngineReply *r, void (*fn)(void *ud, const char *inbox, const uint8_t *data,
+                                                             size_t len),
+                                 void *ud);
 /* Packs an RpcReply (order may be NULL). */
 int engine_reply_set(EngineReply *r, int http_status, const char *title, const char *detail,
                      const Food__V1__Order *order, int retry_after_s);

@@ -32,6 +32,13 @@ static int on_payment_outcome(Orchestrator *o, Pg *pg, const ProtobufCMessage *m
         if (r != 0)
                 return r < 0 ? r : 0; /* unknown order: nothing to move */
         bool modifying = strcmp(corr->step, "modify_charge") == 0;
+        if (m->descriptor == &food__v1__payment_authorized__descriptor && strcmp(row.step, corr->step) != 0) {
+                /* The saga no longer waits for this charge: refund it (once). */
+                const Food__V1__PaymentAuthorized *a = (const Food__V1__PaymentAuthorized *)m;
+                r = engine_late_charge(pg, &row, corr->step, a->payment_id, a->amount);
+                saga_row_clear(&row);
+                return r;
+        }
         if ((!modifying && row.state != SAGA_PAYMENT_PENDING) || strcmp(row.step, corr->step) != 0 ||
             (int)corr->attempt != row.attempt) {
                 metric_add(m_stale, 1);

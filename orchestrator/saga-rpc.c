@@ -173,6 +173,11 @@ static int rpc_dispatch(Orchestrator *o, Pg *pg, natsMsg *msg, EngineReply *repl
         return r;
 }
 
+static void rpc_publish(void *orchestrator, const char *inbox, const uint8_t *data, size_t len) {
+        Orchestrator *o = orchestrator;
+        (void)bus_publish_core(o->svc.bus, inbox, food__v1__rpc_reply__descriptor.name, data, len);
+}
+
 /* One request, one transaction; retried when the saga moved under us. */
 static void rpc_handle(Orchestrator *o, Pg *pg, natsMsg *msg) {
         EngineReply reply = {0};
@@ -191,6 +196,7 @@ static void rpc_handle(Orchestrator *o, Pg *pg, natsMsg *msg) {
                         r = rpc_dispatch(o, pg, msg, &reply);
                 if (r >= 0 && reply.http_status < 400 && pg_commit(pg) == 0) {
                         orchestrator_kick_relay(o);
+                        engine_reply_each_abandoned(&reply, rpc_publish, o);
                         break;
                 }
                 if (r >= 0 && reply.http_status >= 400) {
