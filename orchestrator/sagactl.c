@@ -59,7 +59,7 @@ static void print_saga(const Food__V1__SagaHistory *h, bool json) {
 int main(int argc, char **argv) {
         Food__V1__SagaQuery q = FOOD__V1__SAGA_QUERY__INIT;
         const char *nats_url = NULL;
-        bool json = false;
+        bool json = false, older_given = false;
         int64_t older_s = 0;
         Bus *bus = NULL;
         natsMsg *reply = NULL;
@@ -80,12 +80,14 @@ int main(int argc, char **argv) {
                 else if (strcmp(argv[i], "--older-than") == 0 && i + 1 < argc) {
                         if (parse_seconds(argv[++i], &older_s) < 0)
                                 return usage();
+                        older_given = true;
                 } else if (argv[i][0] != '-' && !*q.order_id) /* protobuf-c strings start as "" */
                         q.order_id = argv[i];
                 else
                         return usage();
         }
-        q.older_than_ms = older_s * 1000;
+        /* 0 in the query means "the orchestrator's default": an explicit 0 s asks for 1 ms. */
+        q.older_than_ms = older_s > 0 ? older_s * 1000 : (older_given ? 1 : 0);
         if ((strcmp(q.query, "show") == 0 && !*q.order_id) ||
             (strcmp(q.query, "redrive") == 0 && !*q.order_id == !q.all) ||
             (strcmp(q.query, "show") && strcmp(q.query, "stuck") && strcmp(q.query, "redrive")))
