@@ -12,8 +12,11 @@
 struct Bus {
         natsConnection *nc;
         jsCtx *js; /* for topology calls only */
-        atomic_bool closing;
 };
+
+/* Set while a connection is being closed on purpose. Process-wide, not in the
+ * Bus: nats.c may deliver the disconnected callback after the Bus is freed. */
+static atomic_bool bus_closing;
 
 struct BusConsumer {
         natsSubscription *sub;
@@ -92,9 +95,9 @@ static void bus_on_error(natsConnection *nc, natsSubscription *sub, natsStatus e
 }
 
 static void bus_on_disconnected(natsConnection *nc, void *closure) {
-        Bus *b = closure;
         (void)nc;
-        if (!atomic_load(&b->closing))
+        (void)closure;
+        if (!atomic_load(&bus_closing))
                 log_warn("nats: disconnected, reconnecting");
 }
 
@@ -133,7 +136,7 @@ int bus_connect(Bus **ret, const char *url, const char *name, const volatile boo
         if (s == NATS_OK)
                 s = natsOptions_SetErrorHandler(o, bus_on_error, NULL);
         if (s == NATS_OK)
-                s = natsOptions_SetDisconnectedCB(o, bus_on_disconnected, b);
+                s = natsOptions_SetDisconnectedCB(o, bus_on_disconnected, NULL);
         if (s == NATS_OK)
                 s = natsOptions_SetReconnectedCB(o, bus_on_reconnected, NULL);
         if (s != NATS_OK) {
@@ -169,7 +172,7 @@ fail:
 void bus_free(Bus *b) {
         if (!b)
                 return;
-        atomic_store(&b->closing, true);
+        atomic_store(&bus_closing, true);
         if (b->nc) {
                 natsConnection_DrainTimeout(b->nc, 5000);
                 for (int i = 0; i < 100 && !natsConnection_IsClosed(b->nc); i++)
