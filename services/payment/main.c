@@ -17,6 +17,8 @@ int main(void) {
         PaymentProvider *provider = NULL;
         PaymentHandler *handler = NULL;
         WorkerDef def = {.durable = "payment", .handle = payment_handle};
+        BreakerConfig breaker = {0};
+        int64_t window, min_calls, pct, slow_ms, cooldown_ms;
         Service svc;
         int r;
 
@@ -29,8 +31,21 @@ int main(void) {
         /* One provider call per message: small batches keep one slow call from delaying others. */
         if (r == 0)
                 r = worker_config(&def, 8, 1);
+        /* The circuit breaker in front of the provider's charges. */
+        if (r == 0)
+                r = config_int("PAYMENT_BREAKER_WINDOW", 20, 1, BREAKER_WINDOW_MAX, &window);
+        if (r == 0)
+                r = config_int("PAYMENT_BREAKER_MIN_CALLS", 5, 1, BREAKER_WINDOW_MAX, &min_calls);
+        if (r == 0)
+                r = config_int("PAYMENT_BREAKER_FAILURE_PCT", 50, 1, 100, &pct);
+        if (r == 0)
+                r = config_int("PAYMENT_BREAKER_SLOW_MS", 1500, 1, 600000, &slow_ms);
+        if (r == 0)
+                r = config_int("PAYMENT_BREAKER_COOLDOWN_MS", 5000, 1, 3600000, &cooldown_ms);
         if (r < 0)
                 return 2;
+        breaker = (BreakerConfig){.window = (int)window, .min_calls = (int)min_calls, .max_failure_pct = (int)pct,
+                                  .slow_ms = slow_ms, .cooldown_ms = cooldown_ms};
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 log_error("cannot initialise libcurl");
                 return 1;
@@ -40,7 +55,7 @@ int main(void) {
                 log_error_errno(r, "PSP_URL=\"%s\" is not an http(s) URL", pcfg.url);
                 goto out;
         }
-        r = payment_handler_new(&handler, provider);
+        r = payment_handler_new(&handler, provider, &breaker);
         if (r < 0)
                 goto out;
         r = service_start(&svc, "payment", "payment", payment_migrations, payment_migrations_len, 9102);

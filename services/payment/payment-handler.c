@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
 #include "food.pb-c.h"
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -17,6 +19,9 @@
 struct PaymentHandler {
         PaymentProvider *provider;
         Metric *approved, *declined, *failed, *refunded, *refund_failed, *refund_retry, *replayed;
+        pthread_mutex_t breaker_lock;
+        Breaker breaker;
+        Metric *breaker_state, *breaker_refused, *breaker_opened;
 };
 
 /* A decided payment recorded earlier under the same (kind, idempotency key). */
@@ -40,11 +45,18 @@ static const PgStmt st_record = {
         " amount = EXCLUDED.amount, status = EXCLUDED.status, reason = EXCLUDED.reason, at = now()"
         " WHERE payments.status = 'failed'"};
 
-int payment_handler_new(PaymentHandler **ret, PaymentProvider *provider) {
+int payment_handler_new(PaymentHandler **ret, PaymentProvider *provider, const BreakerConfig *breaker) {
         PaymentHandler *h = calloc(1, sizeof(*h));
         if (!h)
                 return -ENOMEM;
         h->provider = provider;
+        pthread_mutex_init(&h->breaker_lock, NULL);
+        breaker_init(&h->breaker, breaker);
+        h->breaker_state = metrics_gauge("food_payment_breaker_state",
+                                         "Payment provider circuit breaker: 0 closed, 1 open, 2 half-open");
+        h->breaker_refused = metrics_counter("food_payment_breaker_refused_total",
+                                             "Charges refused at once because the breaker was open");
+        h->breaker_opened = metrics_counter("food_payment_breaker_opened_total", "Times the breaker opened");
         h->approved = metrics_counter("food_payment_charges_total{outcome=\"approved\"}",
                                       "Authorizations by outcome");
         h->declined = metrics_counter("food_payment_charges_total{outcome=\"declined\"}", "");
@@ -59,7 +71,45 @@ int payment_handler_new(PaymentHandler **ret, PaymentProvider *provider) {
 }
 
 void payment_handler_free(PaymentHandler *h) {
+        if (h)
+                pthread_mutex_destroy(&h->breaker_lock);
         free(h);
+}
+
+/* Asks the breaker whether a charge may go to the provider; when not, *retry_s
+ * says when to try again. */
+static bool breaker_pass(PaymentHandler *h, int *retry_s) {
+        pthread_mutex_lock(&h->breaker_lock);
+        int64_t now = ids_now_ms();
+        BreakerState before = h->breaker.state;
+        bool ok = breaker_allow(&h->breaker, now);
+        int64_t wait = breaker_retry_after_ms(&h->breaker, now);
+        BreakerState after = h->breaker.state;
+        pthread_mutex_unlock(&h->breaker_lock);
+        if (after != before) {
+                metric_set(h->breaker_state, after);
+                log_info("payment breaker %s -> %s (probing the provider)", breaker_state_name(before),
+                         breaker_state_name(after));
+        }
+        *retry_s = (int)((wait + 999) / 1000);
+        if (*retry_s < 1)
+                *retry_s = 1;
+        return ok;
+}
+
+/* Feeds a charge's outcome to the breaker; logs and counts its transitions. */
+static void breaker_note(PaymentHandler *h, bool failed, int64_t latency_ms) {
+        pthread_mutex_lock(&h->breaker_lock);
+        BreakerState before = h->breaker.state;
+        BreakerState after = breaker_record(&h->breaker, failed, latency_ms, ids_now_ms());
+        pthread_mutex_unlock(&h->breaker_lock);
+        if (after == before)
+                return;
+        metric_set(h->breaker_state, after);
+        if (after == BREAKER_OPEN)
+                metric_add(h->breaker_opened, 1);
+        log_emit(after == BREAKER_OPEN ? LOG_WARN : LOG_INFO, "payment breaker %s -> %s (last charge %s, %" PRId64 " ms)",
+                 breaker_state_name(before), breaker_state_name(after), failed ? "failed" : "answered", latency_ms);
 }
 
 static void copy_str(char *dst, size_t cap, const char *src) {
@@ -178,9 +228,19 @@ static int handle_authorize(PaymentHandler *h, Pg *pg, const Food__V1__Authorize
         r = authorize_replay(h, pg, m, key, out);
         if (r != 0)
                 return r < 0 ? r : 0;
+        int retry_s;
+        if (!breaker_pass(h, &retry_s)) {
+                /* Fallback: fail fast, charge nothing; the order answers 503 "pay later". */
+                char why[96];
+                metric_add(h->breaker_refused, 1);
+                snprintf(why, sizeof(why), "payment provider circuit open; retry in %d s", retry_s);
+                return reply_failed(out, m->corr, why, true);
+        }
+        int64_t started = ids_now_ms();
         r = payment_provider_charge(h->provider, key, m->amount, m->card_token, &res);
         if (r < 0)
                 return r;
+        breaker_note(h, res.outcome == PAYMENT_FAILED && res.retryable, ids_now_ms() - started);
         if (res.outcome == PAYMENT_OK && res.amount != m->amount) {
                 /* The provider confirmed another amount: not what the order needs. */
                 res.outcome = PAYMENT_FAILED;

@@ -3,15 +3,17 @@
 #pragma once
 #include <protobuf-c/protobuf-c.h>
 
+#include "payment-breaker.h"
 #include "payment-provider.h"
 #include "pg.h"
 #include "worker.h"
 
 typedef struct PaymentHandler PaymentHandler;
 
-/* `provider` is borrowed and must outlive the handler. Registers the payment metrics, so call it
- * once, before the worker threads start. */
-int payment_handler_new(PaymentHandler **ret, PaymentProvider *provider);
+/* `provider` is borrowed and must outlive the handler; `breaker` configures the circuit breaker in
+ * front of the provider's charges (shared by the worker threads). Registers the payment metrics, so
+ * call it once, before the worker threads start. */
+int payment_handler_new(PaymentHandler **ret, PaymentProvider *provider, const BreakerConfig *breaker);
 void payment_handler_free(PaymentHandler *h);
 
 /* WorkerHandler (ctx = PaymentHandler). Replies PaymentAuthorized / PaymentDeclined / PaymentFailed
