@@ -1,12 +1,14 @@
 /* HTTP plumbing shared by the sandbox servers. */
 #include "sandbox-http.h"
 
-#include <civetweb.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "log.h"
 
 static const char *status_text(int status) {
         switch (status) {
@@ -120,4 +122,26 @@ bool sandbox_delay_past_deadline(struct mg_connection *conn, int64_t latency_ms)
                         ;
         }
         return client_timeout > 0 && latency_ms + SANDBOX_DEADLINE_MARGIN_MS >= client_timeout;
+}
+
+struct mg_context *sandbox_listen(const char *bind_addr, int port, int threads, int keepalive_ms,
+                                  mg_request_handler handler, void *cbdata) {
+        char ports[300], nthreads[16], keepalive[16];
+        struct mg_callbacks cb;
+        struct mg_context *ctx;
+
+        memset(&cb, 0, sizeof(cb));
+        snprintf(ports, sizeof(ports), "%s:%d", bind_addr, port);
+        snprintf(nthreads, sizeof(nthreads), "%d", threads);
+        snprintf(keepalive, sizeof(keepalive), "%d", keepalive_ms);
+        const char *opts[] = {"listening_ports", ports, "num_threads", nthreads, "tcp_nodelay", "1",
+                              "enable_keep_alive", "yes", "keep_alive_timeout_ms", keepalive, "request_timeout_ms",
+                              "70000", NULL};
+        ctx = mg_start(&cb, NULL, opts);
+        if (!ctx) {
+                log_error("cannot listen on %s", ports);
+                return NULL;
+        }
+        mg_set_request_handler(ctx, "/", handler, cbdata);
+        return ctx;
 }

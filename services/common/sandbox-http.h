@@ -7,13 +7,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct mg_connection;
+#include <civetweb.h>
 
 /* Header carrying the client's whole-request deadline (sent by services/payment
  * and the notification sender). */
 #define SANDBOX_TIMEOUT_HEADER "X-Request-Timeout-Ms"
 /* Answers closer than this to the client's deadline may arrive after it gave up. */
 #define SANDBOX_DEADLINE_MARGIN_MS 50
+
+/* Starts civetweb on bind_addr:port with `threads` workers, tcp_nodelay and
+ * keep-alive (idle connections closed after keepalive_ms); every path goes to
+ * handler(conn, cbdata). The context, or NULL (logged). */
+struct mg_context *sandbox_listen(const char *bind_addr, int port, int threads, int keepalive_ms,
+                                  mg_request_handler handler, void *cbdata);
 
 /* Writes `body` (stolen; NULL answers 500) as JSON; returns the status written. */
 int sandbox_reply(struct mg_connection *conn, int status, json_t *body);

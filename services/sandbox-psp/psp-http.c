@@ -203,25 +203,16 @@ static int psp_handle(struct mg_connection *conn, void *cbdata) {
 }
 
 int psp_server_start(PspServer **ret, PspLedger *ledger, const PspServerConfig *cfg) {
-        char ports[300], threads[16];
-        struct mg_callbacks cb;
         PspServer *s = calloc(1, sizeof(*s));
 
         if (!s)
                 return -ENOMEM;
-        memset(&cb, 0, sizeof(cb));
         s->ledger = ledger;
-        snprintf(ports, sizeof(ports), "%s:%d", cfg->bind_addr, cfg->port);
-        snprintf(threads, sizeof(threads), "%d", cfg->threads);
-        const char *opts[] = {"listening_ports", ports, "num_threads", threads, "tcp_nodelay", "1",
-                              "enable_keep_alive", "yes", "keep_alive_timeout_ms", "30000", "request_timeout_ms",
-                              "70000", NULL};
-        s->ctx = mg_start(&cb, NULL, opts);
+        s->ctx = sandbox_listen(cfg->bind_addr, cfg->port, cfg->threads, 30000, psp_handle, s);
         if (!s->ctx) {
                 free(s);
-                return log_error_errno(-EADDRINUSE, "cannot listen on %s", ports);
+                return -EADDRINUSE;
         }
-        mg_set_request_handler(s->ctx, "/", psp_handle, s);
         *ret = s;
         return 0;
 }

@@ -172,26 +172,17 @@ static int sink_handle(struct mg_connection *conn, void *cbdata) {
 }
 
 int sink_server_start(SinkServer **ret, SinkStore *store, const SinkServerConfig *cfg) {
-        char ports[300], threads[16];
-        struct mg_callbacks cb;
         SinkServer *s = calloc(1, sizeof(*s));
 
         if (!s)
                 return -ENOMEM;
-        memset(&cb, 0, sizeof(cb));
         s->store = store;
-        snprintf(ports, sizeof(ports), "%s:%d", cfg->bind_addr, cfg->port);
-        snprintf(threads, sizeof(threads), "%d", cfg->threads);
         /* Idle kept-alive connections hold a civetweb thread each: let them go after 5 s. */
-        const char *opts[] = {"listening_ports", ports, "num_threads", threads, "tcp_nodelay", "1",
-                              "enable_keep_alive", "yes", "keep_alive_timeout_ms", "5000", "request_timeout_ms",
-                              "70000", NULL};
-        s->ctx = mg_start(&cb, NULL, opts);
+        s->ctx = sandbox_listen(cfg->bind_addr, cfg->port, cfg->threads, 5000, sink_handle, s);
         if (!s->ctx) {
                 free(s);
-                return log_error_errno(-EADDRINUSE, "cannot listen on %s", ports);
+                return -EADDRINUSE;
         }
-        mg_set_request_handler(s->ctx, "/", sink_handle, s);
         *ret = s;
         return 0;
 }
