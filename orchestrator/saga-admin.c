@@ -138,9 +138,7 @@ static int admin_show(Pg *pg, const char *order_id, EngineReply *reply) {
         m.http_status = 200;
         m.sagas = &hp;
         m.n_sagas = 1;
-        engine_reply_clear(reply);
-        reply->http_status = 200;
-        r = codec_pack(&m.base, &reply->data, &reply->len);
+        r = engine_reply_message(reply, &m);
 out:
         free(rows);
         free(ptrs);
@@ -176,9 +174,7 @@ static int admin_stuck(Pg *pg, const Food__V1__SagaQuery *q, EngineReply *reply)
         m.http_status = 200;
         m.sagas = ptrs;
         m.n_sagas = (size_t)n;
-        engine_reply_clear(reply);
-        reply->http_status = 200;
-        r = codec_pack(&m.base, &reply->data, &reply->len);
+        r = engine_reply_message(reply, &m);
 out:
         free(rows);
         free(ptrs);
@@ -222,9 +218,7 @@ static int admin_redrive(Pg *pg, const Food__V1__SagaQuery *q, EngineReply *repl
                 return r;
         m.http_status = 200;
         m.affected = (int32_t)affected;
-        engine_reply_clear(reply);
-        reply->http_status = 200;
-        return codec_pack(&m.base, &reply->data, &reply->len);
+        return engine_reply_message(reply, &m);
 }
 
 int saga_admin_query(Pg *pg, const Food__V1__SagaQuery *q, EngineReply *reply) {

@@ -35,19 +35,23 @@ void engine_reply_each_abandoned(EngineReply *r, void (*fn)(void *ud, const char
         r->abandoned[0] = 0;
 }
 
-int engine_reply_set(EngineReply *r, int http_status, const char *title, const char *detail,
-                     const Food__V1__Order *order, int retry_after_s) {
-        Food__V1__RpcReply m = FOOD__V1__RPC_REPLY__INIT;
+int engine_reply_message(EngineReply *r, const Food__V1__RpcReply *m) {
         free(r->data); /* keeps r->abandoned */
         r->data = NULL;
         r->len = 0;
+        r->http_status = m->http_status;
+        return codec_pack(&m->base, &r->data, &r->len);
+}
+
+int engine_reply_set(EngineReply *r, int http_status, const char *title, const char *detail,
+                     const Food__V1__Order *order, int retry_after_s) {
+        Food__V1__RpcReply m = FOOD__V1__RPC_REPLY__INIT;
         m.http_status = http_status;
         m.title = (char *)(title ? title : "");
         m.detail = (char *)(detail ? detail : "");
         m.order = (Food__V1__Order *)order;
         m.retry_after_s = retry_after_s;
-        r->http_status = http_status;
-        return codec_pack(&m.base, &r->data, &r->len);
+        return engine_reply_message(r, &m);
 }
 
 /* A shallow copy of an order with a new status appended to its history (and

@@ -39,6 +39,8 @@ void engine_reply_clear(EngineReply *r);
 void engine_reply_each_abandoned(EngineReply *r, void (*fn)(void *ud, const char *inbox, const uint8_t *data,
                                                              size_t len),
                                  void *ud);
+/* Packs `m` (borrowed) as the answer, its http_status included. */
+int engine_reply_message(EngineReply *r, const Food__V1__RpcReply *m);
 /* Packs an RpcReply (order may be NULL). */
 int engine_reply_set(EngineReply *r, int http_status, const char *title, const char *detail,
                      const Food__V1__Order *order, int retry_after_s);
