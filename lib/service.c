@@ -74,13 +74,15 @@ int service_start(Service *s, const char *name, const char *schema, const Embedd
 }
 
 void service_stop(Service *s) {
+        /* Readiness is already false (service_stopping) and the consumers are
+         * closed by their loops: stop HTTP, drain NATS, then close PostgreSQL. */
         discovery_stop();
         health_stop(s->health);
         s->health = NULL;
-        pg_free(s->pg);
-        s->pg = NULL;
         bus_free(s->bus);
         s->bus = NULL;
+        pg_free(s->pg);
+        s->pg = NULL;
         log_info("%s stopped", s->name);
 }
 

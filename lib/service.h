@@ -27,7 +27,7 @@ extern volatile bool service_stopping;
  * `schema`, starts the health server. Returns 0 or negative errno (logged). */
 int service_start(Service *s, const char *name, const char *schema, const EmbeddedFile *migrations,
                   size_t n_migrations, int default_health_port);
-/* Stops health, closes PostgreSQL and drains NATS. Consumers must be closed. */
+/* Stops health, drains NATS, then closes PostgreSQL. Consumers must be closed. */
 void service_stop(Service *s);
 /* Opens another PostgreSQL connection on the service's schema (per thread). */
 int service_pg(Service *s, Pg **ret);
