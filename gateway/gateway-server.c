@@ -24,10 +24,13 @@ int gateway_server_start(Gateway *gw) {
         snprintf(timeout, sizeof(timeout), "%lld", (long long)gw->cfg.request_timeout_ms);
         /* No document_root: nothing is served from disk. tcp_nodelay: without
          * it Nagle + delayed ACK add ~40 ms to every keep-alive answer.
-         * civetweb holds a thread per open connection, so an idle keep-alive
-         * connection is closed after 2 s rather than starving new clients. */
+         * civetweb holds a thread per open connection, so idle keep-alive
+         * connections are closed after 10 s rather than kept forever; 10 s
+         * is longer than common clients' own idle timeout (4-5 s), so the
+         * client closes first and never sends on a socket the gateway is
+         * closing ("other side closed"). */
         const char *opts[] = {"listening_ports", ports, "num_threads", threads, "request_timeout_ms", timeout,
-                              "enable_keep_alive", "yes", "keep_alive_timeout_ms", "2000", "tcp_nodelay", "1",
+                              "enable_keep_alive", "yes", "keep_alive_timeout_ms", "10000", "tcp_nodelay", "1",
                               NULL};
         memset(&cb, 0, sizeof(cb));
         cb.log_message = server_log_message;
