@@ -145,3 +145,16 @@ struct mg_context *sandbox_listen(const char *bind_addr, int port, int threads, 
         mg_set_request_handler(ctx, "/", handler, cbdata);
         return ctx;
 }
+
+int sandbox_behaviour_update(struct mg_connection *conn, json_t *doc, int64_t *latency_ms, double *failure_rate) {
+        json_t *lat = json_object_get(doc, "latency_ms"), *fr = json_object_get(doc, "failure_rate");
+        if (lat && !json_is_integer(lat))
+                return sandbox_error(conn, 400, "latency_ms must be an integer");
+        if (fr && !json_is_number(fr))
+                return sandbox_error(conn, 400, "failure_rate must be a number between 0 and 1");
+        if (lat)
+                *latency_ms = json_integer_value(lat);
+        if (fr)
+                *failure_rate = json_number_value(fr);
+        return 0;
+}

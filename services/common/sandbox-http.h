@@ -29,6 +29,10 @@ int sandbox_error(struct mg_connection *conn, int status, const char *msg);
  * refused). 0 with *ret (a new reference), or the status of the answer already
  * written (413 too large, 400 not a JSON object). */
 int sandbox_read_json(struct mg_connection *conn, size_t max, json_t **ret);
+/* Applies a PUT /config body's optional "latency_ms" (integer) and
+ * "failure_rate" (number) to the values given: 0, or the status of the 400
+ * already written for a wrong type. Ranges are the caller's to check. */
+int sandbox_behaviour_update(struct mg_connection *conn, json_t *doc, int64_t *latency_ms, double *failure_rate);
 /* The client's deadline in ms from SANDBOX_TIMEOUT_HEADER, or 0 when absent or invalid. */
 int64_t sandbox_client_timeout_ms(struct mg_connection *conn);
 /* Sleeps the injected latency; returns true when it runs past the client's

@@ -142,7 +142,7 @@ static json_t *psp_config_json(const PspConfig *c) {
 
 /* PUT /config: a partial update; absent fields keep their value. */
 static int psp_put_config(struct mg_connection *conn, PspLedger *l) {
-        json_t *doc = NULL, *lat, *fr;
+        json_t *doc = NULL;
         PspConfig c;
         int r;
 
@@ -150,20 +150,9 @@ static int psp_put_config(struct mg_connection *conn, PspLedger *l) {
         if (r != 0)
                 return r;
         psp_ledger_get_config(l, &c);
-        lat = json_object_get(doc, "latency_ms");
-        fr = json_object_get(doc, "failure_rate");
-        if (lat && !json_is_integer(lat)) {
-                r = sandbox_error(conn, 400, "latency_ms must be an integer");
+        r = sandbox_behaviour_update(conn, doc, &c.latency_ms, &c.failure_rate);
+        if (r != 0)
                 goto out;
-        }
-        if (fr && !json_is_number(fr)) {
-                r = sandbox_error(conn, 400, "failure_rate must be a number between 0 and 1");
-                goto out;
-        }
-        if (lat)
-                c.latency_ms = json_integer_value(lat);
-        if (fr)
-                c.failure_rate = json_number_value(fr);
         if (psp_ledger_set_config(l, &c) < 0) {
                 r = sandbox_error(conn, 400, "latency_ms must be within 0..60000 and failure_rate within 0..1");
                 goto out;

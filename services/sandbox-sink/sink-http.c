@@ -100,7 +100,7 @@ static json_t *sink_config_json(const SinkConfig *c) {
 
 /* PUT /config: a partial update; absent fields keep their value. */
 static int sink_put_config(struct mg_connection *conn, SinkStore *st) {
-        json_t *doc = NULL, *lat, *fr;
+        json_t *doc = NULL;
         SinkConfig c;
         int r;
 
@@ -108,24 +108,9 @@ static int sink_put_config(struct mg_connection *conn, SinkStore *st) {
         if (r != 0)
                 return r;
         sink_store_get_config(st, &c);
-        lat = json_object_get(doc, "latency_ms");
-        fr = json_object_get(doc, "failure_rate");
-        if (!json_is_object(doc)) {
-                r = sandbox_error(conn, 400, "request body must be a JSON object");
+        r = sandbox_behaviour_update(conn, doc, &c.latency_ms, &c.failure_rate);
+        if (r != 0)
                 goto out;
-        }
-        if (lat && !json_is_integer(lat)) {
-                r = sandbox_error(conn, 400, "latency_ms must be an integer");
-                goto out;
-        }
-        if (fr && !json_is_number(fr)) {
-                r = sandbox_error(conn, 400, "failure_rate must be a number between 0 and 1");
-                goto out;
-        }
-        if (lat)
-                c.latency_ms = json_integer_value(lat);
-        if (fr)
-                c.failure_rate = json_number_value(fr);
         if (sink_store_set_config(st, &c) < 0) {
                 r = sandbox_error(conn, 400, "latency_ms must be within 0..60000 and failure_rate within 0..1");
                 goto out;
