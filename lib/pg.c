@@ -2,9 +2,11 @@
 #include "pg.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -17,6 +19,7 @@ struct Pg {
         const PgStmt *prepared[PG_MAX_PREPARED];
         size_t n_prepared;
         bool broken; /* the server said the session is over, even if libpq has not noticed yet */
+        bool needs_session; /* reconnected by pg_ping: search_path not set yet */
         char error[512];
 };
 
@@ -77,6 +80,19 @@ static int pg_setup_session(Pg *pg) {
         return pg_exec(pg, sql);
 }
 
+/* Connects with bounds on a server that stops answering (crashed host, paused
+ * process, lost network): a connect gives up after connect_timeout, and TCP
+ * keepalives/user timeout end a session whose server went silent, instead of
+ * libpq waiting for the kernel's 15-minute retransmission limit. Settings in
+ * `conninfo` (a URL or key=value string) take precedence: it is expanded after
+ * these defaults. */
+static PGconn *pg_connectdb(const char *conninfo) {
+        const char *const keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle", "keepalives_interval",
+                                    "keepalives_count",    "tcp_user_timeout", "dbname",          NULL};
+        const char *const vals[] = {"5", "1", "10", "3", "3", "20000", conninfo, NULL};
+        return PQconnectdbParams(keys, vals, 1);
+}
+
 int pg_connect(Pg **ret, const char *conninfo, const char *schema) {
         Pg *pg = calloc(1, sizeof(*pg));
         int r;
@@ -89,7 +105,7 @@ int pg_connect(Pg **ret, const char *conninfo, const char *schema) {
                 pg_free(pg);
                 return -ENOMEM;
         }
-        pg->conn = PQconnectdb(conninfo);
+        pg->conn = pg_connectdb(conninfo);
         if (PQstatus(pg->conn) != CONNECTION_OK) {
                 pg_set_error(pg, PQerrorMessage(pg->conn));
                 log_error("pg: cannot connect: %s", pg->error);
@@ -126,17 +142,113 @@ const char *pg_error(Pg *pg) {
 }
 
 int pg_ensure(Pg *pg) {
+        if (pg_ok(pg) && pg->needs_session) {
+                pg->needs_session = false;
+                return pg_setup_session(pg);
+        }
         if (pg_ok(pg))
                 return 0;
         PQreset(pg->conn);
         pg->n_prepared = 0; /* prepared statements died with the old session */
         pg->broken = false;
+        pg->needs_session = false;
         if (PQstatus(pg->conn) != CONNECTION_OK) {
                 pg_set_error(pg, PQerrorMessage(pg->conn));
                 return -ENOTCONN;
         }
         log_info("pg: reconnected");
         return pg_setup_session(pg);
+}
+
+static int64_t pg_now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until the connection's socket is ready for `events` (POLLIN/POLLOUT)
+ * or `deadline_ms` (pg_now_ms clock) passes: 0, -ETIMEDOUT or -ENOTCONN. */
+static int pg_wait(PGconn *conn, short events, int64_t deadline_ms) {
+        struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
+        if (pfd.fd < 0)
+                return -ENOTCONN;
+        for (;;) {
+                int64_t left = deadline_ms - pg_now_ms();
+                int n;
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                n = poll(&pfd, 1, (int)left);
+                if (n > 0)
+                        return 0;
+                if (n == 0)
+                        return -ETIMEDOUT;
+                if (errno != EINTR)
+                        return -ENOTCONN;
+        }
+}
+
+/* Reconnects without blocking past `deadline_ms`. 0 or negative errno. */
+static int pg_reset_bounded(Pg *pg, int64_t deadline_ms) {
+        PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+        if (!PQresetStart(pg->conn)) {
+                pg_set_error(pg, PQerrorMessage(pg->conn));
+                return -ENOTCONN;
+        }
+        while (st != PGRES_POLLING_OK) {
+                int r;
+                if (st == PGRES_POLLING_FAILED) {
+                        pg_set_error(pg, PQerrorMessage(pg->conn));
+                        return -ENOTCONN;
+                }
+                r = pg_wait(pg->conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms);
+                if (r < 0) {
+                        pg_set_error(pg, "no answer from the server while connecting");
+                        return r;
+                }
+                st = PQresetPoll(pg->conn);
+        }
+        PQsetNoticeProcessor(pg->conn, pg_ignore_notice, NULL);
+        pg->n_prepared = 0; /* prepared statements died with the old session */
+        pg->needs_session = true;
+        pg->broken = false;
+        return 0;
+}
+
+int pg_ping(Pg *pg, int timeout_ms) {
+        int64_t deadline = pg_now_ms() + timeout_ms;
+        int r = 0;
+
+        if (!pg)
+                return -EINVAL;
+        if (!pg_ok(pg) && (r = pg_reset_bounded(pg, deadline)) < 0) {
+                pg->broken = true;
+                return r;
+        }
+        if (!PQsendQuery(pg->conn, "SELECT 1")) {
+                pg_set_error(pg, PQerrorMessage(pg->conn));
+                pg->broken = true;
+                return -ENOTCONN;
+        }
+        for (;;) {
+                PGresult *res;
+                while (PQisBusy(pg->conn)) {
+                        int w = pg_wait(pg->conn, POLLIN, deadline);
+                        if (w == 0 && !PQconsumeInput(pg->conn))
+                                w = -ENOTCONN;
+                        if (w < 0) {
+                                /* The session's state is unknown now: the next ping starts a new one. */
+                                pg_set_error(pg, w == -ETIMEDOUT ? "no answer to a ping in time" : PQerrorMessage(pg->conn));
+                                pg->broken = true;
+                                return w;
+                        }
+                }
+                res = PQgetResult(pg->conn);
+                if (!res)
+                        return r;
+                if (r == 0)
+                        r = pg_result_errno(pg, res);
+                PQclear(res);
+        }
 }
 
 static int pg_prepare(Pg *pg, const PgStmt *st) {

@@ -29,6 +29,11 @@ void pg_free(Pg *pg);
 /* Reconnects if the connection broke. 0 when usable, -ENOTCONN otherwise. */
 int pg_ensure(Pg *pg);
 bool pg_ok(Pg *pg);
+/* Asks the server "SELECT 1", reconnecting first if the session broke, and
+ * gives up after timeout_ms whatever the server or network does: 0 when it
+ * answered, -ETIMEDOUT or -ENOTCONN otherwise (the session is then marked
+ * broken). For readiness probes, on a connection nobody else uses meanwhile. */
+int pg_ping(Pg *pg, int timeout_ms);
 /* The last server error message of this connection (borrowed). */
 const char *pg_error(Pg *pg);
 

@@ -10,6 +10,9 @@
 
 volatile bool service_stopping;
 
+/* Bound on /readyz's PostgreSQL ping: probes give up after about a second. */
+#define SERVICE_READY_PG_MS 800
+
 static void on_signal(int sig) {
         (void)sig;
         service_stopping = true;
@@ -40,6 +43,7 @@ int service_start(Service *s, const char *name, const char *schema, const Embedd
         int r;
 
         memset(s, 0, sizeof(*s));
+        pthread_mutex_init(&s->ready_lock, NULL);
         s->name = name;
         s->schema = schema;
         r = config_common(&s->cfg, name, default_health_port);
@@ -60,6 +64,10 @@ int service_start(Service *s, const char *name, const char *schema, const Embedd
                 if (r < 0)
                         return log_error_errno(r, "migrations of schema %s failed: %s", schema, pg_error(s->pg));
         }
+        r = pg_connect(&s->ready_pg, s->cfg.database_url, schema ? schema : "public");
+        if (r < 0)
+                return log_error_errno(r, "cannot connect to PostgreSQL for readiness pings");
+        atomic_store(&s->ready_pg_up, true);
         if (s->cfg.health_port > 0) {
                 const char *bind_addr;
                 r = config_str("HEALTH_BIND", "127.0.0.1", &bind_addr);
@@ -83,6 +91,8 @@ void service_stop(Service *s) {
         s->bus = NULL;
         pg_free(s->pg);
         s->pg = NULL;
+        pg_free(s->ready_pg);
+        s->ready_pg = NULL;
         log_info("%s stopped", s->name);
 }
 
@@ -92,5 +102,17 @@ int service_pg(Service *s, Pg **ret) {
 
 bool service_ready(void *service) {
         Service *s = service;
-        return !service_stopping && bus_connected(s->bus) && pg_ok(s->pg);
+        bool up;
+
+        if (service_stopping || !bus_connected(s->bus))
+                return false;
+        /* The PostgreSQL connection's last known state says nothing once the
+         * server died or hangs: ask it, within a bound. One ping at a time; a
+         * probe arriving meanwhile takes the last answer instead of queueing. */
+        if (pthread_mutex_trylock(&s->ready_lock) != 0)
+                return atomic_load(&s->ready_pg_up);
+        up = pg_ping(s->ready_pg, SERVICE_READY_PG_MS) == 0;
+        atomic_store(&s->ready_pg_up, up);
+        pthread_mutex_unlock(&s->ready_lock);
+        return up;
 }

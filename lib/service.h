@@ -1,7 +1,9 @@
 /* Process lifecycle shared by every binary: config, signals, NATS, PostgreSQL
  * schema + migrations, health server; and the stop flag set by SIGTERM/SIGINT. */
 #pragma once
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,6 +19,9 @@ typedef struct {
         Bus *bus;
         Pg *pg; /* the main thread's connection */
         Health *health;
+        Pg *ready_pg;                /* /readyz pings PostgreSQL on this one, under ready_lock */
+        pthread_mutex_t ready_lock;
+        atomic_bool ready_pg_up;     /* the last ping's answer, for a probe arriving during one */
 } Service;
 
 /* Set by SIGTERM/SIGINT; every loop polls it. */
@@ -31,5 +36,7 @@ int service_start(Service *s, const char *name, const char *schema, const Embedd
 void service_stop(Service *s);
 /* Opens another PostgreSQL connection on the service's schema (per thread). */
 int service_pg(Service *s, Pg **ret);
-/* /readyz: NATS connected and PostgreSQL reachable. */
+/* /readyz: NATS connected and PostgreSQL answering a ping within
+ * SERVICE_READY_PG_MS (on a connection of its own, so a busy or hung worker
+ * connection neither delays nor fakes the answer). */
 bool service_ready(void *service);
