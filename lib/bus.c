@@ -112,7 +112,7 @@ static void sleep_ms(int ms) {
         nanosleep(&ts, NULL);
 }
 
-int bus_connect(Bus **ret, const char *url, const char *name, const volatile bool *stop) {
+int bus_connect(Bus **ret, const NatsConfig *cfg, const char *name, const volatile bool *stop) {
         natsOptions *o = NULL;
         Bus *b = calloc(1, sizeof(*b));
         natsStatus s;
@@ -122,7 +122,9 @@ int bus_connect(Bus **ret, const char *url, const char *name, const volatile boo
                 return -ENOMEM;
         s = natsOptions_Create(&o);
         if (s == NATS_OK)
-                s = natsOptions_SetURL(o, url);
+                s = natsOptions_SetURL(o, cfg->url);
+        if (s == NATS_OK && cfg->user && *cfg->user)
+                s = natsOptions_SetUserInfo(o, cfg->user, cfg->password);
         if (s == NATS_OK)
                 s = natsOptions_SetName(o, name);
         if (s == NATS_OK)
@@ -148,7 +150,8 @@ int bus_connect(Bus **ret, const char *url, const char *name, const volatile boo
                 if (s == NATS_OK)
                         break;
                 if (tries % 20 == 0)
-                        log_warn("nats: cannot connect to %s (%s), retrying", url, natsStatus_GetText(s));
+                        log_warn("nats: cannot connect to %s%s%s (%s), retrying", cfg->url, *cfg->user ? " as " : "",
+                                 cfg->user, natsStatus_GetText(s));
                 if (stop && *stop) {
                         r = -ECANCELED;
                         goto fail;

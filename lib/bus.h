@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 #define BUS_HDR_TYPE "Food-Type"
 #define BUS_HDR_TRACE "traceparent"
 #define BUS_FETCH_MAX 64 /* kept small: nats.c 3.4.1 Fetch overflows with larger batches (#749) */
@@ -19,10 +21,10 @@ typedef struct BusPublisher BusPublisher;
 /* Maps a natsStatus to 0 / negative errno (the single adapter). */
 int bus_errno(natsStatus s);
 
-/* Connects to `url` (retrying until it succeeds or *stop turns true), with
- * endless reconnects, SendAsap and logging error/disconnect handlers.
- * `name` is the client name shown by the server (borrowed). */
-int bus_connect(Bus **ret, const char *url, const char *name, const volatile bool *stop);
+/* Connects to cfg's URL as its user (retrying until it succeeds or *stop
+ * turns true), with endless reconnects, SendAsap and logging error/disconnect
+ * handlers. `name` is the client name shown by the server (borrowed). */
+int bus_connect(Bus **ret, const NatsConfig *cfg, const char *name, const volatile bool *stop);
 /* Drains and closes; every consumer must be closed first. NULL is fine. */
 void bus_free(Bus *b);
 natsConnection *bus_conn(Bus *b);

@@ -68,6 +68,20 @@ int config_port(const char *name, int def, int *ret) {
         return 0;
 }
 
+int config_nats(NatsConfig *c) {
+        int r = config_str("NATS_URL", "nats://127.0.0.1:4222", &c->url);
+        if (r == 0)
+                r = config_str("NATS_USER", "", &c->user);
+        if (r == 0)
+                r = config_str("NATS_PASSWORD", "", &c->password);
+        if (r == 0 && !*c->user != !*c->password) {
+                log_error("config: NATS_USER and NATS_PASSWORD go together (%s is empty)",
+                          *c->user ? "NATS_PASSWORD" : "NATS_USER");
+                return -EINVAL;
+        }
+        return r;
+}
+
 int config_common(CommonConfig *c, const char *service, int default_health_port) {
         LogLevel lvl = LOG_INFO;
         int r = 0;
@@ -79,7 +93,7 @@ int config_common(CommonConfig *c, const char *service, int default_health_port)
         }
         log_setup(service, lvl);
         if (r == 0)
-                r = config_str("NATS_URL", "nats://127.0.0.1:4222", &c->nats_url);
+                r = config_nats(&c->nats);
         if (r == 0)
                 r = config_str("DATABASE_URL", "postgresql://food@127.0.0.1:5433/food", &c->database_url);
         if (r == 0)

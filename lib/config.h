@@ -10,14 +10,25 @@ int config_int(const char *name, int64_t def, int64_t min, int64_t max, int64_t 
 int config_bool(const char *name, bool def, bool *ret);
 int config_port(const char *name, int def, int *ret);
 
+/* Where and as whom a process reaches NATS: NATS_URL, and NATS_USER with
+ * NATS_PASSWORD (both or neither; empty: no credentials). */
+typedef struct {
+        const char *url;
+        const char *user;
+        const char *password;
+} NatsConfig;
+
+/* Reads NATS_URL, NATS_USER and NATS_PASSWORD. Returns 0 or -EINVAL. */
+int config_nats(NatsConfig *c);
+
 /* What every process reads: NATS, PostgreSQL, its health port, log level. */
 typedef struct {
-        const char *nats_url;
+        NatsConfig nats;
         const char *database_url;
         int health_port;
         const char *log_level;
 } CommonConfig;
 
-/* Reads NATS_URL, DATABASE_URL, HEALTH_PORT and LOG_LEVEL
+/* Reads config_nats, DATABASE_URL, HEALTH_PORT and LOG_LEVEL
  * and sets up logging for `service`. Returns 0 or -EINVAL. */
 int config_common(CommonConfig *c, const char *service, int default_health_port);

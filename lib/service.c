@@ -50,9 +50,9 @@ int service_start(Service *s, const char *name, const char *schema, const Embedd
         if (r < 0)
                 return r;
         install_signals();
-        r = bus_connect(&s->bus, s->cfg.nats_url, name, &service_stopping);
+        r = bus_connect(&s->bus, &s->cfg.nats, name, &service_stopping);
         if (r < 0)
-                return log_error_errno(r, "cannot connect to NATS at %s", s->cfg.nats_url);
+                return log_error_errno(r, "cannot connect to NATS at %s", s->cfg.nats.url);
         r = bus_setup_topology(s->bus);
         if (r < 0)
                 return r;
@@ -77,7 +77,7 @@ int service_start(Service *s, const char *name, const char *schema, const Embedd
                         return r;
         }
         discovery_start(s->bus, name); /* best effort: `nats micro ls` lists this process */
-        log_info("%s started (nats %s, health port %d)", name, s->cfg.nats_url, s->cfg.health_port);
+        log_info("%s started (nats %s, health port %d)", name, s->cfg.nats.url, s->cfg.health_port);
         return 0;
 }
 

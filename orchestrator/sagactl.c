@@ -1,5 +1,5 @@
 /* sagactl: operators' command line for sagas, over the orchestrator's
- * food.rpc.sagas.query (NATS_URL):
+ * food.rpc.sagas.query (NATS_URL, NATS_USER/NATS_PASSWORD):
  *   sagactl show ORDER_ID [--json]          step history of one order
  *   sagactl stuck [--older-than S] [--json] sagas not advancing (default: the orchestrator's
  *                                           STUCK_AFTER_S), or whose compensation failed
@@ -58,7 +58,7 @@ static void print_saga(const Food__V1__SagaHistory *h, bool json) {
 
 int main(int argc, char **argv) {
         Food__V1__SagaQuery q = FOOD__V1__SAGA_QUERY__INIT;
-        const char *nats_url = NULL;
+        NatsConfig nats;
         bool json = false, older_given = false;
         int64_t older_s = 0;
         Bus *bus = NULL;
@@ -92,12 +92,12 @@ int main(int argc, char **argv) {
             (strcmp(q.query, "redrive") == 0 && !*q.order_id == !q.all) ||
             (strcmp(q.query, "show") && strcmp(q.query, "stuck") && strcmp(q.query, "redrive")))
                 return usage();
-        if (config_str("NATS_URL", "nats://127.0.0.1:4222", &nats_url) < 0)
+        if (config_nats(&nats) < 0)
                 return 2;
         volatile bool give_up = true; /* one connection attempt: a CLI should not wait forever */
-        r = bus_connect(&bus, nats_url, "sagactl", &give_up);
+        r = bus_connect(&bus, &nats, "sagactl", &give_up);
         if (r < 0) {
-                fprintf(stderr, "sagactl: cannot connect to NATS at %s\n", nats_url);
+                fprintf(stderr, "sagactl: cannot connect to NATS at %s\n", nats.url);
                 return 1;
         }
         r = codec_pack(&q.base, &buf, &len);

@@ -43,6 +43,14 @@ const SINK_BIN = 'services/sandbox-sink/sandbox-sink';
 const GATEWAY_BIN = 'gateway/gateway';
 export const ALL = ['nats', 'pg', 'sandbox-psp', ...Object.keys(SERVICES), 'gateway'];
 
+// The NATS users and permissions (one definition: the chart's, also local mode's) and the users it names.
+const NATS_AUTH_CONF = path.join(ROOT, 'deploy/helm/food-saga/charts/nats/files/auth.conf');
+export const NATS_USERS = ['admin', 'orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'projector', 'gateway'];
+// A line of nats-server's log saying a client went outside its permissions: a missing permission in
+// NATS_AUTH_CONF (or a process doing what it should not); stop() fails the file unless the test expected it
+// (p.expectNatsViolation(re)).
+const NATS_VIOLATION_RE = /Violation|authentication error/;
+
 // Lines in a process log that mean a sanitizer found a bug.
 const SANITIZER_RE = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer)/;
 
@@ -245,6 +253,13 @@ class Platform {
                 this.procs = []; // in start order
                 this.crashes = [];
                 this.tokens = new Map();
+                this.expectedViolations = [];
+        }
+
+        // A NATS permission violation the test provokes on purpose (a regular expression on nats-server's log
+        // line), so that stop() does not report it.
+        expectNatsViolation(re) {
+                this.expectedViolations.push(re);
         }
 
         add(def) {
@@ -260,6 +275,9 @@ class Platform {
                 return found;
         }
 
+        // nats-server with the users and permissions of the chart and local mode (NATS_AUTH_CONF, one user per
+        // service, a fresh password each); connections without credentials are `admin` (no_auth_user), as
+        // operators' tools are in local mode. p.natsCredentials(user) gives {NATS_USER, NATS_PASSWORD}.
         async startNats() {
                 const port = await freePort();
                 const monitor = await freePort();
@@ -267,10 +285,18 @@ class Platform {
                 fs.mkdirSync(store);
                 this.natsUrl = `nats://127.0.0.1:${port}`;
                 this.natsMonitorUrl = `http://127.0.0.1:${monitor}`;
+                // A letter first: nats-server reads the variable as a config value, and digits first would make a number.
+                this.natsPasswords = Object.fromEntries(NATS_USERS.map((u) => [u, `p${randomBytes(12).toString('hex')}`]));
+                this.natsAdminUrl = `nats://admin:${this.natsPasswords.admin}@127.0.0.1:${port}`;
+                fs.copyFileSync(NATS_AUTH_CONF, path.join(this.dir, 'nats-auth.conf'));
+                const conf = path.join(this.dir, 'nats.conf');
+                fs.writeFileSync(conf, 'include ./nats-auth.conf\nno_auth_user: admin\n');
+                const env = { ...process.env };
+                for (const [u, pw] of Object.entries(this.natsPasswords)) env[`FOOD_NATS_PW_${u.toUpperCase()}`] = pw;
                 const p = this.add({
                         // SIGINT: nats-server's clean exit (SIGTERM makes it exit 1).
-                        name: 'nats', cmd: which('nats-server', ['/usr/sbin']), env: process.env, stopSignal: 'SIGINT',
-                        args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', store],
+                        name: 'nats', cmd: which('nats-server', ['/usr/sbin']), env, stopSignal: 'SIGINT',
+                        args: ['-c', conf, '-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', store],
                         readyUrl: `${this.natsMonitorUrl}/healthz`,
                 });
                 p.spawn();
@@ -321,6 +347,12 @@ class Platform {
                         ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(this.pgPort), '-U', 'postgres', '-d', database, '-c', query],
                         { timeout: 10_000 });
                 return stdout.trim();
+        }
+
+        // NATS_USER and NATS_PASSWORD of `user` (a service name of NATS_USERS).
+        natsCredentials(user) {
+                if (!this.natsPasswords?.[user]) return {};
+                return { NATS_USER: user, NATS_PASSWORD: this.natsPasswords[user] };
         }
 
         serviceEnv(extra) {
@@ -374,6 +406,7 @@ class Platform {
                                 const p = this.add({
                                         name: n === 1 ? service : `${service}-${i}`, cmd: path.join(BUILD_DIR, bin), args: [],
                                         env: this.serviceEnv({
+                                                ...this.natsCredentials(service),
                                                 HEALTH_PORT: String(health), PSP_URL: this.pspUrl, ...(service === 'notification' ? sinkEnv : {}),
                                                 ...this.opts.env?.[service],
                                         }),
@@ -390,6 +423,7 @@ class Platform {
                         this.add({
                                 name: 'gateway', cmd: path.join(BUILD_DIR, GATEWAY_BIN), args: [],
                                 env: this.serviceEnv({
+                                        ...this.natsCredentials('gateway'),
                                         GATEWAY_PORT: String(port), GATEWAY_BIND: '127.0.0.1', JWT_SECRET: this.jwtSecret, DEV_TOKENS: 'true',
                                         ...this.opts.env?.gateway,
                                 }),
@@ -546,11 +580,16 @@ class Platform {
                         try { text = fs.readFileSync(p.log, 'utf8'); } catch { /* no log */ }
                         const lines = text.split('\n').filter((l) => SANITIZER_RE.test(l));
                         if (lines.length) reports.push(`${p.name}: ${lines.slice(0, 5).join(' | ')} (see ${p.log})`);
+                        if (p.name === 'nats') {
+                                const denied = text.split('\n').filter((l) => NATS_VIOLATION_RE.test(l) &&
+                                        !this.expectedViolations.some((re) => re.test(l)));
+                                if (denied.length) reports.push(`nats: ${denied.slice(0, 5).join(' | ')} (see ${p.log})`);
+                        }
                 }
                 if (!process.env.KEEP_TEST_DIR) fs.rmSync(this.dir, { recursive: true, force: true });
                 tempDirs.delete(this.dir);
                 this.stopped = { exits };
-                const problems = [...this.crashes.map((c) => `crash: ${c}`), ...reports.map((r) => `sanitizer: ${r}`)];
+                const problems = [...this.crashes.map((c) => `crash: ${c}`), ...reports.map((r) => `log: ${r}`)];
                 if (problems.length) throw new Error(`platform ${this.name}:\n${problems.join('\n')}`);
                 return this.stopped;
         }

@@ -78,11 +78,26 @@ http_ok() { curl -fsS -o /dev/null -m 2 "$1" 2>/dev/null; }
 # --- nats-server ------------------------------------------------------------------------------------------
 nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
 nats_pid=
+# One NATS user per service with the permissions of the chart (charts/nats/files/auth.conf); each password is
+# made once and kept in $STATE_DIR/nats-passwords. Connections without credentials (the `nats` CLI's default
+# context, sagactl, food-export) are the operators' `admin` user.
+nats_users=(admin orchestrator payment store delivery coupon notification projector gateway)
+if [ ! -s "$STATE_DIR/nats-passwords" ]; then
+        (umask 077 && for u in "${nats_users[@]}"; do
+                # A letter first: nats-server reads the variable as a config value (digits first: a number).
+                printf 'FOOD_NATS_PW_%s=p%s\n' "${u^^}" "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+        done >"$STATE_DIR/nats-passwords")
+fi
+declare -A nats_password=()
+while IFS== read -r key value; do nats_password[${key#FOOD_NATS_PW_}]=$value; done <"$STATE_DIR/nats-passwords"
+cp deploy/helm/food-saga/charts/nats/files/auth.conf "$STATE_DIR/nats-auth.conf"
+printf 'include ./nats-auth.conf\nno_auth_user: admin\n' >"$STATE_DIR/nats.conf"
 start_nats() {
         # setsid: a Ctrl-C in the terminal reaches only this script, which then stops things in order.
         # 9>&-: the run lock stays with this script, not with what it starts.
-        setsid "$nats_bin" -js -a 127.0.0.1 -p $NATS_PORT -m $NATS_MONITOR_PORT -sd "$STATE_DIR/nats" \
-                >>"$logs/nats.log" 2>&1 9>&- &
+        # shellcheck disable=SC2046 # one NAME=value word per line of the passwords file
+        env $(cat "$STATE_DIR/nats-passwords") setsid "$nats_bin" -c "$STATE_DIR/nats.conf" -js -a 127.0.0.1 \
+                -p $NATS_PORT -m $NATS_MONITOR_PORT -sd "$STATE_DIR/nats" >>"$logs/nats.log" 2>&1 9>&- &
         nats_pid=$!
         echo "$nats_pid" >"$STATE_DIR/run/nats.pid"
 }
@@ -176,6 +191,10 @@ supervise() {
 }
 
 service_env() {
+        case $1 in
+        sandbox-psp | sandbox-sink) ;;
+        *) echo -n "NATS_USER=$1 NATS_PASSWORD=${nats_password[${1^^}]} " ;;
+        esac
         case $1 in
         sandbox-psp) echo "SANDBOX_PSP_PORT=$SANDBOX_PSP_PORT SANDBOX_PSP_BIND=127.0.0.1" ;;
         sandbox-sink) echo "SANDBOX_SINK_PORT=$SANDBOX_SINK_PORT SANDBOX_SINK_BIND=127.0.0.1" ;;

@@ -22,7 +22,7 @@ static void usage(FILE *f) {
                    "  --limit   at most N events (default: all)\n"
                    "  --resume  FILE holds the last sequence printed: read as --since when present,\n"
                    "            rewritten after every run, so that running again prints only what is new\n"
-                   "  NATS_URL (default nats://127.0.0.1:4222) unless --nats-url is given\n");
+                   "  NATS_URL (default nats://127.0.0.1:4222) unless --nats-url is given; NATS_USER, NATS_PASSWORD\n");
 }
 
 static int read_resume(const char *path, char *buf, size_t cap) {
@@ -63,7 +63,9 @@ int main(int argc, char **argv) {
         char resume_text[64];
         int64_t limit = 0, count = 0;
         uint64_t last = 0;
-        natsConnection *nc = NULL;
+        volatile bool give_up = true; /* one connection attempt: a CLI should not wait forever */
+        NatsConfig nats;
+        Bus *bus = NULL;
         ArchiveReader *rd = NULL;
         ExportStart start;
         ArchiveEvent ev;
@@ -99,8 +101,10 @@ int main(int argc, char **argv) {
                         }
                 }
         }
-        if (!url && config_str("NATS_URL", "nats://127.0.0.1:4222", &url) < 0)
+        if (config_nats(&nats) < 0)
                 return 2;
+        if (url)
+                nats.url = url;
         if (resume && !since) {
                 r = read_resume(resume, resume_text, sizeof(resume_text));
                 if (r < 0) {
@@ -116,12 +120,12 @@ int main(int argc, char **argv) {
                 return 2;
         }
         last = start.by_time ? 0 : start.after_seq;
-        r = bus_errno(natsConnection_ConnectTo(&nc, url));
+        r = bus_connect(&bus, &nats, "food-export", &give_up);
         if (r < 0) {
-                fprintf(stderr, "food-export: cannot connect to %s: %s\n", url, strerror(-r));
+                fprintf(stderr, "food-export: cannot connect to %s: %s\n", nats.url, strerror(-r));
                 return 1;
         }
-        r = archive_open(&rd, nc, &start);
+        r = archive_open(&rd, bus_conn(bus), &start);
         if (r < 0) {
                 fprintf(stderr, "food-export: cannot read the archive (%s): %s\n", ARCHIVE_STREAM, strerror(-r));
                 goto out;
@@ -161,7 +165,7 @@ int main(int argc, char **argv) {
         }
 out:
         archive_close(rd);
-        natsConnection_Destroy(nc);
+        bus_free(bus);
         nats_Close();
         return r < 0 ? 1 : 0;
 }

@@ -106,7 +106,9 @@ static double now_s(void) {
 int main(int argc, char **argv) {
         const char *nats_url = NULL, *db_url = NULL;
         bool dry_run = false, keep = false;
-        natsConnection *nc = NULL;
+        volatile bool give_up = true; /* one connection attempt */
+        NatsConfig nats;
+        Bus *bus = NULL;
         ArchiveReader *rd = NULL;
         Pg *admin = NULL, *pg = NULL;
         PGresult *res = NULL;
@@ -130,7 +132,7 @@ int main(int argc, char **argv) {
                         return strcmp(argv[i], "--help") == 0 ? 0 : 2;
                 }
         }
-        if (!nats_url && config_str("NATS_URL", "nats://127.0.0.1:4222", &nats_url) < 0)
+        if (config_nats(&nats) < 0)
                 return 2;
         if (!db_url && config_str("DATABASE_URL", "postgresql://food@127.0.0.1:5433/food", &db_url) < 0)
                 return 2;
@@ -146,12 +148,14 @@ int main(int argc, char **argv) {
                 r = pg_connect(&pg, db_url, REBUILD_SCHEMA);
         if (r < 0)
                 goto out;
-        r = bus_errno(natsConnection_ConnectTo(&nc, nats_url));
+        if (nats_url)
+                nats.url = nats_url;
+        r = bus_connect(&bus, &nats, "projector-rebuild", &give_up);
         if (r < 0) {
-                log_error("rebuild: cannot connect to %s", nats_url);
+                log_error("rebuild: cannot connect to %s", nats.url);
                 goto out;
         }
-        r = archive_open(&rd, nc, &start);
+        r = archive_open(&rd, bus_conn(bus), &start);
         if (r < 0) {
                 log_error("rebuild: cannot read %s: %s", ARCHIVE_STREAM, strerror(-r));
                 goto out;
@@ -202,7 +206,7 @@ out:
         if (admin && !keep && pg_exec(admin, "DROP SCHEMA IF EXISTS " REBUILD_SCHEMA " CASCADE") < 0)
                 log_warn("rebuild: cannot drop %s: %s", REBUILD_SCHEMA, pg_error(admin));
         archive_close(rd);
-        natsConnection_Destroy(nc);
+        bus_free(bus);
         pg_free(pg);
         pg_free(admin);
         nats_Close();

@@ -518,7 +518,8 @@ int main(int argc, char **argv) {
         }
         orchestrator_path = argv[1];
         log_setup("test-orchestrator", LOG_WARN);
-        if (bus_connect(&bus, nats_url, "test", NULL) < 0 || bus_setup_topology(bus) < 0 ||
+        NatsConfig nats = {nats_url, "", ""};
+        if (bus_connect(&bus, &nats, "test", NULL) < 0 || bus_setup_topology(bus) < 0 ||
             bus_publisher_new(bus, &pub) < 0 || bus_consumer_open(bus, "payment", &payments) < 0 ||
             bus_consumer_open(bus, "store", &stores) < 0) {
                 printf("FAIL: cannot set up NATS\n");

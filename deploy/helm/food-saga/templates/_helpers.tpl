@@ -133,6 +133,18 @@ readinessProbe:
       key: database-password
 {{- end -}}
 
+{{/* NATS_USER and NATS_PASSWORD of a component (its own NATS user, charts/nats/files/auth.conf); call with
+     (dict "root" $ "user" "payment"). */}}
+{{- define "food-saga.natsEnv" -}}
+- name: NATS_USER
+  value: {{ .user | quote }}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "food-saga.secretName" .root }}
+      key: nats-password-{{ .user }}
+{{- end -}}
+
 {{/* A component's `env` map as a container env list, sorted by name. */}}
 {{- define "food-saga.envMap" -}}
 {{- range $k, $v := . }}

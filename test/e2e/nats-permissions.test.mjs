@@ -1,0 +1,116 @@
+// NATS users and permissions (deploy/helm/food-saga/charts/nats/files/auth.conf, also local mode's): every
+// process connects as its own user, a publish or subscribe outside a user's permissions is refused by
+// nats-server, a wrong password is refused, and the platform works with them (every e2e file runs with them;
+// the harness fails a file on any violation it did not expect).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startPlatform } from '../harness.mjs';
+import { catalog, placeOrder } from '../flows.mjs';
+
+const PROBE = 'permission-probe';
+
+// A minimal NATS client over the text protocol: connects as `user`, then each call sends one protocol
+// operation followed by PING and resolves to the server's first answer (PONG, or the -ERR it sent instead).
+async function natsProbe(url, user, password) {
+        const { port } = new URL(url);
+        const sock = net.connect(Number(port), '127.0.0.1');
+        sock.setEncoding('utf8');
+        let buf = '';
+        const waiters = [];
+        sock.on('data', (d) => {
+                buf += d;
+                let i;
+                while ((i = buf.indexOf('\r\n')) >= 0) {
+                        const line = buf.slice(0, i);
+                        buf = buf.slice(i + 2);
+                        if (line.startsWith('INFO') || line === '+OK') continue;
+                        if (line === 'PING') { sock.write('PONG\r\n'); continue; }
+                        waiters.shift()?.(line);
+                }
+        });
+        const closed = new Promise((resolve) => sock.once('close', () => resolve('CLOSED')));
+        sock.on('error', () => {});
+        const next = () => Promise.race([
+                new Promise((resolve) => waiters.push(resolve)),
+                closed,
+                new Promise((_, reject) => setTimeout(() => reject(new Error('no answer from nats-server in 5 s')), 5000).unref()),
+        ]);
+        const send = async (op) => {
+                const answer = next();
+                sock.write(`${op}PING\r\n`);
+                return answer;
+        };
+        const hello = await send(`CONNECT ${JSON.stringify({ user, pass: password, name: PROBE, verbose: false, pedantic: false, headers: true, protocol: 1 })}\r\n`);
+        return { hello, send, close: () => sock.destroy() };
+}
+
+describe('NATS users and permissions', () => {
+        let p;
+        before(async () => {
+                p = await startPlatform({ name: 'nats-permissions' });
+                p.expectNatsViolation(new RegExp(PROBE));
+        });
+        after(async () => { await p?.stop(); });
+
+        it('connects every process as its own user', async () => {
+                const res = await fetch(`${p.natsMonitorUrl}/connz?auth=true&limit=1024`);
+                const { connections } = await res.json();
+                const byName = new Map(connections.map((c) => [c.name, c.authorized_user]));
+                for (const service of ['orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'projector', 'gateway']) {
+                        assert.equal(byName.get(service), service, `connection ${service} should be user ${service}; have ${JSON.stringify([...byName])}`);
+                }
+        });
+
+        it('refuses a wrong password', async () => {
+                const c = await natsProbe(p.natsUrl, 'payment', 'not-the-password');
+                try {
+                        assert.match(c.hello, /Authorization Violation/);
+                } finally {
+                        c.close();
+                }
+        });
+
+        it('refuses publishes and subscriptions outside a service\'s lane, allows its own', async () => {
+                const c = await natsProbe(p.natsUrl, 'payment', p.natsPasswords.payment);
+                try {
+                        assert.equal(c.hello, 'PONG');
+                        // Its own lane and inboxes: accepted.
+                        assert.equal(await c.send('SUB _INBOX.probe 1\r\n'), 'PONG');
+                        // Another service's replies, commands, the RPC lane, the status events, another durable's
+                        // messages, deleting a stream: refused.
+                        for (const subject of ['food.evt.store.ticket_recorded', 'food.cmd.payment.refund', 'food.rpc.orders.place',
+                                'food.order.x.status', '$JS.API.CONSUMER.MSG.NEXT.FOOD_CMD.store', '$JS.API.STREAM.DELETE.FOOD_CMD',
+                                '$JS.API.STREAM.PURGE.FOOD_ORDER']) {
+                                const answer = await c.send(`PUB ${subject} 0\r\n\r\n`);
+                                assert.match(answer, /Permissions Violation for Publish/, `publish to ${subject}: ${answer}`);
+                        }
+                        for (const subject of ['food.cmd.store.>', 'food.order.>', '>']) {
+                                const answer = await c.send(`SUB ${subject} 2\r\n`);
+                                assert.match(answer, /Permissions Violation for Subscription/, `subscribe to ${subject}: ${answer}`);
+                        }
+                } finally {
+                        c.close();
+                }
+                // Nothing was deleted, and the platform still works.
+                const streams = await (await fetch(`${p.natsMonitorUrl}/jsz?streams=true`)).json();
+                const names = streams.account_details.flatMap((a) => a.stream_detail.map((s) => s.name)).sort();
+                assert.deepEqual(names, ['FOOD_CMD', 'FOOD_DLQ', 'FOOD_EVT', 'FOOD_ORDER']);
+                const store = (await catalog(p)).find((s) => s.menu.length >= 1);
+                await placeOrder(p, await p.token('perm-customer'), store, [[store.menu[0], 1]]);
+        });
+
+        it('refuses the gateway anything but its RPCs, coupon issues and status events', async () => {
+                const c = await natsProbe(p.natsUrl, 'gateway', p.natsPasswords.gateway);
+                try {
+                        assert.equal(c.hello, 'PONG');
+                        assert.equal(await c.send('SUB food.order.x.status 1\r\n'), 'PONG');
+                        for (const subject of ['food.cmd.payment.authorize', 'food.evt.payment.authorized', 'food.order.x.status']) {
+                                const answer = await c.send(`PUB ${subject} 0\r\n\r\n`);
+                                assert.match(answer, /Permissions Violation for Publish/, `publish to ${subject}: ${answer}`);
+                        }
+                } finally {
+                        c.close();
+                }
+        });
+});
