@@ -101,7 +101,15 @@ int notification_handle_command(void *ctx, Pg *pg, const ProtobufCMessage *msg, 
                 (void)notification_kind_message(m->kind, fallback, sizeof(fallback));
                 text = fallback;
         }
-        r = record(ctx, pg, msg_id, m->customer_id, order_id, m->kind, text, 0, m_commands);
+        /* Every try of one command is a new message (c.<command id>.<attempt>): the orchestrator re-sends
+         * a NotifyCustomer whose answer was late (this worker down or slow, a reply lost in a crash). The
+         * customer is told once per command, so the row is keyed by the command, not by the try. */
+        char key[64];
+        if (m->corr->command_id > 0)
+                snprintf(key, sizeof(key), "c.%" PRId64, m->corr->command_id);
+        else
+                snprintf(key, sizeof(key), "%s", msg_id);
+        r = record(ctx, pg, key, m->customer_id, order_id, m->kind, text, 0, m_commands);
         if (r < 0)
                 return r;
         sent.corr = m->corr;
