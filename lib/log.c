@@ -39,7 +39,9 @@ static void json_escape_into(char *buf, size_t cap, size_t *pos, const char *s) 
         buf[*pos] = 0;
 }
 
-static void log_vemit(LogLevel level, const char *suffix, const char *fmt, va_list ap) {
+/* format(printf, 3, 0): clang's -Wformat-nonliteral then checks the callers' formats instead. */
+__attribute__((format(printf, 3, 0))) static void log_vemit(LogLevel level, const char *suffix, const char *fmt,
+                                                          va_list ap) {
         char msg[1024], line[2300];
         struct timespec ts;
         struct tm tm;
