@@ -1,5 +1,6 @@
 /* Live order status over Server-Sent Events: read-model catch-up, then core NATS subscription. */
 #include "gateway-events.h"
+#include "gateway-live.h"
 
 #include <civetweb.h>
 #include <errno.h>
@@ -63,23 +64,11 @@ static int events_send(Request *rq, int64_t version, const char *json) {
 /* A live message: 1 with *ret (codec_free it) when it is this order's status event, else 0. */
 static int events_decode(natsMsg *m, const char *order_id, Food__V1__OrderStatusChanged **ret) {
         const char *type = bus_header(m, BUS_HDR_TYPE);
-        const CodecType *ct = type ? codec_type_by_name(type) : NULL;
-        ProtobufCMessage *msg = NULL;
-        Food__V1__OrderStatusChanged *ev;
-
-        if (!ct || ct->desc != &food__v1__order_status_changed__descriptor ||
-            codec_unpack(ct->desc, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &msg) < 0) {
+        int r = live_status_event(type, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), order_id, ret);
+        if (r == 0 && !(type && strcmp(type, food__v1__order_status_changed__descriptor.name) == 0))
                 log_warn("events: a message on %s is not a status event (%s)", natsMsg_GetSubject(m),
                          type ? type : "no Food-Type");
-                return 0;
-        }
-        ev = (Food__V1__OrderStatusChanged *)msg;
-        if (!ev->order || !ev->order->id || strcmp(ev->order->id, order_id) != 0) {
-                codec_free(msg);
-                return 0;
-        }
-        *ret = ev;
-        return 1;
+        return r;
 }
 
 typedef struct {
@@ -136,17 +125,20 @@ static void events_live(Request *rq, natsSubscription *sub, const char *order_id
                 if (events_decode(m, order_id, &ev) == 1) {
                         const Food__V1__Order *o = ev->order;
                         /* Older or already sent (the read model's snapshot, a redelivery): skip. */
-                        if (o->version > st->last_sent) {
-                                json_t *view = order_json_view(o);
-                                char *text = view ? json_dumps(view, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
-                                int r = text ? events_send(rq, o->version, text) : -ENOMEM;
-                                free(text);
-                                json_decref(view);
-                                if (r < 0) {
-                                        codec_free(&ev->base);
-                                        natsMsg_Destroy(m);
-                                        return;
-                                }
+                        char *frame = NULL;
+                        size_t len = 0;
+                        int r = live_frame(o, st->last_sent, &frame, &len);
+                        bool sent = r == 1;
+                        if (sent) {
+                                r = events_write(rq, frame, len);
+                                free(frame);
+                        }
+                        if (r < 0) {
+                                codec_free(&ev->base);
+                                natsMsg_Destroy(m);
+                                return;
+                        }
+                        if (sent) {
                                 st->last_sent = o->version;
                                 versions_note(rq->gw->versions, order_id, o->version);
                                 events_track(st, o->status, o->amount_paid, o->amount_refunded,

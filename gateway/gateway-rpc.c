@@ -10,7 +10,7 @@
 #include "bus.h"
 #include "log.h"
 #include "metrics.h"
-#include "order-json.h"
+#include "gateway-rpc-answer.h"
 
 static Metric *m_rpc_ok, *m_rpc_timeout, *m_rpc_unavailable, *m_rpc_bad_reply;
 
@@ -23,46 +23,16 @@ void rpc_metrics_init(void) {
 }
 
 static void rpc_answer_reply(Request *rq, const Food__V1__RpcReply *reply) {
-        char headers[160] = "";
-        int status = reply->http_status;
+        RpcAnswer a;
 
-        if (status >= 200 && status < 300 && reply->n_sagas == 1) {
-                json_t *view = order_json_saga(reply->sagas[0]);
-                if (!view) {
-                        http_problem(rq->x, 500, NULL, NULL, "could not build the saga view");
-                        return;
-                }
-                http_send_json(rq->x, status, view, NULL);
-                json_decref(view);
-                return;
-        }
-        if (status >= 200 && status < 300) {
-                json_t *view;
-                if (!reply->order || !reply->order->id || !*reply->order->id) {
-                        http_problem(rq->x, 502, NULL, NULL, "the order service answered %d without the order",
-                                     status);
-                        return;
-                }
-                view = order_json_view(reply->order);
-                if (!view) {
-                        http_problem(rq->x, 500, NULL, NULL, "could not build the order view");
-                        return;
-                }
-                versions_note(rq->gw->versions, reply->order->id, reply->order->version);
-                if (status == 201)
-                        snprintf(headers, sizeof(headers), "Location: /orders/%s\r\n", reply->order->id);
-                http_send_json(rq->x, status, view, headers);
-                json_decref(view);
-                return;
-        }
-        if (status < 400 || status > 599) {
-                http_problem(rq->x, 502, NULL, NULL, "the order service answered with status %d", status);
-                return;
-        }
-        if (reply->retry_after_s > 0)
-                snprintf(headers, sizeof(headers), "Retry-After: %d\r\n", reply->retry_after_s);
-        http_problem(rq->x, status, reply->title, headers, "%s",
-                     reply->detail && *reply->detail ? reply->detail : "the order service refused the request");
+        rpc_answer_plan(reply, &a);
+        if (a.order_id)
+                versions_note(rq->gw->versions, a.order_id, a.version);
+        if (a.body)
+                http_send_json(rq->x, a.status, a.body, a.headers);
+        else
+                http_problem(rq->x, a.status, a.title, a.headers, "%s", a.detail);
+        rpc_answer_clear(&a);
 }
 
 void rpc_answer(Request *rq, const ProtobufCMessage *msg) {

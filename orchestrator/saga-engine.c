@@ -346,13 +346,44 @@ int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, co
         return r;
 }
 
+EnginePayment engine_payment_reply(const SagaRow *row, const ProtobufCMessage *m, const Food__V1__Correlation *corr,
+                                   SagaInput *in, EngineArgs *args) {
+        bool modifying = strcmp(corr->step, "modify_charge") == 0;
+        bool authorized = m->descriptor == &food__v1__payment_authorized__descriptor;
+
+        if (authorized && strcmp(row->step, corr->step) != 0)
+                return ENGINE_PAY_LATE_CHARGE; /* the saga no longer waits for this charge */
+        if ((!modifying && row->state != SAGA_PAYMENT_PENDING) || strcmp(row->step, corr->step) != 0 ||
+            (int)corr->attempt != row->attempt)
+                return ENGINE_PAY_STALE;
+        memset(args, 0, sizeof(*args));
+        if (authorized) {
+                const Food__V1__PaymentAuthorized *a = (const Food__V1__PaymentAuthorized *)m;
+                *in = SAGA_IN_PAYMENT_AUTHORIZED;
+                args->payment_id = a->payment_id;
+                args->amount = a->amount;
+        } else
+                *in = m->descriptor == &food__v1__payment_declined__descriptor ? SAGA_IN_PAYMENT_DECLINED
+                                                                               : SAGA_IN_PAYMENT_FAILED;
+        return modifying ? ENGINE_PAY_MODIFY : ENGINE_PAY_APPLY;
+}
+
+int64_t engine_coupon_discount(const Food__V1__Order *o, int64_t redeemed) {
+        return redeemed < o->total ? redeemed : o->total;
+}
+
+bool engine_refund_fits(const Food__V1__Order *o, const char *payment_id, int64_t amount) {
+        const Food__V1__Charge *c = find_charge(o, payment_id ? payment_id : "");
+        return c && amount > 0 && c->refunded + amount <= c->amount;
+}
+
 int engine_refunded(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount) {
         Food__V1__Charge *c = find_charge(row->order, payment_id ? payment_id : "");
         NextOrder n;
         int64_t expected = row->version;
         int r;
 
-        if (!c || amount <= 0 || c->refunded + amount > c->amount) {
+        if (!engine_refund_fits(row->order, payment_id, amount)) {
                 log_error("saga %s: refund of %" PRId64 " on charge %s does not match what was charged; ignored",
                           row->order_id, amount, payment_id ? payment_id : "?");
                 return 0;
@@ -440,7 +471,7 @@ int engine_coupon_outcome(const EngineConfig *cfg, Pg *pg, SagaRow *row, const P
         }
         const Food__V1__CouponRedeemed *red = (const Food__V1__CouponRedeemed *)m;
         /* Still PAYMENT_PENDING, never published: the snapshot changes in place. */
-        row->order->discount = red->discount < row->order->total ? red->discount : row->order->total;
+        row->order->discount = engine_coupon_discount(row->order, red->discount);
         if (row->order->total - row->order->discount == 0) /* the coupon pays it all: nothing to charge */
                 return engine_apply(cfg, pg, row, SAGA_IN_PAYMENT_AUTHORIZED, &(EngineArgs){.payment_id = ""}, reply);
         snprintf(row->step, sizeof(row->step), "authorize");

@@ -52,6 +52,24 @@ int engine_reply_set(EngineReply *r, int http_status, const char *title, const c
 int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, const EngineArgs *args,
                  EngineReply *reply);
 
+/* What a payment reply (PaymentAuthorized/Declined/Failed with correlation `corr`) means for the
+ * saga in `row`. Pure: the reply consumer acts on it. */
+typedef enum {
+        ENGINE_PAY_STALE,       /* not what the saga awaits now (older try, another step): ignored */
+        ENGINE_PAY_LATE_CHARGE, /* a charge for a step the saga gave up: recorded and refunded */
+        ENGINE_PAY_APPLY,       /* *in (and *args) for engine_apply */
+        ENGINE_PAY_MODIFY,      /* *in (and *args) for engine_modify_outcome */
+} EnginePayment;
+EnginePayment engine_payment_reply(const SagaRow *row, const ProtobufCMessage *m, const Food__V1__Correlation *corr,
+                                   SagaInput *in, EngineArgs *args);
+
+/* The discount a redeemed coupon of `redeemed` gives order `o`: within 0..o->total. Pure. */
+int64_t engine_coupon_discount(const Food__V1__Order *o, int64_t redeemed);
+
+/* Whether a refund of `amount` fits charge `payment_id` of `o`: the charge exists, amount > 0 and
+ * refunded + amount stays within what was charged (no overflow). Pure. */
+bool engine_refund_fits(const Food__V1__Order *o, const char *payment_id, int64_t amount);
+
 /* Records a refund of `amount` of charge `payment_id` (a compensation
  * finished): amount_refunded grows, version bumps, an event tells the read side. */
 int engine_refunded(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount);

@@ -49,13 +49,27 @@ const char *coupon_refusal(const char *coupon_customer, const char *coupon_store
         return NULL;
 }
 
+int coupon_check(const ProtobufCMessage *msg) {
+        const Food__V1__Correlation *corr = codec_correlation(msg);
+
+        if (msg->descriptor == &food__v1__issue_coupon__descriptor) {
+                const Food__V1__IssueCoupon *m = (const Food__V1__IssueCoupon *)msg;
+                return !*m->coupon_id || !*m->customer_id || !*m->store_id || m->discount <= 0 ? WORKER_POISON : 0;
+        }
+        /* Redeem and return always belong to an order. */
+        if (!corr || !*corr->order_id)
+                return WORKER_POISON;
+        if (msg->descriptor == &food__v1__redeem_coupon__descriptor)
+                return *((const Food__V1__RedeemCoupon *)msg)->coupon_id ? 0 : WORKER_POISON;
+        if (msg->descriptor == &food__v1__return_coupon__descriptor)
+                return *((const Food__V1__ReturnCoupon *)msg)->coupon_id ? 0 : WORKER_POISON;
+        return WORKER_POISON;
+}
+
 static int issue(const CouponConfig *cfg, Pg *pg, const Food__V1__IssueCoupon *m, WorkerOut *out) {
         char discount[24], days[16];
         const Food__V1__Correlation *corr = m->corr;
         bool from_order = corr && corr->order_id && *corr->order_id;
-
-        if (!*m->coupon_id || !*m->customer_id || !*m->store_id || m->discount <= 0)
-                return WORKER_POISON;
         snprintf(discount, sizeof(discount), "%" PRId64, m->discount);
         snprintf(days, sizeof(days), "%" PRId64, cfg->valid_days);
         const char *vals[] = {m->coupon_id, m->customer_id, m->store_id, discount, from_order ? "cooked" : "store",
@@ -121,22 +135,15 @@ static int give_back(Pg *pg, const Food__V1__ReturnCoupon *m, WorkerOut *out) {
 
 int coupon_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out) {
         const CouponConfig *cfg = ctx;
-        const Food__V1__Correlation *corr = codec_correlation(msg);
         (void)msg_id;
 
+        if (coupon_check(msg) != 0) {
+                log_warn("coupon: impossible %s", msg->descriptor->name);
+                return WORKER_POISON;
+        }
         if (msg->descriptor == &food__v1__issue_coupon__descriptor)
                 return issue(cfg, pg, (const Food__V1__IssueCoupon *)msg, out);
-        /* Redeem and return always belong to an order. */
-        if (!corr || !*corr->order_id)
-                return WORKER_POISON;
-        if (msg->descriptor == &food__v1__redeem_coupon__descriptor) {
-                const Food__V1__RedeemCoupon *m = (const Food__V1__RedeemCoupon *)msg;
-                return *m->coupon_id ? redeem(pg, m, out) : WORKER_POISON;
-        }
-        if (msg->descriptor == &food__v1__return_coupon__descriptor) {
-                const Food__V1__ReturnCoupon *m = (const Food__V1__ReturnCoupon *)msg;
-                return *m->coupon_id ? give_back(pg, m, out) : WORKER_POISON;
-        }
-        log_warn("coupon: %s is not a coupon command", msg->descriptor->name);
-        return WORKER_POISON;
+        if (msg->descriptor == &food__v1__redeem_coupon__descriptor)
+                return redeem(pg, (const Food__V1__RedeemCoupon *)msg, out);
+        return give_back(pg, (const Food__V1__ReturnCoupon *)msg, out);
 }

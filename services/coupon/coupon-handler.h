@@ -18,4 +18,9 @@ const char *coupon_refusal(const char *coupon_customer, const char *coupon_store
                            const char *redeemed_by, int expired, const char *customer_id, const char *store_id,
                            const char *order_id);
 
+/* The pure checks coupon_handle makes before touching the coupons table: 0, or WORKER_POISON for
+ * another type, an IssueCoupon without coupon, customer or store id or with a discount <= 0, a
+ * Redeem/ReturnCoupon without an order in its correlation or without a coupon id. */
+int coupon_check(const ProtobufCMessage *msg);
+
 int coupon_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out);

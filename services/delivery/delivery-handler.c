@@ -118,41 +118,77 @@ static bool location_ok(const Food__V1__Location *l) {
         return !l || geo_valid(l->lat, l->lon);
 }
 
+int delivery_check(const ProtobufCMessage *msg, char *order_id, size_t cap) {
+        if (msg->descriptor == &food__v1__open_delivery__descriptor) {
+                const Food__V1__OpenDelivery *m = (const Food__V1__OpenDelivery *)msg;
+                if (ids_of(m->corr, m->delivery_id, order_id, cap) < 0 || !location_ok(m->pickup) ||
+                    !location_ok(m->dropoff) || (m->store_id && *m->store_id && !order_check_id(m->store_id)))
+                        return WORKER_POISON;
+                return 0;
+        }
+        if (msg->descriptor == &food__v1__assign_rider__descriptor) {
+                const Food__V1__AssignRider *m = (const Food__V1__AssignRider *)msg;
+                if (ids_of(m->corr, m->delivery_id, order_id, cap) < 0 || !order_check_id(m->rider_id))
+                        return WORKER_POISON;
+                return 0;
+        }
+        if (msg->descriptor == &food__v1__complete_delivery__descriptor) {
+                const Food__V1__CompleteDelivery *m = (const Food__V1__CompleteDelivery *)msg;
+                if (ids_of(m->corr, m->delivery_id, order_id, cap) < 0 ||
+                    (m->rider_id && *m->rider_id && !order_check_id(m->rider_id)))
+                        return WORKER_POISON;
+                return 0;
+        }
+        if (msg->descriptor == &food__v1__cancel_delivery__descriptor) {
+                const Food__V1__CancelDelivery *m = (const Food__V1__CancelDelivery *)msg;
+                return ids_of(m->corr, m->delivery_id, order_id, cap) < 0 ? WORKER_POISON : 0;
+        }
+        return WORKER_POISON;
+}
+
+int delivery_open_params(const DeliveryConfig *cfg, const Food__V1__OpenDelivery *m, DeliveryOpenParams *p) {
+        const Food__V1__Location *a = m->pickup, *d = m->dropoff;
+        memset(p, 0, sizeof(*p));
+        snprintf(p->num[0], sizeof(p->num[0]), "%.7f", a ? a->lat : 0.0);
+        snprintf(p->num[1], sizeof(p->num[1]), "%.7f", a ? a->lon : 0.0);
+        snprintf(p->num[2], sizeof(p->num[2]), "%.7f", d ? d->lat : 0.0);
+        snprintf(p->num[3], sizeof(p->num[3]), "%.7f", d ? d->lon : 0.0);
+        if (a && d) {
+                p->distance_m = geo_distance_m(a->lat, a->lon, d->lat, d->lon);
+                snprintf(p->dist, sizeof(p->dist), "%.1f", p->distance_m);
+                p->far = p->distance_m > cfg->far_m;
+        }
+        return 0;
+}
+
 static int handle_open(const DeliveryConfig *cfg, Pg *pg, const Food__V1__OpenDelivery *m, WorkerOut *out) {
         const Food__V1__Location *p = m->pickup, *d = m->dropoff;
-        char order_id[ORDER_ID_MAX + 8], num[4][32], dist[32] = "";
+        char order_id[ORDER_ID_MAX + 8];
+        DeliveryOpenParams prm;
         DeliveryState st = {0};
         bool changed = false;
         int r;
 
-        if (ids_of(m->corr, m->delivery_id, order_id, sizeof(order_id)) < 0 || !location_ok(p) || !location_ok(d) ||
-            (m->store_id && *m->store_id && !order_check_id(m->store_id))) {
+        if (delivery_check(&m->base, order_id, sizeof(order_id)) != 0) {
                 log_warn("open delivery: impossible command (delivery %s)", m->delivery_id ? m->delivery_id : "none");
                 return WORKER_POISON;
         }
-        snprintf(num[0], sizeof(num[0]), "%.7f", p ? p->lat : 0.0);
-        snprintf(num[1], sizeof(num[1]), "%.7f", p ? p->lon : 0.0);
-        snprintf(num[2], sizeof(num[2]), "%.7f", d ? d->lat : 0.0);
-        snprintf(num[3], sizeof(num[3]), "%.7f", d ? d->lon : 0.0);
-        if (p && d) {
-                double m_apart = geo_distance_m(p->lat, p->lon, d->lat, d->lon);
-                snprintf(dist, sizeof(dist), "%.1f", m_apart);
-                if (m_apart > cfg->far_m)
-                        log_warn("delivery %s: dropoff is %.0f m from the pickup (over %.0f m)", m->delivery_id,
-                                 m_apart, cfg->far_m);
-        }
+        (void)delivery_open_params(cfg, m, &prm);
+        if (prm.far)
+                log_warn("delivery %s: dropoff is %.0f m from the pickup (over %.0f m)", m->delivery_id,
+                         prm.distance_m, cfg->far_m);
         const char *vals[12] = {m->delivery_id,
                                 order_id,
                                 m->store_id ? m->store_id : "",
                                 p ? p->text : NULL,
                                 p ? p->region : NULL,
-                                p ? num[0] : NULL,
-                                p ? num[1] : NULL,
+                                p ? prm.num[0] : NULL,
+                                p ? prm.num[1] : NULL,
                                 d ? d->text : NULL,
                                 d && d->region ? d->region : "",
-                                d ? num[2] : NULL,
-                                d ? num[3] : NULL,
-                                dist[0] ? dist : NULL};
+                                d ? prm.num[2] : NULL,
+                                d ? prm.num[3] : NULL,
+                                prm.dist[0] ? prm.dist : NULL};
         r = run_then_current(pg, &st_open, 12, vals, &st, &changed);
         if (r < 0)
                 return r;
@@ -172,7 +208,7 @@ static int handle_assign(Pg *pg, const Food__V1__AssignRider *m, WorkerOut *out)
         bool changed = false;
         int r;
 
-        if (ids_of(m->corr, m->delivery_id, order_id, sizeof(order_id)) < 0 || !order_check_id(m->rider_id)) {
+        if (delivery_check(&m->base, order_id, sizeof(order_id)) != 0) {
                 log_warn("assign rider: impossible command (delivery %s)", m->delivery_id ? m->delivery_id : "none");
                 return WORKER_POISON;
         }
@@ -200,8 +236,7 @@ static int handle_complete(Pg *pg, const Food__V1__CompleteDelivery *m, WorkerOu
         bool changed = false;
         int r;
 
-        if (ids_of(m->corr, m->delivery_id, order_id, sizeof(order_id)) < 0 ||
-            (m->rider_id && *m->rider_id && !order_check_id(m->rider_id))) {
+        if (delivery_check(&m->base, order_id, sizeof(order_id)) != 0) {
                 log_warn("complete delivery: impossible command (delivery %s)",
                          m->delivery_id ? m->delivery_id : "none");
                 return WORKER_POISON;
@@ -229,7 +264,7 @@ static int handle_cancel(Pg *pg, const Food__V1__CancelDelivery *m, WorkerOut *o
         bool changed = false;
         int r;
 
-        if (ids_of(m->corr, m->delivery_id, order_id, sizeof(order_id)) < 0) {
+        if (delivery_check(&m->base, order_id, sizeof(order_id)) != 0) {
                 log_warn("cancel delivery: impossible command (delivery %s)", m->delivery_id ? m->delivery_id : "none");
                 return WORKER_POISON;
         }

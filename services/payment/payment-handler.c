@@ -133,6 +133,46 @@ static const Food__V1__Correlation *corr_of(const ProtobufCMessage *msg) {
         return c && c->order_id && *c->order_id ? c : NULL;
 }
 
+int payment_check(const ProtobufCMessage *msg, const char **why) {
+        const char *dummy;
+        if (!why)
+                why = &dummy;
+        *why = NULL;
+        if (msg->descriptor == &food__v1__authorize_payment__descriptor) {
+                const Food__V1__AuthorizePayment *m = (const Food__V1__AuthorizePayment *)msg;
+                if (!corr_of(msg))
+                        *why = "no order in the correlation";
+                else if (!key_valid(m->idempotency_key))
+                        *why = "idempotency key empty, too long or not printable";
+                else if (m->amount < 0)
+                        *why = "negative amount";
+                else if (!m->card_token)
+                        *why = "no card token";
+        } else if (msg->descriptor == &food__v1__refund_payment__descriptor) {
+                const Food__V1__RefundPayment *m = (const Food__V1__RefundPayment *)msg;
+                if (!corr_of(msg))
+                        *why = "no order in the correlation";
+                else if (!key_valid(m->idempotency_key))
+                        *why = "idempotency key empty, too long or not printable";
+                else if (m->amount <= 0)
+                        *why = "refund of nothing";
+                else if (!key_valid(m->payment_id))
+                        *why = "payment id empty, too long or not printable";
+        } else
+                *why = "not a payment command";
+        return *why ? WORKER_POISON : 0;
+}
+
+void payment_settle(int64_t asked, PaymentResult *res) {
+        if (res->outcome == PAYMENT_OK && res->amount != asked) {
+                /* The provider confirmed another amount: not what the order needs. */
+                res->outcome = PAYMENT_FAILED;
+                res->retryable = false;
+                snprintf(res->reason, sizeof(res->reason), "provider confirmed %" PRId64 " instead of %" PRId64,
+                         res->amount, asked);
+        }
+}
+
 /* 0 and *found = whether a row exists, or negative errno. */
 static int payments_lookup(Pg *pg, const char *kind, const char *key, Recorded *rec, bool *found) {
         const char *vals[2] = {kind, key};
@@ -220,7 +260,7 @@ static int handle_authorize(PaymentHandler *h, Pg *pg, const Food__V1__Authorize
         PaymentResult res;
         int r;
 
-        if (!corr || !key_valid(key) || m->amount < 0 || !m->card_token) {
+        if (payment_check(&m->base, NULL) != 0) {
                 log_warn("authorize: impossible command (order %s, key %s, amount %" PRId64 ")",
                          corr ? corr->order_id : "none", key ? key : "none", m->amount);
                 return WORKER_POISON;
@@ -241,13 +281,7 @@ static int handle_authorize(PaymentHandler *h, Pg *pg, const Food__V1__Authorize
         if (r < 0)
                 return r;
         breaker_note(h, res.outcome == PAYMENT_FAILED && res.retryable, ids_now_ms() - started);
-        if (res.outcome == PAYMENT_OK && res.amount != m->amount) {
-                /* The provider confirmed another amount: not what the order needs. */
-                res.outcome = PAYMENT_FAILED;
-                res.retryable = false;
-                snprintf(res.reason, sizeof(res.reason), "provider confirmed %" PRId64 " instead of %" PRId64,
-                         res.amount, m->amount);
-        }
+        payment_settle(m->amount, &res);
         switch (res.outcome) {
         case PAYMENT_OK:
                 metric_add(h->approved, 1);
@@ -283,7 +317,7 @@ static int handle_refund(PaymentHandler *h, Pg *pg, const Food__V1__RefundPaymen
         bool found = false;
         int r;
 
-        if (!corr || !key_valid(key) || m->amount <= 0 || !key_valid(m->payment_id)) {
+        if (payment_check(&m->base, NULL) != 0) {
                 log_warn("refund: impossible command (order %s, key %s, payment %s, amount %" PRId64 ")",
                          corr ? corr->order_id : "none", key ? key : "none", m->payment_id ? m->payment_id : "none",
                          m->amount);

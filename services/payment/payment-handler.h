@@ -16,6 +16,16 @@ typedef struct PaymentHandler PaymentHandler;
 int payment_handler_new(PaymentHandler **ret, PaymentProvider *provider, const BreakerConfig *breaker);
 void payment_handler_free(PaymentHandler *h);
 
+/* The pure checks payment_handle makes before any lookup or provider call: 0 when `msg` is an
+ * AuthorizePayment or RefundPayment that can be acted on, else WORKER_POISON with *why (static
+ * text; why may be NULL): no order in the correlation, an idempotency key (or a refund's payment
+ * id) empty, over 200 bytes or not printable ASCII, a negative charge, a refund of nothing. */
+int payment_check(const ProtobufCMessage *msg, const char **why);
+
+/* The provider's answer `res` to a charge of `asked`: an approval of another amount becomes a
+ * final failure naming both amounts. Pure. */
+void payment_settle(int64_t asked, PaymentResult *res);
+
 /* WorkerHandler (ctx = PaymentHandler). Replies PaymentAuthorized / PaymentDeclined / PaymentFailed
  * to AuthorizePayment and PaymentRefunded / PaymentFailed (not retryable) to RefundPayment; a refund
  * the provider could not decide now is WORKER_RETRY (no answer: it must happen eventually).

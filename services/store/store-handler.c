@@ -53,8 +53,7 @@ static void count(Metric *m) {
                 metric_add(m, 1);
 }
 
-/* The ticket's lines as JSON text (malloc'ed), or NULL. */
-static char *items_json(const Food__V1__Order *o) {
+char *store_items_json(const Food__V1__Order *o) {
         json_t *arr = json_array();
         char *text = NULL;
         if (!arr)
@@ -73,6 +72,27 @@ out:
         return text;
 }
 
+int store_check_ticket(const Food__V1__Correlation *corr, const Food__V1__Order *o, const char **why) {
+        const char *dummy;
+        if (!why)
+                why = &dummy;
+        *why = NULL;
+        if (!corr)
+                *why = "no correlation";
+        else if (order_check(o, why) < 0)
+                ; /* *why says which rule broke */
+        else if (corr->order_id && *corr->order_id && strcmp(corr->order_id, o->id) != 0)
+                *why = "the correlation names another order";
+        return *why ? WORKER_POISON : 0;
+}
+
+int store_check_withdraw(const Food__V1__WithdrawTicket *m) {
+        const char *store_id = m->store_id && *m->store_id ? m->store_id : NULL;
+        if (!m->corr || !order_check_id(m->corr->order_id) || (store_id && !order_check_id(store_id)))
+                return WORKER_POISON;
+        return 0;
+}
+
 static int reply_recorded(WorkerOut *out, Food__V1__Correlation *corr, const char *store_id, const char *status) {
         Food__V1__TicketRecorded t = FOOD__V1__TICKET_RECORDED__INIT;
         t.corr = corr;
@@ -88,12 +108,11 @@ static int handle_ticket(Pg *pg, Food__V1__Correlation *corr, const Food__V1__Or
         const char *why = NULL;
         int r;
 
-        if (!corr || order_check(o, &why) < 0 || (corr->order_id && *corr->order_id && strcmp(corr->order_id, o->id))) {
-                log_warn("ticket: impossible command for order %s: %s", o && o->id ? o->id : "none",
-                         why ? why : "no correlation or another order's");
+        if (store_check_ticket(corr, o, &why) != 0) {
+                log_warn("ticket: impossible command for order %s: %s", o && o->id ? o->id : "none", why);
                 return WORKER_POISON;
         }
-        items = items_json(o);
+        items = store_items_json(o);
         if (!items)
                 return -ENOMEM;
         snprintf(version, sizeof(version), "%" PRId64, o->version);
@@ -137,7 +156,7 @@ static int handle_withdraw(Pg *pg, const Food__V1__WithdrawTicket *m, WorkerOut 
         const char *store_id = m->store_id && *m->store_id ? m->store_id : NULL;
         int r;
 
-        if (!corr || !order_check_id(corr->order_id) || (store_id && !order_check_id(store_id))) {
+        if (store_check_withdraw(m) != 0) {
                 log_warn("withdraw: impossible command (order %s)", corr && corr->order_id ? corr->order_id : "none");
                 return WORKER_POISON;
         }

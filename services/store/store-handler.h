@@ -2,6 +2,7 @@
 #pragma once
 #include <protobuf-c/protobuf-c.h>
 
+#include "food.pb-c.h"
 #include "pg.h"
 #include "worker.h"
 
@@ -11,6 +12,17 @@
  * tombstone if the ticket never arrived) and replies TicketWithdrawn. Other types and impossible
  * orders are WORKER_POISON. */
 int store_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out);
+
+/* The pure checks store_handle makes before touching the tickets table: 0, or WORKER_POISON with
+ * *why (static text; why may be NULL) for a Create/UpdateTicket without a correlation, with an
+ * implausible order (order-check.h) or one the correlation does not name. */
+int store_check_ticket(const Food__V1__Correlation *corr, const Food__V1__Order *o, const char **why);
+/* 0, or WORKER_POISON for a WithdrawTicket without a valid order id or with a malformed store id. */
+int store_check_withdraw(const Food__V1__WithdrawTicket *m);
+
+/* The ticket's lines as JSON text [{"menu_item_id","name","quantity","unit_price"}] (malloc'ed, the
+ * caller frees), or NULL when out of memory or a string is not UTF-8. Pure. */
+char *store_items_json(const Food__V1__Order *o);
 
 /* Registers the worker's metrics; call once before worker_run. */
 void store_metrics_init(void);

@@ -1,0 +1,56 @@
+/* RpcReply -> HTTP status, headers and body (pure). */
+#include "gateway-rpc-answer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "order-json.h"
+
+__attribute__((format(printf, 3, 4))) static void problem(RpcAnswer *a, int status, const char *fmt, ...) {
+        va_list ap;
+        a->status = status;
+        va_start(ap, fmt);
+        vsnprintf(a->detail, sizeof(a->detail), fmt, ap);
+        va_end(ap);
+}
+
+void rpc_answer_plan(const Food__V1__RpcReply *reply, RpcAnswer *a) {
+        int status = reply->http_status;
+
+        memset(a, 0, sizeof(*a));
+        if (status >= 200 && status < 300 && reply->n_sagas == 1) {
+                a->body = order_json_saga(reply->sagas[0]);
+                a->status = status;
+                if (!a->body)
+                        problem(a, 500, "could not build the saga view");
+        } else if (status >= 200 && status < 300) {
+                if (!reply->order || !reply->order->id || !*reply->order->id) {
+                        problem(a, 502, "the order service answered %d without the order", status);
+                        return;
+                }
+                a->body = order_json_view(reply->order);
+                if (!a->body) {
+                        problem(a, 500, "could not build the order view");
+                        return;
+                }
+                a->status = status;
+                a->order_id = reply->order->id;
+                a->version = reply->order->version;
+                if (status == 201)
+                        snprintf(a->headers, sizeof(a->headers), "Location: /orders/%s\r\n", reply->order->id);
+        } else if (status < 400 || status > 599) {
+                problem(a, 502, "the order service answered with status %d", status);
+        } else {
+                a->title = reply->title && *reply->title ? reply->title : NULL;
+                if (reply->retry_after_s > 0)
+                        snprintf(a->headers, sizeof(a->headers), "Retry-After: %d\r\n", reply->retry_after_s);
+                problem(a, status, "%s",
+                        reply->detail && *reply->detail ? reply->detail : "the order service refused the request");
+        }
+}
+
+void rpc_answer_clear(RpcAnswer *a) {
+        json_decref(a->body);
+        a->body = NULL;
+}
