@@ -1,0 +1,32 @@
+/* libFuzzer harness of the gateway's RPC answers: bytes as the orchestrator's RpcReply, decoded as
+ * rpc_answer does and turned into the HTTP status, headers and body by rpc_answer_plan (what the
+ * gateway then writes to the client). */
+#include <jansson.h>
+#include <string.h>
+
+#include "fuzz-common.h"
+#include "gateway-rpc-answer.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        ProtobufCMessage *m = NULL;
+        RpcAnswer a;
+
+        fuzz_quiet();
+        if (codec_unpack(&food__v1__rpc_reply__descriptor, data, size, &m) < 0)
+                return 0;
+        rpc_answer_plan((const Food__V1__RpcReply *)m, &a);
+        FUZZ_CHECK(a.status >= 200 && a.status <= 599, "HTTP status %d", a.status);
+        FUZZ_CHECK(a.body || a.status >= 400, "status %d without a body", a.status);
+        /* Header lines go to the client as they are: each must end in CRLF and hold no other. */
+        size_t n = strlen(a.headers);
+        FUZZ_CHECK(n == 0 || (n >= 2 && strcmp(a.headers + n - 2, "\r\n") == 0), "headers cut: %s", a.headers);
+        FUZZ_CHECK(strcspn(a.headers, "\r\n") >= (n ? n - 2 : 0), "header injection: %s", a.headers);
+        if (a.body) {
+                char *text = json_dumps(a.body, JSON_COMPACT);
+                FUZZ_CHECK(text != NULL, "body does not serialize");
+                free(text);
+        }
+        rpc_answer_clear(&a);
+        codec_free(m);
+        return 0;
+}
