@@ -72,6 +72,41 @@ out:
         return text;
 }
 
+/* Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF): what jansson
+ * and PostgreSQL accept as text. protobuf-c does not check string fields. */
+static bool utf8_valid(const char *s) {
+        const unsigned char *p = (const unsigned char *)s;
+        while (*p) {
+                unsigned c = *p++, n, min, cp;
+                if (c < 0x80)
+                        continue;
+                if (c >= 0xc2 && c <= 0xdf)
+                        n = 1, min = 0x80, cp = c & 0x1f;
+                else if (c >= 0xe0 && c <= 0xef)
+                        n = 2, min = 0x800, cp = c & 0x0f;
+                else if (c >= 0xf0 && c <= 0xf4)
+                        n = 3, min = 0x10000, cp = c & 0x07;
+                else
+                        return false;
+                for (; n > 0; n--, p++) {
+                        if ((*p & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (*p & 0x3f);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+        }
+        return true;
+}
+
+/* The ticket's text fields (lines, note) are stored as JSON and text: all must be UTF-8. */
+static bool ticket_text_valid(const Food__V1__Order *o) {
+        for (size_t i = 0; i < o->n_items; i++)
+                if (!utf8_valid(o->items[i]->menu_item_id) || (o->items[i]->name && !utf8_valid(o->items[i]->name)))
+                        return false;
+        return utf8_valid(o->status) && (!o->note || utf8_valid(o->note));
+}
+
 int store_check_ticket(const Food__V1__Correlation *corr, const Food__V1__Order *o, const char **why) {
         const char *dummy;
         if (!why)
@@ -83,6 +118,8 @@ int store_check_ticket(const Food__V1__Correlation *corr, const Food__V1__Order 
                 ; /* *why says which rule broke */
         else if (corr->order_id && *corr->order_id && strcmp(corr->order_id, o->id) != 0)
                 *why = "the correlation names another order";
+        else if (!ticket_text_valid(o))
+                *why = "an item, status or note that is not UTF-8";
         return *why ? WORKER_POISON : 0;
 }
 

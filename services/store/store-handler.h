@@ -15,7 +15,8 @@ int store_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg
 
 /* The pure checks store_handle makes before touching the tickets table: 0, or WORKER_POISON with
  * *why (static text; why may be NULL) for a Create/UpdateTicket without a correlation, with an
- * implausible order (order-check.h) or one the correlation does not name. */
+ * implausible order (order-check.h), one the correlation does not name, or text (item ids and
+ * names, status, note) that is not UTF-8: the ticket could never be stored. */
 int store_check_ticket(const Food__V1__Correlation *corr, const Food__V1__Order *o, const char **why);
 /* 0, or WORKER_POISON for a WithdrawTicket without a valid order id or with a malformed store id. */
 int store_check_withdraw(const Food__V1__WithdrawTicket *m);
