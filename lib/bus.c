@@ -425,6 +425,31 @@ int bus_publish(BusPublisher *p, const char *subject, const char *msg_id, const 
         return bus_errno(s);
 }
 
+int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const char *why) {
+        char subject[160];
+        const char *type = bus_header(msg, BUS_HDR_TYPE);
+        natsMsg *m = NULL;
+        natsStatus s;
+        int n = snprintf(subject, sizeof(subject), "food.dlq.%s", durable);
+
+        if (n < 0 || (size_t)n >= sizeof(subject))
+                return -EINVAL;
+        /* The Food-Type of a poison message is untrusted text: only a printable one is copied. */
+        if (type && (strlen(type) > 128 || strpbrk(type, "\r\n")))
+                type = NULL;
+        s = bus_msg_new(&m, subject, type, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+        if (s == NATS_OK)
+                s = natsMsgHeader_Set(m, BUS_HDR_DLQ_SUBJECT, natsMsg_GetSubject(msg));
+        if (s == NATS_OK)
+                s = natsMsgHeader_Set(m, BUS_HDR_DLQ_REASON, why);
+        if (s == NATS_OK)
+                s = js_PublishMsgAsync(p->js, &m, NULL); /* takes ownership of m on success */
+        natsMsg_Destroy(m);
+        if (s != NATS_OK)
+                atomic_fetch_add(&p->failed, 1);
+        return bus_errno(s);
+}
+
 int bus_publisher_flush(BusPublisher *p, int64_t timeout_ms) {
         jsPubOptions po;
         natsStatus s;

@@ -12,6 +12,8 @@
 
 #define BUS_HDR_TYPE "Food-Type"
 #define BUS_HDR_TRACE "traceparent"
+#define BUS_HDR_DLQ_SUBJECT "Food-Dlq-Subject" /* dead letters: the subject the message came on */
+#define BUS_HDR_DLQ_REASON "Food-Dlq-Reason"   /* dead letters: why it was refused */
 #define BUS_FETCH_MAX 64 /* kept small: nats.c 3.4.1 Fetch overflows with larger batches (#749) */
 
 typedef struct Bus Bus;
@@ -61,6 +63,11 @@ void bus_publisher_free(BusPublisher *p);
  * Food-Type, Content-Type and optional traceparent. Buffers are copied. */
 int bus_publish(BusPublisher *p, const char *subject, const char *msg_id, const char *type, const void *data,
                 size_t len, const char *traceparent);
+/* Dead-letters `msg` (borrowed): publishes its payload asynchronously on
+ * food.dlq.<durable> (stream FOOD_DLQ) with its Food-Type header when it had
+ * one, plus Food-Dlq-Subject and Food-Dlq-Reason (`why`, borrowed) so that
+ * `nats stream view FOOD_DLQ` explains it. 0 or negative errno. */
+int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const char *why);
 /* Waits until every publish since the last flush is acknowledged by the
  * stream: 0, or -EIO when any failed or timed out (caller re-sends). */
 int bus_publisher_flush(BusPublisher *p, int64_t timeout_ms);

@@ -58,6 +58,10 @@ const CodecType *codec_type_by_desc(const ProtobufCMessageDescriptor *desc) {
         return NULL;
 }
 
+const CodecType *codec_type_at(size_t i) {
+        return i < sizeof(codec_types) / sizeof(codec_types[0]) ? &codec_types[i] : NULL;
+}
+
 int codec_subject(const ProtobufCMessageDescriptor *desc, const char *order_id, char *buf, size_t cap) {
         const CodecType *t = codec_type_by_desc(desc);
         int n;

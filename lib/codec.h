@@ -21,6 +21,8 @@ typedef struct {
  * "food.v1.AuthorizePayment", the Food-Type header). NULL if unknown. */
 const CodecType *codec_type_by_name(const char *name);
 const CodecType *codec_type_by_desc(const ProtobufCMessageDescriptor *desc);
+/* The i-th registered type (0-based), NULL past the last: to list them all. */
+const CodecType *codec_type_at(size_t i);
 
 /* Writes the subject a message of `desc` is published on; per-order messages
  * (OrderStatusChanged) use `order_id`. Returns 0 or -EINVAL. */

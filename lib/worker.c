@@ -37,14 +37,97 @@ typedef struct {
         Pg *pg;
 } Loop;
 
-static Metric *m_handled, *m_duplicates, *m_poison, *m_failed;
+static Metric *m_handled, *m_duplicates, *m_failed;
 static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 
 static void worker_register_metrics(void) {
         m_handled = metrics_counter("food_messages_handled_total", "Messages handled by this worker");
         m_duplicates = metrics_counter("food_messages_duplicate_total", "Redelivered or duplicate messages skipped");
-        m_poison = metrics_counter("food_messages_dead_lettered_total", "Undecodable or impossible messages dead-lettered");
         m_failed = metrics_counter("food_messages_failed_total", "Messages whose handling failed and will be retried");
+        worker_poison_init();
+}
+
+/* ---- poison accounting -------------------------------------------------- */
+
+#define POISON_ORDER_SUBJECT FOOD_PREFIX ".order.*.status"
+#define POISON_SERIES_MAX 64
+
+typedef struct {
+        const char *subject; /* NULL for the "other" series */
+        Metric *metric;
+} PoisonSeries;
+
+static PoisonSeries poison_series[POISON_SERIES_MAX];
+static size_t n_poison_series;
+static pthread_once_t poison_once = PTHREAD_ONCE_INIT;
+
+static void poison_register(const char *subject) {
+        static const char help[] = "Poison messages (undecodable, of another type than their subject, impossible "
+                                   "content) by subject: dead-lettered to FOOD_DLQ, or refused on RPC subjects";
+        char name[CODEC_SUBJECT_MAX + 48];
+        char *copy;
+
+        if (n_poison_series == POISON_SERIES_MAX)
+                return;
+        snprintf(name, sizeof(name), "food_messages_poison_total{subject=\"%s\"}", subject ? subject : "other");
+        copy = strdup(name); /* lives as long as the process, as the registry requires */
+        if (!copy)
+                return;
+        poison_series[n_poison_series].subject = subject;
+        poison_series[n_poison_series].metric = metrics_counter(copy, help);
+        n_poison_series++;
+}
+
+static void poison_register_all(void) {
+        for (size_t i = 0;; i++) {
+                const CodecType *t = codec_type_at(i);
+                if (!t)
+                        break;
+                if (t->subject)
+                        poison_register(t->subject);
+        }
+        poison_register(POISON_ORDER_SUBJECT);
+        poison_register(NULL);
+}
+
+void worker_poison_init(void) {
+        pthread_once(&poison_once, poison_register_all);
+}
+
+/* food.order.<one token>.status */
+static bool poison_is_order_subject(const char *subject) {
+        static const char prefix[] = FOOD_PREFIX ".order.";
+        const char *id, *dot;
+        if (strncmp(subject, prefix, sizeof(prefix) - 1) != 0)
+                return false;
+        id = subject + sizeof(prefix) - 1;
+        dot = strchr(id, '.');
+        return dot && dot > id && strcmp(dot, ".status") == 0;
+}
+
+void worker_poison_count(const char *subject) {
+        Metric *other = NULL;
+        worker_poison_init();
+        if (!subject)
+                subject = "";
+        for (size_t i = 0; i < n_poison_series; i++) {
+                const char *s = poison_series[i].subject;
+                if (!s)
+                        other = poison_series[i].metric;
+                else if (strcmp(s, subject) == 0 ||
+                         (strcmp(s, POISON_ORDER_SUBJECT) == 0 && poison_is_order_subject(subject))) {
+                        metric_add(poison_series[i].metric, 1);
+                        return;
+                }
+        }
+        if (other)
+                metric_add(other, 1);
+}
+
+bool worker_subject_fits(const ProtobufCMessage *m, const char *subject) {
+        char want[CODEC_SUBJECT_MAX];
+        return m && subject && codec_subject(m->descriptor, codec_order_id(m), want, sizeof(want)) == 0 &&
+               strcmp(want, subject) == 0;
 }
 
 static const PgStmt st_claim = {"worker_claim",
@@ -65,14 +148,11 @@ int worker_reply(WorkerOut *out, const ProtobufCMessage *reply) {
 
 /* Dead-letters a message operators can inspect with `nats stream view FOOD_DLQ`. */
 static void worker_dead_letter(Loop *l, natsMsg *msg, const char *why) {
-        char subject[CODEC_SUBJECT_MAX];
         const char *type = bus_header(msg, BUS_HDR_TYPE);
-        metric_add(m_poison, 1);
-        log_warn("%s: dead-lettering message on %s (type %s): %s", l->def->durable, natsMsg_GetSubject(msg),
-                 type ? type : "none", why);
-        snprintf(subject, sizeof(subject), FOOD_PREFIX ".dlq.%s", l->def->durable);
-        (void)bus_publish(l->pub, subject, NULL, type, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                          NULL);
+        worker_poison_count(natsMsg_GetSubject(msg));
+        log_warn("%s: dead-lettering message on %s (type %.128s, %d bytes): %s", l->def->durable,
+                 natsMsg_GetSubject(msg), type ? type : "none", natsMsg_GetDataLength(msg), why);
+        (void)bus_dead_letter(l->pub, l->def->durable, msg, why);
 }
 
 /* Handles one message inside the open transaction; sets it->fate. Returns a
@@ -91,6 +171,10 @@ static int worker_one(Loop *l, Item *it) {
         }
         if (!m) {
                 worker_dead_letter(l, it->msg, "unknown Food-Type, or a payload that is not a message of it");
+                return 0;
+        }
+        if (!worker_subject_fits(m, natsMsg_GetSubject(it->msg))) {
+                worker_dead_letter(l, it->msg, "Food-Type does not match the subject");
                 return 0;
         }
         r = pg_exec(l->pg, "SAVEPOINT msg");

@@ -39,6 +39,20 @@ typedef struct {
  * Creates the `processed` dedupe table in the service's schema if missing. */
 int worker_run(Service *svc, const WorkerDef *def);
 
+/* Poison messages (undecodable, of another type than their subject carries,
+ * or with impossible content) are counted per subject in
+ * food_messages_poison_total{subject="..."}: one series per subject of the
+ * system (food.order.<id>.status counts as "food.order.*.status"), "other"
+ * for anything else. worker_poison_init registers the series (idempotent,
+ * thread-safe); worker_poison_count counts one for `subject` (borrowed). */
+void worker_poison_init(void);
+void worker_poison_count(const char *subject);
+
+/* True when `subject` is where a message like `m` is published: the fixed
+ * subject of its type, or food.order.<its order id>.status. A message whose
+ * Food-Type names another type than its subject carries is poison. */
+bool worker_subject_fits(const ProtobufCMessage *m, const char *subject);
+
 /* Reads WORKER_THREADS and WORKER_BATCH (fail fast naming the variable) into
  * def->threads and def->batch, with the given defaults. 0 or -EINVAL. */
 int worker_config(WorkerDef *def, int default_threads, int default_batch);

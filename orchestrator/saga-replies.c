@@ -2,6 +2,7 @@
  * a batch per transaction with a savepoint per message. Payment outcomes move
  * sagas; every answer stops the re-sends of the command it answers. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +12,32 @@
 #include "metrics.h"
 #include "orchestrator.h"
 #include "saga-admin.h"
+#include "worker.h"
 
 typedef struct {
         natsMsg *msg;
-        bool poison;
+        const char *poison; /* why it is dead-lettered (static text), or NULL */
         bool failed;
         char reply_to[SAGA_REPLY_TO_MAX];
         EngineReply reply; /* RPC answer to send after commit */
 } Reply;
 
-static Metric *m_replies, *m_stale, *m_poison;
+static Metric *m_replies, *m_stale;
+
+/* Whether command `command_id` was sent for `order_id`: 1, 0 (no such
+ * command: the reply answers nothing any saga asked), or negative errno. */
+static int reply_command_known(Pg *pg, const char *order_id, int64_t command_id) {
+        static const PgStmt st = {"reply_command_known", "SELECT 1 FROM outbox WHERE id = $1 AND order_id = $2"};
+        char id[24];
+        PGresult *res = NULL;
+        snprintf(id, sizeof(id), "%" PRId64, command_id);
+        const char *vals[] = {id, order_id};
+        int r = pg_run(pg, &st, 2, vals, NULL, NULL, &res);
+        if (r == 0)
+                r = PQntuples(res) == 1;
+        PQclear(res);
+        return r;
+}
 
 /* Payment authorization outcome for a saga waiting on it. */
 static int on_payment_outcome(Orchestrator *o, Pg *pg, const ProtobufCMessage *m, const Food__V1__Correlation *corr,
@@ -128,12 +145,17 @@ static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
 
         if (!type || !msg_id ||
             codec_unpack(type->desc, natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(it->msg), &m) < 0) {
-                it->poison = true;
+                it->poison = "no Nats-Msg-Id, unknown Food-Type, or a payload that is not a message of it";
+                return 0;
+        }
+        if (!worker_subject_fits(m, natsMsg_GetSubject(it->msg))) {
+                it->poison = "Food-Type does not match the subject";
+                codec_free(m);
                 return 0;
         }
         corr = codec_correlation(m);
         if (!corr) {
-                it->poison = true;
+                it->poison = "not a reply: no correlation";
                 codec_free(m);
                 return 0;
         }
@@ -143,7 +165,7 @@ static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
                 return 0;
         }
         if (!*corr->order_id || corr->command_id <= 0) {
-                it->poison = true;
+                it->poison = "correlation without order id or command id";
                 codec_free(m);
                 return 0;
         }
@@ -164,6 +186,18 @@ static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
         }
         if (r == 0)
                 r = saga_store_ack_command(pg, corr->command_id, (int)corr->attempt);
+        if (r == 0) {
+                /* Not acknowledged: stale, or answering a command never sent for this order (an
+                 * unknown order, a forged id), which is poison rather than stale. */
+                int known = reply_command_known(pg, corr->order_id, corr->command_id);
+                if (known == 0) {
+                        it->poison = "answers no command sent for this order (unknown order or command)";
+                        r = pg_exec(pg, "ROLLBACK TO SAVEPOINT reply");
+                        goto out;
+                }
+                if (known < 0)
+                        r = known;
+        }
         /* Effects only for the answer that acknowledged its command: a reply to
          * an older attempt, or a second reply to the same one, changes nothing. */
         if (r == 1 && saga_admin_is_compensation(corr->step)) {
@@ -226,12 +260,12 @@ static void reply_batch(Orchestrator *o, Pg *pg, BusPublisher *dlq, natsMsgList 
         for (int i = 0; i < n; i++) {
                 Reply *it = &items[i];
                 if (it->poison) {
-                        metric_add(m_poison, 1);
-                        log_warn("replies: dead-lettering undecodable message on %s",
-                                 natsMsg_GetSubject(it->msg));
-                        (void)bus_publish(dlq, FOOD_PREFIX ".dlq.orchestrator", NULL,
-                                          bus_header(it->msg, BUS_HDR_TYPE), natsMsg_GetData(it->msg),
-                                          (size_t)natsMsg_GetDataLength(it->msg), NULL);
+                        const char *type = bus_header(it->msg, BUS_HDR_TYPE);
+                        worker_poison_count(natsMsg_GetSubject(it->msg));
+                        log_warn("replies: dead-lettering message on %s (type %.128s, %d bytes): %s",
+                                 natsMsg_GetSubject(it->msg), type ? type : "none",
+                                 natsMsg_GetDataLength(it->msg), it->poison);
+                        (void)bus_dead_letter(dlq, "orchestrator", it->msg, it->poison);
                         bus_term(it->msg);
                 } else if (it->failed)
                         bus_nak(it->msg, 2000);
@@ -255,7 +289,7 @@ void *reply_consumer_run(void *arg) {
 
         m_replies = metrics_counter("food_saga_replies_total", "Worker replies applied by the orchestrator");
         m_stale = metrics_counter("food_saga_replies_stale_total", "Replies to an older attempt or already answered");
-        m_poison = metrics_counter("food_messages_dead_lettered_total", "Undecodable messages dead-lettered");
+        worker_poison_init();
         if (service_pg(&o->svc, &pg) < 0 || bus_consumer_open(o->svc.bus, "orchestrator", &c) < 0 ||
             bus_publisher_new(o->svc.bus, &dlq) < 0) {
                 service_stopping = true;

@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "orchestrator.h"
 #include "saga-admin.h"
+#include "worker.h"
 
 #define RPC_SUBJECT FOOD_PREFIX ".rpc.>"
 #define RPC_QUEUE "orchestrator"
@@ -87,6 +88,22 @@ static int rpc_action(Orchestrator *o, Pg *pg, const Food__V1__OrderAction *a, E
         return r;
 }
 
+/* Why a priced order from the gateway cannot be placed, or NULL when it is
+ * plausible: ids present, every quantity >= 1, no negative price or amount. */
+static const char *rpc_place_invalid(const Food__V1__PlaceOrder *p) {
+        const Food__V1__Order *o = p->order;
+        if (!o || !*o->id || !*o->customer_id || !*o->store_id || o->n_items == 0)
+                return "incomplete order";
+        if (o->total < 0 || o->discount < 0 || o->discount > o->total || o->amount_paid != 0 ||
+            o->amount_refunded != 0)
+                return "impossible amounts";
+        for (size_t i = 0; i < o->n_items; i++)
+                if (!o->items[i] || !*o->items[i]->menu_item_id || o->items[i]->quantity < 1 ||
+                    o->items[i]->unit_price < 0)
+                        return "impossible item";
+        return NULL;
+}
+
 /* Starts the saga, or answers a repeated Idempotency-Key from what exists.
  * Returns 0 with reply->data NULL when the answer comes later (payment). */
 static int rpc_place(Orchestrator *o, Pg *pg, const Food__V1__PlaceOrder *p, const char *reply_to,
@@ -95,8 +112,12 @@ static int rpc_place(Orchestrator *o, Pg *pg, const Food__V1__PlaceOrder *p, con
         SagaRow row;
         int r;
 
-        if (!p->order || !p->order->id || !*p->order->id || p->order->n_items == 0 || p->order->total < 0)
-                return engine_reply_set(reply, 400, "Bad request", "incomplete order", NULL, 0);
+        const char *invalid = rpc_place_invalid(p);
+        if (invalid) {
+                worker_poison_count(FOOD_PREFIX ".rpc.orders.place");
+                log_warn("rpc: refusing a place request on %s: %s", FOOD_PREFIX ".rpc.orders.place", invalid);
+                return engine_reply_set(reply, 400, "Bad request", invalid, NULL, 0);
+        }
         if (p->idempotency_key && *p->idempotency_key) {
                 r = saga_store_claim_key(pg, p->order->customer_id, p->idempotency_key, p->order->id,
                                          p->request_hash, existing, sizeof(existing), hash, sizeof(hash));
@@ -156,8 +177,16 @@ static int rpc_dispatch(Orchestrator *o, Pg *pg, natsMsg *msg, EngineReply *repl
         ProtobufCMessage *m = NULL;
         int r;
 
-        if (!type || codec_unpack(type->desc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m) < 0)
+        if (!type || codec_unpack(type->desc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m) < 0 ||
+            !worker_subject_fits(m, natsMsg_GetSubject(msg))) {
+                /* Poison: counted and logged once per delivery (not per retry of this request). */
+                worker_poison_count(natsMsg_GetSubject(msg));
+                log_warn("rpc: refusing a request on %s (type %.128s, %d bytes): %s", natsMsg_GetSubject(msg),
+                         type_name ? type_name : "none", natsMsg_GetDataLength(msg),
+                         m ? "Food-Type does not match the subject" : "unknown Food-Type or undecodable payload");
+                codec_free(m);
                 return engine_reply_set(reply, 400, "Bad request", "undecodable request", NULL, 0);
+        }
         if (type->desc == &food__v1__place_order__descriptor)
                 r = rpc_place(o, pg, (Food__V1__PlaceOrder *)m, natsMsg_GetReply(msg), bus_header(msg, BUS_HDR_TRACE),
                               reply);
@@ -224,6 +253,7 @@ void *rpc_lane_run(void *arg) {
         Pg *pg = NULL;
         natsStatus s;
 
+        worker_poison_init();
         if (service_pg(&o->svc, &pg) < 0)
                 return NULL;
         s = natsConnection_QueueSubscribeSync(&sub, bus_conn(o->svc.bus), RPC_SUBJECT, RPC_QUEUE);

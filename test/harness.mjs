@@ -616,3 +616,109 @@ export async function startPlatform(opts = {}) {
         }
         return p;
 }
+
+/**
+ * Sends raw messages over one NATS connection (the text protocol on net.Socket, built-in modules only), for tests
+ * that publish what no service would: garbage bytes, a wrong Food-Type header, forged protobuf.
+ *   const [ack] = await natsSend(p.natsAdminUrl ?? p.natsUrl, [{ subject, headers: {'Food-Type': 'x'}, payload }]);
+ * Each message: {subject, payload (Buffer|Uint8Array|string, default empty), headers ({name: value}, sent with
+ * HPUB), reply (default true: wait for one answer on a fresh inbox — the JetStream publish ack, or an RPC's answer),
+ * timeoutMs (default 5000)}. Resolves to one entry per message, in order: {subject, status, headers, payload}
+ * of the answer (status: the NATS header status line's code, e.g. 503 for no responders; 0 without one), or null
+ * when none came in time or reply was false. The URL may carry user:password. Rejects on -ERR or a socket error.
+ */
+export async function natsSend(url, messages, { timeoutMs = 10_000 } = {}) {
+        const u = new URL(url);
+        const sock = net.connect({ host: u.hostname, port: Number(u.port || 4222) });
+        const connect = { verbose: false, pedantic: false, headers: true, no_responders: true, protocol: 1, lang: 'node', version: '0', name: 'food-test-raw' };
+        if (u.username) {
+                connect.user = decodeURIComponent(u.username);
+                connect.pass = decodeURIComponent(u.password);
+        }
+        const inbox = `_INBOX.${randomBytes(8).toString('hex')}`;
+        let buf = Buffer.alloc(0);
+        const waiters = new Map(); // inbox token -> resolve
+        let pong = null;
+        let failure = null;
+        let fail = () => {};
+        const failed = new Promise((_, reject) => { fail = (e) => { failure = e; reject(e); }; });
+        failed.catch(() => {});
+        const parseHeaders = (raw) => {
+                const lines = raw.toString('latin1').split('\r\n');
+                const status = Number((lines[0].match(/^NATS\/1\.0\s+(\d+)/) || [])[1] || 0);
+                const headers = {};
+                for (const l of lines.slice(1)) {
+                        const i = l.indexOf(':');
+                        if (i > 0) headers[l.slice(0, i).trim()] = l.slice(i + 1).trim();
+                }
+                return { status, headers };
+        };
+        sock.on('data', (chunk) => {
+                buf = Buffer.concat([buf, chunk]);
+                for (;;) {
+                        const eol = buf.indexOf('\r\n');
+                        if (eol < 0) return;
+                        const line = buf.subarray(0, eol).toString('latin1');
+                        const parts = line.split(' ');
+                        const op = parts[0].toUpperCase();
+                        if (op === 'MSG' || op === 'HMSG') {
+                                const total = Number(parts[parts.length - 1]);
+                                const hdrLen = op === 'HMSG' ? Number(parts[parts.length - 2]) : 0;
+                                if (buf.length < eol + 2 + total + 2) return; // wait for the whole message
+                                const body = buf.subarray(eol + 2, eol + 2 + total);
+                                buf = buf.subarray(eol + 2 + total + 2);
+                                const { status, headers } = hdrLen ? parseHeaders(body.subarray(0, hdrLen)) : { status: 0, headers: {} };
+                                const w = waiters.get(parts[1]);
+                                if (w) {
+                                        waiters.delete(parts[1]);
+                                        w({ subject: parts[1], status, headers, payload: Buffer.from(body.subarray(hdrLen)) });
+                                }
+                                continue;
+                        }
+                        buf = buf.subarray(eol + 2);
+                        if (op === 'PING') sock.write('PONG\r\n');
+                        else if (op === 'PONG' && pong) { const p = pong; pong = null; p(); }
+                        else if (op === '-ERR') fail(new Error(`nats: ${line}`));
+                        // INFO and +OK need nothing.
+                }
+        });
+        sock.on('error', (e) => fail(e));
+        const bounded = (promise, what) => Promise.race([promise, failed,
+                sleep(timeoutMs, undefined, { ref: false }).then(() => { throw new Error(`nats: ${what} not answered in ${timeoutMs} ms`); })]);
+        const ping = () => bounded(new Promise((resolve) => { pong = resolve; sock.write('PING\r\n'); }), 'PING');
+        try {
+                await bounded(new Promise((resolve) => sock.once('connect', resolve)), 'connect');
+                sock.write(`CONNECT ${JSON.stringify(connect)}\r\n`);
+                await ping();
+                sock.write(`SUB ${inbox}.* 1\r\n`);
+                await ping();
+                const results = [];
+                for (const [i, m] of messages.entries()) {
+                        const payload = Buffer.from(m.payload ?? []);
+                        const wantReply = m.reply !== false;
+                        const replyTo = wantReply ? `${inbox}.${i}` : '';
+                        const answer = wantReply ? new Promise((resolve) => waiters.set(replyTo, resolve)) : null;
+                        const head = `${m.subject}${replyTo ? ` ${replyTo}` : ''}`;
+                        if (m.headers && Object.keys(m.headers).length) {
+                                const h = Buffer.from(`NATS/1.0\r\n${Object.entries(m.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`, 'latin1');
+                                sock.write(`HPUB ${head} ${h.length} ${h.length + payload.length}\r\n`);
+                                sock.write(Buffer.concat([h, payload, Buffer.from('\r\n')]));
+                        } else {
+                                sock.write(`PUB ${head} ${payload.length}\r\n`);
+                                sock.write(Buffer.concat([payload, Buffer.from('\r\n')]));
+                        }
+                        if (!answer) {
+                                await ping(); // the server has it
+                                results.push(null);
+                                continue;
+                        }
+                        const wait = m.timeoutMs ?? 5000;
+                        results.push(await Promise.race([answer, failed, sleep(wait, null, { ref: false })]));
+                        waiters.delete(replyTo);
+                }
+                if (failure) throw failure;
+                return results;
+        } finally {
+                sock.destroy();
+        }
+}

@@ -46,3 +46,39 @@ int order_check(const Food__V1__Order *o, const char **why) {
         }
         return 0;
 }
+
+/* Rank along the lifecycle; every terminal status shares the last rank. */
+static const struct {
+        const char *status;
+        int rank;
+        bool terminal;
+} order_statuses[] = {
+        {"PAYMENT_PENDING", 0, false}, {"PAID", 1, false},      {"ACCEPTED", 2, false}, {"COOKING", 3, false},
+        {"COOKED", 4, false},          {"PICKED_UP", 5, false}, {"DELIVERED", 6, false}, {"COMPLETED", 7, true},
+        {"REJECTED", 7, true},         {"REFUSED", 7, true},    {"CANCELLED", 7, true},
+};
+
+static int order_status_index(const char *status) {
+        for (size_t i = 0; status && i < sizeof(order_statuses) / sizeof(order_statuses[0]); i++)
+                if (strcmp(order_statuses[i].status, status) == 0)
+                        return (int)i;
+        return -1;
+}
+
+bool order_status_known(const char *status) {
+        return order_status_index(status) >= 0;
+}
+
+bool order_check_transition(const char *from, const char *to) {
+        int f, t = order_status_index(to);
+        if (t < 0)
+                return false;
+        if (!from || !*from)
+                return true;
+        f = order_status_index(from);
+        if (f < 0)
+                return false;
+        if (order_statuses[f].terminal)
+                return f == t;
+        return order_statuses[t].rank >= order_statuses[f].rank;
+}

@@ -86,6 +86,24 @@ int main(void) {
         CHECK(order_check_id(long_id), "id of %zu chars: expected accepted", strlen(long_id));
         CHECK(!order_check_id("a\nb"), "id with a newline: expected rejected");
 
+        /* Status transitions: forward or the same, never backwards, terminal stays. */
+        static const struct {
+                const char *from, *to;
+                bool ok;
+        } moves[] = {
+                {"", "PAID", true},           {"PAID", "PAID", true},         {"PAID", "ACCEPTED", true},
+                {"ACCEPTED", "CANCELLED", true}, {"DELIVERED", "COMPLETED", true}, {"CANCELLED", "CANCELLED", true},
+                {"PAYMENT_PENDING", "REJECTED", true}, {"COMPLETED", "PAID", false}, {"COOKING", "ACCEPTED", false},
+                {"CANCELLED", "COMPLETED", false}, {"PAID", "SHIPPED", false},  {"BOGUS", "PAID", false},
+                {"", "", false},
+        };
+        for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+                bool got = order_check_transition(moves[i].from, moves[i].to);
+                CHECK(got == moves[i].ok, "transition '%s' -> '%s': expected %s, got %s", moves[i].from, moves[i].to,
+                      moves[i].ok ? "allowed" : "refused", got ? "allowed" : "refused");
+        }
+        CHECK(order_status_known("REFUSED") && !order_status_known("refused"), "order_status_known is exact");
+
         if (failures) {
                 printf("%d check(s) failed\n", failures);
                 return 1;

@@ -69,7 +69,9 @@ int notification_handle_event(void *ctx, Pg *pg, const ProtobufCMessage *msg, co
         }
         ev = (const Food__V1__OrderStatusChanged *)msg;
         o = ev->order;
-        if (order_check(o, &why) < 0 ||
+        if (order_check(o, &why) == 0 && !order_check_transition(ev->previous_status, o->status))
+                why = "impossible status change (unknown status, or backwards from previous_status)";
+        if (why ||
             notification_message(o->status, ev->previous_status, o->amount_refunded, text, sizeof(text)) < 0) {
                 log_warn("notification: impossible status event %s: %s", msg_id, why ? why : "no message for it");
                 return WORKER_POISON;

@@ -18,6 +18,9 @@
 
 static Metric *m_applied, *m_stale;
 
+#define PROJECTOR_LIFECYCLE \
+        "ARRAY['PAYMENT_PENDING', 'PAID', 'ACCEPTED', 'COOKING', 'COOKED', 'PICKED_UP', 'DELIVERED']"
+
 static const PgStmt st_order = {
         "projector_order",
         "INSERT INTO orders (id, customer_id, store_id, status, version, view, created_at, updated_at)"
@@ -25,7 +28,14 @@ static const PgStmt st_order = {
         " to_timestamp($8::bigint / 1000.0))"
         " ON CONFLICT (id) DO UPDATE SET customer_id = EXCLUDED.customer_id, store_id = EXCLUDED.store_id,"
         " status = EXCLUDED.status, version = EXCLUDED.version, view = EXCLUDED.view, updated_at = EXCLUDED.updated_at"
-        " WHERE orders.version < EXCLUDED.version"};
+        " WHERE orders.version < EXCLUDED.version AND (orders.status = EXCLUDED.status OR"
+        /* never backwards along the lifecycle, never out of a terminal status (order_check_transition) */
+        " (orders.status NOT IN ('COMPLETED', 'REJECTED', 'REFUSED', 'CANCELLED') AND"
+        " coalesce(array_position(" PROJECTOR_LIFECYCLE ", EXCLUDED.status), 99) >="
+        " coalesce(array_position(" PROJECTOR_LIFECYCLE ", orders.status), 0)))"};
+
+/* The version the read model holds for an order (rare path: an event that changed nothing). */
+static const PgStmt st_order_version = {"projector_order_version", "SELECT version FROM orders WHERE id = $1"};
 
 static const PgStmt st_delivery_upsert = {
         "projector_delivery_upsert",
@@ -112,8 +122,9 @@ int projector_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char 
         }
         ev = (const Food__V1__OrderStatusChanged *)msg;
         o = ev->order;
-        if (order_check(o, &why) < 0) {
-                log_warn("projector: impossible status event %s: %s", msg_id, why);
+        if (order_check(o, &why) < 0 || !order_check_transition(ev->previous_status, o->status)) {
+                log_warn("projector: impossible status event %s: %s", msg_id,
+                         why ? why : "unknown status, or backwards from previous_status");
                 return WORKER_POISON;
         }
         view = json_text(order_json_view(o));
@@ -133,6 +144,19 @@ int projector_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char 
                 count(m_applied);
                 log_debug("order %s is %s (v%" PRId64 ")", o->id, o->status, o->version);
         } else {
+                /* Not applied: an older version (stale, normal), or a newer one moving the order
+                 * backwards from what the read model holds (impossible: poison). */
+                PQclear(res);
+                res = NULL;
+                r = pg_run(pg, &st_order_version, 1, vals, NULL, NULL, &res);
+                if (r < 0)
+                        goto out;
+                if (PQntuples(res) == 1 && strtoll(PQgetvalue(res, 0, 0), NULL, 10) < o->version) {
+                        log_warn("projector: status event %s moves order %s backwards to %s (v%" PRId64 ")", msg_id,
+                                 o->id, o->status, o->version);
+                        r = WORKER_POISON;
+                        goto out;
+                }
                 count(m_stale);
                 log_debug("order %s v%" PRId64 " (%s) is not newer than the read model's", o->id, o->version,
                           o->status);
