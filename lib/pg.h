@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "embedded.h"
+
 typedef struct Pg Pg;
 
 /* A statement, declared once as a static const and prepared on first use on
@@ -15,12 +17,7 @@ typedef struct {
         const char *sql;
 } PgStmt;
 
-/* A migration file embedded in the binary; the version is its leading number. */
-typedef struct {
-        const char *name; /* e.g. "001_init.sql" */
-        const char *data;
-        size_t len;
-} EmbeddedFile;
+/* Migrations are EmbeddedFile arrays (embedded.h); a file's version is its leading number. */
 
 /* Connects with `conninfo` and sets search_path to `schema` (then public).
  * Returns 0, or -ENOTCONN (message in the log). `schema` is copied. */
