@@ -52,6 +52,11 @@ static const Route router_routes[] = {
         {"GET", "/customers/me/notifications", AUTH_CUSTOMER, customer_notifications, false},
         {"GET", "/analytics/events", AUTH_ADMIN, analytics_events, false},
         {"GET", "/admin/sagas/*", AUTH_ADMIN, system_admin_saga, false},
+        /* The web UI (gateway-ui.c): its page and its assets, from memory. */
+        {"GET", "/", 0, ui_index, false},
+        {"HEAD", "/", 0, ui_index, false},
+        {"GET", "/ui/*", 0, ui_asset, false},
+        {"HEAD", "/ui/*", 0, ui_asset, false},
 };
 
 /* ---- metrics -------------------------------------------------------------- */

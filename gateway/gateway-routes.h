@@ -58,6 +58,17 @@ void rider_delivered(Request *rq);
 void customer_me(Request *rq);
 void customer_notifications(Request *rq);
 
+/* gateway-ui.c: the web UI from memory. GET|HEAD / is its page, /ui/{name}
+ * its other assets (404 problem+json for an unknown name). */
+void ui_index(Request *rq);
+void ui_asset(Request *rq);
+/* The embedded asset called `name` (its index in *ret_index when not NULL), or NULL. */
+const EmbeddedFile *ui_lookup(const char *name, size_t *ret_index);
+/* The Content-Type of a file name by its extension, or NULL when unknown. */
+const char *ui_content_type(const char *name);
+/* Whether an If-None-Match value (NULL when absent) names `etag`. */
+bool ui_etag_matches(const char *if_none_match, const char *etag);
+
 /* ---- shared by the handlers (gateway-routes.c) ---- */
 
 /* CLOCK_MONOTONIC in milliseconds: durations and deadlines. */
