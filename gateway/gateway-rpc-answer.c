@@ -1,7 +1,9 @@
 /* RpcReply -> HTTP status, headers and body (pure). */
 #include "gateway-rpc-answer.h"
 
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +15,16 @@ __attribute__((format(printf, 3, 4))) static void problem(RpcAnswer *a, int stat
         va_start(ap, fmt);
         vsnprintf(a->detail, sizeof(a->detail), fmt, ap);
         va_end(ap);
+}
+
+/* An order id that can go into a URL and a header as it is: 1..64 of [A-Za-z0-9_.:@-] (what the
+ * gateway generates), nothing that could end a header line or the path. */
+static bool id_url_safe(const char *id) {
+        size_t n = 0;
+        for (; id[n]; n++)
+                if (n >= 64 || !(isalnum((unsigned char)id[n]) || strchr("_.:@-", id[n])))
+                        return false;
+        return n > 0;
 }
 
 void rpc_answer_plan(const Food__V1__RpcReply *reply, RpcAnswer *a) {
@@ -27,6 +39,10 @@ void rpc_answer_plan(const Food__V1__RpcReply *reply, RpcAnswer *a) {
         } else if (status >= 200 && status < 300) {
                 if (!reply->order || !reply->order->id || !*reply->order->id) {
                         problem(a, 502, "the order service answered %d without the order", status);
+                        return;
+                }
+                if (!id_url_safe(reply->order->id)) {
+                        problem(a, 502, "the order service answered with an unusable order id");
                         return;
                 }
                 a->body = order_json_view(reply->order);
