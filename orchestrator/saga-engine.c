@@ -369,6 +369,8 @@ EnginePayment engine_payment_reply(const SagaRow *row, const ProtobufCMessage *m
 }
 
 int64_t engine_coupon_discount(const Food__V1__Order *o, int64_t redeemed) {
+        if (redeemed <= 0)
+                return 0; /* a negative discount would charge the card more than the order costs */
         return redeemed < o->total ? redeemed : o->total;
 }
 
