@@ -11,33 +11,37 @@ import { catalog, placeOrder } from '../flows.mjs';
 const PROBE = 'permission-probe';
 
 // A minimal NATS client over the text protocol: connects as `user`, then each call sends one protocol
-// operation followed by PING and resolves to the server's first answer (PONG, or the -ERR it sent instead).
+// operation followed by PING and resolves, once the PONG came, to the first -ERR the server sent before it, or
+// to 'PONG' when there was none (or to the -ERR when the server closed the connection instead).
 async function natsProbe(url, user, password) {
         const { port } = new URL(url);
         const sock = net.connect(Number(port), '127.0.0.1');
         sock.setEncoding('utf8');
         let buf = '';
-        const waiters = [];
+        const pending = []; // one {err, resolve} per operation, answered in order by the PONGs
         sock.on('data', (d) => {
                 buf += d;
                 let i;
                 while ((i = buf.indexOf('\r\n')) >= 0) {
                         const line = buf.slice(0, i);
                         buf = buf.slice(i + 2);
-                        if (line.startsWith('INFO') || line === '+OK') continue;
-                        if (line === 'PING') { sock.write('PONG\r\n'); continue; }
-                        waiters.shift()?.(line);
+                        if (line === 'PING') sock.write('PONG\r\n');
+                        else if (line.startsWith('-ERR') && pending[0]) pending[0].err ??= line;
+                        else if (line === 'PONG' && pending[0]) {
+                                const op = pending.shift();
+                                op.resolve(op.err ?? 'PONG');
+                        }
                 }
         });
-        const closed = new Promise((resolve) => sock.once('close', () => resolve('CLOSED')));
         sock.on('error', () => {});
-        const next = () => Promise.race([
-                new Promise((resolve) => waiters.push(resolve)),
-                closed,
-                new Promise((_, reject) => setTimeout(() => reject(new Error('no answer from nats-server in 5 s')), 5000).unref()),
-        ]);
-        const send = async (op) => {
-                const answer = next();
+        sock.once('close', () => {
+                for (const op of pending.splice(0)) op.resolve(op.err ?? 'CLOSED');
+        });
+        const send = (op) => {
+                const answer = new Promise((resolve, reject) => {
+                        pending.push({ err: null, resolve });
+                        setTimeout(() => reject(new Error('no answer from nats-server in 5 s')), 5000).unref();
+                });
                 sock.write(`${op}PING\r\n`);
                 return answer;
         };
