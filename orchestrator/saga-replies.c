@@ -48,16 +48,15 @@ static int on_payment_outcome(Orchestrator *o, Pg *pg, const ProtobufCMessage *m
         int r = saga_store_load(pg, corr->order_id, &row);
         if (r != 0)
                 return r < 0 ? r : 0; /* unknown order: nothing to move */
-        bool modifying = strcmp(corr->step, "modify_charge") == 0;
-        if (m->descriptor == &food__v1__payment_authorized__descriptor && strcmp(row.step, corr->step) != 0) {
+        EnginePayment kind = engine_payment_reply(&row, m, corr, &in, &args);
+        if (kind == ENGINE_PAY_LATE_CHARGE) {
                 /* The saga no longer waits for this charge: refund it (once). */
                 const Food__V1__PaymentAuthorized *a = (const Food__V1__PaymentAuthorized *)m;
                 r = engine_late_charge(pg, &row, corr->step, a->payment_id, a->amount);
                 saga_row_clear(&row);
                 return r;
         }
-        if ((!modifying && row.state != SAGA_PAYMENT_PENDING) || strcmp(row.step, corr->step) != 0 ||
-            (int)corr->attempt != row.attempt) {
+        if (kind == ENGINE_PAY_STALE) {
                 metric_add(m_stale, 1);
                 log_info("saga %s: stale payment reply (step %s attempt %u, saga at %s/%s/%d) ignored",
                          corr->order_id, corr->step, corr->attempt, saga_state_name(row.state), row.step,
@@ -65,17 +64,9 @@ static int on_payment_outcome(Orchestrator *o, Pg *pg, const ProtobufCMessage *m
                 saga_row_clear(&row);
                 return 0;
         }
-        if (m->descriptor == &food__v1__payment_authorized__descriptor) {
-                const Food__V1__PaymentAuthorized *a = (const Food__V1__PaymentAuthorized *)m;
-                in = SAGA_IN_PAYMENT_AUTHORIZED;
-                args.payment_id = a->payment_id;
-                args.amount = a->amount;
-        } else
-                in = m->descriptor == &food__v1__payment_declined__descriptor ? SAGA_IN_PAYMENT_DECLINED
-                                                                              : SAGA_IN_PAYMENT_FAILED;
         snprintf(out->reply_to, sizeof(out->reply_to), "%s", row.reply_to);
         row.reply_to[0] = 0;
-        if (modifying) {
+        if (kind == ENGINE_PAY_MODIFY) {
                 r = engine_modify_outcome(pg, &row, in, &args, &out->reply);
                 saga_row_clear(&row);
                 return r;
