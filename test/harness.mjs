@@ -327,7 +327,9 @@ class Platform {
                         name: 'postgres', cmd: pgBin('postgres'), env, cwd: home, user, stopSignal: 'SIGINT',
                         // Throwaway cluster: durability off for speed; connections for many replicas.
                         args: ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${home}`,
-                                '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+                                '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
+                                // opts.pgSettings override these (a later -c wins), e.g. {synchronous_commit: 'on'}.
+                                ...Object.entries(this.opts.pgSettings || {}).flatMap(([k, v]) => ['-c', `${k}=${v}`])],
                         readyCheck: async () => {
                                 try {
                                         await execFileP(isready, ['-q', '-h', '127.0.0.1', '-p', String(port)], { timeout: 5000 });
@@ -599,6 +601,8 @@ class Platform {
  * Starts a fresh platform and resolves to it once every process answers its readiness probe.
  * opts.name: label for logs (default: the test file's name); opts.only: subset of ALL to start
  * (e.g. ['nats', 'pg']); opts.replicas: a number of replicas for each worker, or {service: n};
+ * opts.pgSettings: PostgreSQL settings over the harness's fast, non-durable ones, e.g. {synchronous_commit: 'on'}
+ * for tests that SIGKILL PostgreSQL (with it off, a crash loses the last commits the services were told about);
  * opts.sink: also start the sandbox notification sink (p.sinkUrl, p.sink()) and point the notification worker's
  * NOTIFY_WEBHOOK_URL at it (without it the worker only records notifications, as before);
  * opts.env: {all: {...}, <service>: {...}} extra environment, e.g. {orchestrator: {AUTO_COMPLETE_S: '3'}} (the

@@ -1,0 +1,168 @@
+// The fault scheduler of the crash-recovery suite: while load runs, every few seconds it picks a process of a
+// platform started by test/harness.mjs and a fault, seeded so that SEED=<n> replays the same choices:
+//   kill   SIGKILL, down for a moment, then started again and waited for (as a supervisor would restart it);
+//          for PostgreSQL the postmaster and all its backends die together, as in an OOM kill of the server;
+//   pause  SIGSTOP for a few seconds, then SIGCONT (a stalled VM or a long GC pause; every PostgreSQL process).
+// Faults come one at a time. Every fault is printed, and the whole schedule is written as JSON to
+// <log dir>/chaos-schedule.json (also when a later step fails), so that a failing run can be read and replayed.
+//
+//   const chaos = new ChaosDriver(p, { seed, targets: ['orchestrator', 'nats', ...] });
+//   chaos.start();  ...load...  const schedule = await chaos.stop();
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// mulberry32: a small seeded PRNG.
+export function rng(seed) {
+        let a = seed >>> 0;
+        return () => {
+                a = (a + 0x6d2b79f5) >>> 0;
+                let t = a;
+                t = Math.imul(t ^ (t >>> 15), t | 1);
+                t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+                return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+        };
+}
+
+// Picks a key of `weights` ({choice: weight}) with the random source `r`.
+export function pick(r, weights) {
+        const entries = Object.entries(weights);
+        let x = r() * entries.reduce((s, [, w]) => s + w, 0);
+        for (const [k, w] of entries) {
+                if ((x -= w) < 0) return k;
+        }
+        return entries[entries.length - 1][0];
+}
+
+// Pids whose parent is `pid` (from /proc; PostgreSQL's backends and auxiliary processes).
+export function childrenOf(pid) {
+        const out = [];
+        for (const d of fs.readdirSync('/proc')) {
+                if (!/^\d+$/.test(d)) continue;
+                try {
+                        const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+                        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+                        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+                        if (ppid === pid) out.push(Number(d));
+                } catch { /* gone meanwhile */ }
+        }
+        return out;
+}
+
+function signalAll(pids, sig) {
+        for (const pid of pids) {
+                try { process.kill(pid, sig); } catch { /* already gone */ }
+        }
+}
+
+export class ChaosDriver {
+        // p: a platform; opts.seed; opts.targets: process names of p (default: every one except the sandbox
+        // providers, which stand for the outside world); opts.faults: {kill, pause} weights; opts.gapMs: [min, max]
+        // between faults; opts.downMs: [min, max] a killed process stays down; opts.pauseMs: [min, max] of a pause.
+        constructor(p, { seed, targets, faults = { kill: 4, pause: 1 }, gapMs = [1500, 4000], downMs = [0, 1500], pauseMs = [1000, 4000] } = {}) {
+                Object.assign(this, { p, seed, faults, gapMs, downMs, pauseMs });
+                this.targets = targets ?? p.procs.map((x) => x.name).filter((n) => !n.startsWith('sandbox-'));
+                this.r = rng(seed);
+                this.schedule = []; // {n, at_ms, target, fault, hold_ms, recovered_ms, error?}
+                this.file = path.join(p.logDir, 'chaos-schedule.json');
+                this.running = false;
+                this.t0 = 0;
+                this.errors = [];
+        }
+
+        between([lo, hi]) {
+                return Math.round(lo + this.r() * (hi - lo));
+        }
+
+        save() {
+                fs.writeFileSync(this.file, `${JSON.stringify({ seed: this.seed, targets: this.targets, faults: this.schedule }, null, 1)}\n`);
+        }
+
+        counts() {
+                const c = {};
+                for (const f of this.schedule) c[`${f.fault}:${f.target}`] = (c[`${f.fault}:${f.target}`] || 0) + 1;
+                return c;
+        }
+
+        // Every pid of process `name`: PostgreSQL's postmaster and its children, else the one child.
+        pids(name) {
+                const proc = this.p.find(name)[0];
+                if (!proc.alive()) return [];
+                const main = proc.child.pid;
+                return name === 'postgres' ? [main, ...childrenOf(main)] : [main];
+        }
+
+        // Starts `name` again, retrying: a PostgreSQL killed a moment ago may refuse to start while its old
+        // shared memory is still being released.
+        async revive(name) {
+                let last;
+                for (let i = 0; i < 5; i++) {
+                        try {
+                                await this.p.start(name);
+                                return;
+                        } catch (e) {
+                                last = e;
+                                await sleep(500);
+                        }
+                }
+                throw last;
+        }
+
+        // One fault on `target`; resolves once the target is serving again.
+        async inject(fault, target) {
+                const entry = { n: this.schedule.length + 1, at_ms: Date.now() - this.t0, target, fault };
+                this.schedule.push(entry);
+                const t = Date.now();
+                if (fault === 'kill') {
+                        entry.hold_ms = this.between(this.downMs);
+                        const others = target === 'postgres' ? this.pids(target).slice(1) : [];
+                        signalAll(others, 'SIGKILL');
+                        await this.p.kill(target, 'SIGKILL');
+                        await sleep(entry.hold_ms);
+                        await this.revive(target);
+                } else {
+                        entry.hold_ms = this.between(this.pauseMs);
+                        const pids = this.pids(target);
+                        signalAll(pids, 'SIGSTOP');
+                        await sleep(entry.hold_ms);
+                        signalAll(pids, 'SIGCONT');
+                }
+                entry.recovered_ms = Date.now() - t;
+                console.log(`# chaos #${entry.n} +${(entry.at_ms / 1000).toFixed(1)}s ${fault} ${target} (held ${entry.hold_ms} ms, serving again after ${entry.recovered_ms} ms)`);
+                this.save();
+        }
+
+        // Starts injecting faults in the background until stop().
+        start() {
+                this.running = true;
+                this.t0 = Date.now();
+                console.log(`# chaos: SEED=${this.seed}, targets ${this.targets.join(' ')}; schedule in ${this.file}`);
+                this.loop = (async () => {
+                        while (this.running) {
+                                await sleep(this.between(this.gapMs));
+                                if (!this.running) break;
+                                const fault = pick(this.r, this.faults);
+                                const target = this.targets[Math.floor(this.r() * this.targets.length)];
+                                try {
+                                        await this.inject(fault, target);
+                                } catch (e) {
+                                        this.schedule[this.schedule.length - 1].error = e.message.split('\n')[0];
+                                        this.errors.push(e);
+                                        this.save();
+                                        console.error(`# chaos: ${fault} ${target} did not recover: ${e.message}`);
+                                        this.running = false;
+                                }
+                        }
+                })();
+        }
+
+        // Stops after the fault in progress (every process serving again); resolves to the schedule. Throws when
+        // a process did not come back.
+        async stop() {
+                this.running = false;
+                await this.loop;
+                this.save();
+                if (this.errors.length) throw this.errors[0];
+                return this.schedule;
+        }
+}
