@@ -2,7 +2,7 @@
 // (#/order/<id>), order history (#/orders), grade, coupons and messages (#/me).
 import { api } from './api.js';
 import { h, poll, replace, uuid } from './dom.js';
-import { money, nameOf, statusText, t, when } from './i18n.js';
+import { money, nameOf, regionName, statusText, t, when } from './i18n.js';
 import { followOrder } from './sse.js';
 
 export const LIFECYCLE = ['PAID', 'ACCEPTED', 'COOKING', 'COOKED', 'PICKED_UP', 'DELIVERED', 'COMPLETED'];
@@ -37,6 +37,11 @@ export function mount(main, ctx, route) {
         return shopScreen(body, ctx);
 }
 
+// An order line's name in the page's language when the store's menu is known.
+export function itemName(menus, storeId, it) {
+        return nameOf((menus.get(storeId) || []).find((m) => m.id === it.menu_item_id)) || it.name;
+}
+
 async function loadAllStores() {
         if (!state.allStores) state.allStores = await api('GET', '/stores');
         return state.allStores;
@@ -67,7 +72,7 @@ function shopScreen(root, ctx) {
                         class: s.id === state.storeId ? 'store-card selected' : 'store-card',
                         testid: 'store-card', dataset: { storeId: s.id }, 'aria-pressed': s.id === state.storeId ? 'true' : 'false',
                         onclick: () => selectStore(s.id),
-                }, h('strong', {}, nameOf(s)), h('span', { class: 'muted' }, s.region))));
+                }, h('strong', {}, nameOf(s)), h('span', { class: 'muted' }, regionName(s.region)))));
         };
 
         const loadStores = ctx.guard(async () => {
@@ -96,7 +101,7 @@ function shopScreen(root, ctx) {
         const selectStore = ctx.guard(async (id) => {
                 state.storeId = id;
                 drawStores();
-                if (!state.menus.has(id)) state.menus.set(id, await api('GET', `/stores/${encodeURIComponent(id)}/menu`));
+                if (!state.menus.get(id)) state.menus.set(id, await api('GET', `/stores/${encodeURIComponent(id)}/menu`));
                 if (alive && state.storeId === id) drawMenu();
         });
 
@@ -198,7 +203,7 @@ function shopScreen(root, ctx) {
                 if (!all || !alive) return;
                 const regions = [...new Set(all.map((s) => s.region))].sort();
                 replace(regionSelect, h('option', { value: '' }, t('allRegions')),
-                        regions.map((r) => h('option', { value: r, selected: r === state.region }, r)));
+                        regions.map((r) => h('option', { value: r, selected: r === state.region }, regionName(r))));
                 await loadStores();
                 if (state.storeId) selectStore(state.storeId);
         })();
@@ -229,6 +234,14 @@ function orderScreen(root, ctx, id) {
 
         const apply = (v) => {
                 if (!v || v.id !== id) return;
+                if (!state.menus.has(v.store_id)) {
+                        // For the items' names in the page's language; the order keeps the catalog's own.
+                        state.menus.set(v.store_id, null);
+                        api('GET', `/stores/${encodeURIComponent(v.store_id)}/menu`).then((m) => {
+                                state.menus.set(v.store_id, m);
+                                if (view) draw();
+                        }, () => state.menus.delete(v.store_id));
+                }
                 // Answers and stream events may cross: keep the newest view.
                 if (view && v.updated_at && view.updated_at && v.updated_at < view.updated_at) return;
                 view = v;
@@ -274,7 +287,7 @@ function orderScreen(root, ctx, id) {
                 }, h('span', { class: 'step' }, statusText(s)), ' ', h('span', { class: 'muted' }, s), ' ', h('time', {}, when(reached.get(s))))));
                 replace(details,
                         h('h3', {}, t('items')),
-                        h('ul', {}, (v.items || []).map((it) => h('li', {}, `${it.name} × ${it.quantity}`, ' ', h('span', { class: 'price' }, money(it.unit_price * it.quantity))))),
+                        h('ul', {}, (v.items || []).map((it) => h('li', {}, `${itemName(state.menus, v.store_id, it)} × ${it.quantity}`, ' ', h('span', { class: 'price' }, money(it.unit_price * it.quantity))))),
                         h('dl', { class: 'amounts' },
                                 h('dt', {}, t('total')), h('dd', { testid: 'order-total' }, money(v.total)),
                                 v.discount ? [h('dt', {}, t('discount')), h('dd', {}, `−${money(v.discount)}`)] : null,
@@ -313,7 +326,10 @@ function orderScreen(root, ctx, id) {
         ctx.guard(async () => apply(await api('GET', `/orders/${id}`)))();
         const stop = followOrder(id, {
                 onView: apply,
-                onState: (s) => { liveEl.textContent = t(s === 'live' ? 'live' : s === 'ended' ? 'ended' : 'reconnecting'); liveEl.dataset.state = s; },
+                onState: (s) => {
+                        liveEl.textContent = t({ live: 'live', ended: 'ended', closed: 'live' }[s] || 'reconnecting');
+                        liveEl.dataset.state = s === 'closed' ? 'live' : s;
+                },
                 onProblem: (e) => ctx.fail(e),
         });
         return stop;

@@ -161,6 +161,13 @@ export function when(iso) {
         return Number.isNaN(d.getTime()) ? iso : d.toLocaleTimeString(lang === 'ko' ? 'ko-KR' : 'en-GB');
 }
 
+// The demo catalog's regions by name; any other region shows as it is.
+const REGIONS = { gangnam: ['Gangnam', '강남'], mapo: ['Mapo', '마포'], jongno: ['Jongno', '종로'] };
+
+export function regionName(r) {
+        return REGIONS[r] ? REGIONS[r][lang === 'ko' ? 1 : 0] : r;
+}
+
 // A catalog entry's name in the current language (the catalog has name and name_en).
 export function nameOf(x) {
         if (!x) return '';

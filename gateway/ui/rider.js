@@ -2,7 +2,7 @@
 // pick one (a lost race answers 409, shown as it is), then mark it delivered.
 import { api } from './api.js';
 import { h, poll, replace } from './dom.js';
-import { nameOf, t } from './i18n.js';
+import { nameOf, regionName, t } from './i18n.js';
 
 const POLL_MS = 1000;
 const MINE_KEY = 'food.rider.mine';
@@ -36,7 +36,7 @@ export function mount(main, ctx) {
                 h('section', { class: 'panel' }, h('h2', {}, t('myDeliveries')), mineList)));
 
         const storeName = (id) => nameOf(stores.find((s) => s.id === id)) || id;
-        const place = (loc) => (loc ? `${loc.text || ''} (${loc.region || ''})` : '');
+        const place = (loc) => (loc ? `${loc.text || ''} (${regionName(loc.region || '')})` : '');
 
         const item = (d, buttons, extra) => h('li', { class: 'delivery-item', testid: 'delivery-item', dataset: { orderId: d.order_id, deliveryId: d.id } },
                 h('div', {}, h('strong', {}, storeName(d.store_id)), ' ', h('code', {}, d.order_id.slice(-8)), extra || null),
@@ -114,7 +114,7 @@ export function mount(main, ctx) {
                 stores = await api('GET', '/stores');
                 const regions = [...new Set(stores.map((s) => s.region))].sort();
                 replace(regionSelect, h('option', { value: '' }, t('allRegions')),
-                        regions.map((r) => h('option', { value: r, selected: r === region }, r)));
+                        regions.map((r) => h('option', { value: r, selected: r === region }, regionName(r))));
                 drawMine();
         })();
         drawMine();

@@ -2,7 +2,7 @@
 // as a second way, paste a bearer token.
 import { ApiError, api, decodeToken, setToken } from './api.js';
 import { h, replace } from './dom.js';
-import { nameOf, t } from './i18n.js';
+import { nameOf, regionName, t } from './i18n.js';
 
 const ROLES = ['customer', 'store', 'rider'];
 
@@ -57,7 +57,7 @@ export function mount(main, ctx) {
                         const stores = await api('GET', '/stores', { auth: false });
                         replace(storeChoices, h('p', {}, t('chooseStore')), stores.map((s) => {
                                 const c = h('button', { class: 'store-choice', testid: 'store-choice', dataset: { storeId: s.id } },
-                                        h('strong', {}, nameOf(s)), ' ', h('span', { class: 'muted' }, s.region));
+                                        h('strong', {}, nameOf(s)), ' ', h('span', { class: 'muted' }, regionName(s.region)));
                                 c.addEventListener('click', ctx.action(c, () => mint('store', s.id)));
                                 return c;
                         }));

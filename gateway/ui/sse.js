@@ -40,7 +40,7 @@ export function parseSse(buffer, state, onEvent) {
         return buffer.slice(pos);
 }
 
-// Follows order `id`: onView(view) per status event, onState('live'|'reconnecting'|'ended'), onProblem(ApiError)
+// Follows order `id`: onView(view) per status event, onState('live'|'closed'|'reconnecting'|'ended'), onProblem(ApiError)
 // when the gateway refuses the stream (then it stops). Returns stop().
 export function followOrder(id, { onView, onState = () => {}, onProblem = () => {} }) {
         let stopped = false;
@@ -90,6 +90,7 @@ export function followOrder(id, { onView, onState = () => {}, onProblem = () => 
                         const reader = res.body.getReader();
                         const decoder = new TextDecoder();
                         let buffer = '';
+                        let broke = false;
                         try {
                                 for (;;) {
                                         const { value, done } = await reader.read();
@@ -106,11 +107,13 @@ export function followOrder(id, { onView, onState = () => {}, onProblem = () => 
                                         });
                                 }
                         } catch {
-                                /* broken stream or stop(): reconnect below unless stopped */
+                                broke = true; // broken stream or stop(): reconnect below unless stopped
                         }
                         if (stopped) return;
                         if (state.retry !== null) delay = Math.min(Math.max(state.retry, RETRY_MIN_MS), RETRY_MAX_MS);
-                        onState('reconnecting');
+                        // The gateway closes the stream once the order can change no more; the reconnect
+                        // then gets 204. 'closed' until that answer, 'reconnecting' when the stream broke.
+                        onState(broke ? 'reconnecting' : 'closed');
                         await wait(delay);
                 }
         })();

@@ -2,6 +2,7 @@
 // a reason, cooking started and cooking finished, the orders that left the inbox, and issuing a coupon.
 import { api } from './api.js';
 import { h, poll, replace } from './dom.js';
+import { itemName } from './customer.js';
 import { money, nameOf, statusText, t, when } from './i18n.js';
 
 const ACTIVE = ['PAID', 'ACCEPTED', 'COOKING', 'COOKED'];
@@ -23,6 +24,7 @@ export function mount(main, ctx, route, session) {
         // One card per order, kept across polls and rebuilt only when its status changes, so that a button
         // being clicked or a reason being typed is never replaced under the user.
         const cards = new Map(); // order id -> {el, status, order}
+        const menus = new Map(); // this store's menu, for the items' names in the page's language
         const customers = new Set();
 
         const step = (order, label, testid, path, body) => {
@@ -43,7 +45,9 @@ export function mount(main, ctx, route, session) {
                                 h('span', { class: 'status', testid: 'inbox-status' }, o.status),
                                 h('span', { class: 'muted' }, statusText(o.status)),
                                 h('time', {}, when(o.history?.[0]?.at))),
-                        h('ul', { class: 'lines' }, (o.items || []).map((it) => h('li', {}, `${it.name} × ${it.quantity}`))),
+                        h('ul', { class: 'lines' }, (o.items || []).map((it) => h('li', {},
+                                h('span', { class: 'item-name', dataset: { menuItemId: it.menu_item_id, name: it.name } }, itemName(menus, storeId, it)),
+                                ` × ${it.quantity}`))),
                         h('p', {}, money(o.total), ' · ', o.address?.text || '', o.note ? ` · “${o.note}”` : ''),
                         o.reason ? h('p', { class: 'muted' }, `${t('reason')}: ${o.reason}`) : null,
                 ];
@@ -133,6 +137,13 @@ export function mount(main, ctx, route, session) {
                 h('label', { for: 'coupon-customer' }, t('customerId')), customerInput, known,
                 h('label', { for: 'coupon-discount' }, t('amount')), discount, issue);
 
+        api('GET', `${base}/menu`).then((m) => {
+                menus.set(storeId, m);
+                // Only the names change: buttons and a reason being typed stay as they are.
+                for (const el of main.querySelectorAll('.item-name')) {
+                        el.textContent = itemName(menus, storeId, { menu_item_id: el.dataset.menuItemId, name: el.dataset.name });
+                }
+        }, () => {});
         api('GET', '/stores').then((stores) => {
                 const s = stores.find((x) => x.id === storeId);
                 if (s) title.textContent = `${t('inbox')} · ${nameOf(s)}`;

@@ -222,6 +222,12 @@ test('an order from placement to COMPLETED, live in the customer, store and ride
 
         // The rider's list (all regions) shows it live; pick, then delivered.
         await deliveryItem(rider, id).locator('[data-testid="pick"]').waitFor();
+        // region-select narrows the list: another region hides it, all regions show it again.
+        await byTestId(rider, 'region-select').selectOption('mapo');
+        await waitCount(deliveryItem(rider, id), 0, 'rider: a gangnam delivery under region mapo');
+        await byTestId(rider, 'region-select').selectOption('gangnam');
+        await deliveryItem(rider, id).locator('[data-testid="pick"]').waitFor();
+        await byTestId(rider, 'region-select').selectOption('');
         await rider.screenshot({ path: path.join(shots, 'rider-deliveries.png'), fullPage: true });
         await deliveryItem(rider, id).locator('[data-testid="pick"]').click();
         await waitText(orderStatus(customer, id), 'PICKED_UP', 'customer: after pick');
@@ -233,6 +239,8 @@ test('an order from placement to COMPLETED, live in the customer, store and ride
         await byTestId(customer, 'confirm-order').click();
         await waitText(orderStatus(customer, id), 'COMPLETED', 'customer: after confirm');
         await waitCount(byTestId(customer, 'confirm-order'), 0, 'confirm gone once completed');
+        // The stream ends after COMPLETED and the reconnect gets 204: the page stops following.
+        await customer.locator('[data-testid="stream-state"][data-state="ended"]').waitFor();
         const steps = await byTestId(customer, 'timeline').locator('li.done, li.current').count();
         assert.equal(steps, 7, 'timeline: all seven statuses reached');
         await customer.screenshot({ path: path.join(shots, 'customer-order.png'), fullPage: true });
