@@ -53,6 +53,10 @@ async function openUi(role, contextOpts = {}) {
         page.on('console', (m) => {
                 if (/Content.Security.Policy|Refused to (load|execute|apply|connect)/i.test(m.text())) page.problems.push(`console: ${m.text()}`);
         });
+        page.streams = []; // Last-Event-ID of every GET /orders/{id}/events the page made ('' when none)
+        page.on('request', (r) => {
+                if (/\/orders\/[^/]+\/events$/.test(new URL(r.url()).pathname)) page.streams.push(r.headers()['last-event-id'] || '');
+        });
         pages.push(page);
         await page.goto(`${p.url}/`);
         await page.evaluate(() => { window.loadedOnce = true; });
@@ -241,6 +245,8 @@ test('an order from placement to COMPLETED, live in the customer, store and ride
         await waitCount(byTestId(customer, 'confirm-order'), 0, 'confirm gone once completed');
         // The stream ends after COMPLETED and the reconnect gets 204: the page stops following.
         await customer.locator('[data-testid="stream-state"][data-state="ended"]').waitFor();
+        assert.ok(customer.streams.length >= 2 && /^\d+$/.test(customer.streams.at(-1)),
+                `the reconnect after the stream's end carries Last-Event-ID: ${JSON.stringify(customer.streams)}`);
         const steps = await byTestId(customer, 'timeline').locator('li.done, li.current').count();
         assert.equal(steps, 7, 'timeline: all seven statuses reached');
         await customer.screenshot({ path: path.join(shots, 'customer-order.png'), fullPage: true });
@@ -334,6 +340,30 @@ test('API problems show their detail: declined card, cancel lost to cooking (409
         await rider.context().unroute(/\/deliveries(\?.*)?$/);
         await waitCount(deliveryItem(rider, o.id), 0, 'rider: the lost delivery is gone');
         for (const pg of [customer, owner, rider]) await notReloaded(pg);
+});
+
+test('the page\'s SSE reader: events split anywhere, CRLF or LF, comments, multi-line data, ids kept for Last-Event-ID', async () => {
+        const stream = ': keep-alive\r\nid: 3\r\nevent: status\r\ndata: {"status":\r\ndata: "PAID"}\r\n\r\n'
+                + 'retry: 900\nevent: status\ndata: {"status":"ACCEPTED"}\n\n' + 'id: 5\nevent: other\ndata: x\n\n'
+                + 'data:no-space\n\nid: 6\ndata: cut';
+        const got = await customer.evaluate(async (text) => {
+                const { parseSse } = await import('./ui/sse.js');
+                const out = [];
+                // Fed one character at a time: every split point, including between \r and \n.
+                const state = { data: [], event: '', id: null, lastId: '', retry: null };
+                let rest = '';
+                for (const ch of text) rest = parseSse(rest + ch, state, (e) => out.push(e));
+                return { out, rest, lastId: state.lastId, retry: state.retry };
+        }, stream);
+        assert.deepEqual(got.out, [
+                { id: '3', event: 'status', data: '{"status":\n"PAID"}' },
+                { id: '3', event: 'status', data: '{"status":"ACCEPTED"}' },
+                { id: '5', event: 'other', data: 'x' },
+                { id: '5', event: 'message', data: 'no-space' },
+        ]);
+        assert.equal(got.rest, 'data: cut', 'an unfinished line waits for the next chunk');
+        assert.equal(got.lastId, '5', 'Last-Event-ID to send on reconnect');
+        assert.equal(got.retry, 900);
 });
 
 test('Korean and English labels, switched by lang-toggle and remembered', async () => {
