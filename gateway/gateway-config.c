@@ -38,6 +38,12 @@ int gateway_config_read(GatewayConfig *c) {
         }
         if (r == 0)
                 r = config_int("GATEWAY_DRAIN_S", 10, 0, 600, &c->drain_s);
+        /* Per client (token subject, else IP). Generous by default: the benchmark's store owners send
+         * hundreds of requests a second each. */
+        if (r == 0)
+                r = config_int("RATE_LIMIT_RPS", 1000, 0, 1000000, &c->rate_limit_rps);
+        if (r == 0)
+                r = config_int("RATE_LIMIT_BURST", 2000, 1, 1000000, &c->rate_limit_burst);
         if (r < 0)
                 return r;
         c->jwt_secret_len = strlen(c->jwt_secret);

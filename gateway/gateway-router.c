@@ -8,6 +8,7 @@
 
 #include "gateway-analytics.h"
 #include "gateway-events.h"
+#include "gateway-ratelimit.h"
 #include "gateway-routes.h"
 #include "log.h"
 #include "metrics.h"
@@ -256,7 +257,9 @@ int gateway_router_handle(struct mg_connection *conn, void *gw) {
         long long ms;
 
         metric_add(m_in_flight, 1);
-        router_dispatch(&rq);
+        /* Before routing: a client over its rate costs one token check, nothing more. */
+        if (ratelimit_admit(rq.gw->ratelimit, &x, rq.gw->cfg.jwt_secret, rq.gw->cfg.jwt_secret_len))
+                router_dispatch(&rq);
         if (x.status == 0) {
                 log_error("router: %s %s was not answered", x.info->request_method, x.info->local_uri);
                 http_problem(&x, 500, NULL, NULL, "the request was not answered");

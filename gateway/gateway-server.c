@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gateway-http.h"
 #include "gateway.h"
 #include "log.h"
 
@@ -12,6 +13,15 @@ static int server_log_message(const struct mg_connection *conn, const char *mess
         (void)conn;
         log_warn("civetweb: %s", message);
         return 1; /* logged here, not on civetweb's stderr */
+}
+
+/* Errors civetweb answers itself, before any handler (a request line or
+ * header too large or malformed): problem+json like every other answer. */
+static int server_http_error(struct mg_connection *conn, int status, const char *errmsg) {
+        HttpExchange x = {conn, mg_get_request_info(conn), 0};
+        http_problem(&x, status, NULL, "Connection: close\r\n", "%s",
+                     errmsg && *errmsg ? errmsg : "the request could not be read");
+        return 0; /* answered here */
 }
 
 int gateway_server_start(Gateway *gw) {
@@ -34,6 +44,7 @@ int gateway_server_start(Gateway *gw) {
                               NULL};
         memset(&cb, 0, sizeof(cb));
         cb.log_message = server_log_message;
+        cb.http_error = server_http_error;
         gw->http = mg_start(&cb, gw, opts);
         if (!gw->http)
                 return log_error_errno(-EADDRINUSE, "cannot listen on %s", ports);

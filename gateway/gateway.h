@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "gateway-catalog.h"
+#include "gateway-ratelimit.h"
 #include "gateway-readmodel.h"
 #include "gateway-versions.h"
 #include "service.h"
@@ -26,6 +27,8 @@ typedef struct {
         int64_t drain_s;            /* GATEWAY_DRAIN_S: longest wait for requests in flight at SIGTERM */
         int64_t loyalty_silver_at;  /* LOYALTY_SILVER_AT: completed orders for SILVER */
         int64_t loyalty_gold_at;    /* LOYALTY_GOLD_AT: completed orders for GOLD */
+        int64_t rate_limit_rps;     /* RATE_LIMIT_RPS: requests per second per client; 0 = no limit */
+        int64_t rate_limit_burst;   /* RATE_LIMIT_BURST: requests a client may send at once */
 } GatewayConfig;
 
 typedef struct {
@@ -34,6 +37,7 @@ typedef struct {
         Catalog *catalog;
         Readmodel *readmodel;
         Versions *versions;
+        RateLimit *ratelimit; /* NULL when RATE_LIMIT_RPS=0 */
         struct mg_context *http;
 } Gateway;
 

@@ -34,6 +34,7 @@ int main(void) {
         if (gateway_config_read(&gw.cfg) < 0)
                 return 1;
         gateway_router_metrics_init();
+        ratelimit_metrics_init();
         rpc_metrics_init();
         if (events_setup() < 0)
                 return 1;
@@ -51,6 +52,8 @@ int main(void) {
                 r = readmodel_new(&gw.readmodel, gw.svc.cfg.database_url);
         if (r == 0)
                 r = versions_new(&gw.versions);
+        if (r == 0 && gw.cfg.rate_limit_rps > 0)
+                r = ratelimit_new(&gw.ratelimit, gw.cfg.rate_limit_rps, gw.cfg.rate_limit_burst, RATELIMIT_SLOTS);
         if (r == 0)
                 r = gateway_server_start(&gw);
         if (r == 0)
@@ -59,6 +62,7 @@ int main(void) {
         gateway_server_stop(&gw);
         readmodel_free(gw.readmodel);
         versions_free(gw.versions);
+        ratelimit_free(gw.ratelimit);
         catalog_free(gw.catalog);
         service_stop(&gw.svc);
         return r < 0 ? 1 : 0;

@@ -1,0 +1,90 @@
+/* Unit test of the per-client token buckets: bursts, refill, Retry-After, independent keys, bounded table. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "gateway-ratelimit.h"
+#include "test-check.h"
+
+/* How many of `n` requests at `now_ms` the bucket of `key` grants. */
+static int granted(RateLimit *rl, const char *key, int n, int64_t now_ms) {
+        int ok = 0;
+        for (int i = 0; i < n; i++)
+                ok += ratelimit_take(rl, key, now_ms, NULL);
+        return ok;
+}
+
+int main(void) {
+        RateLimit *rl = NULL;
+        int64_t retry = 0;
+        int r, n;
+
+        CHECK(ratelimit_new(&rl, 0, 10, 64) == -EINVAL, "rps 0: expected -EINVAL");
+        CHECK(ratelimit_new(&rl, 10, 0, 64) == -EINVAL, "burst 0: expected -EINVAL");
+        CHECK(ratelimit_new(&rl, 10, 10, 2) == -EINVAL, "fewer slots than a probe window: expected -EINVAL");
+
+        /* 10/s with bursts of 5. */
+        r = ratelimit_new(&rl, 10, 5, 64);
+        CHECK(r == 0 && rl, "ratelimit_new(10, 5, 64): expected 0, got %d", r);
+        if (!rl)
+                return 1;
+        n = granted(rl, "sub:alice", 8, 1000);
+        CHECK(n == 5, "burst at one instant: expected 5 granted, got %d", n);
+        CHECK(!ratelimit_take(rl, "sub:alice", 1000, &retry), "empty bucket: expected a refusal");
+        CHECK(retry == 1, "empty bucket at 10/s: expected Retry-After 1 s, got %lld", (long long)retry);
+        n = granted(rl, "sub:bob", 5, 1000);
+        CHECK(n == 5, "another key has its own bucket: expected 5 granted, got %d", n);
+        /* 100 ms at 10/s gives exactly one token back; 50 ms does not. */
+        n = granted(rl, "sub:alice", 3, 1050);
+        CHECK(n == 0, "after 50 ms: expected 0 granted, got %d", n);
+        n = granted(rl, "sub:alice", 3, 1100);
+        CHECK(n == 1, "after 100 ms: expected 1 granted, got %d", n);
+        /* A long pause refills to the burst, never beyond. */
+        n = granted(rl, "sub:alice", 20, 1000000);
+        CHECK(n == 5, "after a long pause: expected the burst (5) granted, got %d", n);
+        /* A steady 10/s is served without refusals. */
+        n = 0;
+        for (int i = 1; i <= 100; i++)
+                n += ratelimit_take(rl, "sub:steady", 2000 + (int64_t)i * 100, NULL);
+        CHECK(n == 100, "steady 10/s: expected 100 of 100 granted, got %d", n);
+        ratelimit_free(rl);
+
+        /* Retry-After rounds up to whole seconds: 1 per second, bucket of 1. */
+        r = ratelimit_new(&rl, 1, 1, 16);
+        CHECK(r == 0, "ratelimit_new(1, 1, 16): expected 0, got %d", r);
+        if (r == 0) {
+                CHECK(ratelimit_take(rl, "ip:10.0.0.1", 0, &retry), "first request: expected granted");
+                CHECK(!ratelimit_take(rl, "ip:10.0.0.1", 300, &retry) && retry == 1,
+                      "second after 300 ms at 1/s: expected refused with Retry-After 1, got %lld", (long long)retry);
+                CHECK(ratelimit_take(rl, "ip:10.0.0.1", 1000, &retry), "after 1 s: expected granted");
+                ratelimit_free(rl);
+        }
+
+        /* Bounded: 10000 clients in a 16-slot table never track more than 16 (the stalest are evicted). */
+        r = ratelimit_new(&rl, 1, 2, 16);
+        CHECK(r == 0, "ratelimit_new(1, 2, 16): expected 0, got %d", r);
+        if (r == 0) {
+                char key[32];
+                n = granted(rl, "sub:first", 2, 0);
+                CHECK(n == 2, "first client: expected 2 granted, got %d", n);
+                for (int i = 0; i < 10000; i++) {
+                        snprintf(key, sizeof(key), "sub:c%d", i);
+                        (void)ratelimit_take(rl, key, 1 + i, NULL);
+                }
+                CHECK(ratelimit_tracked(rl) <= 16, "tracked keys: expected at most 16, got %zu", ratelimit_tracked(rl));
+                CHECK(ratelimit_tracked(rl) >= 8, "tracked keys: expected the table in use (>= 8), got %zu",
+                      ratelimit_tracked(rl));
+                /* Every recent key still has its own (now spent-by-one) bucket. */
+                snprintf(key, sizeof(key), "sub:c%d", 9999);
+                n = granted(rl, key, 5, 10000);
+                CHECK(n == 1, "the most recent client kept its bucket: expected 1 more granted, got %d", n);
+                ratelimit_free(rl);
+        }
+        ratelimit_free(NULL);
+
+        if (failures) {
+                printf("%d check(s) failed\n", failures);
+                return 1;
+        }
+        printf("ok\n");
+        return 0;
+}
