@@ -289,7 +289,14 @@ int pg_exec(Pg *pg, const char *sql) {
 }
 
 int pg_begin(Pg *pg) {
-        return pg_exec(pg, "BEGIN");
+        int r = pg_exec(pg, "BEGIN");
+        /* A session that looked alive but whose server restarted since its last
+         * use fails at its first statement. Nothing was done in it yet: reconnect
+         * once and begin again, instead of failing the caller's work (a batch
+         * sent back for redelivery, an RPC answered 504) after every restart. */
+        if (r == -ENOTCONN && (r = pg_ensure(pg)) == 0)
+                r = pg_exec(pg, "BEGIN");
+        return r;
 }
 
 int pg_commit(Pg *pg) {

@@ -44,6 +44,8 @@ int pg_run(Pg *pg, const PgStmt *st, int n, const char *const *vals, const int *
 /* Simple-protocol command(s) without parameters. Same errors. */
 int pg_exec(Pg *pg, const char *sql);
 
+/* BEGIN; on a session found dead at it (the server restarted), reconnects
+ * once and begins again. 0, or the errors of pg_run. */
 int pg_begin(Pg *pg);
 int pg_commit(Pg *pg);
 void pg_rollback(Pg *pg);
