@@ -95,6 +95,14 @@ int orders_read_visible(Request *rq, const char *id, int64_t want, ReadOrder *re
                         *ret = o;
                         return 0;
                 }
+                if (r == READMODEL_NOT_FOUND && last && order_id_recent(id)) {
+                        /* Placed moments ago and still not in the read model (its projector down
+                         * or far behind): the order may well exist, and "no order" would tell the
+                         * customer it is gone. Ask for a retry instead. */
+                        http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n",
+                                     "order %s is not readable yet; retry shortly", id);
+                        return -1;
+                }
                 if (r == READMODEL_NOT_FOUND && (last || (want == 0 && !order_id_recent(id))))
                         break;
                 readmodel_order_clear(&o);

@@ -39,7 +39,8 @@ void store_cooking_finished(Request *rq);
  * admins) from the read model, waiting up to ORDERS_WAIT_MS while it lags
  * behind: the row is missing but the order was just made, or its version is
  * below `want`. 0 with *ret (clear it), or -1 after answering (404 for missing
- * or not visible: no hint of existence). */
+ * or not visible: no hint of existence; 503 + Retry-After when an order made
+ * moments ago is still missing at the end of the wait). */
 int orders_read_visible(Request *rq, const char *id, int64_t want, ReadOrder *ret);
 
 void orders_place(Request *rq);
