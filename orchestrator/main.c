@@ -8,6 +8,7 @@
 #include "orchestrator.h"
 #include "saga-admin.h"
 #include "saga-retry.h"
+#include "worker.h"
 
 extern const EmbeddedFile orchestrator_migrations[];
 extern const size_t orchestrator_migrations_len;
@@ -61,6 +62,7 @@ int main(void) {
         }
         saga_admin_setup(o.stuck_after_ms);
         retry_configure(o.resend_after_ms, o.max_attempts);
+        worker_poison_init(); /* the metrics registry is filled before threads start */
         if (pthread_create(&threads[n], NULL, outbox_relay_run, &o) == 0)
                 n++;
         if (pthread_create(&threads[n], NULL, reply_consumer_run, &o) == 0)
