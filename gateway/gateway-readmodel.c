@@ -66,7 +66,7 @@ static const PgStmt stmt_coupons = {
 static const PgStmt stmt_completed = {
         "rm_completed", "SELECT count(*) FROM readmodel.orders WHERE customer_id = $1 AND status = 'COMPLETED'"};
 
-static const PgStmt stmt_ping = {"rm_ping", "SELECT 1"};
+#define READMODEL_PING_MS 800 /* /readyz gives up on PostgreSQL after this */
 
 static void readmodel_thread_exit(void *pg) {
         pg_free(pg);
@@ -241,5 +241,10 @@ int readmodel_completed_orders(Readmodel *rm, const char *customer_id, int64_t *
 }
 
 int readmodel_ping(Readmodel *rm) {
-        return readmodel_run(rm, &stmt_ping, 0, NULL, NULL);
+        Pg *pg;
+        int r = readmodel_pg(rm, &pg);
+        if (r < 0)
+                return r;
+        /* Bounded: a hung or paused PostgreSQL turns /readyz 503 instead of holding the probe. */
+        return pg_ping(pg, READMODEL_PING_MS);
 }

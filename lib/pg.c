@@ -266,10 +266,22 @@ static int pg_prepare(Pg *pg, const PgStmt *st) {
         return 0;
 }
 
+/* A session marked broken (a lost server, a ping that timed out with its
+ * query still pending) is never used again: only pg_ensure revives it. */
+static int pg_usable(Pg *pg) {
+        if (!pg->broken)
+                return 0;
+        pg_set_error(pg, "the connection was lost; reconnect first");
+        return -ENOTCONN;
+}
+
 int pg_run(Pg *pg, const PgStmt *st, int n, const char *const *vals, const int *lens, const int *fmts,
            PGresult **ret) {
         PGresult *res;
-        int r = pg_prepare(pg, st);
+        int r = pg_usable(pg);
+        if (r < 0)
+                return r;
+        r = pg_prepare(pg, st);
         if (r < 0)
                 return r;
         res = PQexecPrepared(pg->conn, st->name, n, vals, lens, fmts, 0);
@@ -282,8 +294,12 @@ int pg_run(Pg *pg, const PgStmt *st, int n, const char *const *vals, const int *
 }
 
 int pg_exec(Pg *pg, const char *sql) {
-        PGresult *res = PQexec(pg->conn, sql);
-        int r = pg_result_errno(pg, res);
+        PGresult *res;
+        int r = pg_usable(pg);
+        if (r < 0)
+                return r;
+        res = PQexec(pg->conn, sql);
+        r = pg_result_errno(pg, res);
         PQclear(res);
         return r;
 }
