@@ -213,7 +213,7 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                 }
         }
 
-        it('readiness: every process answers /readyz 503 while PostgreSQL or NATS is down, 200 once it is back', async () => {
+        it('readiness: every process answers /readyz 503 while PostgreSQL or NATS is down or PostgreSQL hangs, 200 once it is back', async () => {
                 const probes = [
                         ...p.procs.filter((x) => x.healthUrl).map((x) => ({ name: x.name, url: `${x.healthUrl}/readyz` })),
                         { name: 'gateway', url: `${p.url}/readyz` },
@@ -266,6 +266,24 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                         await fullLifecycle(p, { customer, owner: owners.get(store.id), rider, store, lines: [[store.menu[0], 1]] });
                         console.log(`# after ${infra} came back: a whole order lifecycle in ${Date.now() - t3} ms`);
                 }
+                // A paused (hung) PostgreSQL: every probe answers 503 within its own bound instead of hanging.
+                const pg = p.find('postgres')[0].child.pid;
+                const pids = [pg, ...childrenOf(pg)];
+                for (const pid of pids) process.kill(pid, 'SIGSTOP');
+                const t = Date.now();
+                let stillReady;
+                try {
+                        stillReady = await until(503, 10_000);
+                } finally {
+                        for (const pid of pids) {
+                                try { process.kill(pid, 'SIGCONT'); } catch { /* exited */ }
+                        }
+                }
+                const down = Date.now() - t;
+                const notReady = await until(200, 30_000);
+                console.log(`# readiness with postgres paused: all 503 after ${down} ms; all 200 again after it resumed`);
+                assert.deepEqual(stillReady, [], '/readyz did not answer 503 within 10 s while PostgreSQL was paused (a probe hung or said 200)');
+                assert.deepEqual(notReady, [], '/readyz not 200 30 s after PostgreSQL resumed');
         });
 
         it(`${ORDERS} orders, ${LANES} at a time, while a random process is killed or paused every few seconds`, async () => {
