@@ -33,9 +33,18 @@ void customer_me(Request *rq) {
         json_decref(me);
 }
 
+/* The newest 200, oldest first; ?order_id= narrows them to one order (all of
+ * an order's fit: a handful per status change). */
 void customer_notifications(Request *rq) {
+        char order_id[AUTH_ID_MAX + 1];
         char *list = NULL;
-        int r = readmodel_notifications(rq->gw->readmodel, rq->auth.sub, &list);
+        int r = http_query(rq->x, "order_id", order_id, sizeof(order_id));
+
+        if (r < 0 || (r == 1 && !auth_id_valid(order_id))) {
+                http_problem(rq->x, 400, NULL, NULL, "order_id must be an order id");
+                return;
+        }
+        r = readmodel_notifications(rq->gw->readmodel, rq->auth.sub, r == 1 ? order_id : NULL, &list);
         if (r < 0) {
                 routes_read_failed(rq, r);
                 return;

@@ -55,7 +55,7 @@ static const PgStmt stmt_notifications = {
         " 'message', n.message, 'at', to_char(n.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
         " ORDER BY n.id), '[]')::text FROM ("
         " SELECT id, order_id, status, message, at FROM notification.notifications WHERE customer_id = $1"
-        " ORDER BY id DESC LIMIT 200) n"};
+        " AND ($2::text IS NULL OR order_id = $2) ORDER BY id DESC LIMIT 200) n"};
 
 static const PgStmt stmt_coupons = {
         "rm_coupons",
@@ -219,9 +219,9 @@ int readmodel_open_deliveries(Readmodel *rm, const GeoFilter *f, char **ret) {
         return readmodel_text(rm, &stmt_deliveries, 4, vals, ret);
 }
 
-int readmodel_notifications(Readmodel *rm, const char *customer_id, char **ret) {
-        const char *vals[] = {customer_id};
-        return readmodel_text(rm, &stmt_notifications, 1, vals, ret);
+int readmodel_notifications(Readmodel *rm, const char *customer_id, const char *order_id, char **ret) {
+        const char *vals[] = {customer_id, order_id};
+        return readmodel_text(rm, &stmt_notifications, 2, vals, ret);
 }
 
 int readmodel_coupons(Readmodel *rm, const char *customer_id, char **ret) {

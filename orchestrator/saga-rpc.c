@@ -14,6 +14,7 @@
 #include "worker.h"
 
 #define RPC_SUBJECT FOOD_PREFIX ".rpc.>"
+#define RPC_DRAIN_MS 3000 /* answering what was delivered before SIGTERM */
 #define RPC_QUEUE "orchestrator"
 
 typedef struct {
@@ -271,6 +272,23 @@ void *rpc_lane_run(void *arg) {
                         continue;
                 rpc_handle(o, pg, msg);
                 natsMsg_Destroy(msg);
+        }
+        /* Stopping: no new request comes here (the queue group's other members
+         * take them), and those already delivered are answered rather than left
+         * to time out at the gateway. The drain ends the subscription once they
+         * are handled (NextMsg then fails), or after RPC_DRAIN_MS. */
+        if (natsSubscription_DrainTimeout(sub, RPC_DRAIN_MS) == NATS_OK) {
+                int64_t deadline = ids_now_ms() + RPC_DRAIN_MS;
+                while (ids_now_ms() < deadline) {
+                        natsMsg *msg = NULL;
+                        s = natsSubscription_NextMsg(&msg, sub, 100);
+                        if (s == NATS_TIMEOUT)
+                                continue;
+                        if (s != NATS_OK)
+                                break;
+                        rpc_handle(o, pg, msg);
+                        natsMsg_Destroy(msg);
+                }
         }
         natsSubscription_Unsubscribe(sub);
         natsSubscription_Destroy(sub);

@@ -138,9 +138,7 @@ export const ORDER_STATUSES = new Set(['PAYMENT_PENDING', ...LIFECYCLE, 'REJECTE
 
 // The customer's status notifications for one order, as statuses in arrival order.
 export async function notificationStatuses(p, token, orderId) {
-        const r = expectStatus(await p.api('GET', '/customers/me/notifications', { token }), 200, 'GET /customers/me/notifications');
-        assert.ok(Array.isArray(r.json), `GET /customers/me/notifications: expected an array, got ${r.text.slice(0, 300)}`);
-        return r.json.filter((n) => n.order_id === orderId && ORDER_STATUSES.has(n.status))
+        return (await notificationsOf(p, token, orderId))
                 .sort((a, b) => String(a.at).localeCompare(String(b.at))).map((n) => n.status);
 }
 
@@ -221,9 +219,12 @@ export async function waitRefunded(p, token, id, status) {
 // The customer's notifications for one order ({order_id, status, message, at}) in the order recorded: those
 // of status changes (ORDER_STATUSES), or with {all: true} the other notices too.
 export async function notificationsOf(p, token, orderId, { all = false } = {}) {
-        const r = expectStatus(await p.api('GET', '/customers/me/notifications', { token }), 200, 'GET /customers/me/notifications');
-        assert.ok(Array.isArray(r.json), `GET /customers/me/notifications: expected an array, got ${r.text.slice(0, 300)}`);
-        return r.json.filter((n) => n.order_id === orderId && (all || ORDER_STATUSES.has(n.status)));
+        const path = `/customers/me/notifications?order_id=${encodeURIComponent(orderId)}`;
+        const r = expectStatus(await p.api('GET', path, { token }), 200, `GET ${path}`);
+        assert.ok(Array.isArray(r.json), `GET ${path}: expected an array, got ${r.text.slice(0, 300)}`);
+        // The filter is the gateway's; checked here too, so that a filter that lets others through fails.
+        for (const n of r.json) assert.equal(n.order_id, orderId, `GET ${path} answered another order's notification`);
+        return r.json.filter((n) => all || ORDER_STATUSES.has(n.status));
 }
 
 // GET /admin/sagas/{id} with an admin token, asserting 200 and the documented fields.

@@ -89,6 +89,19 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                         assert.equal(m.message, same.message, `webhook message = the listed message (${m.status})`);
                         assert.equal(m.at, same.at, `webhook at = the listed at (${m.status})`);
                 }
+                // ?order_id= gives that order's notifications only: all of them, none of another order; a bad id is 400.
+                const other = await fullLifecycle(p, { customer, owner, rider, store, lines: [[store.menu[0], 2]] });
+                const one = await p.api('GET', `/customers/me/notifications?order_id=${o.id}`, { token: customer });
+                assert.equal(one.status, 200);
+                assert.ok(one.json.every((n) => n.order_id === o.id), `GET ...?order_id= answered other orders: ${one.text}`);
+                for (const n of listed.json.filter((x) => x.order_id === o.id)) {
+                        assert.ok(one.json.some((m) => JSON.stringify(m) === JSON.stringify(n)), `GET ...?order_id= lacks ${JSON.stringify(n)}`);
+                }
+                assert.ok(!one.json.some((n) => n.order_id === other.id));
+                const stranger = await p.api('GET', `/customers/me/notifications?order_id=${o.id}`, { token: await p.token('cust_notify_stranger') });
+                assert.deepEqual(stranger.json, [], 'another customer sees none of this order\'s notifications');
+                const bad = await p.api('GET', '/customers/me/notifications?order_id=no%20such%0Aid', { token: customer });
+                assert.equal(bad.status, 400, `a malformed order_id: ${bad.status} ${bad.text}`);
                 // Every row of the order ends 'sent' after one attempt; the list is unchanged by delivery.
                 await p.waitFor(async () => {
                         const c = await deliveryCounts(`order_id = '${o.id}'`);
