@@ -61,6 +61,8 @@ static int pg_result_errno(Pg *pg, PGresult *res) {
                 pg->broken = true; /* connection failure or server shutting down */
                 return -ENOTCONN;
         }
+        if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+                return -EBADMSG; /* data exception, integrity constraint: the data is refused */
         return -EPROTO;
 }
 

@@ -37,8 +37,10 @@ const char *pg_error(Pg *pg);
 /* Runs a prepared statement with n text/binary params (vals may hold NULL;
  * lens/fmts may be NULL for all-text). On success returns 0 and, when ret is
  * not NULL, hands over the result (PQclear it). Errors: -ENOTCONN, -EEXIST
- * (unique violation), -EAGAIN (serialization failure / deadlock), -EPROTO
- * (any other SQL error; see pg_error). */
+ * (unique violation), -EAGAIN (serialization failure / deadlock), -EBADMSG
+ * (the data itself is refused: a data exception such as bytes that are not
+ * UTF-8 or a number out of range, or a constraint other than uniqueness;
+ * the same data fails again), -EPROTO (any other SQL error; see pg_error). */
 int pg_run(Pg *pg, const PgStmt *st, int n, const char *const *vals, const int *lens, const int *fmts,
            PGresult **ret);
 /* Simple-protocol command(s) without parameters. Same errors. */

@@ -233,6 +233,15 @@ static int worker_one(Loop *l, Item *it) {
                 free(it->out.data);
                 it->out.data = NULL;
                 r = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
+        } else if (r == -EBADMSG) {
+                /* PostgreSQL refused the message's own data (not UTF-8, out of
+                 * range...): it would fail the same way on every redelivery. */
+                log_warn("%s: %s refused by the database: %s", l->def->durable, it->msg_id, pg_error(l->pg));
+                worker_dead_letter(l, it->msg, "the database refused its content");
+                it->fate = ITEM_TERM;
+                free(it->out.data);
+                it->out.data = NULL;
+                r = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
         } else {
                 metric_add(m_failed, 1);
                 log_warn("%s: handling %s failed: %s", l->def->durable, it->msg_id, pg_error(l->pg));

@@ -116,6 +116,11 @@ describe('poison messages on every consumed subject', () => {
                         ]),
                         delivery: poisonsFor('food.cmd.delivery.open', 'food.v1.OpenDelivery', [
                                 ['no delivery id', pb(bytesField(1, corr({ order: 'ord_poison3', step: 'open_delivery', command: 1 })), str(3, store.id))],
+                                // Refused by the worker or by PostgreSQL (not UTF-8): dead-lettered either way, never retried.
+                                ['address bytes that are not UTF-8', pb(bytesField(1, corr({ order: 'ord_poison6', step: 'open_delivery', command: 1 })),
+                                        str(2, 'dlv_poison6'), str(3, store.id),
+                                        bytesField(4, pb(str(1, 'pickup'), str(2, store.region))),
+                                        bytesField(5, pb(bytesField(1, Buffer.from([0x41, 0xff, 0xfe, 0x42])), str(2, store.region))))],
                         ]),
                         coupon: poisonsFor('food.cmd.coupon.redeem', 'food.v1.RedeemCoupon', [
                                 ['no coupon id', pb(bytesField(1, corr({ order: 'ord_poison4', step: 'redeem_coupon', command: 1 })), str(3, 'cust_poison'), str(4, store.id))],
