@@ -408,6 +408,17 @@ static natsStatus bus_msg_new(natsMsg **ret, const char *subject, const char *ty
         return s;
 }
 
+/* Publishes `m` (owned; NULL is fine) when building it went well (`s`), and
+ * counts a failure for bus_publisher_flush. */
+static int bus_publish_async(BusPublisher *p, natsMsg *m, natsStatus s) {
+        if (s == NATS_OK)
+                s = js_PublishMsgAsync(p->js, &m, NULL); /* takes ownership of m on success */
+        natsMsg_Destroy(m);
+        if (s != NATS_OK)
+                atomic_fetch_add(&p->failed, 1);
+        return bus_errno(s);
+}
+
 int bus_publish(BusPublisher *p, const char *subject, const char *msg_id, const char *type, const void *data,
                 size_t len, const char *traceparent) {
         natsMsg *m = NULL;
@@ -417,12 +428,7 @@ int bus_publish(BusPublisher *p, const char *subject, const char *msg_id, const 
                 s = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
         if (s == NATS_OK && traceparent && *traceparent)
                 s = natsMsgHeader_Set(m, BUS_HDR_TRACE, traceparent);
-        if (s == NATS_OK)
-                s = js_PublishMsgAsync(p->js, &m, NULL); /* takes ownership of m on success */
-        natsMsg_Destroy(m);
-        if (s != NATS_OK)
-                atomic_fetch_add(&p->failed, 1);
-        return bus_errno(s);
+        return bus_publish_async(p, m, s);
 }
 
 int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const char *why) {
@@ -442,12 +448,7 @@ int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const ch
                 s = natsMsgHeader_Set(m, BUS_HDR_DLQ_SUBJECT, natsMsg_GetSubject(msg));
         if (s == NATS_OK)
                 s = natsMsgHeader_Set(m, BUS_HDR_DLQ_REASON, why);
-        if (s == NATS_OK)
-                s = js_PublishMsgAsync(p->js, &m, NULL); /* takes ownership of m on success */
-        natsMsg_Destroy(m);
-        if (s != NATS_OK)
-                atomic_fetch_add(&p->failed, 1);
-        return bus_errno(s);
+        return bus_publish_async(p, m, s);
 }
 
 int bus_publisher_flush(BusPublisher *p, int64_t timeout_ms) {
