@@ -7,7 +7,7 @@
 //
 // Binaries come from $BUILD_DIR (default build/ at the repository root); process logs are kept in
 // $BUILD_DIR/test-logs/<name>/ after the run, everything else lives in a temporary folder removed by stop().
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -58,10 +58,16 @@ const SANITIZER_RE = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime erro
 // process exits without stop(), e.g. on meson's timeout.
 const livingChildren = new Set();
 const tempDirs = new Set();
+const mounts = new Set(); // size-limited tmpfs mounts (opts.natsStoreMb), unmounted before their folder goes
+function unmount(dir) {
+        try { execFileSync('umount', [dir], { stdio: 'ignore', timeout: 10_000 }); } catch { /* not mounted */ }
+        mounts.delete(dir);
+}
 process.on('exit', () => {
         for (const c of livingChildren) {
                 try { c.kill('SIGKILL'); } catch { /* already gone */ }
         }
+        for (const m of [...mounts]) unmount(m);
         if (!process.env.KEEP_TEST_DIR) for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -283,6 +289,11 @@ class Platform {
                 const monitor = await freePort();
                 const store = path.join(this.dir, 'nats');
                 fs.mkdirSync(store);
+                if (this.opts.natsStoreMb) {
+                        // A small disk of its own (root only): JetStream takes 75% of it as its storage limit.
+                        await execFileP('mount', ['-t', 'tmpfs', '-o', `size=${this.opts.natsStoreMb}m`, 'tmpfs', store], { timeout: 10_000 });
+                        mounts.add(store);
+                }
                 this.natsUrl = `nats://127.0.0.1:${port}`;
                 this.natsMonitorUrl = `http://127.0.0.1:${monitor}`;
                 // A letter first: nats-server reads the variable as a config value, and digits first would make a number.
@@ -588,6 +599,7 @@ class Platform {
                                 if (denied.length) reports.push(`nats: ${denied.slice(0, 5).join(' | ')} (see ${p.log})`);
                         }
                 }
+                for (const m of [...mounts]) if (m.startsWith(this.dir + path.sep)) unmount(m);
                 if (!process.env.KEEP_TEST_DIR) fs.rmSync(this.dir, { recursive: true, force: true });
                 tempDirs.delete(this.dir);
                 this.stopped = { exits };
@@ -605,6 +617,7 @@ class Platform {
  * for tests that SIGKILL PostgreSQL (with it off, a crash loses the last commits the services were told about);
  * opts.sink: also start the sandbox notification sink (p.sinkUrl, p.sink()) and point the notification worker's
  * NOTIFY_WEBHOOK_URL at it (without it the worker only records notifications, as before);
+ * opts.natsStoreMb: the JetStream store on a tmpfs of that many MiB (root only), for disk-full tests;
  * opts.env: {all: {...}, <service>: {...}} extra environment, e.g. {orchestrator: {AUTO_COMPLETE_S: '3'}} (the
  * orchestrator reads STORE_ACCEPT_TIMEOUT_S, AUTO_COMPLETE_S, PAYMENT_TIMEOUT_S, COMMAND_RESEND_MS,
  * COMMAND_MAX_ATTEMPTS, STUCK_AFTER_S); p.restart(name, {env}) changes it for the rest of the file.
