@@ -588,6 +588,7 @@ class Platform {
                 }
                 for (const p of infra) exits[p.name] = await p.stop();
                 const reports = [];
+                const violations = [];
                 for (const p of this.procs) {
                         let text = '';
                         try { text = fs.readFileSync(p.log, 'utf8'); } catch { /* no log */ }
@@ -596,14 +597,15 @@ class Platform {
                         if (p.name === 'nats') {
                                 const denied = text.split('\n').filter((l) => NATS_VIOLATION_RE.test(l) &&
                                         !this.expectedViolations.some((re) => re.test(l)));
-                                if (denied.length) reports.push(`nats: ${denied.slice(0, 5).join(' | ')} (see ${p.log})`);
+                                if (denied.length) violations.push(`${denied.slice(0, 5).join(' | ')} (see ${p.log})`);
                         }
                 }
                 for (const m of [...mounts]) if (m.startsWith(this.dir + path.sep)) unmount(m);
                 if (!process.env.KEEP_TEST_DIR) fs.rmSync(this.dir, { recursive: true, force: true });
                 tempDirs.delete(this.dir);
                 this.stopped = { exits };
-                const problems = [...this.crashes.map((c) => `crash: ${c}`), ...reports.map((r) => `log: ${r}`)];
+                const problems = [...this.crashes.map((c) => `crash: ${c}`), ...reports.map((r) => `sanitizer: ${r}`),
+                        ...violations.map((v) => `nats permission violation: ${v}`)];
                 if (problems.length) throw new Error(`platform ${this.name}:\n${problems.join('\n')}`);
                 return this.stopped;
         }
