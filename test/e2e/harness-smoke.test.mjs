@@ -89,4 +89,15 @@ describe('harness: stop() fails the file on a crash or a sanitizer report', () =
                 fs.appendFileSync(p.find('nats')[0].log, '==1==ERROR: AddressSanitizer: heap-use-after-free on address 0x1\n');
                 await assert.rejects(p.stop(), /sanitizer: nats: ==1==ERROR: AddressSanitizer: heap-use-after-free/);
         });
+
+        it('reports a NATS permission violation in nats-server\'s log, unless the test expected it', async () => {
+                const line = '[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:1 - cid:9 - "%s" - Publish Violation - User "payment", Subject "food.cmd.x"\n';
+                const p = await startPlatform({ name: 'harness-smoke-violation', only: ['nats'] });
+                fs.appendFileSync(p.find('nats')[0].log, line.replace('%s', 'payment'));
+                await assert.rejects(p.stop(), /nats permission violation: .*Publish Violation - User "payment"/);
+                const q = await startPlatform({ name: 'harness-smoke-violation-expected', only: ['nats'] });
+                q.expectNatsViolation(/"probe"/);
+                fs.appendFileSync(q.find('nats')[0].log, line.replace('%s', 'probe'));
+                await q.stop();
+        });
 });
