@@ -2,7 +2,9 @@
 // platform started by test/harness.mjs and a fault, seeded so that SEED=<n> replays the same choices:
 //   kill   SIGKILL, down for a moment, then started again and waited for (as a supervisor would restart it);
 //          for PostgreSQL the postmaster and all its backends die together, as in an OOM kill of the server;
-//   pause  SIGSTOP for a few seconds, then SIGCONT (a stalled VM or a long GC pause; every PostgreSQL process).
+//   pause  SIGSTOP for a few seconds, then SIGCONT (a stalled VM or a long GC pause; every PostgreSQL process);
+//   sever  PostgreSQL only: every client session terminated at once (pg_terminate_backend) while the server stays
+//          up, as when a proxy or the network drops connections: a COMMIT may land with its answer lost.
 // Faults come one at a time. Every fault is printed, and the whole schedule is written as JSON to
 // <log dir>/chaos-schedule.json (also when a later step fails), so that a failing run can be read and replayed.
 //
@@ -58,7 +60,7 @@ function signalAll(pids, sig) {
 export class ChaosDriver {
         // p: a platform; opts.seed; opts.targets: process names of p (default: every one except the sandbox
         // providers, which stand for the outside world); opts.faults: {kill, pause} weights; opts.gapMs: [min, max]
-        // between faults; opts.downMs: [min, max] a killed process stays down; opts.pauseMs: [min, max] of a pause.
+        // between faults (sever: see above); opts.downMs: [min, max] a killed process stays down; opts.pauseMs: [min, max] of a pause.
         constructor(p, { seed, targets, faults = { kill: 4, pause: 1 }, gapMs = [1500, 4000], downMs = [0, 1500], pauseMs = [1000, 4000] } = {}) {
                 Object.assign(this, { p, seed, faults, gapMs, downMs, pauseMs });
                 this.targets = targets ?? p.procs.map((x) => x.name).filter((n) => !n.startsWith('sandbox-'));
@@ -120,6 +122,10 @@ export class ChaosDriver {
                         await this.p.kill(target, 'SIGKILL');
                         await sleep(entry.hold_ms);
                         await this.revive(target);
+                } else if (fault === 'sever') {
+                        entry.hold_ms = 0;
+                        entry.severed = Number(await this.p.sql(
+                                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'food' AND pid <> pg_backend_pid() AND backend_type = 'client backend'"));
                 } else {
                         entry.hold_ms = this.between(this.pauseMs);
                         const pids = this.pids(target);
@@ -128,7 +134,8 @@ export class ChaosDriver {
                         signalAll(pids, 'SIGCONT');
                 }
                 entry.recovered_ms = Date.now() - t;
-                console.log(`# chaos #${entry.n} +${(entry.at_ms / 1000).toFixed(1)}s ${fault} ${target} (held ${entry.hold_ms} ms, serving again after ${entry.recovered_ms} ms)`);
+                const what = fault === 'sever' ? `${entry.severed} sessions cut` : `held ${entry.hold_ms} ms, serving again after ${entry.recovered_ms} ms`;
+                console.log(`# chaos #${entry.n} +${(entry.at_ms / 1000).toFixed(1)}s ${fault} ${target} (${what})`);
                 this.save();
         }
 
@@ -142,7 +149,8 @@ export class ChaosDriver {
                                 await sleep(this.between(this.gapMs));
                                 if (!this.running) break;
                                 const fault = pick(this.r, this.faults);
-                                const target = this.targets[Math.floor(this.r() * this.targets.length)];
+                                let target = this.targets[Math.floor(this.r() * this.targets.length)];
+                                if (fault === 'sever') target = 'postgres';
                                 try {
                                         await this.inject(fault, target);
                                 } catch (e) {
