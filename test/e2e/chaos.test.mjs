@@ -63,6 +63,7 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
         const unanswered = []; // {i, key, customer}: POST /orders never got a final answer
         const unexpected = []; // answers no request should get, even during a crash
         let declined = 0;
+        let couponRefused = 0;
         let final = null; // after the settle step: {sagas, views, ledger, rows, sink}
 
         before(async () => {
@@ -181,6 +182,14 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                 const lines = [[store.menu[0], 1 + Math.floor(rand() * 5)]];
                 if (rand() < 0.5) lines.push([store.menu[1], 1 + Math.floor(rand() * 3)]);
                 const card = rand() < 0.08 ? 'tok_declined' : 'tok_ok';
+                const body = orderBody(store, lines, card);
+                // Often with one of the customer's unused coupons for the store (every cooked order gives one): its
+                // redemption and give-back are saga steps too.
+                if (rand() < 0.5) {
+                        const { r: me } = await retrying('GET', '/customers/me', { token: customer.token });
+                        const usable = me.status === 200 ? (me.json.coupons || []).filter((c) => c.store_id === store.id && !c.used) : [];
+                        if (usable.length) body.coupon_id = usable[Math.floor(rand() * usable.length)].id;
+                }
                 const key = `chaos-${SEED}-${i}`;
                 // Some customers give up when the first try gets no answer: whatever that try started must still
                 // end consistently (no charge, or an order that runs its course).
@@ -188,13 +197,18 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                 const deadline = Date.now() + RETRY_MS;
                 let placed;
                 for (;;) {
-                        placed = await call('POST', '/orders', { token: customer.token, body: orderBody(store, lines, card), headers: { 'idempotency-key': key } });
+                        placed = await call('POST', '/orders', { token: customer.token, body, headers: { 'idempotency-key': key } });
                         // 409: the same key is still being decided by an earlier try.
                         if ((!TRANSIENT.has(placed.status) && placed.status !== 409) || givesUp || Date.now() > deadline) break;
                         await sleep(300 + randomInt(700));
                 }
                 if (placed.status === 402 && card === 'tok_declined') {
                         declined++;
+                        return;
+                }
+                // A coupon another order of the customer redeemed meanwhile: 422, nothing established.
+                if (placed.status === 422 && body.coupon_id) {
+                        couponRefused++;
                         return;
                 }
                 if (placed.status !== 201) {
@@ -308,11 +322,11 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                 const schedule = await chaos.stop();
                 chaos = null;
                 const kills = schedule.filter((f) => f.fault === 'kill').length;
-                const pauses = schedule.length - kills;
                 const c = {};
                 for (const f of schedule) c[`${f.fault} ${f.target}`] = (c[`${f.fault} ${f.target}`] || 0) + 1;
                 console.log(`# chaos (SEED=${SEED}): ${ORDERS} walks in ${((Date.now() - t) / 1000).toFixed(0)} s: ${orders.length} accepted (201), `
-                        + `${declined} declined (402), ${unanswered.length} without a final answer; ${kills} kills and ${pauses} pauses: ${JSON.stringify(c)}`);
+                        + `${declined} declined (402), ${couponRefused} with a coupon already used (422), ${unanswered.length} without a final answer; `
+                        + `${kills} kills and ${schedule.length - kills} pauses or severs: ${JSON.stringify(c)}`);
                 if (errors.length) throw errors[0];
                 assert.deepEqual(unexpected, [], `(SEED=${SEED}) answers no request should get, even during a crash`);
                 assert.ok(orders.length >= ORDERS / 2, `(SEED=${SEED}) only ${orders.length} of ${ORDERS} orders were accepted`);
@@ -371,8 +385,10 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                 const rows = JSON.parse(await p.sql(`SELECT coalesce(json_agg(json_build_object('id', id, 'order_id', order_id, 'status', status,
                         'message', message, 'delivery', delivery_status) ORDER BY id), '[]') FROM notification.notifications WHERE order_id IS NOT NULL`));
                 const sink = (await p.sink('/messages')).json;
+                const coupons = JSON.parse(await p.sql(`SELECT coalesce(json_agg(json_build_object('id', id, 'customer_id', customer_id,
+                        'status', status, 'order_id', order_id)), '[]') FROM coupon.coupons`));
                 const ledger = (await p.psp('/ledger')).json;
-                final = { sagas: await sagas(), views, rows, sink, ledger };
+                final = { sagas: await sagas(), views, rows, sink, ledger, coupons };
                 const counts = {};
                 for (const s of final.sagas) counts[s.state] = (counts[s.state] || 0) + 1;
                 console.log(`# chaos (SEED=${SEED}) final: ${final.sagas.length} sagas ${JSON.stringify(counts)}; ${ledger.charges.length} charges, `
@@ -437,6 +453,25 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                 const refunded = ledger.refunds.reduce((s, x) => s + x.amount, 0);
                 assert.equal(charged - refunded, owedTotal, `(SEED=${SEED}) kept by the platform: charged ${charged} - refunded ${refunded}, owed ${owedTotal}`);
                 console.log(`# chaos (SEED=${SEED}): charged ${charged} - refunded ${refunded} = ${owedTotal} KRW owed by ${final.sagas.length} orders`);
+        });
+
+        it('coupons: one issued per cooked order; used iff an order that redeemed it still owes', async () => {
+                assert.ok(final, 'the settle step did not complete');
+                const cooked = final.sagas.filter((s) => visible(final.views.get(s.order_id).history.map((h) => h.status)).includes('COOKED'));
+                const ids = new Set(final.coupons.map((c) => c.id));
+                assert.equal(ids.size, final.coupons.length, `(SEED=${SEED}) a coupon id twice`);
+                assert.deepEqual(cooked.filter((s) => !ids.has(`cpn_${s.order_id.slice(4)}`)).map((s) => s.order_id), [],
+                        `(SEED=${SEED}) cooked orders without their coupon`);
+                let used = 0;
+                for (const c of final.coupons) {
+                        const holders = final.sagas.filter((s) => final.views.get(s.order_id).coupon_id === c.id && final.views.get(s.order_id).discount > 0
+                                && OWES_TOTAL.has(s.state));
+                        assert.ok(holders.length <= 1, `(SEED=${SEED}) coupon ${c.id} redeemed by ${holders.length} orders that still owe`);
+                        assert.equal(c.status === 'REDEEMED', holders.length === 1,
+                                `(SEED=${SEED}) coupon ${c.id} is ${c.status} (order ${c.order_id}) but the orders holding it are [${holders.map((s) => `${s.order_id}:${s.state}`)}] ${holders[0] ? where(holders[0].order_id) : ''}`);
+                        if (holders.length) used++;
+                }
+                console.log(`# chaos (SEED=${SEED}): ${final.coupons.length} coupons, ${used} used by an order that kept it`);
         });
 
         it('notifications: one row and one webhook per status change, every one pushed', async () => {
