@@ -73,6 +73,8 @@ static void next_order_free(NextOrder *n) {
 /* Records a new charge on the card: amount_paid grows by `amount`. */
 static int next_order_add_charge(NextOrder *n, const char *payment_id, int64_t amount) {
         size_t k = n->order.n_charges;
+        if (amount <= 0 || amount > INT64_MAX - n->order.amount_paid)
+                return -ERANGE; /* no card charge is that large: a forged or broken reply */
         n->charges = malloc((k + 1) * sizeof(*n->charges));
         if (!n->charges)
                 return -ENOMEM;
@@ -376,7 +378,7 @@ int64_t engine_coupon_discount(const Food__V1__Order *o, int64_t redeemed) {
 
 bool engine_refund_fits(const Food__V1__Order *o, const char *payment_id, int64_t amount) {
         const Food__V1__Charge *c = find_charge(o, payment_id ? payment_id : "");
-        return c && amount > 0 && c->refunded + amount <= c->amount;
+        return c && amount > 0 && amount <= c->amount - c->refunded; /* refunded <= amount: no overflow */
 }
 
 int engine_refunded(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount) {
