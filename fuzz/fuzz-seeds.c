@@ -325,5 +325,47 @@ int main(int argc, char **argv) {
         put_text("fuzz-gateway-json", "coupon", 4, "{\"customer_id\":\"cus_1\",\"discount\":1000}");
         put_text("fuzz-gateway-json", "token", 5,
                  "{\"sub\":\"owner_1\",\"role\":\"store\",\"store_id\":\"sto_1\",\"exp\":1800000000,\"nbf\":1}");
+        /* orchestrator RPC: PlaceOrder (0), OrderAction (1; flags in the selector's upper bits), ModifyOrder
+         * (2), SagaQuery (3) */
+        Food__V1__Order po = o;
+        po.status = "PAYMENT_PENDING";
+        po.amount_paid = 0;
+        po.n_charges = 0;
+        po.charges = NULL;
+        po.payment_id = "";
+        Food__V1__PlaceOrder pl = FOOD__V1__PLACE_ORDER__INIT;
+        pl.order = &po;
+        pl.card_token = "tok_ok";
+        pl.idempotency_key = "idem-1";
+        pl.request_hash = "sha256:00";
+        put_msg("fuzz-orchestrator-rpc", "place", 0, &pl.base);
+        Food__V1__OrderAction oa = FOOD__V1__ORDER_ACTION__INIT;
+        oa.order_id = "ord_fuzz0001";
+        oa.action = "accept";
+        oa.actor_id = "owner_1";
+        oa.actor_role = "store";
+        oa.store_id = "sto_1";
+        put_msg("fuzz-orchestrator-rpc", "accept", 1 | (2 << 2), &oa.base);
+        oa.action = "cancel";
+        oa.actor_id = "cus_1";
+        oa.actor_role = "customer";
+        oa.store_id = "";
+        put_msg("fuzz-orchestrator-rpc", "cancel", 1 | (1 << 2), &oa.base);
+        oa.action = "pick";
+        oa.actor_id = "rider_1";
+        oa.actor_role = "rider";
+        put_msg("fuzz-orchestrator-rpc", "pick", 1, &oa.base);
+        Food__V1__ModifyOrder mo = FOOD__V1__MODIFY_ORDER__INIT;
+        mo.order_id = "ord_fuzz0001";
+        mo.customer_id = "cus_1";
+        mo.n_items = 1;
+        mo.items = items;
+        mo.has_items = true;
+        mo.total = 18000;
+        put_msg("fuzz-orchestrator-rpc", "modify", 2, &mo.base);
+        Food__V1__SagaQuery sq = FOOD__V1__SAGA_QUERY__INIT;
+        sq.query = "show";
+        sq.order_id = "ord_fuzz0001";
+        put_msg("fuzz-orchestrator-rpc", "saga-show", 3, &sq.base);
         return 0;
 }

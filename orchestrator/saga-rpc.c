@@ -11,51 +11,15 @@
 #include "metrics.h"
 #include "orchestrator.h"
 #include "saga-admin.h"
+#include "saga-requests.h"
 #include "worker.h"
 
 #define RPC_SUBJECT FOOD_PREFIX ".rpc.>"
 #define RPC_DRAIN_MS 3000 /* answering what was delivered before SIGTERM */
 #define RPC_QUEUE "orchestrator"
 
-typedef struct {
-        const char *name;
-        SagaInput input;
-        const char *role; /* who may ask */
-} ActionDef;
-
-static const ActionDef actions[] = {
-        {"accept", SAGA_IN_ACCEPT, "store"},
-        {"refuse", SAGA_IN_REFUSE, "store"},
-        {"cooking_started", SAGA_IN_COOKING_STARTED, "store"},
-        {"cooking_finished", SAGA_IN_COOKING_FINISHED, "store"},
-        {"pick", SAGA_IN_PICK, "rider"},
-        {"delivered", SAGA_IN_DELIVERED, "rider"},
-        {"confirm", SAGA_IN_CONFIRM, "customer"},
-        {"cancel", SAGA_IN_CANCEL, "customer"},
-};
-
-static const ActionDef *action_find(const char *name) {
-        for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-                if (strcmp(actions[i].name, name) == 0)
-                        return &actions[i];
-        return NULL;
-}
-
-/* Whether the actor may act on this order at all; not -> 404 (no BOLA). */
-static bool actor_owns(const Food__V1__OrderAction *a, const ActionDef *def, const SagaRow *row) {
-        if (strcmp(a->actor_role, "admin") == 0)
-                return true;
-        if (strcmp(a->actor_role, def->role) != 0)
-                return false;
-        if (strcmp(def->role, "store") == 0)
-                return strcmp(a->store_id, row->order->store_id) == 0;
-        if (strcmp(def->role, "customer") == 0)
-                return strcmp(a->actor_id, row->order->customer_id) == 0;
-        return true; /* riders: any rider may pick an open delivery */
-}
-
 static int rpc_action(Orchestrator *o, Pg *pg, const Food__V1__OrderAction *a, EngineReply *reply) {
-        const ActionDef *def = action_find(a->action);
+        const RpcActionDef *def = rpc_action_find(a->action);
         EngineArgs args = {.rider_id = a->actor_id, .reason = a->reason};
         SagaRow row;
         int r;
@@ -65,7 +29,7 @@ static int rpc_action(Orchestrator *o, Pg *pg, const Food__V1__OrderAction *a, E
         r = saga_store_load(pg, a->order_id, &row);
         if (r < 0)
                 return r;
-        if (r == SAGA_STORE_NOT_FOUND || !actor_owns(a, def, &row) || row.state == SAGA_PAYMENT_PENDING) {
+        if (r == SAGA_STORE_NOT_FOUND || !rpc_actor_owns(a, def, row.order) || row.state == SAGA_PAYMENT_PENDING) {
                 saga_row_clear(&row);
                 return engine_reply_set(reply, 404, "Not found", "no such order", NULL, 0);
         }
@@ -87,22 +51,6 @@ static int rpc_action(Orchestrator *o, Pg *pg, const Food__V1__OrderAction *a, E
         }
         saga_row_clear(&row);
         return r;
-}
-
-/* Why a priced order from the gateway cannot be placed, or NULL when it is
- * plausible: ids present, every quantity >= 1, no negative price or amount. */
-static const char *rpc_place_invalid(const Food__V1__PlaceOrder *p) {
-        const Food__V1__Order *o = p->order;
-        if (!o || !*o->id || !*o->customer_id || !*o->store_id || o->n_items == 0)
-                return "incomplete order";
-        if (o->total < 0 || o->discount < 0 || o->discount > o->total || o->amount_paid != 0 ||
-            o->amount_refunded != 0)
-                return "impossible amounts";
-        for (size_t i = 0; i < o->n_items; i++)
-                if (!o->items[i] || !*o->items[i]->menu_item_id || o->items[i]->quantity < 1 ||
-                    o->items[i]->unit_price < 0)
-                        return "impossible item";
-        return NULL;
 }
 
 /* Starts the saga, or answers a repeated Idempotency-Key from what exists.
