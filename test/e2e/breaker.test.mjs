@@ -44,6 +44,7 @@ describe('payment circuit breaker', () => {
                 expectProblem(r, 503, `${what}: POST /orders with the breaker open`);
                 assert.ok(Number(r.headers.get('retry-after')) >= 1, `${what}: Retry-After header, got ${r.headers.get('retry-after')}`);
                 assert.ok(ms < 1000, `${what}: the open breaker answers at once, took ${ms} ms`);
+                console.log(`# ${what}: POST /orders with the breaker open answered 503 in ${ms} ms`);
                 assert.equal(await approvedCharges(), before, `${what}: nothing charged`);
                 const m = await breakerMetrics();
                 assert.equal(m.state, 1, `${what}: food_payment_breaker_state = 1 (open), got ${JSON.stringify(m)}`);
