@@ -4,13 +4,17 @@
 //          for PostgreSQL the postmaster and all its backends die together, as in an OOM kill of the server;
 //   pause  SIGSTOP for a few seconds, then SIGCONT (a stalled VM or a long GC pause; every PostgreSQL process);
 //   sever  PostgreSQL only: every client session terminated at once (pg_terminate_backend) while the server stays
-//          up, as when a proxy or the network drops connections: a COMMIT may land with its answer lost.
+//          up, as when a proxy or the network drops connections: a COMMIT may land with its answer lost;
+//   partition / delay   on a LinkProxy target ('pg-link', 'nats-link': every service reaches PostgreSQL or NATS
+//          through it): no byte passes either way for a few seconds (connections stay open, as behind a firewall
+//          that drops packets), or every byte is held back a few hundred ms.
 // Faults come one at a time. Every fault is printed, and the whole schedule is written as JSON to
 // <log dir>/chaos-schedule.json (also when a later step fails), so that a failing run can be read and replayed.
 //
 //   const chaos = new ChaosDriver(p, { seed, targets: ['orchestrator', 'nats', ...] });
 //   chaos.start();  ...load...  const schedule = await chaos.stop();
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -57,12 +61,97 @@ function signalAll(pids, sig) {
         }
 }
 
+// A user-space TCP proxy on 127.0.0.1 in front of one server, which the services connect through, so that the
+// link can be partitioned (nothing passes, connections stay open, the sender's buffers fill) or slowed down
+// without touching the server. Bytes keep their order in each direction.
+export class LinkProxy {
+        constructor(name, upstreamPort) {
+                Object.assign(this, { name, upstreamPort });
+                this.delayMs = 0;
+                this.blocked = false;
+                this.pipes = new Set(); // {paused sockets, pump} of each direction
+                this.sockets = new Set();
+        }
+
+        // Starts listening on a free port; resolves to it.
+        async listen() {
+                this.server = net.createServer((client) => this.accept(client));
+                await new Promise((resolve, reject) => {
+                        this.server.once('error', reject);
+                        this.server.listen(0, '127.0.0.1', resolve);
+                });
+                this.port = this.server.address().port;
+                return this.port;
+        }
+
+        accept(client) {
+                const upstream = net.connect(this.upstreamPort, '127.0.0.1');
+                for (const s of [client, upstream]) {
+                        this.sockets.add(s);
+                        s.setNoDelay(true);
+                        s.on('error', () => { client.destroy(); upstream.destroy(); });
+                        s.on('close', () => { this.sockets.delete(s); client.destroy(); upstream.destroy(); });
+                }
+                this.pipe(client, upstream);
+                this.pipe(upstream, client);
+        }
+
+        // One direction: chunks wait in a queue until their release time (now + delay, never before the previous
+        // one) and while the link is blocked; reading stops meanwhile, so back-pressure reaches the sender.
+        pipe(from, to) {
+                const queue = [];
+                let last = 0;
+                let timer = null;
+                const pump = () => {
+                        timer = null;
+                        const now = Date.now();
+                        while (queue.length && !this.blocked && queue[0].at <= now) to.write(queue.shift().data);
+                        if (this.blocked || queue.length > 64) from.pause();
+                        else from.resume();
+                        if (queue.length && !this.blocked) timer = setTimeout(pump, Math.max(0, queue[0].at - now));
+                };
+                const dir = { pump: () => { if (!timer) pump(); } };
+                this.pipes.add(dir);
+                from.on('data', (data) => {
+                        last = Math.max(last, Date.now() + this.delayMs);
+                        queue.push({ data, at: last });
+                        dir.pump();
+                });
+                from.on('close', () => this.pipes.delete(dir));
+        }
+
+        // Nothing passes for `ms`, then everything held is delivered in order.
+        async partition(ms) {
+                this.blocked = true;
+                await sleep(ms);
+                this.blocked = false;
+                for (const d of this.pipes) d.pump();
+        }
+
+        // Every byte is held back `delayMs` for `ms`.
+        async delay(delayMs, ms) {
+                this.delayMs = delayMs;
+                await sleep(ms);
+                this.delayMs = 0;
+        }
+
+        close() {
+                this.server?.close();
+                for (const s of this.sockets) s.destroy();
+        }
+}
+
 export class ChaosDriver {
         // p: a platform; opts.seed; opts.targets: process names of p (default: every one except the sandbox
         // providers, which stand for the outside world); opts.faults: {kill, pause} weights; opts.gapMs: [min, max]
         // between faults (sever: see above); opts.downMs: [min, max] a killed process stays down; opts.pauseMs: [min, max] of a pause.
-        constructor(p, { seed, targets, faults = { kill: 4, pause: 1 }, gapMs = [1500, 4000], downMs = [0, 1500], pauseMs = [1000, 4000] } = {}) {
-                Object.assign(this, { p, seed, faults, gapMs, downMs, pauseMs });
+        // opts.links: {name: LinkProxy} for the partition and delay faults (opts.partitionMs, opts.delayMs: [min, max]
+        // of the held-back time of each byte, opts.delayForMs: how long the delay lasts).
+        constructor(p, {
+                seed, targets, faults = { kill: 4, pause: 1 }, gapMs = [1500, 4000], downMs = [0, 1500], pauseMs = [1000, 4000],
+                links = {}, partitionMs = [1000, 6000], delayMs = [100, 1000], delayForMs = [2000, 8000],
+        } = {}) {
+                Object.assign(this, { p, seed, faults, gapMs, downMs, pauseMs, links, partitionMs, delayMs, delayForMs });
                 this.targets = targets ?? p.procs.map((x) => x.name).filter((n) => !n.startsWith('sandbox-'));
                 this.r = rng(seed);
                 this.schedule = []; // {n, at_ms, target, fault, hold_ms, recovered_ms, error?}
@@ -122,6 +211,13 @@ export class ChaosDriver {
                         await this.p.kill(target, 'SIGKILL');
                         await sleep(entry.hold_ms);
                         await this.revive(target);
+                } else if (fault === 'partition') {
+                        entry.hold_ms = this.between(this.partitionMs);
+                        await this.links[target].partition(entry.hold_ms);
+                } else if (fault === 'delay') {
+                        entry.delay_ms = this.between(this.delayMs);
+                        entry.hold_ms = this.between(this.delayForMs);
+                        await this.links[target].delay(entry.delay_ms, entry.hold_ms);
                 } else if (fault === 'sever') {
                         entry.hold_ms = 0;
                         entry.severed = Number(await this.p.sql(
@@ -134,7 +230,9 @@ export class ChaosDriver {
                         signalAll(pids, 'SIGCONT');
                 }
                 entry.recovered_ms = Date.now() - t;
-                const what = fault === 'sever' ? `${entry.severed} sessions cut` : `held ${entry.hold_ms} ms, serving again after ${entry.recovered_ms} ms`;
+                const what = fault === 'sever' ? `${entry.severed} sessions cut`
+                        : fault === 'delay' ? `every byte ${entry.delay_ms} ms late for ${entry.hold_ms} ms`
+                                : `held ${entry.hold_ms} ms, serving again after ${entry.recovered_ms} ms`;
                 console.log(`# chaos #${entry.n} +${(entry.at_ms / 1000).toFixed(1)}s ${fault} ${target} (${what})`);
                 this.save();
         }
@@ -151,6 +249,8 @@ export class ChaosDriver {
                                 const fault = pick(this.r, this.faults);
                                 let target = this.targets[Math.floor(this.r() * this.targets.length)];
                                 if (fault === 'sever') target = 'postgres';
+                                const links = Object.keys(this.links);
+                                if ((fault === 'partition' || fault === 'delay') && links.length) target = links[Math.floor(this.r() * links.length)];
                                 try {
                                         await this.inject(fault, target);
                                 } catch (e) {

@@ -457,6 +457,9 @@ class Platform {
                         await this.sql('CREATE ROLE food LOGIN', 'postgres');
                         await this.sql('CREATE DATABASE food OWNER food', 'postgres');
                 }
+                // A test's own step between infrastructure and services (e.g. proxies in front of NATS and
+                // PostgreSQL whose URLs it puts into opts.env.all, which every service's environment takes).
+                if (this.opts.beforeServices) await this.opts.beforeServices(this);
                 const before = this.procs.length;
                 await this.addServices(wanted);
                 const missing = this.procs.slice(before).filter((p) => !fs.existsSync(p.cmd)).map((p) => p.cmd);
@@ -617,6 +620,7 @@ class Platform {
  * (e.g. ['nats', 'pg']); opts.replicas: a number of replicas for each worker, or {service: n};
  * opts.pgSettings: PostgreSQL settings over the harness's fast, non-durable ones, e.g. {synchronous_commit: 'on'}
  * for tests that SIGKILL PostgreSQL (with it off, a crash loses the last commits the services were told about);
+ * opts.beforeServices: async (p) => {...} run once NATS and PostgreSQL are up, before any service starts;
  * opts.sink: also start the sandbox notification sink (p.sinkUrl, p.sink()) and point the notification worker's
  * NOTIFY_WEBHOOK_URL at it (without it the worker only records notifications, as before);
  * opts.natsStoreMb: the JetStream store on a tmpfs of that many MiB (root only), for disk-full tests;

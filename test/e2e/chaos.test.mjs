@@ -16,13 +16,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startPlatform } from '../harness.mjs';
-import { ChaosDriver, childrenOf, pick, rng } from '../chaos-driver.mjs';
+import { ChaosDriver, childrenOf, LinkProxy, pick, rng } from '../chaos-driver.mjs';
 import { catalog, fullLifecycle, ledgerOf, orderBody, ORDER_STATUSES, OWES_TOTAL, TERMINAL, visible } from '../flows.mjs';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : randomInt(2 ** 31);
 const ORDERS = Number(process.env.ORDERS || 300);
 const LANES = Number(process.env.LANES || 10);
-const FAULTS = { kill: { kill: 1 }, pause: { pause: 1 }, sever: { sever: 1 }, both: { kill: 8, pause: 2, sever: 1 } }[process.env.FAULTS || 'both'];
+const FAULTS = {
+        kill: { kill: 1 }, pause: { pause: 1 }, sever: { sever: 1 }, partition: { partition: 1 }, delay: { delay: 1 },
+        both: { kill: 8, pause: 2, sever: 1, partition: 2, delay: 1 },
+}[process.env.FAULTS || 'both'];
 const CUSTOMERS = 8;
 const THINK_MS = Number(process.env.THINK_MS || 1500);
 const STORE_TIMEOUT_S = 20;
@@ -57,6 +60,7 @@ const NEXT = { PAID: 'accept', ACCEPTED: 'cooking-started', COOKING: 'cooking-fi
 
 describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${SEED})`, () => {
         let p, stores, rider, admin, chaos;
+        const links = {}; // 'pg-link', 'nats-link': the proxies every service reaches PostgreSQL and NATS through
         const customers = []; // {sub, token}
         const owners = new Map();
         const orders = []; // accepted (201): {i, id, customer, store, decisions: [{action, to}], log}
@@ -75,6 +79,17 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                         // A crash must not lose what PostgreSQL said was committed (the harness's default does not wait
                         // for the WAL, which a SIGKILL of the server then loses).
                         pgSettings: { synchronous_commit: 'on' },
+                        beforeServices: async (pl) => {
+                                links['pg-link'] = new LinkProxy('pg-link', pl.pgPort);
+                                links['nats-link'] = new LinkProxy('nats-link', Number(new URL(pl.natsUrl).port));
+                                const pgLink = await links['pg-link'].listen();
+                                const natsLink = await links['nats-link'].listen();
+                                pl.opts.env.all = {
+                                        ...pl.opts.env.all,
+                                        DATABASE_URL: pl.databaseUrl.replace(`:${pl.pgPort}/`, `:${pgLink}/`),
+                                        NATS_URL: `nats://127.0.0.1:${natsLink}`,
+                                };
+                        },
                         env: {
                                 orchestrator: {
                                         STORE_ACCEPT_TIMEOUT_S: String(STORE_TIMEOUT_S), AUTO_COMPLETE_S: String(AUTO_COMPLETE_S),
@@ -93,6 +108,7 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
         after(async () => {
                 if (chaos) await chaos.stop().catch(() => {});
                 await p?.stop();
+                for (const l of Object.values(links)) l.close();
         });
 
         // One HTTP request; a failed connection or timeout is status 0 instead of an exception.
@@ -235,7 +251,7 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                 }
         }
 
-        it('readiness: every process answers /readyz 503 while PostgreSQL or NATS is down or PostgreSQL hangs, 200 once it is back', async () => {
+        it('readiness: every process answers /readyz 503 while PostgreSQL or NATS is down, NATS is cut off or PostgreSQL hangs, 200 once it is back', async () => {
                 const probes = [
                         ...p.procs.filter((x) => x.healthUrl).map((x) => ({ name: x.name, url: `${x.healthUrl}/readyz` })),
                         { name: 'gateway', url: `${p.url}/readyz` },
@@ -288,6 +304,20 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                         await fullLifecycle(p, { customer, owner: owners.get(store.id), rider, store, lines: [[store.menu[0], 1]] });
                         console.log(`# after ${infra} came back: a whole order lifecycle in ${Date.now() - t3} ms`);
                 }
+                // NATS out of reach (nothing passes the link, connections stay open): every process notices the
+                // silent server by its pings, answers 503, and reconnects once the link heals.
+                {
+                        const healed = links['nats-link'].partition(25_000);
+                        const t = Date.now();
+                        const stillReady = await until(503, 22_000);
+                        const down = Date.now() - t;
+                        await healed;
+                        const t2 = Date.now();
+                        const notReady = await until(200, 30_000);
+                        console.log(`# readiness with NATS partitioned: all 503 after ${down} ms; all 200 again ${Date.now() - t2} ms after the link healed`);
+                        assert.deepEqual(stillReady, [], '/readyz still 200 22 s into a NATS partition');
+                        assert.deepEqual(notReady, [], '/readyz not 200 30 s after the NATS partition healed');
+                }
                 // A paused (hung) PostgreSQL: every probe answers 503 within its own bound instead of hanging.
                 const pg = p.find('postgres')[0].child.pid;
                 const pids = [pg, ...childrenOf(pg)];
@@ -311,7 +341,7 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
         it(`${ORDERS} orders, ${LANES} at a time, while a random process is killed or paused every few seconds`, async () => {
                 // Pauses up to 7 s outlast the consumers' first AckWait (5 s): JetStream redelivers to a paused worker.
                 // Targets: every process but the sandbox PSP and sink, which stand for the outside world.
-                chaos = new ChaosDriver(p, { seed: SEED, faults: FAULTS, pauseMs: [1000, 7000] });
+                chaos = new ChaosDriver(p, { seed: SEED, faults: FAULTS, pauseMs: [1000, 7000], links });
                 chaos.start();
                 const t = Date.now();
                 let next = 0;
