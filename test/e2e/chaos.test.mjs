@@ -356,11 +356,12 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                 for (const f of schedule) c[`${f.fault} ${f.target}`] = (c[`${f.fault} ${f.target}`] || 0) + 1;
                 console.log(`# chaos (SEED=${SEED}): ${ORDERS} walks in ${((Date.now() - t) / 1000).toFixed(0)} s: ${orders.length} accepted (201), `
                         + `${declined} declined (402), ${couponRefused} with a coupon already used (422), ${unanswered.length} without a final answer; `
-                        + `${kills} kills and ${schedule.length - kills} pauses or severs: ${JSON.stringify(c)}`);
+                        + `${kills} kills and ${schedule.length - kills} other faults: ${JSON.stringify(c)}`);
                 if (errors.length) throw errors[0];
                 assert.deepEqual(unexpected, [], `(SEED=${SEED}) answers no request should get, even during a crash`);
                 assert.ok(orders.length >= ORDERS / 2, `(SEED=${SEED}) only ${orders.length} of ${ORDERS} orders were accepted`);
-                assert.ok(kills >= 5, `(SEED=${SEED}) only ${kills} kills during the load`);
+                assert.ok(schedule.length >= 5, `(SEED=${SEED}) only ${schedule.length} faults during the load`);
+                if (FAULTS.kill) assert.ok(kills >= 5, `(SEED=${SEED}) only ${kills} kills during the load`);
         });
 
         // Every saga the orchestrator knows: {order_id, customer_id, store_id, state, version, compensation_failed}.
