@@ -66,8 +66,6 @@ static const PgStmt stmt_coupons = {
 static const PgStmt stmt_completed = {
         "rm_completed", "SELECT count(*) FROM readmodel.orders WHERE customer_id = $1 AND status = 'COMPLETED'"};
 
-#define READMODEL_PING_MS 800 /* /readyz gives up on PostgreSQL after this */
-
 static void readmodel_thread_exit(void *pg) {
         pg_free(pg);
 }
@@ -240,11 +238,3 @@ int readmodel_completed_orders(Readmodel *rm, const char *customer_id, int64_t *
         return 0;
 }
 
-int readmodel_ping(Readmodel *rm) {
-        Pg *pg;
-        int r = readmodel_pg(rm, &pg);
-        if (r < 0)
-                return r;
-        /* Bounded: a hung or paused PostgreSQL turns /readyz 503 instead of holding the probe. */
-        return pg_ping(pg, READMODEL_PING_MS);
-}

@@ -49,8 +49,6 @@ int readmodel_store_orders(Readmodel *rm, const char *store_id, const char *stat
 int readmodel_open_deliveries(Readmodel *rm, const GeoFilter *f, char **ret);
 /* [{"order_id","status","message","at"}] of the customer, oldest first (the newest READMODEL_LIST_MAX). */
 int readmodel_notifications(Readmodel *rm, const char *customer_id, const char *order_id, char **ret);
-/* Round trip to PostgreSQL on the calling thread's connection, bounded (800 ms): 0 or negative errno. */
-int readmodel_ping(Readmodel *rm);
 /* The customer's coupons (unexpired or used) as JSON text [{"id","store_id","discount","used"}]. */
 int readmodel_coupons(Readmodel *rm, const char *customer_id, char **ret);
 /* Number of the customer's COMPLETED orders. */

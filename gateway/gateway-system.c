@@ -12,11 +12,12 @@
 
 #define DEV_TOKEN_TTL_S (24 * 3600)
 
-/* Checked on the calling HTTP thread's own connection: the main thread's one
- * belongs to the catalog refresh. */
+/* NATS connected, the catalog loaded, and PostgreSQL answering service_ready's
+ * bounded ping on the process's own readiness connection: an HTTP thread's
+ * read-model connection may not exist yet, and opening one can take as long
+ * as the connect timeout when the server hangs. */
 bool gateway_ready(Gateway *gw) {
-        return !service_stopping && bus_connected(gw->svc.bus) && catalog_loaded(gw->catalog) &&
-               readmodel_ping(gw->readmodel) == 0;
+        return catalog_loaded(gw->catalog) && service_ready(&gw->svc);
 }
 
 /* The lib/health.h writers answer on the connection directly. */
