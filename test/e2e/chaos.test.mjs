@@ -335,6 +335,8 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                 const notReady = await until(200, 30_000);
                 console.log(`# readiness with postgres paused: all 503 after ${down} ms; all 200 again after it resumed`);
                 assert.deepEqual(stillReady, [], '/readyz did not answer 503 within 10 s while PostgreSQL was paused (a probe hung or said 200)');
+                // Each probe gives up on PostgreSQL after 800 ms: a probe that waited for the server would take longer.
+                assert.ok(down < 5000, `/readyz took ${down} ms to say 503 everywhere with PostgreSQL paused: a probe waited for it`);
                 assert.deepEqual(notReady, [], '/readyz not 200 30 s after PostgreSQL resumed');
         });
 
