@@ -1,14 +1,16 @@
-// Crash recovery (issue 5): orders walk the saga at random through the gateway while test/chaos-driver.mjs
-// SIGKILLs (and restarts, as a supervisor would) or SIGSTOPs a random process every few seconds: the orchestrator,
-// every worker, the gateway, nats-server and PostgreSQL. The client retries what got no answer (connection
-// refused, 503, 504) with the same Idempotency-Key; an order counts as accepted once the gateway answered 201.
-// After the chaos every order still waiting is driven to its end, and then, against PostgreSQL, the sandbox
-// PSP's ledger and the sandbox sink: every order is terminal, charged - refunded is what its final status owes
-// (each order and in total), no provider key twice, no decision the client was told about is lost, and one
-// notification row and one webhook per status change. Before the load: every process's /readyz turns 503 while
-// PostgreSQL or NATS is down and 200 once it is back.
+// Crash recovery (issue 5): orders walk the saga at random through the gateway while test/chaos-driver.mjs strikes
+// every few seconds: a random process SIGKILLed and restarted (as a supervisor would) or SIGSTOPped for a while
+// (the orchestrator, every worker, the gateway, nats-server, PostgreSQL with its backends), every PostgreSQL
+// session cut, or the link to PostgreSQL or NATS partitioned or slowed (every service connects through a LinkProxy).
+// The client retries what got no answer (connection refused, 503, 504) with the same Idempotency-Key; an order
+// counts as accepted once the gateway answered 201. After the chaos every order still waiting is driven to its end,
+// and then, against PostgreSQL, the sandbox PSP's ledger and the sandbox sink: every order is terminal, charged -
+// refunded is what its final status owes (each order and in total), no provider key twice, no decision the client
+// was told about is lost, coupons are used once and given back, and one notification row and one webhook per
+// status change. Before the load: every process's /readyz turns 503 while PostgreSQL or NATS is down, NATS is cut
+// off or PostgreSQL hangs, and 200 once it is back.
 // SEED=<n> replays the same orders, actions and fault schedule (written to <log dir>/chaos-schedule.json);
-// ORDERS, LANES, FAULTS=kill|pause|both and REPLICAS size the run.
+// ORDERS, LANES, THINK_MS, FAULTS=kill|pause|sever|partition|delay|both and REPLICAS size the run.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
@@ -58,7 +60,7 @@ const MENU = {
 // What drives an order still waiting after the chaos to its end.
 const NEXT = { PAID: 'accept', ACCEPTED: 'cooking-started', COOKING: 'cooking-finished', COOKED: 'pick', PICKED_UP: 'delivered', DELIVERED: 'confirm' };
 
-describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${SEED})`, () => {
+describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${SEED})`, () => {
         let p, stores, rider, admin, chaos;
         const links = {}; // 'pg-link', 'nats-link': the proxies every service reaches PostgreSQL and NATS through
         const customers = []; // {sub, token}
@@ -68,7 +70,7 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
         const unexpected = []; // answers no request should get, even during a crash
         let declined = 0;
         let couponRefused = 0;
-        let final = null; // after the settle step: {sagas, views, ledger, rows, sink}
+        let final = null; // after the settle step: {sagas, views, ledger, rows, sink, coupons}
 
         before(async () => {
                 console.log(`# chaos: SEED=${SEED} ORDERS=${ORDERS} LANES=${LANES} (replay with SEED=${SEED})`);
@@ -340,7 +342,7 @@ describe(`chaos: ${ORDERS} orders while processes are killed and paused (SEED=${
                 assert.deepEqual(notReady, [], '/readyz not 200 30 s after PostgreSQL resumed');
         });
 
-        it(`${ORDERS} orders, ${LANES} at a time, while a random process is killed or paused every few seconds`, async () => {
+        it(`${ORDERS} orders, ${LANES} at a time, while a fault strikes every few seconds`, async () => {
                 // Pauses up to 7 s outlast the consumers' first AckWait (5 s): JetStream redelivers to a paused worker.
                 // Targets: every process but the sandbox PSP and sink, which stand for the outside world.
                 chaos = new ChaosDriver(p, { seed: SEED, faults: FAULTS, pauseMs: [1000, 7000], links });
