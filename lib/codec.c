@@ -89,10 +89,41 @@ int codec_pack(const ProtobufCMessage *m, uint8_t **ret, size_t *ret_len) {
         return 0;
 }
 
+/* Drops the fields this version does not know, in `m` and every message in
+ * it. Nothing reads them, and a message repacked with them may not decode
+ * again: protobuf-c keeps a field numbered 0 when unpacking but refuses it
+ * when it reads it back (the fuzzers found a reply built from such a
+ * command's correlation that the orchestrator could not decode). */
+static void codec_strip_unknown(ProtobufCMessage *m) {
+        const ProtobufCMessageDescriptor *d = m->descriptor;
+
+        for (unsigned i = 0; i < m->n_unknown_fields; i++)
+                free(m->unknown_fields[i].data); /* NULL allocator: the system one */
+        free(m->unknown_fields);
+        m->unknown_fields = NULL;
+        m->n_unknown_fields = 0;
+        for (unsigned i = 0; i < d->n_fields; i++) {
+                const ProtobufCFieldDescriptor *f = &d->fields[i];
+                char *at = (char *)m + f->offset;
+                if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+                        continue;
+                if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                        size_t n = *(size_t *)((char *)m + f->quantifier_offset);
+                        ProtobufCMessage **sub = *(ProtobufCMessage ***)at;
+                        for (size_t k = 0; k < n; k++)
+                                if (sub[k])
+                                        codec_strip_unknown(sub[k]);
+                } else if (*(ProtobufCMessage **)at) {
+                        codec_strip_unknown(*(ProtobufCMessage **)at);
+                }
+        }
+}
+
 int codec_unpack(const ProtobufCMessageDescriptor *desc, const void *data, size_t len, ProtobufCMessage **ret) {
         ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, data);
         if (!m)
                 return -EBADMSG;
+        codec_strip_unknown(m);
         *ret = m;
         return 0;
 }
