@@ -322,7 +322,9 @@ int pg_commit(Pg *pg) {
 }
 
 void pg_rollback(Pg *pg) {
-        if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+        /* A lost session has nothing to roll back, and trying would replace the
+         * error that explains the failure with "the connection was lost". */
+        if (!pg->broken && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
                 (void)pg_exec(pg, "ROLLBACK");
 }
 
