@@ -413,7 +413,13 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                         'unacked', (SELECT json_agg(order_id || ':' || step || ':' || subject) FROM orchestrator.outbox WHERE published_at IS NULL OR (needs_ack AND acked_at IS NULL)),
                         'readmodel_behind', (SELECT json_agg(s.order_id || ':' || s.version || '/' || coalesce(o.version::text, 'none')) FROM orchestrator.sagas s
                                 LEFT JOIN readmodel.orders o ON o.id = s.order_id WHERE o.version IS DISTINCT FROM s.version),
-                        'notifications_waiting', (SELECT count(*) FROM notification.notifications WHERE delivery_status IN ('pending', 'sending')))`);
+                        'notifications_waiting', (SELECT count(*) FROM notification.notifications WHERE delivery_status IN ('pending', 'sending')),
+                        'events_of_behind', (SELECT json_agg(json_build_object('outbox', x.id, 'attempt', x.attempt, 'created', x.created_at,
+                                'published', x.published_at, 'projector_saw', EXISTS (SELECT 1 FROM readmodel.processed WHERE msg_id = 'e.' || x.id),
+                                'notification_saw', EXISTS (SELECT 1 FROM notification.processed WHERE msg_id = 'e.' || x.id)) ORDER BY x.id)
+                                FROM orchestrator.outbox x JOIN orchestrator.sagas s ON s.order_id = x.order_id
+                                LEFT JOIN readmodel.orders o ON o.id = s.order_id
+                                WHERE NOT x.needs_ack AND o.version IS DISTINCT FROM s.version))`);
                 assert.equal(busy, 0, `(SEED=${SEED}) not quiet 60 s after every saga ended: ${detail}`);
                 const views = new Map(JSON.parse(await p.sql(
                         "SELECT coalesce(json_agg(json_build_array(id, view)), '[]') FROM readmodel.orders")).map(([id, v]) => [id, v]));
