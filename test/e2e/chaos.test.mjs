@@ -17,7 +17,7 @@ import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startPlatform } from '../harness.mjs';
+import { natsSend, startPlatform } from '../harness.mjs';
 import { ChaosDriver, childrenOf, LinkProxy, pick, rng } from '../chaos-driver.mjs';
 import { catalog, fullLifecycle, ledgerOf, orderBody, ORDER_STATUSES, OWES_TOTAL, TERMINAL, visible } from '../flows.mjs';
 
@@ -440,6 +440,20 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                 const o = orders.find((x) => x.id === id);
                 return `(SEED=${SEED}) ${id}${o ? ` #${o.i}, walk: ${o.log.join(' → ')}` : ' (no 201 seen by the client)'}`;
         };
+
+        it('nothing dead-lettered: no message of the platform\'s own was taken for poison under chaos', async () => {
+                assert.ok(final, 'the settle step did not complete');
+                const jsz = await (await fetch(`${p.natsMonitorUrl}/jsz?streams=true`)).json();
+                const dlq = jsz.account_details.flatMap((a) => a.stream_detail).find((s) => s.name === 'FOOD_DLQ');
+                const n = dlq?.state?.messages ?? 0;
+                const letters = [];
+                for (let seq = dlq?.state?.first_seq ?? 0; n > 0 && letters.length < Math.min(n, 5); seq++) {
+                        const [a] = await natsSend(p.natsAdminUrl ?? p.natsUrl, [{ subject: '$JS.API.STREAM.MSG.GET.FOOD_DLQ', payload: JSON.stringify({ seq }) }]);
+                        const m = JSON.parse(a?.payload?.toString() || '{}').message;
+                        if (m) letters.push(`${m.subject}: ${Buffer.from(m.hdrs || '', 'base64').toString().replace(/\r\n/g, ' | ')}`);
+                }
+                assert.equal(n, 0, `(SEED=${SEED}) ${n} dead letters: ${letters.join(' ;; ')}`);
+        });
 
         it('no order lost: every 201 order has its saga and view; decisions answered 200 survived', async () => {
                 assert.ok(final, 'the settle step did not complete');
