@@ -182,6 +182,13 @@ static int worker_one(Loop *l, Item *it) {
                 goto out;
         vals[0] = it->msg_id;
         r = pg_run(l->pg, &st_claim, 1, vals, NULL, NULL, &res);
+        if (r == -EBADMSG) {
+                /* The Nats-Msg-Id itself is refused (not UTF-8): it can never be claimed. */
+                log_warn("%s: a message id refused by the database: %s", l->def->durable, pg_error(l->pg));
+                worker_dead_letter(l, it->msg, "the database refused its Nats-Msg-Id");
+                r = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
+                goto out;
+        }
         if (r < 0)
                 goto out;
         if (PQntuples(res) == 0) {

@@ -215,6 +215,12 @@ static int reply_one(Orchestrator *o, Pg *pg, Reply *it) {
         if (r == 0) {
                 metric_add(m_replies, 1);
                 r = pg_exec(pg, "RELEASE SAVEPOINT reply");
+        } else if (r == -EBADMSG) {
+                /* PostgreSQL refused the reply's own data (e.g. a Nats-Msg-Id that is not UTF-8). */
+                log_warn("saga %s: reply refused by the database: %s", corr->order_id, pg_error(pg));
+                it->poison = "the database refused its content";
+                engine_reply_clear(&it->reply);
+                r = pg_exec(pg, "ROLLBACK TO SAVEPOINT reply");
         } else if (r != -ENOTCONN) {
                 log_warn("saga %s: reply %s failed: %s", corr->order_id, msg_id, pg_error(pg));
                 it->failed = true;

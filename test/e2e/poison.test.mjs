@@ -72,6 +72,9 @@ function poisonsFor(subject, type, impossible) {
                 { what: 'a payload of another type', subject, headers: { 'Food-Type': type, 'Nats-Msg-Id': id() },
                         payload: pb(bytesField(1, order({ id: 'ord_poison' })), str(2, 'PAID')) },
                 ...impossible.map(([what, payload]) => ({ what, subject, headers: { 'Food-Type': type, 'Nats-Msg-Id': id() }, payload })),
+                // Refused by PostgreSQL when recorded as processed (sent as latin1 bytes: 0xff 0xfe).
+                { what: 'a Nats-Msg-Id that is not UTF-8', subject, headers: { 'Food-Type': type, 'Nats-Msg-Id': `${id()}-\xff\xfe` },
+                        payload: impossible[0][1] },
         ];
 }
 
