@@ -9,6 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { startPlatform } from '../harness.mjs';
+import { pick, rng } from '../chaos-driver.mjs'; // seeded choices: one stream per order, independent of interleaving
 import {
         adminSaga, catalog, expectStatus, krw, ledgerOf, notificationsOf, orderBody, OWES_TOTAL, pspLedger, show,
         TERMINAL, visible,
@@ -24,28 +25,6 @@ const SETTLE_MS = 60_000;
 // PATCH racing accept/cancel/cooking-started is part of the walk (MODIFY_RACES=0 leaves it out).
 const MODIFY_RACES = process.env.MODIFY_RACES !== '0';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// mulberry32: a small seeded PRNG; one stream per order so that choices do not depend on interleaving.
-function rng(seed) {
-        let a = seed >>> 0;
-        return () => {
-                a = (a + 0x6d2b79f5) >>> 0;
-                let t = a;
-                t = Math.imul(t ^ (t >>> 15), t | 1);
-                t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-                return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-        };
-}
-
-// Picks a key of `weights` ({choice: weight}) with the random source `r`.
-function pick(r, weights) {
-        const entries = Object.entries(weights);
-        let x = r() * entries.reduce((s, [, w]) => s + w, 0);
-        for (const [k, w] of entries) {
-                if ((x -= w) < 0) return k;
-        }
-        return entries[entries.length - 1][0];
-}
 
 // The status each action leads to, and the states that allow it (SPEC §3, §4).
 const ACTIONS = {
