@@ -323,6 +323,7 @@ cat <<EOF
 
 food-saga is running; Ctrl-C stops everything.
   gateway       $gw
+  web UI        $gw/   (customer, store owner and rider; sign in with the role picker)
   sandbox PSP   http://127.0.0.1:$SANDBOX_PSP_PORT   (GET /ledger, PUT /config)
   sandbox sink  http://127.0.0.1:$SANDBOX_SINK_PORT   (GET /messages, PUT /config: the notification webhooks)
   NATS          $NATS_URL   (monitor http://127.0.0.1:$NATS_MONITOR_PORT)
