@@ -82,16 +82,23 @@ int config_nats(NatsConfig *c) {
         return r;
 }
 
-int config_common(CommonConfig *c, const char *service, int default_health_port) {
+int config_log(const char *service) {
         LogLevel lvl = LOG_INFO;
-        int r = 0;
+        const char *name = NULL;
+        int r;
 
-        r = config_str("LOG_LEVEL", "info", &c->log_level);
-        if (r == 0 && log_level_parse(c->log_level, &lvl) < 0) {
-                log_error("config: LOG_LEVEL=\"%s\" is not one of debug, info, warn, error", c->log_level);
+        log_setup(service, LOG_INFO); /* a wrong value is reported under the service's name */
+        r = config_str("LOG_LEVEL", "info", &name);
+        if (r == 0 && log_level_parse(name, &lvl) < 0) {
+                log_error("config: LOG_LEVEL=\"%s\" is not one of debug, info, warn, error", name);
                 return -EINVAL;
         }
         log_setup(service, lvl);
+        return r;
+}
+
+int config_common(CommonConfig *c, const char *service, int default_health_port) {
+        int r = config_log(service);
         if (r == 0)
                 r = config_nats(&c->nats);
         if (r == 0)

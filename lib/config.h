@@ -26,9 +26,11 @@ typedef struct {
         NatsConfig nats;
         const char *database_url;
         int health_port;
-        const char *log_level;
 } CommonConfig;
 
-/* Reads config_nats, DATABASE_URL, HEALTH_PORT and LOG_LEVEL
+/* Reads LOG_LEVEL and sets up logging for `service`. Returns 0 or -EINVAL. */
+int config_log(const char *service);
+
+/* Reads config_log, config_nats, DATABASE_URL and HEALTH_PORT
  * and sets up logging for `service`. Returns 0 or -EINVAL. */
 int config_common(CommonConfig *c, const char *service, int default_health_port);

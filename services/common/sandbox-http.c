@@ -2,13 +2,42 @@
 #include "sandbox-http.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "log.h"
+
+int sandbox_config(const char *service, const char *prefix, int default_port, int default_threads,
+                   SandboxServerConfig *ret) {
+        char name[64];
+        int64_t threads = 0;
+        int r = config_log(service);
+
+        snprintf(name, sizeof(name), "%s_BIND", prefix);
+        if (r == 0)
+                r = config_str(name, "127.0.0.1", &ret->bind_addr);
+        snprintf(name, sizeof(name), "%s_PORT", prefix);
+        if (r == 0)
+                r = config_port(name, default_port, &ret->port);
+        snprintf(name, sizeof(name), "%s_THREADS", prefix);
+        if (r == 0)
+                r = config_int(name, default_threads, 2, 1024, &threads);
+        ret->threads = (int)threads;
+        return r;
+}
+
+void sandbox_block_stop_signals(sigset_t *set) {
+        sigemptyset(set);
+        sigaddset(set, SIGTERM);
+        sigaddset(set, SIGINT);
+        pthread_sigmask(SIG_BLOCK, set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+}
 
 static const char *status_text(int status) {
         switch (status) {

@@ -3,6 +3,7 @@
  * the client's deadline header and the injected latency. */
 #pragma once
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,22 @@
 #define SANDBOX_TIMEOUT_HEADER "X-Request-Timeout-Ms"
 /* Answers closer than this to the client's deadline may arrive after it gave up. */
 #define SANDBOX_DEADLINE_MARGIN_MS 50
+
+/* Where a sandbox server listens, with how many civetweb threads (one per
+ * kept-alive client connection). */
+typedef struct {
+        const char *bind_addr; /* borrowed from the environment */
+        int port;
+        int threads;
+} SandboxServerConfig;
+
+/* Reads LOG_LEVEL (logging as `service`), <prefix>_BIND (127.0.0.1),
+ * <prefix>_PORT and <prefix>_THREADS (2..1024). 0 or -EINVAL (logged). */
+int sandbox_config(const char *service, const char *prefix, int default_port, int default_threads,
+                   SandboxServerConfig *ret);
+/* Blocks SIGTERM and SIGINT in every thread started later (call it before the
+ * server starts) and ignores SIGPIPE; sigwait(set) then waits for a stop. */
+void sandbox_block_stop_signals(sigset_t *set);
 
 /* Starts civetweb on bind_addr:port with `threads` workers, tcp_nodelay and
  * keep-alive (idle connections closed after keepalive_ms); every path goes to

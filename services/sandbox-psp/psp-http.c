@@ -191,7 +191,7 @@ static int psp_handle(struct mg_connection *conn, void *cbdata) {
         return sandbox_error(conn, 404, "no such endpoint");
 }
 
-int psp_server_start(PspServer **ret, PspLedger *ledger, const PspServerConfig *cfg) {
+int psp_server_start(PspServer **ret, PspLedger *ledger, const SandboxServerConfig *cfg) {
         PspServer *s = calloc(1, sizeof(*s));
 
         if (!s)

@@ -156,7 +156,7 @@ static int sink_handle(struct mg_connection *conn, void *cbdata) {
         return sandbox_error(conn, 404, "no such endpoint");
 }
 
-int sink_server_start(SinkServer **ret, SinkStore *store, const SinkServerConfig *cfg) {
+int sink_server_start(SinkServer **ret, SinkStore *store, const SandboxServerConfig *cfg) {
         SinkServer *s = calloc(1, sizeof(*s));
 
         if (!s)
