@@ -21,7 +21,6 @@ void system_healthz(Request *rq);
 void system_readyz(Request *rq);
 void system_metrics(Request *rq);
 void system_dev_token(Request *rq);
-void system_not_implemented(Request *rq);
 void system_admin_saga(Request *rq);
 void store_issue_coupon(Request *rq);
 

@@ -86,8 +86,3 @@ void system_admin_saga(Request *rq) {
         q.order_id = (char *)rq->arg[0];
         rpc_answer(rq, &q.base);
 }
-
-void system_not_implemented(Request *rq) {
-        http_problem(rq->x, 501, NULL, NULL, "%s %s is part of a later milestone and not implemented yet",
-                     rq->x->info->request_method, rq->x->info->local_uri);
-}

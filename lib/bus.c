@@ -286,22 +286,6 @@ int bus_setup_topology(Bus *b) {
         return 0;
 }
 
-bool bus_streams_present(Bus *b) {
-        if (!bus_connected(b))
-                return false;
-        for (size_t i = 0; i < sizeof(bus_streams) / sizeof(bus_streams[0]); i++) {
-                jsStreamInfo *si = NULL;
-                jsOptions o;
-                jsOptions_Init(&o);
-                o.Wait = 500;
-                natsStatus s = js_GetStreamInfo(&si, b->js, bus_streams[i].name, &o, NULL);
-                jsStreamInfo_Destroy(si);
-                if (s != NATS_OK)
-                        return false;
-        }
-        return true;
-}
-
 int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
         const ConsumerDef *d = NULL;
         jsSubOptions so;

@@ -35,8 +35,6 @@ bool bus_connected(Bus *b);
 /* Creates or updates every stream and durable consumer of the system (one
  * definition each, lib/bus.c). Existing consumers are left as they are. */
 int bus_setup_topology(Bus *b);
-/* True when every stream of the topology exists (readiness). */
-bool bus_streams_present(Bus *b);
 
 /* Binds a pull subscription to the existing durable `durable`. */
 int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret);
