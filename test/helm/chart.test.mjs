@@ -30,7 +30,8 @@ function binaries() {
                 out[name] = { exe, healthPort: m ? Number(m[1]) : undefined };
         }
         out.gateway.port = Number(read('gateway/gateway-config.c').match(/config_port\("GATEWAY_PORT", (\d+)/)[1]);
-        out['sandbox-psp'].port = Number(read('services/sandbox-psp/main.c').match(/config_port\("SANDBOX_PSP_PORT", (\d+)/)[1]);
+        // sandbox_config(service, PREFIX, default port, ...) reads PREFIX_BIND, PREFIX_PORT and PREFIX_THREADS.
+        out['sandbox-psp'].port = Number(read('services/sandbox-psp/main.c').match(/sandbox_config\("sandbox-psp", "SANDBOX_PSP", (\d+)/)[1]);
         return out;
 }
 
@@ -40,9 +41,16 @@ function envNames() {
         const walk = (d) => {
                 for (const e of fs.readdirSync(path.join(ROOT, d), { withFileTypes: true })) {
                         const p = `${d}/${e.name}`;
-                        if (e.isDirectory()) walk(p);
-                        else if (p.endsWith('.c') && !e.name.startsWith('test-'))
-                                for (const m of read(p).matchAll(/config_(?:str|int|bool|port)\("([A-Z0-9_]+)"/g)) names.add(m[1]);
+                        if (e.isDirectory()) {
+                                walk(p);
+                                continue;
+                        }
+                        if (!p.endsWith('.c') || e.name.startsWith('test-')) continue;
+                        const src = read(p);
+                        for (const m of src.matchAll(/config_(?:str|int|bool|port)\("([A-Z0-9_]+)"/g)) names.add(m[1]);
+                        // sandbox_config(service, PREFIX, ...) reads PREFIX_BIND, PREFIX_PORT and PREFIX_THREADS.
+                        for (const m of src.matchAll(/sandbox_config\("[a-z-]+", "([A-Z0-9_]+)"/g))
+                                for (const s of ['BIND', 'PORT', 'THREADS']) names.add(`${m[1]}_${s}`);
                 }
         };
         for (const d of ['lib', 'gateway', 'orchestrator', 'services']) walk(d);
