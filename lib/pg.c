@@ -318,7 +318,20 @@ int pg_begin(Pg *pg) {
 }
 
 int pg_commit(Pg *pg) {
-        return pg_exec(pg, "COMMIT");
+        PGresult *res;
+        int r = pg_usable(pg);
+        if (r < 0)
+                return r;
+        res = PQexec(pg->conn, "COMMIT");
+        r = pg_result_errno(pg, res);
+        /* COMMIT of a transaction an earlier statement aborted succeeds with the
+         * tag ROLLBACK: nothing was written, and the caller must not ack as if it was. */
+        if (r == 0 && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+                pg_set_error(pg, "the transaction had failed: COMMIT rolled it back");
+                r = -ECANCELED;
+        }
+        PQclear(res);
+        return r;
 }
 
 void pg_rollback(Pg *pg) {

@@ -49,6 +49,8 @@ int pg_exec(Pg *pg, const char *sql);
 /* BEGIN; on a session found dead at it (the server restarted), reconnects
  * once and begins again. 0, or the errors of pg_run. */
 int pg_begin(Pg *pg);
+/* COMMIT; -ECANCELED when an earlier statement had aborted the transaction
+ * (PostgreSQL then answers ROLLBACK, not an error), or the errors of pg_run. */
 int pg_commit(Pg *pg);
 void pg_rollback(Pg *pg);
 
