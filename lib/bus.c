@@ -49,6 +49,9 @@ static const StreamDef bus_streams[] = {
         {"FOOD_EVT", "food.evt.>", 7 * 86400},
         {"FOOD_ORDER", "food.order.>", 365 * 86400}, /* also the analytics archive */
         {"FOOD_DLQ", "food.dlq.>", 30 * 86400},
+        /* nats-server's notice that a consumer gave a message up after MaxDeliver tries: it
+         * only emits an advisory, kept here so that operators (and the crash suite) see it. */
+        {"FOOD_ADVISORY", "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>", 30 * 86400},
 };
 
 static const ConsumerDef bus_consumers[] = {
@@ -108,6 +111,8 @@ static void bus_on_reconnected(natsConnection *nc, void *closure) {
 }
 
 #define BUS_PING_MS 5000
+#define BUS_NAK_FIRST_MS 1000
+#define BUS_NAK_MAX_MS 30000
 #define BUS_MAX_PINGS_OUT 2
 
 static void sleep_ms(int ms) {
@@ -351,8 +356,23 @@ void bus_ack(natsMsg *msg) {
         natsMsg_Ack(msg, NULL);
 }
 
-void bus_nak(natsMsg *msg, int64_t delay_ms) {
-        natsMsg_NakWithDelay(msg, delay_ms, NULL); /* plain Nak redelivers at once */
+int64_t bus_nak_delay_ms(uint64_t delivered) {
+        if (delivered <= 1)
+                return BUS_NAK_FIRST_MS;
+        if (delivered > 6)
+                return BUS_NAK_MAX_MS;
+        int64_t d = BUS_NAK_FIRST_MS << (delivered - 1);
+        return d < BUS_NAK_MAX_MS ? d : BUS_NAK_MAX_MS;
+}
+
+void bus_nak(natsMsg *msg) {
+        jsMsgMetaData *meta = NULL;
+        uint64_t delivered = 1;
+        if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+                delivered = meta->NumDelivered;
+                jsMsgMetaData_Destroy(meta);
+        }
+        natsMsg_NakWithDelay(msg, bus_nak_delay_ms(delivered), NULL); /* plain Nak redelivers at once */
 }
 
 void bus_term(natsMsg *msg) {

@@ -50,8 +50,15 @@ const char *bus_header(natsMsg *msg, const char *key);
 
 /* Explicit acks, fire-and-forget (JetStream options NULL so nothing waits). */
 void bus_ack(natsMsg *msg);
-void bus_nak(natsMsg *msg, int64_t delay_ms);
+/* Hands `msg` back for redelivery after bus_nak_delay_ms of its delivery count. */
+void bus_nak(natsMsg *msg);
 void bus_term(natsMsg *msg);
+
+/* Wait before the next delivery of a message handed back after its `delivered`-th
+ * delivery: 1 s, doubling up to 30 s. A failing batch (PostgreSQL restarting,
+ * unreachable) would otherwise use up MaxDeliver (20) in 20 s and nats-server
+ * would drop the message; with this back-off the 20 deliveries span ~8 minutes. */
+int64_t bus_nak_delay_ms(uint64_t delivered);
 
 /* A publisher owns a JetStream context: use one per publishing thread so that
  * bus_publisher_flush reports only its own publishes. */

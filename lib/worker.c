@@ -306,7 +306,7 @@ static void worker_batch(Loop *l, natsMsgList *list) {
                 log_warn("%s: batch of %d not committed: %s", l->def->durable, n, pg_error(l->pg));
                 for (int i = 0; i < n; i++) {
                         if (items[i].fate != ITEM_TERM)
-                                bus_nak(items[i].msg, 1000);
+                                bus_nak(items[i].msg);
                         else
                                 bus_term(items[i].msg);
                         free(items[i].out.data);
@@ -333,7 +333,7 @@ static void worker_batch(Loop *l, natsMsgList *list) {
                 if (it->fate == ITEM_TERM)
                         bus_term(it->msg);
                 else if (it->fate == ITEM_NAK || r < 0)
-                        bus_nak(it->msg, 1000);
+                        bus_nak(it->msg);
                 else
                         bus_ack(it->msg);
                 free(it->out.data);

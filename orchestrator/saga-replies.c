@@ -248,7 +248,7 @@ static void reply_batch(Orchestrator *o, Pg *pg, BusPublisher *dlq, natsMsgList 
                 pg_rollback(pg);
                 log_warn("replies: batch of %d not committed: %s", n, pg_error(pg));
                 for (int i = 0; i < n; i++) {
-                        bus_nak(list->Msgs[i], 1000);
+                        bus_nak(list->Msgs[i]);
                         engine_reply_clear(&items[i].reply);
                 }
                 return;
@@ -265,7 +265,7 @@ static void reply_batch(Orchestrator *o, Pg *pg, BusPublisher *dlq, natsMsgList 
                         (void)bus_dead_letter(dlq, "orchestrator", it->msg, it->poison);
                         bus_term(it->msg);
                 } else if (it->failed)
-                        bus_nak(it->msg, 2000);
+                        bus_nak(it->msg);
                 else
                         bus_ack(it->msg);
                 /* Every request waiting on this payment gets the outcome. */

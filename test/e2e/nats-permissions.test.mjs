@@ -99,7 +99,7 @@ describe('NATS users and permissions', () => {
                 // Nothing was deleted, and the platform still works.
                 const streams = await (await fetch(`${p.natsMonitorUrl}/jsz?streams=true`)).json();
                 const names = streams.account_details.flatMap((a) => a.stream_detail.map((s) => s.name)).sort();
-                assert.deepEqual(names, ['FOOD_CMD', 'FOOD_DLQ', 'FOOD_EVT', 'FOOD_ORDER']);
+                assert.deepEqual(names, ['FOOD_ADVISORY', 'FOOD_CMD', 'FOOD_DLQ', 'FOOD_EVT', 'FOOD_ORDER']);
                 const store = (await catalog(p)).find((s) => s.menu.length >= 1);
                 await placeOrder(p, await p.token('perm-customer'), store, [[store.menu[0], 1]]);
         });
