@@ -45,6 +45,14 @@ static inline ProtobufCMessage *fuzz_decode(const char *const *types, size_t n, 
         return m;
 }
 
+/* The usual input: the first byte picks the Food-Type among `types`, the rest is the payload
+ * (fuzz_decode). Quiets the logs; NULL for an empty input or one that does not decode. */
+static inline ProtobufCMessage *fuzz_input(const char *const *types, size_t n, const uint8_t *data, size_t size) {
+        fuzz_quiet();
+        return size < 1 ? NULL : fuzz_decode(types, n, data[0], data + 1, size - 1);
+}
+#define FUZZ_INPUT(types, data, size) fuzz_input((types), sizeof(types) / sizeof((types)[0]), (data), (size))
+
 /* Packs `m` as the process would publish it (a reply or a command) and checks that it reads back. */
 static inline void fuzz_repack(const ProtobufCMessage *m) {
         uint8_t *buf = NULL;

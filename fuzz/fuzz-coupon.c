@@ -9,10 +9,7 @@
 static const char *const types[] = {"food.v1.IssueCoupon", "food.v1.RedeemCoupon", "food.v1.ReturnCoupon"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        fuzz_quiet();
-        if (size < 1)
-                return 0;
-        ProtobufCMessage *m = fuzz_decode(types, 3, data[0], data + 1, size - 1);
+        ProtobufCMessage *m = FUZZ_INPUT(types, data, size);
         if (!m)
                 return 0;
         int r = coupon_check(m);

@@ -14,10 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const DeliveryConfig cfg = {.far_m = 20000};
         char order_id[128];
 
-        fuzz_quiet();
-        if (size < 1)
-                return 0;
-        ProtobufCMessage *m = fuzz_decode(types, 4, data[0], data + 1, size - 1);
+        ProtobufCMessage *m = FUZZ_INPUT(types, data, size);
         if (!m)
                 return 0;
         int r = delivery_check(m, order_id, sizeof(order_id));

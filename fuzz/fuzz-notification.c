@@ -15,10 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char text[NOTIFICATION_MESSAGE_MAX];
         const char *why = NULL;
 
-        fuzz_quiet();
-        if (size < 1)
-                return 0;
-        ProtobufCMessage *m = fuzz_decode(types, 2, data[0], data + 1, size - 1);
+        ProtobufCMessage *m = FUZZ_INPUT(types, data, size);
         if (!m)
                 return 0;
         if (m->descriptor == &food__v1__order_status_changed__descriptor) {

@@ -53,10 +53,7 @@ static void action(const Food__V1__OrderAction *a, uint8_t flags) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        fuzz_quiet();
-        if (size < 1)
-                return 0;
-        ProtobufCMessage *m = fuzz_decode(types, 4, data[0], data + 1, size - 1);
+        ProtobufCMessage *m = FUZZ_INPUT(types, data, size);
         if (!m)
                 return 0;
         const CodecType *t = codec_type_by_desc(m->descriptor);

@@ -31,10 +31,7 @@ static void ticket(const Food__V1__Correlation *corr, const Food__V1__Order *o) 
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        fuzz_quiet();
-        if (size < 1)
-                return 0;
-        ProtobufCMessage *m = fuzz_decode(types, 3, data[0], data + 1, size - 1);
+        ProtobufCMessage *m = FUZZ_INPUT(types, data, size);
         if (!m)
                 return 0;
         if (m->descriptor == &food__v1__create_ticket__descriptor) {
