@@ -441,32 +441,32 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                 return `(SEED=${SEED}) ${id}${o ? ` #${o.i}, walk: ${o.log.join(' → ')}` : ' (no 201 seen by the client)'}`;
         };
 
+        // A stream's message count (undefined when it does not exist) and its first few messages.
+        const streamSample = async (name) => {
+                const jsz = await (await fetch(`${p.natsMonitorUrl}/jsz?streams=true`)).json();
+                const st = jsz.account_details.flatMap((a) => a.stream_detail).find((s) => s.name === name);
+                const n = st?.state?.messages ?? 0;
+                const messages = [];
+                for (let seq = st?.state?.first_seq ?? 0; n > 0 && messages.length < Math.min(n, 5); seq++) {
+                        const [a] = await natsSend(p.natsAdminUrl ?? p.natsUrl, [{ subject: `$JS.API.STREAM.MSG.GET.${name}`, payload: JSON.stringify({ seq }) }]);
+                        const m = JSON.parse(a?.payload?.toString() || '{}').message;
+                        if (m) messages.push(m);
+                }
+                return { exists: Boolean(st), n, messages };
+        };
+
         it('nothing dead-lettered: no message of the platform\'s own was taken for poison under chaos', async () => {
                 assert.ok(final, 'the settle step did not complete');
-                const jsz = await (await fetch(`${p.natsMonitorUrl}/jsz?streams=true`)).json();
-                const dlq = jsz.account_details.flatMap((a) => a.stream_detail).find((s) => s.name === 'FOOD_DLQ');
-                const n = dlq?.state?.messages ?? 0;
-                const letters = [];
-                for (let seq = dlq?.state?.first_seq ?? 0; n > 0 && letters.length < Math.min(n, 5); seq++) {
-                        const [a] = await natsSend(p.natsAdminUrl ?? p.natsUrl, [{ subject: '$JS.API.STREAM.MSG.GET.FOOD_DLQ', payload: JSON.stringify({ seq }) }]);
-                        const m = JSON.parse(a?.payload?.toString() || '{}').message;
-                        if (m) letters.push(`${m.subject}: ${Buffer.from(m.hdrs || '', 'base64').toString().replace(/\r\n/g, ' | ')}`);
-                }
+                const { n, messages } = await streamSample('FOOD_DLQ');
+                const letters = messages.map((m) => `${m.subject}: ${Buffer.from(m.hdrs || '', 'base64').toString().replace(/\r\n/g, ' | ')}`);
                 assert.equal(n, 0, `(SEED=${SEED}) ${n} dead letters: ${letters.join(' ;; ')}`);
         });
 
         it('nothing given up: no consumer reached MaxDeliver (FOOD_ADVISORY is empty)', async () => {
                 assert.ok(final, 'the settle step did not complete');
-                const jsz = await (await fetch(`${p.natsMonitorUrl}/jsz?streams=true`)).json();
-                const adv = jsz.account_details.flatMap((a) => a.stream_detail).find((s) => s.name === 'FOOD_ADVISORY');
-                assert.ok(adv, 'the FOOD_ADVISORY stream exists');
-                const n = adv.state?.messages ?? 0;
-                const notes = [];
-                for (let seq = adv.state?.first_seq ?? 0; n > 0 && notes.length < Math.min(n, 5); seq++) {
-                        const [a] = await natsSend(p.natsAdminUrl ?? p.natsUrl, [{ subject: '$JS.API.STREAM.MSG.GET.FOOD_ADVISORY', payload: JSON.stringify({ seq }) }]);
-                        const m = JSON.parse(a?.payload?.toString() || '{}').message;
-                        if (m) notes.push(Buffer.from(m.data || '', 'base64').toString());
-                }
+                const { exists, n, messages } = await streamSample('FOOD_ADVISORY');
+                assert.ok(exists, 'the FOOD_ADVISORY stream exists');
+                const notes = messages.map((m) => Buffer.from(m.data || '', 'base64').toString());
                 assert.equal(n, 0, `(SEED=${SEED}) ${n} messages given up after MaxDeliver: ${notes.join(' ;; ')}`);
         });
 
