@@ -2,6 +2,7 @@
 #include "bus.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ struct BusPublisher {
 
 typedef struct {
         const char *name;
-        const char *subject;
+        const char *subjects[2]; /* the second may be NULL */
         int64_t max_age_s;
 } StreamDef;
 
@@ -45,13 +46,16 @@ typedef struct {
 /* Limits retention (not WorkQueue): consumers dedupe in PostgreSQL, and a
  * re-sent message must not be swallowed because another consumer acked it. */
 static const StreamDef bus_streams[] = {
-        {"FOOD_CMD", "food.cmd.>", 7 * 86400},
-        {"FOOD_EVT", "food.evt.>", 7 * 86400},
-        {"FOOD_ORDER", "food.order.>", 365 * 86400}, /* also the analytics archive */
-        {"FOOD_DLQ", "food.dlq.>", 30 * 86400},
-        /* nats-server's notice that a consumer gave a message up after MaxDeliver tries: it
-         * only emits an advisory, kept here so that operators (and the crash suite) see it. */
-        {"FOOD_ADVISORY", "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>", 30 * 86400},
+        {"FOOD_CMD", {"food.cmd.>"}, 7 * 86400},
+        {"FOOD_EVT", {"food.evt.>"}, 7 * 86400},
+        {"FOOD_ORDER", {"food.order.>"}, 365 * 86400}, /* also the analytics archive */
+        {"FOOD_DLQ", {"food.dlq.>"}, 30 * 86400},
+        /* nats-server's notices that a consumer gave a message up after MaxDeliver tries, or
+         * that a message was terminated: it only emits advisories, kept here so that operators
+         * (and the crash suite: terminated = dead-lettered) see them. */
+        {"FOOD_ADVISORY",
+         {"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>", "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>"},
+         30 * 86400},
 };
 
 static const ConsumerDef bus_consumers[] = {
@@ -214,13 +218,12 @@ static int bus_ensure_stream(Bus *b, const StreamDef *d) {
         jsStreamConfig cfg;
         jsStreamInfo *si = NULL;
         jsErrCode jerr = 0;
-        const char *subjects[] = {d->subject};
         natsStatus s;
 
         jsStreamConfig_Init(&cfg);
         cfg.Name = d->name;
-        cfg.Subjects = subjects;
-        cfg.SubjectsLen = 1;
+        cfg.Subjects = (const char **)d->subjects;
+        cfg.SubjectsLen = d->subjects[1] ? 2 : 1;
         cfg.Retention = js_LimitsPolicy;
         cfg.Storage = js_FileStorage;
         cfg.MaxAge = d->max_age_s * 1000000000LL;
@@ -447,8 +450,9 @@ int bus_publish(BusPublisher *p, const char *subject, const char *msg_id, const 
 }
 
 int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const char *why) {
-        char subject[160];
+        char subject[160], msg_id[256];
         const char *type = bus_header(msg, BUS_HDR_TYPE);
+        jsMsgMetaData *meta = NULL;
         natsMsg *m = NULL;
         natsStatus s;
         int n = snprintf(subject, sizeof(subject), "food.dlq.%s", durable);
@@ -459,6 +463,14 @@ int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const ch
         if (type && (strlen(type) > 128 || strpbrk(type, "\r\n")))
                 type = NULL;
         s = bus_msg_new(&m, subject, type, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+        /* The dead letter's own id: the message's place in its stream, so that a retry after a lost
+         * PubAck (the message is handed back, then dead-lettered again) stores one dead letter. */
+        if (s == NATS_OK && natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+                n = snprintf(msg_id, sizeof(msg_id), "dlq.%s.%s.%" PRIu64, durable, meta->Stream, meta->Sequence.Stream);
+                jsMsgMetaData_Destroy(meta);
+                if (n > 0 && (size_t)n < sizeof(msg_id))
+                        s = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
+        }
         if (s == NATS_OK)
                 s = natsMsgHeader_Set(m, BUS_HDR_DLQ_SUBJECT, natsMsg_GetSubject(msg));
         if (s == NATS_OK)

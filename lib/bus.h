@@ -71,7 +71,9 @@ int bus_publish(BusPublisher *p, const char *subject, const char *msg_id, const 
 /* Dead-letters `msg` (borrowed): publishes its payload asynchronously on
  * food.dlq.<durable> (stream FOOD_DLQ) with its Food-Type header when it had
  * one, plus Food-Dlq-Subject and Food-Dlq-Reason (`why`, borrowed) so that
- * `nats stream view FOOD_DLQ` explains it. 0 or negative errno. */
+ * `nats stream view FOOD_DLQ` explains it, and a Nats-Msg-Id naming the
+ * message's stream position (a repeat is one dead letter). The message may be
+ * terminated only once bus_publisher_flush confirmed it. 0 or negative errno. */
 int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const char *why);
 /* Waits until every publish since the last flush is acknowledged by the
  * stream: 0, or -EIO when any failed or timed out (caller re-sends). */

@@ -24,7 +24,10 @@ typedef struct {
         ProtobufCMessage *m;  /* decoded payload, NULL when undecodable */
         const char *order_id; /* sort key: rows are locked in order-id order */
         int index;
-        enum { ITEM_ACK, ITEM_NAK, ITEM_TERM } fate;
+        /* What becomes of the message: handed back unless the batch says otherwise. DEAD is
+         * terminated only after its dead letter (`dead`) is confirmed stored. */
+        enum { ITEM_NAK, ITEM_ACK, ITEM_DEAD } fate;
+        const char *dead; /* why it is dead-lettered (static text) */
         WorkerOut out;       /* reply to publish, if any */
         char reply_subject[CODEC_SUBJECT_MAX];
 } Item;
@@ -146,17 +149,24 @@ int worker_reply(WorkerOut *out, const ProtobufCMessage *reply) {
         return r;
 }
 
-/* Dead-letters a message operators can inspect with `nats stream view FOOD_DLQ`. */
-static void worker_dead_letter(Loop *l, natsMsg *msg, const char *why) {
-        const char *type = bus_header(msg, BUS_HDR_TYPE);
-        worker_poison_count(natsMsg_GetSubject(msg));
-        log_warn("%s: dead-lettering message on %s (type %.128s, %d bytes): %s", l->def->durable,
-                 natsMsg_GetSubject(msg), type ? type : "none", natsMsg_GetDataLength(msg), why);
-        (void)bus_dead_letter(l->pub, l->def->durable, msg, why);
+/* Marks a message for the dead-letter stream (published and confirmed after the batch). */
+static void worker_dead_letter(Item *it, const char *why) {
+        it->fate = ITEM_DEAD;
+        it->dead = why;
 }
 
-/* Handles one message inside the open transaction; sets it->fate. Returns a
- * negative errno only when the whole transaction is lost. */
+/* Publishes the dead letter of `it` for operators (`nats stream view FOOD_DLQ`). */
+static void worker_publish_dead_letter(Loop *l, Item *it) {
+        const char *type = bus_header(it->msg, BUS_HDR_TYPE);
+        worker_poison_count(natsMsg_GetSubject(it->msg));
+        log_warn("%s: dead-lettering message on %s (type %.128s, %d bytes): %s", l->def->durable,
+                 natsMsg_GetSubject(it->msg), type ? type : "none", natsMsg_GetDataLength(it->msg), it->dead);
+        (void)bus_dead_letter(l->pub, l->def->durable, it->msg, it->dead);
+}
+
+/* Handles one message inside the open transaction; sets it->fate (left NAK
+ * when anything fails). Returns a negative errno only when the whole
+ * transaction is lost. */
 static int worker_one(Loop *l, Item *it) {
         ProtobufCMessage *m = it->m;
         PGresult *res = NULL;
@@ -164,17 +174,17 @@ static int worker_one(Loop *l, Item *it) {
         int lens[4], fmts[4] = {0, 0, 0, 1};
         int r;
 
-        it->fate = ITEM_TERM;
+        it->fate = ITEM_NAK;
         if (!it->msg_id || !*it->msg_id) {
-                worker_dead_letter(l, it->msg, "no Nats-Msg-Id header");
+                worker_dead_letter(it, "no Nats-Msg-Id header");
                 return 0;
         }
         if (!m) {
-                worker_dead_letter(l, it->msg, "unknown Food-Type, or a payload that is not a message of it");
+                worker_dead_letter(it, "unknown Food-Type, or a payload that is not a message of it");
                 return 0;
         }
         if (!worker_subject_fits(m, natsMsg_GetSubject(it->msg))) {
-                worker_dead_letter(l, it->msg, "Food-Type does not match the subject");
+                worker_dead_letter(it, "Food-Type does not match the subject");
                 return 0;
         }
         r = pg_exec(l->pg, "SAVEPOINT msg");
@@ -185,7 +195,7 @@ static int worker_one(Loop *l, Item *it) {
         if (r == -EBADMSG) {
                 /* The Nats-Msg-Id itself is refused (not UTF-8): it can never be claimed. */
                 log_warn("%s: a message id refused by the database: %s", l->def->durable, pg_error(l->pg));
-                worker_dead_letter(l, it->msg, "the database refused its Nats-Msg-Id");
+                worker_dead_letter(it, "the database refused its Nats-Msg-Id");
                 r = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
                 goto out;
         }
@@ -235,8 +245,7 @@ static int worker_one(Loop *l, Item *it) {
                 r = pg_exec(l->pg, "RELEASE SAVEPOINT msg");
         } else if (r > 0) {
                 if (r == WORKER_POISON)
-                        worker_dead_letter(l, it->msg, "handler rejected its content");
-                it->fate = r == WORKER_POISON ? ITEM_TERM : ITEM_NAK;
+                        worker_dead_letter(it, "handler rejected its content");
                 free(it->out.data);
                 it->out.data = NULL;
                 r = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
@@ -244,8 +253,7 @@ static int worker_one(Loop *l, Item *it) {
                 /* PostgreSQL refused the message's own data (not UTF-8, out of
                  * range...): it would fail the same way on every redelivery. */
                 log_warn("%s: %s refused by the database: %s", l->def->durable, it->msg_id, pg_error(l->pg));
-                worker_dead_letter(l, it->msg, "the database refused its content");
-                it->fate = ITEM_TERM;
+                worker_dead_letter(it, "the database refused its content");
                 free(it->out.data);
                 it->out.data = NULL;
                 r = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
@@ -304,19 +312,14 @@ static void worker_batch(Loop *l, natsMsgList *list) {
         if (!committed) {
                 pg_rollback(l->pg);
                 log_warn("%s: batch of %d not committed: %s", l->def->durable, n, pg_error(l->pg));
-                for (int i = 0; i < n; i++) {
-                        if (items[i].fate != ITEM_TERM)
-                                bus_nak(items[i].msg);
-                        else
-                                bus_term(items[i].msg);
-                        free(items[i].out.data);
-                        codec_free(items[i].m);
-                }
-                return;
         }
+        /* Dead letters stand whether or not the batch committed (their content decided them);
+         * replies only for what was committed. */
         for (int i = 0; i < n; i++) {
                 Item *it = &items[i];
-                if (!it->out.data)
+                if (it->fate == ITEM_DEAD)
+                        worker_publish_dead_letter(l, it);
+                if (!committed || it->fate != ITEM_ACK || !it->out.data)
                         continue;
                 char reply_id[200];
                 const CodecType *rt = codec_type_by_desc(it->out.desc);
@@ -326,16 +329,18 @@ static void worker_batch(Loop *l, natsMsgList *list) {
                                           it->out.len, bus_header(it->msg, BUS_HDR_TRACE));
         }
         /* Ack only what is durable: if a reply was not stored by the stream,
-         * redelivery finds the processed row and re-sends the stored reply. */
+         * redelivery finds the processed row and re-sends the stored reply; a
+         * message is terminated only once its dead letter is stored. Anything
+         * else goes back for redelivery. */
         r = bus_publisher_flush(l->pub, 5000);
         for (int i = 0; i < n; i++) {
                 Item *it = &items[i];
-                if (it->fate == ITEM_TERM)
+                if (r == 0 && it->fate == ITEM_DEAD)
                         bus_term(it->msg);
-                else if (it->fate == ITEM_NAK || r < 0)
-                        bus_nak(it->msg);
-                else
+                else if (r == 0 && committed && it->fate == ITEM_ACK)
                         bus_ack(it->msg);
+                else
+                        bus_nak(it->msg);
                 free(it->out.data);
                 codec_free(it->m);
         }

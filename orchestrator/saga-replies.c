@@ -263,11 +263,7 @@ static void reply_batch(Orchestrator *o, Pg *pg, BusPublisher *dlq, natsMsgList 
                                  natsMsg_GetSubject(it->msg), type ? type : "none",
                                  natsMsg_GetDataLength(it->msg), it->poison);
                         (void)bus_dead_letter(dlq, "orchestrator", it->msg, it->poison);
-                        bus_term(it->msg);
-                } else if (it->failed)
-                        bus_nak(it->msg);
-                else
-                        bus_ack(it->msg);
+                }
                 /* Every request waiting on this payment gets the outcome. */
                 for (char *save = NULL, *inbox = strtok_r(it->reply_to, " ", &save); inbox && it->reply.data;
                      inbox = strtok_r(NULL, " ", &save))
@@ -275,7 +271,17 @@ static void reply_batch(Orchestrator *o, Pg *pg, BusPublisher *dlq, natsMsgList 
                                                it->reply.data, it->reply.len);
                 engine_reply_clear(&it->reply);
         }
-        (void)bus_publisher_flush(dlq, 2000);
+        /* A message is terminated only once its dead letter is stored; otherwise it comes back. */
+        r = bus_publisher_flush(dlq, 5000);
+        for (int i = 0; i < n; i++) {
+                Reply *it = &items[i];
+                if (it->poison && r == 0)
+                        bus_term(it->msg);
+                else if (it->poison || it->failed)
+                        bus_nak(it->msg);
+                else
+                        bus_ack(it->msg);
+        }
 }
 
 void *reply_consumer_run(void *arg) {

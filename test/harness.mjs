@@ -362,6 +362,49 @@ class Platform {
                 return stdout.trim();
         }
 
+        // A psql session kept open (as the superuser) for statements that must hold something between
+        // steps, e.g. a lock: `await s.run(sql)` resolves to the output once psql printed it; `s.close()`.
+        async sqlSession(database = 'food') {
+                const child = spawn(pgBin('psql'), ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(this.pgPort),
+                        '-U', 'postgres', '-d', database], { stdio: ['pipe', 'pipe', 'pipe'] });
+                let out = '';
+                let errText = '';
+                child.stdout.on('data', (d) => { out += d; });
+                child.stderr.on('data', (d) => { errText += d; });
+                const exited = new Promise((resolve) => child.on('exit', resolve));
+                let n = 0;
+                return {
+                        // Runs `sql` and waits for a marker printed after it, so that the statement has finished.
+                        run: async (sql, timeoutMs = 10_000) => {
+                                const mark = `__done_${++n}__`;
+                                const from = out.length;
+                                child.stdin.write(`${sql};\nSELECT '${mark}';\n`);
+                                const until = Date.now() + timeoutMs;
+                                while (!out.includes(mark, from)) {
+                                        if (child.exitCode !== null || Date.now() > until) throw new Error(`psql session: ${sql}: ${errText || 'no answer'}`);
+                                        await sleep(20);
+                                }
+                                return out.slice(from, out.indexOf(mark, from)).trim();
+                        },
+                        close: async () => { child.stdin.end(); await exited; },
+                };
+        }
+
+        // The stream `name` of this platform's JetStream: {exists, n, messages} with up to `max` of its
+        // first messages as the server's STREAM.MSG.GET answers them ({subject, seq, hdrs, data}, base64).
+        async streamSample(name, max = 5) {
+                const jsz = await (await fetch(`${this.natsMonitorUrl}/jsz?streams=true`)).json();
+                const st = jsz.account_details.flatMap((a) => a.stream_detail || []).find((x) => x.name === name);
+                const n = st?.state?.messages ?? 0;
+                const messages = [];
+                for (let seq = st?.state?.first_seq ?? 0; n > 0 && messages.length < Math.min(n, max) && seq <= st.state.last_seq; seq++) {
+                        const [a] = await natsSend(this.natsAdminUrl ?? this.natsUrl, [{ subject: `$JS.API.STREAM.MSG.GET.${name}`, payload: JSON.stringify({ seq }) }]);
+                        const m = JSON.parse(a?.payload?.toString() || '{}').message;
+                        if (m) messages.push(m);
+                }
+                return { exists: Boolean(st), n, messages };
+        }
+
         // NATS_USER and NATS_PASSWORD of `user` (a service name of NATS_USERS).
         natsCredentials(user) {
                 if (!this.natsPasswords?.[user]) return {};

@@ -17,7 +17,7 @@ import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { natsSend, startPlatform } from '../harness.mjs';
+import { startPlatform } from '../harness.mjs';
 import { ChaosDriver, childrenOf, LinkProxy, pick, rng } from '../chaos-driver.mjs';
 import { catalog, fullLifecycle, ledgerOf, orderBody, ORDER_STATUSES, OWES_TOTAL, TERMINAL, visible } from '../flows.mjs';
 
@@ -442,18 +442,7 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
         };
 
         // A stream's message count (undefined when it does not exist) and its first few messages.
-        const streamSample = async (name) => {
-                const jsz = await (await fetch(`${p.natsMonitorUrl}/jsz?streams=true`)).json();
-                const st = jsz.account_details.flatMap((a) => a.stream_detail).find((s) => s.name === name);
-                const n = st?.state?.messages ?? 0;
-                const messages = [];
-                for (let seq = st?.state?.first_seq ?? 0; n > 0 && messages.length < Math.min(n, 5); seq++) {
-                        const [a] = await natsSend(p.natsAdminUrl ?? p.natsUrl, [{ subject: `$JS.API.STREAM.MSG.GET.${name}`, payload: JSON.stringify({ seq }) }]);
-                        const m = JSON.parse(a?.payload?.toString() || '{}').message;
-                        if (m) messages.push(m);
-                }
-                return { exists: Boolean(st), n, messages };
-        };
+        const streamSample = (name) => p.streamSample(name);
 
         it('nothing dead-lettered: no message of the platform\'s own was taken for poison under chaos', async () => {
                 assert.ok(final, 'the settle step did not complete');
