@@ -6,7 +6,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dir=build-test
 
-bash deploy/local/install.sh
+if ! bash deploy/local/install.sh; then
+        echo "run-all: installing the packages failed, no test ran"
+        echo "0 passed, 1 failed"
+        exit 1
+fi
 if ! bash deploy/local/build.sh "$dir" -Dwerror=true -Db_sanitize=address,undefined; then
         echo "run-all: the build failed, no test ran"
         echo "0 passed, 1 failed"
@@ -68,6 +72,7 @@ if [ "${FUZZ_SECONDS:=20}" != 0 ]; then
                         fi
                 done
         else
+                command -v clang >/dev/null || echo "run-all: no clang command: install Debian's clang package"
                 echo "run-all: the fuzz build failed ($dir/meson-logs/fuzz-setup.log, fuzz-build.log)"
                 tail -20 "$dir/meson-logs/fuzz-build.log" 2>/dev/null || true
                 fuzz_failed=1

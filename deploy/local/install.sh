@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages of deploy/local/packages-build.txt, packages-run.txt and packages.txt that are
-# missing; does nothing when all are present.
+# missing (nothing when all are present), then checks that every command of deploy/local/commands.txt exists.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -15,9 +15,22 @@ missing=()
 for p in "${wanted[@]}"; do
         grep -qxF -- "$p" <<<"$present" || missing+=("$p")
 done
+# Every command the scripts and tests call must be there; otherwise the package lists miss its package.
+check_commands() {
+        local cmd pkg absent=()
+        while read -r cmd pkg; do
+                command -v "$cmd" >/dev/null 2>&1 || absent+=("$cmd (package $pkg)")
+        done < <(sed -e 's/#.*//' "$here/commands.txt" | awk 'NF == 2')
+        if [ ${#absent[@]} -gt 0 ]; then
+                echo "install: missing after installing: ${absent[*]}; add the package to deploy/local/packages*.txt" >&2
+                return 1
+        fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
         echo "install: all ${#wanted[@]} packages present"
-        exit 0
+        check_commands
+        exit
 fi
 
 sudo=()
@@ -39,3 +52,4 @@ trap 'if [ $own_policy = 1 ]; then "${sudo[@]}" rm -f "$policy"; fi' EXIT
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -q
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+check_commands
