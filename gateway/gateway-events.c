@@ -140,7 +140,6 @@ static void events_live(Request *rq, natsSubscription *sub, const char *order_id
                         }
                         if (sent) {
                                 st->last_sent = o->version;
-                                versions_note(rq->gw->versions, order_id, o->version);
                                 events_track(st, o->status, o->amount_paid, o->amount_refunded,
                                              events_cfg.refund_wait_s);
                         }
@@ -178,7 +177,7 @@ void events_order_stream(Request *rq) {
         }
         reserved = true;
         /* Subscribe before reading the snapshot: a change between the two is then not lost. */
-        if (codec_subject(&food__v1__order_status_changed__descriptor, id, subject, sizeof(subject)) < 0) {
+        if (topo_status_subject(subject, sizeof(subject), id) < 0) {
                 http_problem(rq->x, 404, NULL, NULL, "no order %s", id);
                 goto out;
         }
@@ -190,7 +189,7 @@ void events_order_stream(Request *rq) {
                              natsStatus_GetText(s));
                 goto out;
         }
-        if (orders_read_visible(rq, id, versions_get(rq->gw->versions, id), &o) < 0)
+        if (orders_read_visible(rq, id, &o) < 0)
                 goto out;
         view = json_loads(o.view, 0, NULL);
         paid = view ? json_integer_value(json_object_get(view, "amount_paid")) : 0;

@@ -1,4 +1,4 @@
-/* /orders routes: place (priced from the catalog), read with read-your-writes, list, modify, cancel, confirm. */
+/* /orders routes: place (priced from the catalog), read, list, modify, cancel, confirm. */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -13,14 +13,6 @@
 #include "log.h"
 
 #define ORDERS_IDEMPOTENCY_KEY_MAX 128
-#define ORDERS_WAIT_MS 2000       /* longest wait for the read model to catch up */
-#define ORDERS_POLL_MS 20         /* read model poll period while waiting */
-#define ORDERS_RECENT_MS 30000    /* an unknown id made this recently may still appear */
-
-static void sleep_ms(int64_t ms) {
-        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-}
 
 /* 1-128 visible ASCII characters (it travels in logs, NATS and PostgreSQL). */
 static bool idempotency_key_valid(const char *key) {
@@ -43,22 +35,6 @@ static int request_hash(const char *body, size_t len, char hex[65]) {
         return 0;
 }
 
-/* Order ids carry their creation time ("ord_" + 12 hex digits of ms): lets
- * any gateway replica tell a just-placed order from an unknown one. */
-static bool order_id_recent(const char *id) {
-        int64_t ms = 0, now = ids_now_ms();
-        if (strncmp(id, "ord_", 4) != 0 || strlen(id) < 4 + 12)
-                return false;
-        for (int i = 4; i < 4 + 12; i++) {
-                char c = id[i];
-                int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-                if (v < 0)
-                        return false;
-                ms = ms * 16 + v;
-        }
-        return ms <= now + 5000 && now - ms <= ORDERS_RECENT_MS;
-}
-
 /* The owner customer, the order's store, and admins see an order; the store
  * only once it was paid (an unpaid order never reached its inbox). */
 static bool order_visible(const Request *rq, const ReadOrder *o) {
@@ -75,39 +51,20 @@ static bool order_visible(const Request *rq, const ReadOrder *o) {
         }
 }
 
-int orders_read_visible(Request *rq, const char *id, int64_t want, ReadOrder *ret) {
-        int64_t deadline = routes_mono_ms() + ORDERS_WAIT_MS;
+int orders_read_visible(Request *rq, const char *id, ReadOrder *ret) {
         ReadOrder o = {0};
-
-        for (;;) {
-                int r = readmodel_order(rq->gw->readmodel, id, &o);
-                bool last = routes_mono_ms() >= deadline;
-                if (r < 0) {
-                        routes_read_failed(rq, r);
-                        return -1;
-                }
-                if (r == 0 && !order_visible(rq, &o)) {
-                        readmodel_order_clear(&o);
-                        break;
-                }
-                /* A stale row at the deadline is still better than nothing. */
-                if (r == 0 && (o.version >= want || last)) {
-                        *ret = o;
-                        return 0;
-                }
-                if (r == READMODEL_NOT_FOUND && last && order_id_recent(id)) {
-                        /* Placed moments ago and still not in the read model (its projector down
-                         * or far behind): the order may well exist, and "no order" would tell the
-                         * customer it is gone. Ask for a retry instead. */
-                        http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n",
-                                     "order %s is not readable yet; retry shortly", id);
-                        return -1;
-                }
-                if (r == READMODEL_NOT_FOUND && (last || (want == 0 && !order_id_recent(id))))
-                        break;
-                readmodel_order_clear(&o);
-                sleep_ms(ORDERS_POLL_MS);
+        /* The read model is written with each decision, before its answer leaves: what a client was
+         * told is already there. */
+        int r = readmodel_order(rq->gw->readmodel, id, &o);
+        if (r < 0) {
+                routes_read_failed(rq, r);
+                return -1;
         }
+        if (r == 0 && order_visible(rq, &o)) {
+                *ret = o;
+                return 0;
+        }
+        readmodel_order_clear(&o);
         http_problem(rq->x, 404, NULL, NULL, "no order %s", id);
         return -1;
 }
@@ -144,7 +101,11 @@ void orders_place(Request *rq) {
                 http_problem(rq->x, problem.status, NULL, NULL, "%s", problem.detail);
                 goto out;
         }
-        if (ids_new(order_id, sizeof(order_id), "ord") < 0 || request_hash(text, len, hash) < 0) {
+        /* A retry with the same Idempotency-Key gets an order id of the same shard: the orchestrator that
+         * owns it finds the key among its own. */
+        if ((key ? ids_new_selected(order_id, sizeof(order_id), "ord", ids_selector(rq->auth.sub, key))
+                 : ids_new(order_id, sizeof(order_id), "ord")) < 0 ||
+            request_hash(text, len, hash) < 0) {
                 http_problem(rq->x, 500, NULL, NULL, "could not prepare the order");
                 goto out;
         }
@@ -167,7 +128,7 @@ void orders_place(Request *rq) {
         place.card_token = (char *)body.card_token;
         place.idempotency_key = (char *)(key ? key : "");
         place.request_hash = hash;
-        rpc_answer(rq, &place.base);
+        rpc_answer(rq, &place.base, order_id);
 out:
         gjson_release(body.root);
         free(priced);
@@ -176,8 +137,7 @@ out:
 
 void orders_get(Request *rq) {
         ReadOrder o = {0};
-        /* Never older than what this gateway already answered for the order. */
-        if (orders_read_visible(rq, rq->arg[0], versions_get(rq->gw->versions, rq->arg[0]), &o) < 0)
+        if (orders_read_visible(rq, rq->arg[0], &o) < 0)
                 return;
         http_send_json_text(rq->x, 200, o.view, strlen(o.view), NULL);
         readmodel_order_clear(&o);
@@ -218,7 +178,7 @@ void orders_modify(Request *rq) {
         }
         /* The order's store (which never changes) decides which menu the new
          * items come from: any version of the row will do. */
-        if (orders_read_visible(rq, rq->arg[0], 0, &o) < 0)
+        if (orders_read_visible(rq, rq->arg[0], &o) < 0)
                 goto out;
         if (body.has_items) {
                 priced = malloc(sizeof(*priced));
@@ -250,7 +210,7 @@ void orders_modify(Request *rq) {
         m.order_id = (char *)rq->arg[0];
         m.customer_id = rq->auth.sub;
         m.card_token = (char *)(body.card_token ? body.card_token : "");
-        rpc_answer(rq, &m.base);
+        rpc_answer(rq, &m.base, m.order_id);
 out:
         readmodel_order_clear(&o);
         gjson_release(body.root);

@@ -21,18 +21,18 @@ static const char *const readmodel_statuses[] = {
 };
 
 static const PgStmt stmt_order = {
-        "rm_order", "SELECT customer_id, store_id, version, view::text, status FROM readmodel.orders WHERE id = $1"};
+        "rm_order", "SELECT customer_id, store_id, version, view, status FROM readmodel.orders WHERE id = $1"};
 
 static const PgStmt stmt_customer_orders = {
         "rm_customer_orders",
-        "SELECT coalesce(json_agg(o.view ORDER BY o.created_at DESC, o.id DESC), '[]')::text FROM ("
+        "SELECT '[' || coalesce(string_agg(o.view, ',' ORDER BY o.created_at DESC, o.id DESC), '') || ']' FROM ("
         " SELECT view, created_at, id FROM readmodel.orders WHERE customer_id = $1"
         " AND (status = ANY ($2::text[]) OR ($2::text[] IS NULL AND status NOT IN ('PAYMENT_PENDING', 'REJECTED')))"
         " ORDER BY created_at DESC, id DESC LIMIT 200) o"};
 
 static const PgStmt stmt_store_orders = {
         "rm_store_orders",
-        "SELECT coalesce(json_agg(o.view ORDER BY o.created_at, o.id), '[]')::text FROM ("
+        "SELECT '[' || coalesce(string_agg(o.view, ',' ORDER BY o.created_at, o.id), '') || ']' FROM ("
         " SELECT view, created_at, id FROM readmodel.orders WHERE store_id = $1"
         " AND ($2::text[] IS NULL OR status = ANY ($2::text[])) AND status NOT IN ('PAYMENT_PENDING', 'REJECTED')"
         " ORDER BY created_at DESC, id DESC LIMIT 500) o"};
@@ -40,7 +40,7 @@ static const PgStmt stmt_store_orders = {
 /* Haversine in SQL: a handful of rows per region, no PostGIS needed. */
 static const PgStmt stmt_deliveries = {
         "rm_open_deliveries",
-        "SELECT coalesce(json_agg(d.view ORDER BY d.updated_at, d.id), '[]')::text FROM ("
+        "SELECT '[' || coalesce(string_agg(d.view, ',' ORDER BY d.updated_at, d.id), '') || ']' FROM ("
         " SELECT view, updated_at, id FROM readmodel.deliveries WHERE status = 'OPEN'"
         " AND ($1::text IS NULL OR region = $1)"
         " AND ($2::float8 IS NULL OR 2 * 6371000 * asin(least(1, sqrt("

@@ -121,5 +121,5 @@ void routes_order_action(Request *rq, const char *order_id, const char *action, 
         a.actor_role = (char *)auth_role_name(rq->auth.role);
         a.store_id = (char *)store_id;
         a.reason = (char *)reason;
-        rpc_answer(rq, &a.base);
+        rpc_answer(rq, &a.base, order_id);
 }

@@ -34,13 +34,10 @@ void store_cooking_started(Request *rq);
 void store_cooking_finished(Request *rq);
 
 /* gateway-orders.c */
-/* Reads an order the caller may see (the owner customer, its store once paid,
- * admins) from the read model, waiting up to ORDERS_WAIT_MS while it lags
- * behind: the row is missing but the order was just made, or its version is
- * below `want`. 0 with *ret (clear it), or -1 after answering (404 for missing
- * or not visible: no hint of existence; 503 + Retry-After when an order made
- * moments ago is still missing at the end of the wait). */
-int orders_read_visible(Request *rq, const char *id, int64_t want, ReadOrder *ret);
+/* The read-model row of order `id` as the caller may see it (owner customer, its store once paid,
+ * admin): 0 with *ret (readmodel_order_clear it), or -1 after answering 404 (not there, or not theirs:
+ * no BOLA) or 503 (read model unavailable). */
+int orders_read_visible(Request *rq, const char *id, ReadOrder *ret);
 
 void orders_place(Request *rq);
 void orders_get(Request *rq);

@@ -6,6 +6,7 @@
 #include "codec.h"
 #include "gateway-json.h"
 #include "gateway-routes.h"
+#include "gateway-rpc.h"
 #include "ids.h"
 
 void store_list(Request *rq) {
@@ -110,44 +111,17 @@ void store_cooking_finished(Request *rq) {
         store_action(rq, "cooking_finished");
 }
 
-/* Publishes `m` as a command to its worker through JetStream and waits for the
- * stream to store it. One publisher for these rare commands, created on first use. */
-static int store_command(Request *rq, const ProtobufCMessage *m, const char *msg_id) {
-        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-        static BusPublisher *pub;
-        char subject[CODEC_SUBJECT_MAX];
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        int r = codec_subject(m->descriptor, NULL, subject, sizeof(subject));
-        if (r == 0)
-                r = codec_pack(m, &buf, &len);
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&lock);
-        if (!pub)
-                r = bus_publisher_new(rq->gw->svc.bus, &pub);
-        if (r == 0)
-                r = bus_publish(pub, subject, msg_id, m->descriptor->name, buf, len, NULL);
-        if (r == 0)
-                r = bus_publisher_flush(pub, 3000);
-        pthread_mutex_unlock(&lock);
-        free(buf);
-        return r;
-}
-
-/* POST /stores/{id}/coupons {"customer_id","discount"}: the store owner gives a
- * customer a coupon for this store; the customer is notified. */
+/* POST /stores/{id}/coupons {"customer_id","discount"}: the store owner gives a customer a coupon
+ * for this store; the orchestrator has the coupon worker record it and notifies the customer. */
 void store_issue_coupon(Request *rq) {
-        Food__V1__IssueCoupon issue = FOOD__V1__ISSUE_COUPON__INIT;
-        Food__V1__NotifyCustomer notice = FOOD__V1__NOTIFY_CUSTOMER__INIT;
-        Food__V1__Correlation corr = FOOD__V1__CORRELATION__INIT; /* no saga: no order, no reply awaited */
+        Food__V1__GrantCoupon grant = FOOD__V1__GRANT_COUPON__INIT;
+        Food__V1__RpcReply *reply = NULL;
         CouponBody body = {0};
         JsonProblem problem;
-        char id[64], notice_id[80], message[256];
+        char id[64];
         char *text = NULL;
         size_t len = 0;
         json_t *coupon;
-        int r;
 
         if (store_owner_check(rq, false) < 0 || routes_body(rq, &text, &len) < 0)
                 goto out;
@@ -159,23 +133,16 @@ void store_issue_coupon(Request *rq) {
                 http_problem(rq->x, 500, NULL, NULL, "could not make a coupon id");
                 goto out;
         }
-        issue.corr = &corr;
-        issue.coupon_id = id;
-        issue.customer_id = (char *)body.customer_id;
-        issue.store_id = (char *)rq->arg[0];
-        issue.discount = body.discount;
-        snprintf(message, sizeof(message), "쿠폰이 도착했습니다: %lld원 할인 (A %lld KRW coupon from %s)",
-                 (long long)body.discount, (long long)body.discount, rq->arg[0]);
-        notice.corr = &corr;
-        notice.customer_id = (char *)body.customer_id;
-        notice.kind = "COUPON";
-        notice.message = message;
-        snprintf(notice_id, sizeof(notice_id), "n.%s", id);
-        r = store_command(rq, &issue.base, id);
-        if (r == 0)
-                r = store_command(rq, &notice.base, notice_id);
-        if (r < 0) {
-                http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "the coupon could not be recorded; retry shortly");
+        grant.coupon_id = id;
+        grant.customer_id = (char *)body.customer_id;
+        grant.store_id = (char *)rq->arg[0];
+        grant.discount = body.discount;
+        if (rpc_call(rq, &grant.base, body.customer_id, &reply) < 0)
+                goto out;
+        if (reply->http_status != 201) {
+                http_problem(rq->x, reply->http_status >= 400 && reply->http_status < 600 ? reply->http_status : 502,
+                             NULL, "Retry-After: 1\r\n", "%s",
+                             reply->detail && *reply->detail ? reply->detail : "the coupon could not be recorded");
                 goto out;
         }
         coupon = json_pack("{s:s, s:s, s:s, s:I, s:b}", "id", id, "store_id", rq->arg[0], "customer_id",
@@ -187,6 +154,7 @@ void store_issue_coupon(Request *rq) {
         http_send_json(rq->x, 201, coupon, NULL);
         json_decref(coupon);
 out:
+        codec_free(reply ? &reply->base : NULL);
         gjson_release(body.root);
         free(text);
 }

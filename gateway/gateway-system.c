@@ -84,5 +84,5 @@ void system_admin_saga(Request *rq) {
         Food__V1__SagaQuery q = FOOD__V1__SAGA_QUERY__INIT;
         q.query = "show";
         q.order_id = (char *)rq->arg[0];
-        rpc_answer(rq, &q.base);
+        rpc_answer(rq, &q.base, q.order_id);
 }

@@ -6,7 +6,6 @@
 #include "gateway-catalog.h"
 #include "gateway-ratelimit.h"
 #include "gateway-readmodel.h"
-#include "gateway-versions.h"
 #include "service.h"
 
 struct mg_connection;
@@ -36,7 +35,6 @@ typedef struct {
         Service svc; /* NATS, the main thread's PostgreSQL connection (catalog) */
         Catalog *catalog;
         Readmodel *readmodel;
-        Versions *versions;
         RateLimit *ratelimit; /* NULL when RATE_LIMIT_RPS=0 */
         struct mg_context *http;
 } Gateway;

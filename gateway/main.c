@@ -38,7 +38,8 @@ int main(void) {
         rpc_metrics_init();
         if (events_setup() < 0)
                 return 1;
-        r = service_start(&gw.svc, "gateway", "catalog", catalog_migrations, catalog_migrations_len, 0);
+        const ServiceSchema schema = {"catalog", catalog_migrations, catalog_migrations_len};
+        r = service_start(&gw.svc, "gateway", &schema, 1, 0);
         if (r == 0)
                 r = catalog_new(&gw.catalog);
         if (r == 0) {
@@ -50,8 +51,6 @@ int main(void) {
         }
         if (r == 0)
                 r = readmodel_new(&gw.readmodel, gw.svc.cfg.database_url);
-        if (r == 0)
-                r = versions_new(&gw.versions);
         if (r == 0 && gw.cfg.rate_limit_rps > 0)
                 r = ratelimit_new(&gw.ratelimit, gw.cfg.rate_limit_rps, gw.cfg.rate_limit_burst, RATELIMIT_SLOTS);
         if (r == 0)
@@ -61,7 +60,6 @@ int main(void) {
         log_info("gateway stopping");
         gateway_server_stop(&gw);
         readmodel_free(gw.readmodel);
-        versions_free(gw.versions);
         ratelimit_free(gw.ratelimit);
         catalog_free(gw.catalog);
         service_stop(&gw.svc);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "topology.h"
 
 struct Bus {
         natsConnection *nc;
@@ -29,45 +30,14 @@ struct BusPublisher {
         atomic_int failed;
 };
 
-/* ---- topology: every stream and consumer, defined once ------------------- */
-
-typedef struct {
-        const char *name;
-        const char *subjects[2]; /* the second may be NULL */
-        int64_t max_age_s;
-} StreamDef;
-
-typedef struct {
-        const char *stream;
-        const char *durable;
-        const char *filter;
-} ConsumerDef;
-
-/* Limits retention (not WorkQueue): consumers dedupe in PostgreSQL, and a
- * re-sent message must not be swallowed because another consumer acked it. */
-static const StreamDef bus_streams[] = {
-        {"FOOD_CMD", {"food.cmd.>"}, 7 * 86400},
-        {"FOOD_EVT", {"food.evt.>"}, 7 * 86400},
-        {"FOOD_ORDER", {"food.order.>"}, 365 * 86400}, /* also the analytics archive */
-        {"FOOD_DLQ", {"food.dlq.>"}, 30 * 86400},
-        /* nats-server's notices that a consumer gave a message up after MaxDeliver tries, or
-         * that a message was terminated: it only emits advisories, kept here so that operators
-         * (and the crash suite: terminated = dead-lettered) see them. */
-        {"FOOD_ADVISORY",
-         {"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>", "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>"},
-         30 * 86400},
-};
-
-static const ConsumerDef bus_consumers[] = {
-        {"FOOD_EVT", "orchestrator", "food.evt.>"},
-        {"FOOD_CMD", "payment", "food.cmd.payment.>"},
-        {"FOOD_CMD", "store", "food.cmd.store.>"},
-        {"FOOD_CMD", "delivery", "food.cmd.delivery.>"},
-        {"FOOD_CMD", "coupon", "food.cmd.coupon.>"},
-        {"FOOD_CMD", "notification-cmd", "food.cmd.notification.>"},
-        {"FOOD_ORDER", "notification", "food.order.>"},
-        {"FOOD_ORDER", "projector", "food.order.>"},
-};
+/* Consumer settings. AckWait outlasts the slowest handler (a payment provider call with its 2 s
+ * deadline) so that work in progress is not delivered twice; a crashed consumer's messages come
+ * back after it. No BackOff list: nats-server 2.9 adds BackOff[n] - AckWait to every NAK delay,
+ * which turned bus_nak's 1, 2, 4 s into 1, 12, 29 s. */
+#define BUS_ACK_WAIT_NS (10LL * 1000000000LL)
+#define BUS_MAX_DELIVER 20
+#define BUS_MAX_ACK_PENDING 20000
+#define BUS_MAX_WAITING 512
 
 int bus_errno(natsStatus s) {
         switch (s) {
@@ -141,6 +111,10 @@ int bus_connect(Bus **ret, const NatsConfig *cfg, const char *name, const volati
                 s = natsOptions_SetName(o, name);
         if (s == NATS_OK)
                 s = natsOptions_SetSendAsap(o, true); /* default adds ~1 ms to every request */
+        /* Asynchronous subscriptions share one delivery thread instead of one thread each (the
+         * orchestrator subscribes per shard; its handlers only queue the message). */
+        if (s == NATS_OK)
+                s = natsOptions_UseGlobalMessageDelivery(o, true);
         if (s == NATS_OK)
                 s = natsOptions_SetMaxReconnect(o, -1);
         if (s == NATS_OK)
@@ -214,7 +188,7 @@ bool bus_connected(Bus *b) {
         return b && b->nc && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
-static int bus_ensure_stream(Bus *b, const StreamDef *d) {
+static int bus_ensure_stream(Bus *b, const TopoStream *d) {
         jsStreamConfig cfg;
         jsStreamInfo *si = NULL;
         jsErrCode jerr = 0;
@@ -245,36 +219,56 @@ static int bus_ensure_stream(Bus *b, const StreamDef *d) {
         return 0;
 }
 
-static int bus_ensure_consumer(Bus *b, const ConsumerDef *d) {
+static void bus_consumer_config(jsConsumerConfig *cc, const TopoConsumer *d) {
+        jsConsumerConfig_Init(cc);
+        cc->Durable = d->durable;
+        cc->FilterSubject = d->filter;
+        cc->AckPolicy = js_AckExplicit;
+        cc->DeliverPolicy = js_DeliverAll;
+        cc->AckWait = BUS_ACK_WAIT_NS;
+        cc->MaxDeliver = BUS_MAX_DELIVER;
+        cc->MaxAckPending = BUS_MAX_ACK_PENDING;
+        cc->MaxWaiting = BUS_MAX_WAITING;
+}
+
+/* Whether an existing consumer's settings are the topology's. */
+static bool bus_consumer_current(const jsConsumerConfig *have, const jsConsumerConfig *want) {
+        return have->FilterSubject && strcmp(have->FilterSubject, want->FilterSubject) == 0 &&
+               have->AckWait == want->AckWait && have->BackOffLen == 0 && have->MaxDeliver == want->MaxDeliver &&
+               have->MaxAckPending == want->MaxAckPending;
+}
+
+/* Creates the durable, or brings an existing one to the topology's settings: updated in place
+ * (its position kept), or created anew when its filter changed (an update cannot change it). */
+static int bus_ensure_consumer(Bus *b, const TopoConsumer *d) {
         jsConsumerConfig cc;
         jsConsumerInfo *ci = NULL;
         jsErrCode jerr = 0;
-        /* Redelivery back-off for unacked messages (a crashed consumer). The
-         * first wait outlasts the slowest handler (a payment provider call with
-         * its 2 s deadline) so work in progress is not delivered twice. */
-        int64_t backoff[] = {5000000000LL, 15000000000LL, 30000000000LL, 60000000000LL};
         natsStatus s;
 
+        bus_consumer_config(&cc, d);
         s = js_GetConsumerInfo(&ci, b->js, d->stream, d->durable, NULL, &jerr);
         if (s == NATS_OK) {
-                /* Never AddConsumer over an existing durable: nats.c would silently overwrite it. */
+                bool current = bus_consumer_current(ci->Config, &cc);
+                bool same_filter = ci->Config->FilterSubject && strcmp(ci->Config->FilterSubject, cc.FilterSubject) == 0;
                 jsConsumerInfo_Destroy(ci);
-                return 0;
-        }
-        if (s != NATS_NOT_FOUND)
+                ci = NULL;
+                if (current)
+                        return 0;
+                if (same_filter) {
+                        s = js_UpdateConsumer(&ci, b->js, d->stream, &cc, NULL, &jerr);
+                        jsConsumerInfo_Destroy(ci);
+                        if (s == NATS_OK)
+                                log_info("nats: consumer %s updated to the topology's settings", d->durable);
+                        else
+                                log_warn("nats: consumer %s: update failed: %s (js error %d)", d->durable,
+                                         nats_GetLastError(NULL), (int)jerr);
+                        return s == NATS_OK ? 0 : bus_errno(s);
+                }
+                log_info("nats: consumer %s filters another subject: created anew on %s", d->durable, d->filter);
+                (void)js_DeleteConsumer(b->js, d->stream, d->durable, NULL, &jerr);
+        } else if (s != NATS_NOT_FOUND)
                 return log_error_errno(bus_errno(s), "nats: consumer %s: %s", d->durable, nats_GetLastError(NULL));
-
-        jsConsumerConfig_Init(&cc);
-        cc.Durable = d->durable;
-        cc.FilterSubject = d->filter;
-        cc.AckPolicy = js_AckExplicit;
-        cc.DeliverPolicy = js_DeliverAll;
-        cc.AckWait = backoff[0];
-        cc.BackOff = backoff;
-        cc.BackOffLen = 4;
-        cc.MaxDeliver = 20;
-        cc.MaxAckPending = 20000;
-        cc.MaxWaiting = 512;
         s = js_AddConsumer(&ci, b->js, d->stream, &cc, NULL, &jerr);
         jsConsumerInfo_Destroy(ci);
         if (s != NATS_OK && jerr != JSConsumerNameExistErr && jerr != JSConsumerExistingActiveErr)
@@ -284,26 +278,25 @@ static int bus_ensure_consumer(Bus *b, const ConsumerDef *d) {
 }
 
 int bus_setup_topology(Bus *b) {
+        const TopoStream *st;
+        const TopoConsumer *c;
         int r;
-        for (size_t i = 0; i < sizeof(bus_streams) / sizeof(bus_streams[0]); i++)
-                if ((r = bus_ensure_stream(b, &bus_streams[i])) < 0)
+        for (size_t i = 0; (st = topo_stream_at(i)); i++)
+                if ((r = bus_ensure_stream(b, st)) < 0)
                         return r;
-        for (size_t i = 0; i < sizeof(bus_consumers) / sizeof(bus_consumers[0]); i++)
-                if ((r = bus_ensure_consumer(b, &bus_consumers[i])) < 0)
+        for (size_t i = 0; (c = topo_consumer_at(i)); i++)
+                if ((r = bus_ensure_consumer(b, c)) < 0)
                         return r;
         return 0;
 }
 
 int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
-        const ConsumerDef *d = NULL;
+        const TopoConsumer *d = topo_consumer(durable);
         jsSubOptions so;
         jsErrCode jerr = 0;
         BusConsumer *c;
         natsStatus s;
 
-        for (size_t i = 0; i < sizeof(bus_consumers) / sizeof(bus_consumers[0]); i++)
-                if (strcmp(bus_consumers[i].durable, durable) == 0)
-                        d = &bus_consumers[i];
         if (!d)
                 return -EINVAL;
         c = calloc(1, sizeof(*c));
@@ -437,36 +430,51 @@ static int bus_publish_async(BusPublisher *p, natsMsg *m, natsStatus s) {
         return bus_errno(s);
 }
 
-int bus_publish(BusPublisher *p, const char *subject, const char *msg_id, const char *type, const void *data,
-                size_t len, const char *traceparent) {
+int bus_publish(BusPublisher *p, const char *subject, const BusHeaders *h, const void *data, size_t len) {
         natsMsg *m = NULL;
-        natsStatus s = bus_msg_new(&m, subject, type, data, len);
+        natsStatus s = bus_msg_new(&m, subject, h->type, data, len);
 
-        if (s == NATS_OK && msg_id)
-                s = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
-        if (s == NATS_OK && traceparent && *traceparent)
-                s = natsMsgHeader_Set(m, BUS_HDR_TRACE, traceparent);
+        if (s == NATS_OK && h->msg_id)
+                s = natsMsgHeader_Set(m, "Nats-Msg-Id", h->msg_id);
+        if (s == NATS_OK && h->traceparent && *h->traceparent)
+                s = natsMsgHeader_Set(m, BUS_HDR_TRACE, h->traceparent);
+        if (s == NATS_OK && h->answer_to)
+                s = natsMsgHeader_Set(m, BUS_HDR_ANSWER_TO, h->answer_to);
         return bus_publish_async(p, m, s);
 }
 
-int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const char *why) {
-        char subject[160], msg_id[256];
-        const char *type = bus_header(msg, BUS_HDR_TYPE);
+int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const ProtobufCMessage *cmd, int k,
+                    const char *why) {
+        char subject[TOPO_SUBJECT_MAX], msg_id[256];
+        const char *type = cmd ? cmd->descriptor->name : bus_header(msg, BUS_HDR_TYPE);
         jsMsgMetaData *meta = NULL;
         natsMsg *m = NULL;
+        uint8_t *packed = NULL;
+        size_t len = 0;
         natsStatus s;
-        int n = snprintf(subject, sizeof(subject), "food.dlq.%s", durable);
+        int n;
 
-        if (n < 0 || (size_t)n >= sizeof(subject))
+        if (topo_dlq_subject(subject, sizeof(subject), durable) < 0)
                 return -EINVAL;
         /* The Food-Type of a poison message is untrusted text: only a printable one is copied. */
         if (type && (strlen(type) > 128 || strpbrk(type, "\r\n")))
                 type = NULL;
-        s = bus_msg_new(&m, subject, type, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
-        /* The dead letter's own id: the message's place in its stream, so that a retry after a lost
-         * PubAck (the message is handed back, then dead-lettered again) stores one dead letter. */
+        if (cmd) {
+                len = protobuf_c_message_get_packed_size(cmd);
+                packed = malloc(len ? len : 1);
+                if (!packed)
+                        return -ENOMEM;
+                protobuf_c_message_pack(cmd, packed);
+                s = bus_msg_new(&m, subject, type, packed, len);
+                free(packed);
+        } else
+                s = bus_msg_new(&m, subject, type, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+        /* The dead letter's own id: the message's place in its stream (and the command's in its
+         * batch), so that a retry after a lost PubAck (the message is handed back, then
+         * dead-lettered again) stores one dead letter. */
         if (s == NATS_OK && natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-                n = snprintf(msg_id, sizeof(msg_id), "dlq.%s.%s.%" PRIu64, durable, meta->Stream, meta->Sequence.Stream);
+                n = snprintf(msg_id, sizeof(msg_id), "dlq.%s.%s.%" PRIu64 ".%d", durable, meta->Stream,
+                             meta->Sequence.Stream, cmd ? k : -1);
                 jsMsgMetaData_Destroy(meta);
                 if (n > 0 && (size_t)n < sizeof(msg_id))
                         s = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
@@ -494,6 +502,61 @@ int bus_publisher_flush(BusPublisher *p, int64_t timeout_ms) {
                 return -EIO;
         }
         return atomic_exchange(&p->failed, 0) > 0 ? -EIO : 0;
+}
+
+struct BusSubscription {
+        natsSubscription *sub;
+        BusHandler fn;
+        void *closure;
+};
+
+/* The subscription is closed and its handler has returned for the last time. */
+static void bus_on_sub_complete(void *closure) {
+        free(closure);
+}
+
+static void bus_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+        BusSubscription *s = closure;
+        (void)nc;
+        (void)sub;
+        s->fn(s->closure, msg);
+}
+
+int bus_subscribe(Bus *b, const char *subject, const char *queue, BusHandler fn, void *closure,
+                  BusSubscription **ret) {
+        BusSubscription *s = calloc(1, sizeof(*s));
+        natsStatus st;
+        if (!s)
+                return -ENOMEM;
+        s->fn = fn;
+        s->closure = closure;
+        if (queue)
+                st = natsConnection_QueueSubscribe(&s->sub, b->nc, subject, queue, bus_on_msg, s);
+        else
+                st = natsConnection_Subscribe(&s->sub, b->nc, subject, bus_on_msg, s);
+        if (st == NATS_OK)
+                st = natsSubscription_SetPendingLimits(s->sub, 65536, 256 * 1024 * 1024);
+        if (st == NATS_OK)
+                st = natsSubscription_SetOnCompleteCB(s->sub, bus_on_sub_complete, s);
+        if (st != NATS_OK) {
+                if (s->sub)
+                        natsSubscription_Unsubscribe(s->sub);
+                natsSubscription_Destroy(s->sub);
+                free(s); /* not set as the completion closure, or never delivered to */
+                return bus_errno(st);
+        }
+        *ret = s;
+        return 0;
+}
+
+void bus_unsubscribe(BusSubscription *s) {
+        if (!s)
+                return;
+        /* A delivery in progress may still run its handler: `s` is freed by the completion callback
+         * once it returned (the handler's closure must outlive it: a process-long queue). */
+        natsSubscription *sub = s->sub;
+        natsSubscription_Unsubscribe(sub);
+        natsSubscription_Destroy(sub);
 }
 
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len) {

@@ -4,6 +4,7 @@
  * here; callers get 0 / negative errno. */
 #pragma once
 #include <nats/nats.h>
+#include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #define BUS_HDR_TRACE "traceparent"
 #define BUS_HDR_DLQ_SUBJECT "Food-Dlq-Subject" /* dead letters: the subject the message came on */
 #define BUS_HDR_DLQ_REASON "Food-Dlq-Reason"   /* dead letters: why it was refused */
+#define BUS_HDR_ANSWER_TO "Food-Answer-To"     /* command batches: where the worker answers */
 #define BUS_FETCH_MAX 64 /* kept small: nats.c 3.4.1 Fetch overflows with larger batches (#749) */
 
 typedef struct Bus Bus;
@@ -64,20 +66,39 @@ int64_t bus_nak_delay_ms(uint64_t delivered);
  * bus_publisher_flush reports only its own publishes. */
 int bus_publisher_new(Bus *b, BusPublisher **ret);
 void bus_publisher_free(BusPublisher *p);
-/* Publishes asynchronously to JetStream with headers Nats-Msg-Id (dedupe),
- * Food-Type, Content-Type and optional traceparent. Buffers are copied. */
-int bus_publish(BusPublisher *p, const char *subject, const char *msg_id, const char *type, const void *data,
-                size_t len, const char *traceparent);
-/* Dead-letters `msg` (borrowed): publishes its payload asynchronously on
- * food.dlq.<durable> (stream FOOD_DLQ) with its Food-Type header when it had
- * one, plus Food-Dlq-Subject and Food-Dlq-Reason (`why`, borrowed) so that
- * `nats stream view FOOD_DLQ` explains it, and a Nats-Msg-Id naming the
- * message's stream position (a repeat is one dead letter). The message may be
- * terminated only once bus_publisher_flush confirmed it. 0 or negative errno. */
-int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const char *why);
+/* Headers of a published message (each may be NULL). */
+typedef struct {
+        const char *msg_id;      /* Nats-Msg-Id: JetStream's dedupe within its window */
+        const char *type;        /* Food-Type: the protobuf full name */
+        const char *traceparent; /* W3C trace context */
+        const char *answer_to;   /* Food-Answer-To: where a worker answers a command batch */
+} BusHeaders;
+
+/* Publishes asynchronously to JetStream with `h` and Content-Type. Buffers are copied. */
+int bus_publish(BusPublisher *p, const char *subject, const BusHeaders *h, const void *data, size_t len);
+/* Dead-letters `msg` (borrowed), or only its batch's command `cmd` (number
+ * `k`; NULL: the whole message): publishes the payload (the command packed)
+ * asynchronously on food.dlq.<durable> (stream FOOD_DLQ) with its Food-Type
+ * when known, plus Food-Dlq-Subject and Food-Dlq-Reason (`why`, borrowed) so
+ * that `nats stream view FOOD_DLQ` explains it, and a Nats-Msg-Id naming the
+ * message's stream position (and command), so a repeat is one dead letter. The
+ * message may be terminated only once bus_publisher_flush confirmed it. 0 or
+ * negative errno. */
+int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const ProtobufCMessage *cmd, int k,
+                    const char *why);
 /* Waits until every publish since the last flush is acknowledged by the
  * stream: 0, or -EIO when any failed or timed out (caller re-sends). */
 int bus_publisher_flush(BusPublisher *p, int64_t timeout_ms);
+
+/* An asynchronous subscription: `fn` gets each message (and owns it: natsMsg_Destroy) on the
+ * connection's delivery thread (one for all subscriptions of a process: keep it short). `queue`
+ * may be NULL. 0 or negative errno. */
+typedef struct BusSubscription BusSubscription;
+typedef void (*BusHandler)(void *closure, natsMsg *msg);
+int bus_subscribe(Bus *b, const char *subject, const char *queue, BusHandler fn, void *closure,
+                  BusSubscription **ret);
+/* Stops the subscription. A handler call already running finishes; none starts after. NULL is fine. */
+void bus_unsubscribe(BusSubscription *s);
 
 /* Core NATS publish (no persistence), e.g. RPC replies and live updates. */
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len);

@@ -6,46 +6,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define T(name, subj) {&food__v1__##name##__descriptor, subj}
+#define T(name, ...) {&food__v1__##name##__descriptor, __VA_ARGS__, NULL}
+#define RPC(name, verb) {&food__v1__##name##__descriptor, {FOOD_PREFIX ".rpc.orders.*." verb, NULL}, verb}
 static const CodecType codec_types[] = {
-        T(authorize_payment, FOOD_PREFIX ".cmd.payment.authorize"),
-        T(refund_payment, FOOD_PREFIX ".cmd.payment.refund"),
-        T(payment_authorized, FOOD_PREFIX ".evt.payment.authorized"),
-        T(payment_declined, FOOD_PREFIX ".evt.payment.declined"),
-        T(payment_failed, FOOD_PREFIX ".evt.payment.failed"),
-        T(payment_refunded, FOOD_PREFIX ".evt.payment.refunded"),
-        T(create_ticket, FOOD_PREFIX ".cmd.store.create_ticket"),
-        T(update_ticket, FOOD_PREFIX ".cmd.store.update_ticket"),
-        T(withdraw_ticket, FOOD_PREFIX ".cmd.store.withdraw_ticket"),
-        T(ticket_recorded, FOOD_PREFIX ".evt.store.ticket_recorded"),
-        T(ticket_withdrawn, FOOD_PREFIX ".evt.store.ticket_withdrawn"),
-        T(open_delivery, FOOD_PREFIX ".cmd.delivery.open"),
-        T(assign_rider, FOOD_PREFIX ".cmd.delivery.assign"),
-        T(complete_delivery, FOOD_PREFIX ".cmd.delivery.complete"),
-        T(cancel_delivery, FOOD_PREFIX ".cmd.delivery.cancel"),
-        T(delivery_recorded, FOOD_PREFIX ".evt.delivery.recorded"),
-        T(redeem_coupon, FOOD_PREFIX ".cmd.coupon.redeem"),
-        T(return_coupon, FOOD_PREFIX ".cmd.coupon.return"),
-        T(issue_coupon, FOOD_PREFIX ".cmd.coupon.issue"),
-        T(record_completion, FOOD_PREFIX ".cmd.coupon.record_completion"),
-        T(coupon_redeemed, FOOD_PREFIX ".evt.coupon.redeemed"),
-        T(coupon_rejected, FOOD_PREFIX ".evt.coupon.rejected"),
-        T(coupon_returned, FOOD_PREFIX ".evt.coupon.returned"),
-        T(coupon_issued, FOOD_PREFIX ".evt.coupon.issued"),
-        T(loyalty_updated, FOOD_PREFIX ".evt.coupon.loyalty_updated"),
-        T(notify_customer, FOOD_PREFIX ".cmd.notification.send"),
-        T(notification_sent, FOOD_PREFIX ".evt.notification.sent"),
-        T(order_status_changed, NULL),
-        T(place_order, FOOD_PREFIX ".rpc.orders.place"),
-        T(order_action, FOOD_PREFIX ".rpc.orders.action"),
-        T(modify_order, FOOD_PREFIX ".rpc.orders.modify"),
-        T(rpc_reply, NULL),
-        T(saga_query, FOOD_PREFIX ".rpc.sagas.query"),
+        T(command_batch, {FOOD_PREFIX ".cmd.*", NULL}),
+        T(reply_batch, {FOOD_PREFIX ".ans.*", NULL}),
+        T(order_status_changed, {TOPO_ARCHIVE_SUBJECTS, NULL}),
+        RPC(place_order, "place"),
+        RPC(order_action, "action"),
+        RPC(modify_order, "modify"),
+        RPC(grant_coupon, "coupon"),
+        {&food__v1__saga_query__descriptor, {FOOD_PREFIX ".rpc.orders.*.saga", TOPO_RPC_STUCK}, "saga"},
+        T(rpc_reply, {NULL, NULL}),
+        /* Travelling inside batches: named by the Food-Type of a single command's dead letter. */
+        T(authorize_payment, {NULL, NULL}),
+        T(refund_payment, {NULL, NULL}),
+        T(create_ticket, {NULL, NULL}),
+        T(update_ticket, {NULL, NULL}),
+        T(withdraw_ticket, {NULL, NULL}),
+        T(open_delivery, {NULL, NULL}),
+        T(assign_rider, {NULL, NULL}),
+        T(complete_delivery, {NULL, NULL}),
+        T(redeem_coupon, {NULL, NULL}),
+        T(return_coupon, {NULL, NULL}),
+        T(issue_coupon, {NULL, NULL}),
 };
 #undef T
+#undef RPC
 
 const CodecType *codec_type_by_name(const char *name) {
-        for (size_t i = 0; i < sizeof(codec_types) / sizeof(codec_types[0]); i++)
+        for (size_t i = 0; name && i < sizeof(codec_types) / sizeof(codec_types[0]); i++)
                 if (strcmp(codec_types[i].desc->name, name) == 0)
                         return &codec_types[i];
         return NULL;
@@ -62,20 +52,98 @@ const CodecType *codec_type_at(size_t i) {
         return i < sizeof(codec_types) / sizeof(codec_types[0]) ? &codec_types[i] : NULL;
 }
 
-int codec_subject(const ProtobufCMessageDescriptor *desc, const char *order_id, char *buf, size_t cap) {
-        const CodecType *t = codec_type_by_desc(desc);
-        int n;
+/* Which worker each command of a batch goes to, by its oneof case. */
+static const struct {
+        Food__V1__Command__CommandCase c;
+        const char *worker;
+} codec_commands[] = {
+        {FOOD__V1__COMMAND__COMMAND_AUTHORIZE_PAYMENT, "payment"},
+        {FOOD__V1__COMMAND__COMMAND_REFUND_PAYMENT, "payment"},
+        {FOOD__V1__COMMAND__COMMAND_CREATE_TICKET, "store"},
+        {FOOD__V1__COMMAND__COMMAND_UPDATE_TICKET, "store"},
+        {FOOD__V1__COMMAND__COMMAND_WITHDRAW_TICKET, "store"},
+        {FOOD__V1__COMMAND__COMMAND_OPEN_DELIVERY, "delivery"},
+        {FOOD__V1__COMMAND__COMMAND_ASSIGN_RIDER, "delivery"},
+        {FOOD__V1__COMMAND__COMMAND_COMPLETE_DELIVERY, "delivery"},
+        {FOOD__V1__COMMAND__COMMAND_REDEEM_COUPON, "coupon"},
+        {FOOD__V1__COMMAND__COMMAND_RETURN_COUPON, "coupon"},
+        {FOOD__V1__COMMAND__COMMAND_ISSUE_COUPON, "coupon"},
+};
 
-        if (!t)
-                return -EINVAL;
-        if (t->subject)
-                n = snprintf(buf, cap, "%s", t->subject);
-        else if (desc == &food__v1__order_status_changed__descriptor && order_id && *order_id &&
-                 !strpbrk(order_id, ". *>"))
-                n = snprintf(buf, cap, FOOD_PREFIX ".order.%s.status", order_id);
-        else
-                return -EINVAL;
-        return (n < 0 || (size_t)n >= cap) ? -EINVAL : 0;
+/* The oneof member of a message (a Command or a Reply) whose field number is `case_value`, or NULL. */
+static const ProtobufCMessage *codec_oneof_member(const ProtobufCMessage *m, uint32_t case_value) {
+        const ProtobufCMessageDescriptor *d = m->descriptor;
+        for (unsigned i = 0; i < d->n_fields; i++)
+                if (d->fields[i].id == case_value && d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
+                        return *(ProtobufCMessage *const *)((const char *)m + d->fields[i].offset);
+        return NULL;
+}
+
+/* Sets the oneof member of `m` that holds a message of `sub`'s type: 0 or -EINVAL. */
+static int codec_oneof_set(ProtobufCMessage *m, const ProtobufCMessage *sub) {
+        const ProtobufCMessageDescriptor *d = m->descriptor;
+        for (unsigned i = 0; i < d->n_fields; i++) {
+                const ProtobufCFieldDescriptor *f = &d->fields[i];
+                if (f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor == sub->descriptor &&
+                    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+                        *(uint32_t *)((char *)m + f->quantifier_offset) = f->id;
+                        *(const ProtobufCMessage **)((char *)m + f->offset) = sub;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+const ProtobufCMessage *codec_command_message(const Food__V1__Command *c) {
+        return c && c->command_case ? codec_oneof_member(&c->base, (uint32_t)c->command_case) : NULL;
+}
+
+const char *codec_command_worker(const Food__V1__Command *c) {
+        for (size_t i = 0; c && i < sizeof(codec_commands) / sizeof(codec_commands[0]); i++)
+                if (codec_commands[i].c == c->command_case)
+                        return codec_command_message(c) ? codec_commands[i].worker : NULL;
+        return NULL;
+}
+
+int codec_command_wrap(Food__V1__Command *c, const ProtobufCMessage *m) {
+        food__v1__command__init(c);
+        return codec_oneof_set(&c->base, m);
+}
+
+const ProtobufCMessage *codec_reply_message(const Food__V1__Reply *r) {
+        return r && r->reply_case ? codec_oneof_member(&r->base, (uint32_t)r->reply_case) : NULL;
+}
+
+int codec_reply_wrap(Food__V1__Reply *r, const ProtobufCMessage *m) {
+        food__v1__reply__init(r);
+        return codec_oneof_set(&r->base, m);
+}
+
+bool codec_subject_fits(const ProtobufCMessage *m, const char *subject) {
+        const CodecType *t = m ? codec_type_by_desc(m->descriptor) : NULL;
+        char token[TOPO_SUBJECT_MAX];
+        bool fits = false;
+
+        if (!t || !subject)
+                return false;
+        for (int i = 0; i < 2 && !fits; i++)
+                fits = t->subjects[i] && topo_subject_matches(t->subjects[i], subject);
+        if (!fits)
+                return false;
+        if (m->descriptor == &food__v1__order_status_changed__descriptor)
+                return topo_token(subject, 2, token, sizeof(token)) == 0 && strcmp(token, codec_order_id(m)) == 0;
+        if (m->descriptor == &food__v1__command_batch__descriptor) {
+                const Food__V1__CommandBatch *b = (const Food__V1__CommandBatch *)m;
+                if (topo_token(subject, 2, token, sizeof(token)) < 0)
+                        return false;
+                for (size_t i = 0; i < b->n_commands; i++) {
+                        const char *w = codec_command_worker(b->commands[i]);
+                        if (!w || strcmp(w, token) != 0)
+                                return false;
+                }
+                return b->n_notifications == 0 || strcmp(token, "notification") == 0;
+        }
+        return true;
 }
 
 int codec_pack(const ProtobufCMessage *m, uint8_t **ret, size_t *ret_len) {

@@ -2,19 +2,25 @@
  * subject), packing, and checked unpacking of NATS payloads. */
 #pragma once
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "food.pb-c.h"
 
-#define CODEC_SUBJECT_MAX 128
+#include "topology.h"
+
+#define CODEC_SUBJECT_MAX TOPO_SUBJECT_MAX
 
 /* Subject prefix of the whole system; see README "Subjects and streams". */
-#define FOOD_PREFIX "food"
+#define FOOD_PREFIX TOPO_PREFIX
 
 typedef struct {
         const ProtobufCMessageDescriptor *desc;
-        const char *subject; /* fixed subject, or NULL for per-order subjects */
+        /* Subject patterns (lib/topology.h) a message of this type travels on alone; NULL
+         * entries for none (a command or reply travels inside a batch, an RpcReply to an inbox). */
+        const char *subjects[2];
+        const char *verb; /* RPC requests: the last token of their subject */
 } CodecType;
 
 /* Looks up a registered type by its full protobuf name (e.g.
@@ -24,9 +30,21 @@ const CodecType *codec_type_by_desc(const ProtobufCMessageDescriptor *desc);
 /* The i-th registered type (0-based), NULL past the last: to list them all. */
 const CodecType *codec_type_at(size_t i);
 
-/* Writes the subject a message of `desc` is published on; per-order messages
- * (OrderStatusChanged) use `order_id`. Returns 0 or -EINVAL. */
-int codec_subject(const ProtobufCMessageDescriptor *desc, const char *order_id, char *buf, size_t cap);
+/* Whether `subject` is one a message like `m` travels on: its type's pattern,
+ * and what the subject names of it (the order of a status event, the worker of
+ * every command of a batch). */
+bool codec_subject_fits(const ProtobufCMessage *m, const char *subject);
+
+/* The worker a batched command goes to ("payment", "store", ...), or NULL when
+ * it holds no known command. */
+const char *codec_command_worker(const Food__V1__Command *c);
+/* The command inside `c` (its oneof member), or NULL. */
+const ProtobufCMessage *codec_command_message(const Food__V1__Command *c);
+/* Wraps `m` (borrowed; a command type) into `c`: 0, or -EINVAL for another type. */
+int codec_command_wrap(Food__V1__Command *c, const ProtobufCMessage *m);
+/* The reply inside `r`, or NULL; and the wrapping of a reply type. */
+const ProtobufCMessage *codec_reply_message(const Food__V1__Reply *r);
+int codec_reply_wrap(Food__V1__Reply *r, const ProtobufCMessage *m);
 
 /* Packs `m` into a new malloc'ed buffer (*ret owned by the caller). */
 int codec_pack(const ProtobufCMessage *m, uint8_t **ret, size_t *ret_len);

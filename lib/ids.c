@@ -13,14 +13,69 @@ int64_t ids_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int ids_new(char *buf, size_t cap, const char *prefix) {
+static int ids_make(char *buf, size_t cap, const char *prefix, int selector) {
         uint8_t rnd[6];
         if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
                 return -EIO;
+        if (selector >= 0)
+                rnd[0] = (uint8_t)selector;
         int n = snprintf(buf, cap, "%s_%012llx%02x%02x%02x%02x%02x%02x", prefix,
                          (unsigned long long)ids_now_ms() & 0xffffffffffffULL, rnd[0], rnd[1], rnd[2], rnd[3],
                          rnd[4], rnd[5]);
         return (n < 0 || (size_t)n >= cap) ? -ENOSPC : 0;
+}
+
+int ids_new(char *buf, size_t cap, const char *prefix) {
+        return ids_make(buf, cap, prefix, -1);
+}
+
+int ids_new_selected(char *buf, size_t cap, const char *prefix, unsigned selector) {
+        return ids_make(buf, cap, prefix, (int)(selector & 0xff));
+}
+
+static uint32_t fnv1a(uint32_t h, const char *s) {
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 16777619u;
+        return h;
+}
+
+unsigned ids_selector(const char *a, const char *b) {
+        uint32_t h = fnv1a(2166136261u, a ? a : "");
+        if (b)
+                h = fnv1a(h * 16777619u, b); /* the separator: "ab" + "c" differs from "a" + "bc" */
+        return (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) & 0xff;
+}
+
+static int hex_digit(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int ids_shard(const char *id) {
+        const char *u = id ? strchr(id, '_') : NULL;
+        /* <prefix>_ + 12 hex of time + 12 hex of which the first two are the selector */
+        if (u && strlen(u + 1) == 24 && strspn(u + 1, "0123456789abcdef") == 24)
+                return (hex_digit(u[13]) * 16 + hex_digit(u[14])) % IDS_SHARDS;
+        return (int)(ids_selector(id, NULL) % IDS_SHARDS);
+}
+
+int ids_uuid7(char *buf, size_t cap) {
+        uint8_t b[16];
+        uint64_t ms = (uint64_t)ids_now_ms();
+        if (cap < 37)
+                return -ENOSPC;
+        if (getrandom(b + 6, 10, 0) != 10)
+                return -EIO;
+        for (int i = 0; i < 6; i++)
+                b[i] = (uint8_t)(ms >> (40 - 8 * i));
+        b[6] = (uint8_t)(0x70 | (b[6] & 0x0f)); /* version 7 */
+        b[8] = (uint8_t)(0x80 | (b[8] & 0x3f)); /* variant 10 */
+        size_t pos = 0;
+        for (int i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        buf[pos++] = '-';
+                pos += (size_t)snprintf(buf + pos, cap - pos, "%02x", b[i]);
+        }
+        return 0;
 }
 
 int ids_traceparent(char *buf, size_t cap) {

@@ -5,8 +5,25 @@
 #include <stdint.h>
 
 /* Writes "<prefix>_" + 12 hex digits of ms time + 12 random hex digits
- * (sortable by creation, safe as a NATS subject token). cap >= strlen(prefix)+26. */
+ * (sortable by creation, safe as a NATS subject token). cap >= strlen(prefix)+26.
+ * The first random byte is the id's shard selector (ids_shard). */
 int ids_new(char *buf, size_t cap, const char *prefix);
+/* The same with the shard selector byte given (0..255), e.g. ids_selector() of
+ * an idempotency key, so that retries of one request land on one shard. */
+int ids_new_selected(char *buf, size_t cap, const char *prefix, unsigned selector);
+
+/* The orchestrator's shards: every saga belongs to one, by its order id. A
+ * deployment's shard count is fixed (it divides 256). */
+#define IDS_SHARDS 16
+/* A selector byte from one or two strings (FNV-1a; b may be NULL). */
+unsigned ids_selector(const char *a, const char *b);
+/* The shard of `id` (0..IDS_SHARDS-1): the selector byte of an id made by
+ * ids_new, else ids_selector(id) (any other string, e.g. a customer id). */
+int ids_shard(const char *id);
+
+/* A UUIDv7 (time-ordered, 74 random bits) as 36 characters: ids that are never
+ * reused, even when a database forgets commits it confirmed. cap >= 37. */
+int ids_uuid7(char *buf, size_t cap);
 int64_t ids_now_ms(void);
 
 /* W3C trace context: a new sampled "00-<32 hex trace id>-<16 hex span id>-01"

@@ -72,13 +72,22 @@ static void pg_ignore_notice(void *arg, const char *message) {
         (void)message;
 }
 
+/* search_path: the schemas of pg->schema (a comma-separated list), then public. */
 static int pg_setup_session(Pg *pg) {
-        char sql[256];
-        char *quoted = PQescapeIdentifier(pg->conn, pg->schema, strlen(pg->schema));
-        if (!quoted)
-                return -ENOMEM;
-        snprintf(sql, sizeof(sql), "SET search_path TO %s, public", quoted);
-        PQfreemem(quoted);
+        char sql[512];
+        size_t used = (size_t)snprintf(sql, sizeof(sql), "SET search_path TO ");
+        for (const char *p = pg->schema; *p;) {
+                size_t n = strcspn(p, ",");
+                char *quoted = PQescapeIdentifier(pg->conn, p, n);
+                if (!quoted)
+                        return -ENOMEM;
+                used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s, ", quoted);
+                PQfreemem(quoted);
+                p += n + (p[n] == ',');
+                if (used >= sizeof(sql))
+                        return -ENAMETOOLONG;
+        }
+        snprintf(sql + used, sizeof(sql) - used, "public");
         return pg_exec(pg, sql);
 }
 
@@ -341,6 +350,258 @@ void pg_rollback(Pg *pg) {
                 (void)pg_exec(pg, "ROLLBACK");
 }
 
+/* ---- pipelines ---------------------------------------------------------- */
+
+/* What one queued command of a pipeline was, to read its result in order. */
+typedef enum { PIPE_CMD, PIPE_PREPARE, PIPE_CALL, PIPE_COMMIT } PipeKind;
+
+/* Runs the calls as one pipeline; *failed_at is the queued command that failed first (or -1). */
+static int pg_pipeline_once(Pg *pg, const PgCall *calls, size_t n, bool transaction, int *failed_at) {
+        PipeKind kinds[2 * 64 + 2];
+        size_t idx[2 * 64 + 2];
+        const PgStmt *fresh[64];
+        size_t q = 0, n_fresh = 0;
+        int r = pg_usable(pg);
+
+        *failed_at = -1;
+        if (r < 0)
+                return r;
+        if (n > 64)
+                return -E2BIG;
+        if (!PQenterPipelineMode(pg->conn)) {
+                pg_set_error(pg, PQerrorMessage(pg->conn));
+                return -EPROTO;
+        }
+        if (transaction) {
+                if (!PQsendQueryParams(pg->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+                        goto send_failed;
+                kinds[q++] = PIPE_CMD;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const PgStmt *st = calls[i].st;
+                bool known = false;
+                for (size_t k = 0; k < pg->n_prepared && !known; k++)
+                        known = pg->prepared[k] == st;
+                for (size_t k = 0; k < n_fresh && !known; k++)
+                        known = fresh[k] == st;
+                if (!known) {
+                        if (pg->n_prepared + n_fresh >= PG_MAX_PREPARED) {
+                                r = -ENOSPC;
+                                goto drain;
+                        }
+                        if (!PQsendPrepare(pg->conn, st->name, st->sql, 0, NULL))
+                                goto send_failed;
+                        idx[q] = n_fresh;
+                        kinds[q++] = PIPE_PREPARE;
+                        fresh[n_fresh++] = st;
+                }
+                if (!PQsendQueryPrepared(pg->conn, st->name, calls[i].n, calls[i].vals, calls[i].lens, calls[i].fmts, 0))
+                        goto send_failed;
+                idx[q] = i;
+                kinds[q++] = PIPE_CALL;
+        }
+        if (transaction) {
+                if (!PQsendQueryParams(pg->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+                        goto send_failed;
+                kinds[q++] = PIPE_COMMIT;
+        }
+        if (!PQpipelineSync(pg->conn))
+                goto send_failed;
+        goto drain;
+send_failed:
+        pg_set_error(pg, PQerrorMessage(pg->conn));
+        pg->broken = true;
+        r = -ENOTCONN;
+        if (PQstatus(pg->conn) != CONNECTION_OK)
+                return r; /* nothing more comes back; the session is replaced before its next use */
+        (void)PQpipelineSync(pg->conn);
+drain:
+        /* One result (then NULL) per queued command, in order; then the sync point. */
+        for (size_t k = 0; k < q; k++) {
+                PGresult *res = PQgetResult(pg->conn);
+                int rr;
+                if (!res) {
+                        if (r == 0)
+                                r = pg_result_errno(pg, NULL);
+                        return r;
+                }
+                if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
+                        rr = -ECANCELED; /* skipped after an earlier failure */
+                else
+                        rr = pg_result_errno(pg, res);
+                if (rr == 0 && kinds[k] == PIPE_COMMIT && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+                        pg_set_error(pg, "the transaction had failed: COMMIT rolled it back");
+                        rr = -ECANCELED;
+                }
+                if (rr == 0 && kinds[k] == PIPE_PREPARE)
+                        pg->prepared[pg->n_prepared++] = fresh[idx[k]];
+                if (rr < 0 && r == 0) {
+                        r = rr;
+                        *failed_at = (int)k;
+                }
+                if (kinds[k] == PIPE_CALL && rr == 0 && calls[idx[k]].ret)
+                        *calls[idx[k]].ret = res;
+                else
+                        PQclear(res);
+                while ((res = PQgetResult(pg->conn)) != NULL) {
+                        if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) { /* aborted commands end early */
+                                PQclear(res);
+                                goto synced;
+                        }
+                        PQclear(res);
+                }
+        }
+        {
+                PGresult *res = PQgetResult(pg->conn); /* the sync point */
+                if (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+                        if (r == 0)
+                                r = pg_result_errno(pg, res);
+                        pg->broken = true;
+                }
+                PQclear(res);
+        }
+synced:
+        if (!PQexitPipelineMode(pg->conn)) {
+                pg_set_error(pg, PQerrorMessage(pg->conn));
+                pg->broken = true;
+                if (r == 0)
+                        r = -EPROTO;
+        }
+        if (r < 0) {
+                /* Results handed over before the failure are the caller's no longer. */
+                for (size_t i = 0; i < n; i++)
+                        if (calls[i].ret && *calls[i].ret) {
+                                PQclear(*calls[i].ret);
+                                *calls[i].ret = NULL;
+                        }
+                /* The sync point ended a failed transaction: nothing is left to roll back. */
+        }
+        return r;
+}
+
+static int pg_pipeline_run(Pg *pg, const PgCall *calls, size_t n, bool transaction) {
+        int failed_at;
+        int r = pg_pipeline_once(pg, calls, n, transaction, &failed_at);
+        /* A session that looked alive but whose server restarted since its last use
+         * fails at its first command, before anything ran: reconnect once and run
+         * again (as pg_begin does). */
+        if (r == -ENOTCONN && failed_at <= 0 && (r = pg_ensure(pg)) == 0)
+                r = pg_pipeline_once(pg, calls, n, transaction, &failed_at);
+        return r;
+}
+
+int pg_transaction(Pg *pg, const PgCall *calls, size_t n) {
+        return pg_pipeline_run(pg, calls, n, true);
+}
+
+int pg_pipeline(Pg *pg, const PgCall *calls, size_t n) {
+        return pg_pipeline_run(pg, calls, n, false);
+}
+
+/* ---- binary arrays ------------------------------------------------------- */
+
+#define PG_ARRAY_HEADER 20 /* ndim, flags, element oid, dimension, lower bound */
+
+static void pg_array_put(PgArray *a, const void *p, size_t n) {
+        if (a->failed)
+                return;
+        if (a->len + n > a->cap) {
+                size_t cap = a->cap ? a->cap * 2 : 256;
+                while (cap < a->len + n)
+                        cap *= 2;
+                uint8_t *d = realloc(a->data, cap);
+                if (!d) {
+                        a->failed = true;
+                        return;
+                }
+                a->data = d;
+                a->cap = cap;
+        }
+        memcpy(a->data + a->len, p, n);
+        a->len += n;
+}
+
+static void pg_array_u32(PgArray *a, uint32_t v) {
+        uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+        pg_array_put(a, b, 4);
+}
+
+void pg_array_init(PgArray *a, uint32_t oid) {
+        memset(a, 0, sizeof(*a));
+        a->oid = oid;
+        uint8_t zero[PG_ARRAY_HEADER] = {0};
+        pg_array_put(a, zero, sizeof(zero));
+}
+
+void pg_array_bytes(PgArray *a, const void *p, size_t n) {
+        pg_array_u32(a, (uint32_t)n);
+        pg_array_put(a, p, n);
+        a->n++;
+}
+
+void pg_array_text(PgArray *a, const char *s) {
+        if (!s)
+                pg_array_null(a);
+        else
+                pg_array_bytes(a, s, strlen(s));
+}
+
+void pg_array_null(PgArray *a) {
+        pg_array_u32(a, UINT32_MAX); /* length -1 */
+        a->has_null = true;
+        a->n++;
+}
+
+void pg_array_int8(PgArray *a, int64_t v) {
+        uint64_t u = (uint64_t)v;
+        pg_array_u32(a, 8);
+        pg_array_u32(a, (uint32_t)(u >> 32));
+        pg_array_u32(a, (uint32_t)u);
+        a->n++;
+}
+
+void pg_array_int4(PgArray *a, int32_t v) {
+        pg_array_u32(a, 4);
+        pg_array_u32(a, (uint32_t)v);
+        a->n++;
+}
+
+void pg_array_bool(PgArray *a, bool v) {
+        uint8_t b = v ? 1 : 0;
+        pg_array_u32(a, 1);
+        pg_array_put(a, &b, 1);
+        a->n++;
+}
+
+void pg_array_float8(PgArray *a, double v) {
+        uint64_t u;
+        memcpy(&u, &v, sizeof(u));
+        pg_array_u32(a, 8);
+        pg_array_u32(a, (uint32_t)(u >> 32));
+        pg_array_u32(a, (uint32_t)u);
+        a->n++;
+}
+
+int pg_array_finish(PgArray *a) {
+        if (a->failed || a->len < PG_ARRAY_HEADER)
+                return -ENOMEM;
+        uint32_t h[5] = {a->n ? 1u : 0u, a->has_null ? 1u : 0u, a->oid, (uint32_t)a->n, 1};
+        for (int i = 0; i < 5; i++) {
+                a->data[4 * i] = (uint8_t)(h[i] >> 24);
+                a->data[4 * i + 1] = (uint8_t)(h[i] >> 16);
+                a->data[4 * i + 2] = (uint8_t)(h[i] >> 8);
+                a->data[4 * i + 3] = (uint8_t)h[i];
+        }
+        if (a->n == 0)
+                a->len = 12; /* an empty array has no dimension */
+        return 0;
+}
+
+void pg_array_free(PgArray *a) {
+        free(a->data);
+        memset(a, 0, sizeof(*a));
+}
+
 static int migration_version(const char *name) {
         char *end;
         long v = strtol(name, &end, 10);
@@ -353,21 +614,29 @@ int pg_migrate(Pg *pg, const char *schema, const EmbeddedFile *files, size_t n) 
         char *lit = PQescapeLiteral(pg->conn, schema, strlen(schema));
         PGresult *res = NULL;
         int current = 0, r;
+        bool locked = false;
 
         if (!q || !lit) {
                 r = -ENOMEM;
                 goto out;
         }
+        /* One migrator at a time per schema, even with many replicas (or processes sharing a schema)
+         * starting: a session lock taken before the transaction, so that the transaction sees what
+         * the previous holder committed (an advisory lock inside it would not refresh the catalog
+         * it already read: CREATE SCHEMA IF NOT EXISTS would then collide). */
+        snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(hashtext(%s))", lit);
+        r = pg_exec(pg, sql);
+        if (r < 0)
+                goto out;
+        locked = true;
         r = pg_begin(pg);
         if (r < 0)
                 goto out;
-        /* One migrator at a time per schema, even with many replicas starting. */
         snprintf(sql, sizeof(sql),
-                 "SELECT pg_advisory_xact_lock(hashtext(%s));"
                  "CREATE SCHEMA IF NOT EXISTS %s;"
                  "CREATE TABLE IF NOT EXISTS %s.schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
                  " applied_at timestamptz NOT NULL DEFAULT now())",
-                 lit, q, q);
+                 q, q);
         r = pg_exec(pg, sql);
         if (r < 0)
                 goto fail;
@@ -410,6 +679,10 @@ int pg_migrate(Pg *pg, const char *schema, const EmbeddedFile *files, size_t n) 
 fail:
         pg_rollback(pg);
 out:
+        if (locked) {
+                snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(hashtext(%s))", lit);
+                (void)pg_exec(pg, sql);
+        }
         PQclear(res);
         PQfreemem(q);
         PQfreemem(lit);

@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "embedded.h"
 
@@ -19,8 +20,9 @@ typedef struct {
 
 /* Migrations are EmbeddedFile arrays (embedded.h); a file's version is its leading number. */
 
-/* Connects with `conninfo` and sets search_path to `schema` (then public).
- * Returns 0, or -ENOTCONN (message in the log). `schema` is copied. */
+/* Connects with `conninfo` and sets search_path to `schema` (a schema, or a
+ * comma-separated list of them; then public). Returns 0, or -ENOTCONN (message
+ * in the log). `schema` is copied. */
 int pg_connect(Pg **ret, const char *conninfo, const char *schema);
 void pg_free(Pg *pg);
 /* Reconnects if the connection broke. 0 when usable, -ENOTCONN otherwise. */
@@ -53,6 +55,54 @@ int pg_begin(Pg *pg);
  * (PostgreSQL then answers ROLLBACK, not an error), or the errors of pg_run. */
 int pg_commit(Pg *pg);
 void pg_rollback(Pg *pg);
+
+/* One statement of a pipeline (pg_transaction): its parameters as for pg_run;
+ * `ret`, when not NULL, receives the result (PQclear it) once all went well. */
+typedef struct {
+        const PgStmt *st;
+        int n;
+        const char *const *vals;
+        const int *lens;
+        const int *fmts;
+        PGresult **ret;
+} PgCall;
+
+/* BEGIN, every call in order, COMMIT: one round trip (libpq pipeline mode).
+ * 0 when committed; otherwise the errors of pg_run for the first statement
+ * that failed, or -ECANCELED as pg_commit (nothing was written). */
+int pg_transaction(Pg *pg, const PgCall *calls, size_t n);
+/* The same calls without a transaction around them (reads). */
+int pg_pipeline(Pg *pg, const PgCall *calls, size_t n);
+
+/* A multi-row parameter: a one-dimensional PostgreSQL array in binary format
+ * (pass it with length pg_array_len and format 1), built element by element;
+ * `oid` is the element type (PG_OID_*). Appends never fail visibly: a failed
+ * allocation makes pg_array_finish return -ENOMEM. */
+#define PG_OID_BOOL 16
+#define PG_OID_BYTEA 17
+#define PG_OID_INT8 20
+#define PG_OID_INT4 23
+#define PG_OID_TEXT 25
+#define PG_OID_FLOAT8 701
+typedef struct {
+        uint8_t *data;
+        size_t len, cap;
+        uint32_t oid;
+        int32_t n;
+        bool has_null;
+        bool failed;
+} PgArray;
+void pg_array_init(PgArray *a, uint32_t oid);
+void pg_array_text(PgArray *a, const char *s); /* NULL appends an SQL NULL */
+void pg_array_bytes(PgArray *a, const void *p, size_t n);
+void pg_array_int8(PgArray *a, int64_t v);
+void pg_array_int4(PgArray *a, int32_t v);
+void pg_array_bool(PgArray *a, bool v);
+void pg_array_float8(PgArray *a, double v);
+void pg_array_null(PgArray *a);
+/* Writes the array's header; 0 or -ENOMEM. The bytes are a->data, a->len. */
+int pg_array_finish(PgArray *a);
+void pg_array_free(PgArray *a);
 
 /* Applies, in one transaction under an advisory lock, every file in `files`
  * whose version is above the schema's recorded one. Idempotent. */

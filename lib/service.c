@@ -38,14 +38,18 @@ static int pg_connect_retrying(Service *s, Pg **ret) {
         }
 }
 
-int service_start(Service *s, const char *name, const char *schema, const EmbeddedFile *migrations,
-                  size_t n_migrations, int default_health_port) {
+int service_start(Service *s, const char *name, const ServiceSchema *schemas, size_t n_schemas,
+                  int default_health_port) {
+        size_t used = 0;
         int r;
 
         memset(s, 0, sizeof(*s));
         pthread_mutex_init(&s->ready_lock, NULL);
         s->name = name;
-        s->schema = schema;
+        for (size_t i = 0; i < n_schemas; i++)
+                used += (size_t)snprintf(s->search_path + used, sizeof(s->search_path) - used, "%s%s", i ? "," : "",
+                                         schemas[i].name);
+        s->schema = n_schemas ? s->search_path : NULL;
         r = config_common(&s->cfg, name, default_health_port);
         if (r < 0)
                 return r;
@@ -56,18 +60,24 @@ int service_start(Service *s, const char *name, const char *schema, const Embedd
         r = bus_setup_topology(s->bus);
         if (r < 0)
                 return r;
+        if (n_schemas == 0)
+                goto serve;
         r = pg_connect_retrying(s, &s->pg);
         if (r < 0)
                 return log_error_errno(r, "cannot connect to PostgreSQL");
-        if (schema && n_migrations > 0) {
-                r = pg_migrate(s->pg, schema, migrations, n_migrations);
+        for (size_t i = 0; i < n_schemas; i++) {
+                if (schemas[i].n_migrations == 0)
+                        continue;
+                r = pg_migrate(s->pg, schemas[i].name, schemas[i].migrations, schemas[i].n_migrations);
                 if (r < 0)
-                        return log_error_errno(r, "migrations of schema %s failed: %s", schema, pg_error(s->pg));
+                        return log_error_errno(r, "migrations of schema %s failed: %s", schemas[i].name,
+                                               pg_error(s->pg));
         }
-        r = pg_connect(&s->ready_pg, s->cfg.database_url, schema ? schema : "public");
+        r = pg_connect(&s->ready_pg, s->cfg.database_url, s->schema);
         if (r < 0)
                 return log_error_errno(r, "cannot connect to PostgreSQL for readiness pings");
         atomic_store(&s->ready_pg_up, true);
+serve:
         if (s->cfg.health_port > 0) {
                 const char *bind_addr;
                 r = config_str("HEALTH_BIND", "127.0.0.1", &bind_addr);
@@ -106,6 +116,8 @@ bool service_ready(void *service) {
 
         if (service_stopping || !bus_connected(s->bus))
                 return false;
+        if (!s->ready_pg)
+                return true; /* a process without PostgreSQL */
         /* The PostgreSQL connection's last known state says nothing once the
          * server died or hangs: ask it, within a bound. One ping at a time; a
          * probe arriving meanwhile takes the last answer instead of queueing. */

@@ -14,7 +14,8 @@
 
 typedef struct {
         const char *name;   /* process name: logs, NATS client name */
-        const char *schema; /* PostgreSQL schema it owns, or NULL */
+        const char *schema; /* its connections' search path: its own schema first, or NULL (no PostgreSQL) */
+        char search_path[160];
         CommonConfig cfg;
         Bus *bus;
         Pg *pg; /* the main thread's connection */
@@ -27,11 +28,20 @@ typedef struct {
 /* Set by SIGTERM/SIGINT; every loop polls it. */
 extern volatile bool service_stopping;
 
+/* A PostgreSQL schema a process migrates, with its migration files. */
+typedef struct {
+        const char *name;
+        const EmbeddedFile *migrations;
+        size_t n_migrations;
+} ServiceSchema;
+
 /* Reads the common config, installs signal handlers, connects NATS (retrying),
- * creates the topology, connects PostgreSQL and applies `migrations` to
- * `schema`, starts the health server. Returns 0 or negative errno (logged). */
-int service_start(Service *s, const char *name, const char *schema, const EmbeddedFile *migrations,
-                  size_t n_migrations, int default_health_port);
+ * creates the topology, connects PostgreSQL and applies each schema's
+ * migrations (the first schema is the process's own: its connections' search
+ * path, then the others', then public), starts the health server. n_schemas
+ * may be 0 (no PostgreSQL). Returns 0 or negative errno (logged). */
+int service_start(Service *s, const char *name, const ServiceSchema *schemas, size_t n_schemas,
+                  int default_health_port);
 /* Stops health, drains NATS, then closes PostgreSQL. Consumers must be closed. */
 void service_stop(Service *s);
 /* Opens another PostgreSQL connection on the service's schema (per thread). */

@@ -40,19 +40,45 @@ static void test_garbage_rejected(void) {
 }
 
 static void test_registry_and_subjects(void) {
-        char subj[CODEC_SUBJECT_MAX];
+        Food__V1__Correlation corr = FOOD__V1__CORRELATION__INIT;
+        Food__V1__CreateTicket ticket = FOOD__V1__CREATE_TICKET__INIT;
+        Food__V1__AuthorizePayment pay = FOOD__V1__AUTHORIZE_PAYMENT__INIT;
+        Food__V1__Command c1, c2, *cmds[2] = {&c1, &c2};
+        Food__V1__CommandBatch batch = FOOD__V1__COMMAND_BATCH__INIT;
+        Food__V1__Order order = FOOD__V1__ORDER__INIT;
+        Food__V1__OrderStatusChanged ev = FOOD__V1__ORDER_STATUS_CHANGED__INIT;
+        Food__V1__PlaceOrder place = FOOD__V1__PLACE_ORDER__INIT;
+
         const CodecType *t = codec_type_by_name("food.v1.RefundPayment");
         CHECK(t && t->desc == &food__v1__refund_payment__descriptor, "RefundPayment not registered");
         CHECK(codec_type_by_name("food.v1.Nope") == NULL, "unknown type found");
-        CHECK(codec_subject(&food__v1__refund_payment__descriptor, NULL, subj, sizeof(subj)) == 0 &&
-                      strcmp(subj, "food.cmd.payment.refund") == 0,
-              "refund subject: got %s", subj);
-        CHECK(codec_subject(&food__v1__order_status_changed__descriptor, "ord_9", subj, sizeof(subj)) == 0 &&
-                      strcmp(subj, "food.order.ord_9.status") == 0,
-              "status subject: got %s", subj);
-        CHECK(codec_subject(&food__v1__order_status_changed__descriptor, "a.b", subj, sizeof(subj)) < 0,
-              "order id with a dot accepted as subject token");
         CHECK(codec_correlation(&((Food__V1__Order)FOOD__V1__ORDER__INIT).base) == NULL, "Order has no corr");
+
+        /* A batch fits the subject of the worker all its commands go to, and no other. */
+        ticket.corr = &corr;
+        pay.corr = &corr;
+        CHECK(codec_command_wrap(&c1, &ticket.base) == 0 && codec_command_wrap(&c2, &ticket.base) == 0,
+              "wrapping a ticket command");
+        CHECK(codec_command_message(&c1) == &ticket.base, "the wrapped command is the ticket");
+        CHECK(strcmp(codec_command_worker(&c1) ? codec_command_worker(&c1) : "", "store") == 0,
+              "ticket commands go to store, got %s", codec_command_worker(&c1));
+        CHECK(codec_command_wrap(&c1, &order.base) < 0, "an Order is not a command");
+        CHECK(codec_command_wrap(&c1, &ticket.base) == 0, "wrapping again");
+        batch.commands = cmds;
+        batch.n_commands = 2;
+        CHECK(codec_subject_fits(&batch.base, "food.cmd.store"), "a store batch fits food.cmd.store");
+        CHECK(!codec_subject_fits(&batch.base, "food.cmd.payment"), "a store batch does not fit food.cmd.payment");
+        CHECK(codec_command_wrap(&c2, &pay.base) == 0, "wrapping a payment");
+        CHECK(!codec_subject_fits(&batch.base, "food.cmd.store"), "a mixed batch fits no worker");
+
+        /* A status event fits the subject of its own order only. */
+        order.id = "ord_9";
+        ev.order = &order;
+        CHECK(codec_subject_fits(&ev.base, "food.order.ord_9.status"), "status event on its order's subject");
+        CHECK(!codec_subject_fits(&ev.base, "food.order.ord_8.status"), "status event on another order's subject");
+        /* An RPC fits its verb on any shard. */
+        CHECK(codec_subject_fits(&place.base, "food.rpc.orders.3.place"), "place on shard 3");
+        CHECK(!codec_subject_fits(&place.base, "food.rpc.orders.3.action"), "place on the action subject");
 }
 
 static void test_order_id(void) {

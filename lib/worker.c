@@ -1,4 +1,4 @@
-/* Batched, deduplicating JetStream consumer loop shared by every worker. */
+/* Batched JetStream consumer loop shared by every worker. */
 #include "worker.h"
 
 #include <errno.h>
@@ -6,31 +6,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
 
+#define WORKER_COMMANDS_MAX 4096 /* commands of one fetch (64 messages of one orchestrator batch each) */
+
 struct WorkerOut {
-        const ProtobufCMessageDescriptor *desc;
-        uint8_t *data;
+        uint8_t *data; /* the packed food.v1.Reply, or NULL */
         size_t len;
 };
 
+/* One command of a fetched batch. */
+typedef struct {
+        int msg;                     /* index of its message in the fetch */
+        int k;                       /* index of the command in its batch */
+        const ProtobufCMessage *cmd; /* borrowed from the decoded batch */
+        const char *dead;            /* why it is dead-lettered (static text), or NULL */
+        WorkerOut out;
+} Item;
+
+/* One fetched message: a decoded CommandBatch, or a whole message to dead-letter. */
 typedef struct {
         natsMsg *msg;
-        const char *msg_id;
-        ProtobufCMessage *m;  /* decoded payload, NULL when undecodable */
-        const char *order_id; /* sort key: rows are locked in order-id order */
-        int index;
-        /* What becomes of the message: handed back unless the batch says otherwise. DEAD is
-         * terminated only after its dead letter (`dead`) is confirmed stored. */
-        enum { ITEM_NAK, ITEM_ACK, ITEM_DEAD } fate;
-        const char *dead; /* why it is dead-lettered (static text) */
-        WorkerOut out;       /* reply to publish, if any */
-        char reply_subject[CODEC_SUBJECT_MAX];
-} Item;
+        Food__V1__CommandBatch *batch; /* NULL when it does not decode */
+        const char *dead;              /* the whole message is dead-lettered: why */
+        bool retry;                    /* a command asked for a later redelivery */
+} Msg;
 
 typedef struct {
         Service *svc;
@@ -38,25 +43,24 @@ typedef struct {
         BusConsumer *consumer;
         BusPublisher *pub;
         Pg *pg;
+        Item *items;
 } Loop;
 
-static Metric *m_handled, *m_duplicates, *m_failed;
+static Metric *m_handled, *m_failed;
 static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 
 static void worker_register_metrics(void) {
-        m_handled = metrics_counter("food_messages_handled_total", "Messages handled by this worker");
-        m_duplicates = metrics_counter("food_messages_duplicate_total", "Redelivered or duplicate messages skipped");
+        m_handled = metrics_counter("food_commands_handled_total", "Commands applied by this worker");
         m_failed = metrics_counter("food_messages_failed_total", "Messages whose handling failed and will be retried");
         worker_poison_init();
 }
 
 /* ---- poison accounting -------------------------------------------------- */
 
-#define POISON_ORDER_SUBJECT FOOD_PREFIX ".order.*.status"
 #define POISON_SERIES_MAX 64
 
 typedef struct {
-        const char *subject; /* NULL for the "other" series */
+        const char *subject; /* a subject or pattern; NULL for the "other" series */
         Metric *metric;
 } PoisonSeries;
 
@@ -70,6 +74,9 @@ static void poison_register(const char *subject) {
         char name[CODEC_SUBJECT_MAX + 48];
         char *copy;
 
+        for (size_t i = 0; subject && i < n_poison_series; i++)
+                if (poison_series[i].subject && strcmp(poison_series[i].subject, subject) == 0)
+                        return;
         if (n_poison_series == POISON_SERIES_MAX)
                 return;
         snprintf(name, sizeof(name), "food_messages_poison_total{subject=\"%s\"}", subject ? subject : "other");
@@ -81,15 +88,16 @@ static void poison_register(const char *subject) {
         n_poison_series++;
 }
 
+/* The workers' command subjects one by one, then every pattern a message type travels on. */
 static void poison_register_all(void) {
-        for (size_t i = 0;; i++) {
-                const CodecType *t = codec_type_at(i);
-                if (!t)
-                        break;
-                if (t->subject)
-                        poison_register(t->subject);
-        }
-        poison_register(POISON_ORDER_SUBJECT);
+        const TopoConsumer *c;
+        const CodecType *t;
+        for (size_t i = 0; (c = topo_consumer_at(i)); i++)
+                poison_register(c->filter);
+        for (size_t i = 0; (t = codec_type_at(i)); i++)
+                for (int k = 0; k < 2; k++)
+                        if (t->subjects[k])
+                                poison_register(t->subjects[k]);
         poison_register(NULL);
 }
 
@@ -97,28 +105,14 @@ void worker_poison_init(void) {
         pthread_once(&poison_once, poison_register_all);
 }
 
-/* food.order.<one token>.status */
-static bool poison_is_order_subject(const char *subject) {
-        static const char prefix[] = FOOD_PREFIX ".order.";
-        const char *id, *dot;
-        if (strncmp(subject, prefix, sizeof(prefix) - 1) != 0)
-                return false;
-        id = subject + sizeof(prefix) - 1;
-        dot = strchr(id, '.');
-        return dot && dot > id && strcmp(dot, ".status") == 0;
-}
-
 void worker_poison_count(const char *subject) {
         Metric *other = NULL;
         worker_poison_init();
-        if (!subject)
-                subject = "";
         for (size_t i = 0; i < n_poison_series; i++) {
                 const char *s = poison_series[i].subject;
                 if (!s)
                         other = poison_series[i].metric;
-                else if (strcmp(s, subject) == 0 ||
-                         (strcmp(s, POISON_ORDER_SUBJECT) == 0 && poison_is_order_subject(subject))) {
+                else if (subject && topo_subject_matches(s, subject)) {
                         metric_add(poison_series[i].metric, 1);
                         return;
                 }
@@ -127,244 +121,207 @@ void worker_poison_count(const char *subject) {
                 metric_add(other, 1);
 }
 
-bool worker_subject_fits(const ProtobufCMessage *m, const char *subject) {
-        char want[CODEC_SUBJECT_MAX];
-        return m && subject && codec_subject(m->descriptor, codec_order_id(m), want, sizeof(want)) == 0 &&
-               strcmp(want, subject) == 0;
-}
+/* ---- answers ------------------------------------------------------------- */
 
-static const PgStmt st_claim = {"worker_claim",
-                                "INSERT INTO processed(msg_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1"};
-static const PgStmt st_stored_reply = {"worker_stored_reply",
-                                       "SELECT reply_subject, reply_type, reply FROM processed WHERE msg_id = $1"};
-static const PgStmt st_store_reply = {
-        "worker_store_reply", "UPDATE processed SET reply_subject = $2, reply_type = $3, reply = $4 WHERE msg_id = $1"};
-
-int worker_reply(WorkerOut *out, const ProtobufCMessage *reply) {
+int worker_answer(WorkerOut *out, const ProtobufCMessage *reply) {
+        Food__V1__Reply r;
         if (out->data)
                 return -EEXIST;
-        int r = codec_pack(reply, &out->data, &out->len);
+        if (codec_reply_wrap(&r, reply) < 0)
+                return -EINVAL;
+        return codec_pack(&r.base, &out->data, &out->len);
+}
+
+/* Appends a protobuf length-delimited field 1 holding `len` bytes (a repeated message). */
+static size_t put_field1(uint8_t *buf, const uint8_t *data, size_t len) {
+        size_t pos = 0, v = len;
+        buf[pos++] = 0x0a; /* field 1, wire type 2 */
+        do {
+                buf[pos++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+        } while (v);
+        memcpy(buf + pos, data, len);
+        return pos + len;
+}
+
+/* Sends the answers of message `index`'s commands to its sender (header Food-Answer-To) in one
+ * ReplyBatch, written field by field from the packed replies. Core NATS: an answer lost is a
+ * command the orchestrator sends again. */
+static void worker_send_answers(Loop *l, const Msg *m, const Item *items, int n_items, int index) {
+        const char *to = bus_header(m->msg, BUS_HDR_ANSWER_TO);
+        size_t total = 0, pos = 0;
+        uint8_t *buf;
+
+        if (!to || !*to || strpbrk(to, " *>\r\n"))
+                return;
+        for (int i = 0; i < n_items; i++)
+                if (items[i].msg == index && items[i].out.data)
+                        total += items[i].out.len + 11; /* tag + at most 10 bytes of length */
+        if (total == 0 || !(buf = malloc(total)))
+                return;
+        for (int i = 0; i < n_items; i++)
+                if (items[i].msg == index && items[i].out.data)
+                        pos += put_field1(buf + pos, items[i].out.data, items[i].out.len);
+        (void)bus_publish_core(l->svc->bus, to, food__v1__reply_batch__descriptor.name, buf, pos);
+        free(buf);
+}
+
+/* ---- one fetch ----------------------------------------------------------- */
+
+/* Decodes a message's batch by its Food-Type header; sets m->dead when it is not one that fits
+ * its subject. */
+static void worker_decode(const Loop *l, Msg *m) {
+        const char *type_name = bus_header(m->msg, BUS_HDR_TYPE);
+        ProtobufCMessage *b = NULL;
+
+        if (!type_name || strcmp(type_name, food__v1__command_batch__descriptor.name) != 0 ||
+            codec_unpack(&food__v1__command_batch__descriptor, natsMsg_GetData(m->msg),
+                         (size_t)natsMsg_GetDataLength(m->msg), &b) < 0) {
+                m->dead = "unknown Food-Type, or a payload that is not a message of it";
+                return;
+        }
+        m->batch = (Food__V1__CommandBatch *)b;
+        if (!codec_subject_fits(b, natsMsg_GetSubject(m->msg)))
+                m->dead = "a command of another worker, or Food-Type does not match the subject";
+        else if (m->batch->n_notifications > 0 && !l->def->rows)
+                m->dead = "notification rows for a worker that sends none";
+}
+
+/* Handles one command; sets it->dead for a poison one. Returns a negative errno only when the
+ * fetch's transaction is lost (-EBADMSG: PostgreSQL refused this command's data). */
+static int worker_one(Loop *l, Msg *m, Item *it) {
+        int r = l->def->handle(l->def->ctx, l->pg, it->cmd, &it->out);
+        if (r == WORKER_POISON) {
+                it->dead = "the worker rejected its content";
+                free(it->out.data);
+                it->out.data = NULL;
+                return 0;
+        }
+        if (r == WORKER_RETRY) {
+                m->retry = true;
+                return 0;
+        }
         if (r == 0)
-                out->desc = reply->descriptor;
-        return r;
-}
-
-/* Marks a message for the dead-letter stream (published and confirmed after the batch). */
-static void worker_dead_letter(Item *it, const char *why) {
-        it->fate = ITEM_DEAD;
-        it->dead = why;
-}
-
-/* Publishes the dead letter of `it` for operators (`nats stream view FOOD_DLQ`). */
-static void worker_publish_dead_letter(Loop *l, Item *it) {
-        const char *type = bus_header(it->msg, BUS_HDR_TYPE);
-        worker_poison_count(natsMsg_GetSubject(it->msg));
-        log_warn("%s: dead-lettering message on %s (type %.128s, %d bytes): %s", l->def->durable,
-                 natsMsg_GetSubject(it->msg), type ? type : "none", natsMsg_GetDataLength(it->msg), it->dead);
-        (void)bus_dead_letter(l->pub, l->def->durable, it->msg, it->dead);
-}
-
-/* Handles one message inside the open transaction; sets it->fate (left NAK
- * when anything fails). Returns a negative errno only when the whole
- * transaction is lost. */
-static int worker_one(Loop *l, Item *it) {
-        ProtobufCMessage *m = it->m;
-        PGresult *res = NULL;
-        const char *vals[4];
-        int lens[4], fmts[4] = {0, 0, 0, 1};
-        int r;
-
-        it->fate = ITEM_NAK;
-        if (!it->msg_id || !*it->msg_id) {
-                worker_dead_letter(it, "no Nats-Msg-Id header");
-                return 0;
-        }
-        if (!m) {
-                worker_dead_letter(it, "unknown Food-Type, or a payload that is not a message of it");
-                return 0;
-        }
-        if (!worker_subject_fits(m, natsMsg_GetSubject(it->msg))) {
-                worker_dead_letter(it, "Food-Type does not match the subject");
-                return 0;
-        }
-        r = pg_exec(l->pg, "SAVEPOINT msg");
-        if (r < 0)
-                goto out;
-        vals[0] = it->msg_id;
-        r = pg_run(l->pg, &st_claim, 1, vals, NULL, NULL, &res);
-        if (r == -EBADMSG) {
-                /* The Nats-Msg-Id itself is refused (not UTF-8): it can never be claimed. */
-                log_warn("%s: a message id refused by the database: %s", l->def->durable, pg_error(l->pg));
-                worker_dead_letter(it, "the database refused its Nats-Msg-Id");
-                r = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
-                goto out;
-        }
-        if (r < 0)
-                goto out;
-        if (PQntuples(res) == 0) {
-                /* Seen before: re-send the stored reply, which may never have left. */
-                PQclear(res);
-                res = NULL;
-                metric_add(m_duplicates, 1);
-                r = pg_run(l->pg, &st_stored_reply, 1, vals, NULL, NULL, &res);
-                if (r < 0)
-                        goto out;
-                if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
-                        const CodecType *rt = codec_type_by_name(PQgetvalue(res, 0, 1));
-                        size_t n = 0;
-                        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 2), &n);
-                        if (rt && raw) {
-                                it->out.desc = rt->desc;
-                                it->out.data = malloc(n ? n : 1);
-                                if (it->out.data) {
-                                        memcpy(it->out.data, raw, n);
-                                        it->out.len = n;
-                                }
-                        }
-                        PQfreemem(raw);
-                }
-                it->fate = ITEM_ACK;
-                r = pg_exec(l->pg, "RELEASE SAVEPOINT msg");
-                goto out;
-        }
-        PQclear(res);
-        res = NULL;
-        r = l->def->handle(l->def->ctx, l->pg, m, it->msg_id, &it->out);
-        if (r == 0 && it->out.data) {
-                const CodecType *rt = codec_type_by_desc(it->out.desc);
-                vals[1] = rt && rt->subject ? rt->subject : "";
-                vals[2] = it->out.desc->name;
-                vals[3] = (const char *)it->out.data;
-                lens[0] = lens[1] = lens[2] = 0;
-                lens[3] = (int)it->out.len;
-                r = pg_run(l->pg, &st_store_reply, 4, vals, lens, fmts, NULL);
-        }
-        if (r == 0) {
                 metric_add(m_handled, 1);
-                it->fate = ITEM_ACK;
-                r = pg_exec(l->pg, "RELEASE SAVEPOINT msg");
-        } else if (r > 0) {
-                if (r == WORKER_POISON)
-                        worker_dead_letter(it, "handler rejected its content");
-                free(it->out.data);
-                it->out.data = NULL;
-                r = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
-        } else if (r == -EBADMSG) {
-                /* PostgreSQL refused the message's own data (not UTF-8, out of
-                 * range...): it would fail the same way on every redelivery. */
-                log_warn("%s: %s refused by the database: %s", l->def->durable, it->msg_id, pg_error(l->pg));
-                worker_dead_letter(it, "the database refused its content");
-                free(it->out.data);
-                it->out.data = NULL;
-                r = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
-        } else {
-                metric_add(m_failed, 1);
-                log_warn("%s: handling %s failed: %s", l->def->durable, it->msg_id, pg_error(l->pg));
-                it->fate = ITEM_NAK;
-                free(it->out.data);
-                it->out.data = NULL;
-                int r2 = pg_exec(l->pg, "ROLLBACK TO SAVEPOINT msg");
-                r = r == -ENOTCONN ? r : r2;
-        }
-out:
-        PQclear(res);
+        else if (r != -EBADMSG)
+                log_warn("%s: a command of order %s failed: %s", l->def->durable, codec_order_id(it->cmd),
+                         l->pg ? pg_error(l->pg) : strerror(-r));
         return r;
 }
 
-/* Decodes a message's payload by its Food-Type header (NULL if it cannot). */
-static ProtobufCMessage *worker_decode(natsMsg *msg) {
-        const char *type_name = bus_header(msg, BUS_HDR_TYPE);
-        const CodecType *type = type_name ? codec_type_by_name(type_name) : NULL;
-        ProtobufCMessage *m = NULL;
-        if (type)
-                (void)codec_unpack(type->desc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m);
-        return m;
+/* Runs items [from, to) in one transaction (or none); 0, or the first failure. */
+static int worker_apply(Loop *l, Msg *msgs, Item *items, int from, int to) {
+        int r = 0;
+        for (int i = from; i < to; i++) {
+                free(items[i].out.data);
+                items[i].out.data = NULL;
+                items[i].dead = NULL;
+        }
+        if (l->def->transactional) {
+                r = pg_ensure(l->pg);
+                if (r == 0)
+                        r = pg_begin(l->pg);
+        }
+        for (int i = from; i < to && r == 0; i++)
+                if (!msgs[items[i].msg].dead)
+                        r = worker_one(l, &msgs[items[i].msg], &items[i]);
+        if (l->def->transactional) {
+                if (r == 0)
+                        r = pg_commit(l->pg);
+                if (r < 0)
+                        pg_rollback(l->pg);
+        }
+        return r;
 }
 
-static int item_cmp(const void *a, const void *b) {
-        const Item *x = a, *y = b;
-        int c = strcmp(x->order_id, y->order_id);
-        return c ? c : x->index - y->index; /* keep delivery order within an order */
+/* Dead-letters a whole message (cmd NULL) or its command number `k`. */
+static void worker_dead_letter(Loop *l, natsMsg *msg, const ProtobufCMessage *cmd, int k, const char *why) {
+        const char *type = cmd ? cmd->descriptor->name : bus_header(msg, BUS_HDR_TYPE);
+        worker_poison_count(natsMsg_GetSubject(msg));
+        log_warn("%s: dead-lettering %s on %s (type %.128s, order %s): %s", l->def->durable,
+                 cmd ? "a command" : "a message", natsMsg_GetSubject(msg), type ? type : "none",
+                 cmd ? codec_order_id(cmd) : "?", why);
+        (void)bus_dead_letter(l->pub, l->def->durable, msg, cmd, k, why);
 }
 
-static void worker_batch(Loop *l, natsMsgList *list) {
-        Item items[BUS_FETCH_MAX];
-        int n = list->Count, r;
-        bool committed;
+static void worker_fetch(Loop *l, natsMsgList *list) {
+        Msg msgs[BUS_FETCH_MAX];
+        Item *items = l->items;
+        int n = list->Count, n_items = 0, r = 0;
+        bool failed = false;
 
-        memset(items, 0, sizeof(items));
+        memset(msgs, 0, sizeof(msgs));
         for (int i = 0; i < n; i++) {
-                items[i].msg = list->Msgs[i];
-                items[i].msg_id = bus_header(list->Msgs[i], "Nats-Msg-Id");
-                items[i].m = worker_decode(list->Msgs[i]);
-                items[i].order_id = codec_order_id(items[i].m);
-                items[i].index = i;
+                Msg *m = &msgs[i];
+                m->msg = list->Msgs[i];
+                worker_decode(l, m);
+                for (size_t k = 0; !m->dead && k < m->batch->n_commands; k++) {
+                        if (n_items == WORKER_COMMANDS_MAX) {
+                                m->dead = "more commands than a fetch may hold";
+                                break;
+                        }
+                        items[n_items] = (Item){.msg = i, .k = (int)k,
+                                                .cmd = codec_command_message(m->batch->commands[k])};
+                        n_items++;
+                }
         }
-        /* Two loops taking batches that touch the same orders lock their rows in
-         * the same order, so they wait for each other instead of deadlocking. */
-        qsort(items, (size_t)n, sizeof(items[0]), item_cmp);
-        r = pg_ensure(l->pg);
-        if (r == 0)
-                r = pg_begin(l->pg);
-        for (int i = 0; i < n && r == 0; i++)
-                r = worker_one(l, &items[i]);
-        committed = r == 0 && pg_commit(l->pg) == 0;
-        if (!committed) {
-                pg_rollback(l->pg);
-                log_warn("%s: batch of %d not committed: %s", l->def->durable, n, pg_error(l->pg));
+        if (n_items > 0) {
+                r = worker_apply(l, msgs, items, 0, n_items);
+                if (r == -EBADMSG && l->def->transactional) {
+                        /* PostgreSQL refused some command's own data: apply one command per
+                         * transaction, so that only that one is dead-lettered. */
+                        log_warn("%s: a batch of %d commands refused by the database (%s); one by one",
+                                 l->def->durable, n_items, pg_error(l->pg));
+                        r = 0;
+                        for (int i = 0; i < n_items && r == 0; i++) {
+                                int ri = worker_apply(l, msgs, items, i, i + 1);
+                                if (ri == -EBADMSG)
+                                        items[i].dead = "the database refused its content";
+                                else
+                                        r = ri;
+                        }
+                }
+                if (r < 0) {
+                        failed = true;
+                        metric_add(m_failed, n);
+                        log_warn("%s: a fetch of %d messages not applied: %s", l->def->durable, n,
+                                 l->pg ? pg_error(l->pg) : strerror(-r));
+                }
         }
-        /* Dead letters stand whether or not the batch committed (their content decided them);
-         * replies only for what was committed. */
-        for (int i = 0; i < n; i++) {
-                Item *it = &items[i];
-                if (it->fate == ITEM_DEAD)
-                        worker_publish_dead_letter(l, it);
-                if (!committed || it->fate != ITEM_ACK || !it->out.data)
-                        continue;
-                char reply_id[200];
-                const CodecType *rt = codec_type_by_desc(it->out.desc);
-                snprintf(reply_id, sizeof(reply_id), "r.%s", it->msg_id);
-                if (rt && rt->subject)
-                        (void)bus_publish(l->pub, rt->subject, reply_id, it->out.desc->name, it->out.data,
-                                          it->out.len, bus_header(it->msg, BUS_HDR_TRACE));
-        }
-        /* Ack only what is durable: if a reply was not stored by the stream,
-         * redelivery finds the processed row and re-sends the stored reply; a
-         * message is terminated only once its dead letter is stored. Anything
-         * else goes back for redelivery. */
+        /* Notification rows go to the sender once the commands (none for it) are done. */
+        for (int i = 0; i < n && !failed && l->def->rows; i++)
+                if (!msgs[i].dead && msgs[i].batch->n_notifications > 0 &&
+                    l->def->rows(l->def->ctx, msgs[i].batch->notifications, msgs[i].batch->n_notifications) < 0)
+                        msgs[i].retry = true;
+        /* Dead letters stand whether or not the rest was applied (their content decided them);
+         * answers only for what was. */
+        for (int i = 0; i < n; i++)
+                if (msgs[i].dead)
+                        worker_dead_letter(l, msgs[i].msg, NULL, 0, msgs[i].dead);
+        for (int i = 0; i < n_items; i++)
+                if (items[i].dead)
+                        worker_dead_letter(l, msgs[items[i].msg].msg, items[i].cmd, items[i].k, items[i].dead);
+        for (int i = 0; i < n && !failed; i++)
+                if (!msgs[i].dead)
+                        worker_send_answers(l, &msgs[i], items, n_items, i);
+        /* A message is terminated only once its dead letter is stored; acked once its commands are
+         * applied (a dead-lettered command's letter stored too); anything else comes back. */
         r = bus_publisher_flush(l->pub, 5000);
         for (int i = 0; i < n; i++) {
-                Item *it = &items[i];
-                if (r == 0 && it->fate == ITEM_DEAD)
-                        bus_term(it->msg);
-                else if (r == 0 && committed && it->fate == ITEM_ACK)
-                        bus_ack(it->msg);
+                Msg *m = &msgs[i];
+                if (m->dead && r == 0)
+                        bus_term(m->msg);
+                else if (!m->dead && !failed && !m->retry && r == 0)
+                        bus_ack(m->msg);
                 else
-                        bus_nak(it->msg);
-                free(it->out.data);
-                codec_free(it->m);
+                        bus_nak(m->msg);
+                codec_free(m->batch ? &m->batch->base : NULL);
         }
+        for (int i = 0; i < n_items; i++)
+                free(items[i].out.data);
 }
 
-/* The dedupe table of every consumer, created under the schema's migration
- * lock so that replicas starting together never race on it. */
-static int worker_create_inbox(Pg *pg, const char *schema) {
-        static const PgStmt st_lock = {"worker_lock", "SELECT pg_advisory_xact_lock(hashtext($1))"};
-        const char *vals[] = {schema};
-        int r = pg_begin(pg);
-        if (r == 0)
-                r = pg_run(pg, &st_lock, 1, vals, NULL, NULL, NULL);
-        if (r == 0)
-                r = pg_exec(pg, "CREATE TABLE IF NOT EXISTS processed (msg_id text PRIMARY KEY, reply_subject text,"
-                                " reply_type text, reply bytea, at timestamptz NOT NULL DEFAULT now())");
-        if (r == 0)
-                r = pg_commit(pg);
-        if (r < 0) {
-                log_error("cannot create the processed table in %s: %s", schema, pg_error(pg));
-                pg_rollback(pg);
-        }
-        return r;
-}
+/* ---- loops ----------------------------------------------------------------- */
 
 int worker_config(WorkerDef *def, int default_threads, int default_batch) {
         int64_t threads, batch;
@@ -390,7 +347,7 @@ static void *worker_loop(void *arg) {
                         nanosleep(&ts, NULL); /* disconnected: the connection reconnects by itself */
                         continue;
                 }
-                worker_batch(l, &list);
+                worker_fetch(l, &list);
                 natsMsgList_Destroy(&list);
         }
         return NULL;
@@ -412,13 +369,12 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 Loop *l = &loops[i];
                 l->svc = svc;
                 l->def = def;
-                r = bus_consumer_open(svc->bus, def->durable, &l->consumer);
+                l->items = calloc(WORKER_COMMANDS_MAX, sizeof(Item));
+                r = l->items ? bus_consumer_open(svc->bus, def->durable, &l->consumer) : -ENOMEM;
                 if (r == 0)
                         r = bus_publisher_new(svc->bus, &l->pub);
-                if (r == 0)
+                if (r == 0 && def->transactional)
                         r = service_pg(svc, &l->pg);
-                if (r == 0 && i == 0)
-                        r = worker_create_inbox(l->pg, svc->schema);
                 if (r == 0)
                         r = -pthread_create(&tids[i], NULL, worker_loop, l);
                 if (r < 0)
@@ -435,6 +391,7 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 bus_consumer_close(loops[i].consumer);
                 bus_publisher_free(loops[i].pub);
                 pg_free(loops[i].pg);
+                free(loops[i].items);
         }
         free(loops);
         free(tids);

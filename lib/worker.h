@@ -1,57 +1,60 @@
-/* The run loop of every JetStream consumer process: fetch a batch, decode,
- * deduplicate in PostgreSQL, handle in one transaction (a savepoint per
- * message), publish replies, then ack. Persist before ack; a crash anywhere
- * re-delivers and the processed table makes the retry change nothing twice. */
+/* The run loop of every JetStream consumer process: fetch command batches,
+ * apply every command of a fetch in one transaction (business keys make each
+ * handler idempotent: no dedupe table), answer each batch's sender after the
+ * commit, then ack. Persist before ack; a crash anywhere redelivers, and a
+ * redelivered command changes nothing twice. */
 #pragma once
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 
+#include "food.pb-c.h"
 #include "pg.h"
 #include "service.h"
 
 /* Handler outcomes beyond 0 (done) and negative errno (infrastructure: the
- * batch is rolled back and re-delivered later). */
+ * fetch is rolled back and redelivered later; -EBADMSG: PostgreSQL refused the
+ * command's own data, which is then dead-lettered alone). */
 enum {
-        WORKER_RETRY = 1,  /* transient business condition: redeliver this message later */
-        WORKER_POISON = 2, /* impossible content: dead-letter it and move on */
+        WORKER_RETRY = 1,  /* transient business condition: redeliver its batch later */
+        WORKER_POISON = 2, /* impossible content: dead-letter the command, go on with the others */
 };
 
 typedef struct WorkerOut WorkerOut;
 
-/* Packs `reply` (borrowed; may live on the handler's stack) as this message's
- * reply, published on its registered subject after commit. At most one. */
-int worker_reply(WorkerOut *out, const ProtobufCMessage *reply);
+/* Packs `reply` (borrowed; may live on the handler's stack; a reply type of
+ * food.v1.Reply) as the command's answer, sent to the batch's sender after the
+ * commit. At most one per command. 0, -EEXIST or -EINVAL. */
+int worker_answer(WorkerOut *out, const ProtobufCMessage *reply);
 
-/* Called inside the batch transaction for each new (never processed) message.
- * `msg` is borrowed for the call; `msg_id` is its Nats-Msg-Id. */
-typedef int (*WorkerHandler)(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out);
+/* Called for each command of a fetch, inside its transaction (`pg` NULL for a
+ * worker without one). `cmd` is borrowed for the call. */
+typedef int (*WorkerHandler)(void *ctx, Pg *pg, const ProtobufCMessage *cmd, WorkerOut *out);
+/* Called for each batch's notification rows (the notification worker); 0, or
+ * negative errno to hand the batch back. */
+typedef int (*WorkerRows)(void *ctx, Food__V1__Notification *const *rows, size_t n);
 
 typedef struct {
-        const char *durable;  /* consumer in the topology (lib/bus.c) */
+        const char *durable; /* consumer in the topology (lib/topology.c) */
         WorkerHandler handle;
+        WorkerRows rows;
         void *ctx;
-        int threads;          /* fetch loops, each with its own subscription and connection */
-        int batch;            /* max messages per fetch and transaction */
+        int threads;        /* fetch loops, each with its own subscription and connection */
+        int batch;          /* max messages per fetch and transaction */
+        bool transactional; /* a PostgreSQL transaction around each fetch */
 } WorkerDef;
 
 /* Runs until service_stopping. Returns 0 or negative errno on setup failure.
- * Thread-safe: a process may run several consumers, one worker_run per thread.
- * Creates the `processed` dedupe table in the service's schema if missing. */
+ * Thread-safe: a process may run several consumers, one worker_run per thread. */
 int worker_run(Service *svc, const WorkerDef *def);
 
 /* Poison messages (undecodable, of another type than their subject carries,
  * or with impossible content) are counted per subject in
- * food_messages_poison_total{subject="..."}: one series per subject of the
- * system (food.order.<id>.status counts as "food.order.*.status"), "other"
- * for anything else. worker_poison_init registers the series (idempotent,
- * thread-safe); worker_poison_count counts one for `subject` (borrowed). */
+ * food_messages_poison_total{subject="..."}: one series per command subject
+ * and per subject pattern of the system (food.order.*.status, food.rpc.orders.*.place...),
+ * "other" for anything else. worker_poison_init registers the series
+ * (idempotent, thread-safe); worker_poison_count counts one for `subject`. */
 void worker_poison_init(void);
 void worker_poison_count(const char *subject);
-
-/* True when `subject` is where a message like `m` is published: the fixed
- * subject of its type, or food.order.<its order id>.status. A message whose
- * Food-Type names another type than its subject carries is poison. */
-bool worker_subject_fits(const ProtobufCMessage *m, const char *subject);
 
 /* Reads WORKER_THREADS and WORKER_BATCH (fail fast naming the variable) into
  * def->threads and def->batch, with the given defaults. 0 or -EINVAL. */

@@ -1,30 +1,30 @@
-/* The orchestrator process: its configuration and the threads it runs
- * (RPC lanes, the reply consumer, the outbox relay with its sweeper). */
+/* The orchestrator process: its configuration, and the batch writer that owns
+ * shards of sagas and decides everything that arrives for them. */
 #pragma once
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "saga-engine.h"
 #include "service.h"
 
+typedef struct Writer Writer;
+
 typedef struct {
         Service svc;
         EngineConfig engine;
-        int rpc_lanes;          /* concurrent RPC handlers, each with its own connection */
-        int64_t resend_after_ms; /* base wait before re-sending an unanswered command (saga-retry.c) */
-        int max_attempts;       /* base try budget of a step until an operator redrives it */
-        int64_t stuck_after_ms; /* not advancing this long (and no timer to come): stuck */
-        /* The relay sleeps on this until a transaction wrote to the outbox. */
-        pthread_mutex_t kick_lock;
-        pthread_cond_t kick_cond;
-        bool kicked;
+        int64_t resend_after_ms; /* base wait before re-sending an unanswered command (saga-steps.c) */
+        int max_attempts;        /* base try budget of a step until an operator redrives it */
+        int64_t stuck_after_ms;  /* not advancing this long (and no timer to come): stuck */
+        int batch_max;           /* inputs decided per transaction at most */
+        int64_t events_keep_s;   /* published status events kept in PostgreSQL this long */
+        int64_t keys_keep_s;     /* idempotency keys kept this long */
+        char instance[40];       /* this process's name on the bus: its answers come on food.ans.<instance> */
+        Writer *writer;
 } Orchestrator;
 
-/* Wakes the outbox relay (after a commit that wrote to the outbox). */
-void orchestrator_kick_relay(Orchestrator *o);
-
-/* Thread bodies; each returns when service_stopping is set. */
-void *rpc_lane_run(void *orchestrator);
-void *reply_consumer_run(void *orchestrator);
-void *outbox_relay_run(void *orchestrator);
+/* Starts the writer thread: it takes the shards it can, loads them, serves their RPCs and the
+ * workers' answers, fires their timers, until service_stopping. 0 or negative errno. */
+int writer_start(Orchestrator *o);
+/* Waits for the writer to finish (after service_stopping): in-flight requests answered, events
+ * published, shards released. */
+void writer_stop(Writer *w);

@@ -1,4 +1,4 @@
-/* Applies saga decisions inside one PostgreSQL transaction. */
+/* Applies saga decisions; what they produce goes to the caller's EngineOut hooks. */
 #include "saga-engine.h"
 
 #include <errno.h>
@@ -121,21 +121,16 @@ static int next_order(NextOrder *n, const Food__V1__Order *cur, const char *stat
         return 0;
 }
 
-/* Correlation of a command about order `o`, carrying its trace context. */
-static void corr_init(Food__V1__Correlation *c, const Food__V1__Order *o, const char *step) {
-        food__v1__correlation__init(c);
-        c->order_id = o->id;
-        c->traceparent = o->traceparent;
-        c->step = (char *)step;
-        c->attempt = 1; /* the relay stamps the real attempt and command id */
+/* A command of `step_name` for order `o` (the new snapshot) into `c`, and to the writer. */
+static int emit_command(const EngineOut *out, SagaRow *row, const Food__V1__Order *o, const char *step_name,
+                        int64_t coupon_discount, StepCommand *c) {
+        const SagaStep *step = saga_step(step_name);
+        int r = step ? saga_step_command(step, o, o->version, coupon_discount, c) : -EINVAL;
+        return r < 0 ? r : out->command(out->ud, row, step, c);
 }
 
-static int emit_status(Pg *pg, const Food__V1__Order *o, const char *previous) {
-        Food__V1__OrderStatusChanged ev = FOOD__V1__ORDER_STATUS_CHANGED__INIT;
-        ev.order = (Food__V1__Order *)o;
-        ev.previous_status = (char *)previous;
-        ev.at_ms = o->updated_at_ms;
-        return saga_store_outbox(pg, o->id, "status", &ev.base, false);
+static int emit_status(const EngineOut *out, SagaRow *row, const Food__V1__Order *o, const char *previous) {
+        return out->status(out->ud, row, o, previous);
 }
 
 /* Asks for `amount` back (all that is left when amount < 0), from the latest
@@ -143,139 +138,74 @@ static int emit_status(Pg *pg, const Food__V1__Order *o, const char *previous) {
  * key "<key_prefix>.<payment_id>" so that re-sends never pay twice. Marks the
  * amounts as being refunded on the charges (which `o` shares with its
  * snapshot; they are written with it). */
-static int emit_refunds(Pg *pg, const Food__V1__Order *o, int64_t amount, const char *key_prefix,
-                        const char *reason) {
-        Food__V1__Correlation corr;
+static int emit_refunds(const EngineOut *out, SagaRow *row, const Food__V1__Order *o, int64_t amount,
+                        const char *key_prefix, const char *reason) {
+        StepCommand c;
         char key[200];
         int r = 0;
 
         for (size_t i = o->n_charges; i-- > 0 && r == 0 && amount != 0;) {
-                Food__V1__Charge *c = o->charges[i];
-                int64_t left = c->amount - c->refunded - c->refunding;
+                Food__V1__Charge *ch = o->charges[i];
+                int64_t left = ch->amount - ch->refunded - ch->refunding;
                 int64_t take = amount < 0 || amount > left ? left : amount;
                 if (take <= 0)
                         continue;
-                Food__V1__RefundPayment m = FOOD__V1__REFUND_PAYMENT__INIT;
-                corr_init(&corr, o, "refund");
-                snprintf(key, sizeof(key), "%s.%s", key_prefix, c->payment_id);
-                m.corr = &corr;
-                m.payment_id = c->payment_id;
-                m.amount = take;
-                m.reason = (char *)reason;
-                m.idempotency_key = key;
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
-                c->refunding += take;
+                r = saga_step_command(saga_step("refund"), o, o->version, 0, &c);
+                if (r < 0)
+                        break;
+                snprintf(key, sizeof(key), "%s.%s", key_prefix, ch->payment_id);
+                food__v1__refund_payment__init(&c.m.refund_payment);
+                c.m.refund_payment.corr = &c.corr;
+                c.m.refund_payment.payment_id = ch->payment_id;
+                c.m.refund_payment.amount = take;
+                c.m.refund_payment.reason = (char *)reason;
+                c.m.refund_payment.idempotency_key = key;
+                r = codec_command_wrap(&c.command, &c.m.refund_payment.base);
+                if (r == 0)
+                        r = out->command(out->ud, row, saga_step("refund"), &c);
+                ch->refunding += take;
                 if (amount > 0)
                         amount -= take;
         }
         return r;
 }
 
-/* Writes the commands of `actions` for order `o` (the new snapshot). */
-static int emit_notice(Pg *pg, const Food__V1__Order *o, const char *kind, const char *message) {
-        Food__V1__Correlation corr;
-        Food__V1__NotifyCustomer m = FOOD__V1__NOTIFY_CUSTOMER__INIT;
-        corr_init(&corr, o, "notify");
-        m.corr = &corr;
-        m.customer_id = o->customer_id;
-        m.kind = (char *)kind;
-        m.message = (char *)message;
-        return saga_store_outbox(pg, o->id, corr.step, &m.base, true);
-}
-
-static int emit_actions(const EngineConfig *cfg, Pg *pg, const Food__V1__Order *o, unsigned actions,
-                        const EngineArgs *args) {
-        Food__V1__Correlation corr;
-        char delivery_id[80], key[160], coupon_id[80], text[256];
+/* Emits the commands of `actions` for order `o` (the new snapshot). */
+static int emit_actions(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, const Food__V1__Order *o,
+                        unsigned actions, const EngineArgs *args) {
+        int64_t discount = cfg ? cfg->cooked_coupon_discount : 0;
+        StepCommand c;
+        char key[160], text[256];
         int r = 0;
 
-        if (order_delivery_id(o->id, delivery_id, sizeof(delivery_id)) < 0)
-                return -EINVAL;
-        if (actions & SAGA_ACT_CREATE_TICKET) {
-                Food__V1__CreateTicket m = FOOD__V1__CREATE_TICKET__INIT;
-                corr_init(&corr, o, "create_ticket");
-                m.corr = &corr;
-                m.order = (Food__V1__Order *)o;
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
-        }
-        if (r == 0 && (actions & SAGA_ACT_UPDATE_TICKET)) {
-                Food__V1__UpdateTicket m = FOOD__V1__UPDATE_TICKET__INIT;
-                corr_init(&corr, o, "update_ticket");
-                m.corr = &corr;
-                m.order = (Food__V1__Order *)o;
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
-        }
-        if (r == 0 && (actions & SAGA_ACT_WITHDRAW_TICKET)) {
-                Food__V1__WithdrawTicket m = FOOD__V1__WITHDRAW_TICKET__INIT;
-                corr_init(&corr, o, "withdraw_ticket");
-                m.corr = &corr;
-                m.store_id = o->store_id;
-                m.reason = (char *)(args && args->reason ? args->reason : "");
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
-        }
+        if (actions & SAGA_ACT_CREATE_TICKET)
+                r = emit_command(out, row, o, "create_ticket", 0, &c);
+        if (r == 0 && (actions & SAGA_ACT_UPDATE_TICKET))
+                r = emit_command(out, row, o, "update_ticket", 0, &c);
+        if (r == 0 && (actions & SAGA_ACT_WITHDRAW_TICKET))
+                r = emit_command(out, row, o, "withdraw_ticket", 0, &c);
         if (r == 0 && (actions & SAGA_ACT_REFUND)) {
                 snprintf(key, sizeof(key), "%s.refund", o->id);
-                r = emit_refunds(pg, o, -1, key, args && args->reason ? args->reason : o->status);
+                r = emit_refunds(out, row, o, -1, key, args && args->reason ? args->reason : o->status);
         }
-        if (r == 0 && (actions & SAGA_ACT_OPEN_DELIVERY)) {
-                Food__V1__OpenDelivery m = FOOD__V1__OPEN_DELIVERY__INIT;
-                corr_init(&corr, o, "open_delivery");
-                m.corr = &corr;
-                m.delivery_id = delivery_id;
-                m.store_id = o->store_id;
-                m.pickup = o->pickup;
-                m.dropoff = o->address;
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
-        }
-        if (r == 0 && (actions & SAGA_ACT_ASSIGN_RIDER)) {
-                Food__V1__AssignRider m = FOOD__V1__ASSIGN_RIDER__INIT;
-                corr_init(&corr, o, "assign_rider");
-                m.corr = &corr;
-                m.delivery_id = delivery_id;
-                m.rider_id = o->rider_id;
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
-        }
-        if (r == 0 && (actions & SAGA_ACT_COMPLETE_DELIVERY)) {
-                Food__V1__CompleteDelivery m = FOOD__V1__COMPLETE_DELIVERY__INIT;
-                corr_init(&corr, o, "complete_delivery");
-                m.corr = &corr;
-                m.delivery_id = delivery_id;
-                m.rider_id = o->rider_id;
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
-        }
+        if (r == 0 && (actions & SAGA_ACT_OPEN_DELIVERY))
+                r = emit_command(out, row, o, "open_delivery", 0, &c);
+        if (r == 0 && (actions & SAGA_ACT_ASSIGN_RIDER))
+                r = emit_command(out, row, o, "assign_rider", 0, &c);
+        if (r == 0 && (actions & SAGA_ACT_COMPLETE_DELIVERY))
+                r = emit_command(out, row, o, "complete_delivery", 0, &c);
         /* A coupon is given back only if the order actually used it. */
-        if (r == 0 && (actions & SAGA_ACT_RETURN_COUPON) && *o->coupon_id && o->discount > 0) {
-                Food__V1__ReturnCoupon m = FOOD__V1__RETURN_COUPON__INIT;
-                corr_init(&corr, o, "return_coupon");
-                m.corr = &corr;
-                m.coupon_id = o->coupon_id;
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
-        }
-        if (r == 0 && (actions & SAGA_ACT_ISSUE_COUPON) && cfg && cfg->cooked_coupon_discount > 0) {
-                Food__V1__IssueCoupon m = FOOD__V1__ISSUE_COUPON__INIT;
-                corr_init(&corr, o, "issue_coupon");
-                snprintf(coupon_id, sizeof(coupon_id), "cpn_%s", o->id + 4); /* one per order, re-sends included */
-                m.corr = &corr;
-                m.coupon_id = coupon_id;
-                m.customer_id = o->customer_id;
-                m.store_id = o->store_id;
-                m.discount = cfg->cooked_coupon_discount;
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
+        if (r == 0 && (actions & SAGA_ACT_RETURN_COUPON) && *o->coupon_id && o->discount > 0)
+                r = emit_command(out, row, o, "return_coupon", 0, &c);
+        if (r == 0 && (actions & SAGA_ACT_ISSUE_COUPON) && discount > 0) {
+                r = emit_command(out, row, o, "issue_coupon", discount, &c);
                 snprintf(text, sizeof(text), "쿠폰이 발급되었습니다: %" PRId64 "원 할인 (A %" PRId64 " KRW coupon for your next order here)",
-                         m.discount, m.discount);
+                         discount, discount);
                 if (r == 0)
-                        r = emit_notice(pg, o, "COUPON", text);
+                        r = out->notice(out->ud, row, "COUPON", text);
         }
         if (r == 0 && (actions & SAGA_ACT_THANK_CUSTOMER))
-                r = emit_notice(pg, o, "THANK_YOU", *o->store_message ? o->store_message : ENGINE_THANK_YOU_DEFAULT);
-        if (r == 0 && (actions & SAGA_ACT_CANCEL_DELIVERY)) {
-                Food__V1__CancelDelivery m = FOOD__V1__CANCEL_DELIVERY__INIT;
-                corr_init(&corr, o, "cancel_delivery");
-                m.corr = &corr;
-                m.delivery_id = delivery_id;
-                m.reason = (char *)(args && args->reason ? args->reason : "");
-                r = saga_store_outbox(pg, o->id, corr.step, &m.base, true);
-        }
+                r = out->notice(out->ud, row, "THANK_YOU", *o->store_message ? o->store_message : ENGINE_THANK_YOU_DEFAULT);
         return r;
 }
 
@@ -290,12 +220,12 @@ static int64_t deadline_for(const EngineConfig *cfg, SagaState s, int64_t now_ms
         return 0;
 }
 
-int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, const EngineArgs *args,
+int engine_apply(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, SagaInput in, const EngineArgs *args,
                  EngineReply *reply) {
         SagaDecision d;
         NextOrder n;
         SagaState from = row->state;
-        int64_t now = ids_now_ms(), expected = row->version;
+        int64_t now = ids_now_ms();
         char detail[160];
         int r;
 
@@ -317,7 +247,6 @@ int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, co
 
         SagaDecision still;
         row->state = d.next;
-        row->version = n.order.version;
         if (row->pending && saga_decide(d.next, SAGA_IN_MODIFY, &still) == 0) {
                 /* A modification being paid stays valid in the new state (PAID ->
                  * ACCEPTED): it goes on waiting for its charge. */
@@ -328,8 +257,6 @@ int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, co
                          * it is told (reply->abandoned, answered 409). */
                         snprintf(reply->abandoned, sizeof(reply->abandoned), "%s", row->reply_to);
                         row->reply_to[0] = 0;
-                        if (r == 0)
-                                r = saga_store_close_step(pg, row->order_id, row->step);
                         codec_free(&row->pending->base);
                         row->pending = NULL;
                 }
@@ -337,11 +264,11 @@ int engine_apply(const EngineConfig *cfg, Pg *pg, SagaRow *row, SagaInput in, co
                 row->step_deadline_ms = 0;
         }
         if (r == 0)
-                r = emit_actions(cfg, pg, &n.order, d.actions, args);
+                r = emit_actions(cfg, out, row, &n.order, d.actions, args);
         if (r == 0)
-                r = emit_status(pg, &n.order, saga_state_name(from));
+                r = emit_status(out, row, &n.order, saga_state_name(from));
         if (r == 0)
-                r = saga_store_update(pg, row, &n.order, expected, deadline_for(cfg, d.next, now));
+                r = out->saga(out->ud, row, &n.order, deadline_for(cfg, d.next, now));
         if (r == 0)
                 r = engine_reply_set(reply, in == SAGA_IN_PAYMENT_AUTHORIZED ? 201 : 200, NULL, NULL, &n.order, 0);
         next_order_free(&n);
@@ -355,8 +282,8 @@ EnginePayment engine_payment_reply(const SagaRow *row, const ProtobufCMessage *m
 
         if (authorized && strcmp(row->step, corr->step) != 0)
                 return ENGINE_PAY_LATE_CHARGE; /* the saga no longer waits for this charge */
-        if ((!modifying && row->state != SAGA_PAYMENT_PENDING) || strcmp(row->step, corr->step) != 0 ||
-            (int)corr->attempt != row->attempt)
+        /* Any try of the awaited command answers it: every try carries the same provider key. */
+        if ((!modifying && row->state != SAGA_PAYMENT_PENDING) || strcmp(row->step, corr->step) != 0)
                 return ENGINE_PAY_STALE;
         memset(args, 0, sizeof(*args));
         if (authorized) {
@@ -381,10 +308,9 @@ bool engine_refund_fits(const Food__V1__Order *o, const char *payment_id, int64_
         return c && amount > 0 && amount <= c->amount - c->refunded; /* refunded <= amount: no overflow */
 }
 
-int engine_refunded(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount) {
+int engine_refunded(const EngineOut *out, SagaRow *row, const char *payment_id, int64_t amount) {
         Food__V1__Charge *c = find_charge(row->order, payment_id ? payment_id : "");
         NextOrder n;
-        int64_t expected = row->version;
         int r;
 
         if (!engine_refund_fits(row->order, payment_id, amount)) {
@@ -398,37 +324,39 @@ int engine_refunded(Pg *pg, SagaRow *row, const char *payment_id, int64_t amount
         c->refunded += amount;
         c->refunding = c->refunding > amount ? c->refunding - amount : 0;
         n.order.amount_refunded += amount;
-        row->version = n.order.version;
-        r = emit_status(pg, &n.order, n.order.status);
+        r = emit_status(out, row, &n.order, n.order.status);
         if (r == 0)
-                r = saga_store_update(pg, row, &n.order, expected, SAGA_KEEP_DEADLINE);
+                r = out->saga(out->ud, row, &n.order, ENGINE_KEEP_DEADLINE);
         next_order_free(&n);
         return r;
 }
 
-/* The card payment of a placed order (after its coupon, if any). */
-static int emit_authorize(Pg *pg, const Food__V1__Order *o, const char *card_token) {
-        Food__V1__AuthorizePayment cmd = FOOD__V1__AUTHORIZE_PAYMENT__INIT;
-        Food__V1__Correlation corr;
+/* The card payment of a placed order (after its coupon, if any): what is left to pay, under one
+ * provider key per order. */
+static int emit_authorize(const EngineOut *out, SagaRow *row, const Food__V1__Order *o) {
+        StepCommand c;
         char key[160];
-        corr_init(&corr, o, "authorize");
+        int r = saga_step_command(saga_step("authorize"), o, o->version, 0, &c);
+        if (r < 0)
+                return r;
         snprintf(key, sizeof(key), "%s.authorize", o->id);
-        cmd.corr = &corr;
-        cmd.customer_id = o->customer_id;
-        cmd.amount = o->total - o->discount;
-        cmd.card_token = (char *)card_token;
-        cmd.idempotency_key = key;
-        return saga_store_outbox(pg, o->id, "authorize", &cmd.base, true);
+        food__v1__authorize_payment__init(&c.m.authorize_payment);
+        c.m.authorize_payment.corr = &c.corr;
+        c.m.authorize_payment.customer_id = o->customer_id;
+        c.m.authorize_payment.amount = o->total - o->discount;
+        c.m.authorize_payment.card_token = row->card_token;
+        c.m.authorize_payment.idempotency_key = key;
+        r = codec_command_wrap(&c.command, &c.m.authorize_payment.base);
+        return r < 0 ? r : out->command(out->ud, row, saga_step("authorize"), &c);
 }
 
-int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *req, const char *reply_to,
-                 const char *traceparent) {
+int engine_start(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, const Food__V1__PlaceOrder *req,
+                 const char *reply_to, const char *traceparent) {
         bool coupon = *req->order->coupon_id;
+        StepCommand c;
         NextOrder n;
-        SagaRow row;
         int r;
 
-        memset(&row, 0, sizeof(row));
         r = next_order(&n, req->order, saga_state_name(SAGA_PAYMENT_PENDING), ids_now_ms());
         if (r < 0)
                 return r;
@@ -437,37 +365,28 @@ int engine_start(const EngineConfig *cfg, Pg *pg, const Food__V1__PlaceOrder *re
         n.order.discount = 0; /* known once the coupon is redeemed */
         n.order.amount_paid = 0;
         n.order.amount_refunded = 0;
-        snprintf(row.order_id, sizeof(row.order_id), "%s", req->order->id);
-        row.state = SAGA_PAYMENT_PENDING;
+        row->state = SAGA_PAYMENT_PENDING;
         /* A coupon is redeemed first: payment is for what is left to pay. */
-        snprintf(row.step, sizeof(row.step), "%s", coupon ? "redeem_coupon" : "authorize");
-        row.attempt = 1;
-        row.version = 1;
-        snprintf(row.card_token, sizeof(row.card_token), "%s", req->card_token);
-        snprintf(row.reply_to, sizeof(row.reply_to), "%s", reply_to ? reply_to : "");
+        snprintf(row->step, sizeof(row->step), "%s", coupon ? "redeem_coupon" : "authorize");
+        row->attempt = 1;
+        snprintf(row->card_token, sizeof(row->card_token), "%s", req->card_token ? req->card_token : "");
+        snprintf(row->reply_to, sizeof(row->reply_to), "%s", reply_to ? reply_to : "");
 
-        r = saga_store_insert(pg, &row, &n.order, deadline_for(cfg, SAGA_PAYMENT_PENDING, n.order.updated_at_ms));
-        if (r == 0 && coupon) {
-                Food__V1__RedeemCoupon m = FOOD__V1__REDEEM_COUPON__INIT;
-                Food__V1__Correlation corr;
-                corr_init(&corr, &n.order, "redeem_coupon");
-                m.corr = &corr;
-                m.coupon_id = n.order.coupon_id;
-                m.customer_id = n.order.customer_id;
-                m.store_id = n.order.store_id;
-                r = saga_store_outbox(pg, row.order_id, "redeem_coupon", &m.base, true);
-        } else if (r == 0)
-                r = emit_authorize(pg, &n.order, req->card_token);
+        r = out->saga(out->ud, row, &n.order, deadline_for(cfg, SAGA_PAYMENT_PENDING, n.order.updated_at_ms));
+        if (r == 0 && coupon)
+                r = emit_command(out, row, row->order, "redeem_coupon", 0, &c);
+        else if (r == 0)
+                r = emit_authorize(out, row, row->order);
         next_order_free(&n);
         return r;
 }
 
-int engine_coupon_outcome(const EngineConfig *cfg, Pg *pg, SagaRow *row, const ProtobufCMessage *m,
+int engine_coupon_outcome(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, const ProtobufCMessage *m,
                           EngineReply *reply) {
         if (m->descriptor == &food__v1__coupon_rejected__descriptor) {
                 const Food__V1__CouponRejected *rej = (const Food__V1__CouponRejected *)m;
                 char detail[200];
-                int r = engine_apply(cfg, pg, row, SAGA_IN_PAYMENT_DECLINED, &(EngineArgs){.reason = rej->reason},
+                int r = engine_apply(cfg, out, row, SAGA_IN_PAYMENT_DECLINED, &(EngineArgs){.reason = rej->reason},
                                      reply);
                 snprintf(detail, sizeof(detail), "coupon %s cannot be used: %s; no order was placed", rej->coupon_id,
                          rej->reason);
@@ -477,24 +396,23 @@ int engine_coupon_outcome(const EngineConfig *cfg, Pg *pg, SagaRow *row, const P
         /* Still PAYMENT_PENDING, never published: the snapshot changes in place. */
         row->order->discount = engine_coupon_discount(row->order, red->discount);
         if (row->order->total - row->order->discount == 0) /* the coupon pays it all: nothing to charge */
-                return engine_apply(cfg, pg, row, SAGA_IN_PAYMENT_AUTHORIZED, &(EngineArgs){.payment_id = ""}, reply);
+                return engine_apply(cfg, out, row, SAGA_IN_PAYMENT_AUTHORIZED, &(EngineArgs){.payment_id = ""}, reply);
         snprintf(row->step, sizeof(row->step), "authorize");
         row->attempt = 1;
-        int r = emit_authorize(pg, row->order, row->card_token);
+        int r = out->saga(out->ud, row, row->order, ENGINE_KEEP_DEADLINE);
         if (r == 0)
-                r = saga_store_update(pg, row, row->order, row->version, SAGA_KEEP_DEADLINE);
+                r = emit_authorize(out, row, row->order);
         return r; /* answered when the payment outcome arrives */
 }
 
-int engine_late_charge(Pg *pg, SagaRow *row, const char *step, const char *payment_id, int64_t amount) {
+int engine_late_charge(const EngineOut *out, SagaRow *row, const char *step, const char *payment_id,
+                       int64_t amount) {
         NextOrder n;
-        int64_t expected = row->version;
         char key[160];
         int r;
 
-        /* Known, or the answer the saga still waits for (it will come again). */
-        if (amount <= 0 || !payment_id || !*payment_id || find_charge(row->order, payment_id) ||
-            strcmp(row->step, step) == 0)
+        /* Known already (a repeated answer): nothing more to do. */
+        if (amount <= 0 || !payment_id || !*payment_id || find_charge(row->order, payment_id))
                 return 0;
         r = next_order(&n, row->order, NULL, ids_now_ms());
         if (r == 0)
@@ -505,24 +423,24 @@ int engine_late_charge(Pg *pg, SagaRow *row, const char *step, const char *payme
         }
         log_warn("saga %s: charge %s of %" PRId64 " arrived after its step (%s) was given up; refunding it",
                  row->order_id, payment_id, amount, step);
-        row->version = n.order.version;
         snprintf(key, sizeof(key), "%s.void", row->order_id);
-        r = emit_refunds(pg, &n.order, amount, key, "payment arrived too late");
+        r = emit_refunds(out, row, &n.order, amount, key, "payment arrived too late");
         if (r == 0)
-                r = emit_status(pg, &n.order, n.order.status);
+                r = emit_status(out, row, &n.order, n.order.status);
         if (r == 0)
-                r = saga_store_update(pg, row, &n.order, expected, SAGA_KEEP_DEADLINE);
+                r = out->saga(out->ud, row, &n.order, ENGINE_KEEP_DEADLINE);
         next_order_free(&n);
         return r;
 }
 
-/* Applies a modification to the locked saga: new items/total, address or
- * note; `payment_id` (may be NULL) is the extra charge that paid for it; a
- * lower total is refunded. The ticket follows; the status does not change. */
-static int apply_modification(Pg *pg, SagaRow *row, const Food__V1__ModifyOrder *req, const char *payment_id,
-                              int64_t charged, EngineReply *reply) {
+/* Applies a modification to the saga: new items/total, address or note;
+ * `payment_id` (may be NULL) is the extra charge that paid for it; a lower
+ * total is refunded. The ticket follows; the status does not change. */
+static int apply_modification(const EngineOut *out, SagaRow *row, const Food__V1__ModifyOrder *req,
+                              const char *payment_id, int64_t charged, EngineReply *reply) {
         NextOrder n;
-        int64_t expected = row->version, diff;
+        StepCommand c;
+        int64_t diff;
         char key[160];
         /* `req` may be the saga's own pending modification: keep it alive
          * until the new snapshot (which borrows from it) is written. */
@@ -543,19 +461,18 @@ static int apply_modification(Pg *pg, SagaRow *row, const Food__V1__ModifyOrder 
         diff = n.order.total - row->order->total;
         if (payment_id)
                 r = next_order_add_charge(&n, payment_id, charged);
-        row->version = n.order.version;
         row->step[0] = 0;
         row->step_deadline_ms = 0;
         if (r == 0 && diff < 0) {
                 snprintf(key, sizeof(key), "%s.modify.%" PRId64, row->order_id, n.order.version);
-                r = emit_refunds(pg, &n.order, -diff, key, "order modified");
+                r = emit_refunds(out, row, &n.order, -diff, key, "order modified");
         }
         if (r == 0)
-                r = emit_actions(NULL, pg, &n.order, SAGA_ACT_UPDATE_TICKET, NULL);
+                r = emit_command(out, row, &n.order, "update_ticket", 0, &c);
         if (r == 0)
-                r = emit_status(pg, &n.order, n.order.status);
+                r = emit_status(out, row, &n.order, n.order.status);
         if (r == 0)
-                r = saga_store_update(pg, row, &n.order, expected, SAGA_KEEP_DEADLINE);
+                r = out->saga(out->ud, row, &n.order, ENGINE_KEEP_DEADLINE);
         if (r == 0)
                 r = engine_reply_set(reply, 200, NULL, NULL, &n.order, 0);
         next_order_free(&n);
@@ -563,12 +480,11 @@ static int apply_modification(Pg *pg, SagaRow *row, const Food__V1__ModifyOrder 
         return r;
 }
 
-int engine_modify(const EngineConfig *cfg, Pg *pg, SagaRow *row, const Food__V1__ModifyOrder *req,
+int engine_modify(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, const Food__V1__ModifyOrder *req,
                   const char *reply_to, EngineReply *reply) {
-        Food__V1__AuthorizePayment cmd = FOOD__V1__AUTHORIZE_PAYMENT__INIT;
-        Food__V1__Correlation corr;
         ProtobufCMessage *copy = NULL;
         SagaDecision d;
+        StepCommand c;
         uint8_t *buf = NULL;
         size_t len = 0;
         char key[160], detail[160];
@@ -591,7 +507,7 @@ int engine_modify(const EngineConfig *cfg, Pg *pg, SagaRow *row, const Food__V1_
                 return engine_reply_set(reply, 400, "Bad request", "negative total", NULL, 0);
         diff = req->has_items ? req->total - row->order->total : 0;
         if (diff <= 0)
-                return apply_modification(pg, row, req, NULL, 0, reply);
+                return apply_modification(out, row, req, NULL, 0, reply);
 
         /* The extra amount is charged first; the order changes only if it is paid. */
         r = codec_pack(&req->base, &buf, &len);
@@ -606,33 +522,39 @@ int engine_modify(const EngineConfig *cfg, Pg *pg, SagaRow *row, const Food__V1_
         row->attempt = 1;
         row->step_deadline_ms = ids_now_ms() + cfg->payment_timeout_ms;
         snprintf(row->reply_to, sizeof(row->reply_to), "%s", reply_to ? reply_to : "");
-        corr_init(&corr, row->order, "modify_charge");
+        r = saga_step_command(saga_step("modify_charge"), row->order, row->version, 0, &c);
+        if (r < 0)
+                return r;
         /* One provider-side key per modification request (re-sends of this
          * command keep it; a retry after a decline is a new request). */
         snprintf(key, sizeof(key), "%s.modify.%" PRId64 ".%" PRId64, row->order_id, row->version, ids_now_ms());
-        cmd.corr = &corr;
-        cmd.customer_id = row->order->customer_id;
-        cmd.amount = diff;
-        cmd.card_token = req->card_token && *req->card_token ? req->card_token : row->card_token;
-        cmd.idempotency_key = key;
-        r = saga_store_outbox(pg, row->order_id, "modify_charge", &cmd.base, true);
+        food__v1__authorize_payment__init(&c.m.authorize_payment);
+        c.m.authorize_payment.corr = &c.corr;
+        c.m.authorize_payment.customer_id = row->order->customer_id;
+        c.m.authorize_payment.amount = diff;
+        c.m.authorize_payment.card_token = req->card_token && *req->card_token ? req->card_token : row->card_token;
+        c.m.authorize_payment.idempotency_key = key;
+        r = codec_command_wrap(&c.command, &c.m.authorize_payment.base);
         if (r == 0)
-                r = saga_store_update(pg, row, row->order, row->version, SAGA_KEEP_DEADLINE);
+                r = out->command(out->ud, row, saga_step("modify_charge"), &c);
+        if (r == 0)
+                r = out->saga(out->ud, row, row->order, ENGINE_KEEP_DEADLINE);
         return r; /* answered when the payment outcome arrives */
 }
 
-int engine_modify_outcome(Pg *pg, SagaRow *row, SagaInput in, const EngineArgs *args, EngineReply *reply) {
+int engine_modify_outcome(const EngineOut *out, SagaRow *row, SagaInput in, const EngineArgs *args,
+                          EngineReply *reply) {
         int r;
         if (!row->pending)
                 return 0;
         if (in == SAGA_IN_PAYMENT_AUTHORIZED)
-                return apply_modification(pg, row, row->pending, args->payment_id, args->amount, reply);
+                return apply_modification(out, row, row->pending, args->payment_id, args->amount, reply);
         /* Declined or failed: the order stays as it was. */
         row->step[0] = 0;
         row->step_deadline_ms = 0;
         codec_free(&row->pending->base);
         row->pending = NULL;
-        r = saga_store_update(pg, row, row->order, row->version, SAGA_KEEP_DEADLINE);
+        r = out->saga(out->ud, row, row->order, ENGINE_KEEP_DEADLINE);
         if (r == 0 && in == SAGA_IN_PAYMENT_DECLINED)
                 r = engine_reply_set(reply, 402, "Payment declined",
                                      "the extra charge was declined; the order is unchanged", NULL, 0);

@@ -48,7 +48,6 @@ enum {
         SAGA_ACT_OPEN_DELIVERY = 1u << 4,
         SAGA_ACT_ASSIGN_RIDER = 1u << 5,
         SAGA_ACT_COMPLETE_DELIVERY = 1u << 6,
-        SAGA_ACT_CANCEL_DELIVERY = 1u << 7, /* compensation */
         SAGA_ACT_RETURN_COUPON = 1u << 8,   /* compensation */
         SAGA_ACT_ISSUE_COUPON = 1u << 9,
         SAGA_ACT_THANK_CUSTOMER = 1u << 10, /* the store's thank-you message (F16) */

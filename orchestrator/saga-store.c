@@ -1,4 +1,4 @@
-/* PostgreSQL persistence of sagas, outbox, inbox and idempotency keys. */
+/* The orchestrator's statements: shard locks, loads, and one batch of writes per transaction. */
 #include "saga-store.h"
 
 #include <errno.h>
@@ -8,229 +8,465 @@
 #include <string.h>
 
 #include "codec.h"
-#include "saga-retry.h"
+#include "ids.h"
 
-static const PgStmt st_load = {
-        "saga_load",
-        "SELECT state, step, attempt, version, order_pb, card_token, reply_to, pending_pb,"
-        " coalesce((extract(epoch from step_deadline_at) * 1000)::bigint, 0)"
-        " FROM sagas WHERE order_id = $1 FOR UPDATE"};
-static const PgStmt st_insert = {
-        "saga_insert",
-        "INSERT INTO sagas (order_id, definition_version, state, step, attempt, version, customer_id, store_id,"
-        " order_pb, card_token, reply_to, deadline_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-        " CASE WHEN $12::bigint = 0 THEN NULL ELSE to_timestamp($12::bigint / 1000.0) END)"};
-static const PgStmt st_update = {
-        "saga_update",
-        "UPDATE sagas SET state = $2, step = $3, attempt = $4, version = $5, order_pb = $6, reply_to = $7,"
-        " pending_pb = $10, step_deadline_at = CASE WHEN $11::bigint = 0 THEN NULL"
-        " ELSE to_timestamp($11::bigint / 1000.0) END,"
-        " deadline_at = CASE WHEN $8::bigint = -1 THEN deadline_at WHEN $8::bigint = 0 THEN NULL"
-        " ELSE to_timestamp($8::bigint / 1000.0) END,"
-        " updated_at = now() WHERE order_id = $1 AND version = $9"};
-static const PgStmt st_outbox = {"saga_outbox",
-                                 "INSERT INTO outbox (order_id, step, subject, type, payload, needs_ack, max_budget)"
-                                 " VALUES ($1, $2, $3, $4, $5, $6, $7)"};
-static const PgStmt st_inbox = {"saga_inbox",
-                                "INSERT INTO inbox (msg_id, order_id, type, outcome) VALUES ($1, $2, $3, $4)"
-                                " ON CONFLICT DO NOTHING RETURNING 1"};
-static const PgStmt st_ack = {"saga_ack",
-                              "UPDATE outbox SET acked_at = now() WHERE id = $1 AND attempt = $2 AND acked_at IS NULL"};
-static const PgStmt st_close_step = {"saga_close_step",
-                                     "UPDATE outbox SET acked_at = now(), next_try_at = NULL WHERE order_id = $1"
-                                     " AND step = $2 AND needs_ack AND acked_at IS NULL"};
-static const PgStmt st_claim_key = {"saga_claim_key",
-                                    "INSERT INTO idempotency (customer_id, key, order_id, request_hash)"
-                                    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1"};
-static const PgStmt st_get_key = {"saga_get_key",
-                                  "SELECT order_id, request_hash FROM idempotency WHERE customer_id = $1 AND key = $2"};
+/* Shard locks: the two-key advisory lock (1718579556 = "food" in ASCII, shard), held by the
+ * writing session for as long as it lives. */
+static const PgStmt st_lock = {"saga_lock_shards",
+                               "SELECT s FROM unnest($1::int[]) AS s WHERE pg_try_advisory_lock(1718579556, s)"};
 
-void saga_row_clear(SagaRow *row) {
-        codec_free(row->order ? &row->order->base : NULL);
-        codec_free(row->pending ? &row->pending->base : NULL);
+#define SAGA_COLUMNS                                                                                                   \
+        "order_id, shard, state, step, attempt, version, order_pb, card_token, pending_pb, record_pb,"               \
+        " coalesce((extract(epoch FROM deadline_at) * 1000)::bigint, 0),"                                          \
+        " coalesce((extract(epoch FROM step_deadline_at) * 1000)::bigint, 0), compensation_failed,"                 \
+        " (extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM updated_at) * 1000)::bigint, settled"
+
+/* Binary results: bytea and integers without text conversions. */
+static const PgStmt st_load_shards = {"saga_load_shards",
+                                      "SELECT " SAGA_COLUMNS " FROM sagas WHERE shard = ANY($1::int[]) AND NOT settled"};
+static const PgStmt st_load_one = {"saga_load_one", "SELECT " SAGA_COLUMNS " FROM sagas WHERE order_id = $1"};
+
+static const PgStmt st_event_seqs = {
+        "saga_event_seqs",
+        "SELECT s, greatest(coalesce((SELECT max(seq) FROM events WHERE shard = s), 0),"
+        " coalesce((SELECT published FROM shards WHERE shard = s), 0)) FROM unnest($1::int[]) AS s"};
+static const PgStmt st_events_unpublished = {
+        "saga_events_unpublished",
+        "SELECT e.shard, e.seq, e.msg_id, e.order_id, e.payload FROM events e LEFT JOIN shards w ON w.shard = e.shard"
+        " WHERE e.shard = ANY($1::int[]) AND e.seq > coalesce(w.published, 0) ORDER BY e.shard, e.seq"};
+
+static const PgStmt st_keys = {
+        "saga_lookup_keys",
+        "SELECT i.customer_id, i.key, i.order_id, i.request_hash FROM idempotency i"
+        " JOIN unnest($1::text[], $2::text[]) AS u(c, k) ON i.customer_id = u.c AND i.key = u.k"};
+
+static const PgStmt st_sagas = {
+        "saga_write_sagas",
+        "INSERT INTO sagas (order_id, shard, settled, definition_version, state, step, attempt, version, customer_id,"
+        " store_id, order_pb, card_token, pending_pb, record_pb, deadline_at, step_deadline_at, compensation_failed,"
+        " created_at, updated_at)"
+        " SELECT o, sh, se, 1, st, stp, a, v, c, s, opb, ct, ppb, rpb,"
+        " CASE WHEN dl = 0 THEN NULL ELSE to_timestamp(dl / 1000.0) END,"
+        " CASE WHEN sdl = 0 THEN NULL ELSE to_timestamp(sdl / 1000.0) END, cf, to_timestamp(cr / 1000.0),"
+        " to_timestamp(up / 1000.0)"
+        " FROM unnest($1::text[], $2::int[], $3::bool[], $4::text[], $5::text[], $6::int[], $7::int8[], $8::text[],"
+        "  $9::text[], $10::bytea[], $11::text[], $12::bytea[], $13::bytea[], $14::int8[], $15::int8[], $16::bool[],"
+        "  $17::int8[], $18::int8[]) AS u(o, sh, se, st, stp, a, v, c, s, opb, ct, ppb, rpb, dl, sdl, cf, cr, up)"
+        " ON CONFLICT (order_id) DO UPDATE SET settled = EXCLUDED.settled, state = EXCLUDED.state,"
+        " step = EXCLUDED.step, attempt = EXCLUDED.attempt, version = EXCLUDED.version, order_pb = EXCLUDED.order_pb,"
+        " card_token = EXCLUDED.card_token, pending_pb = EXCLUDED.pending_pb, record_pb = EXCLUDED.record_pb,"
+        " deadline_at = EXCLUDED.deadline_at, step_deadline_at = EXCLUDED.step_deadline_at,"
+        " compensation_failed = EXCLUDED.compensation_failed, updated_at = EXCLUDED.updated_at"};
+static const PgStmt st_events = {
+        "saga_write_events",
+        "INSERT INTO events (shard, seq, order_id, msg_id, payload)"
+        " SELECT * FROM unnest($1::int[], $2::int8[], $3::text[], $4::text[], $5::bytea[])"};
+/* Pending for the sender, which is fed each batch's rows at once: the slow sweep takes only rows
+ * still pending a while later (a feed that got lost). */
+static const PgStmt st_notifications = {
+        "saga_write_notifications",
+        "INSERT INTO notification.notifications (msg_id, customer_id, order_id, status, message, at, delivery_status,"
+        " next_attempt_at)"
+        " SELECT m, c, nullif(o, ''), s, t, to_timestamp(at / 1000.0), 'pending', now() + interval '30 seconds'"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[]) AS u(m, c, o, s, t, at)"
+        " ON CONFLICT (msg_id) DO NOTHING"};
+static const PgStmt st_keys_claim = {
+        "saga_write_keys",
+        "INSERT INTO idempotency (customer_id, key, order_id, request_hash)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"};
+static const PgStmt st_published = {
+        "saga_write_published",
+        "INSERT INTO shards (shard, published) SELECT * FROM unnest($1::int[], $2::int8[])"
+        " ON CONFLICT (shard) DO UPDATE SET published = greatest(shards.published, EXCLUDED.published)"};
+
+static const PgStmt st_prune_events = {
+        "saga_prune_events",
+        "DELETE FROM events WHERE (shard, seq) IN (SELECT e.shard, e.seq FROM events e JOIN shards w ON w.shard = e.shard"
+        " WHERE e.shard = ANY($1::int[]) AND e.seq <= w.published AND e.at < now() - make_interval(secs => $2::int8)"
+        " LIMIT 5000)"};
+static const PgStmt st_prune_keys = {
+        "saga_prune_keys",
+        "DELETE FROM idempotency WHERE ctid IN (SELECT ctid FROM idempotency"
+        " WHERE created_at < now() - make_interval(secs => $1::int8) LIMIT 5000)"};
+
+/* An int[] parameter of `n` shards. */
+static int shard_array(PgArray *a, const int *shards, size_t n) {
+        pg_array_init(a, PG_OID_INT4);
+        for (size_t i = 0; i < n; i++)
+                pg_array_int4(a, shards[i]);
+        return pg_array_finish(a);
+}
+
+int saga_store_lock_shards(Pg *pg, const int *shards, size_t n, int *got) {
+        PgArray a;
+        PGresult *res = NULL;
+        int r = shard_array(&a, shards, n), k = 0;
+        if (r == 0) {
+                const char *vals[] = {(const char *)a.data};
+                int lens[] = {(int)a.len}, fmts[] = {1};
+                r = pg_run(pg, &st_lock, 1, vals, lens, fmts, &res);
+        }
+        pg_array_free(&a);
+        if (r < 0)
+                return r;
+        for (int i = 0; i < PQntuples(res); i++)
+                got[k++] = (int)pg_ll(res, i, 0);
+        PQclear(res);
+        return k;
+}
+
+/* A bytea cell of a text-format result, unescaped (PQfreemem it), or NULL with *len 0 when NULL. */
+static unsigned char *bytea_cell(PGresult *res, int i, int c, size_t *len) {
+        *len = 0;
+        if (PQgetisnull(res, i, c))
+                return NULL;
+        return PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, c), len);
+}
+
+/* Row `i` of a SAGA_COLUMNS result into `row` (zeroed first). */
+static int row_from(PGresult *res, int i, SagaRow *row) {
+        ProtobufCMessage *m = NULL;
+        unsigned char *raw;
+        size_t n = 0;
+        int r;
+
         memset(row, 0, sizeof(*row));
+        snprintf(row->order_id, sizeof(row->order_id), "%s", PQgetvalue(res, i, 0));
+        row->shard = (int)pg_ll(res, i, 1);
+        if (saga_state_parse(PQgetvalue(res, i, 2), &row->state) < 0)
+                return -EBADMSG;
+        snprintf(row->step, sizeof(row->step), "%s", PQgetvalue(res, i, 3));
+        row->attempt = (int)pg_ll(res, i, 4);
+        row->version = pg_ll(res, i, 5);
+        raw = bytea_cell(res, i, 6, &n);
+        r = raw ? codec_unpack(&food__v1__order__descriptor, raw, n, &m) : -EBADMSG;
+        PQfreemem(raw);
+        if (r < 0)
+                return r;
+        row->order = (Food__V1__Order *)m;
+        snprintf(row->card_token, sizeof(row->card_token), "%s", PQgetvalue(res, i, 7));
+        raw = bytea_cell(res, i, 8, &n);
+        if (raw) {
+                r = codec_unpack(&food__v1__modify_order__descriptor, raw, n, &m);
+                PQfreemem(raw);
+                if (r < 0)
+                        return r;
+                row->pending = (Food__V1__ModifyOrder *)m;
+        }
+        raw = bytea_cell(res, i, 9, &n);
+        if (raw) {
+                r = saga_row_unpack_record(row, raw, n);
+                PQfreemem(raw);
+                if (r < 0)
+                        return r;
+        }
+        row->deadline_ms = pg_ll(res, i, 10);
+        row->step_deadline_ms = pg_ll(res, i, 11);
+        row->compensation_failed = PQgetvalue(res, i, 12)[0] == 't';
+        row->created_ms = pg_ll(res, i, 13);
+        row->updated_ms = pg_ll(res, i, 14);
+        row->settled = PQgetvalue(res, i, 15)[0] == 't';
+        return 0;
+}
+
+int saga_store_load_shards(Pg *pg, const int *shards, size_t n, void (*fn)(void *ud, SagaRow *row), void *ud) {
+        PgArray a;
+        PGresult *res = NULL;
+        int r = shard_array(&a, shards, n);
+        if (r == 0) {
+                const char *vals[] = {(const char *)a.data};
+                int lens[] = {(int)a.len}, fmts[] = {1};
+                r = pg_run(pg, &st_load_shards, 1, vals, lens, fmts, &res);
+        }
+        pg_array_free(&a);
+        for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+                SagaRow *row = calloc(1, sizeof(*row));
+                if (!row) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = row_from(res, i, row);
+                if (r < 0) {
+                        saga_row_clear(row);
+                        free(row);
+                        break;
+                }
+                fn(ud, row);
+        }
+        PQclear(res);
+        return r;
 }
 
 int saga_store_load(Pg *pg, const char *order_id, SagaRow *row) {
         const char *vals[] = {order_id};
         PGresult *res = NULL;
-        ProtobufCMessage *m = NULL;
-        unsigned char *raw = NULL;
-        size_t n = 0;
-        int r;
-
-        memset(row, 0, sizeof(*row));
-        r = pg_run(pg, &st_load, 1, vals, NULL, NULL, &res);
+        int r = pg_run(pg, &st_load_one, 1, vals, NULL, NULL, &res);
         if (r < 0)
                 return r;
-        if (PQntuples(res) == 0) {
+        if (PQntuples(res) == 0)
                 r = SAGA_STORE_NOT_FOUND;
-                goto out;
-        }
-        if (saga_state_parse(PQgetvalue(res, 0, 0), &row->state) < 0) {
-                r = -EBADMSG;
-                goto out;
-        }
-        snprintf(row->order_id, sizeof(row->order_id), "%s", order_id);
-        snprintf(row->step, sizeof(row->step), "%s", PQgetvalue(res, 0, 1));
-        row->attempt = (int)pg_ll(res, 0, 2);
-        row->version = pg_ll(res, 0, 3);
-        snprintf(row->card_token, sizeof(row->card_token), "%s", PQgetvalue(res, 0, 5));
-        snprintf(row->reply_to, sizeof(row->reply_to), "%s", PQgetvalue(res, 0, 6));
-        raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 4), &n);
-        if (!raw) {
-                r = -ENOMEM;
-                goto out;
-        }
-        r = codec_unpack(&food__v1__order__descriptor, raw, n, &m);
-        if (r == 0)
-                row->order = (Food__V1__Order *)m;
-        row->step_deadline_ms = pg_ll(res, 0, 8);
-        if (r == 0 && !PQgetisnull(res, 0, 7)) {
-                PQfreemem(raw);
-                raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 7), &n);
-                r = raw ? codec_unpack(&food__v1__modify_order__descriptor, raw, n, &m) : -ENOMEM;
-                if (r == 0)
-                        row->pending = (Food__V1__ModifyOrder *)m;
-        }
-out:
-        PQfreemem(raw);
+        else if ((r = row_from(res, 0, row)) < 0)
+                saga_row_clear(row);
         PQclear(res);
         return r;
 }
 
-/* Packs `order` for a bytea parameter; *buf is the caller's to free. */
-static int pack_order(const Food__V1__Order *order, uint8_t **buf, size_t *len) {
-        return codec_pack(&order->base, buf, len);
-}
-
-int saga_store_insert(Pg *pg, const SagaRow *row, const Food__V1__Order *order, int64_t deadline_ms) {
-        char defv[16], attempt[16], version[24], deadline[24];
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        int r = pack_order(order, &buf, &len);
+int saga_store_load_events(Pg *pg, const int *shards, size_t n, int64_t *seqs,
+                           void (*fn)(void *ud, SagaEvent *ev), void *ud) {
+        PgArray a;
+        PGresult *seq_res = NULL, *ev_res = NULL;
+        int r = shard_array(&a, shards, n);
+        if (r == 0) {
+                const char *vals[] = {(const char *)a.data};
+                int lens[] = {(int)a.len}, fmts[] = {1};
+                PgCall calls[] = {{&st_event_seqs, 1, vals, lens, fmts, &seq_res},
+                                  {&st_events_unpublished, 1, vals, lens, fmts, &ev_res}};
+                r = pg_pipeline(pg, calls, 2);
+        }
+        pg_array_free(&a);
         if (r < 0)
                 return r;
-        snprintf(defv, sizeof(defv), "%d", SAGA_DEFINITION_VERSION);
-        snprintf(attempt, sizeof(attempt), "%d", row->attempt);
-        snprintf(version, sizeof(version), "%" PRId64, row->version);
-        snprintf(deadline, sizeof(deadline), "%" PRId64, deadline_ms);
-        const char *vals[] = {row->order_id, defv, saga_state_name(row->state), row->step, attempt, version,
-                              order->customer_id, order->store_id, (const char *)buf, row->card_token, row->reply_to,
-                              deadline};
-        int lens[12] = {0}, fmts[12] = {0};
-        lens[8] = (int)len;
-        fmts[8] = 1;
-        r = pg_run(pg, &st_insert, 12, vals, lens, fmts, NULL);
-        free(buf);
+        for (int i = 0; i < PQntuples(seq_res); i++)
+                for (size_t k = 0; k < n; k++)
+                        if (shards[k] == (int)pg_ll(seq_res, i, 0))
+                                seqs[k] = pg_ll(seq_res, i, 1);
+        for (int i = 0; i < PQntuples(ev_res); i++) {
+                SagaEvent ev = {.shard = (int)pg_ll(ev_res, i, 0), .seq = pg_ll(ev_res, i, 1)};
+                unsigned char *raw;
+                snprintf(ev.msg_id, sizeof(ev.msg_id), "%s", PQgetvalue(ev_res, i, 2));
+                snprintf(ev.order_id, sizeof(ev.order_id), "%s", PQgetvalue(ev_res, i, 3));
+                raw = bytea_cell(ev_res, i, 4, &ev.len);
+                ev.payload = malloc(ev.len ? ev.len : 1);
+                if (!raw || !ev.payload) {
+                        PQfreemem(raw);
+                        free(ev.payload);
+                        r = -ENOMEM;
+                        break;
+                }
+                memcpy(ev.payload, raw, ev.len);
+                PQfreemem(raw);
+                fn(ud, &ev);
+        }
+        PQclear(seq_res);
+        PQclear(ev_res);
         return r;
 }
 
-int saga_store_update(Pg *pg, const SagaRow *row, const Food__V1__Order *order, int64_t expected_version,
-                      int64_t deadline_ms) {
-        char attempt[16], version[24], expected[24], deadline[24], step_deadline[24];
+int saga_store_lookup_keys(Pg *pg, const char *const *customers, const char *const *keys, size_t n,
+                           void (*fn)(void *ud, const char *customer, const char *key, const char *order_id,
+                                      const char *request_hash),
+                           void *ud) {
+        PgArray c, k;
         PGresult *res = NULL;
-        uint8_t *buf = NULL, *pending = NULL;
-        size_t len = 0, pending_len = 0;
-        int r = pack_order(order, &buf, &len);
+        int r;
+        pg_array_init(&c, PG_OID_TEXT);
+        pg_array_init(&k, PG_OID_TEXT);
+        for (size_t i = 0; i < n; i++) {
+                pg_array_text(&c, customers[i]);
+                pg_array_text(&k, keys[i]);
+        }
+        r = pg_array_finish(&c);
+        if (r == 0)
+                r = pg_array_finish(&k);
+        if (r == 0) {
+                const char *vals[] = {(const char *)c.data, (const char *)k.data};
+                int lens[] = {(int)c.len, (int)k.len}, fmts[] = {1, 1};
+                r = pg_run(pg, &st_keys, 2, vals, lens, fmts, &res);
+        }
+        pg_array_free(&c);
+        pg_array_free(&k);
+        for (int i = 0; r == 0 && i < PQntuples(res); i++)
+                fn(ud, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+        PQclear(res);
+        return r;
+}
+
+/* ---- one batch of writes ------------------------------------------------------- */
+
+#define SAGA_ARRAYS(b)                                                                                                 \
+        {&(b)->s_id,       &(b)->s_shard,   &(b)->s_settled, &(b)->s_state,    &(b)->s_step,          &(b)->s_attempt,   \
+         &(b)->s_version,  &(b)->s_customer, &(b)->s_store,  &(b)->s_order,    &(b)->s_card,          &(b)->s_pending,   \
+         &(b)->s_record,   &(b)->s_deadline, &(b)->s_step_deadline, &(b)->s_comp_failed, &(b)->s_created, &(b)->s_updated}
+#define EVENT_ARRAYS(b) {&(b)->e_shard, &(b)->e_seq, &(b)->e_order, &(b)->e_msg, &(b)->e_payload}
+#define NOTE_ARRAYS(b) {&(b)->n_msg, &(b)->n_customer, &(b)->n_order, &(b)->n_status, &(b)->n_message, &(b)->n_at}
+#define KEY_ARRAYS(b) {&(b)->k_customer, &(b)->k_key, &(b)->k_order, &(b)->k_hash}
+#define MARK_ARRAYS(b) {&(b)->w_shard, &(b)->w_published}
+
+void saga_batch_init(SagaBatch *b) {
+        memset(b, 0, sizeof(*b));
+        static const uint32_t saga_oids[18] = {PG_OID_TEXT,  PG_OID_INT4,  PG_OID_BOOL,  PG_OID_TEXT,  PG_OID_TEXT,
+                                               PG_OID_INT4,  PG_OID_INT8,  PG_OID_TEXT,  PG_OID_TEXT,  PG_OID_BYTEA,
+                                               PG_OID_TEXT,  PG_OID_BYTEA, PG_OID_BYTEA, PG_OID_INT8,  PG_OID_INT8,
+                                               PG_OID_BOOL,  PG_OID_INT8,  PG_OID_INT8};
+        static const uint32_t event_oids[5] = {PG_OID_INT4, PG_OID_INT8, PG_OID_TEXT, PG_OID_TEXT, PG_OID_BYTEA};
+        static const uint32_t note_oids[6] = {PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT,
+                                              PG_OID_INT8};
+        PgArray *s[] = SAGA_ARRAYS(b), *e[] = EVENT_ARRAYS(b), *no[] = NOTE_ARRAYS(b), *k[] = KEY_ARRAYS(b),
+                *w[] = MARK_ARRAYS(b);
+        for (int i = 0; i < 18; i++)
+                pg_array_init(s[i], saga_oids[i]);
+        for (int i = 0; i < 5; i++)
+                pg_array_init(e[i], event_oids[i]);
+        for (int i = 0; i < 6; i++)
+                pg_array_init(no[i], note_oids[i]);
+        for (int i = 0; i < 4; i++)
+                pg_array_init(k[i], PG_OID_TEXT);
+        pg_array_init(w[0], PG_OID_INT4);
+        pg_array_init(w[1], PG_OID_INT8);
+        readmodel_write_init(&b->rm);
+}
+
+void saga_batch_free(SagaBatch *b) {
+        PgArray *s[] = SAGA_ARRAYS(b), *e[] = EVENT_ARRAYS(b), *no[] = NOTE_ARRAYS(b), *k[] = KEY_ARRAYS(b),
+                *w[] = MARK_ARRAYS(b);
+        for (int i = 0; i < 18; i++)
+                pg_array_free(s[i]);
+        for (int i = 0; i < 5; i++)
+                pg_array_free(e[i]);
+        for (int i = 0; i < 6; i++)
+                pg_array_free(no[i]);
+        for (int i = 0; i < 4; i++)
+                pg_array_free(k[i]);
+        for (int i = 0; i < 2; i++)
+                pg_array_free(w[i]);
+        readmodel_write_free(&b->rm);
+}
+
+bool saga_batch_empty(const SagaBatch *b) {
+        return !b->n_sagas && !b->n_events && !b->n_notes && !b->n_keys && !b->n_marks;
+}
+
+int saga_batch_saga(SagaBatch *b, const SagaRow *row) {
+        uint8_t *order = NULL, *pending = NULL, *record = NULL;
+        size_t order_len = 0, pending_len = 0, record_len = 0;
+        int r = codec_pack(&row->order->base, &order, &order_len);
         if (r == 0 && row->pending)
                 r = codec_pack(&row->pending->base, &pending, &pending_len);
-        if (r < 0) {
-                free(buf);
-                return r;
-        }
-        snprintf(attempt, sizeof(attempt), "%d", row->attempt);
-        snprintf(version, sizeof(version), "%" PRId64, row->version);
-        snprintf(expected, sizeof(expected), "%" PRId64, expected_version);
-        snprintf(deadline, sizeof(deadline), "%" PRId64, deadline_ms);
-        snprintf(step_deadline, sizeof(step_deadline), "%" PRId64, row->step_deadline_ms);
-        const char *vals[] = {row->order_id, saga_state_name(row->state), row->step, attempt, version,
-                              (const char *)buf, row->reply_to, deadline, expected, (const char *)pending,
-                              step_deadline};
-        int lens[11] = {0}, fmts[11] = {0};
-        lens[5] = (int)len;
-        fmts[5] = 1;
-        lens[9] = (int)pending_len;
-        fmts[9] = 1;
-        r = pg_run(pg, &st_update, 11, vals, lens, fmts, &res);
-        free(buf);
-        free(pending);
-        if (r == 0 && strcmp(PQcmdTuples(res), "1") != 0)
-                r = -ESTALE; /* someone else moved the saga since we read it */
-        PQclear(res);
-        return r;
-}
-
-int saga_store_outbox(Pg *pg, const char *order_id, const char *step, const ProtobufCMessage *msg, bool needs_ack) {
-        char subject[CODEC_SUBJECT_MAX];
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        int r = codec_subject(msg->descriptor, order_id, subject, sizeof(subject));
-        if (r < 0)
-                return r;
-        r = codec_pack(msg, &buf, &len);
-        if (r < 0)
-                return r;
-        char budget[16];
-        snprintf(budget, sizeof(budget), "%d", retry_policy(step)->max_attempts);
-        const char *vals[] = {order_id, step, subject, msg->descriptor->name, (const char *)buf,
-                              needs_ack ? "t" : "f", budget};
-        int lens[7] = {0, 0, 0, 0, (int)len, 0, 0}, fmts[7] = {0, 0, 0, 0, 1, 0, 0};
-        r = pg_run(pg, &st_outbox, 7, vals, lens, fmts, NULL);
-        free(buf);
-        return r;
-}
-
-int saga_store_inbox(Pg *pg, const char *msg_id, const char *order_id, const char *type, const char *outcome) {
-        const char *vals[] = {msg_id, order_id, type, outcome};
-        PGresult *res = NULL;
-        int r = pg_run(pg, &st_inbox, 4, vals, NULL, NULL, &res);
-        if (r == 0 && PQntuples(res) == 0)
-                r = SAGA_STORE_DUPLICATE;
-        PQclear(res);
-        return r;
-}
-
-int saga_store_ack_command(Pg *pg, int64_t command_id, int attempt) {
-        char id[24], att[16];
-        PGresult *res = NULL;
-        snprintf(id, sizeof(id), "%" PRId64, command_id);
-        snprintf(att, sizeof(att), "%d", attempt);
-        const char *vals[] = {id, att};
-        int r = pg_run(pg, &st_ack, 2, vals, NULL, NULL, &res);
         if (r == 0)
-                r = strcmp(PQcmdTuples(res), "1") == 0 ? 1 : 0;
-        PQclear(res);
+                r = saga_row_pack_record(row, &record, &record_len);
+        if (r == 0)
+                r = readmodel_write_add(&b->rm, row->order, row->updated_ms);
+        if (r == 0) {
+                pg_array_text(&b->s_id, row->order_id);
+                pg_array_int4(&b->s_shard, row->shard);
+                pg_array_bool(&b->s_settled, row->settled);
+                pg_array_text(&b->s_state, saga_state_name(row->state));
+                pg_array_text(&b->s_step, row->step);
+                pg_array_int4(&b->s_attempt, row->attempt);
+                pg_array_int8(&b->s_version, row->version);
+                pg_array_text(&b->s_customer, row->order->customer_id);
+                pg_array_text(&b->s_store, row->order->store_id);
+                pg_array_bytes(&b->s_order, order, order_len);
+                pg_array_text(&b->s_card, row->card_token);
+                if (pending)
+                        pg_array_bytes(&b->s_pending, pending, pending_len);
+                else
+                        pg_array_null(&b->s_pending);
+                pg_array_bytes(&b->s_record, record, record_len);
+                pg_array_int8(&b->s_deadline, row->deadline_ms);
+                pg_array_int8(&b->s_step_deadline, row->step_deadline_ms);
+                pg_array_bool(&b->s_comp_failed, row->compensation_failed);
+                pg_array_int8(&b->s_created, row->created_ms);
+                pg_array_int8(&b->s_updated, row->updated_ms);
+                b->n_sagas++;
+        }
+        free(order);
+        free(pending);
+        free(record);
         return r;
 }
 
-int saga_store_close_step(Pg *pg, const char *order_id, const char *step) {
-        const char *vals[] = {order_id, step};
-        return pg_run(pg, &st_close_step, 2, vals, NULL, NULL, NULL);
+void saga_batch_event(SagaBatch *b, int shard, int64_t seq, const char *order_id, const char *msg_id,
+                      const uint8_t *payload, size_t len) {
+        pg_array_int4(&b->e_shard, shard);
+        pg_array_int8(&b->e_seq, seq);
+        pg_array_text(&b->e_order, order_id);
+        pg_array_text(&b->e_msg, msg_id);
+        pg_array_bytes(&b->e_payload, payload, len);
+        b->n_events++;
 }
 
-int saga_store_claim_key(Pg *pg, const char *customer_id, const char *key, const char *order_id,
-                         const char *request_hash, char *existing_order, size_t order_cap, char *existing_hash,
-                         size_t hash_cap) {
-        const char *vals[] = {customer_id, key, order_id, request_hash};
-        PGresult *res = NULL;
-        int r = pg_run(pg, &st_claim_key, 4, vals, NULL, NULL, &res);
-        if (r < 0)
-                return r;
-        bool claimed = PQntuples(res) == 1;
-        PQclear(res);
-        if (claimed)
-                return 0;
-        r = pg_run(pg, &st_get_key, 2, vals, NULL, NULL, &res);
-        if (r < 0)
-                return r;
-        if (PQntuples(res) != 1) {
-                PQclear(res);
-                return -EAGAIN;
+void saga_batch_notification(SagaBatch *b, const char *msg_id, const char *customer_id, const char *order_id,
+                             const char *status, const char *message, int64_t at_ms) {
+        pg_array_text(&b->n_msg, msg_id);
+        pg_array_text(&b->n_customer, customer_id);
+        pg_array_text(&b->n_order, order_id ? order_id : "");
+        pg_array_text(&b->n_status, status);
+        pg_array_text(&b->n_message, message);
+        pg_array_int8(&b->n_at, at_ms);
+        b->n_notes++;
+}
+
+void saga_batch_key(SagaBatch *b, const char *customer_id, const char *key, const char *order_id,
+                    const char *request_hash) {
+        pg_array_text(&b->k_customer, customer_id);
+        pg_array_text(&b->k_key, key);
+        pg_array_text(&b->k_order, order_id);
+        pg_array_text(&b->k_hash, request_hash);
+        b->n_keys++;
+}
+
+void saga_batch_published(SagaBatch *b, int shard, int64_t seq) {
+        pg_array_int4(&b->w_shard, shard);
+        pg_array_int8(&b->w_published, seq);
+        b->n_marks++;
+}
+
+/* Finishes `n` arrays into parameter slot `slot` and appends a call of `st`. */
+static int batch_call(SagaBatch *b, size_t *n_calls, int slot, const PgStmt *st, PgArray **arrays, int n) {
+        for (int i = 0; i < n; i++) {
+                if (pg_array_finish(arrays[i]) < 0)
+                        return -ENOMEM;
+                b->vals[slot][i] = (const char *)arrays[i]->data;
+                b->lens[slot][i] = (int)arrays[i]->len;
+                b->fmts[slot][i] = 1;
         }
-        snprintf(existing_order, order_cap, "%s", PQgetvalue(res, 0, 0));
-        snprintf(existing_hash, hash_cap, "%s", PQgetvalue(res, 0, 1));
-        PQclear(res);
-        return SAGA_STORE_DUPLICATE;
+        b->calls[(*n_calls)++] = (PgCall){st, n, b->vals[slot], b->lens[slot], b->fmts[slot], NULL};
+        return 0;
+}
+
+int saga_batch_commit(SagaBatch *b, Pg *pg) {
+        PgArray *s[] = SAGA_ARRAYS(b), *e[] = EVENT_ARRAYS(b), *no[] = NOTE_ARRAYS(b), *k[] = KEY_ARRAYS(b),
+                *w[] = MARK_ARRAYS(b);
+        size_t n = 0;
+        int r = 0, rm;
+
+        if (saga_batch_empty(b))
+                return 0;
+        /* Keys first: a key claimed before fails the batch at once. */
+        if (b->n_keys)
+                r = batch_call(b, &n, 0, &st_keys_claim, k, 4);
+        if (r == 0 && b->n_sagas)
+                r = batch_call(b, &n, 1, &st_sagas, s, 18);
+        if (r == 0 && b->n_events)
+                r = batch_call(b, &n, 2, &st_events, e, 5);
+        if (r == 0 && b->n_notes)
+                r = batch_call(b, &n, 3, &st_notifications, no, 6);
+        if (r == 0 && b->n_marks)
+                r = batch_call(b, &n, 4, &st_published, w, 2);
+        if (r == 0) {
+                rm = readmodel_write_calls(&b->rm, b->calls + n);
+                if (rm < 0)
+                        r = rm;
+                else
+                        n += (size_t)rm;
+        }
+        return r < 0 ? r : pg_transaction(pg, b->calls, n);
+}
+
+int saga_store_prune(Pg *pg, const int *shards, size_t n, int64_t events_age_s, int64_t keys_age_s) {
+        PgArray a;
+        char ev_age[24], key_age[24];
+        int r = shard_array(&a, shards, n);
+        snprintf(ev_age, sizeof(ev_age), "%" PRId64, events_age_s);
+        snprintf(key_age, sizeof(key_age), "%" PRId64, keys_age_s);
+        if (r == 0) {
+                const char *ev_vals[] = {(const char *)a.data, ev_age}, *key_vals[] = {key_age};
+                int ev_lens[] = {(int)a.len, 0}, ev_fmts[] = {1, 0};
+                PgCall calls[] = {{&st_prune_events, 2, ev_vals, ev_lens, ev_fmts, NULL},
+                                  {&st_prune_keys, 1, key_vals, NULL, NULL, NULL}};
+                r = pg_transaction(pg, calls, 2);
+        }
+        pg_array_free(&a);
+        return r;
 }

@@ -1,64 +1,93 @@
-/* PostgreSQL persistence of sagas: rows locked for update, versioned writes,
- * the transactional outbox, the inbox of replies and idempotency keys. All
- * calls run inside the caller's transaction on the caller's connection. */
+/* PostgreSQL persistence of the orchestrator: shard ownership (session
+ * advisory locks on the writing connection), loading a shard's unsettled
+ * sagas and its unpublished status events, and one batch of writes (sagas,
+ * status events, read model, notifications, idempotency keys, published
+ * watermarks) as one transaction in one round trip. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "food.pb-c.h"
 #include "pg.h"
-#include "saga-machine.h"
-
-/* Room for a few concurrent requests with the same Idempotency-Key. */
-#define SAGA_REPLY_TO_MAX 512
+#include "readmodel-write.h"
+#include "saga-row.h"
 
 enum {
         SAGA_STORE_NOT_FOUND = 1, /* no saga for that order */
-        SAGA_STORE_DUPLICATE = 2, /* the message was already processed */
 };
 
-typedef struct {
-        char order_id[64];
-        SagaState state;
-        char step[32];
-        int attempt;
-        int64_t version;
-        Food__V1__Order *order; /* owned: unpacked snapshot */
-        char card_token[128];
-        Food__V1__ModifyOrder *pending; /* owned: a modification awaiting its extra charge, or NULL */
-        int64_t step_deadline_ms;       /* when the awaited step is given up (0: none) */
-        char reply_to[SAGA_REPLY_TO_MAX]; /* space-separated RPC inboxes awaiting the payment outcome */
-} SagaRow;
+/* Tries to take each of `shards` not held yet (pg_try_advisory_lock on this
+ * session): writes those taken into got[], returns how many, or negative
+ * errno. Released only when the session ends: a process that lost its session
+ * lost its shards. */
+int saga_store_lock_shards(Pg *pg, const int *shards, size_t n, int *got);
 
-void saga_row_clear(SagaRow *row);
-
-/* Loads and locks (FOR UPDATE) the saga of `order_id`. 0, SAGA_STORE_NOT_FOUND,
- * or negative errno. On 0 the caller owns row->order (saga_row_clear). */
+/* Calls `fn` with each unsettled saga of `shards` (a row the callee takes
+ * over: saga_row_clear it). 0 or negative errno. */
+int saga_store_load_shards(Pg *pg, const int *shards, size_t n, void (*fn)(void *ud, SagaRow *row), void *ud);
+/* Loads one saga into `row` (zeroed first): 0, SAGA_STORE_NOT_FOUND or negative errno. */
 int saga_store_load(Pg *pg, const char *order_id, SagaRow *row);
-/* Inserts a new saga whose snapshot is `order`. -EEXIST if the id exists. */
-int saga_store_insert(Pg *pg, const SagaRow *row, const Food__V1__Order *order, int64_t deadline_ms);
-/* Writes the row's state/step/attempt/reply_to/pending/step deadline and
- * snapshot `order` if the
- * stored version is still `expected_version`; -ESTALE otherwise.
- * deadline_ms: 0 clears the timer, SAGA_KEEP_DEADLINE keeps it. */
-#define SAGA_KEEP_DEADLINE (-1)
-int saga_store_update(Pg *pg, const SagaRow *row, const Food__V1__Order *order, int64_t expected_version,
-                      int64_t deadline_ms);
-/* Appends a message to the outbox (published by the relay after commit). */
-int saga_store_outbox(Pg *pg, const char *order_id, const char *step, const ProtobufCMessage *msg, bool needs_ack);
-/* Records a received message; SAGA_STORE_DUPLICATE when seen before. */
-int saga_store_inbox(Pg *pg, const char *msg_id, const char *order_id, const char *type, const char *outcome);
-/* Marks try `attempt` of command `command_id` as answered, which stops its
- * re-sends. Returns 1 when this call acknowledged it, 0 when it was already
- * acknowledged or the attempt is not the current one, or negative errno. */
-int saga_store_ack_command(Pg *pg, int64_t command_id, int attempt);
 
-/* Stops re-sending the unanswered commands of `step` (the saga moved on). */
-int saga_store_close_step(Pg *pg, const char *order_id, const char *step);
+/* A status event not yet confirmed published. */
+typedef struct {
+        int shard;
+        int64_t seq;
+        char msg_id[48];
+        char order_id[64];
+        uint8_t *payload; /* packed OrderStatusChanged, owned */
+        size_t len;
+} SagaEvent;
+/* Per shard of `shards`: the last event sequence given (*seqs, aligned with
+ * shards) and, through `fn`, every event after the published watermark, in
+ * order (the callee owns ev->payload). 0 or negative errno. */
+int saga_store_load_events(Pg *pg, const int *shards, size_t n, int64_t *seqs,
+                           void (*fn)(void *ud, SagaEvent *ev), void *ud);
 
-/* Idempotency keys of POST /orders. Claims (customer, key) for `order_id`;
- * when the key exists returns SAGA_STORE_DUPLICATE and writes the first
- * order's id and request hash into the buffers. */
-int saga_store_claim_key(Pg *pg, const char *customer_id, const char *key, const char *order_id,
-                         const char *request_hash, char *existing_order, size_t order_cap, char *existing_hash,
-                         size_t hash_cap);
+/* The existing order of each (customer, key) of a batch's places, for
+ * idempotency keys already claimed. `fn` gets each one found. 0 or errno. */
+int saga_store_lookup_keys(Pg *pg, const char *const *customers, const char *const *keys, size_t n,
+                           void (*fn)(void *ud, const char *customer, const char *key, const char *order_id,
+                                      const char *request_hash),
+                           void *ud);
+
+/* One batch of writes. */
+typedef struct {
+        PgArray s_id, s_shard, s_settled, s_state, s_step, s_attempt, s_version, s_customer, s_store, s_order,
+                s_card, s_pending, s_record, s_deadline, s_step_deadline, s_comp_failed, s_created, s_updated;
+        PgArray e_shard, e_seq, e_order, e_msg, e_payload;
+        PgArray n_msg, n_customer, n_order, n_status, n_message, n_at;
+        PgArray k_customer, k_key, k_order, k_hash;
+        PgArray w_shard, w_published;
+        ReadmodelWrite rm;
+        size_t n_sagas, n_events, n_notes, n_keys, n_marks;
+        const char *vals[6][18];
+        int lens[6][18], fmts[6][18];
+        PgCall calls[12];
+} SagaBatch;
+
+void saga_batch_init(SagaBatch *b);
+void saga_batch_free(SagaBatch *b);
+/* The saga's row as it stands (and its read-model rows). 0 or negative errno. */
+int saga_batch_saga(SagaBatch *b, const SagaRow *row);
+/* A status event to keep until published (`payload` copied). */
+void saga_batch_event(SagaBatch *b, int shard, int64_t seq, const char *order_id, const char *msg_id,
+                      const uint8_t *payload, size_t len);
+/* A customer notification row (notification.notifications, pending for the sender). */
+void saga_batch_notification(SagaBatch *b, const char *msg_id, const char *customer_id, const char *order_id,
+                             const char *status, const char *message, int64_t at_ms);
+/* An idempotency key claimed by a new order (a key claimed before fails the batch: -EEXIST). */
+void saga_batch_key(SagaBatch *b, const char *customer_id, const char *key, const char *order_id,
+                    const char *request_hash);
+/* A shard's events are published up to `seq`. */
+void saga_batch_published(SagaBatch *b, int shard, int64_t seq);
+/* Runs the batch as one transaction: 0 when committed (also when empty), or
+ * the errors of pg_transaction (-EEXIST: an idempotency key was claimed). */
+int saga_batch_commit(SagaBatch *b, Pg *pg);
+/* Whether anything was added. */
+bool saga_batch_empty(const SagaBatch *b);
+
+/* Deletes what no one needs any more, a bounded amount at a time: status
+ * events of `shards` published and older than `events_age_s`, idempotency keys
+ * older than `keys_age_s`. 0 or negative errno. */
+int saga_store_prune(Pg *pg, const int *shards, size_t n, int64_t events_age_s, int64_t keys_age_s);

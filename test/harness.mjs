@@ -27,14 +27,13 @@ const STOP_TIMEOUT = 10_000;
 const HTTP_TIMEOUT = 10_000;
 
 // The worker processes, which `replicas` multiplies (the contract's process table).
-export const WORKERS = ['payment', 'store', 'delivery', 'notification', 'projector', 'coupon'];
+export const WORKERS = ['payment', 'store', 'delivery', 'notification', 'coupon'];
 const SERVICES = {
         orchestrator: 'orchestrator/orchestrator',
         payment: 'services/payment/payment-worker',
         store: 'services/store/store-worker',
         delivery: 'services/delivery/delivery-worker',
         notification: 'services/notification/notification-worker',
-        projector: 'services/projector/projector',
         coupon: 'services/coupon/coupon-worker',
 };
 const PSP_BIN = 'services/sandbox-psp/sandbox-psp';
@@ -45,7 +44,7 @@ export const ALL = ['nats', 'pg', 'sandbox-psp', ...Object.keys(SERVICES), 'gate
 
 // The NATS users and permissions (one definition: the chart's, also local mode's) and the users it names.
 const NATS_AUTH_CONF = path.join(ROOT, 'deploy/helm/food-saga/charts/nats/files/auth.conf');
-export const NATS_USERS = ['admin', 'orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'projector', 'gateway'];
+export const NATS_USERS = ['admin', 'orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'gateway'];
 // A line of nats-server's log saying a client went outside its permissions: a missing permission in
 // NATS_AUTH_CONF (or a process doing what it should not); stop() fails the file unless the test expected it
 // (p.expectNatsViolation(re)).

@@ -6,8 +6,7 @@
 # Env: GATEWAY_PORT (8080), SANDBOX_PSP_PORT (8091), SANDBOX_SINK_PORT (8092), STATE_DIR, BUILD_DIR (build), READY_TIMEOUT_S (120),
 # SKIP_BUILD=1 (use the binaries already in BUILD_DIR, no install/build); other variables reach the services.
 # A second platform beside the first also needs NATS_PORT (4222), NATS_MONITOR_PORT (8222), PG_PORT (5433) and
-# HEALTH_PORT_BASE (9100: orchestrator +1, payment +2, store +3, delivery +4, notification +5, projector +6,
-# coupon +7).
+# HEALTH_PORT_BASE (9100: orchestrator +1, payment +2, store +3, delivery +4, notification +5, coupon +7).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$PWD
@@ -26,7 +25,7 @@ export NATS_URL=nats://127.0.0.1:$NATS_PORT
 export DATABASE_URL=postgresql://food@127.0.0.1:$PG_PORT/food
 
 # name, binary (under $BUILD_DIR) and health URL of each process, in start order; the gateway comes last.
-names=(sandbox-psp sandbox-sink orchestrator payment store delivery notification projector coupon gateway)
+names=(sandbox-psp sandbox-sink orchestrator payment store delivery notification coupon gateway)
 declare -A bin=(
         [sandbox-psp]=services/sandbox-psp/sandbox-psp
         [sandbox-sink]=services/sandbox-sink/sandbox-sink
@@ -35,16 +34,12 @@ declare -A bin=(
         [store]=services/store/store-worker
         [delivery]=services/delivery/delivery-worker
         [notification]=services/notification/notification-worker
-        [projector]=services/projector/projector
         [coupon]=services/coupon/coupon-worker
         [gateway]=gateway/gateway
 )
-declare -A health_port=()
-i=1
-for n in orchestrator payment store delivery notification projector coupon; do
-        health_port[$n]=$((HEALTH_PORT_BASE + i))
-        i=$((i + 1))
-done
+declare -A health_port=([orchestrator]=$((HEALTH_PORT_BASE + 1)) [payment]=$((HEALTH_PORT_BASE + 2))
+        [store]=$((HEALTH_PORT_BASE + 3)) [delivery]=$((HEALTH_PORT_BASE + 4)) [notification]=$((HEALTH_PORT_BASE + 5))
+        [coupon]=$((HEALTH_PORT_BASE + 7)))
 declare -A ready_url=([sandbox-psp]=http://127.0.0.1:$SANDBOX_PSP_PORT/healthz [sandbox-sink]=http://127.0.0.1:$SANDBOX_SINK_PORT/healthz [gateway]=http://127.0.0.1:$GATEWAY_PORT/readyz)
 for n in "${!health_port[@]}"; do ready_url[$n]=http://127.0.0.1:${health_port[$n]}/readyz; done
 
@@ -81,7 +76,7 @@ nats_pid=
 # One NATS user per service with the permissions of the chart (charts/nats/files/auth.conf); each password is
 # made once and kept in $STATE_DIR/nats-passwords. Connections without credentials (the `nats` CLI's default
 # context, sagactl, food-export) are the operators' `admin` user.
-nats_users=(admin orchestrator payment store delivery coupon notification projector gateway)
+nats_users=(admin orchestrator payment store delivery coupon notification gateway)
 if [ ! -s "$STATE_DIR/nats-passwords" ]; then
         (umask 077 && for u in "${nats_users[@]}"; do
                 # A letter first: nats-server reads the variable as a config value (digits first: a number).

@@ -84,7 +84,7 @@ static int issue(const CouponConfig *cfg, Pg *pg, const Food__V1__IssueCoupon *m
         reply.corr = m->corr;
         reply.coupon_id = m->coupon_id;
         reply.customer_id = m->customer_id;
-        return worker_reply(out, &reply.base);
+        return worker_answer(out, &reply.base);
 }
 
 static int redeem(Pg *pg, const Food__V1__RedeemCoupon *m, WorkerOut *out) {
@@ -108,7 +108,7 @@ static int redeem(Pg *pg, const Food__V1__RedeemCoupon *m, WorkerOut *out) {
                 reply.corr = m->corr;
                 reply.coupon_id = m->coupon_id;
                 reply.reason = (char *)why;
-                return worker_reply(out, &reply.base);
+                return worker_answer(out, &reply.base);
         }
         r = pg_run(pg, &st_redeem, 2, vals, NULL, NULL, NULL);
         if (r < 0)
@@ -118,7 +118,7 @@ static int redeem(Pg *pg, const Food__V1__RedeemCoupon *m, WorkerOut *out) {
         reply.corr = m->corr;
         reply.coupon_id = m->coupon_id;
         reply.discount = discount;
-        return worker_reply(out, &reply.base);
+        return worker_answer(out, &reply.base);
 }
 
 static int give_back(Pg *pg, const Food__V1__ReturnCoupon *m, WorkerOut *out) {
@@ -130,12 +130,11 @@ static int give_back(Pg *pg, const Food__V1__ReturnCoupon *m, WorkerOut *out) {
         Food__V1__CouponReturned reply = FOOD__V1__COUPON_RETURNED__INIT;
         reply.corr = m->corr;
         reply.coupon_id = m->coupon_id;
-        return worker_reply(out, &reply.base);
+        return worker_answer(out, &reply.base);
 }
 
-int coupon_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out) {
+int coupon_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out) {
         const CouponConfig *cfg = ctx;
-        (void)msg_id;
 
         if (coupon_check(msg) != 0) {
                 log_warn("coupon: impossible %s", msg->descriptor->name);

@@ -23,4 +23,4 @@ const char *coupon_refusal(const char *coupon_customer, const char *coupon_store
  * Redeem/ReturnCoupon without an order in its correlation or without a coupon id. */
 int coupon_check(const ProtobufCMessage *msg);
 
-int coupon_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out);
+int coupon_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out);

@@ -10,7 +10,7 @@ extern const size_t coupon_migrations_len;
 
 int main(void) {
         CouponConfig cfg = {0};
-        WorkerDef def = {.durable = "coupon", .handle = coupon_handle, .ctx = &cfg};
+        WorkerDef def = {.durable = "coupon", .handle = coupon_handle, .ctx = &cfg, .transactional = true};
         Service svc;
         int r;
 
@@ -21,7 +21,8 @@ int main(void) {
         if (r < 0)
                 return 2;
         coupon_metrics_init();
-        r = service_start(&svc, "coupon", "coupon", coupon_migrations, coupon_migrations_len, 9107);
+        const ServiceSchema schema = {"coupon", coupon_migrations, coupon_migrations_len};
+        r = service_start(&svc, "coupon", &schema, 1, 9107);
         if (r == 0)
                 r = worker_run(&svc, &def);
         service_stop(&svc);

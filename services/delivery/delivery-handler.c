@@ -2,6 +2,7 @@
 #include "delivery-handler.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,33 +14,31 @@
 #include "order-check.h"
 #include "order-json.h"
 
-static Metric *m_opened, *m_assigned, *m_delivered, *m_cancelled, *m_unchanged;
+static Metric *m_opened, *m_assigned, *m_delivered, *m_unchanged;
 
+/* Every command states what the delivery is at an order version: a newer version wins, so commands
+ * that overtake each other (two fetch loops, a redelivery) leave the newest state. An opening that
+ * arrives after a later state only fills in the places. */
 static const PgStmt st_open = {
         "delivery_open",
         "INSERT INTO deliveries (id, order_id, store_id, status, pickup_text, pickup_region, pickup_lat, pickup_lon,"
-        " dropoff_text, region, lat, lon, distance_m)"
+        " dropoff_text, region, lat, lon, distance_m, version)"
         " VALUES ($1, $2, nullif($3, ''), 'OPEN', $4, $5, $6::float8, $7::float8, $8, nullif($9, ''), $10::float8,"
-        " $11::float8, $12::float8)"
-        " ON CONFLICT (id) DO NOTHING RETURNING status, coalesce(rider_id, '')"};
-
-static const PgStmt st_assign = {
-        "delivery_assign",
-        "UPDATE deliveries SET status = 'PICKED_UP', rider_id = $2, updated_at = now()"
-        " WHERE id = $1 AND status = 'OPEN' RETURNING status, rider_id"};
-
-/* The rider who picked it up completes it; an OPEN one (assignment still in flight) too. */
-static const PgStmt st_complete = {
-        "delivery_complete",
-        "UPDATE deliveries SET status = 'DELIVERED', rider_id = coalesce(nullif($2, ''), rider_id), updated_at = now()"
-        " WHERE id = $1 AND (status = 'OPEN' OR (status = 'PICKED_UP' AND ($2 = '' OR rider_id = $2)))"
+        " $11::float8, $12::float8, $13::bigint)"
+        " ON CONFLICT (id) DO UPDATE SET store_id = coalesce(deliveries.store_id, EXCLUDED.store_id),"
+        " pickup_text = EXCLUDED.pickup_text, pickup_region = EXCLUDED.pickup_region, pickup_lat = EXCLUDED.pickup_lat,"
+        " pickup_lon = EXCLUDED.pickup_lon, dropoff_text = EXCLUDED.dropoff_text, region = EXCLUDED.region,"
+        " lat = EXCLUDED.lat, lon = EXCLUDED.lon, distance_m = EXCLUDED.distance_m, updated_at = now()"
+        " WHERE deliveries.pickup_text IS NULL AND deliveries.lat IS NULL"
         " RETURNING status, coalesce(rider_id, '')"};
 
-static const PgStmt st_cancel = {
-        "delivery_cancel",
-        "INSERT INTO deliveries (id, order_id, status, reason) VALUES ($1, $2, 'CANCELLED', nullif($3, ''))"
-        " ON CONFLICT (id) DO UPDATE SET status = 'CANCELLED', reason = EXCLUDED.reason, updated_at = now()"
-        " WHERE deliveries.status IN ('OPEN', 'PICKED_UP')"
+/* PICKED_UP by $3 or DELIVERED (by $3, or whoever picked it) at version $4. */
+static const PgStmt st_state = {
+        "delivery_state",
+        "INSERT INTO deliveries (id, order_id, status, rider_id, version) VALUES ($1, $2, $5, nullif($3, ''), $4::bigint)"
+        " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
+        " rider_id = coalesce(EXCLUDED.rider_id, deliveries.rider_id), version = EXCLUDED.version, updated_at = now()"
+        " WHERE deliveries.version < EXCLUDED.version"
         " RETURNING status, coalesce(rider_id, '')"};
 
 static const PgStmt st_current = {"delivery_current",
@@ -49,7 +48,6 @@ void delivery_metrics_init(void) {
         m_opened = metrics_counter("food_deliveries_total{outcome=\"opened\"}", "Delivery commands by outcome");
         m_assigned = metrics_counter("food_deliveries_total{outcome=\"picked_up\"}", "");
         m_delivered = metrics_counter("food_deliveries_total{outcome=\"delivered\"}", "");
-        m_cancelled = metrics_counter("food_deliveries_total{outcome=\"cancelled\"}", "");
         m_unchanged = metrics_counter("food_deliveries_total{outcome=\"unchanged\"}", "");
 }
 
@@ -100,7 +98,7 @@ static int reply_recorded(WorkerOut *out, Food__V1__Correlation *corr, const cha
         d.delivery_id = (char *)delivery_id;
         d.status = (char *)st->status;
         d.rider_id = (char *)st->rider_id;
-        return worker_reply(out, &d.base);
+        return worker_answer(out, &d.base);
 }
 
 /* Checks the delivery id and derives the order id (the correlation's must agree). 0 or -EINVAL. */
@@ -139,10 +137,6 @@ int delivery_check(const ProtobufCMessage *msg, char *order_id, size_t cap) {
                         return WORKER_POISON;
                 return 0;
         }
-        if (msg->descriptor == &food__v1__cancel_delivery__descriptor) {
-                const Food__V1__CancelDelivery *m = (const Food__V1__CancelDelivery *)msg;
-                return ids_of(m->corr, m->delivery_id, order_id, cap) < 0 ? WORKER_POISON : 0;
-        }
         return WORKER_POISON;
 }
 
@@ -177,7 +171,9 @@ static int handle_open(const DeliveryConfig *cfg, Pg *pg, const Food__V1__OpenDe
         if (prm.far)
                 log_warn("delivery %s: dropoff is %.0f m from the pickup (over %.0f m)", m->delivery_id,
                          prm.distance_m, cfg->far_m);
-        const char *vals[12] = {m->delivery_id,
+        char version[24];
+        snprintf(version, sizeof(version), "%" PRId64, m->corr->version);
+        const char *vals[13] = {m->delivery_id,
                                 order_id,
                                 m->store_id ? m->store_id : "",
                                 p ? p->text : NULL,
@@ -188,8 +184,9 @@ static int handle_open(const DeliveryConfig *cfg, Pg *pg, const Food__V1__OpenDe
                                 d && d->region ? d->region : "",
                                 d ? prm.num[2] : NULL,
                                 d ? prm.num[3] : NULL,
-                                prm.dist[0] ? prm.dist : NULL};
-        r = run_then_current(pg, &st_open, 12, vals, &st, &changed);
+                                prm.dist[0] ? prm.dist : NULL,
+                                version};
+        r = run_then_current(pg, &st_open, 13, vals, &st, &changed);
         if (r < 0)
                 return r;
         if (!st.found)
@@ -212,21 +209,20 @@ static int handle_assign(Pg *pg, const Food__V1__AssignRider *m, WorkerOut *out)
                 log_warn("assign rider: impossible command (delivery %s)", m->delivery_id ? m->delivery_id : "none");
                 return WORKER_POISON;
         }
-        const char *vals[2] = {m->delivery_id, m->rider_id};
-        r = run_then_current(pg, &st_assign, 2, vals, &st, &changed);
+        char version[24];
+        snprintf(version, sizeof(version), "%" PRId64, m->corr->version);
+        const char *vals[5] = {m->delivery_id, order_id, m->rider_id, version, "PICKED_UP"};
+        r = run_then_current(pg, &st_state, 5, vals, &st, &changed);
         if (r < 0)
                 return r;
-        if (!st.found) {
-                log_info("delivery %s: assignment before the opening arrived; retrying later", m->delivery_id);
-                return WORKER_RETRY;
-        }
+        if (!st.found)
+                return -EPROTO; /* the conflicting row vanished: retry the batch */
         count(changed ? m_assigned : m_unchanged);
         if (changed)
                 log_info("delivery %s picked up by %s", m->delivery_id, m->rider_id);
-        else if (strcmp(st.rider_id, m->rider_id) != 0)
-                /* The orchestrator decided who won; this table only follows. Say what it holds. */
-                log_warn("delivery %s: rider %s assigned but it is %s with rider %s; unchanged", m->delivery_id,
-                         m->rider_id, st.status, st.rider_id[0] ? st.rider_id : "none");
+        else
+                log_debug("delivery %s: an older state (picked up by %s); it is %s", m->delivery_id, m->rider_id,
+                          st.status);
         return reply_recorded(out, m->corr, m->delivery_id, &st);
 }
 
@@ -241,58 +237,30 @@ static int handle_complete(Pg *pg, const Food__V1__CompleteDelivery *m, WorkerOu
                          m->delivery_id ? m->delivery_id : "none");
                 return WORKER_POISON;
         }
-        const char *vals[2] = {m->delivery_id, m->rider_id ? m->rider_id : ""};
-        r = run_then_current(pg, &st_complete, 2, vals, &st, &changed);
-        if (r < 0)
-                return r;
-        if (!st.found) {
-                log_info("delivery %s: completion before the opening arrived; retrying later", m->delivery_id);
-                return WORKER_RETRY;
-        }
-        count(changed ? m_delivered : m_unchanged);
-        if (changed)
-                log_info("delivery %s delivered by %s", m->delivery_id, st.rider_id);
-        else if (strcmp(st.status, "DELIVERED") != 0 || (vals[1][0] && strcmp(st.rider_id, vals[1]) != 0))
-                log_warn("delivery %s: completion by %s but it is %s with rider %s; unchanged", m->delivery_id,
-                         vals[1][0] ? vals[1] : "?", st.status, st.rider_id[0] ? st.rider_id : "none");
-        return reply_recorded(out, m->corr, m->delivery_id, &st);
-}
-
-static int handle_cancel(Pg *pg, const Food__V1__CancelDelivery *m, WorkerOut *out) {
-        char order_id[ORDER_ID_MAX + 8];
-        DeliveryState st = {0};
-        bool changed = false;
-        int r;
-
-        if (delivery_check(&m->base, order_id, sizeof(order_id)) != 0) {
-                log_warn("cancel delivery: impossible command (delivery %s)", m->delivery_id ? m->delivery_id : "none");
-                return WORKER_POISON;
-        }
-        const char *vals[3] = {m->delivery_id, order_id, m->reason ? m->reason : ""};
-        r = run_then_current(pg, &st_cancel, 3, vals, &st, &changed);
+        char version[24];
+        snprintf(version, sizeof(version), "%" PRId64, m->corr->version);
+        const char *vals[5] = {m->delivery_id, order_id, m->rider_id ? m->rider_id : "", version, "DELIVERED"};
+        r = run_then_current(pg, &st_state, 5, vals, &st, &changed);
         if (r < 0)
                 return r;
         if (!st.found)
                 return -EPROTO;
-        count(changed ? m_cancelled : m_unchanged);
+        count(changed ? m_delivered : m_unchanged);
         if (changed)
-                log_info("delivery %s cancelled (%s)", m->delivery_id, vals[2]);
-        else if (strcmp(st.status, "CANCELLED") != 0)
-                log_warn("delivery %s: cancellation but it is already %s; unchanged", m->delivery_id, st.status);
+                log_info("delivery %s delivered by %s", m->delivery_id, st.rider_id);
+        else
+                log_debug("delivery %s: an older state (delivered); it is %s", m->delivery_id, st.status);
         return reply_recorded(out, m->corr, m->delivery_id, &st);
 }
 
-int delivery_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out) {
+int delivery_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out) {
         const DeliveryConfig *cfg = ctx;
-        (void)msg_id;
         if (msg->descriptor == &food__v1__open_delivery__descriptor)
                 return handle_open(cfg, pg, (const Food__V1__OpenDelivery *)msg, out);
         if (msg->descriptor == &food__v1__assign_rider__descriptor)
                 return handle_assign(pg, (const Food__V1__AssignRider *)msg, out);
         if (msg->descriptor == &food__v1__complete_delivery__descriptor)
                 return handle_complete(pg, (const Food__V1__CompleteDelivery *)msg, out);
-        if (msg->descriptor == &food__v1__cancel_delivery__descriptor)
-                return handle_cancel(pg, (const Food__V1__CancelDelivery *)msg, out);
         log_warn("delivery: unexpected message type %s", msg->descriptor->name);
         return WORKER_POISON;
 }

@@ -39,4 +39,4 @@ void delivery_metrics_init(void);
  * CompleteDelivery makes it DELIVERED; CancelDelivery makes it CANCELLED unless delivered.
  * Assign/complete before the opening arrived are WORKER_RETRY. Other types and impossible
  * commands are WORKER_POISON. */
-int delivery_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out);
+int delivery_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out);

@@ -10,7 +10,7 @@ extern const size_t delivery_migrations_len;
 
 int main(void) {
         DeliveryConfig cfg = {0};
-        WorkerDef def = {.durable = "delivery", .handle = delivery_handle, .ctx = &cfg};
+        WorkerDef def = {.durable = "delivery", .handle = delivery_handle, .ctx = &cfg, .transactional = true};
         Service svc;
         int64_t far_m = 0;
         int r;
@@ -23,7 +23,8 @@ int main(void) {
                 return 2;
         cfg.far_m = (double)far_m;
         delivery_metrics_init();
-        r = service_start(&svc, "delivery", "delivery", delivery_migrations, delivery_migrations_len, 9104);
+        const ServiceSchema schema = {"delivery", delivery_migrations, delivery_migrations_len};
+        r = service_start(&svc, "delivery", &schema, 1, 9104);
         if (r == 0)
                 r = worker_run(&svc, &def);
         service_stop(&svc);

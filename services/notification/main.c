@@ -1,11 +1,9 @@
-/* notification-worker: durable "notification" (order status events) and durable
- * "notification-cmd" (NotifyCustomer commands), two worker loops in one process that only write
- * rows; with NOTIFY_WEBHOOK_URL set, a sender pool pushes those rows to the provider. */
+/* notification-worker: durable "notification" — the rows the orchestrator recorded for customers
+ * (one per status change, coupon and thank-you) come in batches; with NOTIFY_WEBHOOK_URL set a
+ * sender pool pushes them to the provider, else they are only the customers' log ('logged'). */
 #include <curl/curl.h>
-#include <pthread.h>
 
 #include "log.h"
-#include "notification-handler.h"
 #include "notification-sender.h"
 #include "service.h"
 #include "worker.h"
@@ -14,67 +12,81 @@ extern const EmbeddedFile notification_migrations[];
 extern const size_t notification_migrations_len;
 
 typedef struct {
-        Service *svc;
-        WorkerDef def;
-        int result;
-} Loop;
+        NotifySender *sender; /* NULL: no webhook */
+        Pg *pg;               /* marks rows 'logged' when there is no webhook */
+} Notify;
 
-static void *loop_run(void *arg) {
-        Loop *l = arg;
-        l->result = worker_run(l->svc, &l->def);
-        return NULL;
+/* Rows whose push is not wanted: the customer's log only. */
+static const PgStmt st_logged = {"notify_logged",
+                                 "UPDATE notifications SET delivery_status = 'logged', next_attempt_at = NULL"
+                                 " WHERE msg_id = ANY($1::text[]) AND delivery_status = 'pending'"};
+
+static int notify_rows(void *ctx, Food__V1__Notification *const *rows, size_t n) {
+        Notify *nt = ctx;
+        PgArray ids;
+        int r;
+        if (nt->sender)
+                return notify_sender_feed(nt->sender, rows, n);
+        pg_array_init(&ids, PG_OID_TEXT);
+        for (size_t i = 0; i < n; i++)
+                pg_array_text(&ids, rows[i]->msg_id);
+        r = pg_array_finish(&ids);
+        if (r == 0)
+                r = pg_ensure(nt->pg);
+        if (r == 0) {
+                const char *vals[] = {(const char *)ids.data};
+                int lens[] = {(int)ids.len}, fmts[] = {1};
+                r = pg_run(nt->pg, &st_logged, 1, vals, lens, fmts, NULL);
+        }
+        pg_array_free(&ids);
+        return r;
+}
+
+/* Nothing but rows is sent to this worker: a command here is poison. */
+static int notify_command(void *ctx, Pg *pg, const ProtobufCMessage *cmd, WorkerOut *out) {
+        (void)ctx;
+        (void)pg;
+        (void)out;
+        log_warn("notification: unexpected command %s", cmd->descriptor->name);
+        return WORKER_POISON;
 }
 
 int main(void) {
-        Service svc;
-        NotificationHandlerConfig hcfg = {0};
+        const ServiceSchema schema = {"notification", notification_migrations, notification_migrations_len};
+        Notify nt = {0};
+        WorkerDef def = {.durable = "notification", .handle = notify_command, .rows = notify_rows, .ctx = &nt};
         NotifySenderConfig scfg;
-        NotifySender *sender = NULL;
-        Loop events = {.svc = &svc, .def = {.durable = "notification", .handle = notification_handle_event}};
-        Loop commands = {.svc = &svc, .def = {.durable = "notification-cmd", .handle = notification_handle_command}};
-        bool curl_ready = false;
-        pthread_t tid;
+        Service svc;
+        bool push, curl_ready = false;
         int r;
 
         log_setup("notification", LOG_INFO);
-        if (worker_config(&events.def, 2, 32) < 0 || notify_sender_config(&scfg) < 0)
+        if (worker_config(&def, 1, 64) < 0 || notify_sender_config(&scfg) < 0)
                 return 2;
-        hcfg.push = notify_sender_enabled(&scfg);
-        events.def.ctx = &hcfg;
-        commands.def.ctx = &hcfg;
-        commands.def.threads = 1;
-        commands.def.batch = events.def.batch;
-        notification_metrics_init();
+        push = notify_sender_enabled(&scfg);
         notify_sender_metrics_init();
-        if (hcfg.push) {
+        if (push) {
                 if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                         log_error("cannot initialise libcurl");
                         return 1;
                 }
                 curl_ready = true;
         }
-        r = service_start(&svc, "notification", "notification", notification_migrations,
-                          notification_migrations_len, 9105);
+        r = service_start(&svc, "notification", &schema, 1, 9105);
         if (r < 0)
                 goto out;
-        if (hcfg.push) {
-                r = notify_sender_start(&sender, &svc, &scfg);
-                if (r < 0)
-                        goto out;
-        } else
+        if (push)
+                r = notify_sender_start(&nt.sender, &svc, &scfg);
+        else {
                 log_info("NOTIFY_WEBHOOK_URL not set: notifications are only recorded (delivery_status 'logged')");
-        r = -pthread_create(&tid, NULL, loop_run, &events);
-        if (r < 0) {
-                log_error_errno(r, "cannot start the status event loop");
-                goto out;
+                r = service_pg(&svc, &nt.pg);
         }
-        commands.result = worker_run(&svc, &commands.def);
-        service_stopping = true; /* either loop ending ends the process */
-        pthread_join(tid, NULL);
-        r = commands.result < 0 ? commands.result : events.result;
+        if (r == 0)
+                r = worker_run(&svc, &def);
 out:
         service_stopping = true;
-        notify_sender_stop(sender);
+        notify_sender_stop(nt.sender);
+        pg_free(nt.pg);
         service_stop(&svc);
         if (curl_ready)
                 curl_global_cleanup();

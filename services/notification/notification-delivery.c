@@ -67,18 +67,23 @@ void notify_idempotency_key(const NotifyItem *n, char *buf, size_t cap) {
 
         if (scope && *scope && n->msg_id && *n->msg_id && header_safe(scope) && header_safe(n->msg_id))
                 len = snprintf(buf, cap, "%s:%s", scope, n->msg_id);
-        if (len < 0 || (size_t)len >= cap || (size_t)len >= NOTIFY_KEY_MAX)
-                snprintf(buf, cap, "ntf_%" PRId64, n->id);
+        if (len < 0 || (size_t)len >= cap || (size_t)len >= NOTIFY_KEY_MAX) {
+                /* Unusable as a header: a digest of it, the same on every attempt. */
+                uint64_t h = 1469598103934665603ULL;
+                for (const char *c = n->msg_id ? n->msg_id : ""; *c; c++)
+                        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+                snprintf(buf, cap, "ntf_%016" PRIx64, h);
+        }
 }
 
 int notify_webhook_body(const NotifyItem *n, char **ret) {
-        char id[32], at[32];
+        char id[160], at[32];
         json_t *doc;
         char *text;
 
-        if (!n->customer_id || !n->status || !n->message)
+        if (!n->customer_id || !n->status || !n->message || !n->msg_id)
                 return -EINVAL;
-        snprintf(id, sizeof(id), "ntf_%" PRId64, n->id);
+        snprintf(id, sizeof(id), "ntf_%s", n->msg_id);
         order_json_time(n->at_ms, at, sizeof(at));
         doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}", "id", id, "customer_id", n->customer_id, "order_id",
                         n->order_id && *n->order_id ? json_string(n->order_id) : json_null(), "status", n->status,

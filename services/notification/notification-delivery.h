@@ -30,9 +30,8 @@ typedef enum {
 
 /* One claimed notification row. Strings are borrowed (from the claim's PGresult). */
 typedef struct {
-        int64_t id;              /* notifications.id */
         int attempts;            /* attempts including the one being made */
-        const char *msg_id;      /* Nats-Msg-Id of the event or command it came from */
+        const char *msg_id;      /* the row's unique id (notifications.msg_id) */
         const char *customer_id;
         const char *order_id;    /* NULL or "" for a notification about no order */
         const char *status;      /* order status, or the NotifyCustomer kind */
@@ -60,11 +59,12 @@ NotifyDecision notify_decide(const NotifyRetryPolicy *p, NotifyOutcome outcome, 
 int64_t notify_shed_count(int64_t pending, int64_t max_backlog);
 
 /* The idempotency key of a notification, the same for every attempt and unique across databases:
- * "<order_id or customer_id>:<msg_id>". Falls back to "ntf_<id>" when those would not fit a header
- * line (control characters, longer than NOTIFY_KEY_MAX - 1). buf must hold NOTIFY_KEY_MAX bytes. */
+ * "<order_id or customer_id>:<msg_id>". Falls back to "ntf_" + 16 hex digits of a digest of msg_id
+ * when those would not fit a header line (control characters, longer than NOTIFY_KEY_MAX - 1). buf
+ * must hold NOTIFY_KEY_MAX bytes. */
 void notify_idempotency_key(const NotifyItem *n, char *buf, size_t cap);
 
-/* The webhook body {"id","customer_id","order_id","status","message","at"} ("id" is "ntf_<row id>",
+/* The webhook body {"id","customer_id","order_id","status","message","at"} ("id" is "ntf_<msg_id>",
  * "order_id" null when there is none, "at" RFC 3339 UTC) as a malloc'ed NUL-terminated string handed
- * over in *ret. 0, -EINVAL (customer_id, status or message missing) or -ENOMEM. */
+ * over in *ret. 0, -EINVAL (msg_id, customer_id, status or message missing) or -ENOMEM. */
 int notify_webhook_body(const NotifyItem *n, char **ret);

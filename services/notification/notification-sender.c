@@ -19,13 +19,21 @@
  * again (a sender that died mid-batch): covers the database round trips around the send. */
 #define SENDER_LEASE_MARGIN_MS 2000
 /* How often the maintenance thread refreshes the backlog gauges and sheds. */
-#define SENDER_SHED_PERIOD_MS 200
-/* The text of an array of integers for unnest(): "{" + n * (20 digits + ",") + "}". */
-#define INT_ARRAY_CAP(n) ((size_t)(n) * 21 + 3)
+#define SENDER_SHED_PERIOD_MS 1000
+
+/* A fed row, owned by the queue until a sender takes it. */
+typedef struct {
+        char *msg_id, *customer_id, *order_id, *status, *message;
+        int64_t at_ms;
+} FeedItem;
 
 struct NotifySender {
         Service *svc;
         NotifySenderConfig cfg;
+        pthread_mutex_t feed_lock;
+        pthread_cond_t feed_cond;
+        FeedItem *feed; /* a ring of cfg.max_backlog items */
+        size_t feed_head, feed_n, feed_cap;
         pthread_t *threads;
         int n_threads; /* started */
         pthread_t maint;
@@ -35,7 +43,8 @@ struct NotifySender {
 
 static Metric *m_sent, *m_retried, *m_failed, *m_shed, *m_backlog, *m_in_flight;
 
-/* Due rows, oldest first: new ones, retries whose time came, and leases of senders that died. */
+/* Due rows, oldest first: retries whose time came, rows whose feed got lost, and leases of senders
+ * that died. */
 static const PgStmt st_claim = {
         "notify_claim",
         "UPDATE notifications n SET delivery_status = 'sending', attempts = n.attempts + 1,"
@@ -43,26 +52,29 @@ static const PgStmt st_claim = {
         " FROM (SELECT id FROM notifications WHERE delivery_status IN ('pending', 'sending')"
         "       AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $1::int FOR UPDATE SKIP LOCKED) c"
         " WHERE n.id = c.id"
-        " RETURNING n.id, n.attempts, n.msg_id, n.customer_id, coalesce(n.order_id, ''), n.status, n.message,"
+        " RETURNING n.attempts, n.msg_id, n.customer_id, coalesce(n.order_id, ''), n.status, n.message,"
         " floor(extract(epoch FROM n.at) * 1000)::bigint"};
 
-/* The attempts column is the lease token: a row re-claimed after our lease ran out is not ours. */
+/* Whose attempt this was: a fed row is still 'pending' with one attempt less; a claimed one is
+ * 'sending' with its attempt (the lease token). A row re-claimed meanwhile is not ours. */
+#define NOTIFY_OURS(a) "((n.delivery_status = 'pending' AND n.attempts = " a " - 1) OR" \
+                       " (n.delivery_status = 'sending' AND n.attempts = " a "))"
+
 static const PgStmt st_sent = {
         "notify_sent",
-        "UPDATE notifications n SET delivery_status = 'sent', sent_at = now(), next_attempt_at = NULL,"
-        " last_error = NULL FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)"
-        " WHERE n.id = u.id AND n.attempts = u.attempts AND n.delivery_status = 'sending'"};
+        "UPDATE notifications n SET delivery_status = 'sent', attempts = u.a, sent_at = now(), next_attempt_at = NULL,"
+        " last_error = NULL FROM unnest($1::text[], $2::int[]) AS u(m, a) WHERE n.msg_id = u.m AND " NOTIFY_OURS("u.a")};
 
 static const PgStmt st_retry = {
         "notify_retry",
-        "UPDATE notifications SET delivery_status = 'pending',"
+        "UPDATE notifications n SET delivery_status = 'pending', attempts = $2::int,"
         " next_attempt_at = now() + $3::bigint * interval '1 millisecond', last_error = $4"
-        " WHERE id = $1::bigint AND attempts = $2::int AND delivery_status = 'sending'"};
+        " WHERE n.msg_id = $1 AND " NOTIFY_OURS("$2::int")};
 
 static const PgStmt st_failed = {
         "notify_failed",
-        "UPDATE notifications SET delivery_status = 'failed', next_attempt_at = NULL, last_error = $3"
-        " WHERE id = $1::bigint AND attempts = $2::int AND delivery_status = 'sending'"};
+        "UPDATE notifications n SET delivery_status = 'failed', attempts = $2::int, next_attempt_at = NULL,"
+        " last_error = $3 WHERE n.msg_id = $1 AND " NOTIFY_OURS("$2::int")};
 
 static const PgStmt st_backlog = {
         "notify_backlog",
@@ -103,7 +115,7 @@ int notify_sender_config(NotifySenderConfig *c) {
         if (r == 0)
                 r = config_int("NOTIFY_MAX_BACKLOG", 10000, 1, 1000000000, &c->max_backlog);
         if (r == 0)
-                r = config_int("NOTIFY_POLL_MS", 50, 1, 10000, &c->poll_ms);
+                r = config_int("NOTIFY_POLL_MS", 1000, 1, 60000, &c->poll_ms);
         if (r < 0)
                 return r;
         if (c->retry.max_ms < c->retry.base_ms) {
@@ -132,6 +144,12 @@ void notify_sender_metrics_init(void) {
 static void count(Metric *m, long long n) {
         if (m && n)
                 metric_add(m, n);
+}
+
+static int64_t notify_now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool sender_stopping(NotifySender *s) {
@@ -163,17 +181,10 @@ static long long cmd_tuples(PGresult *res) {
         return end && *end == 0 ? n : 0;
 }
 
-/* Appends ",<v>" (or "<v>" first) to an array literal being built in buf. */
-static void int_array_add(char *buf, size_t cap, size_t *len, bool *first, long long v) {
-        int k = snprintf(buf + *len, cap - *len, "%s%lld", *first ? "" : ",", v);
-        if (k > 0 && (size_t)k < cap - *len)
-                *len += (size_t)k;
-        *first = false;
-}
-
 /* The per-thread working set of one batch. */
 typedef struct {
         NotifyItem *items;
+        FeedItem *fed;             /* the fed rows of the batch (owned), or unused */
         NotifyRequest *reqs;
         size_t *req_item;          /* reqs[k] sends items[req_item[k]] */
         char **bodies;             /* per item, malloc'ed */
@@ -181,12 +192,12 @@ typedef struct {
         NotifyDecision *decisions; /* per item */
         const char **errors;       /* per item, borrowed from reqs or literals */
         int64_t *delays;           /* per item, for NOTIFY_DONE_RETRY */
-        char *sent_ids, *sent_attempts;
         size_t cap;
 } Batch;
 
 static void batch_free(Batch *b) {
         free(b->items);
+        free(b->fed);
         free(b->reqs);
         free(b->req_item);
         free(b->bodies);
@@ -194,14 +205,13 @@ static void batch_free(Batch *b) {
         free(b->decisions);
         free(b->errors);
         free(b->delays);
-        free(b->sent_ids);
-        free(b->sent_attempts);
 }
 
 static int batch_init(Batch *b, size_t cap) {
         memset(b, 0, sizeof(*b));
         b->cap = cap;
         b->items = calloc(cap, sizeof(*b->items));
+        b->fed = calloc(cap, sizeof(*b->fed));
         b->reqs = calloc(cap, sizeof(*b->reqs));
         b->req_item = calloc(cap, sizeof(*b->req_item));
         b->bodies = calloc(cap, sizeof(*b->bodies));
@@ -209,42 +219,37 @@ static int batch_init(Batch *b, size_t cap) {
         b->decisions = calloc(cap, sizeof(*b->decisions));
         b->errors = calloc(cap, sizeof(*b->errors));
         b->delays = calloc(cap, sizeof(*b->delays));
-        b->sent_ids = malloc(INT_ARRAY_CAP(cap));
-        b->sent_attempts = malloc(INT_ARRAY_CAP(cap));
-        if (!b->items || !b->reqs || !b->req_item || !b->bodies || !b->keys || !b->decisions || !b->errors ||
-            !b->delays || !b->sent_ids || !b->sent_attempts) {
+        if (!b->items || !b->fed || !b->reqs || !b->req_item || !b->bodies || !b->keys || !b->decisions ||
+            !b->errors || !b->delays) {
                 batch_free(b);
                 return -ENOMEM;
         }
         return 0;
 }
 
-/* Writes every item's outcome: the sent ones in one statement, retries and failures one by one.
- * A row whose lease ran out meanwhile (re-claimed by another sender) is left alone. */
+/* Writes every item's outcome: the sent ones in one statement, retries and failures one by one. */
 static int batch_complete(Pg *pg, Batch *b, size_t n) {
-        size_t ids_len = 1, att_len = 1;
-        bool ids_first = true, att_first = true;
+        PgArray ids, attempts;
         long long n_sent = 0;
         int r = 0;
 
-        b->sent_ids[0] = '{';
-        b->sent_attempts[0] = '{';
-        for (size_t i = 0; i < n; i++) {
+        pg_array_init(&ids, PG_OID_TEXT);
+        pg_array_init(&attempts, PG_OID_INT4);
+        for (size_t i = 0; i < n && r == 0; i++) {
                 const NotifyItem *it = &b->items[i];
-                char id[24], attempts[16], delay[24];
-                const char *vals[4] = {id, attempts, NULL, NULL};
+                char att[16], delay[24];
+                const char *vals[4] = {it->msg_id, att, NULL, NULL};
                 const PgStmt *st;
                 PGresult *res = NULL;
                 int k;
 
                 if (b->decisions[i] == NOTIFY_DONE_SENT) {
-                        int_array_add(b->sent_ids, INT_ARRAY_CAP(b->cap), &ids_len, &ids_first, it->id);
-                        int_array_add(b->sent_attempts, INT_ARRAY_CAP(b->cap), &att_len, &att_first, it->attempts);
+                        pg_array_text(&ids, it->msg_id);
+                        pg_array_int4(&attempts, it->attempts);
                         n_sent++;
                         continue;
                 }
-                snprintf(id, sizeof(id), "%" PRId64, it->id);
-                snprintf(attempts, sizeof(attempts), "%d", it->attempts);
+                snprintf(att, sizeof(att), "%d", it->attempts);
                 if (b->decisions[i] == NOTIFY_DONE_RETRY) {
                         snprintf(delay, sizeof(delay), "%" PRId64, b->delays[i]);
                         vals[2] = delay;
@@ -257,71 +262,55 @@ static int batch_complete(Pg *pg, Batch *b, size_t n) {
                         k = 3;
                 }
                 r = pg_run(pg, st, k, vals, NULL, NULL, &res);
-                if (r < 0)
-                        return r;
-                if (cmd_tuples(res) == 1) {
+                if (r == 0 && cmd_tuples(res) == 1) {
                         if (st == &st_retry) {
                                 count(m_retried, 1);
-                                log_debug("notification %" PRId64 ": attempt %d failed (%s), again in %" PRId64 " ms",
-                                          it->id, it->attempts, b->errors[i], b->delays[i]);
+                                log_debug("notification %s: attempt %d failed (%s), again in %" PRId64 " ms",
+                                          it->msg_id, it->attempts, b->errors[i], b->delays[i]);
                         } else {
                                 count(m_failed, 1);
-                                log_warn("notification %" PRId64 " to %s failed for good after %d attempt(s): %s",
-                                         it->id, it->customer_id, it->attempts, b->errors[i]);
+                                log_warn("notification %s to %s failed for good after %d attempt(s): %s", it->msg_id,
+                                         it->customer_id, it->attempts, b->errors[i]);
                         }
                 }
                 PQclear(res);
         }
-        if (n_sent > 0) {
+        if (r == 0 && n_sent > 0) {
                 PGresult *res = NULL;
-                b->sent_ids[ids_len++] = '}';
-                b->sent_ids[ids_len] = 0;
-                b->sent_attempts[att_len++] = '}';
-                b->sent_attempts[att_len] = 0;
-                const char *vals[2] = {b->sent_ids, b->sent_attempts};
-                r = pg_run(pg, &st_sent, 2, vals, NULL, NULL, &res);
-                if (r < 0)
-                        return r;
-                count(m_sent, cmd_tuples(res));
-                if (cmd_tuples(res) != n_sent)
-                        log_debug("webhook: %lld of %lld sent rows had been re-leased meanwhile",
-                                  n_sent - cmd_tuples(res), n_sent);
+                r = pg_array_finish(&ids);
+                if (r == 0)
+                        r = pg_array_finish(&attempts);
+                if (r == 0) {
+                        const char *vals[2] = {(const char *)ids.data, (const char *)attempts.data};
+                        int lens[2] = {(int)ids.len, (int)attempts.len}, fmts[2] = {1, 1};
+                        r = pg_run(pg, &st_sent, 2, vals, lens, fmts, &res);
+                }
+                if (r == 0) {
+                        count(m_sent, cmd_tuples(res));
+                        if (cmd_tuples(res) != n_sent)
+                                log_debug("webhook: %lld of %lld sent rows had been re-leased meanwhile",
+                                          n_sent - cmd_tuples(res), n_sent);
+                }
                 PQclear(res);
         }
-        return 0;
+        pg_array_free(&ids);
+        pg_array_free(&attempts);
+        return r;
 }
 
-/* Claims one batch, sends it and records the outcomes. Returns the number of rows claimed, or a
- * negative errno (database trouble: the caller backs off; leases make the rows due again). */
-static int sender_round(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, uint64_t *rng) {
-        char limit[16], lease[24];
-        const char *vals[2] = {limit, lease};
-        PGresult *res = NULL;
-        size_t n, n_req = 0, n_transient = 0;
+/* Sends items[0..n) and records the outcomes. */
+static int batch_send(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, size_t n, uint64_t *rng) {
+        size_t n_req = 0, n_transient = 0;
         const char *first_error = NULL;
         int r;
 
-        snprintf(limit, sizeof(limit), "%zu", b->cap);
-        snprintf(lease, sizeof(lease), "%" PRId64, s->cfg.timeout_ms + SENDER_LEASE_MARGIN_MS);
-        r = pg_run(pg, &st_claim, 2, vals, NULL, NULL, &res);
-        if (r < 0)
-                return r;
-        n = (size_t)PQntuples(res);
         for (size_t i = 0; i < n; i++) {
                 NotifyItem *it = &b->items[i];
-                it->id = pg_ll(res, (int)i, 0);
-                it->attempts = (int)pg_ll(res, (int)i, 1);
-                it->msg_id = pg_str(res, (int)i, 2);
-                it->customer_id = pg_str(res, (int)i, 3);
-                it->order_id = pg_str(res, (int)i, 4);
-                it->status = pg_str(res, (int)i, 5);
-                it->message = pg_str(res, (int)i, 6);
-                it->at_ms = pg_ll(res, (int)i, 7);
                 notify_idempotency_key(it, b->keys[i], sizeof(b->keys[i]));
                 b->bodies[i] = NULL;
                 r = notify_webhook_body(it, &b->bodies[i]);
                 if (r < 0) {
-                        /* Not representable as JSON (e.g. a command's text that is not UTF-8): never sendable. */
+                        /* Not representable as JSON (e.g. text that is not UTF-8): never sendable. */
                         b->decisions[i] = NOTIFY_DONE_FAILED;
                         b->errors[i] = "cannot build the webhook body";
                         continue;
@@ -346,6 +335,100 @@ static int sender_round(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, uin
         r = batch_complete(pg, b, n);
         for (size_t i = 0; i < n; i++)
                 free(b->bodies[i]);
+        return r;
+}
+
+static void feed_item_free(FeedItem *f) {
+        free(f->msg_id);
+        free(f->customer_id);
+        free(f->order_id);
+        free(f->status);
+        free(f->message);
+        memset(f, 0, sizeof(*f));
+}
+
+int notify_sender_feed(NotifySender *s, Food__V1__Notification *const *rows, size_t n) {
+        size_t dropped = 0;
+        pthread_mutex_lock(&s->feed_lock);
+        for (size_t i = 0; i < n; i++) {
+                const Food__V1__Notification *row = rows[i];
+                if (s->feed_n == s->feed_cap) {
+                        dropped++; /* the backlog is full: the row stays pending for the sweep (or the shedder) */
+                        continue;
+                }
+                FeedItem *f = &s->feed[(s->feed_head + s->feed_n) % s->feed_cap];
+                f->msg_id = strdup(row->msg_id);
+                f->customer_id = strdup(row->customer_id);
+                f->order_id = strdup(row->order_id);
+                f->status = strdup(row->status);
+                f->message = strdup(row->message);
+                f->at_ms = row->at_ms;
+                if (!f->msg_id || !f->customer_id || !f->order_id || !f->status || !f->message) {
+                        feed_item_free(f);
+                        dropped++;
+                        continue;
+                }
+                s->feed_n++;
+        }
+        pthread_cond_signal(&s->feed_cond);
+        pthread_mutex_unlock(&s->feed_lock);
+        if (dropped)
+                log_debug("notification sender: %zu fed row(s) left to the sweep (backlog full)", dropped);
+        return 0;
+}
+
+/* Takes up to b->cap fed rows into the batch, waiting up to `wait_ms` for the first. */
+static size_t feed_take(NotifySender *s, Batch *b, int64_t wait_ms) {
+        size_t n = 0;
+        pthread_mutex_lock(&s->feed_lock);
+        if (s->feed_n == 0 && wait_ms > 0 && !sender_stopping(s)) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += wait_ms / 1000;
+                ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                (void)pthread_cond_timedwait(&s->feed_cond, &s->feed_lock, &ts);
+        }
+        while (s->feed_n > 0 && n < b->cap) {
+                b->fed[n] = s->feed[s->feed_head];
+                memset(&s->feed[s->feed_head], 0, sizeof(FeedItem));
+                s->feed_head = (s->feed_head + 1) % s->feed_cap;
+                s->feed_n--;
+                n++;
+        }
+        pthread_mutex_unlock(&s->feed_lock);
+        for (size_t i = 0; i < n; i++)
+                b->items[i] = (NotifyItem){.attempts = 1, .msg_id = b->fed[i].msg_id, .customer_id = b->fed[i].customer_id,
+                                           .order_id = b->fed[i].order_id, .status = b->fed[i].status,
+                                           .message = b->fed[i].message, .at_ms = b->fed[i].at_ms};
+        return n;
+}
+
+/* Claims the rows due (not fed, or waiting for a retry), sends them and records the outcomes.
+ * Returns the number of rows claimed, or a negative errno (database trouble: the caller backs off;
+ * leases make the rows due again). */
+static int sender_sweep(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, uint64_t *rng) {
+        char limit[16], lease[24];
+        const char *vals[2] = {limit, lease};
+        PGresult *res = NULL;
+        size_t n;
+        int r;
+
+        snprintf(limit, sizeof(limit), "%zu", b->cap);
+        snprintf(lease, sizeof(lease), "%" PRId64, s->cfg.timeout_ms + SENDER_LEASE_MARGIN_MS);
+        r = pg_run(pg, &st_claim, 2, vals, NULL, NULL, &res);
+        if (r < 0)
+                return r;
+        n = (size_t)PQntuples(res);
+        for (size_t i = 0; i < n; i++)
+                b->items[i] = (NotifyItem){.attempts = (int)pg_ll(res, (int)i, 0), .msg_id = pg_str(res, (int)i, 1),
+                                           .customer_id = pg_str(res, (int)i, 2), .order_id = pg_str(res, (int)i, 3),
+                                           .status = pg_str(res, (int)i, 4), .message = pg_str(res, (int)i, 5),
+                                           .at_ms = pg_ll(res, (int)i, 6)};
+        r = n ? batch_send(s, pg, w, b, n, rng) : 0;
         PQclear(res);
         return r < 0 ? r : (int)n;
 }
@@ -356,6 +439,7 @@ static void *sender_run(void *arg) {
                                     .timeout_ms = s->cfg.timeout_ms, .max_parallel = s->cfg.batch};
         NotifyWebhook *w = NULL;
         uint64_t rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&wcfg ^ 0x9e3779b97f4a7c15ULL;
+        int64_t next_sweep = 0;
         Batch b;
         Pg *pg = NULL;
         int r;
@@ -372,13 +456,27 @@ static void *sender_run(void *arg) {
                 goto out;
         }
         while (!sender_stopping(s)) {
-                r = sender_round(s, pg, w, &b, &rng);
+                /* Fed rows first, as they come; the sweep for the others every NOTIFY_POLL_MS. */
+                int64_t now = notify_now_ms();
+                size_t n = feed_take(s, &b, next_sweep > now ? next_sweep - now : 0);
+                r = 0;
+                if (n > 0) {
+                        r = pg_ensure(pg);
+                        if (r == 0)
+                                r = batch_send(s, pg, w, &b, n, &rng);
+                        for (size_t i = 0; i < n; i++)
+                                feed_item_free(&b.fed[i]);
+                }
+                if (r == 0 && notify_now_ms() >= next_sweep) {
+                        r = sender_sweep(s, pg, w, &b, &rng);
+                        if (r >= 0 && (size_t)r < b.cap)
+                                next_sweep = notify_now_ms() + s->cfg.poll_ms; /* drained: again later */
+                }
                 if (r < 0) {
+                        /* A fed row not marked stays pending: the sweep sends it again (same key). */
                         log_warn("notification sender: database error (%s), retrying", pg_error(pg));
                         sender_sleep(s, 1000);
                         (void)pg_ensure(pg);
-                } else if ((size_t)r < b.cap) {
-                        sender_sleep(s, s->cfg.poll_ms); /* drained: wait for more */
                 }
         }
 out:
@@ -487,6 +585,14 @@ int notify_sender_start(NotifySender **ret, Service *svc, const NotifySenderConf
         s->svc = svc;
         s->cfg = *cfg;
         atomic_init(&s->stop, false);
+        pthread_mutex_init(&s->feed_lock, NULL);
+        pthread_cond_init(&s->feed_cond, NULL);
+        s->feed_cap = (size_t)cfg->max_backlog < 65536 ? (size_t)cfg->max_backlog : 65536;
+        s->feed = calloc(s->feed_cap, sizeof(*s->feed));
+        if (!s->feed) {
+                free(s);
+                return -ENOMEM;
+        }
         s->threads = calloc((size_t)cfg->threads, sizeof(*s->threads));
         if (!s->threads) {
                 free(s);
@@ -521,10 +627,16 @@ void notify_sender_stop(NotifySender *s) {
         if (!s)
                 return;
         atomic_store(&s->stop, true);
+        pthread_mutex_lock(&s->feed_lock);
+        pthread_cond_broadcast(&s->feed_cond);
+        pthread_mutex_unlock(&s->feed_lock);
         for (int i = 0; i < s->n_threads; i++)
                 pthread_join(s->threads[i], NULL);
         if (s->maint_started)
                 pthread_join(s->maint, NULL);
+        for (size_t i = 0; i < s->feed_n; i++)
+                feed_item_free(&s->feed[(s->feed_head + i) % s->feed_cap]);
+        free(s->feed);
         free(s->threads);
         free(s);
 }

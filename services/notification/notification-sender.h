@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "food.pb-c.h"
 #include "notification-delivery.h"
 #include "service.h"
 
@@ -17,7 +18,7 @@ typedef struct {
         int batch;               /* NOTIFY_BATCH: rows claimed and sent concurrently per thread */
         NotifyRetryPolicy retry; /* NOTIFY_RETRY_BASE_MS, NOTIFY_RETRY_MAX_MS, NOTIFY_MAX_ATTEMPTS */
         int64_t max_backlog;     /* NOTIFY_MAX_BACKLOG: pending rows kept; older ones beyond are shed */
-        int64_t poll_ms;         /* NOTIFY_POLL_MS: idle wait between claims when nothing is due */
+        int64_t poll_ms;         /* NOTIFY_POLL_MS: how often rows not fed (a lost feed, a retry) are looked for */
 } NotifySenderConfig;
 
 typedef struct NotifySender NotifySender;
@@ -42,3 +43,8 @@ int notify_sender_start(NotifySender **ret, Service *svc, const NotifySenderConf
 /* Asks the threads to stop, waits for them (a batch in flight finishes: at most timeout_ms) and frees.
  * NULL is fine. */
 void notify_sender_stop(NotifySender *s);
+
+/* Hands the sender rows just recorded ('pending'; borrowed, copied here): pushed at once by a
+ * sender thread. When more than NOTIFY_MAX_BACKLOG wait in memory the rest stay for the sweep.
+ * 0 or -ENOMEM. */
+int notify_sender_feed(NotifySender *s, Food__V1__Notification *const *rows, size_t n);

@@ -88,7 +88,7 @@ static void test_shed(void) {
 
 static void test_key(void) {
         char key[NOTIFY_KEY_MAX];
-        NotifyItem n = {.id = 42, .msg_id = "e.17", .customer_id = "cust_1", .order_id = "ord_0123456789abcdef01234567",
+        NotifyItem n = {.msg_id = "e.17", .customer_id = "cust_1", .order_id = "ord_0123456789abcdef01234567",
                         .status = "PAID", .message = "m", .at_ms = 0};
 
         notify_idempotency_key(&n, key, sizeof(key));
@@ -98,17 +98,18 @@ static void test_key(void) {
         CHECK(strcmp(key, "cust_1:e.17") == 0, "key without order: expected customer:msg_id, got \"%s\"", key);
         n.msg_id = "bad\r\nInjected: yes";
         notify_idempotency_key(&n, key, sizeof(key));
-        CHECK(strcmp(key, "ntf_42") == 0, "key with a CRLF: expected the fallback ntf_42, got \"%s\"", key);
+        CHECK(strncmp(key, "ntf_", 4) == 0 && strlen(key) == 20 && !strpbrk(key, "\r\n"),
+              "key with a CRLF: expected the fallback ntf_<16 hex>, got \"%s\"", key);
         char longid[400];
         memset(longid, 'x', sizeof(longid) - 1);
         longid[sizeof(longid) - 1] = 0;
         n.msg_id = longid;
         notify_idempotency_key(&n, key, sizeof(key));
-        CHECK(strcmp(key, "ntf_42") == 0, "overlong key: expected the fallback ntf_42, got \"%s\"", key);
+        CHECK(strncmp(key, "ntf_", 4) == 0 && strlen(key) == 20, "overlong key: expected the fallback ntf_<16 hex>, got \"%s\"", key);
 }
 
 static void test_body(void) {
-        NotifyItem n = {.id = 7, .attempts = 1, .msg_id = "e.3", .customer_id = "cust_\"q\"",
+        NotifyItem n = {.attempts = 1, .msg_id = "e.3", .customer_id = "cust_\"q\"",
                         .order_id = "ord_0123456789abcdef01234567", .status = "ACCEPTED",
                         .message = "가게가 주문을 수락했어요 (accepted)", .at_ms = 1700000000123LL};
         char *text = NULL;
@@ -119,7 +120,7 @@ static void test_body(void) {
         json_t *doc = text ? json_loads(text, 0, &err) : NULL;
         CHECK(json_is_object(doc), "body is not a JSON object: %s", text ? text : "(null)");
         CHECK(json_object_size(doc) == 6, "body: expected exactly 6 fields, got %zu in %s", json_object_size(doc), text);
-        const char *want[][2] = {{"id", "ntf_7"},
+        const char *want[][2] = {{"id", "ntf_e.3"},
                                  {"customer_id", "cust_\"q\""},
                                  {"order_id", "ord_0123456789abcdef01234567"},
                                  {"status", "ACCEPTED"},

@@ -1,4 +1,5 @@
-/* payment-worker: durable "payment" — authorizes and refunds through the payment provider. */
+/* payment-worker: durable "payment" — authorizes and refunds through the payment provider, one
+ * command per message (a slow provider call delays no other), with no state of its own. */
 #include <curl/curl.h>
 #include <stdlib.h>
 
@@ -8,9 +9,6 @@
 #include "payment-provider.h"
 #include "service.h"
 #include "worker.h"
-
-extern const EmbeddedFile payment_migrations[];
-extern const size_t payment_migrations_len;
 
 int main(void) {
         PaymentProviderConfig pcfg = {0};
@@ -58,7 +56,8 @@ int main(void) {
         r = payment_handler_new(&handler, provider, &breaker);
         if (r < 0)
                 goto out;
-        r = service_start(&svc, "payment", "payment", payment_migrations, payment_migrations_len, 9102);
+        /* Stateless: no PostgreSQL (the provider's idempotency keys make every command safe to repeat). */
+        r = service_start(&svc, "payment", NULL, 0, 9102);
         if (r == 0) {
                 log_info("payment provider at %s (timeout %lld ms)", pcfg.url, (long long)pcfg.timeout_ms);
                 def.ctx = handler;

@@ -1,4 +1,4 @@
-/* Payment commands: provider calls, the payments record, and the replies to the orchestrator. */
+/* Payment commands: provider calls (behind the circuit breaker) and the answers to the orchestrator. */
 #include "payment-handler.h"
 
 #include <errno.h>
@@ -18,32 +18,11 @@
 
 struct PaymentHandler {
         PaymentProvider *provider;
-        Metric *approved, *declined, *failed, *refunded, *refund_failed, *refund_retry, *replayed;
+        Metric *approved, *declined, *failed, *refunded, *refund_failed, *refund_retry;
         pthread_mutex_t breaker_lock;
         Breaker breaker;
         Metric *breaker_state, *breaker_refused, *breaker_opened;
 };
-
-/* A decided payment recorded earlier under the same (kind, idempotency key). */
-typedef struct {
-        char provider_id[PAYMENT_ID_MAX];
-        char status[16];
-        char reason[PAYMENT_REASON_MAX];
-        int64_t amount;
-} Recorded;
-
-static const PgStmt st_lookup = {
-        "payment_lookup",
-        "SELECT provider_id, status, reason, amount FROM payments WHERE kind = $1 AND idempotency_key = $2"};
-
-/* A failed attempt may be replaced by a decision; a decision is never overwritten. */
-static const PgStmt st_record = {
-        "payment_record",
-        "INSERT INTO payments (order_id, kind, idempotency_key, provider_id, charge_id, amount, status, reason)"
-        " VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), $6::bigint, $7, nullif($8, ''))"
-        " ON CONFLICT (kind, idempotency_key) DO UPDATE SET provider_id = EXCLUDED.provider_id,"
-        " amount = EXCLUDED.amount, status = EXCLUDED.status, reason = EXCLUDED.reason, at = now()"
-        " WHERE payments.status = 'failed'"};
 
 int payment_handler_new(PaymentHandler **ret, PaymentProvider *provider, const BreakerConfig *breaker) {
         PaymentHandler *h = calloc(1, sizeof(*h));
@@ -64,8 +43,6 @@ int payment_handler_new(PaymentHandler **ret, PaymentProvider *provider, const B
         h->refunded = metrics_counter("food_payment_refunds_total{outcome=\"refunded\"}", "Refunds by outcome");
         h->refund_failed = metrics_counter("food_payment_refunds_total{outcome=\"failed\"}", "");
         h->refund_retry = metrics_counter("food_payment_refunds_total{outcome=\"retry\"}", "");
-        h->replayed = metrics_counter("food_payment_replayed_total",
-                                      "Commands answered from the payments record without asking the provider");
         *ret = h;
         return 0;
 }
@@ -110,10 +87,6 @@ static void breaker_note(PaymentHandler *h, bool failed, int64_t latency_ms) {
                 metric_add(h->breaker_opened, 1);
         log_emit(after == BREAKER_OPEN ? LOG_WARN : LOG_INFO, "payment breaker %s -> %s (last charge %s, %" PRId64 " ms)",
                  breaker_state_name(before), breaker_state_name(after), failed ? "failed" : "answered", latency_ms);
-}
-
-static void copy_str(char *dst, size_t cap, const char *src) {
-        snprintf(dst, cap, "%s", src ? src : "");
 }
 
 /* Printable, bounded and non-empty: safe as a provider key and an HTTP header value. */
@@ -173,39 +146,12 @@ void payment_settle(int64_t asked, PaymentResult *res) {
         }
 }
 
-/* 0 and *found = whether a row exists, or negative errno. */
-static int payments_lookup(Pg *pg, const char *kind, const char *key, Recorded *rec, bool *found) {
-        const char *vals[2] = {kind, key};
-        PGresult *res = NULL;
-        int r = pg_run(pg, &st_lookup, 2, vals, NULL, NULL, &res);
-        if (r < 0)
-                return r;
-        *found = PQntuples(res) == 1;
-        if (*found) {
-                copy_str(rec->provider_id, sizeof(rec->provider_id), pg_str(res, 0, 0));
-                copy_str(rec->status, sizeof(rec->status), pg_str(res, 0, 1));
-                copy_str(rec->reason, sizeof(rec->reason), pg_str(res, 0, 2));
-                rec->amount = pg_ll(res, 0, 3);
-        }
-        PQclear(res);
-        return 0;
-}
-
-static int payments_record(Pg *pg, const char *order_id, const char *kind, const char *key, const char *charge_id,
-                           int64_t amount, const char *status, const PaymentResult *res) {
-        char amount_s[24];
-        snprintf(amount_s, sizeof(amount_s), "%" PRId64, amount);
-        const char *vals[8] = {order_id, kind, key, res->id, charge_id ? charge_id : "", amount_s, status,
-                               res->reason};
-        return pg_run(pg, &st_record, 8, vals, NULL, NULL, NULL);
-}
-
 static int reply_failed(WorkerOut *out, Food__V1__Correlation *corr, const char *reason, bool retryable) {
         Food__V1__PaymentFailed f = FOOD__V1__PAYMENT_FAILED__INIT;
         f.corr = corr;
         f.reason = (char *)reason;
         f.retryable = retryable;
-        return worker_reply(out, &f.base);
+        return worker_answer(out, &f.base);
 }
 
 static int reply_authorized(WorkerOut *out, Food__V1__Correlation *corr, const char *payment_id, int64_t amount) {
@@ -213,14 +159,14 @@ static int reply_authorized(WorkerOut *out, Food__V1__Correlation *corr, const c
         a.corr = corr;
         a.payment_id = (char *)payment_id;
         a.amount = amount;
-        return worker_reply(out, &a.base);
+        return worker_answer(out, &a.base);
 }
 
 static int reply_declined(WorkerOut *out, Food__V1__Correlation *corr, const char *reason) {
         Food__V1__PaymentDeclined d = FOOD__V1__PAYMENT_DECLINED__INIT;
         d.corr = corr;
         d.reason = (char *)reason;
-        return worker_reply(out, &d.base);
+        return worker_answer(out, &d.base);
 }
 
 static int reply_refunded(WorkerOut *out, Food__V1__Correlation *corr, const char *payment_id, const char *refund_id,
@@ -230,31 +176,12 @@ static int reply_refunded(WorkerOut *out, Food__V1__Correlation *corr, const cha
         f.payment_id = (char *)payment_id;
         f.refund_id = (char *)refund_id;
         f.amount = amount;
-        return worker_reply(out, &f.base);
+        return worker_answer(out, &f.base);
 }
 
-/* Answers a charge decided earlier (a re-sent command): 1 when answered, 0 when the provider must
- * be asked, or negative errno. */
-static int authorize_replay(PaymentHandler *h, Pg *pg, const Food__V1__AuthorizePayment *m, const char *key,
-                            WorkerOut *out) {
-        Recorded rec;
-        bool found = false;
-        int r = payments_lookup(pg, "charge", key, &rec, &found);
-        if (r < 0 || !found || strcmp(rec.status, "failed") == 0)
-                return r;
-        metric_add(h->replayed, 1);
-        if (rec.amount != m->amount) {
-                log_warn("order %s: idempotency key %s was used for %" PRId64 ", now %" PRId64, m->corr->order_id,
-                         key, rec.amount, m->amount);
-                r = reply_failed(out, m->corr, "idempotency key reused with another amount", false);
-        } else if (strcmp(rec.status, "approved") == 0)
-                r = reply_authorized(out, m->corr, rec.provider_id, rec.amount);
-        else
-                r = reply_declined(out, m->corr, rec.reason[0] ? rec.reason : "declined");
-        return r < 0 ? r : 1;
-}
-
-static int handle_authorize(PaymentHandler *h, Pg *pg, const Food__V1__AuthorizePayment *m, WorkerOut *out) {
+/* The provider's idempotency key makes every try of a command one charge: a re-sent command gets the
+ * first answer again from the provider itself. */
+static int handle_authorize(PaymentHandler *h, const Food__V1__AuthorizePayment *m, WorkerOut *out) {
         const Food__V1__Correlation *corr = corr_of(&m->base);
         const char *key = m->idempotency_key;
         PaymentResult res;
@@ -265,9 +192,6 @@ static int handle_authorize(PaymentHandler *h, Pg *pg, const Food__V1__Authorize
                          corr ? corr->order_id : "none", key ? key : "none", m->amount);
                 return WORKER_POISON;
         }
-        r = authorize_replay(h, pg, m, key, out);
-        if (r != 0)
-                return r < 0 ? r : 0;
         int retry_s;
         if (!breaker_pass(h, &retry_s)) {
                 /* Fallback: fail fast, charge nothing; the order answers 503 "pay later". */
@@ -286,35 +210,27 @@ static int handle_authorize(PaymentHandler *h, Pg *pg, const Food__V1__Authorize
         case PAYMENT_OK:
                 metric_add(h->approved, 1);
                 log_info("order %s: charge %s approved (%" PRId64 ")", corr->order_id, res.id, res.amount);
-                r = payments_record(pg, corr->order_id, "charge", key, NULL, m->amount, "approved", &res);
-                if (r == 0)
-                        r = reply_authorized(out, m->corr, res.id, res.amount);
+                r = reply_authorized(out, m->corr, res.id, res.amount);
                 break;
         case PAYMENT_DECLINED:
                 metric_add(h->declined, 1);
                 log_info("order %s: charge declined: %s", corr->order_id, res.reason);
-                r = payments_record(pg, corr->order_id, "charge", key, NULL, m->amount, "declined", &res);
-                if (r == 0)
-                        r = reply_declined(out, m->corr, res.reason);
+                r = reply_declined(out, m->corr, res.reason);
                 break;
         default:
                 metric_add(h->failed, 1);
                 log_warn("order %s: charge failed (%s): %s", corr->order_id,
                          res.retryable ? "retryable" : "final", res.reason);
-                r = payments_record(pg, corr->order_id, "charge", key, NULL, m->amount, "failed", &res);
-                if (r == 0)
-                        r = reply_failed(out, m->corr, res.reason, res.retryable);
+                r = reply_failed(out, m->corr, res.reason, res.retryable);
                 break;
         }
         return r;
 }
 
-static int handle_refund(PaymentHandler *h, Pg *pg, const Food__V1__RefundPayment *m, WorkerOut *out) {
+static int handle_refund(PaymentHandler *h, const Food__V1__RefundPayment *m, WorkerOut *out) {
         const Food__V1__Correlation *corr = corr_of(&m->base);
         const char *key = m->idempotency_key;
         PaymentResult res;
-        Recorded rec;
-        bool found = false;
         int r;
 
         if (payment_check(&m->base, NULL) != 0) {
@@ -323,13 +239,6 @@ static int handle_refund(PaymentHandler *h, Pg *pg, const Food__V1__RefundPaymen
                          m->amount);
                 return WORKER_POISON;
         }
-        r = payments_lookup(pg, "refund", key, &rec, &found);
-        if (r < 0)
-                return r;
-        if (found && strcmp(rec.status, "refunded") == 0 && rec.amount == m->amount) {
-                metric_add(h->replayed, 1);
-                return reply_refunded(out, m->corr, m->payment_id, rec.provider_id, rec.amount);
-        }
         r = payment_provider_refund(h->provider, key, m->payment_id, m->amount, &res);
         if (r < 0)
                 return r;
@@ -337,10 +246,7 @@ static int handle_refund(PaymentHandler *h, Pg *pg, const Food__V1__RefundPaymen
                 metric_add(h->refunded, 1);
                 log_info("order %s: refund %s of %s done (%" PRId64 ")", corr->order_id, res.id, m->payment_id,
                          res.amount);
-                r = payments_record(pg, corr->order_id, "refund", key, m->payment_id, m->amount, "refunded", &res);
-                if (r == 0)
-                        r = reply_refunded(out, m->corr, m->payment_id, res.id, res.amount);
-                return r;
+                return reply_refunded(out, m->corr, m->payment_id, res.id, res.amount);
         }
         if (res.retryable) {
                 /* No answer: the orchestrator would stop re-sending; this refund must happen, so the
@@ -353,19 +259,16 @@ static int handle_refund(PaymentHandler *h, Pg *pg, const Food__V1__RefundPaymen
         metric_add(h->refund_failed, 1);
         log_error("order %s: refund of %" PRId64 " on %s refused by the provider: %s", corr->order_id, m->amount,
                   m->payment_id, res.reason);
-        r = payments_record(pg, corr->order_id, "refund", key, m->payment_id, m->amount, "failed", &res);
-        if (r == 0)
-                r = reply_failed(out, m->corr, res.reason, false);
-        return r;
+        return reply_failed(out, m->corr, res.reason, false);
 }
 
-int payment_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out) {
+int payment_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out) {
         PaymentHandler *h = ctx;
-        (void)msg_id; /* the provider's idempotency key, not the message id, makes retries safe */
+        (void)pg; /* stateless: the provider's keys make every command idempotent */
         if (msg->descriptor == &food__v1__authorize_payment__descriptor)
-                return handle_authorize(h, pg, (const Food__V1__AuthorizePayment *)msg, out);
+                return handle_authorize(h, (const Food__V1__AuthorizePayment *)msg, out);
         if (msg->descriptor == &food__v1__refund_payment__descriptor)
-                return handle_refund(h, pg, (const Food__V1__RefundPayment *)msg, out);
+                return handle_refund(h, (const Food__V1__RefundPayment *)msg, out);
         log_warn("payment: unexpected message type %s", msg->descriptor->name);
         return WORKER_POISON;
 }

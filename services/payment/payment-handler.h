@@ -1,5 +1,5 @@
 /* The payment worker's command handler: AuthorizePayment and RefundPayment against the provider,
- * each outcome recorded in payment.payments inside the worker's transaction. */
+ * whose idempotency keys make a repeated command the same charge or refund (no state here). */
 #pragma once
 #include <protobuf-c/protobuf-c.h>
 
@@ -30,4 +30,4 @@ void payment_settle(int64_t asked, PaymentResult *res);
  * to AuthorizePayment and PaymentRefunded / PaymentFailed (not retryable) to RefundPayment; a refund
  * the provider could not decide now is WORKER_RETRY (no answer: it must happen eventually).
  * Other message types and impossible commands are WORKER_POISON. */
-int payment_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out);
+int payment_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out);

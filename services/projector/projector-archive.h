@@ -7,9 +7,10 @@
 
 #include "food.pb-c.h"
 #include "projector-export.h"
+#include "topology.h"
 
-#define ARCHIVE_STREAM "FOOD_ORDER"
-#define ARCHIVE_SUBJECTS "food.order.*.status"
+#define ARCHIVE_STREAM TOPO_ARCHIVE_STREAM
+#define ARCHIVE_SUBJECTS TOPO_ARCHIVE_SUBJECTS
 
 typedef struct ArchiveReader ArchiveReader;
 

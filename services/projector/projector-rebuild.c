@@ -1,7 +1,7 @@
 /* projector-rebuild: rebuilds readmodel.orders and readmodel.deliveries from the archive (the
- * FOOD_ORDER stream from its first event) into fresh tables with the live projector's own handler,
- * then swaps them in under a lock that holds the live projector back while the last events are
- * caught up. */
+ * FOOD_ORDER stream from its first event) into fresh tables with the read model's own writer
+ * (lib/readmodel-write.c, which the orchestrator writes the live rows with), then swaps them in
+ * under a lock that holds the orchestrator's writes back while the last events are caught up. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,15 +13,17 @@
 #include "config.h"
 #include "log.h"
 #include "pg.h"
+#include "codec.h"
+#include "order-check.h"
 #include "projector-archive.h"
-#include "projector-handler.h"
+#include "readmodel-write.h"
 
 #define REBUILD_SCHEMA "readmodel_rebuild"
 #define REBUILD_BATCH 500         /* events per transaction while building */
 #define REBUILD_WAIT_MS 10000     /* longest silence of the server while reading */
 
-extern const EmbeddedFile projector_migrations[];
-extern const size_t projector_migrations_len;
+extern const EmbeddedFile readmodel_migrations[];
+extern const size_t readmodel_migrations_len;
 
 static const char rebuild_prepare_sql[] =
         "DROP SCHEMA IF EXISTS " REBUILD_SCHEMA " CASCADE;"
@@ -29,7 +31,7 @@ static const char rebuild_prepare_sql[] =
         "CREATE TABLE " REBUILD_SCHEMA ".orders (LIKE readmodel.orders INCLUDING ALL);"
         "CREATE TABLE " REBUILD_SCHEMA ".deliveries (LIKE readmodel.deliveries INCLUDING ALL);";
 
-/* Readers keep reading the old rows until the swap commits; the live projector's writes wait. */
+/* Readers keep reading the old rows until the swap commits; the orchestrator's writes wait. */
 static const char rebuild_lock_sql[] = "LOCK TABLE readmodel.orders, readmodel.deliveries IN EXCLUSIVE MODE";
 
 static const char rebuild_swap_sql[] =
@@ -64,36 +66,88 @@ static void usage(FILE *f) {
                    "  NATS_URL and DATABASE_URL as for every service.\n");
 }
 
-/* Applies every event the reader still has to the rebuild tables, committing every
- * REBUILD_BATCH events unless `in_tx` (the caller's transaction). Adds to *n. */
+/* The newest snapshot of each order among a batch of events (a multi-row upsert takes each once). */
+typedef struct {
+        Food__V1__Order *orders[REBUILD_BATCH];
+        int64_t at_ms[REBUILD_BATCH];
+        size_t n;
+} RebuildBatch;
+
+static void batch_clear(RebuildBatch *b) {
+        for (size_t i = 0; i < b->n; i++)
+                codec_free(&b->orders[i]->base);
+        b->n = 0;
+}
+
+/* Keeps a copy of the event's order unless the batch has a newer one of it. 0 or negative errno. */
+static int batch_keep(RebuildBatch *b, const Food__V1__OrderStatusChanged *ev) {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        ProtobufCMessage *copy = NULL;
+        size_t i;
+        int r;
+        for (i = 0; i < b->n && strcmp(b->orders[i]->id, ev->order->id) != 0; i++)
+                ;
+        if (i < b->n && b->orders[i]->version >= ev->order->version)
+                return 0;
+        r = codec_pack(&ev->order->base, &data, &len);
+        if (r == 0)
+                r = codec_unpack(&food__v1__order__descriptor, data, len, &copy);
+        free(data);
+        if (r < 0)
+                return r;
+        if (i < b->n)
+                codec_free(&b->orders[i]->base);
+        else
+                b->n++;
+        b->orders[i] = (Food__V1__Order *)copy;
+        b->at_ms[i] = ev->at_ms;
+        return 0;
+}
+
+/* Writes the batch: in one transaction of its own, or in the caller's (`in_tx`). */
+static int batch_write(Pg *pg, RebuildBatch *b, bool in_tx) {
+        ReadmodelWrite w;
+        PgCall calls[3];
+        int n = 0, r = 0;
+        readmodel_write_init(&w);
+        for (size_t i = 0; i < b->n && r == 0; i++)
+                r = readmodel_write_add(&w, b->orders[i], b->at_ms[i]);
+        if (r == 0)
+                r = n = readmodel_write_calls(&w, calls);
+        if (r >= 0 && n > 0)
+                r = in_tx ? pg_pipeline(pg, calls, (size_t)n) : pg_transaction(pg, calls, (size_t)n);
+        readmodel_write_free(&w);
+        batch_clear(b);
+        return r < 0 ? r : 0;
+}
+
+/* Applies every event the reader still has to the rebuild tables, REBUILD_BATCH events a statement
+ * (each in a transaction of its own unless `in_tx`: the caller's). An event the orchestrator could
+ * never have written (impossible content) is skipped. Adds to *n. */
 static int rebuild_apply(Pg *pg, ArchiveReader *rd, bool in_tx, int64_t *n) {
+        static RebuildBatch b;
         ArchiveEvent ev;
-        int batch = 0, r;
+        int r;
 
         while ((r = archive_next(rd, &ev, REBUILD_WAIT_MS)) > 0) {
-                char msg_id[32];
-                if (!in_tx && batch == 0 && (r = pg_begin(pg)) < 0)
-                        return r;
-                snprintf(msg_id, sizeof(msg_id), "seq-%" PRIu64, ev.seq);
-                r = projector_handle(NULL, pg, &ev.ev->base, msg_id, NULL);
-                if (r < 0) {
-                        if (!in_tx)
-                                pg_rollback(pg);
-                        return log_error_errno(r, "rebuild: event seq %" PRIu64 " failed: %s", ev.seq, pg_error(pg));
-                }
-                /* WORKER_POISON: the live projector dead-letters it too, so it changes nothing here either. */
+                const char *why = NULL;
                 (*n)++;
-                if (!in_tx && ++batch == REBUILD_BATCH) {
-                        if ((r = pg_commit(pg)) < 0)
-                                return r;
-                        batch = 0;
+                if (order_check(ev.ev->order, &why) < 0 ||
+                    !order_check_transition(ev.ev->previous_status, ev.ev->order->status)) {
+                        log_warn("rebuild: event seq %" PRIu64 " skipped: %s", ev.seq,
+                                 why ? why : "an impossible status change");
+                        continue;
                 }
+                r = batch_keep(&b, ev.ev);
+                if (r == 0 && b.n == REBUILD_BATCH)
+                        r = batch_write(pg, &b, in_tx);
+                if (r < 0)
+                        return log_error_errno(r, "rebuild: writing up to event seq %" PRIu64 " failed: %s", ev.seq,
+                                               pg_error(pg));
         }
-        if (!in_tx && batch > 0) {
-                int c = pg_commit(pg);
-                if (c < 0)
-                        return c;
-        }
+        if (r == 0 && b.n > 0 && (r = batch_write(pg, &b, in_tx)) < 0)
+                log_error("rebuild: writing the last events failed: %s", pg_error(pg));
         return r;
 }
 
@@ -139,10 +193,10 @@ int main(int argc, char **argv) {
 
         r = pg_connect(&admin, db_url, "readmodel");
         if (r == 0)
-                r = pg_migrate(admin, "readmodel", projector_migrations, projector_migrations_len);
+                r = pg_migrate(admin, "readmodel", readmodel_migrations, readmodel_migrations_len);
         if (r == 0 && (r = pg_exec(admin, rebuild_prepare_sql)) < 0)
                 log_error("rebuild: cannot create %s: %s", REBUILD_SCHEMA, pg_error(admin));
-        /* The projector's statements name orders/deliveries unqualified: on this connection they
+        /* The read model's statements name orders/deliveries unqualified: on this connection they
          * are the rebuild tables. */
         if (r == 0)
                 r = pg_connect(&pg, db_url, REBUILD_SCHEMA);
@@ -165,7 +219,7 @@ int main(int argc, char **argv) {
         if (r < 0)
                 goto out;
 
-        /* Catch up under the lock: from here the live projector waits, so nothing it applies is lost. */
+        /* Catch up under the lock: from here the orchestrator's writes wait, so nothing they apply is lost. */
         r = pg_begin(pg);
         if (r == 0 && (r = pg_exec(pg, rebuild_lock_sql)) < 0)
                 log_error("rebuild: cannot lock the read model: %s", pg_error(pg));

@@ -8,7 +8,7 @@ extern const EmbeddedFile store_migrations[];
 extern const size_t store_migrations_len;
 
 int main(void) {
-        WorkerDef def = {.durable = "store", .handle = store_handle};
+        WorkerDef def = {.durable = "store", .handle = store_handle, .transactional = true};
         Service svc;
         int r;
 
@@ -16,7 +16,8 @@ int main(void) {
         if (worker_config(&def, 2, 32) < 0)
                 return 2;
         store_metrics_init();
-        r = service_start(&svc, "store", "store", store_migrations, store_migrations_len, 9103);
+        const ServiceSchema schema = {"store", store_migrations, store_migrations_len};
+        r = service_start(&svc, "store", &schema, 1, 9103);
         if (r == 0)
                 r = worker_run(&svc, &def);
         service_stop(&svc);

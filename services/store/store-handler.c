@@ -135,7 +135,7 @@ static int reply_recorded(WorkerOut *out, Food__V1__Correlation *corr, const cha
         t.corr = corr;
         t.store_id = (char *)store_id;
         t.status = (char *)status;
-        return worker_reply(out, &t.base);
+        return worker_answer(out, &t.base);
 }
 
 static int handle_ticket(Pg *pg, Food__V1__Correlation *corr, const Food__V1__Order *o, WorkerOut *out) {
@@ -209,14 +209,13 @@ static int handle_withdraw(Pg *pg, const Food__V1__WithdrawTicket *m, WorkerOut 
         }
         w.corr = corr;
         w.store_id = (char *)(store_id ? store_id : "");
-        r = worker_reply(out, &w.base);
+        r = worker_answer(out, &w.base);
         PQclear(res);
         return r;
 }
 
-int store_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out) {
+int store_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out) {
         (void)ctx;
-        (void)msg_id;
         if (msg->descriptor == &food__v1__create_ticket__descriptor) {
                 const Food__V1__CreateTicket *m = (const Food__V1__CreateTicket *)msg;
                 return handle_ticket(pg, m->corr, m->order, out);

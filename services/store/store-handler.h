@@ -11,7 +11,7 @@
  * TicketRecorded with the ticket's current status; WithdrawTicket marks it WITHDRAWN (creating a
  * tombstone if the ticket never arrived) and replies TicketWithdrawn. Other types and impossible
  * orders are WORKER_POISON. */
-int store_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, const char *msg_id, WorkerOut *out);
+int store_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out);
 
 /* The pure checks store_handle makes before touching the tickets table: 0, or WORKER_POISON with
  * *why (static text; why may be NULL) for a Create/UpdateTicket without a correlation, with an

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "projector-view.h"
+#include "readmodel-write.h"
 #include "test-check.h"
 
 /* The contract's delivery read model, written out independently of the table under test. */
@@ -22,7 +22,7 @@ static const struct {
 static void test_delivery_status(void) {
         for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
                 bool creates = !expected[i].creates;
-                const char *got = projector_delivery_status(expected[i].order_status, &creates);
+                const char *got = readmodel_write_delivery_status(expected[i].order_status, &creates);
                 const char *want = expected[i].delivery_status;
                 CHECK((got == NULL && want == NULL) || (got && want && strcmp(got, want) == 0),
                       "%s: expected delivery status %s, got %s", expected[i].order_status, want ? want : "(none)",
@@ -31,7 +31,7 @@ static void test_delivery_status(void) {
                       expected[i].creates, creates);
         }
         bool creates = true;
-        CHECK(projector_delivery_status(NULL, &creates) == NULL && !creates, "NULL status: expected no row");
+        CHECK(readmodel_write_delivery_status(NULL, &creates) == NULL && !creates, "NULL status: expected no row");
 }
 
 static void test_created_at(void) {
@@ -41,16 +41,16 @@ static void test_created_at(void) {
         first.at_ms = 1000;
         second.at_ms = 2000;
         o.updated_at_ms = 3000;
-        CHECK(projector_created_at_ms(&o, 4000) == 3000, "no history: expected updated_at 3000, got %lld",
-              (long long)projector_created_at_ms(&o, 4000));
+        CHECK(readmodel_write_created_at_ms(&o, 4000) == 3000, "no history: expected updated_at 3000, got %lld",
+              (long long)readmodel_write_created_at_ms(&o, 4000));
         o.history = history;
         o.n_history = 2;
-        CHECK(projector_created_at_ms(&o, 4000) == 1000, "history: expected first entry 1000, got %lld",
-              (long long)projector_created_at_ms(&o, 4000));
+        CHECK(readmodel_write_created_at_ms(&o, 4000) == 1000, "history: expected first entry 1000, got %lld",
+              (long long)readmodel_write_created_at_ms(&o, 4000));
         o.n_history = 0;
         o.updated_at_ms = 0;
-        CHECK(projector_created_at_ms(&o, 4000) == 4000, "nothing: expected the event time 4000, got %lld",
-              (long long)projector_created_at_ms(&o, 4000));
+        CHECK(readmodel_write_created_at_ms(&o, 4000) == 4000, "nothing: expected the event time 4000, got %lld",
+              (long long)readmodel_write_created_at_ms(&o, 4000));
 }
 
 int main(void) {

@@ -1,0 +1,42 @@
+/* Unit test of the topology: subject builders, matching, tokens, consumers. */
+#include <stdio.h>
+#include <string.h>
+
+#include "test-check.h"
+#include "topology.h"
+
+int main(void) {
+        char buf[TOPO_SUBJECT_MAX];
+        CHECK(topo_command_subject(buf, sizeof(buf), "store") == 0 && strcmp(buf, "food.cmd.store") == 0,
+              "command subject: %s", buf);
+        CHECK(topo_rpc_subject(buf, sizeof(buf), 7, "place") == 0 && strcmp(buf, "food.rpc.orders.7.place") == 0,
+              "rpc subject: %s", buf);
+        CHECK(topo_status_subject(buf, sizeof(buf), "ord_1") == 0 && strcmp(buf, "food.order.ord_1.status") == 0,
+              "status subject: %s", buf);
+        CHECK(topo_status_subject(buf, sizeof(buf), "a.b") < 0, "an order id with a dot is refused");
+        CHECK(topo_status_subject(buf, sizeof(buf), "a*") < 0 && topo_status_subject(buf, sizeof(buf), "") < 0,
+              "wildcards and empty tokens are refused");
+        CHECK(topo_answer_subject(buf, 8, "orch_0123456789") < 0, "a subject that does not fit is refused");
+
+        CHECK(topo_subject_matches("food.rpc.orders.*.place", "food.rpc.orders.12.place"), "* matches one token");
+        CHECK(!topo_subject_matches("food.rpc.orders.*.place", "food.rpc.orders.12.x.place"), "* is one token only");
+        CHECK(topo_subject_matches("food.cmd.>", "food.cmd.store"), "> matches the rest");
+        CHECK(!topo_subject_matches("food.cmd.>", "food.cmd"), "> needs at least one token");
+        CHECK(!topo_subject_matches("food.cmd.store", "food.cmd.store.x"), "exact subjects match exactly");
+        CHECK(!topo_subject_matches("food.cmd.store", "food.cmd"), "a shorter subject does not match");
+
+        CHECK(topo_token("food.order.ord_1.status", 2, buf, sizeof(buf)) == 0 && strcmp(buf, "ord_1") == 0,
+              "token 2: %s", buf);
+        CHECK(topo_token("food.order", 3, buf, sizeof(buf)) < 0, "a token past the end");
+
+        const TopoConsumer *c = topo_consumer("store");
+        CHECK(c && strcmp(c->filter, "food.cmd.store") == 0 && strcmp(c->stream, "FOOD_CMD") == 0,
+              "the store durable consumes food.cmd.store of FOOD_CMD");
+        CHECK(topo_consumer("projector") == NULL, "no projector durable");
+        size_t n = 0;
+        while (topo_consumer_at(n))
+                n++;
+        CHECK(n == 5, "five worker durables, got %zu", n);
+        printf("%s\n", failures ? "FAILED" : "ok");
+        return failures ? 1 : 0;
+}

@@ -1,0 +1,53 @@
+/* The system's NATS topology, defined once: the streams, the workers' durable
+ * consumers and every subject (commands, answers, status events, RPCs, dead
+ * letters). lib/bus.c creates streams and consumers from it, lib/discovery.c
+ * announces it, the orchestrator serves its RPC subjects, the codec checks that
+ * a message came on a subject its type travels on, and `topology-users` prints
+ * the NATS users and their permissions from it. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TOPO_PREFIX "food"
+#define TOPO_SUBJECT_MAX 128
+
+typedef struct {
+        const char *name;
+        const char *subjects[2]; /* the second may be NULL */
+        int64_t max_age_s;
+} TopoStream;
+
+/* A worker's durable consumer: the process consumes `filter` of `stream`. */
+typedef struct {
+        const char *durable; /* also the worker's name and its NATS user */
+        const char *stream;
+        const char *filter;
+} TopoConsumer;
+
+/* The i-th stream / consumer, NULL past the last. */
+const TopoStream *topo_stream_at(size_t i);
+const TopoConsumer *topo_consumer_at(size_t i);
+/* The consumer called `durable`, or NULL. */
+const TopoConsumer *topo_consumer(const char *durable);
+
+/* The status-event stream, also the analytics archive. */
+#define TOPO_ARCHIVE_STREAM "FOOD_ORDER"
+#define TOPO_ARCHIVE_SUBJECTS TOPO_PREFIX ".order.*.status"
+/* Read-only saga queries any orchestrator answers from PostgreSQL (queue group). */
+#define TOPO_RPC_STUCK TOPO_PREFIX ".rpc.sagas.stuck"
+#define TOPO_RPC_QUEUE "orchestrator"
+
+/* Each writes one subject into buf; 0 or -EINVAL (a token that is empty, too
+ * long, or holds '.', '*', '>' or a space). */
+int topo_command_subject(char *buf, size_t cap, const char *worker);  /* food.cmd.<worker> */
+int topo_answer_subject(char *buf, size_t cap, const char *instance); /* food.ans.<instance> */
+int topo_status_subject(char *buf, size_t cap, const char *order_id); /* food.order.<id>.status */
+int topo_rpc_subject(char *buf, size_t cap, int shard, const char *verb); /* food.rpc.orders.<shard>.<verb> */
+int topo_rpc_shard_wildcard(char *buf, size_t cap, int shard);            /* food.rpc.orders.<shard>.* */
+int topo_dlq_subject(char *buf, size_t cap, const char *durable);         /* food.dlq.<durable> */
+
+/* NATS subject matching of `subject` against `pattern` ('*' one token, '>' the rest). */
+bool topo_subject_matches(const char *pattern, const char *subject);
+/* The i-th token of `subject` (0-based) into buf; 0 or -EINVAL when absent or too long. */
+int topo_token(const char *subject, int i, char *buf, size_t cap);

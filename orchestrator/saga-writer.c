@@ -1,0 +1,992 @@
+/* The batch writer: takes the shards it can (a session advisory lock each, on
+ * its one writing connection), keeps their unsettled sagas in memory, and in a
+ * loop decides every input that arrived (RPCs, workers' answers, due timers)
+ * with the engine, writes everything they changed in one transaction, and only
+ * then answers and publishes. A session lost is every shard lost: memory is
+ * dropped and rebuilt from PostgreSQL once the locks are taken again, so a
+ * process that was cut off can never write past another owner. */
+#include "saga-writer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "log.h"
+#include "metrics.h"
+#include "notification-message.h"
+
+#define WRITER_LOCK_EVERY_MS 250   /* how often shards nobody holds are tried */
+#define WRITER_IDLE_PING_MS 2000   /* an idle session is checked this often */
+#define WRITER_SCAN_EVERY_MS 100   /* timers and re-sends are looked at this often */
+#define WRITER_PRUNE_EVERY_MS 60000
+#define WRITER_DRAIN_MS 3000       /* at SIGTERM: answering what waits for a payment */
+#define WRITER_FLUSH_MS 5000       /* waiting for JetStream to confirm a batch's publishes */
+
+static const char *const worker_names[WRITER_WORKERS - 1] = {"store", "delivery", "coupon", "notification"};
+
+static Metric *m_batches, *m_inputs, *m_events, *m_commands, *m_failed_batches, *m_shards, *m_sagas;
+
+/* ---- the input queue (filled by the NATS delivery thread) ------------------- */
+
+static void writer_enqueue(Writer *w, InputKind kind, natsMsg *msg) {
+        Input *in = calloc(1, sizeof(*in));
+        if (!in) {
+                natsMsg_Destroy(msg);
+                return;
+        }
+        in->kind = kind;
+        in->msg = msg;
+        pthread_mutex_lock(&w->lock);
+        if (w->tail)
+                w->tail->next = in;
+        else
+                w->head = in;
+        w->tail = in;
+        w->queued++;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+static void on_rpc(void *closure, natsMsg *msg) {
+        writer_enqueue(closure, IN_RPC, msg);
+}
+
+static void on_answers(void *closure, natsMsg *msg) {
+        writer_enqueue(closure, IN_ANSWERS, msg);
+}
+
+static void on_stuck(void *closure, natsMsg *msg) {
+        writer_enqueue(closure, IN_STUCK, msg);
+}
+
+/* Takes up to `max` inputs, waiting until `until_ms` for the first. */
+static Input *writer_take(Writer *w, int max, int64_t until_ms) {
+        Input *first, *last;
+        int n = 1;
+        pthread_mutex_lock(&w->lock);
+        while (!w->head && !service_stopping) {
+                int64_t left = until_ms - ids_now_ms();
+                if (left <= 0)
+                        break;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += left / 1000;
+                ts.tv_nsec += (long)(left % 1000) * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0)
+                        break;
+        }
+        first = last = w->head;
+        if (!first) {
+                pthread_mutex_unlock(&w->lock);
+                return NULL;
+        }
+        while (last->next && n < max) {
+                last = last->next;
+                n++;
+        }
+        w->head = last->next;
+        if (!w->head)
+                w->tail = NULL;
+        w->queued -= (size_t)n;
+        last->next = NULL;
+        pthread_mutex_unlock(&w->lock);
+        return first;
+}
+
+static void inputs_free(Input *in) {
+        while (in) {
+                Input *next = in->next;
+                natsMsg_Destroy(in->msg);
+                free(in);
+                in = next;
+        }
+}
+
+/* ---- sagas in memory ---------------------------------------------------------- */
+
+static size_t bucket_of(const char *order_id) {
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *c = order_id; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        return (size_t)(h % WRITER_BUCKETS);
+}
+
+static SagaRow *table_find(Writer *w, const char *order_id) {
+        for (SagaRow *r = w->table[bucket_of(order_id)]; r; r = r->next)
+                if (strcmp(r->order_id, order_id) == 0)
+                        return r;
+        return NULL;
+}
+
+static void table_add(Writer *w, SagaRow *row) {
+        size_t b = bucket_of(row->order_id);
+        row->next = w->table[b];
+        w->table[b] = row;
+        w->n_sagas++;
+}
+
+static void table_remove(Writer *w, SagaRow *row) {
+        for (SagaRow **p = &w->table[bucket_of(row->order_id)]; *p; p = &(*p)->next)
+                if (*p == row) {
+                        *p = row->next;
+                        w->n_sagas--;
+                        return;
+                }
+}
+
+static void saga_free(SagaRow *row) {
+        saga_row_clear(row);
+        free(row);
+}
+
+static bool push_ptr(void ***items, size_t *n, size_t *cap, void *p) {
+        if (*n == *cap) {
+                size_t c = *cap ? *cap * 2 : 64;
+                void **a = realloc(*items, c * sizeof(*a));
+                if (!a)
+                        return false;
+                *items = a;
+                *cap = c;
+        }
+        (*items)[(*n)++] = p;
+        return true;
+}
+
+static void visit(Writer *w, SagaRow *row) {
+        for (size_t i = w->n_visited; i-- > 0;)
+                if (w->visited[i] == row)
+                        return;
+        (void)push_ptr((void ***)&w->visited, &w->n_visited, &w->cap_visited, row);
+}
+
+void writer_touch(Writer *w, SagaRow *row) {
+        visit(w, row);
+        row->dirty = w->batch_no;
+        row->updated_ms = w->now_ms;
+}
+
+SagaRow *writer_saga(Writer *w, const char *order_id, int *err) {
+        SagaRow *row = table_find(w, order_id);
+        int shard = ids_shard(order_id);
+        *err = 0;
+        if (row) {
+                visit(w, row);
+                return row;
+        }
+        if (!w->owned[shard])
+                return NULL;
+        row = calloc(1, sizeof(*row));
+        if (!row) {
+                *err = -ENOMEM;
+                return NULL;
+        }
+        int r = saga_store_load(w->pg, order_id, row);
+        if (r != 0 || row->shard != shard) {
+                if (r < 0)
+                        *err = r;
+                saga_free(row);
+                return NULL;
+        }
+        table_add(w, row);
+        visit(w, row);
+        return row;
+}
+
+bool writer_has_saga(Writer *w, const char *order_id) {
+        return table_find(w, order_id) != NULL;
+}
+
+SagaRow *writer_new_saga(Writer *w, const char *order_id) {
+        SagaRow *row = calloc(1, sizeof(*row));
+        if (!row)
+                return NULL;
+        snprintf(row->order_id, sizeof(row->order_id), "%s", order_id);
+        row->shard = ids_shard(order_id);
+        row->is_new = true;
+        row->created_ms = w->now_ms;
+        table_add(w, row);
+        writer_touch(w, row);
+        return row;
+}
+
+void writer_each_saga(Writer *w, void (*fn)(Writer *w, SagaRow *row, void *ud), void *ud) {
+        for (size_t b = 0; b < WRITER_BUCKETS; b++)
+                for (SagaRow *r = w->table[b], *next; r; r = next) {
+                        next = r->next;
+                        fn(w, r, ud);
+                }
+}
+
+/* ---- recent idempotency keys ---------------------------------------------------- */
+
+static size_t key_slot(const char *customer, const char *key) {
+        return ids_selector(customer, key) * (WRITER_KEYS / 256) + (strlen(key) % (WRITER_KEYS / 256));
+}
+
+const KeySlot *writer_key_find(Writer *w, const char *customer, const char *key) {
+        const KeySlot *s = &w->keys[key_slot(customer, key)];
+        return strcmp(s->customer, customer) == 0 && strcmp(s->key, key) == 0 ? s : NULL;
+}
+
+void writer_key_note(Writer *w, const char *customer, const char *key, const char *order_id, const char *hash) {
+        KeySlot *s = &w->keys[key_slot(customer, key)];
+        snprintf(s->customer, sizeof(s->customer), "%s", customer);
+        snprintf(s->key, sizeof(s->key), "%s", key);
+        snprintf(s->order_id, sizeof(s->order_id), "%s", order_id);
+        snprintf(s->hash, sizeof(s->hash), "%s", hash);
+}
+
+/* ---- what a batch sends ------------------------------------------------------------ */
+
+/* Appends `data` as a length-delimited field 1 (a repeated message of a batch). */
+static int part_add(PartBuf *b, const uint8_t *data, size_t len, int field) {
+        if (b->len + len + 11 > b->cap) {
+                size_t c = b->cap ? b->cap * 2 : 1024;
+                while (c < b->len + len + 11)
+                        c *= 2;
+                uint8_t *d = realloc(b->data, c);
+                if (!d)
+                        return -ENOMEM;
+                b->data = d;
+                b->cap = c;
+        }
+        size_t v = len;
+        b->data[b->len++] = (uint8_t)(field << 3 | 2);
+        do {
+                b->data[b->len++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+        } while (v);
+        memcpy(b->data + b->len, data, len);
+        b->len += len;
+        b->n++;
+        return 0;
+}
+
+static int worker_index(const char *worker) {
+        for (int i = 0; i < WRITER_WORKERS - 1; i++)
+                if (strcmp(worker_names[i], worker) == 0)
+                        return i;
+        return -1;
+}
+
+/* A packed Command for `worker`: into its batch message, or (payment) a message of its own. */
+static int writer_send_command(Writer *w, const char *worker, const uint8_t *data, size_t len) {
+        int k = worker_index(worker);
+        metric_add(m_commands, 1);
+        if (k >= 0)
+                return part_add(&w->workers[k], data, len, 1);
+        if (w->n_payments == w->cap_payments) {
+                size_t c = w->cap_payments ? w->cap_payments * 2 : 16;
+                PartBuf *p = realloc(w->payments, c * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                memset(p + w->cap_payments, 0, (c - w->cap_payments) * sizeof(*p));
+                w->payments = p;
+                w->cap_payments = c;
+        }
+        return part_add(&w->payments[w->n_payments++], data, len, 1);
+}
+
+void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len) {
+        Outgoing *o;
+        if (!inbox || !*inbox || !data)
+                return;
+        if (w->n_outgoing == w->cap_outgoing) {
+                size_t c = w->cap_outgoing ? w->cap_outgoing * 2 : 64;
+                Outgoing *p = realloc(w->outgoing, c * sizeof(*p));
+                if (!p)
+                        return;
+                w->outgoing = p;
+                w->cap_outgoing = c;
+        }
+        o = &w->outgoing[w->n_outgoing];
+        o->data = malloc(len ? len : 1);
+        if (!o->data)
+                return;
+        memcpy(o->data, data, len);
+        o->len = len;
+        snprintf(o->inbox, sizeof(o->inbox), "%s", inbox);
+        w->n_outgoing++;
+}
+
+int writer_loose_command(Writer *w, const char *worker, const Food__V1__Command *c) {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int r = codec_pack(&c->base, &data, &len);
+        if (r == 0)
+                r = writer_send_command(w, worker, data, len);
+        free(data);
+        return r;
+}
+
+int writer_notification(Writer *w, const char *customer_id, const char *order_id, const char *status,
+                        const char *message, int64_t at_ms) {
+        Food__V1__Notification n = FOOD__V1__NOTIFICATION__INIT;
+        char msg_id[40];
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int r = ids_uuid7(msg_id, sizeof(msg_id));
+        if (r < 0)
+                return r;
+        saga_batch_notification(&w->batch, msg_id, customer_id, order_id, status, message, at_ms);
+        n.msg_id = msg_id;
+        n.customer_id = (char *)customer_id;
+        n.order_id = (char *)(order_id ? order_id : "");
+        n.status = (char *)status;
+        n.message = (char *)message;
+        n.at_ms = at_ms;
+        r = codec_pack(&n.base, &data, &len);
+        if (r == 0)
+                r = part_add(&w->workers[worker_index("notification")], data, len, 2);
+        free(data);
+        return r;
+}
+
+/* ---- the engine's hooks ----------------------------------------------------------------- */
+
+static int hook_command(void *ud, SagaRow *row, const SagaStep *step, StepCommand *c) {
+        Writer *w = ud;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        SagaPending *p = saga_row_add_command(row, step, c->corr.version, NULL, 0);
+        int r;
+        if (!p)
+                return -ENOMEM;
+        p->attempt = 1;
+        p->budget = 1;
+        p->next_try_ms = w->now_ms + saga_step_delay_ms(step, 1);
+        c->corr.command_id = p->command_id;
+        c->corr.attempt = 1;
+        r = codec_pack(&c->command.base, &data, &len);
+        if (r == 0 && !step->build) {
+                /* Kept as sent: re-sends repeat it exactly (its provider key above all). */
+                p->stored = data;
+                p->stored_len = len;
+                data = NULL;
+                r = writer_send_command(w, step->worker, p->stored, p->stored_len);
+        } else if (r == 0)
+                r = writer_send_command(w, step->worker, data, len);
+        free(data);
+        saga_row_log(row, LOG_COMMAND, codec_command_message(&c->command)->descriptor, step, 1, p->command_id, LOG_SENT,
+                     w->now_ms);
+        writer_touch(w, row);
+        return r;
+}
+
+static int hook_status(void *ud, SagaRow *row, const Food__V1__Order *o, const char *previous) {
+        Writer *w = ud;
+        Food__V1__OrderStatusChanged ev = FOOD__V1__ORDER_STATUS_CHANGED__INIT;
+        char text[NOTIFICATION_MESSAGE_MAX];
+        SagaEvent *e;
+        int r;
+
+        if (w->n_events == w->cap_events) {
+                size_t c = w->cap_events ? w->cap_events * 2 : 64;
+                SagaEvent *p = realloc(w->events, c * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                w->events = p;
+                w->cap_events = c;
+        }
+        e = &w->events[w->n_events];
+        memset(e, 0, sizeof(*e));
+        ev.order = (Food__V1__Order *)o;
+        ev.previous_status = (char *)previous;
+        ev.at_ms = o->updated_at_ms;
+        r = codec_pack(&ev.base, &e->payload, &e->len);
+        if (r < 0)
+                return r;
+        r = ids_uuid7(e->msg_id, sizeof(e->msg_id));
+        if (r < 0) {
+                free(e->payload);
+                return r;
+        }
+        e->shard = row->shard;
+        e->seq = ++w->seq[row->shard];
+        snprintf(e->order_id, sizeof(e->order_id), "%s", o->id);
+        w->n_events++;
+        saga_batch_event(&w->batch, e->shard, e->seq, e->order_id, e->msg_id, e->payload, e->len);
+        saga_row_log(row, LOG_EVENT, &food__v1__order_status_changed__descriptor, NULL, 0, 0, LOG_PUBLISHED,
+                     w->now_ms);
+        writer_touch(w, row);
+        /* Every status change tells the customer. */
+        if (notification_message(o->status, previous, o->amount_refunded, text, sizeof(text)) < 0)
+                return 0; /* no text for it (an unknown status): nothing to say */
+        return writer_notification(w, o->customer_id, o->id, o->status, text, o->updated_at_ms);
+}
+
+static int hook_notice(void *ud, SagaRow *row, const char *kind, const char *message) {
+        Writer *w = ud;
+        writer_touch(w, row);
+        return writer_notification(w, row->order->customer_id, row->order_id, kind, message, w->now_ms);
+}
+
+static int hook_saga(void *ud, SagaRow *row, const Food__V1__Order *order, int64_t deadline_ms) {
+        Writer *w = ud;
+        if (order != row->order) {
+                uint8_t *data = NULL;
+                size_t len = 0;
+                ProtobufCMessage *copy = NULL;
+                int r = codec_pack(&order->base, &data, &len);
+                if (r == 0)
+                        r = codec_unpack(&food__v1__order__descriptor, data, len, &copy);
+                free(data);
+                if (r < 0)
+                        return r;
+                /* The old snapshot may still be borrowed by the decision in progress: freed after the batch. */
+                if (row->order && !push_ptr((void ***)&w->retired, &w->n_retired, &w->cap_retired, row->order)) {
+                        codec_free(copy);
+                        return -ENOMEM;
+                }
+                row->order = (Food__V1__Order *)copy;
+        }
+        row->version = row->order->version;
+        if (deadline_ms != ENGINE_KEEP_DEADLINE)
+                row->deadline_ms = deadline_ms;
+        writer_touch(w, row);
+        return 0;
+}
+
+
+int writer_resend(Writer *w, SagaRow *row, SagaPending *p) {
+        ProtobufCMessage *m = NULL;
+        StepCommand c;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int r;
+
+        p->attempt++;
+        p->budget++;
+        p->next_try_ms = w->now_ms + saga_step_delay_ms(p->step, (int)p->budget);
+        if (p->stored) {
+                /* The command as first sent, with its try number. */
+                r = codec_unpack(&food__v1__command__descriptor, p->stored, p->stored_len, &m);
+                Food__V1__Correlation *corr = r == 0 ? codec_correlation(codec_command_message((Food__V1__Command *)m)) : NULL;
+                if (corr)
+                        corr->attempt = p->attempt;
+                if (r == 0)
+                        r = codec_pack(m, &data, &len);
+                codec_free(m);
+        } else {
+                /* Built again from the order as it stands, at the version that sent it. */
+                r = saga_step_command(p->step, row->order, p->version, w->o->engine.cooked_coupon_discount, &c);
+                c.corr.command_id = p->command_id;
+                c.corr.attempt = p->attempt;
+                if (r == 0)
+                        r = codec_pack(&c.command.base, &data, &len);
+        }
+        if (r == 0)
+                r = writer_send_command(w, p->step->worker, data, len);
+        free(data);
+        return r;
+}
+
+/* ---- shards ----------------------------------------------------------------------------- */
+
+static void adopt_saga(void *ud, SagaRow *row) {
+        Writer *w = ud;
+        SagaRow *old = table_find(w, row->order_id);
+        if (old) { /* cannot happen for a shard just taken; keep what memory has */
+                saga_free(row);
+                return;
+        }
+        /* Whatever it still waits for is asked again at once. */
+        for (size_t i = 0; i < row->n_commands; i++)
+                if (row->commands[i].next_try_ms)
+                        row->commands[i].next_try_ms = ids_now_ms();
+        table_add(w, row);
+}
+
+static void adopt_event(void *ud, SagaEvent *ev) {
+        Writer *w = ud;
+        if (w->n_unpublished == w->cap_unpublished) {
+                size_t c = w->cap_unpublished ? w->cap_unpublished * 2 : 64;
+                SagaEvent *p = realloc(w->unpublished, c * sizeof(*p));
+                if (!p) {
+                        free(ev->payload);
+                        return;
+                }
+                w->unpublished = p;
+                w->cap_unpublished = c;
+        }
+        w->unpublished[w->n_unpublished++] = *ev;
+}
+
+/* Everything this process held is another's now, or will be: forget it all. */
+static void writer_lose_shards(Writer *w, const char *why) {
+        if (w->n_owned)
+                log_warn("orchestrator: lost its %d shard(s) (%s); they are taken again from PostgreSQL", w->n_owned,
+                         why);
+        for (int s = 0; s < IDS_SHARDS; s++) {
+                bus_unsubscribe(w->rpc[s]);
+                w->rpc[s] = NULL;
+                w->owned[s] = false;
+        }
+        w->n_owned = 0;
+        for (size_t b = 0; b < WRITER_BUCKETS; b++) {
+                for (SagaRow *r = w->table[b], *next; r; r = next) {
+                        next = r->next;
+                        saga_free(r);
+                }
+                w->table[b] = NULL;
+        }
+        w->n_sagas = 0;
+        for (size_t i = 0; i < w->n_unpublished; i++)
+                free(w->unpublished[i].payload);
+        w->n_unpublished = 0;
+        memset(w->keys, 0, sizeof(w->keys));
+        metric_set(m_shards, 0);
+        metric_set(m_sagas, 0);
+}
+
+/* Takes the shards nobody holds: locks them, loads their unsettled sagas and unpublished events,
+ * then serves their RPC subjects. */
+static void writer_take_shards(Writer *w) {
+        int want[IDS_SHARDS], got[IDS_SHARDS];
+        int64_t seqs[IDS_SHARDS];
+        size_t n = 0;
+        int k, r;
+
+        for (int s = 0; s < IDS_SHARDS; s++)
+                if (!w->owned[s])
+                        want[n++] = s;
+        if (n == 0 || pg_ensure(w->pg) < 0)
+                return;
+        k = saga_store_lock_shards(w->pg, want, n, got);
+        if (k <= 0) {
+                if (k < 0)
+                        writer_lose_shards(w, pg_error(w->pg));
+                return;
+        }
+        memset(seqs, 0, sizeof(seqs));
+        r = saga_store_load_events(w->pg, got, (size_t)k, seqs, adopt_event, w);
+        if (r == 0)
+                r = saga_store_load_shards(w->pg, got, (size_t)k, adopt_saga, w);
+        if (r < 0) {
+                /* The locks belong to this session whatever happens: drop the session with them. */
+                log_error("orchestrator: loading shards failed: %s", pg_error(w->pg));
+                pg_free(w->pg);
+                w->pg = NULL;
+                writer_lose_shards(w, "loading failed");
+                return;
+        }
+        for (int i = 0; i < k; i++) {
+                int s = got[i];
+                char subject[TOPO_SUBJECT_MAX];
+                w->owned[s] = true;
+                w->n_owned++;
+                w->seq[s] = seqs[i];
+                w->published[s] = w->persisted[s] = 0;
+                if (topo_rpc_shard_wildcard(subject, sizeof(subject), s) == 0 &&
+                    bus_subscribe(w->o->svc.bus, subject, NULL, on_rpc, w, &w->rpc[s]) < 0)
+                        log_error("orchestrator: cannot serve %s", subject);
+        }
+        /* The watermark of a shard just taken is what PostgreSQL says, i.e. its first unpublished - 1. */
+        for (int i = 0; i < k; i++) {
+                int s = got[i];
+                int64_t first = 0;
+                for (size_t e = 0; e < w->n_unpublished; e++)
+                        if (w->unpublished[e].shard == s && (!first || w->unpublished[e].seq < first))
+                                first = w->unpublished[e].seq;
+                w->published[s] = w->persisted[s] = first ? first - 1 : w->seq[s];
+        }
+        metric_set(m_shards, w->n_owned);
+        metric_set(m_sagas, (long long)w->n_sagas);
+        log_info("orchestrator: took %d shard(s), %d owned, %zu unsettled saga(s) in memory, %zu event(s) to publish",
+                 k, w->n_owned, w->n_sagas, w->n_unpublished);
+}
+
+/* ---- one batch --------------------------------------------------------------------------- */
+
+static void batch_begin(Writer *w) {
+        w->batch_no++;
+        w->now_ms = ids_now_ms();
+        saga_batch_init(&w->batch);
+        w->n_visited = 0;
+}
+
+/* Drops what a batch prepared but will not send. */
+static void batch_discard_sends(Writer *w) {
+        for (size_t i = 0; i < w->n_outgoing; i++)
+                free(w->outgoing[i].data);
+        w->n_outgoing = 0;
+        for (int i = 0; i < WRITER_WORKERS - 1; i++)
+                w->workers[i].len = w->workers[i].n = 0;
+        for (size_t i = 0; i < w->n_payments; i++)
+                w->payments[i].len = w->payments[i].n = 0;
+        w->n_payments = 0;
+        for (size_t i = 0; i < w->n_events; i++)
+                free(w->events[i].payload);
+        w->n_events = 0;
+}
+
+static void batch_end(Writer *w) {
+        for (size_t i = 0; i < w->n_retired; i++)
+                codec_free(&w->retired[i]->base);
+        w->n_retired = 0;
+        saga_batch_free(&w->batch);
+}
+
+/* A batch that did not commit: the sagas it read or changed are reloaded when next needed (their
+ * memory may hold decisions that never happened), and its event numbers are given again. */
+static void batch_rollback(Writer *w) {
+        for (size_t i = 0; i < w->n_visited; i++) {
+                SagaRow *row = w->visited[i];
+                table_remove(w, row);
+                saga_free(row);
+        }
+        w->n_visited = 0;
+        for (size_t i = 0; i < w->n_events; i++)
+                if (w->seq[w->events[i].shard] >= w->events[i].seq)
+                        w->seq[w->events[i].shard] = w->events[i].seq - 1;
+        batch_discard_sends(w);
+        batch_end(w);
+}
+
+/* What the batch changed, written as rows; the watermarks that moved. */
+static int batch_rows(Writer *w) {
+        for (size_t i = 0; i < w->n_visited; i++) {
+                SagaRow *row = w->visited[i];
+                if (row->dirty != w->batch_no)
+                        continue;
+                row->settled = saga_row_done(row);
+                /* No charge can come any more: the card token has no business staying. */
+                if (row->state != SAGA_PAYMENT_PENDING && row->state != SAGA_PAID && row->state != SAGA_ACCEPTED)
+                        row->card_token[0] = 0;
+                int r = saga_batch_saga(&w->batch, row);
+                if (r < 0)
+                        return r;
+        }
+        for (int s = 0; s < IDS_SHARDS; s++)
+                if (w->owned[s] && w->published[s] > w->persisted[s])
+                        saga_batch_published(&w->batch, s, w->published[s]);
+        return 0;
+}
+
+/* After the commit: memory takes what was written, settled sagas leave it. */
+static void batch_committed(Writer *w) {
+        for (size_t i = 0; i < w->n_visited; i++) {
+                SagaRow *row = w->visited[i];
+                row->is_new = false;
+                if (row->settled || (row->dirty != w->batch_no && saga_row_done(row))) {
+                        table_remove(w, row);
+                        saga_free(row);
+                }
+        }
+        w->n_visited = 0;
+        for (int s = 0; s < IDS_SHARDS; s++)
+                if (w->published[s] > w->persisted[s])
+                        w->persisted[s] = w->published[s];
+        /* This batch's events join those waiting for JetStream's confirmation. */
+        for (size_t i = 0; i < w->n_events; i++)
+                adopt_event(w, &w->events[i]);
+        w->n_events = 0;
+        metric_set(m_sagas, (long long)w->n_sagas);
+}
+
+/* Publishes one CommandBatch; 1 when something was published. */
+static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
+        char subject[TOPO_SUBJECT_MAX];
+        BusHeaders h = {.type = food__v1__command_batch__descriptor.name, .answer_to = w->answer_subject};
+        int r = b->n && topo_command_subject(subject, sizeof(subject), worker) == 0
+                        ? bus_publish(w->pub, subject, &h, b->data, b->len)
+                        : -EINVAL;
+        b->len = b->n = 0;
+        return r == 0;
+}
+
+/* Sends what the committed batch decided: answers first (they wait on this), then commands, then
+ * every status event not yet confirmed; waits for JetStream's confirmations. A command lost here
+ * is re-sent by its retry policy; an event stays until confirmed. */
+static void batch_send(Writer *w) {
+        char subject[TOPO_SUBJECT_MAX];
+        size_t sent = 0;
+        for (size_t i = 0; i < w->n_outgoing; i++) {
+                (void)bus_publish_core(w->o->svc.bus, w->outgoing[i].inbox, food__v1__rpc_reply__descriptor.name,
+                                       w->outgoing[i].data, w->outgoing[i].len);
+                free(w->outgoing[i].data);
+        }
+        w->n_outgoing = 0;
+        for (int i = 0; i < WRITER_WORKERS - 1; i++)
+                sent += publish_batch(w, worker_names[i], &w->workers[i]);
+        for (size_t i = 0; i < w->n_payments; i++)
+                sent += publish_batch(w, "payment", &w->payments[i]);
+        w->n_payments = 0;
+        for (size_t i = 0; i < w->n_unpublished; i++) {
+                SagaEvent *e = &w->unpublished[i];
+                BusHeaders h = {.msg_id = e->msg_id, .type = food__v1__order_status_changed__descriptor.name};
+                if (topo_status_subject(subject, sizeof(subject), e->order_id) == 0 &&
+                    bus_publish(w->pub, subject, &h, e->payload, e->len) == 0)
+                        sent++;
+        }
+        if (sent == 0)
+                return;
+        if (bus_publisher_flush(w->pub, WRITER_FLUSH_MS) < 0) {
+                log_warn("orchestrator: JetStream did not confirm every publish; %zu status event(s) wait",
+                         w->n_unpublished);
+                return;
+        }
+        for (size_t i = 0; i < w->n_unpublished; i++) {
+                SagaEvent *e = &w->unpublished[i];
+                if (e->seq > w->published[e->shard])
+                        w->published[e->shard] = e->seq;
+                free(e->payload);
+        }
+        metric_add(m_events, (long long)w->n_unpublished);
+        w->n_unpublished = 0;
+}
+
+/* Whether a failure means the session (and with it every shard) is gone. */
+static bool session_lost(Writer *w, int r) {
+        return r == -ENOTCONN || !pg_ok(w->pg);
+}
+
+/* A batch that writes nothing still proves the session (and its locks) alive before it answers. */
+static const PgStmt st_fence = {"writer_fence", "SELECT 1"};
+
+/* Decides `inputs` and the due timers, writes them in one transaction, then sends. Returns 0,
+ * -EEXIST (an idempotency key was claimed before: the inputs were marked, run them again), or
+ * another negative errno (nothing of the batch happened). */
+static int writer_batch(Writer *w, Input *inputs, bool timers) {
+        int r = 0, n = 0;
+        batch_begin(w);
+        for (Input *in = inputs; in && r == 0; in = in->next, n++)
+                if (!in->failed)
+                        r = inputs_handle(w, in);
+        if (r == 0 && timers)
+                r = inputs_timers(w);
+        if (r == 0)
+                r = batch_rows(w);
+        if (r == 0 && saga_batch_empty(&w->batch) && w->n_outgoing > 0)
+                r = pg_run(w->pg, &st_fence, 0, NULL, NULL, NULL, NULL); /* answers from memory: still ours? */
+        else if (r == 0)
+                r = saga_batch_commit(&w->batch, w->pg);
+        if (r < 0) {
+                batch_rollback(w);
+                return r;
+        }
+        if (!saga_batch_empty(&w->batch))
+                w->last_write_ms = w->now_ms;
+        batch_committed(w);
+        batch_send(w);
+        batch_end(w);
+        metric_add(m_batches, 1);
+        metric_add(m_inputs, n);
+        return 0;
+}
+
+static void key_found(void *ud, const char *customer, const char *key, const char *order_id, const char *hash) {
+        writer_key_note(ud, customer, key, order_id, hash);
+}
+
+/* The places of `inputs` whose keys PostgreSQL holds: remembered, so that their retry answers
+ * from the existing order. 0 or negative errno. */
+static int writer_claimed_keys(Writer *w, Input *inputs) {
+        const char *customers[512], *keys[512];
+        ProtobufCMessage *msgs[512];
+        size_t n = 0;
+        int r;
+        for (Input *in = inputs; in && n < 512; in = in->next) {
+                ProtobufCMessage *m = NULL;
+                const char *type = bus_header(in->msg, BUS_HDR_TYPE);
+                if (in->kind != IN_RPC || !type || strcmp(type, food__v1__place_order__descriptor.name) != 0 ||
+                    codec_unpack(&food__v1__place_order__descriptor, natsMsg_GetData(in->msg),
+                                 (size_t)natsMsg_GetDataLength(in->msg), &m) < 0)
+                        continue;
+                Food__V1__PlaceOrder *p = (Food__V1__PlaceOrder *)m;
+                if (!p->order || !p->order->customer_id || !*p->idempotency_key) {
+                        codec_free(m);
+                        continue;
+                }
+                customers[n] = p->order->customer_id;
+                keys[n] = p->idempotency_key;
+                msgs[n++] = m;
+        }
+        r = saga_store_lookup_keys(w->pg, customers, keys, n, key_found, w);
+        for (size_t i = 0; i < n; i++)
+                codec_free(msgs[i]);
+        return r;
+}
+
+/* Runs inputs until they are decided and written, whatever fails. */
+static void writer_run_inputs(Writer *w, Input *inputs, bool timers) {
+        int r = writer_batch(w, inputs, timers);
+        for (int tries = 0; r == -EEXIST && tries < 3; tries++) {
+                /* Another request claimed one of these keys before: those answer from its order. */
+                if (writer_claimed_keys(w, inputs) < 0)
+                        break;
+                r = writer_batch(w, inputs, timers);
+        }
+        if (r == 0)
+                return;
+        metric_add(m_failed_batches, 1);
+        if (session_lost(w, r)) {
+                /* Not ours any more (or not for now): another owner answers, or the gateway times out. */
+                log_warn("orchestrator: a batch failed with its session: %s", pg_error(w->pg));
+                writer_lose_shards(w, pg_error(w->pg));
+                return;
+        }
+        /* Something in the batch is refused: each input alone, so that only that one fails. */
+        log_warn("orchestrator: a batch was refused (%s): %s; deciding its inputs one by one", strerror(-r),
+                 pg_error(w->pg));
+        for (Input *in = inputs; in; in = in->next) {
+                Input *next = in->next;
+                in->next = NULL;
+                r = writer_batch(w, in, false);
+                if (r < 0 && !session_lost(w, r)) {
+                        in->failed = true;
+                        log_warn("orchestrator: an input on %s refused: %s", natsMsg_GetSubject(in->msg),
+                                 pg_error(w->pg));
+                        inputs_unavailable(w, in);
+                }
+                in->next = next;
+                if (r < 0 && session_lost(w, r)) {
+                        writer_lose_shards(w, pg_error(w->pg));
+                        return;
+                }
+        }
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+static void writer_housekeeping(Writer *w) {
+        int64_t now = ids_now_ms();
+        if (w->pg && !pg_ok(w->pg))
+                writer_lose_shards(w, "the session broke");
+        if (!w->pg && service_pg(&w->o->svc, &w->pg) < 0)
+                return;
+        if (w->n_owned < IDS_SHARDS && now >= w->next_lock_ms) {
+                w->next_lock_ms = now + WRITER_LOCK_EVERY_MS;
+                writer_take_shards(w);
+        }
+        if (w->n_owned && now - w->last_write_ms >= WRITER_IDLE_PING_MS) {
+                /* Idle: is the session (and so every lock) still there? */
+                w->last_write_ms = now;
+                if (pg_ping(w->pg, 1000) < 0)
+                        writer_lose_shards(w, "no answer to a ping");
+        }
+        if (w->n_owned && now >= w->next_prune_ms) {
+                int shards[IDS_SHARDS];
+                size_t n = 0;
+                w->next_prune_ms = now + WRITER_PRUNE_EVERY_MS;
+                for (int s = 0; s < IDS_SHARDS; s++)
+                        if (w->owned[s])
+                                shards[n++] = s;
+                if (saga_store_prune(w->pg, shards, n, w->o->events_keep_s, w->o->keys_keep_s) < 0)
+                        log_warn("orchestrator: pruning failed: %s", pg_error(w->pg));
+        }
+}
+
+static void *writer_run(void *arg) {
+        Writer *w = arg;
+        int64_t drain_until = 0;
+
+        for (;;) {
+                int64_t now = ids_now_ms();
+                if (service_stopping) {
+                        if (!drain_until) {
+                                /* Stop taking requests (another replica takes the shards once this session
+                                 * ends); what waits for a payment is still answered for a while. */
+                                for (int s = 0; s < IDS_SHARDS; s++) {
+                                        bus_unsubscribe(w->rpc[s]);
+                                        w->rpc[s] = NULL;
+                                }
+                                drain_until = now + WRITER_DRAIN_MS;
+                        }
+                        bool waiting = false;
+                        for (size_t b = 0; b < WRITER_BUCKETS && !waiting; b++)
+                                for (SagaRow *r = w->table[b]; r && !waiting; r = r->next)
+                                        waiting = r->reply_to[0] != 0;
+                        if (now >= drain_until || (!waiting && w->queued == 0))
+                                break;
+                }
+                writer_housekeeping(w);
+                Input *inputs = writer_take(w, w->o->batch_max, w->next_scan_ms < now + WRITER_SCAN_EVERY_MS
+                                                                       ? w->next_scan_ms
+                                                                       : now + WRITER_SCAN_EVERY_MS);
+                bool timers = w->n_owned > 0 && ids_now_ms() >= w->next_scan_ms;
+                if (timers)
+                        w->next_scan_ms = ids_now_ms() + WRITER_SCAN_EVERY_MS;
+                if (w->pg && (inputs || timers || w->n_unpublished))
+                        writer_run_inputs(w, inputs, timers);
+                inputs_free(inputs);
+        }
+        /* The last watermarks, then the session ends and the locks with it. */
+        if (w->pg && w->n_owned)
+                writer_run_inputs(w, NULL, false);
+        writer_lose_shards(w, "stopping");
+        pg_free(w->pg);
+        w->pg = NULL;
+        return NULL;
+}
+
+int writer_start(Orchestrator *o) {
+        Writer *w = calloc(1, sizeof(*w));
+        int r;
+        if (!w)
+                return -ENOMEM;
+        w->o = o;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->cond, NULL);
+        m_batches = metrics_counter("food_saga_batches_total", "Transactions the orchestrator wrote (or checked)");
+        m_inputs = metrics_counter("food_saga_batch_inputs_total", "Requests and answers decided in those batches");
+        m_failed_batches = metrics_counter("food_saga_batches_failed_total", "Batches that did not commit");
+        m_events = metrics_counter("food_status_events_published_total", "Status events confirmed in JetStream");
+        m_commands = metrics_counter("food_commands_sent_total", "Commands sent to workers, re-sends included");
+        m_shards = metrics_gauge("food_saga_shards_owned", "Shards this orchestrator owns");
+        m_sagas = metrics_gauge("food_sagas_in_memory", "Unsettled sagas this orchestrator holds");
+        inputs_metrics_init();
+        r = topo_answer_subject(w->answer_subject, sizeof(w->answer_subject), o->instance);
+        if (r == 0)
+                r = bus_publisher_new(o->svc.bus, &w->pub);
+        if (r == 0)
+                r = bus_subscribe(o->svc.bus, w->answer_subject, NULL, on_answers, w, &w->answers);
+        if (r == 0)
+                r = bus_subscribe(o->svc.bus, TOPO_RPC_STUCK, TOPO_RPC_QUEUE, on_stuck, w, &w->stuck);
+        if (r == 0) {
+                w->out = (EngineOut){.ud = w, .command = hook_command, .status = hook_status, .notice = hook_notice,
+                                     .saga = hook_saga};
+                r = -pthread_create(&w->thread, NULL, writer_run, w);
+        }
+        if (r < 0) {
+                bus_unsubscribe(w->answers);
+                bus_unsubscribe(w->stuck);
+                bus_publisher_free(w->pub);
+                free(w);
+                return r;
+        }
+        o->writer = w;
+        return 0;
+}
+
+void writer_stop(Writer *w) {
+        if (!w)
+                return;
+        pthread_mutex_lock(&w->lock);
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL);
+        bus_unsubscribe(w->answers);
+        bus_unsubscribe(w->stuck);
+        inputs_free(w->head);
+        bus_publisher_free(w->pub);
+        for (int i = 0; i < WRITER_WORKERS - 1; i++)
+                free(w->workers[i].data);
+        for (size_t i = 0; i < w->cap_payments; i++)
+                free(w->payments[i].data);
+        free(w->payments);
+        free(w->visited);
+        free(w->retired);
+        free(w->outgoing);
+        free(w->events);
+        free(w->unpublished);
+        free(w);
+}

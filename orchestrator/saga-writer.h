@@ -1,0 +1,131 @@
+/* The batch writer's state, shared by its two halves: saga-writer.c (the
+ * loop: shards, transactions, sending) and saga-inputs.c (what each RPC,
+ * answer and timer means for the sagas, through the engine). Private to the
+ * orchestrator. */
+#pragma once
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "ids.h"
+#include "orchestrator.h"
+#include "saga-engine.h"
+#include "saga-store.h"
+#include "topology.h"
+
+#define WRITER_BUCKETS 4096 /* saga hash table */
+#define WRITER_KEYS 4096    /* recent idempotency keys remembered */
+#define WRITER_WORKERS 5    /* store, delivery, coupon, notification, payment (one message per command) */
+
+typedef enum { IN_RPC, IN_ANSWERS, IN_STUCK } InputKind;
+
+/* Something that arrived for the writer. */
+typedef struct Input {
+        InputKind kind;
+        natsMsg *msg;
+        bool failed;        /* handled alone after a failed batch, and failed again: answered 503 */
+        struct Input *next;
+} Input;
+
+/* A message being built from packed parts (protobuf repeated field 1 each). */
+typedef struct {
+        uint8_t *data;
+        size_t len, cap, n;
+} PartBuf;
+
+/* A core NATS answer to send after the commit. */
+typedef struct {
+        char inbox[256];
+        uint8_t *data;
+        size_t len;
+} Outgoing;
+
+/* A recent idempotency key: (customer, key) -> order. */
+typedef struct {
+        char customer[128];
+        char key[129];
+        char order_id[64];
+        char hash[72];
+} KeySlot;
+
+struct Writer {
+        Orchestrator *o;
+        pthread_t thread;
+        Pg *pg; /* the writing session: it holds the shard locks */
+        BusPublisher *pub;
+        BusSubscription *answers, *stuck, *rpc[IDS_SHARDS];
+        char answer_subject[TOPO_SUBJECT_MAX];
+        EngineOut out; /* the engine's hooks into this batch */
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        Input *head, *tail;
+        size_t queued;
+
+        bool owned[IDS_SHARDS];
+        int n_owned;
+        int64_t seq[IDS_SHARDS];       /* last status event number given, per shard */
+        int64_t published[IDS_SHARDS]; /* every event up to it confirmed in JetStream */
+        int64_t persisted[IDS_SHARDS]; /* the watermark PostgreSQL holds */
+        SagaRow *table[WRITER_BUCKETS];
+        size_t n_sagas;
+        KeySlot keys[WRITER_KEYS];
+        SagaEvent *unpublished; /* committed, not confirmed published, in order */
+        size_t n_unpublished, cap_unpublished;
+
+        /* the batch being decided */
+        uint64_t batch_no;
+        int64_t now_ms;
+        SagaBatch batch;
+        SagaRow **visited; /* sagas read or changed in this batch */
+        size_t n_visited, cap_visited;
+        Food__V1__Order **retired; /* snapshots replaced in this batch, freed after it */
+        size_t n_retired, cap_retired;
+        Outgoing *outgoing;
+        size_t n_outgoing, cap_outgoing;
+        PartBuf workers[WRITER_WORKERS - 1]; /* one CommandBatch each for store, delivery, coupon, notification */
+        PartBuf *payments;                   /* one CommandBatch per payment command */
+        size_t n_payments, cap_payments;
+        SagaEvent *events; /* this batch's status events (moved to unpublished once committed) */
+        size_t n_events, cap_events;
+        int64_t timers_fired, resent;
+
+        int64_t last_write_ms, next_lock_ms, next_scan_ms, next_prune_ms, next_watch_ms;
+};
+
+/* ---- saga-writer.c -------------------------------------------------------- */
+/* The saga of `order_id`: in memory, or loaded from PostgreSQL when its shard is
+ * ours (NULL: unknown, or another owner's). Marks it visited. *err gets a
+ * negative errno when PostgreSQL failed (the batch is lost). */
+SagaRow *writer_saga(Writer *w, const char *order_id, int *err);
+/* Marks `row` as changed by this batch: it is written with it. */
+void writer_touch(Writer *w, SagaRow *row);
+/* Whether `order_id` is a saga in memory. */
+bool writer_has_saga(Writer *w, const char *order_id);
+/* A new saga in memory for `order_id` (visited, new). NULL when out of memory. */
+SagaRow *writer_new_saga(Writer *w, const char *order_id);
+/* Queues a core NATS answer to send after the commit (data copied). */
+void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len);
+/* Queues a command for `worker` outside any saga (a store's coupon): no answer awaited. 0 or errno. */
+int writer_loose_command(Writer *w, const char *worker, const Food__V1__Command *c);
+/* A notification row for the customer (and its push). 0 or errno. */
+int writer_notification(Writer *w, const char *customer_id, const char *order_id, const char *status,
+                        const char *message, int64_t at_ms);
+/* The recent key slot of (customer, key): its order, or NULL. And remembering one. */
+const KeySlot *writer_key_find(Writer *w, const char *customer, const char *key);
+void writer_key_note(Writer *w, const char *customer, const char *key, const char *order_id, const char *hash);
+/* Re-sends unanswered command `p` of `row` (its next try). 0 or errno. */
+int writer_resend(Writer *w, SagaRow *row, SagaPending *p);
+/* Calls fn for every saga in memory. */
+void writer_each_saga(Writer *w, void (*fn)(Writer *w, SagaRow *row, void *ud), void *ud);
+
+/* ---- saga-inputs.c -------------------------------------------------------- */
+/* Decides one input into the batch. 0, or negative errno when the batch is lost. */
+int inputs_handle(Writer *w, Input *in);
+/* Fires due timers and re-sends due commands of the sagas in memory. 0 or negative errno. */
+int inputs_timers(Writer *w);
+/* A 503 answer for an RPC the orchestrator could not record. */
+void inputs_unavailable(Writer *w, Input *in);
+/* Registers the writer's metrics; once, before the thread starts. */
+void inputs_metrics_init(void);
