@@ -323,14 +323,24 @@ void bus_consumer_close(BusConsumer *c) {
         free(c);
 }
 
-int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms) {
+int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bool last) {
         jsErrCode jerr = 0;
         natsStatus s;
 
         if (max > BUS_FETCH_MAX)
                 max = BUS_FETCH_MAX;
         memset(list, 0, sizeof(*list));
-        s = natsSubscription_Fetch(list, c->sub, max, timeout_ms, &jerr);
+        if (last) {
+                /* What a pull request that expired still brought in, and what is there right now; no
+                 * request stays open at the server afterwards. */
+                jsFetchRequest req;
+                jsFetchRequest_Init(&req);
+                req.Batch = max;
+                req.NoWait = true;
+                req.Expires = timeout_ms * 1000000LL;
+                s = natsSubscription_FetchRequest(list, c->sub, &req);
+        } else
+                s = natsSubscription_Fetch(list, c->sub, max, timeout_ms, &jerr);
         if (s == NATS_OK && list->Count > 0)
                 return 0;
         if (s == NATS_OK || s == NATS_TIMEOUT) {
@@ -557,6 +567,26 @@ void bus_unsubscribe(BusSubscription *s) {
         natsSubscription *sub = s->sub;
         natsSubscription_Unsubscribe(sub);
         natsSubscription_Destroy(sub);
+}
+
+void bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms) {
+        natsSubscription *held[64];
+        size_t k = 0;
+        /* What the server already sent is still handed to the handlers; `subs` are freed by their
+         * completion callbacks, so only the library's handles (still referenced) are waited on. */
+        for (size_t i = 0; i < n && k < 64; i++) {
+                if (!subs[i])
+                        continue;
+                held[k] = subs[i]->sub;
+                if (natsSubscription_Drain(held[k]) != NATS_OK)
+                        natsSubscription_Unsubscribe(held[k]);
+                subs[i] = NULL;
+                k++;
+        }
+        for (size_t i = 0; i < k; i++) {
+                natsSubscription_WaitForDrainCompletion(held[i], timeout_ms);
+                natsSubscription_Destroy(held[i]);
+        }
 }
 
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len) {

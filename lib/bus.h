@@ -44,8 +44,10 @@ int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret);
 void bus_consumer_close(BusConsumer *c);
 /* Fetches up to `max` (<= BUS_FETCH_MAX) messages into `list` (caller frees
  * with natsMsgList_Destroy). 0 with list->Count >= 1, -ETIMEDOUT when none
- * arrived, other negative errno on failure. One fetch loop per consumer. */
-int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms);
+ * arrived, other negative errno on failure. One fetch loop per consumer.
+ * `last` (before closing): only what already arrived or is there now, leaving
+ * no pull request open that would bring messages nobody takes until AckWait. */
+int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bool last);
 
 /* Header value of `msg` or NULL. */
 const char *bus_header(natsMsg *msg, const char *key);
@@ -99,6 +101,9 @@ int bus_subscribe(Bus *b, const char *subject, const char *queue, BusHandler fn,
                   BusSubscription **ret);
 /* Stops the subscription. A handler call already running finishes; none starts after. NULL is fine. */
 void bus_unsubscribe(BusSubscription *s);
+/* Unsubscribes `subs` (set to NULL) and waits, up to `timeout_ms`, until what the server had already
+ * sent them has been handled. At most 64. */
+void bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms);
 
 /* Core NATS publish (no persistence), e.g. RPC replies and live updates. */
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len);

@@ -337,14 +337,17 @@ int worker_config(WorkerDef *def, int default_threads, int default_batch) {
 
 static void *worker_loop(void *arg) {
         Loop *l = arg;
-        while (!service_stopping) {
+        for (bool last = false; !last;) {
                 natsMsgList list;
-                int r = bus_fetch(l->consumer, &list, l->def->batch, 1000);
+                last = service_stopping;
+                /* Stopping: what the last pull request brought in is still handled, not left to AckWait. */
+                int r = bus_fetch(l->consumer, &list, l->def->batch, last ? 500 : 1000, last);
                 if (r == -ETIMEDOUT)
                         continue;
                 if (r < 0) {
                         struct timespec ts = {0, 200000000L};
-                        nanosleep(&ts, NULL); /* disconnected: the connection reconnects by itself */
+                        if (!last)
+                                nanosleep(&ts, NULL); /* disconnected: the connection reconnects by itself */
                         continue;
                 }
                 worker_fetch(l, &list);
