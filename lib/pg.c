@@ -20,6 +20,7 @@ struct Pg {
         size_t n_prepared;
         bool broken; /* the server said the session is over, even if libpq has not noticed yet */
         bool needs_session; /* reconnected by pg_ping: search_path not set yet */
+        bool pinned;        /* never reconnected: what the session holds (locks) dies with it */
         char error[512];
 };
 
@@ -152,7 +153,15 @@ const char *pg_error(Pg *pg) {
         return pg->error;
 }
 
+void pg_pin_session(Pg *pg) {
+        pg->pinned = true;
+}
+
 int pg_ensure(Pg *pg) {
+        if (!pg_ok(pg) && pg->pinned) {
+                pg_set_error(pg, "the session is gone (and with it what it held)");
+                return -ENOTCONN;
+        }
         if (pg_ok(pg) && pg->needs_session) {
                 pg->needs_session = false;
                 return pg_setup_session(pg);
@@ -231,6 +240,8 @@ int pg_ping(Pg *pg, int timeout_ms) {
 
         if (!pg)
                 return -EINVAL;
+        if (!pg_ok(pg) && pg->pinned)
+                return pg_ensure(pg);
         if (!pg_ok(pg) && (r = pg_reset_bounded(pg, deadline)) < 0) {
                 pg->broken = true;
                 return r;

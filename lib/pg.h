@@ -25,6 +25,10 @@ typedef struct {
  * in the log). `schema` is copied. */
 int pg_connect(Pg **ret, const char *conninfo, const char *schema);
 void pg_free(Pg *pg);
+/* Pins the session: from now on it is never reconnected (pg_ensure, pg_begin,
+ * pg_ping, pg_transaction fail with -ENOTCONN once it broke), for a session
+ * whose state (advisory locks) must not silently become another session's. */
+void pg_pin_session(Pg *pg);
 /* Reconnects if the connection broke. 0 when usable, -ENOTCONN otherwise. */
 int pg_ensure(Pg *pg);
 bool pg_ok(Pg *pg);
