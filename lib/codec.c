@@ -30,6 +30,18 @@ static const CodecType codec_types[] = {
         T(redeem_coupon, {NULL, NULL}),
         T(return_coupon, {NULL, NULL}),
         T(issue_coupon, {NULL, NULL}),
+        /* Answers, inside ReplyBatch: named in the sagas' histories. */
+        T(payment_authorized, {NULL, NULL}),
+        T(payment_declined, {NULL, NULL}),
+        T(payment_failed, {NULL, NULL}),
+        T(payment_refunded, {NULL, NULL}),
+        T(ticket_recorded, {NULL, NULL}),
+        T(ticket_withdrawn, {NULL, NULL}),
+        T(delivery_recorded, {NULL, NULL}),
+        T(coupon_redeemed, {NULL, NULL}),
+        T(coupon_rejected, {NULL, NULL}),
+        T(coupon_returned, {NULL, NULL}),
+        T(coupon_issued, {NULL, NULL}),
 };
 #undef T
 #undef RPC

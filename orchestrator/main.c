@@ -1,6 +1,7 @@
 /* The saga orchestrator: owns every order's state and drives the workers. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "ids.h"
@@ -16,6 +17,26 @@ extern const EmbeddedFile readmodel_migrations[];
 extern const size_t readmodel_migrations_len;
 extern const EmbeddedFile notification_migrations[];
 extern const size_t notification_migrations_len;
+
+/* FOOD_CRASH_AT=<point>:<n>, a fault for crash tests: kill this process at a point of a batch. */
+static int orchestrator_crash_config(Orchestrator *o) {
+        const char *v;
+        char *colon, *end;
+        int r = config_str("FOOD_CRASH_AT", "", &v);
+        if (r < 0 || !*v)
+                return r;
+        colon = strchr(v, ':');
+        long long n = colon ? strtoll(colon + 1, &end, 10) : 0;
+        if (!colon || *end || n < 1 || (size_t)(colon - v) >= sizeof(o->crash_point) ||
+            (strncmp(v, "before-commit", (size_t)(colon - v)) != 0 && strncmp(v, "after-commit", (size_t)(colon - v)) != 0)) {
+                log_error("config: FOOD_CRASH_AT=\"%s\" is not before-commit:<n> or after-commit:<n>", v);
+                return -EINVAL;
+        }
+        snprintf(o->crash_point, sizeof(o->crash_point), "%.*s", (int)(colon - v), v);
+        o->crash_after = n;
+        log_warn("FOOD_CRASH_AT: this orchestrator kills itself %s of its batch %lld (a crash test)", o->crash_point, n);
+        return 0;
+}
 
 static int orchestrator_config(Orchestrator *o) {
         int64_t pay_s, store_s, complete_s, resend_ms, attempts, stuck_s, coupon, batch, events_s, keys_s;
@@ -38,6 +59,8 @@ static int orchestrator_config(Orchestrator *o) {
                 r = config_int("EVENTS_KEEP_S", 3600, 60, 30 * 86400, &events_s);
         if (r == 0)
                 r = config_int("IDEMPOTENCY_KEEP_S", 86400, 600, 365 * 86400, &keys_s);
+        if (r == 0)
+                r = orchestrator_crash_config(o);
         if (r < 0)
                 return r;
         o->engine.payment_timeout_ms = pay_s * 1000;

@@ -19,6 +19,10 @@ typedef struct {
         int64_t events_keep_s;   /* published status events kept in PostgreSQL this long */
         int64_t keys_keep_s;     /* idempotency keys kept this long */
         char instance[40];       /* this process's name on the bus: its answers come on food.ans.<instance> */
+        /* Crash tests only (FOOD_CRASH_AT=<point>:<n>): SIGKILL itself at `crash_point` ("before-commit",
+         * "after-commit") of its n-th batch that writes. Empty: never. */
+        char crash_point[24];
+        int64_t crash_after;
         Writer *writer;
 } Orchestrator;
 

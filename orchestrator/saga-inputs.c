@@ -189,10 +189,9 @@ static int rpc_saga(Writer *w, const Food__V1__SagaQuery *q, EngineReply *reply)
                 return row ? saga_admin_show(row, reply)
                            : engine_reply_set(reply, 404, "Not found", "no saga for this order", NULL, 0);
         if (strcmp(q->query, "redrive") == 0) {
-                if (!row)
-                        return engine_reply_set(reply, 404, "Not found", "no saga for this order", NULL, 0);
+                /* Unknown or settled: nothing waits, nothing is redriven. */
                 m.http_status = 200;
-                if (saga_admin_redrive(row, w->now_ms)) {
+                if (row && saga_admin_redrive(row, w->now_ms)) {
                         m.affected = 1;
                         writer_touch(w, row);
                 }
@@ -335,8 +334,9 @@ static int on_reply(Writer *w, const Food__V1__Reply *reply) {
                 return r; /* another owner's saga, or none */
         p = corr->command_id <= UINT32_MAX ? saga_row_command(row, (uint32_t)corr->command_id) : NULL;
         if (!p) {
-                /* Answered before, or a charge that reaches a saga that stopped waiting for it. */
-                if (m->descriptor == &food__v1__payment_authorized__descriptor) {
+                /* Answered before, or a charge that reaches a saga that stopped waiting for it (while the
+                 * saga still awaits its step, that step's own command answers it). */
+                if (m->descriptor == &food__v1__payment_authorized__descriptor && strcmp(row->step, corr->step) != 0) {
                         const Food__V1__PaymentAuthorized *a = (const Food__V1__PaymentAuthorized *)m;
                         return engine_late_charge(&w->out, row, corr->step, a->payment_id, a->amount);
                 }

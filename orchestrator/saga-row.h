@@ -62,7 +62,8 @@ typedef struct SagaRow {
         int64_t deadline_ms;            /* durable timer of the state (0: none) */
         bool compensation_failed;
         int64_t created_ms, updated_ms;
-        char reply_to[SAGA_REPLY_TO_MAX]; /* space-separated RPC inboxes awaiting an outcome (memory only) */
+        char reply_to[SAGA_REPLY_TO_MAX]; /* space-separated RPC inboxes awaiting an outcome (whoever owns the
+                                           * saga next answers them, while the gateway still waits) */
 
         SagaPending *commands; /* unanswered commands */
         size_t n_commands, cap_commands;

@@ -16,7 +16,7 @@ static const PgStmt st_lock = {"saga_lock_shards",
                                "SELECT s FROM unnest($1::int[]) AS s WHERE pg_try_advisory_lock(1718579556, s)"};
 
 #define SAGA_COLUMNS                                                                                                   \
-        "order_id, shard, state, step, attempt, version, order_pb, card_token, pending_pb, record_pb,"               \
+        "order_id, shard, state, step, attempt, version, order_pb, card_token, pending_pb, record_pb, reply_to,"     \
         " coalesce((extract(epoch FROM deadline_at) * 1000)::bigint, 0),"                                          \
         " coalesce((extract(epoch FROM step_deadline_at) * 1000)::bigint, 0), compensation_failed,"                 \
         " (extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM updated_at) * 1000)::bigint, settled"
@@ -44,30 +44,31 @@ static const PgStmt st_sagas = {
         "saga_write_sagas",
         "INSERT INTO sagas (order_id, shard, settled, definition_version, state, step, attempt, version, customer_id,"
         " store_id, order_pb, card_token, pending_pb, record_pb, deadline_at, step_deadline_at, compensation_failed,"
-        " created_at, updated_at)"
+        " created_at, updated_at, reply_to)"
         " SELECT o, sh, se, 1, st, stp, a, v, c, s, opb, ct, ppb, rpb,"
         " CASE WHEN dl = 0 THEN NULL ELSE to_timestamp(dl / 1000.0) END,"
         " CASE WHEN sdl = 0 THEN NULL ELSE to_timestamp(sdl / 1000.0) END, cf, to_timestamp(cr / 1000.0),"
-        " to_timestamp(up / 1000.0)"
+        " to_timestamp(up / 1000.0), rt"
         " FROM unnest($1::text[], $2::int[], $3::bool[], $4::text[], $5::text[], $6::int[], $7::int8[], $8::text[],"
         "  $9::text[], $10::bytea[], $11::text[], $12::bytea[], $13::bytea[], $14::int8[], $15::int8[], $16::bool[],"
-        "  $17::int8[], $18::int8[]) AS u(o, sh, se, st, stp, a, v, c, s, opb, ct, ppb, rpb, dl, sdl, cf, cr, up)"
+        "  $17::int8[], $18::int8[], $19::text[]) AS u(o, sh, se, st, stp, a, v, c, s, opb, ct, ppb, rpb, dl, sdl, cf, cr, up, rt)"
         " ON CONFLICT (order_id) DO UPDATE SET settled = EXCLUDED.settled, state = EXCLUDED.state,"
         " step = EXCLUDED.step, attempt = EXCLUDED.attempt, version = EXCLUDED.version, order_pb = EXCLUDED.order_pb,"
         " card_token = EXCLUDED.card_token, pending_pb = EXCLUDED.pending_pb, record_pb = EXCLUDED.record_pb,"
+        " reply_to = EXCLUDED.reply_to,"
         " deadline_at = EXCLUDED.deadline_at, step_deadline_at = EXCLUDED.step_deadline_at,"
         " compensation_failed = EXCLUDED.compensation_failed, updated_at = EXCLUDED.updated_at"};
 static const PgStmt st_events = {
         "saga_write_events",
         "INSERT INTO events (shard, seq, order_id, msg_id, payload)"
         " SELECT * FROM unnest($1::int[], $2::int8[], $3::text[], $4::text[], $5::bytea[])"};
-/* Pending for the sender, which is fed each batch's rows at once: the slow sweep takes only rows
- * still pending a while later (a feed that got lost). */
+/* Pending for the sender, which is fed each batch's rows at once: its sweep takes only rows still
+ * pending 10 s later (a feed lost with a worker that died, or never delivered). */
 static const PgStmt st_notifications = {
         "saga_write_notifications",
         "INSERT INTO notification.notifications (msg_id, customer_id, order_id, status, message, at, delivery_status,"
         " next_attempt_at)"
-        " SELECT m, c, nullif(o, ''), s, t, to_timestamp(at / 1000.0), 'pending', now() + interval '30 seconds'"
+        " SELECT m, c, nullif(o, ''), s, t, to_timestamp(at / 1000.0), 'pending', now() + interval '10 seconds'"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[]) AS u(m, c, o, s, t, at)"
         " ON CONFLICT (msg_id) DO NOTHING"};
 static const PgStmt st_keys_claim = {
@@ -160,12 +161,13 @@ static int row_from(PGresult *res, int i, SagaRow *row) {
                 if (r < 0)
                         return r;
         }
-        row->deadline_ms = pg_ll(res, i, 10);
-        row->step_deadline_ms = pg_ll(res, i, 11);
-        row->compensation_failed = PQgetvalue(res, i, 12)[0] == 't';
-        row->created_ms = pg_ll(res, i, 13);
-        row->updated_ms = pg_ll(res, i, 14);
-        row->settled = PQgetvalue(res, i, 15)[0] == 't';
+        snprintf(row->reply_to, sizeof(row->reply_to), "%s", PQgetvalue(res, i, 10));
+        row->deadline_ms = pg_ll(res, i, 11);
+        row->step_deadline_ms = pg_ll(res, i, 12);
+        row->compensation_failed = PQgetvalue(res, i, 13)[0] == 't';
+        row->created_ms = pg_ll(res, i, 14);
+        row->updated_ms = pg_ll(res, i, 15);
+        row->settled = PQgetvalue(res, i, 16)[0] == 't';
         return 0;
 }
 
@@ -286,7 +288,8 @@ int saga_store_lookup_keys(Pg *pg, const char *const *customers, const char *con
 #define SAGA_ARRAYS(b)                                                                                                 \
         {&(b)->s_id,       &(b)->s_shard,   &(b)->s_settled, &(b)->s_state,    &(b)->s_step,          &(b)->s_attempt,   \
          &(b)->s_version,  &(b)->s_customer, &(b)->s_store,  &(b)->s_order,    &(b)->s_card,          &(b)->s_pending,   \
-         &(b)->s_record,   &(b)->s_deadline, &(b)->s_step_deadline, &(b)->s_comp_failed, &(b)->s_created, &(b)->s_updated}
+         &(b)->s_record,   &(b)->s_deadline, &(b)->s_step_deadline, &(b)->s_comp_failed, &(b)->s_created, &(b)->s_updated, \
+         &(b)->s_reply_to}
 #define EVENT_ARRAYS(b) {&(b)->e_shard, &(b)->e_seq, &(b)->e_order, &(b)->e_msg, &(b)->e_payload}
 #define NOTE_ARRAYS(b) {&(b)->n_msg, &(b)->n_customer, &(b)->n_order, &(b)->n_status, &(b)->n_message, &(b)->n_at}
 #define KEY_ARRAYS(b) {&(b)->k_customer, &(b)->k_key, &(b)->k_order, &(b)->k_hash}
@@ -294,16 +297,16 @@ int saga_store_lookup_keys(Pg *pg, const char *const *customers, const char *con
 
 void saga_batch_init(SagaBatch *b) {
         memset(b, 0, sizeof(*b));
-        static const uint32_t saga_oids[18] = {PG_OID_TEXT,  PG_OID_INT4,  PG_OID_BOOL,  PG_OID_TEXT,  PG_OID_TEXT,
+        static const uint32_t saga_oids[19] = {PG_OID_TEXT,  PG_OID_INT4,  PG_OID_BOOL,  PG_OID_TEXT,  PG_OID_TEXT,
                                                PG_OID_INT4,  PG_OID_INT8,  PG_OID_TEXT,  PG_OID_TEXT,  PG_OID_BYTEA,
                                                PG_OID_TEXT,  PG_OID_BYTEA, PG_OID_BYTEA, PG_OID_INT8,  PG_OID_INT8,
-                                               PG_OID_BOOL,  PG_OID_INT8,  PG_OID_INT8};
+                                               PG_OID_BOOL,  PG_OID_INT8,  PG_OID_INT8,  PG_OID_TEXT};
         static const uint32_t event_oids[5] = {PG_OID_INT4, PG_OID_INT8, PG_OID_TEXT, PG_OID_TEXT, PG_OID_BYTEA};
         static const uint32_t note_oids[6] = {PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT,
                                               PG_OID_INT8};
         PgArray *s[] = SAGA_ARRAYS(b), *e[] = EVENT_ARRAYS(b), *no[] = NOTE_ARRAYS(b), *k[] = KEY_ARRAYS(b),
                 *w[] = MARK_ARRAYS(b);
-        for (int i = 0; i < 18; i++)
+        for (int i = 0; i < 19; i++)
                 pg_array_init(s[i], saga_oids[i]);
         for (int i = 0; i < 5; i++)
                 pg_array_init(e[i], event_oids[i]);
@@ -319,7 +322,7 @@ void saga_batch_init(SagaBatch *b) {
 void saga_batch_free(SagaBatch *b) {
         PgArray *s[] = SAGA_ARRAYS(b), *e[] = EVENT_ARRAYS(b), *no[] = NOTE_ARRAYS(b), *k[] = KEY_ARRAYS(b),
                 *w[] = MARK_ARRAYS(b);
-        for (int i = 0; i < 18; i++)
+        for (int i = 0; i < 19; i++)
                 pg_array_free(s[i]);
         for (int i = 0; i < 5; i++)
                 pg_array_free(e[i]);
@@ -344,7 +347,8 @@ int saga_batch_saga(SagaBatch *b, const SagaRow *row) {
                 r = codec_pack(&row->pending->base, &pending, &pending_len);
         if (r == 0)
                 r = saga_row_pack_record(row, &record, &record_len);
-        if (r == 0)
+        /* An order is established once paid (F3): the read side sees it from PAID or REJECTED on. */
+        if (r == 0 && row->state != SAGA_PAYMENT_PENDING)
                 r = readmodel_write_add(&b->rm, row->order, row->updated_ms);
         if (r == 0) {
                 pg_array_text(&b->s_id, row->order_id);
@@ -368,6 +372,7 @@ int saga_batch_saga(SagaBatch *b, const SagaRow *row) {
                 pg_array_bool(&b->s_comp_failed, row->compensation_failed);
                 pg_array_int8(&b->s_created, row->created_ms);
                 pg_array_int8(&b->s_updated, row->updated_ms);
+                pg_array_text(&b->s_reply_to, row->reply_to);
                 b->n_sagas++;
         }
         free(order);
@@ -437,7 +442,7 @@ int saga_batch_commit(SagaBatch *b, Pg *pg) {
         if (b->n_keys)
                 r = batch_call(b, &n, 0, &st_keys_claim, k, 4);
         if (r == 0 && b->n_sagas)
-                r = batch_call(b, &n, 1, &st_sagas, s, 18);
+                r = batch_call(b, &n, 1, &st_sagas, s, 19);
         if (r == 0 && b->n_events)
                 r = batch_call(b, &n, 2, &st_events, e, 5);
         if (r == 0 && b->n_notes)

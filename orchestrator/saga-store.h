@@ -54,15 +54,15 @@ int saga_store_lookup_keys(Pg *pg, const char *const *customers, const char *con
 /* One batch of writes. */
 typedef struct {
         PgArray s_id, s_shard, s_settled, s_state, s_step, s_attempt, s_version, s_customer, s_store, s_order,
-                s_card, s_pending, s_record, s_deadline, s_step_deadline, s_comp_failed, s_created, s_updated;
+                s_card, s_pending, s_record, s_deadline, s_step_deadline, s_comp_failed, s_created, s_updated, s_reply_to;
         PgArray e_shard, e_seq, e_order, e_msg, e_payload;
         PgArray n_msg, n_customer, n_order, n_status, n_message, n_at;
         PgArray k_customer, k_key, k_order, k_hash;
         PgArray w_shard, w_published;
         ReadmodelWrite rm;
         size_t n_sagas, n_events, n_notes, n_keys, n_marks;
-        const char *vals[6][18];
-        int lens[6][18], fmts[6][18];
+        const char *vals[6][19];
+        int lens[6][19], fmts[6][19];
         PgCall calls[12];
 } SagaBatch;
 

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "log.h"
@@ -23,8 +25,8 @@
 #define WRITER_IDLE_PING_MS 2000   /* an idle session is checked this often */
 #define WRITER_SCAN_EVERY_MS 100   /* timers and re-sends are looked at this often */
 #define WRITER_PRUNE_EVERY_MS 60000
-#define WRITER_DRAIN_MS 3000       /* at SIGTERM: answering what waits for a payment */
 #define WRITER_FLUSH_MS 5000       /* waiting for JetStream to confirm a batch's publishes */
+#define WRITER_STOP_MS 1000        /* at SIGTERM: deciding what was already taken before letting go */
 
 static const char *const worker_names[WRITER_WORKERS - 1] = {"store", "delivery", "coupon", "notification"};
 
@@ -558,7 +560,7 @@ static void writer_take_shards(Writer *w) {
         for (int s = 0; s < IDS_SHARDS; s++)
                 if (!w->owned[s])
                         want[n++] = s;
-        if (n == 0 || pg_ensure(w->pg) < 0)
+        if (n == 0)
                 return;
         k = saga_store_lock_shards(w->pg, want, n, got);
         if (k <= 0) {
@@ -744,6 +746,17 @@ static void batch_send(Writer *w) {
         w->n_unpublished = 0;
 }
 
+/* The crash tests' fault: SIGKILL at `point` of the configured batch that writes. */
+static void crash_point(Writer *w, const char *point) {
+        static int64_t writes;
+        if (!w->o->crash_point[0] || strcmp(w->o->crash_point, point) != 0 || saga_batch_empty(&w->batch))
+                return;
+        if (++writes == w->o->crash_after) {
+                log_warn("FOOD_CRASH_AT: killed %s of batch %lld", point, (long long)writes);
+                kill(getpid(), SIGKILL);
+        }
+}
+
 /* Whether a failure means the session (and with it every shard) is gone. */
 static bool session_lost(Writer *w, int r) {
         return r == -ENOTCONN || !pg_ok(w->pg);
@@ -765,10 +778,14 @@ static int writer_batch(Writer *w, Input *inputs, bool timers) {
                 r = inputs_timers(w);
         if (r == 0)
                 r = batch_rows(w);
+        if (r == 0)
+                crash_point(w, "before-commit");
         if (r == 0 && saga_batch_empty(&w->batch) && w->n_outgoing > 0)
                 r = pg_run(w->pg, &st_fence, 0, NULL, NULL, NULL, NULL); /* answers from memory: still ours? */
         else if (r == 0)
                 r = saga_batch_commit(&w->batch, w->pg);
+        if (r == 0)
+                crash_point(w, "after-commit");
         if (r < 0) {
                 batch_rollback(w);
                 return r;
@@ -790,7 +807,7 @@ static void key_found(void *ud, const char *customer, const char *key, const cha
 /* The places of `inputs` whose keys PostgreSQL holds: remembered, so that their retry answers
  * from the existing order. 0 or negative errno. */
 static int writer_claimed_keys(Writer *w, Input *inputs) {
-        const char *customers[512], *keys[512];
+        const char *customers[512] = {0}, *keys[512] = {0};
         ProtobufCMessage *msgs[512];
         size_t n = 0;
         int r;
@@ -810,7 +827,7 @@ static int writer_claimed_keys(Writer *w, Input *inputs) {
                 keys[n] = p->idempotency_key;
                 msgs[n++] = m;
         }
-        r = saga_store_lookup_keys(w->pg, customers, keys, n, key_found, w);
+        r = n ? saga_store_lookup_keys(w->pg, customers, keys, n, key_found, w) : 0;
         for (size_t i = 0; i < n; i++)
                 codec_free(msgs[i]);
         return r;
@@ -857,12 +874,31 @@ static void writer_run_inputs(Writer *w, Input *inputs, bool timers) {
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
+/* The writing session's settings: named for operators (pg_stat_activity), and ended by the server
+ * when its process stalls (paused, hung) so that another replica takes the shards. */
+static const char writer_session_sql[] =
+        "SET application_name = 'orchestrator-writer';"
+        " SET idle_session_timeout = '15s'; SET idle_in_transaction_session_timeout = '15s'";
+
 static void writer_housekeeping(Writer *w) {
         int64_t now = ids_now_ms();
-        if (w->pg && !pg_ok(w->pg))
+        if (w->pg && !pg_ok(w->pg)) {
+                /* A new session, never the old one reset: the locks went with it. */
                 writer_lose_shards(w, "the session broke");
-        if (!w->pg && service_pg(&w->o->svc, &w->pg) < 0)
-                return;
+                pg_free(w->pg);
+                w->pg = NULL;
+        }
+        if (!w->pg) {
+                if (service_pg(&w->o->svc, &w->pg) < 0)
+                        return;
+                pg_pin_session(w->pg);
+                if (pg_exec(w->pg, writer_session_sql) < 0) {
+                        log_warn("orchestrator: cannot set up the writing session: %s", pg_error(w->pg));
+                        pg_free(w->pg);
+                        w->pg = NULL;
+                        return;
+                }
+        }
         if (w->n_owned < IDS_SHARDS && now >= w->next_lock_ms) {
                 w->next_lock_ms = now + WRITER_LOCK_EVERY_MS;
                 writer_take_shards(w);
@@ -887,37 +923,31 @@ static void writer_housekeeping(Writer *w) {
 
 static void *writer_run(void *arg) {
         Writer *w = arg;
-        int64_t drain_until = 0;
+        int64_t stop_at = 0;
 
         for (;;) {
                 int64_t now = ids_now_ms();
-                if (service_stopping) {
-                        if (!drain_until) {
-                                /* Stop taking requests (another replica takes the shards once this session
-                                 * ends); what waits for a payment is still answered for a while. */
-                                for (int s = 0; s < IDS_SHARDS; s++) {
-                                        bus_unsubscribe(w->rpc[s]);
-                                        w->rpc[s] = NULL;
-                                }
-                                drain_until = now + WRITER_DRAIN_MS;
-                        }
-                        bool waiting = false;
-                        for (size_t b = 0; b < WRITER_BUCKETS && !waiting; b++)
-                                for (SagaRow *r = w->table[b]; r && !waiting; r = r->next)
-                                        waiting = r->reply_to[0] != 0;
-                        if (now >= drain_until || (!waiting && w->queued == 0))
-                                break;
+                bool last = service_stopping;
+                if (last && !stop_at) {
+                        /* Stop taking requests; what was already taken is decided in a last batch or two,
+                         * then the session ends and another replica takes the shards at once, with the
+                         * requests still waiting on a payment (sagas.reply_to). */
+                        bus_drain(w->rpc, IDS_SHARDS, WRITER_STOP_MS);
+                        stop_at = now;
                 }
                 writer_housekeeping(w);
-                Input *inputs = writer_take(w, w->o->batch_max, w->next_scan_ms < now + WRITER_SCAN_EVERY_MS
-                                                                       ? w->next_scan_ms
-                                                                       : now + WRITER_SCAN_EVERY_MS);
-                bool timers = w->n_owned > 0 && ids_now_ms() >= w->next_scan_ms;
+                Input *inputs = writer_take(w, w->o->batch_max,
+                                            last ? now
+                                            : w->next_scan_ms < now + WRITER_SCAN_EVERY_MS ? w->next_scan_ms
+                                                                                         : now + WRITER_SCAN_EVERY_MS);
+                bool timers = !last && w->n_owned > 0 && ids_now_ms() >= w->next_scan_ms;
                 if (timers)
                         w->next_scan_ms = ids_now_ms() + WRITER_SCAN_EVERY_MS;
                 if (w->pg && (inputs || timers || w->n_unpublished))
                         writer_run_inputs(w, inputs, timers);
                 inputs_free(inputs);
+                if (last && (!w->pg || w->queued == 0 || now - stop_at >= WRITER_STOP_MS))
+                        break;
         }
         /* The last watermarks, then the session ends and the locks with it. */
         if (w->pg && w->n_owned)

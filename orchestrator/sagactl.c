@@ -1,5 +1,7 @@
-/* sagactl: operators' command line for sagas, over the orchestrator's
- * food.rpc.sagas.query (NATS_URL, NATS_USER/NATS_PASSWORD):
+/* sagactl: operators' command line for sagas, over the orchestrators' RPCs
+ * (NATS_URL, NATS_USER/NATS_PASSWORD): one saga's queries go to the owner of
+ * its shard (food.rpc.orders.<shard>.saga), the stuck list to any orchestrator
+ * (food.rpc.sagas.stuck):
  *   sagactl show ORDER_ID [--json]          step history of one order
  *   sagactl stuck [--older-than S] [--json] sagas not advancing (default: the orchestrator's
  *                                           STUCK_AFTER_S), or whose compensation failed
@@ -13,6 +15,7 @@
 #include "bus.h"
 #include "codec.h"
 #include "config.h"
+#include "ids.h"
 #include "log.h"
 #include "order-json.h"
 
@@ -56,16 +59,89 @@ static void print_saga(const Food__V1__SagaHistory *h, bool json) {
         }
 }
 
+/* Asks `q` of the owner of its order's shard, or (stuck) of any orchestrator: the answer, or NULL
+ * after saying why on stderr. */
+static Food__V1__RpcReply *ask(Bus *bus, const Food__V1__SagaQuery *q) {
+        char subject[CODEC_SUBJECT_MAX];
+        natsMsg *reply = NULL;
+        ProtobufCMessage *m = NULL;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int r = *q->order_id ? topo_rpc_subject(subject, sizeof(subject), ids_shard(q->order_id), "saga")
+                             : (snprintf(subject, sizeof(subject), "%s", TOPO_RPC_STUCK), 0);
+        if (r == 0)
+                r = codec_pack(&q->base, &buf, &len);
+        if (r == 0)
+                r = bus_request(bus, subject, q->base.descriptor->name, buf, len, 5000, NULL, &reply);
+        free(buf);
+        if (r < 0) {
+                fprintf(stderr, "sagactl: the orchestrator did not answer (%s)\n",
+                        r == -EHOSTUNREACH ? "no orchestrator is running" : strerror(-r));
+                return NULL;
+        }
+        r = codec_unpack(&food__v1__rpc_reply__descriptor, natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply),
+                         &m);
+        natsMsg_Destroy(reply);
+        if (r < 0) {
+                fprintf(stderr, "sagactl: undecodable answer\n");
+                return NULL;
+        }
+        Food__V1__RpcReply *a = (Food__V1__RpcReply *)m;
+        if (a->http_status != 200) {
+                fprintf(stderr, "sagactl: %s: %s\n", a->title, a->detail);
+                codec_free(m);
+                return NULL;
+        }
+        return a;
+}
+
+static int query(Bus *bus, const Food__V1__SagaQuery *q, bool json) {
+        Food__V1__RpcReply *a = ask(bus, q);
+        if (!a)
+                return 1;
+        if (strcmp(q->query, "redrive") == 0)
+                printf("%d saga(s) redriven\n", a->affected);
+        else {
+                for (size_t i = 0; i < a->n_sagas; i++)
+                        print_saga(a->sagas[i], json);
+                if (strcmp(q->query, "stuck") == 0 && !json)
+                        printf("%zu stuck saga(s)\n", a->n_sagas);
+        }
+        codec_free(&a->base);
+        return 0;
+}
+
+/* Every stuck saga, each redriven by its owner. */
+static int redrive_all(Bus *bus, int64_t older_than_ms) {
+        Food__V1__SagaQuery stuck = FOOD__V1__SAGA_QUERY__INIT;
+        int affected = 0, rc = 0;
+        stuck.query = "stuck";
+        stuck.older_than_ms = older_than_ms;
+        Food__V1__RpcReply *list = ask(bus, &stuck);
+        if (!list)
+                return 1;
+        for (size_t i = 0; i < list->n_sagas; i++) {
+                Food__V1__SagaQuery one = FOOD__V1__SAGA_QUERY__INIT;
+                one.query = "redrive";
+                one.order_id = list->sagas[i]->order_id;
+                Food__V1__RpcReply *a = ask(bus, &one);
+                if (a)
+                        affected += a->affected;
+                else
+                        rc = 1;
+                codec_free(a ? &a->base : NULL);
+        }
+        codec_free(&list->base);
+        printf("%d saga(s) redriven\n", affected);
+        return rc;
+}
+
 int main(int argc, char **argv) {
         Food__V1__SagaQuery q = FOOD__V1__SAGA_QUERY__INIT;
         NatsConfig nats;
         bool json = false, older_given = false;
         int64_t older_s = 0;
         Bus *bus = NULL;
-        natsMsg *reply = NULL;
-        ProtobufCMessage *m = NULL;
-        uint8_t *buf = NULL;
-        size_t len = 0;
         int r, rc = 1;
 
         log_setup("sagactl", LOG_WARN);
@@ -100,37 +176,10 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "sagactl: cannot connect to NATS at %s\n", nats.url);
                 return 1;
         }
-        r = codec_pack(&q.base, &buf, &len);
-        if (r == 0)
-                r = bus_request(bus, FOOD_PREFIX ".rpc.sagas.query", q.base.descriptor->name, buf, len, 5000, NULL, &reply);
-        if (r < 0) {
-                fprintf(stderr, "sagactl: the orchestrator did not answer (%s)\n",
-                        r == -EHOSTUNREACH ? "no orchestrator is running" : strerror(-r));
-                goto out;
-        }
-        if (codec_unpack(&food__v1__rpc_reply__descriptor, natsMsg_GetData(reply),
-                         (size_t)natsMsg_GetDataLength(reply), &m) < 0) {
-                fprintf(stderr, "sagactl: undecodable answer\n");
-                goto out;
-        }
-        Food__V1__RpcReply *a = (Food__V1__RpcReply *)m;
-        if (a->http_status != 200) {
-                fprintf(stderr, "sagactl: %s: %s\n", a->title, a->detail);
-                goto out;
-        }
-        if (strcmp(q.query, "redrive") == 0)
-                printf("%d saga(s) redriven\n", a->affected);
-        else {
-                for (size_t i = 0; i < a->n_sagas; i++)
-                        print_saga(a->sagas[i], json);
-                if (strcmp(q.query, "stuck") == 0 && !json)
-                        printf("%zu stuck saga(s)\n", a->n_sagas);
-        }
-        rc = 0;
-out:
-        codec_free(m);
-        natsMsg_Destroy(reply);
-        free(buf);
+        if (strcmp(q.query, "redrive") == 0 && q.all)
+                rc = redrive_all(bus, q.older_than_ms);
+        else
+                rc = query(bus, &q, json);
         bus_free(bus);
         return rc;
 }

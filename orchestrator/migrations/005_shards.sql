@@ -11,7 +11,6 @@ UPDATE sagas SET shard = CASE WHEN order_id ~ '^[a-z]+_[0-9a-f]{24}$'
                               ELSE 0 END,
                  settled = state IN ('COMPLETED', 'REJECTED', 'REFUSED', 'CANCELLED');
 ALTER TABLE sagas ALTER COLUMN shard SET NOT NULL;
-ALTER TABLE sagas DROP COLUMN reply_to;  -- RPC inboxes waiting on a payment: in memory only
 DROP INDEX IF EXISTS sagas_deadline;
 DROP INDEX IF EXISTS sagas_open;
 DROP INDEX IF EXISTS sagas_compensation_failed;
