@@ -117,7 +117,7 @@ void http_send(HttpExchange *x, int status, const char *content_type, const char
                 mg_write(x->conn, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", 58);
                 return;
         }
-        head_only = strcmp(x->info->request_method, "HEAD") == 0 || len == 0;
+        head_only = (x->info && x->info->request_method && strcmp(x->info->request_method, "HEAD") == 0) || len == 0;
         if (head_only || (size_t)n + len > 16384) {
                 mg_write(x->conn, head, (size_t)n);
                 if (!head_only)
