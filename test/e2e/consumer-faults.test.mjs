@@ -1,8 +1,8 @@
 // What a consumer does with a healthy message when PostgreSQL fails under it: hands it back, never drops it.
-// Recipe (issue 11): a statement of the projector's batch waits on a lock another session holds, its
-// PostgreSQL session is cut meanwhile, the lock is released: the status event must still reach the read
-// model (redelivered). Every terminated message has its dead letter (FOOD_ADVISORY keeps nats-server's
-// MSG_TERMINATED advisories).
+// Recipe (issue 11): a statement of the store worker's batch waits on a lock another session holds, its
+// PostgreSQL session is cut meanwhile, the lock is released: the command must still be applied (redelivered by
+// JetStream: the orchestrator's own re-send is set beyond the test). Every terminated message has its dead
+// letter (FOOD_ADVISORY keeps nats-server's MSG_TERMINATED advisories).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -13,43 +13,44 @@ describe('consumer faults', () => {
         let p, store, customer, owner;
 
         before(async () => {
-                p = await startPlatform({ name: 'consumer-faults' });
+                p = await startPlatform({ name: 'consumer-faults', env: { orchestrator: { COMMAND_RESEND_MS: '600000' } } });
                 store = (await catalog(p))[0];
                 customer = await p.token('cust_faults', 'customer');
                 owner = await p.token(`owner_${store.id}`, 'store', store.id);
         });
         after(async () => { await p?.stop(); });
 
-        // The read model's status of an order ('' when it has none).
-        const readStatus = (id) => p.sql(`SELECT status FROM readmodel.orders WHERE id = '${id}'`);
+        // The store's ticket status of an order ('' when it has none).
+        const ticketStatus = (id) => p.sql(`SELECT status FROM store.tickets WHERE order_id = '${id}'`);
 
-        it('a status event whose batch loses its PostgreSQL session mid-way is handed back and applied', async () => {
+        it('a command whose batch loses its PostgreSQL session mid-way is handed back and applied', async () => {
                 const o = await placeOrder(p, customer, store, [[store.menu[0], 1]]);
-                await p.waitFor(async () => (await readStatus(o.id)) === 'PAID', WAIT_MS);
+                await p.waitFor(async () => (await ticketStatus(o.id)) === 'PAID', WAIT_MS);
                 const lock = await p.sqlSession();
                 try {
-                        // The projector's dedupe claim (its first write of a batch) now waits for this session.
-                        await lock.run('BEGIN; LOCK TABLE readmodel.processed IN ACCESS EXCLUSIVE MODE');
+                        // The store worker's ticket upsert (its first write of a batch) now waits for this session.
+                        await lock.run('BEGIN; LOCK TABLE store.tickets IN ACCESS EXCLUSIVE MODE');
                         await storeAction(p, owner, store.id, o.id, 'accept', 'ACCEPTED');
                         const waiting = await p.waitFor(async () => await p.sql(
                                 "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE datname = 'food' AND wait_event_type = 'Lock'"
-                                + " AND query ILIKE '%processed%' AND pid <> pg_backend_pid()") || false, WAIT_MS, 50);
+                                + " AND query ILIKE '%tickets%' AND pid <> pg_backend_pid()") || false, WAIT_MS, 50);
                         // One call per pid: in a WHERE clause PostgreSQL may call pg_terminate_backend on every row.
                         const cut = await p.sql(`SELECT ${waiting.split(',').map((pid) => `pg_terminate_backend(${pid})`).join(', ')}`);
-                        assert.ok(cut.split('|').every((t) => t === 't'), `the projector's waiting session was cut (${waiting}: ${cut})`);
+                        assert.ok(cut.split('|').every((t) => t === 't'), `the store worker's waiting session was cut (${waiting}: ${cut})`);
                         await lock.run('ROLLBACK');
-                        const applied = await p.waitFor(async () => (await readStatus(o.id)) === 'ACCEPTED', WAIT_MS, 100).catch(() => false);
-                        assert.ok(applied, `the ACCEPTED event never reached the read model, which stays ${await readStatus(o.id)}`);
+                        const applied = await p.waitFor(async () => (await ticketStatus(o.id)) === 'ACCEPTED', WAIT_MS, 100).catch(() => false);
+                        assert.ok(applied, `the ACCEPTED ticket update was never applied; the ticket stays ${await ticketStatus(o.id)}`);
                 } finally {
                         await lock.close();
                 }
         });
 
-        it('terminated = dead-lettered, per consumer (one poison message sent on purpose)', async () => {
-                // A garbage status event: the projector and the notification worker each dead-letter it.
-                const [ack] = await natsSend(p.natsAdminUrl, [{ subject: 'food.order.ord_faults.status',
-                        headers: { 'Food-Type': 'food.v1.OrderStatusChanged', 'Nats-Msg-Id': `poison-${randomUUID()}` },
-                        payload: Buffer.from([0x0a, 0x7f, 0x41]) }]);
+        it('terminated = dead-lettered, per consumer (poison messages sent on purpose)', async () => {
+                // Garbage for the store and the delivery workers: each dead-letters its own.
+                const acks = await natsSend(p.natsAdminUrl, ['store', 'delivery'].map((w) => ({ subject: `food.cmd.${w}`,
+                        headers: { 'Food-Type': 'food.v1.CommandBatch', 'Nats-Msg-Id': `poison-${randomUUID()}` },
+                        payload: Buffer.from([0x0a, 0x7f, 0x41]) })));
+                const ack = acks[0];
                 assert.ok(ack && !/error/.test(ack.payload?.toString() || ''), `the poison was stored: ${ack?.payload}`);
                 const count = async () => {
                         const adv = await p.streamSample('FOOD_ADVISORY', 50);
@@ -71,7 +72,7 @@ describe('consumer faults', () => {
                 let last;
                 const settled = await p.waitFor(async () => {
                         last = await count();
-                        return last.terminated.projector === 1 && last.terminated.notification === 1 && last;
+                        return last.terminated.store === 1 && last.terminated.delivery === 1 && last;
                 }, WAIT_MS, 200).catch(() => undefined);
                 assert.ok(settled, `the poison's MSG_TERMINATED advisories in FOOD_ADVISORY: ${JSON.stringify(last)}`);
                 assert.deepEqual(settled.terminated, settled.lettered, 'per consumer, terminated messages = dead letters');

@@ -9,7 +9,7 @@ import { byLifecycle, catalog, fullLifecycle, LIFECYCLE, notificationStatuses, p
 
 const DOWN = ['store', 'delivery', 'notification'];
 // Each one stopped alone (the payment worker's absence is the breaker's and payment deadline's business).
-const ALONE = ['store', 'delivery', 'notification', 'coupon', 'projector'];
+const ALONE = ['store', 'delivery', 'notification', 'coupon'];
 const DOWN_MS = 3000;
 
 describe('fault isolation: orders are taken while workers are down', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { startPlatform } from '../harness.mjs';
 import { byLifecycle, catalog, fullLifecycle, LIFECYCLE, ledgerOf, notificationStatuses, pspLedger, visible } from '../flows.mjs';
 
-const SERVICES = ['orchestrator', 'payment', 'store', 'delivery', 'notification', 'projector', 'coupon'];
+const SERVICES = ['orchestrator', 'payment', 'store', 'delivery', 'notification', 'coupon'];
 const STOP_BOUND_MS = 10_000; // the harness's SIGKILL deadline; every process must exit 0 well before it
 const LOOPS = 4;
 

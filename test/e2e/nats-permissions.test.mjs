@@ -61,7 +61,7 @@ describe('NATS users and permissions', () => {
                 const res = await fetch(`${p.natsMonitorUrl}/connz?auth=true&limit=1024`);
                 const { connections } = await res.json();
                 const byName = new Map(connections.map((c) => [c.name, c.authorized_user]));
-                for (const service of ['orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'projector', 'gateway']) {
+                for (const service of ['orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'gateway']) {
                         assert.equal(byName.get(service), service, `connection ${service} should be user ${service}; have ${JSON.stringify([...byName])}`);
                 }
         });
@@ -81,15 +81,17 @@ describe('NATS users and permissions', () => {
                         assert.equal(c.hello, 'PONG');
                         // Its own lane and inboxes: accepted.
                         assert.equal(await c.send('SUB _INBOX.probe 1\r\n'), 'PONG');
-                        // Another service's replies, commands, the RPC lane, the status events, another durable's
-                        // messages, deleting a stream: refused.
-                        for (const subject of ['food.evt.store.ticket_recorded', 'food.cmd.payment.refund', 'food.rpc.orders.place',
-                                'food.order.x.status', '$JS.API.CONSUMER.MSG.NEXT.FOOD_CMD.store', '$JS.API.STREAM.DELETE.FOOD_CMD',
-                                '$JS.API.STREAM.PURGE.FOOD_ORDER']) {
+                        // Its answers to the orchestrator: accepted.
+                        assert.equal(await c.send('PUB food.ans.orch_probe 0\r\n\r\n'), 'PONG');
+                        // Commands (its own or another's), the RPC lane, the status events, another durable's messages,
+                        // deleting another durable or a stream: refused.
+                        for (const subject of ['food.cmd.payment', 'food.cmd.store', 'food.rpc.orders.3.place',
+                                'food.order.x.status', '$JS.API.CONSUMER.MSG.NEXT.FOOD_CMD.store', '$JS.API.CONSUMER.DELETE.FOOD_CMD.store',
+                                '$JS.API.STREAM.DELETE.FOOD_CMD', '$JS.API.STREAM.PURGE.FOOD_ORDER']) {
                                 const answer = await c.send(`PUB ${subject} 0\r\n\r\n`);
                                 assert.match(answer, /Permissions Violation for Publish/, `publish to ${subject}: ${answer}`);
                         }
-                        for (const subject of ['food.cmd.store.>', 'food.order.>', '>']) {
+                        for (const subject of ['food.cmd.store', 'food.order.>', 'food.ans.*', 'food.rpc.>', '>']) {
                                 const answer = await c.send(`SUB ${subject} 2\r\n`);
                                 assert.match(answer, /Permissions Violation for Subscription/, `subscribe to ${subject}: ${answer}`);
                         }
@@ -99,17 +101,17 @@ describe('NATS users and permissions', () => {
                 // Nothing was deleted, and the platform still works.
                 const streams = await (await fetch(`${p.natsMonitorUrl}/jsz?streams=true`)).json();
                 const names = streams.account_details.flatMap((a) => a.stream_detail.map((s) => s.name)).sort();
-                assert.deepEqual(names, ['FOOD_ADVISORY', 'FOOD_CMD', 'FOOD_DLQ', 'FOOD_EVT', 'FOOD_ORDER']);
+                assert.deepEqual(names, ['FOOD_ADVISORY', 'FOOD_CMD', 'FOOD_DLQ', 'FOOD_ORDER']);
                 const store = (await catalog(p)).find((s) => s.menu.length >= 1);
                 await placeOrder(p, await p.token('perm-customer'), store, [[store.menu[0], 1]]);
         });
 
-        it('refuses the gateway anything but its RPCs, coupon issues and status events', async () => {
+        it('refuses the gateway anything but its RPCs and status events', async () => {
                 const c = await natsProbe(p.natsUrl, 'gateway', p.natsPasswords.gateway);
                 try {
                         assert.equal(c.hello, 'PONG');
                         assert.equal(await c.send('SUB food.order.x.status 1\r\n'), 'PONG');
-                        for (const subject of ['food.cmd.payment.authorize', 'food.evt.payment.authorized', 'food.order.x.status']) {
+                        for (const subject of ['food.cmd.payment', 'food.cmd.coupon', 'food.ans.orch_probe', 'food.order.x.status']) {
                                 const answer = await c.send(`PUB ${subject} 0\r\n\r\n`);
                                 assert.match(answer, /Permissions Violation for Publish/, `publish to ${subject}: ${answer}`);
                         }

@@ -81,7 +81,7 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 for (const m of messages) {
                         assert.equal(m.customer_id, 'cust_notify_full', `webhook customer_id: ${JSON.stringify(m)}`);
                         assert.equal(m.order_id, o.id);
-                        assert.match(m.id, /^ntf_\d+$/, `webhook id: ${JSON.stringify(m)}`);
+                        assert.match(m.id, /^ntf_[0-9a-f-]{36}$/, `webhook id (ntf_ + the row's msg_id): ${JSON.stringify(m)}`);
                         assert.equal(m.idempotency_key, `${o.id}:${m.idempotency_key.split(':')[1]}`, 'Idempotency-Key is <order id>:<message id>');
                         assert.ok(!Number.isNaN(Date.parse(m.at)), `webhook at is RFC 3339: ${m.at}`);
                         const same = listed.json.find((n) => n.order_id === o.id && n.status === m.status);
@@ -117,8 +117,10 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 // A slow provider (800 ms, under the 1 s timeout) keeps requests in flight when the worker dies.
                 expectStatus(await p.sink('/config', { method: 'PUT', body: { latency_ms: 800 } }), 200, 'sink PUT /config');
                 const runs = [0, 1, 2, 3, 4].map((i) => fullLifecycle(p, { customer, owner, rider, store, lines: [[store.menu[i % 2], i + 1]] }));
+                // Rows of these orders are recorded and being pushed (the provider takes 800 ms each).
                 await p.waitFor(async () => Number(await p.sql(
-                        "SELECT count(*) FROM notification.notifications WHERE delivery_status = 'sending'")) > 0, WAIT_MS, 10);
+                        "SELECT count(*) FROM notification.notifications WHERE customer_id = 'cust_notify_kill' AND delivery_status = 'pending'")) > 0, WAIT_MS, 10);
+                await sleep(200);
                 const [exit] = await p.kill('notification', 'SIGKILL');
                 assert.equal(exit.signal, 'SIGKILL');
                 await sleep(500);
@@ -130,8 +132,8 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                         assert.deepEqual(visible(await notificationStatuses(p, customer, o.id)).sort(), [...LIFECYCLE].sort(),
                                 `the customer's list for ${o.id}: one per status`);
                 }
-                // The webhooks in flight at the kill are sent again once their lease runs out (timeout + 2 s); the sink
-                // keeps one each.
+                // The webhooks in flight at the kill are sent again by the sweep (rows still pending 10 s after they
+                // were recorded); the sink keeps one each.
                 await p.waitFor(async () => Number(await p.sql(
                         "SELECT count(*) FROM notification.notifications WHERE delivery_status IN ('pending', 'sending')")) === 0, WAIT_MS);
                 const { duplicates } = await sinkMessages('?order_id=none');
@@ -221,8 +223,8 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                         const c = await deliveryCounts(`order_id IN (${ids})`);
                         return !c.pending && !c.sending && c;
                 }, WAIT_MS);
-                const shedIds = (await p.sql(`SELECT 'ntf_' || id FROM notification.notifications WHERE order_id IN (${ids}) AND delivery_status = 'shed'`)).split('\n');
-                const sentIds = (await p.sql(`SELECT 'ntf_' || id FROM notification.notifications WHERE order_id IN (${ids}) AND delivery_status = 'sent'`)).split('\n').filter(Boolean);
+                const shedIds = (await p.sql(`SELECT 'ntf_' || msg_id FROM notification.notifications WHERE order_id IN (${ids}) AND delivery_status = 'shed'`)).split('\n');
+                const sentIds = (await p.sql(`SELECT 'ntf_' || msg_id FROM notification.notifications WHERE order_id IN (${ids}) AND delivery_status = 'sent'`)).split('\n').filter(Boolean);
                 const recorded = new Set((await sinkMessages()).messages.map((m) => m.id));
                 for (const id of shedIds) assert.ok(!recorded.has(id), `shed notification ${id} was pushed`);
                 for (const id of sentIds) assert.ok(recorded.has(id), `sent notification ${id} is not in the sink`);

@@ -58,7 +58,10 @@ describe('refusal, store timeout and cancellation compensate; too late is 409', 
                 assert.equal(l.refunds[0].amount, order.total, `${order.id}: refunded amount`);
                 assert.equal(l.refunds[0].charge_id, l.approved[0].id, `${order.id}: the refund is of the order's charge`);
 
-                const ticket = await p.sql(`SELECT status FROM store.tickets WHERE order_id = '${order.id}'`);
+                // The withdrawal is a command of its own, answered independently of the refund.
+                const ticketOf = () => p.sql(`SELECT status FROM store.tickets WHERE order_id = '${order.id}'`);
+                const ticket = await p.waitFor(async () => (await ticketOf()) === 'WITHDRAWN' && 'WITHDRAWN', WAIT_MS)
+                        .catch(ticketOf);
                 assert.equal(ticket, 'WITHDRAWN', `${order.id}: the store's ticket (store.tickets.status)`);
 
                 // One notification per status change, and one (same status) telling the amount refunded.
