@@ -485,7 +485,15 @@ synced:
                                 PQclear(*calls[i].ret);
                                 *calls[i].ret = NULL;
                         }
-                /* The sync point ended a failed transaction: nothing is left to roll back. */
+                /* The sync point does not end a transaction block BEGIN opened: it stays aborted
+                 * until rolled back. */
+                PGTransactionStatusType ts = PQtransactionStatus(pg->conn);
+                if (ts == PQTRANS_INERROR || ts == PQTRANS_INTRANS) {
+                        PGresult *res = PQexec(pg->conn, "ROLLBACK");
+                        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                                pg->broken = true;
+                        PQclear(res);
+                }
         }
         return r;
 }
