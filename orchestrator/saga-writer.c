@@ -522,11 +522,14 @@ static void adopt_event(void *ud, SagaEvent *ev) {
         w->unpublished[w->n_unpublished++] = *ev;
 }
 
-/* Everything this process held is another's now, or will be: forget it all. */
+/* Everything this process held is another's now, or will be: forget it all, and end the session
+ * (the locks go with it; a new one takes shards again from scratch). */
 static void writer_lose_shards(Writer *w, const char *why) {
         if (w->n_owned)
                 log_warn("orchestrator: lost its %d shard(s) (%s); they are taken again from PostgreSQL", w->n_owned,
                          why);
+        pg_free(w->pg); /* `why` may be its error message: freed only now */
+        w->pg = NULL;
         for (int s = 0; s < IDS_SHARDS; s++) {
                 bus_unsubscribe(w->rpc[s]);
                 w->rpc[s] = NULL;
@@ -575,8 +578,6 @@ static void writer_take_shards(Writer *w) {
         if (r < 0) {
                 /* The locks belong to this session whatever happens: drop the session with them. */
                 log_error("orchestrator: loading shards failed: %s", pg_error(w->pg));
-                pg_free(w->pg);
-                w->pg = NULL;
                 writer_lose_shards(w, "loading failed");
                 return;
         }
@@ -885,8 +886,6 @@ static void writer_housekeeping(Writer *w) {
         if (w->pg && !pg_ok(w->pg)) {
                 /* A new session, never the old one reset: the locks went with it. */
                 writer_lose_shards(w, "the session broke");
-                pg_free(w->pg);
-                w->pg = NULL;
         }
         if (!w->pg) {
                 if (service_pg(&w->o->svc, &w->pg) < 0)
@@ -953,8 +952,6 @@ static void *writer_run(void *arg) {
         if (w->pg && w->n_owned)
                 writer_run_inputs(w, NULL, false);
         writer_lose_shards(w, "stopping");
-        pg_free(w->pg);
-        w->pg = NULL;
         return NULL;
 }
 
