@@ -577,6 +577,12 @@ class Platform {
                 return Promise.all(this.find(name).map((p) => p.stop(signal)));
         }
 
+        // The next exit of `name` (every replica) is expected: a process that kills itself on purpose
+        // (FOOD_CRASH_AT) is not reported as a crash.
+        expectExit(name) {
+                for (const p of this.find(name)) p.stopping = true;
+        }
+
         // Starts again the stopped processes kill(name) stopped, waiting until they are ready.
         async start(name) {
                 await Promise.all(this.find(name).filter((p) => !p.alive()).map((p) => p.start()));

@@ -253,7 +253,7 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                 }
         }
 
-        it('readiness: every process answers /readyz 503 while PostgreSQL or NATS is down, NATS is cut off or PostgreSQL hangs, 200 once it is back', async () => {
+        it('readiness: every process answers /readyz 503 while NATS or (those using it) PostgreSQL is down, NATS is cut off or PostgreSQL hangs, 200 once it is back', async () => {
                 const probes = [
                         ...p.procs.filter((x) => x.healthUrl).map((x) => ({ name: x.name, url: `${x.healthUrl}/readyz` })),
                         { name: 'gateway', url: `${p.url}/readyz` },
@@ -267,10 +267,12 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                                 return 0;
                         }
                 };
-                // Polls every probe until each has answered `want` once (or the bound passes); resolves to the
-                // names that never did.
-                const until = async (want, ms) => {
-                        const left = new Set(probes.map((x) => x.name));
+                // The payment worker keeps no state (no PostgreSQL): it stays ready while the database is away.
+                const usesPg = (x) => !/^payment(-\d+)?$/.test(x.name);
+                // Polls every probe (those `only` keeps) until each has answered `want` once (or the bound
+                // passes); resolves to the names that never did.
+                const until = async (want, ms, only = () => true) => {
+                        const left = new Set(probes.filter(only).map((x) => x.name));
                         const deadline = Date.now() + ms;
                         while (left.size && Date.now() < deadline) {
                                 await Promise.all(probes.filter((x) => left.has(x.name)).map(async (x) => {
@@ -289,14 +291,18 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                         }
                         await p.kill(infra, 'SIGKILL');
                         const t = Date.now();
-                        const stillReady = await until(503, 10_000);
+                        const stillReady = await until(503, 10_000, infra === 'postgres' ? usesPg : undefined);
                         const down = Date.now() - t;
+                        const statelessDown = infra === 'postgres'
+                                ? (await Promise.all(probes.filter((x) => !usesPg(x)).map(async (x) => ((await status(x.url)) === 200 ? null : x.name)))).filter(Boolean)
+                                : [];
                         // Bring it back before asserting, so that a failure leaves a usable platform behind.
                         await p.start(infra);
                         const t2 = Date.now();
                         const notReady = await until(200, 30_000);
                         console.log(`# readiness with ${infra} down: all 503 after ${down} ms; all 200 again ${Date.now() - t2} ms after its restart`);
                         assert.deepEqual(stillReady, [], `/readyz still 200 10 s after ${infra} was killed`);
+                        assert.deepEqual(statelessDown, [], 'a process without PostgreSQL stopped being ready when PostgreSQL died');
                         assert.deepEqual(notReady, [], `/readyz not 200 30 s after ${infra} came back`);
                         // Every consumer works again (the pull requests pending in a killed nats-server are gone;
                         // each fetch loop must issue new ones): one order runs its whole course.
@@ -327,7 +333,7 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                 const t = Date.now();
                 let stillReady;
                 try {
-                        stillReady = await until(503, 10_000);
+                        stillReady = await until(503, 10_000, usesPg);
                 } finally {
                         for (const pid of pids) {
                                 try { process.kill(pid, 'SIGCONT'); } catch { /* exited */ }

@@ -1,0 +1,266 @@
+// The batch writer's own failures (issue 16). A shard owner killed after a batch committed but before its
+// answers, commands and status events left, and one killed before the commit; two orchestrator replicas
+// fighting for the shards (their writing sessions cut, the owner paused until PostgreSQL ends its session:
+// the fenced one never writes again); a worker killed while it applies a batch of effects. After each, every
+// order ends as its actions say, is charged once, and tells each status once (notifications, the archive).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { startPlatform } from '../harness.mjs';
+import {
+        adminSaga, byLifecycle, catalog, expectStatus, LIFECYCLE, ledgerOf, notificationStatuses,
+        orderBody, pspLedger, sagaSteps, storeAction, visible, waitDelivery, waitStatus, WAIT_MS,
+} from '../flows.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const RETRYABLE = new Set([502, 503, 504]);
+
+// POST /orders with one Idempotency-Key until it is answered 201 (504/503 meanwhile: the writer is down).
+async function placeRetrying(p, token, store, lines, key = randomUUID(), deadlineMs = 60_000) {
+        const until = Date.now() + deadlineMs;
+        for (;;) {
+                const r = await p.api('POST', '/orders', { token, body: orderBody(store, lines), headers: { 'idempotency-key': key } })
+                        .catch((e) => ({ status: 0, text: e.message }));
+                if (r.status === 201) return r.json;
+                if (!RETRYABLE.has(r.status) && r.status !== 0) expectStatus(r, 201, `POST /orders (key ${key})`);
+                if (Date.now() > until) assert.fail(`POST /orders (key ${key}) still ${r.status} after ${deadlineMs} ms: ${r.text}`);
+                await sleep(200);
+        }
+}
+
+// A decision retried while the writer is away: 200, or already taken (the order shows `status` or later).
+async function decide(p, call, { token, id, status, what }) {
+        const until = Date.now() + 60_000;
+        for (;;) {
+                const r = await call().catch((e) => ({ status: 0, text: e.message }));
+                if (r.status === 200) return r.json;
+                if (r.status === 409 || RETRYABLE.has(r.status) || r.status === 0) {
+                        const v = await p.api('GET', `/orders/${id}`, { token }).catch(() => null);
+                        const at = v?.json ? LIFECYCLE.indexOf(v.json.status) : -1;
+                        if (at >= LIFECYCLE.indexOf(status)) return v.json;
+                        if (r.status === 409 && at < 0) assert.fail(`${what}: 409 and the order is ${v?.json?.status}`);
+                } else expectStatus(r, 200, what);
+                if (Date.now() > until) assert.fail(`${what}: still ${r.status} after 60 s: ${r.text}`);
+                await sleep(200);
+        }
+}
+
+// Place to COMPLETED, every step retried through an orchestrator outage.
+async function resilientLifecycle(p, { customer, owner, rider, store, lines }) {
+        const o = await placeRetrying(p, customer, store, lines);
+        for (const [action, status] of [['accept', 'ACCEPTED'], ['cooking-started', 'COOKING'], ['cooking-finished', 'COOKED']]) {
+                await decide(p, () => p.api('POST', `/stores/${store.id}/orders/${o.id}/${action}`, { token: owner }),
+                        { token: owner, id: o.id, status, what: `${action} ${o.id}` });
+        }
+        const d = await waitDelivery(p, rider, o.id, store.region);
+        await decide(p, () => p.api('POST', `/deliveries/${d.id}/pick`, { token: rider }), { token: customer, id: o.id, status: 'PICKED_UP', what: `pick ${d.id}` });
+        await decide(p, () => p.api('POST', `/deliveries/${d.id}/delivered`, { token: rider }), { token: customer, id: o.id, status: 'DELIVERED', what: `delivered ${d.id}` });
+        await decide(p, () => p.api('POST', `/orders/${o.id}/confirm`, { token: customer }), { token: customer, id: o.id, status: 'COMPLETED', what: `confirm ${o.id}` });
+        return waitStatus(p, customer, o.id, 'COMPLETED');
+}
+
+// Every order COMPLETED, charged once, one notification and one archived event per status.
+async function expectCompleted(p, orders, admin) {
+        const ledger = await pspLedger(p);
+        const archive = await p.api('GET', '/analytics/events?limit=100000', { token: admin });
+        expectStatus(archive, 200, 'GET /analytics/events');
+        const events = archive.text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        for (const { order, customer } of orders) {
+                const view = await waitStatus(p, customer, order.id, 'COMPLETED');
+                const l = ledgerOf(ledger, order.id);
+                assert.equal(l.approved.length, 1, `${order.id}: charged ${l.approved.length} times`);
+                assert.equal(l.net, view.total, `${order.id}: kept ${l.net}, owes ${view.total}`);
+                const notes = await p.waitFor(async () => {
+                        const n = visible(await notificationStatuses(p, customer, order.id));
+                        return n.length >= LIFECYCLE.length && n;
+                }, WAIT_MS).catch(async () => visible(await notificationStatuses(p, customer, order.id)));
+                assert.deepEqual(byLifecycle(notes), LIFECYCLE, `${order.id}: one notification per status`);
+                const statuses = events.filter((e) => e.order_id === order.id).map((e) => e.status);
+                assert.deepEqual(byLifecycle(visible(statuses)), LIFECYCLE, `${order.id}: one archived status event per status`);
+        }
+        // Nothing charged for an order that does not exist (keys are "<order id>.<step>...").
+        const known = new Set(orders.map((o) => o.order.id));
+        const strays = ledger.charges.filter((c) => c.status === 'approved' && !known.has(String(c.idempotency_key).split('.')[0]));
+        assert.deepEqual(strays, [], 'charges of orders nobody placed');
+}
+
+async function metric(proc, name) {
+        const url = proc.readyUrl.replace('/readyz', '/metrics');
+        const text = await (await fetch(url)).text();
+        const m = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm'));
+        return m ? Number(m[1]) : NaN;
+}
+
+for (const point of ['after-commit', 'before-commit']) {
+        describe(`a shard owner killed ${point === 'after-commit' ? 'after its batch committed, before anything left' : 'before its batch committed'}`, () => {
+                let p, stores, admin;
+                before(async () => {
+                        p = await startPlatform({ name: `shard-owner-${point}`, env: { orchestrator: { FOOD_CRASH_AT: `${point}:4` } } });
+                        p.expectExit('orchestrator');
+                        stores = (await catalog(p)).filter((s) => s.menu.length >= 1);
+                        admin = await p.token('admin_owner', 'admin');
+                });
+                after(async () => { await p?.stop(); });
+
+                it('every placed order is answered (or found again by its key), completes once, tells each status once', async () => {
+                        const [orch] = p.find('orchestrator');
+                        const placing = Array.from({ length: 8 }, async (_, k) => {
+                                const store = stores[k % stores.length];
+                                const customer = await p.token(`cust_${point}_${k}`);
+                                return { customer, store, key: randomUUID(), lines: [[store.menu[0], 1 + (k % 3)]] };
+                        });
+                        const who = await Promise.all(placing);
+                        const first = who.map((w) => p.api('POST', '/orders', { token: w.customer, body: orderBody(w.store, w.lines), headers: { 'idempotency-key': w.key } })
+                                .catch((e) => ({ status: 0, text: e.message })));
+                        const exit = await Promise.race([orch.exited, sleep(20_000).then(() => null)]);
+                        assert.ok(exit, `the orchestrator did not kill itself ${point} (FOOD_CRASH_AT)`);
+                        assert.equal(exit.signal, 'SIGKILL', `the orchestrator's exit: ${JSON.stringify(exit)}`);
+                        await p.restart('orchestrator', { env: { FOOD_CRASH_AT: undefined } });
+                        const answers = await Promise.all(first);
+                        for (const a of answers) assert.ok([201, 503, 504].includes(a.status), `first POST /orders answered ${a.status} ${a.text}`);
+
+                        const orders = [];
+                        for (const w of who) {
+                                const order = await placeRetrying(p, w.customer, w.store, w.lines, w.key);
+                                const owner = await p.token(`owner_${w.store.id}`, 'store', w.store.id);
+                                const rider = await p.token(`rider_${point}`, 'rider');
+                                const i = answers[who.indexOf(w)];
+                                if (i.status === 201) assert.equal(i.json.id, order.id, `the retried key ${w.key} finds the order first answered`);
+                                await waitStatus(p, owner, order.id, 'PAID');
+                                for (const [action, status] of [['accept', 'ACCEPTED'], ['cooking-started', 'COOKING'], ['cooking-finished', 'COOKED']]) {
+                                        await storeAction(p, owner, w.store.id, order.id, action, status);
+                                }
+                                const d = await waitDelivery(p, rider, order.id, w.store.region);
+                                expectStatus(await p.api('POST', `/deliveries/${d.id}/pick`, { token: rider }), 200, 'pick');
+                                expectStatus(await p.api('POST', `/deliveries/${d.id}/delivered`, { token: rider }), 200, 'delivered');
+                                await waitStatus(p, w.customer, order.id, 'DELIVERED');
+                                expectStatus(await p.api('POST', `/orders/${order.id}/confirm`, { token: w.customer }), 200, 'confirm');
+                                orders.push({ order, customer: w.customer });
+                        }
+                        await expectCompleted(p, orders, admin);
+                });
+        });
+}
+
+describe('two orchestrator replicas fighting for the shards', () => {
+        let p, stores, admin;
+        before(async () => {
+                p = await startPlatform({ name: 'shard-fight', replicas: { orchestrator: 2 } });
+                stores = (await catalog(p)).filter((s) => s.menu.length >= 1);
+                admin = await p.token('admin_fight', 'admin');
+        });
+        after(async () => { await p?.stop(); });
+
+        it('sessions cut and the owner paused past its session: shards move, the fenced one never writes, nothing lost', async () => {
+                const done = [];
+                let running = true;
+                const loop = async (k) => {
+                        const customer = await p.token(`cust_fight_${k}`);
+                        const rider = await p.token(`rider_fight_${k}`, 'rider');
+                        for (let n = 0; running; n++) {
+                                const store = stores[(k + n) % stores.length];
+                                const owner = await p.token(`owner_${store.id}`, 'store', store.id);
+                                done.push({ order: await resilientLifecycle(p, { customer, owner, rider, store, lines: [[store.menu[0], 1]] }), customer });
+                        }
+                };
+                const loops = Array.from({ length: 4 }, (_, k) => loop(k));
+                const orchs = p.find('orchestrator');
+                const owned = async () => Promise.all(orchs.map((o) => metric(o, 'food_saga_shards_owned')));
+
+                // Every writing session cut, three times: the shards are taken again by whoever locks first.
+                for (let i = 0; i < 3; i++) {
+                        await sleep(1500);
+                        const pids = (await p.sql("SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE application_name = 'orchestrator-writer'")).split(',').filter(Boolean);
+                        assert.ok(pids.length >= 1, 'no orchestrator-writer session to cut');
+                        await p.sql(`SELECT ${pids.map((pid) => `pg_terminate_backend(${pid})`).join(', ')}`);
+                        const split = await p.waitFor(async () => { const s = await owned(); return s[0] + s[1] === 16 && s; }, WAIT_MS);
+                        console.log(`# cut ${pids.length} writer session(s); shards owned now ${split.join(' + ')}`);
+                }
+
+                // The owner of most shards paused until PostgreSQL ends its idle session (15 s): the other takes
+                // everything; resumed, the old owner finds its session gone and writes nothing.
+                const split = await owned();
+                const victim = orchs[split[0] >= split[1] ? 0 : 1];
+                const other = orchs[split[0] >= split[1] ? 1 : 0];
+                // The session holding the shard locks (1718579556, shard): the victim's writing session.
+                const holders = async () => (await p.sql("SELECT string_agg(pid || ':' || n, ',') FROM (SELECT pid, count(*) AS n FROM pg_locks"
+                        + " WHERE locktype = 'advisory' AND classid = 1718579556 AND granted GROUP BY pid) l")).split(',').filter(Boolean)
+                        .map((x) => x.split(':').map(Number)).sort((a, b) => b[1] - a[1]);
+                const [[fenced]] = await holders();
+                process.kill(victim.child.pid, 'SIGSTOP');
+                try {
+                        await p.waitFor(async () => (await metric(other, 'food_saga_shards_owned')) === 16, 40_000, 250);
+                        // PostgreSQL ended the paused one's session, and with it its locks: whatever it still sends on
+                        // that session fails, so it cannot write any more.
+                        assert.equal(await p.sql(`SELECT count(*) FROM pg_stat_activity WHERE pid = ${fenced}`), '0', 'the paused owner\'s writing session still exists');
+                        const now = await holders();
+                        assert.equal(now.length, 1, `shard locks held by ${JSON.stringify(now)}`);
+                        assert.deepEqual(now[0][1], 16, 'one session holds all 16 shard locks');
+                        assert.notEqual(now[0][0], fenced, 'the fenced session still holds the locks');
+                } finally {
+                        process.kill(victim.child.pid, 'SIGCONT');
+                }
+                // Resumed, it finds its session gone, drops what it held and cannot lock anything the other holds.
+                await p.waitFor(async () => (await metric(victim, 'food_saga_shards_owned')) === 0, WAIT_MS, 100);
+                await sleep(1000);
+                assert.equal(await metric(victim, 'food_saga_shards_owned'), 0, 'the resumed orchestrator took shards back');
+                assert.equal(await metric(other, 'food_saga_shards_owned'), 16, 'the other replica keeps every shard');
+                await sleep(3000);
+                running = false;
+                await Promise.all(loops);
+                assert.ok(done.length >= 8, `only ${done.length} orders completed`);
+                await expectCompleted(p, done, admin);
+        });
+});
+
+describe('a worker killed while it applies a batch of effects', () => {
+        let p, store, admin;
+        before(async () => {
+                // The orchestrator's own re-send is set beyond the test: JetStream's redelivery must bring the batch back.
+                p = await startPlatform({ name: 'worker-mid-batch', env: { orchestrator: { COMMAND_RESEND_MS: '600000' } } });
+                store = (await catalog(p))[0];
+                admin = await p.token('admin_mid_batch', 'admin');
+        });
+        after(async () => { await p?.stop(); });
+
+        it('the batch comes back after AckWait and is applied once; its orders go on', async () => {
+                const customer = await p.token('cust_mid_batch');
+                const owner = await p.token(`owner_${store.id}`, 'store', store.id);
+                const rider = await p.token('rider_mid_batch', 'rider');
+                const lock = await p.sqlSession();
+                let orders;
+                try {
+                        await lock.run('BEGIN; LOCK TABLE store.tickets IN ACCESS EXCLUSIVE MODE');
+                        orders = await Promise.all(Array.from({ length: 5 }, (_, k) => placeRetrying(p, customer, store, [[store.menu[0], 1 + k]])));
+                        await p.waitFor(async () => await p.sql(
+                                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'food' AND wait_event_type = 'Lock'"
+                                + " AND query ILIKE '%tickets%' AND pid <> pg_backend_pid()") !== '0', WAIT_MS, 50);
+                        await p.kill('store', 'SIGKILL');
+                } finally {
+                        await lock.run('ROLLBACK');
+                        await lock.close();
+                }
+                await p.start('store');
+                for (const o of orders) {
+                        const saga = await p.waitFor(async () => {
+                                const s = await adminSaga(p, admin, o.id);
+                                return sagaSteps(s, { step: 'create_ticket' }).some((st) => st.detail === 'answered') && s;
+                        }, 40_000).catch(() => null);
+                        assert.ok(saga, `${o.id}: create_ticket never answered after the store worker came back`);
+                        assert.equal(await p.sql(`SELECT status FROM store.tickets WHERE order_id = '${o.id}'`), 'PAID');
+                }
+                const completed = [];
+                for (const o of orders) {
+                        await storeAction(p, owner, store.id, o.id, 'accept', 'ACCEPTED');
+                        await storeAction(p, owner, store.id, o.id, 'cooking-started', 'COOKING');
+                        await storeAction(p, owner, store.id, o.id, 'cooking-finished', 'COOKED');
+                        const d = await waitDelivery(p, rider, o.id, store.region);
+                        expectStatus(await p.api('POST', `/deliveries/${d.id}/pick`, { token: rider }), 200, 'pick');
+                        expectStatus(await p.api('POST', `/deliveries/${d.id}/delivered`, { token: rider }), 200, 'delivered');
+                        await waitStatus(p, customer, o.id, 'DELIVERED');
+                        expectStatus(await p.api('POST', `/orders/${o.id}/confirm`, { token: customer }), 200, 'confirm');
+                        completed.push({ order: o, customer });
+                }
+                await expectCompleted(p, completed, admin);
+        });
+});
