@@ -11,33 +11,21 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "topology.h"
 
 #define DISCOVERY_ID_LEN 22    /* like a NUID: 22 characters of [0-9A-Za-z] */
 #define DISCOVERY_BODY_MAX 8192 /* one answer body; ours are well under 2 KiB */
 #define DISCOVERY_SUBS 9        /* 3 verbs x ($SRV.V, $SRV.V.name, $SRV.V.name.id) */
 
-/* One endpoint a service announces. A JetStream durable is shown with the durable as its queue group (every
- * replica shares it, as a queue group's members share requests); an RPC subject with its real queue group. */
-typedef struct {
-        const char *service;
-        const char *name;
-        const char *subject;
-        const char *queue_group;
-        const char *stream; /* NULL for core request/reply */
-} DiscoveryEndpoint;
-
-/* The subjects and durables each process consumes. They repeat lib/bus.c's consumer table and
- * orchestrator/saga-rpc.c's subscription, which export no accessor; keep the three in step. */
-static const DiscoveryEndpoint discovery_endpoints[] = {
-        {"orchestrator", "rpc", "food.rpc.>", "orchestrator", NULL},
-        {"orchestrator", "orchestrator", "food.evt.>", "orchestrator", "FOOD_EVT"},
-        {"payment", "payment", "food.cmd.payment.>", "payment", "FOOD_CMD"},
-        {"store", "store", "food.cmd.store.>", "store", "FOOD_CMD"},
-        {"delivery", "delivery", "food.cmd.delivery.>", "delivery", "FOOD_CMD"},
-        {"coupon", "coupon", "food.cmd.coupon.>", "coupon", "FOOD_CMD"},
-        {"notification", "notification-cmd", "food.cmd.notification.>", "notification-cmd", "FOOD_CMD"},
-        {"notification", "notification", "food.order.>", "notification", "FOOD_ORDER"},
-        {"projector", "projector", "food.order.>", "projector", "FOOD_ORDER"},
+/* The orchestrator's request-reply endpoints (lib/topology.h): the shards' RPCs, which each owner
+ * subscribes to shard by shard, and the stuck query (queue group orchestrator). Workers announce
+ * their durable consumer from the topology's table, with the durable as its queue group (every
+ * replica shares it, as a queue group's members share requests). */
+static const struct {
+        const char *name, *subject, *queue_group;
+} orchestrator_rpcs[] = {
+        {"orders", TOPO_PREFIX ".rpc.orders.*.*", ""}, /* no queue group: one owner per shard */
+        {"stuck", TOPO_RPC_STUCK, TOPO_RPC_QUEUE},
 };
 
 typedef enum { VERB_PING, VERB_INFO, VERB_STATS, VERB_COUNT } DiscoveryVerb;
@@ -67,30 +55,36 @@ static int discovery_new_id(char *id) {
         return 0;
 }
 
+static json_t *discovery_endpoint_json(bool stats, const char *name, const char *subject, const char *queue_group,
+                                       const char *stream) {
+        if (stats)
+                /* Per-instance counts live in /metrics; the protocol's fields are required, so zero. */
+                return json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:i}", "name", name, "subject", subject,
+                                 "queue_group", queue_group, "num_requests", 0, "num_errors", 0, "last_error", "",
+                                 "processing_time", 0, "average_processing_time", 0);
+        return json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "name", name, "subject", subject, "queue_group", queue_group,
+                         "metadata", "kind", stream ? "jetstream-durable" : "request-reply", "stream",
+                         stream ? stream : "");
+}
+
 /* The endpoint list of `name` for INFO (stats == false) or STATS (stats == true): a new reference. */
 static json_t *discovery_endpoints_json(const char *name, bool stats) {
         json_t *list = json_array();
+        bool ok = list != NULL;
 
-        for (size_t i = 0; list && i < sizeof(discovery_endpoints) / sizeof(discovery_endpoints[0]); i++) {
-                const DiscoveryEndpoint *e = &discovery_endpoints[i];
-                json_t *o;
-
-                if (strcmp(e->service, name) != 0)
-                        continue;
-                if (stats)
-                        /* Per-instance counts live in /metrics; the protocol's fields are required, so zero. */
-                        o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:i}", "name", e->name, "subject",
-                                      e->subject, "queue_group", e->queue_group, "num_requests", 0, "num_errors", 0,
-                                      "last_error", "", "processing_time", 0, "average_processing_time", 0);
-                else
-                        o = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "name", e->name, "subject", e->subject,
-                                      "queue_group", e->queue_group, "metadata", "kind",
-                                      e->stream ? "jetstream-durable" : "request-reply", "stream",
-                                      e->stream ? e->stream : "");
-                if (!o || json_array_append_new(list, o) < 0) {
-                        json_decref(list);
-                        return NULL;
-                }
+        if (ok && strcmp(name, "orchestrator") == 0)
+                for (size_t i = 0; ok && i < sizeof(orchestrator_rpcs) / sizeof(orchestrator_rpcs[0]); i++)
+                        ok = json_array_append_new(list, discovery_endpoint_json(stats, orchestrator_rpcs[i].name,
+                                                                                 orchestrator_rpcs[i].subject,
+                                                                                 orchestrator_rpcs[i].queue_group,
+                                                                                 NULL)) == 0;
+        const TopoConsumer *c = topo_consumer(name);
+        if (ok && c)
+                ok = json_array_append_new(list, discovery_endpoint_json(stats, c->durable, c->filter, c->durable,
+                                                                         c->stream)) == 0;
+        if (!ok) {
+                json_decref(list);
+                return NULL;
         }
         return list;
 }
