@@ -1,7 +1,8 @@
 // The helm suite's static checks (no cluster): helm lint --strict, rendering with the default values and with
 // external NATS/PostgreSQL (deploy/helm/food-saga/ci/external-values.yaml), every rendered object validated
 // against the Kubernetes schemas (npm kubernetes-models@4), assertions on the manifests against the binaries'
-// real ports and environment, NOTES.txt, the Dockerfile, and openapi.yaml through @redocly/cli.
+// real ports, environment and PostgreSQL use, the NATS users against the topology (lib/topology.c), NOTES.txt,
+// the Dockerfile, and openapi.yaml through @redocly/cli.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -9,13 +10,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ROOT, CHART, helm, render } from './tools.mjs';
+import { ROOT, CHART, helm, render, topology, natsAuth, subjectMatches } from './tools.mjs';
 
 const EXTERNAL = path.join(CHART, 'ci/external-values.yaml');
 const read = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
 
-// The binaries, their Dockerfile targets and default ports, read from the code (main.c service_start calls and
-// config_port defaults) rather than restated here.
+// The binaries, their Dockerfile targets, default ports and whether they use PostgreSQL, read from the code
+// (main.c service_start calls — no schemas: no PostgreSQL — and config_port defaults) rather than restated here.
 function binaries() {
         const out = {};
         const mains = { gateway: 'gateway/main.c', orchestrator: 'orchestrator/main.c' };
@@ -27,7 +28,9 @@ function binaries() {
                 const dir = path.dirname(file);
                 const exe = [...read(`${dir}/meson.build`).matchAll(/executable\('([a-z-]+)'/g)].map((m) => m[1]).filter((e) => !e.startsWith('test-'));
                 const m = src.match(/service_start\([^;]*?,\s*(\d+)\);/s);
-                out[name] = { exe, healthPort: m ? Number(m[1]) : undefined };
+                const start = src.match(/service_start\([^,]+,\s*"[^"]*",\s*([^,]+),\s*([^,]+),/);
+                const database = start ? !(start[1].trim() === 'NULL' && start[2].trim() === '0') : undefined;
+                out[name] = { exe, dir, healthPort: m ? Number(m[1]) : undefined, database };
         }
         out.gateway.port = Number(read('gateway/gateway-config.c').match(/config_port\("GATEWAY_PORT", (\d+)/)[1]);
         // sandbox_config(service, PREFIX, default port, ...) reads PREFIX_BIND, PREFIX_PORT and PREFIX_THREADS.
@@ -57,8 +60,26 @@ function envNames() {
         return names;
 }
 
+// The env names each component reads itself (its folder's config_* calls), beside the common ones of lib/.
+function componentEnvNames(dir) {
+        const names = new Set();
+        for (const f of fs.readdirSync(path.join(ROOT, dir))) {
+                if (!f.endsWith('.c') || f.startsWith('test-')) continue;
+                const src = read(`${dir}/${f}`);
+                for (const m of src.matchAll(/config_(?:str|int|bool|port)\("([A-Z0-9_]+)"/g)) names.add(m[1]);
+                for (const m of src.matchAll(/sandbox_config\("[a-z-]+", "([A-Z0-9_]+)"/g))
+                        for (const x of ['BIND', 'PORT', 'THREADS']) names.add(`${m[1]}_${x}`);
+                // lib/worker.c's worker_config reads WORKER_THREADS and WORKER_BATCH for the worker calling it.
+                if (/\bworker_config\(/.test(src)) for (const x of ['WORKER_THREADS', 'WORKER_BATCH']) names.add(x);
+        }
+        return names;
+}
+
 const BIN = binaries();
 const ENV = envNames();
+const TOPO = topology();
+const WORKERS = TOPO.consumers.map((c) => c.durable); // one durable per worker, named after it
+const AUTH = natsAuth();
 const RENDERS = { default: () => render(), external: () => render(['-f', EXTERNAL]) };
 const cache = {};
 const objects = (which) => (cache[which] ??= RENDERS[which]());
@@ -78,6 +99,67 @@ test('values.schema.json rejects unknown env names, writable root filesystems an
                 ['--set', 'nats.enabled=false'], ['--set', 'postgresql.enabled=false'], ['--set', 'secrets.jwtSecret=1', '--set', 'gateway.bogus=1']]) {
                 assert.throws(() => render(bad), /schema/, `accepted ${bad.join(' ')}`);
         }
+});
+
+test('values.schema.json allows exactly the settings each binary reads (its own config_* names, less what the chart sets itself)', () => {
+        const schema = JSON.parse(fs.readFileSync(path.join(CHART, 'values.schema.json'), 'utf8')).properties;
+        // Set by the templates from other values (ports, URLs, the Secret), or for crash tests only (FOOD_CRASH_AT).
+        const chartSets = new Set(['GATEWAY_PORT', 'GATEWAY_BIND', 'JWT_SECRET', 'DEV_TOKENS', 'PSP_URL', 'PSP_API_KEY', 'NOTIFY_WEBHOOK_URL',
+                'NOTIFY_API_KEY', 'SANDBOX_PSP_PORT', 'SANDBOX_PSP_BIND', 'FOOD_CRASH_AT']);
+        const components = { gateway: schema.gateway, 'sandbox-psp': schema.sandboxPsp, ...schema.services.properties };
+        assert.deepEqual(Object.keys(schema.services.properties).sort(), ['orchestrator', ...WORKERS].sort(),
+                'services: the orchestrator and every worker of the topology');
+        for (const [name, node] of Object.entries(components)) {
+                assert.ok(BIN[name], `values for ${name}, which has no binary`);
+                const allowed = node.properties.env.propertyNames.enum.slice().sort();
+                const reads = [...componentEnvNames(BIN[name].dir)].filter((n) => !chartSets.has(n)).sort();
+                assert.deepEqual(allowed, reads, `${name}: the schema's env names vs the names ${BIN[name].dir}/ reads`);
+        }
+        const values = YAML.parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
+        assert.deepEqual(Object.keys(values.services).sort(), ['orchestrator', ...WORKERS].sort());
+});
+
+test('NATS users: auth.conf has one per process that connects, each worker pulls, acknowledges and dead-letters only its own durable; the Secret, the bundled nats-server and the test harness name the same users', () => {
+        const P = TOPO.prefix;
+        const users = Object.keys(AUTH).sort();
+        assert.deepEqual(users, ['admin', 'gateway', 'orchestrator', ...WORKERS].sort(), 'auth.conf users');
+        for (const u of users) assert.equal(AUTH[u].password, `$FOOD_NATS_PW_${u.toUpperCase()}`, `${u}: password variable`);
+        const can = (user, kind, subject) => AUTH[user][kind] === null || AUTH[user][kind].some((p) => subjectMatches(p, subject));
+        for (const { durable, stream, filter } of TOPO.consumers) {
+                for (const subj of [`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, `$JS.ACK.${stream}.${durable}.1.2.3.4.5`, `${P}.dlq.${durable}`, `${P}.ans.orch_1`])
+                        assert.ok(can(durable, 'publish', subj), `${durable} may not publish ${subj}`);
+                for (const other of TOPO.consumers.filter((c) => c.durable !== durable)) {
+                        for (const subj of [`$JS.API.CONSUMER.MSG.NEXT.${other.stream}.${other.durable}`, `$JS.ACK.${other.stream}.${other.durable}.1.2.3.4.5`, `${P}.dlq.${other.durable}`])
+                                assert.ok(!can(durable, 'publish', subj), `${durable} may publish ${subj} (another worker's lane)`);
+                }
+                for (const u of users.filter((x) => x !== 'admin' && x !== 'orchestrator'))
+                        assert.ok(!can(u, 'publish', filter), `${u} may publish the ${durable} commands (${filter})`);
+                assert.ok(can('orchestrator', 'publish', filter), `the orchestrator may not send ${filter}`);
+        }
+        for (const subj of [`${P}.rpc.orders.0.place`, `${P}.rpc.orders.15.saga`, TOPO.rpcStuck]) {
+                assert.ok(can('gateway', 'publish', subj), `the gateway may not ask ${subj}`);
+                assert.ok(can('orchestrator', 'subscribe', subj), `the orchestrator may not serve ${subj}`);
+        }
+        assert.ok(can('orchestrator', 'subscribe', `${P}.ans.orch_1`), 'the orchestrator takes its answers');
+        assert.ok(can('orchestrator', 'publish', `${P}.order.ord_1.status`), 'the orchestrator publishes status events');
+        for (const u of users.filter((x) => x !== 'admin' && x !== 'orchestrator')) assert.ok(!can(u, 'publish', `${P}.order.ord_1.status`), `${u} may publish status events`);
+        assert.ok(can('gateway', 'subscribe', `${P}.order.ord_1.status`), 'the gateway follows status events (SSE)');
+        // Every stream a user may touch exists in the topology.
+        const streams = new Set(TOPO.streams.map((x) => x.name));
+        for (const u of users)
+                for (const subj of AUTH[u].publish ?? [])
+                        for (const m of subj.matchAll(/^\$JS\.(?:API\.CONSUMER\.(?:MSG\.NEXT|CREATE|DELETE)|ACK|FC|API\.STREAM\.MSG\.GET)\.([A-Z_]+)/g))
+                                assert.ok(streams.has(m[1]), `${u}: ${subj} names ${m[1]}, not a stream of the topology`);
+
+        const secretKeys = Object.keys(byKind(objects('default'), 'Secret')[0].data).filter((k) => k.startsWith('nats-password-')).sort();
+        assert.deepEqual(secretKeys, users.map((u) => `nats-password-${u}`).sort(), 'the Secret\'s nats-password-<user> keys');
+        const nats = byKind(objects('default'), 'StatefulSet').find((x) => x.metadata.labels['app.kubernetes.io/name'] === 'nats');
+        const natsEnv = nats.spec.template.spec.containers[0].env;
+        assert.deepEqual(natsEnv.map((e) => e.name).sort(), users.map((u) => `FOOD_NATS_PW_${u.toUpperCase()}`).sort(), 'nats-server\'s password variables');
+        for (const e of natsEnv) assert.equal(e.valueFrom.secretKeyRef.key, `nats-password-${e.name.slice('FOOD_NATS_PW_'.length).toLowerCase()}`);
+        const harness = read('test/harness.mjs').match(/export const NATS_USERS = \[([^\]]*)\]/);
+        assert.ok(harness, 'test/harness.mjs: NATS_USERS not found');
+        assert.deepEqual([...harness[1].matchAll(/'([^']+)'/g)].map((m) => m[1]).sort(), users, 'test/harness.mjs NATS_USERS');
 });
 
 for (const which of Object.keys(RENDERS)) {
@@ -145,7 +227,11 @@ for (const which of Object.keys(RENDERS)) {
                                 assert.equal(env.HEALTH_PORT.value, String(port));
                         }
                         if (comp !== 'sandbox-psp') {
-                                assert.equal(env.PGPASSWORD.valueFrom.secretKeyRef.key, 'database-password');
+                                if (bin.database) assert.equal(env.PGPASSWORD?.valueFrom.secretKeyRef.key, 'database-password', `${comp}: PGPASSWORD`);
+                                else assert.equal(env.PGPASSWORD, undefined, `${comp} uses no PostgreSQL: no database password`);
+                                assert.equal(env.NATS_USER?.value, comp, `${comp}: its own NATS user`);
+                                assert.ok(AUTH[comp], `${comp}: NATS user ${comp} is not in auth.conf`);
+                                assert.equal(env.NATS_PASSWORD.valueFrom.secretKeyRef.key, `nats-password-${comp}`);
                                 assert.equal(c.livenessProbe.httpGet.path, '/healthz');
                                 assert.equal(c.readinessProbe.httpGet.path, '/readyz');
                                 assert.equal(c.startupProbe.httpGet.path, '/healthz');
@@ -180,13 +266,18 @@ for (const which of Object.keys(RENDERS)) {
                         assert.equal(d.spec.replicas, undefined, `${d.metadata.name}: replicas left to the HPA`);
                 }
                 const targets = new Set(hpas.map((h) => component(h)));
-                for (const c of ['gateway', 'payment', 'store', 'delivery', 'notification', 'coupon', 'projector']) assert.ok(targets.has(c), `no HPA for ${c}`);
-                assert.ok(!targets.has('orchestrator'));
-                const pdbs = new Set(byKind(objs, 'PodDisruptionBudget').map((p) => component(p)));
-                for (const c of ['gateway', 'orchestrator', 'payment', 'store', 'delivery', 'notification', 'coupon', 'projector']) assert.ok(pdbs.has(c), `no PDB for ${c}`);
+                assert.deepEqual([...targets].sort(), ['gateway', ...WORKERS].sort(), 'HPAs: the gateway and every worker of the topology');
+                const pdbs = byKind(objs, 'PodDisruptionBudget');
+                assert.deepEqual(pdbs.map((p) => component(p)).sort(), ['gateway', 'orchestrator', ...WORKERS].sort(),
+                        'PDBs: the gateway, the orchestrator and every worker');
+                for (const p of pdbs) {
+                        const d = byKind(objs, 'Deployment').find((x) => component(x) === component(p));
+                        assert.ok(d, `PDB ${p.metadata.name} selects no Deployment`);
+                        assert.deepEqual(p.spec.selector.matchLabels, d.spec.selector.matchLabels, `PDB ${p.metadata.name}`);
+                }
         });
 
-        test(`${which} render: only the gateway takes traffic from outside; workers reach NATS and PostgreSQL, payment also the PSP, notification its webhook`, () => {
+        test(`${which} render: only the gateway takes traffic from outside; workers reach NATS and (unless stateless) PostgreSQL, payment also the PSP, notification its webhook`, () => {
                 const objs = objects(which);
                 const policies = byKind(objs, 'NetworkPolicy');
                 const pol = (c) => policies.find((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/component'] === c);
@@ -201,7 +292,7 @@ for (const which of Object.keys(RENDERS)) {
                 assert.equal(gw.spec.ingress.length, 1);
                 assert.deepEqual(gw.spec.ingress[0].ports, [{ port: 'http', protocol: 'TCP' }]);
                 const peerPorts = (p) => p.spec.egress.flatMap((e) => (e.ports || []).map((x) => x.port));
-                for (const c of ['orchestrator', 'payment', 'store', 'delivery', 'notification', 'coupon', 'projector']) {
+                for (const c of ['orchestrator', ...WORKERS]) {
                         const p = pol(c);
                         assert.ok(p, `no policy for ${c}`);
                         // No ingress from anywhere but the configured metrics scrapers on the health port.
@@ -211,7 +302,8 @@ for (const which of Object.keys(RENDERS)) {
                         }
                         if (which === 'default') assert.deepEqual(p.spec.ingress, [], `${c}: no ingress by default`);
                         const ports = peerPorts(p).sort();
-                        const want = [4222, 5432, 53, 53];
+                        const want = [4222, 53, 53];
+                        if (BIN[c].database) want.push(5432);
                         if (c === 'payment') want.push(which === 'external' ? 8091 : 443); // sandbox PSP pod, or the provider
                         if (c === 'notification' && which === 'external') want.push(443); // notify.webhookUrl set
                         assert.deepEqual(ports, want.sort(), `${c}: egress ports`);
@@ -223,6 +315,8 @@ for (const which of Object.keys(RENDERS)) {
                 }
                 if (which === 'default') {
                         for (const e of pol('store').spec.egress.filter((x) => x.to)) assert.ok(e.to[0].podSelector, 'bundled NATS/PG by pod selector');
+                        const pgPeer = (c) => pol(c).spec.egress.some((e) => e.to?.some((t) => t.podSelector?.matchLabels['app.kubernetes.io/name'] === 'postgresql'));
+                        for (const c of ['orchestrator', ...WORKERS]) assert.equal(pgPeer(c), BIN[c].database, `${c}: egress to PostgreSQL iff it uses it`);
                         for (const name of ['nats', 'postgresql']) {
                                 const p = policies.find((x) => x.spec.podSelector.matchLabels['app.kubernetes.io/name'] === name);
                                 assert.equal(p.spec.ingress[0].from[0].podSelector.matchLabels['app.kubernetes.io/instance'], 'rel');
@@ -300,6 +394,9 @@ test('NOTES.txt tells how to reach the API and how to use the nats CLI against t
                         'app.kubernetes.io/instance=rel', 'NO PAYMENT PROVIDER'])
                         assert.ok(notes.includes(want), `NOTES lacks ${want}:\n${notes}`);
                 assert.ok(!notes.includes('DEV_TOKENS is ON'));
+                const ls = notes.match(/nats stream ls +# (.*)$/m);
+                assert.deepEqual(ls?.[1].trim().split(/\s+/).sort(), TOPO.streams.map((x) => x.name).sort(), 'the streams NOTES lists are the topology\'s');
+                for (const word of notes.matchAll(/\bFOOD_[A-Z]+\b/g)) assert.ok(TOPO.streams.some((x) => x.name === word[0]), `NOTES names ${word[0]}, no stream of the topology`);
         } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
         }
@@ -321,6 +418,18 @@ test('the Dockerfile: Debian 12 multi-stage, runtime packages from packages-run.
                 assert.match(block, new RegExp(`^ENTRYPOINT \\["/usr/local/bin/${t}"\\]$`, 'm'), `${t}: exec-form entrypoint`);
         }
         for (const [name, b] of Object.entries(BIN)) assert.ok(b.exe.some((e) => targets.includes(e)), `no image for ${name}`);
+        // Every executable the build stage builds and installs is one a meson.build defines, and every one copied
+        // into an image was installed into /out.
+        const built = df.match(/^ARG EXECUTABLES="([^"]*)"$/m)?.[1].split(/\s+/).filter((x) => x && x !== '\\');
+        assert.ok(built?.length, 'ARG EXECUTABLES (the build stage\'s list) not found');
+        for (const b of built) {
+                const dir = path.dirname(b);
+                assert.ok(fs.existsSync(path.join(ROOT, dir, 'meson.build')) && read(`${dir}/meson.build`).includes(`executable('${path.basename(b)}'`),
+                        `the Dockerfile builds ${b}, which no ${dir}/meson.build defines`);
+        }
+        for (const m of df.matchAll(/^COPY --from=build (.+) \/usr\/local\/bin\/\S*$/gm))
+                for (const src of m[1].split(/\s+/))
+                        assert.ok(built.map((b) => `/out/${path.basename(b)}`).includes(src), `COPY ${src}: not built into /out`);
         // Every runtime library a binary links is on the runtime list (ldd of the built gateway and payment worker).
         const run = read('deploy/local/packages-run.txt');
         const libs = { 'libnats.so': 'libnats3.4', 'libprotobuf-c.so': 'libprotobuf-c1', 'libpq.so': 'libpq5', 'libcivetweb.so': 'libcivetweb1',

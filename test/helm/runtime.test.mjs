@@ -10,17 +10,16 @@ import { promisify } from 'node:util';
 import { connect } from 'nats';
 import { startPlatform } from '../harness.mjs';
 
-import { ROOT } from './tools.mjs';
+import { ROOT, topology } from './tools.mjs';
 
-// The endpoints each process must announce (lib/discovery.c; lib/bus.c's durables, the orchestrator's RPC).
+// The endpoints each process must announce (lib/discovery.c), from the topology's one home (lib/topology.{h,c}):
+// each worker its durable consumer (name and queue group = the durable, subject = its filter, on its stream); the
+// orchestrator the RPCs it serves, core request/reply: the order RPCs of its shards (food.rpc.orders.<shard>.<verb>,
+// announced as one pattern) and the stuck-saga query. The gateway serves nothing on NATS.
+const TOPO = topology();
 const ENDPOINTS = {
-        orchestrator: ['food.rpc.>', 'food.evt.>'],
-        payment: ['food.cmd.payment.>'],
-        store: ['food.cmd.store.>'],
-        delivery: ['food.cmd.delivery.>'],
-        coupon: ['food.cmd.coupon.>'],
-        notification: ['food.cmd.notification.>', 'food.order.>'],
-        projector: ['food.order.>'],
+        orchestrator: [{ subject: `${TOPO.prefix}.rpc.orders.*.*` }, { subject: TOPO.rpcStuck }],
+        ...Object.fromEntries(TOPO.consumers.map((c) => [c.durable, [{ subject: c.filter, name: c.durable, queue_group: c.durable, stream: c.stream }]])),
         gateway: [],
 };
 let ANNOUNCED; // name -> endpoints of the processes the harness started
@@ -70,7 +69,13 @@ test('every started process answers $SRV.PING with its name, a unique id and a s
 
 test('$SRV.INFO lists each process\'s durable consumer or RPC subjects as endpoints', async () => {
         const client = nc.services.client({ maxWait: DISCOVERY_TIMEOUT });
-        for (const [name, subjects] of Object.entries(ANNOUNCED)) {
+        const wrong = []; // every process's mismatches, reported together
+        // One form for an expected endpoint ({subject, name?, queue_group?, stream?}) and an announced one (metadata
+        // {kind, stream}).
+        const shape = (e) => ({ subject: e.subject, ...(e.name && { name: e.name }), ...(e.queue_group && { queue_group: e.queue_group }),
+                kind: (e.metadata ? e.metadata.kind === 'jetstream-durable' : Boolean(e.stream)) ? 'jetstream-durable' : 'request-reply',
+                stream: (e.metadata ? e.metadata.stream : e.stream) ?? '' });
+        for (const [name, want] of Object.entries(ANNOUNCED)) {
                 const infos = await collect(client.info(name));
                 assert.equal(infos.length, 1, `info ${name}: ${JSON.stringify(infos)}`);
                 const info = infos[0];
@@ -78,12 +83,23 @@ test('$SRV.INFO lists each process\'s durable consumer or RPC subjects as endpoi
                 assert.equal(info.name, name);
                 assert.equal(typeof info.description, 'string');
                 assert.ok(Array.isArray(info.endpoints), `endpoints of ${name}: ${JSON.stringify(info)}`);
-                assert.deepEqual(info.endpoints.map((e) => e.subject).sort(), [...subjects].sort());
                 for (const e of info.endpoints) {
                         assert.equal(typeof e.name, 'string');
                         assert.equal(typeof e.queue_group, 'string');
                 }
+                // Compared on what the topology fixes: subject, kind and stream; name and queue group for durables.
+                const expected = want.map(shape).sort((a, b) => a.subject.localeCompare(b.subject));
+                const got = info.endpoints.map((e) => {
+                        const w = want.find((x) => x.subject === e.subject);
+                        const g = shape(e);
+                        if (!w?.name) delete g.name;
+                        if (!w?.queue_group) delete g.queue_group;
+                        return g;
+                }).sort((a, b) => a.subject.localeCompare(b.subject));
+                if (JSON.stringify(got) !== JSON.stringify(expected))
+                        wrong.push(`${name}: announces ${JSON.stringify(got)}\n  the topology says ${JSON.stringify(expected)}`);
         }
+        assert.deepEqual(wrong, [], `endpoints announced (lib/discovery.c) vs lib/topology.c:\n${wrong.join('\n')}`);
 });
 
 test('$SRV.STATS answers with a start time and per-endpoint counters', async () => {
@@ -94,7 +110,7 @@ test('$SRV.STATS answers with a start time and per-endpoint counters', async () 
         assert.equal(s.type, 'io.nats.micro.v1.stats_response');
         assert.ok(Number.isFinite(Date.parse(s.started)), `started: ${s.started}`);
         assert.ok(Math.abs(Date.now() - Date.parse(s.started)) < 10 * 60_000, `started ${s.started} is not recent`);
-        assert.equal(s.endpoints.length, 2);
+        assert.deepEqual(s.endpoints.map((e) => e.subject).sort(), ENDPOINTS.notification.map((e) => e.subject).sort(), JSON.stringify(s.endpoints));
         for (const e of s.endpoints) {
                 for (const k of ['num_requests', 'num_errors', 'processing_time', 'average_processing_time'])
                         assert.equal(typeof e[k], 'number', `${k} of ${JSON.stringify(e)}`);
@@ -113,12 +129,18 @@ async function checkMetrics(name, url) {
         assert.equal(r.status, 0, `promtool check metrics on ${name} (exit ${r.status}): ${r.stdout}${r.stderr}`);
 }
 
-for (const name of ['orchestrator', 'payment', 'store', 'delivery', 'notification', 'projector']) {
+// Every process with a health port: the orchestrator and each worker of the topology.
+const WITH_HEALTH_PORT = ['orchestrator', ...TOPO.consumers.map((c) => c.durable)];
+for (const name of WITH_HEALTH_PORT) {
         test(`${name} /metrics passes promtool check metrics`, async () => {
                 const [proc] = p.find(name);
                 await checkMetrics(name, `${proc.healthUrl}/metrics`);
         });
 }
+
+test('every started process with a health port had its /metrics checked', () => {
+        for (const proc of p.procs.filter((x) => x.healthUrl)) assert.ok(WITH_HEALTH_PORT.includes(proc.service), `${proc.name}: /metrics not checked`);
+});
 
 test('gateway /metrics passes promtool check metrics', async () => {
         await checkMetrics('gateway', `${p.url}/metrics`);

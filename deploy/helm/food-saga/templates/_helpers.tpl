@@ -40,8 +40,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* The Secret with jwt-secret, database-password, psp-api-key (the bundled PostgreSQL subchart computes the
-     same name: <release>-food-saga-secrets). */}}
+{{/* The Secret with jwt-secret, database-password, psp-api-key, notify-api-key and nats-password-<user> (the
+     bundled PostgreSQL and NATS subcharts compute the same name: <release>-food-saga-secrets). */}}
 {{- define "food-saga.secretName" -}}
 {{- default (printf "%s-food-saga-secrets" .Release.Name) .Values.global.secrets.existingSecret -}}
 {{- end -}}
@@ -124,7 +124,19 @@ readinessProbe:
   failureThreshold: {{ $p.readiness.failureThreshold }}
 {{- end -}}
 
-{{/* Environment every NATS/PostgreSQL process reads: the ConfigMap plus the database password. */}}
+{{/* The NATS users of charts/nats/files/auth.conf, one per process plus the operators' admin: the Secret holds a
+     nats-password-<user> for each (the bundled nats-server reads the same keys). */}}
+{{- define "food-saga.natsUsers" -}}
+admin orchestrator payment store delivery coupon notification gateway
+{{- end -}}
+
+{{/* "true" when the component keeps state in PostgreSQL (service_start with schemas); the payment worker keeps
+     none (the provider's idempotency keys make every command safe to repeat). Call with the component name. */}}
+{{- define "food-saga.usesPostgresql" -}}
+{{- if not (has . (list "payment")) }}true{{ end -}}
+{{- end -}}
+
+{{/* The database password of a process that uses PostgreSQL (the ConfigMap has the rest of DATABASE_URL). */}}
 {{- define "food-saga.commonEnv" -}}
 - name: PGPASSWORD
   valueFrom:
@@ -158,8 +170,8 @@ readinessProbe:
 checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
 {{- end -}}
 
-{{/* Egress every NATS/PostgreSQL process needs: DNS, NATS (bundled pods or external CIDRs), PostgreSQL. */}}
-{{- define "food-saga.egressDnsNatsPg" -}}
+{{/* Egress every process needs: DNS and NATS (bundled pods or external CIDRs). */}}
+{{- define "food-saga.egressDnsNats" -}}
 - ports:
     - {port: 53, protocol: UDP}
     - {port: 53, protocol: TCP}
@@ -181,6 +193,10 @@ checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sh
     - {port: {{ . }}, protocol: TCP}
     {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* Egress of a process that uses PostgreSQL (bundled pods or external CIDRs). */}}
+{{- define "food-saga.egressPg" -}}
 {{- if .Values.postgresql.enabled }}
 - to:
     - podSelector:
