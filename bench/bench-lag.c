@@ -1,4 +1,4 @@
-/* Reads JetStream consumer state from nats-server's /jsz monitoring page, twice, and keeps both samples. */
+/* Reads JetStream stream and consumer state from nats-server's /jsz monitoring page, twice, and keeps both samples. */
 #include "bench-lag.h"
 
 #include <errno.h>
@@ -13,6 +13,8 @@ struct Lag {
         Http *http;
         LagFigure figs[LAG_CONSUMERS_MAX];
         size_t n;
+        LagStream streams[LAG_STREAMS_MAX];
+        size_t n_streams;
 };
 
 int lag_new(Lag **ret, const char *monitor_url) {
@@ -55,6 +57,18 @@ static LagFigure *figure_for(Lag *l, const char *name) {
         return f;
 }
 
+static LagStream *stream_for(Lag *l, const char *name) {
+        for (size_t i = 0; i < l->n_streams; i++)
+                if (strcmp(l->streams[i].name, name) == 0)
+                        return &l->streams[i];
+        if (l->n_streams == LAG_STREAMS_MAX)
+                return NULL;
+        LagStream *s = &l->streams[l->n_streams++];
+        memset(s, 0, sizeof(*s));
+        snprintf(s->name, sizeof(s->name), "%s", name);
+        return s;
+}
+
 int lag_parse(Lag *l, const char *text, size_t len, bool begin) {
         json_error_t jerr;
         /* INT_AS_REAL: /jsz holds unsigned 64-bit values (e.g. 18446744073709551615) that jansson's signed
@@ -70,6 +84,15 @@ int lag_parse(Lag *l, const char *text, size_t len, bool begin) {
         json_array_foreach(accounts, ai, acc) {
                 json_array_foreach(json_object_get(acc, "stream_detail"), si, stream) {
                         const char *sname = json_string_value(json_object_get(stream, "name"));
+                        LagStream *st = sname ? stream_for(l, sname) : NULL;
+                        if (st) {
+                                if (begin)
+                                        st->begun = true;
+                                else
+                                        st->ended = true;
+                                st->last_seq[k] =
+                                        u64_of(json_object_get(json_object_get(stream, "state"), "last_seq"));
+                        }
                         json_array_foreach(json_object_get(stream, "consumer_detail"), ci, cons) {
                                 const char *cname = json_string_value(json_object_get(cons, "name"));
                                 if (!sname || !cname)
@@ -122,4 +145,29 @@ int lag_sample(Lag *l, bool begin, char *err, size_t err_cap) {
 size_t lag_figures(const Lag *l, const LagFigure **ret) {
         *ret = l->figs;
         return l->n;
+}
+
+size_t lag_streams(const Lag *l, const LagStream **ret) {
+        *ret = l->streams;
+        return l->n_streams;
+}
+
+uint64_t lag_delta(bool begun, bool ended, uint64_t begin, uint64_t end) {
+        if (!ended)
+                return 0;
+        if (!begun || end < begin)
+                return end;
+        return end - begin;
+}
+
+void lag_work(const Lag *l, LagWork *ret) {
+        *ret = (LagWork){0};
+        for (size_t i = 0; i < l->n_streams; i++) {
+                const LagStream *s = &l->streams[i];
+                ret->published += lag_delta(s->begun, s->ended, s->last_seq[0], s->last_seq[1]);
+        }
+        for (size_t i = 0; i < l->n; i++) {
+                const LagFigure *f = &l->figs[i];
+                ret->delivered += lag_delta(f->begun, f->ended, f->delivered[0], f->delivered[1]);
+        }
 }

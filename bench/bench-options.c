@@ -32,8 +32,10 @@ static void usage(FILE *f) {
               "                        coupon-worker,sandbox-psp,sandbox-sink,nats-server,postgres)\n"
               "      --jwt-secret-file F  sign HS256 tokens with the secret in F instead of POST /auth/dev-token\n"
               "      --card TOKEN      card token for payment (default tok_ok)\n"
-              "      --nats-monitor URL  nats-server monitoring URL for JetStream consumer lag\n"
+              "      --nats-monitor URL  nats-server monitoring URL for the JetStream figures\n"
               "                        (default http://127.0.0.1:8222; \"off\" to skip)\n"
+              "      --database URL    PostgreSQL to read commits, statements and WAL per order from\n"
+              "                        (default: $DATABASE_URL if set, else off; \"off\" to skip)\n"
               "      --seed N          random seed for store and item choice (default: from the clock)\n"
               "      --json            print the report as a JSON object\n"
               "  -h, --help            this text\n",
@@ -87,7 +89,7 @@ static int parse_procs(BenchOptions *o, const char *list) {
 
 int options_parse(BenchOptions *o, int argc, char **argv, FILE *out, FILE *err) {
         enum { OPT_RATE = 256, OPT_WARMUP, OPT_DRAIN, OPT_TIMEOUT, OPT_PIDS, OPT_PROCS, OPT_JWT, OPT_CARD, OPT_SEED,
-               OPT_JSON, OPT_URL, OPT_MONITOR };
+               OPT_JSON, OPT_URL, OPT_MONITOR, OPT_DATABASE };
         static const struct option longopts[] = {
                 {"url", required_argument, NULL, OPT_URL},
                 {"concurrency", required_argument, NULL, 'c'},
@@ -104,6 +106,7 @@ int options_parse(BenchOptions *o, int argc, char **argv, FILE *out, FILE *err) 
                 {"seed", required_argument, NULL, OPT_SEED},
                 {"json", no_argument, NULL, OPT_JSON},
                 {"nats-monitor", required_argument, NULL, OPT_MONITOR},
+                {"database", required_argument, NULL, OPT_DATABASE},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
@@ -115,7 +118,10 @@ int options_parse(BenchOptions *o, int argc, char **argv, FILE *out, FILE *err) 
                 .timeout_ms = 10000,
                 .card_token = "tok_ok",
                 .nats_monitor = "http://127.0.0.1:8222",
+                .database = getenv("DATABASE_URL"),
         };
+        if (o->database && (*o->database == '\0' || strcmp(o->database, "off") == 0))
+                o->database = NULL;
         bool duration_given = false;
         uint64_t u = 0;
         int c, r = 0;
@@ -221,6 +227,13 @@ int options_parse(BenchOptions *o, int argc, char **argv, FILE *out, FILE *err) 
                                 goto bad;
                         }
                         o->nats_monitor = optarg;
+                        break;
+                case OPT_DATABASE:
+                        if (*optarg == '\0') {
+                                what = "--database needs a PostgreSQL URL or off";
+                                goto bad;
+                        }
+                        o->database = strcmp(optarg, "off") == 0 ? NULL : optarg;
                         break;
                 case OPT_JSON:
                         o->json = true;

@@ -25,11 +25,14 @@ typedef struct {
         const char *jwt_secret_file; /* sign tokens locally with this HS256 secret instead of /auth/dev-token */
         const char *card_token;
         const char *nats_monitor;    /* nats-server monitoring base URL for consumer lag, NULL = off */
+        const char *database;        /* PostgreSQL URL or conninfo for the database work per order (borrowed from
+                                      * argv or the environment), NULL = off */
         uint64_t seed;               /* for store and item choice; 0 = from the clock */
         bool json;                   /* print the report as one JSON object */
 } BenchOptions;
 
-/* Parses argv into *o (which the caller zeroed or not: every field is set).
+/* Parses argv into *o (which the caller zeroed or not: every field is set). The --database default is the
+ * DATABASE_URL environment variable, read here once.
  * Returns 0, OPTIONS_HELP after printing the usage to `out`, or -EINVAL after
  * printing why to `err`. Free with options_done even on failure. */
 int options_parse(BenchOptions *o, int argc, char **argv, FILE *out, FILE *err);

@@ -1,4 +1,5 @@
-/* Text and JSON renderings of a food-bench run: throughput, latency per call, errors, CPU and memory. */
+/* Text and JSON renderings of a food-bench run: throughput, latency per call, errors, JetStream and PostgreSQL
+ * work, CPU and memory. */
 #include "bench-report.h"
 
 #include <errno.h>
@@ -84,7 +85,54 @@ static void text_lag(FILE *out, const FlowResult *res, const Lag *lag) {
         }
 }
 
-int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag) {
+/* Why a work figure is missing: its source is off, or it could not be read at a window edge. */
+static const char *work_missing(const char *source, const char *option) {
+        return source ? "unreadable at a window edge, see the message above" : option;
+}
+
+static void text_work(FILE *out, const BenchOptions *o, const FlowResult *res, const Lag *lag, const PgStat *pg) {
+        uint64_t n = res->completed;
+        PgStatWork w;
+        fprintf(out, "\nWork per completed order (window totals in brackets)\n");
+        if (pg && pgstat_work(pg, &w)) {
+                fprintf(out, "  PostgreSQL  commits %.2f (%llu), statements ", per_order((double)w.commits, n),
+                        (unsigned long long)w.commits);
+                if (w.has_statements)
+                        fprintf(out, "%.2f (%llu)", per_order((double)w.statements, n),
+                                (unsigned long long)w.statements);
+                else
+                        fprintf(out, "unavailable (no pg_stat_statements)");
+                fprintf(out, ", WAL %.0f bytes (%.1f MiB)\n", per_order((double)w.wal_bytes, n),
+                        (double)w.wal_bytes / (1024.0 * 1024.0));
+        } else {
+                fprintf(out, "  PostgreSQL  not measured (%s)\n", work_missing(o->database, "--database off"));
+        }
+        if (!lag) {
+                fprintf(out, "  JetStream   not measured (%s)\n", work_missing(o->nats_monitor, "--nats-monitor off"));
+                return;
+        }
+        LagWork j;
+        lag_work(lag, &j);
+        fprintf(out, "  JetStream   publishes %.2f (%llu), deliveries %.2f (%llu)\n", per_order((double)j.published, n),
+                (unsigned long long)j.published, per_order((double)j.delivered, n), (unsigned long long)j.delivered);
+        const LagStream *streams = NULL;
+        size_t n_streams = lag_streams(lag, &streams);
+        bool first = true;
+        for (size_t i = 0; i < n_streams; i++) {
+                const LagStream *st = &streams[i];
+                uint64_t d = lag_delta(st->begun, st->ended, st->last_seq[0], st->last_seq[1]);
+                if (d == 0)
+                        continue;
+                fprintf(out, "%s%s %.2f", first ? "              publishes by stream: " : ", ", st->name,
+                        per_order((double)d, n));
+                first = false;
+        }
+        if (!first)
+                fprintf(out, "\n");
+}
+
+int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag,
+                const PgStat *pg) {
         fprintf(out, "food-bench %s: %u customers, ", o->url, o->concurrency);
         if (o->rate > 0)
                 fprintf(out, "open loop at %g orders/s", o->rate);
@@ -135,6 +183,7 @@ int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const P
 
         if (lag)
                 text_lag(out, res, lag);
+        text_work(out, o, res, lag, pg);
         if (!procs) {
                 fprintf(out, "\nCPU      not measured (the window never began or /proc was unreadable)\n");
                 return 0;
@@ -196,7 +245,51 @@ static json_t *json_lag(const FlowResult *res, const Lag *lag) {
         return list;
 }
 
-int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag) {
+/* {"commits": …, "commits_per_order": …, "statements": … or null, …}, or NULL when out of memory. */
+static json_t *json_pg_work(const FlowResult *res, const PgStatWork *w) {
+        uint64_t n = res->completed;
+        json_t *pg = json_pack("{s:I, s:f, s:o, s:o, s:I, s:f}", "commits", (json_int_t)w->commits,
+                               "commits_per_order", per_order((double)w->commits, n), "statements",
+                               w->has_statements ? json_integer((json_int_t)w->statements) : json_null(),
+                               "statements_per_order",
+                               w->has_statements ? json_real(per_order((double)w->statements, n)) : json_null(),
+                               "wal_bytes", (json_int_t)w->wal_bytes, "wal_bytes_per_order",
+                               per_order((double)w->wal_bytes, n));
+        return pg;
+}
+
+static json_t *json_js_work(const FlowResult *res, const Lag *lag) {
+        uint64_t n = res->completed;
+        LagWork j;
+        lag_work(lag, &j);
+        json_t *streams = json_array();
+        const LagStream *st = NULL;
+        size_t n_streams = lag_streams(lag, &st);
+        for (size_t i = 0; streams && i < n_streams; i++) {
+                uint64_t d = lag_delta(st[i].begun, st[i].ended, st[i].last_seq[0], st[i].last_seq[1]);
+                json_t *e = json_pack("{s:s, s:I, s:f}", "name", st[i].name, "publishes", (json_int_t)d,
+                                      "publishes_per_order", per_order((double)d, n));
+                if (!e || json_array_append_new(streams, e) < 0) {
+                        json_decref(streams);
+                        return NULL;
+                }
+        }
+        if (!streams)
+                return NULL;
+        return json_pack("{s:I, s:f, s:I, s:f, s:o}", "publishes", (json_int_t)j.published, "publishes_per_order",
+                         per_order((double)j.published, n), "deliveries", (json_int_t)j.delivered,
+                         "deliveries_per_order", per_order((double)j.delivered, n), "streams", streams);
+}
+
+static json_t *json_work(const FlowResult *res, const Lag *lag, const PgStat *pg) {
+        PgStatWork w;
+        return json_pack("{s:I, s:o, s:o}", "orders", (json_int_t)res->completed, "postgres",
+                         pg && pgstat_work(pg, &w) ? json_pg_work(res, &w) : json_null(), "jetstream",
+                         lag ? json_js_work(res, lag) : json_null());
+}
+
+int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag,
+                const PgStat *pg) {
         json_t *root = json_object(), *lat = json_object(), *kinds = json_array(), *by_call = json_object();
         int r = -ENOMEM;
         if (!root || !lat || !kinds || !by_call)
@@ -279,6 +372,8 @@ int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const P
                 goto out;
         }
         if (set(root, "consumers", lag ? json_lag(res, lag) : json_null()) < 0)
+                goto out;
+        if (set(root, "work", json_work(res, lag, pg)) < 0)
                 goto out;
         r = json_dumpf(root, out, JSON_INDENT(2)) == 0 && fputc('\n', out) != EOF ? 0 : -EIO;
 out:

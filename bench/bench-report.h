@@ -5,11 +5,15 @@
 #include "bench-flow.h"
 #include "bench-lag.h"
 #include "bench-options.h"
+#include "bench-pgstat.h"
 #include "bench-procs.h"
 
 /* Writes the report of `res` to `out`. `procs` (borrowed) is NULL when the
  * /proc figures are missing (window never began, or /proc unreadable), `lag`
- * when the consumer figures are (monitoring off or unreachable).
+ * when the JetStream figures are (monitoring off or unreachable), `pg` when
+ * the PostgreSQL ones are (--database off, or unreachable at a window edge).
  * 0 or -ENOMEM / -EIO. */
-int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag);
-int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag);
+int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag,
+                const PgStat *pg);
+int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag,
+                const PgStat *pg);

@@ -7,6 +7,7 @@
 #include "bench-flow.h"
 #include "bench-lag.h"
 #include "bench-options.h"
+#include "bench-pgstat.h"
 #include "bench-procs.h"
 #include "bench-report.h"
 
@@ -24,9 +25,44 @@ typedef struct {
         bool begun, ended;
         Lag *lag; /* NULL when off */
         bool lag_begun, lag_ended;
+        PgStat *pg; /* NULL when off */
+        bool pg_begun, pg_ended;
 } Sampling;
 
-/* The window hook: /proc snapshots and consumer lag at its start and end. A failure only loses those figures. */
+static void sample_lag(Sampling *s, bool begin) {
+        if (!s->lag || (!begin && !s->lag_begun))
+                return;
+        char err[256];
+        if (lag_sample(s->lag, begin, err, sizeof(err)) < 0) {
+                fprintf(stderr,
+                        "food-bench: NATS monitoring: %s (no JetStream figures; --nats-monitor off hides this)\n", err);
+                return;
+        }
+        if (begin)
+                s->lag_begun = true;
+        else
+                s->lag_ended = true;
+}
+
+static void sample_pg(Sampling *s, bool begin) {
+        if (!s->pg || (!begin && !s->pg_begun))
+                return;
+        char err[256];
+        bool note = false;
+        if (pgstat_sample(s->pg, begin, err, sizeof(err), &note) < 0) {
+                fprintf(stderr, "food-bench: PostgreSQL: %s (no database figures; --database off hides this)\n", err);
+                return;
+        }
+        if (note)
+                fprintf(stderr, "food-bench: PostgreSQL: %s (no statement count)\n", err);
+        if (begin)
+                s->pg_begun = true;
+        else
+                s->pg_ended = true;
+}
+
+/* The window hook: /proc snapshots, JetStream state and PostgreSQL counters at its start and end. A failure only
+ * loses those figures. */
 static void on_window(void *ctx, bool begin) {
         Sampling *s = ctx;
         int r = begin ? procs_begin(s->procs) : procs_end(s->procs);
@@ -37,18 +73,8 @@ static void on_window(void *ctx, bool begin) {
         else
                 s->ended = s->begun;
 
-        if (!s->lag || (!begin && !s->lag_begun))
-                return;
-        char err[256];
-        if (lag_sample(s->lag, begin, err, sizeof(err)) < 0) {
-                fprintf(stderr, "food-bench: NATS monitoring: %s (no consumer figures; --nats-monitor off hides this)\n",
-                        err);
-                return;
-        }
-        if (begin)
-                s->lag_begun = true;
-        else
-                s->lag_ended = true;
+        sample_lag(s, begin);
+        sample_pg(s, begin);
 }
 
 int main(int argc, char **argv) {
@@ -87,6 +113,11 @@ int main(int argc, char **argv) {
                 goto out;
         }
 
+        if (o.database && pgstat_new(&sampling.pg, o.database) < 0) {
+                fprintf(stderr, "food-bench: out of memory\n");
+                goto out;
+        }
+
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
@@ -98,7 +129,8 @@ int main(int argc, char **argv) {
                 goto out;
         const Procs *procs = sampling.ended ? sampling.procs : NULL;
         const Lag *lag = sampling.lag_ended ? sampling.lag : NULL;
-        r = o.json ? report_json(stdout, &o, &res, procs, lag) : report_text(stdout, &o, &res, procs, lag);
+        const PgStat *pg = sampling.pg_ended ? sampling.pg : NULL;
+        r = o.json ? report_json(stdout, &o, &res, procs, lag, pg) : report_text(stdout, &o, &res, procs, lag, pg);
         if (r < 0 || fflush(stdout) != 0) {
                 fprintf(stderr, "food-bench: writing the report failed\n");
                 goto out;
@@ -108,6 +140,7 @@ int main(int argc, char **argv) {
 out:
         procs_free(sampling.procs);
         lag_free(sampling.lag);
+        pgstat_free(sampling.pg);
         flow_result_done(&res);
         options_done(&o);
         return rc;

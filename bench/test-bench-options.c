@@ -1,6 +1,7 @@
 /* Unit test of food-bench's option parsing: defaults, every option, and refusal of bad values. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench-options.h"
@@ -31,6 +32,7 @@ int main(void) {
         BenchOptions o;
         int r;
 
+        unsetenv("DATABASE_URL");
         r = parse(&o, (const char *const[]){NULL});
         CHECK(r == 0, "no options: expected 0, got %d", r);
         CHECK(strcmp(o.url, "http://127.0.0.1:8080") == 0, "default url: got %s", o.url);
@@ -44,7 +46,29 @@ int main(void) {
         CHECK(!o.json, "default: expected text report");
         CHECK(o.nats_monitor && strcmp(o.nats_monitor, "http://127.0.0.1:8222") == 0,
               "default monitor: expected http://127.0.0.1:8222, got %s", o.nats_monitor ? o.nats_monitor : "(null)");
+        CHECK(!o.database, "default database without DATABASE_URL: expected off, got %s", o.database);
         options_done(&o);
+
+        /* --database: DATABASE_URL is the default, the option overrides it, "off" turns it off. */
+        setenv("DATABASE_URL", "postgresql://food@127.0.0.1:5433/food", 1);
+        r = parse(&o, (const char *const[]){NULL});
+        CHECK(r == 0 && o.database && strcmp(o.database, "postgresql://food@127.0.0.1:5433/food") == 0,
+              "database from DATABASE_URL: got %d, %s", r, o.database ? o.database : "(null)");
+        options_done(&o);
+        r = parse(&o, (const char *const[]){"--database", "postgresql://x@db/y", NULL});
+        CHECK(r == 0 && o.database && strcmp(o.database, "postgresql://x@db/y") == 0,
+              "--database URL: got %d, %s", r, o.database ? o.database : "(null)");
+        options_done(&o);
+        r = parse(&o, (const char *const[]){"--database", "off", NULL});
+        CHECK(r == 0 && !o.database, "--database off: expected 0 and off, got %d, %s", r,
+              o.database ? o.database : "(null)");
+        options_done(&o);
+        setenv("DATABASE_URL", "off", 1);
+        r = parse(&o, (const char *const[]){NULL});
+        CHECK(r == 0 && !o.database, "DATABASE_URL=off: expected off, got %d, %s", r,
+              o.database ? o.database : "(null)");
+        options_done(&o);
+        unsetenv("DATABASE_URL");
 
         r = parse(&o, (const char *const[]){"--url", "http://10.0.0.1:9000", "-c", "64", "-d", "7.5", "--rate",
                                             "150", "--warmup", "0", "--json", "--procs", "gateway,postgres",
@@ -106,6 +130,7 @@ int main(void) {
         refused((const char *const[]){"--procs", "a-name-longer-than-15", NULL}, "--procs with a long name");
         refused((const char *const[]){"--procs", "a", "--pids-from", "/x", NULL}, "--procs with --pids-from");
         refused((const char *const[]){"--nats-monitor", "localhost:8222", NULL}, "--nats-monitor without http://");
+        refused((const char *const[]){"--database", "", NULL}, "--database empty");
         refused((const char *const[]){"--bogus", NULL}, "unknown option");
         refused((const char *const[]){"-c", NULL}, "-c without value");
         refused((const char *const[]){"stray", NULL}, "stray argument");

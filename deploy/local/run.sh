@@ -128,7 +128,8 @@ pg_data=$pg_home/data
 ln -sfn "$pg_home/postgres.log" "$logs/postgres.log"
 
 pg() { (cd "$pg_home" && "${as_pg[@]}" "$pg_bindir/$1" "${@:2}"); }
-psql_admin() { "$pg_bindir/psql" -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PG_PORT -U postgres -d postgres -c "$1"; }
+# psql_admin SQL [DATABASE]: runs SQL as the postgres superuser, in the postgres database unless told another.
+psql_admin() { "$pg_bindir/psql" -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PG_PORT -U postgres -d "${2:-postgres}" -c "$1"; }
 pg_alive() {
         local pid
         pid=$(head -n 1 "$pg_data/postmaster.pid" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
@@ -140,8 +141,10 @@ start_pg() {
                         die "initdb failed; see $logs/initdb.log"
         fi
         # Local mode: loopback only (trust authentication from initdb), the socket beside the cluster.
+        # pg_stat_statements: statements executed per order in bench/ (its library must be loaded at start).
         (cd "$pg_home" && setsid "${as_pg[@]}" "$pg_bindir/pg_ctl" -D "$pg_data" -l "$pg_home/postgres.log" -w -t 60 \
-                -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k '$pg_home'" start >/dev/null 9>&-) ||
+                -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k '$pg_home' -c shared_preload_libraries=pg_stat_statements" \
+                start >/dev/null 9>&-) ||
                 die "PostgreSQL did not start; see $logs/postgres.log"
         pg_started=1
 }
@@ -257,6 +260,10 @@ say "nats-server (JetStream in $STATE_DIR/nats) on $NATS_URL"
 start_pg
 [ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = 'food'")" = 1 ] || psql_admin 'CREATE ROLE food LOGIN'
 [ "$(psql_admin "SELECT 1 FROM pg_database WHERE datname = 'food'")" = 1 ] || psql_admin 'CREATE DATABASE food OWNER food'
+# Statements per order for bench/: not a trusted extension, so the superuser creates it; `food` then reads the
+# counters of every statement (the text only of its own), which is all food-bench needs.
+[ "$(psql_admin "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'" food)" = 1 ] ||
+        psql_admin 'CREATE EXTENSION pg_stat_statements' food
 say "PostgreSQL ($pg_data) on $DATABASE_URL"
 
 if [ ! -s "$STATE_DIR/jwt_secret" ]; then
