@@ -1,13 +1,12 @@
-/* libFuzzer harness of the store worker: a ticket command through decode, the checks store_handle
- * makes (store_check_ticket / store_check_withdraw), the ticket lines as the JSON it stores, and the
- * reply packed. Stops where the tickets table would be written. */
+/* libFuzzer harness of the store worker: a message on food.cmd.store through the worker loop's
+ * decode (fuzz_command_batch), then each command as store_handle takes it: the checks
+ * (store_check_ticket / store_check_withdraw), the ticket lines as the JSON it stores, and the
+ * answer. Stops where the tickets table would be written. */
 #include <jansson.h>
 #include <string.h>
 
 #include "fuzz-common.h"
 #include "store-handler.h"
-
-static const char *const types[] = {"food.v1.CreateTicket", "food.v1.UpdateTicket", "food.v1.WithdrawTicket"};
 
 static void ticket(const Food__V1__Correlation *corr, const Food__V1__Order *o) {
         const char *why = NULL;
@@ -27,28 +26,34 @@ static void ticket(const Food__V1__Correlation *corr, const Food__V1__Order *o) 
         rep.corr = (Food__V1__Correlation *)corr;
         rep.store_id = o->store_id;
         rep.status = o->status;
-        fuzz_repack(&rep.base);
+        fuzz_answer(&rep.base);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        ProtobufCMessage *m = FUZZ_INPUT(types, data, size);
-        if (!m)
+        fuzz_quiet();
+        Food__V1__CommandBatch *b = fuzz_command_batch("store", data, size);
+        if (!b)
                 return 0;
-        if (m->descriptor == &food__v1__create_ticket__descriptor) {
-                const Food__V1__CreateTicket *c = (const Food__V1__CreateTicket *)m;
-                ticket(c->corr, c->order);
-        } else if (m->descriptor == &food__v1__update_ticket__descriptor) {
-                const Food__V1__UpdateTicket *u = (const Food__V1__UpdateTicket *)m;
-                ticket(u->corr, u->order);
-        } else {
-                const Food__V1__WithdrawTicket *w = (const Food__V1__WithdrawTicket *)m;
-                if (store_check_withdraw(w) == 0) {
-                        Food__V1__TicketWithdrawn rep = FOOD__V1__TICKET_WITHDRAWN__INIT;
-                        rep.corr = w->corr;
-                        rep.store_id = w->store_id;
-                        fuzz_repack(&rep.base);
+        for (size_t i = 0; i < b->n_commands; i++) {
+                const ProtobufCMessage *m = codec_command_message(b->commands[i]);
+                if (m->descriptor == &food__v1__create_ticket__descriptor) {
+                        const Food__V1__CreateTicket *c = (const Food__V1__CreateTicket *)m;
+                        ticket(c->corr, c->order);
+                } else if (m->descriptor == &food__v1__update_ticket__descriptor) {
+                        const Food__V1__UpdateTicket *u = (const Food__V1__UpdateTicket *)m;
+                        ticket(u->corr, u->order);
+                } else {
+                        FUZZ_CHECK(m->descriptor == &food__v1__withdraw_ticket__descriptor, "%s in a store batch",
+                                   m->descriptor->name);
+                        const Food__V1__WithdrawTicket *w = (const Food__V1__WithdrawTicket *)m;
+                        if (store_check_withdraw(w) == 0) {
+                                Food__V1__TicketWithdrawn rep = FOOD__V1__TICKET_WITHDRAWN__INIT;
+                                rep.corr = w->corr;
+                                rep.store_id = w->store_id;
+                                fuzz_answer(&rep.base);
+                        }
                 }
         }
-        codec_free(m);
+        codec_free(&b->base);
         return 0;
 }

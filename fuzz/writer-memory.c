@@ -1,0 +1,754 @@
+/* The orchestrator's batch writer in memory (see writer-memory.h).
+ * The writer_* functions and the engine hooks follow orchestrator/saga-writer.c: what they do to
+ * a saga and what they would send must stay the same as there. */
+#include "writer-memory.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz-common.h"
+#include "notification-message.h"
+#include "saga-admin.h"
+#include "workers-memory.h"
+
+static const char *const worker_names[WRITER_WORKERS - 1] = {"store", "delivery", "coupon", "notification"};
+
+static Orchestrator orchestrator;
+static Writer *writer;
+static int64_t clock_skew;      /* how far the writer's clock is ahead of the real one */
+static unsigned inbox_seq;      /* RPC inboxes given */
+static bool key_used[WRITER_KEYS];
+
+/* ---- what the harnesses link in place of PostgreSQL and NATS (-Wl,--wrap=..., fuzz/meson.build) ---- */
+
+/* inputs_timers refreshes the food_sagas_stuck gauge from PostgreSQL, which is not here. */
+int __wrap_saga_admin_count_stuck(Pg *pg, int64_t older_than_ms, long long *ret);
+int __wrap_saga_admin_count_stuck(Pg *pg, int64_t older_than_ms, long long *ret) {
+        (void)pg;
+        (void)older_than_ms;
+        *ret = 0;
+        return -ENOTCONN;
+}
+
+/* A message as saga-inputs.c reads it, handed over as its natsMsg *: no NATS message is made (the
+ * library frees those later in a thread of its own, which makes every run look like a leak to
+ * libFuzzer), and the accessors saga-inputs.c calls read this instead. A new accessor there must
+ * be wrapped here too. */
+typedef struct {
+        const char *subject, *reply, *type, *traceparent;
+        const char *data;
+        int len;
+} MemoryMsg;
+
+static const MemoryMsg *memory_msg(const natsMsg *msg) {
+        return (const MemoryMsg *)(const void *)msg;
+}
+
+const char *__wrap_natsMsg_GetSubject(const natsMsg *msg);
+const char *__wrap_natsMsg_GetSubject(const natsMsg *msg) {
+        return memory_msg(msg)->subject;
+}
+
+const char *__wrap_natsMsg_GetReply(const natsMsg *msg);
+const char *__wrap_natsMsg_GetReply(const natsMsg *msg) {
+        return memory_msg(msg)->reply;
+}
+
+const char *__wrap_natsMsg_GetData(const natsMsg *msg);
+const char *__wrap_natsMsg_GetData(const natsMsg *msg) {
+        return memory_msg(msg)->data;
+}
+
+int __wrap_natsMsg_GetDataLength(const natsMsg *msg);
+int __wrap_natsMsg_GetDataLength(const natsMsg *msg) {
+        return memory_msg(msg)->len;
+}
+
+const char *__wrap_bus_header(natsMsg *msg, const char *key);
+const char *__wrap_bus_header(natsMsg *msg, const char *key) {
+        if (strcmp(key, BUS_HDR_TYPE) == 0)
+                return memory_msg(msg)->type;
+        if (strcmp(key, BUS_HDR_TRACE) == 0)
+                return memory_msg(msg)->traceparent;
+        return NULL;
+}
+
+/* ---- sagas in memory (as saga-writer.c) ----------------------------------------------------- */
+
+static size_t bucket_of(const char *order_id) {
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *c = order_id; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        return (size_t)(h % WRITER_BUCKETS);
+}
+
+static SagaRow *table_find(Writer *w, const char *order_id) {
+        for (SagaRow *r = w->table[bucket_of(order_id)]; r; r = r->next)
+                if (strcmp(r->order_id, order_id) == 0)
+                        return r;
+        return NULL;
+}
+
+static void table_add(Writer *w, SagaRow *row) {
+        size_t b = bucket_of(row->order_id);
+        row->next = w->table[b];
+        w->table[b] = row;
+        w->n_sagas++;
+}
+
+static void table_remove(Writer *w, SagaRow *row) {
+        for (SagaRow **p = &w->table[bucket_of(row->order_id)]; *p; p = &(*p)->next)
+                if (*p == row) {
+                        *p = row->next;
+                        w->n_sagas--;
+                        return;
+                }
+}
+
+static void saga_free(SagaRow *row) {
+        saga_row_clear(row);
+        free(row);
+}
+
+static bool push_ptr(void ***items, size_t *n, size_t *cap, void *p) {
+        if (*n == *cap) {
+                size_t c = *cap ? *cap * 2 : 64;
+                void **a = realloc(*items, c * sizeof(*a));
+                if (!a)
+                        return false;
+                *items = a;
+                *cap = c;
+        }
+        (*items)[(*n)++] = p;
+        return true;
+}
+
+static void visit(Writer *w, SagaRow *row) {
+        for (size_t i = w->n_visited; i-- > 0;)
+                if (w->visited[i] == row)
+                        return;
+        FUZZ_CHECK(push_ptr((void ***)&w->visited, &w->n_visited, &w->cap_visited, row), "out of memory");
+}
+
+void writer_touch(Writer *w, SagaRow *row) {
+        visit(w, row);
+        row->dirty = w->batch_no;
+        row->updated_ms = w->now_ms;
+}
+
+SagaRow *writer_saga(Writer *w, const char *order_id, int *err) {
+        SagaRow *row = table_find(w, order_id);
+        *err = 0;
+        if (row)
+                visit(w, row);
+        return row; /* not in memory: no PostgreSQL to load it from, so none */
+}
+
+bool writer_has_saga(Writer *w, const char *order_id) {
+        return table_find(w, order_id) != NULL;
+}
+
+SagaRow *writer_new_saga(Writer *w, const char *order_id) {
+        SagaRow *row = calloc(1, sizeof(*row));
+        if (!row)
+                return NULL;
+        snprintf(row->order_id, sizeof(row->order_id), "%s", order_id);
+        row->shard = ids_shard(order_id);
+        row->is_new = true;
+        row->created_ms = w->now_ms;
+        table_add(w, row);
+        writer_touch(w, row);
+        return row;
+}
+
+void writer_each_saga(Writer *w, void (*fn)(Writer *w, SagaRow *row, void *ud), void *ud) {
+        for (size_t b = 0; b < WRITER_BUCKETS; b++)
+                for (SagaRow *r = w->table[b], *next; r; r = next) {
+                        next = r->next;
+                        fn(w, r, ud);
+                }
+}
+
+SagaRow *writer_memory_saga(Writer *w, const char *order_id) {
+        return table_find(w, order_id);
+}
+
+/* ---- recent idempotency keys (as saga-writer.c) -------------------------------------------- */
+
+static size_t key_slot(const char *customer, const char *key) {
+        return ids_selector(customer, key) * (WRITER_KEYS / 256) + (strlen(key) % (WRITER_KEYS / 256));
+}
+
+const KeySlot *writer_key_find(Writer *w, const char *customer, const char *key) {
+        const KeySlot *s = &w->keys[key_slot(customer, key)];
+        return strcmp(s->customer, customer) == 0 && strcmp(s->key, key) == 0 ? s : NULL;
+}
+
+void writer_key_note(Writer *w, const char *customer, const char *key, const char *order_id, const char *hash) {
+        size_t i = key_slot(customer, key);
+        KeySlot *s = &w->keys[i];
+        key_used[i] = true;
+        snprintf(s->customer, sizeof(s->customer), "%s", customer);
+        snprintf(s->key, sizeof(s->key), "%s", key);
+        snprintf(s->order_id, sizeof(s->order_id), "%s", order_id);
+        snprintf(s->hash, sizeof(s->hash), "%s", hash);
+}
+
+/* ---- what a batch sends (as saga-writer.c) --------------------------------------------------- */
+
+static int part_add(PartBuf *b, const uint8_t *data, size_t len, int field) {
+        if (b->len + len + 11 > b->cap) {
+                size_t c = b->cap ? b->cap * 2 : 1024;
+                while (c < b->len + len + 11)
+                        c *= 2;
+                uint8_t *d = realloc(b->data, c);
+                if (!d)
+                        return -ENOMEM;
+                b->data = d;
+                b->cap = c;
+        }
+        size_t v = len;
+        b->data[b->len++] = (uint8_t)(field << 3 | 2);
+        do {
+                b->data[b->len++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+        } while (v);
+        memcpy(b->data + b->len, data, len);
+        b->len += len;
+        b->n++;
+        return 0;
+}
+
+static int worker_index(const char *worker) {
+        for (int i = 0; i < WRITER_WORKERS - 1; i++)
+                if (strcmp(worker_names[i], worker) == 0)
+                        return i;
+        return -1;
+}
+
+static int writer_send_command(Writer *w, const char *worker, const uint8_t *data, size_t len) {
+        int k = worker_index(worker);
+        if (k >= 0)
+                return part_add(&w->workers[k], data, len, 1);
+        FUZZ_CHECK(strcmp(worker, "payment") == 0, "a command for worker %s", worker);
+        if (w->n_payments == w->cap_payments) {
+                size_t c = w->cap_payments ? w->cap_payments * 2 : 16;
+                PartBuf *p = realloc(w->payments, c * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                memset(p + w->cap_payments, 0, (c - w->cap_payments) * sizeof(*p));
+                w->payments = p;
+                w->cap_payments = c;
+        }
+        return part_add(&w->payments[w->n_payments++], data, len, 1);
+}
+
+void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len) {
+        Outgoing *o;
+        if (!inbox || !*inbox || !data)
+                return;
+        if (w->n_outgoing == w->cap_outgoing) {
+                size_t c = w->cap_outgoing ? w->cap_outgoing * 2 : 64;
+                Outgoing *p = realloc(w->outgoing, c * sizeof(*p));
+                if (!p)
+                        return;
+                w->outgoing = p;
+                w->cap_outgoing = c;
+        }
+        o = &w->outgoing[w->n_outgoing];
+        o->data = malloc(len ? len : 1);
+        if (!o->data)
+                return;
+        memcpy(o->data, data, len);
+        o->len = len;
+        snprintf(o->inbox, sizeof(o->inbox), "%s", inbox);
+        w->n_outgoing++;
+}
+
+int writer_loose_command(Writer *w, const char *worker, const Food__V1__Command *c) {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        FUZZ_CHECK(codec_command_worker(c) && strcmp(codec_command_worker(c), worker) == 0,
+                   "a command of worker %s sent to %s", codec_command_worker(c) ? codec_command_worker(c) : "none",
+                   worker);
+        int r = codec_pack(&c->base, &data, &len);
+        if (r == 0)
+                r = writer_send_command(w, worker, data, len);
+        free(data);
+        return r;
+}
+
+int writer_notification(Writer *w, const char *customer_id, const char *order_id, const char *status,
+                        const char *message, int64_t at_ms) {
+        Food__V1__Notification n = FOOD__V1__NOTIFICATION__INIT;
+        char msg_id[40];
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int r = ids_uuid7(msg_id, sizeof(msg_id));
+        if (r < 0)
+                return r;
+        FUZZ_CHECK(customer_id && status && message, "a notification without customer, status or text");
+        saga_batch_notification(&w->batch, msg_id, customer_id, order_id, status, message, at_ms);
+        n.msg_id = msg_id;
+        n.customer_id = (char *)customer_id;
+        n.order_id = (char *)(order_id ? order_id : "");
+        n.status = (char *)status;
+        n.message = (char *)message;
+        n.at_ms = at_ms;
+        r = codec_pack(&n.base, &data, &len);
+        if (r == 0)
+                r = part_add(&w->workers[worker_index("notification")], data, len, 2);
+        free(data);
+        return r;
+}
+
+/* ---- the engine's hooks (as saga-writer.c, with the invariants of what they get) -------------- */
+
+static int hook_command(void *ud, SagaRow *row, const SagaStep *step, StepCommand *c) {
+        Writer *w = ud;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        const char *worker = codec_command_worker(&c->command);
+
+        FUZZ_CHECK(step && worker && strcmp(worker, step->worker) == 0, "step %s sends a command of worker %s",
+                   step ? step->name : "none", worker ? worker : "none");
+        FUZZ_CHECK(strcmp(c->corr.order_id, row->order_id) == 0, "saga %s sends a command about order %s",
+                   row->order_id, c->corr.order_id);
+        /* A settled saga decides nothing new: after a terminal state only compensations are sent. */
+        FUZZ_CHECK(!saga_state_terminal(row->state) || step->compensation, "saga %s is %s and sends %s",
+                   row->order_id, saga_state_name(row->state), step->name);
+        SagaPending *p = saga_row_add_command(row, step, c->corr.version, NULL, 0);
+        int r;
+        if (!p)
+                return -ENOMEM;
+        p->attempt = 1;
+        p->budget = 1;
+        p->next_try_ms = w->now_ms + saga_step_delay_ms(step, 1);
+        c->corr.command_id = p->command_id;
+        c->corr.attempt = 1;
+        r = codec_pack(&c->command.base, &data, &len);
+        if (r == 0 && !step->build) {
+                p->stored = data;
+                p->stored_len = len;
+                data = NULL;
+                r = writer_send_command(w, step->worker, p->stored, p->stored_len);
+        } else if (r == 0)
+                r = writer_send_command(w, step->worker, data, len);
+        free(data);
+        saga_row_log(row, LOG_COMMAND, codec_command_message(&c->command)->descriptor, step, 1, p->command_id, LOG_SENT,
+                     w->now_ms);
+        writer_touch(w, row);
+        return r;
+}
+
+static int hook_status(void *ud, SagaRow *row, const Food__V1__Order *o, const char *previous) {
+        Writer *w = ud;
+        Food__V1__OrderStatusChanged ev = FOOD__V1__ORDER_STATUS_CHANGED__INIT;
+        char text[NOTIFICATION_MESSAGE_MAX];
+        SagaState st;
+        SagaEvent *e;
+        int r;
+
+        /* The read side keeps the newest version: every event of a saga must be newer than its last. */
+        FUZZ_CHECK(row->order && o->version > row->order->version, "saga %s publishes version %lld after %lld",
+                   row->order_id, (long long)o->version, row->order ? (long long)row->order->version : -1LL);
+        FUZZ_CHECK(saga_state_parse(o->status, &st) == 0 && st == row->state, "saga %s is %s and publishes %s",
+                   row->order_id, saga_state_name(row->state), o->status);
+        FUZZ_CHECK(strcmp(o->id, row->order_id) == 0, "saga %s publishes order %s", row->order_id, o->id);
+        if (w->n_events == w->cap_events) {
+                size_t c = w->cap_events ? w->cap_events * 2 : 64;
+                SagaEvent *p = realloc(w->events, c * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                w->events = p;
+                w->cap_events = c;
+        }
+        e = &w->events[w->n_events];
+        memset(e, 0, sizeof(*e));
+        ev.order = (Food__V1__Order *)o;
+        ev.previous_status = (char *)previous;
+        ev.at_ms = o->updated_at_ms;
+        r = codec_pack(&ev.base, &e->payload, &e->len);
+        if (r < 0)
+                return r;
+        r = ids_uuid7(e->msg_id, sizeof(e->msg_id));
+        if (r < 0) {
+                free(e->payload);
+                return r;
+        }
+        e->shard = row->shard;
+        e->seq = ++w->seq[row->shard];
+        snprintf(e->order_id, sizeof(e->order_id), "%s", o->id);
+        w->n_events++;
+        saga_batch_event(&w->batch, e->shard, e->seq, e->order_id, e->msg_id, e->payload, e->len);
+        saga_row_log(row, LOG_EVENT, &food__v1__order_status_changed__descriptor, NULL, 0, 0, LOG_PUBLISHED,
+                     w->now_ms);
+        writer_touch(w, row);
+        if (notification_message(o->status, previous, o->amount_refunded, text, sizeof(text)) < 0)
+                return 0;
+        return writer_notification(w, o->customer_id, o->id, o->status, text, o->updated_at_ms);
+}
+
+static int hook_notice(void *ud, SagaRow *row, const char *kind, const char *message) {
+        Writer *w = ud;
+        FUZZ_CHECK(row->order, "a notice for saga %s without an order", row->order_id);
+        writer_touch(w, row);
+        return writer_notification(w, row->order->customer_id, row->order_id, kind, message, w->now_ms);
+}
+
+static int hook_saga(void *ud, SagaRow *row, const Food__V1__Order *order, int64_t deadline_ms) {
+        Writer *w = ud;
+        FUZZ_CHECK(!row->order || order->version >= row->order->version, "saga %s goes back from version %lld to %lld",
+                   row->order_id, row->order ? (long long)row->order->version : -1LL, (long long)order->version);
+        if (order != row->order) {
+                uint8_t *data = NULL;
+                size_t len = 0;
+                ProtobufCMessage *copy = NULL;
+                int r = codec_pack(&order->base, &data, &len);
+                if (r == 0)
+                        r = codec_unpack(&food__v1__order__descriptor, data, len, &copy);
+                free(data);
+                if (r < 0)
+                        return r;
+                if (row->order && !push_ptr((void ***)&w->retired, &w->n_retired, &w->cap_retired, row->order)) {
+                        codec_free(copy);
+                        return -ENOMEM;
+                }
+                row->order = (Food__V1__Order *)copy;
+        }
+        row->version = row->order->version;
+        if (deadline_ms != ENGINE_KEEP_DEADLINE)
+                row->deadline_ms = deadline_ms;
+        writer_touch(w, row);
+        return 0;
+}
+
+int writer_resend(Writer *w, SagaRow *row, SagaPending *p) {
+        ProtobufCMessage *m = NULL;
+        StepCommand c;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int r;
+
+        p->attempt++;
+        p->budget++;
+        p->next_try_ms = w->now_ms + saga_step_delay_ms(p->step, (int)p->budget);
+        if (p->stored) {
+                r = codec_unpack(&food__v1__command__descriptor, p->stored, p->stored_len, &m);
+                Food__V1__Correlation *corr =
+                        r == 0 ? codec_correlation(codec_command_message((Food__V1__Command *)m)) : NULL;
+                if (corr)
+                        corr->attempt = p->attempt;
+                if (r == 0)
+                        r = codec_pack(m, &data, &len);
+                codec_free(m);
+        } else {
+                r = saga_step_command(p->step, row->order, p->version, w->o->engine.cooked_coupon_discount, &c);
+                c.corr.command_id = p->command_id;
+                c.corr.attempt = p->attempt;
+                if (r == 0)
+                        r = codec_pack(&c.command.base, &data, &len);
+        }
+        if (r == 0)
+                r = writer_send_command(w, p->step->worker, data, len);
+        free(data);
+        return r;
+}
+
+/* ---- batches -------------------------------------------------------------------------------- */
+
+static void discard_sends(Writer *w) {
+        for (size_t i = 0; i < w->n_outgoing; i++)
+                free(w->outgoing[i].data);
+        w->n_outgoing = 0;
+        for (int i = 0; i < WRITER_WORKERS - 1; i++)
+                w->workers[i].len = w->workers[i].n = 0;
+        for (size_t i = 0; i < w->n_payments; i++)
+                w->payments[i].len = w->payments[i].n = 0;
+        w->n_payments = 0;
+        for (size_t i = 0; i < w->n_events; i++)
+                free(w->events[i].payload);
+        w->n_events = 0;
+}
+
+Writer *writer_memory_reset(void) {
+        if (!writer) {
+                fuzz_quiet();
+                writer = calloc(1, sizeof(*writer));
+                FUZZ_CHECK(writer, "out of memory");
+                orchestrator.engine = (EngineConfig){.payment_timeout_ms = 60000,
+                                                     .store_accept_timeout_ms = 600000,
+                                                     .auto_complete_ms = 3600000,
+                                                     .cooked_coupon_discount = 1000};
+                orchestrator.resend_after_ms = 1000;
+                orchestrator.max_attempts = 5;
+                orchestrator.stuck_after_ms = 900000;
+                orchestrator.batch_max = 512;
+                snprintf(orchestrator.instance, sizeof(orchestrator.instance), "orch_fuzz");
+                saga_admin_setup(orchestrator.stuck_after_ms);
+                saga_steps_configure(orchestrator.resend_after_ms, orchestrator.max_attempts);
+                inputs_metrics_init();
+                writer->o = &orchestrator;
+                FUZZ_CHECK(topo_answer_subject(writer->answer_subject, sizeof(writer->answer_subject),
+                                               orchestrator.instance) == 0,
+                           "no answer subject");
+                writer->out = (EngineOut){.ud = writer, .command = hook_command, .status = hook_status,
+                                          .notice = hook_notice, .saga = hook_saga};
+                for (int s = 0; s < IDS_SHARDS; s++)
+                        writer->owned[s] = true;
+                writer->n_owned = IDS_SHARDS;
+        }
+        Writer *w = writer;
+        for (size_t b = 0; b < WRITER_BUCKETS; b++) {
+                for (SagaRow *r = w->table[b], *next; r; r = next) {
+                        next = r->next;
+                        saga_free(r);
+                }
+                w->table[b] = NULL;
+        }
+        w->n_sagas = 0;
+        for (size_t i = 0; i < WRITER_KEYS; i++)
+                if (key_used[i]) {
+                        memset(&w->keys[i], 0, sizeof(w->keys[i]));
+                        key_used[i] = false;
+                }
+        memset(w->seq, 0, sizeof(w->seq));
+        w->n_visited = 0;
+        discard_sends(w);
+        workers_memory_clear();
+        clock_skew = 0;
+        return w;
+}
+
+void writer_memory_begin(Writer *w, int64_t advance_ms) {
+        if (advance_ms > 0 && advance_ms < INT64_MAX / 4 && clock_skew < INT64_MAX / 4)
+                clock_skew += advance_ms;
+        w->batch_no++;
+        w->now_ms = ids_now_ms() + clock_skew;
+        saga_batch_init(&w->batch);
+        w->n_visited = 0;
+}
+
+static int input(Writer *w, InputKind kind, const char *type, const char *subject, const char *reply,
+                 const uint8_t *data, size_t len, const char *traceparent) {
+        if (len > INT32_MAX)
+                return 0; /* more than a NATS message holds */
+        MemoryMsg msg = {.subject = subject, .reply = reply, .type = type, .traceparent = traceparent,
+                         .data = len ? (const char *)data : "", .len = (int)len};
+        Input in = {.kind = kind, .msg = (natsMsg *)(void *)&msg};
+        int r = inputs_handle(w, &in);
+        FUZZ_CHECK(r <= 0, "inputs_handle returned %d", r);
+        return r;
+}
+
+int writer_memory_rpc(Writer *w, const char *type, const char *subject, const uint8_t *data, size_t len,
+                      const char *traceparent) {
+        char inbox[48];
+        snprintf(inbox, sizeof(inbox), "_INBOX.fuzz.%u", ++inbox_seq);
+        return input(w, IN_RPC, type, subject, inbox, data, len, traceparent);
+}
+
+int writer_memory_answers(Writer *w, const char *type, const uint8_t *data, size_t len) {
+        return input(w, IN_ANSWERS, type, w->answer_subject, NULL, data, len, NULL);
+}
+
+int writer_memory_timers(Writer *w) {
+        int r = inputs_timers(w);
+        FUZZ_CHECK(r <= 0, "inputs_timers returned %d", r);
+        return r;
+}
+
+/* A batch that did not commit (as saga-writer.c's batch_rollback). */
+static void rollback(Writer *w) {
+        for (size_t i = 0; i < w->n_visited; i++) {
+                SagaRow *row = w->visited[i];
+                table_remove(w, row);
+                saga_free(row);
+        }
+        w->n_visited = 0;
+        for (size_t i = 0; i < w->n_events; i++)
+                if (w->seq[w->events[i].shard] >= w->events[i].seq)
+                        w->seq[w->events[i].shard] = w->events[i].seq - 1;
+        discard_sends(w);
+}
+
+/* The persisted form of a saga's commands and history reads back as they are. */
+static void check_record(const SagaRow *row) {
+        SagaRow back;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        FUZZ_CHECK(saga_row_pack_record(row, &data, &len) == 0, "the record of saga %s does not pack", row->order_id);
+        memset(&back, 0, sizeof(back));
+        FUZZ_CHECK(saga_row_unpack_record(&back, data, len) == 0, "the record of saga %s does not read back",
+                   row->order_id);
+        FUZZ_CHECK(back.n_commands == row->n_commands && back.commands_sent == row->commands_sent &&
+                           back.n_log == row->n_log,
+                   "saga %s: record of %zu commands (%u sent), %zu lines read back as %zu (%u), %zu", row->order_id,
+                   row->n_commands, row->commands_sent, row->n_log, back.n_commands, back.commands_sent, back.n_log);
+        for (size_t i = 0; i < row->n_commands; i++)
+                FUZZ_CHECK(back.commands[i].command_id == row->commands[i].command_id &&
+                                   back.commands[i].step == row->commands[i].step &&
+                                   back.commands[i].stored_len == row->commands[i].stored_len,
+                           "saga %s: command %zu reads back otherwise", row->order_id, i);
+        saga_row_clear(&back);
+        free(data);
+}
+
+/* The rows of the batch (as saga-writer.c's batch_rows); 0 or the error that fails the batch. */
+static int batch_rows(Writer *w) {
+        for (size_t i = 0; i < w->n_visited; i++) {
+                SagaRow *row = w->visited[i];
+                if (row->dirty != w->batch_no)
+                        continue;
+                row->settled = saga_row_done(row);
+                if (row->state != SAGA_PAYMENT_PENDING && row->state != SAGA_PAID && row->state != SAGA_ACCEPTED)
+                        row->card_token[0] = 0;
+                check_record(row);
+                int r = saga_batch_saga(&w->batch, row);
+                FUZZ_CHECK(r == 0 || r == -EINVAL || r == -ENOMEM, "saga_batch_saga returned %d", r);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void check_arrays(const char *what, PgArray **a, size_t n, size_t rows) {
+        for (size_t i = 0; i < n; i++) {
+                FUZZ_CHECK(pg_array_finish(a[i]) == 0, "%s: array %zu does not finish", what, i);
+                FUZZ_CHECK(a[i]->n == (int32_t)rows, "%s: array %zu of %d rows, %zu expected", what, i, a[i]->n, rows);
+                fuzz_pg_array_check(what, (const char *)a[i]->data, (int)a[i]->len, (int32_t)rows);
+        }
+}
+
+/* The statements' parameters the batch would commit with: one element per row in every array. */
+static void check_statements(SagaBatch *b) {
+        PgArray *s[] = {&b->s_id,     &b->s_shard,    &b->s_settled,       &b->s_state,       &b->s_step,
+                        &b->s_attempt, &b->s_version, &b->s_customer,      &b->s_store,       &b->s_order,
+                        &b->s_card,   &b->s_pending,  &b->s_record,        &b->s_deadline,    &b->s_step_deadline,
+                        &b->s_comp_failed, &b->s_created, &b->s_updated,   &b->s_reply_to};
+        PgArray *e[] = {&b->e_shard, &b->e_seq, &b->e_order, &b->e_msg, &b->e_payload};
+        PgArray *no[] = {&b->n_msg, &b->n_customer, &b->n_order, &b->n_status, &b->n_message, &b->n_at};
+        PgArray *k[] = {&b->k_customer, &b->k_key, &b->k_order, &b->k_hash};
+        PgCall calls[3];
+
+        check_arrays("sagas", s, sizeof(s) / sizeof(s[0]), b->n_sagas);
+        check_arrays("events", e, sizeof(e) / sizeof(e[0]), b->n_events);
+        check_arrays("notifications", no, sizeof(no) / sizeof(no[0]), b->n_notes);
+        check_arrays("keys", k, sizeof(k) / sizeof(k[0]), b->n_keys);
+        size_t rows[3] = {b->rm.n_orders, b->rm.n_deliveries, b->rm.n_cancels};
+        int n = readmodel_write_calls(&b->rm, calls);
+        FUZZ_CHECK(n == (rows[0] > 0) + (rows[1] > 0) + (rows[2] > 0), "%d read-model statements", n);
+        for (int i = 0, c = 0; i < 3; i++)
+                if (rows[i])
+                        fuzz_pg_call_check(&calls[c++], (int32_t)rows[i]);
+}
+
+/* A message for `worker`: what its worker loop reads (and must keep), queued for the workers. */
+static void sent(const char *worker, const PartBuf *b) {
+        if (!b->n)
+                return;
+        Food__V1__CommandBatch *batch = fuzz_command_batch(worker, b->data, b->len);
+        FUZZ_CHECK(batch, "the orchestrator's batch for %s is dead-lettered by it", worker);
+        FUZZ_CHECK(batch->n_commands + batch->n_notifications == b->n, "a batch of %zu parts reads as %zu + %zu",
+                   b->n, batch->n_commands, batch->n_notifications);
+        FUZZ_CHECK(strcmp(worker, "payment") != 0 || batch->n_commands == 1, "%zu payment commands in one message",
+                   batch->n_commands);
+        codec_free(&batch->base);
+        workers_memory_queue(worker, b->data, b->len);
+}
+
+/* What the committed batch sends (as saga-writer.c's batch_send), each checked as its reader reads it. */
+static void send(Writer *w) {
+        for (size_t i = 0; i < w->n_outgoing; i++) {
+                ProtobufCMessage *m = NULL;
+                FUZZ_CHECK(strncmp(w->outgoing[i].inbox, "_INBOX.fuzz.", 12) == 0, "an answer to %s",
+                           w->outgoing[i].inbox);
+                FUZZ_CHECK(codec_unpack(&food__v1__rpc_reply__descriptor, w->outgoing[i].data, w->outgoing[i].len,
+                                        &m) == 0,
+                           "an RPC answer that does not read back");
+                int status = ((Food__V1__RpcReply *)m)->http_status;
+                FUZZ_CHECK(status >= 200 && status <= 599, "an RPC answered %d", status);
+                codec_free(m);
+                free(w->outgoing[i].data);
+        }
+        w->n_outgoing = 0;
+        for (int i = 0; i < WRITER_WORKERS - 1; i++) {
+                sent(worker_names[i], &w->workers[i]);
+                w->workers[i].len = w->workers[i].n = 0;
+        }
+        for (size_t i = 0; i < w->n_payments; i++) {
+                sent("payment", &w->payments[i]);
+                w->payments[i].len = w->payments[i].n = 0;
+        }
+        w->n_payments = 0;
+        for (size_t i = 0; i < w->n_events; i++) {
+                ProtobufCMessage *m = NULL;
+                char subject[TOPO_SUBJECT_MAX];
+                FUZZ_CHECK(codec_unpack(&food__v1__order_status_changed__descriptor, w->events[i].payload,
+                                        w->events[i].len, &m) == 0,
+                           "a status event that does not read back");
+                /* What the gateway's live stream and the archive reader accept on its subject. */
+                if (topo_status_subject(subject, sizeof(subject), w->events[i].order_id) == 0)
+                        FUZZ_CHECK(codec_subject_fits(m, subject), "the event of %s does not fit %s",
+                                   w->events[i].order_id, subject);
+                codec_free(m);
+                free(w->events[i].payload);
+        }
+        w->n_events = 0;
+}
+
+/* What must hold of every saga in memory between batches. */
+static void check_saga(Writer *w, SagaRow *row, void *ud) {
+        (void)w;
+        (void)ud;
+        FUZZ_CHECK((unsigned)row->state < SAGA_STATE_COUNT, "saga %s in state %d", row->order_id, (int)row->state);
+        FUZZ_CHECK(row->order, "saga %s without an order", row->order_id);
+        FUZZ_CHECK(!row->settled && !saga_row_done(row), "saga %s settled and still in memory", row->order_id);
+        FUZZ_CHECK(strcmp(row->order->status, saga_state_name(row->state)) == 0, "saga %s is %s, its order %s",
+                   row->order_id, saga_state_name(row->state), row->order->status);
+        FUZZ_CHECK(row->version == row->order->version, "saga %s at version %lld, its order at %lld", row->order_id,
+                   (long long)row->version, (long long)row->order->version);
+        FUZZ_CHECK(row->state != SAGA_PAYMENT_PENDING || strcmp(row->step, "authorize") == 0 ||
+                           strcmp(row->step, "redeem_coupon") == 0,
+                   "saga %s awaits payment in step \"%s\"", row->order_id, row->step);
+        FUZZ_CHECK((strcmp(row->step, "modify_charge") == 0) == (row->pending != NULL),
+                   "saga %s in step \"%s\" %s a modification", row->order_id, row->step,
+                   row->pending ? "with" : "without");
+        FUZZ_CHECK(memchr(row->reply_to, 0, sizeof(row->reply_to)), "reply_to unterminated");
+        for (size_t i = 0; i < row->n_commands; i++) {
+                FUZZ_CHECK(row->commands[i].command_id >= 1 && row->commands[i].command_id <= row->commands_sent,
+                           "saga %s: command id %u of %u sent", row->order_id, row->commands[i].command_id,
+                           row->commands_sent);
+                for (size_t k = 0; k < i; k++)
+                        FUZZ_CHECK(row->commands[k].command_id != row->commands[i].command_id,
+                                   "saga %s: command id %u twice", row->order_id, row->commands[i].command_id);
+        }
+        FUZZ_CHECK(row->n_log <= SAGA_LOG_MAX, "saga %s: %zu history lines", row->order_id, row->n_log);
+}
+
+void writer_memory_end(Writer *w, bool failed) {
+        if (!failed && batch_rows(w) < 0)
+                failed = true;
+        if (failed) {
+                rollback(w);
+        } else {
+                check_statements(&w->batch);
+                for (size_t i = 0; i < w->n_visited; i++) {
+                        SagaRow *row = w->visited[i];
+                        row->is_new = false;
+                        if (row->settled || (row->dirty != w->batch_no && saga_row_done(row))) {
+                                table_remove(w, row);
+                                saga_free(row);
+                        }
+                }
+                w->n_visited = 0;
+                send(w);
+        }
+        for (size_t i = 0; i < w->n_retired; i++)
+                codec_free(&w->retired[i]->base);
+        w->n_retired = 0;
+        saga_batch_free(&w->batch);
+        writer_each_saga(w, check_saga, NULL);
+}
