@@ -21,29 +21,10 @@ static const ProtobufCMessageDescriptor *const rpc_types[] = {
         &food__v1__grant_coupon__descriptor, &food__v1__saga_query__descriptor};
 static const int64_t advance_ms[] = {1000, 70000, 660000, 7200000};
 
-/* Known findings, reported and not fixed yet: a PlaceOrder whose order already carries charges
- * (rpc_place_invalid lets them through; emit_refunds and engine_refund_fits then subtract forged
- * amounts with signed overflow), or whose id does not fit SagaRow.order_id (the saga is kept under
- * a cut id, so no answer ever finds it). Such requests are left out until rpc_place_invalid
- * refuses them; remove this then. */
-static bool known_finding(const ProtobufCMessageDescriptor *type, const uint8_t *data, size_t len) {
-        ProtobufCMessage *m = NULL;
-        bool known = false;
-        if (type != &food__v1__place_order__descriptor ||
-            codec_unpack(&food__v1__place_order__descriptor, data, len, &m) < 0)
-                return false;
-        const Food__V1__Order *o = ((const Food__V1__PlaceOrder *)m)->order;
-        known = o && (o->n_charges > 0 || strlen(o->id) >= sizeof(((SagaRow *)NULL)->order_id));
-        codec_free(m);
-        return known;
-}
-
 static int rpc(Writer *w, uint8_t op, const uint8_t *data, size_t len) {
         char subject[TOPO_SUBJECT_MAX];
         size_t k = op & 7;
         const ProtobufCMessageDescriptor *type = rpc_types[k == 7 ? (size_t)(op >> 5) % 5 : k];
-        if (known_finding(type, data, len))
-                return 0;
         const CodecType *on = codec_type_by_desc(rpc_types[k == 7 ? (size_t)((op >> 5) + 1) % 5 : k]);
         FUZZ_CHECK(on && on->verb, "no verb for %s", type->name);
         FUZZ_CHECK(topo_rpc_subject(subject, sizeof(subject), op >> 5, on->verb) == 0, "no subject for %s", on->verb);

@@ -13,6 +13,8 @@
 #include "metrics.h"
 #include "saga-admin.h"
 #include "saga-requests.h"
+
+_Static_assert(sizeof(((SagaRow *)0)->order_id) > RPC_ORDER_ID_MAX, "a saga row holds every valid order id");
 #include "saga-writer.h"
 #include "worker.h"
 

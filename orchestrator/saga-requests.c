@@ -33,12 +33,23 @@ bool rpc_actor_owns(const Food__V1__OrderAction *a, const RpcActionDef *def, con
         return true; /* riders: any rider may pick an open delivery */
 }
 
+/* An order id names a saga, a status subject and a row: 1 to RPC_ORDER_ID_MAX characters of
+ * [A-Za-z0-9_-] (the gateway's are ord_ + 24 hex). */
+static bool order_id_ok(const char *id) {
+        size_t n = strlen(id);
+        return n > 0 && n <= RPC_ORDER_ID_MAX &&
+               strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
 const char *rpc_place_invalid(const Food__V1__PlaceOrder *p) {
         const Food__V1__Order *o = p->order;
         if (!o || !*o->id || !*o->customer_id || !*o->store_id || o->n_items == 0)
                 return "incomplete order";
+        if (!order_id_ok(o->id))
+                return "impossible order id";
+        /* What was paid is the saga's to record, never the request's. */
         if (o->total < 0 || o->discount < 0 || o->discount > o->total || o->amount_paid != 0 ||
-            o->amount_refunded != 0)
+            o->amount_refunded != 0 || o->n_charges != 0)
                 return "impossible amounts";
         for (size_t i = 0; i < o->n_items; i++)
                 if (!o->items[i] || !*o->items[i]->menu_item_id || o->items[i]->quantity < 1 ||

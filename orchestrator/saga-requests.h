@@ -17,6 +17,8 @@ typedef struct {
 const RpcActionDef *rpc_action_find(const char *name);
 /* Whether the actor may act on `order` at all; not -> 404 (no BOLA). */
 bool rpc_actor_owns(const Food__V1__OrderAction *a, const RpcActionDef *def, const Food__V1__Order *order);
+#define RPC_ORDER_ID_MAX 63 /* SagaRow.order_id holds one more byte */
 /* Why a priced order from the gateway cannot be placed, or NULL when it is
- * plausible: ids present, every quantity >= 1, no negative price or amount. */
+ * plausible: ids present (the order's a safe token), every quantity >= 1, no
+ * negative price or amount, nothing paid yet. */
 const char *rpc_place_invalid(const Food__V1__PlaceOrder *p);

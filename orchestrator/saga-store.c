@@ -42,7 +42,7 @@ static const PgStmt st_keys = {
 
 static const PgStmt st_sagas = {
         "saga_write_sagas",
-        "INSERT INTO sagas (order_id, shard, settled, definition_version, state, step, attempt, version, customer_id,"
+        "WITH w AS (INSERT INTO sagas (order_id, shard, settled, definition_version, state, step, attempt, version, customer_id,"
         " store_id, order_pb, card_token, pending_pb, record_pb, deadline_at, step_deadline_at, compensation_failed,"
         " created_at, updated_at, reply_to)"
         " SELECT o, sh, se, 1, st, stp, a, v, c, s, opb, ct, ppb, rpb,"
@@ -57,7 +57,9 @@ static const PgStmt st_sagas = {
         " card_token = EXCLUDED.card_token, pending_pb = EXCLUDED.pending_pb, record_pb = EXCLUDED.record_pb,"
         " reply_to = EXCLUDED.reply_to,"
         " deadline_at = EXCLUDED.deadline_at, step_deadline_at = EXCLUDED.step_deadline_at,"
-        " compensation_failed = EXCLUDED.compensation_failed, updated_at = EXCLUDED.updated_at"};
+        " compensation_failed = EXCLUDED.compensation_failed, updated_at = EXCLUDED.updated_at"
+        " WHERE sagas.version <= EXCLUDED.version RETURNING 1)"
+        " SELECT saga_rows_written(cardinality($1::text[]), count(*)) FROM w"};
 static const PgStmt st_events = {
         "saga_write_events",
         "INSERT INTO events (shard, seq, order_id, msg_id, payload)"
@@ -114,6 +116,31 @@ int saga_store_lock_shards(Pg *pg, const int *shards, size_t n, int *got) {
                 got[k++] = (int)pg_ll(res, i, 0);
         PQclear(res);
         return k;
+}
+
+/* A writing session that holds shard locks and has not moved for `stall_s` seconds: its process is
+ * paused or hung. A live owner runs a batch or pings at least every 2 s; a session stopped in the
+ * middle of a pipeline is never "idle" for PostgreSQL's own timeouts. */
+static const PgStmt st_end_stalled = {
+        "saga_end_stalled",
+        "SELECT a.application_name, a.pid, pg_terminate_backend(a.pid) FROM pg_stat_activity a"
+        " WHERE a.application_name LIKE 'orchestrator-writer %' AND a.pid <> pg_backend_pid()"
+        " AND a.state_change < now() - make_interval(secs => $1::int)"
+        " AND a.pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 1718579556 AND granted)"};
+
+int saga_store_end_stalled(Pg *pg, int stall_s, void (*ended)(void *ud, const char *name, long pid), void *ud) {
+        char secs[16];
+        const char *vals[] = {secs};
+        PGresult *res = NULL;
+        snprintf(secs, sizeof(secs), "%d", stall_s);
+        int r = pg_run(pg, &st_end_stalled, 1, vals, NULL, NULL, &res);
+        if (r < 0)
+                return r;
+        for (int i = 0; i < PQntuples(res); i++)
+                ended(ud, PQgetvalue(res, i, 0), (long)pg_ll(res, i, 1));
+        r = PQntuples(res);
+        PQclear(res);
+        return r;
 }
 
 /* A bytea cell of a text-format result, unescaped (PQfreemem it), or NULL with *len 0 when NULL. */
