@@ -22,6 +22,10 @@ enum {
  * errno. Released only when the session ends: a process that lost its session
  * lost its shards. */
 int saga_store_lock_shards(Pg *pg, const int *shards, size_t n, int *got);
+/* Ends the writing sessions of other orchestrators that hold shard locks and have not moved for
+ * `stall_s` seconds (a paused or hung process), calling `ended` for each. The count, or negative
+ * errno. */
+int saga_store_end_stalled(Pg *pg, int stall_s, void (*ended)(void *ud, const char *name, long pid), void *ud);
 
 /* Calls `fn` with each unsettled saga of `shards` (a row the callee takes
  * over: saga_row_clear it). 0 or negative errno. */

@@ -22,6 +22,8 @@
 #include "notification-message.h"
 
 #define WRITER_LOCK_EVERY_MS 250   /* how often shards nobody holds are tried */
+#define WRITER_STALL_S 20          /* a writing session that has not moved this long is ended by a replica */
+#define WRITER_STALL_EVERY_MS 5000 /* how often a replica without every shard looks for one */
 #define WRITER_IDLE_PING_MS 2000   /* an idle session is checked this often */
 #define WRITER_SCAN_EVERY_MS 100   /* timers and re-sends are looked at this often */
 #define WRITER_PRUNE_EVERY_MS 60000
@@ -875,11 +877,19 @@ static void writer_run_inputs(Writer *w, Input *inputs, bool timers) {
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-/* The writing session's settings: named for operators (pg_stat_activity), and ended by the server
- * when its process stalls (paused, hung) so that another replica takes the shards. */
+/* The writing session's settings: named for operators (pg_stat_activity: "orchestrator-writer
+ * <instance>"), and ended by the server when its process stalls (paused, hung) so that another
+ * replica takes the shards. */
 static const char writer_session_sql[] =
-        "SET application_name = 'orchestrator-writer';"
+        "SET application_name = 'orchestrator-writer %s';"
         " SET idle_session_timeout = '15s'; SET idle_in_transaction_session_timeout = '15s'";
+
+static void stalled_ended(void *ud, const char *name, long pid) {
+        (void)ud;
+        log_warn("orchestrator: ended the writing session of %s (backend %ld): it held shards and had not moved "
+                 "for %d s",
+                 name, pid, WRITER_STALL_S);
+}
 
 static void writer_housekeeping(Writer *w) {
         int64_t now = ids_now_ms();
@@ -888,17 +898,25 @@ static void writer_housekeeping(Writer *w) {
                 writer_lose_shards(w, "the session broke");
         }
         if (!w->pg) {
+                char setup[sizeof(writer_session_sql) + sizeof(w->o->instance)];
                 if (service_pg(&w->o->svc, &w->pg) < 0)
                         return;
                 pg_pin_session(w->pg);
-                if (pg_exec(w->pg, writer_session_sql) < 0) {
+                snprintf(setup, sizeof(setup), writer_session_sql, w->o->instance); /* ids_new: [a-z0-9_] */
+                if (pg_exec(w->pg, setup) < 0) {
                         log_warn("orchestrator: cannot set up the writing session: %s", pg_error(w->pg));
                         pg_free(w->pg);
                         w->pg = NULL;
                         return;
                 }
         }
-        if (w->n_owned < IDS_SHARDS && now >= w->next_lock_ms) {
+        if (w->pg && w->n_owned < IDS_SHARDS && now >= w->next_stall_ms) {
+                /* Shards held by a paused or hung replica: its session is ended, the locks with it. */
+                w->next_stall_ms = now + WRITER_STALL_EVERY_MS;
+                if (saga_store_end_stalled(w->pg, WRITER_STALL_S, stalled_ended, w) < 0)
+                        log_warn("orchestrator: looking for stalled writers failed: %s", pg_error(w->pg));
+        }
+        if (w->pg && w->n_owned < IDS_SHARDS && now >= w->next_lock_ms) {
                 w->next_lock_ms = now + WRITER_LOCK_EVERY_MS;
                 writer_take_shards(w);
         }

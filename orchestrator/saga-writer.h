@@ -91,7 +91,7 @@ struct Writer {
         size_t n_events, cap_events;
         int64_t timers_fired, resent;
 
-        int64_t last_write_ms, next_lock_ms, next_scan_ms, next_prune_ms, next_watch_ms;
+        int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_prune_ms, next_watch_ms;
 };
 
 /* ---- saga-writer.c -------------------------------------------------------- */

@@ -363,9 +363,9 @@ class Platform {
 
         // A psql session kept open (as the superuser) for statements that must hold something between
         // steps, e.g. a lock: `await s.run(sql)` resolves to the output once psql printed it; `s.close()`.
-        async sqlSession(database = 'food') {
+        async sqlSession(database = 'food', { user = 'postgres' } = {}) {
                 const child = spawn(pgBin('psql'), ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(this.pgPort),
-                        '-U', 'postgres', '-d', database], { stdio: ['pipe', 'pipe', 'pipe'] });
+                        '-U', user, '-d', database], { stdio: ['pipe', 'pipe', 'pipe'] });
                 let out = '';
                 let errText = '';
                 child.stdout.on('data', (d) => { out += d; });

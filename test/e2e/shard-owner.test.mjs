@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import { startPlatform } from '../harness.mjs';
 import {
         adminSaga, byLifecycle, catalog, expectStatus, LIFECYCLE, ledgerOf, notificationStatuses,
@@ -170,33 +171,38 @@ describe('two orchestrator replicas fighting for the shards', () => {
                 // Every writing session cut, three times: the shards are taken again by whoever locks first.
                 for (let i = 0; i < 3; i++) {
                         await sleep(1500);
-                        const pids = (await p.sql("SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE application_name = 'orchestrator-writer'")).split(',').filter(Boolean);
+                        const pids = (await p.sql("SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE application_name LIKE 'orchestrator-writer %'")).split(',').filter(Boolean);
                         assert.ok(pids.length >= 1, 'no orchestrator-writer session to cut');
                         await p.sql(`SELECT ${pids.map((pid) => `pg_terminate_backend(${pid})`).join(', ')}`);
                         const split = await p.waitFor(async () => { const s = await owned(); return s[0] + s[1] === 16 && s; }, WAIT_MS);
                         console.log(`# cut ${pids.length} writer session(s); shards owned now ${split.join(' + ')}`);
                 }
 
-                // The owner of most shards paused until PostgreSQL ends its idle session (15 s): the other takes
-                // everything; resumed, the old owner finds its session gone and writes nothing.
-                const split = await owned();
-                const victim = orchs[split[0] >= split[1] ? 0 : 1];
-                const other = orchs[split[0] >= split[1] ? 1 : 0];
-                // The session holding the shard locks (1718579556, shard): the victim's writing session.
-                const holders = async () => (await p.sql("SELECT string_agg(pid || ':' || n, ',') FROM (SELECT pid, count(*) AS n FROM pg_locks"
-                        + " WHERE locktype = 'advisory' AND classid = 1718579556 AND granted GROUP BY pid) l")).split(',').filter(Boolean)
-                        .map((x) => x.split(':').map(Number)).sort((a, b) => b[1] - a[1]);
-                const [[fenced]] = await holders();
+                // The replica holding the most shard locks (1718579556, shard) is paused until its session is ended
+                // (PostgreSQL's idle timeout, 15 s, or, paused in the middle of a pipeline where that timeout does not
+                // run, the other replica after 20 s without a move): the other takes everything; resumed, the old owner finds its session gone and
+                // writes nothing. Sessions are named "orchestrator-writer <instance>", instances are in the logs.
+                const instanceOf = (o) => (fs.readFileSync(o.log, 'utf8').match(/orchestrator (orch_[0-9a-f]+):/g) || [])
+                        .map((m) => m.slice(13, -1)).pop();
+                const holders = async () => (await p.sql("SELECT string_agg(l.pid || ':' || l.n || ':' || a.application_name, ',')"
+                        + " FROM (SELECT pid, count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 1718579556 AND granted"
+                        + " GROUP BY pid) l JOIN pg_stat_activity a USING (pid)")).split(',').filter(Boolean)
+                        .map((x) => x.split(':')).map(([pid, n, app]) => ({ pid: Number(pid), n: Number(n), instance: app.split(' ')[1] }))
+                        .sort((a, b) => b.n - a.n);
+                const [top] = await holders();
+                const victim = orchs.find((o) => instanceOf(o) === top.instance);
+                assert.ok(victim, `no orchestrator process has instance ${top.instance} (${orchs.map(instanceOf).join(', ')})`);
+                const other = orchs.find((o) => o !== victim);
                 process.kill(victim.child.pid, 'SIGSTOP');
                 try {
-                        await p.waitFor(async () => (await metric(other, 'food_saga_shards_owned')) === 16, 40_000, 250);
+                        await p.waitFor(async () => (await metric(other, 'food_saga_shards_owned')) === 16, 45_000, 250);
                         // PostgreSQL ended the paused one's session, and with it its locks: whatever it still sends on
                         // that session fails, so it cannot write any more.
-                        assert.equal(await p.sql(`SELECT count(*) FROM pg_stat_activity WHERE pid = ${fenced}`), '0', 'the paused owner\'s writing session still exists');
+                        assert.equal(await p.sql(`SELECT count(*) FROM pg_stat_activity WHERE pid = ${top.pid}`), '0', 'the paused owner\'s writing session still exists');
                         const now = await holders();
                         assert.equal(now.length, 1, `shard locks held by ${JSON.stringify(now)}`);
-                        assert.deepEqual(now[0][1], 16, 'one session holds all 16 shard locks');
-                        assert.notEqual(now[0][0], fenced, 'the fenced session still holds the locks');
+                        assert.equal(now[0].n, 16, 'one session holds all 16 shard locks');
+                        assert.equal(now[0].instance, instanceOf(other), 'the locks are the other replica\'s');
                 } finally {
                         process.kill(victim.child.pid, 'SIGCONT');
                 }
@@ -210,6 +216,42 @@ describe('two orchestrator replicas fighting for the shards', () => {
                 await Promise.all(loops);
                 assert.ok(done.length >= 8, `only ${done.length} orders completed`);
                 await expectCompleted(p, done, admin);
+        });
+});
+
+describe('a writing session that holds the shards and does not move (its process hung)', () => {
+        let p, store;
+        before(async () => {
+                p = await startPlatform({ name: 'shard-stall' });
+                store = (await catalog(p))[0];
+        });
+        after(async () => { await p?.stop(); });
+
+        it('is ended by the orchestrator that wants the shards, which then serves them', async () => {
+                await p.kill('orchestrator');
+                // A session named like a writer, as the platform's role, holding every shard lock and then silent: what
+                // a replica paused in the middle of a pipeline looks like (PostgreSQL's idle timeouts never run there).
+                const hung = await p.sqlSession('food', { user: 'food' });
+                try {
+                        await hung.run("SET application_name = 'orchestrator-writer orch_hung'");
+                        await hung.run('SELECT count(pg_advisory_lock(1718579556, s)) FROM generate_series(0, 15) s');
+                        const pid = await hung.run('SELECT pg_backend_pid()');
+                        const t0 = Date.now();
+                        await p.start('orchestrator');
+                        const [orch] = p.find('orchestrator');
+                        await p.waitFor(async () => (await metric(orch, 'food_saga_shards_owned')) === 16, 45_000, 250);
+                        const took = Date.now() - t0;
+                        assert.ok(took >= 15_000, `the shards were taken after ${took} ms, before the session had stalled long`);
+                        assert.equal(await p.sql(`SELECT count(*) FROM pg_stat_activity WHERE pid = ${pid}`), '0', 'the hung session still exists');
+                        assert.match(fs.readFileSync(orch.log, 'utf8'), /ended the writing session of orchestrator-writer orch_hung/);
+                        console.log(`# the hung writer's shards were taken after ${took} ms`);
+                } finally {
+                        await hung.close().catch(() => {});
+                }
+                const customer = await p.token('cust_stall');
+                const owner = await p.token(`owner_${store.id}`, 'store', store.id);
+                const o = await placeRetrying(p, customer, store, [[store.menu[0], 1]]);
+                await storeAction(p, owner, store.id, o.id, 'accept', 'ACCEPTED');
         });
 });
 
