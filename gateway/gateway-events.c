@@ -94,7 +94,7 @@ static void events_track(EventsStream *st, const char *status, int64_t paid, int
 
 /* Sends the live events until the order is done, the client leaves, the time is up or the
  * gateway stops. */
-static void events_live(Request *rq, natsSubscription *sub, const char *order_id, EventsStream *st) {
+static void events_live(Request *rq, BusInbox *sub, const char *order_id, EventsStream *st) {
         int64_t start = routes_mono_ms();
         int64_t end = start + events_cfg.max_seconds * 1000;
         int64_t next_beat = start + events_cfg.heartbeat_s * 1000;
@@ -103,7 +103,7 @@ static void events_live(Request *rq, natsSubscription *sub, const char *order_id
         while (!st->done && !service_stopping) {
                 int64_t now = routes_mono_ms(), wait = EVENTS_TICK_MS;
                 natsMsg *m = NULL;
-                natsStatus s;
+                int r;
 
                 if (now >= end || (st->refund_until && now >= st->refund_until))
                         return;
@@ -114,11 +114,11 @@ static void events_live(Request *rq, natsSubscription *sub, const char *order_id
                 }
                 if (next_beat - now < wait)
                         wait = next_beat - now;
-                s = natsSubscription_NextMsg(&m, sub, wait > 0 ? wait : 1);
-                if (s == NATS_TIMEOUT)
+                r = bus_inbox_next(sub, wait, &m);
+                if (r == -ETIMEDOUT)
                         continue;
-                if (s != NATS_OK) {
-                        log_warn("events: subscription of %s failed: %s", order_id, natsStatus_GetText(s));
+                if (r < 0) {
+                        log_warn("events: subscription of %s failed: %s", order_id, strerror(-r));
                         return;
                 }
                 Food__V1__OrderStatusChanged *ev = NULL;
@@ -127,7 +127,7 @@ static void events_live(Request *rq, natsSubscription *sub, const char *order_id
                         /* Older or already sent (the read model's snapshot, a redelivery): skip. */
                         char *frame = NULL;
                         size_t len = 0;
-                        int r = live_frame(o, st->last_sent, &frame, &len);
+                        r = live_frame(o, st->last_sent, &frame, &len);
                         bool sent = r == 1;
                         if (sent) {
                                 r = events_write(rq, frame, len);
@@ -153,13 +153,13 @@ void events_order_stream(Request *rq) {
         const char *id = rq->arg[0];
         const char *last_text = http_header(rq->x, "Last-Event-ID");
         char subject[CODEC_SUBJECT_MAX], query[32];
-        natsSubscription *sub = NULL;
+        BusInbox *sub = NULL;
         EventsStream st = {0};
         ReadOrder o = {0};
         json_t *view;
         int64_t paid, refunded;
         bool reserved = false;
-        natsStatus s;
+        int r;
 
         /* EventSource sends Last-Event-ID as a header; ?last_event_id= serves clients that cannot. */
         if ((!last_text || !*last_text) && http_query(rq->x, "last_event_id", query, sizeof(query)) == 1)
@@ -181,12 +181,9 @@ void events_order_stream(Request *rq) {
                 http_problem(rq->x, 404, NULL, NULL, "no order %s", id);
                 goto out;
         }
-        s = natsConnection_SubscribeSync(&sub, bus_conn(rq->gw->svc.bus), subject);
-        if (s == NATS_OK)
-                s = natsSubscription_SetPendingLimits(sub, EVENTS_PENDING_MSGS, 16 * 1024 * 1024);
-        if (s != NATS_OK) {
-                http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "live events are unavailable: %s",
-                             natsStatus_GetText(s));
+        r = bus_inbox_open(rq->gw->svc.bus, subject, EVENTS_PENDING_MSGS, &sub);
+        if (r < 0) {
+                http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "live events are unavailable: %s", strerror(-r));
                 goto out;
         }
         if (orders_read_visible(rq, id, &o) < 0)
@@ -220,10 +217,7 @@ void events_order_stream(Request *rq) {
         events_write(rq, "", 0); /* the last chunk: the response is complete */
 out:
         readmodel_order_clear(&o);
-        if (sub) {
-                natsSubscription_Unsubscribe(sub);
-                natsSubscription_Destroy(sub);
-        }
+        bus_inbox_close(sub);
         if (reserved)
                 atomic_fetch_sub(&m_open->value, 1);
 }

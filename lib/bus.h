@@ -105,6 +105,15 @@ void bus_unsubscribe(BusSubscription *s);
  * sent them has been handled. At most 64. */
 void bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms);
 
+/* A subscription read by its caller's own thread (the gateway's live event streams): at most
+ * `max_pending` messages wait in it. 0 with *ret, or negative errno. */
+typedef struct BusInbox BusInbox;
+int bus_inbox_open(Bus *b, const char *subject, int max_pending, BusInbox **ret);
+/* The next message (the caller destroys it) within `timeout_ms`: 0, -ETIMEDOUT, or negative errno
+ * when the subscription failed (e.g. too slow a reader: messages were dropped). */
+int bus_inbox_next(BusInbox *in, int64_t timeout_ms, natsMsg **ret);
+void bus_inbox_close(BusInbox *in);
+
 /* Core NATS publish (no persistence), e.g. RPC replies and live updates. */
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len);
 /* Core request/reply: 0 with *ret (natsMsg_Destroy it), -ETIMEDOUT, or
