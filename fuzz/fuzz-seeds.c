@@ -303,7 +303,7 @@ int main(int argc, char **argv) {
         put_batch("fuzz-coupon", "return", 0, ret, 1);
 
         /* status events: notification (1: an event), readmodel-write (length-prefixed events),
-         * projector-export (0: an event), gateway events (0: the stream's own order) */
+         * archive-export (0: an event), gateway events (0: the stream's own order) */
         Food__V1__OrderStatusChanged ev = FOOD__V1__ORDER_STATUS_CHANGED__INIT;
         ev.order = &o;
         ev.previous_status = "PAID";
@@ -323,7 +323,7 @@ int main(int argc, char **argv) {
                 put_msg("fuzz-gateway-events", name, i % 2 ? 8 : 0, &ev.base);
                 ev.previous_status = i == 0 ? "PAYMENT_PENDING" : i <= 6 ? (char *)statuses[i - 1] : "ACCEPTED";
                 put_msg("fuzz-notification", name, 1, &ev.base);
-                put_msg("fuzz-projector-export", name, 0, &ev.base);
+                put_msg("fuzz-archive-export", name, 0, &ev.base);
                 seed_event(&one, &ev.base);
                 put("fuzz-readmodel-write", name, &one);
                 if (i < 8)
@@ -333,9 +333,9 @@ int main(int argc, char **argv) {
         ev.previous_status = "CANCELLED";
         o.status = "CANCELLED";
         put_msg("fuzz-notification", "refunded", 1, &ev.base);
-        put_text("fuzz-projector-export", "since-seq", 1, "12345");
-        put_text("fuzz-projector-export", "since-time", 1, "2024-05-01T12:00:00.123+09:00");
-        put_text("fuzz-projector-export", "limit", 2, "500");
+        put_text("fuzz-archive-export", "since-seq", 1, "12345");
+        put_text("fuzz-archive-export", "since-time", 1, "2024-05-01T12:00:00.123+09:00");
+        put_text("fuzz-archive-export", "limit", 2, "500");
 
         /* notification worker: 0, then a message on food.cmd.notification (rows) */
         Food__V1__Notification n1 = FOOD__V1__NOTIFICATION__INIT, n2 = FOOD__V1__NOTIFICATION__INIT;

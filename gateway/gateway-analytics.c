@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "projector-archive.h"
-#include "projector-export.h"
+#include "archive-read.h"
+#include "archive-export.h"
 
 #define ANALYTICS_CHUNK 65536      /* bytes gathered before a chunk is written */
 #define ANALYTICS_WAIT_MS 10000    /* longest silence of NATS while reading */
@@ -69,7 +69,7 @@ void analytics_events(Request *rq) {
                 http_problem(rq->x, 503, NULL, "Retry-After: 5\r\n", "too many exports running; retry shortly");
                 return;
         }
-        r = archive_open(&rd, bus_conn(rq->gw->svc.bus), &start);
+        r = archive_open(&rd, rq->gw->svc.bus, &start);
         if (r < 0) {
                 log_warn("analytics: cannot read the archive: %s", strerror(-r));
                 http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "the event archive is unavailable; retry shortly");

@@ -1,5 +1,5 @@
 /* The order view of SPEC §4 as JSON, built from the Order protobuf: the one
- * place that decides field names (used by the projector and the gateway). */
+ * place that decides field names (used by the orchestrator, the tools and the gateway). */
 #pragma once
 #include <jansson.h>
 #include <stddef.h>

@@ -10,8 +10,8 @@
 #include "bus.h"
 #include "config.h"
 #include "log.h"
-#include "projector-archive.h"
-#include "projector-export.h"
+#include "archive-read.h"
+#include "archive-export.h"
 
 #define EXPORT_WAIT_MS 10000 /* longest silence of the server while reading */
 
@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "food-export: cannot connect to %s: %s\n", nats.url, strerror(-r));
                 return 1;
         }
-        r = archive_open(&rd, bus_conn(bus), &start);
+        r = archive_open(&rd, bus, &start);
         if (r < 0) {
                 fprintf(stderr, "food-export: cannot read the archive (%s): %s\n", ARCHIVE_STREAM, strerror(-r));
                 goto out;

@@ -15,7 +15,7 @@
 #include "pg.h"
 #include "codec.h"
 #include "order-check.h"
-#include "projector-archive.h"
+#include "archive-read.h"
 #include "readmodel-write.h"
 
 #define REBUILD_SCHEMA "readmodel_rebuild"
@@ -209,7 +209,7 @@ int main(int argc, char **argv) {
                 log_error("rebuild: cannot connect to %s", nats.url);
                 goto out;
         }
-        r = archive_open(&rd, bus_conn(bus), &start);
+        r = archive_open(&rd, bus, &start);
         if (r < 0) {
                 log_error("rebuild: cannot read %s: %s", ARCHIVE_STREAM, strerror(-r));
                 goto out;

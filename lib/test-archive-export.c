@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "projector-export.h"
+#include "archive-export.h"
 #include "test-check.h"
 
 static void test_since(void) {

@@ -6,7 +6,8 @@
 #include <stdint.h>
 
 #include "food.pb-c.h"
-#include "projector-export.h"
+#include "archive-export.h"
+#include "bus.h"
 #include "topology.h"
 
 #define ARCHIVE_STREAM TOPO_ARCHIVE_STREAM
@@ -24,7 +25,7 @@ typedef struct {
 /* Opens a reader at `start` over `nc` (borrowed; must outlive the reader). It returns what the
  * stream holds when opened, never waits for later events. 0, -ENOENT (no stream), or another
  * negative errno (NATS unreachable). */
-int archive_open(ArchiveReader **ret, natsConnection *nc, const ExportStart *start);
+int archive_open(ArchiveReader **ret, Bus *bus, const ExportStart *start);
 /* 1 with *ev, 0 at the end, or a negative errno (-ETIMEDOUT when the server sent nothing for
  * `timeout_ms`). Messages of another type or that do not decode are skipped (logged). */
 int archive_next(ArchiveReader *r, ArchiveEvent *ev, int64_t timeout_ms);

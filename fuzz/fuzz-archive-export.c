@@ -1,4 +1,4 @@
-/* libFuzzer harness of the analytics export's pure parts (services/projector/projector-export.c,
+/* libFuzzer harness of the analytics export's pure parts (lib/archive-export.c,
  * compiled into the gateway's GET /analytics/events and food-export): the first byte picks what the
  * rest is: an archived status event turned into its NDJSON line (export_line), or the `since` or
  * `limit` query value (export_parse_since, export_parse_limit). */
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz-common.h"
-#include "projector-export.h"
+#include "archive-export.h"
 
 static void line_of(uint64_t seq, const uint8_t *data, size_t size) {
         ProtobufCMessage *m = NULL;

@@ -1,5 +1,5 @@
 /* The analytics export's pure parts: `since`/`limit` parsing and the NDJSON line of one event. */
-#include "projector-export.h"
+#include "archive-export.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /* The analytics archive reader: an ordered ephemeral push consumer on FOOD_ORDER. */
-#include "projector-archive.h"
+#include "archive-read.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -38,7 +38,7 @@ static int archive_last_seq(jsCtx *js, uint64_t *last_seq, int64_t *last_ns) {
         return 0;
 }
 
-int archive_open(ArchiveReader **ret, natsConnection *nc, const ExportStart *start) {
+int archive_open(ArchiveReader **ret, Bus *bus, const ExportStart *start) {
         ArchiveReader *r = calloc(1, sizeof(*r));
         jsSubOptions so;
         jsErrCode jerr = 0;
@@ -49,7 +49,7 @@ int archive_open(ArchiveReader **ret, natsConnection *nc, const ExportStart *sta
         if (!r)
                 return -ENOMEM;
         r->start = *start;
-        s = natsConnection_JetStream(&r->js, nc, NULL);
+        s = natsConnection_JetStream(&r->js, bus_conn(bus), NULL);
         if (s != NATS_OK) {
                 e = bus_errno(s);
                 goto fail;
