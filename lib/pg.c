@@ -21,6 +21,7 @@ struct Pg {
         bool broken; /* the server said the session is over, even if libpq has not noticed yet */
         bool needs_session; /* reconnected by pg_ping: search_path not set yet */
         bool pinned;        /* never reconnected: what the session holds (locks) dies with it */
+        bool async_commit;  /* synchronous_commit off, again after each reconnect */
         char error[512];
 };
 
@@ -88,7 +89,10 @@ static int pg_setup_session(Pg *pg) {
                 if (used >= sizeof(sql))
                         return -ENAMETOOLONG;
         }
-        snprintf(sql + used, sizeof(sql) - used, "public");
+        used += (size_t)snprintf(sql + used, sizeof(sql) - used, "public%s",
+                                 pg->async_commit ? "; SET synchronous_commit = off" : "");
+        if (used >= sizeof(sql))
+                return -ENAMETOOLONG;
         return pg_exec(pg, sql);
 }
 
@@ -99,9 +103,11 @@ static int pg_setup_session(Pg *pg) {
  * `conninfo` (a URL or key=value string) take precedence: it is expanded after
  * these defaults. */
 static PGconn *pg_connectdb(const char *conninfo) {
-        const char *const keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle", "keepalives_interval",
-                                    "keepalives_count",    "tcp_user_timeout", "dbname",          NULL};
-        const char *const vals[] = {"5", "1", "10", "3", "3", "20000", conninfo, NULL};
+        /* Sessions are named after the program (pg_stat_activity.application_name) unless conninfo names them. */
+        const char *const keys[] = {"connect_timeout",  "keepalives",       "keepalives_idle",
+                                    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                                    "fallback_application_name", "dbname", NULL};
+        const char *const vals[] = {"5", "1", "10", "3", "3", "20000", program_invocation_short_name, conninfo, NULL};
         return PQconnectdbParams(keys, vals, 1);
 }
 
@@ -155,6 +161,11 @@ const char *pg_error(Pg *pg) {
 
 void pg_pin_session(Pg *pg) {
         pg->pinned = true;
+}
+
+int pg_async_commit(Pg *pg) {
+        pg->async_commit = true;
+        return pg_exec(pg, "SET synchronous_commit = off");
 }
 
 int pg_ensure(Pg *pg) {

@@ -29,6 +29,11 @@ void pg_free(Pg *pg);
  * pg_ping, pg_transaction fail with -ENOTCONN once it broke), for a session
  * whose state (advisory locks) must not silently become another session's. */
 void pg_pin_session(Pg *pg);
+/* Commits of this session no longer wait for their WAL to reach disk (synchronous_commit off,
+ * kept across reconnects): for writes that a crash of PostgreSQL may lose because they are
+ * redone anyway (a notification marked sent is sent again with its idempotency key). 0 or
+ * negative errno. */
+int pg_async_commit(Pg *pg);
 /* Reconnects if the connection broke. 0 when usable, -ENOTCONN otherwise. */
 int pg_ensure(Pg *pg);
 bool pg_ok(Pg *pg);
