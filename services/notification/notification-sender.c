@@ -451,6 +451,10 @@ static void *sender_run(void *arg) {
         r = notify_webhook_new(&w, &wcfg);
         if (r == 0)
                 r = service_pg(s->svc, &pg);
+        /* Delivery states only: one lost to a crash of PostgreSQL is a webhook sent again with its
+         * key (the provider keeps one), a claim or a retry made again. */
+        if (r == 0)
+                r = pg_async_commit(pg);
         if (r < 0) {
                 log_error_errno(r, "notification sender: cannot start a sender thread");
                 goto out;
@@ -548,9 +552,12 @@ static void *maint_run(void *arg) {
         NotifySender *s = arg;
         Pg *pg = NULL;
         int r = service_pg(s->svc, &pg);
+        if (r == 0)
+                r = pg_async_commit(pg); /* shedding is redone by the next round */
 
         if (r < 0) {
                 log_error_errno(r, "notification sender: cannot start the shedder");
+                pg_free(pg);
                 return NULL;
         }
         while (!sender_stopping(s)) {
