@@ -142,8 +142,12 @@ start_pg() {
         fi
         # Local mode: loopback only (trust authentication from initdb), the socket beside the cluster.
         # pg_stat_statements: statements executed per order in bench/ (its library must be loaded at start).
+        # shared_buffers 512 MB instead of 128 MB: the working set of a busy day stays in PostgreSQL's
+        # cache instead of being copied in from the kernel's at every access; checkpoints every 15 min
+        # or 4 GB of WAL instead of 5 min / 1 GB: fewer full-page images in the WAL.
         (cd "$pg_home" && setsid "${as_pg[@]}" "$pg_bindir/pg_ctl" -D "$pg_data" -l "$pg_home/postgres.log" -w -t 60 \
-                -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k '$pg_home' -c shared_preload_libraries=pg_stat_statements" \
+                -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k '$pg_home' -c shared_preload_libraries=pg_stat_statements \
+                    -c shared_buffers=512MB -c max_wal_size=4GB -c checkpoint_timeout=15min" \
                 start >/dev/null 9>&-) ||
                 die "PostgreSQL did not start; see $logs/postgres.log"
         pg_started=1
