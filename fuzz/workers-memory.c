@@ -40,26 +40,9 @@ void workers_memory_queue(const char *worker, const uint8_t *data, size_t len) {
         n_queue++;
 }
 
-/* Appends `data` as a length-delimited field 1 (a reply of a ReplyBatch). */
+/* Appends `data` as a reply of a ReplyBatch (its field 1), as the writer builds its batches. */
 static void put_reply(PartBuf *b, const uint8_t *data, size_t len) {
-        if (b->len + len + 11 > b->cap) {
-                size_t c = b->cap ? b->cap * 2 : 1024;
-                while (c < b->len + len + 11)
-                        c *= 2;
-                uint8_t *d = realloc(b->data, c);
-                FUZZ_CHECK(d, "out of memory");
-                b->data = d;
-                b->cap = c;
-        }
-        size_t v = len;
-        b->data[b->len++] = 0x0a;
-        do {
-                b->data[b->len++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-                v >>= 7;
-        } while (v);
-        memcpy(b->data + b->len, data, len);
-        b->len += len;
-        b->n++;
+        FUZZ_CHECK(writer_part_add(b, data, len, 1) == 0, "out of memory");
 }
 
 /* The provider's charge id for a key: the same charge for every try of a command. */

@@ -1,6 +1,6 @@
-/* The orchestrator's batch writer in memory (see writer-memory.h).
- * The writer_* functions and the engine hooks follow orchestrator/saga-writer.c: what they do to
- * a saga and what they would send must stay the same as there. */
+/* The orchestrator's batch writer in memory (see writer-memory.h): the real memory half
+ * (orchestrator/saga-memory.c: saga table, keys, engine hooks) with batches begun, checked and
+ * "sent" here instead of written to PostgreSQL and published. */
 #include "writer-memory.h"
 
 #include <errno.h>
@@ -13,15 +13,22 @@
 #include "saga-admin.h"
 #include "workers-memory.h"
 
-static const char *const worker_names[WRITER_WORKERS - 1] = {"store", "delivery", "coupon", "notification"};
 
 static Orchestrator orchestrator;
 static Writer *writer;
 static int64_t clock_skew;      /* how far the writer's clock is ahead of the real one */
 static unsigned inbox_seq;      /* RPC inboxes given */
-static bool key_used[WRITER_KEYS];
 
 /* ---- what the harnesses link in place of PostgreSQL and NATS (-Wl,--wrap=..., fuzz/meson.build) ---- */
+
+/* A saga missing from memory is not in PostgreSQL either: there is none. */
+int __wrap_saga_store_load(Pg *pg, const char *order_id, SagaRow *row);
+int __wrap_saga_store_load(Pg *pg, const char *order_id, SagaRow *row) {
+        (void)pg;
+        (void)order_id;
+        (void)row;
+        return 1;
+}
 
 /* inputs_timers refreshes the food_sagas_stuck gauge from PostgreSQL, which is not here. */
 int __wrap_saga_admin_count_stuck(Pg *pg, int64_t older_than_ms, long long *ret);
@@ -75,386 +82,8 @@ const char *__wrap_bus_header(natsMsg *msg, const char *key) {
         return NULL;
 }
 
-/* ---- sagas in memory (as saga-writer.c) ----------------------------------------------------- */
-
-static size_t bucket_of(const char *order_id) {
-        uint64_t h = 1469598103934665603ULL;
-        for (const char *c = order_id; *c; c++)
-                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-        return (size_t)(h % WRITER_BUCKETS);
-}
-
-static SagaRow *table_find(Writer *w, const char *order_id) {
-        for (SagaRow *r = w->table[bucket_of(order_id)]; r; r = r->next)
-                if (strcmp(r->order_id, order_id) == 0)
-                        return r;
-        return NULL;
-}
-
-static void table_add(Writer *w, SagaRow *row) {
-        size_t b = bucket_of(row->order_id);
-        row->next = w->table[b];
-        w->table[b] = row;
-        w->n_sagas++;
-}
-
-static void table_remove(Writer *w, SagaRow *row) {
-        for (SagaRow **p = &w->table[bucket_of(row->order_id)]; *p; p = &(*p)->next)
-                if (*p == row) {
-                        *p = row->next;
-                        w->n_sagas--;
-                        return;
-                }
-}
-
-static void saga_free(SagaRow *row) {
-        saga_row_clear(row);
-        free(row);
-}
-
-static bool push_ptr(void ***items, size_t *n, size_t *cap, void *p) {
-        if (*n == *cap) {
-                size_t c = *cap ? *cap * 2 : 64;
-                void **a = realloc(*items, c * sizeof(*a));
-                if (!a)
-                        return false;
-                *items = a;
-                *cap = c;
-        }
-        (*items)[(*n)++] = p;
-        return true;
-}
-
-static void visit(Writer *w, SagaRow *row) {
-        for (size_t i = w->n_visited; i-- > 0;)
-                if (w->visited[i] == row)
-                        return;
-        FUZZ_CHECK(push_ptr((void ***)&w->visited, &w->n_visited, &w->cap_visited, row), "out of memory");
-}
-
-void writer_touch(Writer *w, SagaRow *row) {
-        visit(w, row);
-        row->dirty = w->batch_no;
-        row->updated_ms = w->now_ms;
-}
-
-SagaRow *writer_saga(Writer *w, const char *order_id, int *err) {
-        SagaRow *row = table_find(w, order_id);
-        *err = 0;
-        if (row)
-                visit(w, row);
-        return row; /* not in memory: no PostgreSQL to load it from, so none */
-}
-
-bool writer_has_saga(Writer *w, const char *order_id) {
-        return table_find(w, order_id) != NULL;
-}
-
-SagaRow *writer_new_saga(Writer *w, const char *order_id) {
-        SagaRow *row = calloc(1, sizeof(*row));
-        if (!row)
-                return NULL;
-        snprintf(row->order_id, sizeof(row->order_id), "%s", order_id);
-        row->shard = ids_shard(order_id);
-        row->is_new = true;
-        row->created_ms = w->now_ms;
-        table_add(w, row);
-        writer_touch(w, row);
-        return row;
-}
-
-void writer_each_saga(Writer *w, void (*fn)(Writer *w, SagaRow *row, void *ud), void *ud) {
-        for (size_t b = 0; b < WRITER_BUCKETS; b++)
-                for (SagaRow *r = w->table[b], *next; r; r = next) {
-                        next = r->next;
-                        fn(w, r, ud);
-                }
-}
-
 SagaRow *writer_memory_saga(Writer *w, const char *order_id) {
-        return table_find(w, order_id);
-}
-
-/* ---- recent idempotency keys (as saga-writer.c) -------------------------------------------- */
-
-static size_t key_slot(const char *customer, const char *key) {
-        return ids_selector(customer, key) * (WRITER_KEYS / 256) + (strlen(key) % (WRITER_KEYS / 256));
-}
-
-const KeySlot *writer_key_find(Writer *w, const char *customer, const char *key) {
-        const KeySlot *s = &w->keys[key_slot(customer, key)];
-        return strcmp(s->customer, customer) == 0 && strcmp(s->key, key) == 0 ? s : NULL;
-}
-
-void writer_key_note(Writer *w, const char *customer, const char *key, const char *order_id, const char *hash) {
-        size_t i = key_slot(customer, key);
-        KeySlot *s = &w->keys[i];
-        key_used[i] = true;
-        snprintf(s->customer, sizeof(s->customer), "%s", customer);
-        snprintf(s->key, sizeof(s->key), "%s", key);
-        snprintf(s->order_id, sizeof(s->order_id), "%s", order_id);
-        snprintf(s->hash, sizeof(s->hash), "%s", hash);
-}
-
-/* ---- what a batch sends (as saga-writer.c) --------------------------------------------------- */
-
-static int part_add(PartBuf *b, const uint8_t *data, size_t len, int field) {
-        if (b->len + len + 11 > b->cap) {
-                size_t c = b->cap ? b->cap * 2 : 1024;
-                while (c < b->len + len + 11)
-                        c *= 2;
-                uint8_t *d = realloc(b->data, c);
-                if (!d)
-                        return -ENOMEM;
-                b->data = d;
-                b->cap = c;
-        }
-        size_t v = len;
-        b->data[b->len++] = (uint8_t)(field << 3 | 2);
-        do {
-                b->data[b->len++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-                v >>= 7;
-        } while (v);
-        memcpy(b->data + b->len, data, len);
-        b->len += len;
-        b->n++;
-        return 0;
-}
-
-static int worker_index(const char *worker) {
-        for (int i = 0; i < WRITER_WORKERS - 1; i++)
-                if (strcmp(worker_names[i], worker) == 0)
-                        return i;
-        return -1;
-}
-
-static int writer_send_command(Writer *w, const char *worker, const uint8_t *data, size_t len) {
-        int k = worker_index(worker);
-        if (k >= 0)
-                return part_add(&w->workers[k], data, len, 1);
-        FUZZ_CHECK(strcmp(worker, "payment") == 0, "a command for worker %s", worker);
-        if (w->n_payments == w->cap_payments) {
-                size_t c = w->cap_payments ? w->cap_payments * 2 : 16;
-                PartBuf *p = realloc(w->payments, c * sizeof(*p));
-                if (!p)
-                        return -ENOMEM;
-                memset(p + w->cap_payments, 0, (c - w->cap_payments) * sizeof(*p));
-                w->payments = p;
-                w->cap_payments = c;
-        }
-        return part_add(&w->payments[w->n_payments++], data, len, 1);
-}
-
-void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len) {
-        Outgoing *o;
-        if (!inbox || !*inbox || !data)
-                return;
-        if (w->n_outgoing == w->cap_outgoing) {
-                size_t c = w->cap_outgoing ? w->cap_outgoing * 2 : 64;
-                Outgoing *p = realloc(w->outgoing, c * sizeof(*p));
-                if (!p)
-                        return;
-                w->outgoing = p;
-                w->cap_outgoing = c;
-        }
-        o = &w->outgoing[w->n_outgoing];
-        o->data = malloc(len ? len : 1);
-        if (!o->data)
-                return;
-        memcpy(o->data, data, len);
-        o->len = len;
-        snprintf(o->inbox, sizeof(o->inbox), "%s", inbox);
-        w->n_outgoing++;
-}
-
-int writer_loose_command(Writer *w, const char *worker, const Food__V1__Command *c) {
-        uint8_t *data = NULL;
-        size_t len = 0;
-        FUZZ_CHECK(codec_command_worker(c) && strcmp(codec_command_worker(c), worker) == 0,
-                   "a command of worker %s sent to %s", codec_command_worker(c) ? codec_command_worker(c) : "none",
-                   worker);
-        int r = codec_pack(&c->base, &data, &len);
-        if (r == 0)
-                r = writer_send_command(w, worker, data, len);
-        free(data);
-        return r;
-}
-
-int writer_notification(Writer *w, const char *customer_id, const char *order_id, const char *status,
-                        const char *message, int64_t at_ms) {
-        Food__V1__Notification n = FOOD__V1__NOTIFICATION__INIT;
-        char msg_id[40];
-        uint8_t *data = NULL;
-        size_t len = 0;
-        int r = ids_uuid7(msg_id, sizeof(msg_id));
-        if (r < 0)
-                return r;
-        FUZZ_CHECK(customer_id && status && message, "a notification without customer, status or text");
-        saga_batch_notification(&w->batch, msg_id, customer_id, order_id, status, message, at_ms);
-        n.msg_id = msg_id;
-        n.customer_id = (char *)customer_id;
-        n.order_id = (char *)(order_id ? order_id : "");
-        n.status = (char *)status;
-        n.message = (char *)message;
-        n.at_ms = at_ms;
-        r = codec_pack(&n.base, &data, &len);
-        if (r == 0)
-                r = part_add(&w->workers[worker_index("notification")], data, len, 2);
-        free(data);
-        return r;
-}
-
-/* ---- the engine's hooks (as saga-writer.c, with the invariants of what they get) -------------- */
-
-static int hook_command(void *ud, SagaRow *row, const SagaStep *step, StepCommand *c) {
-        Writer *w = ud;
-        uint8_t *data = NULL;
-        size_t len = 0;
-        const char *worker = codec_command_worker(&c->command);
-
-        FUZZ_CHECK(step && worker && strcmp(worker, step->worker) == 0, "step %s sends a command of worker %s",
-                   step ? step->name : "none", worker ? worker : "none");
-        FUZZ_CHECK(strcmp(c->corr.order_id, row->order_id) == 0, "saga %s sends a command about order %s",
-                   row->order_id, c->corr.order_id);
-        /* A settled saga decides nothing new: after a terminal state only compensations are sent. */
-        FUZZ_CHECK(!saga_state_terminal(row->state) || step->compensation, "saga %s is %s and sends %s",
-                   row->order_id, saga_state_name(row->state), step->name);
-        SagaPending *p = saga_row_add_command(row, step, c->corr.version, NULL, 0);
-        int r;
-        if (!p)
-                return -ENOMEM;
-        p->attempt = 1;
-        p->budget = 1;
-        p->next_try_ms = w->now_ms + saga_step_delay_ms(step, 1);
-        c->corr.command_id = p->command_id;
-        c->corr.attempt = 1;
-        r = codec_pack(&c->command.base, &data, &len);
-        if (r == 0 && !step->build) {
-                p->stored = data;
-                p->stored_len = len;
-                data = NULL;
-                r = writer_send_command(w, step->worker, p->stored, p->stored_len);
-        } else if (r == 0)
-                r = writer_send_command(w, step->worker, data, len);
-        free(data);
-        saga_row_log(row, LOG_COMMAND, codec_command_message(&c->command)->descriptor, step, 1, p->command_id, LOG_SENT,
-                     w->now_ms);
-        writer_touch(w, row);
-        return r;
-}
-
-static int hook_status(void *ud, SagaRow *row, const Food__V1__Order *o, const char *previous) {
-        Writer *w = ud;
-        Food__V1__OrderStatusChanged ev = FOOD__V1__ORDER_STATUS_CHANGED__INIT;
-        char text[NOTIFICATION_MESSAGE_MAX];
-        SagaState st;
-        SagaEvent *e;
-        int r;
-
-        /* The read side keeps the newest version: every event of a saga must be newer than its last. */
-        FUZZ_CHECK(row->order && o->version > row->order->version, "saga %s publishes version %lld after %lld",
-                   row->order_id, (long long)o->version, row->order ? (long long)row->order->version : -1LL);
-        FUZZ_CHECK(saga_state_parse(o->status, &st) == 0 && st == row->state, "saga %s is %s and publishes %s",
-                   row->order_id, saga_state_name(row->state), o->status);
-        FUZZ_CHECK(strcmp(o->id, row->order_id) == 0, "saga %s publishes order %s", row->order_id, o->id);
-        if (w->n_events == w->cap_events) {
-                size_t c = w->cap_events ? w->cap_events * 2 : 64;
-                SagaEvent *p = realloc(w->events, c * sizeof(*p));
-                if (!p)
-                        return -ENOMEM;
-                w->events = p;
-                w->cap_events = c;
-        }
-        e = &w->events[w->n_events];
-        memset(e, 0, sizeof(*e));
-        ev.order = (Food__V1__Order *)o;
-        ev.previous_status = (char *)previous;
-        ev.at_ms = o->updated_at_ms;
-        r = codec_pack(&ev.base, &e->payload, &e->len);
-        if (r < 0)
-                return r;
-        r = ids_uuid7(e->msg_id, sizeof(e->msg_id));
-        if (r < 0) {
-                free(e->payload);
-                return r;
-        }
-        e->shard = row->shard;
-        e->seq = ++w->seq[row->shard];
-        snprintf(e->order_id, sizeof(e->order_id), "%s", o->id);
-        w->n_events++;
-        saga_batch_event(&w->batch, e->shard, e->seq, e->order_id, e->msg_id, e->payload, e->len);
-        saga_row_log(row, LOG_EVENT, &food__v1__order_status_changed__descriptor, NULL, 0, 0, LOG_PUBLISHED,
-                     w->now_ms);
-        writer_touch(w, row);
-        if (notification_message(o->status, previous, o->amount_refunded, text, sizeof(text)) < 0)
-                return 0;
-        return writer_notification(w, o->customer_id, o->id, o->status, text, o->updated_at_ms);
-}
-
-static int hook_notice(void *ud, SagaRow *row, const char *kind, const char *message) {
-        Writer *w = ud;
-        FUZZ_CHECK(row->order, "a notice for saga %s without an order", row->order_id);
-        writer_touch(w, row);
-        return writer_notification(w, row->order->customer_id, row->order_id, kind, message, w->now_ms);
-}
-
-static int hook_saga(void *ud, SagaRow *row, const Food__V1__Order *order, int64_t deadline_ms) {
-        Writer *w = ud;
-        FUZZ_CHECK(!row->order || order->version >= row->order->version, "saga %s goes back from version %lld to %lld",
-                   row->order_id, row->order ? (long long)row->order->version : -1LL, (long long)order->version);
-        if (order != row->order) {
-                uint8_t *data = NULL;
-                size_t len = 0;
-                ProtobufCMessage *copy = NULL;
-                int r = codec_pack(&order->base, &data, &len);
-                if (r == 0)
-                        r = codec_unpack(&food__v1__order__descriptor, data, len, &copy);
-                free(data);
-                if (r < 0)
-                        return r;
-                if (row->order && !push_ptr((void ***)&w->retired, &w->n_retired, &w->cap_retired, row->order)) {
-                        codec_free(copy);
-                        return -ENOMEM;
-                }
-                row->order = (Food__V1__Order *)copy;
-        }
-        row->version = row->order->version;
-        if (deadline_ms != ENGINE_KEEP_DEADLINE)
-                row->deadline_ms = deadline_ms;
-        writer_touch(w, row);
-        return 0;
-}
-
-int writer_resend(Writer *w, SagaRow *row, SagaPending *p) {
-        ProtobufCMessage *m = NULL;
-        StepCommand c;
-        uint8_t *data = NULL;
-        size_t len = 0;
-        int r;
-
-        p->attempt++;
-        p->budget++;
-        p->next_try_ms = w->now_ms + saga_step_delay_ms(p->step, (int)p->budget);
-        if (p->stored) {
-                r = codec_unpack(&food__v1__command__descriptor, p->stored, p->stored_len, &m);
-                Food__V1__Correlation *corr =
-                        r == 0 ? codec_correlation(codec_command_message((Food__V1__Command *)m)) : NULL;
-                if (corr)
-                        corr->attempt = p->attempt;
-                if (r == 0)
-                        r = codec_pack(m, &data, &len);
-                codec_free(m);
-        } else {
-                r = saga_step_command(p->step, row->order, p->version, w->o->engine.cooked_coupon_discount, &c);
-                c.corr.command_id = p->command_id;
-                c.corr.attempt = p->attempt;
-                if (r == 0)
-                        r = codec_pack(&c.command.base, &data, &len);
-        }
-        if (r == 0)
-                r = writer_send_command(w, p->step->worker, data, len);
-        free(data);
-        return r;
+        return writer_table_find(w, order_id);
 }
 
 /* ---- batches -------------------------------------------------------------------------------- */
@@ -490,12 +119,12 @@ Writer *writer_memory_reset(void) {
                 saga_admin_setup(orchestrator.stuck_after_ms);
                 saga_steps_configure(orchestrator.resend_after_ms, orchestrator.max_attempts);
                 inputs_metrics_init();
+                writer_memory_metrics_init();
                 writer->o = &orchestrator;
                 FUZZ_CHECK(topo_answer_subject(writer->answer_subject, sizeof(writer->answer_subject),
                                                orchestrator.instance) == 0,
                            "no answer subject");
-                writer->out = (EngineOut){.ud = writer, .command = hook_command, .status = hook_status,
-                                          .notice = hook_notice, .saga = hook_saga};
+                writer->out = writer_engine_hooks(writer);
                 for (int s = 0; s < IDS_SHARDS; s++)
                         writer->owned[s] = true;
                 writer->n_owned = IDS_SHARDS;
@@ -504,16 +133,12 @@ Writer *writer_memory_reset(void) {
         for (size_t b = 0; b < WRITER_BUCKETS; b++) {
                 for (SagaRow *r = w->table[b], *next; r; r = next) {
                         next = r->next;
-                        saga_free(r);
+                        writer_saga_free(r);
                 }
                 w->table[b] = NULL;
         }
         w->n_sagas = 0;
-        for (size_t i = 0; i < WRITER_KEYS; i++)
-                if (key_used[i]) {
-                        memset(&w->keys[i], 0, sizeof(w->keys[i]));
-                        key_used[i] = false;
-                }
+        memset(w->keys, 0, sizeof(w->keys));
         memset(w->seq, 0, sizeof(w->seq));
         w->n_visited = 0;
         discard_sends(w);
@@ -564,8 +189,8 @@ int writer_memory_timers(Writer *w) {
 static void rollback(Writer *w) {
         for (size_t i = 0; i < w->n_visited; i++) {
                 SagaRow *row = w->visited[i];
-                table_remove(w, row);
-                saga_free(row);
+                writer_table_remove(w, row);
+                writer_saga_free(row);
         }
         w->n_visited = 0;
         for (size_t i = 0; i < w->n_events; i++)
@@ -675,7 +300,7 @@ static void send(Writer *w) {
         }
         w->n_outgoing = 0;
         for (int i = 0; i < WRITER_WORKERS - 1; i++) {
-                sent(worker_names[i], &w->workers[i]);
+                sent(writer_worker_name(i), &w->workers[i]);
                 w->workers[i].len = w->workers[i].n = 0;
         }
         for (size_t i = 0; i < w->n_payments; i++) {
@@ -739,8 +364,8 @@ void writer_memory_end(Writer *w, bool failed) {
                         SagaRow *row = w->visited[i];
                         row->is_new = false;
                         if (row->settled || (row->dirty != w->batch_no && saga_row_done(row))) {
-                                table_remove(w, row);
-                                saga_free(row);
+                                writer_table_remove(w, row);
+                                writer_saga_free(row);
                         }
                 }
                 w->n_visited = 0;

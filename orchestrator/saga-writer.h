@@ -94,7 +94,7 @@ struct Writer {
         int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_prune_ms, next_watch_ms;
 };
 
-/* ---- saga-writer.c -------------------------------------------------------- */
+/* ---- saga-memory.c -------------------------------------------------------- */
 /* The saga of `order_id`: in memory, or loaded from PostgreSQL when its shard is
  * ours (NULL: unknown, or another owner's). Marks it visited. *err gets a
  * negative errno when PostgreSQL failed (the batch is lost). */
@@ -119,6 +119,23 @@ void writer_key_note(Writer *w, const char *customer, const char *key, const cha
 int writer_resend(Writer *w, SagaRow *row, SagaPending *p);
 /* Calls fn for every saga in memory. */
 void writer_each_saga(Writer *w, void (*fn)(Writer *w, SagaRow *row, void *ud), void *ud);
+/* The saga table: find, add, remove (not freed), free a row. */
+SagaRow *writer_table_find(Writer *w, const char *order_id);
+void writer_table_add(Writer *w, SagaRow *row);
+void writer_table_remove(Writer *w, SagaRow *row);
+void writer_saga_free(SagaRow *row);
+/* Appends `p` to a growing pointer array; false when out of memory. */
+bool writer_push_ptr(void ***items, size_t *n, size_t *cap, void *p);
+/* Appends `data` to `b` as a length-delimited `field` (one element of a repeated message field).
+ * 0 or -ENOMEM. */
+int writer_part_add(PartBuf *b, const uint8_t *data, size_t len, int field);
+/* The name of worker i of Writer.workers (store, delivery, coupon, notification), NULL past them. */
+const char *writer_worker_name(int i);
+/* The engine's hooks into `w`'s batch: commands, status events and notifications into what it
+ * will send and write. */
+EngineOut writer_engine_hooks(Writer *w);
+/* Registers the memory's metrics (food_commands_sent_total); once. */
+void writer_memory_metrics_init(void);
 
 /* ---- saga-inputs.c -------------------------------------------------------- */
 /* Decides one input into the batch. 0, or negative errno when the batch is lost. */

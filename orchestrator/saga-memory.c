@@ -1,0 +1,410 @@
+/* The batch writer's memory: the sagas of its shards, the recent idempotency keys, what the
+ * batch being decided will send (command batches per worker, answers, status events,
+ * notifications), and the engine's hooks that fill them. No I/O but loading a saga missing from
+ * memory (saga_store_load): the loop, the transaction and the sending are saga-writer.c's. */
+#include "saga-writer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "metrics.h"
+#include "notification-message.h"
+
+static const char *const worker_names[WRITER_WORKERS - 1] = {"store", "delivery", "coupon", "notification"};
+
+static Metric *m_commands;
+
+void writer_memory_metrics_init(void) {
+        m_commands = metrics_counter("food_commands_sent_total", "Commands sent to workers, re-sends included");
+}
+
+/* ---- sagas in memory ---------------------------------------------------------- */
+
+static size_t bucket_of(const char *order_id) {
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *c = order_id; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        return (size_t)(h % WRITER_BUCKETS);
+}
+
+SagaRow *writer_table_find(Writer *w, const char *order_id) {
+        for (SagaRow *r = w->table[bucket_of(order_id)]; r; r = r->next)
+                if (strcmp(r->order_id, order_id) == 0)
+                        return r;
+        return NULL;
+}
+
+void writer_table_add(Writer *w, SagaRow *row) {
+        size_t b = bucket_of(row->order_id);
+        row->next = w->table[b];
+        w->table[b] = row;
+        w->n_sagas++;
+}
+
+void writer_table_remove(Writer *w, SagaRow *row) {
+        for (SagaRow **p = &w->table[bucket_of(row->order_id)]; *p; p = &(*p)->next)
+                if (*p == row) {
+                        *p = row->next;
+                        w->n_sagas--;
+                        return;
+                }
+}
+
+void writer_saga_free(SagaRow *row) {
+        saga_row_clear(row);
+        free(row);
+}
+
+bool writer_push_ptr(void ***items, size_t *n, size_t *cap, void *p) {
+        if (*n == *cap) {
+                size_t c = *cap ? *cap * 2 : 64;
+                void **a = realloc(*items, c * sizeof(*a));
+                if (!a)
+                        return false;
+                *items = a;
+                *cap = c;
+        }
+        (*items)[(*n)++] = p;
+        return true;
+}
+
+static void visit(Writer *w, SagaRow *row) {
+        for (size_t i = w->n_visited; i-- > 0;)
+                if (w->visited[i] == row)
+                        return;
+        (void)writer_push_ptr((void ***)&w->visited, &w->n_visited, &w->cap_visited, row);
+}
+
+void writer_touch(Writer *w, SagaRow *row) {
+        visit(w, row);
+        row->dirty = w->batch_no;
+        row->updated_ms = w->now_ms;
+}
+
+SagaRow *writer_saga(Writer *w, const char *order_id, int *err) {
+        SagaRow *row = writer_table_find(w, order_id);
+        int shard = ids_shard(order_id);
+        *err = 0;
+        if (row) {
+                visit(w, row);
+                return row;
+        }
+        if (!w->owned[shard])
+                return NULL;
+        row = calloc(1, sizeof(*row));
+        if (!row) {
+                *err = -ENOMEM;
+                return NULL;
+        }
+        int r = saga_store_load(w->pg, order_id, row);
+        if (r != 0 || row->shard != shard) {
+                if (r < 0)
+                        *err = r;
+                writer_saga_free(row);
+                return NULL;
+        }
+        writer_table_add(w, row);
+        visit(w, row);
+        return row;
+}
+
+bool writer_has_saga(Writer *w, const char *order_id) {
+        return writer_table_find(w, order_id) != NULL;
+}
+
+SagaRow *writer_new_saga(Writer *w, const char *order_id) {
+        SagaRow *row = calloc(1, sizeof(*row));
+        if (!row)
+                return NULL;
+        snprintf(row->order_id, sizeof(row->order_id), "%s", order_id);
+        row->shard = ids_shard(order_id);
+        row->is_new = true;
+        row->created_ms = w->now_ms;
+        writer_table_add(w, row);
+        writer_touch(w, row);
+        return row;
+}
+
+void writer_each_saga(Writer *w, void (*fn)(Writer *w, SagaRow *row, void *ud), void *ud) {
+        for (size_t b = 0; b < WRITER_BUCKETS; b++)
+                for (SagaRow *r = w->table[b], *next; r; r = next) {
+                        next = r->next;
+                        fn(w, r, ud);
+                }
+}
+
+/* ---- recent idempotency keys ---------------------------------------------------- */
+
+static size_t key_slot(const char *customer, const char *key) {
+        return ids_selector(customer, key) * (WRITER_KEYS / 256) + (strlen(key) % (WRITER_KEYS / 256));
+}
+
+const KeySlot *writer_key_find(Writer *w, const char *customer, const char *key) {
+        const KeySlot *s = &w->keys[key_slot(customer, key)];
+        return strcmp(s->customer, customer) == 0 && strcmp(s->key, key) == 0 ? s : NULL;
+}
+
+void writer_key_note(Writer *w, const char *customer, const char *key, const char *order_id, const char *hash) {
+        KeySlot *s = &w->keys[key_slot(customer, key)];
+        snprintf(s->customer, sizeof(s->customer), "%s", customer);
+        snprintf(s->key, sizeof(s->key), "%s", key);
+        snprintf(s->order_id, sizeof(s->order_id), "%s", order_id);
+        snprintf(s->hash, sizeof(s->hash), "%s", hash);
+}
+
+/* ---- what a batch sends ------------------------------------------------------------ */
+
+int writer_part_add(PartBuf *b, const uint8_t *data, size_t len, int field) {
+        if (b->len + len + 11 > b->cap) {
+                size_t c = b->cap ? b->cap * 2 : 1024;
+                while (c < b->len + len + 11)
+                        c *= 2;
+                uint8_t *d = realloc(b->data, c);
+                if (!d)
+                        return -ENOMEM;
+                b->data = d;
+                b->cap = c;
+        }
+        size_t v = len;
+        b->data[b->len++] = (uint8_t)(field << 3 | 2);
+        do {
+                b->data[b->len++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+        } while (v);
+        memcpy(b->data + b->len, data, len);
+        b->len += len;
+        b->n++;
+        return 0;
+}
+
+static int worker_index(const char *worker) {
+        for (int i = 0; i < WRITER_WORKERS - 1; i++)
+                if (strcmp(worker_names[i], worker) == 0)
+                        return i;
+        return -1;
+}
+
+/* A packed Command for `worker`: into its batch message, or (payment) a message of its own. */
+static int writer_send_command(Writer *w, const char *worker, const uint8_t *data, size_t len) {
+        int k = worker_index(worker);
+        metric_add(m_commands, 1);
+        if (k >= 0)
+                return writer_part_add(&w->workers[k], data, len, 1);
+        if (w->n_payments == w->cap_payments) {
+                size_t c = w->cap_payments ? w->cap_payments * 2 : 16;
+                PartBuf *p = realloc(w->payments, c * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                memset(p + w->cap_payments, 0, (c - w->cap_payments) * sizeof(*p));
+                w->payments = p;
+                w->cap_payments = c;
+        }
+        return writer_part_add(&w->payments[w->n_payments++], data, len, 1);
+}
+
+void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len) {
+        Outgoing *o;
+        if (!inbox || !*inbox || !data)
+                return;
+        if (w->n_outgoing == w->cap_outgoing) {
+                size_t c = w->cap_outgoing ? w->cap_outgoing * 2 : 64;
+                Outgoing *p = realloc(w->outgoing, c * sizeof(*p));
+                if (!p)
+                        return;
+                w->outgoing = p;
+                w->cap_outgoing = c;
+        }
+        o = &w->outgoing[w->n_outgoing];
+        o->data = malloc(len ? len : 1);
+        if (!o->data)
+                return;
+        memcpy(o->data, data, len);
+        o->len = len;
+        snprintf(o->inbox, sizeof(o->inbox), "%s", inbox);
+        w->n_outgoing++;
+}
+
+int writer_loose_command(Writer *w, const char *worker, const Food__V1__Command *c) {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int r = codec_pack(&c->base, &data, &len);
+        if (r == 0)
+                r = writer_send_command(w, worker, data, len);
+        free(data);
+        return r;
+}
+
+int writer_notification(Writer *w, const char *customer_id, const char *order_id, const char *status,
+                        const char *message, int64_t at_ms) {
+        Food__V1__Notification n = FOOD__V1__NOTIFICATION__INIT;
+        char msg_id[40];
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int r = ids_uuid7(msg_id, sizeof(msg_id));
+        if (r < 0)
+                return r;
+        saga_batch_notification(&w->batch, msg_id, customer_id, order_id, status, message, at_ms);
+        n.msg_id = msg_id;
+        n.customer_id = (char *)customer_id;
+        n.order_id = (char *)(order_id ? order_id : "");
+        n.status = (char *)status;
+        n.message = (char *)message;
+        n.at_ms = at_ms;
+        r = codec_pack(&n.base, &data, &len);
+        if (r == 0)
+                r = writer_part_add(&w->workers[worker_index("notification")], data, len, 2);
+        free(data);
+        return r;
+}
+
+/* ---- the engine's hooks ----------------------------------------------------------------- */
+
+static int hook_command(void *ud, SagaRow *row, const SagaStep *step, StepCommand *c) {
+        Writer *w = ud;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        SagaPending *p = saga_row_add_command(row, step, c->corr.version, NULL, 0);
+        int r;
+        if (!p)
+                return -ENOMEM;
+        p->attempt = 1;
+        p->budget = 1;
+        p->next_try_ms = w->now_ms + saga_step_delay_ms(step, 1);
+        c->corr.command_id = p->command_id;
+        c->corr.attempt = 1;
+        r = codec_pack(&c->command.base, &data, &len);
+        if (r == 0 && !step->build) {
+                /* Kept as sent: re-sends repeat it exactly (its provider key above all). */
+                p->stored = data;
+                p->stored_len = len;
+                data = NULL;
+                r = writer_send_command(w, step->worker, p->stored, p->stored_len);
+        } else if (r == 0)
+                r = writer_send_command(w, step->worker, data, len);
+        free(data);
+        saga_row_log(row, LOG_COMMAND, codec_command_message(&c->command)->descriptor, step, 1, p->command_id, LOG_SENT,
+                     w->now_ms);
+        writer_touch(w, row);
+        return r;
+}
+
+static int hook_status(void *ud, SagaRow *row, const Food__V1__Order *o, const char *previous) {
+        Writer *w = ud;
+        Food__V1__OrderStatusChanged ev = FOOD__V1__ORDER_STATUS_CHANGED__INIT;
+        char text[NOTIFICATION_MESSAGE_MAX];
+        SagaEvent *e;
+        int r;
+
+        if (w->n_events == w->cap_events) {
+                size_t c = w->cap_events ? w->cap_events * 2 : 64;
+                SagaEvent *p = realloc(w->events, c * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                w->events = p;
+                w->cap_events = c;
+        }
+        e = &w->events[w->n_events];
+        memset(e, 0, sizeof(*e));
+        ev.order = (Food__V1__Order *)o;
+        ev.previous_status = (char *)previous;
+        ev.at_ms = o->updated_at_ms;
+        r = codec_pack(&ev.base, &e->payload, &e->len);
+        if (r < 0)
+                return r;
+        r = ids_uuid7(e->msg_id, sizeof(e->msg_id));
+        if (r < 0) {
+                free(e->payload);
+                return r;
+        }
+        e->shard = row->shard;
+        e->seq = ++w->seq[row->shard];
+        snprintf(e->order_id, sizeof(e->order_id), "%s", o->id);
+        w->n_events++;
+        saga_batch_event(&w->batch, e->shard, e->seq, e->order_id, e->msg_id, e->payload, e->len);
+        saga_row_log(row, LOG_EVENT, &food__v1__order_status_changed__descriptor, NULL, 0, 0, LOG_PUBLISHED,
+                     w->now_ms);
+        writer_touch(w, row);
+        /* Every status change tells the customer. */
+        if (notification_message(o->status, previous, o->amount_refunded, text, sizeof(text)) < 0)
+                return 0; /* no text for it (an unknown status): nothing to say */
+        return writer_notification(w, o->customer_id, o->id, o->status, text, o->updated_at_ms);
+}
+
+static int hook_notice(void *ud, SagaRow *row, const char *kind, const char *message) {
+        Writer *w = ud;
+        writer_touch(w, row);
+        return writer_notification(w, row->order->customer_id, row->order_id, kind, message, w->now_ms);
+}
+
+static int hook_saga(void *ud, SagaRow *row, const Food__V1__Order *order, int64_t deadline_ms) {
+        Writer *w = ud;
+        if (order != row->order) {
+                uint8_t *data = NULL;
+                size_t len = 0;
+                ProtobufCMessage *copy = NULL;
+                int r = codec_pack(&order->base, &data, &len);
+                if (r == 0)
+                        r = codec_unpack(&food__v1__order__descriptor, data, len, &copy);
+                free(data);
+                if (r < 0)
+                        return r;
+                /* The old snapshot may still be borrowed by the decision in progress: freed after the batch. */
+                if (row->order && !writer_push_ptr((void ***)&w->retired, &w->n_retired, &w->cap_retired, row->order)) {
+                        codec_free(copy);
+                        return -ENOMEM;
+                }
+                row->order = (Food__V1__Order *)copy;
+        }
+        row->version = row->order->version;
+        if (deadline_ms != ENGINE_KEEP_DEADLINE)
+                row->deadline_ms = deadline_ms;
+        writer_touch(w, row);
+        return 0;
+}
+
+
+int writer_resend(Writer *w, SagaRow *row, SagaPending *p) {
+        ProtobufCMessage *m = NULL;
+        StepCommand c;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int r;
+
+        p->attempt++;
+        p->budget++;
+        p->next_try_ms = w->now_ms + saga_step_delay_ms(p->step, (int)p->budget);
+        if (p->stored) {
+                /* The command as first sent, with its try number. */
+                r = codec_unpack(&food__v1__command__descriptor, p->stored, p->stored_len, &m);
+                Food__V1__Correlation *corr = r == 0 ? codec_correlation(codec_command_message((Food__V1__Command *)m)) : NULL;
+                if (corr)
+                        corr->attempt = p->attempt;
+                if (r == 0)
+                        r = codec_pack(m, &data, &len);
+                codec_free(m);
+        } else {
+                /* Built again from the order as it stands, at the version that sent it. */
+                r = saga_step_command(p->step, row->order, p->version, w->o->engine.cooked_coupon_discount, &c);
+                c.corr.command_id = p->command_id;
+                c.corr.attempt = p->attempt;
+                if (r == 0)
+                        r = codec_pack(&c.command.base, &data, &len);
+        }
+        if (r == 0)
+                r = writer_send_command(w, p->step->worker, data, len);
+        free(data);
+        return r;
+}
+
+
+const char *writer_worker_name(int i) {
+        return i >= 0 && i < WRITER_WORKERS - 1 ? worker_names[i] : NULL;
+}
+
+EngineOut writer_engine_hooks(Writer *w) {
+        return (EngineOut){.ud = w, .command = hook_command, .status = hook_status, .notice = hook_notice,
+                           .saga = hook_saga};
+}
