@@ -661,6 +661,29 @@ void bus_inbox_close(BusInbox *in) {
         free(in);
 }
 
+int bus_forward(Bus *b, natsMsg *msg) {
+        natsMsg *m = NULL;
+        const char **keys = NULL;
+        int n = 0;
+        natsStatus s = natsMsg_Create(&m, natsMsg_GetSubject(msg), natsMsg_GetReply(msg), natsMsg_GetData(msg),
+                                      natsMsg_GetDataLength(msg));
+        if (s == NATS_OK) {
+                s = natsMsgHeader_Keys(msg, &keys, &n);
+                if (s == NATS_NOT_FOUND)
+                        s = NATS_OK;
+        }
+        for (int i = 0; s == NATS_OK && i < n; i++) {
+                const char *v = NULL;
+                if (natsMsgHeader_Get(msg, keys[i], &v) == NATS_OK && v)
+                        s = natsMsgHeader_Set(m, keys[i], v);
+        }
+        free((void *)keys);
+        if (s == NATS_OK)
+                s = natsConnection_PublishMsg(b->nc, m);
+        natsMsg_Destroy(m);
+        return bus_errno(s);
+}
+
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len) {
         natsMsg *m = NULL;
         natsStatus s = bus_msg_new(&m, subject, type, data, len);

@@ -104,6 +104,9 @@ void bus_unsubscribe(BusSubscription *s);
 /* Unsubscribes `subs` (set to NULL) and waits, up to `timeout_ms`, until what the server had already
  * sent them has been handled. At most 64. */
 void bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms);
+/* Publishes `msg` again as it came (subject, reply subject, headers, data): a request handed on
+ * to whoever serves its subject now. 0 or negative errno. */
+int bus_forward(Bus *b, natsMsg *msg);
 
 /* A subscription read by its caller's own thread (the gateway's live event streams): at most
  * `max_pending` messages wait in it. 0 with *ret, or negative errno. */

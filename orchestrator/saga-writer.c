@@ -28,6 +28,7 @@
 #define WRITER_PRUNE_EVERY_MS 60000
 #define WRITER_FLUSH_MS 5000       /* waiting for JetStream to confirm a batch's publishes */
 #define WRITER_STOP_MS 1000        /* at SIGTERM: deciding what was already taken before letting go */
+#define WRITER_RPC_STALE_MS 30000  /* a request undecided this long has nobody waiting for it any more */
 
 static Metric *m_batches, *m_inputs, *m_events, *m_failed_batches, *m_shards, *m_sagas;
 
@@ -41,6 +42,7 @@ static void writer_enqueue(Writer *w, InputKind kind, natsMsg *msg) {
         }
         in->kind = kind;
         in->msg = msg;
+        in->at_ms = ids_now_ms();
         pthread_mutex_lock(&w->lock);
         if (w->tail)
                 w->tail->next = in;
@@ -455,7 +457,74 @@ static int writer_claimed_keys(Writer *w, Input *inputs) {
 }
 
 /* Runs inputs until they are decided and written, whatever fails. */
-static void writer_run_inputs(Writer *w, Input *inputs, bool timers) {
+/* Inputs a lost session did not decide go back to the front of the queue: once a session owns
+ * their shards again (this process's, or another's they are handed on to) they are decided.
+ * Requests older than anyone waits for are dropped. */
+static void writer_requeue(Writer *w, Input *inputs) {
+        Input *first = NULL, *last = NULL;
+        size_t n = 0;
+        int64_t now = ids_now_ms();
+        for (Input *in = inputs, *next; in; in = next) {
+                next = in->next;
+                in->next = NULL;
+                if (in->kind == IN_RPC && now - in->at_ms > WRITER_RPC_STALE_MS) {
+                        natsMsg_Destroy(in->msg);
+                        free(in);
+                        continue;
+                }
+                in->failed = false;
+                if (last)
+                        last->next = in;
+                else
+                        first = in;
+                last = in;
+                n++;
+        }
+        if (!first)
+                return;
+        pthread_mutex_lock(&w->lock);
+        last->next = w->head;
+        if (!w->head)
+                w->tail = last;
+        w->head = first;
+        w->queued += n;
+        pthread_mutex_unlock(&w->lock);
+}
+
+/* Whether `in` is for a shard this writer owns (answers and the stuck query always are). */
+static bool input_ours(Writer *w, const Input *in) {
+        char token[16];
+        if (in->kind != IN_RPC || topo_token(natsMsg_GetSubject(in->msg), 2, token, sizeof(token)) < 0 ||
+            strcmp(token, "orders") != 0 || topo_token(natsMsg_GetSubject(in->msg), 3, token, sizeof(token)) < 0)
+                return true;
+        int shard = atoi(token);
+        return w->pg && shard >= 0 && shard < IDS_SHARDS && w->owned[shard];
+}
+
+/* Requests for shards this writer does not own (any more, or not yet) are handed on to the shard's
+ * subject: its owner answers, or the gateway hears there is none and asks again shortly. */
+static Input *writer_hand_on(Writer *w, Input *inputs) {
+        Input *keep = NULL, **tail = &keep;
+        for (Input *in = inputs, *next; in; in = next) {
+                next = in->next;
+                in->next = NULL;
+                if (input_ours(w, in)) {
+                        *tail = in;
+                        tail = &in->next;
+                        continue;
+                }
+                if (bus_forward(w->o->svc.bus, in->msg) < 0)
+                        log_warn("orchestrator: could not hand on a request on %s", natsMsg_GetSubject(in->msg));
+                natsMsg_Destroy(in->msg);
+                free(in);
+        }
+        return keep;
+}
+
+/* Decides `*inputs` (and due timers) in a batch; on a lost session the undecided inputs are queued
+ * again (*inputs becomes NULL), anything else is the caller's to free. */
+static void writer_run_inputs(Writer *w, Input **inputs_p, bool timers) {
+        Input *inputs = *inputs_p;
         int r = writer_batch(w, inputs, timers);
         for (int tries = 0; r == -EEXIST && tries < 3; tries++) {
                 /* Another request claimed one of these keys before: those answer from its order. */
@@ -467,9 +536,11 @@ static void writer_run_inputs(Writer *w, Input *inputs, bool timers) {
                 return;
         metric_add(m_failed_batches, 1);
         if (session_lost(w, r)) {
-                /* Not ours any more (or not for now): another owner answers, or the gateway times out. */
+                /* Not ours any more (or not for now): decided again once a session owns them. */
                 log_warn("orchestrator: a batch failed with its session: %s", pg_error(w->pg));
                 writer_lose_shards(w, pg_error(w->pg));
+                writer_requeue(w, inputs);
+                *inputs_p = NULL;
                 return;
         }
         /* Something in the batch is refused: each input alone, so that only that one fails. */
@@ -487,7 +558,14 @@ static void writer_run_inputs(Writer *w, Input *inputs, bool timers) {
                 }
                 in->next = next;
                 if (r < 0 && session_lost(w, r)) {
+                        /* Those decided before it stand; it and the rest wait for a session. */
                         writer_lose_shards(w, pg_error(w->pg));
+                        for (Input **p = inputs_p; *p; p = &(*p)->next)
+                                if (*p == in) {
+                                        *p = NULL;
+                                        break;
+                                }
+                        writer_requeue(w, in);
                         return;
                 }
         }
@@ -575,18 +653,21 @@ static void *writer_run(void *arg) {
                                             last ? now
                                             : w->next_scan_ms < now + WRITER_SCAN_EVERY_MS ? w->next_scan_ms
                                                                                          : now + WRITER_SCAN_EVERY_MS);
+                inputs = writer_hand_on(w, inputs);
                 bool timers = !last && w->n_owned > 0 && ids_now_ms() >= w->next_scan_ms;
                 if (timers)
                         w->next_scan_ms = ids_now_ms() + WRITER_SCAN_EVERY_MS;
                 if (w->pg && (inputs || timers || w->n_unpublished))
-                        writer_run_inputs(w, inputs, timers);
+                        writer_run_inputs(w, &inputs, timers);
                 inputs_free(inputs);
                 if (last && (!w->pg || w->queued == 0 || now - stop_at >= WRITER_STOP_MS))
                         break;
         }
         /* The last watermarks, then the session ends and the locks with it. */
-        if (w->pg && w->n_owned)
-                writer_run_inputs(w, NULL, false);
+        if (w->pg && w->n_owned) {
+                Input *none = NULL;
+                writer_run_inputs(w, &none, false);
+        }
         writer_lose_shards(w, "stopping");
         return NULL;
 }

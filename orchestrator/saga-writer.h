@@ -25,6 +25,7 @@ typedef struct Input {
         InputKind kind;
         natsMsg *msg;
         bool failed;        /* handled alone after a failed batch, and failed again: answered 503 */
+        int64_t at_ms;      /* when it arrived */
         struct Input *next;
 } Input;
 
