@@ -114,9 +114,13 @@ static int rpc_place(Writer *w, const Input *in, const Food__V1__PlaceOrder *p, 
                 if (r < 0)
                         return r;
                 if (!row)
-                        return engine_reply_set(reply, 503, "Service unavailable",
-                                                "the order of this Idempotency-Key is not readable now; retry", NULL,
-                                                1);
+                        /* Noted by a batch that never committed: the key is not claimed after all. */
+                        key = NULL;
+        }
+        if (key) {
+                SagaRow *row = writer_saga(w, key->order_id, &r);
+                if (r < 0)
+                        return r;
                 if (row->state == SAGA_PAYMENT_PENDING) {
                         /* Still paying: this request waits for the outcome too. */
                         size_t used = strlen(row->reply_to);
@@ -125,6 +129,7 @@ static int rpc_place(Writer *w, const Input *in, const Food__V1__PlaceOrder *p, 
                                                         "an order with this Idempotency-Key is being paid; retry shortly",
                                                         NULL, 0);
                         snprintf(row->reply_to + used, sizeof(row->reply_to) - used, "%s%s", used ? " " : "", reply_to);
+                        writer_touch(w, row); /* stored: a new owner answers this waiter too */
                         return 0;
                 }
                 if (row->state == SAGA_REJECTED)
