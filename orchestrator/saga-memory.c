@@ -111,6 +111,20 @@ SagaRow *writer_saga(Writer *w, const char *order_id, int *err) {
         return row;
 }
 
+int writer_reload(Writer *w, const char *order_id) {
+        SagaRow *row = calloc(1, sizeof(*row));
+        int r;
+        if (!row)
+                return -ENOMEM;
+        r = saga_store_load(w->pg, order_id, row);
+        if (r != 0 || row->settled || writer_table_find(w, order_id)) {
+                writer_saga_free(row);
+                return r < 0 ? r : 0;
+        }
+        writer_table_add(w, row);
+        return 0;
+}
+
 bool writer_has_saga(Writer *w, const char *order_id) {
         return writer_table_find(w, order_id) != NULL;
 }
@@ -373,6 +387,7 @@ int writer_resend(Writer *w, SagaRow *row, SagaPending *p) {
         size_t len = 0;
         int r;
 
+        visit(w, row); /* a batch that does not commit reloads it: the try was not sent */
         p->attempt++;
         p->budget++;
         p->next_try_ms = w->now_ms + saga_step_delay_ms(p->step, (int)p->budget);

@@ -28,7 +28,9 @@
 #define WRITER_PRUNE_EVERY_MS 60000
 #define WRITER_FLUSH_MS 5000       /* waiting for JetStream to confirm a batch's publishes */
 #define WRITER_STOP_MS 1000        /* at SIGTERM: deciding what was already taken before letting go */
-#define WRITER_RPC_STALE_MS 30000  /* a request undecided this long has nobody waiting for it any more */
+#define WRITER_MESSAGE_PARTS 256   /* commands and rows of one CommandBatch message at most */
+#define WRITER_MESSAGE_BYTES (256 * 1024)
+#define WRITER_INPUT_STALE_MS 30000 /* an input undecided this long is dropped: nobody waits, commands are re-sent */
 
 static Metric *m_batches, *m_inputs, *m_events, *m_failed_batches, *m_shards, *m_sagas;
 
@@ -260,11 +262,15 @@ static void batch_end(Writer *w) {
         saga_batch_free(&w->batch);
 }
 
-/* A batch that did not commit: the sagas it read or changed are reloaded when next needed (their
+/* A batch that did not commit: the sagas it read or changed are read again from PostgreSQL (their
  * memory may hold decisions that never happened), and its event numbers are given again. */
 static void batch_rollback(Writer *w) {
+        char(*ids)[sizeof(((SagaRow *)0)->order_id)] = w->n_visited ? calloc(w->n_visited, sizeof(*ids)) : NULL;
+        size_t n_ids = 0;
         for (size_t i = 0; i < w->n_visited; i++) {
                 SagaRow *row = w->visited[i];
+                if (ids && !row->is_new)
+                        memcpy(ids[n_ids++], row->order_id, sizeof(ids[0]));
                 writer_table_remove(w, row);
                 writer_saga_free(row);
         }
@@ -274,6 +280,15 @@ static void batch_rollback(Writer *w) {
                         w->seq[w->events[i].shard] = w->events[i].seq - 1;
         batch_discard_sends(w);
         batch_end(w);
+        /* Read again at once, not when next needed: their timers and re-sends run from memory. A
+         * session that broke loses every shard instead, and they are all read again then. */
+        for (size_t i = 0; i < n_ids && pg_ok(w->pg); i++) {
+                int r = writer_reload(w, ids[i]);
+                if (r < 0)
+                        log_warn("orchestrator: saga %s could not be read again after a failed batch: %s", ids[i],
+                                 pg_error(w->pg));
+        }
+        free(ids);
 }
 
 /* What the batch changed, written as rows; the watermarks that moved. */
@@ -318,14 +333,43 @@ static void batch_committed(Writer *w) {
 }
 
 /* Publishes one CommandBatch; 1 when something was published. */
+/* Publishes `b` (commands, and the notification worker's rows) to `worker` as CommandBatch
+ * messages of at most WRITER_MESSAGE_PARTS parts and about WRITER_MESSAGE_BYTES each, so that a
+ * worker's fetch can always take one (after a takeover every pending command is re-sent at
+ * once). Returns how many were published. */
 static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
         char subject[TOPO_SUBJECT_MAX];
         BusHeaders h = {.type = food__v1__command_batch__descriptor.name, .answer_to = w->answer_subject};
-        int r = b->n && topo_command_subject(subject, sizeof(subject), worker) == 0
-                        ? bus_publish(w->pub, subject, &h, b->data, b->len)
-                        : -EINVAL;
+        size_t sent = 0, start = 0, pos = 0, parts = 0;
+
+        if (b->n && topo_command_subject(subject, sizeof(subject), worker) == 0)
+                while (pos <= b->len) {
+                        size_t next = b->len + 1; /* past the end: publish what is left */
+                        if (pos < b->len) {
+                                /* one part: a tag byte, a varint length, the bytes */
+                                uint64_t len = 0;
+                                size_t p = pos + 1;
+                                for (int shift = 0; p < b->len && shift < 64; shift += 7) {
+                                        uint8_t c = b->data[p++];
+                                        len |= (uint64_t)(c & 0x7f) << shift;
+                                        if (!(c & 0x80))
+                                                break;
+                                }
+                                next = p + len;
+                        }
+                        if (pos > start && (next > b->len || parts == WRITER_MESSAGE_PARTS ||
+                                            next - start > WRITER_MESSAGE_BYTES)) {
+                                sent += bus_publish(w->pub, subject, &h, b->data + start, pos - start) == 0;
+                                start = pos;
+                                parts = 0;
+                        }
+                        if (next > b->len)
+                                break;
+                        parts++;
+                        pos = next;
+                }
         b->len = b->n = 0;
-        return r == 0;
+        return sent;
 }
 
 /* Sends what the committed batch decided: answers first (they wait on this), then commands, then
@@ -457,9 +501,9 @@ static int writer_claimed_keys(Writer *w, Input *inputs) {
 }
 
 /* Runs inputs until they are decided and written, whatever fails. */
-/* Inputs a lost session did not decide go back to the front of the queue: once a session owns
- * their shards again (this process's, or another's they are handed on to) they are decided.
- * Requests older than anyone waits for are dropped. */
+/* Inputs a lost session did not decide go back to the front of the queue: once this process's
+ * session owns their shards again they are decided (requests for shards another took are left to
+ * it). Inputs older than anyone waits for are dropped (a command unanswered is re-sent anyway). */
 static void writer_requeue(Writer *w, Input *inputs) {
         Input *first = NULL, *last = NULL;
         size_t n = 0;
@@ -467,7 +511,7 @@ static void writer_requeue(Writer *w, Input *inputs) {
         for (Input *in = inputs, *next; in; in = next) {
                 next = in->next;
                 in->next = NULL;
-                if (in->kind == IN_RPC && now - in->at_ms > WRITER_RPC_STALE_MS) {
+                if (now - in->at_ms > WRITER_INPUT_STALE_MS) {
                         natsMsg_Destroy(in->msg);
                         free(in);
                         continue;
@@ -501,9 +545,10 @@ static bool input_ours(Writer *w, const Input *in) {
         return w->pg && shard >= 0 && shard < IDS_SHARDS && w->owned[shard];
 }
 
-/* Requests for shards this writer does not own (any more, or not yet) are handed on to the shard's
- * subject: its owner answers, or the gateway hears there is none and asks again shortly. */
-static Input *writer_hand_on(Writer *w, Input *inputs) {
+/* Requests for shards this writer does not own any more (taken before its session was lost) are
+ * not answered: the new owner, subscribed meanwhile, got them too, or the gateway times out. An
+ * answer from here ("not mine") could reach the gateway before the owner's and make it ask twice. */
+static Input *writer_drop_foreign(Writer *w, Input *inputs) {
         Input *keep = NULL, **tail = &keep;
         for (Input *in = inputs, *next; in; in = next) {
                 next = in->next;
@@ -513,8 +558,8 @@ static Input *writer_hand_on(Writer *w, Input *inputs) {
                         tail = &in->next;
                         continue;
                 }
-                if (bus_forward(w->o->svc.bus, in->msg) < 0)
-                        log_warn("orchestrator: could not hand on a request on %s", natsMsg_GetSubject(in->msg));
+                log_info("orchestrator: a request on %s for a shard no longer owned is left to its owner",
+                         natsMsg_GetSubject(in->msg));
                 natsMsg_Destroy(in->msg);
                 free(in);
         }
@@ -587,8 +632,14 @@ static void stalled_ended(void *ud, const char *name, long pid) {
                  name, pid, WRITER_STALL_S);
 }
 
-static void writer_housekeeping(Writer *w) {
+static void writer_housekeeping(Writer *w, bool stopping) {
         int64_t now = ids_now_ms();
+        if (stopping) {
+                /* Letting go: no new session, no shard taken again, no other writer's session ended. */
+                if (w->pg && !pg_ok(w->pg))
+                        writer_lose_shards(w, "the session broke");
+                return;
+        }
         if (w->pg && !pg_ok(w->pg)) {
                 /* A new session, never the old one reset: the locks went with it. */
                 writer_lose_shards(w, "the session broke");
@@ -645,20 +696,28 @@ static void *writer_run(void *arg) {
                         /* Stop taking requests; what was already taken is decided in a last batch or two,
                          * then the session ends and another replica takes the shards at once, with the
                          * requests still waiting on a payment (sagas.reply_to). */
-                        bus_drain(w->rpc, IDS_SHARDS, WRITER_STOP_MS);
+                        if (!bus_drain(w->rpc, IDS_SHARDS, WRITER_STOP_MS))
+                                w->undrained = true;
                         stop_at = now;
                 }
-                writer_housekeeping(w);
+                writer_housekeeping(w, last);
                 Input *inputs = writer_take(w, w->o->batch_max,
                                             last ? now
                                             : w->next_scan_ms < now + WRITER_SCAN_EVERY_MS ? w->next_scan_ms
                                                                                          : now + WRITER_SCAN_EVERY_MS);
-                inputs = writer_hand_on(w, inputs);
+                inputs = writer_drop_foreign(w, inputs);
                 bool timers = !last && w->n_owned > 0 && ids_now_ms() >= w->next_scan_ms;
                 if (timers)
                         w->next_scan_ms = ids_now_ms() + WRITER_SCAN_EVERY_MS;
                 if (w->pg && (inputs || timers || w->n_unpublished))
                         writer_run_inputs(w, &inputs, timers);
+                else if (inputs && !last) {
+                        /* No session (setting one up failed): decided once there is one. */
+                        struct timespec pause = {0, 100000000L};
+                        writer_requeue(w, inputs);
+                        inputs = NULL;
+                        nanosleep(&pause, NULL);
+                }
                 inputs_free(inputs);
                 if (last && (!w->pg || w->queued == 0 || now - stop_at >= WRITER_STOP_MS))
                         break;
@@ -717,8 +776,12 @@ void writer_stop(Writer *w) {
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
         pthread_join(w->thread, NULL);
-        bus_unsubscribe(w->answers);
-        bus_unsubscribe(w->stuck);
+        BusSubscription *subs[] = {w->answers, w->stuck};
+        if (!bus_drain(subs, 2, WRITER_STOP_MS) || w->undrained) {
+                /* A handler may still be queueing into it: left allocated, the process is ending. */
+                log_warn("orchestrator: stopped with subscription handlers still running");
+                return;
+        }
         inputs_free(w->head);
         bus_publisher_free(w->pub);
         for (int i = 0; i < WRITER_WORKERS - 1; i++)

@@ -91,6 +91,7 @@ struct Writer {
         SagaEvent *events; /* this batch's status events (moved to unpublished once committed) */
         size_t n_events, cap_events;
         int64_t timers_fired, resent;
+        bool undrained; /* at stop, an RPC handler may still run: the writer is not freed */
 
         int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_prune_ms, next_watch_ms;
 };
@@ -102,6 +103,9 @@ struct Writer {
 SagaRow *writer_saga(Writer *w, const char *order_id, int *err);
 /* Marks `row` as changed by this batch: it is written with it. */
 void writer_touch(Writer *w, SagaRow *row);
+/* Reads the unsettled saga `order_id` from PostgreSQL into memory (not visited): 0 (also when it
+ * is settled, gone or already in memory) or negative errno. */
+int writer_reload(Writer *w, const char *order_id);
 /* Whether `order_id` is a saga in memory. */
 bool writer_has_saga(Writer *w, const char *order_id);
 /* A new saga in memory for `order_id` (visited, new). NULL when out of memory. */
