@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "log.h"
 #include "ids.h"
 
 /* Shard locks: the two-key advisory lock (1718579556 = "food" in ASCII, shard), held by the
@@ -118,14 +119,15 @@ int saga_store_lock_shards(Pg *pg, const int *shards, size_t n, int *got) {
         return k;
 }
 
-/* A writing session that holds shard locks and has not moved for `stall_s` seconds: its process is
- * paused or hung. A live owner runs a batch or pings at least every 2 s; a session stopped in the
- * middle of a pipeline is never "idle" for PostgreSQL's own timeouts. */
+/* A writing session that holds shard locks, waits for its client and has not moved for `stall_s`
+ * seconds: its process is paused or hung. A live owner runs a batch or pings at least every 2 s; a
+ * session stopped in the middle of a pipeline is never "idle" for PostgreSQL's own timeouts. One
+ * that is running a long statement (or waiting on a lock, on I/O) is left alone. */
 static const PgStmt st_end_stalled = {
         "saga_end_stalled",
         "SELECT a.application_name, a.pid, pg_terminate_backend(a.pid) FROM pg_stat_activity a"
         " WHERE a.application_name LIKE 'orchestrator-writer %' AND a.pid <> pg_backend_pid()"
-        " AND a.state_change < now() - make_interval(secs => $1::int)"
+        " AND a.wait_event = 'ClientRead' AND a.state_change < now() - make_interval(secs => $1::int)"
         " AND a.pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 1718579556 AND granted)"};
 
 int saga_store_end_stalled(Pg *pg, int stall_s, void (*ended)(void *ud, const char *name, long pid), void *ud) {
@@ -216,9 +218,14 @@ int saga_store_load_shards(Pg *pg, const int *shards, size_t n, void (*fn)(void 
                 }
                 r = row_from(res, i, row);
                 if (r < 0) {
+                        /* One saga that cannot be read must not keep the shard (every other saga of it)
+                         * from being served: it is left out, loudly; sagactl stuck lists it. */
+                        log_error("saga %s: its stored row cannot be read (%s); left out of memory",
+                                  PQgetvalue(res, i, 0), strerror(-r));
                         saga_row_clear(row);
                         free(row);
-                        break;
+                        r = r == -ENOMEM ? r : 0;
+                        continue;
                 }
                 fn(ud, row);
         }
