@@ -418,6 +418,10 @@ void bus_nak(natsMsg *msg) {
         natsMsg_NakWithDelay(msg, bus_nak_delay_ms(delivered), NULL); /* plain Nak redelivers at once */
 }
 
+void bus_nak_now(natsMsg *msg) {
+        natsMsg_Nak(msg, NULL);
+}
+
 void bus_term(natsMsg *msg) {
         natsMsg_Term(msg, NULL);
 }
@@ -606,9 +610,11 @@ void bus_unsubscribe(BusSubscription *s) {
         natsSubscription_Destroy(sub);
 }
 
-void bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms) {
+bool bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms) {
         natsSubscription *held[64];
         size_t k = 0;
+        bool done = true;
+        int64_t deadline = nats_Now() + timeout_ms;
         /* What the server already sent is still handed to the handlers; `subs` are freed by their
          * completion callbacks, so only the library's handles (still referenced) are waited on. */
         for (size_t i = 0; i < n && k < 64; i++) {
@@ -621,9 +627,12 @@ void bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms) {
                 k++;
         }
         for (size_t i = 0; i < k; i++) {
-                natsSubscription_WaitForDrainCompletion(held[i], timeout_ms);
+                int64_t left = deadline - nats_Now();
+                if (natsSubscription_WaitForDrainCompletion(held[i], left > 0 ? left : 1) != NATS_OK)
+                        done = false;
                 natsSubscription_Destroy(held[i]);
         }
+        return done;
 }
 
 struct BusInbox {
@@ -659,29 +668,6 @@ void bus_inbox_close(BusInbox *in) {
                 natsSubscription_Destroy(in->sub);
         }
         free(in);
-}
-
-int bus_forward(Bus *b, natsMsg *msg) {
-        natsMsg *m = NULL;
-        const char **keys = NULL;
-        int n = 0;
-        natsStatus s = natsMsg_Create(&m, natsMsg_GetSubject(msg), natsMsg_GetReply(msg), natsMsg_GetData(msg),
-                                      natsMsg_GetDataLength(msg));
-        if (s == NATS_OK) {
-                s = natsMsgHeader_Keys(msg, &keys, &n);
-                if (s == NATS_NOT_FOUND)
-                        s = NATS_OK;
-        }
-        for (int i = 0; s == NATS_OK && i < n; i++) {
-                const char *v = NULL;
-                if (natsMsgHeader_Get(msg, keys[i], &v) == NATS_OK && v)
-                        s = natsMsgHeader_Set(m, keys[i], v);
-        }
-        free((void *)keys);
-        if (s == NATS_OK)
-                s = natsConnection_PublishMsg(b->nc, m);
-        natsMsg_Destroy(m);
-        return bus_errno(s);
 }
 
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len) {
@@ -750,11 +736,7 @@ int bus_request(Bus *b, const char *subject, const char *type, const void *data,
                         natsMsg_Destroy(r); /* the late answer of an earlier request that timed out */
                         continue;
                 }
-                if (natsMsg_IsNoResponders(r)) {
-                        natsMsg_Destroy(r);
-                        return -EHOSTUNREACH;
-                }
-                *ret = r;
+                *ret = r; /* "no responders" comes as NextMsg's own status (-EHOSTUNREACH below) */
                 return 0;
         }
         return bus_errno(s);

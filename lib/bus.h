@@ -56,6 +56,8 @@ const char *bus_header(natsMsg *msg, const char *key);
 void bus_ack(natsMsg *msg);
 /* Hands `msg` back for redelivery after bus_nak_delay_ms of its delivery count. */
 void bus_nak(natsMsg *msg);
+/* Hands `msg` back for redelivery at once (it is healthy, only not handled now). */
+void bus_nak_now(natsMsg *msg);
 void bus_term(natsMsg *msg);
 
 /* Wait before the next delivery of a message handed back after its `delivered`-th
@@ -101,12 +103,10 @@ int bus_subscribe(Bus *b, const char *subject, const char *queue, BusHandler fn,
                   BusSubscription **ret);
 /* Stops the subscription. A handler call already running finishes; none starts after. NULL is fine. */
 void bus_unsubscribe(BusSubscription *s);
-/* Unsubscribes `subs` (set to NULL) and waits, up to `timeout_ms`, until what the server had already
- * sent them has been handled. At most 64. */
-void bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms);
-/* Publishes `msg` again as it came (subject, reply subject, headers, data): a request handed on
- * to whoever serves its subject now. 0 or negative errno. */
-int bus_forward(Bus *b, natsMsg *msg);
+/* Unsubscribes `subs` (set to NULL) and waits, up to `timeout_ms` in all, until what the server had
+ * already sent them has been handled. At most 64. True when every handler has returned for the last
+ * time (their closures may be freed), false when the time ran out first. */
+bool bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms);
 
 /* A subscription read by its caller's own thread (the gateway's live event streams): at most
  * `max_pending` messages wait in it. 0 with *ret, or negative errno. */

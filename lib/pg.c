@@ -156,7 +156,7 @@ bool pg_ok(Pg *pg) {
 }
 
 const char *pg_error(Pg *pg) {
-        return pg->error;
+        return pg ? pg->error : "no session";
 }
 
 void pg_pin_session(Pg *pg) {
@@ -390,6 +390,17 @@ static int pg_pipeline_once(Pg *pg, const PgCall *calls, size_t n, bool transact
                 return r;
         if (n > 64)
                 return -E2BIG;
+        /* Room for the statements to prepare, checked before anything is sent. */
+        for (size_t i = 0; i < n; i++) {
+                bool known = false;
+                for (size_t k = 0; k < pg->n_prepared && !known; k++)
+                        known = pg->prepared[k] == calls[i].st;
+                for (size_t k = 0; k < i && !known; k++)
+                        known = calls[k].st == calls[i].st;
+                if (!known && pg->n_prepared + ++n_fresh > PG_MAX_PREPARED)
+                        return -ENOSPC;
+        }
+        n_fresh = 0;
         if (!PQenterPipelineMode(pg->conn)) {
                 pg_set_error(pg, PQerrorMessage(pg->conn));
                 return -EPROTO;
@@ -407,10 +418,6 @@ static int pg_pipeline_once(Pg *pg, const PgCall *calls, size_t n, bool transact
                 for (size_t k = 0; k < n_fresh && !known; k++)
                         known = fresh[k] == st;
                 if (!known) {
-                        if (pg->n_prepared + n_fresh >= PG_MAX_PREPARED) {
-                                r = -ENOSPC;
-                                goto drain;
-                        }
                         if (!PQsendPrepare(pg->conn, st->name, st->sql, 0, NULL))
                                 goto send_failed;
                         idx[q] = n_fresh;
@@ -445,7 +452,7 @@ drain:
                 if (!res) {
                         if (r == 0)
                                 r = pg_result_errno(pg, NULL);
-                        return r;
+                        goto synced; /* the session is gone: leave pipeline mode and hand nothing over */
                 }
                 if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
                         rr = -ECANCELED; /* skipped after an earlier failure */

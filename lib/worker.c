@@ -35,6 +35,7 @@ typedef struct {
         Food__V1__CommandBatch *batch; /* NULL when it does not decode */
         const char *dead;              /* the whole message is dead-lettered: why */
         bool retry;                    /* a command asked for a later redelivery */
+        bool later;                    /* did not fit in this fetch: handed back for the next one */
 } Msg;
 
 typedef struct {
@@ -276,12 +277,20 @@ static void worker_fetch(Loop *l, natsMsgList *list) {
         for (int i = 0; i < n; i++) {
                 Msg *m = &msgs[i];
                 m->msg = list->Msgs[i];
+                if (i > 0 && msgs[i - 1].later) {
+                        m->later = true;
+                        continue;
+                }
                 worker_decode(l, m);
-                for (size_t k = 0; !m->dead && k < m->batch->n_commands; k++) {
-                        if (n_items == WORKER_COMMANDS_MAX) {
-                                m->dead = "more commands than a fetch may hold";
-                                break;
+                if (!m->dead && n_items + m->batch->n_commands > WORKER_COMMANDS_MAX) {
+                        if (n_items > 0) {
+                                /* Healthy, it only does not fit: it and the rest come back at once. */
+                                m->later = true;
+                                continue;
                         }
+                        m->dead = "more commands than a fetch may hold";
+                }
+                for (size_t k = 0; !m->dead && k < m->batch->n_commands; k++) {
                         items[n_items] = (Item){.msg = i, .k = (int)k,
                                                 .cmd = codec_command_message(m->batch->commands[k])};
                         n_items++;
@@ -314,7 +323,7 @@ static void worker_fetch(Loop *l, natsMsgList *list) {
         }
         /* Notification rows go to the sender once the commands (none for it) are done. */
         for (int i = 0; i < n && !failed && l->def->rows; i++)
-                if (!msgs[i].dead && msgs[i].batch->n_notifications > 0 &&
+                if (!msgs[i].dead && !msgs[i].later && msgs[i].batch->n_notifications > 0 &&
                     l->def->rows(l->def->ctx, msgs[i].batch->notifications, msgs[i].batch->n_notifications) < 0)
                         msgs[i].retry = true;
         /* Dead letters stand whether or not the rest was applied (their content decided them);
@@ -326,14 +335,16 @@ static void worker_fetch(Loop *l, natsMsgList *list) {
                 if (items[i].dead)
                         worker_dead_letter(l, msgs[items[i].msg].msg, items[i].cmd, items[i].k, items[i].dead);
         for (int i = 0; i < n && !failed; i++)
-                if (!msgs[i].dead)
+                if (!msgs[i].dead && !msgs[i].later)
                         worker_send_answers(l, &msgs[i], items, n_items, i);
         /* A message is terminated only once its dead letter is stored; acked once its commands are
          * applied (a dead-lettered command's letter stored too); anything else comes back. */
         r = bus_publisher_flush(l->pub, 5000);
         for (int i = 0; i < n; i++) {
                 Msg *m = &msgs[i];
-                if (m->dead && r == 0)
+                if (m->later)
+                        bus_nak_now(m->msg);
+                else if (m->dead && r == 0)
                         bus_term(m->msg);
                 else if (!m->dead && !failed && !m->retry && r == 0)
                         bus_ack(m->msg);
