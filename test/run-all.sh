@@ -52,7 +52,8 @@ if [ "${FUZZ_SECONDS:=20}" != 0 ]; then
                 ninja -C "$fdir" $(printf 'fuzz/%s ' $targets) >"$dir/meson-logs/fuzz-build.log" 2>&1; then
                 mkdir -p "$fdir/fuzz-corpus" "$fdir/fuzz-artifacts" "$fdir/fuzz-results"
                 rm -f "$fdir"/fuzz-results/*
-                export fdir FUZZ_SECONDS
+                # Undefined behaviour stops a fuzzer (a failure), as a crash would: by default UBSan only prints.
+                export fdir FUZZ_SECONDS UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
                 printf '%s\n' $targets | xargs -P "${FUZZ_JOBS:-2}" -I{} bash -c '
                         t={}; mkdir -p "$fdir/fuzz-corpus/$t"
                         if "$fdir/fuzz/$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
