@@ -357,7 +357,7 @@ class Platform {
         async sql(query, database = 'food') {
                 const { stdout } = await execFileP(pgBin('psql'),
                         ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(this.pgPort), '-U', 'postgres', '-d', database, '-c', query],
-                        { timeout: 10_000 });
+                        { timeout: 30_000, maxBuffer: 512 * 1024 * 1024 }); // a long crash run's checks read every order
                 return stdout.trim();
         }
 
