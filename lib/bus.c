@@ -241,15 +241,23 @@ static int bus_ensure_stream(Bus *b, const TopoStream *d) {
         cfg.Duplicates = 120LL * 1000000000LL; /* Nats-Msg-Id window: a first filter only */
         cfg.Discard = js_DiscardOld;
 
-        s = js_GetStreamInfo(&si, b->js, d->name, NULL, &jerr);
-        if (s == NATS_NOT_FOUND)
-                s = js_AddStream(&si, b->js, &cfg, NULL, &jerr);
-        else if (s == NATS_OK) {
+        /* Processes start together: when another one created the stream between our look-up and our
+         * create, nats-server 2.9 answers "subjects overlap" (or "name in use"); look again and update. */
+        for (int attempt = 0; attempt < 2; attempt++) {
+                jerr = 0;
+                s = js_GetStreamInfo(&si, b->js, d->name, NULL, &jerr);
+                if (s == NATS_NOT_FOUND)
+                        s = js_AddStream(&si, b->js, &cfg, NULL, &jerr);
+                else if (s == NATS_OK) {
+                        jsStreamInfo_Destroy(si);
+                        si = NULL;
+                        s = js_UpdateStream(&si, b->js, &cfg, NULL, &jerr);
+                }
                 jsStreamInfo_Destroy(si);
                 si = NULL;
-                s = js_UpdateStream(&si, b->js, &cfg, NULL, &jerr);
+                if (s == NATS_OK || (jerr != JSStreamSubjectOverlapErr && jerr != JSStreamNameExistErr))
+                        break;
         }
-        jsStreamInfo_Destroy(si);
         if (s != NATS_OK)
                 return log_error_errno(bus_errno(s), "nats: stream %s: %s (js error %d)", d->name,
                                        nats_GetLastError(NULL), (int)jerr);
