@@ -14,11 +14,14 @@ static void redeem(uint8_t flags, const Food__V1__RedeemCoupon *c) {
         const char *store = (flags & 2) ? c->store_id : "sto_other";
         const char *status = (flags & 4) ? "REDEEMED" : "ISSUED";
         const char *by = (flags & 8) ? order : "";
-        const char *why = coupon_refusal(owner, store, status, by, flags & 16, c->customer_id, c->store_id, order);
+        int returned = flags & 32; /* already given back for this order */
+        const char *why = coupon_refusal(owner, store, status, by, flags & 16, returned, c->customer_id, c->store_id,
+                                         order);
         FUZZ_CHECK(why || (strcmp(owner, c->customer_id) == 0 && strcmp(store, c->store_id) == 0),
                    "redeemed another customer's or store's coupon");
         FUZZ_CHECK(why || strcmp(status, "REDEEMED") != 0 || strcmp(by, order) == 0,
                    "a coupon redeemed by another order redeemed again");
+        FUZZ_CHECK(why || !returned, "a coupon given back for this order taken again");
         if (why) {
                 Food__V1__CouponRejected rep = FOOD__V1__COUPON_REJECTED__INIT;
                 rep.corr = c->corr;

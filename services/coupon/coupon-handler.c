@@ -20,12 +20,16 @@ static const PgStmt st_issue = {
         " VALUES ($1, $2, $3, $4::bigint, $5, now() + make_interval(days => $6::int)) ON CONFLICT (id) DO NOTHING"};
 static const PgStmt st_lock = {"coupon_lock",
                                "SELECT customer_id, store_id, status, coalesce(order_id, ''), discount,"
-                               " (expires_at < now())::int FROM coupons WHERE id = $1 FOR UPDATE"};
+                               " (expires_at < now())::int, EXISTS (SELECT 1 FROM coupon_returns r"
+                               " WHERE r.coupon_id = $1 AND r.order_id = $2)::int FROM coupons WHERE id = $1 FOR UPDATE"};
 static const PgStmt st_redeem = {"coupon_redeem",
                                  "UPDATE coupons SET status = 'REDEEMED', order_id = $2, updated_at = now()"
                                  " WHERE id = $1"};
+/* The mark is left even when the redemption has not arrived yet: it must not take the coupon later. */
 static const PgStmt st_return = {"coupon_return",
-                                 "UPDATE coupons SET status = 'ISSUED', order_id = NULL, updated_at = now()"
+                                 "WITH mark AS (INSERT INTO coupon_returns (coupon_id, order_id) VALUES ($1, $2)"
+                                 " ON CONFLICT DO NOTHING)"
+                                 " UPDATE coupons SET status = 'ISSUED', order_id = NULL, updated_at = now()"
                                  " WHERE id = $1 AND status = 'REDEEMED' AND order_id = $2"};
 
 void coupon_metrics_init(void) {
@@ -36,12 +40,14 @@ void coupon_metrics_init(void) {
 }
 
 const char *coupon_refusal(const char *coupon_customer, const char *coupon_store, const char *status,
-                           const char *redeemed_by, int expired, const char *customer_id, const char *store_id,
-                           const char *order_id) {
+                           const char *redeemed_by, int expired, int returned, const char *customer_id,
+                           const char *store_id, const char *order_id) {
         if (strcmp(coupon_customer, customer_id) != 0)
                 return "this coupon belongs to another customer";
         if (strcmp(coupon_store, store_id) != 0)
                 return "this coupon is for another store";
+        if (returned)
+                return "this coupon was given back for this order";
         if (strcmp(status, "REDEEMED") == 0 && strcmp(redeemed_by, order_id) != 0)
                 return "this coupon was already used";
         if (strcmp(status, "REDEEMED") != 0 && expired)
@@ -92,13 +98,13 @@ static int redeem(Pg *pg, const Food__V1__RedeemCoupon *m, WorkerOut *out) {
         const char *why = "no such coupon";
         PGresult *res = NULL;
         int64_t discount = 0;
-        int r = pg_run(pg, &st_lock, 1, vals, NULL, NULL, &res);
+        int r = pg_run(pg, &st_lock, 2, vals, NULL, NULL, &res);
         if (r < 0)
                 return r;
         if (PQntuples(res) == 1) {
                 why = coupon_refusal(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-                                     PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 5)[0] == '1', m->customer_id,
-                                     m->store_id, m->corr->order_id);
+                                     PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 5)[0] == '1',
+                                     PQgetvalue(res, 0, 6)[0] == '1', m->customer_id, m->store_id, m->corr->order_id);
                 discount = pg_ll(res, 0, 4);
         }
         PQclear(res);

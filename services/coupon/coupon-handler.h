@@ -13,10 +13,11 @@ void coupon_metrics_init(void);
 
 /* Pure decision of a redemption: 0 when coupon (customer, store, status,
  * expired) may pay for an order of `customer_id` at `store_id`, else a
- * static reason. `redeemed_by` is the order that redeemed it ("" if none). */
+ * static reason. `redeemed_by` is the order that redeemed it ("" if none); `returned` says the coupon
+ * was already given back for `order_id` (a late redemption of a compensated order). */
 const char *coupon_refusal(const char *coupon_customer, const char *coupon_store, const char *status,
-                           const char *redeemed_by, int expired, const char *customer_id, const char *store_id,
-                           const char *order_id);
+                           const char *redeemed_by, int expired, int returned, const char *customer_id,
+                           const char *store_id, const char *order_id);
 
 /* The pure checks coupon_handle makes before touching the coupons table: 0, or WORKER_POISON for
  * another type, an IssueCoupon without coupon, customer or store id or with a discount <= 0, a
