@@ -45,6 +45,28 @@ describe('consumer faults', () => {
                 }
         });
 
+        it('a durable left with the old BackOff list is brought to the topology\'s settings when its worker starts', async () => {
+                // nats-server 2.9 waits BackOff[n] - AckWait + delay after a NAK with a delay: with the old list
+                // (5/15/30/60 s) the waits were 1, 12, 29, 63 s... The worker must take the list away at start, in place.
+                const admin = p.natsAdminUrl;
+                const info = async () => {
+                        const [a] = await natsSend(admin, [{ subject: '$JS.API.CONSUMER.INFO.FOOD_CMD.coupon' }]);
+                        return JSON.parse(a.payload.toString());
+                };
+                const now = (await info()).config;
+                await p.kill('coupon');
+                const [old] = await natsSend(admin, [{ subject: '$JS.API.CONSUMER.DURABLE.CREATE.FOOD_CMD.coupon',
+                        payload: JSON.stringify({ stream_name: 'FOOD_CMD', config: { ...now, ack_wait: 5e9, backoff: [5e9, 15e9, 30e9, 60e9] } }) }]);
+                const set = JSON.parse(old.payload.toString());
+                assert.deepEqual(set.config?.backoff, [5e9, 15e9, 30e9, 60e9], `the old settings were put back: ${old.payload}`);
+                await p.start('coupon');
+                const after = await info();
+                assert.equal(after.config.backoff, undefined, `no BackOff list after the start: ${JSON.stringify(after.config)}`);
+                assert.equal(after.config.ack_wait, now.ack_wait, 'AckWait is the topology\'s');
+                assert.equal(after.delivered.stream_seq >= set.delivered.stream_seq, true, 'updated in place: its position kept');
+                assert.equal(new Date(after.created).getTime(), new Date(set.created).getTime(), 'the same consumer, not a new one');
+        });
+
         it('terminated = dead-lettered, per consumer (poison messages sent on purpose)', async () => {
                 // Garbage for the store and the delivery workers: each dead-letters its own.
                 const acks = await natsSend(p.natsAdminUrl, ['store', 'delivery'].map((w) => ({ subject: `food.cmd.${w}`,
