@@ -18,10 +18,15 @@ static const PgStmt st_issue = {
         "coupon_issue",
         "INSERT INTO coupons (id, customer_id, store_id, discount, source, expires_at)"
         " VALUES ($1, $2, $3, $4::bigint, $5, now() + make_interval(days => $6::int)) ON CONFLICT (id) DO NOTHING"};
+/* Redemption and return of a coupon take its row lock first, each in a statement of its own: a
+ * statement that follows sees what the lock's previous holder committed (its own snapshot is taken
+ * after the wait). Two transactions do meet here: a killed worker's backend may still commit the batch
+ * it had been sent while the next worker applies the return. */
 static const PgStmt st_lock = {"coupon_lock",
                                "SELECT customer_id, store_id, status, coalesce(order_id, ''), discount,"
-                               " (expires_at < now())::int, EXISTS (SELECT 1 FROM coupon_returns r"
-                               " WHERE r.coupon_id = $1 AND r.order_id = $2)::int FROM coupons WHERE id = $1 FOR UPDATE"};
+                               " (expires_at < now())::int FROM coupons WHERE id = $1 FOR UPDATE"};
+static const PgStmt st_returned = {"coupon_returned",
+                                   "SELECT EXISTS (SELECT 1 FROM coupon_returns WHERE coupon_id = $1 AND order_id = $2)::int"};
 static const PgStmt st_redeem = {"coupon_redeem",
                                  "UPDATE coupons SET status = 'REDEEMED', order_id = $2, updated_at = now()"
                                  " WHERE id = $1"};
@@ -98,16 +103,23 @@ static int redeem(Pg *pg, const Food__V1__RedeemCoupon *m, WorkerOut *out) {
         const char *why = "no such coupon";
         PGresult *res = NULL;
         int64_t discount = 0;
-        int r = pg_run(pg, &st_lock, 2, vals, NULL, NULL, &res);
-        if (r < 0)
+        PGresult *mark = NULL;
+        int r = pg_run(pg, &st_lock, 1, vals, NULL, NULL, &res);
+        if (r == 0)
+                r = pg_run(pg, &st_returned, 2, vals, NULL, NULL, &mark);
+        if (r < 0) {
+                PQclear(res);
                 return r;
+        }
         if (PQntuples(res) == 1) {
                 why = coupon_refusal(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
                                      PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 5)[0] == '1',
-                                     PQgetvalue(res, 0, 6)[0] == '1', m->customer_id, m->store_id, m->corr->order_id);
+                                     PQgetvalue(mark, 0, 0)[0] == '1', m->customer_id, m->store_id,
+                                     m->corr->order_id);
                 discount = pg_ll(res, 0, 4);
         }
         PQclear(res);
+        PQclear(mark);
         if (why) {
                 metric_add(m_rejected, 1);
                 Food__V1__CouponRejected reply = FOOD__V1__COUPON_REJECTED__INIT;
@@ -129,7 +141,9 @@ static int redeem(Pg *pg, const Food__V1__RedeemCoupon *m, WorkerOut *out) {
 
 static int give_back(Pg *pg, const Food__V1__ReturnCoupon *m, WorkerOut *out) {
         const char *vals[] = {m->coupon_id, m->corr->order_id};
-        int r = pg_run(pg, &st_return, 2, vals, NULL, NULL, NULL);
+        int r = pg_run(pg, &st_lock, 1, vals, NULL, NULL, NULL);
+        if (r == 0)
+                r = pg_run(pg, &st_return, 2, vals, NULL, NULL, NULL);
         if (r < 0)
                 return r;
         metric_add(m_returned, 1);
