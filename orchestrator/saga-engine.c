@@ -244,6 +244,8 @@ int engine_apply(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, Sa
                 r = next_order_add_charge(&n, args->payment_id, args->amount);
         if (args && args->reason && *args->reason)
                 n.order.reason = (char *)args->reason;
+        if (args && args->rejection)
+                n.order.rejection = (char *)args->rejection;
 
         SagaDecision still;
         row->state = d.next;
@@ -381,16 +383,27 @@ int engine_start(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, co
         return r;
 }
 
+int engine_reply_rejected(const Food__V1__Order *o, EngineReply *reply) {
+        if (strcmp(o->rejection, "coupon") == 0) {
+                char detail[200];
+                snprintf(detail, sizeof(detail), "coupon %s cannot be used: %s; no order was placed", o->coupon_id,
+                         o->reason);
+                return engine_reply_set(reply, 422, "Invalid coupon", detail, NULL, 0);
+        }
+        if (strcmp(o->rejection, "unavailable") == 0)
+                return engine_reply_set(reply, 503, "Pay later",
+                                        "the payment provider is unavailable; nothing was charged, try again later",
+                                        NULL, 5);
+        return engine_reply_set(reply, 402, "Payment declined", "the card was declined; no order was placed", NULL, 0);
+}
+
 int engine_coupon_outcome(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, const ProtobufCMessage *m,
                           EngineReply *reply) {
         if (m->descriptor == &food__v1__coupon_rejected__descriptor) {
                 const Food__V1__CouponRejected *rej = (const Food__V1__CouponRejected *)m;
-                char detail[200];
-                int r = engine_apply(cfg, out, row, SAGA_IN_PAYMENT_DECLINED, &(EngineArgs){.reason = rej->reason},
-                                     reply);
-                snprintf(detail, sizeof(detail), "coupon %s cannot be used: %s; no order was placed", rej->coupon_id,
-                         rej->reason);
-                return r == 0 ? engine_reply_set(reply, 422, "Invalid coupon", detail, NULL, 0) : r;
+                int r = engine_apply(cfg, out, row, SAGA_IN_PAYMENT_DECLINED,
+                                     &(EngineArgs){.reason = rej->reason, .rejection = "coupon"}, reply);
+                return r == 0 ? engine_reply_rejected(row->order, reply) : r;
         }
         const Food__V1__CouponRedeemed *red = (const Food__V1__CouponRedeemed *)m;
         /* Still PAYMENT_PENDING, never published: the snapshot changes in place. */

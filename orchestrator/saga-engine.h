@@ -42,6 +42,7 @@ typedef struct {
         const char *reason;     /* refuse, cancel */
         const char *payment_id; /* payment authorized */
         int64_t amount;         /* payment authorized */
+        const char *rejection;  /* payment declined or failed: what rejected the order (Order.rejection) */
 } EngineArgs;
 
 /* The answer to send after commit: a packed food.v1.RpcReply. */
@@ -113,6 +114,10 @@ int engine_modify_outcome(const EngineOut *out, SagaRow *row, SagaInput in, cons
 
 /* The coupon of a placed order was redeemed (the payment of what is left is
  * sent; answered later) or refused (REJECTED with a 422 reply). */
+/* The answer a rejected order gives, first and to a repeated Idempotency-Key alike: 402 for a declined
+ * card, 422 for a refused coupon, 503 when the provider could not be reached. */
+int engine_reply_rejected(const Food__V1__Order *o, EngineReply *reply);
+
 int engine_coupon_outcome(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, const ProtobufCMessage *m,
                           EngineReply *reply);
 

@@ -65,7 +65,19 @@ void inputs_unavailable(Writer *w, Input *in) {
 
 /* ---- requests --------------------------------------------------------------------- */
 
-static int rpc_action(Writer *w, const Food__V1__OrderAction *a, EngineReply *reply) {
+/* Whether `reply_to` is the request that made the saga's last change: the same message decided again,
+ * after a lost session left its batch's commit unconfirmed (it did commit). */
+static bool rpc_repeated(const SagaRow *row, const char *reply_to) {
+        return reply_to && *reply_to && strcmp(row->last_request, reply_to) == 0;
+}
+
+/* Remembers the request whose decision this batch writes. */
+static void rpc_applied(SagaRow *row, const char *reply_to, const EngineReply *reply) {
+        if (reply_to && reply->http_status == 200)
+                snprintf(row->last_request, sizeof(row->last_request), "%s", reply_to);
+}
+
+static int rpc_action(Writer *w, const Input *in, const Food__V1__OrderAction *a, EngineReply *reply) {
         const RpcActionDef *def = rpc_action_find(a->action);
         EngineArgs args = {.rider_id = a->actor_id, .reason = a->reason};
         int r;
@@ -81,7 +93,12 @@ static int rpc_action(Writer *w, const Food__V1__OrderAction *a, EngineReply *re
         if (def->input == SAGA_IN_DELIVERED && *row->order->rider_id && strcmp(row->order->rider_id, a->actor_id) != 0 &&
             strcmp(a->actor_role, "admin") != 0)
                 return engine_reply_set(reply, 403, "Forbidden", "this delivery was picked by another rider", NULL, 0);
+        const char *reply_to = natsMsg_GetReply(in->msg);
+        if (rpc_repeated(row, reply_to))
+                return engine_reply_set(reply, 200, NULL, NULL, row->order, 0);
         r = engine_apply(&w->o->engine, &w->out, row, def->input, &args, reply);
+        if (r == 0)
+                rpc_applied(row, reply_to, reply);
         if (r == SAGA_CONFLICT && def->input == SAGA_IN_PICK)
                 r = engine_reply_set(reply, 409, "Conflict",
                                      row->state == SAGA_PICKED_UP ? "this delivery was already picked by a rider"
@@ -133,8 +150,7 @@ static int rpc_place(Writer *w, const Input *in, const Food__V1__PlaceOrder *p, 
                         return 0;
                 }
                 if (row->state == SAGA_REJECTED)
-                        return engine_reply_set(reply, 402, "Payment declined",
-                                                "the card was declined; no order was placed", NULL, 0);
+                        return engine_reply_rejected(row->order, reply);
                 return engine_reply_set(reply, 201, NULL, NULL, row->order, 0);
         }
         if (writer_has_saga(w, p->order->id))
@@ -157,7 +173,12 @@ static int rpc_modify(Writer *w, const Input *in, const Food__V1__ModifyOrder *r
                 return r;
         if (!row || strcmp(row->order->customer_id, req->customer_id) != 0 || row->state == SAGA_PAYMENT_PENDING)
                 return engine_reply_set(reply, 404, "Not found", "no such order", NULL, 0);
-        r = engine_modify(&w->o->engine, &w->out, row, req, natsMsg_GetReply(in->msg), reply);
+        const char *reply_to = natsMsg_GetReply(in->msg);
+        if (rpc_repeated(row, reply_to))
+                return engine_reply_set(reply, 200, NULL, NULL, row->order, 0);
+        r = engine_modify(&w->o->engine, &w->out, row, req, reply_to, reply);
+        if (r == 0)
+                rpc_applied(row, reply_to, reply);
         return r == SAGA_CONFLICT ? 0 : r;
 }
 
@@ -239,7 +260,7 @@ static int rpc_handle(Writer *w, Input *in) {
         else if (m->descriptor == &food__v1__place_order__descriptor)
                 r = rpc_place(w, in, (Food__V1__PlaceOrder *)m, &reply);
         else if (m->descriptor == &food__v1__order_action__descriptor)
-                r = rpc_action(w, (Food__V1__OrderAction *)m, &reply);
+                r = rpc_action(w, in, (Food__V1__OrderAction *)m, &reply);
         else if (m->descriptor == &food__v1__modify_order__descriptor)
                 r = rpc_modify(w, in, (Food__V1__ModifyOrder *)m, &reply);
         else if (m->descriptor == &food__v1__grant_coupon__descriptor)
@@ -288,14 +309,11 @@ static int on_payment(Writer *w, SagaRow *row, const ProtobufCMessage *m, const 
         case ENGINE_PAY_APPLY:
                 snprintf(waiters, sizeof(waiters), "%s", row->reply_to);
                 row->reply_to[0] = 0;
+                if (in == SAGA_IN_PAYMENT_DECLINED || in == SAGA_IN_PAYMENT_FAILED)
+                        args.rejection = in == SAGA_IN_PAYMENT_DECLINED ? "declined" : "unavailable";
                 r = engine_apply(&w->o->engine, &w->out, row, in, &args, &reply);
-                if (r == 0 && in == SAGA_IN_PAYMENT_DECLINED)
-                        r = engine_reply_set(&reply, 402, "Payment declined",
-                                             "the card was declined; no order was placed", NULL, 0);
-                else if (r == 0 && in == SAGA_IN_PAYMENT_FAILED)
-                        r = engine_reply_set(&reply, 503, "Pay later",
-                                             "the payment provider is unavailable; nothing was charged, try again later",
-                                             NULL, 5);
+                if (r == 0 && (in == SAGA_IN_PAYMENT_DECLINED || in == SAGA_IN_PAYMENT_FAILED))
+                        r = engine_reply_rejected(row->order, &reply);
                 break;
         }
         if (r >= 0)

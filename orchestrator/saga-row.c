@@ -2,6 +2,7 @@
 #include "saga-row.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +145,7 @@ int saga_row_pack_record(const SagaRow *row, uint8_t **ret, size_t *len) {
         rec.log = lep;
         rec.n_log = row->n_log;
         rec.commands_sent = row->commands_sent;
+        rec.last_request = (char *)row->last_request;
         r = codec_pack(&rec.base, ret, len);
 out:
         free(pc);
@@ -160,6 +162,7 @@ int saga_row_unpack_record(SagaRow *row, const uint8_t *data, size_t len) {
         if (r < 0)
                 return r;
         rec = (Food__V1__SagaRecord *)m;
+        snprintf(row->last_request, sizeof(row->last_request), "%s", rec->last_request ? rec->last_request : "");
         for (size_t i = 0; i < rec->n_pending && r == 0; i++) {
                 const Food__V1__PendingCommand *pc = rec->pending[i];
                 const SagaStep *step = saga_step(pc->step);

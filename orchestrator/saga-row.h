@@ -62,6 +62,8 @@ typedef struct SagaRow {
         int64_t deadline_ms;            /* durable timer of the state (0: none) */
         bool compensation_failed;
         int64_t created_ms, updated_ms;
+        char last_request[128]; /* inbox of the last action or modification applied: the same request decided
+                                 * again (its batch's commit was not confirmed) answers 200, not 409 */
         char reply_to[SAGA_REPLY_TO_MAX]; /* space-separated RPC inboxes awaiting an outcome (whoever owns the
                                            * saga next answers them, while the gateway still waits) */
 

@@ -160,6 +160,8 @@ static void writer_lose_shards(Writer *w, const char *why) {
                 w->owned[s] = false;
         }
         w->n_owned = 0;
+        w->retaking = true;
+        w->next_lock_ms = 0; /* taken again at once (a new session): what it had decided waits for that */
         for (size_t b = 0; b < WRITER_BUCKETS; b++) {
                 for (SagaRow *r = w->table[b], *next; r; r = next) {
                         next = r->next;
@@ -187,6 +189,7 @@ static void writer_take_shards(Writer *w) {
         for (int s = 0; s < IDS_SHARDS; s++)
                 if (!w->owned[s])
                         want[n++] = s;
+        w->retaking = false;
         if (n == 0)
                 return;
         k = saga_store_lock_shards(w->pg, want, n, got);
@@ -424,6 +427,18 @@ static void crash_point(Writer *w, const char *point) {
         }
 }
 
+/* FOOD_CRASH_AT=lose-session:<n>: the writing session ends right after the n-th batch that answers
+ * requests committed, before its answers left: it did commit, and the writer cannot tell. */
+static int crash_lose_session(Writer *w) {
+        static int64_t writes;
+        if (strcmp(w->o->crash_point, "lose-session") != 0 || saga_batch_empty(&w->batch) || w->n_outgoing == 0 ||
+            ++writes != w->o->crash_after)
+                return 0;
+        log_warn("FOOD_CRASH_AT: the writing session ends after batch %lld committed", (long long)writes);
+        (void)pg_exec(w->pg, "SELECT pg_terminate_backend(pg_backend_pid())");
+        return -ENOTCONN;
+}
+
 /* Whether a failure means the session (and with it every shard) is gone. */
 static bool session_lost(Writer *w, int r) {
         return r == -ENOTCONN || !pg_ok(w->pg);
@@ -453,6 +468,8 @@ static int writer_batch(Writer *w, Input *inputs, bool timers) {
                 r = saga_batch_commit(&w->batch, w->pg);
         if (r == 0)
                 crash_point(w, "after-commit");
+        if (r == 0)
+                r = crash_lose_session(w);
         if (r < 0) {
                 batch_rollback(w);
                 return r;
@@ -517,6 +534,7 @@ static void writer_requeue(Writer *w, Input *inputs) {
                         continue;
                 }
                 in->failed = false;
+                in->requeued = true;
                 if (last)
                         last->next = in;
                 else
@@ -547,15 +565,22 @@ static bool input_ours(Writer *w, const Input *in) {
 
 /* Requests for shards this writer does not own any more (taken before its session was lost) are
  * not answered: the new owner, subscribed meanwhile, got them too, or the gateway times out. An
- * answer from here ("not mine") could reach the gateway before the owner's and make it ask twice. */
-static Input *writer_drop_foreign(Writer *w, Input *inputs) {
-        Input *keep = NULL, **tail = &keep;
+ * answer from here ("not mine") could reach the gateway before the owner's and make it ask twice.
+ * Those a lost session handed back wait in *later until this writer tried to take their shards
+ * again (its batch may have committed: it answers them from what it finds). */
+static Input *writer_drop_foreign(Writer *w, Input *inputs, Input **later) {
+        Input *keep = NULL, **tail = &keep, **later_tail = later;
         for (Input *in = inputs, *next; in; in = next) {
                 next = in->next;
                 in->next = NULL;
                 if (input_ours(w, in)) {
                         *tail = in;
                         tail = &in->next;
+                        continue;
+                }
+                if (in->requeued && w->retaking) {
+                        *later_tail = in;
+                        later_tail = &in->next;
                         continue;
                 }
                 log_info("orchestrator: a request on %s for a shard no longer owned is left to its owner",
@@ -705,7 +730,15 @@ static void *writer_run(void *arg) {
                                             last ? now
                                             : w->next_scan_ms < now + WRITER_SCAN_EVERY_MS ? w->next_scan_ms
                                                                                          : now + WRITER_SCAN_EVERY_MS);
-                inputs = writer_drop_foreign(w, inputs);
+                Input *later = NULL;
+                inputs = writer_drop_foreign(w, inputs, &later);
+                if (later) {
+                        /* No session to take the shards with yet: not before a pause. */
+                        struct timespec pause = {0, 100000000L};
+                        writer_requeue(w, later);
+                        if (!inputs)
+                                nanosleep(&pause, NULL);
+                }
                 bool timers = !last && w->n_owned > 0 && ids_now_ms() >= w->next_scan_ms;
                 if (timers)
                         w->next_scan_ms = ids_now_ms() + WRITER_SCAN_EVERY_MS;

@@ -25,6 +25,7 @@ typedef struct Input {
         InputKind kind;
         natsMsg *msg;
         bool failed;        /* handled alone after a failed batch, and failed again: answered 503 */
+        bool requeued;      /* taken back after a lost session: kept until its shard was tried again */
         int64_t at_ms;      /* when it arrived */
         struct Input *next;
 } Input;
@@ -92,6 +93,7 @@ struct Writer {
         size_t n_events, cap_events;
         int64_t timers_fired, resent;
         bool undrained; /* at stop, an RPC handler may still run: the writer is not freed */
+        bool retaking;  /* shards lost, not tried again yet: requeued requests wait for that */
 
         int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_prune_ms, next_watch_ms;
 };

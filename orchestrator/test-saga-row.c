@@ -30,7 +30,8 @@ int main(void) {
         row.state = SAGA_COMPLETED;
         CHECK(!saga_row_done(&row), "a saga with unanswered commands is not done");
 
-        /* The record round-trips: commands (with what is kept of them) and the history. */
+        snprintf(row.last_request, sizeof(row.last_request), "%s", "_INBOX.gw.abc.7");
+        /* The record round-trips: commands (with what is kept of them), the history, the last request. */
         CHECK(saga_row_pack_record(&row, &data, &len) == 0, "pack");
         CHECK(saga_row_unpack_record(&back, data, len) == 0, "unpack");
         CHECK(back.n_commands == 2 && back.commands_sent == 2, "commands back: %zu, last id %u", back.n_commands,
@@ -42,6 +43,7 @@ int main(void) {
         SagaPending *ba = saga_row_command(&back, 1);
         CHECK(ba && ba->stored_len == 3 && memcmp(ba->stored, stored, 3) == 0, "the kept authorize command back");
         CHECK(back.n_log == 2 && back.log[0].command_id == 2 && back.log[1].kind == LOG_EVENT, "history back");
+        CHECK(strcmp(back.last_request, "_INBOX.gw.abc.7") == 0, "the last request back: %s", back.last_request);
 
         /* Answered commands leave; then the terminal saga is done. */
         saga_row_drop_command(&row, saga_row_command(&row, 1));

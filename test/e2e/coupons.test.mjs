@@ -3,6 +3,7 @@
 // refused for another store or twice; the grade rises after the configured number of completed orders.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { startPlatform } from '../harness.mjs';
 import { catalog, expectProblem, expectStatus, fullLifecycle, orderBody, pspLedger, ledgerOf, show, waitStatus, WAIT_MS } from '../flows.mjs';
 
@@ -97,6 +98,27 @@ describe('coupons, loyalty and thank-you', () => {
                 assert.equal(again.discount, 2000);
                 const ledgerAfter = await pspLedger(p);
                 assert.equal(ledgerAfter.charges.length - ledgerBefore.charges.length, 2, 'two charges: the first order and the last');
+        });
+
+        it('a declined card gives the coupon back: 402, the coupon unused and good for the next order', async () => {
+                const issued = expectStatus(await p.api('POST', `/stores/${store.id}/coupons`, { token: owner, body: { customer_id: 'cust_coupon', discount: 1000 } }), 201, 'POST coupon').json;
+                await waitCoupon((x) => x.id === issued.id, 'the new coupon');
+                const post = (body, key) => p.api('POST', '/orders', { token: customer, body, headers: { 'idempotency-key': key } });
+                const declinedBody = { ...orderBody(store, lines, 'tok_declined'), coupon_id: issued.id };
+                const declinedKey = randomUUID();
+                expectProblem(await post(declinedBody, declinedKey), 402, 'a declined card with a coupon');
+                expectProblem(await post(declinedBody, declinedKey), 402, 'the same request again (its Idempotency-Key): the same answer');
+                // Settled: the saga gave the coupon back (its redemption was applied before the charge).
+                await p.waitFor(async () => (await p.sql(`SELECT count(*) FROM orchestrator.sagas s JOIN readmodel.orders o ON o.id = s.order_id
+                        WHERE o.view::json->>'coupon_id' = '${issued.id}' AND s.settled`)) === '1', WAIT_MS).catch(() => {});
+                await waitCoupon((x) => x.id === issued.id && !x.used, 'the coupon given back after the decline');
+                const again = expectStatus(await place(store, lines, issued.id), 201, 'the coupon used by the next order').json;
+                assert.equal(again.discount, 1000);
+                // Refused for a coupon, the same request repeated answers 422 again, not "card declined".
+                const usedKey = randomUUID();
+                const usedBody = { ...orderBody(store, lines), coupon_id: issued.id };
+                expectProblem(await post(usedBody, usedKey), 422, 'a coupon already used');
+                expectProblem(await post(usedBody, usedKey), 422, 'the same request again (its Idempotency-Key)');
         });
 
         it('the grade rises with completed orders (SILVER from 2, GOLD from 4 here)', async () => {

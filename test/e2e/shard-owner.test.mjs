@@ -143,6 +143,37 @@ for (const point of ['after-commit', 'before-commit']) {
         });
 }
 
+// PostgreSQL committed the batch but the session died before the writer heard so (a server killed right
+// after its commit): the writer takes its shards again and decides the same requests once more. Each must get
+// the answer its decision had (200 with the order), not a 409 against the state it made itself.
+describe('the writing session lost right after a commit (the commit happened; the writer cannot tell)', () => {
+        let p, store, customer, owner;
+        before(async () => {
+                p = await startPlatform({ name: 'shard-owner-lose-session' });
+                store = (await catalog(p))[0];
+                customer = await p.token('cust_lose_session');
+                owner = await p.token(`owner_${store.id}`, 'store', store.id);
+        });
+        after(async () => { await p?.stop(); });
+
+        it('an action decided in that batch is answered 200 when it is decided again, and happens once', async () => {
+                const o = await placeRetrying(p, customer, store, [[store.menu[0], 1]]);
+                await waitStatus(p, owner, o.id, 'PAID');
+                // The first batch that answers a request from now on loses its session after its commit.
+                await p.restart('orchestrator', { env: { FOOD_CRASH_AT: 'lose-session:1' } });
+                const r = await p.api('POST', `/stores/${store.id}/orders/${o.id}/accept`, { token: owner });
+                const log = fs.readFileSync(`${p.logDir}/orchestrator.log`, 'utf8');
+                assert.match(log, /FOOD_CRASH_AT: the writing session ends after batch 1 committed/, 'the session was lost after the commit');
+                assert.match(log, /a batch failed with its session/, 'the writer took the batch for failed');
+                expectStatus(r, 200, 'accept, decided twice');
+                assert.equal(r.json.status, 'ACCEPTED');
+                const v = await waitStatus(p, customer, o.id, 'ACCEPTED');
+                assert.deepEqual(visible(v.history.map((h) => h.status)), ['PAID', 'ACCEPTED'], 'ACCEPTED once in the history');
+                await p.restart('orchestrator', { env: { FOOD_CRASH_AT: undefined } });
+                await storeAction(p, owner, store.id, o.id, 'cooking-started', 'COOKING');
+        });
+});
+
 describe('two orchestrator replicas fighting for the shards', () => {
         let p, stores, admin;
         before(async () => {
