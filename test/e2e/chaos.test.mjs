@@ -442,6 +442,8 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                         'status', status, 'order_id', order_id)), '[]') FROM coupon.coupons`));
                 const ledger = (await p.psp('/ledger')).json;
                 final = { sagas: await sagas(), views, rows, sink, ledger, coupons };
+                // Kept for whoever reads a failure: the provider's ledger, the coupons and every saga's end.
+                fs.writeFileSync(path.join(p.logDir, 'chaos-final.json'), JSON.stringify({ seed: SEED, ledger, coupons, sagas: final.sagas }));
                 const counts = {};
                 for (const s of final.sagas) counts[s.state] = (counts[s.state] || 0) + 1;
                 console.log(`# chaos (SEED=${SEED}) final: ${final.sagas.length} sagas ${JSON.stringify(counts)}; ${ledger.charges.length} charges, `
