@@ -152,8 +152,16 @@ void writer_each_saga(Writer *w, void (*fn)(Writer *w, SagaRow *row, void *ud), 
 
 /* ---- recent idempotency keys ---------------------------------------------------- */
 
+/* FNV-1a over customer, NUL, key: every slot is used whatever the keys look like (a retried request
+ * that misses here costs a failed batch and a look-up). */
 static size_t key_slot(const char *customer, const char *key) {
-        return ids_selector(customer, key) * (WRITER_KEYS / 256) + (strlen(key) % (WRITER_KEYS / 256));
+        uint32_t h = 2166136261u;
+        for (const char *c = customer; *c; c++)
+                h = (h ^ (uint8_t)*c) * 16777619u;
+        h *= 16777619u;
+        for (const char *c = key; *c; c++)
+                h = (h ^ (uint8_t)*c) * 16777619u;
+        return h % WRITER_KEYS;
 }
 
 const KeySlot *writer_key_find(Writer *w, const char *customer, const char *key) {
