@@ -1,4 +1,4 @@
-/* The civetweb server of the gateway: options, the single router handler, shutdown. */
+/* The civetweb server of the gateway: options, every request to the router, shutdown. */
 #include <civetweb.h>
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +24,12 @@ static int server_http_error(struct mg_connection *conn, int status, const char 
         return 0; /* answered here */
 }
 
+/* Every request goes to the router from the first one on: a handler registered after mg_start left
+ * a window in which civetweb answered 404 itself (a restarted gateway under load did). */
+static int server_begin_request(struct mg_connection *conn) {
+        return gateway_router_handle(conn, mg_get_user_data(mg_get_context(conn)));
+}
+
 int gateway_server_start(Gateway *gw) {
         char ports[128], threads[24], timeout[24];
         struct mg_callbacks cb;
@@ -45,10 +51,10 @@ int gateway_server_start(Gateway *gw) {
         memset(&cb, 0, sizeof(cb));
         cb.log_message = server_log_message;
         cb.http_error = server_http_error;
+        cb.begin_request = server_begin_request;
         gw->http = mg_start(&cb, gw, opts);
         if (!gw->http)
                 return log_error_errno(-EADDRINUSE, "cannot listen on %s", ports);
-        mg_set_request_handler(gw->http, "/", gateway_router_handle, gw);
         log_info("gateway listening on http://%s (%s threads)", ports, threads);
         return 0;
 }
