@@ -244,8 +244,10 @@ int engine_apply(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, Sa
                 r = next_order_add_charge(&n, args->payment_id, args->amount);
         if (args && args->reason && *args->reason)
                 n.order.reason = (char *)args->reason;
-        if (args && args->rejection)
-                n.order.rejection = (char *)args->rejection;
+        if (d.next == SAGA_REJECTED) /* what rejected it: the answer to the order's every repeat */
+                n.order.rejection = (char *)(args && args->rejection ? args->rejection
+                                             : in == SAGA_IN_PAYMENT_FAILED ? "unavailable"
+                                                                            : "declined");
 
         SagaDecision still;
         row->state = d.next;

@@ -42,7 +42,7 @@ typedef struct {
         const char *reason;     /* refuse, cancel */
         const char *payment_id; /* payment authorized */
         int64_t amount;         /* payment authorized */
-        const char *rejection;  /* payment declined or failed: what rejected the order (Order.rejection) */
+        const char *rejection;  /* a rejection not by the card or the provider ("coupon"); Order.rejection */
 } EngineArgs;
 
 /* The answer to send after commit: a packed food.v1.RpcReply. */

@@ -309,10 +309,8 @@ static int on_payment(Writer *w, SagaRow *row, const ProtobufCMessage *m, const 
         case ENGINE_PAY_APPLY:
                 snprintf(waiters, sizeof(waiters), "%s", row->reply_to);
                 row->reply_to[0] = 0;
-                if (in == SAGA_IN_PAYMENT_DECLINED || in == SAGA_IN_PAYMENT_FAILED)
-                        args.rejection = in == SAGA_IN_PAYMENT_DECLINED ? "declined" : "unavailable";
                 r = engine_apply(&w->o->engine, &w->out, row, in, &args, &reply);
-                if (r == 0 && (in == SAGA_IN_PAYMENT_DECLINED || in == SAGA_IN_PAYMENT_FAILED))
+                if (r == 0 && row->state == SAGA_REJECTED)
                         r = engine_reply_rejected(row->order, &reply);
                 break;
         }

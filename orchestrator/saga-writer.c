@@ -710,6 +710,15 @@ static void writer_housekeeping(Writer *w, bool stopping) {
         }
 }
 
+/* Inputs that wait for a session (and the shards it takes) go back to the queue; `pause`: nothing else
+ * to do meanwhile, so not before 100 ms. */
+static void writer_wait_session(Writer *w, Input *inputs, bool pause) {
+        struct timespec t = {0, 100000000L};
+        writer_requeue(w, inputs);
+        if (pause)
+                nanosleep(&t, NULL);
+}
+
 static void *writer_run(void *arg) {
         Writer *w = arg;
         int64_t stop_at = 0;
@@ -732,13 +741,8 @@ static void *writer_run(void *arg) {
                                                                                          : now + WRITER_SCAN_EVERY_MS);
                 Input *later = NULL;
                 inputs = writer_drop_foreign(w, inputs, &later);
-                if (later) {
-                        /* No session to take the shards with yet: not before a pause. */
-                        struct timespec pause = {0, 100000000L};
-                        writer_requeue(w, later);
-                        if (!inputs)
-                                nanosleep(&pause, NULL);
-                }
+                if (later)
+                        writer_wait_session(w, later, !inputs);
                 bool timers = !last && w->n_owned > 0 && ids_now_ms() >= w->next_scan_ms;
                 if (timers)
                         w->next_scan_ms = ids_now_ms() + WRITER_SCAN_EVERY_MS;
@@ -746,10 +750,8 @@ static void *writer_run(void *arg) {
                         writer_run_inputs(w, &inputs, timers);
                 else if (inputs && !last) {
                         /* No session (setting one up failed): decided once there is one. */
-                        struct timespec pause = {0, 100000000L};
-                        writer_requeue(w, inputs);
+                        writer_wait_session(w, inputs, true);
                         inputs = NULL;
-                        nanosleep(&pause, NULL);
                 }
                 inputs_free(inputs);
                 if (last && (!w->pg || w->queued == 0 || now - stop_at >= WRITER_STOP_MS))
