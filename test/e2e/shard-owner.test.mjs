@@ -220,7 +220,9 @@ describe('two orchestrator replicas fighting for the shards', () => {
                         + " GROUP BY pid) l JOIN pg_stat_activity a USING (pid)")).split(',').filter(Boolean)
                         .map((x) => x.split(':')).map(([pid, n, app]) => ({ pid: Number(pid), n: Number(n), instance: app.split(' ')[1] }))
                         .sort((a, b) => b.n - a.n);
-                const [top] = await holders();
+                // The metric can still count shards whose session was just cut (the loss is noticed at the next
+                // write or ping): wait until PostgreSQL shows all 16 locks held.
+                const [top] = await p.waitFor(async () => { const h = await holders(); return h.reduce((n, x) => n + x.n, 0) === 16 && h; }, WAIT_MS);
                 const victim = orchs.find((o) => instanceOf(o) === top.instance);
                 assert.ok(victim, `no orchestrator process has instance ${top.instance} (${orchs.map(instanceOf).join(', ')})`);
                 const other = orchs.find((o) => o !== victim);
