@@ -385,13 +385,18 @@ int engine_start(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, co
         return r;
 }
 
-int engine_reply_rejected(const Food__V1__Order *o, EngineReply *reply) {
+int engine_reply_rejected(const Food__V1__Order *o, bool repeat, EngineReply *reply) {
         if (strcmp(o->rejection, "coupon") == 0) {
                 char detail[200];
                 snprintf(detail, sizeof(detail), "coupon %s cannot be used: %s; no order was placed", o->coupon_id,
                          o->reason);
                 return engine_reply_set(reply, 422, "Invalid coupon", detail, NULL, 0);
         }
+        if (strcmp(o->rejection, "unavailable") == 0 && repeat)
+                return engine_reply_set(reply, 402, "Payment failed",
+                                        "the payment provider was unavailable; nothing was charged and no order was "
+                                        "placed; place it again with a new Idempotency-Key",
+                                        NULL, 0);
         if (strcmp(o->rejection, "unavailable") == 0)
                 return engine_reply_set(reply, 503, "Pay later",
                                         "the payment provider is unavailable; nothing was charged, try again later",
@@ -405,7 +410,7 @@ int engine_coupon_outcome(const EngineConfig *cfg, const EngineOut *out, SagaRow
                 const Food__V1__CouponRejected *rej = (const Food__V1__CouponRejected *)m;
                 int r = engine_apply(cfg, out, row, SAGA_IN_PAYMENT_DECLINED,
                                      &(EngineArgs){.reason = rej->reason, .rejection = "coupon"}, reply);
-                return r == 0 ? engine_reply_rejected(row->order, reply) : r;
+                return r == 0 ? engine_reply_rejected(row->order, false, reply) : r;
         }
         const Food__V1__CouponRedeemed *red = (const Food__V1__CouponRedeemed *)m;
         /* Still PAYMENT_PENDING, never published: the snapshot changes in place. */

@@ -114,9 +114,10 @@ int engine_modify_outcome(const EngineOut *out, SagaRow *row, SagaInput in, cons
 
 /* The coupon of a placed order was redeemed (the payment of what is left is
  * sent; answered later) or refused (REJECTED with a 422 reply). */
-/* The answer a rejected order gives, first and to a repeated Idempotency-Key alike: 402 for a declined
- * card, 422 for a refused coupon, 503 when the provider could not be reached. */
-int engine_reply_rejected(const Food__V1__Order *o, EngineReply *reply);
+/* The answer a rejected order gives: 402 for a declined card, 422 for a refused coupon, 503 when the
+ * provider could not be reached. `repeat` (the same Idempotency-Key again): the same, except that an
+ * unreachable provider is not "retry later" any more (this key will never pay): 402, nothing charged. */
+int engine_reply_rejected(const Food__V1__Order *o, bool repeat, EngineReply *reply);
 
 int engine_coupon_outcome(const EngineConfig *cfg, const EngineOut *out, SagaRow *row, const ProtobufCMessage *m,
                           EngineReply *reply);

@@ -150,7 +150,7 @@ static int rpc_place(Writer *w, const Input *in, const Food__V1__PlaceOrder *p, 
                         return 0;
                 }
                 if (row->state == SAGA_REJECTED)
-                        return engine_reply_rejected(row->order, reply);
+                        return engine_reply_rejected(row->order, true, reply);
                 return engine_reply_set(reply, 201, NULL, NULL, row->order, 0);
         }
         if (writer_has_saga(w, p->order->id))
@@ -311,7 +311,7 @@ static int on_payment(Writer *w, SagaRow *row, const ProtobufCMessage *m, const 
                 row->reply_to[0] = 0;
                 r = engine_apply(&w->o->engine, &w->out, row, in, &args, &reply);
                 if (r == 0 && row->state == SAGA_REJECTED)
-                        r = engine_reply_rejected(row->order, &reply);
+                        r = engine_reply_rejected(row->order, false, &reply);
                 break;
         }
         if (r >= 0)
