@@ -619,6 +619,8 @@ void pg_array_float8(PgArray *a, double v) {
         a->n++;
 }
 
+#define PG_ARRAYS_MAX 32
+
 int pg_array_finish(PgArray *a) {
         if (a->failed || a->len < PG_ARRAY_HEADER)
                 return -ENOMEM;
@@ -637,6 +639,21 @@ int pg_array_finish(PgArray *a) {
 void pg_array_free(PgArray *a) {
         free(a->data);
         memset(a, 0, sizeof(*a));
+}
+
+int pg_run_arrays(Pg *pg, const PgStmt *st, PgArray *const *arrays, int n, PGresult **ret) {
+        const char *vals[PG_ARRAYS_MAX];
+        int lens[PG_ARRAYS_MAX], fmts[PG_ARRAYS_MAX];
+        if (n > PG_ARRAYS_MAX)
+                return -EINVAL;
+        for (int i = 0; i < n; i++) {
+                if (pg_array_finish(arrays[i]) < 0)
+                        return -ENOMEM;
+                vals[i] = (const char *)arrays[i]->data;
+                lens[i] = (int)arrays[i]->len;
+                fmts[i] = 1;
+        }
+        return pg_run(pg, st, n, vals, lens, fmts, ret);
 }
 
 static int migration_version(const char *name) {

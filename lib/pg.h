@@ -112,6 +112,8 @@ void pg_array_null(PgArray *a);
 /* Writes the array's header; 0 or -ENOMEM. The bytes are a->data, a->len. */
 int pg_array_finish(PgArray *a);
 void pg_array_free(PgArray *a);
+/* Finishes the n arrays and runs `st` with them as its parameters $1..$n (as pg_run). */
+int pg_run_arrays(Pg *pg, const PgStmt *st, PgArray *const *arrays, int n, PGresult **ret);
 
 /* Applies, in one transaction under an advisory lock, every file in `files`
  * whose version is above the schema's recorded one. Idempotent. */

@@ -38,6 +38,13 @@ typedef struct {
         bool later;                    /* did not fit in this fetch: handed back for the next one */
 } Msg;
 
+/* The batch handler's arguments for one fetch (WORKER_COMMANDS_MAX each). */
+typedef struct {
+        const ProtobufCMessage **cmds;
+        WorkerOut **outs;
+        int *res, *idx;
+} BatchArgs;
+
 typedef struct {
         Service *svc;
         const WorkerDef *def;
@@ -45,6 +52,7 @@ typedef struct {
         BusPublisher *pub;
         Pg *pg;
         Item *items;
+        BatchArgs batch;
 } Loop;
 
 static Metric *m_handled, *m_failed;
@@ -188,10 +196,9 @@ static void worker_decode(const Loop *l, Msg *m) {
                 m->dead = "notification rows for a worker that sends none";
 }
 
-/* Handles one command; sets it->dead for a poison one. Returns a negative errno only when the
- * fetch's transaction is lost (-EBADMSG: PostgreSQL refused this command's data). */
-static int worker_one(Loop *l, Msg *m, Item *it) {
-        int r = l->def->handle(l->def->ctx, l->pg, it->cmd, &it->out);
+/* Takes a command's outcome `r`: sets it->dead for a poison one. Returns a negative errno only
+ * when the fetch's transaction is lost (-EBADMSG: PostgreSQL refused this command's data). */
+static int worker_outcome(Loop *l, Msg *m, Item *it, int r) {
         if (r == WORKER_POISON) {
                 it->dead = "the worker rejected its content";
                 free(it->out.data);
@@ -210,6 +217,25 @@ static int worker_one(Loop *l, Msg *m, Item *it) {
         return r;
 }
 
+/* Applies the live items of [from, to) with the batch handler; 0, or the transaction's failure. */
+static int worker_batch(Loop *l, Msg *msgs, Item *items, int from, int to) {
+        BatchArgs *a = &l->batch;
+        int n = 0, r;
+
+        for (int i = from; i < to; i++)
+                if (!msgs[items[i].msg].dead) {
+                        a->idx[n] = i;
+                        a->cmds[n] = items[i].cmd;
+                        a->outs[n] = &items[i].out;
+                        a->res[n] = 0;
+                        n++;
+                }
+        r = n ? l->def->handle_batch(l->def->ctx, l->pg, a->cmds, a->res, a->outs, n) : 0;
+        for (int k = 0; k < n && r == 0; k++)
+                r = worker_outcome(l, &msgs[items[a->idx[k]].msg], &items[a->idx[k]], a->res[k]);
+        return r;
+}
+
 /* Runs items [from, to) in one transaction (or none); 0, or the first failure. */
 static int worker_apply(Loop *l, Msg *msgs, Item *items, int from, int to) {
         int r = 0;
@@ -223,9 +249,13 @@ static int worker_apply(Loop *l, Msg *msgs, Item *items, int from, int to) {
                 if (r == 0)
                         r = pg_begin(l->pg);
         }
-        for (int i = from; i < to && r == 0; i++)
-                if (!msgs[items[i].msg].dead)
-                        r = worker_one(l, &msgs[items[i].msg], &items[i]);
+        if (r == 0 && l->def->handle_batch && to - from > 1)
+                r = worker_batch(l, msgs, items, from, to);
+        else
+                for (int i = from; i < to && r == 0; i++)
+                        if (!msgs[items[i].msg].dead)
+                                r = worker_outcome(l, &msgs[items[i].msg], &items[i],
+                                                   l->def->handle(l->def->ctx, l->pg, items[i].cmd, &items[i].out));
         if (l->def->transactional) {
                 if (r == 0)
                         r = pg_commit(l->pg);
@@ -317,8 +347,8 @@ static void worker_fetch(Loop *l, natsMsgList *list) {
                 if (r < 0) {
                         failed = true;
                         metric_add(m_failed, n);
-                        log_warn("%s: a fetch of %d messages not applied: %s", l->def->durable, n,
-                                 l->pg ? pg_error(l->pg) : strerror(-r));
+                        log_warn("%s: a fetch of %d messages not applied: %s %s", l->def->durable, n, strerror(-r),
+                                 l->pg ? pg_error(l->pg) : "");
                 }
         }
         /* Notification rows go to the sender once the commands (none for it) are done. */
@@ -414,7 +444,13 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 l->svc = svc;
                 l->def = def;
                 l->items = calloc(WORKER_COMMANDS_MAX, sizeof(Item));
-                r = l->items ? bus_consumer_open(svc->bus, def->durable, &l->consumer) : -ENOMEM;
+                l->batch.cmds = calloc(WORKER_COMMANDS_MAX, sizeof(*l->batch.cmds));
+                l->batch.outs = calloc(WORKER_COMMANDS_MAX, sizeof(*l->batch.outs));
+                l->batch.res = calloc(WORKER_COMMANDS_MAX, sizeof(int));
+                l->batch.idx = calloc(WORKER_COMMANDS_MAX, sizeof(int));
+                r = l->items && l->batch.cmds && l->batch.outs && l->batch.res && l->batch.idx
+                            ? bus_consumer_open(svc->bus, def->durable, &l->consumer)
+                            : -ENOMEM;
                 if (r == 0)
                         r = bus_publisher_new(svc->bus, &l->pub);
                 if (r == 0 && def->transactional)
@@ -436,6 +472,10 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 bus_publisher_free(loops[i].pub);
                 pg_free(loops[i].pg);
                 free(loops[i].items);
+                free(loops[i].batch.cmds);
+                free(loops[i].batch.outs);
+                free(loops[i].batch.res);
+                free(loops[i].batch.idx);
         }
         free(loops);
         free(tids);

@@ -29,6 +29,13 @@ int worker_answer(WorkerOut *out, const ProtobufCMessage *reply);
 /* Called for each command of a fetch, inside its transaction (`pg` NULL for a
  * worker without one). `cmd` is borrowed for the call. */
 typedef int (*WorkerHandler)(void *ctx, Pg *pg, const ProtobufCMessage *cmd, WorkerOut *out);
+/* Optional: applies every command of a fetch at once (multi-row statements), inside its
+ * transaction, as `handle` would one after the other: for each i, res[i] is 0, WORKER_RETRY or
+ * WORKER_POISON and outs[i] takes its answer. Returns 0, or a negative errno for the whole
+ * transaction (-EBADMSG: the commands are then applied one by one with `handle`, so that only the
+ * one PostgreSQL refuses is dead-lettered). `cmds` are borrowed for the call. */
+typedef int (*WorkerBatchHandler)(void *ctx, Pg *pg, const ProtobufCMessage *const *cmds, int *res,
+                                  WorkerOut *const *outs, int n);
 /* Called for each batch's notification rows (the notification worker); 0, or
  * negative errno to hand the batch back. */
 typedef int (*WorkerRows)(void *ctx, Food__V1__Notification *const *rows, size_t n);
@@ -36,6 +43,7 @@ typedef int (*WorkerRows)(void *ctx, Food__V1__Notification *const *rows, size_t
 typedef struct {
         const char *durable; /* consumer in the topology (lib/topology.c) */
         WorkerHandler handle;
+        WorkerBatchHandler handle_batch; /* optional: used for fetches of more than one command */
         WorkerRows rows;
         void *ctx;
         int threads;        /* fetch loops, each with its own subscription and connection */

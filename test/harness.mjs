@@ -698,7 +698,9 @@ export async function startPlatform(opts = {}) {
  * of the answer (status: the NATS header status line's code, e.g. 503 for no responders; 0 without one), or null
  * when none came in time or reply was false. The URL may carry user:password. Rejects on -ERR or a socket error.
  */
-export async function natsSend(url, messages, { timeoutMs = 10_000 } = {}) {
+// `listen` {subject, count, ms}: also collects the messages published on `subject` (core NATS) until `count`
+// arrived or `ms` passed after the last send; they are returned as the result's `heard` property.
+export async function natsSend(url, messages, { timeoutMs = 10_000, listen = null } = {}) {
         const u = new URL(url);
         const sock = net.connect({ host: u.hostname, port: Number(u.port || 4222) });
         const connect = { verbose: false, pedantic: false, headers: true, no_responders: true, protocol: 1, lang: 'node', version: '0', name: 'food-test-raw' };
@@ -710,6 +712,8 @@ export async function natsSend(url, messages, { timeoutMs = 10_000 } = {}) {
         let buf = Buffer.alloc(0);
         const waiters = new Map(); // inbox token -> resolve
         let pong = null;
+        const heard = [];
+        let heardAll = null;
         let failure = null;
         let fail = () => {};
         const failed = new Promise((_, reject) => { fail = (e) => { failure = e; reject(e); }; });
@@ -740,7 +744,10 @@ export async function natsSend(url, messages, { timeoutMs = 10_000 } = {}) {
                                 buf = buf.subarray(eol + 2 + total + 2);
                                 const { status, headers } = hdrLen ? parseHeaders(body.subarray(0, hdrLen)) : { status: 0, headers: {} };
                                 const w = waiters.get(parts[1]);
-                                if (w) {
+                                if (listen && parts[2] === '2') {
+                                        heard.push({ subject: parts[1], status, headers, payload: Buffer.from(body.subarray(hdrLen)) });
+                                        if (heardAll && heard.length >= listen.count) heardAll();
+                                } else if (w) {
                                         waiters.delete(parts[1]);
                                         w({ subject: parts[1], status, headers, payload: Buffer.from(body.subarray(hdrLen)) });
                                 }
@@ -762,6 +769,7 @@ export async function natsSend(url, messages, { timeoutMs = 10_000 } = {}) {
                 sock.write(`CONNECT ${JSON.stringify(connect)}\r\n`);
                 await ping();
                 sock.write(`SUB ${inbox}.* 1\r\n`);
+                if (listen) sock.write(`SUB ${listen.subject} 2\r\n`);
                 await ping();
                 const results = [];
                 for (const [i, m] of messages.entries()) {
@@ -787,7 +795,10 @@ export async function natsSend(url, messages, { timeoutMs = 10_000 } = {}) {
                         results.push(await Promise.race([answer, failed, sleep(wait, null, { ref: false })]));
                         waiters.delete(replyTo);
                 }
+                if (listen && heard.length < listen.count)
+                        await Promise.race([new Promise((resolve) => { heardAll = resolve; }), failed, sleep(listen.ms ?? 10_000, null, { ref: false })]);
                 if (failure) throw failure;
+                results.heard = heard;
                 return results;
         } finally {
                 sock.destroy();

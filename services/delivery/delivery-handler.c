@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
@@ -63,12 +64,17 @@ typedef struct {
         char rider_id[ORDER_ID_MAX + 1];
 } DeliveryState;
 
+/* Row `r` of a result of (status, rider). */
+static void state_from_row(PGresult *res, int r, DeliveryState *st) {
+        st->found = true;
+        snprintf(st->status, sizeof(st->status), "%s", pg_str(res, r, 0) ? pg_str(res, r, 0) : "");
+        snprintf(st->rider_id, sizeof(st->rider_id), "%s", pg_str(res, r, 1) ? pg_str(res, r, 1) : "");
+}
+
 static void state_from(PGresult *res, DeliveryState *st) {
         st->found = PQntuples(res) == 1;
-        if (st->found) {
-                snprintf(st->status, sizeof(st->status), "%s", pg_str(res, 0, 0) ? pg_str(res, 0, 0) : "");
-                snprintf(st->rider_id, sizeof(st->rider_id), "%s", pg_str(res, 0, 1) ? pg_str(res, 0, 1) : "");
-        }
+        if (st->found)
+                state_from_row(res, 0, st);
 }
 
 /* Runs `st` (which RETURNs status, rider) and, when it changed nothing, reads the current state. */
@@ -263,4 +269,231 @@ int delivery_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *o
                 return handle_complete(pg, (const Food__V1__CompleteDelivery *)msg, out);
         log_warn("delivery: unexpected message type %s", msg->descriptor->name);
         return WORKER_POISON;
+}
+
+/* ---- a fetch at once --------------------------------------------------------------------- */
+
+/* st_open for each delivery of the batch (one row each), with how every one it changed stands
+ * (NULL for the others: read one by one, as a join with the table would be planned once per
+ * session, when the table may have been small enough for a scan of it). */
+static const PgStmt st_open_many = {
+        "delivery_open_many",
+        "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],"
+        "           $7::float8[], $8::text[], $9::text[], $10::float8[], $11::float8[], $12::float8[], $13::int8[])"
+        "           WITH ORDINALITY AS u(id, order_id, store_id, pickup_text, pickup_region, pickup_lat, pickup_lon,"
+        "           dropoff_text, region, lat, lon, distance_m, version, i)),"
+        " w AS (INSERT INTO deliveries (id, order_id, store_id, status, pickup_text, pickup_region, pickup_lat,"
+        "       pickup_lon, dropoff_text, region, lat, lon, distance_m, version)"
+        "       SELECT id, order_id, nullif(store_id, ''), 'OPEN', pickup_text, pickup_region, pickup_lat, pickup_lon,"
+        "       dropoff_text, nullif(region, ''), lat, lon, distance_m, version FROM u ORDER BY i"
+        "       ON CONFLICT (id) DO UPDATE SET store_id = coalesce(deliveries.store_id, EXCLUDED.store_id),"
+        "       pickup_text = EXCLUDED.pickup_text, pickup_region = EXCLUDED.pickup_region,"
+        "       pickup_lat = EXCLUDED.pickup_lat, pickup_lon = EXCLUDED.pickup_lon,"
+        "       dropoff_text = EXCLUDED.dropoff_text, region = EXCLUDED.region, lat = EXCLUDED.lat, lon = EXCLUDED.lon,"
+        "       distance_m = EXCLUDED.distance_m, updated_at = now()"
+        "       WHERE deliveries.pickup_text IS NULL AND deliveries.lat IS NULL"
+        "       RETURNING id, status, coalesce(rider_id, '') AS rider_id)"
+        " SELECT w.status, w.rider_id, w.id IS NOT NULL FROM u LEFT JOIN w ON w.id = u.id ORDER BY u.i"};
+
+/* st_state for each delivery of the batch (its newest state), the same way. */
+static const PgStmt st_state_many = {
+        "delivery_state_many",
+        "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[])"
+        "           WITH ORDINALITY AS u(id, order_id, rider_id, version, status, i)),"
+        " w AS (INSERT INTO deliveries (id, order_id, status, rider_id, version)"
+        "       SELECT id, order_id, status, nullif(rider_id, ''), version FROM u ORDER BY i"
+        "       ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
+        "       rider_id = coalesce(EXCLUDED.rider_id, deliveries.rider_id), version = EXCLUDED.version,"
+        "       updated_at = now() WHERE deliveries.version < EXCLUDED.version"
+        "       RETURNING id, status, coalesce(rider_id, '') AS rider_id)"
+        " SELECT w.status, w.rider_id, w.id IS NOT NULL FROM u LEFT JOIN w ON w.id = u.id ORDER BY u.i"};
+
+/* One delivery's row in a multi-row statement. */
+typedef struct {
+        const char *id;
+        int best;          /* the command written for it */
+        const char *rider; /* the rider of its newest command naming one ("" when none does) */
+        int64_t rider_version;
+        DeliveryState st;
+        bool changed;
+} Slot;
+
+static int slot_of(Slot *slots, int *n, const char *id, int cmd) {
+        for (int s = 0; s < *n; s++)
+                if (strcmp(slots[s].id, id) == 0)
+                        return s;
+        slots[*n] = (Slot){.id = id, .best = cmd, .rider = "", .rider_version = -1};
+        return (*n)++;
+}
+
+/* The command's delivery id, correlation, version and the state it sets ("OPEN" for an opening). */
+static const char *command_of(const ProtobufCMessage *m, Food__V1__Correlation **corr, const char **rider,
+                              const char **state) {
+        if (m->descriptor == &food__v1__open_delivery__descriptor) {
+                *corr = ((const Food__V1__OpenDelivery *)m)->corr;
+                *rider = "";
+                *state = "OPEN";
+                return ((const Food__V1__OpenDelivery *)m)->delivery_id;
+        }
+        if (m->descriptor == &food__v1__assign_rider__descriptor) {
+                *corr = ((const Food__V1__AssignRider *)m)->corr;
+                *rider = ((const Food__V1__AssignRider *)m)->rider_id;
+                *state = "PICKED_UP";
+                return ((const Food__V1__AssignRider *)m)->delivery_id;
+        }
+        *corr = ((const Food__V1__CompleteDelivery *)m)->corr;
+        *rider = ((const Food__V1__CompleteDelivery *)m)->rider_id;
+        *state = "DELIVERED";
+        return ((const Food__V1__CompleteDelivery *)m)->delivery_id;
+}
+
+/* Runs one multi-row statement for the commands of kind `k` and answers each of them. */
+static int batch_kind(Pg *pg, const DeliveryConfig *cfg, const ProtobufCMessage *const *cmds, const int *kind,
+                      int k, int *slot, WorkerOut *const *outs, int n, Slot *slots) {
+        enum { OPEN_COLS = 13, STATE_COLS = 5 };
+        PgArray a[OPEN_COLS];
+        PgArray *pa[OPEN_COLS];
+        int cols = k == 1 ? OPEN_COLS : STATE_COLS, n_slots = 0, r = 0;
+        PGresult *pr = NULL;
+        Food__V1__Correlation *corr;
+        const char *rider, *state;
+
+        for (int i = 0; i < n; i++)
+                if (kind[i] == k) {
+                        int s = slot_of(slots, &n_slots, command_of(cmds[i], &corr, &rider, &state), i);
+                        Food__V1__Correlation *best;
+                        const char *best_rider, *best_state;
+                        (void)command_of(cmds[slots[s].best], &best, &best_rider, &best_state);
+                        if (k == 2 && best->version < corr->version)
+                                slots[s].best = i;
+                        /* A completion without a rider keeps the one an assignment of the batch names. */
+                        if (k == 2 && rider && *rider && corr->version > slots[s].rider_version) {
+                                slots[s].rider = rider;
+                                slots[s].rider_version = corr->version;
+                        }
+                        slot[i] = s;
+                }
+        if (n_slots == 0)
+                return 0;
+        for (int c = 0; c < cols; c++) {
+                static const uint32_t open_oids[OPEN_COLS] = {
+                        PG_OID_TEXT,   PG_OID_TEXT,   PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT,
+                        PG_OID_FLOAT8, PG_OID_FLOAT8, PG_OID_TEXT, PG_OID_TEXT, PG_OID_FLOAT8,
+                        PG_OID_FLOAT8, PG_OID_FLOAT8, PG_OID_INT8};
+                static const uint32_t state_oids[STATE_COLS] = {PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT, PG_OID_INT8,
+                                                                PG_OID_TEXT};
+                pg_array_init(&a[c], k == 1 ? open_oids[c] : state_oids[c]);
+                pa[c] = &a[c];
+        }
+        for (int s = 0; s < n_slots; s++) {
+                const ProtobufCMessage *m = cmds[slots[s].best];
+                char order_id[ORDER_ID_MAX + 8];
+                const char *id = command_of(m, &corr, &rider, &state);
+                (void)delivery_check(m, order_id, sizeof(order_id));
+                pg_array_text(&a[0], id);
+                pg_array_text(&a[1], order_id);
+                if (k == 2) {
+                        pg_array_text(&a[2], rider && *rider ? rider : slots[s].rider);
+                        pg_array_int8(&a[3], corr->version);
+                        pg_array_text(&a[4], state);
+                        continue;
+                }
+                const Food__V1__OpenDelivery *o = (const Food__V1__OpenDelivery *)m;
+                DeliveryOpenParams prm;
+                (void)delivery_open_params(cfg, o, &prm);
+                if (prm.far)
+                        log_warn("delivery %s: dropoff is %.0f m from the pickup (over %.0f m)", id, prm.distance_m,
+                                 cfg->far_m);
+                pg_array_text(&a[2], o->store_id ? o->store_id : "");
+                pg_array_text(&a[3], o->pickup ? o->pickup->text : NULL);
+                pg_array_text(&a[4], o->pickup ? o->pickup->region : NULL);
+                /* the numbers as the single-command path stores them (rounded by delivery_open_params) */
+                if (o->pickup) {
+                        pg_array_float8(&a[5], strtod(prm.num[0], NULL));
+                        pg_array_float8(&a[6], strtod(prm.num[1], NULL));
+                } else {
+                        pg_array_null(&a[5]);
+                        pg_array_null(&a[6]);
+                }
+                pg_array_text(&a[7], o->dropoff ? o->dropoff->text : NULL);
+                pg_array_text(&a[8], o->dropoff && o->dropoff->region ? o->dropoff->region : "");
+                if (o->dropoff) {
+                        pg_array_float8(&a[9], strtod(prm.num[2], NULL));
+                        pg_array_float8(&a[10], strtod(prm.num[3], NULL));
+                } else {
+                        pg_array_null(&a[9]);
+                        pg_array_null(&a[10]);
+                }
+                if (prm.dist[0])
+                        pg_array_float8(&a[11], strtod(prm.dist, NULL));
+                else
+                        pg_array_null(&a[11]);
+                pg_array_int8(&a[12], corr->version);
+        }
+        r = pg_run_arrays(pg, k == 1 ? &st_open_many : &st_state_many, pa, cols, &pr);
+        if (r == 0 && PQntuples(pr) != n_slots)
+                r = -EPROTO;
+        for (int s = 0; s < n_slots && r == 0; s++) {
+                PGresult *own = NULL;
+                const char *vals[1] = {slots[s].id};
+                slots[s].changed = pg_str(pr, s, 2)[0] == 't';
+                if (!PQgetisnull(pr, s, 0)) {
+                        state_from_row(pr, s, &slots[s].st);
+                        continue;
+                }
+                /* Unchanged (an older command, or a newer row another loop committed meanwhile). */
+                r = pg_run(pg, &st_current, 1, vals, NULL, NULL, &own);
+                if (r == 0)
+                        state_from(own, &slots[s].st);
+                PQclear(own);
+                if (r == 0 && !slots[s].st.found)
+                        r = -EPROTO; /* the conflicting row vanished: retry the batch */
+        }
+        for (int i = 0; i < n && r == 0; i++)
+                if (kind[i] == k) {
+                        Slot *sl = &slots[slot[i]];
+                        const char *id = command_of(cmds[i], &corr, &rider, &state);
+                        bool changed = sl->changed && sl->best == i;
+                        count(!changed                          ? m_unchanged
+                              : k == 1                          ? m_opened
+                              : strcmp(state, "PICKED_UP") == 0 ? m_assigned
+                                                                : m_delivered);
+                        if (changed)
+                                log_debug("delivery %s is %s", id, sl->st.status);
+                        r = reply_recorded(outs[i], corr, id, &sl->st);
+                }
+        PQclear(pr);
+        for (int c = 0; c < cols; c++)
+                pg_array_free(&a[c]);
+        return r;
+}
+
+int delivery_handle_batch(void *ctx, Pg *pg, const ProtobufCMessage *const *cmds, int *res, WorkerOut *const *outs,
+                          int n) {
+        int *kind = calloc((size_t)n * 2, sizeof(int));
+        Slot *slots = calloc((size_t)n, sizeof(Slot));
+        int r;
+
+        if (!kind || !slots) {
+                free(kind);
+                free(slots);
+                return -ENOMEM;
+        }
+        for (int i = 0; i < n; i++) {
+                char order_id[ORDER_ID_MAX + 8];
+                res[i] = 0;
+                if (delivery_check(cmds[i], order_id, sizeof(order_id)) != 0) {
+                        log_warn("delivery: impossible %s (order %s)", cmds[i]->descriptor->name,
+                                 codec_order_id(cmds[i]));
+                        res[i] = WORKER_POISON;
+                } else
+                        kind[i] = cmds[i]->descriptor == &food__v1__open_delivery__descriptor ? 1 : 2;
+        }
+        /* Openings first: a later state only follows its opening. */
+        r = batch_kind(pg, ctx, cmds, kind, 1, kind + n, outs, n, slots);
+        if (r == 0)
+                r = batch_kind(pg, ctx, cmds, kind, 2, kind + n, outs, n, slots);
+        free(kind);
+        free(slots);
+        return r;
 }

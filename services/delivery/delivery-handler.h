@@ -40,3 +40,7 @@ void delivery_metrics_init(void);
  * Assign/complete before the opening arrived are WORKER_RETRY. Other types and impossible
  * commands are WORKER_POISON. */
 int delivery_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out);
+/* WorkerBatchHandler: the same for a whole fetch, in two statements (the openings, then the newest
+ * state of each delivery), every command answered with its delivery's state after them. */
+int delivery_handle_batch(void *ctx, Pg *pg, const ProtobufCMessage *const *cmds, int *res, WorkerOut *const *outs,
+                          int n);

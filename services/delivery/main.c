@@ -10,7 +10,7 @@ extern const size_t delivery_migrations_len;
 
 int main(void) {
         DeliveryConfig cfg = {0};
-        WorkerDef def = {.durable = "delivery", .handle = delivery_handle, .ctx = &cfg, .transactional = true};
+        WorkerDef def = {.durable = "delivery", .handle = delivery_handle, .handle_batch = delivery_handle_batch, .ctx = &cfg, .transactional = true};
         Service svc;
         int64_t far_m = 0;
         int r;

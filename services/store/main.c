@@ -8,7 +8,7 @@ extern const EmbeddedFile store_migrations[];
 extern const size_t store_migrations_len;
 
 int main(void) {
-        WorkerDef def = {.durable = "store", .handle = store_handle, .transactional = true};
+        WorkerDef def = {.durable = "store", .handle = store_handle, .handle_batch = store_handle_batch, .transactional = true};
         Service svc;
         int r;
 

@@ -12,6 +12,10 @@
  * tombstone if the ticket never arrived) and replies TicketWithdrawn. Other types and impossible
  * orders are WORKER_POISON. */
 int store_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out);
+/* WorkerBatchHandler: the same for a whole fetch, in two statements (tickets: the newest of each
+ * order written; then withdrawals); every command answered with how its ticket stands. */
+int store_handle_batch(void *ctx, Pg *pg, const ProtobufCMessage *const *cmds, int *res, WorkerOut *const *outs,
+                       int n);
 
 /* The pure checks store_handle makes before touching the tickets table: 0, or WORKER_POISON with
  * *why (static text; why may be NULL) for a Create/UpdateTicket without a correlation, with an

@@ -11,24 +11,7 @@ import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { natsSend, startPlatform } from '../harness.mjs';
 import { catalog, fullLifecycle, pspLedger, waitStatus, WAIT_MS } from '../flows.mjs';
-
-// ---- a minimal protobuf writer (proto/food.proto field numbers) ----
-function varint(n) {
-        let v = BigInt(n);
-        if (v < 0n) v += 1n << 64n; // int64 negative: ten bytes, as protobuf does
-        const out = [];
-        while (v >= 0x80n) {
-                out.push(Number(v & 0x7fn) | 0x80);
-                v >>= 7n;
-        }
-        out.push(Number(v));
-        return Buffer.from(out);
-}
-const tag = (no, wire) => varint((no << 3) | wire);
-const bytesField = (no, b) => Buffer.concat([tag(no, 2), varint(b.length), b]);
-const str = (no, s) => bytesField(no, Buffer.from(s));
-const int = (no, n) => Buffer.concat([tag(no, 0), varint(n)]);
-const pb = (...fields) => Buffer.concat(fields.filter(Boolean));
+import { bytesField, field, int, pb, str } from '../protobuf.mjs';
 
 const corr = ({ order = '', step = '', attempt = 1, command = 0 } = {}) =>
         pb(order && str(1, order), step && str(2, step), int(3, attempt), command && int(4, command));
@@ -38,24 +21,13 @@ const order = ({ id, customer = 'cust_poison', store = 'sto_x', status = 'PAID',
         pb(str(1, id), str(2, customer), str(3, store), str(4, status), ...items.map((i) => bytesField(5, i)), int(6, total),
                 int(8, paid), int(15, version));
 
-// Decodes field 1 (varint) of an RpcReply: its http_status.
+// Field 1 (varint) of an RpcReply: its http_status (0 when absent, -1 when it does not decode).
 function rpcStatus(buf) {
-        let i = 0;
-        while (i < buf.length) {
-                let key = 0, shift = 0, b;
-                do { b = buf[i++]; key |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80);
-                const [no, wire] = [key >> 3, key & 7];
-                if (wire === 0) {
-                        let v = 0; shift = 0;
-                        do { b = buf[i++]; v += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
-                        if (no === 1) return v;
-                } else if (wire === 2) {
-                        let len = 0; shift = 0;
-                        do { b = buf[i++]; len += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
-                        i += len;
-                } else return -1;
+        try {
+                return field(buf, 1) ?? 0;
+        } catch {
+                return -1;
         }
-        return 0;
 }
 
 // The workers' durable consumers (lib/topology.c), each on food.cmd.<durable>.

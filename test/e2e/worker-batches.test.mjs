@@ -1,0 +1,122 @@
+// A worker applies every command of a fetch at once (multi-row statements, lib/worker.h's batch handler), as it
+// would one after the other: one CommandBatch holding several commands of one order (a stale one among them), a
+// withdrawal for a ticket that arrives in the same batch, and a poison command, sent straight to the store and
+// the delivery workers with our own answer subject. Each healthy command is answered once with its row's state,
+// the newest version wins, the withdrawal sticks, only the poison one is dead-lettered, and the same batch
+// again (a redelivery) changes nothing.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { natsSend, startPlatform } from '../harness.mjs';
+import { WAIT_MS } from '../flows.mjs';
+import { bytesField, dbl, field, fields, int, pb, str } from '../protobuf.mjs';
+
+const BATCH = 'food.v1.CommandBatch';
+const CMD = { create_ticket: 3, update_ticket: 4, withdraw_ticket: 5, open_delivery: 6, assign: 7, complete: 8 };
+const REPLY = { ticket_recorded: 5, ticket_withdrawn: 6, delivery_recorded: 7 };
+
+const corr = (order, step, command, version = 0) => pb(str(1, order), str(2, step), int(3, 1), int(4, command), int(6, version));
+const item = pb(str(1, 'm1'), str(2, '비빔밥'), int(3, 2), int(4, 9000));
+const order = (id, status, version, total = 18000) =>
+        pb(str(1, id), str(2, 'cust_batches'), str(3, 'sto_batches'), str(4, status), bytesField(5, item), int(6, total), int(15, version));
+const ticket = (kind, id, status, version, command, total) =>
+        bytesField(CMD[kind], pb(bytesField(1, corr(id, kind, command, version)), bytesField(2, order(id, status, version, total))));
+const withdraw = (id, command) =>
+        bytesField(CMD.withdraw_ticket, pb(bytesField(1, corr(id, 'withdraw_ticket', command)), str(2, 'sto_batches'), str(3, 'refused')));
+const place = (text, lat, lon) => pb(str(1, text), str(2, 'mapo'), dbl(3, lat), dbl(4, lon));
+const open = (id, command, version) => bytesField(CMD.open_delivery, pb(bytesField(1, corr(id, 'open_delivery', command, version)),
+        str(2, id.replace('ord_', 'dlv_')), str(3, 'sto_batches'), bytesField(4, place('가게', 37.55, 126.92)),
+        bytesField(5, place('집', 37.56, 126.93))));
+const move = (kind, id, rider, command, version) => bytesField(CMD[kind], pb(bytesField(1, corr(id, kind, command, version)),
+        str(2, id.replace('ord_', 'dlv_')), str(3, rider)));
+const batch = (...commands) => pb(...commands.map((c) => bytesField(1, c)));
+
+// Every answer of the ReplyBatches heard: {type, order, command, status, rider, store}.
+function answers(heard) {
+        const out = [];
+        for (const m of heard) {
+                assert.equal(m.headers['Food-Type'], 'food.v1.ReplyBatch');
+                for (const r of fields(m.payload).filter((f) => f.no === 1)) {
+                        const [reply] = fields(r.value);
+                        const type = Object.keys(REPLY).find((k) => REPLY[k] === reply.no);
+                        const c = field(reply.value, 1);
+                        out.push({ type, order: field(c, 1, true), command: field(c, 4), store: field(reply.value, 2, true),
+                                status: field(reply.value, 3, true), rider: field(reply.value, 4, true) });
+                }
+        }
+        return out.sort((a, b) => a.command - b.command);
+}
+
+describe('a worker applies a fetch of several commands at once, as one by one', () => {
+        let p, nats;
+        before(async () => {
+                p = await startPlatform({ name: 'worker-batches' });
+                nats = p.natsAdminUrl ?? p.natsUrl;
+        });
+        after(async () => { await p?.stop(); });
+
+        // Sends `payload` to food.cmd.<worker> and collects the `expected` answers on a subject of our own.
+        async function send(worker, payload, expected) {
+                const to = `food.ans.test${randomUUID().replace(/-/g, '')}`;
+                const acks = await natsSend(nats, [{ subject: `food.cmd.${worker}`, payload,
+                        headers: { 'Food-Type': BATCH, 'Nats-Msg-Id': randomUUID(), 'Food-Answer-To': to } }],
+                { listen: { subject: to, count: 1, ms: WAIT_MS } });
+                assert.ok(acks[0] && !JSON.parse(acks[0].payload.toString()).error, `JetStream ack: ${acks[0]?.payload}`);
+                const got = answers(acks.heard);
+                assert.equal(got.length, expected, `answers heard on ${to}: ${JSON.stringify(got)}`);
+                return got;
+        }
+
+        async function dlq(durable) {
+                const [info] = await natsSend(nats, [{ subject: '$JS.API.STREAM.INFO.FOOD_DLQ', payload: JSON.stringify({ subjects_filter: 'food.dlq.>' }) }]);
+                return JSON.parse(info.payload.toString()).state?.subjects?.[`food.dlq.${durable}`] || 0;
+        }
+
+        it('store: the newest ticket of each order, a withdrawal that sticks, the poison one dead-lettered alone', async () => {
+                const a = `ord_batch${randomUUID().slice(0, 8)}`, b = `ord_batch${randomUUID().slice(0, 8)}`;
+                const payload = batch(
+                        ticket('create_ticket', a, 'PAID', 2, 1),
+                        ticket('update_ticket', a, 'COOKING', 4, 3),
+                        ticket('update_ticket', a, 'ACCEPTED', 3, 2), // older than the one before it
+                        withdraw(b, 2),
+                        ticket('create_ticket', b, 'PAID', 2, 1), // its withdrawal is in the same batch
+                        ticket('create_ticket', `ord_batchpoison${randomUUID().slice(0, 4)}`, 'PAID', 2, 9, -1)); // negative total
+                const dead = await dlq('store');
+                for (const round of ['first', 'again']) {
+                        const got = await send('store', payload, 5);
+                        const of = (order, command) => got.find((x) => x.order === order && x.command === command);
+                        for (const c of [1, 2, 3]) assert.deepEqual([of(a, c)?.type, of(a, c)?.status, of(a, c)?.store],
+                                ['ticket_recorded', 'COOKING', 'sto_batches'], `${round}: answer to command ${c} of ${a}`);
+                        assert.equal(of(b, 2)?.type, 'ticket_withdrawn', `${round}: the withdrawal of ${b} answered`);
+                        assert.equal(of(b, 2)?.store, 'sto_batches');
+                        // Tickets are written before the batch's withdrawals: first recorded, then withdrawn for good.
+                        assert.deepEqual([of(b, 1)?.type, of(b, 1)?.status], ['ticket_recorded', round === 'first' ? 'PAID' : 'WITHDRAWN'],
+                                `${round}: the ticket of ${b}`);
+                        const rows = await p.sql(`SELECT order_id, status, version FROM store.tickets WHERE order_id IN ('${a}', '${b}') ORDER BY order_id = '${b}'`);
+                        assert.equal(rows, `${a}|COOKING|4\n${b}|WITHDRAWN|2`, `${round}: the tickets`);
+                }
+                assert.equal(await dlq('store'), dead + 2, 'the poison command dead-lettered once per delivery of the batch, nothing else');
+        });
+
+        it('delivery: opened, then the newest state of each delivery; answers carry it', async () => {
+                const a = `ord_batch${randomUUID().slice(0, 8)}`;
+                const payload = batch(
+                        move('complete', a, '', 4, 6), // names no rider: the assignment's stays
+                        open(a, 2, 4),
+                        move('assign', a, 'rider_batch', 3, 5),
+                        move('assign', a, 'rider_batch', 3, 5), // the same command twice
+                        open('ord_', 9, 1)); // no order suffix: poison
+                const dead = await dlq('delivery');
+                for (const round of ['first', 'again']) {
+                        const got = await send('delivery', payload, 4);
+                        assert.ok(got.every((x) => x.type === 'delivery_recorded' && x.order === a), `${round}: ${JSON.stringify(got)}`);
+                        const [opened, ...moved] = got; // by command number: the opening first
+                        assert.equal(opened.status, round === 'first' ? 'OPEN' : 'DELIVERED', `${round}: the opening's answer`);
+                        for (const m of moved) assert.deepEqual([m.status, m.rider], ['DELIVERED', 'rider_batch'], `${round}: command ${m.command}`);
+                        const row = await p.sql(`SELECT status, rider_id, version, pickup_text, dropoff_text, region FROM delivery.deliveries
+                                WHERE order_id = '${a}'`);
+                        assert.equal(row, 'DELIVERED|rider_batch|6|가게|집|mapo', `${round}: the delivery`);
+                }
+                assert.equal(await dlq('delivery'), dead + 2, 'the poison command dead-lettered once per delivery of the batch');
+        });
+});
