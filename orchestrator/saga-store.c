@@ -65,15 +65,20 @@ static const PgStmt st_events = {
         "saga_write_events",
         "INSERT INTO events (shard, seq, order_id, msg_id, payload)"
         " SELECT * FROM unnest($1::int[], $2::int8[], $3::text[], $4::text[], $5::bytea[])"};
-/* Pending for the sender, which is fed each batch's rows at once: its sweep takes only rows still
- * pending 10 s later (a feed lost with a worker that died, or never delivered). */
+/* The customer's log row, and its row in the sender's outbox (notification/migrations/004): the
+ * sender is fed each batch's rows at once; its sweep takes only rows still there 10 s later (a
+ * feed lost with a worker that died, or never delivered). A row written before (a batch decided
+ * again) is not queued again. */
 static const PgStmt st_notifications = {
         "saga_write_notifications",
-        "INSERT INTO notification.notifications (msg_id, customer_id, order_id, status, message, at, delivery_status,"
-        " next_attempt_at)"
-        " SELECT m, c, nullif(o, ''), s, t, to_timestamp(at / 1000.0), 'pending', now() + interval '10 seconds'"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[]) AS u(m, c, o, s, t, at)"
-        " ON CONFLICT (msg_id) DO NOTHING"};
+        "WITH n AS (INSERT INTO notification.notifications (msg_id, customer_id, order_id, status, message, at,"
+        "           delivery_status, attempts)"
+        "           SELECT m, c, nullif(o, ''), s, t, to_timestamp(at / 1000.0), 'sent', 1"
+        "           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])"
+        "           AS u(m, c, o, s, t, at)"
+        "           ON CONFLICT (msg_id) DO NOTHING RETURNING msg_id, id)"
+        " INSERT INTO notification.outbox (msg_id, id, next_attempt_at)"
+        " SELECT msg_id, id, now() + interval '10 seconds' FROM n"};
 static const PgStmt st_keys_claim = {
         "saga_write_keys",
         "INSERT INTO idempotency (customer_id, key, order_id, request_hash)"

@@ -17,9 +17,10 @@ typedef struct {
 } Notify;
 
 /* Rows whose push is not wanted: the customer's log only. */
-static const PgStmt st_logged = {"notify_logged",
-                                 "UPDATE notifications SET delivery_status = 'logged', next_attempt_at = NULL"
-                                 " WHERE msg_id = ANY($1::text[]) AND delivery_status = 'pending'"};
+static const PgStmt st_logged = {
+        "notify_logged",
+        "WITH d AS (DELETE FROM outbox WHERE msg_id = ANY($1::text[]) AND NOT leased AND attempts = 0 RETURNING msg_id)"
+        " UPDATE notifications n SET delivery_status = 'logged', attempts = 0 FROM d WHERE n.msg_id = d.msg_id"};
 
 static int notify_rows(void *ctx, Food__V1__Notification *const *rows, size_t n) {
         Notify *nt = ctx;

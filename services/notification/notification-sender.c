@@ -1,4 +1,4 @@
-/* Webhook sender pool and backlog shedder over notification.notifications (see notification-sender.h). */
+/* Webhook sender pool and backlog shedder over notification.outbox (see notification-sender.h). */
 #include "notification-sender.h"
 
 #include <errno.h>
@@ -43,44 +43,49 @@ struct NotifySender {
 
 static Metric *m_sent, *m_retried, *m_failed, *m_shed, *m_backlog, *m_in_flight;
 
-/* Due rows, oldest first: retries whose time came, rows whose feed got lost, and leases of senders
- * that died. */
+/* Due outbox rows, oldest first: retries whose time came, rows whose feed got lost, and leases of
+ * senders that died; with their log rows (one lookup each). */
 static const PgStmt st_claim = {
         "notify_claim",
-        "UPDATE notifications n SET delivery_status = 'sending', attempts = n.attempts + 1,"
-        " next_attempt_at = now() + $2::bigint * interval '1 millisecond'"
-        " FROM (SELECT id FROM notifications WHERE delivery_status IN ('pending', 'sending')"
-        "       AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $1::int FOR UPDATE SKIP LOCKED) c"
-        " WHERE n.id = c.id"
-        " RETURNING n.attempts, n.msg_id, n.customer_id, coalesce(n.order_id, ''), n.status, n.message,"
-        " floor(extract(epoch FROM n.at) * 1000)::bigint"};
+        "WITH c AS (UPDATE outbox o SET leased = true, attempts = o.attempts + 1,"
+        "           next_attempt_at = now() + $2::bigint * interval '1 millisecond'"
+        "           FROM (SELECT msg_id FROM outbox WHERE next_attempt_at <= now() ORDER BY next_attempt_at"
+        "                 LIMIT $1::int FOR UPDATE SKIP LOCKED) d"
+        "           WHERE o.msg_id = d.msg_id RETURNING o.attempts, o.msg_id)"
+        " SELECT c.attempts, c.msg_id, n.customer_id, n.order_id, n.status, n.message, n.at_ms FROM c,"
+        " LATERAL (SELECT customer_id, coalesce(order_id, '') AS order_id, status, message,"
+        "          floor(extract(epoch FROM at) * 1000)::bigint AS at_ms"
+        "          FROM notifications WHERE msg_id = c.msg_id) n"};
 
-/* Whose attempt this was: a fed row is still 'pending' with one attempt less; a claimed one is
- * 'sending' with its attempt (the lease token). A row re-claimed meanwhile is not ours. */
-#define NOTIFY_OURS(a) "((n.delivery_status = 'pending' AND n.attempts = " a " - 1) OR" \
-                       " (n.delivery_status = 'sending' AND n.attempts = " a "))"
+/* Whose attempt this was: a fed row is still unleased with one attempt less; a claimed one is
+ * leased with its attempt (the lease token). A row re-claimed meanwhile is not ours. */
+#define NOTIFY_OURS(a) "((NOT o.leased AND o.attempts = " a " - 1) OR (o.leased AND o.attempts = " a "))"
 
+/* Pushed: out of the outbox. The log row already says 'sent'; only a push that took retries
+ * records its attempts. */
 static const PgStmt st_sent = {
         "notify_sent",
-        "UPDATE notifications n SET delivery_status = 'sent', attempts = u.a, sent_at = now(), next_attempt_at = NULL,"
-        " last_error = NULL FROM unnest($1::text[], $2::int[]) AS u(m, a) WHERE n.msg_id = u.m AND " NOTIFY_OURS("u.a")};
+        "WITH d AS (DELETE FROM outbox o USING unnest($1::text[], $2::int[]) AS u(m, a)"
+        "           WHERE o.msg_id = u.m AND " NOTIFY_OURS("u.a") " RETURNING o.msg_id, u.a),"
+        " r AS (UPDATE notifications n SET attempts = d.a, sent_at = now(), last_error = NULL FROM d"
+        "       WHERE d.a > 1 AND n.msg_id = d.msg_id)"
+        " SELECT count(*) FROM d"};
 
 static const PgStmt st_retry = {
         "notify_retry",
-        "UPDATE notifications n SET delivery_status = 'pending', attempts = $2::int,"
+        "UPDATE outbox o SET leased = false, attempts = $2::int,"
         " next_attempt_at = now() + $3::bigint * interval '1 millisecond', last_error = $4"
-        " WHERE n.msg_id = $1 AND " NOTIFY_OURS("$2::int")};
+        " WHERE o.msg_id = $1 AND " NOTIFY_OURS("$2::int")};
 
 static const PgStmt st_failed = {
         "notify_failed",
-        "UPDATE notifications n SET delivery_status = 'failed', attempts = $2::int, next_attempt_at = NULL,"
-        " last_error = $3 WHERE n.msg_id = $1 AND " NOTIFY_OURS("$2::int")};
+        "WITH d AS (DELETE FROM outbox o WHERE o.msg_id = $1 AND " NOTIFY_OURS("$2::int") " RETURNING o.msg_id)"
+        " UPDATE notifications n SET delivery_status = 'failed', attempts = $2::int, last_error = $3"
+        " FROM d WHERE n.msg_id = d.msg_id"};
 
 static const PgStmt st_backlog = {
         "notify_backlog",
-        "SELECT count(*) FILTER (WHERE delivery_status = 'pending'),"
-        " count(*) FILTER (WHERE delivery_status = 'sending')"
-        " FROM notifications WHERE delivery_status IN ('pending', 'sending')"};
+        "SELECT count(*) FILTER (WHERE NOT leased), count(*) FILTER (WHERE leased) FROM outbox"};
 
 /* One shedder at a time across replicas, else each would shed the same excess. */
 static const PgStmt st_shed_lock = {"notify_shed_lock",
@@ -88,9 +93,9 @@ static const PgStmt st_shed_lock = {"notify_shed_lock",
 
 static const PgStmt st_shed = {
         "notify_shed",
-        "UPDATE notifications SET delivery_status = 'shed', next_attempt_at = NULL"
-        " WHERE id IN (SELECT id FROM notifications WHERE delivery_status = 'pending'"
-        "              ORDER BY id LIMIT $1::bigint FOR UPDATE SKIP LOCKED)"};
+        "WITH d AS (DELETE FROM outbox WHERE msg_id IN (SELECT msg_id FROM outbox WHERE NOT leased"
+        "           ORDER BY id LIMIT $1::bigint FOR UPDATE SKIP LOCKED) RETURNING msg_id)"
+        " UPDATE notifications n SET delivery_status = 'shed' FROM d WHERE n.msg_id = d.msg_id"};
 
 int notify_sender_config(NotifySenderConfig *c) {
         int64_t threads = 0, batch = 0, attempts = 0;
@@ -286,10 +291,11 @@ static int batch_complete(Pg *pg, Batch *b, size_t n) {
                         r = pg_run(pg, &st_sent, 2, vals, lens, fmts, &res);
                 }
                 if (r == 0) {
-                        count(m_sent, cmd_tuples(res));
-                        if (cmd_tuples(res) != n_sent)
+                        long long marked = pg_ll(res, 0, 0);
+                        count(m_sent, marked);
+                        if (marked != n_sent)
                                 log_debug("webhook: %lld of %lld sent rows had been re-leased meanwhile",
-                                          n_sent - cmd_tuples(res), n_sent);
+                                          n_sent - marked, n_sent);
                 }
                 PQclear(res);
         }

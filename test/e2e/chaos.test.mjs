@@ -413,7 +413,7 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                            WHERE e.seq > coalesce(w.published, 0))
                         + (SELECT count(*) FROM orchestrator.sagas s LEFT JOIN readmodel.orders o ON o.id = s.order_id
                            WHERE s.state <> 'PAYMENT_PENDING' AND o.version IS DISTINCT FROM s.version)
-                        + (SELECT count(*) FROM notification.notifications WHERE delivery_status IN ('pending', 'sending'))`))
+                        + (SELECT count(*) FROM notification.outbox)`))
                         + (await consumers()).reduce((n, c) => n + c.pending + c.ack_pending, 0);
                 let busy = -1;
                 const qDeadline = Date.now() + 60_000;
@@ -431,12 +431,12 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                                 LEFT JOIN orchestrator.shards w ON w.shard = e.shard WHERE e.seq > coalesce(w.published, 0)),
                         'readmodel_behind', (SELECT json_agg(s.order_id || ':' || s.version || '/' || coalesce(o.version::text, 'none')) FROM orchestrator.sagas s
                                 LEFT JOIN readmodel.orders o ON o.id = s.order_id WHERE s.state <> 'PAYMENT_PENDING' AND o.version IS DISTINCT FROM s.version),
-                        'notifications_waiting', (SELECT count(*) FROM notification.notifications WHERE delivery_status IN ('pending', 'sending')))`);
+                        'notifications_waiting', (SELECT count(*) FROM notification.outbox))`);
                 assert.equal(busy, 0, `(SEED=${SEED}) not quiet 60 s after every saga ended: ${detail}; consumers ${JSON.stringify(await consumers())}`);
                 const views = new Map(JSON.parse(await p.sql(
                         "SELECT coalesce(json_agg(json_build_array(id, view::json)), '[]') FROM readmodel.orders")).map(([id, v]) => [id, v]));
                 const rows = JSON.parse(await p.sql(`SELECT coalesce(json_agg(json_build_object('id', id, 'order_id', order_id, 'status', status,
-                        'message', message, 'delivery', delivery_status) ORDER BY id), '[]') FROM notification.notifications WHERE order_id IS NOT NULL`));
+                        'message', message, 'delivery', delivery_status) ORDER BY id), '[]') FROM notification.pushes WHERE order_id IS NOT NULL`));
                 const sink = (await p.sink('/messages')).json;
                 const coupons = JSON.parse(await p.sql(`SELECT coalesce(json_agg(json_build_object('id', id, 'customer_id', customer_id,
                         'status', status, 'order_id', order_id)), '[]') FROM coupon.coupons`));

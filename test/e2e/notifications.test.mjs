@@ -63,7 +63,7 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
 
         // delivery_status counts of the notification rows matching `where`.
         async function deliveryCounts(where) {
-                const out = await p.sql(`SELECT delivery_status, count(*) FROM notification.notifications WHERE ${where} GROUP BY 1`);
+                const out = await p.sql(`SELECT delivery_status, count(*) FROM notification.pushes WHERE ${where} GROUP BY 1`);
                 const counts = {};
                 for (const line of out.split('\n').filter(Boolean)) {
                         const [k, v] = line.split('|');
@@ -119,7 +119,7 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 const runs = [0, 1, 2, 3, 4].map((i) => fullLifecycle(p, { customer, owner, rider, store, lines: [[store.menu[i % 2], i + 1]] }));
                 // Rows of these orders are recorded and being pushed (the provider takes 800 ms each).
                 await p.waitFor(async () => Number(await p.sql(
-                        "SELECT count(*) FROM notification.notifications WHERE customer_id = 'cust_notify_kill' AND delivery_status = 'pending'")) > 0, WAIT_MS, 10);
+                        "SELECT count(*) FROM notification.pushes WHERE customer_id = 'cust_notify_kill' AND delivery_status = 'pending'")) > 0, WAIT_MS, 10);
                 await sleep(200);
                 const [exit] = await p.kill('notification', 'SIGKILL');
                 assert.equal(exit.signal, 'SIGKILL');
@@ -135,7 +135,7 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 // The webhooks in flight at the kill are sent again by the sweep (rows still pending 10 s after they
                 // were recorded); the sink keeps one each.
                 await p.waitFor(async () => Number(await p.sql(
-                        "SELECT count(*) FROM notification.notifications WHERE delivery_status IN ('pending', 'sending')")) === 0, WAIT_MS);
+                        "SELECT count(*) FROM notification.outbox")) === 0, WAIT_MS);
                 const { duplicates } = await sinkMessages('?order_id=none');
                 console.log(`# sink after the SIGKILL: ${duplicates - dupBefore} repeated deliveries absorbed by the idempotency key`);
                 assert.ok(duplicates > dupBefore, 'the webhooks in flight at the kill were sent again (and recorded once)');
@@ -150,7 +150,7 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 await storeAction(p, owner, store.id, o.id, 'accept', 'ACCEPTED');
                 // Several failed attempts each, nothing recorded by the sink, rows still waiting.
                 await p.waitFor(async () => (await p.sql(
-                        `SELECT count(*) FROM notification.notifications WHERE order_id = '${o.id}' AND status IN ('PAID', 'ACCEPTED') AND attempts >= 3`)) === '2', WAIT_MS);
+                        `SELECT count(*) FROM notification.pushes WHERE order_id = '${o.id}' AND status IN ('PAID', 'ACCEPTED') AND attempts >= 3`)) === '2', WAIT_MS);
                 assert.deepEqual(await sinkStatuses(o.id), [], 'the failing sink recorded nothing');
                 const c = await deliveryCounts(`order_id = '${o.id}'`);
                 assert.equal(c.sent ?? 0, 0, `no row sent while the provider fails: ${JSON.stringify(c)}`);
@@ -159,7 +159,7 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 expectStatus(await p.sink('/config', { method: 'PUT', body: { failure_rate: 0 } }), 200, 'sink PUT /config');
                 await expectWebhooks(o.id, ['PAID', 'ACCEPTED']);
                 const sent = await p.waitFor(async () => {
-                        const out = await p.sql(`SELECT delivery_status, attempts FROM notification.notifications WHERE order_id = '${o.id}' AND status IN ('PAID', 'ACCEPTED')`);
+                        const out = await p.sql(`SELECT delivery_status, attempts FROM notification.pushes WHERE order_id = '${o.id}' AND status IN ('PAID', 'ACCEPTED')`);
                         const rows = out.split('\n').map((l) => l.split('|'));
                         return rows.length === 2 && rows.every(([s]) => s === 'sent') && rows;
                 }, WAIT_MS);
@@ -223,8 +223,8 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                         const c = await deliveryCounts(`order_id IN (${ids})`);
                         return !c.pending && !c.sending && c;
                 }, WAIT_MS);
-                const shedIds = (await p.sql(`SELECT 'ntf_' || msg_id FROM notification.notifications WHERE order_id IN (${ids}) AND delivery_status = 'shed'`)).split('\n');
-                const sentIds = (await p.sql(`SELECT 'ntf_' || msg_id FROM notification.notifications WHERE order_id IN (${ids}) AND delivery_status = 'sent'`)).split('\n').filter(Boolean);
+                const shedIds = (await p.sql(`SELECT 'ntf_' || msg_id FROM notification.pushes WHERE order_id IN (${ids}) AND delivery_status = 'shed'`)).split('\n');
+                const sentIds = (await p.sql(`SELECT 'ntf_' || msg_id FROM notification.pushes WHERE order_id IN (${ids}) AND delivery_status = 'sent'`)).split('\n').filter(Boolean);
                 const recorded = new Set((await sinkMessages()).messages.map((m) => m.id));
                 for (const id of shedIds) assert.ok(!recorded.has(id), `shed notification ${id} was pushed`);
                 for (const id of sentIds) assert.ok(recorded.has(id), `sent notification ${id} is not in the sink`);
@@ -235,10 +235,12 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 const N = 2000;
                 const before = (await sinkMessages('?customer_id=cust_bench')).messages.length;
                 const t0 = performance.now();
-                await p.sql(`INSERT INTO notification.notifications (msg_id, customer_id, status, message, delivery_status, next_attempt_at)
-                        SELECT 'bench.' || g, 'cust_bench', 'BENCH', '처리량 (throughput)', 'pending', now() FROM generate_series(1, ${N}) g`);
+                // Queued as the orchestrator queues them: the log row and its outbox row.
+                await p.sql(`WITH n AS (INSERT INTO notification.notifications (msg_id, customer_id, status, message, delivery_status, attempts)
+                        SELECT 'bench.' || g, 'cust_bench', 'BENCH', '처리량 (throughput)', 'sent', 1 FROM generate_series(1, ${N}) g RETURNING msg_id, id)
+                        INSERT INTO notification.outbox (msg_id, id, next_attempt_at) SELECT msg_id, id, now() FROM n`);
                 await p.waitFor(async () => (await p.sql(
-                        "SELECT count(*) FROM notification.notifications WHERE customer_id = 'cust_bench' AND delivery_status = 'sent'")) === String(N), 60_000, 20);
+                        "SELECT count(*) FROM notification.pushes WHERE customer_id = 'cust_bench' AND delivery_status = 'sent'")) === String(N), 60_000, 20);
                 const secs = (performance.now() - t0) / 1000;
                 console.log(`# notification throughput: ${N} webhooks in ${secs.toFixed(2)} s = ${(N / secs).toFixed(0)} webhooks/s`);
                 const got = (await sinkMessages('?customer_id=cust_bench')).messages;
