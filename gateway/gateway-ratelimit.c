@@ -148,28 +148,7 @@ static int64_t ratelimit_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The client key of a request: the subject of a bearer token that verifies,
- * else the peer address (so forged or garbage tokens count against their IP). */
-static void ratelimit_key(HttpExchange *x, const void *secret, size_t secret_len, char *key, size_t cap) {
-        const char *h = http_header(x, "Authorization"), *why = NULL;
-        AuthClaims claims;
-
-        if (h && strncasecmp(h, "Bearer ", 7) == 0) {
-                h += 7;
-                while (*h == ' ')
-                        h++;
-                size_t len = strlen(h);
-                while (len > 0 && h[len - 1] == ' ')
-                        len--;
-                if (auth_verify(secret, secret_len, h, len, (int64_t)time(NULL), &claims, &why) == 0) {
-                        snprintf(key, cap, "sub:%s", claims.sub);
-                        return;
-                }
-        }
-        snprintf(key, cap, "ip:%s", x->info->remote_addr);
-}
-
-bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const void *secret, size_t secret_len) {
+bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const char *subject) {
         static const char *const exempt[] = {"/healthz", "/readyz", "/metrics"};
         char key[RATELIMIT_KEY_MAX], retry[48];
         int64_t retry_after_s = 1;
@@ -179,7 +158,10 @@ bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const void *secret, size_t 
         for (size_t i = 0; i < sizeof(exempt) / sizeof(exempt[0]); i++)
                 if (x->info->local_uri && strcmp(x->info->local_uri, exempt[i]) == 0)
                         return true;
-        ratelimit_key(x, secret, secret_len, key, sizeof(key));
+        if (subject)
+                snprintf(key, sizeof(key), "sub:%s", subject);
+        else
+                snprintf(key, sizeof(key), "ip:%s", x->info->remote_addr);
         if (ratelimit_take(rl, key, ratelimit_now_ms(), &retry_after_s))
                 return true;
         metric_add(m_limited, 1);

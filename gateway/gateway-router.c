@@ -174,26 +174,39 @@ static void router_roles_text(unsigned roles, char *buf, size_t cap) {
                 }
 }
 
-/* Checks the bearer token and its role: 0, or -1 after answering 401/403. */
-static int router_authenticate(Request *rq, unsigned roles) {
-        const char *h = http_header(rq->x, "Authorization"), *why = NULL;
-        char allowed[64];
+/* Verifies the request's bearer token, if any, once: the rate limiter and the route's check both
+ * use the outcome. */
+static void router_token(Request *rq) {
+        const char *h = http_header(rq->x, "Authorization");
         size_t len;
 
-        if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-                http_problem(rq->x, 401, NULL, "WWW-Authenticate: Bearer\r\n",
-                             "missing bearer token: send Authorization: Bearer <token>");
-                return -1;
-        }
+        rq->token = TOKEN_NONE;
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+                return;
         h += 7;
         while (*h == ' ')
                 h++;
         len = strlen(h);
         while (len > 0 && h[len - 1] == ' ')
                 len--;
-        if (auth_verify(rq->gw->cfg.jwt_secret, rq->gw->cfg.jwt_secret_len, h, len, (int64_t)time(NULL), &rq->auth,
-                        &why) != 0) {
-                http_problem(rq->x, 401, NULL, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", "%s", why);
+        rq->token = auth_verify(rq->gw->cfg.jwt_secret, rq->gw->cfg.jwt_secret_len, h, len, (int64_t)time(NULL),
+                                &rq->auth, &rq->token_why) == 0
+                            ? TOKEN_VALID
+                            : TOKEN_INVALID;
+}
+
+/* Checks the bearer token and its role: 0, or -1 after answering 401/403. */
+static int router_authenticate(Request *rq, unsigned roles) {
+        char allowed[64];
+
+        if (rq->token == TOKEN_NONE) {
+                http_problem(rq->x, 401, NULL, "WWW-Authenticate: Bearer\r\n",
+                             "missing bearer token: send Authorization: Bearer <token>");
+                return -1;
+        }
+        if (rq->token == TOKEN_INVALID) {
+                http_problem(rq->x, 401, NULL, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", "%s",
+                             rq->token_why ? rq->token_why : "invalid token");
                 return -1;
         }
         if (!(rq->auth.role & roles)) {
@@ -258,7 +271,8 @@ int gateway_router_handle(struct mg_connection *conn, void *gw) {
 
         metric_add(m_in_flight, 1);
         /* Before routing: a client over its rate costs one token check, nothing more. */
-        if (ratelimit_admit(rq.gw->ratelimit, &x, rq.gw->cfg.jwt_secret, rq.gw->cfg.jwt_secret_len))
+        router_token(&rq);
+        if (ratelimit_admit(rq.gw->ratelimit, &x, rq.token == TOKEN_VALID ? rq.auth.sub : NULL))
                 router_dispatch(&rq);
         if (x.status == 0) {
                 log_error("router: %s %s was not answered", x.info->request_method, x.info->local_uri);

@@ -7,10 +7,15 @@
 
 #define ROUTE_ARGS_MAX 2
 
+/* The request's bearer token, verified once before routing. */
+typedef enum { TOKEN_NONE, TOKEN_INVALID, TOKEN_VALID } TokenState;
+
 typedef struct {
         Gateway *gw;
         HttpExchange *x;
-        AuthClaims auth;                    /* valid when the route needs a token */
+        TokenState token;
+        const char *token_why;              /* why it did not verify (static text) */
+        AuthClaims auth;                    /* valid when token is TOKEN_VALID (routes that need a token) */
         const char *arg[ROUTE_ARGS_MAX];    /* path captures, checked with auth_id_valid */
 } Request;
 
