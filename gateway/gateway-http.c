@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "utf8.h"
 
 #define HTTP_BODY_CHUNK 8192
 
@@ -173,7 +174,7 @@ static void problem_slug(const char *title, char *buf, size_t cap) {
 
 void http_problem(HttpExchange *x, int status, const char *title, const char *headers, const char *fmt, ...) {
         const char *phrase = http_reason(status);
-        char detail[512], type[128] = "about:blank", slug[96];
+        char detail[512], title_text[128], type[128] = "about:blank", slug[96];
         json_t *p;
         char *text;
         va_list ap;
@@ -181,7 +182,13 @@ void http_problem(HttpExchange *x, int status, const char *title, const char *he
         va_start(ap, fmt);
         vsnprintf(detail, sizeof(detail), fmt, ap);
         va_end(ap);
+        /* The detail may quote what the client sent (a decoded path) or be cut mid-character: JSON
+         * text must be UTF-8, else the answer would be a 500 instead of the 4xx it is. */
+        (void)utf8_scrub(detail);
         if (title && *title && strcasecmp(title, phrase) != 0) {
+                snprintf(title_text, sizeof(title_text), "%s", title);
+                (void)utf8_scrub(title_text);
+                title = title_text;
                 problem_slug(title, slug, sizeof(slug));
                 snprintf(type, sizeof(type), "urn:problem:food:%s", slug);
         } else {

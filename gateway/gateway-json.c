@@ -362,3 +362,4 @@ int gjson_parse_coupon(const char *body, size_t len, CouponBody *ret, JsonProble
         *ret = c;
         return 0;
 }
+

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "order-check.h"
+#include "utf8.h"
 
 #define STATUS_WITHDRAWN "WITHDRAWN"
 
@@ -70,33 +71,6 @@ char *store_items_json(const Food__V1__Order *o) {
 out:
         json_decref(arr);
         return text;
-}
-
-/* Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF): what jansson
- * and PostgreSQL accept as text. protobuf-c does not check string fields. */
-static bool utf8_valid(const char *s) {
-        const unsigned char *p = (const unsigned char *)s;
-        while (*p) {
-                unsigned c = *p++, n, min, cp;
-                if (c < 0x80)
-                        continue;
-                if (c >= 0xc2 && c <= 0xdf)
-                        n = 1, min = 0x80, cp = c & 0x1f;
-                else if (c >= 0xe0 && c <= 0xef)
-                        n = 2, min = 0x800, cp = c & 0x0f;
-                else if (c >= 0xf0 && c <= 0xf4)
-                        n = 3, min = 0x10000, cp = c & 0x07;
-                else
-                        return false;
-                for (; n > 0; n--, p++) {
-                        if ((*p & 0xc0) != 0x80)
-                                return false;
-                        cp = cp << 6 | (*p & 0x3f);
-                }
-                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-        }
-        return true;
 }
 
 /* The ticket's text fields (lines, note) are stored as JSON and text: all must be UTF-8. */

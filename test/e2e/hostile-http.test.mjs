@@ -165,6 +165,21 @@ describe('hostile HTTP', () => {
                 assert.deepEqual(ordersAfter.json, ordersBefore.json, 'no order placed by hostile JSON');
         });
 
+        it('hostile paths: bytes that are not UTF-8 once decoded, or cut mid-character in the detail -> 4xx problem+json, not 500', async () => {
+                const bad = await p.token('cust_hostile_path', 'customer');
+                const cases = [
+                        ['unknown path with %FF%FE', '/nope%FF%FE', {}, 404],
+                        ['order id with %C0%AF (overlong /)', '/orders/%C0%AF', { token: bad }, null],
+                        ['an invalid token on a path with %FF', '/orders/%FF', { headers: { authorization: 'Bearer x' } }, null],
+                        [`a path of ${600} Korean characters (the detail cut mid-character)`, `/${encodeURIComponent('한'.repeat(600))}`, {}, 404],
+                ];
+                for (const [what, path, opts, status] of cases) {
+                        const r = await p.api('GET', path, opts);
+                        assert.ok(r.status >= 400 && r.status < 500 && (status === null || r.status === status), `${what}: got ${show(r)}`);
+                        expectProblem(r, r.status, what);
+                }
+        });
+
         it('memory stays bounded and the gateway still serves', async () => {
                 // Repeat the heaviest hostile inputs; peak memory must not grow with their number.
                 const hwmMid = vmHWMkB(pid);
