@@ -362,4 +362,3 @@ int gjson_parse_coupon(const char *body, size_t len, CouponBody *ret, JsonProble
         *ret = c;
         return 0;
 }
-

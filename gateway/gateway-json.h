@@ -92,4 +92,3 @@ void gjson_release(json_t *root);
 
 /* Fills *p with `status` and the formatted detail; returns `status`. */
 int gjson_problem(JsonProblem *p, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
