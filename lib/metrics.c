@@ -1,6 +1,8 @@
 /* Fixed registry of process metrics and their Prometheus text rendering. */
 #include "metrics.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,16 +10,22 @@
 #define METRICS_MAX 128
 
 static Metric metrics[METRICS_MAX];
-static size_t n_metrics;
+/* Entries below it are complete: registration fills one under the lock, then publishes it. */
+static atomic_size_t n_metrics;
+static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static Metric *metrics_register(const char *name, const char *help, const char *type) {
-        if (n_metrics == METRICS_MAX)
+        pthread_mutex_lock(&register_lock);
+        size_t n = atomic_load_explicit(&n_metrics, memory_order_relaxed);
+        if (n == METRICS_MAX)
                 abort(); /* a programming error: raise METRICS_MAX */
-        Metric *m = &metrics[n_metrics++];
+        Metric *m = &metrics[n];
         m->name = name;
         m->help = help;
         m->type = type;
         atomic_init(&m->value, 0);
+        atomic_store_explicit(&n_metrics, n + 1, memory_order_release);
+        pthread_mutex_unlock(&register_lock);
         return m;
 }
 
@@ -48,27 +56,40 @@ static size_t family_len(const Metric *m) {
         return n;
 }
 
+static bool same_family(const Metric *a, size_t a_len, const Metric *b) {
+        return family_len(b) == a_len && strncmp(a->name, b->name, a_len) == 0;
+}
+
 size_t metrics_render(char *buf, size_t cap) {
-        size_t pos = 0;
+        size_t pos = 0, count = atomic_load_explicit(&n_metrics, memory_order_acquire);
+        bool *done = calloc(count ? count : 1, sizeof(bool)), full = false;
         buf[0] = 0;
-        for (size_t i = 0; i < n_metrics && pos + 1 < cap; i++) {
-                const Metric *m = &metrics[i];
-                size_t fl = family_len(m);
-                int n;
-                /* HELP/TYPE once per family: series of one family are registered together. */
-                if (i == 0 || family_len(&metrics[i - 1]) != fl || strncmp(metrics[i - 1].name, m->name, fl) != 0)
-                        n = snprintf(buf + pos, cap - pos, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)fl, m->name,
-                                     m->help, (int)fl, m->name, m->type);
-                else
-                        n = 0;
-                if (n < 0 || (size_t)n >= cap - pos)
-                        break;
-                pos += (size_t)n;
-                n = snprintf(buf + pos, cap - pos, "%s %lld\n", m->name,
-                             (long long)atomic_load_explicit(&m->value, memory_order_relaxed));
-                if (n < 0 || (size_t)n >= cap - pos)
-                        break;
-                pos += (size_t)n;
+        if (!done)
+                return 0;
+        /* A family's series together under one HELP/TYPE, wherever threads registered them. The
+         * output ends after the last line that fits whole. */
+        for (size_t i = 0; i < count && !full; i++) {
+                if (done[i])
+                        continue;
+                size_t fl = family_len(&metrics[i]);
+                int n = snprintf(buf + pos, cap - pos, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)fl, metrics[i].name,
+                                 metrics[i].help, (int)fl, metrics[i].name, metrics[i].type);
+                full = n < 0 || (size_t)n >= cap - pos;
+                if (!full)
+                        pos += (size_t)n;
+                for (size_t j = i; j < count && !full; j++) {
+                        const Metric *m = &metrics[j];
+                        if (done[j] || !same_family(&metrics[i], fl, m))
+                                continue;
+                        done[j] = true;
+                        n = snprintf(buf + pos, cap - pos, "%s %lld\n", m->name,
+                                     (long long)atomic_load_explicit(&m->value, memory_order_relaxed));
+                        full = n < 0 || (size_t)n >= cap - pos;
+                        if (!full)
+                                pos += (size_t)n;
+                }
         }
+        buf[pos] = 0;
+        free(done);
         return pos;
 }

@@ -10,8 +10,9 @@ typedef struct {
         atomic_llong value;
 } Metric;
 
-/* Registers (once, at start, before threads) and returns a metric that lives
- * for the whole process. Names and help strings are borrowed (literals). */
+/* Registers and returns a metric that lives for the whole process (thread-safe:
+ * any thread, while /metrics may be rendered). Names and help strings are
+ * borrowed (literals, or strings that live as long). */
 Metric *metrics_counter(const char *name, const char *help);
 Metric *metrics_gauge(const char *name, const char *help);
 /* One series of a histogram family: NAME_bucket{le="..."} (cumulative), NAME_sum
