@@ -191,7 +191,7 @@ function shopScreen(root, ctx) {
                 state.cart = { storeId: '', lines: new Map() };
                 state.idempotencyKey = '';
                 state.couponId = '';
-                location.hash = `#/order/${order.id}`;
+                location.hash = `#/order/${encodeURIComponent(order.id)}`;
         };
 
         regionSelect.addEventListener('change', () => {
@@ -252,7 +252,7 @@ function orderScreen(root, ctx, id) {
                 const b = h('button', { testid }, label);
                 b.addEventListener('click', ctx.action(b, async () => apply(await fn()), async (e) => {
                         // Lost a race (409: cooking already started, ...): show it and the real state.
-                        if (e.status === 409) apply(await api('GET', `/orders/${id}`).catch(() => null));
+                        if (e.status === 409) apply(await api('GET', `/orders/${encodeURIComponent(id)}`).catch(() => null));
                 }));
                 return b;
         };
@@ -269,8 +269,8 @@ function orderScreen(root, ctx, id) {
                         // Rebuilt only when what is allowed changes, so a button is never swapped under a click.
                         actionsKey = key;
                         replace(actions, allowed.map((a) => {
-                                if (a === 'cancel') return act(t('cancelOrder'), 'cancel-order', () => api('POST', `/orders/${id}/cancel`, { body: {} }));
-                                if (a === 'confirm') return act(t('confirmOrder'), 'confirm-order', () => api('POST', `/orders/${id}/confirm`));
+                                if (a === 'cancel') return act(t('cancelOrder'), 'cancel-order', () => api('POST', `/orders/${encodeURIComponent(id)}/cancel`, { body: {} }));
+                                if (a === 'confirm') return act(t('confirmOrder'), 'confirm-order', () => api('POST', `/orders/${encodeURIComponent(id)}/confirm`));
                                 return h('button', { testid: 'modify-order', onclick: () => { editing = !editing; drawEditor(); } }, t('modifyOrder'));
                         }));
                         if (!allowed.includes('modify')) editing = false;
@@ -308,7 +308,7 @@ function orderScreen(root, ctx, id) {
                 save.addEventListener('click', ctx.action(save, async () => {
                         const items = [...qty].filter(([, q]) => q > 0).map(([menu_item_id, quantity]) => ({ menu_item_id, quantity }));
                         const body = { items, note: note.value, address: { ...view.address, text: address.value } };
-                        apply(await api('PATCH', `/orders/${id}`, { body }));
+                        apply(await api('PATCH', `/orders/${encodeURIComponent(id)}`, { body }));
                         editing = false;
                         drawEditor();
                 }));
@@ -323,7 +323,7 @@ function orderScreen(root, ctx, id) {
                         save, ' ', h('button', { onclick: () => { editing = false; drawEditor(); } }, t('close'))));
         };
 
-        ctx.guard(async () => apply(await api('GET', `/orders/${id}`)))();
+        ctx.guard(async () => apply(await api('GET', `/orders/${encodeURIComponent(id)}`)))();
         const stop = followOrder(id, {
                 onView: apply,
                 onState: (s) => {
@@ -345,7 +345,7 @@ function ordersScreen(root, ctx) {
                 if (p.stopped) return;
                 if (!orders.length) return replace(list, h('li', { class: 'muted' }, t('noOrders')));
                 replace(list, orders.map((o) => h('li', { testid: 'order-row', dataset: { orderId: o.id } },
-                        h('a', { href: `#/order/${o.id}` }, nameOf(storeById(o.store_id)) || o.store_id),
+                        h('a', { href: `#/order/${encodeURIComponent(o.id)}` }, nameOf(storeById(o.store_id)) || o.store_id),
                         ' ', h('span', { class: 'status' }, o.status), ' ', h('span', { class: 'muted' }, statusText(o.status)),
                         ' ', h('span', { class: 'price' }, money(o.total)), ' ', h('time', {}, when(o.history?.[0]?.at)))));
         }), 5000);

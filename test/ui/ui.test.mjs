@@ -366,6 +366,21 @@ test('the page\'s SSE reader: events split anywhere, CRLF or LF, comments, multi
         assert.equal(got.retry, 900);
 });
 
+test('an order id from the address (#/order/<id>) goes into API paths encoded: a crafted link reaches no other endpoint', async () => {
+        const page = await openUi('hostile-hash');
+        await signIn(page, 'customer');
+        const paths = [];
+        page.on('request', (r) => { if (new URL(r.url()).origin === new URL(p.url).origin) paths.push(new URL(r.url()).pathname); });
+        // Decoded by the page's router into "../../admin/sagas/x": unencoded, the browser would resolve it to
+        // /admin/sagas/x and call that endpoint with the customer's token.
+        await page.goto(`${p.url}/#/order/..%2F..%2Fadmin%2Fsagas%2Fx`);
+        await waitText(byTestId(page, 'error-message'), /.+/, 'the unknown order\'s problem shown');
+        assert.ok(paths.includes('/orders/..%2F..%2Fadmin%2Fsagas%2Fx'), `the order asked for by its encoded id: ${paths.join(' ')}`);
+        assert.deepEqual(paths.filter((x) => !x.startsWith('/orders/') && !x.startsWith('/ui/') && x !== '/' && !x.startsWith('/stores')
+                && !x.startsWith('/customers/')), [], 'no other endpoint called');
+        await notReloaded(page);
+});
+
 test('Korean and English labels, switched by lang-toggle and remembered', async () => {
         await customer.locator('a.tab[href="#/shop"]').click();
         const tab = customer.locator('a.tab[href="#/shop"]');
