@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gateway-auth.h"
+#include "ids.h"
 
 int gjson_problem(JsonProblem *p, int status, const char *fmt, ...) {
         va_list ap;
@@ -206,6 +207,9 @@ static int parse_payment(json_t *root, bool required, const char **ret, JsonProb
         r = check_fields(v, "payment.", payment_fields, p);
         if (r == 0)
                 r = get_string(v, "payment.", "card_token", true, GJSON_TOKEN_MAX, ret, p);
+        if (r == 0 && *ret && !ids_card_token_valid(*ret))
+                r = gjson_problem(p, 422, "payment.card_token must be 1-%d printable ASCII characters (no spaces)",
+                                  IDS_CARD_TOKEN_MAX);
         return r;
 }
 

@@ -12,7 +12,7 @@
 #define GJSON_TEXT_MAX 200     /* characters of an address text */
 #define GJSON_REGION_MAX 32    /* characters of a region name */
 #define GJSON_NOTE_MAX 500     /* characters of a note or a reason */
-#define GJSON_TOKEN_MAX 128    /* characters of a card token */
+#define GJSON_TOKEN_MAX 128    /* characters of a card token (IDS_CARD_TOKEN_MAX: printable ASCII) */
 
 /* Why a body was refused: 400 (not JSON, wrong type, missing or unknown
  * field) or 422 (well-formed but a value is out of range or unusable). */

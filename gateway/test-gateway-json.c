@@ -185,6 +185,13 @@ static void test_ranges_and_sizes(void) {
                      422, "address.lon");
         expect_order("empty store_id", "{\"store_id\":\"\"," ITEMS "," ADDRESS "," PAYMENT "}", 422,
                      "store_id must not be empty");
+        /* 128 characters, but not 128 printable ASCII bytes: refused whole, never cut by a saga row. */
+        expect_order("card token of Korean letters",
+                     "{\"store_id\":\"st_a\"," ITEMS "," ADDRESS ",\"payment\":{\"card_token\":\"토큰\"}}", 422,
+                     "payment.card_token must be 1-128 printable ASCII");
+        expect_order("card token with a space",
+                     "{\"store_id\":\"st_a\"," ITEMS "," ADDRESS ",\"payment\":{\"card_token\":\"tok ok\"}}", 422,
+                     "payment.card_token must be 1-128 printable ASCII");
         expect_order("store_id with a slash", "{\"store_id\":\"a/b\"," ITEMS "," ADDRESS "," PAYMENT "}", 422,
                      "store_id is not a valid id");
         expect_order("empty card token", "{\"store_id\":\"st_a\"," ITEMS "," ADDRESS ",\"payment\":{\"card_token\":\"\"}}",

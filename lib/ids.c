@@ -109,3 +109,13 @@ bool ids_traceparent_valid(const char *s) {
                all_hex(s, 2) && strncmp(s, "ff", 2) != 0 && all_hex(s + 3, 32) && all_hex(s + 36, 16) &&
                all_hex(s + 53, 2) && strspn(s + 3, "0") < 32 && strspn(s + 36, "0") < 16;
 }
+
+bool ids_card_token_valid(const char *s) {
+        size_t n = 0;
+        if (!s)
+                return false;
+        for (; s[n]; n++)
+                if (n == IDS_CARD_TOKEN_MAX || (unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f)
+                        return false;
+        return n > 0;
+}

@@ -31,3 +31,9 @@ int64_t ids_now_ms(void);
 #define IDS_TRACEPARENT_LEN 55
 int ids_traceparent(char *buf, size_t cap);
 bool ids_traceparent_valid(const char *s);
+
+/* A payment card token as the platform carries it end to end (gateway, saga row, payment worker,
+ * provider): 1..IDS_CARD_TOKEN_MAX bytes of printable ASCII (no space), the provider's own token
+ * format. Longer or other text is refused at each boundary, never cut. */
+#define IDS_CARD_TOKEN_MAX 128
+bool ids_card_token_valid(const char *s);

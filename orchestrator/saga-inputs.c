@@ -168,6 +168,9 @@ static int rpc_place(Writer *w, const Input *in, const Food__V1__PlaceOrder *p, 
 
 static int rpc_modify(Writer *w, const Input *in, const Food__V1__ModifyOrder *req, EngineReply *reply) {
         int r;
+        if (*req->card_token && !ids_card_token_valid(req->card_token))
+                return engine_reply_set(reply, 400, "Bad request",
+                                        "card token over 128 characters or not printable ASCII", NULL, 0);
         SagaRow *row = writer_saga(w, req->order_id, &r);
         if (r < 0)
                 return r;

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "ids.h"
+
 static const RpcActionDef actions[] = {
         {"accept", SAGA_IN_ACCEPT, "store"},
         {"refuse", SAGA_IN_REFUSE, "store"},
@@ -55,5 +57,7 @@ const char *rpc_place_invalid(const Food__V1__PlaceOrder *p) {
                 if (!o->items[i] || !*o->items[i]->menu_item_id || o->items[i]->quantity < 1 ||
                     o->items[i]->unit_price < 0)
                         return "impossible item";
+        if (!ids_card_token_valid(p->card_token))
+                return "card token empty, over 128 characters or not printable ASCII";
         return NULL;
 }

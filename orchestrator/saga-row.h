@@ -8,12 +8,13 @@
 #include <stdint.h>
 
 #include "food.pb-c.h"
+#include "ids.h"
 #include "saga-machine.h"
 #include "saga-steps.h"
 
 /* Room for a few concurrent requests with the same Idempotency-Key. */
 #define SAGA_REPLY_TO_MAX 512
-#define SAGA_CARD_TOKEN_MAX 128 /* the gateway's limit for payment.card_token */
+#define SAGA_CARD_TOKEN_MAX IDS_CARD_TOKEN_MAX /* lib/ids.h: one limit end to end */
 #define SAGA_LOG_MAX 256        /* history lines kept per saga (the oldest go first) */
 
 /* A command sent and not answered yet. */

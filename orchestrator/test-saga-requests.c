@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ids.h"
 #include "saga-requests.h"
 #include "test-check.h"
 
@@ -23,7 +24,24 @@ int main(void) {
         o.n_items = 1;
         o.total = 10000;
         p.order = &o;
+        p.card_token = "tok_ok";
         CHECK(rpc_place_invalid(&p) == NULL, "a plain order is placed: %s", rpc_place_invalid(&p));
+
+        /* One card token limit end to end (lib/ids.h): refused, never cut to what a saga row holds. */
+        char token[IDS_CARD_TOKEN_MAX + 2];
+        memset(token, 't', sizeof(token));
+        token[IDS_CARD_TOKEN_MAX] = 0;
+        p.card_token = token;
+        CHECK(rpc_place_invalid(&p) == NULL, "a card token of %d characters is placed", IDS_CARD_TOKEN_MAX);
+        token[IDS_CARD_TOKEN_MAX] = 't';
+        token[IDS_CARD_TOKEN_MAX + 1] = 0;
+        CHECK(rpc_place_invalid(&p) != NULL, "a card token longer than a saga row holds is refused");
+        const char *bad_tokens[] = {"", "tok ok", "tok\n", "\xed\x86\xa0\xed\x81\xb0"};
+        for (size_t i = 0; i < sizeof(bad_tokens) / sizeof(bad_tokens[0]); i++) {
+                p.card_token = (char *)bad_tokens[i];
+                CHECK(rpc_place_invalid(&p) != NULL, "card token %zu is refused", i);
+        }
+        p.card_token = "tok_ok";
 
         /* Ids name a saga row, a status subject and a PostgreSQL row: a safe token that fits. */
         memset(id, 'a', sizeof(id));

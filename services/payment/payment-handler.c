@@ -119,8 +119,8 @@ int payment_check(const ProtobufCMessage *msg, const char **why) {
                         *why = "idempotency key empty, too long or not printable";
                 else if (m->amount < 0)
                         *why = "negative amount";
-                else if (!m->card_token)
-                        *why = "no card token";
+                else if (!ids_card_token_valid(m->card_token))
+                        *why = "card token empty, too long or not printable";
         } else if (msg->descriptor == &food__v1__refund_payment__descriptor) {
                 const Food__V1__RefundPayment *m = (const Food__V1__RefundPayment *)msg;
                 if (!corr_of(msg))
