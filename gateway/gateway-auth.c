@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,32 @@ static int auth_hmac(const void *secret, size_t secret_len, const char *data, si
         return 0;
 }
 
+/* A key's id: HMAC of a fixed text under it, 8 bytes in hex (names the key, reveals nothing of it). */
+static int auth_kid(const void *secret, size_t secret_len, char out[AUTH_KID_LEN + 1]) {
+        static const char label[] = "food-saga key id";
+        unsigned char mac[AUTH_SIG_LEN];
+        int r = auth_hmac(secret, secret_len, label, sizeof(label) - 1, mac);
+        for (int i = 0; r == 0 && i < AUTH_KID_LEN / 2; i++)
+                snprintf(out + 2 * i, 3, "%02x", mac[i]);
+        return r;
+}
+
+int auth_keys_init(AuthKeys *k, const void *secret, size_t secret_len, const void *previous, size_t previous_len,
+                   int64_t max_lifetime_s, const char *issuer, const char *audience) {
+        int r;
+        memset(k, 0, sizeof(*k));
+        if (!secret || secret_len < AUTH_SECRET_MIN || (previous && previous_len < AUTH_SECRET_MIN) ||
+            max_lifetime_s <= 0)
+                return -EINVAL;
+        *k = (AuthKeys){.secret = secret, .secret_len = secret_len, .previous = previous,
+                        .previous_len = previous ? previous_len : 0, .max_lifetime_s = max_lifetime_s,
+                        .issuer = issuer && *issuer ? issuer : NULL, .audience = audience && *audience ? audience : NULL};
+        r = auth_kid(secret, secret_len, k->kid);
+        if (r == 0 && previous)
+                r = auth_kid(previous, previous_len, k->previous_kid);
+        return r;
+}
+
 /* A NumericDate claim: absent (0 with *present false), a number, or invalid. */
 static int auth_time_claim(json_t *payload, const char *name, bool *present, double *ret) {
         json_t *v = json_object_get(payload, name);
@@ -162,7 +189,8 @@ static int auth_time_claim(json_t *payload, const char *name, bool *present, dou
 }
 
 static int auth_header_check(json_t *header, const char **why) {
-        json_t *alg = json_object_get(header, "alg"), *typ = json_object_get(header, "typ");
+        json_t *alg = json_object_get(header, "alg"), *typ = json_object_get(header, "typ"),
+               *kid = json_object_get(header, "kid");
 
         /* Pinned: never let the token choose (alg none, HS512, RS256 with our secret as a key...). */
         if (!json_is_string(alg) || strcmp(json_string_value(alg), "HS256") != 0) {
@@ -177,26 +205,85 @@ static int auth_header_check(json_t *header, const char **why) {
                 *why = "token has critical header parameters we do not understand";
                 return AUTH_INVALID;
         }
+        if (kid && !json_is_string(kid)) {
+                *why = "token kid must be a string";
+                return AUTH_INVALID;
+        }
         return 0;
 }
 
-static int auth_claims_read(json_t *payload, int64_t now_s, AuthClaims *c, const char **why) {
+/* Whether the signature `sig` over data[0..n) is one of `k`'s keys' (only the key `kid` names,
+ * when the header names one). 0, AUTH_INVALID with *why, or -EIO. */
+static int auth_signature_check(const AuthKeys *k, const char *kid, const char *data, size_t n,
+                                const unsigned char sig[AUTH_SIG_LEN], const char **why) {
+        const void *keys[2] = {k->secret, k->previous};
+        size_t lens[2] = {k->secret_len, k->previous_len};
+        const char *kids[2] = {k->kid, k->previous_kid};
+        unsigned char want[AUTH_SIG_LEN];
+        bool named = false;
+
+        for (int i = 0; i < 2; i++) {
+                if (!keys[i] || (kid && strcmp(kid, kids[i]) != 0))
+                        continue;
+                named = true;
+                if (auth_hmac(keys[i], lens[i], data, n, want) < 0)
+                        return -EIO;
+                if (CRYPTO_memcmp(sig, want, AUTH_SIG_LEN) == 0)
+                        return 0;
+        }
+        *why = kid && !named ? "token kid names no key of this gateway (retired?)" : "bad token signature";
+        return AUTH_INVALID;
+}
+
+/* Whether `aud` (a string or an array of strings) names `want`. */
+static bool auth_audience_has(json_t *aud, const char *want) {
+        size_t i;
+        json_t *v;
+        if (json_is_string(aud))
+                return strcmp(json_string_value(aud), want) == 0;
+        if (json_is_array(aud))
+                json_array_foreach(aud, i, v) {
+                        if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
+                                return true;
+                }
+        return false;
+}
+
+static int auth_claims_read(const AuthKeys *k, json_t *payload, int64_t now_s, AuthClaims *c, const char **why) {
         json_t *sub = json_object_get(payload, "sub"), *role = json_object_get(payload, "role"),
-               *store = json_object_get(payload, "store_id");
-        bool present;
-        double t = 0;
+               *store = json_object_get(payload, "store_id"), *iss = json_object_get(payload, "iss");
+        bool present, has_iat;
+        double t = 0, iat = 0;
 
         memset(c, 0, sizeof(*c));
         if (auth_time_claim(payload, "exp", &present, &t) < 0) {
                 *why = "token exp must be a number";
                 return AUTH_INVALID;
         }
-        if (present) {
-                if (t <= (double)now_s) {
-                        *why = "token expired";
-                        return AUTH_INVALID;
-                }
-                c->exp = t > 9e15 ? INT64_C(9000000000000000) : (int64_t)t;
+        if (!present) {
+                *why = "token has no exp: every token must expire";
+                return AUTH_INVALID;
+        }
+        if (t <= (double)now_s) {
+                *why = "token expired";
+                return AUTH_INVALID;
+        }
+        if (auth_time_claim(payload, "iat", &has_iat, &iat) < 0) {
+                *why = "token iat must be a number";
+                return AUTH_INVALID;
+        }
+        if (t - (double)now_s > (double)k->max_lifetime_s || (has_iat && t - iat > (double)k->max_lifetime_s)) {
+                *why = "token lifetime over the gateway's maximum (JWT_MAX_LIFETIME_S)";
+                return AUTH_INVALID;
+        }
+        c->exp = (int64_t)t;
+        if (k->issuer && (!json_is_string(iss) || strcmp(json_string_value(iss), k->issuer) != 0)) {
+                *why = "token iss is not this platform's issuer";
+                return AUTH_INVALID;
+        }
+        if (k->audience && !auth_audience_has(json_object_get(payload, "aud"), k->audience)) {
+                *why = "token aud does not name this platform";
+                return AUTH_INVALID;
         }
         if (auth_time_claim(payload, "nbf", &present, &t) < 0) {
                 *why = "token nbf must be a number";
@@ -225,10 +312,10 @@ static int auth_claims_read(json_t *payload, int64_t now_s, AuthClaims *c, const
         return 0;
 }
 
-int auth_verify(const void *secret, size_t secret_len, const char *token, size_t token_len, int64_t now_s,
-                AuthClaims *ret, const char **why) {
+int auth_verify(const AuthKeys *k, const char *token, size_t token_len, int64_t now_s, AuthClaims *ret,
+                const char **why) {
         const char *dot1, *dot2, *end = token + token_len;
-        unsigned char sig[AUTH_SIG_LEN + 8], want[AUTH_SIG_LEN];
+        unsigned char sig[AUTH_SIG_LEN + 8];
         size_t sig_len = 0;
         json_t *header = NULL, *payload = NULL;
         AuthClaims c;
@@ -252,15 +339,16 @@ int auth_verify(const void *secret, size_t secret_len, const char *token, size_t
         if (b64url_decode(dot2 + 1, (size_t)(end - dot2 - 1), sig, sizeof(sig), &sig_len) < 0 ||
             sig_len != AUTH_SIG_LEN)
                 goto out;
-        if (auth_hmac(secret, secret_len, token, (size_t)(dot2 - token), want) < 0)
+        if (auth_signature_check(k, json_string_value(json_object_get(header, "kid")), token, (size_t)(dot2 - token),
+                                 sig, why) != 0) {
+                r = AUTH_INVALID;
                 goto out;
-        if (CRYPTO_memcmp(sig, want, AUTH_SIG_LEN) != 0)
-                goto out;
+        }
         *why = "malformed token payload";
         payload = auth_part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
         if (!payload)
                 goto out;
-        r = auth_claims_read(payload, now_s, &c, why);
+        r = auth_claims_read(k, payload, now_s, &c, why);
         if (r == 0) {
                 *ret = c;
                 *why = NULL;
@@ -271,9 +359,8 @@ out:
         return r;
 }
 
-int auth_sign(const void *secret, size_t secret_len, const AuthClaims *claims, int64_t now_s, int64_t ttl_s, char *buf,
-              size_t cap) {
-        static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+int auth_sign(const AuthKeys *k, const AuthClaims *claims, int64_t now_s, int64_t ttl_s, char *buf, size_t cap) {
+        char header[64];
         unsigned char sig[AUTH_SIG_LEN];
         json_t *payload = NULL;
         char *text = NULL;
@@ -283,17 +370,24 @@ int auth_sign(const void *secret, size_t secret_len, const AuthClaims *claims, i
         if (!auth_id_valid(claims->sub) || strcmp(auth_role_name(claims->role), "?") == 0 ||
             (claims->role == AUTH_STORE && !auth_id_valid(claims->store_id)))
                 return -EINVAL;
+        if (ttl_s > k->max_lifetime_s)
+                ttl_s = k->max_lifetime_s;
+        snprintf(header, sizeof(header), "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", k->kid);
         payload = json_pack("{s:s, s:s, s:I, s:I}", "sub", claims->sub, "role", auth_role_name(claims->role), "iat",
                             (json_int_t)now_s, "exp", (json_int_t)(now_s + ttl_s));
         if (payload && claims->role == AUTH_STORE)
                 json_object_set_new(payload, "store_id", json_string(claims->store_id));
+        if (payload && k->issuer)
+                json_object_set_new(payload, "iss", json_string(k->issuer));
+        if (payload && k->audience)
+                json_object_set_new(payload, "aud", json_string(k->audience));
         text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
         if (!text) {
                 r = -ENOMEM;
                 goto out;
         }
         r = -ENOSPC;
-        pos = b64url_encode((const unsigned char *)header, sizeof(header) - 1, buf, cap);
+        pos = b64url_encode((const unsigned char *)header, strlen(header), buf, cap);
         if (pos == 0 || pos + 2 > cap)
                 goto out;
         buf[pos++] = '.';
@@ -303,7 +397,7 @@ int auth_sign(const void *secret, size_t secret_len, const AuthClaims *claims, i
         pos += n;
         if (pos + 2 > cap)
                 goto out;
-        r = auth_hmac(secret, secret_len, buf, pos, sig);
+        r = auth_hmac(k->secret, k->secret_len, buf, pos, sig);
         if (r < 0)
                 goto out;
         buf[pos++] = '.';

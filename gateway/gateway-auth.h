@@ -31,18 +31,39 @@ const char *auth_role_name(AuthRole role);
  * 1..AUTH_ID_MAX bytes of [A-Za-z0-9_.:@-]. */
 bool auth_id_valid(const char *s);
 
+/* The signing keys and token rules of a gateway. */
+#define AUTH_SECRET_MIN 32           /* bytes of a signing key, at least */
+#define AUTH_KID_LEN 16              /* hex characters of a key id */
+typedef struct {
+        const void *secret; /* signs new tokens; verifies */
+        size_t secret_len;
+        const void *previous; /* the key before a rotation: still verifies (NULL: none) */
+        size_t previous_len;
+        char kid[AUTH_KID_LEN + 1], previous_kid[AUTH_KID_LEN + 1]; /* derived from the keys */
+        int64_t max_lifetime_s; /* exp - iat (and exp - now) at most this */
+        const char *issuer;     /* iss required and equal when not NULL */
+        const char *audience;   /* aud required and naming it when not NULL */
+} AuthKeys;
+
+/* Fills `k` (keys and strings borrowed): 0, or -EINVAL when a key is shorter than AUTH_SECRET_MIN
+ * bytes or the lifetime is not positive; -EIO when OpenSSL fails. */
+int auth_keys_init(AuthKeys *k, const void *secret, size_t secret_len, const void *previous, size_t previous_len,
+                   int64_t max_lifetime_s, const char *issuer, const char *audience);
+
 /* Checks `token` (token_len bytes, not NUL-terminated necessarily): three
- * base64url parts, header alg exactly "HS256" (typ JWT if present, no crit),
- * HMAC-SHA256 signature over "header.payload" with `secret` compared in
- * constant time, payload with sub, role, store_id for stores, exp in the
- * future and nbf in the past when present (against `now_s`).
+ * base64url parts, header alg exactly "HS256" (typ JWT if present, no crit,
+ * kid naming one of the keys if present: without one, either key may have
+ * signed), HMAC-SHA256 signature compared in constant time, payload with sub,
+ * role, store_id for stores, exp in the future and at most max_lifetime_s
+ * ahead (and past iat when present), nbf in the past when present, iss and
+ * aud when the keys require them (against `now_s`).
  * Returns 0 with *ret filled, or AUTH_INVALID with *why set to a static
  * reason for the client; *ret is not written on failure. */
-int auth_verify(const void *secret, size_t secret_len, const char *token, size_t token_len, int64_t now_s,
-                AuthClaims *ret, const char **why);
+int auth_verify(const AuthKeys *k, const char *token, size_t token_len, int64_t now_s, AuthClaims *ret,
+                const char **why);
 
-/* Writes a signed token for `claims` valid from now_s for ttl_s seconds into
- * buf (NUL-terminated). Returns 0, -EINVAL for invalid claims, -ENOSPC when
- * cap is too small, -EIO when OpenSSL fails. */
-int auth_sign(const void *secret, size_t secret_len, const AuthClaims *claims, int64_t now_s, int64_t ttl_s, char *buf,
-              size_t cap);
+/* Writes a token for `claims` signed with the current key (its kid in the header, iss and aud when
+ * configured), valid from now_s for ttl_s seconds (capped at max_lifetime_s), into buf
+ * (NUL-terminated). Returns 0, -EINVAL for invalid claims, -ENOSPC when cap is too small, -EIO when
+ * OpenSSL fails. */
+int auth_sign(const AuthKeys *k, const AuthClaims *claims, int64_t now_s, int64_t ttl_s, char *buf, size_t cap);

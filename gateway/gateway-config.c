@@ -44,11 +44,30 @@ int gateway_config_read(GatewayConfig *c) {
                 r = config_int("RATE_LIMIT_RPS", 1000, 0, 1000000, &c->rate_limit_rps);
         if (r == 0)
                 r = config_int("RATE_LIMIT_BURST", 2000, 1, 1000000, &c->rate_limit_burst);
+        if (r == 0)
+                r = config_str("JWT_PREVIOUS_SECRET", "", &c->jwt_previous_secret);
+        if (r == 0)
+                r = config_int("JWT_MAX_LIFETIME_S", 86400, 60, 31536000, &c->jwt_max_lifetime_s);
+        if (r == 0)
+                r = config_str("JWT_ISSUER", "", &c->jwt_issuer);
+        if (r == 0)
+                r = config_str("JWT_AUDIENCE", "", &c->jwt_audience);
         if (r < 0)
                 return r;
-        c->jwt_secret_len = strlen(c->jwt_secret);
-        if (c->jwt_secret_len < 32)
-                log_warn("config: JWT_SECRET is only %zu bytes; use at least 32 random bytes outside development",
-                         c->jwt_secret_len);
-        return 0;
+        if (strlen(c->jwt_secret) < AUTH_SECRET_MIN) {
+                log_error("config: JWT_SECRET is %zu bytes; it must be at least %d random bytes", strlen(c->jwt_secret),
+                          AUTH_SECRET_MIN);
+                return -EINVAL;
+        }
+        if (*c->jwt_previous_secret && strlen(c->jwt_previous_secret) < AUTH_SECRET_MIN) {
+                log_error("config: JWT_PREVIOUS_SECRET is %zu bytes; it must be at least %d random bytes",
+                          strlen(c->jwt_previous_secret), AUTH_SECRET_MIN);
+                return -EINVAL;
+        }
+        r = auth_keys_init(&c->keys, c->jwt_secret, strlen(c->jwt_secret),
+                           *c->jwt_previous_secret ? c->jwt_previous_secret : NULL, strlen(c->jwt_previous_secret),
+                           c->jwt_max_lifetime_s, c->jwt_issuer, c->jwt_audience);
+        if (r < 0)
+                log_error("config: cannot set up the token keys (JWT_SECRET): %s", strerror(-r));
+        return r;
 }

@@ -61,8 +61,7 @@ void system_dev_token(Request *rq) {
                 }
                 snprintf(claims.store_id, sizeof(claims.store_id), "%s", body.store_id);
         }
-        if (auth_sign(rq->gw->cfg.jwt_secret, rq->gw->cfg.jwt_secret_len, &claims, (int64_t)time(NULL),
-                      DEV_TOKEN_TTL_S, token, sizeof(token)) < 0) {
+        if (auth_sign(&rq->gw->cfg.keys, &claims, (int64_t)time(NULL), DEV_TOKEN_TTL_S, token, sizeof(token)) < 0) {
                 http_problem(rq->x, 500, NULL, NULL, "could not sign the token");
                 goto out;
         }

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gateway-auth.h"
 #include "gateway-catalog.h"
 #include "gateway-ratelimit.h"
 #include "gateway-readmodel.h"
@@ -15,8 +16,12 @@ struct mg_context;
 typedef struct {
         const char *bind;         /* GATEWAY_BIND */
         int port;                 /* GATEWAY_PORT */
-        const char *jwt_secret;   /* JWT_SECRET (required) */
-        size_t jwt_secret_len;
+        const char *jwt_secret;   /* JWT_SECRET (required, 32 bytes at least) */
+        const char *jwt_previous_secret; /* JWT_PREVIOUS_SECRET: still verifies during a rotation ("" none) */
+        int64_t jwt_max_lifetime_s; /* JWT_MAX_LIFETIME_S: longest token lifetime accepted */
+        const char *jwt_issuer;   /* JWT_ISSUER: iss required when set */
+        const char *jwt_audience; /* JWT_AUDIENCE: aud required when set */
+        AuthKeys keys;            /* built from the above */
         bool dev_tokens;          /* DEV_TOKENS: POST /auth/dev-token exists */
         int64_t rpc_timeout_ms;   /* RPC_TIMEOUT_MS: deadline of synchronous decisions */
         int64_t max_body;         /* MAX_BODY_BYTES: larger bodies get 413 */

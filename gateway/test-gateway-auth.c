@@ -13,7 +13,9 @@
 #include "test-check.h"
 
 static const char secret[] = "test-secret-of-at-least-32-bytes!!";
+static const char old_secret[] = "the-key-before-the-rotation-32-bytes";
 static int64_t now;
+static AuthKeys keys; /* secret, one day at most, no iss/aud */
 
 static void b64url(const unsigned char *in, size_t n, char *out) {
         static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -50,14 +52,21 @@ static void make_token(const char *header, const char *payload, const EVP_MD *md
 }
 
 static int verify(const char *token, AuthClaims *c, const char **why) {
-        return auth_verify(secret, strlen(secret), token, strlen(token), now, c, why);
+        return auth_verify(&keys, token, strlen(token), now, c, why);
 }
 
 /* Expects the payload (signed HS256 with the right secret) to be refused with a reason containing `want`. */
 static void expect_refused_payload(const char *what, const char *payload, const char *want) {
-        char token[2048];
+        char token[2048], with_exp[1024];
         AuthClaims c;
         const char *why = NULL;
+        /* An object without exp gets one, so that it is refused for its own reason. */
+        if (payload[0] == '{' && !strstr(payload, "\"exp\""))
+                snprintf(with_exp, sizeof(with_exp), "{\"exp\":%lld%s%s", (long long)now + 60, payload[1] == '}' ? "" : ",",
+                         payload + 1);
+        else
+                snprintf(with_exp, sizeof(with_exp), "%s", payload);
+        payload = with_exp;
         make_token("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, EVP_sha256(), secret, NULL, token, sizeof(token));
         int r = verify(token, &c, &why);
         CHECK(r == AUTH_INVALID, "%s: expected AUTH_INVALID, got %d", what, r);
@@ -81,15 +90,16 @@ static void test_valid(void) {
         CHECK(r != 0 || c.exp == now + 60, "valid token: expected exp %lld, got %lld", (long long)now + 60,
               (long long)c.exp);
 
-        /* No exp at all is accepted (dev tokens always carry one). */
+        /* A token without exp never expires: refused. */
         make_token("{\"alg\":\"HS256\"}", "{\"sub\":\"r1\",\"role\":\"rider\"}", EVP_sha256(), secret, NULL, token,
                    sizeof(token));
         r = verify(token, &c, &why);
-        CHECK(r == 0 && c.role == AUTH_RIDER && c.exp == 0, "token without exp: expected rider/0, got %d %s %lld", r,
-              auth_role_name(c.role), (long long)c.exp);
+        CHECK(r == AUTH_INVALID && why && strstr(why, "no exp"), "token without exp: expected refused, got %d %s", r,
+              why ? why : "");
 
-        make_token("{\"alg\":\"HS256\"}", "{\"sub\":\"owner\",\"role\":\"store\",\"store_id\":\"st_a\"}", EVP_sha256(),
-                   secret, NULL, token, sizeof(token));
+        snprintf(payload, sizeof(payload), "{\"sub\":\"owner\",\"role\":\"store\",\"store_id\":\"st_a\",\"exp\":%lld}",
+                 (long long)now + 60);
+        make_token("{\"alg\":\"HS256\"}", payload, EVP_sha256(), secret, NULL, token, sizeof(token));
         r = verify(token, &c, &why);
         CHECK(r == 0 && c.role == AUTH_STORE && strcmp(c.store_id, "st_a") == 0,
               "store token: expected store st_a, got %d %s %s", r, auth_role_name(c.role), c.store_id);
@@ -103,7 +113,7 @@ static void test_sign_round_trip(void) {
 
         snprintf(in.sub, sizeof(in.sub), "owner-7");
         snprintf(in.store_id, sizeof(in.store_id), "st_gangnam_bibimbap");
-        r = auth_sign(secret, strlen(secret), &in, now, 3600, token, sizeof(token));
+        r = auth_sign(&keys, &in, now, 3600, token, sizeof(token));
         CHECK(r == 0, "auth_sign: expected 0, got %d", r);
         r = verify(token, &out, &why);
         CHECK(r == 0, "signed token: expected 0, got %d (%s)", r, why ? why : "");
@@ -111,13 +121,13 @@ static void test_sign_round_trip(void) {
                          strcmp(out.store_id, in.store_id) == 0 && out.exp == now + 3600),
               "signed token: expected owner-7/store/st_gangnam_bibimbap/%lld, got %s/%s/%s/%lld",
               (long long)now + 3600, out.sub, auth_role_name(out.role), out.store_id, (long long)out.exp);
-        r = auth_verify(secret, strlen(secret), token, strlen(token), now + 3600, &out, &why);
+        r = auth_verify(&keys, token, strlen(token), now + 3600, &out, &why);
         CHECK(r == AUTH_INVALID, "signed token after its ttl: expected AUTH_INVALID, got %d", r);
 
-        r = auth_sign(secret, strlen(secret), &in, now, 3600, token, 40);
+        r = auth_sign(&keys, &in, now, 3600, token, 40);
         CHECK(r == -ENOSPC, "auth_sign into a small buffer: expected -ENOSPC, got %d", r);
         in.store_id[0] = 0;
-        r = auth_sign(secret, strlen(secret), &in, now, 3600, token, sizeof(token));
+        r = auth_sign(&keys, &in, now, 3600, token, sizeof(token));
         CHECK(r == -EINVAL, "auth_sign store without store_id: expected -EINVAL, got %d", r);
 }
 
@@ -269,8 +279,80 @@ static void test_roles_and_ids(void) {
         CHECK(!auth_id_valid("..%2f"), "percent is not allowed in an id");
 }
 
+/* Lifetime cap, iss and aud, key ids and rotation, short keys. */
+static void test_rules(void) {
+        char token[2048], payload[512], header[128];
+        AuthClaims c, in = {.role = AUTH_CUSTOMER};
+        AuthKeys rotated, strict, old_only;
+        const char *why = NULL;
+
+        snprintf(payload, sizeof(payload), "{\"sub\":\"a\",\"role\":\"customer\",\"exp\":%lld}",
+                 (long long)now + 86400 + 60);
+        expect_refused_payload("exp beyond the maximum lifetime", payload, "lifetime");
+        snprintf(payload, sizeof(payload), "{\"sub\":\"a\",\"role\":\"customer\",\"iat\":%lld,\"exp\":%lld}",
+                 (long long)now - 86400, (long long)now + 120);
+        expect_refused_payload("exp - iat beyond the maximum lifetime", payload, "lifetime");
+        snprintf(payload, sizeof(payload), "{\"sub\":\"a\",\"role\":\"customer\",\"iat\":%lld,\"exp\":%lld}",
+                 (long long)now - 60, (long long)now + 86400 - 120);
+        make_token("{\"alg\":\"HS256\"}", payload, EVP_sha256(), secret, NULL, token, sizeof(token));
+        CHECK(verify(token, &c, &why) == 0, "a lifetime just under the maximum: %s", why ? why : "");
+
+        CHECK(auth_keys_init(&strict, "short", 5, NULL, 0, 3600, NULL, NULL) == -EINVAL, "a 5-byte key is refused");
+        CHECK(auth_keys_init(&strict, secret, strlen(secret), "short", 5, 3600, NULL, NULL) == -EINVAL,
+              "a 5-byte previous key is refused");
+        CHECK(auth_keys_init(&strict, secret, strlen(secret), NULL, 0, 0, NULL, NULL) == -EINVAL, "a lifetime of 0");
+
+        /* iss and aud, when required. */
+        CHECK(auth_keys_init(&strict, secret, strlen(secret), NULL, 0, 3600, "food-saga", "api") == 0, "strict keys");
+        snprintf(payload, sizeof(payload), "{\"sub\":\"a\",\"role\":\"customer\",\"exp\":%lld,\"iss\":\"food-saga\","
+                 "\"aud\":[\"other\",\"api\"]}", (long long)now + 60);
+        make_token("{\"alg\":\"HS256\"}", payload, EVP_sha256(), secret, NULL, token, sizeof(token));
+        CHECK(auth_verify(&strict, token, strlen(token), now, &c, &why) == 0, "iss and aud in a list: %s",
+              why ? why : "");
+        const char *bad[] = {"\"iss\":\"evil\",\"aud\":\"api\"", "\"aud\":\"api\"", "\"iss\":\"food-saga\",\"aud\":\"web\"",
+                             "\"iss\":\"food-saga\""};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(payload, sizeof(payload), "{\"sub\":\"a\",\"role\":\"customer\",\"exp\":%lld,%s}",
+                         (long long)now + 60, bad[i]);
+                make_token("{\"alg\":\"HS256\"}", payload, EVP_sha256(), secret, NULL, token, sizeof(token));
+                CHECK(auth_verify(&strict, token, strlen(token), now, &c, &why) == AUTH_INVALID, "iss/aud case %zu", i);
+        }
+        snprintf(in.sub, sizeof(in.sub), "signed-strict");
+        CHECK(auth_sign(&strict, &in, now, 86400, token, sizeof(token)) == 0, "signing with iss/aud");
+        CHECK(auth_verify(&strict, token, strlen(token), now, &c, &why) == 0, "a token it signed: %s", why ? why : "");
+        CHECK(c.exp == now + 3600, "the ttl is capped at the maximum lifetime: exp %lld", (long long)c.exp);
+
+        /* Rotation: the new key signs; a token of the old key verifies while it is the previous one. */
+        CHECK(auth_keys_init(&old_only, old_secret, strlen(old_secret), NULL, 0, 86400, NULL, NULL) == 0, "old keys");
+        CHECK(auth_keys_init(&rotated, secret, strlen(secret), old_secret, strlen(old_secret), 86400, NULL, NULL) == 0,
+              "rotated keys");
+        CHECK(strcmp(rotated.kid, keys.kid) == 0 && strcmp(rotated.previous_kid, old_only.kid) == 0 &&
+                      strcmp(keys.kid, old_only.kid) != 0 && strlen(keys.kid) == AUTH_KID_LEN,
+              "key ids follow the keys: %s %s %s", keys.kid, rotated.previous_kid, old_only.kid);
+        CHECK(auth_sign(&old_only, &in, now, 600, token, sizeof(token)) == 0, "signed with the old key");
+        CHECK(auth_verify(&rotated, token, strlen(token), now, &c, &why) == 0, "old key's token during the rotation: %s",
+              why ? why : "");
+        CHECK(auth_verify(&keys, token, strlen(token), now, &c, &why) == AUTH_INVALID && strstr(why, "kid"),
+              "old key's token once the key is retired: %s", why ? why : "");
+        snprintf(payload, sizeof(payload), "{\"sub\":\"a\",\"role\":\"customer\",\"exp\":%lld}", (long long)now + 60);
+        make_token("{\"alg\":\"HS256\"}", payload, EVP_sha256(), old_secret, NULL, token, sizeof(token));
+        CHECK(auth_verify(&rotated, token, strlen(token), now, &c, &why) == 0, "no kid, old key, during the rotation");
+        CHECK(auth_verify(&keys, token, strlen(token), now, &c, &why) == AUTH_INVALID, "no kid, old key, retired");
+        /* A kid naming the current key does not let the old key's signature through. */
+        snprintf(header, sizeof(header), "{\"alg\":\"HS256\",\"kid\":\"%s\"}", keys.kid);
+        make_token(header, payload, EVP_sha256(), old_secret, NULL, token, sizeof(token));
+        CHECK(auth_verify(&rotated, token, strlen(token), now, &c, &why) == AUTH_INVALID, "kid of one key, MAC of the other");
+        make_token("{\"alg\":\"HS256\",\"kid\":7}", payload, EVP_sha256(), secret, NULL, token, sizeof(token));
+        CHECK(verify(token, &c, &why) == AUTH_INVALID, "a kid that is not a string");
+}
+
 int main(void) {
         now = (int64_t)time(NULL);
+        if (auth_keys_init(&keys, secret, strlen(secret), NULL, 0, 86400, NULL, NULL) != 0) {
+                printf("auth_keys_init failed\n");
+                return 1;
+        }
+        test_rules();
         test_valid();
         test_sign_round_trip();
         test_bad_signature();

@@ -5,7 +5,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import { startPlatform } from '../harness.mjs';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { BUILD_DIR, startPlatform } from '../harness.mjs';
 import {
         catalog, expectProblem, expectStatus, ledgerOf, orderBody, placeOrder, pspLedger, show, storeAction, totalOf, visible, waitStatus,
 } from '../flows.mjs';
@@ -64,6 +67,10 @@ describe('security over HTTP', () => {
                         ['no sub', jwt({ alg: 'HS256', typ: 'JWT' }, { role: 'customer', exp: now() + 600 }, hs256), {}],
                         ['unknown role', jwt({ alg: 'HS256', typ: 'JWT' }, { ...claims, role: 'superuser' }, hs256), {}],
                         ['crit header', jwt({ alg: 'HS256', typ: 'JWT', crit: ['exp'] }, claims, hs256), {}],
+                        ['no exp (would never expire)', jwt({ alg: 'HS256', typ: 'JWT' }, { sub: 'cust_sec', role: 'customer' }, hs256), {}],
+                        ['a lifetime of two days (JWT_MAX_LIFETIME_S is one)', jwt({ alg: 'HS256', typ: 'JWT' }, { ...claims, exp: now() + 2 * 86400 }, hs256), {}],
+                        ['issued a day ago, expiring in 10 minutes', jwt({ alg: 'HS256', typ: 'JWT' }, { ...claims, iat: now() - 86400 }, hs256), {}],
+                        ['a kid naming no key', jwt({ alg: 'HS256', typ: 'JWT', kid: '0123456789abcdef' }, claims, hs256), {}],
                         ['8 KiB token', 'a'.repeat(8192), {}],
                 ];
                 // The same signature scheme verifies when nothing is wrong: the cases above fail for their reason only.
@@ -177,5 +184,37 @@ describe('security over HTTP', () => {
                 const admin = await p.token('admin_sec', 'admin');
                 const saga = await p.api('GET', `/admin/sagas/${order.id}`, { token: admin });
                 assert.equal(saga.status, 200, `admin sees the saga: ${show(saga)}`);
+        });
+        it('signing keys rotate: the previous key verifies during the rotation and not after; a short key stops the gateway', async () => {
+                const oldToken = await p.token('cust_rotation', 'customer'); // signed with the current key (kid in its header)
+                const oldKey = p.jwtSecret;
+                const newKey = `rotated-${randomUUID()}-${randomUUID()}`;
+                const signedWith = (key, claims) => jwt({ alg: 'HS256', typ: 'JWT' }, claims, hmac('sha256', key));
+                const claims = { sub: 'cust_rotation', role: 'customer', exp: now() + 600 };
+                try {
+                        await p.restart('gateway', { env: { JWT_SECRET: newKey, JWT_PREVIOUS_SECRET: oldKey } });
+                        expectStatus(await p.api('GET', '/orders', { token: oldToken }), 200, 'a token of the previous key (with its kid), during the rotation');
+                        expectStatus(await p.api('GET', '/orders', { token: signedWith(oldKey, claims) }), 200, 'a token of the previous key without kid');
+                        expectStatus(await p.api('GET', '/orders', { token: signedWith(newKey, claims) }), 200, 'a token of the new key');
+                        const fresh = expectStatus(await p.api('POST', '/auth/dev-token', { body: { sub: 'cust_rotation', role: 'customer' } }), 200, 'dev token').json.token;
+                        expectStatus(await p.api('GET', '/orders', { token: fresh }), 200, 'a token the gateway signs now');
+                        await p.restart('gateway', { env: { JWT_SECRET: newKey, JWT_PREVIOUS_SECRET: undefined } });
+                        const retired = await p.api('GET', '/orders', { token: oldToken });
+                        expectProblem(retired, 401, 'the retired key\'s token');
+                        assert.match(retired.json.detail, /kid/, `the detail says the key is unknown: ${retired.json.detail}`);
+                        expectProblem(await p.api('GET', '/orders', { token: signedWith(oldKey, claims) }), 401, 'the retired key without kid');
+                        expectStatus(await p.api('GET', '/orders', { token: fresh }), 200, 'the new key\'s token after the rotation');
+                } finally {
+                        await p.restart('gateway', { env: { JWT_SECRET: oldKey, JWT_PREVIOUS_SECRET: undefined } });
+                }
+                const bin = path.join(BUILD_DIR, 'gateway/gateway');
+                for (const [name, value] of [['JWT_SECRET', 'x'.repeat(31)], ['JWT_PREVIOUS_SECRET', 'short'], ['JWT_MAX_LIFETIME_S', '0']]) {
+                        const env = { PATH: process.env.PATH, JWT_SECRET: 'x'.repeat(32), NATS_URL: 'nats://127.0.0.1:1',
+                                DATABASE_URL: 'postgresql://127.0.0.1:1/x', ASAN_OPTIONS: 'detect_leaks=0', [name]: value };
+                        const res = await promisify(execFile)(bin, [], { env, timeout: 10_000 }).then(() => ({ code: 0, out: '' }),
+                                (e) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }));
+                        assert.equal(res.code, 1, `${name}=${value}: expected exit code 1, got ${res.code}`);
+                        assert.match(res.out, new RegExp(name), `${name}=${value}: the error names the variable: ${res.out.slice(0, 300)}`);
+                }
         });
 });
