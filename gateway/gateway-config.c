@@ -7,6 +7,7 @@
 #include "log.h"
 
 int gateway_config_read(GatewayConfig *c) {
+        const char *proxies = "";
         int r = 0;
 
         memset(c, 0, sizeof(*c));
@@ -44,6 +45,12 @@ int gateway_config_read(GatewayConfig *c) {
                 r = config_int("RATE_LIMIT_RPS", 1000, 0, 1000000, &c->rate_limit_rps);
         if (r == 0)
                 r = config_int("RATE_LIMIT_BURST", 2000, 1, 1000000, &c->rate_limit_burst);
+        if (r == 0)
+                r = config_str("TRUSTED_PROXIES", "", &proxies);
+        if (r == 0 && (r = client_proxies_parse(proxies, &c->proxies)) < 0)
+                log_error("config: TRUSTED_PROXIES=\"%s\" is not a comma-separated list of at most %d addresses or "
+                          "CIDR blocks",
+                          proxies, CLIENT_PROXIES_MAX);
         if (r == 0)
                 r = config_str("JWT_PREVIOUS_SECRET", "", &c->jwt_previous_secret);
         if (r == 0)

@@ -148,7 +148,7 @@ static int64_t ratelimit_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const char *subject) {
+bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const char *subject, const char *client) {
         static const char *const exempt[] = {"/healthz", "/readyz", "/metrics"};
         char key[RATELIMIT_KEY_MAX], retry[48];
         int64_t retry_after_s = 1;
@@ -161,7 +161,7 @@ bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const char *subject) {
         if (subject)
                 snprintf(key, sizeof(key), "sub:%s", subject);
         else
-                snprintf(key, sizeof(key), "ip:%s", x->info->remote_addr);
+                snprintf(key, sizeof(key), "ip:%s", client);
         if (ratelimit_take(rl, key, ratelimit_now_ms(), &retry_after_s))
                 return true;
         metric_add(m_limited, 1);

@@ -34,12 +34,12 @@ size_t ratelimit_tracked(RateLimit *rl);
 /* The gateway's check of one request, before routing: /healthz, /readyz and
  * /metrics pass; otherwise the key is "sub:<subject>" of the request's bearer
  * token when it verified (`subject`, NULL when there is none or it did not),
- * else "ip:<client address>" (so forged or garbage tokens count against their
- * address), and an empty bucket is answered 429 problem+json with Retry-After
- * (counted in gateway_rate_limited_total). True when the request may be routed,
- * false when it was answered (x->status set). Every request passes when `rl` is
- * NULL. */
-bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const char *subject);
+ * else "ip:<client>" (the client's address, gateway-client.h: forged or garbage
+ * tokens count against it), and an empty bucket is answered 429 problem+json
+ * with Retry-After (counted in gateway_rate_limited_total). True when the
+ * request may be routed, false when it was answered (x->status set). Every
+ * request passes when `rl` is NULL. */
+bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const char *subject, const char *client);
 
 /* Registers gateway_rate_limited_total; call once before the server starts. */
 void ratelimit_metrics_init(void);

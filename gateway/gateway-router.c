@@ -270,8 +270,10 @@ int gateway_router_handle(struct mg_connection *conn, void *gw) {
 
         metric_add(m_in_flight, 1);
         /* Before routing: a client over its rate costs one token check, nothing more. */
+        client_address(&rq.gw->cfg.proxies, x.info->remote_addr, http_header(&x, "X-Forwarded-For"), rq.client,
+                       sizeof(rq.client));
         router_token(&rq);
-        if (ratelimit_admit(rq.gw->ratelimit, &x, rq.token == TOKEN_VALID ? rq.auth.sub : NULL))
+        if (ratelimit_admit(rq.gw->ratelimit, &x, rq.token == TOKEN_VALID ? rq.auth.sub : NULL, rq.client))
                 router_dispatch(&rq);
         if (x.status == 0) {
                 log_error("router: %s %s was not answered", x.info->request_method, x.info->local_uri);

@@ -17,6 +17,7 @@ typedef struct {
         const char *token_why;              /* why it did not verify (static text) */
         AuthClaims auth;                    /* valid when token is TOKEN_VALID (routes that need a token) */
         const char *arg[ROUTE_ARGS_MAX];    /* path captures, checked with auth_id_valid */
+        char client[CLIENT_ADDR_MAX];       /* the client's address (gateway-client.h) */
 } Request;
 
 typedef void (*RouteHandler)(Request *rq);

@@ -5,6 +5,7 @@
 
 #include "gateway-auth.h"
 #include "gateway-catalog.h"
+#include "gateway-client.h"
 #include "gateway-ratelimit.h"
 #include "gateway-readmodel.h"
 #include "service.h"
@@ -33,6 +34,7 @@ typedef struct {
         int64_t loyalty_gold_at;    /* LOYALTY_GOLD_AT: completed orders for GOLD */
         int64_t rate_limit_rps;     /* RATE_LIMIT_RPS: requests per second per client; 0 = no limit */
         int64_t rate_limit_burst;   /* RATE_LIMIT_BURST: requests a client may send at once */
+        ClientProxies proxies;      /* TRUSTED_PROXIES: peers whose X-Forwarded-For names the client */
 } GatewayConfig;
 
 typedef struct {

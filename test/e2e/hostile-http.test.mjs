@@ -245,12 +245,34 @@ describe('hostile HTTP', () => {
                 expectStatus(await p.api('GET', '/orders', { token: customer }), 200, 'a valid token from the same address');
         });
 
+        it('rate limit behind a trusted proxy: an anonymous flood from one forwarded address does not 429 another', async () => {
+                const flood = (xff) => Promise.all(Array.from({ length: 25 }, () => p.api('GET', '/stores', { headers: { 'x-forwarded-for': xff } })));
+                // Not trusted (the default): X-Forwarded-For is the client's own words, the bucket is the peer's.
+                await p.restart('gateway');
+                let rs = await flood('203.0.113.1');
+                assert.ok(rs.some((r) => r.status === 429), 'the flood is limited');
+                expectProblem(await p.api('GET', '/stores', { headers: { 'x-forwarded-for': '203.0.113.2' } }), 429,
+                        'another forwarded address from an untrusted peer: the same bucket');
+                // The peer (here 127.0.0.1, standing for the Ingress controller) trusted: each forwarded client its own bucket.
+                await p.restart('gateway', { env: { TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8' } });
+                rs = await flood('203.0.113.1');
+                assert.ok(rs.some((r) => r.status === 429), 'the flood from 203.0.113.1 is limited');
+                expectStatus(await p.api('GET', '/stores', { headers: { 'x-forwarded-for': '203.0.113.2' } }), 200,
+                        'another client behind the same proxy');
+                expectStatus(await p.api('GET', '/stores', { headers: { 'x-forwarded-for': '203.0.113.1, 10.1.2.3' } }), 429,
+                        'the flooding client through a second trusted hop');
+                expectStatus(await p.api('GET', '/stores', { headers: { 'x-forwarded-for': '203.0.113.3, 203.0.113.1' } }), 429,
+                        'the flooding client prepending a forged address');
+                await p.restart('gateway', { env: { TRUSTED_PROXIES: undefined } });
+        });
+
         it('rate limit: RATE_LIMIT_RPS=0 disables it; invalid settings stop the gateway at start naming the variable', async () => {
                 await p.restart('gateway', { env: { RATE_LIMIT_RPS: 0, RATE_LIMIT_BURST: 1 } });
                 const rs = await Promise.all(Array.from({ length: 100 }, () => p.api('GET', '/stores')));
                 assert.deepEqual([...new Set(rs.map((r) => r.status))], [200], '100 requests at once with RATE_LIMIT_RPS=0');
                 const bin = path.join(BUILD_DIR, 'gateway/gateway');
-                for (const [name, value] of [['RATE_LIMIT_RPS', '-1'], ['RATE_LIMIT_RPS', 'lots'], ['RATE_LIMIT_BURST', '0'], ['RATE_LIMIT_BURST', '99999999999']]) {
+                for (const [name, value] of [['RATE_LIMIT_RPS', '-1'], ['RATE_LIMIT_RPS', 'lots'], ['RATE_LIMIT_BURST', '0'], ['RATE_LIMIT_BURST', '99999999999'],
+                        ['TRUSTED_PROXIES', '10.0.0.0/33']]) {
                         const env = { PATH: process.env.PATH, JWT_SECRET: 'x'.repeat(32), NATS_URL: 'nats://127.0.0.1:1', DATABASE_URL: 'postgresql://127.0.0.1:1/x',
                                 ASAN_OPTIONS: 'detect_leaks=0', [name]: value };
                         const res = await promisify(execFile)(bin, [], { env, timeout: 10_000 }).then(() => ({ code: 0, out: '' }), (e) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }));
