@@ -641,11 +641,7 @@ void pg_array_free(PgArray *a) {
         memset(a, 0, sizeof(*a));
 }
 
-int pg_run_arrays(Pg *pg, const PgStmt *st, PgArray *const *arrays, int n, PGresult **ret) {
-        const char *vals[PG_ARRAYS_MAX];
-        int lens[PG_ARRAYS_MAX], fmts[PG_ARRAYS_MAX];
-        if (n > PG_ARRAYS_MAX)
-                return -EINVAL;
+int pg_array_params(PgArray *const *arrays, int n, const char **vals, int *lens, int *fmts) {
         for (int i = 0; i < n; i++) {
                 if (pg_array_finish(arrays[i]) < 0)
                         return -ENOMEM;
@@ -653,7 +649,16 @@ int pg_run_arrays(Pg *pg, const PgStmt *st, PgArray *const *arrays, int n, PGres
                 lens[i] = (int)arrays[i]->len;
                 fmts[i] = 1;
         }
-        return pg_run(pg, st, n, vals, lens, fmts, ret);
+        return 0;
+}
+
+int pg_run_arrays(Pg *pg, const PgStmt *st, PgArray *const *arrays, int n, PGresult **ret) {
+        const char *vals[PG_ARRAYS_MAX];
+        int lens[PG_ARRAYS_MAX], fmts[PG_ARRAYS_MAX];
+        if (n > PG_ARRAYS_MAX)
+                return -EINVAL;
+        int r = pg_array_params(arrays, n, vals, lens, fmts);
+        return r < 0 ? r : pg_run(pg, st, n, vals, lens, fmts, ret);
 }
 
 static int migration_version(const char *name) {

@@ -112,6 +112,9 @@ void pg_array_null(PgArray *a);
 /* Writes the array's header; 0 or -ENOMEM. The bytes are a->data, a->len. */
 int pg_array_finish(PgArray *a);
 void pg_array_free(PgArray *a);
+/* Finishes the n arrays into binary parameters vals/lens/fmts[0..n) (pointing into the arrays).
+ * 0 or -ENOMEM. */
+int pg_array_params(PgArray *const *arrays, int n, const char **vals, int *lens, int *fmts);
 /* Finishes the n arrays and runs `st` with them as its parameters $1..$n (as pg_run). */
 int pg_run_arrays(Pg *pg, const PgStmt *st, PgArray *const *arrays, int n, PGresult **ret);
 

@@ -152,37 +152,26 @@ int readmodel_write_add(ReadmodelWrite *w, const Food__V1__Order *o, int64_t at_
         return 0;
 }
 
-/* Finishes `n` arrays into the parameters of one call. */
-static int params(PgArray **arrays, size_t n, const char **vals, int *lens, int *fmts) {
-        for (size_t i = 0; i < n; i++) {
-                if (pg_array_finish(arrays[i]) < 0)
-                        return -ENOMEM;
-                vals[i] = (const char *)arrays[i]->data;
-                lens[i] = (int)arrays[i]->len;
-                fmts[i] = 1;
-        }
-        return 0;
-}
 
 int readmodel_write_calls(ReadmodelWrite *w, PgCall *calls) {
         int n = 0;
         if (w->n_orders) {
                 PgArray *a[] = {&w->o_id,   &w->o_customer, &w->o_store,   &w->o_status,
                                 &w->o_version, &w->o_view,  &w->o_created, &w->o_updated};
-                if (params(a, 8, w->vals, w->lens, w->fmts) < 0)
+                if (pg_array_params(a, 8, w->vals, w->lens, w->fmts) < 0)
                         return -ENOMEM;
                 calls[n++] = (PgCall){&st_orders, 8, w->vals, w->lens, w->fmts, NULL};
         }
         if (w->n_deliveries) {
                 PgArray *a[] = {&w->d_id,     &w->d_order, &w->d_store, &w->d_status,  &w->d_rider,  &w->d_region,
                                 &w->d_lat,    &w->d_lon,   &w->d_view,  &w->d_version, &w->d_updated};
-                if (params(a, 11, w->d_vals, w->d_lens, w->d_fmts) < 0)
+                if (pg_array_params(a, 11, w->d_vals, w->d_lens, w->d_fmts) < 0)
                         return -ENOMEM;
                 calls[n++] = (PgCall){&st_deliveries, 11, w->d_vals, w->d_lens, w->d_fmts, NULL};
         }
         if (w->n_cancels) {
                 PgArray *a[] = {&w->c_id, &w->c_status, &w->c_view, &w->c_version, &w->c_updated};
-                if (params(a, 5, w->c_vals, w->c_lens, w->c_fmts) < 0)
+                if (pg_array_params(a, 5, w->c_vals, w->c_lens, w->c_fmts) < 0)
                         return -ENOMEM;
                 calls[n++] = (PgCall){&st_cancels, 5, w->c_vals, w->c_lens, w->c_fmts, NULL};
         }

@@ -458,13 +458,8 @@ void saga_batch_published(SagaBatch *b, int shard, int64_t seq) {
 
 /* Finishes `n` arrays into parameter slot `slot` and appends a call of `st`. */
 static int batch_call(SagaBatch *b, size_t *n_calls, int slot, const PgStmt *st, PgArray **arrays, int n) {
-        for (int i = 0; i < n; i++) {
-                if (pg_array_finish(arrays[i]) < 0)
-                        return -ENOMEM;
-                b->vals[slot][i] = (const char *)arrays[i]->data;
-                b->lens[slot][i] = (int)arrays[i]->len;
-                b->fmts[slot][i] = 1;
-        }
+        if (pg_array_params(arrays, n, b->vals[slot], b->lens[slot], b->fmts[slot]) < 0)
+                return -ENOMEM;
         b->calls[(*n_calls)++] = (PgCall){st, n, b->vals[slot], b->lens[slot], b->fmts[slot], NULL};
         return 0;
 }
