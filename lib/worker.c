@@ -330,6 +330,14 @@ static void worker_fetch(Loop *l, natsMsgList *list) {
                 items_by_order(items, n_items);
         if (n_items > 0) {
                 r = worker_apply(l, msgs, items, 0, n_items);
+                /* A deadlock with another loop or replica (PostgreSQL chose this transaction to end), or
+                 * a row another one inserted first under a unique key the upsert does not arbitrate: the
+                 * other one goes on, so applying the fetch again right away finds its rows. */
+                for (int tries = 0; (r == -EAGAIN || r == -EEXIST) && l->def->transactional && tries < 3; tries++) {
+                        log_info("%s: a fetch of %d messages met a concurrent one (%s); applying it again",
+                                 l->def->durable, n, pg_error(l->pg));
+                        r = worker_apply(l, msgs, items, 0, n_items);
+                }
                 if (r == -EBADMSG && l->def->transactional) {
                         /* PostgreSQL refused some command's own data: apply one command per
                          * transaction, so that only that one is dead-lettered. */
