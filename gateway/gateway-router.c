@@ -174,8 +174,8 @@ static void router_roles_text(unsigned roles, char *buf, size_t cap) {
                 }
 }
 
-/* Verifies the request's bearer token, if any, once: the rate limiter and the route's check both
- * use the outcome. */
+/* Verifies the request's bearer token, if any: the rate limiter and the route's check share the
+ * outcome. */
 static void router_token(Request *rq) {
         const char *h = http_header(rq->x, "Authorization");
         size_t len;
@@ -197,6 +197,9 @@ static void router_token(Request *rq) {
 /* Checks the bearer token and its role: 0, or -1 after answering 401/403. */
 static int router_authenticate(Request *rq, unsigned roles) {
         char allowed[64];
+
+        if (rq->token == TOKEN_UNCHECKED)
+                router_token(rq);
 
         if (rq->token == TOKEN_NONE) {
                 http_problem(rq->x, 401, NULL, "WWW-Authenticate: Bearer\r\n",
@@ -270,9 +273,11 @@ int gateway_router_handle(struct mg_connection *conn, void *gw) {
 
         metric_add(m_in_flight, 1);
         /* Before routing: a client over its rate costs one token check, nothing more. */
-        client_address(&rq.gw->cfg.proxies, x.info->remote_addr, http_header(&x, "X-Forwarded-For"), rq.client,
-                       sizeof(rq.client));
-        router_token(&rq);
+        if (rq.gw->ratelimit) { /* its key: the token's subject, else the client's address */
+                client_address(&rq.gw->cfg.proxies, x.info->remote_addr, http_header(&x, "X-Forwarded-For"),
+                               rq.client, sizeof(rq.client));
+                router_token(&rq);
+        }
         if (ratelimit_admit(rq.gw->ratelimit, &x, rq.token == TOKEN_VALID ? rq.auth.sub : NULL, rq.client))
                 router_dispatch(&rq);
         if (x.status == 0) {

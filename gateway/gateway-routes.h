@@ -7,8 +7,8 @@
 
 #define ROUTE_ARGS_MAX 2
 
-/* The request's bearer token, verified once before routing. */
-typedef enum { TOKEN_NONE, TOKEN_INVALID, TOKEN_VALID } TokenState;
+/* The request's bearer token, verified once, when the rate limiter or the route first needs it. */
+typedef enum { TOKEN_UNCHECKED, TOKEN_NONE, TOKEN_INVALID, TOKEN_VALID } TokenState;
 
 typedef struct {
         Gateway *gw;
