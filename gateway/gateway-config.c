@@ -45,6 +45,24 @@ int gateway_config_read(GatewayConfig *c) {
                 r = config_int("RATE_LIMIT_RPS", 1000, 0, 1000000, &c->rate_limit_rps);
         if (r == 0)
                 r = config_int("RATE_LIMIT_BURST", 2000, 1, 1000000, &c->rate_limit_burst);
+        /* Per customer, a card-testing defence: generous by default, so that the benchmark's virtual
+         * customers (one order in flight each: a few orders a second at most) are never limited;
+         * production sets it lower (e.g. 10 a minute). */
+        if (r == 0)
+                r = config_int("ORDER_RATE_PER_MIN", 1200, 0, 1000000, &c->order_rate_per_min);
+        if (r == 0)
+                r = config_int("ORDER_RATE_BURST", 60, 1, 100000, &c->order_rate_burst);
+        /* Per store: an owner's token spraying coupons. */
+        if (r == 0)
+                r = config_int("COUPON_RATE_PER_MIN", 120, 0, 1000000, &c->coupon_rate_per_min);
+        if (r == 0)
+                r = config_int("COUPON_RATE_BURST", 30, 1, 100000, &c->coupon_rate_burst);
+        /* The replica's PostgreSQL budget: the HTTP threads share this many sessions (plus the
+         * catalog's and the readiness probe's own: README, "connection budget"). */
+        if (r == 0)
+                r = config_int("GATEWAY_PG_POOL", 8, 1, PGPOOL_SIZE_MAX, &c->pg_pool);
+        if (r == 0)
+                r = config_int("GATEWAY_PG_WAIT_MS", 2000, 0, 60000, &c->pg_wait_ms);
         if (r == 0)
                 r = config_str("TRUSTED_PROXIES", "", &proxies);
         if (r == 0 && (r = client_proxies_parse(proxies, &c->proxies)) < 0)

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "codec.h"
 #include "config.h"
 #include "gateway-sse.h"
+#include "gateway-streamcap.h"
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
@@ -26,24 +26,40 @@
 
 typedef struct {
         int64_t max_streams;
+        int64_t max_per_customer;
         int64_t max_seconds;
         int64_t heartbeat_s;
         int64_t refund_wait_s;
 } EventsConfig;
 
 static EventsConfig events_cfg;
-static Metric *m_open;
+static StreamCap *events_cap;
+static Metric *m_open, *m_refused_customer;
 
 int events_setup(void) {
         int r = config_int("SSE_MAX_STREAMS", 64, 1, 100000, &events_cfg.max_streams);
+        if (r == 0)
+                r = config_int("SSE_MAX_PER_CUSTOMER", 4, 1, 100000, &events_cfg.max_per_customer);
+        /* Never above the gateway's own cap: SSE_MAX_STREAMS=2 alone stays a valid setting. */
+        if (r == 0 && events_cfg.max_per_customer > events_cfg.max_streams)
+                events_cfg.max_per_customer = events_cfg.max_streams;
         if (r == 0)
                 r = config_int("SSE_MAX_SECONDS", 600, 1, 86400, &events_cfg.max_seconds);
         if (r == 0)
                 r = config_int("SSE_HEARTBEAT_S", 15, 1, 3600, &events_cfg.heartbeat_s);
         if (r == 0)
                 r = config_int("SSE_REFUND_WAIT_S", 60, 0, 3600, &events_cfg.refund_wait_s);
-        m_open = metrics_gauge("gateway_sse_open_streams", "Live order event streams open"); /* also the cap's count */
+        if (r == 0 && streamcap_new(&events_cap, (size_t)events_cfg.max_streams, (size_t)events_cfg.max_per_customer) < 0)
+                r = -ENOMEM;
+        m_open = metrics_gauge("gateway_sse_open_streams", "Live order event streams open");
+        m_refused_customer = metrics_counter("gateway_sse_refused_per_customer_total",
+                                             "Live event streams refused with 429: the subject had SSE_MAX_PER_CUSTOMER open");
         return r;
+}
+
+void events_teardown(void) {
+        streamcap_free(events_cap);
+        events_cap = NULL;
 }
 
 /* One chunk on the wire: 0, or -EPIPE when the client is gone. */
@@ -168,13 +184,28 @@ void events_order_stream(Request *rq) {
                 http_problem(rq->x, 400, NULL, NULL, "Last-Event-ID must be an event id sent earlier (a version)");
                 return;
         }
-        if (atomic_fetch_add(&m_open->value, 1) >= events_cfg.max_streams) {
-                atomic_fetch_sub(&m_open->value, 1);
+        /* The gateway's cap first (503: any client may retry elsewhere or later), then the token
+         * subject's own (429: this client holds its share already). */
+        r = streamcap_acquire(events_cap, rq->auth.sub);
+        if (r == STREAMCAP_TOTAL_FULL) {
                 http_problem(rq->x, 503, NULL, "Retry-After: 5\r\n",
                              "too many live event streams on this gateway (%lld); retry shortly",
                              (long long)events_cfg.max_streams);
                 return;
         }
+        if (r == STREAMCAP_KEY_FULL) {
+                metric_add(m_refused_customer, 1);
+                http_problem(rq->x, 429, NULL, "Retry-After: 5\r\n",
+                             "this client has %lld live event streams open already (the most per client); close one "
+                             "first",
+                             (long long)events_cfg.max_per_customer);
+                return;
+        }
+        if (r != 0) { /* a verified subject always fits a key */
+                http_problem(rq->x, 500, NULL, NULL, "cannot count this stream");
+                return;
+        }
+        metric_add(m_open, 1);
         reserved = true;
         /* Subscribe before reading the snapshot: a change between the two is then not lost. */
         if (topo_status_subject(subject, sizeof(subject), id) < 0) {
@@ -218,6 +249,8 @@ void events_order_stream(Request *rq) {
 out:
         readmodel_order_clear(&o);
         bus_inbox_close(sub);
-        if (reserved)
-                atomic_fetch_sub(&m_open->value, 1);
+        if (reserved) {
+                metric_add(m_open, -1);
+                streamcap_release(events_cap, rq->auth.sub);
+        }
 }

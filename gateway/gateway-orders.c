@@ -81,6 +81,9 @@ void orders_place(Request *rq) {
         char *text = NULL;
         size_t len = 0;
 
+        /* Before any work: a customer testing stolen cards at speed costs one token check per try. */
+        if (!ratelimit_check(rq->gw->order_limit, rq->x, RATELIMIT_ORDERS, rq->auth.sub))
+                return;
         if (key && !idempotency_key_valid(key)) {
                 http_problem(rq->x, 400, NULL, NULL, "Idempotency-Key must be 1-%d visible ASCII characters",
                              ORDERS_IDEMPOTENCY_KEY_MAX);

@@ -1,4 +1,4 @@
-/* Per-client token buckets in a fixed table, and the gateway's 429 answer. */
+/* Token buckets per key in a fixed table, and the gateway's 429 answer. */
 #include "gateway-ratelimit.h"
 
 #include <civetweb.h>
@@ -14,37 +14,50 @@
 #include "log.h"
 #include "metrics.h"
 
-/* Tokens are counted in thousandths so that refilling `rps` per second is an
- * integer `rps` thousandths per millisecond. */
-#define MILLI 1000
+/* Tokens are counted in units of 1/period_ms of a request, so that refilling
+ * `count` requests per `period_ms` is exactly `count` units per millisecond. */
 
 typedef struct {
         char key[RATELIMIT_KEY_MAX];
-        int64_t tokens; /* thousandths of a request */
+        int64_t tokens; /* units: one request costs `unit` */
         int64_t last_ms;
         bool used;
 } Bucket;
 
 struct RateLimit {
         pthread_mutex_t lock;
-        int64_t rps, capacity; /* capacity = burst * MILLI */
+        int64_t count, unit, capacity; /* refill per ms, cost of a request (period_ms), burst * unit */
         size_t mask;
         size_t tracked;
         Bucket *slots;
 };
 
-static Metric *m_limited;
+static const struct {
+        const char *prefix; /* of the key: one table never mixes kinds, but logs name them */
+        const char *what;   /* "too many <what>" */
+        const char *metric, *help;
+} ratelimit_kinds[RATELIMIT_KINDS] = {
+        [RATELIMIT_CLIENT] = {"", "requests from this client", "gateway_rate_limited_total",
+                              "Requests refused with 429 by the per-client rate limit"},
+        [RATELIMIT_ORDERS] = {"cust:", "orders from this customer", "gateway_order_rate_limited_total",
+                              "Orders refused with 429 by the per-customer order rate limit"},
+        [RATELIMIT_COUPONS] = {"store:", "coupons from this store", "gateway_coupon_rate_limited_total",
+                               "Coupons refused with 429 by the per-store coupon rate limit"},
+};
+static Metric *m_limited[RATELIMIT_KINDS];
 
 void ratelimit_metrics_init(void) {
-        m_limited = metrics_counter("gateway_rate_limited_total", "Requests refused with 429 by the per-client rate limit");
+        for (int k = 0; k < RATELIMIT_KINDS; k++)
+                m_limited[k] = metrics_counter(ratelimit_kinds[k].metric, ratelimit_kinds[k].help);
 }
 
-int ratelimit_new(RateLimit **ret, int64_t rps, int64_t burst, size_t slots) {
+int ratelimit_new(RateLimit **ret, int64_t count, int64_t period_ms, int64_t burst, size_t slots) {
         RateLimit *rl;
         size_t n = RATELIMIT_PROBE;
 
-        if (rps < 1 || burst < 1 || burst > INT64_MAX / MILLI / 2 || rps > INT64_MAX / MILLI || slots < RATELIMIT_PROBE ||
-            slots > ((size_t)1 << 24))
+        /* Bounds keep every sum below INT64_MAX: tokens <= capacity + count. */
+        if (count < 1 || period_ms < 1 || burst < 1 || period_ms > INT64_MAX / 4 || burst > INT64_MAX / 4 / period_ms ||
+            count > INT64_MAX / 4 || slots < RATELIMIT_PROBE || slots > ((size_t)1 << 24))
                 return -EINVAL;
         while (n < slots)
                 n <<= 1;
@@ -57,8 +70,9 @@ int ratelimit_new(RateLimit **ret, int64_t rps, int64_t burst, size_t slots) {
                 return -ENOMEM;
         }
         pthread_mutex_init(&rl->lock, NULL);
-        rl->rps = rps;
-        rl->capacity = burst * MILLI;
+        rl->count = count;
+        rl->unit = period_ms;
+        rl->capacity = burst * period_ms;
         rl->mask = n - 1;
         *ret = rl;
         return 0;
@@ -115,19 +129,19 @@ bool ratelimit_take(RateLimit *rl, const char *key, int64_t now_ms, int64_t *ret
         int64_t elapsed = now_ms - b->last_ms;
         if (elapsed > 0) {
                 /* Bounded first: a long-idle bucket is simply full. */
-                int64_t full_after = rl->capacity / rl->rps + 1;
+                int64_t full_after = rl->capacity / rl->count + 1;
                 if (elapsed > full_after)
                         elapsed = full_after;
-                b->tokens += elapsed * rl->rps;
+                b->tokens += elapsed * rl->count;
                 if (b->tokens > rl->capacity)
                         b->tokens = rl->capacity;
                 b->last_ms = now_ms;
         }
-        ok = b->tokens >= MILLI;
+        ok = b->tokens >= rl->unit;
         if (ok)
-                b->tokens -= MILLI;
+                b->tokens -= rl->unit;
         else if (retry_after_s) {
-                int64_t wait_ms = (MILLI - b->tokens + rl->rps - 1) / rl->rps;
+                int64_t wait_ms = (rl->unit - b->tokens + rl->count - 1) / rl->count;
                 int64_t s = (wait_ms + 999) / 1000;
                 *retry_after_s = s < 1 ? 1 : s;
         }
@@ -148,10 +162,27 @@ static int64_t ratelimit_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const char *subject, const char *client) {
-        static const char *const exempt[] = {"/healthz", "/readyz", "/metrics"};
+bool ratelimit_check(RateLimit *rl, HttpExchange *x, RateLimitKind kind, const char *id) {
         char key[RATELIMIT_KEY_MAX], retry[48];
         int64_t retry_after_s = 1;
+
+        if (!rl)
+                return true;
+        snprintf(key, sizeof(key), "%s%s", ratelimit_kinds[kind].prefix, id);
+        if (ratelimit_take(rl, key, ratelimit_now_ms(), &retry_after_s))
+                return true;
+        if (m_limited[kind]) /* unregistered in unit tests */
+                metric_add(m_limited[kind], 1);
+        log_debug("rate limit: %s %s of %s refused", x->info->request_method, x->info->local_uri, key);
+        snprintf(retry, sizeof(retry), "Retry-After: %lld\r\n", (long long)retry_after_s);
+        http_problem(x, 429, NULL, retry, "too many %s; retry after %lld s", ratelimit_kinds[kind].what,
+                     (long long)retry_after_s);
+        return false;
+}
+
+bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const char *subject, const char *client) {
+        static const char *const exempt[] = {"/healthz", "/readyz", "/metrics"};
+        char key[RATELIMIT_KEY_MAX];
 
         if (!rl)
                 return true;
@@ -162,12 +193,5 @@ bool ratelimit_admit(RateLimit *rl, HttpExchange *x, const char *subject, const 
                 snprintf(key, sizeof(key), "sub:%s", subject);
         else
                 snprintf(key, sizeof(key), "ip:%s", client);
-        if (ratelimit_take(rl, key, ratelimit_now_ms(), &retry_after_s))
-                return true;
-        metric_add(m_limited, 1);
-        log_debug("rate limit: %s %s from %s refused", x->info->request_method, x->info->local_uri, key);
-        snprintf(retry, sizeof(retry), "Retry-After: %lld\r\n", (long long)retry_after_s);
-        http_problem(x, 429, NULL, retry, "too many requests from this client; retry after %lld s",
-                     (long long)retry_after_s);
-        return false;
+        return ratelimit_check(rl, x, RATELIMIT_CLIENT, key);
 }

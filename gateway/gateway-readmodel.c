@@ -1,8 +1,7 @@
-/* Read-model queries over per-thread PostgreSQL connections (pthread key, lazily connected). */
+/* Read-model queries, each on a session borrowed from the gateway's bounded pool for that query only. */
 #include "gateway-readmodel.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +9,7 @@
 #include "log.h"
 
 struct Readmodel {
-        pthread_key_t key;
-        char *conninfo;
+        PgPool *pool; /* borrowed */
 };
 
 /* Order statuses of the API (SPEC §4), the only values a status filter may name. */
@@ -66,31 +64,16 @@ static const PgStmt stmt_coupons = {
 static const PgStmt stmt_completed = {
         "rm_completed", "SELECT count(*) FROM readmodel.orders WHERE customer_id = $1 AND status = 'COMPLETED'"};
 
-static void readmodel_thread_exit(void *pg) {
-        pg_free(pg);
-}
-
-int readmodel_new(Readmodel **ret, const char *conninfo) {
+int readmodel_new(Readmodel **ret, PgPool *pool) {
         Readmodel *rm = calloc(1, sizeof(*rm));
         if (!rm)
                 return -ENOMEM;
-        rm->conninfo = strdup(conninfo);
-        if (!rm->conninfo || pthread_key_create(&rm->key, readmodel_thread_exit) != 0) {
-                free(rm->conninfo);
-                free(rm);
-                return -ENOMEM;
-        }
+        rm->pool = pool;
         *ret = rm;
         return 0;
 }
 
 void readmodel_free(Readmodel *rm) {
-        if (!rm)
-                return;
-        /* The calling thread's own connection, if it ever queried. */
-        pg_free(pthread_getspecific(rm->key));
-        pthread_key_delete(rm->key);
-        free(rm->conninfo);
         free(rm);
 }
 
@@ -123,36 +106,24 @@ int readmodel_status_array(const char *list, char *buf, size_t cap) {
         return 0;
 }
 
-/* The calling thread's connection, connecting on first use. */
-static int readmodel_pg(Readmodel *rm, Pg **ret) {
-        Pg *pg = pthread_getspecific(rm->key);
-        int r;
-
-        if (!pg) {
-                r = pg_connect(&pg, rm->conninfo, "catalog");
-                if (r < 0)
-                        return r;
-                if (pthread_setspecific(rm->key, pg) != 0) {
-                        pg_free(pg);
-                        return -ENOMEM;
-                }
-        }
-        *ret = pg;
-        return 0;
-}
-
-/* Runs a statement, reconnecting once when the connection broke (e.g. a
- * PostgreSQL restart) so that one stale socket does not fail a request. */
+/* Runs a statement on a pooled session, reconnecting once when the session broke (e.g. a
+ * PostgreSQL restart) so that one stale socket does not fail a request; a session that stays
+ * broken is closed by pgpool_release and its slot opens a fresh one next time. -ETIMEDOUT when
+ * every session stayed busy for GATEWAY_PG_WAIT_MS. */
 static int readmodel_run(Readmodel *rm, const PgStmt *st, int n, const char *const *vals, PGresult **ret) {
-        Pg *pg;
-        int r = readmodel_pg(rm, &pg);
-        if (r < 0)
+        Pg *pg = NULL;
+        int r = pgpool_acquire(rm->pool, &pg);
+        if (r < 0) {
+                if (r == -ETIMEDOUT)
+                        log_debug("readmodel: %s: no PostgreSQL session free in time", st->name);
                 return r;
+        }
         r = pg_run(pg, st, n, vals, NULL, NULL, ret);
         if (r == -ENOTCONN && pg_ensure(pg) == 0)
                 r = pg_run(pg, st, n, vals, NULL, NULL, ret);
         if (r < 0)
                 log_warn("readmodel: %s failed: %s", st->name, pg_error(pg));
+        pgpool_release(rm->pool, pg);
         return r;
 }
 

@@ -1,11 +1,12 @@
 /* Read side for the gateway: the projector's readmodel.orders/deliveries and
- * the notification worker's notifications, through one PostgreSQL connection
- * per HTTP thread (created lazily, freed when the thread exits). Never the
- * write side. List queries answer a ready JSON array built by PostgreSQL. */
+ * the notification worker's notifications, each query on a session borrowed
+ * from the gateway's bounded pool (gateway-pgpool.h) and handed back at once.
+ * Never the write side. List queries answer a ready JSON array built by PostgreSQL. */
 #pragma once
 #include <stdint.h>
 
 #include "gateway-catalog.h"
+#include "gateway-pgpool.h"
 
 #define READMODEL_NOT_FOUND 1   /* result: no such row */
 #define READMODEL_LIST_MAX 200  /* rows per list answer */
@@ -22,9 +23,9 @@ typedef struct {
         char *view;
 } ReadOrder;
 
-/* `conninfo` is copied; connections use search_path catalog. */
-int readmodel_new(Readmodel **ret, const char *conninfo);
-/* Call after every HTTP thread has exited. */
+/* Queries through `pool` (borrowed: it outlives the read model). 0 or -ENOMEM. */
+int readmodel_new(Readmodel **ret, PgPool *pool);
+/* Accepts NULL. */
 void readmodel_free(Readmodel *rm);
 
 /* Turns "PAID,ACCEPTED" into the text[] literal "{PAID,ACCEPTED}" after
@@ -32,7 +33,8 @@ void readmodel_free(Readmodel *rm);
 int readmodel_status_array(const char *list, char *buf, size_t cap);
 
 /* 0 with *ret filled (free ret->view), READMODEL_NOT_FOUND, or a negative
- * errno (-ENOTCONN, -EPROTO: the read side is unavailable). */
+ * errno (-ENOTCONN, -EPROTO: the read side is unavailable; -ETIMEDOUT: every
+ * pooled session stayed busy). The list queries below fail the same way. */
 int readmodel_order(Readmodel *rm, const char *order_id, ReadOrder *ret);
 void readmodel_order_clear(ReadOrder *o);
 

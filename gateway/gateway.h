@@ -6,6 +6,7 @@
 #include "gateway-auth.h"
 #include "gateway-catalog.h"
 #include "gateway-client.h"
+#include "gateway-pgpool.h"
 #include "gateway-ratelimit.h"
 #include "gateway-readmodel.h"
 #include "service.h"
@@ -34,15 +35,24 @@ typedef struct {
         int64_t loyalty_gold_at;    /* LOYALTY_GOLD_AT: completed orders for GOLD */
         int64_t rate_limit_rps;     /* RATE_LIMIT_RPS: requests per second per client; 0 = no limit */
         int64_t rate_limit_burst;   /* RATE_LIMIT_BURST: requests a client may send at once */
+        int64_t order_rate_per_min; /* ORDER_RATE_PER_MIN: POST /orders per customer per minute; 0 = no limit */
+        int64_t order_rate_burst;   /* ORDER_RATE_BURST: orders a customer may place at once */
+        int64_t coupon_rate_per_min; /* COUPON_RATE_PER_MIN: POST /stores/{id}/coupons per store per minute; 0 = no limit */
+        int64_t coupon_rate_burst;  /* COUPON_RATE_BURST: coupons a store may issue at once */
+        int64_t pg_pool;            /* GATEWAY_PG_POOL: PostgreSQL sessions the HTTP threads share */
+        int64_t pg_wait_ms;         /* GATEWAY_PG_WAIT_MS: longest wait for a free session, then 503 */
         ClientProxies proxies;      /* TRUSTED_PROXIES: peers whose X-Forwarded-For names the client */
 } GatewayConfig;
 
 typedef struct {
         GatewayConfig cfg;
-        Service svc; /* NATS, the main thread's PostgreSQL connection (catalog) */
+        Service svc; /* NATS, the main thread's PostgreSQL connection (catalog), the readiness one */
         Catalog *catalog;
-        Readmodel *readmodel;
+        PgPool *pgpool;       /* every HTTP thread's PostgreSQL sessions (cfg.pg_pool at most) */
+        Readmodel *readmodel; /* over pgpool */
         RateLimit *ratelimit; /* NULL when RATE_LIMIT_RPS=0 */
+        RateLimit *order_limit;  /* per customer on POST /orders; NULL when ORDER_RATE_PER_MIN=0 */
+        RateLimit *coupon_limit; /* per store on POST /stores/{id}/coupons; NULL when COUPON_RATE_PER_MIN=0 */
         struct mg_context *http;
 } Gateway;
 

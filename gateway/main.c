@@ -35,6 +35,7 @@ int main(void) {
                 return 1;
         gateway_router_metrics_init();
         ratelimit_metrics_init();
+        pgpool_metrics_init();
         rpc_metrics_init();
         if (events_setup() < 0)
                 return 1;
@@ -50,9 +51,17 @@ int main(void) {
                         log_info("catalog loaded: %zu stores", catalog_store_count(gw.catalog));
         }
         if (r == 0)
-                r = readmodel_new(&gw.readmodel, gw.svc.cfg.database_url);
+                r = pgpool_new(&gw.pgpool, gw.svc.cfg.database_url, "catalog", (size_t)gw.cfg.pg_pool, gw.cfg.pg_wait_ms);
+        if (r == 0)
+                r = readmodel_new(&gw.readmodel, gw.pgpool);
         if (r == 0 && gw.cfg.rate_limit_rps > 0)
-                r = ratelimit_new(&gw.ratelimit, gw.cfg.rate_limit_rps, gw.cfg.rate_limit_burst, RATELIMIT_SLOTS);
+                r = ratelimit_new(&gw.ratelimit, gw.cfg.rate_limit_rps, 1000, gw.cfg.rate_limit_burst, RATELIMIT_SLOTS);
+        if (r == 0 && gw.cfg.order_rate_per_min > 0)
+                r = ratelimit_new(&gw.order_limit, gw.cfg.order_rate_per_min, 60000, gw.cfg.order_rate_burst,
+                                  RATELIMIT_SLOTS);
+        if (r == 0 && gw.cfg.coupon_rate_per_min > 0)
+                r = ratelimit_new(&gw.coupon_limit, gw.cfg.coupon_rate_per_min, 60000, gw.cfg.coupon_rate_burst,
+                                  RATELIMIT_STORE_SLOTS);
         if (r == 0)
                 r = gateway_server_start(&gw);
         if (r == 0)
@@ -60,7 +69,11 @@ int main(void) {
         log_info("gateway stopping");
         gateway_server_stop(&gw);
         readmodel_free(gw.readmodel);
+        pgpool_free(gw.pgpool);
         ratelimit_free(gw.ratelimit);
+        ratelimit_free(gw.order_limit);
+        ratelimit_free(gw.coupon_limit);
+        events_teardown();
         catalog_free(gw.catalog);
         service_stop(&gw.svc);
         return r < 0 ? 1 : 0;

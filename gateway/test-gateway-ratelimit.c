@@ -1,5 +1,6 @@
-/* Unit test of the per-client token buckets: bursts, refill, Retry-After, independent keys, bounded table. */
+/* Unit test of the token buckets: bursts, refill per second and per minute, Retry-After, independent keys, bounded table. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "gateway-ratelimit.h"
@@ -18,12 +19,14 @@ int main(void) {
         int64_t retry = 0;
         int r, n;
 
-        CHECK(ratelimit_new(&rl, 0, 10, 64) == -EINVAL, "rps 0: expected -EINVAL");
-        CHECK(ratelimit_new(&rl, 10, 0, 64) == -EINVAL, "burst 0: expected -EINVAL");
-        CHECK(ratelimit_new(&rl, 10, 10, 2) == -EINVAL, "fewer slots than a probe window: expected -EINVAL");
+        CHECK(ratelimit_new(&rl, 0, 1000, 10, 64) == -EINVAL, "rps 0: expected -EINVAL");
+        CHECK(ratelimit_new(&rl, 10, 1000, 0, 64) == -EINVAL, "burst 0: expected -EINVAL");
+        CHECK(ratelimit_new(&rl, 10, 1000, 10, 2) == -EINVAL, "fewer slots than a probe window: expected -EINVAL");
+        CHECK(ratelimit_new(&rl, 10, 0, 10, 64) == -EINVAL, "period 0: expected -EINVAL");
+        CHECK(ratelimit_new(&rl, 10, INT64_MAX / 2, 10, 64) == -EINVAL, "burst * period overflowing: expected -EINVAL");
 
         /* 10/s with bursts of 5. */
-        r = ratelimit_new(&rl, 10, 5, 64);
+        r = ratelimit_new(&rl, 10, 1000, 5, 64);
         CHECK(r == 0 && rl, "ratelimit_new(10, 5, 64): expected 0, got %d", r);
         if (!rl)
                 return 1;
@@ -49,7 +52,7 @@ int main(void) {
         ratelimit_free(rl);
 
         /* Retry-After rounds up to whole seconds: 1 per second, bucket of 1. */
-        r = ratelimit_new(&rl, 1, 1, 16);
+        r = ratelimit_new(&rl, 1, 1000, 1, 16);
         CHECK(r == 0, "ratelimit_new(1, 1, 16): expected 0, got %d", r);
         if (r == 0) {
                 CHECK(ratelimit_take(rl, "ip:10.0.0.1", 0, &retry), "first request: expected granted");
@@ -59,8 +62,31 @@ int main(void) {
                 ratelimit_free(rl);
         }
 
+        /* Per minute (the order limit's unit): 6 per 60 s, bursts of 3. One token comes back every 10 s,
+         * and Retry-After says so: not 1 s as a per-second rate would. */
+        r = ratelimit_new(&rl, 6, 60000, 3, 16);
+        CHECK(r == 0, "ratelimit_new(6, 60000, 3, 16): expected 0, got %d", r);
+        if (r == 0) {
+                n = granted(rl, "cust:a", 5, 0);
+                CHECK(n == 3, "6/min burst 3: expected 3 granted at once, got %d", n);
+                CHECK(!ratelimit_take(rl, "cust:a", 0, &retry) && retry == 10,
+                      "empty at 6/min: expected refused with Retry-After 10, got %lld", (long long)retry);
+                CHECK(!ratelimit_take(rl, "cust:a", 4000, &retry) && retry == 6,
+                      "4 s later: expected refused with Retry-After 6, got %lld", (long long)retry);
+                n = granted(rl, "cust:a", 3, 10000);
+                CHECK(n == 1, "after 10 s at 6/min: expected 1 granted, got %d", n);
+                n = granted(rl, "store:b", 3, 10000);
+                CHECK(n == 3, "another key at 6/min: expected its own burst of 3, got %d", n);
+                /* A steady 6/min for 10 minutes is never refused. */
+                n = 0;
+                for (int i = 1; i <= 60; i++)
+                        n += ratelimit_take(rl, "cust:steady", (int64_t)i * 10000, NULL);
+                CHECK(n == 60, "steady 6/min: expected 60 of 60 granted, got %d", n);
+                ratelimit_free(rl);
+        }
+
         /* Bounded: 10000 clients in a 16-slot table never track more than 16 (the stalest are evicted). */
-        r = ratelimit_new(&rl, 1, 2, 16);
+        r = ratelimit_new(&rl, 1, 1000, 2, 16);
         CHECK(r == 0, "ratelimit_new(1, 2, 16): expected 0, got %d", r);
         if (r == 0) {
                 char key[32];
