@@ -18,7 +18,7 @@
  * delivery thread (two more thread switches and one contended lock per request). */
 typedef struct ReplyInbox {
         natsSubscription *sub;
-        char prefix[96];
+        char prefix[TOPO_SUBJECT_MAX + 32]; /* <inbox prefix>.<22-character NUID> */
         uint64_t seq;
         struct ReplyInbox *next;
 } ReplyInbox;
@@ -29,6 +29,7 @@ struct Bus {
         pthread_mutex_t inbox_lock;
         ReplyInbox *inboxes; /* every thread's, freed with the Bus */
         pthread_key_t inbox_key;
+        char inbox_prefix[TOPO_SUBJECT_MAX]; /* _INBOX_<user> (lib/topology.h), or nats.c's _INBOX */
 };
 
 /* Set while a connection is being closed on purpose. Process-wide, not in the
@@ -136,6 +137,29 @@ int bus_connect(Bus **ret, const NatsConfig *cfg, const char *name, const volati
                 s = natsOptions_SetURL(o, cfg->url);
         if (s == NATS_OK && cfg->user && *cfg->user)
                 s = natsOptions_SetUserInfo(o, cfg->user, cfg->password);
+        /* Replies to this user come only on its own inboxes, which no other user may read or answer. */
+        snprintf(b->inbox_prefix, sizeof(b->inbox_prefix), "_INBOX");
+        if (s == NATS_OK && cfg->user && *cfg->user) {
+                if (topo_inbox_prefix(b->inbox_prefix, sizeof(b->inbox_prefix), cfg->user) < 0) {
+                        r = log_error_errno(-EINVAL, "NATS_USER %s cannot name an inbox (a subject token)", cfg->user);
+                        goto fail;
+                }
+                s = natsOptions_SetCustomInboxPrefix(o, b->inbox_prefix);
+        }
+        if (s == NATS_OK && cfg->tls_ca && *cfg->tls_ca) {
+                /* TLS required, the server's certificate checked against these authorities and its name. */
+                s = natsOptions_SetSecure(o, true);
+                if (s == NATS_OK && (s = natsOptions_LoadCATrustedCertificates(o, cfg->tls_ca)) != NATS_OK)
+                        log_error("config: NATS_TLS_CA=%s cannot be loaded: %s", cfg->tls_ca, nats_GetLastError(NULL));
+                if (s == NATS_OK && cfg->tls_cert && *cfg->tls_cert &&
+                    (s = natsOptions_LoadCertificatesChain(o, cfg->tls_cert, cfg->tls_key)) != NATS_OK)
+                        log_error("config: NATS_TLS_CERT=%s / NATS_TLS_KEY=%s cannot be loaded: %s", cfg->tls_cert,
+                                  cfg->tls_key, nats_GetLastError(NULL));
+                if (s != NATS_OK) {
+                        r = -EINVAL;
+                        goto fail;
+                }
+        }
         if (s == NATS_OK)
                 s = natsOptions_SetName(o, name);
         if (s == NATS_OK)
@@ -333,6 +357,58 @@ int bus_setup_topology(Bus *b) {
                 if ((r = bus_ensure_consumer(b, c)) < 0)
                         return r;
         return 0;
+}
+
+/* Whether every stream and the durable `durable` (when it is one of the topology's) exist: 1, 0 with
+ * *missing naming the first that does not, or a negative errno when NATS did not answer. */
+static int bus_topology_present(Bus *b, const char *durable, const char **missing) {
+        const TopoConsumer *d = topo_consumer(durable);
+        const TopoStream *st;
+        jsErrCode jerr = 0;
+        natsStatus s;
+
+        for (size_t i = 0; (st = topo_stream_at(i)); i++) {
+                jsStreamInfo *si = NULL;
+                s = js_GetStreamInfo(&si, b->js, st->name, NULL, &jerr);
+                jsStreamInfo_Destroy(si);
+                if (s == NATS_NOT_FOUND) {
+                        *missing = st->name;
+                        return 0;
+                }
+                if (s != NATS_OK)
+                        return bus_errno(s);
+        }
+        if (!d)
+                return 1;
+        jsConsumerInfo *ci = NULL;
+        s = js_GetConsumerInfo(&ci, b->js, d->stream, d->durable, NULL, &jerr);
+        if (s == NATS_OK) {
+                jsConsumerConfig want;
+                bus_consumer_config(&want, d);
+                if (!bus_consumer_current(ci->Config, &want))
+                        log_warn("nats: consumer %s differs from this version's topology: run food-setup", d->durable);
+        }
+        jsConsumerInfo_Destroy(ci);
+        if (s == NATS_NOT_FOUND) {
+                *missing = d->durable;
+                return 0;
+        }
+        return s == NATS_OK ? 1 : bus_errno(s);
+}
+
+int bus_await_topology(Bus *b, const char *durable, const volatile bool *stop) {
+        for (int tries = 0;; tries++) {
+                const char *missing = NULL;
+                int r = bus_topology_present(b, durable, &missing);
+                if (r > 0)
+                        return 0;
+                if (tries % 40 == 0)
+                        log_warn("nats: %s%s: waiting for the operators' set-up step (food-setup) to create it",
+                                 missing ? missing : "the topology", missing ? " does not exist" : " cannot be read");
+                if (stop && *stop)
+                        return -ECANCELED;
+                sleep_ms(250);
+        }
 }
 
 int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
@@ -698,7 +774,9 @@ static ReplyInbox *bus_reply_inbox(Bus *b) {
                 free(in);
                 return NULL;
         }
-        snprintf(in->prefix, sizeof(in->prefix), "%s", (const char *)name);
+        /* "_INBOX.<nuid>": the NUID under this connection's own prefix. */
+        const char *nuid = strchr((const char *)name, '.');
+        snprintf(in->prefix, sizeof(in->prefix), "%s.%s", b->inbox_prefix, nuid ? nuid + 1 : (const char *)name);
         natsInbox_Destroy(name);
         snprintf(filter, sizeof(filter), "%s.*", in->prefix);
         if (natsConnection_SubscribeSync(&in->sub, b->nc, filter) != NATS_OK) {

@@ -35,8 +35,13 @@ natsConnection *bus_conn(Bus *b);
 bool bus_connected(Bus *b);
 
 /* Creates or updates every stream and durable consumer of the system (one
- * definition each, lib/bus.c). Existing consumers are left as they are. */
+ * definition each, lib/topology.c): the operators' set-up step (food-setup),
+ * whose NATS user may; services may not. */
 int bus_setup_topology(Bus *b);
+/* Waits until every stream and, when `durable` is a worker's, its durable
+ * consumer exist (a service's start: it creates none of them). 0, or
+ * -ECANCELED once *stop is set. */
+int bus_await_topology(Bus *b, const char *durable, const volatile bool *stop);
 
 /* Binds a pull subscription to the existing durable `durable`. */
 int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret);

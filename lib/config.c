@@ -79,6 +79,21 @@ int config_nats(NatsConfig *c) {
                           *c->user ? "NATS_PASSWORD" : "NATS_USER");
                 return -EINVAL;
         }
+        if (r == 0)
+                r = config_str("NATS_TLS_CA", "", &c->tls_ca);
+        if (r == 0)
+                r = config_str("NATS_TLS_CERT", "", &c->tls_cert);
+        if (r == 0)
+                r = config_str("NATS_TLS_KEY", "", &c->tls_key);
+        if (r == 0 && !*c->tls_cert != !*c->tls_key) {
+                log_error("config: NATS_TLS_CERT and NATS_TLS_KEY go together (%s is empty)",
+                          *c->tls_cert ? "NATS_TLS_KEY" : "NATS_TLS_CERT");
+                return -EINVAL;
+        }
+        if (r == 0 && *c->tls_cert && !*c->tls_ca) {
+                log_error("config: NATS_TLS_CERT needs NATS_TLS_CA (the authorities that sign the server's certificate)");
+                return -EINVAL;
+        }
         return r;
 }
 

@@ -11,14 +11,20 @@ int config_bool(const char *name, bool def, bool *ret);
 int config_port(const char *name, int def, int *ret);
 
 /* Where and as whom a process reaches NATS: NATS_URL, and NATS_USER with
- * NATS_PASSWORD (both or neither; empty: no credentials). */
+ * NATS_PASSWORD (both or neither; empty: no credentials). TLS: NATS_TLS_CA, a
+ * PEM file of the certificate authorities to trust (set: TLS required, the
+ * server's certificate verified against them and its host name), and
+ * NATS_TLS_CERT with NATS_TLS_KEY, a client certificate (both or neither). */
 typedef struct {
         const char *url;
         const char *user;
         const char *password;
+        const char *tls_ca;   /* "" when unset */
+        const char *tls_cert; /* "" when unset */
+        const char *tls_key;  /* "" when unset */
 } NatsConfig;
 
-/* Reads NATS_URL, NATS_USER and NATS_PASSWORD. Returns 0 or -EINVAL. */
+/* Reads NATS_URL, NATS_USER, NATS_PASSWORD and NATS_TLS_*. Returns 0 or -EINVAL. */
 int config_nats(NatsConfig *c);
 
 /* What every process reads: NATS, PostgreSQL, its health port, log level. */

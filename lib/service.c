@@ -57,7 +57,7 @@ int service_start(Service *s, const char *name, const ServiceSchema *schemas, si
         r = bus_connect(&s->bus, &s->cfg.nats, name, &service_stopping);
         if (r < 0)
                 return log_error_errno(r, "cannot connect to NATS at %s", s->cfg.nats.url);
-        r = bus_setup_topology(s->bus);
+        r = bus_await_topology(s->bus, name, &service_stopping);
         if (r < 0)
                 return r;
         if (n_schemas == 0)

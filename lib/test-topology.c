@@ -17,6 +17,13 @@ int main(void) {
         CHECK(topo_status_subject(buf, sizeof(buf), "a*") < 0 && topo_status_subject(buf, sizeof(buf), "") < 0,
               "wildcards and empty tokens are refused");
         CHECK(topo_answer_subject(buf, 8, "orch_0123456789") < 0, "a subject that does not fit is refused");
+        CHECK(topo_inbox_prefix(buf, sizeof(buf), "gateway") == 0 && strcmp(buf, "_INBOX_gateway") == 0,
+              "the gateway's inbox prefix: %s", buf);
+        CHECK(!topo_subject_matches("_INBOX.>", "_INBOX_gateway.abc") &&
+                      topo_subject_matches("_INBOX_gateway.>", "_INBOX_gateway.abc.1"),
+              "a user's inboxes are outside the operators' _INBOX.>");
+        CHECK(topo_inbox_prefix(buf, sizeof(buf), "a.b") < 0 && topo_inbox_prefix(buf, sizeof(buf), "") < 0,
+              "a user that is no subject token has no inbox prefix");
 
         CHECK(topo_subject_matches("food.rpc.orders.*.place", "food.rpc.orders.12.place"), "* matches one token");
         CHECK(!topo_subject_matches("food.rpc.orders.*.place", "food.rpc.orders.12.x.place"), "* is one token only");

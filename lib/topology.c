@@ -89,6 +89,12 @@ int topo_dlq_subject(char *buf, size_t cap, const char *durable) {
         return topo_format(cap, snprintf(buf, cap, TOPO_PREFIX ".dlq.%s", durable));
 }
 
+int topo_inbox_prefix(char *buf, size_t cap, const char *user) {
+        if (!token_ok(user))
+                return -EINVAL;
+        return topo_format(cap, snprintf(buf, cap, TOPO_INBOX_PREFIX "%s", user));
+}
+
 bool topo_subject_matches(const char *pattern, const char *subject) {
         const char *p = pattern, *s = subject;
         if (!p || !s)

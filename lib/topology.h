@@ -1,9 +1,11 @@
 /* The system's NATS topology, defined once: the streams, the workers' durable
  * consumers and every subject (commands, answers, status events, RPCs, dead
- * letters). lib/bus.c creates streams and consumers from it, lib/discovery.c
- * announces it, the orchestrator serves its RPC subjects, the codec checks that
- * a message came on a subject its type travels on, and `topology-users` prints
- * the NATS users and their permissions from it. */
+ * letters, each user's inboxes). lib/bus.c creates streams and consumers from
+ * it (food-setup, the operators' step) and waits for them (every service),
+ * lib/discovery.c announces it, the orchestrator serves its RPC subjects, and
+ * the codec checks that a message came on a subject its type travels on. The
+ * NATS users' permissions (deploy/helm/food-saga/charts/nats/files/auth.conf)
+ * follow it; test/e2e/nats-permissions.test.mjs holds them to it. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,6 +48,11 @@ int topo_status_subject(char *buf, size_t cap, const char *order_id); /* food.or
 int topo_rpc_subject(char *buf, size_t cap, int shard, const char *verb); /* food.rpc.orders.<shard>.<verb> */
 int topo_rpc_shard_wildcard(char *buf, size_t cap, int shard);            /* food.rpc.orders.<shard>.* */
 int topo_dlq_subject(char *buf, size_t cap, const char *durable);         /* food.dlq.<durable> */
+/* The inbox prefix of NATS user `user`: _INBOX_<user>. Its replies (requests, JetStream API answers,
+ * pull deliveries) come on <prefix>.<nuid>..., which only that user may subscribe to; the default
+ * "_INBOX." stays the operators' tools' (and every service may answer there: $SRV discovery). */
+#define TOPO_INBOX_PREFIX "_INBOX_"
+int topo_inbox_prefix(char *buf, size_t cap, const char *user);
 
 /* NATS subject matching of `subject` against `pattern` ('*' one token, '>' the rest). */
 bool topo_subject_matches(const char *pattern, const char *subject);

@@ -404,6 +404,17 @@ class Platform {
                 return { exists: Boolean(st), n, messages };
         }
 
+        // Runs food-setup as the operators' admin, as local mode and the chart's Job do: creates or updates the
+        // NATS streams and durable consumers (lib/topology.c).
+        async setupNats() {
+                const bin = path.join(BUILD_DIR, 'lib/food-setup');
+                if (!fs.existsSync(bin)) throw new Error(`not built: ${bin} (BUILD_DIR=${BUILD_DIR})`);
+                await execFileP(bin, [], {
+                        env: { ...process.env, NATS_URL: this.natsUrl, ...this.natsCredentials('admin'), LOG_LEVEL: 'warn' },
+                        timeout: 20_000,
+                });
+        }
+
         // NATS_USER and NATS_PASSWORD of `user` (a service name of NATS_USERS).
         natsCredentials(user) {
                 if (!this.natsPasswords?.[user]) return {};
@@ -495,6 +506,8 @@ class Platform {
                 if (wanted.has('nats')) infra.push(await this.startNats());
                 if (wanted.has('pg')) infra.push(await this.startPg());
                 await Promise.all(infra.map((p) => p.waitReady()));
+                // The operators' set-up step: the streams and durables, which no service may create.
+                if (wanted.has('nats')) await this.setupNats();
                 if (wanted.has('pg')) {
                         await this.sql('CREATE ROLE food LOGIN', 'postgres');
                         await this.sql('CREATE DATABASE food OWNER food', 'postgres');

@@ -260,6 +260,9 @@ for _ in $(seq 300); do
 done
 http_ok "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" || die "nats-server not ready after 30 s; see $logs/nats.log"
 say "nats-server (JetStream in $STATE_DIR/nats) on $NATS_URL"
+# The operators' set-up step: streams and durable consumers, created as admin (no service may create them).
+NATS_URL=$NATS_URL NATS_USER=admin NATS_PASSWORD=${nats_password[ADMIN]} "$BUILD_DIR/lib/food-setup" >>"$logs/food-setup.log" 2>&1 ||
+        die "food-setup could not create the NATS streams and consumers; see $logs/food-setup.log"
 
 start_pg
 [ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = 'food'")" = 1 ] || psql_admin 'CREATE ROLE food LOGIN'

@@ -5,7 +5,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startPlatform } from '../harness.mjs';
+import fs from 'node:fs';
+import { natsSend, startPlatform } from '../harness.mjs';
 import { catalog, placeOrder } from '../flows.mjs';
 
 const PROBE = 'permission-probe';
@@ -80,7 +81,7 @@ describe('NATS users and permissions', () => {
                 try {
                         assert.equal(c.hello, 'PONG');
                         // Its own lane and inboxes: accepted.
-                        assert.equal(await c.send('SUB _INBOX.probe 1\r\n'), 'PONG');
+                        assert.equal(await c.send('SUB _INBOX_payment.probe 1\r\n'), 'PONG');
                         // Its answers to the orchestrator: accepted.
                         assert.equal(await c.send('PUB food.ans.orch_probe 0\r\n\r\n'), 'PONG');
                         // Commands (its own or another's), the RPC lane, the status events, another durable's messages,
@@ -104,6 +105,81 @@ describe('NATS users and permissions', () => {
                 assert.deepEqual(names, ['FOOD_ADVISORY', 'FOOD_CMD', 'FOOD_DLQ', 'FOOD_ORDER']);
                 const store = (await catalog(p)).find((s) => s.menu.length >= 1);
                 await placeOrder(p, await p.token('perm-customer'), store, [[store.menu[0], 1]]);
+        });
+
+        // Every service user: its own inboxes only, nobody else's (nor the operators' default _INBOX.>); no forged
+        // answer into the gateway's inboxes (only the orchestrator answers there); no stream created, updated,
+        // purged or deleted, no durable created or re-pointed (food-setup does that, as admin).
+        it('keeps every service to its own inboxes and out of stream and consumer management', async () => {
+                const services = ['orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'gateway'];
+                const workers = ['payment', 'store', 'delivery', 'coupon', 'notification'];
+                for (const user of services) {
+                        const c = await natsProbe(p.natsUrl, user, p.natsPasswords[user]);
+                        try {
+                                assert.equal(c.hello, 'PONG', user);
+                                assert.equal(await c.send(`SUB _INBOX_${user}.probe.* 1\r\n`), 'PONG', `${user} reads its own inbox`);
+                                const others = services.filter((u) => u !== user).map((u) => `_INBOX_${u}.>`);
+                                for (const subject of ['_INBOX.>', '_INBOX.*', '_INBOX.abc.1', '_INBOX_*.>', '>', ...others]) {
+                                        const answer = await c.send(`SUB ${subject} 2\r\n`);
+                                        assert.match(answer, /Permissions Violation for Subscription/, `${user} subscribes to ${subject}: ${answer}`);
+                                }
+                                const refused = [
+                                        ...(user === 'orchestrator' ? [] : ['_INBOX_gateway.abc.1', '_INBOX_admin.abc.1']),
+                                        ...services.filter((u) => u !== 'gateway' && u !== 'admin').map((u) => `_INBOX_${u}.abc.1`),
+                                        '$JS.API.STREAM.CREATE.FOOD_EVIL', '$JS.API.STREAM.UPDATE.FOOD_ORDER', '$JS.API.STREAM.UPDATE.FOOD_CMD',
+                                        '$JS.API.STREAM.PURGE.FOOD_ORDER', '$JS.API.STREAM.DELETE.FOOD_DLQ', '$JS.API.STREAM.MSG.DELETE.FOOD_ORDER',
+                                        ...workers.flatMap((w) => [`$JS.API.CONSUMER.DURABLE.CREATE.FOOD_CMD.${w}`, `$JS.API.CONSUMER.CREATE.FOOD_CMD.${w}`,
+                                                `$JS.API.CONSUMER.CREATE.FOOD_CMD.${w}.food.cmd.${w}`, `$JS.API.CONSUMER.DELETE.FOOD_CMD.${w}`]),
+                                        '$JS.API.CONSUMER.CREATE.FOOD_CMD', '$JS.API.CONSUMER.DURABLE.CREATE.FOOD_ORDER.evil',
+                                ];
+                                for (const subject of refused) {
+                                        const answer = await c.send(`PUB ${subject} 0\r\n\r\n`);
+                                        assert.match(answer, /Permissions Violation for Publish/, `${user} publishes to ${subject}: ${answer}`);
+                                }
+                                // Answers to the operators' discovery requests (nats micro ls, default inboxes): allowed.
+                                assert.equal(await c.send('PUB _INBOX.AbCdEfGhIjKlMnOpQrStUv.1 0\r\n\r\n'), 'PONG', `${user} answers $SRV discovery`);
+                        } finally {
+                                c.close();
+                        }
+                }
+                // The orchestrator answers the gateway's RPCs: its only way into another user's inbox.
+                const o = await natsProbe(p.natsUrl, 'orchestrator', p.natsPasswords.orchestrator);
+                try {
+                        assert.equal(await o.send('PUB _INBOX_gateway.abc.1 0\r\n\r\n'), 'PONG');
+                } finally {
+                        o.close();
+                }
+                // The gateway may create ephemeral consumers on the archive (its analytics reads), never a durable there:
+                // nats-server refuses a durable name on that subject.
+                const g = await natsProbe(p.natsUrl, 'gateway', p.natsPasswords.gateway);
+                try {
+                        const body = JSON.stringify({ stream_name: 'FOOD_ORDER', config: { durable_name: 'evil', deliver_policy: 'all', ack_policy: 'none' } });
+                        assert.equal(await g.send(`PUB $JS.API.CONSUMER.CREATE.FOOD_ORDER _INBOX_gateway.probe ${Buffer.byteLength(body)}\r\n${body}\r\n`), 'PONG');
+                } finally {
+                        g.close();
+                }
+                const jsz = await (await fetch(`${p.natsMonitorUrl}/jsz?consumers=true`)).json();
+                const consumers = jsz.account_details.flatMap((a) => a.stream_detail.flatMap((st) => (st.consumer_detail || []).map((cd) => `${st.name}/${cd.name}`))).sort();
+                assert.deepEqual(consumers, workers.map((w) => `FOOD_CMD/${w}`).sort(), 'the topology\'s durables and nothing else');
+                const names = jsz.account_details.flatMap((a) => a.stream_detail.map((st) => st.name)).sort();
+                assert.deepEqual(names, ['FOOD_ADVISORY', 'FOOD_CMD', 'FOOD_DLQ', 'FOOD_ORDER']);
+                // The platform still works after all that.
+                const store = (await catalog(p)).find((st) => st.menu.length >= 1);
+                await placeOrder(p, await p.token('perm-customer-2'), store, [[store.menu[0], 1]]);
+        });
+
+        it('a worker whose durable does not exist waits, unready, for the set-up step', async () => {
+                const admin = p.natsAdminUrl;
+                const [gone] = await natsSend(admin, [{ subject: '$JS.API.CONSUMER.DELETE.FOOD_CMD.coupon', payload: '' }]);
+                assert.match(gone.payload.toString(), /"success":\s*true/, `delete: ${gone.payload}`);
+                const [coupon] = p.find('coupon');
+                await coupon.stop();
+                coupon.spawn();
+                await p.waitFor(() => fs.readFileSync(coupon.log, 'utf8').includes('coupon does not exist: waiting for the operators\' set-up step'), 10_000);
+                const ready = await fetch(coupon.readyUrl).then((r) => r.status, () => 0);
+                assert.notEqual(ready, 200, 'the coupon worker is not ready without its durable');
+                await p.setupNats();
+                await coupon.waitReady();
         });
 
         it('refuses the gateway anything but its RPCs and status events', async () => {
