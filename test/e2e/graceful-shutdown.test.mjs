@@ -103,8 +103,9 @@ describe('graceful shutdown', () => {
                 const answers = await Promise.all(inflight);
                 for (const a of answers) {
                         if (a.status === 'fulfilled') assert.equal(a.value.status, 200, `an in-flight request: ${a.value.status}`);
-                        // Sent after the listener closed: refused, never half-answered.
-                        else assert.match(a.reason.message, /ECONNREFUSED|other side closed|ECONNRESET/);
+                        // Sent after the listener closed: refused, never half-answered (EPIPE: the kernel had
+                        // queued the connection, the closing listener dropped it before the request was written).
+                        else assert.match(a.reason.message, /ECONNREFUSED|other side closed|ECONNRESET|EPIPE/);
                 }
                 assert.ok(answers.some((a) => a.status === 'fulfilled'), 'no in-flight request was answered');
                 const ended = await Promise.race([Promise.all(streams.map((s) => s.ended)), new Promise((r) => setTimeout(() => r(false), 5000))]);
