@@ -13,9 +13,9 @@
 #define DEV_TOKEN_TTL_S (24 * 3600)
 
 /* NATS connected, the catalog loaded, and PostgreSQL answering service_ready's
- * bounded ping on the process's own readiness connection: an HTTP thread's
- * read-model connection may not exist yet, and opening one can take as long
- * as the connect timeout when the server hangs. */
+ * bounded ping on the process's own readiness connection: the pool's sessions
+ * may all be busy (or not opened yet), and opening one can take as long as the
+ * connect timeout when the server hangs. */
 bool gateway_ready(Gateway *gw) {
         return catalog_loaded(gw->catalog) && service_ready(&gw->svc);
 }
