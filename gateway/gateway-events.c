@@ -49,11 +49,13 @@ int events_setup(void) {
                 r = config_int("SSE_HEARTBEAT_S", 15, 1, 3600, &events_cfg.heartbeat_s);
         if (r == 0)
                 r = config_int("SSE_REFUND_WAIT_S", 60, 0, 3600, &events_cfg.refund_wait_s);
-        if (r == 0 && streamcap_new(&events_cap, (size_t)events_cfg.max_streams, (size_t)events_cfg.max_per_customer) < 0)
+        if (r == 0 &&
+            streamcap_new(&events_cap, (size_t)events_cfg.max_streams, (size_t)events_cfg.max_per_customer) < 0)
                 r = -ENOMEM;
         m_open = metrics_gauge("gateway_sse_open_streams", "Live order event streams open");
-        m_refused_customer = metrics_counter("gateway_sse_refused_per_customer_total",
-                                             "Live event streams refused with 429: the subject had SSE_MAX_PER_CUSTOMER open");
+        m_refused_customer =
+                metrics_counter("gateway_sse_refused_per_customer_total",
+                                "Live event streams refused with 429: the subject had SSE_MAX_PER_CUSTOMER open");
         return r;
 }
 

@@ -124,7 +124,8 @@ void store_issue_coupon(Request *rq) {
         json_t *coupon;
 
         /* Counted once the caller is the store's owner: nobody else can spend a store's coupon budget. */
-        if (store_owner_check(rq, false) < 0 || !ratelimit_check(rq->gw->coupon_limit, rq->x, RATELIMIT_COUPONS, rq->arg[0]) ||
+        if (store_owner_check(rq, false) < 0 ||
+            !ratelimit_check(rq->gw->coupon_limit, rq->x, RATELIMIT_COUPONS, rq->arg[0]) ||
             routes_body(rq, &text, &len) < 0)
                 goto out;
         if (gjson_parse_coupon(text, len, &body, &problem) != 0) {

@@ -37,7 +37,7 @@ typedef struct {
         int64_t rate_limit_burst;   /* RATE_LIMIT_BURST: requests a client may send at once */
         int64_t order_rate_per_min; /* ORDER_RATE_PER_MIN: POST /orders per customer per minute; 0 = no limit */
         int64_t order_rate_burst;   /* ORDER_RATE_BURST: orders a customer may place at once */
-        int64_t coupon_rate_per_min; /* COUPON_RATE_PER_MIN: POST /stores/{id}/coupons per store per minute; 0 = no limit */
+        int64_t coupon_rate_per_min; /* COUPON_RATE_PER_MIN: coupons per store per minute; 0 = no limit */
         int64_t coupon_rate_burst;  /* COUPON_RATE_BURST: coupons a store may issue at once */
         int64_t pg_pool;            /* GATEWAY_PG_POOL: PostgreSQL sessions the HTTP threads share */
         int64_t pg_wait_ms;         /* GATEWAY_PG_WAIT_MS: longest wait for a free session, then 503 */

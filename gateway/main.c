@@ -51,7 +51,8 @@ int main(void) {
                         log_info("catalog loaded: %zu stores", catalog_store_count(gw.catalog));
         }
         if (r == 0)
-                r = pgpool_new(&gw.pgpool, gw.svc.cfg.database_url, "catalog", (size_t)gw.cfg.pg_pool, gw.cfg.pg_wait_ms);
+                r = pgpool_new(&gw.pgpool, gw.svc.cfg.database_url, "catalog", (size_t)gw.cfg.pg_pool,
+                               gw.cfg.pg_wait_ms);
         if (r == 0)
                 r = readmodel_new(&gw.readmodel, gw.pgpool);
         if (r == 0 && gw.cfg.rate_limit_rps > 0)

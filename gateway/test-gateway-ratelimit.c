@@ -1,4 +1,5 @@
-/* Unit test of the token buckets: bursts, refill per second and per minute, Retry-After, independent keys, bounded table. */
+/* Unit test of the token buckets: bursts, refill per second and per minute, Retry-After, independent keys, a
+ * bounded table. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -39,14 +39,16 @@ int main(void) {
         CHECK(r == STREAMCAP_TOTAL_FULL, "alice with all taken: expected STREAMCAP_TOTAL_FULL, got %d", r);
         /* A release frees a slot of the total and of the key. */
         streamcap_release(c, "alice");
-        CHECK(streamcap_held(c, "alice") == 1, "alice after a release: expected 1, got %zu", streamcap_held(c, "alice"));
+        CHECK(streamcap_held(c, "alice") == 1, "alice after a release: expected 1, got %zu",
+              streamcap_held(c, "alice"));
         CHECK(streamcap_acquire(c, "alice") == 0, "alice again after her release: expected 0");
         streamcap_release(c, "dave");
         CHECK(streamcap_held(c, "dave") == 0, "dave after his release: expected 0, got %zu", streamcap_held(c, "dave"));
         CHECK(streamcap_acquire(c, "erin") == 0, "erin in dave's freed entry: expected 0");
         /* Everyone leaves: the count returns to 0 and the entries are reusable by new keys. */
-        for (const char *const *k = (const char *const[]){"alice", "alice", "bob", "bob", "carol", "erin", NULL}; *k; k++)
-                streamcap_release(c, *k);
+        static const char *const leaving[] = {"alice", "alice", "bob", "bob", "carol", "erin"};
+        for (size_t i = 0; i < sizeof(leaving) / sizeof(leaving[0]); i++)
+                streamcap_release(c, leaving[i]);
         CHECK(streamcap_open(c) == 0, "open after every release: expected 0, got %zu", streamcap_open(c));
         for (int i = 0; i < 6; i++) {
                 snprintf(key, sizeof(key), "k%d", i);
