@@ -227,8 +227,13 @@ for (const which of Object.keys(RENDERS)) {
                                 assert.equal(env.HEALTH_PORT.value, String(port));
                         }
                         if (comp !== 'sandbox-psp') {
-                                if (bin.database) assert.equal(env.PGPASSWORD?.valueFrom.secretKeyRef.key, 'database-password', `${comp}: PGPASSWORD`);
-                                else assert.equal(env.PGPASSWORD, undefined, `${comp} uses no PostgreSQL: no database password`);
+                                if (bin.database) {
+                                        assert.equal(env.PGPASSWORD?.valueFrom.secretKeyRef.key, `database-password-${comp}`, `${comp}: PGPASSWORD, its own role's`);
+                                        assert.match(env.DATABASE_URL?.value, new RegExp(`^postgresql://food_${comp}@`), `${comp}: DATABASE_URL, its own role`);
+                                } else {
+                                        assert.equal(env.PGPASSWORD, undefined, `${comp} uses no PostgreSQL: no database password`);
+                                        assert.equal(env.DATABASE_URL, undefined, `${comp} uses no PostgreSQL: no DATABASE_URL`);
+                                }
                                 assert.equal(env.NATS_USER?.value, comp, `${comp}: its own NATS user`);
                                 assert.ok(AUTH[comp], `${comp}: NATS user ${comp} is not in auth.conf`);
                                 assert.equal(env.NATS_PASSWORD.valueFrom.secretKeyRef.key, `nats-password-${comp}`);
@@ -246,13 +251,8 @@ for (const which of Object.keys(RENDERS)) {
                 const cm = byKind(objects(which), 'ConfigMap').find((x) => x.metadata.name === 'rel-food-saga-config');
                 for (const k of Object.keys(cm.data)) assert.ok(ENV.has(k), `ConfigMap key ${k} is read by no code`);
                 assert.equal(cm.data.HEALTH_BIND, '0.0.0.0');
-                if (which === 'default') {
-                        assert.equal(cm.data.NATS_URL, 'nats://rel-nats:4222');
-                        assert.equal(cm.data.DATABASE_URL, 'postgresql://food@rel-postgresql:5432/food');
-                } else {
-                        assert.equal(cm.data.NATS_URL, 'nats://nats.messaging.svc:4222');
-                        assert.equal(cm.data.DATABASE_URL, 'postgresql://food@pg.databases.svc:5432/food?sslmode=require');
-                }
+                assert.equal(cm.data.DATABASE_URL, undefined, 'DATABASE_URL is each process\'s own, not shared');
+                assert.equal(cm.data.NATS_URL, which === 'default' ? 'nats://rel-nats:4222' : 'nats://nats.messaging.svc:4222');
         });
 
         test(`${which} render: HPAs target the gateway's and every worker's Deployment`, () => {
@@ -336,13 +336,20 @@ for (const which of Object.keys(RENDERS)) {
                 if (which === 'external') {
                         assert.equal(ing.spec.ingressClassName, 'traefik');
                         assert.deepEqual(ing.spec.tls, [{ secretName: 'food-tls', hosts: ['api.food.example'] }]);
-                } else assert.equal(ing.spec.tls, undefined);
+                        assert.equal(ing.metadata.annotations['cert-manager.io/cluster-issuer'], 'letsencrypt-prod');
+                } else {
+                        assert.deepEqual(ing.spec.tls, [{ secretName: 'rel-food-saga-tls', hosts: ['food-saga.example.com'] }], 'TLS by default');
+                        assert.equal(ing.metadata.annotations['nginx.ingress.kubernetes.io/force-ssl-redirect'], 'true');
+                }
         });
 }
 
 test('no secret in plain values: values.yaml holds none, the Secret is generated or existing', () => {
         const values = YAML.parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
         assert.deepEqual(values.secrets, { jwtSecret: '', databasePassword: '', pspApiKey: '', notifyApiKey: '' });
+        const secretKeys = Object.keys(byKind(objects('default'), 'Secret')[0].data);
+        for (const c of Object.keys(BIN).filter((b) => BIN[b].database))
+                assert.ok(secretKeys.includes(`database-password-${c}`), `the Secret has no database-password-${c}`);
         const walk = (o, p) => {
                 for (const [k, v] of Object.entries(o ?? {})) {
                         if (v && typeof v === 'object') walk(v, `${p}.${k}`);
@@ -372,11 +379,30 @@ test('the helm test hook places and follows an order only when a card can be pai
         const d = hook(objects('default'));
         const e = hook(objects('external'));
         const card = (p) => p.spec.containers[0].env.find((x) => x.name === 'CARD_TOKEN').value;
+        for (const p of [d, e]) {
+                // Pinned by digest; the signing key only in the init container, which shares nothing but the tokens.
+                for (const c of [...p.spec.initContainers, ...p.spec.containers]) assert.match(c.image, /^[^@\s]+@sha256:[0-9a-f]{64}$/, `${c.name}: image not pinned by digest`);
+                const [mint] = p.spec.initContainers;
+                assert.equal(mint.env.find((x) => x.name === 'JWT_SECRET').valueFrom.secretKeyRef.key, 'jwt-secret');
+                for (const c of p.spec.containers) {
+                        assert.ok(!JSON.stringify(c).includes('jwt-secret') && !(c.env || []).some((x) => /JWT/.test(x.name)), `${c.name}: holds the signing key`);
+                        assert.ok(!(c.envFrom || []).length, `${c.name}: envFrom`);
+                        assert.deepEqual(c.volumeMounts.map((m) => m.name).sort(), ['scripts', 'tokens']);
+                        assert.ok(c.volumeMounts.every((m) => m.readOnly), `${c.name}: writable mount`);
+                }
+                const vols = Object.fromEntries(p.spec.volumes.map((v) => [v.name, v]));
+                assert.equal(vols.tokens.emptyDir.medium, 'Memory');
+                assert.ok(!p.spec.volumes.some((v) => v.secret || v.projected), 'the test pod mounts a Secret');
+                assert.equal(Number(mint.env.find((x) => x.name === 'TOKEN_TTL_S').value), 120 + 60, 'tokens live for the test\'s time only');
+        }
+        assert.throws(() => render(['--set', 'tests.image.digest=latest']), /schema/, 'a test image without a digest');
         assert.equal(card(d), '', 'no sandbox: no order against a real provider');
         assert.equal(card(e), 'tok_ok');
         assert.equal(d.spec.containers[0].env.find((x) => x.name === 'GATEWAY').value, 'http://rel-food-saga-gateway:8080');
         const cm = byKind(objects('default'), 'ConfigMap').find((x) => x.metadata.annotations?.['helm.sh/hook'] === 'test');
         assert.equal(cm.data['test-order.mjs'], fs.readFileSync(path.join(CHART, 'files/test-order.mjs'), 'utf8'));
+        assert.equal(cm.data['mint-test-tokens.mjs'], fs.readFileSync(path.join(CHART, 'files/mint-test-tokens.mjs'), 'utf8'));
+        assert.doesNotMatch(cm.data['test-order.mjs'], /JWT_SECRET|createHmac/, 'the test script signs nothing');
 });
 
 test('NOTES.txt tells how to reach the API and how to use the nats CLI against the release', () => {
@@ -389,7 +415,7 @@ test('NOTES.txt tells how to reach the API and how to use the nats CLI against t
                 fs.writeFileSync(path.join(copy, 'templates/zz-notes.yaml'),
                         'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes-render}\ndata:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | toJson }}\n');
                 const notes = render(['--show-only', 'templates/zz-notes.yaml'], copy)[0].data.notes;
-                for (const want of ['port-forward svc/rel-food-saga-gateway 8080:8080', 'http://food-saga.example.com/', 'nats stream ls',
+                for (const want of ['port-forward svc/rel-food-saga-gateway 8080:8080', 'https://food-saga.example.com/', 'nats stream ls',
                         'nats consumer info FOOD_CMD payment', "nats sub 'food.>'", 'nats micro ls', 'natsio/nats-box', 'NATS_URL=nats://rel-nats:4222',
                         'app.kubernetes.io/instance=rel', 'NO PAYMENT PROVIDER'])
                         assert.ok(notes.includes(want), `NOTES lacks ${want}:\n${notes}`);
@@ -451,4 +477,108 @@ test('openapi.yaml passes @redocly/cli lint', () => {
         } catch (e) {
                 assert.fail(`redocly lint openapi.yaml:\n${e.stdout}${e.stderr}`);
         }
+});
+
+// The gateway's route table (gateway/gateway-router.c): [{method, pattern, devOnly}].
+function gatewayRoutes() {
+        const table = read('gateway/gateway-router.c').match(/static const Route router_routes\[\] = \{([\s\S]*?)\n\};/)[1];
+        return [...table.matchAll(/\{"([A-Z]+)", "([^"]+)", [^,]+, \w+, (true|false)\}/g)].map((m) => ({ method: m[1], pattern: m[2], devOnly: m[3] === 'true' }));
+}
+// Whether a Kubernetes Ingress path reaches `url` (Prefix: whole segments; Exact: the path itself).
+function ingressReaches(paths, url) {
+        return paths.some((p) => (p.pathType === 'Exact' ? url === p.path
+                : p.path === '/' || url === p.path || url.startsWith(`${p.path.replace(/\/$/, '')}/`)));
+}
+
+test('the Ingress routes every API and UI route of the gateway, and never /metrics, /healthz, /readyz (nor /auth/dev-token unless DEV_TOKENS)', () => {
+        const routes = gatewayRoutes();
+        assert.ok(routes.length > 20, `only ${routes.length} routes parsed`);
+        const internal = ['/metrics', '/healthz', '/readyz'];
+        for (const p of internal) assert.ok(routes.some((r) => r.pattern === p), `${p} is no gateway route any more`);
+        for (const [args, devTokens] of [[[], false], [['--set', 'gateway.devTokens=true'], true], [['-f', EXTERNAL], false]]) {
+                const [ing] = byKind(render(args), 'Ingress');
+                for (const rule of ing.spec.rules) {
+                        const paths = rule.http.paths;
+                        for (const r of routes) {
+                                const url = r.pattern.replace(/\*/g, 'x_1');
+                                const want = !internal.includes(r.pattern) && (!r.devOnly || devTokens);
+                                assert.equal(ingressReaches(paths, url), want, `${r.method} ${url} ${want ? 'not routed' : 'routed'} by the Ingress (${args.join(' ')})`);
+                        }
+                        for (const p of internal) for (const url of [p, `${p}/`, `${p}/x`]) assert.ok(!ingressReaches(paths, url), `${url} routed`);
+                        assert.ok(!paths.some((p) => p.pathType === 'ImplementationSpecific'), 'ImplementationSpecific paths: matching left to the controller');
+                }
+        }
+});
+
+test('Ingress TLS: on by default, a named Secret or cert-manager, HSTS; turned off only explicitly', () => {
+        const ing = (args) => byKind(render(args), 'Ingress')[0];
+        const values = YAML.parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
+        assert.equal(values.ingress.tls.enabled, true);
+        assert.equal(values.ingress.hsts.enabled, true);
+        const off = ing(['--set', 'ingress.tls.enabled=false']);
+        assert.equal(off.spec.tls, undefined, 'ingress.tls.enabled=false: plain HTTP');
+        assert.equal(off.metadata.annotations, undefined);
+        const issuer = ing(['--set', 'ingress.tls.certManager.issuer=ca', '--set', 'ingress.tls.certManager.issuerKind=Issuer', '--set', 'ingress.tls.secretName=mine']);
+        assert.equal(issuer.metadata.annotations['cert-manager.io/issuer'], 'ca');
+        assert.equal(issuer.spec.tls[0].secretName, 'mine');
+        const snippet = ing(['--set', 'ingress.hsts.nginxSnippet=true'])
+                .metadata.annotations['nginx.ingress.kubernetes.io/configuration-snippet'];
+        assert.equal(snippet, 'more_set_headers "Strict-Transport-Security: max-age=31536000; includeSubDomains";');
+        assert.equal(ing(['--set', 'ingress.hsts.nginxSnippet=true', '--set', 'ingress.hsts.enabled=false'])
+                .metadata.annotations['nginx.ingress.kubernetes.io/configuration-snippet'], undefined);
+        assert.equal(ing(['--set-string', 'ingress.annotations.nginx\\.ingress\\.kubernetes\\.io/force-ssl-redirect=false'])
+                .metadata.annotations['nginx.ingress.kubernetes.io/force-ssl-redirect'], 'false', 'values\' annotations win');
+        assert.throws(() => render(['--set', 'ingress.tls=null']), /tls|schema/);
+});
+
+test('PostgreSQL: every process connects as its own role, never a superuser nor the bundled server\'s admin; the bundled server runs the roles script', () => {
+        for (const which of Object.keys(RENDERS)) {
+                const objs = objects(which);
+                const pg = byKind(objs, 'StatefulSet').find((x) => x.metadata.labels['app.kubernetes.io/name'] === 'postgresql');
+                const admin = pg?.spec.template.spec.containers[0].env.find((e) => e.name === 'POSTGRES_USER').value;
+                const users = new Set();
+                for (const [o, spec] of podSpecs(objs)) {
+                        if (o === pg) continue;
+                        for (const c of spec.containers) {
+                                const env = Object.fromEntries((c.env || []).map((e) => [e.name, e]));
+                                if (!env.DATABASE_URL) continue;
+                                const url = new URL(env.DATABASE_URL.value);
+                                const comp = component(o);
+                                assert.equal(url.username, `food_${comp}`, `${comp}: DSN user`);
+                                assert.ok(!['postgres', 'food', admin].includes(url.username), `${comp}: superuser or admin in the DSN`);
+                                assert.equal(url.password, '', `${comp}: a password in the DSN`);
+                                assert.equal(env.PGPASSWORD.valueFrom.secretKeyRef.key, `database-password-${comp}`);
+                                users.add(url.username);
+                        }
+                }
+                assert.deepEqual([...users].sort(), Object.keys(BIN).filter((b) => BIN[b].database).map((b) => `food_${b}`).sort(), `${which}: one role per stateful process`);
+                for (const cm of byKind(objs, 'ConfigMap')) for (const v of Object.values(cm.data || {})) assert.doesNotMatch(String(v), /postgresql:\/\/(food|postgres)@/, `${cm.metadata.name}: admin DSN`);
+                const roles = byKind(objs, 'ConfigMap').find((x) => x.metadata.name === 'rel-postgresql-roles');
+                assert.equal(roles.data['postgresql-roles.sql'], fs.readFileSync(path.join(CHART, 'files/postgresql-roles.sql'), 'utf8'));
+                if (which !== 'default') continue;
+                const c = pg.spec.template.spec.containers[0];
+                assert.deepEqual(c.env.filter((e) => e.name.startsWith('FOOD_PG_PW_')).map((e) => [e.name, e.valueFrom.secretKeyRef.key]).sort(),
+                        [...users].map((u) => u.slice('food_'.length)).map((s) => [`FOOD_PG_PW_${s.toUpperCase()}`, `database-password-${s}`]).sort());
+                assert.match(c.lifecycle.postStart.exec.command.join(' '), /psql .*-f \/etc\/food-saga\/postgresql-roles\.sql/);
+                assert.ok(c.volumeMounts.some((m) => m.mountPath === '/etc/food-saga' && pg.spec.template.spec.volumes.find((v) => v.name === m.name).configMap.name === 'rel-postgresql-roles'));
+        }
+});
+
+test('external PostgreSQL: sslmode=verify-full with the CA Secret mounted as sslrootcert; verify-* without a CA is refused', () => {
+        for (const [o, spec] of podSpecs(objects('external'))) {
+                const [c] = spec.containers;
+                const url = (c.env || []).find((e) => e.name === 'DATABASE_URL')?.value;
+                if (!url) continue;
+                const q = new URL(url).searchParams;
+                assert.equal(q.get('sslmode'), 'verify-full', o.metadata.name);
+                const mount = c.volumeMounts.find((m) => q.get('sslrootcert').startsWith(`${m.mountPath}/`));
+                assert.ok(mount?.readOnly, `${o.metadata.name}: sslrootcert not on a read-only mount`);
+                const vol = spec.volumes.find((v) => v.name === mount.name);
+                assert.equal(vol.secret.secretName, 'pg-ca');
+                assert.equal(`${mount.mountPath}/${vol.secret.items[0].path}`, q.get('sslrootcert'));
+        }
+        const ext = ['--set', 'postgresql.enabled=false', '--set', 'externalPostgresql.host=pg'];
+        assert.throws(() => render([...ext, '--set', 'externalPostgresql.sslmode=verify-full']), /schema|caSecret/);
+        const plain = render([...ext, '--set', 'externalPostgresql.sslmode=require']);
+        for (const [o, spec] of podSpecs(plain)) assert.ok(!(spec.volumes || []).some((v) => v.name === 'postgresql-ca'), `${o.metadata.name}: a CA volume without caSecret`);
 });

@@ -13,7 +13,7 @@ import { startPlatform } from '../harness.mjs';
 import { ROOT, CHART } from './tools.mjs';
 
 const execFileP = promisify(execFile);
-const SCRIPT = path.join(CHART, 'files/postgresql-roles.sql');
+const SCRIPT = process.env.FOOD_ROLES_SQL || path.join(CHART, 'files/postgresql-roles.sql'); // a variant, to check that this test catches it
 const read = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
 const PSQL = ['/usr/bin/psql', '/usr/lib/postgresql/15/bin/psql'].find((p) => fs.existsSync(p)) || 'psql';
 
@@ -145,7 +145,7 @@ test('fresh database: each role migrates its own schemas and nothing else; the g
         await migrate(role('notification'), 'fresh', 'notification', 'notification', migrationDir('notification'),
                 [['900_test.sql', 'ALTER TABLE notification.notifications ADD COLUMN test_col int; CREATE TABLE notification.test_t (x serial)']]);
         await migrate(role('orchestrator'), 'fresh', 'notification', 'orchestrator,readmodel,notification', migrationDir('notification'),
-                [['900_test.sql', ''], ['901_test.sql', 'ALTER TABLE notification.test_t ADD COLUMN y int; DROP TABLE notification.test_t']]);
+                [['900_test.sql', ''], ['901_test.sql', 'ALTER TABLE notification.test_t ADD COLUMN y int']]);
         await applyScript('fresh');
         await checkRoles('fresh');
         // The roles' passwords are the ones given (scram hashes set), never a superuser's.

@@ -1,23 +1,19 @@
 // `helm test` of food-saga (also run by test/helm against a local platform): the gateway answers /healthz,
 // /readyz and the catalog; with CARD_TOKEN set, one order is placed, accepted, cooked, picked, delivered and
-// confirmed through the public API with tokens signed by JWT_SECRET, and followed until COMPLETED.
-// Node 20, built-in modules only. Env: GATEWAY (base URL), JWT_SECRET, CARD_TOKEN (may be empty).
-import { createHmac, randomUUID } from 'node:crypto';
+// confirmed through the public API with the tokens mint-test-tokens.mjs wrote to TOKENS_FILE (this script never
+// sees the signing key), and followed until COMPLETED.
+// Node 20, built-in modules only. Env: GATEWAY (base URL), TOKENS_FILE, CARD_TOKEN (may be empty).
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const GATEWAY = process.env.GATEWAY;
-const SECRET = process.env.JWT_SECRET;
+const TOKENS_FILE = process.env.TOKENS_FILE;
 const CARD = process.env.CARD_TOKEN || '';
 const WAIT_MS = 60_000; // bound of each asynchronous step (read model, delivery opening)
 
 function log(msg) {
         console.log(`test-order: ${msg}`);
-}
-
-function token(claims) {
-        const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-        const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ ...claims, exp: Math.floor(Date.now() / 1000) + 600 })}`;
-        return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
 }
 
 async function call(method, path, { tok, body, headers = {} } = {}) {
@@ -51,7 +47,8 @@ async function until(what, fn) {
 }
 
 async function main() {
-        if (!GATEWAY || !SECRET) throw new Error('GATEWAY and JWT_SECRET are required');
+        if (!GATEWAY || !TOKENS_FILE) throw new Error('GATEWAY and TOKENS_FILE are required');
+        const tokens = JSON.parse(readFileSync(TOKENS_FILE, 'utf8'));
         await until('gateway /readyz', async () => (await call('GET', '/readyz').catch(() => ({}))).status === 200);
         await expect('GET', '/healthz', 200);
         const stores = await expect('GET', '/stores', 200);
@@ -66,10 +63,9 @@ async function main() {
                 return;
         }
 
-        const run = randomUUID().slice(0, 8);
-        const customer = token({ sub: `helm-test-${run}`, role: 'customer' });
-        const owner = token({ sub: `helm-test-owner-${run}`, role: 'store', store_id: store.id });
-        const rider = token({ sub: `helm-test-rider-${run}`, role: 'rider' });
+        const { customer, rider } = tokens;
+        const owner = tokens.stores?.[store.id];
+        if (!customer || !rider || !owner) throw new Error(`${TOKENS_FILE}: no customer, rider or store ${store.id} owner token`);
 
         const order = await expect('POST', '/orders', 201, {
                 tok: customer,

@@ -62,13 +62,31 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* DATABASE_URL without the password: libpq takes it from PGPASSWORD (the Secret). */}}
+{{/* The processes that keep state in PostgreSQL, each with its own login role food_<process>
+     (files/postgresql-roles.sql): the Secret holds a database-password-<process> for each. */}}
+{{- define "food-saga.pgServices" -}}
+orchestrator notification store delivery coupon gateway
+{{- end -}}
+
+{{/* Where the external PostgreSQL's CA certificate is mounted (externalPostgresql.caSecret). */}}
+{{- define "food-saga.pgCaDir" -}}/etc/food-saga/postgresql-ca{{- end -}}
+
+{{/* DATABASE_URL of a process, without the password (libpq takes it from PGPASSWORD, the Secret): its own role;
+     with an external server its sslmode and, for verify-ca/verify-full, the mounted CA. Call with
+     (dict "root" $ "service" "store"). */}}
 {{- define "food-saga.databaseUrl" -}}
-{{- if .Values.postgresql.enabled -}}
-{{- printf "postgresql://food@%s-postgresql:5432/food" .Release.Name -}}
+{{- $v := .root.Values -}}
+{{- if $v.postgresql.enabled -}}
+{{- printf "postgresql://food_%s@%s-postgresql:5432/food" .service .root.Release.Name -}}
 {{- else -}}
-{{- $pg := .Values.externalPostgresql -}}
-{{- printf "postgresql://%s@%s:%d/%s?sslmode=%s" $pg.user (required "externalPostgresql.host is required when postgresql.enabled is false" $pg.host) (int $pg.port) $pg.database $pg.sslmode -}}
+{{- $pg := $v.externalPostgresql -}}
+{{- $url := printf "postgresql://food_%s@%s:%d/%s?sslmode=%s" .service (required "externalPostgresql.host is required when postgresql.enabled is false" $pg.host) (int $pg.port) $pg.database $pg.sslmode -}}
+{{- if $pg.caSecret.name -}}
+{{- $url = printf "%s&sslrootcert=%s/%s" $url (include "food-saga.pgCaDir" .root) $pg.caSecret.key -}}
+{{- else if has $pg.sslmode (list "verify-ca" "verify-full") -}}
+{{- fail (printf "externalPostgresql.sslmode=%s needs externalPostgresql.caSecret.name (the CA that signed the server's certificate)" $pg.sslmode) -}}
+{{- end -}}
+{{- $url -}}
 {{- end -}}
 {{- end -}}
 
@@ -136,13 +154,33 @@ admin orchestrator payment store delivery coupon notification gateway
 {{- if not (has . (list "payment")) }}true{{ end -}}
 {{- end -}}
 
-{{/* The database password of a process that uses PostgreSQL (the ConfigMap has the rest of DATABASE_URL). */}}
-{{- define "food-saga.commonEnv" -}}
+{{/* DATABASE_URL and PGPASSWORD of a process that uses PostgreSQL: its own role and password. Call with
+     (dict "root" $ "service" "store"). */}}
+{{- define "food-saga.pgEnv" -}}
+- name: DATABASE_URL
+  value: {{ include "food-saga.databaseUrl" . | quote }}
 - name: PGPASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ include "food-saga.secretName" . }}
-      key: database-password
+      name: {{ include "food-saga.secretName" .root }}
+      key: database-password-{{ .service }}
+{{- end -}}
+
+{{/* The external PostgreSQL's CA (externalPostgresql.caSecret): a container's volumeMounts entry and the pod's
+     volumes entry; empty unless configured. */}}
+{{- define "food-saga.pgCaMount" -}}
+{{- if and (not .Values.postgresql.enabled) .Values.externalPostgresql.caSecret.name }}
+- {name: postgresql-ca, mountPath: {{ include "food-saga.pgCaDir" . }}, readOnly: true}
+{{- end }}
+{{- end -}}
+{{- define "food-saga.pgCaVolume" -}}
+{{- if and (not .Values.postgresql.enabled) .Values.externalPostgresql.caSecret.name }}
+- name: postgresql-ca
+  secret:
+    secretName: {{ .Values.externalPostgresql.caSecret.name }}
+    items:
+      - {key: {{ .Values.externalPostgresql.caSecret.key }}, path: {{ .Values.externalPostgresql.caSecret.key }}}
+{{- end }}
 {{- end -}}
 
 {{/* NATS_USER and NATS_PASSWORD of a component (its own NATS user, charts/nats/files/auth.conf); call with
