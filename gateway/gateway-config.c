@@ -51,12 +51,12 @@ int gateway_config_read(GatewayConfig *c) {
         if (r == 0)
                 r = config_int("ORDER_RATE_PER_MIN", 1200, 0, 1000000, &c->order_rate_per_min);
         if (r == 0)
-                r = config_int("ORDER_RATE_BURST", 60, 1, 100000, &c->order_rate_burst);
+                r = config_int("ORDER_RATE_BURST", 200, 1, 100000, &c->order_rate_burst);
         /* Per store: an owner's token spraying coupons. */
         if (r == 0)
                 r = config_int("COUPON_RATE_PER_MIN", 120, 0, 1000000, &c->coupon_rate_per_min);
         if (r == 0)
-                r = config_int("COUPON_RATE_BURST", 30, 1, 100000, &c->coupon_rate_burst);
+                r = config_int("COUPON_RATE_BURST", 100, 1, 100000, &c->coupon_rate_burst);
         /* The replica's PostgreSQL budget: the HTTP threads share this many sessions (plus the
          * catalog's and the readiness probe's own: README, "connection budget"). */
         if (r == 0)

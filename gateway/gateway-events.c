@@ -39,7 +39,7 @@ static Metric *m_open, *m_refused_customer;
 int events_setup(void) {
         int r = config_int("SSE_MAX_STREAMS", 64, 1, 100000, &events_cfg.max_streams);
         if (r == 0)
-                r = config_int("SSE_MAX_PER_CUSTOMER", 4, 1, 100000, &events_cfg.max_per_customer);
+                r = config_int("SSE_MAX_PER_CUSTOMER", 16, 1, 100000, &events_cfg.max_per_customer);
         /* Never above the gateway's own cap: SSE_MAX_STREAMS=2 alone stays a valid setting. */
         if (r == 0 && events_cfg.max_per_customer > events_cfg.max_streams)
                 events_cfg.max_per_customer = events_cfg.max_streams;
