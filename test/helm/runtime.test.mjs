@@ -1,16 +1,20 @@
 // The helm suite's runtime checks on real processes (nats-server, PostgreSQL and started binaries from
 // $BUILD_DIR, through test/harness.mjs): NATS service discovery as `nats micro ls|info|stats` sees it, through
 // the npm `nats` client's services API; every process's /metrics through `promtool check metrics`; and the
-// chart's `helm test` script (deploy/helm/food-saga/files/test-order.mjs) against the local gateway.
+// chart's `helm test` scripts (files/mint-test-tokens.mjs, then files/test-order.mjs with only the tokens) against
+// the local gateway. Every process connects to PostgreSQL as its own role, made by the chart's roles script
+// (files/postgresql-roles.sql), as in the chart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { connect } from 'nats';
+import fs from 'node:fs';
+import os from 'node:os';
 import { startPlatform } from '../harness.mjs';
 
-import { ROOT, topology } from './tools.mjs';
+import { CHART, topology } from './tools.mjs';
 
 // The endpoints each process must announce (lib/discovery.c), from the topology's one home (lib/topology.{h,c}):
 // each worker its durable consumer (name and queue group = the durable, subject = its filter, on its stream); the
@@ -29,7 +33,22 @@ let p;
 let nc;
 
 before(async () => {
-        p = await startPlatform({ name: 'helm-runtime' });
+        // The chart's PostgreSQL roles, applied as the bundled server does, and each process's own DSN.
+        const env = {};
+        const passwords = {};
+        const stateful = ['orchestrator', 'notification', 'store', 'delivery', 'coupon', 'gateway'];
+        for (const s of stateful) passwords[`FOOD_PG_PW_${s.toUpperCase()}`] = `pw-${s}`;
+        p = await startPlatform({
+                name: 'helm-runtime',
+                env,
+                beforeServices: async (plat) => {
+                        const psql = ['/usr/bin/psql', '/usr/lib/postgresql/15/bin/psql'].find((x) => fs.existsSync(x)) || 'psql';
+                        await promisify(execFile)(psql, ['-X', '-q', '-h', '127.0.0.1', '-p', String(plat.pgPort), '-U', 'postgres', '-d', 'food',
+                                '-v', 'ON_ERROR_STOP=1', '-f', path.join(CHART, 'files/postgresql-roles.sql')], { env: { ...process.env, ...passwords }, timeout: 60_000 });
+                        for (const s of stateful)
+                                env[s] = { DATABASE_URL: `postgresql://food_${s}@127.0.0.1:${plat.pgPort}/food`, PGPASSWORD: passwords[`FOOD_PG_PW_${s.toUpperCase()}`] };
+                },
+        });
         const names = [...new Set(p.procs.map((x) => x.service || x.name))].filter((n) => ENDPOINTS[n]);
         ANNOUNCED = Object.fromEntries(names.map((n) => [n, ENDPOINTS[n]]));
         nc = await connect({ servers: p.natsUrl, timeout: 5000 });
@@ -146,12 +165,24 @@ test('gateway /metrics passes promtool check metrics', async () => {
         await checkMetrics('gateway', `${p.url}/metrics`);
 });
 
-test('the chart\'s helm test script places an order and follows it to COMPLETED (local gateway, sandbox PSP)', async () => {
-        const script = path.join(ROOT, 'deploy/helm/food-saga/files/test-order.mjs');
-        const { stdout } = await promisify(execFile)(process.execPath, [script], {
-                env: { ...process.env, GATEWAY: p.url, JWT_SECRET: p.jwtSecret, CARD_TOKEN: 'tok_ok' },
+test('every process runs as its own PostgreSQL role, none a superuser', async () => {
+        const rows = (await p.sql("SELECT DISTINCT usename || ' ' || r.rolsuper FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename WHERE a.datname = 'food' AND a.pid <> pg_backend_pid()")).split('\n').sort();
+        assert.deepEqual(rows, ['food_coupon false', 'food_delivery false', 'food_gateway false', 'food_notification false', 'food_orchestrator false', 'food_store false']);
+});
+
+test('the chart\'s helm test scripts: tokens minted apart, then an order placed and followed to COMPLETED (local gateway, sandbox PSP)', async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helm-tokens-'));
+        const tokens = path.join(dir, 'tokens.json');
+        const files = path.join(CHART, 'files');
+        await promisify(execFile)(process.execPath, [path.join(files, 'mint-test-tokens.mjs')], {
+                env: { PATH: process.env.PATH, GATEWAY: p.url, JWT_SECRET: p.jwtSecret, TOKENS_FILE: tokens, TOKEN_TTL_S: '180' }, timeout: 90_000,
+        }).catch((e) => assert.fail(`mint-test-tokens.mjs failed: ${e.stdout}${e.stderr}`));
+        assert.ok(!fs.readFileSync(tokens, 'utf8').includes(p.jwtSecret), 'the tokens file holds the key');
+        const { stdout } = await promisify(execFile)(process.execPath, [path.join(files, 'test-order.mjs')], {
+                env: { PATH: process.env.PATH, GATEWAY: p.url, TOKENS_FILE: tokens, CARD_TOKEN: 'tok_ok' }, // no JWT_SECRET
                 timeout: 150_000,
         }).catch((e) => assert.fail(`test-order.mjs failed: ${e.stdout}${e.stderr}`));
+        fs.rmSync(dir, { recursive: true, force: true });
         assert.match(stdout, /COMPLETED/);
         assert.match(stdout, /test-order: passed/);
 });
