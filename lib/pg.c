@@ -22,6 +22,7 @@ struct Pg {
         bool needs_session; /* reconnected by pg_ping: search_path not set yet */
         bool pinned;        /* never reconnected: what the session holds (locks) dies with it */
         bool async_commit;  /* synchronous_commit off, again after each reconnect */
+        bool index_only;    /* enable_seqscan off, again after each reconnect */
         char error[512];
 };
 
@@ -89,8 +90,9 @@ static int pg_setup_session(Pg *pg) {
                 if (used >= sizeof(sql))
                         return -ENAMETOOLONG;
         }
-        used += (size_t)snprintf(sql + used, sizeof(sql) - used, "public%s",
-                                 pg->async_commit ? "; SET synchronous_commit = off" : "");
+        used += (size_t)snprintf(sql + used, sizeof(sql) - used, "public%s%s",
+                                 pg->async_commit ? "; SET synchronous_commit = off" : "",
+                                 pg->index_only ? "; SET enable_seqscan = off" : "");
         if (used >= sizeof(sql))
                 return -ENAMETOOLONG;
         return pg_exec(pg, sql);
@@ -161,6 +163,11 @@ const char *pg_error(Pg *pg) {
 
 void pg_pin_session(Pg *pg) {
         pg->pinned = true;
+}
+
+int pg_prefer_indexes(Pg *pg) {
+        pg->index_only = true;
+        return pg_exec(pg, "SET enable_seqscan = off");
 }
 
 int pg_async_commit(Pg *pg) {

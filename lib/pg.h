@@ -34,6 +34,12 @@ void pg_pin_session(Pg *pg);
  * redone anyway (a notification marked sent is sent again with its idempotency key). 0 or
  * negative errno. */
 int pg_async_commit(Pg *pg);
+/* This session's statements find rows through an index whenever one fits (enable_seqscan off,
+ * kept across reconnects): for a queue table (rows inserted and deleted within moments), whose
+ * statistics say "a few rows" while its heap holds the dead versions of thousands between two
+ * autovacuums, so that the planner's "scan it all, it is tiny" reads every dead row on every
+ * call. 0 or negative errno. */
+int pg_prefer_indexes(Pg *pg);
 /* Reconnects if the connection broke. 0 when usable, -ENOTCONN otherwise. */
 int pg_ensure(Pg *pg);
 bool pg_ok(Pg *pg);

@@ -81,6 +81,8 @@ int main(void) {
         else {
                 log_info("NOTIFY_WEBHOOK_URL not set: notifications are only recorded (delivery_status 'logged')");
                 r = service_pg(&svc, &nt.pg);
+                if (r == 0)
+                        r = pg_prefer_indexes(nt.pg); /* its rows leave the outbox queue by msg_id */
         }
         if (r == 0)
                 r = worker_run(&svc, &def);

@@ -461,6 +461,9 @@ static void *sender_run(void *arg) {
          * key (the provider keeps one), a claim or a retry made again. */
         if (r == 0)
                 r = pg_async_commit(pg);
+        /* The outbox is a queue: its rows come and go within moments (see pg_prefer_indexes). */
+        if (r == 0)
+                r = pg_prefer_indexes(pg);
         if (r < 0) {
                 log_error_errno(r, "notification sender: cannot start a sender thread");
                 goto out;
