@@ -252,7 +252,7 @@ for (const which of Object.keys(RENDERS)) {
                 for (const k of Object.keys(cm.data)) assert.ok(ENV.has(k), `ConfigMap key ${k} is read by no code`);
                 assert.equal(cm.data.HEALTH_BIND, '0.0.0.0');
                 assert.equal(cm.data.DATABASE_URL, undefined, 'DATABASE_URL is each process\'s own, not shared');
-                assert.equal(cm.data.NATS_URL, which === 'default' ? 'nats://rel-nats:4222' : 'nats://nats.messaging.svc:4222');
+                assert.equal(cm.data.NATS_URL, which === 'default' ? 'nats://rel-nats:4222' : 'tls://nats.messaging.svc:4222');
         });
 
         test(`${which} render: HPAs target the gateway's and every worker's Deployment`, () => {
@@ -581,4 +581,53 @@ test('external PostgreSQL: sslmode=verify-full with the CA Secret mounted as ssl
         assert.throws(() => render([...ext, '--set', 'externalPostgresql.sslmode=verify-full']), /schema|caSecret/);
         const plain = render([...ext, '--set', 'externalPostgresql.sslmode=require']);
         for (const [o, spec] of podSpecs(plain)) assert.ok(!(spec.volumes || []).some((v) => v.name === 'postgresql-ca'), `${o.metadata.name}: a CA volume without caSecret`);
+});
+
+test('the set-up Job: food-setup as the NATS user admin, once per revision; no other pod has admin\'s credentials', () => {
+        for (const which of ['default', 'external']) {
+                const objs = objects(which);
+                const jobs = byKind(objs, 'Job').filter((j) => component(j) === 'setup');
+                assert.equal(jobs.length, 1, `${which}: one set-up Job`);
+                const [job] = jobs;
+                assert.match(job.metadata.name, /-setup-\d+$/, 'named after the revision: a new Job per install and upgrade');
+                const c = job.spec.template.spec.containers[0];
+                assert.deepEqual(c.command, ['/usr/local/bin/food-setup']);
+                assert.equal(c.env.find((e) => e.name === 'NATS_USER').value, 'admin');
+                assert.equal(c.env.find((e) => e.name === 'NATS_PASSWORD').valueFrom.secretKeyRef.key, 'nats-password-admin');
+                assert.ok(!c.env.some((e) => /DATABASE|PGPASSWORD|JWT/.test(e.name)), 'the set-up Job gets NATS only');
+                // Every client but the Job; the bundled nats-server itself holds every user's password.
+                for (const [o, spec] of podSpecs(objs).filter(([o]) => !o.metadata.name.endsWith('-nats'))) {
+                        for (const k of [...spec.containers, ...(spec.initContainers || [])]) {
+                                const user = (k.env || []).find((e) => e.name === 'NATS_USER')?.value;
+                                assert.notEqual(user, 'admin', `${which}: ${o.metadata.name} connects as admin`);
+                                assert.ok(!(k.env || []).some((e) => e.valueFrom?.secretKeyRef?.key === 'nats-password-admin'), `${which}: ${o.metadata.name} holds admin's password`);
+                        }
+                }
+        }
+});
+
+test('external NATS over TLS: every NATS client gets NATS_TLS_CA (and its client certificate) from read-only Secret mounts; none without', () => {
+        const pods = [...podSpecs(objects('external')), ...byKind(objects('external'), 'Job').map((j) => [j, j.spec.template.spec])];
+        let clients = 0;
+        for (const [o, spec] of pods) {
+                for (const c of spec.containers) {
+                        const env = Object.fromEntries((c.env || []).filter((e) => 'value' in e).map((e) => [e.name, e.value]));
+                        if (!(c.env || []).some((e) => e.name === 'NATS_USER')) continue;
+                        clients++;
+                        for (const [name, secret, key] of [['NATS_TLS_CA', 'nats-ca', 'ca.pem'], ['NATS_TLS_CERT', 'nats-client-tls', 'tls.crt'], ['NATS_TLS_KEY', 'nats-client-tls', 'tls.key']]) {
+                                const file = env[name];
+                                assert.ok(file, `${o.metadata.name}: no ${name}`);
+                                const mount = (c.volumeMounts || []).find((m) => file.startsWith(`${m.mountPath}/`));
+                                assert.ok(mount?.readOnly, `${o.metadata.name}: ${name}=${file} not on a read-only mount`);
+                                const vol = spec.volumes.find((v) => v.name === mount.name);
+                                assert.equal(vol.secret.secretName, secret, `${o.metadata.name}: ${name}`);
+                                assert.ok(vol.secret.items.some((i) => i.key === key && `${mount.mountPath}/${i.path}` === file), `${o.metadata.name}: ${name} -> ${key}`);
+                        }
+                }
+        }
+        assert.ok(clients >= 8, `only ${clients} NATS clients rendered`);
+        for (const [o, spec] of podSpecs(objects('default'))) {
+                for (const c of spec.containers) assert.ok(!(c.env || []).some((e) => e.name.startsWith('NATS_TLS_')), `${o.metadata.name}: TLS settings for the bundled NATS`);
+        }
+        assert.throws(() => render(['--set', 'nats.enabled=false', '--set', 'externalNats.url=https://nats:4222']), /schema|pattern/);
 });

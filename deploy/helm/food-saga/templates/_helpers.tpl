@@ -183,8 +183,48 @@ admin orchestrator payment store delivery coupon notification gateway
 {{- end }}
 {{- end -}}
 
-{{/* NATS_USER and NATS_PASSWORD of a component (its own NATS user, charts/nats/files/auth.conf); call with
-     (dict "root" $ "user" "payment"). */}}
+{{/* "true" when the processes reach an external NATS over TLS (externalNats.tls.caSecret): each then requires
+     TLS and checks the server's certificate against that CA and its host name (lib/bus.c, NATS_TLS_CA), with a
+     client certificate when externalNats.tls.clientSecret names a kubernetes.io/tls Secret. */}}
+{{- define "food-saga.natsTls" -}}
+{{- if and (not .Values.nats.enabled) .Values.externalNats.tls.caSecret.name }}true{{ end -}}
+{{- end -}}
+{{- define "food-saga.natsTlsDir" -}}/etc/food-saga/nats-tls{{- end -}}
+
+{{/* A container's volumeMounts and the pod's volumes for what it reaches over TLS: the external PostgreSQL's CA
+     (when "pg" is true) and the external NATS's CA and client certificate; empty when none is configured. Call
+     with (dict "root" $ "pg" true). */}}
+{{- define "food-saga.tlsMounts" -}}
+{{- if .pg }}{{ include "food-saga.pgCaMount" .root }}{{ end }}
+{{- if include "food-saga.natsTls" .root }}
+- {name: nats-ca, mountPath: {{ include "food-saga.natsTlsDir" .root }}/ca, readOnly: true}
+{{- if .root.Values.externalNats.tls.clientSecret }}
+- {name: nats-client, mountPath: {{ include "food-saga.natsTlsDir" .root }}/client, readOnly: true}
+{{- end }}
+{{- end }}
+{{- end -}}
+{{- define "food-saga.tlsVolumes" -}}
+{{- if .pg }}{{ include "food-saga.pgCaVolume" .root }}{{ end }}
+{{- if include "food-saga.natsTls" .root }}
+{{- $t := .root.Values.externalNats.tls }}
+- name: nats-ca
+  secret:
+    secretName: {{ $t.caSecret.name }}
+    items:
+      - {key: {{ $t.caSecret.key }}, path: {{ $t.caSecret.key }}}
+{{- if $t.clientSecret }}
+- name: nats-client
+  secret:
+    secretName: {{ $t.clientSecret }}
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* NATS_USER and NATS_PASSWORD of a component (its own NATS user, charts/nats/files/auth.conf), and its TLS
+     settings for an external NATS (food-saga.natsTls); call with (dict "root" $ "user" "payment"). */}}
 {{- define "food-saga.natsEnv" -}}
 - name: NATS_USER
   value: {{ .user | quote }}
@@ -193,6 +233,17 @@ admin orchestrator payment store delivery coupon notification gateway
     secretKeyRef:
       name: {{ include "food-saga.secretName" .root }}
       key: nats-password-{{ .user }}
+{{- if include "food-saga.natsTls" .root }}
+{{- $dir := include "food-saga.natsTlsDir" .root }}
+- name: NATS_TLS_CA
+  value: {{ printf "%s/ca/%s" $dir .root.Values.externalNats.tls.caSecret.key | quote }}
+{{- if .root.Values.externalNats.tls.clientSecret }}
+- name: NATS_TLS_CERT
+  value: {{ printf "%s/client/tls.crt" $dir | quote }}
+- name: NATS_TLS_KEY
+  value: {{ printf "%s/client/tls.key" $dir | quote }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* A component's `env` map as a container env list, sorted by name. */}}
