@@ -5,6 +5,7 @@
 // letter (FOOD_ADVISORY keeps nats-server's MSG_TERMINATED advisories).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { natsSend, startPlatform } from '../harness.mjs';
 import { catalog, placeOrder, storeAction, WAIT_MS } from '../flows.mjs';
@@ -45,9 +46,10 @@ describe('consumer faults', () => {
                 }
         });
 
-        it('a durable left with the old BackOff list is brought to the topology\'s settings when its worker starts', async () => {
+        it('a durable left with the old BackOff list is brought to the topology\'s settings by the set-up step, in place', async () => {
                 // nats-server 2.9 waits BackOff[n] - AckWait + delay after a NAK with a delay: with the old list
-                // (5/15/30/60 s) the waits were 1, 12, 29, 63 s... The worker must take the list away at start, in place.
+                // (5/15/30/60 s) the waits were 1, 12, 29, 63 s... food-setup (run on every install and upgrade)
+                // takes the list away in place; the worker may not change its durable and says so at start.
                 const admin = p.natsAdminUrl;
                 const info = async () => {
                         const [a] = await natsSend(admin, [{ subject: '$JS.API.CONSUMER.INFO.FOOD_CMD.coupon' }]);
@@ -60,6 +62,10 @@ describe('consumer faults', () => {
                 const set = JSON.parse(old.payload.toString());
                 assert.deepEqual(set.config?.backoff, [5e9, 15e9, 30e9, 60e9], `the old settings were put back: ${old.payload}`);
                 await p.start('coupon');
+                const [coupon] = p.find('coupon');
+                assert.match(fs.readFileSync(coupon.log, 'utf8'), /consumer coupon differs from this version's topology: run food-setup/);
+                assert.deepEqual((await info()).config.backoff, [5e9, 15e9, 30e9, 60e9], 'the worker left its durable alone');
+                await p.setupNats();
                 const after = await info();
                 assert.equal(after.config.backoff, undefined, `no BackOff list after the start: ${JSON.stringify(after.config)}`);
                 assert.equal(after.config.ack_wait, now.ack_wait, 'AckWait is the topology\'s');
