@@ -249,7 +249,7 @@ bool bus_connected(Bus *b) {
         return b && b->nc && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
-static int bus_ensure_stream(Bus *b, const TopoStream *d) {
+static int bus_ensure_stream(Bus *b, const TopoStream *d, const TopoStreamLimits *lim) {
         jsStreamConfig cfg;
         jsStreamInfo *si = NULL;
         jsErrCode jerr = 0;
@@ -261,7 +261,9 @@ static int bus_ensure_stream(Bus *b, const TopoStream *d) {
         cfg.SubjectsLen = d->subjects[1] ? 2 : 1;
         cfg.Retention = js_LimitsPolicy;
         cfg.Storage = js_FileStorage;
-        cfg.MaxAge = d->max_age_s * 1000000000LL;
+        cfg.MaxAge = (lim && lim->max_age_s > 0 ? lim->max_age_s : d->max_age_s) * 1000000000LL;
+        cfg.MaxBytes = lim ? lim->max_bytes : -1;
+        cfg.Replicas = lim && lim->replicas > 0 ? lim->replicas : 1;
         cfg.Duplicates = 120LL * 1000000000LL; /* Nats-Msg-Id window: a first filter only */
         cfg.Discard = js_DiscardOld;
 
@@ -346,12 +348,12 @@ static int bus_ensure_consumer(Bus *b, const TopoConsumer *d) {
         return 0;
 }
 
-int bus_setup_topology(Bus *b) {
+int bus_setup_topology(Bus *b, const TopoStreamLimits *limits) {
         const TopoStream *st;
         const TopoConsumer *c;
         int r;
         for (size_t i = 0; (st = topo_stream_at(i)); i++)
-                if ((r = bus_ensure_stream(b, st)) < 0)
+                if ((r = bus_ensure_stream(b, st, limits ? &limits[i] : NULL)) < 0)
                         return r;
         for (size_t i = 0; (c = topo_consumer_at(i)); i++)
                 if ((r = bus_ensure_consumer(b, c)) < 0)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "topology.h"
 
 #define BUS_HDR_TYPE "Food-Type"
 #define BUS_HDR_TRACE "traceparent"
@@ -37,7 +38,7 @@ bool bus_connected(Bus *b);
 /* Creates or updates every stream and durable consumer of the system (one
  * definition each, lib/topology.c): the operators' set-up step (food-setup),
  * whose NATS user may; services may not. */
-int bus_setup_topology(Bus *b);
+int bus_setup_topology(Bus *b, const TopoStreamLimits *limits); /* limits[i]: topo_stream_at(i)'s; NULL: defaults */
 /* Waits until every stream and, when `durable` is a worker's, its durable
  * consumer exist (a service's start: it creates none of them). 0, or
  * -ECANCELED once *stop is set. */

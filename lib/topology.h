@@ -27,6 +27,13 @@ typedef struct {
         const char *filter;
 } TopoConsumer;
 
+/* What an operator may set per stream (food-setup: STREAM_<NAME>_MAX_AGE_S, _MAX_BYTES, _REPLICAS). */
+typedef struct {
+        int64_t max_age_s; /* 0: the topology's */
+        int64_t max_bytes; /* -1: unlimited */
+        int replicas;      /* 1..5 (JetStream cluster) */
+} TopoStreamLimits;
+
 /* The i-th stream / consumer, NULL past the last. */
 const TopoStream *topo_stream_at(size_t i);
 const TopoConsumer *topo_consumer_at(size_t i);

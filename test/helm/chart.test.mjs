@@ -631,3 +631,27 @@ test('external NATS over TLS: every NATS client gets NATS_TLS_CA (and its client
         }
         assert.throws(() => render(['--set', 'nats.enabled=false', '--set', 'externalNats.url=https://nats:4222']), /schema|pattern/);
 });
+
+test('streams as declared configuration: the set-up Job passes every stream\'s limits from values to food-setup', () => {
+        const envOf = (objs) => Object.fromEntries(byKind(objs, 'Job').find((j) => component(j) === 'setup')
+                .spec.template.spec.containers[0].env.filter((e) => e.name.startsWith('STREAM_')).map((e) => [e.name, e.value]));
+        // The names food-setup reads (lib/food-setup.c), for each stream of the topology.
+        const src = fs.readFileSync(path.join(ROOT, 'lib/food-setup.c'), 'utf8');
+        const suffixes = [...src.matchAll(/"STREAM_%s_([A-Z_]+)"/g)].map((m) => m[1]).sort();
+        assert.deepEqual(suffixes, ['MAX_AGE_S', 'MAX_BYTES', 'REPLICAS']);
+        const defaults = envOf(objects('default'));
+        assert.deepEqual(Object.keys(defaults).sort(), TOPO.streams.flatMap((st) => [`STREAM_${st.name}_MAX_BYTES`, `STREAM_${st.name}_REPLICAS`]).sort(),
+                'every stream\'s size and replicas; its age only when set');
+        for (const st of TOPO.streams) {
+                assert.equal(defaults[`STREAM_${st.name}_MAX_BYTES`], '-1');
+                assert.equal(defaults[`STREAM_${st.name}_REPLICAS`], '1');
+        }
+        const set = envOf(render(['--set', 'streams.FOOD_ORDER.maxBytes=10737418240', '--set', 'streams.FOOD_ORDER.maxAgeSeconds=7776000',
+                '--set', 'streams.FOOD_CMD.replicas=3']));
+        assert.equal(set.STREAM_FOOD_ORDER_MAX_BYTES, '10737418240');
+        assert.equal(set.STREAM_FOOD_ORDER_MAX_AGE_S, '7776000');
+        assert.equal(set.STREAM_FOOD_CMD_REPLICAS, '3');
+        for (const bad of [['--set', 'streams.FOOD_ORDER.maxBytes=0'], ['--set', 'streams.FOOD_DLQ.replicas=7'], ['--set', 'streams.FOOD_NOPE.replicas=1']]) {
+                assert.throws(() => render(bad), /schema|values don't meet/, `accepted ${bad.join(' ')}`);
+        }
+});

@@ -601,7 +601,7 @@ int main(int argc, char **argv) {
         orchestrator_path = argv[1];
         log_setup("test-orchestrator", LOG_WARN);
         NatsConfig nats = {.url = nats_url, .user = "", .password = ""};
-        if (bus_connect(&bus, &nats, "test", NULL) < 0 || bus_setup_topology(bus) < 0 ||
+        if (bus_connect(&bus, &nats, "test", NULL) < 0 || bus_setup_topology(bus, NULL) < 0 ||
             bus_publisher_new(bus, &pub) < 0 || bus_consumer_open(bus, "payment", &payments) < 0 ||
             bus_consumer_open(bus, "store", &stores) < 0) {
                 printf("FAIL: cannot set up NATS\n");
