@@ -690,6 +690,34 @@ class Platform {
  * COMMAND_MAX_ATTEMPTS, STUCK_AFTER_S); p.restart(name, {env}) changes it for the rest of the file.
  * On a start failure everything started is stopped and the error (with the log tail) is thrown.
  */
+/**
+ * A bare nats-server on 127.0.0.1 (JetStream in `dir`/js, `conf` a config file or none) for tests of food-setup
+ * and of NATS TLS that need no platform: resolves to {url, monitor, stop()} once its monitor answers, and runs
+ * food-setup against it with runSetup(env), resolving to {code, out}.
+ */
+export async function startBareNats(dir, conf = null) {
+        const port = await freePort();
+        const mport = await freePort();
+        const url = `nats://127.0.0.1:${port}`;
+        const monitor = `http://127.0.0.1:${mport}`;
+        const child = spawn(which('nats-server', ['/usr/sbin']), [...(conf ? ['-c', conf] : []), '-js', '-a', '127.0.0.1',
+                '-p', String(port), '-m', String(mport), '-sd', path.join(dir, 'js')], { stdio: 'ignore' });
+        const stop = () => child.kill('SIGINT');
+        for (let i = 0; i < 100; i++) {
+                if (await fetch(`${monitor}/healthz`).then((r) => r.ok, () => false)) {
+                        const runSetup = (env = {}) => new Promise((resolve) => {
+                                execFile(path.join(BUILD_DIR, 'lib/food-setup'), [], {
+                                        env: { PATH: process.env.PATH, NATS_URL: url, LOG_LEVEL: 'info', ...env }, timeout: 20_000,
+                                }, (err, stdout, stderr) => resolve({ code: err ? (err.code ?? -1) : 0, out: stdout + stderr }));
+                        });
+                        return { url, monitor, stop, runSetup };
+                }
+                await sleep(100);
+        }
+        stop();
+        throw new Error(`nats-server on ${url} did not start`);
+}
+
 export async function startPlatform(opts = {}) {
         const p = new Platform(opts);
         try {

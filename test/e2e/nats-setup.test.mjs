@@ -4,42 +4,25 @@
 // setting with the variable's name, changing nothing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BUILD_DIR, freePort } from '../harness.mjs';
+import { startBareNats } from '../harness.mjs';
 
-const SETUP = path.join(BUILD_DIR, 'lib/food-setup');
 // lib/topology.c's streams and durables (e2e-nats-permissions and the helm suite hold the table to the same names).
 const STREAMS = ['FOOD_ADVISORY', 'FOOD_CMD', 'FOOD_DLQ', 'FOOD_ORDER'];
 const DURABLES = ['coupon', 'delivery', 'notification', 'payment', 'store'];
 const NS = 1e9;
 
-function runSetup(url, env = {}) {
-        return new Promise((resolve) => {
-                execFile(SETUP, [], { env: { PATH: process.env.PATH, NATS_URL: url, LOG_LEVEL: 'info', ...env }, timeout: 20_000 },
-                        (err, stdout, stderr) => resolve({ code: err ? (err.code ?? -1) : 0, out: stdout + stderr }));
-        });
-}
-
 describe('food-setup', () => {
-        let dir, nats, url, monitor;
+        let dir, nats, monitor, runSetup;
         before(async () => {
                 dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nats-setup-'));
-                const port = await freePort();
-                const mport = await freePort();
-                url = `nats://127.0.0.1:${port}`;
-                monitor = `http://127.0.0.1:${mport}`;
-                nats = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(mport), '-sd', path.join(dir, 'js')], { stdio: 'ignore' });
-                for (let i = 0; i < 100; i++) {
-                        if (await fetch(`${monitor}/healthz`).then((r) => r.ok, () => false)) return;
-                        await new Promise((r) => setTimeout(r, 100));
-                }
-                throw new Error('nats-server did not start');
+                nats = await startBareNats(dir);
+                ({ monitor, runSetup } = nats);
         });
         after(() => {
-                nats?.kill('SIGINT');
+                nats?.stop();
                 if (dir) fs.rmSync(dir, { recursive: true, force: true });
         });
 
@@ -51,7 +34,7 @@ describe('food-setup', () => {
         };
 
         it('creates the topology\'s streams and durables with its settings', async () => {
-                const r = await runSetup(url);
+                const r = await runSetup();
                 assert.equal(r.code, 0, r.out);
                 const s = await streams();
                 assert.deepEqual(Object.keys(s).sort(), STREAMS);
@@ -64,13 +47,13 @@ describe('food-setup', () => {
         });
 
         it('applies an operator\'s limits, and puts the topology\'s back when they are taken away', async () => {
-                const set = await runSetup(url, { STREAM_FOOD_ORDER_MAX_BYTES: String(1 << 30), STREAM_FOOD_CMD_MAX_AGE_S: '3600' });
+                const set = await runSetup({ STREAM_FOOD_ORDER_MAX_BYTES: String(1 << 30), STREAM_FOOD_CMD_MAX_AGE_S: '3600' });
                 assert.equal(set.code, 0, set.out);
                 let s = await streams();
                 assert.equal(s.FOOD_ORDER.config.max_bytes, 1 << 30);
                 assert.equal(s.FOOD_CMD.config.max_age, 3600 * NS);
                 assert.deepEqual(s.FOOD_CMD.consumers, DURABLES, 'the durables stay');
-                const back = await runSetup(url);
+                const back = await runSetup();
                 assert.equal(back.code, 0, back.out);
                 s = await streams();
                 assert.equal(s.FOOD_ORDER.config.max_bytes, -1);
@@ -82,7 +65,7 @@ describe('food-setup', () => {
                 for (const [name, value, why] of [['STREAM_FOOD_DLQ_REPLICAS', '9', /STREAM_FOOD_DLQ_REPLICAS/],
                         ['STREAM_FOOD_ORDER_MAX_BYTES', '0', /STREAM_FOOD_ORDER_MAX_BYTES must be -1/],
                         ['STREAM_FOOD_CMD_MAX_AGE_S', 'week', /STREAM_FOOD_CMD_MAX_AGE_S/]]) {
-                        const r = await runSetup(url, { [name]: value });
+                        const r = await runSetup({ [name]: value });
                         assert.equal(r.code, 2, `${name}=${value}: ${r.out}`);
                         assert.match(r.out, why);
                 }

@@ -5,15 +5,14 @@
 // with the variable's name and creates nothing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BUILD_DIR, freePort } from '../harness.mjs';
+import { startBareNats } from '../harness.mjs';
 
 const execFileP = promisify(execFile);
-const SETUP = path.join(BUILD_DIR, 'lib/food-setup');
 
 // A certificate authority and a certificate it signs (for 127.0.0.1 and localhost when `server`).
 async function makeCert(dir, name, ca, server) {
@@ -31,37 +30,21 @@ async function makeCert(dir, name, ca, server) {
         return { key, crt };
 }
 
-function runSetup(env) {
-        return new Promise((resolve) => {
-                execFile(SETUP, [], { env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env }, timeout: 20_000 },
-                        (err, stdout, stderr) => resolve({ code: err ? (err.code ?? -1) : 0, out: stdout + stderr }));
-        });
-}
-
 describe('NATS over TLS', () => {
-        let dir, nats, url, monitor, ca, other, client;
+        let dir, nats, url, monitor, runSetup, ca, other, client;
         before(async () => {
                 dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nats-tls-'));
                 ca = await makeCert(dir, 'ca');
                 other = await makeCert(dir, 'other-ca');
                 const server = await makeCert(dir, 'server', ca, true);
                 client = await makeCert(dir, 'client', ca, false);
-                const port = await freePort();
-                const mport = await freePort();
-                url = `nats://127.0.0.1:${port}`;
-                monitor = `http://127.0.0.1:${mport}`;
                 fs.writeFileSync(path.join(dir, 'nats.conf'), `tls {\n  cert_file: "${server.crt}"\n  key_file: "${server.key}"\n`
                         + `  ca_file: "${ca.crt}"\n  verify: true\n  timeout: 2\n}\n`);
-                nats = spawn('nats-server', ['-c', path.join(dir, 'nats.conf'), '-js', '-a', '127.0.0.1', '-p', String(port),
-                        '-m', String(mport), '-sd', path.join(dir, 'js')], { stdio: 'ignore' });
-                for (let i = 0; i < 100; i++) {
-                        if (await fetch(`${monitor}/healthz`).then((r) => r.ok, () => false)) return;
-                        await new Promise((r) => setTimeout(r, 100));
-                }
-                throw new Error('nats-server with TLS did not start');
+                nats = await startBareNats(dir, path.join(dir, 'nats.conf'));
+                ({ url, monitor, runSetup } = nats);
         });
         after(() => {
-                nats?.kill('SIGINT');
+                nats?.stop();
                 if (dir) fs.rmSync(dir, { recursive: true, force: true });
         });
 
@@ -71,26 +54,26 @@ describe('NATS over TLS', () => {
         };
 
         it('refuses to connect without TLS, with an authority that did not sign the server, or without a client certificate', async () => {
-                const plain = await runSetup({ NATS_URL: url });
+                const plain = await runSetup({});
                 assert.notEqual(plain.code, 0, `plain connection: ${plain.out}`);
-                const wrong = await runSetup({ NATS_URL: url, NATS_TLS_CA: other.crt, NATS_TLS_CERT: client.crt, NATS_TLS_KEY: client.key });
+                const wrong = await runSetup({ NATS_TLS_CA: other.crt, NATS_TLS_CERT: client.crt, NATS_TLS_KEY: client.key });
                 assert.notEqual(wrong.code, 0, `another authority: ${wrong.out}`);
-                const anonymous = await runSetup({ NATS_URL: url, NATS_TLS_CA: ca.crt });
+                const anonymous = await runSetup({ NATS_TLS_CA: ca.crt });
                 assert.notEqual(anonymous.code, 0, `no client certificate: ${anonymous.out}`);
                 assert.deepEqual(await streams(), [], 'nothing was created');
         });
 
         it('names the variable of a setting that cannot be used', async () => {
-                const missing = await runSetup({ NATS_URL: url, NATS_TLS_CA: path.join(dir, 'nope.pem') });
+                const missing = await runSetup({ NATS_TLS_CA: path.join(dir, 'nope.pem') });
                 assert.notEqual(missing.code, 0);
                 assert.match(missing.out, /NATS_TLS_CA=\S*nope\.pem cannot be loaded/);
-                const half = await runSetup({ NATS_URL: url, NATS_TLS_CA: ca.crt, NATS_TLS_CERT: client.crt });
+                const half = await runSetup({ NATS_TLS_CA: ca.crt, NATS_TLS_CERT: client.crt });
                 assert.equal(half.code, 2, half.out);
                 assert.match(half.out, /NATS_TLS_CERT and NATS_TLS_KEY go together \(NATS_TLS_KEY is empty\)/);
         });
 
         it('connects with the authority and its client certificate, and sets the topology up', async () => {
-                const ok = await runSetup({ NATS_URL: url, NATS_TLS_CA: ca.crt, NATS_TLS_CERT: client.crt, NATS_TLS_KEY: client.key });
+                const ok = await runSetup({ NATS_TLS_CA: ca.crt, NATS_TLS_CERT: client.crt, NATS_TLS_KEY: client.key });
                 assert.equal(ok.code, 0, ok.out);
                 assert.deepEqual(await streams(), ['FOOD_ADVISORY', 'FOOD_CMD', 'FOOD_DLQ', 'FOOD_ORDER']);
                 const tlsUrl = await runSetup({ NATS_URL: url.replace('nats://', 'tls://'), NATS_TLS_CA: ca.crt, NATS_TLS_CERT: client.crt, NATS_TLS_KEY: client.key });
