@@ -7,7 +7,7 @@
 
 /* Environment of the streams (read once by events_setup):
  * SSE_MAX_STREAMS (64): concurrent streams per gateway, beyond -> 503 + Retry-After;
- * SSE_MAX_PER_CUSTOMER (4, at most SSE_MAX_STREAMS): concurrent streams of one token subject on
+ * SSE_MAX_PER_CUSTOMER (16, at most SSE_MAX_STREAMS): concurrent streams of one token subject on
  * this gateway, beyond -> 429 + Retry-After (the others still get theirs);
  * SSE_MAX_SECONDS (600): a stream ends after this long (the client reconnects with Last-Event-ID);
  * SSE_HEARTBEAT_S (15): comment line period; SSE_REFUND_WAIT_S (60): how long a cancelled or

@@ -157,10 +157,3 @@ void pgpool_release(PgPool *p, Pg *pg) {
         pthread_cond_signal(&p->freed);
         pthread_mutex_unlock(&p->lock);
 }
-
-size_t pgpool_open(PgPool *p) {
-        pthread_mutex_lock(&p->lock);
-        size_t n = p->open;
-        pthread_mutex_unlock(&p->lock);
-        return n;
-}

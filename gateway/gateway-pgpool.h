@@ -28,9 +28,6 @@ int pgpool_acquire(PgPool *p, Pg **ret);
  * otherwise (a broken socket, a reconnect that failed), which frees its slot. Thread-safe. */
 void pgpool_release(PgPool *p, Pg *pg);
 
-/* Sessions open now (idle + borrowed + being opened), at most `size`. */
-size_t pgpool_open(PgPool *p);
-
 /* Registers gateway_pg_pool_{size,open,in_use}, gateway_pg_pool_waits_total and
  * gateway_pg_pool_timeouts_total; call once before the first pgpool_new. */
 void pgpool_metrics_init(void);
