@@ -407,12 +407,8 @@ class Platform {
         // Runs food-setup as the operators' admin, as local mode and the chart's Job do: creates or updates the
         // NATS streams and durable consumers (lib/topology.c).
         async setupNats() {
-                const bin = path.join(BUILD_DIR, 'lib/food-setup');
-                if (!fs.existsSync(bin)) throw new Error(`not built: ${bin} (BUILD_DIR=${BUILD_DIR})`);
-                await execFileP(bin, [], {
-                        env: { ...process.env, NATS_URL: this.natsUrl, ...this.natsCredentials('admin'), LOG_LEVEL: 'warn' },
-                        timeout: 20_000,
-                });
+                const r = await runFoodSetup(this.natsUrl, { ...this.natsCredentials('admin'), LOG_LEVEL: 'warn' });
+                if (r.code !== 0) throw new Error(`food-setup failed (exit ${r.code}): ${r.out}`);
         }
 
         // NATS_USER and NATS_PASSWORD of `user` (a service name of NATS_USERS).
@@ -690,10 +686,20 @@ class Platform {
  * COMMAND_MAX_ATTEMPTS, STUCK_AFTER_S); p.restart(name, {env}) changes it for the rest of the file.
  * On a start failure everything started is stopped and the error (with the log tail) is thrown.
  */
+/** Runs food-setup (BUILD_DIR's) against the nats-server at `url` with `env` added: resolves to {code, out}. */
+export function runFoodSetup(url, env = {}) {
+        const bin = path.join(BUILD_DIR, 'lib/food-setup');
+        if (!fs.existsSync(bin)) throw new Error(`not built: ${bin} (BUILD_DIR=${BUILD_DIR})`);
+        return new Promise((resolve) => {
+                execFile(bin, [], { env: { ...process.env, NATS_URL: url, LOG_LEVEL: 'info', ...env }, timeout: 20_000 },
+                        (err, stdout, stderr) => resolve({ code: err ? (err.code ?? -1) : 0, out: stdout + stderr }));
+        });
+}
+
 /**
  * A bare nats-server on 127.0.0.1 (JetStream in `dir`/js, `conf` a config file or none) for tests of food-setup
- * and of NATS TLS that need no platform: resolves to {url, monitor, stop()} once its monitor answers, and runs
- * food-setup against it with runSetup(env), resolving to {code, out}.
+ * and of NATS TLS that need no platform: resolves to {url, monitor, stop(), runSetup(env)} once its monitor
+ * answers (runSetup: runFoodSetup against it).
  */
 export async function startBareNats(dir, conf = null) {
         const port = await freePort();
@@ -704,14 +710,8 @@ export async function startBareNats(dir, conf = null) {
                 '-p', String(port), '-m', String(mport), '-sd', path.join(dir, 'js')], { stdio: 'ignore' });
         const stop = () => child.kill('SIGINT');
         for (let i = 0; i < 100; i++) {
-                if (await fetch(`${monitor}/healthz`).then((r) => r.ok, () => false)) {
-                        const runSetup = (env = {}) => new Promise((resolve) => {
-                                execFile(path.join(BUILD_DIR, 'lib/food-setup'), [], {
-                                        env: { PATH: process.env.PATH, NATS_URL: url, LOG_LEVEL: 'info', ...env }, timeout: 20_000,
-                                }, (err, stdout, stderr) => resolve({ code: err ? (err.code ?? -1) : 0, out: stdout + stderr }));
-                        });
-                        return { url, monitor, stop, runSetup };
-                }
+                if (await fetch(`${monitor}/healthz`).then((r) => r.ok, () => false))
+                        return { url, monitor, stop, runSetup: (env) => runFoodSetup(url, env) };
                 await sleep(100);
         }
         stop();
