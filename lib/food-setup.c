@@ -26,7 +26,8 @@ static int stream_limits(TopoStreamLimits *limits) {
                 int64_t v = 0;
                 int r;
                 if (i >= SETUP_STREAMS_MAX)
-                        return -EINVAL;
+                        return log_error_errno(-E2BIG, "food-setup: the topology has more than %d streams",
+                                               SETUP_STREAMS_MAX);
                 snprintf(name, sizeof(name), "STREAM_%s_MAX_AGE_S", st->name);
                 r = config_int(name, st->max_age_s, 1, INT64_MAX / 1000000000LL, &limits[i].max_age_s);
                 snprintf(name, sizeof(name), "STREAM_%s_MAX_BYTES", st->name);
@@ -56,10 +57,10 @@ int main(int argc, char **argv) {
                 fprintf(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr,
                         "usage: food-setup\n"
                         "  Creates or updates the NATS streams and durable consumers of food-saga.\n"
-                        "  NATS_URL (default nats://127.0.0.1:4222), NATS_USER and NATS_PASSWORD: a user allowed to\n"
-                        "  manage streams and consumers (the operators' admin); LOG_LEVEL. Per stream (FOOD_CMD, FOOD_ORDER,\n"
-                        "  FOOD_DLQ, FOOD_ADVISORY): STREAM_<NAME>_MAX_AGE_S, STREAM_<NAME>_MAX_BYTES (-1: unlimited),\n"
-                        "  STREAM_<NAME>_REPLICAS (1).\n");
+                        "  NATS_URL (default nats://127.0.0.1:4222), NATS_USER and NATS_PASSWORD: a user allowed\n"
+                        "  to manage streams and consumers (the operators' admin); NATS_TLS_*; LOG_LEVEL.\n"
+                        "  Per stream (FOOD_CMD, FOOD_ORDER, FOOD_DLQ, FOOD_ADVISORY): STREAM_<NAME>_MAX_AGE_S,\n"
+                        "  STREAM_<NAME>_MAX_BYTES (-1: unlimited), STREAM_<NAME>_REPLICAS (1).\n");
                 return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
         }
         if (config_log("food-setup") < 0 || config_nats(&nats) < 0 || stream_limits(limits) < 0)
