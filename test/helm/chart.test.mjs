@@ -154,7 +154,7 @@ test('NATS users: auth.conf has one per process that connects, each worker pulls
         const secretKeys = Object.keys(byKind(objects('default'), 'Secret')[0].data).filter((k) => k.startsWith('nats-password-')).sort();
         assert.deepEqual(secretKeys, users.map((u) => `nats-password-${u}`).sort(), 'the Secret\'s nats-password-<user> keys');
         const nats = byKind(objects('default'), 'StatefulSet').find((x) => x.metadata.labels['app.kubernetes.io/name'] === 'nats');
-        const natsEnv = nats.spec.template.spec.containers[0].env;
+        const natsEnv = nats.spec.template.spec.containers[0].env.filter((e) => e.name.startsWith('FOOD_NATS_PW_'));
         assert.deepEqual(natsEnv.map((e) => e.name).sort(), users.map((u) => `FOOD_NATS_PW_${u.toUpperCase()}`).sort(), 'nats-server\'s password variables');
         for (const e of natsEnv) assert.equal(e.valueFrom.secretKeyRef.key, `nats-password-${e.name.slice('FOOD_NATS_PW_'.length).toLowerCase()}`);
         const harness = read('test/harness.mjs').match(/export const NATS_USERS = \[([^\]]*)\]/);
@@ -267,7 +267,7 @@ for (const which of Object.keys(RENDERS)) {
                 }
                 const targets = new Set(hpas.map((h) => component(h)));
                 assert.deepEqual([...targets].sort(), ['gateway', ...WORKERS].sort(), 'HPAs: the gateway and every worker of the topology');
-                const pdbs = byKind(objs, 'PodDisruptionBudget');
+                const pdbs = byKind(objs, 'PodDisruptionBudget').filter((p) => p.metadata.labels['app.kubernetes.io/name'] === 'food-saga');
                 assert.deepEqual(pdbs.map((p) => component(p)).sort(), ['gateway', 'orchestrator', ...WORKERS].sort(),
                         'PDBs: the gateway, the orchestrator and every worker');
                 for (const p of pdbs) {
@@ -332,7 +332,8 @@ for (const which of Object.keys(RENDERS)) {
                 const [ing] = byKind(objs, 'Ingress');
                 assert.ok(ing);
                 for (const r of ing.spec.rules) for (const p of r.http.paths) assert.equal(p.backend.service.name, 'rel-food-saga-gateway');
-                for (const s of byKind(objs, 'Service')) assert.equal(s.spec.type, 'ClusterIP', `${s.metadata.name}`);
+                // ClusterIP, or headless (the NATS servers' names for their routes).
+                for (const s of byKind(objs, 'Service')) assert.ok(s.spec.type === 'ClusterIP' || (s.spec.type === undefined && s.spec.clusterIP === 'None'), `${s.metadata.name}: ${s.spec.type}`);
                 if (which === 'external') {
                         assert.equal(ing.spec.ingressClassName, 'traefik');
                         assert.deepEqual(ing.spec.tls, [{ secretName: 'food-tls', hosts: ['api.food.example'] }]);
@@ -642,10 +643,16 @@ test('streams as declared configuration: the set-up Job passes every stream\'s l
         const defaults = envOf(objects('default'));
         assert.deepEqual(Object.keys(defaults).sort(), TOPO.streams.flatMap((st) => [`STREAM_${st.name}_MAX_BYTES`, `STREAM_${st.name}_REPLICAS`]).sort(),
                 'every stream\'s size and replicas; its age only when set');
+        const external = envOf(objects('external'));
         for (const st of TOPO.streams) {
                 assert.equal(defaults[`STREAM_${st.name}_MAX_BYTES`], '-1');
-                assert.equal(defaults[`STREAM_${st.name}_REPLICAS`], '1');
+                // replicas 0: one per NATS server, up to 3 — the bundled cluster's 3, the external one's clusterSize (3).
+                assert.equal(defaults[`STREAM_${st.name}_REPLICAS`], '3');
+                assert.equal(external[`STREAM_${st.name}_REPLICAS`], '3');
         }
+        assert.equal(envOf(render(['--set', 'nats.cluster.enabled=false'])).STREAM_FOOD_CMD_REPLICAS, '1', 'one server: one replica');
+        assert.equal(envOf(render(['--set', 'nats.replicas=5'])).STREAM_FOOD_CMD_REPLICAS, '3', 'five servers: still 3 unless asked');
+        assert.equal(envOf(render(['--set', 'nats.replicas=5', '--set', 'streams.FOOD_ORDER.replicas=5'])).STREAM_FOOD_ORDER_REPLICAS, '5');
         const set = envOf(render(['--set', 'streams.FOOD_ORDER.maxBytes=10737418240', '--set', 'streams.FOOD_ORDER.maxAgeSeconds=7776000',
                 '--set', 'streams.FOOD_CMD.replicas=3']));
         assert.equal(set.STREAM_FOOD_ORDER_MAX_BYTES, '10737418240');
@@ -654,4 +661,131 @@ test('streams as declared configuration: the set-up Job passes every stream\'s l
         for (const bad of [['--set', 'streams.FOOD_ORDER.maxBytes=0'], ['--set', 'streams.FOOD_DLQ.replicas=7'], ['--set', 'streams.FOOD_NOPE.replicas=1']]) {
                 assert.throws(() => render(bad), /schema|values don't meet/, `accepted ${bad.join(' ')}`);
         }
+});
+
+// The bundled NATS's objects in a render: {sts, conf, env (name -> entry), cm, pdb, policy, headless}.
+function natsObjects(objs) {
+        const isNats = (o) => o.metadata.labels?.['app.kubernetes.io/name'] === 'nats';
+        const sts = byKind(objs, 'StatefulSet').find(isNats);
+        const cm = byKind(objs, 'ConfigMap').find((o) => isNats(o) && o.data['nats.conf']);
+        return {
+                sts, cm, conf: cm.data['nats.conf'],
+                env: Object.fromEntries(sts.spec.template.spec.containers[0].env.map((e) => [e.name, e])),
+                pdb: byKind(objs, 'PodDisruptionBudget').find(isNats),
+                policy: byKind(objs, 'NetworkPolicy').find(isNats),
+                headless: byKind(objs, 'Service').find((o) => isNats(o) && o.spec.clusterIP === 'None'),
+        };
+}
+
+test('bundled NATS, cluster mode (the default): 3 servers named after their pods, routes to every pod with their own login, PDB, lame duck, spread, route port open between them only', () => {
+        for (const n of [3, 5]) {
+                const objs = n === 3 ? objects('default') : render(['--set', `nats.replicas=${n}`]);
+                const { sts, cm, conf, env, pdb, policy, headless } = natsObjects(objs);
+                const spec = sts.spec.template.spec;
+                const [c] = spec.containers;
+                assert.equal(sts.spec.replicas, n);
+                assert.equal(sts.spec.podManagementPolicy, 'Parallel', 'the servers start together: a cluster forms only with a majority');
+                // The headless Service governs the pods' names and publishes them before they are ready.
+                assert.equal(sts.spec.serviceName, headless?.metadata.name);
+                assert.equal(headless.spec.publishNotReadyAddresses, true);
+                assert.deepEqual(headless.spec.selector, sts.spec.selector.matchLabels);
+                assert.ok(headless.spec.ports.some((p) => p.port === 6222 && p.targetPort === 'cluster'));
+                assert.ok(c.ports.some((p) => p.name === 'cluster' && p.containerPort === 6222));
+                // server_name is the pod's name.
+                assert.ok(c.args.includes('--server_name=$(POD_NAME)'), c.args.join(' '));
+                assert.equal(env.POD_NAME.valueFrom.fieldRef.fieldPath, 'metadata.name');
+                // The existing users stay (auth.conf included); the cluster block listens on 6222 and routes to every pod.
+                assert.match(conf, /^include \.\/auth\.conf$/m);
+                assert.equal(cm.data['auth.conf'].trim(), fs.readFileSync(path.join(CHART, 'charts/nats/files/auth.conf'), 'utf8').trim());
+                const cluster = conf.match(/^cluster \{([\s\S]*)^\}/m)?.[1];
+                assert.ok(cluster, `no cluster block:\n${conf}`);
+                assert.match(cluster, /^\s*name: rel-nats$/m);
+                assert.match(cluster, /^\s*listen: 0\.0\.0\.0:6222$/m);
+                const routeVars = [...cluster.match(/routes: \[([\s\S]*?)\]/)[1].matchAll(/\$(\w+)/g)].map((m) => m[1]);
+                assert.equal(routeVars.length, n);
+                const hosts = routeVars.map((v) => {
+                        assert.ok(env[v], `route variable ${v} not in nats-server's environment`);
+                        // nats-server parses the variable as configuration: a quoted string, whose password Kubernetes fills in.
+                        const m = env[v].value.match(/^"nats:\/\/route:\$\(FOOD_NATS_ROUTE_PASSWORD\)@([^:/]+):6222"$/);
+                        assert.ok(m, `${v}=${env[v].value}`);
+                        return m[1];
+                });
+                assert.deepEqual(hosts, [...Array(n).keys()].map((i) => `rel-nats-${i}.${headless.metadata.name}`), 'a route to every pod');
+                // Routes log in as `route`, which is no client user; its password comes from the Secret, never the ConfigMap.
+                assert.match(cluster, /authorization \{\s*user: route\s*password: \$FOOD_NATS_ROUTE_PASSWORD/);
+                assert.ok(!AUTH.route, 'route is a client user of auth.conf');
+                const names = c.env.map((e) => e.name);
+                assert.ok(names.indexOf('FOOD_NATS_ROUTE_PASSWORD') < names.indexOf(routeVars[0]), 'Kubernetes expands $(VAR) of earlier variables only');
+                assert.equal(env.FOOD_NATS_ROUTE_PASSWORD.valueFrom.secretKeyRef.key, 'nats-route-password');
+                const [secret] = byKind(objs, 'Secret');
+                const pw = Buffer.from(secret.data['nats-route-password'], 'base64').toString();
+                assert.match(pw, /^[A-Za-z][A-Za-z0-9]{15,}$/, 'a letter first, letters and digits (it sits in a URL)');
+                assert.ok(!JSON.stringify(cm).includes(pw), 'the route password in the ConfigMap');
+                // PDB: one server at a time.
+                assert.equal(pdb?.spec.maxUnavailable, 1);
+                assert.deepEqual(pdb.spec.selector.matchLabels, sts.spec.selector.matchLabels);
+                // Lame duck before stop: preStop signals ldm through the pid file nats.conf names; Kubernetes waits longer.
+                assert.deepEqual(c.lifecycle.preStop.exec.command, ['nats-server', '--signal', 'ldm=/var/run/nats/nats.pid']);
+                assert.match(conf, /^pid_file: \/var\/run\/nats\/nats\.pid$/m);
+                assert.ok(c.volumeMounts.some((m) => m.mountPath === '/var/run/nats' && !m.readOnly), 'a writable pid directory');
+                const duration = Number(conf.match(/^lame_duck_duration: (\d+)s$/m)?.[1]);
+                const grace = Number(conf.match(/^lame_duck_grace_period: (\d+)s$/m)?.[1]);
+                assert.ok(grace > 0 && grace < duration, `lame duck ${grace}s of ${duration}s`);
+                assert.ok(spec.terminationGracePeriodSeconds > duration, `terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} <= ${duration}`);
+                // Spread over nodes; JetStream's store on each pod's own PVC.
+                const [spread] = spec.topologySpreadConstraints;
+                assert.equal(spread.topologyKey, 'kubernetes.io/hostname');
+                assert.deepEqual(spread.labelSelector.matchLabels, sts.spec.selector.matchLabels);
+                assert.ok(c.volumeMounts.some((m) => m.name === 'data' && m.mountPath === '/data') && c.args.includes('--store_dir=/data'));
+                assert.equal(sts.spec.volumeClaimTemplates[0].metadata.name, 'data');
+                // A server alone must not be restarted for want of JetStream's quorum.
+                assert.match(c.livenessProbe.httpGet.path, /js-enabled-only=true/);
+                // The route port is open between the NATS pods, and only to them; the clients' rule is unchanged.
+                const sel = sts.spec.selector.matchLabels;
+                const routeIn = policy.spec.ingress.find((r) => r.ports.some((p) => p.port === 'cluster'));
+                assert.deepEqual(routeIn.from, [{ podSelector: { matchLabels: sel } }]);
+                assert.deepEqual(routeIn.ports, [{ port: 'cluster', protocol: 'TCP' }]);
+                const clientIn = policy.spec.ingress.find((r) => r.ports.some((p) => p.port === 'client'));
+                assert.ok(!clientIn.ports.some((p) => p.port === 'cluster'), 'the route port open to every release pod');
+                const routeOut = policy.spec.egress.find((r) => r.ports.some((p) => p.port === 6222));
+                assert.deepEqual(routeOut.to, [{ podSelector: { matchLabels: sel } }]);
+                assert.ok(policy.spec.egress.some((r) => !r.to && r.ports.some((p) => p.port === 53)), 'DNS, to resolve the routes');
+        }
+        assert.match(helm(['lint', '--strict', CHART, '--set', 'nats.replicas=5']), /0 chart\(s\) failed/);
+        assert.equal(byKind(objects('external'), 'StatefulSet').find((o) => o.metadata.labels['app.kubernetes.io/name'] === 'nats'), undefined);
+        assert.equal(byKind(objects('external'), 'Secret').length, 0);
+        assert.ok(!Object.keys(byKind(render(['--set', 'nats.enabled=false', '--set', 'externalNats.url=nats://n:4222']), 'Secret')[0].data).includes('nats-route-password'),
+                'a route password without the bundled cluster');
+});
+
+test('bundled NATS with cluster.enabled=false: the one server as before (no routes, PDB, lame duck nor headless Service)', () => {
+        const objs = render(['--set', 'nats.cluster.enabled=false']);
+        const { sts, conf, env, pdb, policy, headless } = natsObjects(objs);
+        assert.equal(sts.spec.replicas, 1);
+        assert.equal(sts.spec.serviceName, 'rel-nats', 'the StatefulSet\'s immutable fields as before cluster mode');
+        assert.equal(sts.spec.podManagementPolicy, undefined);
+        assert.equal(conf.trim(), 'include ./auth.conf');
+        assert.ok(sts.spec.template.spec.containers[0].args.includes('--server_name=rel-nats'));
+        assert.ok(!Object.keys(env).some((k) => k.startsWith('FOOD_NATS_ROUTE')));
+        assert.equal(pdb, undefined);
+        assert.equal(headless, undefined);
+        assert.deepEqual(policy.spec.egress, []);
+        assert.ok(!Object.keys(byKind(objs, 'Secret')[0].data).includes('nats-route-password'));
+});
+
+test('the chart refuses stream replicas beyond the NATS servers, a cluster of fewer than 3, and a lame duck longer than Kubernetes waits', () => {
+        const refused = [
+                [['--set', 'nats.cluster.enabled=false', '--set', 'streams.FOOD_CMD.replicas=3'], /streams\.FOOD_CMD\.replicas=3 exceeds the 1 NATS server\(s\) of the bundled NATS/],
+                [['--set', 'streams.FOOD_ORDER.replicas=5'], /streams\.FOOD_ORDER\.replicas=5 exceeds the 3 NATS server\(s\)/],
+                [['-f', EXTERNAL, '--set', 'externalNats.clusterSize=1', '--set', 'streams.FOOD_DLQ.replicas=3'], /streams\.FOOD_DLQ\.replicas=3 exceeds the 1 NATS server\(s\) of the external NATS \(externalNats\.clusterSize\)/],
+                [['--set', 'nats.replicas=2'], /nats\.replicas=2: cluster mode needs 3 servers or more/],
+                [['--set', 'nats.cluster.terminationGracePeriodSeconds=30'], /terminationGracePeriodSeconds=30 must exceed nats\.cluster\.lameDuck\.durationSeconds=30/],
+                [['--set', 'nats.cluster.lameDuck.gracePeriodSeconds=30'], /gracePeriodSeconds=30 must be below durationSeconds=30/],
+                [['--set', 'streams.FOOD_CMD.replicas=-1'], /schema|values don't meet/],
+                [['-f', EXTERNAL, '--set', 'externalNats.clusterSize=0'], /schema|values don't meet/],
+        ];
+        for (const [args, msg] of refused) assert.throws(() => render(args), msg, `accepted ${args.join(' ')}`);
+        for (const args of [['--set', 'streams.FOOD_CMD.replicas=3'], ['--set', 'nats.replicas=5', '--set', 'streams.FOOD_CMD.replicas=5'],
+                ['-f', EXTERNAL, '--set', 'streams.FOOD_ORDER.replicas=3']])
+                assert.doesNotThrow(() => render(args), args.join(' '));
 });

@@ -62,6 +62,29 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* The number of NATS servers JetStream spreads stream replicas over: the bundled NATS's (nats.replicas in cluster
+     mode, else 1) or externalNats.clusterSize. */}}
+{{- define "food-saga.natsServers" -}}
+{{- if .Values.nats.enabled -}}
+{{- if dig "cluster" "enabled" false .Values.nats -}}{{ int (dig "replicas" 1 .Values.nats) }}{{- else -}}1{{- end -}}
+{{- else -}}
+{{- int .Values.externalNats.clusterSize -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A stream's replicas (streams.<NAME>.replicas): 0 means as many as there are NATS servers, at most 3 (NATS's
+     production recommendation; 5 only when asked for); never more than the servers, which JetStream could not
+     place. Call with (dict "root" $ "stream" "FOOD_CMD"). */}}
+{{- define "food-saga.streamReplicas" -}}
+{{- $servers := int (include "food-saga.natsServers" .root) -}}
+{{- $want := int (index .root.Values.streams .stream).replicas -}}
+{{- $where := ternary "the bundled NATS (nats.cluster.enabled, nats.replicas)" "the external NATS (externalNats.clusterSize)" .root.Values.nats.enabled -}}
+{{- if gt $want $servers -}}
+{{- fail (printf "streams.%s.replicas=%d exceeds the %d NATS server(s) of %s: JetStream places each replica on its own server. Lower it (0: one per server, up to 3) or run more servers" .stream $want $servers $where) -}}
+{{- end -}}
+{{- if eq $want 0 }}{{ min $servers 3 }}{{ else }}{{ $want }}{{ end -}}
+{{- end -}}
+
 {{/* The processes that keep state in PostgreSQL, each with its own login role food_<process>
      (files/postgresql-roles.sql): the Secret holds a database-password-<process> for each. */}}
 {{- define "food-saga.pgServices" -}}
