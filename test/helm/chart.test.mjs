@@ -406,8 +406,9 @@ test('the helm test hook places and follows an order only when a card can be pai
         assert.doesNotMatch(cm.data['test-order.mjs'], /JWT_SECRET|createHmac/, 'the test script signs nothing');
 });
 
-test('NOTES.txt tells how to reach the API and how to use the nats CLI against the release', () => {
-        // helm renders NOTES only against a cluster; render it offline through tpl in a throwaway copy.
+// NOTES.txt as helm would print it after an install with `args`. helm renders NOTES only against a cluster; this
+// renders it offline through tpl in a throwaway copy of the chart.
+function notes(args = []) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'food-notes-'));
         try {
                 fs.cpSync(CHART, path.join(dir, 'food-saga'), { recursive: true });
@@ -415,18 +416,32 @@ test('NOTES.txt tells how to reach the API and how to use the nats CLI against t
                 fs.copyFileSync(path.join(copy, 'templates/NOTES.txt'), path.join(copy, 'files/NOTES.txt'));
                 fs.writeFileSync(path.join(copy, 'templates/zz-notes.yaml'),
                         'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes-render}\ndata:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | toJson }}\n');
-                const notes = render(['--show-only', 'templates/zz-notes.yaml'], copy)[0].data.notes;
-                for (const want of ['port-forward svc/rel-food-saga-gateway 8080:8080', 'https://food-saga.example.com/', 'nats stream ls',
-                        'nats consumer info FOOD_CMD payment', "nats sub 'food.>'", 'nats micro ls', 'natsio/nats-box', 'NATS_URL=nats://rel-nats:4222',
-                        'app.kubernetes.io/instance=rel', 'NO PAYMENT PROVIDER'])
-                        assert.ok(notes.includes(want), `NOTES lacks ${want}:\n${notes}`);
-                assert.ok(!notes.includes('DEV_TOKENS is ON'));
-                const ls = notes.match(/nats stream ls +# (.*)$/m);
-                assert.deepEqual(ls?.[1].trim().split(/\s+/).sort(), TOPO.streams.map((x) => x.name).sort(), 'the streams NOTES lists are the topology\'s');
-                for (const word of notes.matchAll(/\bFOOD_[A-Z]+\b/g)) assert.ok(TOPO.streams.some((x) => x.name === word[0]), `NOTES names ${word[0]}, no stream of the topology`);
+                return render(['--show-only', 'templates/zz-notes.yaml', ...args], copy)[0].data.notes;
         } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
         }
+}
+
+test('NOTES.txt tells how to reach the API and how to use the nats CLI against the release', () => {
+        const text = notes();
+        for (const want of ['port-forward svc/rel-food-saga-gateway 8080:8080', 'https://food-saga.example.com/', 'nats stream ls',
+                'nats consumer info FOOD_CMD payment', "nats sub 'food.>'", 'nats micro ls', 'natsio/nats-box', 'NATS_URL=nats://rel-nats:4222',
+                'app.kubernetes.io/instance=rel', 'NO PAYMENT PROVIDER'])
+                assert.ok(text.includes(want), `NOTES lacks ${want}:\n${text}`);
+        assert.ok(!text.includes('DEV_TOKENS is ON'));
+        const ls = text.match(/nats stream ls +# (.*)$/m);
+        assert.deepEqual(ls?.[1].trim().split(/\s+/).sort(), TOPO.streams.map((x) => x.name).sort(), 'the streams NOTES lists are the topology\'s');
+        for (const word of text.matchAll(/\bFOOD_[A-Z]+\b/g)) assert.ok(TOPO.streams.some((x) => x.name === word[0]), `NOTES names ${word[0]}, no stream of the topology`);
+});
+
+test('NOTES.txt labels the bundled PostgreSQL (and a one-server NATS) as development only, and says nothing of them when external', () => {
+        const dev = notes();
+        assert.match(dev, /DEVELOPMENT ONLY: the bundled PostgreSQL \(rel-postgresql\)/);
+        assert.match(dev, /postgresql\.enabled=false, externalPostgresql/);
+        assert.ok(!dev.includes('NATS is ONE server'), 'the default NATS is a cluster');
+        assert.match(notes(['--set', 'nats.cluster.enabled=false']), /NATS is ONE server/);
+        const prod = notes(['-f', EXTERNAL]);
+        assert.ok(!prod.includes('DEVELOPMENT ONLY') && !prod.includes('NATS is ONE server'), `external servers, yet:\n${prod}`);
 });
 
 test('the Dockerfile: Debian 12 multi-stage, runtime packages from packages-run.txt, non-root, exec entrypoints, no HEALTHCHECK', () => {
@@ -788,4 +803,45 @@ test('the chart refuses stream replicas beyond the NATS servers, a cluster of fe
         for (const args of [['--set', 'streams.FOOD_CMD.replicas=3'], ['--set', 'nats.replicas=5', '--set', 'streams.FOOD_CMD.replicas=5'],
                 ['-f', EXTERNAL, '--set', 'streams.FOOD_ORDER.replicas=3']])
                 assert.doesNotThrow(() => render(args), args.join(' '));
+});
+
+// libpq's multi-host URL postgresql://user@h1:p1,h2:p2/db?k=v, which WHATWG URL does not parse.
+function pgUrl(text) {
+        const m = text.match(/^postgresql:\/\/([^@/]+)@([^/]+)\/([^?]+)\?(.*)$/);
+        assert.ok(m, `not a postgresql:// URL: ${text}`);
+        return { user: m[1], hosts: m[2].split(','), database: m[3], query: Object.fromEntries(new URLSearchParams(m[4])) };
+}
+
+test('external PostgreSQL, primary and standbys: every process gets one multi-host URL with target_session_attrs=read-write; several hosts without it are refused', () => {
+        const ext = ['-f', EXTERNAL, '--set', 'externalPostgresql.host=', '--set', 'externalPostgresql.hosts={pg-0.db,pg-1.db:5433,[fd00::2]}'];
+        const objs = render([...ext, '--set', 'externalPostgresql.targetSessionAttrs=read-write']);
+        let n = 0;
+        for (const [o, spec] of podSpecs(objs)) {
+                const url = (spec.containers[0].env || []).find((e) => e.name === 'DATABASE_URL')?.value;
+                if (!url) continue;
+                n++;
+                const u = pgUrl(url);
+                assert.equal(u.user, `food_${component(o)}`);
+                assert.deepEqual(u.hosts, ['pg-0.db:5432', 'pg-1.db:5433', '[fd00::2]:5432'], 'each host with its port (default externalPostgresql.port)');
+                assert.equal(u.database, 'food');
+                assert.equal(u.query.target_session_attrs, 'read-write');
+                assert.equal(u.query.sslmode, 'verify-full');
+                assert.equal(u.query.sslrootcert, '/etc/food-saga/postgresql-ca/ca.crt');
+        }
+        assert.equal(n, Object.values(BIN).filter((b) => b.database).length, 'every process that uses PostgreSQL');
+        assert.throws(() => render(ext), /externalPostgresql\.hosts names 3 servers: set externalPostgresql\.targetSessionAttrs=read-write/);
+        assert.throws(() => render([...ext, '--set', 'externalPostgresql.targetSessionAttrs=any']), /targetSessionAttrs=read-write/);
+        // One host per item, no URL pieces (the chart joins them with commas and builds the URL).
+        for (const bad of [['pg-0.db,pg-1.db'], ['postgresql://pg-0.db'], ['pg-0.db/food'], ['u@pg-0.db'], ['pg-0.db:5432x'], ['pg-0.db', 'pg-0.db']])
+                assert.throws(() => render(['-f', EXTERNAL, '--set-json', `externalPostgresql.hosts=${JSON.stringify(bad)}`, '--set', 'externalPostgresql.targetSessionAttrs=read-write']),
+                        /schema|values don't meet/, bad.join(' '));
+        // One host (e.g. CloudNativePG's -rw Service) may still name target_session_attrs; none is added otherwise.
+        const one = (args) => pgUrl(byKind(render(['-f', EXTERNAL, ...args]), 'Deployment').find((d) => component(d) === 'store')
+                .spec.template.spec.containers[0].env.find((e) => e.name === 'DATABASE_URL').value);
+        assert.deepEqual(one(['--set', 'externalPostgresql.host=food-pg-rw.db', '--set', 'externalPostgresql.targetSessionAttrs=primary']).query.target_session_attrs, 'primary');
+        assert.equal(one([]).query.target_session_attrs, undefined);
+        assert.deepEqual(one([]).hosts, ['pg.databases.svc:5432']);
+        assert.throws(() => render(['--set', 'postgresql.enabled=false']), /schema|values don't meet/, 'neither host nor hosts');
+        assert.doesNotThrow(() => render(['--set', 'postgresql.enabled=false', '--set', 'externalPostgresql.hosts={a,b}', '--set', 'externalPostgresql.targetSessionAttrs=read-write',
+                '--set', 'externalPostgresql.sslmode=require']));
 });

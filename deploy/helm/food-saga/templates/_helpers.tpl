@@ -95,7 +95,9 @@ orchestrator notification store delivery coupon gateway
 {{- define "food-saga.pgCaDir" -}}/etc/food-saga/postgresql-ca{{- end -}}
 
 {{/* DATABASE_URL of a process, without the password (libpq takes it from PGPASSWORD, the Secret): its own role;
-     with an external server its sslmode and, for verify-ca/verify-full, the mounted CA. Call with
+     with an external server its sslmode, for verify-ca/verify-full the mounted CA, and with externalPostgresql.hosts
+     every host (libpq's multi-host URL: postgresql://u@a:5432,b:5432/db, tried in turn) with target_session_attrs,
+     so that each process lands on the primary of a self-managed primary and standby. Call with
      (dict "root" $ "service" "store"). */}}
 {{- define "food-saga.databaseUrl" -}}
 {{- $v := .root.Values -}}
@@ -103,7 +105,21 @@ orchestrator notification store delivery coupon gateway
 {{- printf "postgresql://food_%s@%s-postgresql:5432/food" .service .root.Release.Name -}}
 {{- else -}}
 {{- $pg := $v.externalPostgresql -}}
-{{- $url := printf "postgresql://food_%s@%s:%d/%s?sslmode=%s" .service (required "externalPostgresql.host is required when postgresql.enabled is false" $pg.host) (int $pg.port) $pg.database $pg.sslmode -}}
+{{- $hosts := list -}}
+{{- range $pg.hosts -}}
+{{- $hosts = append $hosts (ternary . (printf "%s:%d" . (int $pg.port)) (regexMatch ":[0-9]+$" .)) -}}
+{{- end -}}
+{{- if not $hosts -}}
+{{- $hosts = list (printf "%s:%d" (required "externalPostgresql.host (or hosts) is required when postgresql.enabled is false" $pg.host) (int $pg.port)) -}}
+{{- end -}}
+{{- $tsa := $pg.targetSessionAttrs | default "" -}}
+{{- if and (gt (len $hosts) 1) (not (has $tsa (list "read-write" "primary"))) -}}
+{{- fail (printf "externalPostgresql.hosts names %d servers: set externalPostgresql.targetSessionAttrs=read-write (or primary), or a process may write to a standby" (len $hosts)) -}}
+{{- end -}}
+{{- $url := printf "postgresql://food_%s@%s/%s?sslmode=%s" .service (join "," $hosts) $pg.database $pg.sslmode -}}
+{{- with $tsa -}}
+{{- $url = printf "%s&target_session_attrs=%s" $url . -}}
+{{- end -}}
 {{- if $pg.caSecret.name -}}
 {{- $url = printf "%s&sslrootcert=%s/%s" $url (include "food-saga.pgCaDir" .root) $pg.caSecret.key -}}
 {{- else if has $pg.sslmode (list "verify-ca" "verify-full") -}}
