@@ -845,3 +845,22 @@ test('external PostgreSQL, primary and standbys: every process gets one multi-ho
         assert.doesNotThrow(() => render(['--set', 'postgresql.enabled=false', '--set', 'externalPostgresql.hosts={a,b}', '--set', 'externalPostgresql.targetSessionAttrs=read-write',
                 '--set', 'externalPostgresql.sslmode=require']));
 });
+
+test('every process replicable: the orchestrator runs 2 replicas by default, every Deployment spreads its replicas over nodes', () => {
+        const objs = objects('default');
+        const orch = byKind(objs, 'Deployment').find((d) => component(d) === 'orchestrator');
+        assert.equal(orch.spec.replicas, 2);
+        const pdb = byKind(objs, 'PodDisruptionBudget').find((p) => component(p) === 'orchestrator');
+        assert.equal(pdb.spec.maxUnavailable, 1, 'a drain leaves one owner of the shards');
+        for (const d of byKind(objs, 'Deployment')) {
+                if (component(d) === 'sandbox-psp') continue;
+                const [spread] = d.spec.template.spec.topologySpreadConstraints ?? [];
+                assert.equal(spread?.topologyKey, 'kubernetes.io/hostname', `${d.metadata.name}: no spread`);
+                assert.equal(spread.maxSkew, 1);
+                assert.deepEqual(spread.labelSelector.matchLabels, d.spec.selector.matchLabels, `${d.metadata.name}: spreads other pods`);
+        }
+        const off = byKind(render(['--set', 'topologySpread.enabled=false']), 'Deployment');
+        assert.ok(off.every((d) => !d.spec.template.spec.topologySpreadConstraints));
+        const hard = byKind(render(['--set', 'topologySpread.whenUnsatisfiable=DoNotSchedule']), 'Deployment');
+        assert.ok(hard.every((d) => d.spec.template.spec.topologySpreadConstraints[0].whenUnsatisfiable === 'DoNotSchedule'));
+});

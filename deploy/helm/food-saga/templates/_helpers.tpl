@@ -162,6 +162,21 @@ affinity:
 {{- end }}
 {{- end -}}
 
+{{/* Spread of a Deployment's replicas over nodes (values topologySpread); call with the component's
+     (dict "root" $ "component" "gateway"). */}}
+{{- define "food-saga.topologySpread" -}}
+{{- $t := .root.Values.topologySpread -}}
+{{- if $t.enabled -}}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: {{ $t.topologyKey }}
+    whenUnsatisfiable: {{ $t.whenUnsatisfiable }}
+    labelSelector:
+      matchLabels:
+        {{- include "food-saga.selectorLabels" . | nindent 8 }}
+{{- end }}
+{{- end -}}
+
 {{/* The three probes on a named port; call with (dict "root" $ "port" "health"). */}}
 {{- define "food-saga.probes" -}}
 {{- $p := .root.Values.probes -}}
