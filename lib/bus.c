@@ -113,6 +113,27 @@ static void sleep_ms(int ms) {
 /* The library's locks block at once instead of spinning 2000 times first (its default): on a
  * machine with few cores the spinning thread only keeps the lock's holder from running (a tenth
  * of the gateway's CPU went there). */
+/* NATS_URL is one server or a comma-separated list (a cluster's nodes): the client connects to any of them
+ * and reconnects to the others. nats.c's SetURL takes one URL; a list goes through SetServers. */
+#define BUS_MAX_SERVERS 16
+static natsStatus bus_set_servers(natsOptions *o, const char *url) {
+        char *copy, *save = NULL;
+        const char *servers[BUS_MAX_SERVERS];
+        int n = 0;
+        natsStatus s;
+
+        if (!strchr(url, ','))
+                return natsOptions_SetURL(o, url);
+        copy = strdup(url);
+        if (!copy)
+                return NATS_NO_MEMORY;
+        for (char *tok = strtok_r(copy, ", ", &save); tok && n < BUS_MAX_SERVERS; tok = strtok_r(NULL, ", ", &save))
+                servers[n++] = tok;
+        s = n ? natsOptions_SetServers(o, servers, n) : NATS_INVALID_ARG;
+        free(copy);
+        return s;
+}
+
 static void bus_open_library(void) {
         (void)nats_Open(0);
 }
@@ -134,7 +155,7 @@ int bus_connect(Bus **ret, const NatsConfig *cfg, const char *name, const volati
         pthread_once(&opened, bus_open_library);
         s = natsOptions_Create(&o);
         if (s == NATS_OK)
-                s = natsOptions_SetURL(o, cfg->url);
+                s = bus_set_servers(o, cfg->url);
         if (s == NATS_OK && cfg->user && *cfg->user)
                 s = natsOptions_SetUserInfo(o, cfg->user, cfg->password);
         /* Replies to this user come only on its own inboxes, which no other user may read or answer. */
