@@ -493,13 +493,21 @@ static int fire_step_deadline(Writer *w, SagaRow *row) {
         return r;
 }
 
-/* Re-sends the due commands of `row`, or gives them up when their tries are spent. */
-static int resend_due(Writer *w, SagaRow *row) {
+/* Re-sends the due commands of `row`, or gives them up when their tries are spent; `unconfirmed_since`
+ * (not 0): also those sent since then, which JetStream may never have stored, without using a try. */
+static int resend_due(Writer *w, SagaRow *row, int64_t unconfirmed_since) {
         int r = 0;
         for (size_t i = 0; i < row->n_commands && r == 0; i++) {
                 SagaPending *p = &row->commands[i];
-                if (!p->next_try_ms || p->next_try_ms > w->now_ms)
+                if (!p->next_try_ms)
                         continue;
+                if (p->next_try_ms > w->now_ms) {
+                        if (unconfirmed_since && p->sent_ms >= unconfirmed_since) {
+                                r = writer_resend(w, row, p, false);
+                                metric_add(m_resent, 1);
+                        }
+                        continue;
+                }
                 if ((int)p->budget >= saga_step_max_attempts(p->step)) {
                         p->next_try_ms = 0;
                         saga_row_log_detail(row, p->command_id, LOG_GAVE_UP);
@@ -516,7 +524,7 @@ static int resend_due(Writer *w, SagaRow *row) {
                         continue;
                 }
                 log_info("saga %s: no answer to %s, sending try %u", row->order_id, p->step->name, p->attempt + 1);
-                r = writer_resend(w, row, p);
+                r = writer_resend(w, row, p, true);
                 metric_add(m_resent, 1);
         }
         return r;
@@ -524,6 +532,7 @@ static int resend_due(Writer *w, SagaRow *row) {
 
 typedef struct {
         int r;
+        int64_t unconfirmed_since;
 } TimerScan;
 
 static void timers_of(Writer *w, SagaRow *row, void *ud) {
@@ -535,12 +544,17 @@ static void timers_of(Writer *w, SagaRow *row, void *ud) {
         if (t->r == 0 && row->step_deadline_ms && row->step_deadline_ms <= w->now_ms)
                 t->r = fire_step_deadline(w, row);
         if (t->r == 0 && row->n_commands)
-                t->r = resend_due(w, row);
+                t->r = resend_due(w, row, t->unconfirmed_since);
 }
 
 int inputs_timers(Writer *w) {
         static int64_t next_watch;
         TimerScan t = {0};
+        if (w->unconfirmed_since_ms && w->now_ms >= w->republish_at_ms) {
+                t.unconfirmed_since = w->unconfirmed_since_ms;
+                w->unconfirmed_since_ms = 0; /* a batch whose publishes fail again sets it again */
+                log_info("orchestrator: sending again the commands JetStream did not confirm");
+        }
         writer_each_saga(w, timers_of, &t);
         if (t.r == 0 && w->now_ms >= next_watch) {
                 long long stuck = 0;

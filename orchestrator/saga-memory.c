@@ -295,6 +295,7 @@ static int hook_command(void *ud, SagaRow *row, const SagaStep *step, StepComman
         p->attempt = 1;
         p->budget = 1;
         p->next_try_ms = w->now_ms + saga_step_delay_ms(step, 1);
+        p->sent_ms = w->now_ms;
         c->corr.command_id = p->command_id;
         c->corr.attempt = 1;
         r = codec_pack(&c->command.base, &data, &len);
@@ -388,7 +389,7 @@ static int hook_saga(void *ud, SagaRow *row, const Food__V1__Order *order, int64
 }
 
 
-int writer_resend(Writer *w, SagaRow *row, SagaPending *p) {
+int writer_resend(Writer *w, SagaRow *row, SagaPending *p, bool counted) {
         ProtobufCMessage *m = NULL;
         StepCommand c;
         uint8_t *data = NULL;
@@ -397,8 +398,10 @@ int writer_resend(Writer *w, SagaRow *row, SagaPending *p) {
 
         visit(w, row); /* a batch that does not commit reloads it: the try was not sent */
         p->attempt++;
-        p->budget++;
+        if (counted)
+                p->budget++;
         p->next_try_ms = w->now_ms + saga_step_delay_ms(p->step, (int)p->budget);
+        p->sent_ms = w->now_ms;
         if (p->stored) {
                 /* The command as first sent, with its try number. */
                 r = codec_unpack(&food__v1__command__descriptor, p->stored, p->stored_len, &m);

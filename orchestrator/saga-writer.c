@@ -26,7 +26,8 @@
 #define WRITER_IDLE_PING_MS 2000   /* an idle session is checked this often */
 #define WRITER_SCAN_EVERY_MS 100   /* timers and re-sends are looked at this often */
 #define WRITER_PRUNE_EVERY_MS 60000
-#define WRITER_FLUSH_MS 5000       /* waiting for JetStream to confirm a batch's publishes */
+#define WRITER_FLUSH_MS 2000       /* waiting for JetStream to confirm a batch's publishes */
+#define WRITER_REPUBLISH_MS 1000   /* then the unconfirmed commands are sent again this much later */
 #define WRITER_STOP_MS 1000        /* at SIGTERM: deciding what was already taken before letting go */
 #define WRITER_MESSAGE_PARTS 256   /* commands and rows of one CommandBatch message at most */
 #define WRITER_MESSAGE_BYTES (256 * 1024)
@@ -402,8 +403,11 @@ static void batch_send(Writer *w) {
         if (sent == 0)
                 return;
         if (bus_publisher_flush(w->pub, WRITER_FLUSH_MS) < 0) {
-                log_warn("orchestrator: JetStream did not confirm every publish; %zu status event(s) wait",
-                         w->n_unpublished);
+                log_warn("orchestrator: JetStream did not confirm every publish; %zu status event(s) wait, "
+                         "commands go again in %d ms", w->n_unpublished, WRITER_REPUBLISH_MS);
+                if (!w->unconfirmed_since_ms || w->now_ms < w->unconfirmed_since_ms)
+                        w->unconfirmed_since_ms = w->now_ms;
+                w->republish_at_ms = ids_now_ms() + WRITER_REPUBLISH_MS;
                 return;
         }
         for (size_t i = 0; i < w->n_unpublished; i++) {

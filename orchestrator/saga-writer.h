@@ -92,6 +92,9 @@ struct Writer {
         SagaEvent *events; /* this batch's status events (moved to unpublished once committed) */
         size_t n_events, cap_events;
         int64_t timers_fired, resent;
+        /* Commands sent since unconfirmed_since_ms were not all confirmed by JetStream (a stream leader lost,
+         * no quorum): they are sent again at republish_at_ms without using a try, not after their step's wait. */
+        int64_t unconfirmed_since_ms, republish_at_ms;
         bool undrained; /* at stop, an RPC handler may still run: the writer is not freed */
         bool retaking;  /* shards lost, not tried again yet: requeued requests wait for that */
 
@@ -123,7 +126,8 @@ int writer_notification(Writer *w, const char *customer_id, const char *order_id
 const KeySlot *writer_key_find(Writer *w, const char *customer, const char *key);
 void writer_key_note(Writer *w, const char *customer, const char *key, const char *order_id, const char *hash);
 /* Re-sends unanswered command `p` of `row` (its next try). 0 or errno. */
-int writer_resend(Writer *w, SagaRow *row, SagaPending *p);
+/* `counted`: the try counts against the step's budget (not when JetStream never confirmed the last one). */
+int writer_resend(Writer *w, SagaRow *row, SagaPending *p, bool counted);
 /* Calls fn for every saga in memory. */
 void writer_each_saga(Writer *w, void (*fn)(Writer *w, SagaRow *row, void *ud), void *ud);
 /* The saga table: find, add, remove (not freed), free a row. */
