@@ -2,6 +2,7 @@
 // HTTP API (SPEC §4); each step asserts the answer and reports expected vs actual on failure.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 
 export const LIFECYCLE = ['PAID', 'ACCEPTED', 'COOKING', 'COOKED', 'PICKED_UP', 'DELIVERED', 'COMPLETED'];
 // Generous: sanitizer builds on 2 cores are slow, and the read model is eventually consistent.
@@ -274,4 +275,150 @@ export async function stableSnapshot(p, who, id, { gapMs = 300, timeoutMs = WAIT
                 if (JSON.stringify(cur) === JSON.stringify(prev) || Date.now() > deadline) return cur;
                 prev = cur;
         }
+}
+
+// --- steps retried through an outage (a writer, NATS node or PostgreSQL primary down for a while) ---
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const RETRYABLE = new Set([502, 503, 504]);
+
+// POST /orders with one Idempotency-Key until it is answered 201 (504/503 meanwhile: the writer is down).
+export async function placeRetrying(p, token, store, lines, key = randomUUID(), deadlineMs = 60_000) {
+        const until = Date.now() + deadlineMs;
+        for (;;) {
+                const r = await p.api('POST', '/orders', { token, body: orderBody(store, lines), headers: { 'idempotency-key': key } })
+                        .catch((e) => ({ status: 0, text: e.message }));
+                if (r.status === 201) return r.json;
+                if (!RETRYABLE.has(r.status) && r.status !== 0) expectStatus(r, 201, `POST /orders (key ${key})`);
+                if (Date.now() > until) assert.fail(`POST /orders (key ${key}) still ${r.status} after ${deadlineMs} ms: ${r.text}`);
+                await sleep(200);
+        }
+}
+
+// A decision retried while the writer is away: 200, or already taken (the order shows `status` or later).
+export async function decide(p, call, { token, id, status, what }) {
+        const until = Date.now() + 60_000;
+        for (;;) {
+                const r = await call().catch((e) => ({ status: 0, text: e.message }));
+                if (r.status === 200) return r.json;
+                if (r.status === 409 || RETRYABLE.has(r.status) || r.status === 0) {
+                        const v = await p.api('GET', `/orders/${id}`, { token }).catch(() => null);
+                        const at = v?.json ? LIFECYCLE.indexOf(v.json.status) : -1;
+                        if (at >= LIFECYCLE.indexOf(status)) return v.json;
+                        if (r.status === 409 && at < 0) assert.fail(`${what}: 409 and the order is ${v?.json?.status}`);
+                } else expectStatus(r, 200, what);
+                if (Date.now() > until) assert.fail(`${what}: still ${r.status} after 60 s: ${r.text}`);
+                await sleep(200);
+        }
+}
+
+// Place to COMPLETED, every step retried through an orchestrator outage; onPlaced(order) once it is answered 201.
+export async function resilientLifecycle(p, { customer, owner, rider, store, lines, onPlaced = () => {} }) {
+        const o = await placeRetrying(p, customer, store, lines);
+        onPlaced(o);
+        return walkToCompleted(p, o, { customer, owner, rider, store });
+}
+
+// A placed order `o` from PAID to COMPLETED, every step retried through an outage.
+export async function walkToCompleted(p, o, { customer, owner, rider, store }) {
+        for (const [action, status] of [['accept', 'ACCEPTED'], ['cooking-started', 'COOKING'], ['cooking-finished', 'COOKED']]) {
+                await decide(p, () => p.api('POST', `/stores/${store.id}/orders/${o.id}/${action}`, { token: owner }),
+                        { token: owner, id: o.id, status, what: `${action} ${o.id}` });
+        }
+        const d = await waitDelivery(p, rider, o.id, store.region);
+        await decide(p, () => p.api('POST', `/deliveries/${d.id}/pick`, { token: rider }), { token: customer, id: o.id, status: 'PICKED_UP', what: `pick ${d.id}` });
+        await decide(p, () => p.api('POST', `/deliveries/${d.id}/delivered`, { token: rider }), { token: customer, id: o.id, status: 'DELIVERED', what: `delivered ${d.id}` });
+        await decide(p, () => p.api('POST', `/orders/${o.id}/confirm`, { token: customer }), { token: customer, id: o.id, status: 'COMPLETED', what: `confirm ${o.id}` });
+        return waitStatus(p, customer, o.id, 'COMPLETED');
+}
+
+// Every order COMPLETED, charged once, one notification and one archived event per status.
+export async function expectCompleted(p, orders, admin) {
+        const ledger = await pspLedger(p);
+        const archive = await p.api('GET', '/analytics/events?limit=100000', { token: admin });
+        expectStatus(archive, 200, 'GET /analytics/events');
+        const events = archive.text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        for (const { order, customer } of orders) {
+                const view = await waitStatus(p, customer, order.id, 'COMPLETED');
+                const l = ledgerOf(ledger, order.id);
+                assert.equal(l.approved.length, 1, `${order.id}: charged ${l.approved.length} times`);
+                assert.equal(l.net, view.total, `${order.id}: kept ${l.net}, owes ${view.total}`);
+                const notes = await p.waitFor(async () => {
+                        const n = visible(await notificationStatuses(p, customer, order.id));
+                        return n.length >= LIFECYCLE.length && n;
+                }, WAIT_MS).catch(async () => visible(await notificationStatuses(p, customer, order.id)));
+                assert.deepEqual(byLifecycle(notes), LIFECYCLE, `${order.id}: one notification per status`);
+                const statuses = events.filter((e) => e.order_id === order.id).map((e) => e.status);
+                assert.deepEqual(byLifecycle(visible(statuses)), LIFECYCLE, `${order.id}: one archived status event per status`);
+        }
+        // Nothing charged for an order that does not exist (keys are "<order id>.<step>...").
+        const known = new Set(orders.map((o) => o.order.id));
+        const strays = ledger.charges.filter((c) => c.status === 'approved' && !known.has(String(c.idempotency_key).split('.')[0]));
+        assert.deepEqual(strays, [], 'charges of orders nobody placed');
+}
+
+// `lanes` customers each walking orders to COMPLETED (resilientLifecycle) one after another until stop(), over
+// `stores` in turn. placed: [{id, at}] every order answered 201 and when; stop() resolves to the completed orders
+// ([{order, customer}], for expectCompleted) and throws the first lane's failure.
+export function runLanes(p, { lanes, stores, prefix = 'lane' }) {
+        const placed = [];
+        const completed = [];
+        const failures = [];
+        let running = true;
+        const loop = async (k) => {
+                const customer = await p.token(`${prefix}_${k}`);
+                const rider = await p.token(`${prefix}_rider_${k}`, 'rider');
+                for (let n = 0; running; n++) {
+                        const store = stores[(k + n) % stores.length];
+                        const owner = await p.token(`owner_${store.id}`, 'store', store.id);
+                        const order = await resilientLifecycle(p, {
+                                customer, owner, rider, store, lines: [[store.menu[0], 1 + (n % 3)]],
+                                onPlaced: (o) => placed.push({ id: o.id, at: Date.now() }),
+                        });
+                        completed.push({ order, customer });
+                }
+        };
+        const loops = Array.from({ length: lanes }, (_, k) => loop(k).catch((e) => { failures.push(e); running = false; }));
+        return {
+                placed,
+                completed,
+                failed: () => failures.length > 0,
+                stop: async () => {
+                        running = false;
+                        await Promise.all(loops);
+                        if (failures.length) throw failures[0];
+                        return completed;
+                },
+        };
+}
+
+// Milliseconds from now until a new order is placed and shown PAID (placing retried through an outage): how long
+// the platform takes to take orders again after a fault. Resolves to {ms, order, rest}: rest walks that order on
+// to COMPLETED in the background and resolves to {order, customer} (for expectCompleted).
+export async function timeToPaid(p, customer, store) {
+        const t0 = Date.now();
+        const o = await placeRetrying(p, customer, store, [[store.menu[0], 1]]);
+        await waitStatus(p, customer, o.id, 'PAID');
+        const ms = Date.now() - t0;
+        const owner = await p.token(`owner_${store.id}`, 'store', store.id);
+        const rider = await p.token('probe_rider', 'rider');
+        const rest = walkToCompleted(p, o, { customer, owner, rider, store }).then((order) => ({ order, customer }));
+        rest.catch(() => {}); // awaited by the caller; not an unhandled rejection meanwhile
+        return { ms, order: o, rest };
+}
+
+// --- orchestrator replicas and their shards ---
+
+// The instance id an orchestrator process logs ("orchestrator orch_…:"), as its writing session names itself.
+export function orchestratorInstance(proc) {
+        return (fs.readFileSync(proc.log, 'utf8').match(/orchestrator (orch_[0-9a-f]+):/g) || []).map((m) => m.slice(13, -1)).pop();
+}
+
+// The sessions holding shard locks (advisory 1718579556, shard), most shards first: [{pid, n, instance}].
+export async function shardHolders(p) {
+        return (await p.sql("SELECT string_agg(l.pid || ':' || l.n || ':' || a.application_name, ',')"
+                + " FROM (SELECT pid, count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 1718579556 AND granted"
+                + " GROUP BY pid) l JOIN pg_stat_activity a USING (pid)")).split(',').filter(Boolean)
+                .map((x) => x.split(':')).map(([pid, n, app]) => ({ pid: Number(pid), n: Number(n), instance: app.split(' ')[1] }))
+                .sort((a, b) => b.n - a.n);
 }

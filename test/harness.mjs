@@ -283,36 +283,98 @@ class Platform {
         // nats-server with the users and permissions of the chart and local mode (NATS_AUTH_CONF, one user per
         // service, a fresh password each); connections without credentials are `admin` (no_auth_user), as
         // operators' tools are in local mode. p.natsCredentials(user) gives {NATS_USER, NATS_PASSWORD}.
+        // With opts.natsCluster = n (3 or more): n nodes clustered on loopback (routes, server names n1..nN,
+        // processes nats-1..nats-N, p.natsNodes), the streams at n replicas, and every service given all n URLs.
+        // Resolves to the processes started (not yet ready).
         async startNats() {
-                const port = await freePort();
-                const monitor = await freePort();
-                const store = path.join(this.dir, 'nats');
-                fs.mkdirSync(store);
-                if (this.opts.natsStoreMb) {
-                        // A small disk of its own (root only): JetStream takes 75% of it as its storage limit.
-                        await execFileP('mount', ['-t', 'tmpfs', '-o', `size=${this.opts.natsStoreMb}m`, 'tmpfs', store], { timeout: 10_000 });
-                        mounts.add(store);
-                }
-                this.natsUrl = `nats://127.0.0.1:${port}`;
-                this.natsMonitorUrl = `http://127.0.0.1:${monitor}`;
+                const n = this.opts.natsCluster || 1;
                 // A letter first: nats-server reads the variable as a config value, and digits first would make a number.
                 this.natsPasswords = Object.fromEntries(NATS_USERS.map((u) => [u, `p${randomBytes(12).toString('hex')}`]));
-                this.natsAdminUrl = `nats://admin:${this.natsPasswords.admin}@127.0.0.1:${port}`;
                 fs.copyFileSync(NATS_AUTH_CONF, path.join(this.dir, 'nats-auth.conf'));
-                const conf = path.join(this.dir, 'nats.conf');
-                fs.writeFileSync(conf, 'include ./nats-auth.conf\nno_auth_user: admin\n');
                 const env = { ...process.env };
                 for (const [u, pw] of Object.entries(this.natsPasswords)) env[`FOOD_NATS_PW_${u.toUpperCase()}`] = pw;
-                const p = this.add({
-                        // SIGINT: nats-server's clean exit (SIGTERM makes it exit 1).
-                        name: 'nats', cmd: which('nats-server', ['/usr/sbin']), env, stopSignal: 'SIGINT',
-                        args: ['-c', conf, '-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', store],
-                        readyUrl: `${this.natsMonitorUrl}/healthz`,
-                });
-                p.spawn();
-                return p;
+                const nodes = [];
+                for (let i = 1; i <= n; i++) {
+                        nodes.push({ i, name: n === 1 ? 'nats' : `nats-${i}`, serverName: `n${i}`, port: await freePort(), monitor: await freePort(),
+                                route: n === 1 ? 0 : await freePort() });
+                }
+                const routes = nodes.map((x) => `nats-route://127.0.0.1:${x.route}`);
+                for (const node of nodes) {
+                        const store = path.join(this.dir, node.name);
+                        fs.mkdirSync(store);
+                        if (this.opts.natsStoreMb) {
+                                // A small disk of its own (root only): JetStream takes 75% of it as its storage limit.
+                                await execFileP('mount', ['-t', 'tmpfs', '-o', `size=${this.opts.natsStoreMb}m`, 'tmpfs', store], { timeout: 10_000 });
+                                mounts.add(store);
+                        }
+                        const conf = path.join(this.dir, `${node.name}.conf`);
+                        let text = 'include ./nats-auth.conf\nno_auth_user: admin\n';
+                        if (n > 1) {
+                                // Routes on loopback only, without credentials (nothing else can reach them here).
+                                text += `server_name: ${node.serverName}\ncluster {\n  name: food\n  listen: 127.0.0.1:${node.route}\n`
+                                        + `  routes: [${routes.filter((r) => !r.endsWith(`:${node.route}`)).join(', ')}]\n}\n`;
+                        }
+                        fs.writeFileSync(conf, text);
+                        node.url = `nats://127.0.0.1:${node.port}`;
+                        node.monitorUrl = `http://127.0.0.1:${node.monitor}`;
+                        node.proc = this.add({
+                                // SIGINT: nats-server's clean exit (SIGTERM makes it exit 1).
+                                name: node.name, cmd: which('nats-server', ['/usr/sbin']), env, stopSignal: 'SIGINT',
+                                args: ['-c', conf, '-js', '-a', '127.0.0.1', '-p', String(node.port), '-m', String(node.monitor), '-sd', store],
+                                readyUrl: `${node.monitorUrl}/healthz`,
+                        });
+                        node.proc.service = 'nats';
+                        node.proc.spawn();
+                }
+                this.natsNodes = nodes;
+                this.natsUrl = nodes.map((x) => x.url).join(',');
+                this.natsMonitorUrl = nodes[0].monitorUrl;
+                this.natsAdminUrl = `nats://admin:${this.natsPasswords.admin}@127.0.0.1:${nodes[0].port}`;
+                return nodes.map((x) => x.proc);
         }
 
+        // With opts.natsCluster: the server names of the JetStream meta leader and of `stream`'s leader, asked of
+        // the nodes that answer (null where no node knows one yet).
+        async natsLeaders(stream = 'FOOD_ORDER') {
+                for (const node of this.natsNodes.filter((x) => x.proc.alive())) {
+                        try {
+                                const r = await fetch(`${node.monitorUrl}/jsz?streams=true`, { signal: AbortSignal.timeout(2000) });
+                                const jsz = await r.json();
+                                const meta = jsz.meta_cluster?.leader || null;
+                                const st = (jsz.account_details || []).flatMap((a) => a.stream_detail || []).find((x) => x.name === stream);
+                                if (meta) return { meta, stream: st?.cluster?.leader || null };
+                        } catch { /* that node is not answering: ask the next */ }
+                }
+                return { meta: null, stream: null };
+        }
+
+        // With opts.natsCluster: true once every stream has a leader that reports all its n - 1 followers current
+        // (each leader is asked about the streams it leads).
+        async natsReplicasCurrent() {
+                const led = new Map();
+                for (const node of this.natsNodes.filter((x) => x.proc.alive())) {
+                        try {
+                                const r = await fetch(`${node.monitorUrl}/jsz?streams=true`, { signal: AbortSignal.timeout(2000) });
+                                for (const st of (await r.json()).account_details.flatMap((a) => a.stream_detail || [])) {
+                                        if (st.cluster?.leader !== node.serverName) continue;
+                                        const followers = st.cluster.replicas || [];
+                                        led.set(st.name, followers.length === this.natsNodes.length - 1 && followers.every((x) => x.current && !x.offline));
+                                }
+                        } catch { /* not answering: its streams have no leader here */ }
+                }
+                return led.size === 4 && [...led.values()].every(Boolean);
+        }
+
+        // The node (of p.natsNodes) whose server name is `serverName`.
+        natsNode(serverName) {
+                return this.natsNodes.find((x) => x.serverName === serverName);
+        }
+
+        // A fresh PostgreSQL cluster. With opts.pgStandby: a primary that waits for a synchronous standby
+        // (`standby`, streaming from a base backup, process postgres-standby) on a second port, every service
+        // connecting to both with target_session_attrs=read-write (libpq finds the writable one), and
+        // synchronous_commit on. Resolves to the processes started (not yet ready; the standby is started by
+        // boot() once the primary is up, see startStandby).
         async startPg() {
                 const port = await freePort();
                 const user = pgUser();
@@ -330,16 +392,24 @@ class Platform {
                         throw new Error(`initdb failed: ${e.message}`);
                 }
                 this.pgPort = port;
+                this.pgPrimary = { port, home, data };
                 this.databaseUrl = `postgresql://food@127.0.0.1:${port}/food`;
+                const extra = this.opts.pgStandby ? { synchronous_commit: 'on', synchronous_standby_names: 'standby' } : {};
+                return [this.addPgServer('postgres', port, home, data, extra)];
+        }
+
+        addPgServer(name, port, home, data, settings = {}) {
+                const user = pgUser();
+                const env = { PATH: process.env.PATH, LANG: 'C', LC_ALL: 'C', HOME: home };
                 const isready = pgBin('pg_isready');
                 const p = this.add({
                         // SIGINT: fast shutdown (SIGTERM would wait for every service to disconnect).
-                        name: 'postgres', cmd: pgBin('postgres'), env, cwd: home, user, stopSignal: 'SIGINT',
+                        name, cmd: pgBin('postgres'), env, cwd: home, user, stopSignal: 'SIGINT',
                         // Throwaway cluster: durability off for speed; connections for many replicas.
                         args: ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${home}`,
                                 '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
                                 // opts.pgSettings override these (a later -c wins), e.g. {synchronous_commit: 'on'}.
-                                ...Object.entries(this.opts.pgSettings || {}).flatMap(([k, v]) => ['-c', `${k}=${v}`])],
+                                ...Object.entries({ ...settings, ...this.opts.pgSettings }).flatMap(([k, v]) => ['-c', `${k}=${v}`])],
                         readyCheck: async () => {
                                 try {
                                         await execFileP(isready, ['-q', '-h', '127.0.0.1', '-p', String(port)], { timeout: 5000 });
@@ -349,8 +419,44 @@ class Platform {
                                 }
                         },
                 });
+                p.service = 'postgres';
+                p.pgPort = port;
                 p.spawn();
                 return p;
+        }
+
+        // opts.pgStandby: a base backup of the running primary started as its synchronous standby; waits until
+        // the primary reports it streaming and `sync`, then points every service at both servers.
+        async startStandby() {
+                const user = pgUser();
+                const port = await freePort();
+                const home = path.join(this.dir, 'pg-standby');
+                const data = path.join(home, 'data');
+                fs.mkdirSync(home);
+                if (user.uid !== undefined) fs.chownSync(home, user.uid, user.gid);
+                await execFileP(pgBin('pg_basebackup'), ['-h', '127.0.0.1', '-p', String(this.pgPrimary.port), '-U', 'postgres', '-D', data,
+                        '-X', 'stream', '--no-sync'], { ...user, env: { PATH: process.env.PATH, HOME: home }, timeout: 60_000 });
+                fs.writeFileSync(path.join(data, 'standby.signal'), '');
+                fs.appendFileSync(path.join(data, 'postgresql.auto.conf'),
+                        `primary_conninfo = 'host=127.0.0.1 port=${this.pgPrimary.port} user=postgres application_name=standby'\n`);
+                if (user.uid !== undefined) {
+                        fs.chownSync(path.join(data, 'standby.signal'), user.uid, user.gid);
+                        fs.chownSync(path.join(data, 'postgresql.auto.conf'), user.uid, user.gid);
+                }
+                this.pgStandby = { port, home, data };
+                const p = this.addPgServer('postgres-standby', port, home, data, { synchronous_commit: 'on' });
+                await p.waitReady();
+                await this.waitFor(async () => (await this.sql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby'", 'postgres')) === 'sync', 30_000);
+                this.databaseUrl = `postgresql://food@127.0.0.1:${this.pgPrimary.port},127.0.0.1:${port}/food?target_session_attrs=read-write`;
+                return p;
+        }
+
+        // opts.pgStandby: promotes the standby (as an operator, Patroni or CloudNativePG would once the primary is
+        // gone); p.sql and p.pgPort follow it. Resolves once it accepts writes.
+        async promoteStandby() {
+                this.pgPort = this.pgStandby.port;
+                const done = await this.sql('SELECT pg_promote(true, 60)', 'postgres'); // waits until it is a primary
+                if (done !== 't') throw new Error(`the standby was not promoted within 60 s (pg_promote: ${done})`);
         }
 
         // Runs SQL through psql as the PostgreSQL superuser; resolves to psql's unaligned output.
@@ -407,7 +513,9 @@ class Platform {
         // Runs food-setup as the operators' admin, as local mode and the chart's Job do: creates or updates the
         // NATS streams and durable consumers (lib/topology.c).
         async setupNats() {
-                const r = await runFoodSetup(this.natsUrl, { ...this.natsCredentials('admin'), LOG_LEVEL: 'warn' });
+                const replicas = {};
+                for (const st of ['FOOD_CMD', 'FOOD_ORDER', 'FOOD_DLQ', 'FOOD_ADVISORY']) replicas[`STREAM_${st}_REPLICAS`] = String(this.opts.natsCluster || 1);
+                const r = await runFoodSetup(this.natsUrl, { ...this.natsCredentials('admin'), ...replicas, LOG_LEVEL: 'warn' });
                 if (r.code !== 0) throw new Error(`food-setup failed (exit ${r.code}): ${r.out}`);
         }
 
@@ -499,9 +607,10 @@ class Platform {
                 if (this.opts.sink) wanted.add('sandbox-sink');
                 // Infrastructure first, both at once.
                 const infra = [];
-                if (wanted.has('nats')) infra.push(await this.startNats());
-                if (wanted.has('pg')) infra.push(await this.startPg());
+                if (wanted.has('nats')) infra.push(...(await this.startNats()));
+                if (wanted.has('pg')) infra.push(...(await this.startPg()));
                 await Promise.all(infra.map((p) => p.waitReady()));
+                if (wanted.has('pg') && this.opts.pgStandby) await this.startStandby();
                 // The operators' set-up step: the streams and durables, which no service may create.
                 if (wanted.has('nats')) await this.setupNats();
                 if (wanted.has('pg')) {
@@ -639,7 +748,7 @@ class Platform {
                 if (this.stopped) return this.stopped;
                 const exits = {};
                 const order = [...this.procs].reverse(); // gateway, services, psp, postgres, nats
-                const infra = order.filter((p) => p.name === 'nats' || p.name === 'postgres');
+                const infra = order.filter((p) => p.service === 'nats' || p.service === 'postgres');
                 const apps = order.filter((p) => !infra.includes(p));
                 const gw = apps.filter((p) => p.name === 'gateway');
                 for (const group of [gw, apps.filter((p) => p.name !== 'gateway')]) {
@@ -654,7 +763,7 @@ class Platform {
                         try { text = fs.readFileSync(p.log, 'utf8'); } catch { /* no log */ }
                         const lines = text.split('\n').filter((l) => SANITIZER_RE.test(l));
                         if (lines.length) reports.push(`${p.name}: ${lines.slice(0, 5).join(' | ')} (see ${p.log})`);
-                        if (p.name === 'nats') {
+                        if (p.service === 'nats') {
                                 const denied = text.split('\n').filter((l) => NATS_VIOLATION_RE.test(l) &&
                                         !this.expectedViolations.some((re) => re.test(l)));
                                 if (denied.length) violations.push(`${denied.slice(0, 5).join(' | ')} (see ${p.log})`);
@@ -681,6 +790,9 @@ class Platform {
  * opts.sink: also start the sandbox notification sink (p.sinkUrl, p.sink()) and point the notification worker's
  * NOTIFY_WEBHOOK_URL at it (without it the worker only records notifications, as before);
  * opts.natsStoreMb: the JetStream store on a tmpfs of that many MiB (root only), for disk-full tests;
+ * opts.natsCluster: n nats-servers clustered on loopback (nats-1..nats-n, p.natsNodes, p.natsLeaders()), streams at n replicas;
+ * opts.pgStandby: PostgreSQL as a primary with a synchronous standby (postgres-standby), services given both hosts with
+ * target_session_attrs=read-write; p.promoteStandby() after the primary is gone;
  * opts.env: {all: {...}, <service>: {...}} extra environment, e.g. {orchestrator: {AUTO_COMPLETE_S: '3'}} (the
  * orchestrator reads STORE_ACCEPT_TIMEOUT_S, AUTO_COMPLETE_S, PAYMENT_TIMEOUT_S, COMMAND_RESEND_MS,
  * COMMAND_MAX_ATTEMPTS, STUCK_AFTER_S); p.restart(name, {env}) changes it for the rest of the file.

@@ -9,81 +9,11 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { startPlatform } from '../harness.mjs';
 import {
-        adminSaga, byLifecycle, catalog, expectStatus, LIFECYCLE, ledgerOf, notificationStatuses,
-        orderBody, pspLedger, sagaSteps, storeAction, visible, waitDelivery, waitStatus, WAIT_MS,
+        adminSaga, catalog, expectCompleted, orchestratorInstance, shardHolders, expectStatus, orderBody, placeRetrying, runLanes, sagaSteps,
+        storeAction, visible, waitDelivery, waitStatus, WAIT_MS,
 } from '../flows.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const RETRYABLE = new Set([502, 503, 504]);
-
-// POST /orders with one Idempotency-Key until it is answered 201 (504/503 meanwhile: the writer is down).
-async function placeRetrying(p, token, store, lines, key = randomUUID(), deadlineMs = 60_000) {
-        const until = Date.now() + deadlineMs;
-        for (;;) {
-                const r = await p.api('POST', '/orders', { token, body: orderBody(store, lines), headers: { 'idempotency-key': key } })
-                        .catch((e) => ({ status: 0, text: e.message }));
-                if (r.status === 201) return r.json;
-                if (!RETRYABLE.has(r.status) && r.status !== 0) expectStatus(r, 201, `POST /orders (key ${key})`);
-                if (Date.now() > until) assert.fail(`POST /orders (key ${key}) still ${r.status} after ${deadlineMs} ms: ${r.text}`);
-                await sleep(200);
-        }
-}
-
-// A decision retried while the writer is away: 200, or already taken (the order shows `status` or later).
-async function decide(p, call, { token, id, status, what }) {
-        const until = Date.now() + 60_000;
-        for (;;) {
-                const r = await call().catch((e) => ({ status: 0, text: e.message }));
-                if (r.status === 200) return r.json;
-                if (r.status === 409 || RETRYABLE.has(r.status) || r.status === 0) {
-                        const v = await p.api('GET', `/orders/${id}`, { token }).catch(() => null);
-                        const at = v?.json ? LIFECYCLE.indexOf(v.json.status) : -1;
-                        if (at >= LIFECYCLE.indexOf(status)) return v.json;
-                        if (r.status === 409 && at < 0) assert.fail(`${what}: 409 and the order is ${v?.json?.status}`);
-                } else expectStatus(r, 200, what);
-                if (Date.now() > until) assert.fail(`${what}: still ${r.status} after 60 s: ${r.text}`);
-                await sleep(200);
-        }
-}
-
-// Place to COMPLETED, every step retried through an orchestrator outage.
-async function resilientLifecycle(p, { customer, owner, rider, store, lines }) {
-        const o = await placeRetrying(p, customer, store, lines);
-        for (const [action, status] of [['accept', 'ACCEPTED'], ['cooking-started', 'COOKING'], ['cooking-finished', 'COOKED']]) {
-                await decide(p, () => p.api('POST', `/stores/${store.id}/orders/${o.id}/${action}`, { token: owner }),
-                        { token: owner, id: o.id, status, what: `${action} ${o.id}` });
-        }
-        const d = await waitDelivery(p, rider, o.id, store.region);
-        await decide(p, () => p.api('POST', `/deliveries/${d.id}/pick`, { token: rider }), { token: customer, id: o.id, status: 'PICKED_UP', what: `pick ${d.id}` });
-        await decide(p, () => p.api('POST', `/deliveries/${d.id}/delivered`, { token: rider }), { token: customer, id: o.id, status: 'DELIVERED', what: `delivered ${d.id}` });
-        await decide(p, () => p.api('POST', `/orders/${o.id}/confirm`, { token: customer }), { token: customer, id: o.id, status: 'COMPLETED', what: `confirm ${o.id}` });
-        return waitStatus(p, customer, o.id, 'COMPLETED');
-}
-
-// Every order COMPLETED, charged once, one notification and one archived event per status.
-async function expectCompleted(p, orders, admin) {
-        const ledger = await pspLedger(p);
-        const archive = await p.api('GET', '/analytics/events?limit=100000', { token: admin });
-        expectStatus(archive, 200, 'GET /analytics/events');
-        const events = archive.text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-        for (const { order, customer } of orders) {
-                const view = await waitStatus(p, customer, order.id, 'COMPLETED');
-                const l = ledgerOf(ledger, order.id);
-                assert.equal(l.approved.length, 1, `${order.id}: charged ${l.approved.length} times`);
-                assert.equal(l.net, view.total, `${order.id}: kept ${l.net}, owes ${view.total}`);
-                const notes = await p.waitFor(async () => {
-                        const n = visible(await notificationStatuses(p, customer, order.id));
-                        return n.length >= LIFECYCLE.length && n;
-                }, WAIT_MS).catch(async () => visible(await notificationStatuses(p, customer, order.id)));
-                assert.deepEqual(byLifecycle(notes), LIFECYCLE, `${order.id}: one notification per status`);
-                const statuses = events.filter((e) => e.order_id === order.id).map((e) => e.status);
-                assert.deepEqual(byLifecycle(visible(statuses)), LIFECYCLE, `${order.id}: one archived status event per status`);
-        }
-        // Nothing charged for an order that does not exist (keys are "<order id>.<step>...").
-        const known = new Set(orders.map((o) => o.order.id));
-        const strays = ledger.charges.filter((c) => c.status === 'approved' && !known.has(String(c.idempotency_key).split('.')[0]));
-        assert.deepEqual(strays, [], 'charges of orders nobody placed');
-}
 
 async function metric(proc, name) {
         const url = proc.readyUrl.replace('/readyz', '/metrics');
@@ -184,18 +114,7 @@ describe('two orchestrator replicas fighting for the shards', () => {
         after(async () => { await p?.stop(); });
 
         it('sessions cut and the owner paused past its session: shards move, the fenced one never writes, nothing lost', async () => {
-                const done = [];
-                let running = true;
-                const loop = async (k) => {
-                        const customer = await p.token(`cust_fight_${k}`);
-                        const rider = await p.token(`rider_fight_${k}`, 'rider');
-                        for (let n = 0; running; n++) {
-                                const store = stores[(k + n) % stores.length];
-                                const owner = await p.token(`owner_${store.id}`, 'store', store.id);
-                                done.push({ order: await resilientLifecycle(p, { customer, owner, rider, store, lines: [[store.menu[0], 1]] }), customer });
-                        }
-                };
-                const loops = Array.from({ length: 4 }, (_, k) => loop(k));
+                const lanes = runLanes(p, { lanes: 4, stores, prefix: 'cust_fight' });
                 const orchs = p.find('orchestrator');
                 const owned = async () => Promise.all(orchs.map((o) => metric(o, 'food_saga_shards_owned')));
 
@@ -213,13 +132,8 @@ describe('two orchestrator replicas fighting for the shards', () => {
                 // (PostgreSQL's idle timeout, 15 s, or, paused in the middle of a pipeline where that timeout does not
                 // run, the other replica after 20 s without a move): the other takes everything; resumed, the old owner finds its session gone and
                 // writes nothing. Sessions are named "orchestrator-writer <instance>", instances are in the logs.
-                const instanceOf = (o) => (fs.readFileSync(o.log, 'utf8').match(/orchestrator (orch_[0-9a-f]+):/g) || [])
-                        .map((m) => m.slice(13, -1)).pop();
-                const holders = async () => (await p.sql("SELECT string_agg(l.pid || ':' || l.n || ':' || a.application_name, ',')"
-                        + " FROM (SELECT pid, count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 1718579556 AND granted"
-                        + " GROUP BY pid) l JOIN pg_stat_activity a USING (pid)")).split(',').filter(Boolean)
-                        .map((x) => x.split(':')).map(([pid, n, app]) => ({ pid: Number(pid), n: Number(n), instance: app.split(' ')[1] }))
-                        .sort((a, b) => b.n - a.n);
+                const instanceOf = orchestratorInstance;
+                const holders = () => shardHolders(p);
                 // The metric can still count shards whose session was just cut (the loss is noticed at the next
                 // write or ping): wait until PostgreSQL shows all 16 locks held.
                 const [top] = await p.waitFor(async () => { const h = await holders(); return h.reduce((n, x) => n + x.n, 0) === 16 && h; }, WAIT_MS);
@@ -247,8 +161,7 @@ describe('two orchestrator replicas fighting for the shards', () => {
                 assert.equal(await metric(victim, 'food_saga_shards_owned'), 0, 'the resumed orchestrator took shards back');
                 assert.equal(await metric(other, 'food_saga_shards_owned'), 16, 'the other replica keeps every shard');
                 await sleep(3000);
-                running = false;
-                await Promise.all(loops);
+                const done = await lanes.stop();
                 assert.ok(done.length >= 8, `only ${done.length} orders completed`);
                 await expectCompleted(p, done, admin);
         });
