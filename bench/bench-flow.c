@@ -632,6 +632,7 @@ static int run_loop(Flow *f, const FlowHooks *hooks) {
         int64_t now = http_now_us();
         int64_t window_start = now + (int64_t)(o->warmup_s * 1e6), window_end = INT64_MAX, drain_end = INT64_MAX;
         int64_t measured_from = 0;
+        uint64_t sent0 = 0, received0 = 0; /* the engine's byte counters when the window began */
         f->t0_us = now;
         f->phase = PHASE_WARMUP;
         if (o->warmup_s > 0)
@@ -641,6 +642,7 @@ static int run_loop(Flow *f, const FlowHooks *hooks) {
                 if (f->phase == PHASE_WARMUP && now >= window_start) {
                         if (hooks && hooks->on_window)
                                 hooks->on_window(hooks->ctx, true);
+                        http_bytes(f->http, &sent0, &received0);
                         measured_from = now;
                         if (o->duration_s > 0)
                                 window_end = now + (int64_t)(o->duration_s * 1e6);
@@ -658,6 +660,12 @@ static int run_loop(Flow *f, const FlowHooks *hooks) {
                     (f->phase == PHASE_WARMUP && stop)) {
                         if (f->phase == PHASE_MEASURE && hooks && hooks->on_window)
                                 hooks->on_window(hooks->ctx, false);
+                        if (f->phase == PHASE_MEASURE) {
+                                uint64_t sent, received;
+                                http_bytes(f->http, &sent, &received);
+                                res->http_sent = sent - sent0;
+                                res->http_received = received - received0;
+                        }
                         res->window_s = (double)(now - measured_from) / 1e6;
                         res->dropped += f->t_n;
                         f->t_n = 0;

@@ -50,6 +50,8 @@ typedef struct {
         uint64_t unfinished;          /* orders still running when the drain time ran out */
         uint64_t backlog_max;         /* open loop: most scheduled orders waiting for a free customer */
         uint64_t dropped;             /* open loop: scheduled orders never started (backlog full or window over) */
+        uint64_t http_sent;           /* bytes written to the gateway in the window (http_bytes), headers included */
+        uint64_t http_received;       /* bytes read from it in the window */
         size_t n_stores, n_items;     /* catalog used */
         uint64_t seed;
 } FlowResult;

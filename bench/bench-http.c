@@ -31,6 +31,7 @@ struct Http {
         HttpReq *free_list;
         HttpReq **all; /* every request ever made, for http_free */
         size_t n_all, cap_all;
+        uint64_t bytes_sent, bytes_received; /* see http_bytes */
 };
 
 int64_t http_now_us(void) {
@@ -80,6 +81,25 @@ void http_free(Http *h) {
 
 size_t http_in_flight(const Http *h) {
         return h->in_flight;
+}
+
+void http_bytes(const Http *h, uint64_t *sent, uint64_t *received) {
+        *sent = h->bytes_sent;
+        *received = h->bytes_received;
+}
+
+/* libcurl's trace hook sees the bytes a transfer writes to and reads from its connection, headers and data apart.
+ * The getinfo sizes are no substitute: CURLINFO_REQUEST_SIZE holds a POST body or not depending on its size and
+ * the libcurl version, and CURLINFO_SIZE_DOWNLOAD counts the body after transfer decoding. */
+static int on_trace(CURL *easy, curl_infotype type, char *data, size_t size, void *userdata) {
+        (void)easy;
+        (void)data;
+        Http *h = userdata;
+        if (type == CURLINFO_HEADER_OUT || type == CURLINFO_DATA_OUT)
+                h->bytes_sent += size;
+        else if (type == CURLINFO_HEADER_IN || type == CURLINFO_DATA_IN)
+                h->bytes_received += size;
+        return 0;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
@@ -206,6 +226,10 @@ int http_send(Http *h, const char *method, const char *path, const char *token, 
         c |= curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
         c |= curl_easy_setopt(e, CURLOPT_PRIVATE, r);
         c |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->error);
+        /* VERBOSE only turns the trace hook on; its text lines go to on_trace too, which drops them. */
+        c |= curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_trace);
+        c |= curl_easy_setopt(e, CURLOPT_DEBUGDATA, h);
+        c |= curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
         if (post) {
                 c |= curl_easy_setopt(e, CURLOPT_POST, 1L);
                 /* COPYPOSTFIELDS: the caller's body may go away before the transfer ends. */

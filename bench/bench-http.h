@@ -53,6 +53,11 @@ int http_poll(Http *h, int timeout_ms);
 /* Requests started and not yet finished. */
 size_t http_in_flight(const Http *h);
 
+/* Bytes this engine has written to (*sent) and read from (*received) its connections so far: request and status
+ * lines, headers and bodies as libcurl traces them on the socket (no TCP/IP headers, no connection handshakes).
+ * Counted as the bytes move, not when a request finishes, so two readings give the traffic between them. */
+void http_bytes(const Http *h, uint64_t *sent, uint64_t *received);
+
 /* Sends one request and polls until it finished: a helper for the setup
  * phase. On 0, *status is the HTTP status and *body (may be NULL) a malloc'd
  * copy of the body for the caller to free. -EIO when the exchange failed
