@@ -1,5 +1,5 @@
 /* Text and JSON renderings of a food-bench run: throughput, latency per call, errors, JetStream and PostgreSQL
- * work, CPU and memory. */
+ * work, bytes on the wire, CPU and memory. */
 #include "bench-report.h"
 
 #include <errno.h>
@@ -90,7 +90,81 @@ static const char *work_missing(const char *source, const char *option) {
         return source ? "unreadable at a window edge, see the message above" : option;
 }
 
-static void text_work(FILE *out, const BenchOptions *o, const FlowResult *res, const Lag *lag, const PgStat *pg) {
+/* "512 B", "1.2 KiB", "3.4 MiB", "5.6 GiB" into buf. */
+static const char *bytes_text(double b, char *buf, size_t cap) {
+        static const char *const units[] = {"KiB", "MiB", "GiB"};
+        if (b < 1024.0) {
+                snprintf(buf, cap, "%.0f B", b);
+                return buf;
+        }
+        size_t u = 0;
+        for (b /= 1024.0; b >= 1024.0 && u < 2; u++)
+                b /= 1024.0;
+        snprintf(buf, cap, "%.1f %s", b, units[u]);
+        return buf;
+}
+
+/* Why a wire figure is missing: its source is off, the kernel cannot see it, or a window edge could not read it. */
+static const char *wire_missing(const char *source, const char *option, const char *note) {
+        return !source ? option : note && note[0] ? note : "unreadable at a window edge, see the message above";
+}
+
+/* One line of bytes per order, then one per source with its parts.
+ * HTTP: the driver's own connections (bench-http). NATS: nats-server's in_bytes/out_bytes, the messages it
+ * received and sent as it counts them. PostgreSQL: the kernel's TCP counters of the server's connections that
+ * were alive at both window edges; a connection opened or closed in the window is not counted. */
+static void text_wire(FILE *out, const BenchOptions *o, const FlowResult *res, const Wire *wire) {
+        uint64_t n = res->completed;
+        WireNatsSample nw;
+        WirePgWork pw;
+        bool has_nats = wire && wire_nats_work(wire, &nw), has_pg = wire && wire_pg_work(wire, &pw);
+        char a[32], b[32], c[32];
+        uint64_t http = res->http_sent + res->http_received;
+        fprintf(out, "  Wire        HTTP %s", bytes_text(per_order((double)http, n), a, sizeof(a)));
+        if (has_nats)
+                fprintf(out, ", NATS in %s / out %s (%.1f / %.1f msgs)",
+                        bytes_text(per_order((double)nw.in_bytes, n), a, sizeof(a)),
+                        bytes_text(per_order((double)nw.out_bytes, n), b, sizeof(b)), per_order((double)nw.in_msgs, n),
+                        per_order((double)nw.out_msgs, n));
+        else
+                fprintf(out, ", NATS -"); /* the lines below say why */
+        if (has_pg)
+                fprintf(out, ", PostgreSQL %s",
+                        bytes_text(per_order((double)(pw.to_server + pw.from_server), n), a, sizeof(a)));
+        else
+                fprintf(out, ", PostgreSQL -");
+        fprintf(out, " per order\n");
+
+        /* The parts per order, window totals in brackets. */
+        fprintf(out, "              HTTP sent %s + received %s (%s), headers included\n",
+                bytes_text(per_order((double)res->http_sent, n), a, sizeof(a)),
+                bytes_text(per_order((double)res->http_received, n), b, sizeof(b)),
+                bytes_text((double)http, c, sizeof(c)));
+        if (has_nats) {
+                char d[32];
+                fprintf(out, "              NATS in %s + out %s (%s + %s, %llu + %llu msgs)\n",
+                        bytes_text(per_order((double)nw.in_bytes, n), a, sizeof(a)),
+                        bytes_text(per_order((double)nw.out_bytes, n), b, sizeof(b)),
+                        bytes_text((double)nw.in_bytes, c, sizeof(c)), bytes_text((double)nw.out_bytes, d, sizeof(d)),
+                        (unsigned long long)nw.in_msgs, (unsigned long long)nw.out_msgs);
+        } else {
+                fprintf(out, "              NATS not measured (%s)\n",
+                        wire_missing(o->nats_monitor, "--nats-monitor off", NULL));
+        }
+        if (has_pg)
+                fprintf(out,
+                        "              PostgreSQL to the server %s + from it %s (%s); %zu connections alive at "
+                        "both edges, %zu others not counted\n",
+                        bytes_text(per_order((double)pw.to_server, n), a, sizeof(a)),
+                        bytes_text(per_order((double)pw.from_server, n), b, sizeof(b)),
+                        bytes_text((double)(pw.to_server + pw.from_server), c, sizeof(c)), pw.conns, pw.uncounted);
+        else
+                fprintf(out, "              PostgreSQL not measured (%s)\n",
+                        wire_missing(o->database, "--database off", wire ? wire_pg_note(wire) : NULL));
+}
+
+static void text_work(FILE *out, const BenchOptions *o, const FlowResult *res, const Lag *lag, const PgStat *pg,
+                      const Wire *wire) {
         uint64_t n = res->completed;
         PgStatWork w;
         fprintf(out, "\nWork per completed order (window totals in brackets)\n");
@@ -109,6 +183,7 @@ static void text_work(FILE *out, const BenchOptions *o, const FlowResult *res, c
         }
         if (!lag) {
                 fprintf(out, "  JetStream   not measured (%s)\n", work_missing(o->nats_monitor, "--nats-monitor off"));
+                text_wire(out, o, res, wire);
                 return;
         }
         LagWork j;
@@ -129,10 +204,11 @@ static void text_work(FILE *out, const BenchOptions *o, const FlowResult *res, c
         }
         if (!first)
                 fprintf(out, "\n");
+        text_wire(out, o, res, wire);
 }
 
 int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag,
-                const PgStat *pg) {
+                const PgStat *pg, const Wire *wire) {
         fprintf(out, "food-bench %s: %u customers, ", o->url, o->concurrency);
         if (o->rate > 0)
                 fprintf(out, "open loop at %g orders/s", o->rate);
@@ -183,7 +259,7 @@ int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const P
 
         if (lag)
                 text_lag(out, res, lag);
-        text_work(out, o, res, lag, pg);
+        text_work(out, o, res, lag, pg, wire);
         if (!procs) {
                 fprintf(out, "\nCPU      not measured (the window never began or /proc was unreadable)\n");
                 return 0;
@@ -281,15 +357,56 @@ static json_t *json_js_work(const FlowResult *res, const Lag *lag) {
                          "deliveries_per_order", per_order((double)j.delivered, n), "streams", streams);
 }
 
-static json_t *json_work(const FlowResult *res, const Lag *lag, const PgStat *pg) {
+/* {"http": {…}, "nats": {…} or null, "postgres": {…} or null, "nats_note"/"postgres_note": why null}. */
+static json_t *json_wire(const BenchOptions *o, const FlowResult *res, const Wire *wire) {
+        uint64_t n = res->completed;
+        WireNatsSample nw;
+        WirePgWork pw;
+        bool has_nats = wire && wire_nats_work(wire, &nw), has_pg = wire && wire_pg_work(wire, &pw);
+        json_t *j = json_pack(
+                "{s:{s:I, s:I, s:f, s:f, s:f}}", "http", "sent_bytes", (json_int_t)res->http_sent, "received_bytes",
+                (json_int_t)res->http_received, "bytes_per_order",
+                per_order((double)(res->http_sent + res->http_received), n), "sent_per_order",
+                per_order((double)res->http_sent, n), "received_per_order", per_order((double)res->http_received, n));
+        if (!j)
+                return NULL;
+        json_t *nats = has_nats ? json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "in_bytes",
+                                            (json_int_t)nw.in_bytes, "out_bytes", (json_int_t)nw.out_bytes, "in_msgs",
+                                            (json_int_t)nw.in_msgs, "out_msgs", (json_int_t)nw.out_msgs,
+                                            "in_bytes_per_order", per_order((double)nw.in_bytes, n),
+                                            "out_bytes_per_order", per_order((double)nw.out_bytes, n),
+                                            "in_msgs_per_order", per_order((double)nw.in_msgs, n),
+                                            "out_msgs_per_order", per_order((double)nw.out_msgs, n))
+                                : json_null();
+        json_t *pgw = has_pg ? json_pack("{s:I, s:I, s:f, s:f, s:f, s:I, s:I}", "to_server_bytes",
+                                         (json_int_t)pw.to_server, "from_server_bytes", (json_int_t)pw.from_server,
+                                         "bytes_per_order", per_order((double)(pw.to_server + pw.from_server), n),
+                                         "to_server_per_order", per_order((double)pw.to_server, n),
+                                         "from_server_per_order", per_order((double)pw.from_server, n),
+                                         "connections_counted", (json_int_t)pw.conns, "connections_uncounted",
+                                         (json_int_t)pw.uncounted)
+                             : json_null();
+        if (set(j, "nats", nats) < 0 || set(j, "postgres", pgw) < 0 ||
+            (!has_nats &&
+             set(j, "nats_note", json_string(wire_missing(o->nats_monitor, "--nats-monitor off", NULL))) < 0) ||
+            (!has_pg && set(j, "postgres_note", json_string(wire_missing(o->database, "--database off",
+                                                                         wire ? wire_pg_note(wire) : NULL))) < 0)) {
+                json_decref(j);
+                return NULL;
+        }
+        return j;
+}
+
+static json_t *json_work(const BenchOptions *o, const FlowResult *res, const Lag *lag, const PgStat *pg,
+                         const Wire *wire) {
         PgStatWork w;
-        return json_pack("{s:I, s:o, s:o}", "orders", (json_int_t)res->completed, "postgres",
+        return json_pack("{s:I, s:o, s:o, s:o}", "orders", (json_int_t)res->completed, "postgres",
                          pg && pgstat_work(pg, &w) ? json_pg_work(res, &w) : json_null(), "jetstream",
-                         lag ? json_js_work(res, lag) : json_null());
+                         lag ? json_js_work(res, lag) : json_null(), "wire", json_wire(o, res, wire));
 }
 
 int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag,
-                const PgStat *pg) {
+                const PgStat *pg, const Wire *wire) {
         json_t *root = json_object(), *lat = json_object(), *kinds = json_array(), *by_call = json_object();
         int r = -ENOMEM;
         if (!root || !lat || !kinds || !by_call)
@@ -373,7 +490,7 @@ int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const P
         }
         if (set(root, "consumers", lag ? json_lag(res, lag) : json_null()) < 0)
                 goto out;
-        if (set(root, "work", json_work(res, lag, pg)) < 0)
+        if (set(root, "work", json_work(o, res, lag, pg, wire)) < 0)
                 goto out;
         r = json_dumpf(root, out, JSON_INDENT(2)) == 0 && fputc('\n', out) != EOF ? 0 : -EIO;
 out:

@@ -299,7 +299,10 @@ static int ss_run(uint16_t port, char **ret, char *err, size_t err_cap) {
         close(fds[1]);
         if (r != 0) {
                 close(fds[0]);
-                snprintf(err, err_cap, "cannot run ss: %s", strerror(r));
+                if (r == ENOENT)
+                        snprintf(err, err_cap, "ss (iproute2) not found in PATH");
+                else
+                        snprintf(err, err_cap, "cannot run ss: %s", strerror(r));
                 return r == ENOENT ? -ENOENT : -r;
         }
 

@@ -10,6 +10,7 @@
 #include "bench-pgstat.h"
 #include "bench-procs.h"
 #include "bench-report.h"
+#include "bench-wire.h"
 
 /* 1 after the first SIGINT/SIGTERM (end the window, drain), 2 after the second (stop draining). */
 static volatile sig_atomic_t stop_requested;
@@ -21,12 +22,15 @@ static void on_signal(int sig) {
 }
 
 typedef struct {
+        const BenchOptions *o;
         Procs *procs;
         bool begun, ended;
         Lag *lag; /* NULL when off */
         bool lag_begun, lag_ended;
         PgStat *pg; /* NULL when off */
         bool pg_begun, pg_ended;
+        Wire *wire; /* its NATS or PostgreSQL part is off when --nats-monitor or --database is */
+        bool wire_nats_begun, wire_pg_begun;
 } Sampling;
 
 static void sample_lag(Sampling *s, bool begin) {
@@ -61,8 +65,27 @@ static void sample_pg(Sampling *s, bool begin) {
                 s->pg_ended = true;
 }
 
-/* The window hook: /proc snapshots, JetStream state and PostgreSQL counters at its start and end. A failure only
- * loses those figures. */
+/* The wire bytes of NATS and PostgreSQL; the end is read only when the begin was. A PostgreSQL the kernel's
+ * counters cannot see (another host, a Unix socket) was said once at start (wire_pg_note) and is not tried. */
+static void sample_wire(Sampling *s, bool begin) {
+        const BenchOptions *o = s->o;
+        char err[256];
+        if (o->nats_monitor && (begin || s->wire_nats_begun)) {
+                if (wire_sample_nats(s->wire, begin, err, sizeof(err)) < 0)
+                        fprintf(stderr, "food-bench: NATS monitoring: %s (no NATS wire figures)\n", err);
+                else if (begin)
+                        s->wire_nats_begun = true;
+        }
+        if (o->database && (begin ? !wire_pg_note(s->wire)[0] : s->wire_pg_begun)) {
+                if (wire_sample_pg(s->wire, begin, err, sizeof(err)) < 0)
+                        fprintf(stderr, "food-bench: PostgreSQL wire bytes: %s (no PostgreSQL wire figure)\n", err);
+                else if (begin)
+                        s->wire_pg_begun = true;
+        }
+}
+
+/* The window hook: /proc snapshots, JetStream state, PostgreSQL counters and wire bytes at its start and end. A
+ * failure only loses those figures. */
 static void on_window(void *ctx, bool begin) {
         Sampling *s = ctx;
         int r = begin ? procs_begin(s->procs) : procs_end(s->procs);
@@ -73,8 +96,14 @@ static void on_window(void *ctx, bool begin) {
         else
                 s->ended = s->begun;
 
+        /* The PostgreSQL wire bytes are read inside the statistics session's edges (after it at the start, before
+         * it at the end), so that session's own queries stay out of them. */
+        if (!begin)
+                sample_wire(s, false);
         sample_lag(s, begin);
         sample_pg(s, begin);
+        if (begin)
+                sample_wire(s, true);
 }
 
 int main(int argc, char **argv) {
@@ -118,6 +147,14 @@ int main(int argc, char **argv) {
                 goto out;
         }
 
+        sampling.o = &o;
+        if (wire_new(&sampling.wire, o.nats_monitor, o.database) < 0) {
+                fprintf(stderr, "food-bench: out of memory\n");
+                goto out;
+        }
+        if (o.database && wire_pg_note(sampling.wire)[0])
+                fprintf(stderr, "food-bench: %s (no PostgreSQL wire figure)\n", wire_pg_note(sampling.wire));
+
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
@@ -130,7 +167,8 @@ int main(int argc, char **argv) {
         const Procs *procs = sampling.ended ? sampling.procs : NULL;
         const Lag *lag = sampling.lag_ended ? sampling.lag : NULL;
         const PgStat *pg = sampling.pg_ended ? sampling.pg : NULL;
-        r = o.json ? report_json(stdout, &o, &res, procs, lag, pg) : report_text(stdout, &o, &res, procs, lag, pg);
+        r = o.json ? report_json(stdout, &o, &res, procs, lag, pg, sampling.wire)
+                   : report_text(stdout, &o, &res, procs, lag, pg, sampling.wire);
         if (r < 0 || fflush(stdout) != 0) {
                 fprintf(stderr, "food-bench: writing the report failed\n");
                 goto out;
@@ -141,6 +179,7 @@ out:
         procs_free(sampling.procs);
         lag_free(sampling.lag);
         pgstat_free(sampling.pg);
+        wire_free(sampling.wire);
         flow_result_done(&res);
         options_done(&o);
         return rc;
