@@ -12,9 +12,34 @@
 #include "ids.h"
 
 /* Shard locks: the two-key advisory lock (1718579556 = "food" in ASCII, shard), held by the
- * writing session for as long as it lives. */
-static const PgStmt st_lock = {"saga_lock_shards",
-                               "SELECT s FROM unnest($1::int[]) AS s WHERE pg_try_advisory_lock(1718579556, s)"};
+ * writing session until it lets the shard go to another replica or ends. A session takes no more than
+ * its fair part: $3 shards over the orchestrators writing now, less the $2 it holds (the scan stops at
+ * the limit, so no lock beyond it is taken). */
+static const PgStmt st_lock = {
+        "saga_lock_shards",
+        "SELECT s FROM unnest($1::int[]) AS s WHERE pg_try_advisory_lock(1718579556, s)"
+        " LIMIT greatest(0, ceil($3::numeric / greatest(1, (SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name LIKE 'orchestrator-writer %')))::int - $2::int)"};
+
+static const PgStmt st_unlock = {"saga_unlock_shard", "SELECT pg_advisory_unlock(1718579556, $1::int)"};
+static const PgStmt st_writers = {"saga_count_writers",
+                                  "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'orchestrator-writer %'"};
+
+int saga_store_unlock_shard(Pg *pg, int shard) {
+        char s[16];
+        const char *vals[] = {s};
+        snprintf(s, sizeof(s), "%d", shard);
+        return pg_run(pg, &st_unlock, 1, vals, NULL, NULL, NULL);
+}
+
+int saga_store_count_writers(Pg *pg, long long *ret) {
+        PGresult *res = NULL;
+        int r = pg_run(pg, &st_writers, 0, NULL, NULL, NULL, &res);
+        if (r == 0)
+                *ret = pg_ll(res, 0, 0);
+        PQclear(res);
+        return r;
+}
 
 #define SAGA_COLUMNS                                                                                                   \
         "order_id, shard, state, step, attempt, version, order_pb, card_token, pending_pb, record_pb, reply_to,"     \
@@ -106,14 +131,17 @@ static int shard_array(PgArray *a, const int *shards, size_t n) {
         return pg_array_finish(a);
 }
 
-int saga_store_lock_shards(Pg *pg, const int *shards, size_t n, int *got) {
+int saga_store_lock_shards(Pg *pg, const int *shards, size_t n, int held, int *got) {
         PgArray a;
         PGresult *res = NULL;
+        char held_s[16], all_s[16];
         int r = shard_array(&a, shards, n), k = 0;
+        snprintf(held_s, sizeof(held_s), "%d", held);
+        snprintf(all_s, sizeof(all_s), "%d", IDS_SHARDS);
         if (r == 0) {
-                const char *vals[] = {(const char *)a.data};
-                int lens[] = {(int)a.len}, fmts[] = {1};
-                r = pg_run(pg, &st_lock, 1, vals, lens, fmts, &res);
+                const char *vals[] = {(const char *)a.data, held_s, all_s};
+                int lens[] = {(int)a.len, 0, 0}, fmts[] = {1, 0, 0};
+                r = pg_run(pg, &st_lock, 3, vals, lens, fmts, &res);
         }
         pg_array_free(&a);
         if (r < 0)

@@ -18,10 +18,15 @@ enum {
 };
 
 /* Tries to take each of `shards` not held yet (pg_try_advisory_lock on this
- * session): writes those taken into got[], returns how many, or negative
- * errno. Released only when the session ends: a process that lost its session
- * lost its shards. */
-int saga_store_lock_shards(Pg *pg, const int *shards, size_t n, int *got);
+ * session), up to this session's fair part (IDS_SHARDS over the writing
+ * orchestrators, less the `held` it has): writes those taken into got[],
+ * returns how many, or negative errno. A process that lost its session lost its
+ * shards. */
+int saga_store_lock_shards(Pg *pg, const int *shards, size_t n, int held, int *got);
+/* Lets `shard` go (pg_advisory_unlock on this session): another replica may take it. 0 or negative errno. */
+int saga_store_unlock_shard(Pg *pg, int shard);
+/* How many orchestrators have a writing session now (this one's included), in *ret. 0 or negative errno. */
+int saga_store_count_writers(Pg *pg, long long *ret);
 /* Ends the writing sessions of other orchestrators that hold shard locks and have not moved for
  * `stall_s` seconds (a paused or hung process), calling `ended` for each. The count, or negative
  * errno. */

@@ -23,6 +23,7 @@
 #define WRITER_LOCK_EVERY_MS 250   /* how often shards nobody holds are tried */
 #define WRITER_STALL_S 20          /* a writing session that has not moved this long is ended by a replica */
 #define WRITER_STALL_EVERY_MS 5000 /* how often a replica without every shard looks for one */
+#define WRITER_SHARE_EVERY_MS 5000 /* how often a replica counts the others and hands over shards above its part */
 #define WRITER_IDLE_PING_MS 2000   /* an idle session is checked this often */
 #define WRITER_SCAN_EVERY_MS 100   /* timers and re-sends are looked at this often */
 #define WRITER_PRUNE_EVERY_MS 60000
@@ -159,8 +160,10 @@ static void writer_lose_shards(Writer *w, const char *why) {
                 bus_unsubscribe(w->rpc[s]);
                 w->rpc[s] = NULL;
                 w->owned[s] = false;
+                w->releasing[s] = false;
         }
         w->n_owned = 0;
+        w->n_releasing = 0;
         w->retaking = true;
         w->next_lock_ms = 0; /* taken again at once (a new session): what it had decided waits for that */
         for (size_t b = 0; b < WRITER_BUCKETS; b++) {
@@ -193,7 +196,7 @@ static void writer_take_shards(Writer *w) {
         w->retaking = false;
         if (n == 0)
                 return;
-        k = saga_store_lock_shards(w->pg, want, n, got);
+        k = saga_store_lock_shards(w->pg, want, n, w->n_owned, got);
         if (k <= 0) {
                 if (k < 0)
                         writer_lose_shards(w, pg_error(w->pg));
@@ -557,14 +560,111 @@ static void writer_requeue(Writer *w, Input *inputs) {
         pthread_mutex_unlock(&w->lock);
 }
 
-/* Whether `in` is for a shard this writer owns (answers and the stuck query always are). */
-static bool input_ours(Writer *w, const Input *in) {
+/* The shard a request is for (IDS_SHARDS when its subject names none that exists), or -1 for inputs of
+ * no shard (answers, the stuck query). */
+static int input_shard(const Input *in) {
         char token[16];
         if (in->kind != IN_RPC || topo_token(natsMsg_GetSubject(in->msg), 2, token, sizeof(token)) < 0 ||
             strcmp(token, "orders") != 0 || topo_token(natsMsg_GetSubject(in->msg), 3, token, sizeof(token)) < 0)
-                return true;
+                return -1;
         int shard = atoi(token);
-        return w->pg && shard >= 0 && shard < IDS_SHARDS && w->owned[shard];
+        return shard >= 0 && shard < IDS_SHARDS ? shard : IDS_SHARDS;
+}
+
+/* Whether `in` is for a shard this writer owns (answers and the stuck query always are). */
+static bool input_ours(Writer *w, const Input *in) {
+        int shard = input_shard(in);
+        return shard < 0 || (w->pg && shard < IDS_SHARDS && w->owned[shard]);
+}
+
+/* ---- sharing the shards with the other replicas ------------------------------------------ */
+
+/* A replica holding more than its part (IDS_SHARDS over the orchestrators writing now, rounded up) hands
+ * the rest over, so that an added replica takes load, not only over from a dead one: it stops serving
+ * their requests (those NATS already sent are queued by the drain), decides what is queued, and only then
+ * lets the locks go (writer_release); the others take them within their next try (their own part is the
+ * limit of what they take, see saga_store_lock_shards). Meanwhile the gateway asks again while nobody
+ * serves the shard. */
+static void writer_share(Writer *w, int64_t now) {
+        BusSubscription *subs[IDS_SHARDS];
+        long long writers = 0;
+        size_t n = 0;
+
+        if (!w->pg || w->n_releasing || now < w->next_share_ms)
+                return;
+        w->next_share_ms = now + WRITER_SHARE_EVERY_MS;
+        if (saga_store_count_writers(w->pg, &writers) < 0 || writers < 2)
+                return;
+        int part = (int)((IDS_SHARDS + writers - 1) / writers);
+        for (int s = IDS_SHARDS - 1; s >= 0 && w->n_owned - (int)n > part; s--) {
+                if (!w->owned[s])
+                        continue;
+                w->releasing[s] = true;
+                subs[n++] = w->rpc[s];
+                w->rpc[s] = NULL;
+        }
+        if (n == 0)
+                return;
+        w->n_releasing = (int)n;
+        log_info("orchestrator: %lld orchestrators write: handing %zu of its %d shards to the others", writers, n,
+                 w->n_owned);
+        if (!bus_drain(subs, n, WRITER_STOP_MS))
+                log_warn("orchestrator: requests for the shards handed over may still be arriving");
+}
+
+/* The sagas, unpublished events and recent keys of `shard` leave memory (the next owner reads them from
+ * PostgreSQL; events past the stored watermark are published again, with their ids). */
+static void writer_forget_shard(Writer *w, int shard) {
+        size_t kept = 0;
+        for (size_t b = 0; b < WRITER_BUCKETS; b++)
+                for (SagaRow *r = w->table[b], *next; r; r = next) {
+                        next = r->next;
+                        if (r->shard == shard) {
+                                writer_table_remove(w, r);
+                                writer_saga_free(r);
+                        }
+                }
+        for (size_t i = 0; i < w->n_unpublished; i++) {
+                if (w->unpublished[i].shard == shard)
+                        free(w->unpublished[i].payload);
+                else
+                        w->unpublished[kept++] = w->unpublished[i];
+        }
+        w->n_unpublished = kept;
+        for (size_t i = 0; i < WRITER_KEYS; i++)
+                if (w->keys[i].order_id[0] && ids_shard(w->keys[i].order_id) == shard)
+                        memset(&w->keys[i], 0, sizeof(w->keys[i]));
+}
+
+/* The shards being handed over whose queued requests are decided: forgotten, then unlocked. */
+static void writer_release(Writer *w) {
+        bool queued[IDS_SHARDS + 1] = {false};
+
+        if (!w->n_releasing || !w->pg)
+                return;
+        pthread_mutex_lock(&w->lock);
+        for (Input *in = w->head; in; in = in->next) {
+                int s = input_shard(in);
+                if (s >= 0)
+                        queued[s] = true;
+        }
+        pthread_mutex_unlock(&w->lock);
+        for (int s = 0; s < IDS_SHARDS; s++) {
+                if (!w->releasing[s] || queued[s])
+                        continue;
+                writer_forget_shard(w, s);
+                w->releasing[s] = false;
+                w->owned[s] = false;
+                w->n_owned--;
+                w->n_releasing--;
+                if (saga_store_unlock_shard(w->pg, s) < 0) {
+                        writer_lose_shards(w, "letting a shard go failed");
+                        return;
+                }
+                log_info("orchestrator: shard %d handed over, %d owned", s, w->n_owned);
+        }
+        metric_set(m_shards, w->n_owned);
+        metric_set(m_sagas, (long long)w->n_sagas);
 }
 
 /* Requests for shards this writer does not own any more (taken before its session was lost) are
@@ -695,6 +795,10 @@ static void writer_housekeeping(Writer *w, bool stopping) {
         if (w->pg && w->n_owned < IDS_SHARDS && now >= w->next_lock_ms) {
                 w->next_lock_ms = now + WRITER_LOCK_EVERY_MS;
                 writer_take_shards(w);
+        }
+        if (!stopping) {
+                writer_release(w);
+                writer_share(w, now);
         }
         if (w->n_owned && now - w->last_write_ms >= WRITER_IDLE_PING_MS) {
                 /* Idle: is the session (and so every lock) still there? */

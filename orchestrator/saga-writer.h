@@ -66,6 +66,8 @@ struct Writer {
         size_t queued;
 
         bool owned[IDS_SHARDS];
+        bool releasing[IDS_SHARDS]; /* owned, no longer subscribed: let go once its queued requests are decided */
+        int n_releasing;
         int n_owned;
         int64_t seq[IDS_SHARDS];       /* last status event number given, per shard */
         int64_t published[IDS_SHARDS]; /* every event up to it confirmed in JetStream */
@@ -98,7 +100,7 @@ struct Writer {
         bool undrained; /* at stop, an RPC handler may still run: the writer is not freed */
         bool retaking;  /* shards lost, not tried again yet: requeued requests wait for that */
 
-        int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_prune_ms, next_watch_ms;
+        int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_prune_ms, next_watch_ms, next_share_ms;
 };
 
 /* ---- saga-memory.c -------------------------------------------------------- */
