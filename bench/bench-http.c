@@ -336,6 +336,23 @@ static void fetch_done(void *userdata, const HttpReply *reply) {
         f->body[reply->body_len] = '\0';
 }
 
+int http_get_ok(Http *h, const char *path, char **body, char *err, size_t err_cap) {
+        long status = 0;
+        *body = NULL;
+        int r = http_fetch(h, "GET", path, NULL, NULL, &status, body, err, err_cap);
+        if (r < 0)
+                return r;
+        if (status != 200) {
+                snprintf(err, err_cap, "%s: HTTP %ld", path, status);
+                free(*body);
+                *body = NULL;
+                return -EPROTO;
+        }
+        if (!*body && !(*body = strdup("")))
+                return -ENOMEM;
+        return 0;
+}
+
 int http_fetch(Http *h, const char *method, const char *path, const char *token, const char *body, long *status,
                char **ret_body, char *err, size_t err_cap) {
         FetchResult f = {0};

@@ -62,5 +62,8 @@ void http_bytes(const Http *h, uint64_t *sent, uint64_t *received);
  * phase. On 0, *status is the HTTP status and *body (may be NULL) a malloc'd
  * copy of the body for the caller to free. -EIO when the exchange failed
  * (message in `err`, err_cap bytes), -ENOMEM. */
+/* GET `path` expecting 200 (a monitoring page): 0 with *body (malloc'd, the caller frees it), -EPROTO
+ * when another status came ("<path>: HTTP <status>" in `err`), or http_fetch's errors. */
+int http_get_ok(Http *h, const char *path, char **body, char *err, size_t err_cap);
 int http_fetch(Http *h, const char *method, const char *path, const char *token, const char *body, long *status,
                char **ret_body, char *err, size_t err_cap);

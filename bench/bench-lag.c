@@ -125,16 +125,10 @@ int lag_sample(Lag *l, bool begin, char *err, size_t err_cap) {
                 snprintf(err, err_cap, "no monitoring URL");
                 return -EINVAL;
         }
-        long status = 0;
         char *body = NULL;
-        int r = http_fetch(l->http, "GET", "/jsz?consumers=true", NULL, NULL, &status, &body, err, err_cap);
+        int r = http_get_ok(l->http, "/jsz?consumers=true", &body, err, err_cap);
         if (r < 0)
                 return r;
-        if (status != 200) {
-                snprintf(err, err_cap, "HTTP %ld", status);
-                free(body);
-                return -EPROTO;
-        }
         r = lag_parse(l, body, strlen(body), begin);
         if (r < 0)
                 snprintf(err, err_cap, "not a /jsz answer");

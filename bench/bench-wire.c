@@ -102,16 +102,10 @@ int wire_sample_nats(Wire *w, bool begin, char *err, size_t err_cap) {
                 snprintf(err, err_cap, "no monitoring URL");
                 return -EINVAL;
         }
-        long status = 0;
         char *body = NULL;
-        int r = http_fetch(w->http, "GET", "/varz", NULL, NULL, &status, &body, err, err_cap);
+        int r = http_get_ok(w->http, "/varz", &body, err, err_cap);
         if (r < 0)
                 return r;
-        if (status != 200) {
-                snprintf(err, err_cap, "/varz: HTTP %ld", status);
-                free(body);
-                return -EPROTO;
-        }
         WireNatsSample s;
         r = wire_parse_varz(body, strlen(body), &s);
         free(body);
