@@ -68,6 +68,37 @@ int config_port(const char *name, int def, int *ret) {
         return 0;
 }
 
+int config_choice(const char *name, int def, const char *const *choices, int n, int *ret) {
+        const char *v = getenv(name);
+        char list[256];
+        size_t used = 0;
+
+        if (!v || !*v) {
+                *ret = def;
+                return 0;
+        }
+        for (int i = 0; i < n; i++)
+                if (!strcmp(v, choices[i])) {
+                        *ret = i;
+                        return 0;
+                }
+        list[0] = 0;
+        for (int i = 0; i < n && used < sizeof(list); i++)
+                used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", choices[i]);
+        log_error("config: %s=\"%s\" is not one of %s", name, v, list);
+        return -EINVAL;
+}
+
+int config_migrations(ConfigMigrations *ret) {
+        /* Indexed by ConfigMigrations. */
+        static const char *const modes[] = {"apply", "check"};
+        int mode;
+        int r = config_choice("MIGRATIONS", CONFIG_MIGRATIONS_APPLY, modes, 2, &mode);
+        if (r == 0)
+                *ret = (ConfigMigrations)mode;
+        return r;
+}
+
 int config_nats(NatsConfig *c) {
         int r = config_str("NATS_URL", "nats://127.0.0.1:4222", &c->url);
         if (r == 0)
@@ -120,5 +151,7 @@ int config_common(CommonConfig *c, const char *service, int default_health_port)
                 r = config_str("DATABASE_URL", "postgresql://food@127.0.0.1:5433/food", &c->database_url);
         if (r == 0)
                 r = config_port("HEALTH_PORT", default_health_port, &c->health_port);
+        if (r == 0)
+                r = config_migrations(&c->migrations);
         return r;
 }

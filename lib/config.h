@@ -9,6 +9,9 @@ int config_str(const char *name, const char *def, const char **ret);
 int config_int(const char *name, int64_t def, int64_t min, int64_t max, int64_t *ret);
 int config_bool(const char *name, bool def, bool *ret);
 int config_port(const char *name, int def, int *ret);
+/* One of the `n` words in `choices` (*ret: its index; unset: `def`), or -EINVAL after logging
+ * "NAME=\"value\" is not one of a, b". */
+int config_choice(const char *name, int def, const char *const *choices, int n, int *ret);
 
 /* Where and as whom a process reaches NATS: NATS_URL, and NATS_USER with
  * NATS_PASSWORD (both or neither; empty: no credentials). TLS: NATS_TLS_CA, a
@@ -27,16 +30,29 @@ typedef struct {
 /* Reads NATS_URL, NATS_USER, NATS_PASSWORD and NATS_TLS_*. Returns 0 or -EINVAL. */
 int config_nats(NatsConfig *c);
 
+/* MIGRATIONS: what a process does with its PostgreSQL schemas at start (lib/service.h).
+ * apply (default): it applies its own migrations, as in local mode; check: it runs no DDL
+ * and waits, unready, until each schema has reached the version its build needs (applied
+ * by food-migrate, the operators' migration step). */
+typedef enum {
+        CONFIG_MIGRATIONS_APPLY,
+        CONFIG_MIGRATIONS_CHECK,
+} ConfigMigrations;
+
+/* Reads MIGRATIONS (apply or check). Returns 0 or -EINVAL. */
+int config_migrations(ConfigMigrations *ret);
+
 /* What every process reads: NATS, PostgreSQL, its health port, log level. */
 typedef struct {
         NatsConfig nats;
         const char *database_url;
         int health_port;
+        ConfigMigrations migrations;
 } CommonConfig;
 
 /* Reads LOG_LEVEL and sets up logging for `service`. Returns 0 or -EINVAL. */
 int config_log(const char *service);
 
-/* Reads config_log, config_nats, DATABASE_URL and HEALTH_PORT
+/* Reads config_log, config_nats, DATABASE_URL, HEALTH_PORT and MIGRATIONS
  * and sets up logging for `service`. Returns 0 or -EINVAL. */
 int config_common(CommonConfig *c, const char *service, int default_health_port);

@@ -29,8 +29,36 @@ int main(void) {
         CHECK(config_bool("T_BOOL", false, &b) == 0 && b, "'true' not parsed");
         unsetenv("T_REQ");
         CHECK(config_str("T_REQ", NULL, &s) < 0, "missing required variable accepted");
-        setenv("LOG_LEVEL", "loud", 1);
+        ConfigMigrations m = CONFIG_MIGRATIONS_CHECK;
+        unsetenv("MIGRATIONS");
+        CHECK(config_migrations(&m) == 0 && m == CONFIG_MIGRATIONS_APPLY, "MIGRATIONS unset: expected apply (%d), got %d",
+              CONFIG_MIGRATIONS_APPLY, (int)m);
+        setenv("MIGRATIONS", "check", 1);
+        CHECK(config_migrations(&m) == 0 && m == CONFIG_MIGRATIONS_CHECK, "MIGRATIONS=check: expected check (%d), got %d",
+              CONFIG_MIGRATIONS_CHECK, (int)m);
+        setenv("MIGRATIONS", "apply", 1);
+        CHECK(config_migrations(&m) == 0 && m == CONFIG_MIGRATIONS_APPLY, "MIGRATIONS=apply: expected apply (%d), got %d",
+              CONFIG_MIGRATIONS_APPLY, (int)m);
+        setenv("MIGRATIONS", "Check", 1);
+        CHECK(config_migrations(&m) < 0, "MIGRATIONS=Check (wrong case) accepted");
+        setenv("MIGRATIONS", "skip", 1);
+        CHECK(config_migrations(&m) < 0, "MIGRATIONS=skip accepted");
         CommonConfig c;
+        CHECK(config_common(&c, "test", 0) < 0, "config_common accepted MIGRATIONS=skip");
+        unsetenv("MIGRATIONS");
+        CHECK(config_common(&c, "test", 0) == 0 && c.migrations == CONFIG_MIGRATIONS_APPLY,
+              "config_common: expected 0 and apply, got migrations %d", (int)c.migrations);
+        static const char *const words[] = {"red", "green"};
+        int choice = -1;
+        unsetenv("T_CHOICE");
+        CHECK(config_choice("T_CHOICE", 1, words, 2, &choice) == 0 && choice == 1, "choice default: expected 1, got %d",
+              choice);
+        setenv("T_CHOICE", "red", 1);
+        CHECK(config_choice("T_CHOICE", 1, words, 2, &choice) == 0 && choice == 0, "choice red: expected 0, got %d",
+              choice);
+        setenv("T_CHOICE", "blue", 1);
+        CHECK(config_choice("T_CHOICE", 1, words, 2, &choice) < 0, "choice blue accepted");
+        setenv("LOG_LEVEL", "loud", 1);
         CHECK(config_common(&c, "test", 0) < 0, "LOG_LEVEL=loud accepted");
         printf("%s\n", failures ? "FAILED" : "ok");
         return failures ? 1 : 0;
