@@ -1,5 +1,17 @@
 /* Process lifecycle shared by every binary: config, signals, NATS, PostgreSQL
- * schema + migrations, health server; and the stop flag set by SIGTERM/SIGINT. */
+ * schema + migrations, health server; and the stop flag set by SIGTERM/SIGINT.
+ *
+ * Starting never gives up on the infrastructure: the health port opens first
+ * (/healthz 200, /readyz 503 with {"reason": ...}), then the process waits for
+ * NATS, its topology and PostgreSQL (retrying with a backoff capped at
+ * SERVICE_RETRY_MAX_MS), then brings or finds its schemas current:
+ * - MIGRATIONS=apply (default, local mode and tests): it applies its schemas'
+ *   migrations itself (pg_migrate, under each schema's advisory lock).
+ * - MIGRATIONS=check (a cluster whose migration Job runs food-migrate with the
+ *   privileged role): it runs no DDL; it waits until each schema's
+ *   schema_migrations has reached the last version embedded in its build
+ *   (a newer one is fine), rechecking every second.
+ * A bad MIGRATIONS value fails fast, naming it. SIGTERM while waiting ends it. */
 #pragma once
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +24,8 @@
 #include "health.h"
 #include "pg.h"
 
+struct mg_context;
+
 typedef struct {
         const char *name;   /* process name: logs, NATS client name */
         const char *schema; /* its connections' search path: its own schema first, or NULL (no PostgreSQL) */
@@ -23,7 +37,13 @@ typedef struct {
         Pg *ready_pg;                /* /readyz pings PostgreSQL on this one, under ready_lock */
         pthread_mutex_t ready_lock;
         atomic_bool ready_pg_up;     /* the last ping's answer, for a probe arriving during one */
+        struct mg_context *starting; /* the health port's server until started (service_start) */
+        pthread_mutex_t reason_lock;
+        char reason[256];            /* why it is not started yet, for /readyz; under reason_lock */
 } Service;
+
+/* Longest wait between two attempts to reach PostgreSQL while starting. */
+#define SERVICE_RETRY_MAX_MS 5000
 
 /* Set by SIGTERM/SIGINT; every loop polls it. */
 extern volatile bool service_stopping;
@@ -35,13 +55,21 @@ typedef struct {
         size_t n_migrations;
 } ServiceSchema;
 
-/* Reads the common config, installs signal handlers, connects NATS (retrying),
- * creates the topology, connects PostgreSQL and applies each schema's
- * migrations (the first schema is the process's own: its connections' search
- * path, then the others', then public), starts the health server. n_schemas
- * may be 0 (no PostgreSQL). Returns 0 or negative errno (logged). */
+/* Reads the common config, installs signal handlers, opens the health port
+ * (answering "not ready" with the reason), connects NATS (retrying), waits for
+ * the topology, connects PostgreSQL (retrying) and applies or checks each
+ * schema's migrations as MIGRATIONS says (the first schema is the process's
+ * own: its connections' search path, then the others', then public), then
+ * serves the health endpoints for good. n_schemas may be 0 (no PostgreSQL).
+ * Returns once started: 0; or negative errno (logged) for a bad setting, a
+ * port in use, a migration that failed, or SIGTERM while waiting. */
 int service_start(Service *s, const char *name, const ServiceSchema *schemas, size_t n_schemas,
                   int default_health_port);
+/* service_start for a process that serves /healthz and /readyz on a server of
+ * its own once started (the gateway, health port 0): while it starts they are
+ * answered on starting_bind:starting_port, free again when this returns. */
+int service_start_on(Service *s, const char *name, const ServiceSchema *schemas, size_t n_schemas,
+                     int default_health_port, const char *starting_bind, int starting_port);
 /* Stops health, drains NATS, then closes PostgreSQL. Consumers must be closed. */
 void service_stop(Service *s);
 /* Opens another PostgreSQL connection on the service's schema (per thread). */
@@ -50,3 +78,14 @@ int service_pg(Service *s, Pg **ret);
  * SERVICE_READY_PG_MS (on a connection of its own, so a busy or hung worker
  * connection neither delays nor fakes the answer). */
 bool service_ready(void *service);
+
+/* The helpers the start uses, shared with food-migrate (tools/food-migrate.c). */
+/* The last version this build's migrations bring `schema` to (its last file's leading number; 0 without files). */
+int service_schema_latest(const ServiceSchema *schema);
+/* Reads the version `schema` (lower-case letters, digits, _) is at into *ret: the highest of its
+ * schema_migrations, -1 while there is no such table. Runs no DDL and raises no server error for a
+ * schema not created yet. 0, -EINVAL (a name that is not a plain identifier) or the errors of pg_run. */
+int service_schema_version(Pg *pg, const char *schema, int *ret);
+/* Writes the search path of a process using schemas[0..n) (their names, comma-separated) into buf.
+ * 0 or -ENAMETOOLONG. */
+int service_search_path(char *buf, size_t size, const ServiceSchema *schemas, size_t n);
