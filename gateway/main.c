@@ -9,6 +9,7 @@
 
 extern const EmbeddedFile catalog_migrations[];
 extern const size_t catalog_migrations_len;
+extern const EmbeddedFile catalog_demo[]; /* gateway/migrations/demo-catalog.sql */
 
 static void gateway_refresh_loop(Gateway *gw) {
         int64_t next = ids_now_ms() + gw->cfg.catalog_refresh_s * 1000;
@@ -39,8 +40,18 @@ int main(void) {
         rpc_metrics_init();
         if (events_setup() < 0)
                 return 1;
+        /* DEMO_CATALOG: the six demo stores, seeded into an empty catalog by whoever migrates it. */
+        bool demo = true;
+        if (config_bool("DEMO_CATALOG", true, &demo) < 0)
+                return 1;
         const ServiceSchema schema = {"catalog", catalog_migrations, catalog_migrations_len};
-        r = service_start(&gw.svc, "gateway", &schema, 1, 0);
+        /* Until started, /healthz and /readyz (503, with the reason) answer on the gateway's own port. */
+        r = service_start_on(&gw.svc, "gateway", &schema, 1, 0, gw.cfg.bind, gw.cfg.port);
+        if (r == 0 && demo && gw.svc.cfg.migrations == CONFIG_MIGRATIONS_APPLY) {
+                r = pg_exec(gw.svc.pg, catalog_demo[0].data);
+                if (r < 0)
+                        log_error("cannot seed the demo catalog: %s", pg_error(gw.svc.pg));
+        }
         if (r == 0)
                 r = catalog_new(&gw.catalog);
         if (r == 0) {
