@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ROOT, CHART, helm, render, topology, natsAuth, subjectMatches } from './tools.mjs';
+import { ROOT, CHART, REGISTRY, helm, render, topology, natsAuth, subjectMatches } from './tools.mjs';
 
 const EXTERNAL = path.join(CHART, 'ci/external-values.yaml');
 const read = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
@@ -28,7 +28,7 @@ function binaries() {
                 const dir = path.dirname(file);
                 const exe = [...read(`${dir}/meson.build`).matchAll(/executable\('([a-z-]+)'/g)].map((m) => m[1]).filter((e) => !e.startsWith('test-'));
                 const m = src.match(/service_start\([^;]*?,\s*(\d+)\);/s);
-                const start = src.match(/service_start\([^,]+,\s*"[^"]*",\s*([^,]+),\s*([^,]+),/);
+                const start = src.match(/service_start(?:_on)?\([^,]+,\s*"[^"]*",\s*([^,]+),\s*([^,]+),/);
                 const database = start ? !(start[1].trim() === 'NULL' && start[2].trim() === '0') : undefined;
                 out[name] = { exe, dir, healthPort: m ? Number(m[1]) : undefined, database };
         }
@@ -89,7 +89,7 @@ const component = (o) => o.metadata.labels?.['app.kubernetes.io/component'];
 
 test('helm lint --strict passes with the default values and with external NATS/PostgreSQL', () => {
         for (const args of [[], ['-f', EXTERNAL]]) {
-                const out = helm(['lint', '--strict', CHART, ...args]);
+                const out = helm(['lint', '--strict', CHART, ...REGISTRY, ...args]);
                 assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/, out);
         }
 });
@@ -104,8 +104,9 @@ test('values.schema.json rejects unknown env names, writable root filesystems an
 test('values.schema.json allows exactly the settings each binary reads (its own config_* names, less what the chart sets itself)', () => {
         const schema = JSON.parse(fs.readFileSync(path.join(CHART, 'values.schema.json'), 'utf8')).properties;
         // Set by the templates from other values (ports, URLs, the Secret), or for crash tests only (FOOD_CRASH_AT).
+        // MIGRATIONS (check) and DEMO_CATALOG (demo.enabled) come from the chart's migration values.
         const chartSets = new Set(['GATEWAY_PORT', 'GATEWAY_BIND', 'JWT_SECRET', 'DEV_TOKENS', 'PSP_URL', 'PSP_API_KEY', 'NOTIFY_WEBHOOK_URL',
-                'NOTIFY_API_KEY', 'SANDBOX_PSP_PORT', 'SANDBOX_PSP_BIND', 'FOOD_CRASH_AT']);
+                'NOTIFY_API_KEY', 'SANDBOX_PSP_PORT', 'SANDBOX_PSP_BIND', 'FOOD_CRASH_AT', 'MIGRATIONS', 'DEMO_CATALOG']);
         const components = { gateway: schema.gateway, 'sandbox-psp': schema.sandboxPsp, ...schema.services.properties };
         assert.deepEqual(Object.keys(schema.services.properties).sort(), ['orchestrator', ...WORKERS].sort(),
                 'services: the orchestrator and every worker of the topology');
@@ -766,7 +767,7 @@ test('bundled NATS, cluster mode (the default): 3 servers named after their pods
                 assert.deepEqual(routeOut.to, [{ podSelector: { matchLabels: sel } }]);
                 assert.ok(policy.spec.egress.some((r) => !r.to && r.ports.some((p) => p.port === 53)), 'DNS, to resolve the routes');
         }
-        assert.match(helm(['lint', '--strict', CHART, '--set', 'nats.replicas=5']), /0 chart\(s\) failed/);
+        assert.match(helm(['lint', '--strict', CHART, ...REGISTRY, '--set', 'nats.replicas=5']), /0 chart\(s\) failed/);
         assert.equal(byKind(objects('external'), 'StatefulSet').find((o) => o.metadata.labels['app.kubernetes.io/name'] === 'nats'), undefined);
         assert.equal(byKind(objects('external'), 'Secret').length, 0);
         assert.ok(!Object.keys(byKind(render(['--set', 'nats.enabled=false', '--set', 'externalNats.url=nats://n:4222']), 'Secret')[0].data).includes('nats-route-password'),
@@ -863,4 +864,30 @@ test('every process replicable: the orchestrator runs 2 replicas by default, eve
         assert.ok(off.every((d) => !d.spec.template.spec.topologySpreadConstraints));
         const hard = byKind(render(['--set', 'topologySpread.whenUnsatisfiable=DoNotSchedule']), 'Deployment');
         assert.ok(hard.every((d) => d.spec.template.spec.topologySpreadConstraints[0].whenUnsatisfiable === 'DoNotSchedule'));
+});
+
+test('images: an empty image.registry is refused with how to build and push; digests pin per target; third-party images are exact versions', () => {
+        assert.throws(() => render([], CHART, { registry: false }),
+                /image\.registry is empty[\s\S]*bash deploy\/images\/build\.sh[\s\S]*bash deploy\/images\/push\.sh <registry>[\s\S]*--set image\.registry=<registry>/);
+        const images = (objs) => podSpecs(objs).concat(byKind(objs, 'Job').map((j) => [j, j.spec.template.spec]))
+                .flatMap(([o, spec]) => [...spec.containers, ...(spec.initContainers || [])].map((c) => [o, c.image]));
+        for (const [o, image] of images(objects('default'))) {
+                const name = o.metadata.labels['app.kubernetes.io/name'];
+                if (name === 'nats') assert.match(image, /^nats:\d+\.\d+\.\d+(-[a-z0-9]+)?(@sha256:[0-9a-f]{64})?$/, 'NATS: an exact release');
+                else if (name === 'postgresql') assert.match(image, /^postgres:\d+\.\d+(-[a-z0-9]+)?(@sha256:[0-9a-f]{64})?$/, 'PostgreSQL: an exact minor release');
+                else assert.match(image, /^registry\.example\/food\/food-saga\/[a-z-]+:0\.1\.0$/, `${o.metadata.name}: ${image}`);
+        }
+        const digest = `sha256:${'ab'.repeat(32)}`;
+        for (const [o, image] of images(objects('external'))) {
+                if (component(o) === 'gateway') assert.equal(image, 'registry.example:5000/food/food-saga/gateway:0.1.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef');
+                else assert.match(image, /^registry\.example:5000\/food\/food-saga\/[a-z-]+:0\.1\.0$/, `${o.metadata.name}: ${image}`);
+        }
+        const pinned = images(render(['--set', `image.digests.orchestrator=${digest}`, '--set', `nats.image.digest=${digest}`, '--set', `postgresql.image.digest=${digest}`]));
+        for (const [o, image] of pinned) {
+                const pin = ['orchestrator', 'setup', 'migrate'].includes(component(o)) || ['nats', 'postgresql'].includes(o.metadata.labels['app.kubernetes.io/name']);
+                assert.equal(image.endsWith(`@${digest}`), pin, `${o.metadata.name}: ${image}`);
+        }
+        for (const bad of [['--set', 'image.digests.gateway=latest'], ['--set', `image.digests.nope=${digest}`], ['--set', 'image.registry=https://r.example']])
+                assert.throws(() => render(bad), /schema|values don't meet/, bad.join(' '));
+        assert.match(notes(), /--image=natsio\/nats-box:\d+\.\d+\.\d+ /, 'nats-box of NOTES at an exact release');
 });

@@ -25,7 +25,7 @@ function services() {
         const out = {};
         for (const f of mains) {
                 const src = read(f);
-                const name = src.match(/service_start\([^,]+,\s*"([a-z-]+)"/)?.[1];
+                const name = src.match(/service_start(?:_on)?\([^,]+,\s*"([a-z-]+)"/)?.[1];
                 if (!name) continue;
                 const schemas = [...src.matchAll(/\{"([a-z_]+)",\s*[a-z_]+_migrations,/g)].map((m) => m[1]);
                 if (schemas.length) out[name] = { dir: path.dirname(f), schemas };

@@ -39,9 +39,14 @@ export function helm(args, opts = {}) {
         }
 }
 
-// The chart's objects for `helm template` with extra args (e.g. ['-f', file] or ['--set', 'a=b']).
-export function render(args = [], chart = CHART) {
-        const text = helm(['template', 'rel', chart, '--namespace', 'food', ...args]);
+// The registry the suite renders with (ci/default-values.yaml, a values file so that later -f files override it): the
+// chart refuses an empty image.registry (there is no public copy of the images).
+export const REGISTRY = ['-f', path.join(CHART, 'ci/default-values.yaml')];
+
+// The chart's objects for `helm template` with extra args (e.g. ['-f', file] or ['--set', 'a=b']), with REGISTRY
+// first (later args win) unless `registry` is false.
+export function render(args = [], chart = CHART, { registry = true } = {}) {
+        const text = helm(['template', 'rel', chart, '--namespace', 'food', ...(registry ? REGISTRY : []), ...args]);
         return YAML.parseAllDocuments(text).map((d) => d.toJS()).filter((o) => o && o.kind);
 }
 

@@ -46,12 +46,17 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-food-saga-secrets" .Release.Name) .Values.global.secrets.existingSecret -}}
 {{- end -}}
 
-{{/* Image of a deploy/docker/Dockerfile target; call with (dict "root" $ "target" "gateway"). */}}
+{{/* Image of a deploy/docker/Dockerfile target: <registry>/<repository>/<target>:<tag>, with @<digest> when
+     image.digests names one. The registry is required (there is no public copy of these images). Call with
+     (dict "root" $ "target" "gateway"). */}}
 {{- define "food-saga.image" -}}
 {{- $img := .root.Values.image -}}
-{{- $repo := $img.repository -}}
-{{- if $img.registry }}{{ $repo = printf "%s/%s" $img.registry $img.repository }}{{ end -}}
-{{- printf "%s/%s:%s" $repo .target (default .root.Chart.AppVersion $img.tag) -}}
+{{- if not $img.registry -}}
+{{- fail "image.registry is empty: the food-saga images are in no public registry. Build them and push them to one your cluster pulls from, then name it:\n  bash deploy/images/build.sh                 # every image as food-saga/<target>:<version>\n  bash deploy/images/push.sh <registry>       # pushes them and prints each digest (image.digests.<target>)\n  helm install food deploy/helm/food-saga --set image.registry=<registry>" -}}
+{{- end -}}
+{{- $ref := printf "%s/%s/%s:%s" (trimSuffix "/" $img.registry) $img.repository .target (default .root.Chart.AppVersion $img.tag) -}}
+{{- with get (default dict $img.digests) .target -}}{{ $ref = printf "%s@%s" $ref . }}{{- end -}}
+{{- $ref -}}
 {{- end -}}
 
 {{- define "food-saga.natsUrl" -}}
