@@ -45,23 +45,33 @@ work=$(mktemp -d /var/tmp/food-saga-images.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # make_base NAME [mmdebstrap options...]: a Debian 12 root (minbase: Essential, apt and the 'required' packages)
-# as a one-layer image; the apt sources in it are the mirror's bookworm, bookworm-updates and bookworm-security.
+# as a one-layer image; the apt sources in it are the mirror's bookworm, bookworm-updates and bookworm-security,
+# and apt keeps no downloaded package (apt-clean.conf, as Debian's official images do).
 make_base() {
         local name=$1; shift
-        if [ -z "${BASE_REBUILD:-}" ] && buildah inspect --type image "$name" >/dev/null 2>&1; then
+        # The recipe (options, mirror, apt-clean.conf, this function) as a label: a changed recipe makes it again.
+        local recipe
+        recipe=$({ printf '%s\n' "$@" "$mirror" "$security"; cat "$here/apt-clean.conf"; declare -f make_base; } |
+                sha256sum | cut -c1-16)
+        if [ -z "${BASE_REBUILD:-}" ] && [ "$(buildah inspect --type image \
+                --format '{{index .OCIv1.Config.Labels "food-saga.base-recipe"}}' "$name" 2>/dev/null)" = "$recipe" ]; then
                 echo "build: base $name present"
                 return
         fi
         local start=$SECONDS ctr
         echo "build: making base $name with mmdebstrap (mirror $mirror)"
+        # merged-usr hook: /usr merged by symlinks up front, not by the usrmerge package (which pulls in perl).
         mmdebstrap --quiet --variant=minbase --format=tar "$@" \
+                --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+                --customize-hook="upload $here/apt-clean.conf /etc/apt/apt.conf.d/docker-clean" \
                 --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/log/apt/* "$1"/var/log/dpkg.log' \
                 bookworm "$work/base.tar" \
                 "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $security bookworm-security main"
         ctr=$(buildah from scratch)
         buildah add --quiet "$ctr" "$work/base.tar" / >/dev/null
         buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd /bin/bash \
-                --label org.opencontainers.image.description="Debian 12 minbase made by $here/build.sh" "$ctr"
+                --label org.opencontainers.image.description="Debian 12 minbase made by $here/build.sh" \
+                --label food-saga.base-recipe="$recipe" "$ctr"
         buildah commit --quiet --rm "$ctr" "$name" >/dev/null
         rm -f "$work/base.tar"
         echo "build: base $name made in $((SECONDS - start)) s"
