@@ -594,7 +594,7 @@ test('external PostgreSQL: sslmode=verify-full with the CA Secret mounted as ssl
                 assert.equal(vol.secret.secretName, 'pg-ca');
                 assert.equal(`${mount.mountPath}/${vol.secret.items[0].path}`, q.get('sslrootcert'));
         }
-        const ext = ['--set', 'postgresql.enabled=false', '--set', 'externalPostgresql.host=pg'];
+        const ext = ['--set', 'postgresql.enabled=false', '--set', 'externalPostgresql.host=pg', '--set', 'externalPostgresql.maxConnections=300'];
         assert.throws(() => render([...ext, '--set', 'externalPostgresql.sslmode=verify-full']), /schema|caSecret/);
         const plain = render([...ext, '--set', 'externalPostgresql.sslmode=require']);
         for (const [o, spec] of podSpecs(plain)) assert.ok(!(spec.volumes || []).some((v) => v.name === 'postgresql-ca'), `${o.metadata.name}: a CA volume without caSecret`);
@@ -844,7 +844,7 @@ test('external PostgreSQL, primary and standbys: every process gets one multi-ho
         assert.deepEqual(one([]).hosts, ['pg.databases.svc:5432']);
         assert.throws(() => render(['--set', 'postgresql.enabled=false']), /schema|values don't meet/, 'neither host nor hosts');
         assert.doesNotThrow(() => render(['--set', 'postgresql.enabled=false', '--set', 'externalPostgresql.hosts={a,b}', '--set', 'externalPostgresql.targetSessionAttrs=read-write',
-                '--set', 'externalPostgresql.sslmode=require']));
+                '--set', 'externalPostgresql.sslmode=require', '--set', 'externalPostgresql.maxConnections=300']));
 });
 
 test('every process replicable: the orchestrator runs 2 replicas by default, every Deployment spreads its replicas over nodes', () => {
@@ -890,4 +890,64 @@ test('images: an empty image.registry is refused with how to build and push; dig
         for (const bad of [['--set', 'image.digests.gateway=latest'], ['--set', `image.digests.nope=${digest}`], ['--set', 'image.registry=https://r.example']])
                 assert.throws(() => render(bad), /schema|values don't meet/, bad.join(' '));
         assert.match(notes(), /--image=natsio\/nats-box:\d+\.\d+\.\d+ /, 'nats-box of NOTES at an exact release');
+});
+
+// Sessions per replica of each process, from the code: lib/service.c's two (main, /readyz) for every process with
+// schemas, plus the gateway's pool, the orchestrator's writer, a transactional worker's lanes, the notification
+// worker's senders and shedder (or its recorder). Env values from the rendered Deployment, else the code's default.
+function sessionsPerReplica(comp, env, webhook) {
+        if (!BIN[comp].database) return 0;
+        const def = (name, file, re) => Number(env[name] ?? read(file).match(re)[1]);
+        if (comp === 'gateway') return 2 + def('GATEWAY_PG_POOL', 'gateway/gateway-config.c', /config_int\("GATEWAY_PG_POOL", (\d+)/);
+        if (comp === 'orchestrator') {
+                assert.match(read('orchestrator/saga-writer.c'), /service_pg\(/, 'the writer opens its own session');
+                return 3;
+        }
+        const main = read(`${BIN[comp].dir}/main.c`);
+        if (comp === 'notification') {
+                assert.doesNotMatch(main, /transactional = true/);
+                return webhook ? 3 + def('NOTIFY_THREADS', 'services/notification/notification-sender.c', /config_int\("NOTIFY_THREADS", (\d+)/) : 3;
+        }
+        assert.match(main, /transactional = true/, `${comp}: a transactional worker`);
+        return 2 + def('WORKER_THREADS', `${BIN[comp].dir}/main.c`, /worker_config\(&def, (\d+),/);
+}
+
+test('PostgreSQL connection budget: NOTES show each process\'s sessions at the fewest and the most replicas, counted as the code opens them; the defaults fit; a render beyond max_connections is refused', () => {
+        for (const [which, args] of [['default', []], ['external', ['-f', EXTERNAL]]]) {
+                const objs = objects(which);
+                const text = notes(args);
+                const rows = Object.fromEntries([...text.matchAll(/^ {5}([a-z]+) +(\d+) \(.*?\) +(\d+)-(\d+) +(\d+)-(\d+)$/gm)]
+                        .map((m) => [m[1], m.slice(2).map(Number)]));
+                let min = 1;
+                let max = 1; // the migration Job
+                for (const d of byKind(objs, 'Deployment')) {
+                        const comp = component(d);
+                        if (!BIN[comp] || comp.startsWith('sandbox-')) continue;
+                        const env = Object.fromEntries((d.spec.template.spec.containers[0].env || []).filter((e) => 'value' in e).map((e) => [e.name, e.value]));
+                        const per = sessionsPerReplica(comp, env, 'NOTIFY_WEBHOOK_URL' in env);
+                        if (!per) {
+                                assert.equal(rows[comp], undefined, `${comp} opens no session`);
+                                continue;
+                        }
+                        const hpa = byKind(objs, 'HorizontalPodAutoscaler').find((h) => component(h) === comp);
+                        const [lo, hi] = hpa ? [hpa.spec.minReplicas, hpa.spec.maxReplicas] : [d.spec.replicas, d.spec.replicas];
+                        assert.deepEqual(rows[comp], [per, lo, hi, per * lo, per * hi], `${which}: ${comp}`);
+                        min += per * lo;
+                        max += per * hi;
+                }
+                const total = text.match(/total: (\d+) at the fewest replicas, (\d+) at the most \(the chart refuses more than (\d+)\)/);
+                assert.ok(total, text);
+                assert.deepEqual([Number(total[1]), Number(total[2])], [min, max], `${which}: totals`);
+                assert.ok(max <= Number(total[3]), `${which}: the defaults exceed the budget`);
+        }
+        const pg = byKind(objects('default'), 'StatefulSet').find((x) => x.metadata.labels['app.kubernetes.io/name'] === 'postgresql');
+        assert.ok(pg.spec.template.spec.containers[0].args.includes('max_connections=250'), 'the bundled server gets max_connections');
+        assert.match(notes(), /max_connections 250 - superuser reserve 3 - connectionBudget\.reserve 10/);
+        const refused = [
+                [['--set', 'gateway.autoscaling.maxReplicas=30'], /PostgreSQL connection budget exceeded: at the most replicas the processes open 389 sessions \(gateway 30x10,[^)]*\) but the bundled PostgreSQL \(postgresql\.config\.maxConnections\) admits 237/],
+                [['--set', 'services.store.env.WORKER_THREADS=40'], /connection budget exceeded/],
+                [['-f', EXTERNAL, '--set', 'externalPostgresql.maxConnections=100'], /admits 87 \(max_connections 100 - superuser_reserved_connections 3 - connectionBudget\.reserve 10\)/],
+        ];
+        for (const [args, msg] of refused) assert.throws(() => render(args), msg, args.join(' '));
+        assert.doesNotThrow(() => render(['--set', 'gateway.autoscaling.maxReplicas=30', '--set', 'postgresql.config.maxConnections=500']));
 });

@@ -364,3 +364,76 @@ checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sh
     {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The PostgreSQL connection budget: the sessions each process opens per replica, counted from the code, at the
+     fewest and at the most replicas (HPA minReplicas/maxReplicas, else replicaCount), against what the server
+     admits (max_connections less superuser_reserved_connections less connectionBudget.reserve). Per replica:
+       every process with schemas: 2 (lib/service.c: its main session and the /readyz ping's)
+       gateway:       + GATEWAY_PG_POOL (gateway/gateway-pgpool.c; default 8)
+       orchestrator:  + 1 (orchestrator/saga-writer.c: the writing session holding the shard locks)
+       store, delivery, coupon: + WORKER_THREADS (lib/worker.c: one session per fetch lane of a transactional
+                      worker; default 2)
+       notification:  + NOTIFY_THREADS + 1 with a webhook (the sender threads and the shedder), else + 1
+                      (services/notification; NOTIFY_THREADS default 2)
+       payment:       0 (no PostgreSQL)
+     plus the migration Job's 1 while it runs. Returns JSON {rows: [{name, per, min, max, sizing}], jobs, minTotal,
+     maxTotal, maxConnections, superuserReserved, reserve, available, where}; read it with fromJson. */}}
+{{- define "food-saga.pgBudget" -}}
+{{- $v := .Values -}}
+{{- $rows := list -}}
+{{- $procs := list (list "gateway" $v.gateway) -}}
+{{- range $name, $s := $v.services }}{{ if $s.enabled }}{{ $procs = append $procs (list $name $s) }}{{ end }}{{ end -}}
+{{- range $procs -}}
+{{- $name := index . 0 -}}
+{{- $s := index . 1 -}}
+{{- $env := $s.env | default dict -}}
+{{- $per := 0 -}}
+{{- $sizing := "" -}}
+{{- if eq $name "gateway" -}}
+{{- $pool := int (get $env "GATEWAY_PG_POOL" | default "8") -}}
+{{- $per = add 2 $pool -}}{{- $sizing = printf "2 + GATEWAY_PG_POOL %d" $pool -}}
+{{- else if eq $name "orchestrator" -}}
+{{- $per = 3 -}}{{- $sizing = "2 + the writing session" -}}
+{{- else if has $name (list "store" "delivery" "coupon") -}}
+{{- $lanes := int (get $env "WORKER_THREADS" | default "2") -}}
+{{- $per = add 2 $lanes -}}{{- $sizing = printf "2 + WORKER_THREADS %d" $lanes -}}
+{{- else if eq $name "notification" -}}
+{{- if $v.notify.webhookUrl -}}
+{{- $senders := int (get $env "NOTIFY_THREADS" | default "2") -}}
+{{- $per = add 3 $senders -}}{{- $sizing = printf "2 + NOTIFY_THREADS %d + the shedder" $senders -}}
+{{- else -}}
+{{- $per = 3 -}}{{- $sizing = "2 + the recorder (no webhook)" -}}
+{{- end -}}
+{{- end -}}
+{{- $min := int $s.replicaCount -}}
+{{- $max := int $s.replicaCount -}}
+{{- if $s.autoscaling.enabled }}{{ $min = int $s.autoscaling.minReplicas }}{{ $max = int $s.autoscaling.maxReplicas }}{{ end -}}
+{{- if gt $per 0 -}}
+{{- $rows = append $rows (dict "name" $name "per" $per "min" $min "max" $max "sizing" $sizing) -}}
+{{- end -}}
+{{- end -}}
+{{- $jobs := 1 -}}
+{{- $minTotal := $jobs -}}
+{{- $maxTotal := $jobs -}}
+{{- range $rows }}{{ $minTotal = add $minTotal (mul .per .min) }}{{ $maxTotal = add $maxTotal (mul .per .max) }}{{ end -}}
+{{- $max := 0 -}}{{- $su := 0 -}}{{- $where := "" -}}
+{{- if $v.postgresql.enabled -}}
+{{- $max = int $v.postgresql.config.maxConnections -}}{{- $su = int $v.postgresql.config.superuserReservedConnections -}}
+{{- $where = "the bundled PostgreSQL (postgresql.config.maxConnections)" -}}
+{{- else -}}
+{{- $max = int $v.externalPostgresql.maxConnections -}}{{- $su = int $v.externalPostgresql.superuserReservedConnections -}}
+{{- $where = "the external PostgreSQL (externalPostgresql.maxConnections)" -}}
+{{- end -}}
+{{- $reserve := int $v.connectionBudget.reserve -}}
+{{- toJson (dict "rows" $rows "jobs" $jobs "minTotal" $minTotal "maxTotal" $maxTotal "maxConnections" $max "superuserReserved" $su "reserve" $reserve "available" (sub (sub $max $su) $reserve) "where" $where) -}}
+{{- end -}}
+
+{{/* Fails the render when the budget at the HPA maxima exceeds what the server admits (food-saga.pgBudget). */}}
+{{- define "food-saga.pgBudgetCheck" -}}
+{{- $b := include "food-saga.pgBudget" . | fromJson -}}
+{{- if gt (int $b.maxTotal) (int $b.available) -}}
+{{- $parts := list -}}
+{{- range $b.rows }}{{ $parts = append $parts (printf "%s %dx%d" .name (int .max) (int .per)) }}{{ end -}}
+{{- fail (printf "PostgreSQL connection budget exceeded: at the most replicas the processes open %d sessions (%s, + %d migration Job) but %s admits %d (max_connections %d - superuser_reserved_connections %d - connectionBudget.reserve %d). Lower autoscaling.maxReplicas, gateway.env.GATEWAY_PG_POOL or a worker's WORKER_THREADS/NOTIFY_THREADS, or raise max_connections (chart README, \"Connection budget\")" (int $b.maxTotal) (join ", " $parts) (int $b.jobs) $b.where (int $b.available) (int $b.maxConnections) (int $b.superuserReserved) (int $b.reserve)) -}}
+{{- end -}}
+{{- end -}}
