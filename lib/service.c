@@ -333,7 +333,7 @@ int service_start_on(Service *s, const char *name, const ServiceSchema *schemas,
         service_starting_close(s);
         if (r < 0)
                 return r;
-        if (s->cfg.health_port > 0 && starting_port <= 0) {
+        if (s->cfg.health_port > 0) {
                 r = health_start(&s->health, bind_addr, s->cfg.health_port, service_ready, s);
                 if (r < 0)
                         return r;

@@ -11,7 +11,10 @@
  *   privileged role): it runs no DDL; it waits until each schema's
  *   schema_migrations has reached the last version embedded in its build
  *   (a newer one is fine), rechecking every second.
- * A bad MIGRATIONS value fails fast, naming it. SIGTERM while waiting ends it. */
+ * A bad MIGRATIONS value fails fast, naming it. SIGTERM while waiting ends it.
+ * DEMO_CATALOG (true/false, default true), read by the gateway and food-migrate:
+ * whether whoever migrates the catalog seeds the demo stores
+ * (gateway/migrations/demo-catalog.sql) into a catalog that has no store. */
 #pragma once
 #include <pthread.h>
 #include <signal.h>
