@@ -66,7 +66,8 @@ make_base() {
                 --customize-hook="upload $here/apt-clean.conf /etc/apt/apt.conf.d/docker-clean" \
                 --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/log/apt/* "$1"/var/log/dpkg.log' \
                 bookworm "$work/base.tar" \
-                "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $security bookworm-security main"
+                "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $security bookworm-security main" \
+                >"$work/mmdebstrap.log" 2>&1 || { tail -30 "$work/mmdebstrap.log" >&2; echo "build: mmdebstrap failed" >&2; exit 1; }
         ctr=$(buildah from scratch)
         buildah add --quiet "$ctr" "$work/base.tar" / >/dev/null
         buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd /bin/bash \

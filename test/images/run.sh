@@ -22,6 +22,10 @@ result() { # result NAME OK|FAILED
 }
 
 start=$SECONDS
+# A fresh Debian 12 machine (CI) has neither tool: the two Debian packages are all the build needs beyond apt.
+if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends buildah mmdebstrap >/dev/null
+fi
 if [ -z "${SKIP_BUILD:-}" ]; then
         if bash deploy/images/build.sh; then
                 result build OK
