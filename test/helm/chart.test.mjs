@@ -50,7 +50,7 @@ function envNames() {
                         }
                         if (!p.endsWith('.c') || e.name.startsWith('test-')) continue;
                         const src = read(p);
-                        for (const m of src.matchAll(/config_(?:str|int|bool|port)\("([A-Z0-9_]+)"/g)) names.add(m[1]);
+                        for (const m of src.matchAll(/config_(?:str|int|bool|port|choice)\("([A-Z0-9_]+)"/g)) names.add(m[1]);
                         // sandbox_config(service, PREFIX, ...) reads PREFIX_BIND, PREFIX_PORT and PREFIX_THREADS.
                         for (const m of src.matchAll(/sandbox_config\("[a-z-]+", "([A-Z0-9_]+)"/g))
                                 for (const s of ['BIND', 'PORT', 'THREADS']) names.add(`${m[1]}_${s}`);
@@ -66,7 +66,7 @@ function componentEnvNames(dir) {
         for (const f of fs.readdirSync(path.join(ROOT, dir))) {
                 if (!f.endsWith('.c') || f.startsWith('test-')) continue;
                 const src = read(`${dir}/${f}`);
-                for (const m of src.matchAll(/config_(?:str|int|bool|port)\("([A-Z0-9_]+)"/g)) names.add(m[1]);
+                for (const m of src.matchAll(/config_(?:str|int|bool|port|choice)\("([A-Z0-9_]+)"/g)) names.add(m[1]);
                 for (const m of src.matchAll(/sandbox_config\("[a-z-]+", "([A-Z0-9_]+)"/g))
                         for (const x of ['BIND', 'PORT', 'THREADS']) names.add(`${m[1]}_${x}`);
                 // lib/worker.c's worker_config reads WORKER_THREADS and WORKER_BATCH for the worker calling it.
@@ -575,7 +575,7 @@ test('PostgreSQL: every process connects as its own role, never a superuser nor 
                 if (which !== 'default') continue;
                 const c = pg.spec.template.spec.containers[0];
                 assert.deepEqual(c.env.filter((e) => e.name.startsWith('FOOD_PG_PW_')).map((e) => [e.name, e.valueFrom.secretKeyRef.key]).sort(),
-                        [...users].map((u) => u.slice('food_'.length)).map((s) => [`FOOD_PG_PW_${s.toUpperCase()}`, `database-password-${s}`]).sort());
+                        [...users, 'food_migrator'].map((u) => u.slice('food_'.length)).map((s) => [`FOOD_PG_PW_${s.toUpperCase()}`, `database-password-${s}`]).sort());
                 assert.match(c.lifecycle.postStart.exec.command.join(' '), /psql .*-f \/etc\/food-saga\/postgresql-roles\.sql/);
                 assert.ok(c.volumeMounts.some((m) => m.mountPath === '/etc/food-saga' && pg.spec.template.spec.volumes.find((v) => v.name === m.name).configMap.name === 'rel-postgresql-roles'));
         }
@@ -950,4 +950,69 @@ test('PostgreSQL connection budget: NOTES show each process\'s sessions at the f
         ];
         for (const [args, msg] of refused) assert.throws(() => render(args), msg, args.join(' '));
         assert.doesNotThrow(() => render(['--set', 'gateway.autoscaling.maxReplicas=30', '--set', 'postgresql.config.maxConnections=500']));
+});
+
+test('migrations: food-migrate as food_migrator in a Job (plain on install, a pre-upgrade hook on upgrade); the processes run with MIGRATIONS=check; demo.enabled is DEMO_CATALOG', () => {
+        const migrateJob = (objs) => byKind(objs, 'Job').filter((j) => component(j) === 'migrate');
+        const env = (c) => Object.fromEntries((c.env || []).map((e) => [e.name, e]));
+        for (const which of ['default', 'external']) {
+                const jobs = migrateJob(objects(which));
+                assert.equal(jobs.length, 1, `${which}: one migration Job`);
+                const [job] = jobs;
+                assert.equal(job.metadata.name, 'rel-food-saga-migrate-1', 'named after the revision');
+                assert.equal(job.metadata.annotations?.['helm.sh/hook'], undefined, 'install: a plain Job, which `helm install --wait` does not wait on');
+                assert.ok(job.spec.backoffLimit > 0 && job.spec.activeDeadlineSeconds > 0);
+                const spec = job.spec.template.spec;
+                assert.equal(spec.restartPolicy, 'Never');
+                const [c] = spec.containers;
+                const setupDir = read('deploy/docker/Dockerfile').match(/^COPY --from=build .*\/out\/food-setup .*?(\/\S+\/)$/m)?.[1];
+                assert.deepEqual(c.command, [`${setupDir}food-migrate`], 'food-migrate beside food-setup in the orchestrator image');
+                assert.equal(c.image, byKind(objects(which), 'Deployment').find((d) => component(d) === 'orchestrator').spec.template.spec.containers[0].image);
+                const e = env(c);
+                assert.match(e.DATABASE_URL.value, /^postgresql:\/\/food_migrator@/);
+                assert.equal(e.PGPASSWORD.valueFrom.secretKeyRef.key, 'database-password-migrator');
+                assert.equal(e.DEMO_CATALOG.value, 'false');
+                assert.ok(!Object.keys(e).some((k) => /NATS|JWT/.test(k)), 'the migration Job gets PostgreSQL only');
+                if (which === 'external') assert.ok(c.volumeMounts.some((m) => e.DATABASE_URL.value.includes(`sslrootcert=${m.mountPath}/`)), 'the external server\'s CA');
+                // Every process that uses PostgreSQL checks, never migrates.
+                for (const d of byKind(objects(which), 'Deployment')) {
+                        const de = env(d.spec.template.spec.containers[0]);
+                        if (de.DATABASE_URL) assert.equal(de.MIGRATIONS?.value, 'check', `${d.metadata.name}: MIGRATIONS`);
+                        else assert.equal(de.MIGRATIONS, undefined);
+                        if (component(d) === 'gateway') assert.equal(de.DEMO_CATALOG.value, 'false');
+                }
+                const policy = byKind(objects(which), 'NetworkPolicy').find((p) => p.metadata.name === 'rel-food-saga-migrate');
+                assert.deepEqual(policy.spec.ingress, []);
+                assert.deepEqual(policy.spec.egress.flatMap((r) => (r.ports || []).map((x) => x.port)).sort(), [5432, 53, 53].sort());
+        }
+        assert.ok(Object.keys(byKind(objects('default'), 'Secret')[0].data).includes('database-password-migrator'));
+        const up = ['--is-upgrade', '--set', 'global.secrets.existingSecret=rel-food-saga-secrets']; // offline: no live Secret to read
+        const upgrade = migrateJob(render(up))[0];
+        assert.equal(upgrade.metadata.annotations['helm.sh/hook'], 'pre-upgrade');
+        assert.equal(upgrade.metadata.annotations['helm.sh/hook-delete-policy'], 'before-hook-creation,hook-succeeded');
+        assert.equal(migrateJob(render([...up, '--set', 'migrations.upgradeHook=false']))[0].metadata.annotations?.['helm.sh/hook'], undefined);
+        const demo = render(['--set', 'demo.enabled=true']);
+        assert.equal(env(migrateJob(demo)[0].spec.template.spec.containers[0]).DEMO_CATALOG.value, 'true');
+        assert.equal(env(byKind(demo, 'Deployment').find((d) => component(d) === 'gateway').spec.template.spec.containers[0]).DEMO_CATALOG.value, 'true');
+        const admin = env(migrateJob(render(['--set', 'migrations.databaseUrlSecret.name=pg-admin']))[0].spec.template.spec.containers[0]);
+        assert.deepEqual(admin.DATABASE_URL.valueFrom.secretKeyRef, { name: 'pg-admin', key: 'database-url' });
+        assert.equal(admin.PGPASSWORD, undefined);
+});
+
+test('secrets: every pod template that reads the Secret carries its checksum, so a changed key rolls it; an upgrade that cannot read the live Secret is refused, a first install renders offline', async () => {
+        const { createHash } = await import('node:crypto');
+        const sha = (x) => createHash('sha256').update(x).digest('hex');
+        const objs = objects('default');
+        const [secret] = byKind(objs, 'Secret');
+        const sorted = JSON.stringify(Object.fromEntries(Object.entries(secret.data).sort(([a], [b]) => (a < b ? -1 : 1))));
+        const readers = byKind(objs, 'Deployment').filter((d) => JSON.stringify(d.spec.template.spec).includes('rel-food-saga-secrets'));
+        assert.ok(readers.length >= 7, `${readers.length} Deployments read the Secret`);
+        for (const d of readers) assert.equal(d.spec.template.metadata.annotations['checksum/secret'], sha(sorted), `${d.metadata.name}: checksum of the Secret it reads`);
+        const gw = (args) => byKind(render(args), 'Deployment').find((d) => component(d) === 'gateway').spec.template.metadata.annotations['checksum/secret'];
+        assert.notEqual(gw(['--set', 'secrets.jwtSecret=one-0123456789abcdef0123456789abcdef']), gw(['--set', 'secrets.jwtSecret=two-0123456789abcdef0123456789abcdef']), 'a new JWT key rolls the gateway');
+        assert.equal(gw(['--set', 'secrets.jwtSecret=one-0123456789abcdef0123456789abcdef', '--set', 'secrets.databasePassword=x', '--set', 'global.secrets.existingSecret=mine']),
+                gw(['--set', 'secrets.jwtSecret=two-0123456789abcdef0123456789abcdef', '--set', 'global.secrets.existingSecret=mine']), 'existingSecret: the live Secret\'s checksum (none offline)');
+        assert.throws(() => render(['--is-upgrade']), /upgrading release rel: the Secret food\/rel-food-saga-secrets cannot be read[\s\S]*--set global\.secrets\.existingSecret=rel-food-saga-secrets/);
+        assert.doesNotThrow(() => render(['--is-upgrade', '--set', 'global.secrets.existingSecret=rel-food-saga-secrets']));
+        assert.doesNotThrow(() => render(['--is-upgrade', '-f', EXTERNAL]));
 });

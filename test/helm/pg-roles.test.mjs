@@ -1,8 +1,10 @@
 // The chart's PostgreSQL roles script (deploy/helm/food-saga/files/postgresql-roles.sql) against a real, throwaway
-// PostgreSQL (test/harness.mjs, PostgreSQL only): every role migrates its own schemas with the real migration files
-// (as lib/pg.c pg_migrate does, in the search path lib/service.c gives), cannot touch another role's schema, the
-// gateway reads exactly the tables gateway/*.c query and writes nothing outside its catalog, no role is a
-// superuser; the script is idempotent and converts a database that one role migrated (the chart before it).
+// PostgreSQL (test/harness.mjs, PostgreSQL only): the migrator role migrates every schema with the real migrations
+// (the built food-migrate, as the chart's migration Job runs it; the migration files through psql, as lib/pg.c
+// pg_migrate applies them, when it is not built), each process's role may read and write its own schemas' tables
+// and create, alter or drop nothing, cannot touch another role's schema, the gateway reads exactly the tables
+// gateway/*.c query; tables the migrator (or a superuser) creates later are granted; no role is a superuser; the
+// script is idempotent and converts a database from before the migrator (one role, or a role per process).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -47,7 +49,9 @@ function gatewayReads() {
         return [...reads].sort();
 }
 const role = (service) => `food_${service}`;
-const PASSWORDS = Object.fromEntries(Object.keys(SERVICES).map((s) => [`FOOD_PG_PW_${s.toUpperCase()}`, `pw-${s}-${Date.now()}`]));
+const MIGRATOR = 'food_migrator';
+const PASSWORDS = Object.fromEntries([...Object.keys(SERVICES), 'migrator'].map((s) => [`FOOD_PG_PW_${s.toUpperCase()}`, `pw-${s}-${Date.now()}`]));
+const FOOD_MIGRATE = path.resolve(ROOT, process.env.BUILD_DIR || 'build', 'tools/food-migrate');
 
 let p;
 before(async () => {
@@ -58,8 +62,9 @@ after(async () => {
 });
 
 async function psql(user, db, args, env = {}) {
+        const pw = Object.entries(PASSWORDS).find(([k]) => k === `FOOD_PG_PW_${user.replace(/^food_/, '').toUpperCase()}`)?.[1];
         return execFileP(PSQL, ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(p.pgPort), '-U', user, '-d', db, ...args],
-                { timeout: 60_000, env: { ...process.env, ...env } });
+                { timeout: 60_000, env: { ...process.env, ...(pw ? { PGPASSWORD: pw } : {}), ...env } });
 }
 const sqlAs = async (user, db, query) => (await psql(user, db, ['-c', query])).stdout.trim();
 const applyScript = (db) => psql('postgres', db, ['-f', SCRIPT], PASSWORDS);
@@ -68,7 +73,7 @@ async function migrate(user, db, schema, searchPath, dir, extra = []) {
         const q = `"${schema}"`;
         await sqlAs(user, db, `CREATE SCHEMA IF NOT EXISTS ${q}; CREATE TABLE IF NOT EXISTS ${q}.schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
         const current = Number(await sqlAs(user, db, `SELECT coalesce(max(version), 0) FROM ${q}.schema_migrations`));
-        const files = [...fs.readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.sql')).sort().map((f) => [f, read(`${dir}/${f}`)]), ...extra];
+        const files = [...fs.readdirSync(path.join(ROOT, dir)).filter((f) => /^\d+.*\.sql$/.test(f)).sort().map((f) => [f, read(`${dir}/${f}`)]), ...extra];
         let body = `SET search_path = ${searchPath};\n`;
         for (const [f, text] of files) {
                 const v = Number(f.match(/^(\d+)/)[1]);
@@ -76,34 +81,47 @@ async function migrate(user, db, schema, searchPath, dir, extra = []) {
         }
         await psql(user, db, ['-1', '-c', body]).catch((e) => assert.fail(`${user} migrating ${schema}: ${e.stderr}`));
 }
-async function migrateAll(db, userOf) {
-        // The orchestrator first: it is the one that may create the notification schema's objects.
-        for (const [name, s] of Object.entries(SERVICES).sort(([a], [b]) => (a === 'orchestrator' ? -1 : b === 'orchestrator' ? 1 : 0)))
-                for (const schema of s.schemas) await migrate(userOf(name), db, schema, s.schemas.join(','), migrationDir(schema, s.dir));
+// Every schema migrated as `user`: by food-migrate when built (what the chart's Job runs), else by psql as above.
+async function migrateAll(db, user) {
+        if (user === MIGRATOR && fs.existsSync(FOOD_MIGRATE)) {
+                await execFileP(FOOD_MIGRATE, [], {
+                        timeout: 120_000,
+                        env: { ...process.env, DATABASE_URL: `postgresql://${user}@127.0.0.1:${p.pgPort}/${db}`, PGPASSWORD: PASSWORDS.FOOD_PG_PW_MIGRATOR,
+                                DEMO_CATALOG: 'true', LOG_LEVEL: 'warn' },
+                }).catch((e) => assert.fail(`food-migrate as ${user}: ${e.stderr}`));
+                return;
+        }
+        for (const [, s] of Object.entries(SERVICES).sort(([a], [b]) => (a === 'orchestrator' ? -1 : b === 'orchestrator' ? 1 : 0)))
+                for (const schema of s.schemas) await migrate(user, db, schema, s.schemas.join(','), migrationDir(schema, s.dir));
 }
 async function fails(user, db, query, why) {
-        await assert.rejects(sqlAs(user, db, query), /permission denied|must be owner|must be member/, `${user} could ${why}: ${query}`);
+        await assert.rejects(sqlAs(user, db, query), /permission denied|must be owner|must be member|must be able to SET ROLE/, `${user} could ${why}: ${query}`);
 }
 
 async function checkRoles(db) {
         const owners = Object.fromEntries((await sqlAs('postgres', db, "SELECT nspname, nspowner::regrole FROM pg_namespace")).split('\n').map((l) => l.split('|')));
         const supers = await sqlAs('postgres', db, `SELECT rolname FROM pg_roles WHERE rolname LIKE 'food\\_%' AND (rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls OR rolreplication)`);
         assert.equal(supers, '', 'food_* roles with more than LOGIN');
-        // Every schema: its owner is the service named like it, else the only service that migrates it.
-        const ownerOf = {};
-        for (const [name, s] of Object.entries(SERVICES))
-                for (const schema of s.schemas) if (!ownerOf[schema] || schema === name) ownerOf[schema] = name;
-        for (const [schema, name] of Object.entries(ownerOf)) {
-                assert.equal(owners[schema], role(name), `schema ${schema}`);
-                const objs = await sqlAs('postgres', db, `SELECT c.relname || ':' || c.relowner::regrole FROM pg_class c WHERE c.relnamespace = '${schema}'::regnamespace AND c.relkind IN ('r','v','m','S') AND c.relowner <> '${role(name)}'::regrole`);
-                assert.equal(objs, '', `objects of schema ${schema} not owned by ${role(name)}`);
+        const schemas = [...new Set(Object.values(SERVICES).flatMap((s) => s.schemas))];
+        // Every schema and every object in it is the migrator's.
+        for (const schema of schemas) {
+                assert.equal(owners[schema], MIGRATOR, `schema ${schema}`);
+                const objs = await sqlAs('postgres', db, `SELECT c.relname || ':' || c.relowner::regrole FROM pg_class c WHERE c.relnamespace = '${schema}'::regnamespace AND c.relkind IN ('r','v','m','S') AND c.relowner <> '${MIGRATOR}'::regrole`);
+                assert.equal(objs, '', `objects of schema ${schema} not owned by ${MIGRATOR}`);
         }
-        const tables = (await sqlAs('postgres', db, `SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname IN (${Object.keys(ownerOf).map((x) => `'${x}'`).join(',')})`)).split('\n');
+        const tables = (await sqlAs('postgres', db, `SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname IN (${schemas.map((x) => `'${x}'`).join(',')})`)).split('\n');
+        assert.ok(tables.length >= schemas.length, tables.join(' '));
         for (const [name, s] of Object.entries(SERVICES)) {
                 const mine = (t) => s.schemas.includes(t.split('.')[0]);
                 for (const t of tables) {
                         if (mine(t)) {
-                                await sqlAs(role(name), db, `SELECT count(*) FROM ${t}`);
+                                // Its own tables (schema_migrations included, which MIGRATIONS=check reads): read and write, no DDL.
+                                const dml = await sqlAs(role(name), db, `DELETE FROM ${t} WHERE false; SELECT count(*) >= 0 AND has_table_privilege('${t}', 'INSERT') AND has_table_privilege('${t}', 'UPDATE') FROM ${t}`);
+                                assert.equal(dml, 't', `${role(name)}: SELECT, INSERT, UPDATE, DELETE on ${t}`);
+                                if (t.endsWith('.schema_migrations')) {
+                                        await fails(role(name), db, `ALTER TABLE ${t} ADD COLUMN intruder int`, `alter ${t}`);
+                                        await fails(role(name), db, `DROP TABLE ${t}`, `drop ${t}`);
+                                }
                                 continue;
                         }
                         const readable = name === 'gateway' && gatewayReads().includes(t);
@@ -111,10 +129,13 @@ async function checkRoles(db) {
                         else await fails(role(name), db, `SELECT count(*) FROM ${t}`, `read ${t}`);
                         await fails(role(name), db, `DELETE FROM ${t}`, `delete from ${t}`);
                 }
-                for (const schema of Object.keys(ownerOf).filter((x) => !s.schemas.includes(x))) {
+                // No DDL anywhere, its own schemas included.
+                for (const schema of schemas) {
                         await fails(role(name), db, `CREATE TABLE ${schema}.intruder (x int)`, `create in ${schema}`);
                         await fails(role(name), db, `DROP SCHEMA ${schema} CASCADE`, `drop ${schema}`);
                 }
+                await fails(role(name), db, 'CREATE SCHEMA intruder', 'create a schema');
+                await fails(role(name), db, `CREATE SCHEMA IF NOT EXISTS ${s.schemas[0]}`, 'run a migrator\'s CREATE SCHEMA IF NOT EXISTS');
         }
         // The gateway's grants: exactly the tables its code reads.
         const granted = await sqlAs('postgres', db, `SELECT table_schema || '.' || table_name FROM information_schema.role_table_grants WHERE grantee = 'food_gateway' AND privilege_type = 'SELECT' AND table_schema NOT IN (${SERVICES.gateway.schemas.map((x) => `'${x}'`).join(',')}) ORDER BY 1`);
@@ -132,32 +153,47 @@ test('the code\'s facts the script must match: who migrates which schema, what t
                 const [s, n] = t.split('.');
                 assert.ok(sql.split(`('${s}', '${n}')`).length === 3, `${t}: not in both grant lists of the script`);
         }
-        for (const s of Object.keys(SERVICES)) assert.match(sql, new RegExp(`\\\\getenv pw_${s} FOOD_PG_PW_${s.toUpperCase()}\\n`));
+        for (const s of [...Object.keys(SERVICES), 'migrator']) assert.match(sql, new RegExp(`\\\\getenv pw_${s} FOOD_PG_PW_${s.toUpperCase()}\\n`));
 });
 
-test('fresh database: each role migrates its own schemas and nothing else; the gateway reads only what it needs; the script is idempotent', async () => {
+test('fresh database: the migrator migrates every schema; each process role reads and writes its own tables and changes no schema; the gateway reads only what it needs; the script is idempotent', async () => {
         await p.sql('CREATE DATABASE fresh', 'postgres');
         await applyScript('fresh');
-        await migrateAll('fresh', role);
+        await migrateAll('fresh', MIGRATOR);
         await checkRoles('fresh');
-        // A later migration of the notification schema by the notification worker alters what the orchestrator made,
-        // and one by the orchestrator alters the worker's: both owners' rights on the shared schema.
-        await migrate(role('notification'), 'fresh', 'notification', 'notification', migrationDir('notification'),
-                [['900_test.sql', 'ALTER TABLE notification.notifications ADD COLUMN test_col int; CREATE TABLE notification.test_t (x serial)']]);
-        await migrate(role('orchestrator'), 'fresh', 'notification', 'orchestrator,readmodel,notification', migrationDir('notification'),
-                [['900_test.sql', ''], ['901_test.sql', 'ALTER TABLE notification.test_t ADD COLUMN y int']]);
+        // A later migration (expand): tables the migrator creates are granted to their process role by default
+        // privileges, the gateway's by the event trigger; one a superuser creates by hand goes to the migrator.
+        await sqlAs(MIGRATOR, 'fresh', 'CREATE TABLE notification.test_t (x serial, y int); ALTER TABLE notification.notifications ADD COLUMN test_col int');
+        await sqlAs('postgres', 'fresh', 'CREATE TABLE store.test_by_hand (x serial)');
+        for (const [r, t] of [['food_notification', 'notification.test_t'], ['food_orchestrator', 'notification.test_t'], ['food_store', 'store.test_by_hand']]) {
+                await sqlAs(r, 'fresh', `INSERT INTO ${t} DEFAULT VALUES`);
+                await sqlAs(r, 'fresh', `SELECT count(*) FROM ${t}`);
+        }
         await applyScript('fresh');
         await checkRoles('fresh');
+        // Migrating again is a no-op (food-migrate or the files: nothing pending).
+        await migrateAll('fresh', MIGRATOR);
         // The roles' passwords are the ones given (scram hashes set), never a superuser's.
         const pw = await sqlAs('postgres', 'fresh', "SELECT count(*) FROM pg_authid WHERE rolname LIKE 'food\\_%' AND rolpassword LIKE 'SCRAM-SHA-256$%'");
-        assert.equal(Number(pw), Object.keys(SERVICES).length);
+        assert.equal(Number(pw), Object.keys(SERVICES).length + 1);
         await fails(role('store'), 'fresh', 'CREATE ROLE sneaky', 'create a role');
+        await fails(MIGRATOR, 'fresh', 'CREATE ROLE sneaky', 'create a role');
 });
 
-test('a database one role migrated (the chart before per-service roles): the script hands every object to its schema\'s owner', async () => {
+test('a database from before the migrator (one role migrated everything, or each process its own schemas): the script hands every object to the migrator', async () => {
         await p.sql('CREATE DATABASE legacy OWNER food', 'postgres');
-        await migrateAll('legacy', () => 'food');
+        await migrateAll('legacy', 'food');
         await applyScript('legacy');
-        await migrateAll('legacy', role);
+        await migrateAll('legacy', MIGRATOR);
         await checkRoles('legacy');
+        // The chart before the migrator: each schema owned by its process role, which had CREATE on the database
+        // (event triggers are per database: this one has none until the script runs).
+        await p.sql('CREATE DATABASE perrole', 'postgres');
+        const owner = { orchestrator: 'orchestrator', readmodel: 'orchestrator', notification: 'notification', store: 'store', delivery: 'delivery', coupon: 'coupon', catalog: 'gateway' };
+        for (const [schema, svc] of Object.entries(owner)) await sqlAs('postgres', 'perrole', `GRANT CREATE ON DATABASE perrole TO ${role(svc)}; CREATE SCHEMA ${schema} AUTHORIZATION ${role(svc)}`);
+        for (const [name, s] of Object.entries(SERVICES))
+                for (const schema of s.schemas.filter((x) => owner[x] === name)) await migrate(role(name), 'perrole', schema, s.schemas.join(','), migrationDir(schema, s.dir));
+        await applyScript('perrole');
+        await migrateAll('perrole', MIGRATOR);
+        await checkRoles('perrole');
 });

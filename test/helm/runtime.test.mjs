@@ -3,7 +3,7 @@
 // the npm `nats` client's services API; every process's /metrics through `promtool check metrics`; and the
 // chart's `helm test` scripts (files/mint-test-tokens.mjs, then files/test-order.mjs with only the tokens) against
 // the local gateway. Every process connects to PostgreSQL as its own role, made by the chart's roles script
-// (files/postgresql-roles.sql), as in the chart.
+// (files/postgresql-roles.sql), with MIGRATIONS=check after food-migrate migrated as food_migrator, as in the chart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, execFile } from 'node:child_process';
@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { connect } from 'nats';
 import fs from 'node:fs';
 import os from 'node:os';
-import { startPlatform } from '../harness.mjs';
+import { startPlatform, BUILD_DIR } from '../harness.mjs';
 
 import { CHART, topology } from './tools.mjs';
 
@@ -33,11 +33,13 @@ let p;
 let nc;
 
 before(async () => {
-        // The chart's PostgreSQL roles, applied as the bundled server does, and each process's own DSN.
-        const env = {};
+        // The chart's PostgreSQL roles, applied as the bundled server does; the chart's migration Job (food-migrate as
+        // food_migrator, with the demo catalog); then each process with its own DSN and MIGRATIONS=check, as the chart
+        // runs them: no DDL rights.
+        const env = { all: { MIGRATIONS: 'check' } };
         const passwords = {};
         const stateful = ['orchestrator', 'notification', 'store', 'delivery', 'coupon', 'gateway'];
-        for (const s of stateful) passwords[`FOOD_PG_PW_${s.toUpperCase()}`] = `pw-${s}`;
+        for (const s of [...stateful, 'migrator']) passwords[`FOOD_PG_PW_${s.toUpperCase()}`] = `pw-${s}`;
         p = await startPlatform({
                 name: 'helm-runtime',
                 env,
@@ -45,6 +47,11 @@ before(async () => {
                         const psql = ['/usr/bin/psql', '/usr/lib/postgresql/15/bin/psql'].find((x) => fs.existsSync(x)) || 'psql';
                         await promisify(execFile)(psql, ['-X', '-q', '-h', '127.0.0.1', '-p', String(plat.pgPort), '-U', 'postgres', '-d', 'food',
                                 '-v', 'ON_ERROR_STOP=1', '-f', path.join(CHART, 'files/postgresql-roles.sql')], { env: { ...process.env, ...passwords }, timeout: 60_000 });
+                        await promisify(execFile)(path.join(BUILD_DIR, 'tools/food-migrate'), [], {
+                                timeout: 120_000,
+                                env: { ...process.env, DATABASE_URL: `postgresql://food_migrator@127.0.0.1:${plat.pgPort}/food`, PGPASSWORD: passwords.FOOD_PG_PW_MIGRATOR,
+                                        DEMO_CATALOG: 'true' },
+                        });
                         for (const s of stateful)
                                 env[s] = { DATABASE_URL: `postgresql://food_${s}@127.0.0.1:${plat.pgPort}/food`, PGPASSWORD: passwords[`FOOD_PG_PW_${s.toUpperCase()}`] };
                 },

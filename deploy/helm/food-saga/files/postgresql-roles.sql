@@ -1,22 +1,29 @@
--- food-saga's PostgreSQL roles: one login role per process that keeps state, owning only its own schemas, and
--- the read grants the gateway needs. Run by psql as a superuser, connected to the application database, with
--- each role's password in an environment variable FOOD_PG_PW_<SERVICE> (ORCHESTRATOR STORE DELIVERY COUPON
--- NOTIFICATION GATEWAY; the chart's Secret keys database-password-<service>):
+-- food-saga's PostgreSQL roles: the migrator, which owns every schema and is the only role with DDL rights (the
+-- migration Job, food-migrate, connects as it), and one login role per process that keeps state, with USAGE on its
+-- schemas and DML on their tables and sequences only, plus the read grants the gateway needs. Run by psql as a
+-- superuser, connected to the application database, with each role's password in an environment variable
+-- FOOD_PG_PW_<ROLE> (MIGRATOR ORCHESTRATOR STORE DELIVERY COUPON NOTIFICATION GATEWAY; the chart's Secret keys
+-- database-password-<role>):
 --     psql -X -v ON_ERROR_STOP=1 -d food -f postgresql-roles.sql
 -- The bundled PostgreSQL runs it at every start of its container; against an external server a DBA runs it
--- once per release (and after an upgrade of the chart). Idempotent; it also converts a database whose schemas
--- one role made (installs from before the per-service roles): their objects go to the schema's owner.
+-- once per release (and after an upgrade of the chart). Idempotent; it also converts a database from before the
+-- migrator (schemas owned by each process's role, or everything by one role): every object goes to food_migrator.
 --
---   role                schemas it owns (it migrates them at start)   it reads besides
---   food_orchestrator   orchestrator, readmodel                        writes notification (member of food_notification)
---   food_notification   notification
---   food_store          store
---   food_delivery       delivery
---   food_coupon         coupon
---   food_gateway        catalog                                        readmodel.orders, readmodel.deliveries,
---                                                                      notification.notifications, coupon.coupons
--- The payment worker keeps no state and has no role. Roles are cluster-wide: one release per PostgreSQL server.
+--   role                owns / may use                                 DML on (tables, sequences)     reads besides
+--   food_migrator       owns every schema below; CREATE on the database  (owner)
+--   food_orchestrator   orchestrator, readmodel                        those + notification (member of food_notification)
+--   food_notification   notification                                   notification
+--   food_store          store                                          store
+--   food_delivery       delivery                                       delivery
+--   food_coupon         coupon                                         coupon
+--   food_gateway        catalog                                        catalog                        readmodel.orders, readmodel.deliveries,
+--                                                                                                     notification.notifications, coupon.coupons
+-- No process role may create, alter or drop anything (they run with MIGRATIONS=check). Tables the migrator creates
+-- later are granted by default privileges; an event trigger also hands objects someone else creates in these
+-- schemas (a superuser by hand) to the migrator with the same grants. The payment worker keeps no state and has no
+-- role. Roles are cluster-wide: one release per PostgreSQL server.
 \set ON_ERROR_STOP on
+\getenv pw_migrator FOOD_PG_PW_MIGRATOR
 \getenv pw_orchestrator FOOD_PG_PW_ORCHESTRATOR
 \getenv pw_notification FOOD_PG_PW_NOTIFICATION
 \getenv pw_store FOOD_PG_PW_STORE
@@ -32,7 +39,7 @@ DO $roles$
 DECLARE
         r text;
 BEGIN
-        FOREACH r IN ARRAY ARRAY['food_orchestrator', 'food_notification', 'food_store', 'food_delivery', 'food_coupon',
+        FOREACH r IN ARRAY ARRAY['food_migrator', 'food_orchestrator', 'food_notification', 'food_store', 'food_delivery', 'food_coupon',
                                  'food_gateway'] LOOP
                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
                         EXECUTE format('CREATE ROLE %I LOGIN', r);
@@ -42,6 +49,7 @@ END
 $roles$;
 
 -- No attribute beyond LOGIN; INHERIT so that the orchestrator has the rights of food_notification.
+ALTER ROLE food_migrator WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD :'pw_migrator';
 ALTER ROLE food_orchestrator WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD :'pw_orchestrator';
 ALTER ROLE food_notification WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD :'pw_notification';
 ALTER ROLE food_store WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD :'pw_store';
@@ -49,19 +57,23 @@ ALTER ROLE food_delivery WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLIC
 ALTER ROLE food_coupon WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD :'pw_coupon';
 ALTER ROLE food_gateway WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD :'pw_gateway';
 
--- The database: only these roles connect. CREATE because every process's migrator starts with CREATE SCHEMA IF
--- NOT EXISTS (lib/pg.c pg_migrate), which PostgreSQL checks against the database before it sees the schema
--- exists; the schemas themselves already exist, made below with their owners.
+-- The database: only these roles connect; only the migrator creates schemas (food-migrate's CREATE SCHEMA IF NOT
+-- EXISTS is checked against the database before PostgreSQL sees that the schema exists). Installs from before the
+-- migrator gave every role CREATE: taken back.
 REVOKE ALL ON DATABASE :"DBNAME" FROM PUBLIC;
-GRANT CONNECT, CREATE ON DATABASE :"DBNAME" TO food_orchestrator, food_notification, food_store, food_delivery,
+REVOKE CREATE, TEMPORARY ON DATABASE :"DBNAME" FROM food_orchestrator, food_notification, food_store, food_delivery,
         food_coupon, food_gateway;
+GRANT CONNECT ON DATABASE :"DBNAME" TO food_migrator, food_orchestrator, food_notification, food_store, food_delivery,
+        food_coupon, food_gateway;
+GRANT CREATE ON DATABASE :"DBNAME" TO food_migrator;
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 
--- The orchestrator writes the customers' notification rows with its saga transitions and migrates that schema
--- too (orchestrator/main.c): it acts as food_notification there, nowhere else.
+-- The orchestrator writes the customers' notification rows with its saga transitions (orchestrator/main.c): it
+-- acts as food_notification there, nowhere else.
 GRANT food_notification TO food_orchestrator;
 
--- Each schema owned by its role; what an earlier single-role install made in it goes to that owner.
+-- Each schema and everything in it owned by the migrator; its process role may use it and read and write its
+-- tables and sequences, now and (default privileges) those the migrator creates later.
 DO $schemas$
 DECLARE
         s record;
@@ -70,25 +82,35 @@ BEGIN
         FOR s IN SELECT * FROM (VALUES ('orchestrator', 'food_orchestrator'), ('readmodel', 'food_orchestrator'),
                                        ('notification', 'food_notification'), ('store', 'food_store'),
                                        ('delivery', 'food_delivery'), ('coupon', 'food_coupon'),
-                                       ('catalog', 'food_gateway')) AS x(name, owner) LOOP
-                EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', s.name, s.owner);
-                EXECUTE format('ALTER SCHEMA %I OWNER TO %I', s.name, s.owner);
-                EXECUTE format('REVOKE ALL ON SCHEMA %I FROM PUBLIC', s.name);
+                                       ('catalog', 'food_gateway')) AS x(name, rolename) LOOP
+                EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION food_migrator', s.name);
+                EXECUTE format('ALTER SCHEMA %I OWNER TO food_migrator', s.name);
+                EXECUTE format('REVOKE ALL ON SCHEMA %I FROM PUBLIC, %I', s.name, s.rolename);
                 -- Tables (their indexes and serial sequences follow), then views, free sequences, routines.
                 FOR o IN SELECT c.oid::regclass AS id, c.relkind FROM pg_class c
-                         WHERE c.relnamespace = s.name::regnamespace AND c.relowner <> s.owner::regrole
+                         WHERE c.relnamespace = s.name::regnamespace AND c.relowner <> 'food_migrator'::regrole
                            AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
                          ORDER BY c.relkind IN ('r', 'p', 'f') DESC, c.relkind = 'S' LOOP
                         CONTINUE WHEN o.relkind = 'S' AND EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                                                                   AND d.objid = o.id AND d.deptype IN ('a', 'i'));
-                        CONTINUE WHEN (SELECT relowner FROM pg_class WHERE oid = o.id) = s.owner::regrole;
-                        EXECUTE format('ALTER %s %s OWNER TO %I', CASE o.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
-                                       WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, o.id, s.owner);
+                        CONTINUE WHEN (SELECT relowner FROM pg_class WHERE oid = o.id) = 'food_migrator'::regrole;
+                        EXECUTE format('ALTER %s %s OWNER TO food_migrator', CASE o.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                       WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, o.id);
                 END LOOP;
                 FOR o IN SELECT p.oid::regprocedure AS id FROM pg_proc p
-                         WHERE p.pronamespace = s.name::regnamespace AND p.proowner <> s.owner::regrole LOOP
-                        EXECUTE format('ALTER ROUTINE %s OWNER TO %I', o.id, s.owner);
+                         WHERE p.pronamespace = s.name::regnamespace AND p.proowner <> 'food_migrator'::regrole LOOP
+                        EXECUTE format('ALTER ROUTINE %s OWNER TO food_migrator', o.id);
                 END LOOP;
+                -- What a former owner kept (ownership moves its grants to the new owner; these are belt and braces).
+                EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', s.name, s.rolename);
+                EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', s.name, s.rolename);
+                EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s.name, s.rolename);
+                EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', s.name, s.rolename);
+                EXECUTE format('GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA %I TO %I', s.name, s.rolename);
+                EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE food_migrator IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I',
+                               s.name, s.rolename);
+                EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE food_migrator IN SCHEMA %I GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO %I',
+                               s.name, s.rolename);
         END LOOP;
 END
 $schemas$;
@@ -106,21 +128,35 @@ BEGIN
 END
 $reads$;
 
--- Objects the migrations create later: each becomes its schema owner's (the orchestrator may be the first to
--- migrate the notification schema), and a table the gateway reads gets its SELECT grant.
+-- Objects created later in these schemas: by the migrator, default privileges grant them; by anyone else (a
+-- superuser by hand), this hands them to the migrator and grants the process role as the defaults would. Either
+-- way a table the gateway reads gets its SELECT grant.
 CREATE OR REPLACE FUNCTION public.food_saga_new_object() RETURNS event_trigger
         LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
 DECLARE
         c record;
-        owner name;
+        rolename name;
+        owned boolean;
 BEGIN
         FOR c IN SELECT * FROM pg_event_trigger_ddl_commands()
                  WHERE command_tag LIKE 'CREATE %' AND object_type IN ('table', 'view', 'materialized view', 'sequence', 'function')
                    AND schema_name IN ('orchestrator', 'readmodel', 'notification', 'store', 'delivery', 'coupon', 'catalog') LOOP
-                CONTINUE WHEN c.object_type = 'sequence' AND EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                                                                      AND d.objid = c.objid AND d.deptype IN ('a', 'i'));
-                SELECT nspowner::regrole::name INTO owner FROM pg_namespace WHERE nspname = c.schema_name;
-                EXECUTE format('ALTER %s %s OWNER TO %I', upper(c.object_type), c.object_identity, owner);
+                -- A serial's sequence follows its table's owner, but needs its own grant.
+                owned := c.object_type = 'sequence' AND EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                                                AND d.objid = c.objid AND d.deptype IN ('a', 'i'));
+                rolename := CASE c.schema_name WHEN 'orchestrator' THEN 'food_orchestrator' WHEN 'readmodel' THEN 'food_orchestrator'
+                                WHEN 'notification' THEN 'food_notification' WHEN 'store' THEN 'food_store'
+                                WHEN 'delivery' THEN 'food_delivery' WHEN 'coupon' THEN 'food_coupon' ELSE 'food_gateway' END;
+                IF current_user <> 'food_migrator' THEN
+                        IF NOT owned THEN
+                                EXECUTE format('ALTER %s %s OWNER TO food_migrator', upper(c.object_type), c.object_identity);
+                        END IF;
+                        IF c.object_type IN ('table', 'view', 'materialized view') THEN
+                                EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %I', c.object_identity, rolename);
+                        ELSIF c.object_type = 'sequence' THEN
+                                EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %s TO %I', c.object_identity, rolename);
+                        END IF;
+                END IF;
                 IF c.object_type = 'table' AND (c.schema_name, (SELECT relname FROM pg_class WHERE oid = c.objid)) IN
                         (('readmodel', 'orders'), ('readmodel', 'deliveries'), ('notification', 'notifications'), ('coupon', 'coupons')) THEN
                         EXECUTE format('GRANT SELECT ON %s TO food_gateway', c.object_identity);

@@ -52,7 +52,7 @@ async function main() {
         await until('gateway /readyz', async () => (await call('GET', '/readyz').catch(() => ({}))).status === 200);
         await expect('GET', '/healthz', 200);
         const stores = await expect('GET', '/stores', 200);
-        if (!Array.isArray(stores) || stores.length === 0) throw new Error('GET /stores: no store');
+        if (!Array.isArray(stores) || stores.length === 0) throw new Error('GET /stores: no store (demo.enabled=true seeds the demo catalog; otherwise add a store first)');
         const store = stores[0];
         const menu = await expect('GET', `/stores/${store.id}/menu`, 200);
         const item = menu.find((m) => m.available !== false) || menu[0];

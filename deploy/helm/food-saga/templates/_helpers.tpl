@@ -96,6 +96,12 @@ app.kubernetes.io/component: {{ .component }}
 orchestrator notification store delivery coupon gateway
 {{- end -}}
 
+{{/* Every login role of the roles script: the processes' and food_migrator, which owns the schemas and which the
+     migration Job uses; the Secret holds a database-password-<role> for each. */}}
+{{- define "food-saga.pgRoles" -}}
+migrator {{ include "food-saga.pgServices" . }}
+{{- end -}}
+
 {{/* Where the external PostgreSQL's CA certificate is mounted (externalPostgresql.caSecret). */}}
 {{- define "food-saga.pgCaDir" -}}/etc/food-saga/postgresql-ca{{- end -}}
 
@@ -313,9 +319,10 @@ admin orchestrator payment store delivery coupon notification gateway
 {{- end }}
 {{- end -}}
 
-{{/* The ConfigMap's checksum, so that a change rolls the pods. */}}
+{{/* The ConfigMap's and the Secret's checksums, so that a change of either rolls the pods. */}}
 {{- define "food-saga.checksums" -}}
 checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+checksum/secret: {{ include "food-saga.secretChecksum" . }}
 {{- end -}}
 
 {{/* Egress every process needs: DNS and NATS (bundled pods or external CIDRs). */}}
@@ -435,5 +442,56 @@ checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sh
 {{- $parts := list -}}
 {{- range $b.rows }}{{ $parts = append $parts (printf "%s %dx%d" .name (int .max) (int .per)) }}{{ end -}}
 {{- fail (printf "PostgreSQL connection budget exceeded: at the most replicas the processes open %d sessions (%s, + %d migration Job) but %s admits %d (max_connections %d - superuser_reserved_connections %d - connectionBudget.reserve %d). Lower autoscaling.maxReplicas, gateway.env.GATEWAY_PG_POOL or a worker's WORKER_THREADS/NOTIFY_THREADS, or raise max_connections (chart README, \"Connection budget\")" (int $b.maxTotal) (join ", " $parts) (int $b.jobs) $b.where (int $b.available) (int $b.maxConnections) (int $b.superuserReserved) (int $b.reserve)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The data of the chart-created Secret, as JSON (base64 values): jwt-secret, database-password (the bundled
+     PostgreSQL's admin, no process's), database-password-<role> (food-saga.pgRoles), psp-api-key, notify-api-key,
+     nats-password-<user> (charts/nats/files/auth.conf), nats-route-password (the bundled NATS cluster's routes).
+     Values left empty are generated once and kept: looked up from the live Secret on upgrade. Computed once per
+     render (cached in .Values), so that the Secret and the pods' checksum/secret see the same data.
+     An upgrade that cannot read the live Secret (lookup returns nothing: `helm template`, a client-side
+     --dry-run, a GitOps tool rendering offline, or the Secret deleted) would generate every password anew, which
+     PostgreSQL's roles and the NATS servers would no longer match: the render fails instead, pointing at
+     global.secrets.existingSecret. A first install renders offline as before. */}}
+{{- define "food-saga.secretData" -}}
+{{- if not (hasKey .Values "foodSagaSecretDataCache") -}}
+{{- $name := include "food-saga.secretName" . -}}
+{{- $live := (lookup "v1" "Secret" .Release.Namespace $name).data | default dict -}}
+{{- if and .Release.IsUpgrade (not $live) -}}
+{{- fail (printf "upgrading release %s: the Secret %s/%s cannot be read (Helm's lookup returned nothing: helm template, helm upgrade --dry-run without =server, a GitOps tool rendering offline, or the Secret is gone), so every generated password would be made anew and no longer match PostgreSQL's roles or NATS. Keep the Secret and name it: --set global.secrets.existingSecret=%s (the GitOps path: a Secret you manage with every key, the repository's README \"Kubernetes\"); or, if it is really gone, restore it from a back-up first" .Release.Name .Release.Namespace $name $name) -}}
+{{- end -}}
+{{- $s := .Values.secrets -}}
+{{- $d := dict -}}
+{{- $_ := set $d "jwt-secret" ($s.jwtSecret | b64enc | default (get $live "jwt-secret") | default (randAlphaNum 48 | b64enc)) -}}
+{{- $_ = set $d "database-password" ($s.databasePassword | b64enc | default (get $live "database-password") | default (randAlphaNum 32 | b64enc)) -}}
+{{- $_ = set $d "psp-api-key" ($s.pspApiKey | b64enc | default (get $live "psp-api-key") | default "") -}}
+{{- $_ = set $d "notify-api-key" ($s.notifyApiKey | b64enc | default (get $live "notify-api-key") | default "") -}}
+{{- range $role := include "food-saga.pgRoles" . | splitList " " -}}
+{{- $key := printf "database-password-%s" $role -}}
+{{- $_ = set $d $key (get $live $key | default (randAlphaNum 32 | b64enc)) -}}
+{{- end -}}
+{{- if and .Values.nats.enabled (dig "cluster" "enabled" false .Values.nats) -}}
+{{- /* Inside a URL, hence letters and digits, a letter first. */ -}}
+{{- $_ = set $d "nats-route-password" (get $live "nats-route-password" | default (printf "r%s" (randAlphaNum 31) | b64enc)) -}}
+{{- end -}}
+{{- range $user := include "food-saga.natsUsers" . | splitList " " -}}
+{{- $key := printf "nats-password-%s" $user -}}
+{{- /* A letter first: nats-server reads the password variable as a config value (digits first: a number). */ -}}
+{{- $_ = set $d $key (get $live $key | default (printf "p%s" (randAlphaNum 31) | b64enc)) -}}
+{{- end -}}
+{{- $_ = set .Values "foodSagaSecretDataCache" $d -}}
+{{- end -}}
+{{- toJson .Values.foodSagaSecretDataCache -}}
+{{- end -}}
+
+{{/* checksum/secret of a pod template: the chart-created Secret's data (food-saga.secretData), or, with
+     global.secrets.existingSecret, the live Secret's (read at render time; nothing offline), so that a changed
+     password or key rolls the pods that read it from their environment. */}}
+{{- define "food-saga.secretChecksum" -}}
+{{- if .Values.global.secrets.existingSecret -}}
+{{- (lookup "v1" "Secret" .Release.Namespace .Values.global.secrets.existingSecret).data | default dict | toJson | sha256sum -}}
+{{- else -}}
+{{- include "food-saga.secretData" . | sha256sum -}}
 {{- end -}}
 {{- end -}}
