@@ -1016,3 +1016,12 @@ test('secrets: every pod template that reads the Secret carries its checksum, so
         assert.doesNotThrow(() => render(['--is-upgrade', '--set', 'global.secrets.existingSecret=rel-food-saga-secrets']));
         assert.doesNotThrow(() => render(['--is-upgrade', '-f', EXTERNAL]));
 });
+
+test('release names too long for the bundled StatefulSets\' revision labels are refused', () => {
+        const tpl = (name, args = []) => helm(['template', name, CHART, '--namespace', 'food', ...REGISTRY, ...args]);
+        assert.doesNotThrow(() => tpl('r'.repeat(41)));
+        assert.throws(() => tpl('r'.repeat(42)), /release name "r{42}" has 42 characters: with the bundled PostgreSQL at most 41/);
+        assert.throws(() => tpl('r'.repeat(48), ['--set', 'postgresql.enabled=false', '--set', 'externalPostgresql.host=pg', '--set', 'externalPostgresql.sslmode=require',
+                '--set', 'externalPostgresql.maxConnections=300']), /at most 47/);
+        assert.doesNotThrow(() => tpl('r'.repeat(50), ['-f', EXTERNAL]));
+});

@@ -495,3 +495,15 @@ checksum/secret: {{ include "food-saga.secretChecksum" . }}
 {{- include "food-saga.secretData" . | sha256sum -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Release names that would break a bundled StatefulSet: Kubernetes labels each pod with
+     controller-revision-hash=<statefulset>-<10 characters>, at most 63, so <release>-postgresql fits 41 characters
+     of release name and <release>-nats 47. Fails the render with the limit. */}}
+{{- define "food-saga.releaseNameCheck" -}}
+{{- $n := len .Release.Name -}}
+{{- if and .Values.postgresql.enabled (gt $n 41) -}}
+{{- fail (printf "release name %q has %d characters: with the bundled PostgreSQL at most 41 (its StatefulSet %s-postgresql plus the pods' controller-revision-hash must fit 63 characters). Choose a shorter release name" .Release.Name $n .Release.Name) -}}
+{{- else if and .Values.nats.enabled (gt $n 47) -}}
+{{- fail (printf "release name %q has %d characters: with the bundled NATS at most 47 (its StatefulSet %s-nats plus the pods' controller-revision-hash must fit 63 characters). Choose a shorter release name" .Release.Name $n .Release.Name) -}}
+{{- end -}}
+{{- end -}}
