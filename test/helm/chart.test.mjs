@@ -1025,3 +1025,27 @@ test('release names too long for the bundled StatefulSets\' revision labels are 
                 '--set', 'externalPostgresql.maxConnections=300']), /at most 47/);
         assert.doesNotThrow(() => tpl('r'.repeat(50), ['-f', EXTERNAL]));
 });
+
+test('gateway preStop: it sleeps (the runtime image\'s coreutils) before SIGTERM, within terminationGracePeriodSeconds with its drain', () => {
+        const gw = (args = []) => byKind(render(args), 'Deployment').find((d) => component(d) === 'gateway').spec.template.spec;
+        const spec = gw();
+        assert.deepEqual(spec.containers[0].lifecycle.preStop.exec.command, ['/bin/sleep', '5']);
+        assert.match(read('deploy/docker/Dockerfile'), /^ARG RUNTIME_IMAGE=debian:12-slim$/m, 'a Debian runtime, with /bin/sleep');
+        assert.ok(spec.terminationGracePeriodSeconds > 5 + 10);
+        assert.equal(gw(['--set', 'gateway.preStopSleepSeconds=0']).containers[0].lifecycle, undefined);
+        assert.throws(() => render(['--set', 'gateway.preStopSleepSeconds=25']), /terminationGracePeriodSeconds=30 must exceed gateway\.preStopSleepSeconds=25 \+ GATEWAY_DRAIN_S=10/);
+});
+
+test('egress to an external NATS and PostgreSQL by namespace and pod selectors as well as CIDRs', () => {
+        const ns = (n) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': n } } });
+        const pgPeer = { ...ns('databases'), podSelector: { matchLabels: { 'cnpg.io/cluster': 'food-pg' } } };
+        const objs = render(['-f', EXTERNAL, '--set-json', `externalNats.egress.to=${JSON.stringify([ns('messaging')])}`,
+                '--set-json', `externalPostgresql.egress.to=${JSON.stringify([pgPeer])}`]);
+        const pol = byKind(objs, 'NetworkPolicy').find((p) => p.spec.podSelector.matchLabels['app.kubernetes.io/component'] === 'store');
+        const rule = (port) => pol.spec.egress.find((r) => (r.ports || []).some((x) => x.port === port));
+        assert.deepEqual(rule(4222).to, [{ ipBlock: { cidr: '10.20.0.0/16' } }, ns('messaging')]);
+        assert.deepEqual(rule(5432).to, [{ ipBlock: { cidr: '10.30.0.0/16' } }, pgPeer]);
+        const migrate = byKind(objs, 'NetworkPolicy').find((p) => p.metadata.name === 'rel-food-saga-migrate');
+        assert.deepEqual(migrate.spec.egress.find((r) => (r.ports || []).some((x) => x.port === 5432)).to.at(-1), pgPeer);
+        assert.throws(() => render(['-f', EXTERNAL, '--set-json', 'externalNats.egress.to=[{"ipBlock":{"cidr":"0.0.0.0/0"}}]']), /schema|values don't meet/);
+});

@@ -343,6 +343,9 @@ checksum/secret: {{ include "food-saga.secretChecksum" . }}
     {{- range .Values.externalNats.egress.cidrs }}
     - ipBlock: {cidr: {{ . }}}
     {{- end }}
+    {{- with .Values.externalNats.egress.to }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   ports:
     {{- range .Values.externalNats.egress.ports }}
     - {port: {{ . }}, protocol: TCP}
@@ -364,6 +367,9 @@ checksum/secret: {{ include "food-saga.secretChecksum" . }}
 - to:
     {{- range .Values.externalPostgresql.egress.cidrs }}
     - ipBlock: {cidr: {{ . }}}
+    {{- end }}
+    {{- with .Values.externalPostgresql.egress.to }}
+    {{- toYaml . | nindent 4 }}
     {{- end }}
   ports:
     {{- range .Values.externalPostgresql.egress.ports }}
