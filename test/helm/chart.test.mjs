@@ -1049,3 +1049,14 @@ test('egress to an external NATS and PostgreSQL by namespace and pod selectors a
         assert.deepEqual(migrate.spec.egress.find((r) => (r.ports || []).some((x) => x.port === 5432)).to.at(-1), pgPeer);
         assert.throws(() => render(['-f', EXTERNAL, '--set-json', 'externalNats.egress.to=[{"ipBlock":{"cidr":"0.0.0.0/0"}}]']), /schema|values don't meet/);
 });
+
+test('files/nats-users.sh prints auth.conf and, for every NATS user, the password variable from the release\'s Secret', () => {
+        const out = execFileSync('bash', [path.join(CHART, 'files/nats-users.sh'), 'rel'], { encoding: 'utf8' });
+        assert.ok(out.includes(fs.readFileSync(path.join(CHART, 'charts/nats/files/auth.conf'), 'utf8').trim()), 'auth.conf unchanged');
+        const env = YAML.parse(out.slice(out.indexOf('container:'))).container.env;
+        assert.deepEqual(Object.keys(env).sort(), Object.keys(AUTH).map((u) => `FOOD_NATS_PW_${u.toUpperCase()}`).sort());
+        for (const [u, a] of Object.entries(AUTH)) {
+                assert.equal(a.password, `$FOOD_NATS_PW_${u.toUpperCase()}`);
+                assert.deepEqual(env[`FOOD_NATS_PW_${u.toUpperCase()}`].valueFrom.secretKeyRef, { name: 'rel-food-saga-secrets', key: `nats-password-${u}` });
+        }
+});
