@@ -1060,3 +1060,29 @@ test('files/nats-users.sh prints auth.conf and, for every NATS user, the passwor
                 assert.deepEqual(env[`FOOD_NATS_PW_${u.toUpperCase()}`].valueFrom.secretKeyRef, { name: 'rel-food-saga-secrets', key: `nats-password-${u}` });
         }
 });
+
+test('KEDA (keda.enabled): a ScaledObject per autoscaled worker on its JetStream consumer\'s lag, valid against @kubernetes-models/keda, instead of its CPU HPA; NATS admits the operator on the monitoring port', async () => {
+        const { ScaledObject } = await import('@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject');
+        const keda = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } };
+        const objs = render(['--set', 'keda.enabled=true', '--set-json', `nats.networkPolicy.monitorFrom=${JSON.stringify([keda])}`]);
+        const scaled = byKind(objs, 'ScaledObject');
+        assert.deepEqual(scaled.map((o) => component(o)).sort(), WORKERS.slice().sort(), 'one per worker of the topology');
+        for (const o of scaled) {
+                assert.doesNotThrow(() => new ScaledObject(o).validate(), o.metadata.name);
+                const comp = component(o);
+                const d = byKind(objs, 'Deployment').find((x) => component(x) === comp);
+                assert.equal(o.spec.scaleTargetRef.name, d.metadata.name);
+                const [t] = o.spec.triggers;
+                assert.equal(t.type, 'nats-jetstream');
+                const consumer = TOPO.consumers.find((c) => c.durable === comp);
+                assert.deepEqual([t.metadata.stream, t.metadata.consumer], [consumer.stream, consumer.durable], `${comp}: its durable consumer`);
+                assert.equal(t.metadata.natsServerMonitoringEndpoint, 'rel-nats.food.svc.cluster.local:8222');
+                const values = YAML.parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8')).services[comp].autoscaling;
+                assert.deepEqual([o.spec.minReplicaCount, o.spec.maxReplicaCount], [values.minReplicas, values.maxReplicas], 'the budget\'s replicas');
+        }
+        assert.deepEqual(byKind(objs, 'HorizontalPodAutoscaler').map((h) => component(h)), ['gateway'], 'the workers\' CPU HPAs give way to KEDA');
+        const policy = byKind(objs, 'NetworkPolicy').find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'nats');
+        assert.ok(policy.spec.ingress.some((r) => JSON.stringify(r.from) === JSON.stringify([keda]) && r.ports.every((p) => p.port === 'monitor')));
+        assert.throws(() => render(['-f', EXTERNAL, '--set', 'keda.enabled=true']), /keda\.natsMonitoringEndpoint .* is required/);
+        assert.equal(byKind(render(['-f', EXTERNAL, '--set', 'keda.enabled=true', '--set', 'keda.natsMonitoringEndpoint=nats.messaging.svc:8222']), 'ScaledObject').length, WORKERS.length);
+});
