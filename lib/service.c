@@ -116,8 +116,16 @@ static int service_starting_handle(struct mg_connection *conn, void *cbdata) {
                 service_write_starting(s, conn);
         else if (strcmp(uri, "/metrics") == 0)
                 mg_printf(conn, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
-        else
-                mg_printf(conn, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        else {
+                /* Anything else (the gateway's API on its own port) is not served yet: a client retries a 503,
+                 * where a 404 would tell it the request itself was wrong. */
+                static const char body[] = "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,"
+                                           "\"detail\":\"starting; retry shortly\"}";
+                mg_printf(conn,
+                          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
+                          "Retry-After: 1\r\nContent-Length: %zu\r\n\r\n%s",
+                          sizeof(body) - 1, body);
+        }
         return 200;
 }
 

@@ -83,6 +83,12 @@ describe('MIGRATIONS=check: services wait for food-migrate, run no DDL, then ser
                         assert.equal(h.status, 200, `${a.name} /healthz while waiting (alive)`);
                 }
                 assert.equal(await schemasPresent(p), '', 'a process with MIGRATIONS=check created a schema');
+                // The API on the gateway's port is not served yet: a client is told to retry (503), not that its
+                // request was wrong (a 404 made the crash suite count placed orders as refused).
+                const api = await p.api('POST', '/orders', { body: {} });
+                assert.equal(api.status, 503, `POST /orders while the gateway starts: ${api.status} ${api.text}`);
+                assert.equal(api.headers.get('content-type'), 'application/problem+json');
+                assert.equal(api.headers.get('retry-after'), '1');
         });
 
         it('food-migrate as the owner brings every schema current; the processes become ready by themselves and an order completes', async () => {
