@@ -24,6 +24,7 @@
 #define WRITER_STALL_S 20          /* a writing session that has not moved this long is ended by a replica */
 #define WRITER_STALL_EVERY_MS 5000 /* how often a replica without every shard looks for one */
 #define WRITER_SHARE_EVERY_MS 5000 /* how often a replica counts the others and hands over shards above its part */
+#define WRITER_HANDOVER_MS 5000    /* a shard handed over waits at most this long for its requests' outcomes */
 #define WRITER_IDLE_PING_MS 2000   /* an idle session is checked this often */
 #define WRITER_SCAN_EVERY_MS 100   /* timers and re-sends are looked at this often */
 #define WRITER_PRUNE_EVERY_MS 60000
@@ -154,6 +155,10 @@ static void writer_lose_shards(Writer *w, const char *why) {
         if (w->n_owned)
                 log_warn("orchestrator: lost its %d shard(s) (%s); they are taken again from PostgreSQL", w->n_owned,
                          why);
+        /* A session still alive (stopping) stops counting as a writer first: the others' part becomes all the
+         * shards at once, not after its backend has left pg_stat_activity. */
+        if (w->pg && pg_ok(w->pg))
+                (void)pg_exec(w->pg, "SET application_name = 'orchestrator-leaving'");
         pg_free(w->pg); /* `why` may be its error message: freed only now */
         w->pg = NULL;
         for (int s = 0; s < IDS_SHARDS; s++) {
@@ -606,6 +611,7 @@ static void writer_share(Writer *w, int64_t now) {
         if (n == 0)
                 return;
         w->n_releasing = (int)n;
+        w->release_by_ms = now + WRITER_HANDOVER_MS;
         log_info("orchestrator: %lld orchestrators write: handing %zu of its %d shards to the others", writers, n,
                  w->n_owned);
         if (!bus_drain(subs, n, WRITER_STOP_MS))
@@ -636,9 +642,18 @@ static void writer_forget_shard(Writer *w, int shard) {
                         memset(&w->keys[i], 0, sizeof(w->keys[i]));
 }
 
-/* The shards being handed over whose queued requests are decided: forgotten, then unlocked. */
+static void mark_awaited(Writer *w, SagaRow *row, void *ud) {
+        bool *awaited = ud;
+        (void)w;
+        if (row->reply_to[0] && row->shard >= 0 && row->shard < IDS_SHARDS)
+                awaited[row->shard] = true;
+}
+
+/* The shards being handed over whose queued requests are decided, and whose sagas answer no request any
+ * more (a POST /orders waits for its payment's outcome: answered here, it needs no re-sent payment by the
+ * next owner), or that waited WRITER_HANDOVER_MS: forgotten, then unlocked. */
 static void writer_release(Writer *w) {
-        bool queued[IDS_SHARDS + 1] = {false};
+        bool queued[IDS_SHARDS + 1] = {false}, awaited[IDS_SHARDS] = {false};
 
         if (!w->n_releasing || !w->pg)
                 return;
@@ -649,6 +664,10 @@ static void writer_release(Writer *w) {
                         queued[s] = true;
         }
         pthread_mutex_unlock(&w->lock);
+        if (ids_now_ms() < w->release_by_ms)
+                writer_each_saga(w, mark_awaited, awaited);
+        for (int s = 0; s < IDS_SHARDS; s++)
+                queued[s] = queued[s] || awaited[s];
         for (int s = 0; s < IDS_SHARDS; s++) {
                 if (!w->releasing[s] || queued[s])
                         continue;

@@ -68,6 +68,7 @@ struct Writer {
         bool owned[IDS_SHARDS];
         bool releasing[IDS_SHARDS]; /* owned, no longer subscribed: let go once its queued requests are decided */
         int n_releasing;
+        int64_t release_by_ms; /* the shards handed over go then, whatever still waits on them */
         int n_owned;
         int64_t seq[IDS_SHARDS];       /* last status event number given, per shard */
         int64_t published[IDS_SHARDS]; /* every event up to it confirmed in JetStream */
