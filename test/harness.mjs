@@ -9,6 +9,7 @@
 // $BUILD_DIR/test-logs/<name>/ after the run, everything else lives in a temporary folder removed by stop().
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,14 +131,19 @@ function tail(file, lines = 30) {
         }
 }
 
-async function httpStatus(url) {
-        try {
-                const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
-                await r.arrayBuffer();
-                return r.status;
-        } catch {
-                return 0;
-        }
+// The status of GET `url` on a connection of its own (0 when nothing answered within 2 s). Not fetch: a
+// readiness poll races the starting server's shutdown on a kept-alive connection, and Node 18's fetch could
+// then wait for ever (its AbortSignal.timeout did not always fire); a plain request and our own timer cannot.
+function httpStatus(url) {
+        return new Promise((resolve) => {
+                const req = http.get(url, { agent: false }, (res) => {
+                        res.resume();
+                        res.on('end', () => { clearTimeout(timer); resolve(res.statusCode); });
+                        res.on('error', () => { clearTimeout(timer); resolve(0); });
+                });
+                const timer = setTimeout(() => { req.destroy(); resolve(0); }, 2000);
+                req.on('error', () => { clearTimeout(timer); resolve(0); });
+        });
 }
 
 // Parses an HTTP answer into {status, headers, json, text}; json is null unless the body parses.
@@ -158,14 +164,21 @@ async function request(base, method, p, { token, body, headers = {}, timeoutMs =
                 payload = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
                 if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
         }
-        let res;
+        // The abort signal bounds the request; our own timer bounds it too, in case the signal never fires (Node 18).
+        const ac = new AbortController();
+        let timer;
+        const bound = new Promise((_, reject) => {
+                timer = setTimeout(() => { ac.abort(); reject(new Error(`no answer within ${timeoutMs} ms`)); }, timeoutMs);
+        });
         try {
-                res = await fetch(base + p, { method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+                const res = await Promise.race([fetch(base + p, { method, headers: h, body: payload, signal: ac.signal }), bound]);
+                return await Promise.race([answer(res), bound]);
         } catch (e) {
                 // Name the request: undici only says "fetch failed".
                 throw new Error(`${method} ${base}${p}: ${e.message}${e.cause ? ` (${e.cause.code || ''} ${e.cause.message})` : ''}`, { cause: e });
+        } finally {
+                clearTimeout(timer);
         }
-        return answer(res);
 }
 
 /* One started (or stoppable) process of the platform. */
@@ -830,8 +843,27 @@ export async function startBareNats(dir, conf = null) {
         throw new Error(`nats-server on ${url} did not start`);
 }
 
+// A test file still running after HARNESS_WATCHDOG_MS (set by test/meson.build a little under meson's timeout;
+// unset: none) is stuck somewhere: its platforms' state is printed and the file fails, instead of being killed
+// silently by meson with nothing to read.
+const WATCHDOG_MS = Number(process.env.HARNESS_WATCHDOG_MS || 0);
+const platforms = new Set();
+const watchdog = setTimeout(() => {
+        console.error(`# harness watchdog: still running after ${WATCHDOG_MS} ms; the platform(s):`);
+        for (const p of platforms) {
+                for (const proc of p.procs) {
+                        console.error(`#   ${proc.name}: ${proc.alive() ? `alive, pid ${proc.child.pid}` : `exited ${JSON.stringify(proc.exit)}`}; `
+                                + `last log lines:\n${tail(proc.log, 8).split('\n').map((l) => `#     ${l}`).join('\n')}`);
+                }
+        }
+        process.exit(1);
+}, WATCHDOG_MS || 2 ** 31 - 1);
+watchdog.unref();
+if (!WATCHDOG_MS) clearTimeout(watchdog);
+
 export async function startPlatform(opts = {}) {
         const p = new Platform(opts);
+        platforms.add(p);
         try {
                 await p.boot();
         } catch (e) {
