@@ -34,6 +34,9 @@ int bus_connect(Bus **ret, const NatsConfig *cfg, const char *name, const volati
 void bus_free(Bus *b);
 natsConnection *bus_conn(Bus *b);
 bool bus_connected(Bus *b);
+/* Whether messages through this wrapper are freed on the thread that destroys them rather than by nats.c's
+ * collector thread (a wake-up per message); false only on a nats.c whose message layout changed. */
+bool bus_frees_inline(void);
 
 /* Creates or updates every stream and durable consumer of the system (one
  * definition each, lib/topology.c): the operators' set-up step (food-setup),
