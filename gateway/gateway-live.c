@@ -30,10 +30,8 @@ int live_status_event(const char *type, const void *data, size_t len, const char
 int live_frame(const Food__V1__Order *o, int64_t last_sent, char **frame, size_t *len) {
         if (o->version <= last_sent)
                 return 0;
-        json_t *view = order_json_view(o);
-        char *text = view ? json_dumps(view, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+        char *text = order_json_view(o, NULL);
         int r = text ? sse_frame(o->version, text, frame, len) : -ENOMEM;
         free(text);
-        json_decref(view);
         return r < 0 ? r : 1;
 }

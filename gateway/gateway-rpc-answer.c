@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "order-json.h"
@@ -32,7 +33,10 @@ void rpc_answer_plan(const Food__V1__RpcReply *reply, RpcAnswer *a) {
 
         memset(a, 0, sizeof(*a));
         if (status >= 200 && status < 300 && reply->n_sagas == 1) {
-                a->body = order_json_saga(reply->sagas[0]);
+                json_t *saga = order_json_saga(reply->sagas[0]);
+                a->body = saga ? json_dumps(saga, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+                a->body_len = a->body ? strlen(a->body) : 0;
+                json_decref(saga);
                 a->status = status;
                 if (!a->body)
                         problem(a, 500, "could not build the saga view");
@@ -45,7 +49,7 @@ void rpc_answer_plan(const Food__V1__RpcReply *reply, RpcAnswer *a) {
                         problem(a, 502, "the order service answered with an unusable order id");
                         return;
                 }
-                a->body = order_json_view(reply->order);
+                a->body = order_json_view(reply->order, &a->body_len);
                 if (!a->body) {
                         problem(a, 500, "could not build the order view");
                         return;
@@ -67,6 +71,6 @@ void rpc_answer_plan(const Food__V1__RpcReply *reply, RpcAnswer *a) {
 }
 
 void rpc_answer_clear(RpcAnswer *a) {
-        json_decref(a->body);
+        free(a->body);
         a->body = NULL;
 }

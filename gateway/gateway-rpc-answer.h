@@ -8,7 +8,8 @@
 
 typedef struct {
         int status;          /* HTTP status to send */
-        json_t *body;        /* JSON body (owned; rpc_answer_clear), or NULL for a problem+json */
+        char *body;          /* JSON text (owned; rpc_answer_clear), or NULL for a problem+json */
+        size_t body_len;
         const char *title;   /* problem title (borrowed from the reply; NULL: the status' own) */
         char detail[512];    /* problem detail when body is NULL */
         char headers[160];   /* extra header lines, each ending in CRLF, or "" */

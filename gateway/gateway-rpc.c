@@ -28,7 +28,7 @@ static void rpc_answer_reply(Request *rq, const Food__V1__RpcReply *reply) {
 
         rpc_answer_plan(reply, &a);
         if (a.body)
-                http_send_json(rq->x, a.status, a.body, a.headers);
+                http_send_json_text(rq->x, a.status, a.body, a.body_len, a.headers);
         else
                 http_problem(rq->x, a.status, a.title, a.headers, "%s", a.detail);
         rpc_answer_clear(&a);

@@ -11,10 +11,12 @@
 void order_json_time(int64_t ms, char *buf, size_t cap);
 /* {"text","region","lat","lon"} of a location (NULL -> JSON null). New reference. */
 json_t *order_json_location(const Food__V1__Location *loc);
-/* The full order view: {"id","customer_id","store_id","status","items":[...],
- * "total","discount","amount_paid","amount_refunded","address","note",
- * "rider_id","history":[{"status","at"}],"updated_at"}. New reference or NULL. */
-json_t *order_json_view(const Food__V1__Order *o);
+/* The full order view as compact JSON text: {"id","customer_id","store_id","status","items":[...],
+ * "total","discount","amount_paid","amount_refunded","address","note","rider_id","history":[{"status","at"}],
+ * "updated_at"} (+ "coupon_id", "reason" when set). Written directly, as jansson would with JSON_COMPACT and
+ * JSON_REAL_PRECISION(12): it is built for every answer and every decision. malloc'ed (its length in *len
+ * when len is not NULL), or NULL when a string is not UTF-8, a coordinate not finite, or memory ran out. */
+char *order_json_view(const Food__V1__Order *o, size_t *len);
 /* Delivery id of an order ("dlv_" + the order id's suffix) and back. 0 or -EINVAL. */
 int order_delivery_id(const char *order_id, char *buf, size_t cap);
 int order_id_of_delivery(const char *delivery_id, char *buf, size_t cap);

@@ -102,7 +102,7 @@ int readmodel_write_add(ReadmodelWrite *w, const Food__V1__Order *o, int64_t at_
         char delivery_id[128];
         bool creates = false;
         const char *dstatus = readmodel_write_delivery_status(o->status, &creates);
-        char *view = json_text(order_json_view(o)), *dview = NULL;
+        char *view = order_json_view(o, NULL), *dview = NULL;
 
         if (!view)
                 return -EINVAL;

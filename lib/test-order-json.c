@@ -1,0 +1,112 @@
+/* Unit test of the order view written directly as text: the same JSON value as the contract's view built
+ * with jansson, escaping, coordinates as jansson prints them, and no view from a value JSON cannot hold. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "order-json.h"
+#include "test-check.h"
+
+/* The contract's view of `o`, built independently with jansson. */
+static json_t *expected_view(const Food__V1__Order *o) {
+        char at[40];
+        json_t *items = json_array(), *history = json_array(), *v;
+        for (size_t i = 0; i < o->n_items; i++)
+                json_array_append_new(items, json_pack("{s:s, s:s, s:i, s:I}", "menu_item_id", o->items[i]->menu_item_id,
+                                                       "name", o->items[i]->name, "quantity", (int)o->items[i]->quantity,
+                                                       "unit_price", (json_int_t)o->items[i]->unit_price));
+        for (size_t i = 0; i < o->n_history; i++) {
+                order_json_time(o->history[i]->at_ms, at, sizeof(at));
+                json_array_append_new(history, json_pack("{s:s, s:s}", "status", o->history[i]->status, "at", at));
+        }
+        order_json_time(o->updated_at_ms, at, sizeof(at));
+        v = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:{s:s, s:s, s:f, s:f}, s:s, s:o, s:o, s:s}",
+                      "id", o->id, "customer_id", o->customer_id, "store_id", o->store_id, "status", o->status,
+                      "items", items, "total", (json_int_t)o->total, "discount", (json_int_t)o->discount,
+                      "amount_paid", (json_int_t)o->amount_paid, "amount_refunded", (json_int_t)o->amount_refunded,
+                      "address", "text", o->address->text, "region", o->address->region, "lat", o->address->lat,
+                      "lon", o->address->lon, "note", o->note,
+                      "rider_id", o->rider_id && *o->rider_id ? json_string(o->rider_id) : json_null(), "history",
+                      history, "updated_at", at);
+        if (o->coupon_id && *o->coupon_id)
+                json_object_set_new(v, "coupon_id", json_string(o->coupon_id));
+        if (o->reason && *o->reason)
+                json_object_set_new(v, "reason", json_string(o->reason));
+        return v;
+}
+
+static void check_same(const Food__V1__Order *o, const char *what) {
+        size_t len = 0;
+        char *text = order_json_view(o, &len);
+        json_error_t err;
+        json_t *got = text ? json_loadb(text, len, 0, &err) : NULL, *want = expected_view(o);
+        CHECK(text && strlen(text) == len, "%s: no text, or a length that is not the text's", what);
+        CHECK(got != NULL, "%s: not JSON (%s): %s", what, text ? err.text : "-", text ? text : "(null)");
+        CHECK(got && json_equal(got, want), "%s: a different view: %s", what, text ? text : "(null)");
+        json_decref(got);
+        json_decref(want);
+        free(text);
+}
+
+int main(void) {
+        Food__V1__Location addr = FOOD__V1__LOCATION__INIT;
+        Food__V1__OrderItem a = FOOD__V1__ORDER_ITEM__INIT, b = FOOD__V1__ORDER_ITEM__INIT;
+        Food__V1__OrderItem *items[] = {&a, &b};
+        Food__V1__StatusAt h1 = FOOD__V1__STATUS_AT__INIT, h2 = FOOD__V1__STATUS_AT__INIT;
+        Food__V1__StatusAt *history[] = {&h1, &h2};
+        Food__V1__Order o = FOOD__V1__ORDER__INIT;
+
+        addr.text = "Teheran-ro 1, \"gate\" 2\\3";
+        addr.region = "gangnam";
+        addr.lat = 37.4979;
+        addr.lon = 127.0;
+        a.menu_item_id = "itm_1";
+        a.name = "양념치킨";
+        a.quantity = 2;
+        a.unit_price = 18000;
+        b.menu_item_id = "itm_2";
+        b.name = "tab\there, line\nbreak, bell\x07, del\x7f";
+        b.quantity = 1;
+        b.unit_price = 2500;
+        h1.status = "PAID";
+        h1.at_ms = 1796450000123;
+        h2.status = "ACCEPTED";
+        h2.at_ms = 1796450001000;
+        o.id = "ord_0123456789abcdef";
+        o.customer_id = "cus_1";
+        o.store_id = "sto_1";
+        o.status = "ACCEPTED";
+        o.n_items = 2;
+        o.items = items;
+        o.total = 38500;
+        o.discount = 1000;
+        o.amount_paid = 37500;
+        o.address = &addr;
+        o.note = "문 앞에 두세요 / no bell";
+        o.n_history = 2;
+        o.history = history;
+        o.updated_at_ms = 1796450001000;
+        check_same(&o, "an accepted order");
+
+        o.rider_id = "rdr_7";
+        o.coupon_id = "cpn_1";
+        o.reason = "store closed \"early\"";
+        o.n_items = 0;
+        o.note = "";
+        check_same(&o, "with rider, coupon, reason, no items");
+
+        /* Pinned text: coordinates as jansson prints them with 12 significant digits. */
+        char *text = order_json_view(&o, NULL);
+        CHECK(text && strstr(text, "\"lat\":37.4979,\"lon\":127.0}"), "coordinates: %s", text ? text : "(null)");
+        CHECK(text && strstr(text, "\"reason\":\"store closed \\\"early\\\"\""), "escaped quotes: %s",
+              text ? text : "(null)");
+        free(text);
+
+        o.note = "bad \xc3\x28 utf-8";
+        CHECK(order_json_view(&o, NULL) == NULL, "a note that is not UTF-8 still gave a view");
+        o.note = "";
+        addr.lat = NAN;
+        CHECK(order_json_view(&o, NULL) == NULL, "a coordinate that is not finite still gave a view");
+        return failures ? 1 : 0;
+}
