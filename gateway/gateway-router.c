@@ -189,7 +189,7 @@ static void router_token(Request *rq) {
         len = strlen(h);
         while (len > 0 && h[len - 1] == ' ')
                 len--;
-        rq->token = auth_verify(&rq->gw->cfg.keys, h, len, (int64_t)time(NULL), &rq->auth, &rq->token_why) == 0
+        rq->token = auth_verify_cached(&rq->gw->cfg.keys, h, len, (int64_t)time(NULL), &rq->auth, &rq->token_why) == 0
                             ? TOKEN_VALID
                             : TOKEN_INVALID;
 }

@@ -346,6 +346,35 @@ static void test_rules(void) {
         CHECK(verify(token, &c, &why) == AUTH_INVALID, "a kid that is not a string");
 }
 
+/* The per-thread cache: the same claims again, nothing past exp, not a byte changed, not with other keys. */
+static void test_cached(void) {
+        AuthClaims in = {.role = AUTH_CUSTOMER}, out, again;
+        AuthKeys other;
+        char token[1024];
+        const char *why = NULL;
+        int r;
+
+        snprintf(in.sub, sizeof(in.sub), "cached-customer");
+        CHECK(auth_sign(&keys, &in, now, 600, token, sizeof(token)) == 0, "auth_sign for the cache test");
+        r = auth_verify_cached(&keys, token, strlen(token), now, &out, &why);
+        CHECK(r == 0 && strcmp(out.sub, "cached-customer") == 0, "first verification: %d (%s)", r, why ? why : "");
+        memset(&again, 0, sizeof(again));
+        r = auth_verify_cached(&keys, token, strlen(token), now + 1, &again, &why);
+        CHECK(r == 0 && memcmp(&again, &out, sizeof(out)) == 0, "from the cache: %d, sub %s", r, again.sub);
+        r = auth_verify_cached(&keys, token, strlen(token), now + 600, &again, &why);
+        CHECK(r == AUTH_INVALID && why && strstr(why, "expired"), "a cached token at its exp: %d (%s)", r,
+              why ? why : "");
+        token[strlen(token) - 2] ^= 1; /* the signature's last bytes */
+        r = auth_verify_cached(&keys, token, strlen(token), now + 1, &again, &why);
+        CHECK(r == AUTH_INVALID, "a cached token with a changed signature: expected AUTH_INVALID, got %d", r);
+        token[strlen(token) - 2] ^= 1;
+        CHECK(auth_keys_init(&other, "another-secret-of-32-bytes-or-more!!", 36, NULL, 0, 86400, NULL, NULL) == 0,
+              "auth_keys_init (other)");
+        r = auth_verify_cached(&other, token, strlen(token), now + 1, &again, &why);
+        CHECK(r == AUTH_INVALID, "a token cached for one key, checked with another: expected AUTH_INVALID, got %d",
+              r);
+}
+
 int main(void) {
         now = (int64_t)time(NULL);
         if (auth_keys_init(&keys, secret, strlen(secret), NULL, 0, 86400, NULL, NULL) != 0) {
@@ -354,6 +383,7 @@ int main(void) {
         }
         test_rules();
         test_valid();
+        test_cached();
         test_sign_round_trip();
         test_bad_signature();
         test_algorithms();
