@@ -200,7 +200,7 @@ service_env() {
         case $1 in
         sandbox-psp) echo "SANDBOX_PSP_PORT=$SANDBOX_PSP_PORT SANDBOX_PSP_BIND=127.0.0.1" ;;
         sandbox-sink) echo "SANDBOX_SINK_PORT=$SANDBOX_SINK_PORT SANDBOX_SINK_BIND=127.0.0.1" ;;
-        notification) echo "HEALTH_PORT=${health_port[notification]} NOTIFY_WEBHOOK_URL=http://127.0.0.1:$SANDBOX_SINK_PORT/messages" ;;
+        notification) echo "HEALTH_PORT=${health_port[notification]} NOTIFY_WEBHOOK_URL=http://127.0.0.1:$SANDBOX_SINK_PORT/messages NOTIFY_WEBHOOK_BATCH=true" ;;
         payment) echo "HEALTH_PORT=${health_port[payment]} PSP_URL=http://127.0.0.1:$SANDBOX_PSP_PORT" ;;
         gateway) echo "GATEWAY_PORT=$GATEWAY_PORT GATEWAY_BIND=127.0.0.1 JWT_SECRET=$jwt_secret DEV_TOKENS=true" ;;
         *) echo "HEALTH_PORT=${health_port[$1]}" ;;

@@ -112,6 +112,8 @@ int notify_sender_config(NotifySenderConfig *c) {
         if (r == 0)
                 r = config_int("NOTIFY_BATCH", 16, 1, 256, &batch);
         if (r == 0)
+                r = config_bool("NOTIFY_WEBHOOK_BATCH", false, &c->webhook_batch);
+        if (r == 0)
                 r = config_int("NOTIFY_MAX_ATTEMPTS", 8, 1, 1000, &attempts);
         if (r == 0)
                 r = config_int("NOTIFY_RETRY_BASE_MS", 1000, 1, 3600000, &c->retry.base_ms);
@@ -442,7 +444,7 @@ static int sender_sweep(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, uin
 static void *sender_run(void *arg) {
         NotifySender *s = arg;
         NotifyWebhookConfig wcfg = {.url = s->cfg.webhook_url, .api_key = s->cfg.api_key,
-                                    .timeout_ms = s->cfg.timeout_ms, .max_parallel = s->cfg.batch};
+                                    .timeout_ms = s->cfg.timeout_ms, .max_parallel = s->cfg.batch, .batch = s->cfg.webhook_batch};
         NotifyWebhook *w = NULL;
         uint64_t rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&wcfg ^ 0x9e3779b97f4a7c15ULL;
         int64_t next_sweep = 0;
@@ -587,7 +589,7 @@ int notify_sender_start(NotifySender **ret, Service *svc, const NotifySenderConf
         NotifySender *s;
         NotifyWebhook *probe = NULL;
         NotifyWebhookConfig wcfg = {.url = cfg->webhook_url, .api_key = cfg->api_key, .timeout_ms = cfg->timeout_ms,
-                                    .max_parallel = cfg->batch};
+                                    .max_parallel = cfg->batch, .batch = cfg->webhook_batch};
         int r;
 
         /* Fail fast on a URL the threads could not use. */

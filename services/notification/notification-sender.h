@@ -16,6 +16,7 @@ typedef struct {
         int64_t timeout_ms;      /* NOTIFY_TIMEOUT_MS: whole-request deadline of one webhook */
         int threads;             /* NOTIFY_THREADS: sender threads, each with its own PG connection */
         int batch;               /* NOTIFY_BATCH: rows claimed and sent concurrently per thread */
+        bool webhook_batch;      /* NOTIFY_WEBHOOK_BATCH: those rows in one POST (the provider takes a list) */
         NotifyRetryPolicy retry; /* NOTIFY_RETRY_BASE_MS, NOTIFY_RETRY_MAX_MS, NOTIFY_MAX_ATTEMPTS */
         int64_t max_backlog;     /* NOTIFY_MAX_BACKLOG: pending rows kept; older ones beyond are shed */
         int64_t poll_ms;         /* NOTIFY_POLL_MS: how often rows not fed (a lost feed, a retry) are looked for */

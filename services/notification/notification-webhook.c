@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,34 @@ struct NotifyWebhook {
         char *url;
         char *auth_header; /* "Authorization: Bearer ..." or NULL */
         long timeout_ms;
+        bool batch;
+        char *answer; /* batch mode: the answer's body (capped), NUL-terminated */
+        size_t answer_len, answer_cap;
 };
 
-/* Answers are not read: the status says all. Discard the body. */
+#define WEBHOOK_ANSWER_MAX (1 << 20)
+
+/* Batch mode: keeps the answer's body (its per-message statuses), up to WEBHOOK_ANSWER_MAX. */
+static size_t keep(char *data, size_t size, size_t nmemb, void *userdata) {
+        NotifyWebhook *w = userdata;
+        size_t n = size * nmemb;
+        if (w->answer_len + n + 1 > w->answer_cap) {
+                size_t cap = w->answer_cap ? w->answer_cap : 4096;
+                while (cap < w->answer_len + n + 1)
+                        cap *= 2;
+                char *p = cap <= WEBHOOK_ANSWER_MAX ? realloc(w->answer, cap) : NULL;
+                if (!p)
+                        return 0; /* curl ends the transfer: no usable answer */
+                w->answer = p;
+                w->answer_cap = cap;
+        }
+        memcpy(w->answer + w->answer_len, data, n);
+        w->answer_len += n;
+        w->answer[w->answer_len] = 0;
+        return n;
+}
+
+/* Single mode: answers are not read, the status says all. Discard the body. */
 static size_t discard(char *data, size_t size, size_t nmemb, void *userdata) {
         (void)data;
         (void)userdata;
@@ -40,6 +66,7 @@ int notify_webhook_new(NotifyWebhook **ret, const NotifyWebhookConfig *cfg) {
                 return -ENOMEM;
         w->max_parallel = (size_t)cfg->max_parallel;
         w->timeout_ms = (long)cfg->timeout_ms;
+        w->batch = cfg->batch;
         w->multi = curl_multi_init();
         w->easy = calloc(w->max_parallel, sizeof(*w->easy));
         w->headers = calloc(w->max_parallel, sizeof(*w->headers));
@@ -79,6 +106,7 @@ void notify_webhook_free(NotifyWebhook *w) {
         free(w->headers);
         free(w->url);
         free(w->auth_header);
+        free(w->answer);
         free(w);
 }
 
@@ -90,24 +118,25 @@ static bool header_add(struct curl_slist **list, const char *line) {
         return true;
 }
 
-/* Sets up handle i for reqs[i]; false when out of memory. */
-static bool request_prepare(NotifyWebhook *w, size_t i, NotifyRequest *rq) {
+/* Sets up handle i to POST `body` (with an Idempotency-Key header when `key` is not NULL), its outcome going to
+ * `rq`; false when out of memory. */
+static bool request_prepare(NotifyWebhook *w, size_t i, const char *body, const char *key, NotifyRequest *rq) {
         char key_header[300], timeout_header[64];
         CURL *e = w->easy[i];
 
         curl_slist_free_all(w->headers[i]);
         w->headers[i] = NULL;
-        snprintf(key_header, sizeof(key_header), "Idempotency-Key: %s", rq->key);
+        snprintf(key_header, sizeof(key_header), "Idempotency-Key: %s", key ? key : "");
         snprintf(timeout_header, sizeof(timeout_header), WEBHOOK_TIMEOUT_HEADER ": %ld", w->timeout_ms);
         if (!header_add(&w->headers[i], "Content-Type: application/json") ||
-            !header_add(&w->headers[i], key_header) || !header_add(&w->headers[i], timeout_header) ||
+            (key && !header_add(&w->headers[i], key_header)) || !header_add(&w->headers[i], timeout_header) ||
             (w->auth_header && !header_add(&w->headers[i], w->auth_header)))
                 return false;
         curl_easy_reset(e); /* options only: connections live in the multi handle's cache */
         curl_easy_setopt(e, CURLOPT_URL, w->url);
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->headers[i]);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, w->timeout_ms);
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, w->timeout_ms);
@@ -115,7 +144,8 @@ static bool request_prepare(NotifyWebhook *w, size_t i, NotifyRequest *rq) {
         curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
         curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, w->batch ? keep : discard);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, w->batch ? (void *)w : NULL);
         curl_easy_setopt(e, CURLOPT_PRIVATE, rq);
         return true;
 }
@@ -126,27 +156,12 @@ static void request_unsent(NotifyRequest *rq, const char *why) {
         snprintf(rq->error, sizeof(rq->error), "%s", why);
 }
 
-int notify_webhook_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
-        size_t added = 0;
+/* Runs the `added` transfers of the multi handle until each ended (curl enforces each one's timeout, so this ends
+ * within timeout_ms) and writes each one's outcome to its request. */
+static void transfers_run(NotifyWebhook *w, size_t added) {
         int running = 0, left;
         CURLMsg *m;
-        int r = 0;
 
-        if (n > w->max_parallel)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                request_unsent(&reqs[i], "no answer");
-        }
-        for (size_t i = 0; i < n; i++) {
-                if (!request_prepare(w, i, &reqs[i]) || curl_multi_add_handle(w->multi, w->easy[i]) != CURLM_OK) {
-                        for (size_t j = i; j < n; j++)
-                                request_unsent(&reqs[j], "not sent: out of memory");
-                        r = -ENOMEM;
-                        break;
-                }
-                added++;
-        }
-        /* curl enforces each transfer's timeout, so this loop ends within timeout_ms. */
         do {
                 if (curl_multi_perform(w->multi, &running) != CURLM_OK)
                         break;
@@ -177,5 +192,106 @@ int notify_webhook_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
         }
         for (size_t i = 0; i < added; i++)
                 curl_multi_remove_handle(w->multi, w->easy[i]);
+}
+
+/* {"messages":[{"idempotency_key":<key>,"message":<body>}, ...]}: the bodies are JSON already. malloc'ed or NULL. */
+static char *batch_body(const NotifyRequest *reqs, size_t n) {
+        char **keys = calloc(n, sizeof(*keys));
+        size_t len = 32;
+        char *body = NULL, *p;
+
+        if (!keys)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                json_t *k = json_string(reqs[i].key);
+                keys[i] = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
+                json_decref(k);
+                if (!keys[i])
+                        goto out;
+                len += strlen(keys[i]) + strlen(reqs[i].body) + 40;
+        }
+        body = p = malloc(len);
+        if (!body)
+                goto out;
+        p += sprintf(p, "{\"messages\":[");
+        for (size_t i = 0; i < n; i++)
+                p += sprintf(p, "%s{\"idempotency_key\":%s,\"message\":%s}", i ? "," : "", keys[i], reqs[i].body);
+        sprintf(p, "]}");
+out:
+        for (size_t i = 0; i < n; i++)
+                free(keys[i]);
+        free(keys);
+        return body;
+}
+
+/* Each request's outcome from the batch's answer `whole` and its per-message results. */
+static void batch_outcomes(NotifyWebhook *w, const NotifyRequest *whole, NotifyRequest *reqs, size_t n) {
+        json_t *doc = NULL, *results;
+
+        if (whole->http_status >= 200 && whole->http_status <= 299 && w->answer_len > 0)
+                doc = json_loadb(w->answer, w->answer_len, 0, NULL);
+        results = json_object_get(doc, "results");
+        for (size_t i = 0; i < n; i++) {
+                NotifyRequest *rq = &reqs[i];
+                json_t *st = json_object_get(json_array_get(results, i), "status");
+                if (!(whole->http_status >= 200 && whole->http_status <= 299)) {
+                        rq->http_status = whole->http_status;
+                        rq->retry_after_ms = whole->retry_after_ms;
+                        snprintf(rq->error, sizeof(rq->error), "%s", whole->error);
+                } else if (json_array_size(results) != n || !json_is_integer(st) || json_integer_value(st) < 100 ||
+                           json_integer_value(st) > 599) {
+                        request_unsent(rq, "webhook answered without a status for each message");
+                } else {
+                        rq->http_status = (long)json_integer_value(st);
+                        rq->retry_after_ms = whole->retry_after_ms;
+                        if (rq->http_status >= 200 && rq->http_status <= 299)
+                                rq->error[0] = 0;
+                        else
+                                snprintf(rq->error, sizeof(rq->error), "webhook answered %ld for this message",
+                                         rq->http_status);
+                }
+        }
+        json_decref(doc);
+}
+
+static int batch_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
+        NotifyRequest whole;
+        char *body = batch_body(reqs, n);
+
+        request_unsent(&whole, "no answer");
+        w->answer_len = 0;
+        if (!body || !request_prepare(w, 0, body, NULL, &whole) || curl_multi_add_handle(w->multi, w->easy[0]) != CURLM_OK) {
+                free(body);
+                for (size_t i = 0; i < n; i++)
+                        request_unsent(&reqs[i], "not sent: out of memory");
+                return -ENOMEM;
+        }
+        transfers_run(w, 1);
+        free(body);
+        batch_outcomes(w, &whole, reqs, n);
+        return 0;
+}
+
+int notify_webhook_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
+        size_t added = 0;
+        int r = 0;
+
+        if (n > w->max_parallel)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                request_unsent(&reqs[i], "no answer");
+        if (w->batch)
+                return n ? batch_send(w, reqs, n) : 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!request_prepare(w, i, reqs[i].body, reqs[i].key, &reqs[i]) ||
+                    curl_multi_add_handle(w->multi, w->easy[i]) != CURLM_OK) {
+                        for (size_t j = i; j < n; j++)
+                                request_unsent(&reqs[j], "not sent: out of memory");
+                        r = -ENOMEM;
+                        break;
+                }
+                added++;
+        }
+        transfers_run(w, added);
         return r;
 }

@@ -1,6 +1,7 @@
 /* The HTTP webhook client of the notification sender (libcurl multi): POSTs a batch of JSON bodies
  * concurrently over kept-alive connections to one URL. One instance per sender thread. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,7 @@ typedef struct {
         const char *api_key; /* sent as "Authorization: Bearer <key>" when non-empty (copied) */
         int64_t timeout_ms;  /* whole-request deadline, also sent as X-Request-Timeout-Ms */
         int max_parallel;    /* most requests per notify_webhook_send, and connections kept */
+        bool batch;          /* one POST per notify_webhook_send (below) instead of one per request */
 } NotifyWebhookConfig;
 
 /* One request of a batch: body and key are borrowed for the call, the rest is written by it. */
@@ -32,5 +34,8 @@ void notify_webhook_free(NotifyWebhook *w);
 
 /* POSTs every request of reqs[0..n) at once (n <= max_parallel) and waits for all of them, at most
  * timeout_ms. Fills each request's outcome and returns 0, or -EINVAL (n too large) or -ENOMEM (the
- * outcomes of requests not made say so, with status 0). */
+ * outcomes of requests not made say so, with status 0).
+ * Batch mode: one POST of {"messages":[{"idempotency_key":<key>,"message":<body>}, ...]}, answered 2xx with
+ * {"results":[{"status":<HTTP status of that message>}, ...]} in the same order; each request takes its own
+ * status. An answer that is not 2xx (or says nothing usable) is every request's outcome, Retry-After included. */
 int notify_webhook_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n);

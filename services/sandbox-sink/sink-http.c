@@ -36,8 +36,58 @@ static int sink_behave(struct mg_connection *conn, SinkStore *st) {
         return 0;
 }
 
+/* Records one checked message under `key`: the HTTP status it gets (201 new, 200 a duplicate, 507 full, 500). */
+static int sink_record(SinkStore *st, const char *key, json_t *msg, size_t *seq, bool *duplicate) {
+        int r = sink_store_add(st, key, msg, ids_now_ms(), duplicate, seq);
+        if (r == 0)
+                log_debug("message %s (%s) %s", json_string_value(json_object_get(msg, "id")), key,
+                          *duplicate ? "again: not recorded twice" : "recorded");
+        return r == 0 ? (*duplicate ? 200 : 201) : r == SINK_FULL ? 507 : 500;
+}
+
+/* POST /messages {"messages":[{"idempotency_key","message"}, ...]}: a batch, behaving (latency, failures) as one
+ * request; each message is checked and recorded on its own and gets its own status in "results", in order. */
+static int sink_post_batch(struct mg_connection *conn, SinkStore *st, json_t *list) {
+        size_t n = json_array_size(list), i;
+        json_t *results, *item;
+        int r;
+
+        if (n == 0 || n > SINK_BATCH_MAX)
+                return sandbox_error(conn, 400, "messages must hold 1 to 256 messages");
+        r = sink_behave(conn, st);
+        if (r != 0)
+                return r;
+        sink_store_count_batch(st);
+        results = json_array();
+        json_array_foreach(list, i, item) {
+                json_t *msg = json_object_get(item, "message");
+                const char *key = json_string_value(json_object_get(item, "idempotency_key")), *why = NULL;
+                bool duplicate = false;
+                size_t seq = 0;
+                int status;
+
+                if (sink_message_check(msg, &why) < 0) {
+                        status = 400;
+                } else {
+                        if (!key || !*key)
+                                key = json_string_value(json_object_get(msg, "id"));
+                        if (strlen(key) > SINK_KEY_MAX) {
+                                status = 400;
+                                why = "idempotency key longer than 200 bytes";
+                        } else {
+                                status = sink_record(st, key, msg, &seq, &duplicate);
+                        }
+                }
+                json_array_append_new(results, status >= 400 ? json_pack("{s:i, s:s}", "status", status, "detail",
+                                                                         why ? why : "not recorded")
+                                                             : json_pack("{s:i, s:I, s:b}", "status", status, "seq",
+                                                                         (json_int_t)seq, "duplicate", duplicate));
+        }
+        return sandbox_reply(conn, 200, json_pack("{s:o}", "results", results));
+}
+
 /* POST /messages: one webhook, recorded once per idempotency key (the Idempotency-Key header, else
- * the body's "id"). */
+ * the body's "id"); or a batch of them (sink_post_batch). */
 static int sink_post_message(struct mg_connection *conn, SinkStore *st) {
         json_t *doc = NULL;
         const char *why = NULL, *key;
@@ -48,6 +98,10 @@ static int sink_post_message(struct mg_connection *conn, SinkStore *st) {
         r = sandbox_read_json(conn, SINK_BODY_MAX, &doc);
         if (r != 0)
                 return r;
+        if (json_is_array(json_object_get(doc, "messages"))) {
+                r = sink_post_batch(conn, st, json_object_get(doc, "messages"));
+                goto out;
+        }
         if (sink_message_check(doc, &why) < 0) {
                 r = sandbox_error(conn, 400, why);
                 goto out;
@@ -62,17 +116,12 @@ static int sink_post_message(struct mg_connection *conn, SinkStore *st) {
         r = sink_behave(conn, st);
         if (r != 0)
                 goto out;
-        r = sink_store_add(st, key, doc, ids_now_ms(), &duplicate, &seq);
-        if (r == 0) {
-                log_debug("message %s (%s) %s", json_string_value(json_object_get(doc, "id")), key,
-                          duplicate ? "again: not recorded twice" : "recorded");
-                r = sandbox_reply(conn, duplicate ? 200 : 201,
-                               json_pack("{s:s, s:I, s:b}", "status", "accepted", "seq", (json_int_t)seq, "duplicate",
-                                         duplicate));
-        } else if (r == SINK_FULL)
-                r = sandbox_error(conn, 507, "sandbox sink is full");
+        r = sink_record(st, key, doc, &seq, &duplicate);
+        if (r < 300)
+                r = sandbox_reply(conn, r, json_pack("{s:s, s:I, s:b}", "status", "accepted", "seq", (json_int_t)seq,
+                                                     "duplicate", duplicate));
         else
-                r = sandbox_error(conn, 500, "sandbox sink error");
+                r = sandbox_error(conn, r, r == 507 ? "sandbox sink is full" : "sandbox sink error");
 out:
         json_decref(doc);
         return r;

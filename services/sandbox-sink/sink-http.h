@@ -3,7 +3,8 @@
 #include "sandbox-http.h"
 #include "sink-store.h"
 
-#define SINK_BODY_MAX (16 * 1024) /* request bodies above this get 413 */
+#define SINK_BODY_MAX (1024 * 1024) /* request bodies above this get 413 (a batch holds up to 256 messages) */
+#define SINK_BATCH_MAX 256           /* messages in one batch POST */
 
 typedef struct SinkServer SinkServer;
 

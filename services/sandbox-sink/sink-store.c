@@ -22,7 +22,7 @@ struct SinkStore {
         size_t n, cap, max;
         size_t *slots; /* open addressing: message index + 1, 0 = empty; size a power of two */
         size_t n_slots;
-        int64_t duplicates, rejected;
+        int64_t duplicates, rejected, batches;
         SinkConfig config;
         uint64_t rng;
 };
@@ -193,6 +193,12 @@ void sink_store_count_rejected(SinkStore *s) {
         pthread_mutex_unlock(&s->lock);
 }
 
+void sink_store_count_batch(SinkStore *s) {
+        pthread_mutex_lock(&s->lock);
+        s->batches++;
+        pthread_mutex_unlock(&s->lock);
+}
+
 static bool field_is(json_t *body, const char *name, const char *want) {
         const char *v = json_string_value(json_object_get(body, name));
         return v && strcmp(v, want) == 0;
@@ -222,8 +228,9 @@ json_t *sink_store_dump(SinkStore *s, const char *customer_id, const char *order
                         return NULL;
                 }
         }
-        doc = json_pack("{s:o, s:I, s:I, s:I}", "messages", list, "received", (json_int_t)s->n, "duplicates",
-                        (json_int_t)s->duplicates, "rejected", (json_int_t)s->rejected);
+        doc = json_pack("{s:o, s:I, s:I, s:I, s:I}", "messages", list, "received", (json_int_t)s->n, "duplicates",
+                        (json_int_t)s->duplicates, "rejected", (json_int_t)s->rejected, "batches",
+                        (json_int_t)s->batches);
         pthread_mutex_unlock(&s->lock);
         return doc;
 }
@@ -234,6 +241,7 @@ void sink_store_clear(SinkStore *s) {
         memset(s->slots, 0, s->n_slots * sizeof(*s->slots));
         s->duplicates = 0;
         s->rejected = 0;
+        s->batches = 0;
         pthread_mutex_unlock(&s->lock);
 }
 

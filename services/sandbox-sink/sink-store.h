@@ -38,8 +38,11 @@ int sink_store_add(SinkStore *s, const char *key, json_t *doc, int64_t now_ms, b
 /* Counts a request answered without recording (injected failure or client deadline). */
 void sink_store_count_rejected(SinkStore *s);
 
+/* Counts a batch request (POST /messages {"messages":[...]}) whose messages were looked at. */
+void sink_store_count_batch(SinkStore *s);
+
 /* {"messages":[{"id","customer_id","order_id","status","message","at","idempotency_key","received_at",
- *  "deliveries"}...], "received", "duplicates", "rejected"} oldest first, filtered by customer_id and
+ *  "deliveries"}...], "received", "duplicates", "rejected", "batches"} oldest first, filtered by customer_id and
  * order_id when not NULL; a new reference, or NULL when out of memory. */
 json_t *sink_store_dump(SinkStore *s, const char *customer_id, const char *order_id);
 

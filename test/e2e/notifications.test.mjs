@@ -15,6 +15,9 @@ import {
 const NOTIFY_ENV = {
         NOTIFY_RETRY_BASE_MS: '200', NOTIFY_RETRY_MAX_MS: '1000', NOTIFY_MAX_ATTEMPTS: '60', NOTIFY_TIMEOUT_MS: '1000',
         NOTIFY_POLL_MS: '20',
+        // The provider takes a list: each sender batch is one POST, with a status per message (the other e2e files,
+        // chaos among them, run the one-message-per-POST webhook).
+        NOTIFY_WEBHOOK_BATCH: 'true',
 };
 
 describe('notifications: webhooks to the sandbox sink, retries and shedding', () => {
@@ -76,7 +79,8 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 const customer = await p.token('cust_notify_full', 'customer');
                 const o = await fullLifecycle(p, { customer, owner, rider, store, lines: [[store.menu[0], 1]] });
                 await expectWebhooks(o.id, LIFECYCLE);
-                const { messages } = await sinkMessages(`?order_id=${o.id}`);
+                const { messages, batches } = await sinkMessages(`?order_id=${o.id}`);
+                assert.ok(batches > 0, `NOTIFY_WEBHOOK_BATCH=true: the sink saw no batch POST (${batches})`);
                 const listed = await p.api('GET', '/customers/me/notifications', { token: customer });
                 for (const m of messages) {
                         assert.equal(m.customer_id, 'cust_notify_full', `webhook customer_id: ${JSON.stringify(m)}`);
@@ -233,7 +237,8 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
 
         step('throughput: a backlog of 2000 pending rows is delivered once each (webhooks/s printed)', async () => {
                 const N = 2000;
-                const before = (await sinkMessages('?customer_id=cust_bench')).messages.length;
+                const sinkBefore = await sinkMessages('?customer_id=cust_bench');
+                const before = sinkBefore.messages.length;
                 const t0 = performance.now();
                 // Queued as the orchestrator queues them: the log row and its outbox row.
                 await p.sql(`WITH n AS (INSERT INTO notification.notifications (msg_id, customer_id, status, message, delivery_status, attempts)
@@ -243,7 +248,10 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                         "SELECT count(*) FROM notification.pushes WHERE customer_id = 'cust_bench' AND delivery_status = 'sent'")) === String(N), 60_000, 20);
                 const secs = (performance.now() - t0) / 1000;
                 console.log(`# notification throughput: ${N} webhooks in ${secs.toFixed(2)} s = ${(N / secs).toFixed(0)} webhooks/s`);
-                const got = (await sinkMessages('?customer_id=cust_bench')).messages;
-                assert.equal(got.length - before, N, 'the sink recorded each notification once');
+                const sinkAfter = await sinkMessages('?customer_id=cust_bench');
+                assert.equal(sinkAfter.messages.length - before, N, 'the sink recorded each notification once');
+                const posts = sinkAfter.batches - sinkBefore.batches;
+                console.log(`# ${N} webhooks in ${posts} batch POSTs`);
+                assert.ok(posts > 0 && posts <= N / 4, `a backlog goes in batches of several messages: ${posts} POSTs for ${N}`);
         });
 });

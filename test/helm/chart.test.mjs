@@ -105,7 +105,7 @@ test('values.schema.json allows exactly the settings each binary reads (its own 
         const schema = JSON.parse(fs.readFileSync(path.join(CHART, 'values.schema.json'), 'utf8')).properties;
         // Set by the templates from other values (ports, URLs, the Secret), or for crash tests only (FOOD_CRASH_AT).
         // MIGRATIONS (check) and DEMO_CATALOG (demo.enabled) come from the chart's migration values.
-        const chartSets = new Set(['GATEWAY_PORT', 'GATEWAY_BIND', 'JWT_SECRET', 'DEV_TOKENS', 'PSP_URL', 'PSP_API_KEY', 'NOTIFY_WEBHOOK_URL',
+        const chartSets = new Set(['GATEWAY_PORT', 'GATEWAY_BIND', 'JWT_SECRET', 'DEV_TOKENS', 'PSP_URL', 'PSP_API_KEY', 'NOTIFY_WEBHOOK_URL', 'NOTIFY_WEBHOOK_BATCH',
                 'NOTIFY_API_KEY', 'SANDBOX_PSP_PORT', 'SANDBOX_PSP_BIND', 'FOOD_CRASH_AT', 'MIGRATIONS', 'DEMO_CATALOG']);
         const components = { gateway: schema.gateway, 'sandbox-psp': schema.sandboxPsp, ...schema.services.properties };
         assert.deepEqual(Object.keys(schema.services.properties).sort(), ['orchestrator', ...WORKERS].sort(),
