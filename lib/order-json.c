@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "textbuf.h"
 #include "utf8.h"
 
 void order_json_time(int64_t ms, char *buf, size_t cap) {
@@ -27,143 +28,112 @@ json_t *order_json_location(const Food__V1__Location *loc) {
                          loc->region ? loc->region : "", "lat", loc->lat, "lon", loc->lon);
 }
 
-/* A growing text; `failed` once memory ran out or a value cannot be JSON (not UTF-8, not finite). */
-typedef struct {
-        char *p;
-        size_t len, cap;
-        bool failed;
-} Text;
-
-static void text_put(Text *t, const char *s, size_t n) {
-        if (t->failed)
-                return;
-        if (t->len + n + 1 > t->cap) {
-                size_t cap = t->cap ? t->cap : 1024;
-                while (t->len + n + 1 > cap)
-                        cap *= 2;
-                char *p = realloc(t->p, cap);
-                if (!p) {
-                        t->failed = true;
-                        return;
-                }
-                t->p = p;
-                t->cap = cap;
-        }
-        memcpy(t->p + t->len, s, n);
-        t->len += n;
-        t->p[t->len] = '\0';
-}
-
-static void text_lit(Text *t, const char *s) {
-        text_put(t, s, strlen(s));
-}
-
 /* A JSON string as jansson writes it: '"', '\\' and control characters escaped, the rest as is. */
-static void text_str(Text *t, const char *s) {
+static void text_str(TextBuf *t, const char *s) {
         static const char hex[] = "0123456789abcdef";
         const char *run = s;
         if (!utf8_valid(s)) {
-                t->failed = true;
+                textbuf_fail(t);
                 return;
         }
-        text_put(t, "\"", 1);
+        textbuf_put(t, "\"", 1);
         for (; *s; s++) {
                 unsigned char c = (unsigned char)*s;
                 if (c >= 0x20 && c != '"' && c != '\\')
                         continue;
-                text_put(t, run, (size_t)(s - run));
+                textbuf_put(t, run, (size_t)(s - run));
                 run = s + 1;
                 switch (c) {
-                case '"': text_put(t, "\\\"", 2); break;
-                case '\\': text_put(t, "\\\\", 2); break;
-                case '\b': text_put(t, "\\b", 2); break;
-                case '\f': text_put(t, "\\f", 2); break;
-                case '\n': text_put(t, "\\n", 2); break;
-                case '\r': text_put(t, "\\r", 2); break;
-                case '\t': text_put(t, "\\t", 2); break;
+                case '"': textbuf_put(t, "\\\"", 2); break;
+                case '\\': textbuf_put(t, "\\\\", 2); break;
+                case '\b': textbuf_put(t, "\\b", 2); break;
+                case '\f': textbuf_put(t, "\\f", 2); break;
+                case '\n': textbuf_put(t, "\\n", 2); break;
+                case '\r': textbuf_put(t, "\\r", 2); break;
+                case '\t': textbuf_put(t, "\\t", 2); break;
                 default: {
                         char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                        text_put(t, u, sizeof(u));
+                        textbuf_put(t, u, sizeof(u));
                 }
                 }
         }
-        text_put(t, run, (size_t)(s - run));
-        text_put(t, "\"", 1);
+        textbuf_put(t, run, (size_t)(s - run));
+        textbuf_put(t, "\"", 1);
 }
 
-static void text_key_str(Text *t, const char *key, const char *v) {
-        text_lit(t, key);
+static void text_key_str(TextBuf *t, const char *key, const char *v) {
+        textbuf_puts(t, key);
         text_str(t, v ? v : "");
 }
 
-static void text_key_int(Text *t, const char *key, int64_t v) {
+static void text_key_int(TextBuf *t, const char *key, int64_t v) {
         char n[24];
-        text_lit(t, key);
-        text_put(t, n, (size_t)snprintf(n, sizeof(n), "%" PRId64, v));
+        textbuf_puts(t, key);
+        textbuf_put(t, n, (size_t)snprintf(n, sizeof(n), "%" PRId64, v));
 }
 
 /* A real as jansson writes it with JSON_REAL_PRECISION(12): 12 significant digits, never integer-looking. */
-static void text_real(Text *t, double v) {
+static void text_real(TextBuf *t, double v) {
         char n[40];
         int k;
         if (!isfinite(v)) {
-                t->failed = true;
+                textbuf_fail(t);
                 return;
         }
         k = snprintf(n, sizeof(n), "%.12g", v);
         if (!strpbrk(n, ".e"))
                 k += snprintf(n + k, sizeof(n) - (size_t)k, ".0");
-        text_put(t, n, (size_t)k);
+        textbuf_put(t, n, (size_t)k);
 }
 
-static void text_location(Text *t, const Food__V1__Location *loc) {
+static void text_location(TextBuf *t, const Food__V1__Location *loc) {
         if (!loc) {
-                text_lit(t, "null");
+                textbuf_puts(t, "null");
                 return;
         }
         text_key_str(t, "{\"text\":", loc->text);
         text_key_str(t, ",\"region\":", loc->region);
-        text_lit(t, ",\"lat\":");
+        textbuf_puts(t, ",\"lat\":");
         text_real(t, loc->lat);
-        text_lit(t, ",\"lon\":");
+        textbuf_puts(t, ",\"lon\":");
         text_real(t, loc->lon);
-        text_lit(t, "}");
+        textbuf_puts(t, "}");
 }
 
 char *order_json_view(const Food__V1__Order *o, size_t *len) {
         char at[40];
-        Text t = {0};
+        TextBuf t = {0};
 
         text_key_str(&t, "{\"id\":", o->id);
         text_key_str(&t, ",\"customer_id\":", o->customer_id);
         text_key_str(&t, ",\"store_id\":", o->store_id);
         text_key_str(&t, ",\"status\":", o->status);
-        text_lit(&t, ",\"items\":[");
+        textbuf_puts(&t, ",\"items\":[");
         for (size_t i = 0; i < o->n_items; i++) {
                 const Food__V1__OrderItem *it = o->items[i];
                 text_key_str(&t, i ? ",{\"menu_item_id\":" : "{\"menu_item_id\":", it->menu_item_id);
                 text_key_str(&t, ",\"name\":", it->name);
                 text_key_int(&t, ",\"quantity\":", (int)it->quantity);
                 text_key_int(&t, ",\"unit_price\":", it->unit_price);
-                text_lit(&t, "}");
+                textbuf_puts(&t, "}");
         }
         text_key_int(&t, "],\"total\":", o->total);
         text_key_int(&t, ",\"discount\":", o->discount);
         text_key_int(&t, ",\"amount_paid\":", o->amount_paid);
         text_key_int(&t, ",\"amount_refunded\":", o->amount_refunded);
-        text_lit(&t, ",\"address\":");
+        textbuf_puts(&t, ",\"address\":");
         text_location(&t, o->address);
         text_key_str(&t, ",\"note\":", o->note);
         if (o->rider_id && *o->rider_id)
                 text_key_str(&t, ",\"rider_id\":", o->rider_id);
         else
-                text_lit(&t, ",\"rider_id\":null");
-        text_lit(&t, ",\"history\":[");
+                textbuf_puts(&t, ",\"rider_id\":null");
+        textbuf_puts(&t, ",\"history\":[");
         for (size_t i = 0; i < o->n_history; i++) {
                 order_json_time(o->history[i]->at_ms, at, sizeof(at));
                 text_key_str(&t, i ? ",{\"status\":" : "{\"status\":", o->history[i]->status);
                 text_key_str(&t, ",\"at\":", at);
-                text_lit(&t, "}");
+                textbuf_puts(&t, "}");
         }
         order_json_time(o->updated_at_ms, at, sizeof(at));
         text_key_str(&t, "],\"updated_at\":", at);
@@ -171,9 +141,9 @@ char *order_json_view(const Food__V1__Order *o, size_t *len) {
                 text_key_str(&t, ",\"coupon_id\":", o->coupon_id);
         if (o->reason && *o->reason)
                 text_key_str(&t, ",\"reason\":", o->reason);
-        text_lit(&t, "}");
+        textbuf_puts(&t, "}");
         if (t.failed) {
-                free(t.p);
+                textbuf_free(&t);
                 return NULL;
         }
         if (len)

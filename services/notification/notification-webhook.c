@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "textbuf.h"
+
 /* Tells the provider when we stop waiting (the sandbox sink then does nothing rather than record a
  * message we will send again); the same header as services/payment/payment-provider.c. */
 #define WEBHOOK_TIMEOUT_HEADER "X-Request-Timeout-Ms"
@@ -22,8 +24,7 @@ struct NotifyWebhook {
         char *auth_header; /* "Authorization: Bearer ..." or NULL */
         long timeout_ms;
         bool batch;
-        char *answer; /* batch mode: the answer's body (capped), NUL-terminated */
-        size_t answer_len, answer_cap;
+        TextBuf answer; /* batch mode: the answer's body, at most WEBHOOK_ANSWER_MAX */
 };
 
 #define WEBHOOK_ANSWER_MAX (1 << 20)
@@ -32,20 +33,10 @@ struct NotifyWebhook {
 static size_t keep(char *data, size_t size, size_t nmemb, void *userdata) {
         NotifyWebhook *w = userdata;
         size_t n = size * nmemb;
-        if (w->answer_len + n + 1 > w->answer_cap) {
-                size_t cap = w->answer_cap ? w->answer_cap : 4096;
-                while (cap < w->answer_len + n + 1)
-                        cap *= 2;
-                char *p = cap <= WEBHOOK_ANSWER_MAX ? realloc(w->answer, cap) : NULL;
-                if (!p)
-                        return 0; /* curl ends the transfer: no usable answer */
-                w->answer = p;
-                w->answer_cap = cap;
-        }
-        memcpy(w->answer + w->answer_len, data, n);
-        w->answer_len += n;
-        w->answer[w->answer_len] = 0;
-        return n;
+        if (w->answer.len + n > WEBHOOK_ANSWER_MAX)
+                return 0; /* curl ends the transfer: no usable answer */
+        textbuf_put(&w->answer, data, n);
+        return w->answer.failed ? 0 : n;
 }
 
 /* Single mode: answers are not read, the status says all. Discard the body. */
@@ -106,7 +97,7 @@ void notify_webhook_free(NotifyWebhook *w) {
         free(w->headers);
         free(w->url);
         free(w->auth_header);
-        free(w->answer);
+        textbuf_free(&w->answer);
         free(w);
 }
 
@@ -228,8 +219,8 @@ out:
 static void batch_outcomes(NotifyWebhook *w, const NotifyRequest *whole, NotifyRequest *reqs, size_t n) {
         json_t *doc = NULL, *results;
 
-        if (whole->http_status >= 200 && whole->http_status <= 299 && w->answer_len > 0)
-                doc = json_loadb(w->answer, w->answer_len, 0, NULL);
+        if (whole->http_status >= 200 && whole->http_status <= 299 && w->answer.len > 0 && !w->answer.failed)
+                doc = json_loadb(w->answer.p, w->answer.len, 0, NULL);
         results = json_object_get(doc, "results");
         for (size_t i = 0; i < n; i++) {
                 NotifyRequest *rq = &reqs[i];
@@ -259,7 +250,7 @@ static int batch_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
         char *body = batch_body(reqs, n);
 
         request_unsent(&whole, "no answer");
-        w->answer_len = 0;
+        textbuf_reset(&w->answer);
         if (!body || !request_prepare(w, 0, body, NULL, &whole) || curl_multi_add_handle(w->multi, w->easy[0]) != CURLM_OK) {
                 free(body);
                 for (size_t i = 0; i < n; i++)

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "textbuf.h"
+
 #define PROVIDER_RESPONSE_MAX (64 * 1024) /* a provider answer is a small JSON object */
 /* Tells the provider when we stop waiting: the sandbox does not execute a request it would answer
  * after that (header name shared with services/sandbox-psp/psp-http.c); others ignore it. */
@@ -25,8 +27,7 @@ struct PaymentProvider {
 /* One reused easy handle (and so one keep-alive connection) per calling thread. */
 typedef struct {
         CURL *easy;
-        char *buf;
-        size_t len, cap;
+        TextBuf answer;
         bool overflow;
 } Conn;
 
@@ -35,7 +36,7 @@ static void conn_free(void *p) {
         if (!c)
                 return;
         curl_easy_cleanup(c->easy);
-        free(c->buf);
+        textbuf_free(&c->answer);
         free(c);
 }
 
@@ -181,24 +182,12 @@ void payment_provider_free(PaymentProvider *p) {
 static size_t conn_write(char *data, size_t size, size_t nmemb, void *userdata) {
         Conn *c = userdata;
         size_t n = size * nmemb;
-        if (c->len + n > PROVIDER_RESPONSE_MAX) {
+        if (c->answer.len + n > PROVIDER_RESPONSE_MAX) {
                 c->overflow = true;
                 return 0; /* aborts the transfer */
         }
-        if (c->len + n + 1 > c->cap) {
-                size_t cap = c->cap ? c->cap : 1024;
-                while (cap < c->len + n + 1)
-                        cap *= 2;
-                char *buf = realloc(c->buf, cap);
-                if (!buf)
-                        return 0;
-                c->buf = buf;
-                c->cap = cap;
-        }
-        memcpy(c->buf + c->len, data, n);
-        c->len += n;
-        c->buf[c->len] = 0;
-        return n;
+        textbuf_put(&c->answer, data, n);
+        return c->answer.failed ? 0 : n;
 }
 
 static Conn *conn_get(PaymentProvider *p) {
@@ -232,7 +221,7 @@ static bool header_safe(const char *v) {
         return true;
 }
 
-/* POSTs `doc` (stolen) to `url`; fills *status and leaves the answer in c->buf/c->len, or fills
+/* POSTs `doc` (stolen) to `url`; fills *status and leaves the answer in c->answer, or fills
  * *out as unreachable and returns 1. Returns 0 on an HTTP answer, 1 without one, -ENOMEM. */
 static int provider_post(PaymentProvider *p, Conn *c, const char *url, json_t *doc, const char *idempotency_key,
                          long *status, PaymentResult *out) {
@@ -253,7 +242,7 @@ static int provider_post(PaymentProvider *p, Conn *c, const char *url, json_t *d
                 r = -ENOMEM;
                 goto out;
         }
-        c->len = 0;
+        textbuf_reset(&c->answer);
         c->overflow = false;
         curl_easy_reset(c->easy); /* options only: the connection cache survives */
         curl_easy_setopt(c->easy, CURLOPT_URL, url);
@@ -295,7 +284,7 @@ int payment_provider_charge(PaymentProvider *p, const char *idempotency_key, int
                                     (json_int_t)amount, "card_token", card_token ? card_token : ""),
                           idempotency_key, &status, out);
         if (r == 0)
-                payment_parse_charge(status, c->buf, c->len, out);
+                payment_parse_charge(status, c->answer.p, c->answer.len, out);
         return r < 0 ? r : 0;
 }
 
@@ -312,6 +301,6 @@ int payment_provider_refund(PaymentProvider *p, const char *idempotency_key, con
                                     "amount", (json_int_t)amount),
                           idempotency_key, &status, out);
         if (r == 0)
-                payment_parse_refund(status, c->buf, c->len, out);
+                payment_parse_refund(status, c->answer.p, c->answer.len, out);
         return r < 0 ? r : 0;
 }
