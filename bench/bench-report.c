@@ -25,6 +25,7 @@ static long cpus_online(void) {
 typedef struct {
         double busy_ms, total_ms, self_ms, platform_ms, procs_ms;
         double sandbox_ms; /* the stand-ins for third parties (sandbox-psp, sandbox-sink), outside the target */
+        size_t n_sandbox;  /* how many of them were watched (0: that figure is not known) */
         const ProcFigure *figs;
         size_t n_figs;
 } CpuFigures;
@@ -38,13 +39,20 @@ static void cpu_figures(const Procs *procs, CpuFigures *c) {
         c->n_figs = procs_figures(procs, &c->figs);
         for (size_t i = 0; i < c->n_figs; i++) {
                 c->procs_ms += c->figs[i].cpu_ms;
-                if (strncmp(c->figs[i].name, "sandbox-", 8) == 0)
+                if (strncmp(c->figs[i].name, "sandbox-", 8) == 0) {
                         c->sandbox_ms += c->figs[i].cpu_ms;
+                        c->n_sandbox++;
+                }
         }
 }
 
 static double per_order(double v, uint64_t orders) {
         return orders ? v / (double)orders : 0.0;
+}
+
+/* Machine busy minus the driver and the sandbox stand-ins (never below 0: the two come from different clocks). */
+static double without_sandbox_ms(const CpuFigures *c) {
+        return c->platform_ms > c->sandbox_ms ? c->platform_ms - c->sandbox_ms : 0.0;
 }
 
 static void text_latency_row(FILE *out, const char *name, const Histogram *h) {
@@ -279,8 +287,11 @@ int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const P
                 per_order(c.platform_ms, res->completed));
         fprintf(out, "  watched processes %.0f ms => %.3f ms/order; other processes %.0f ms\n", c.procs_ms,
                 per_order(c.procs_ms, res->completed), c.platform_ms > c.procs_ms ? c.platform_ms - c.procs_ms : 0.0);
-        fprintf(out, "  without the sandbox stand-ins (%.0f ms): %.0f ms => %.3f ms/order (the target's figure)\n",
-                c.sandbox_ms, c.platform_ms - c.sandbox_ms, per_order(c.platform_ms - c.sandbox_ms, res->completed));
+        if (c.n_sandbox)
+                fprintf(out, "  without the sandbox stand-ins (%.0f ms): %.0f ms => %.3f ms/order (the target's figure)\n",
+                        c.sandbox_ms, without_sandbox_ms(&c), per_order(without_sandbox_ms(&c), res->completed));
+        else
+                fprintf(out, "  without the sandbox stand-ins: not known (no sandbox-psp or sandbox-sink watched)\n");
         fprintf(out, "\n  %-18s %5s %10s %9s %7s %12s %12s\n", "process", "procs", "cpu ms", "ms/order", "cpu %",
                 "rss peak MiB", "rss sum MiB");
         for (size_t i = 0; i < c.n_figs; i++) {
@@ -485,13 +496,14 @@ int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const P
                         }
                 }
                 if (set(root, "cpu",
-                        json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o}", "cpus", (int)cpus_online(),
+                        json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o}", "cpus", (int)cpus_online(),
                                   "machine_busy_ms", c.busy_ms, "machine_total_ms", c.total_ms, "driver_ms", c.self_ms,
                                   "platform_ms", c.platform_ms, "ms_per_order",
                                   per_order(c.platform_ms, res->completed), "processes_ms", c.procs_ms,
                                   "processes_ms_per_order", per_order(c.procs_ms, res->completed), "sandbox_ms",
                                   c.sandbox_ms, "ms_per_order_without_sandbox",
-                                  per_order(c.platform_ms - c.sandbox_ms, res->completed), "processes", list)) < 0)
+                                  c.n_sandbox ? json_real(per_order(without_sandbox_ms(&c), res->completed)) : json_null(),
+                                  "processes", list)) < 0)
                         goto out;
         } else if (set(root, "cpu", json_null()) < 0) {
                 goto out;

@@ -368,6 +368,7 @@ out:
 typedef struct {
         const AuthKeys *keys;
         size_t len;
+        int64_t verified_at; /* now_s when it passed: a clock set back before it verifies again */
         AuthClaims claims;
         char token[AUTH_CACHE_TOKEN_MAX];
 } AuthCacheSlot;
@@ -385,8 +386,10 @@ int auth_verify_cached(const AuthKeys *k, const char *token, size_t token_len, i
         AuthCacheSlot *slot = &auth_cache[auth_token_hash(token, token_len) % AUTH_CACHE_SLOTS];
         int r;
 
-        /* Whatever passed once passes until its exp: nbf and iat lie further behind, exp - now only shrinks. */
-        if (slot->keys == k && slot->len == token_len && memcmp(slot->token, token, token_len) == 0) {
+        /* Whatever passed once passes until its exp while the clock goes forward: nbf and iat lie further behind,
+         * exp - now only shrinks. Compared in constant time: the slot holds another client's valid token. */
+        if (slot->keys == k && slot->len == token_len && now_s >= slot->verified_at &&
+            CRYPTO_memcmp(slot->token, token, token_len) == 0) {
                 if (slot->claims.exp > now_s) {
                         *ret = slot->claims;
                         *why = NULL;
@@ -399,6 +402,7 @@ int auth_verify_cached(const AuthKeys *k, const char *token, size_t token_len, i
         if (r == 0 && token_len <= AUTH_CACHE_TOKEN_MAX) {
                 slot->keys = k;
                 slot->len = token_len;
+                slot->verified_at = now_s;
                 slot->claims = *ret;
                 memcpy(slot->token, token, token_len);
         }

@@ -373,6 +373,18 @@ static void test_cached(void) {
         r = auth_verify_cached(&other, token, strlen(token), now + 1, &again, &why);
         CHECK(r == AUTH_INVALID, "a token cached for one key, checked with another: expected AUTH_INVALID, got %d",
               r);
+
+        /* A clock set back before a cached token's nbf: verified again, and refused. */
+        char payload[256], nbf_token[1024];
+        snprintf(payload, sizeof(payload), "{\"sub\":\"clock\",\"role\":\"customer\",\"nbf\":%lld,\"exp\":%lld}",
+                 (long long)now, (long long)now + 600);
+        make_token("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, EVP_sha256(), secret, NULL, nbf_token,
+                   sizeof(nbf_token));
+        r = auth_verify_cached(&keys, nbf_token, strlen(nbf_token), now, &again, &why);
+        CHECK(r == 0, "a token with nbf now: %d (%s)", r, why ? why : "");
+        r = auth_verify_cached(&keys, nbf_token, strlen(nbf_token), now - 3600, &again, &why);
+        CHECK(r == AUTH_INVALID, "a cached token checked at a clock set back before its nbf: expected AUTH_INVALID, "
+              "got %d", r);
 }
 
 int main(void) {

@@ -83,6 +83,19 @@ static void text_real(TextBuf *t, double v) {
         k = snprintf(n, sizeof(n), "%.12g", v);
         if (!strpbrk(n, ".e"))
                 k += snprintf(n + k, sizeof(n) - (size_t)k, ".0");
+        /* No '+' and no leading zeros in the exponent: 1e-05 -> 1e-5, 1e+20 -> 1e20. */
+        char *e = strchr(n, 'e');
+        if (e) {
+                char *from = e + 1, *to = e + 1;
+                if (*to == '-')
+                        from = ++to;
+                else if (*from == '+')
+                        from++;
+                while (*from == '0' && from[1])
+                        from++;
+                memmove(to, from, strlen(from) + 1);
+                k = (int)strlen(n);
+        }
         textbuf_put(t, n, (size_t)k);
 }
 

@@ -103,6 +103,21 @@ int main(void) {
               text ? text : "(null)");
         free(text);
 
+        /* Reals exactly as jansson prints them with 12 significant digits, exponents included. */
+        const double reals[] = {0.0, -0.5, 1e-05, 1.5e-7, -2e-100, 1e+20, 123456789012345.0, 37.4979, 127.0};
+        for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+                json_t *r = json_real(reals[i]);
+                char *want = json_dumps(r, JSON_ENCODE_ANY | JSON_REAL_PRECISION(12)), needle[64];
+                addr.lat = reals[i];
+                text = order_json_view(&o, NULL);
+                snprintf(needle, sizeof(needle), "\"lat\":%s,", want ? want : "?");
+                CHECK(text && strstr(text, needle), "lat %g: expected %s in %s", reals[i], needle, text ? text : "(null)");
+                free(text);
+                free(want);
+                json_decref(r);
+        }
+        addr.lat = 37.4979;
+
         o.note = "bad \xc3\x28 utf-8";
         CHECK(order_json_view(&o, NULL) == NULL, "a note that is not UTF-8 still gave a view");
         o.note = "";

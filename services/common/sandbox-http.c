@@ -97,7 +97,9 @@ int sandbox_error(struct mg_connection *conn, int status, const char *msg) {
 
 int sandbox_read_json(struct mg_connection *conn, size_t max, json_t **ret) {
         const struct mg_request_info *ri = mg_get_request_info(conn);
-        char *buf = malloc(max + 1);
+        /* As much as the request says it holds (a chunked one: up to max), and one byte to see past it. */
+        size_t cap = ri->content_length >= 0 && ri->content_length <= (long long)max ? (size_t)ri->content_length : max;
+        char *buf = malloc(cap + 1);
         size_t n = 0;
         json_error_t err;
         json_t *doc;
@@ -107,8 +109,8 @@ int sandbox_read_json(struct mg_connection *conn, size_t max, json_t **ret) {
                 return sandbox_error(conn, 500, "out of memory");
         if (ri->content_length > (long long)max)
                 status = sandbox_error(conn, 413, "request body too large");
-        while (status == 0) {
-                int k = mg_read(conn, buf + n, max + 1 - n);
+        while (status == 0 && n <= cap) {
+                int k = mg_read(conn, buf + n, cap + 1 - n);
                 if (k <= 0)
                         break;
                 n += (size_t)k;

@@ -245,6 +245,25 @@ static void batch_outcomes(NotifyWebhook *w, const NotifyRequest *whole, NotifyR
         json_decref(doc);
 }
 
+/* One POST per request, all at once. */
+static int single_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
+        size_t added = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if (!request_prepare(w, i, reqs[i].body, reqs[i].key, &reqs[i]) ||
+                    curl_multi_add_handle(w->multi, w->easy[i]) != CURLM_OK) {
+                        for (size_t j = i; j < n; j++)
+                                request_unsent(&reqs[j], "not sent: out of memory");
+                        r = -ENOMEM;
+                        break;
+                }
+                added++;
+        }
+        transfers_run(w, added);
+        return r;
+}
+
 static int batch_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
         NotifyRequest whole;
         char *body = batch_body(reqs, n);
@@ -259,30 +278,24 @@ static int batch_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
         }
         transfers_run(w, 1);
         free(body);
+        /* A list refused as a whole (one malformed row, a size limit, a provider that takes no lists): each row goes
+         * again on its own, so that only a row the provider refuses fails. Anything else was meant for every row. */
+        if (whole.http_status >= 400 && whole.http_status <= 499 && whole.http_status != 408 &&
+            whole.http_status != 425 && whole.http_status != 429) {
+                for (size_t i = 0; i < n; i++)
+                        request_unsent(&reqs[i], "no answer");
+                return single_send(w, reqs, n);
+        }
         batch_outcomes(w, &whole, reqs, n);
         return 0;
 }
 
 int notify_webhook_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
-        size_t added = 0;
-        int r = 0;
-
         if (n > w->max_parallel)
                 return -EINVAL;
         for (size_t i = 0; i < n; i++)
                 request_unsent(&reqs[i], "no answer");
-        if (w->batch)
-                return n ? batch_send(w, reqs, n) : 0;
-        for (size_t i = 0; i < n; i++) {
-                if (!request_prepare(w, i, reqs[i].body, reqs[i].key, &reqs[i]) ||
-                    curl_multi_add_handle(w->multi, w->easy[i]) != CURLM_OK) {
-                        for (size_t j = i; j < n; j++)
-                                request_unsent(&reqs[j], "not sent: out of memory");
-                        r = -ENOMEM;
-                        break;
-                }
-                added++;
-        }
-        transfers_run(w, added);
-        return r;
+        if (n == 0)
+                return 0;
+        return w->batch ? batch_send(w, reqs, n) : single_send(w, reqs, n);
 }

@@ -37,5 +37,7 @@ void notify_webhook_free(NotifyWebhook *w);
  * outcomes of requests not made say so, with status 0).
  * Batch mode: one POST of {"messages":[{"idempotency_key":<key>,"message":<body>}, ...]}, answered 2xx with
  * {"results":[{"status":<HTTP status of that message>}, ...]} in the same order; each request takes its own
- * status. An answer that is not 2xx (or says nothing usable) is every request's outcome, Retry-After included. */
+ * status. A 4xx for the whole list (other than 408, 425, 429) sends each request again in its own POST, so that
+ * only a request the provider refuses fails; any other answer that is not 2xx is every request's outcome,
+ * Retry-After included; a 2xx without a status for each message leaves every request unanswered (retried). */
 int notify_webhook_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n);

@@ -52,6 +52,10 @@ static int sink_post_batch(struct mg_connection *conn, SinkStore *st, json_t *li
         json_t *results, *item;
         int r;
 
+        SinkConfig cfg;
+        sink_store_get_config(st, &cfg);
+        if (cfg.refuse_lists)
+                return sandbox_error(conn, 400, "this provider takes one message per POST (refuse_lists)");
         if (n == 0 || n > SINK_BATCH_MAX)
                 return sandbox_error(conn, 400, "messages must hold 1 to 256 messages");
         r = sink_behave(conn, st);
@@ -68,6 +72,9 @@ static int sink_post_batch(struct mg_connection *conn, SinkStore *st, json_t *li
 
                 if (sink_message_check(msg, &why) < 0) {
                         status = 400;
+                } else if (json_dumpb(msg, NULL, 0, JSON_COMPACT) > SINK_BODY_MAX) {
+                        status = 413;
+                        why = "message too large";
                 } else {
                         if (!key || !*key)
                                 key = json_string_value(json_object_get(msg, "id"));
@@ -95,11 +102,16 @@ static int sink_post_message(struct mg_connection *conn, SinkStore *st) {
         size_t seq = 0;
         int r;
 
-        r = sandbox_read_json(conn, SINK_BODY_MAX, &doc);
+        r = sandbox_read_json(conn, SINK_BATCH_BODY_MAX, &doc);
         if (r != 0)
                 return r;
         if (json_is_array(json_object_get(doc, "messages"))) {
                 r = sink_post_batch(conn, st, json_object_get(doc, "messages"));
+                goto out;
+        }
+        if (mg_get_request_info(conn)->content_length > SINK_BODY_MAX ||
+            json_dumpb(doc, NULL, 0, JSON_COMPACT) > SINK_BODY_MAX) { /* one message: as before batches */
+                r = sandbox_error(conn, 413, "request body too large");
                 goto out;
         }
         if (sink_message_check(doc, &why) < 0) {
@@ -144,7 +156,8 @@ static int sink_get_messages(struct mg_connection *conn, SinkStore *st) {
 }
 
 static json_t *sink_config_json(const SinkConfig *c) {
-        return json_pack("{s:I, s:f}", "latency_ms", (json_int_t)c->latency_ms, "failure_rate", c->failure_rate);
+        return json_pack("{s:I, s:f, s:b}", "latency_ms", (json_int_t)c->latency_ms, "failure_rate", c->failure_rate,
+                         "refuse_lists", c->refuse_lists);
 }
 
 /* PUT /config: a partial update; absent fields keep their value. */
@@ -160,11 +173,19 @@ static int sink_put_config(struct mg_connection *conn, SinkStore *st) {
         r = sandbox_behaviour_update(conn, doc, &c.latency_ms, &c.failure_rate);
         if (r != 0)
                 goto out;
+        json_t *refuse = json_object_get(doc, "refuse_lists");
+        if (refuse && !json_is_boolean(refuse)) {
+                r = sandbox_error(conn, 400, "refuse_lists must be true or false");
+                goto out;
+        }
+        if (refuse)
+                c.refuse_lists = json_is_true(refuse);
         if (sink_store_set_config(st, &c) < 0) {
                 r = sandbox_error(conn, 400, "latency_ms must be within 0..60000 and failure_rate within 0..1");
                 goto out;
         }
-        log_info("config: latency_ms=%lld failure_rate=%.3f", (long long)c.latency_ms, c.failure_rate);
+        log_info("config: latency_ms=%lld failure_rate=%.3f refuse_lists=%s", (long long)c.latency_ms, c.failure_rate,
+                 c.refuse_lists ? "true" : "false");
         r = sandbox_reply(conn, 200, sink_config_json(&c));
 out:
         json_decref(doc);

@@ -3,8 +3,9 @@
 #include "sandbox-http.h"
 #include "sink-store.h"
 
-#define SINK_BODY_MAX (1024 * 1024) /* request bodies above this get 413 (a batch holds up to 256 messages) */
-#define SINK_BATCH_MAX 256           /* messages in one batch POST */
+#define SINK_BODY_MAX (16 * 1024)          /* request bodies above this get 413, and batched messages above it */
+#define SINK_BATCH_BODY_MAX (1024 * 1024)  /* a batch POST's body */
+#define SINK_BATCH_MAX 256                 /* messages in one batch POST */
 
 typedef struct SinkServer SinkServer;
 

@@ -19,6 +19,7 @@ typedef struct SinkStore SinkStore;
 typedef struct {
         int64_t latency_ms;  /* added before answering POST /messages, 0..SINK_LATENCY_MAX_MS */
         double failure_rate; /* share of POST /messages answered 503 without recording, 0..1 */
+        bool refuse_lists;   /* a batch POST answered 400, as by a provider that takes one message per POST */
 } SinkConfig;
 
 /* Pure: checks a webhook body: an object with non-empty strings "id", "customer_id", "status",

@@ -145,6 +145,24 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 assert.ok(duplicates > dupBefore, 'the webhooks in flight at the kill were sent again (and recorded once)');
         });
 
+        step('a provider that takes no lists (400 to a batch): each row goes again on its own, once, and is sent', async () => {
+                const customer = await p.token('cust_notify_nolists', 'customer');
+                expectStatus(await p.sink('/config', { method: 'PUT', body: { refuse_lists: true } }), 200, 'sink PUT /config');
+                const batchesBefore = (await sinkMessages('?order_id=none')).batches;
+                try {
+                        const o = await fullLifecycle(p, { customer, owner, rider, store, lines: [[store.menu[0], 1]] });
+                        await expectWebhooks(o.id, LIFECYCLE);
+                        await p.waitFor(async () => {
+                                const c = await deliveryCounts(`order_id = '${o.id}'`);
+                                return Object.keys(c).length === 1 && c.sent >= LIFECYCLE.length;
+                        }, WAIT_MS);
+                        assert.equal((await sinkMessages('?order_id=none')).batches, batchesBefore,
+                                'no batch was recorded while the sink refused lists');
+                } finally {
+                        expectStatus(await p.sink('/config', { method: 'PUT', body: { refuse_lists: false } }), 200, 'sink PUT /config');
+                }
+        });
+
         step('the provider fails for a while: attempts are retried with backoff, then delivered once', async () => {
                 const customer = await p.token('cust_notify_retry', 'customer');
                 const retriedBefore = await metric('food_notifications_retried_total');
