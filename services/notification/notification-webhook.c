@@ -281,11 +281,8 @@ static int batch_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
         /* A list refused as a whole (one malformed row, a size limit, a provider that takes no lists): each row goes
          * again on its own, so that only a row the provider refuses fails. Anything else was meant for every row. */
         if (whole.http_status >= 400 && whole.http_status <= 499 && whole.http_status != 408 &&
-            whole.http_status != 425 && whole.http_status != 429) {
-                for (size_t i = 0; i < n; i++)
-                        request_unsent(&reqs[i], "no answer");
-                return single_send(w, reqs, n);
-        }
+            whole.http_status != 425 && whole.http_status != 429)
+                return single_send(w, reqs, n); /* reqs still say "no answer": nothing was written to them */
         batch_outcomes(w, &whole, reqs, n);
         return 0;
 }

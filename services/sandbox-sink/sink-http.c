@@ -45,6 +45,25 @@ static int sink_record(SinkStore *st, const char *key, json_t *msg, size_t *seq,
         return r == 0 ? (*duplicate ? 200 : 201) : r == SINK_FULL ? 507 : 500;
 }
 
+/* Whether `msg` may be recorded, and under which key (`key` as given, else the message's "id"): 0 with *ret_key
+ * set, or 400/413 with *why. `size_checked`: its size is already known to be within SINK_BODY_MAX. */
+static int sink_message_admit(json_t *msg, bool size_checked, const char *key, const char **ret_key, const char **why) {
+        if (sink_message_check(msg, why) < 0)
+                return 400;
+        if (!size_checked && json_dumpb(msg, NULL, 0, JSON_COMPACT) > SINK_BODY_MAX) {
+                *why = "message too large";
+                return 413;
+        }
+        if (!key || !*key)
+                key = json_string_value(json_object_get(msg, "id"));
+        if (strlen(key) > SINK_KEY_MAX) {
+                *why = "idempotency key longer than 200 bytes";
+                return 400;
+        }
+        *ret_key = key;
+        return 0;
+}
+
 /* POST /messages {"messages":[{"idempotency_key","message"}, ...]}: a batch, behaving (latency, failures) as one
  * request; each message is checked and recorded on its own and gets its own status in "results", in order. */
 static int sink_post_batch(struct mg_connection *conn, SinkStore *st, json_t *list) {
@@ -65,28 +84,15 @@ static int sink_post_batch(struct mg_connection *conn, SinkStore *st, json_t *li
         results = json_array();
         json_array_foreach(list, i, item) {
                 json_t *msg = json_object_get(item, "message");
-                const char *key = json_string_value(json_object_get(item, "idempotency_key")), *why = NULL;
+                const char *key = json_string_value(json_object_get(item, "idempotency_key")), *why = "not recorded";
                 bool duplicate = false;
                 size_t seq = 0;
                 int status;
 
-                if (sink_message_check(msg, &why) < 0) {
-                        status = 400;
-                } else if (json_dumpb(msg, NULL, 0, JSON_COMPACT) > SINK_BODY_MAX) {
-                        status = 413;
-                        why = "message too large";
-                } else {
-                        if (!key || !*key)
-                                key = json_string_value(json_object_get(msg, "id"));
-                        if (strlen(key) > SINK_KEY_MAX) {
-                                status = 400;
-                                why = "idempotency key longer than 200 bytes";
-                        } else {
-                                status = sink_record(st, key, msg, &seq, &duplicate);
-                        }
-                }
-                json_array_append_new(results, status >= 400 ? json_pack("{s:i, s:s}", "status", status, "detail",
-                                                                         why ? why : "not recorded")
+                status = sink_message_admit(msg, false, key, &key, &why);
+                if (status == 0)
+                        status = sink_record(st, key, msg, &seq, &duplicate);
+                json_array_append_new(results, status >= 400 ? json_pack("{s:i, s:s}", "status", status, "detail", why)
                                                              : json_pack("{s:i, s:I, s:b}", "status", status, "seq",
                                                                          (json_int_t)seq, "duplicate", duplicate));
         }
@@ -109,20 +115,15 @@ static int sink_post_message(struct mg_connection *conn, SinkStore *st) {
                 r = sink_post_batch(conn, st, json_object_get(doc, "messages"));
                 goto out;
         }
-        if (mg_get_request_info(conn)->content_length > SINK_BODY_MAX ||
-            json_dumpb(doc, NULL, 0, JSON_COMPACT) > SINK_BODY_MAX) { /* one message: as before batches */
+        /* One message: at most SINK_BODY_MAX, as before batches (a chunked body is measured once parsed). */
+        long long declared = mg_get_request_info(conn)->content_length;
+        if (declared > SINK_BODY_MAX) {
                 r = sandbox_error(conn, 413, "request body too large");
                 goto out;
         }
-        if (sink_message_check(doc, &why) < 0) {
-                r = sandbox_error(conn, 400, why);
-                goto out;
-        }
-        key = mg_get_header(conn, "Idempotency-Key");
-        if (!key || !*key)
-                key = json_string_value(json_object_get(doc, "id"));
-        if (strlen(key) > SINK_KEY_MAX) {
-                r = sandbox_error(conn, 400, "idempotency key longer than 200 bytes");
+        r = sink_message_admit(doc, declared >= 0, mg_get_header(conn, "Idempotency-Key"), &key, &why);
+        if (r != 0) {
+                r = sandbox_error(conn, r, why);
                 goto out;
         }
         r = sink_behave(conn, st);
