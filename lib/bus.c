@@ -36,8 +36,16 @@ struct Bus {
  * Bus: nats.c may deliver the disconnected callback after the Bus is freed. */
 static atomic_bool bus_closing;
 
+/* A pull consumer spoken to directly (not nats.c's pull subscription, whose Fetch writes past its array when an
+ * earlier, expired request's messages are waiting, nats.c #749): pull requests go to the consumer's NEXT subject
+ * with this consumer's own inbox as the reply, and every message and status of every request lands there. */
 struct BusConsumer {
+        natsConnection *nc;
         natsSubscription *sub;
+        char next_subject[TOPO_SUBJECT_MAX * 2 + 32]; /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable> */
+        char inbox[TOPO_SUBJECT_MAX + 32];          /* <inbox prefix>.<NUID>; request n answers on <inbox>.<n> */
+        char reply[TOPO_SUBJECT_MAX + 56];          /* the latest request's */
+        uint64_t seq;
         char durable[64];
 };
 
@@ -475,8 +483,9 @@ int bus_await_topology(Bus *b, const char *durable, const volatile bool *stop) {
 
 int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
         const TopoConsumer *d = topo_consumer(durable);
-        jsSubOptions so;
+        jsConsumerInfo *ci = NULL;
         jsErrCode jerr = 0;
+        natsInbox *name = NULL;
         BusConsumer *c;
         natsStatus s;
 
@@ -485,14 +494,28 @@ int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
+        c->nc = b->nc;
         snprintf(c->durable, sizeof(c->durable), "%s", durable);
-        jsSubOptions_Init(&so);
-        so.Stream = d->stream;
-        so.Consumer = d->durable; /* bind: never create or alter it from here */
-        s = js_PullSubscribe(&c->sub, b->js, d->filter, d->durable, NULL, &so, &jerr);
+        snprintf(c->next_subject, sizeof(c->next_subject), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", d->stream, d->durable);
+        /* Bind: the consumer must exist; it is never created or altered from here. */
+        s = js_GetConsumerInfo(&ci, b->js, d->stream, d->durable, NULL, &jerr);
+        jsConsumerInfo_Destroy(ci);
+        if (s == NATS_OK)
+                s = natsInbox_Create(&name);
+        if (s == NATS_OK) {
+                const char *nuid = strchr((const char *)name, '.'); /* "_INBOX.<nuid>": under our own prefix */
+                snprintf(c->inbox, sizeof(c->inbox), "%s.%s", b->inbox_prefix, nuid ? nuid + 1 : (const char *)name);
+                natsInbox_Destroy(name);
+                char filter[sizeof(c->inbox) + 2];
+                snprintf(filter, sizeof(filter), "%s.*", c->inbox);
+                s = natsConnection_SubscribeSync(&c->sub, b->nc, filter);
+        }
+        if (s == NATS_OK)
+                s = natsSubscription_SetPendingLimits(c->sub, 65536, 256 * 1024 * 1024);
         if (s != NATS_OK) {
-                free(c);
-                return log_error_errno(bus_errno(s), "nats: pull subscribe %s: %s", durable, nats_GetLastError(NULL));
+                int r = log_error_errno(bus_errno(s), "nats: pull consumer %s: %s", durable, nats_GetLastError(NULL));
+                bus_consumer_close(c);
+                return r;
         }
         *ret = c;
         return 0;
@@ -501,39 +524,122 @@ int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
 void bus_consumer_close(BusConsumer *c) {
         if (!c)
                 return;
-        natsSubscription_Unsubscribe(c->sub);
-        natsSubscription_Destroy(c->sub);
+        if (c->sub) {
+                natsSubscription_Unsubscribe(c->sub);
+                natsSubscription_Destroy(c->sub);
+        }
         free(c);
 }
 
-int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bool last) {
-        jsErrCode jerr = 0;
-        natsStatus s;
+int bus_consumer_pull(BusConsumer *c, int batch, int64_t expires_ms, bool no_wait) {
+        char req[128];
+        int n = snprintf(req, sizeof(req), "{\"batch\":%d", batch);
+        if (expires_ms > 0)
+                n += snprintf(req + n, sizeof(req) - (size_t)n, ",\"expires\":%" PRId64, expires_ms * (int64_t)1000000);
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "%s}", no_wait ? ",\"no_wait\":true" : "");
+        snprintf(c->reply, sizeof(c->reply), "%s.%" PRIu64, c->inbox, ++c->seq);
+        return bus_errno(natsConnection_PublishRequest(c->nc, c->next_subject, c->reply, req, n));
+}
 
+/* A pull request's status (no payload, a Status header): 100 idle heartbeat, 404 nothing there (no_wait),
+ * 408 request expired or ended, 409 request refused or ended otherwise. Anything else is a message.
+ * Returns the status code, 0 for a message. */
+static int bus_pull_status(natsMsg *m) {
+        const char *v = NULL;
+        if (natsMsg_GetDataLength(m) > 0 || natsMsgHeader_Get(m, "Status", &v) != NATS_OK || !v)
+                return 0;
+        int code = atoi(v);
+        return code > 0 ? code : 0;
+}
+
+/* Takes what is already in the inbox, up to `max` in all, without waiting. */
+static int bus_take_pending(BusConsumer *c, natsMsg **msgs, int count, int max) {
+        while (count < max) {
+                int pending = 0, bytes = 0;
+                natsMsg *m = NULL;
+                if (natsSubscription_GetPending(c->sub, &pending, &bytes) != NATS_OK || pending == 0 ||
+                    natsSubscription_NextMsg(&m, c->sub, 0) != NATS_OK)
+                        break;
+                bus_msg_inline(m);
+                if (bus_pull_status(m) == 0)
+                        msgs[count++] = m;
+                else
+                        natsMsg_Destroy(m); /* a request's end: the one waiting below has its own */
+        }
+        return count;
+}
+
+int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bool last) {
+        natsMsg **msgs;
+        natsStatus s = NATS_OK;
+        bool waiting = false;
+        int count;
+
+        memset(list, 0, sizeof(*list));
         if (max > BUS_FETCH_MAX)
                 max = BUS_FETCH_MAX;
-        memset(list, 0, sizeof(*list));
-        if (last) {
-                /* What a pull request that expired still brought in, and what is there right now; no
-                 * request stays open at the server afterwards. */
-                jsFetchRequest req;
-                jsFetchRequest_Init(&req);
-                req.Batch = max;
-                req.NoWait = true;
-                req.Expires = timeout_ms * 1000000LL;
-                s = natsSubscription_FetchRequest(list, c->sub, &req);
-        } else
-                s = natsSubscription_Fetch(list, c->sub, max, timeout_ms, &jerr);
-        if (s == NATS_OK && list->Count > 0) {
-                for (int i = 0; i < list->Count; i++)
-                        bus_msg_inline(list->Msgs[i]);
+        if (max < 1)
+                max = 1;
+        msgs = calloc((size_t)max, sizeof(*msgs));
+        if (!msgs)
+                return -ENOMEM;
+        /* What earlier requests still brought in (after a pause, or a request that outlived its fetch) comes
+         * first, without asking for more: never more than `max` taken, the rest waits for the next call. */
+        count = bus_take_pending(c, msgs, 0, max);
+        if (count == 0) {
+                /* One request that the server answers with what is there (up to `max`) and ends, or, when
+                 * nothing is, ends after the first messages to arrive, or expires: a little before we stop
+                 * waiting (as nats.c does), so its end arrives here rather than messages after we left.
+                 * `last`: no expiry, answered at once. */
+                int64_t deadline = nats_Now() + timeout_ms;
+                int r = bus_consumer_pull(c, max, last ? 0 : timeout_ms >= 20 ? timeout_ms - 10 : timeout_ms, true);
+                if (r < 0) {
+                        free(msgs);
+                        return r;
+                }
+                while (count < max) {
+                        natsMsg *m = NULL;
+                        const char *why = NULL;
+                        int64_t left = deadline - nats_Now();
+                        s = left > 0 ? natsSubscription_NextMsg(&m, c->sub, left) : NATS_TIMEOUT;
+                        if (s != NATS_OK)
+                                break;
+                        bus_msg_inline(m);
+                        int status = bus_pull_status(m);
+                        if (status == 0) {
+                                msgs[count++] = m;
+                                if (waiting) { /* a plain request stays open: take what came, go */
+                                        count = bus_take_pending(c, msgs, count, max);
+                                        break;
+                                }
+                                continue;
+                        }
+                        bool ours = strcmp(natsMsg_GetSubject(m), c->reply) == 0;
+                        bool ahead = status == 408 && natsMsgHeader_Get(m, "Description", &why) == NATS_OK && why &&
+                                     strcmp(why, "Requests Pending") == 0;
+                        natsMsg_Destroy(m);
+                        if (!ours || status == 100)
+                                continue; /* a heartbeat, or an earlier request's end */
+                        if (ahead && count == 0 && !last && !waiting && left > 20) {
+                                /* Other requests are owed what is there: wait for more with a plain request. */
+                                if ((r = bus_consumer_pull(c, max, left - 10, false)) < 0) {
+                                        s = NATS_ERR;
+                                        break;
+                                }
+                                waiting = true;
+                                continue;
+                        }
+                        break; /* this request ended: what came is returned */
+                }
+        }
+        if (count > 0) {
+                list->Msgs = msgs;
+                list->Count = count;
                 return 0;
         }
-        if (s == NATS_OK || s == NATS_TIMEOUT) {
-                natsMsgList_Destroy(list);
+        free(msgs);
+        if (s == NATS_OK || s == NATS_TIMEOUT)
                 return -ETIMEDOUT;
-        }
-        natsMsgList_Destroy(list);
         return bus_errno(s);
 }
 
@@ -544,8 +650,16 @@ const char *bus_header(natsMsg *msg, const char *key) {
         return v;
 }
 
-void bus_ack(natsMsg *msg) {
-        natsMsg_Ack(msg, NULL);
+/* Acknowledgements are plain publishes to the message's ack subject (what natsMsg_Ack sends without
+ * JetStream options: nothing waits for the server). */
+static void bus_ack_send(BusConsumer *c, natsMsg *msg, const char *body) {
+        const char *reply = natsMsg_GetReply(msg);
+        if (reply && *reply)
+                (void)natsConnection_PublishString(c->nc, reply, body);
+}
+
+void bus_ack(BusConsumer *c, natsMsg *msg) {
+        bus_ack_send(c, msg, "+ACK");
 }
 
 int64_t bus_nak_delay_ms(uint64_t delivered) {
@@ -557,22 +671,25 @@ int64_t bus_nak_delay_ms(uint64_t delivered) {
         return d < BUS_NAK_MAX_MS ? d : BUS_NAK_MAX_MS;
 }
 
-void bus_nak(natsMsg *msg) {
+void bus_nak(BusConsumer *c, natsMsg *msg) {
         jsMsgMetaData *meta = NULL;
         uint64_t delivered = 1;
+        char body[64];
         if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
                 delivered = meta->NumDelivered;
                 jsMsgMetaData_Destroy(meta);
         }
-        natsMsg_NakWithDelay(msg, bus_nak_delay_ms(delivered), NULL); /* plain Nak redelivers at once */
+        /* A plain -NAK redelivers at once. */
+        snprintf(body, sizeof(body), "-NAK {\"delay\":%" PRId64 "}", bus_nak_delay_ms(delivered) * (int64_t)1000000);
+        bus_ack_send(c, msg, body);
 }
 
-void bus_nak_now(natsMsg *msg) {
-        natsMsg_Nak(msg, NULL);
+void bus_nak_now(BusConsumer *c, natsMsg *msg) {
+        bus_ack_send(c, msg, "-NAK");
 }
 
-void bus_term(natsMsg *msg) {
-        natsMsg_Term(msg, NULL);
+void bus_term(BusConsumer *c, natsMsg *msg) {
+        bus_ack_send(c, msg, "+TERM");
 }
 
 static void bus_on_pub_error(jsCtx *js, jsPubAckErr *pae, void *closure) {

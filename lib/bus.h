@@ -17,7 +17,7 @@
 #define BUS_HDR_DLQ_SUBJECT "Food-Dlq-Subject" /* dead letters: the subject the message came on */
 #define BUS_HDR_DLQ_REASON "Food-Dlq-Reason"   /* dead letters: why it was refused */
 #define BUS_HDR_ANSWER_TO "Food-Answer-To"     /* command batches: where the worker answers */
-#define BUS_FETCH_MAX 64 /* kept small: nats.c 3.4.1 Fetch overflows with larger batches (#749) */
+#define BUS_FETCH_MAX 64 /* messages one fetch takes at most (lib/worker.c sizes its command arrays by it) */
 
 typedef struct Bus Bus;
 typedef struct BusConsumer BusConsumer;
@@ -47,9 +47,9 @@ int bus_setup_topology(Bus *b, const TopoStreamLimits *limits); /* limits[i]: to
  * -ECANCELED once *stop is set. */
 int bus_await_topology(Bus *b, const char *durable, const volatile bool *stop);
 
-/* Binds a pull subscription to the existing durable `durable`. */
+/* Binds to the existing durable pull consumer `durable` (its own inbox receives every pull request's messages). */
 int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret);
-/* Unsubscribes (before drain: drain stalls on open pull subscriptions). */
+/* Unsubscribes its inbox. */
 void bus_consumer_close(BusConsumer *c);
 /* Fetches up to `max` (<= BUS_FETCH_MAX) messages into `list` (caller frees
  * with natsMsgList_Destroy). 0 with list->Count >= 1, -ETIMEDOUT when none
@@ -57,17 +57,21 @@ void bus_consumer_close(BusConsumer *c);
  * `last` (before closing): only what already arrived or is there now, leaving
  * no pull request open that would bring messages nobody takes until AckWait. */
 int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bool last);
+/* Sends one pull request for `batch` messages, expiring at the server after `expires_ms` (0: never).
+ * `no_wait`: the server answers with what is there and ends it; with nothing there, at once (no expiry)
+ * or after the first messages to arrive. Its messages are taken by later bus_fetch calls. */
+int bus_consumer_pull(BusConsumer *c, int batch, int64_t expires_ms, bool no_wait);
 
 /* Header value of `msg` or NULL. */
 const char *bus_header(natsMsg *msg, const char *key);
 
-/* Explicit acks, fire-and-forget (JetStream options NULL so nothing waits). */
-void bus_ack(natsMsg *msg);
+/* Explicit acks of a message `c` fetched, fire-and-forget (nothing waits for the server). */
+void bus_ack(BusConsumer *c, natsMsg *msg);
 /* Hands `msg` back for redelivery after bus_nak_delay_ms of its delivery count. */
-void bus_nak(natsMsg *msg);
+void bus_nak(BusConsumer *c, natsMsg *msg);
 /* Hands `msg` back for redelivery at once (it is healthy, only not handled now). */
-void bus_nak_now(natsMsg *msg);
-void bus_term(natsMsg *msg);
+void bus_nak_now(BusConsumer *c, natsMsg *msg);
+void bus_term(BusConsumer *c, natsMsg *msg);
 
 /* Wait before the next delivery of a message handed back after its `delivered`-th
  * delivery: 1 s, doubling up to 30 s. A failing batch (PostgreSQL restarting,

@@ -381,13 +381,13 @@ static void worker_fetch(Loop *l, natsMsgList *list) {
         for (int i = 0; i < n; i++) {
                 Msg *m = &msgs[i];
                 if (m->later)
-                        bus_nak_now(m->msg);
+                        bus_nak_now(l->consumer, m->msg);
                 else if (m->dead && r == 0)
-                        bus_term(m->msg);
+                        bus_term(l->consumer, m->msg);
                 else if (!m->dead && !failed && !m->retry && r == 0)
-                        bus_ack(m->msg);
+                        bus_ack(l->consumer, m->msg);
                 else
-                        bus_nak(m->msg);
+                        bus_nak(l->consumer, m->msg);
                 codec_free(m->batch ? &m->batch->base : NULL);
         }
         for (int i = 0; i < n_items; i++)

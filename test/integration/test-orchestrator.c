@@ -172,7 +172,7 @@ static ProtobufCMessage *next_command(BusConsumer *c, const ProtobufCMessageDesc
                         }
                 }
                 codec_free(b);
-                bus_ack(msg);
+                bus_ack(c, msg);
                 natsMsgList_Destroy(&list);
                 if (found)
                         return found;
@@ -579,11 +579,11 @@ static void test_nak_backs_off(void) {
                         gaps[delivery++] = last ? now - last : 0;
                         last = now;
                         if (delivery < 3)
-                                bus_nak(msg);
+                                bus_nak(stores, msg);
                         else
-                                bus_ack(msg);
+                                bus_ack(stores, msg);
                 } else
-                        bus_ack(msg); /* another test's leftover command */
+                        bus_ack(stores, msg); /* another test's leftover command */
                 natsMsgList_Destroy(&list);
         }
         /* As asked: 1 s, then 2 s (no consumer BackOff list stretching them: with one, nats-server 2.9

@@ -1,0 +1,225 @@
+/* Integration test of the wrapper's pull consumer against a real nats-server (with-servers.mjs): what an
+ * earlier pull request still brings in after its fetch gave up (a paused or slow worker) is handed out
+ * without ever returning more than asked for, every message exactly once, and the acks it sends
+ * (+ACK, -NAK, +TERM) are the ones JetStream keeps. nats.c 3.4.1's own Fetch wrote past its array in
+ * the first case (#749); run under ASan (build-test), an overflow fails this test.
+ * usage: NATS_URL=... test-bus-fetch */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "log.h"
+#include "test-check.h"
+
+#define SUBJECT TOPO_PREFIX ".cmd.store"
+#define TOTAL 100
+
+static Bus *bus;
+static BusConsumer *c;
+
+static void publish(int i) {
+        char body[16];
+        int n = snprintf(body, sizeof(body), "m%03d", i);
+        CHECK(bus_publish_core(bus, SUBJECT, "test", body, (size_t)n) == 0, "publish %d", i);
+}
+
+static int body_index(natsMsg *m) {
+        const char *d = natsMsg_GetData(m);
+        if (natsMsg_GetDataLength(m) != 4 || d[0] != 'm')
+                return -1;
+        return atoi(d + 1);
+}
+
+static uint64_t delivered(natsMsg *m) {
+        jsMsgMetaData *meta = NULL;
+        uint64_t n = 0;
+        if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+                n = meta->NumDelivered;
+                jsMsgMetaData_Destroy(meta);
+        }
+        return n;
+}
+
+/* A request for 60 left open while 100 messages arrive: its 60 wait in the inbox; fetches of at most 64
+ * take those 60 first (no new request), then the other 40; none twice, none more than asked. */
+static void test_late_messages_of_an_earlier_request(void) {
+        int seen[TOTAL] = {0}, got = 0, first = -1;
+        CHECK(bus_consumer_pull(c, 60, 5000, false) == 0, "pull request");
+        for (int i = 0; i < TOTAL; i++)
+                publish(i);
+        usleep(500000); /* the 60 are delivered to the inbox meanwhile */
+        for (int round = 0; round < 20 && got < TOTAL; round++) {
+                natsMsgList list;
+                int r = bus_fetch(c, &list, 64, 1000, false);
+                if (r == -ETIMEDOUT)
+                        continue;
+                CHECK(r == 0, "fetch: %d", r);
+                if (r < 0)
+                        break;
+                CHECK(list.Count >= 1 && list.Count <= 64, "fetch of at most 64 returned %d", list.Count);
+                if (first < 0)
+                        first = list.Count;
+                for (int i = 0; i < list.Count; i++) {
+                        int k = body_index(list.Msgs[i]);
+                        CHECK(k >= 0 && k < TOTAL, "unexpected body");
+                        if (k >= 0 && k < TOTAL) {
+                                CHECK(seen[k] == 0, "m%03d handed out twice", k);
+                                seen[k]++;
+                        }
+                        got++;
+                        bus_ack(c, list.Msgs[i]);
+                }
+                natsMsgList_Destroy(&list);
+        }
+        CHECK(first == 60, "the first fetch takes what the earlier request brought: %d, expected 60", first);
+        CHECK(got == TOTAL, "%d of %d messages fetched", got, TOTAL);
+}
+
+/* -NAK comes back at once, counted as a second delivery; +TERM and +ACK never come back (AckWait 10 s). */
+static void test_acks_are_kept(void) {
+        natsMsgList list;
+        publish(500);
+        publish(501);
+        CHECK(bus_fetch(c, &list, 2, 2000, false) == 0 && list.Count == 2, "fetch of two");
+        if (list.Count != 2)
+                return;
+        bus_nak_now(c, list.Msgs[0]);
+        bus_term(c, list.Msgs[1]);
+        int want = body_index(list.Msgs[0]);
+        natsMsgList_Destroy(&list);
+        CHECK(bus_fetch(c, &list, 4, 2000, false) == 0 && list.Count == 1, "the NAKed message again");
+        if (list.Count == 1) {
+                CHECK(body_index(list.Msgs[0]) == want, "redelivered m%03d, expected m%03d", body_index(list.Msgs[0]),
+                      want);
+                CHECK(delivered(list.Msgs[0]) == 2, "delivery count %llu, expected 2",
+                      (unsigned long long)delivered(list.Msgs[0]));
+                bus_ack(c, list.Msgs[0]);
+                natsMsgList_Destroy(&list);
+        }
+        /* Past AckWait: whatever was not acknowledged would be delivered again now. */
+        int r = bus_fetch(c, &list, 64, 11500, false);
+        CHECK(r == -ETIMEDOUT, "nothing comes back after AckWait: %d (%d messages)", r, r == 0 ? list.Count : 0);
+        if (r == 0)
+                natsMsgList_Destroy(&list);
+}
+
+static void *publish_later(void *arg) {
+        (void)arg;
+        usleep(300000);
+        publish(700);
+        return NULL;
+}
+
+/* A fetch returns when messages come, not when its request expires: what is there at once, and, when
+ * nothing is, the first to arrive. */
+static void test_returns_when_messages_come(void) {
+        natsMsgList list;
+        pthread_t t;
+        for (int i = 600; i < 605; i++)
+                publish(i);
+        usleep(200000);
+        int64_t t0 = nats_Now();
+        CHECK(bus_fetch(c, &list, 64, 5000, false) == 0 && list.Count == 5, "the five there");
+        CHECK(nats_Now() - t0 < 4000, "a fetch of what was there took %lld ms", (long long)(nats_Now() - t0));
+        for (int i = 0; i < list.Count; i++)
+                bus_ack(c, list.Msgs[i]);
+        natsMsgList_Destroy(&list);
+        pthread_create(&t, NULL, publish_later, NULL);
+        t0 = nats_Now();
+        int r = bus_fetch(c, &list, 64, 5000, false);
+        CHECK(r == 0 && list.Count == 1, "the one published meanwhile: %d", r);
+        CHECK(nats_Now() - t0 < 4000, "waiting for one message took %lld ms", (long long)(nats_Now() - t0));
+        if (r == 0) {
+                bus_ack(c, list.Msgs[0]);
+                natsMsgList_Destroy(&list);
+        }
+        pthread_join(t, NULL);
+}
+
+typedef struct {
+        BusConsumer *c;
+        int got;
+} Taker;
+
+static int taken[TOTAL];
+static pthread_mutex_t taken_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *take(void *arg) {
+        Taker *t = arg;
+        for (int idle = 0; idle < 2;) {
+                natsMsgList list;
+                if (bus_fetch(t->c, &list, 8, 1000, false) < 0) {
+                        idle++;
+                        continue;
+                }
+                idle = 0;
+                for (int i = 0; i < list.Count; i++) {
+                        int k = body_index(list.Msgs[i]) - 800;
+                        pthread_mutex_lock(&taken_lock);
+                        if (k >= 0 && k < TOTAL)
+                                taken[k]++;
+                        pthread_mutex_unlock(&taken_lock);
+                        t->got++;
+                        bus_ack(t->c, list.Msgs[i]);
+                }
+                natsMsgList_Destroy(&list);
+        }
+        return NULL;
+}
+
+/* Two consumers of one durable (two worker threads) share the messages: each exactly once. */
+static void test_two_takers_share(void) {
+        Taker t[2] = {{c, 0}, {NULL, 0}};
+        pthread_t tid[2];
+        CHECK(bus_consumer_open(bus, "store", &t[1].c) == 0, "second consumer");
+        if (!t[1].c)
+                return;
+        for (int i = 0; i < 2; i++)
+                pthread_create(&tid[i], NULL, take, &t[i]);
+        for (int i = 0; i < TOTAL; i++) {
+                publish(800 + i);
+                if (i % 10 == 0)
+                        usleep(20000);
+        }
+        for (int i = 0; i < 2; i++)
+                pthread_join(tid[i], NULL);
+        for (int i = 0; i < TOTAL; i++)
+                CHECK(taken[i] == 1, "m%03d taken %d times", 800 + i, taken[i]);
+        CHECK(t[0].got + t[1].got == TOTAL, "%d + %d taken of %d", t[0].got, t[1].got, TOTAL);
+        bus_consumer_close(t[1].c);
+}
+
+/* `last`: a no-wait request answers at once when nothing is there. */
+static void test_last_does_not_wait(void) {
+        natsMsgList list;
+        int64_t t0 = nats_Now();
+        CHECK(bus_fetch(c, &list, 64, 5000, true) == -ETIMEDOUT, "nothing there");
+        CHECK(nats_Now() - t0 < 2000, "a no-wait fetch took %lld ms", (long long)(nats_Now() - t0));
+}
+
+int main(void) {
+        const char *nats_url = getenv("NATS_URL");
+        if (!nats_url) {
+                fprintf(stderr, "usage: NATS_URL=... test-bus-fetch\n");
+                return 2;
+        }
+        log_setup("test-bus-fetch", LOG_WARN);
+        NatsConfig nats = {.url = nats_url, .user = "", .password = ""};
+        if (bus_connect(&bus, &nats, "test", NULL) < 0 || bus_setup_topology(bus, NULL) < 0 ||
+            bus_consumer_open(bus, "store", &c) < 0) {
+                printf("FAIL: cannot set up NATS\n");
+                return 1;
+        }
+        test_late_messages_of_an_earlier_request();
+        test_acks_are_kept();
+        test_returns_when_messages_come();
+        test_two_takers_share();
+        test_last_does_not_wait();
+        bus_consumer_close(c);
+        bus_free(bus);
+        printf("%s\n", failures ? "FAILED" : "ok");
+        return failures ? 1 : 0;
+}
