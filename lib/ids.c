@@ -2,6 +2,7 @@
 #include "ids.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -13,9 +14,53 @@ int64_t ids_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Random bytes from the kernel, taken 512 at a time per thread: ids are made several times per order
+ * and a getrandom call each was a fifth of the orchestrator's system calls. A forked child never
+ * hands out its parent's remaining bytes. */
+#define IDS_POOL 512
+static _Thread_local uint8_t ids_pool[IDS_POOL];
+static _Thread_local size_t ids_pool_left;
+static pthread_once_t ids_once = PTHREAD_ONCE_INIT;
+
+static void ids_forget_pool(void) {
+        ids_pool_left = 0;
+}
+
+static void ids_register_fork(void) {
+        (void)pthread_atfork(NULL, NULL, ids_forget_pool);
+}
+
+static int ids_random(uint8_t *out, size_t n) {
+        pthread_once(&ids_once, ids_register_fork);
+        while (n > 0) {
+                if (ids_pool_left == 0) {
+                        if (getrandom(ids_pool, IDS_POOL, 0) != (ssize_t)IDS_POOL)
+                                return -EIO;
+                        ids_pool_left = IDS_POOL;
+                }
+                size_t k = n < ids_pool_left ? n : ids_pool_left;
+                uint8_t *from = ids_pool + IDS_POOL - ids_pool_left;
+                memcpy(out, from, k);
+                memset(from, 0, k); /* handed out once */
+                ids_pool_left -= k;
+                out += k;
+                n -= k;
+        }
+        return 0;
+}
+
+static char *ids_hex(char *to, const uint8_t *b, size_t n) {
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < n; i++) {
+                *to++ = digits[b[i] >> 4];
+                *to++ = digits[b[i] & 15];
+        }
+        return to;
+}
+
 static int ids_make(char *buf, size_t cap, const char *prefix, int selector) {
         uint8_t rnd[6];
-        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        if (ids_random(rnd, sizeof(rnd)) < 0)
                 return -EIO;
         if (selector >= 0)
                 rnd[0] = (uint8_t)selector;
@@ -63,37 +108,38 @@ int ids_uuid7(char *buf, size_t cap) {
         uint64_t ms = (uint64_t)ids_now_ms();
         if (cap < 37)
                 return -ENOSPC;
-        if (getrandom(b + 6, 10, 0) != 10)
+        if (ids_random(b + 6, 10) < 0)
                 return -EIO;
         for (int i = 0; i < 6; i++)
                 b[i] = (uint8_t)(ms >> (40 - 8 * i));
         b[6] = (uint8_t)(0x70 | (b[6] & 0x0f)); /* version 7 */
         b[8] = (uint8_t)(0x80 | (b[8] & 0x3f)); /* variant 10 */
-        size_t pos = 0;
-        for (int i = 0; i < 16; i++) {
-                if (i == 4 || i == 6 || i == 8 || i == 10)
-                        buf[pos++] = '-';
-                pos += (size_t)snprintf(buf + pos, cap - pos, "%02x", b[i]);
-        }
+        char *p = ids_hex(buf, b, 4);
+        *p++ = '-';
+        p = ids_hex(p, b + 4, 2);
+        *p++ = '-';
+        p = ids_hex(p, b + 6, 2);
+        *p++ = '-';
+        p = ids_hex(p, b + 8, 2);
+        *p++ = '-';
+        p = ids_hex(p, b + 10, 6);
+        *p = '\0';
         return 0;
 }
 
 int ids_traceparent(char *buf, size_t cap) {
         uint8_t rnd[24];
-        size_t pos;
         if (cap < IDS_TRACEPARENT_LEN + 1)
                 return -ENOSPC;
-        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        if (ids_random(rnd, sizeof(rnd)) < 0)
                 return -EIO;
         rnd[0] |= 1; /* an all-zero trace or span id is invalid */
         rnd[16] |= 1;
-        pos = (size_t)snprintf(buf, cap, "00-");
-        for (int i = 0; i < 24; i++) {
-                pos += (size_t)snprintf(buf + pos, cap - pos, "%02x", rnd[i]);
-                if (i == 15)
-                        buf[pos++] = '-';
-        }
-        snprintf(buf + pos, cap - pos, "-01");
+        memcpy(buf, "00-", 3);
+        char *p = ids_hex(buf + 3, rnd, 16);
+        *p++ = '-';
+        p = ids_hex(p, rnd + 16, 8);
+        memcpy(p, "-01", 4);
         return 0;
 }
 

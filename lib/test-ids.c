@@ -1,6 +1,9 @@
 /* Unit test of ids: the shard selector byte, shards of other strings, UUIDv7s. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ids.h"
 #include "test-check.h"
@@ -36,6 +39,40 @@ int main(void) {
         CHECK(strcmp(a, b) != 0, "two uuid7s differ: %s %s", a, b);
         CHECK(strncmp(a, b, 8) <= 0, "uuid7s are time-ordered: %s then %s", a, b);
         CHECK(ids_uuid7(a, 36) < 0, "uuid7 needs 37 bytes");
+        CHECK(strspn(a, "0123456789abcdef-") == 36, "uuid7 is lower-case hex: %s", a);
+        /* Trace context: the W3C shape, and fresh ids each time. */
+        char t1[IDS_TRACEPARENT_LEN + 1], t2[IDS_TRACEPARENT_LEN + 1];
+        CHECK(ids_traceparent(t1, sizeof(t1)) == 0 && ids_traceparent(t2, sizeof(t2)) == 0, "traceparent");
+        CHECK(ids_traceparent_valid(t1) && strncmp(t1, "00-", 3) == 0 && strcmp(t1 + 52, "-01") == 0,
+              "traceparent shape: %s", t1);
+        CHECK(strcmp(t1, t2) != 0 && strncmp(t1 + 3, t2 + 3, 32) != 0, "two traceparents differ: %s %s", t1, t2);
+        CHECK(ids_traceparent(t1, IDS_TRACEPARENT_LEN) < 0, "traceparent needs %d bytes", IDS_TRACEPARENT_LEN + 1);
+        /* Random bytes are handed out once, across refills of the pool (40 bytes a round, 2000 rounds). */
+        static char many[2000][IDS_TRACEPARENT_LEN + 1];
+        for (int i = 0; i < 2000; i++)
+                CHECK(ids_traceparent(many[i], sizeof(many[i])) == 0, "traceparent %d", i);
+        qsort(many, 2000, sizeof(many[0]), (int (*)(const void *, const void *))strcmp);
+        for (int i = 1; i < 2000; i++)
+                CHECK(strcmp(many[i - 1], many[i]) != 0, "the same traceparent twice: %s", many[i]);
+        /* A forked child does not hand out what its parent will. */
+        int fds[2];
+        if (pipe(fds) == 0) {
+                pid_t pid = fork();
+                if (pid == 0) {
+                        char c[40];
+                        ids_uuid7(c, sizeof(c));
+                        ssize_t w = write(fds[1], c, 37);
+                        _exit(w == 37 ? 0 : 1);
+                }
+                char mine[40], theirs[40] = "";
+                ids_uuid7(mine, sizeof(mine));
+                ssize_t r = read(fds[0], theirs, 37);
+                waitpid(pid, NULL, 0);
+                CHECK(r == 37 && strcmp(mine + 15, theirs + 15) != 0, "parent and child drew the same bytes: %s %s",
+                      mine, theirs);
+                close(fds[0]);
+                close(fds[1]);
+        }
         printf("%s\n", failures ? "FAILED" : "ok");
         return failures ? 1 : 0;
 }
