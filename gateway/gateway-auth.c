@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,10 +361,12 @@ out:
         return r;
 }
 
-/* The tokens this thread verified lately (a customer's connection stays on one civetweb thread and sends the
- * same token with every call): a slot per hash of the whole token, holding the token itself, so only the exact
- * bytes that passed find their claims again. Longer tokens than a slot holds are verified every time. */
-#define AUTH_CACHE_SLOTS 16
+/* The tokens verified lately, shared by every civetweb thread (a client's keep-alive connections land on any of
+ * them; a cache per thread missed most of the time): a slot per hash of the whole token, holding the token
+ * itself, so only the exact bytes that passed find their claims again. Longer tokens than a slot holds are
+ * verified every time. A slot is read and written under one of AUTH_CACHE_LOCKS locks. */
+#define AUTH_CACHE_SLOTS 256
+#define AUTH_CACHE_LOCKS 32
 #define AUTH_CACHE_TOKEN_MAX 768
 typedef struct {
         const AuthKeys *keys;
@@ -372,7 +375,14 @@ typedef struct {
         AuthClaims claims;
         char token[AUTH_CACHE_TOKEN_MAX];
 } AuthCacheSlot;
-static __thread AuthCacheSlot auth_cache[AUTH_CACHE_SLOTS];
+static AuthCacheSlot auth_cache[AUTH_CACHE_SLOTS];
+static pthread_mutex_t auth_cache_locks[AUTH_CACHE_LOCKS];
+static pthread_once_t auth_cache_once = PTHREAD_ONCE_INIT;
+
+static void auth_cache_init(void) {
+        for (int i = 0; i < AUTH_CACHE_LOCKS; i++)
+                pthread_mutex_init(&auth_cache_locks[i], NULL);
+}
 
 static uint64_t auth_token_hash(const char *s, size_t n) {
         uint64_t h = 1469598103934665603ULL; /* FNV-1a */
@@ -383,28 +393,40 @@ static uint64_t auth_token_hash(const char *s, size_t n) {
 
 int auth_verify_cached(const AuthKeys *k, const char *token, size_t token_len, int64_t now_s, AuthClaims *ret,
                        const char **why) {
-        AuthCacheSlot *slot = &auth_cache[auth_token_hash(token, token_len) % AUTH_CACHE_SLOTS];
-        int r;
+        size_t i = (size_t)(auth_token_hash(token, token_len) % AUTH_CACHE_SLOTS);
+        AuthCacheSlot *slot = &auth_cache[i];
+        pthread_mutex_t *lock = &auth_cache_locks[i % AUTH_CACHE_LOCKS];
+        bool hit = false;
+        int r = 0;
 
         /* Whatever passed once passes until its exp while the clock goes forward: nbf and iat lie further behind,
          * exp - now only shrinks. Compared in constant time: the slot holds another client's valid token. */
+        pthread_once(&auth_cache_once, auth_cache_init);
+        pthread_mutex_lock(lock);
         if (slot->keys == k && slot->len == token_len && now_s >= slot->verified_at &&
             CRYPTO_memcmp(slot->token, token, token_len) == 0) {
+                hit = true;
                 if (slot->claims.exp > now_s) {
                         *ret = slot->claims;
                         *why = NULL;
-                        return 0;
+                        r = 0;
+                } else {
+                        *why = "token expired";
+                        r = AUTH_INVALID;
                 }
-                *why = "token expired";
-                return AUTH_INVALID;
         }
+        pthread_mutex_unlock(lock);
+        if (hit)
+                return r;
         r = auth_verify(k, token, token_len, now_s, ret, why);
         if (r == 0 && token_len <= AUTH_CACHE_TOKEN_MAX) {
+                pthread_mutex_lock(lock);
                 slot->keys = k;
                 slot->len = token_len;
                 slot->verified_at = now_s;
                 slot->claims = *ret;
                 memcpy(slot->token, token, token_len);
+                pthread_mutex_unlock(lock);
         }
         return r;
 }

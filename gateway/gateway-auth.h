@@ -62,8 +62,9 @@ int auth_keys_init(AuthKeys *k, const void *secret, size_t secret_len, const voi
 int auth_verify(const AuthKeys *k, const char *token, size_t token_len, int64_t now_s, AuthClaims *ret,
                 const char **why);
 
-/* auth_verify, remembering on this thread the last tokens that passed (16 slots, the exact bytes): a token seen
- * before skips the signature and JSON and is only checked against its exp. What failed is not remembered. */
+/* auth_verify, remembering the last tokens that passed (256 slots shared by every thread, the exact bytes): a
+ * token seen before skips the signature and JSON and is only checked against its exp. What failed is not
+ * remembered. */
 int auth_verify_cached(const AuthKeys *k, const char *token, size_t token_len, int64_t now_s, AuthClaims *ret,
                        const char **why);
 

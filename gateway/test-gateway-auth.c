@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -387,6 +388,42 @@ static void test_cached(void) {
               "got %d", r);
 }
 
+typedef struct {
+        const AuthKeys *k;
+        const char *token;
+        int r;
+} CacheCall;
+
+static void *cache_call(void *arg) {
+        CacheCall *c = arg;
+        AuthClaims out;
+        const char *why = NULL;
+        c->r = auth_verify_cached(c->k, c->token, strlen(c->token), now + 1, &out, &why);
+        return NULL;
+}
+
+/* One cache for every thread: a token verified on one thread is found on another. Seen from outside as a
+ * token that passes on a second thread after its keys changed in place (only a cache hit skips them). */
+static void test_cache_shared(void) {
+        static AuthKeys k;
+        AuthClaims in = {.role = AUTH_RIDER};
+        char token[1024];
+        pthread_t t;
+        CHECK(auth_keys_init(&k, "shared-cache-secret-of-32-bytes-or-more", 39, NULL, 0, 86400, NULL, NULL) == 0,
+              "auth_keys_init (shared)");
+        snprintf(in.sub, sizeof(in.sub), "shared-rider");
+        CHECK(auth_sign(&k, &in, now, 600, token, sizeof(token)) == 0, "auth_sign for the shared cache test");
+        CacheCall first = {&k, token, -1}, second = {&k, token, -1};
+        pthread_create(&t, NULL, cache_call, &first);
+        pthread_join(t, NULL);
+        CHECK(first.r == 0, "verified on a first thread: %d", first.r);
+        CHECK(auth_keys_init(&k, "a-different-secret-of-32-bytes-or-more", 38, NULL, 0, 86400, NULL, NULL) == 0,
+              "auth_keys_init (changed)");
+        pthread_create(&t, NULL, cache_call, &second);
+        pthread_join(t, NULL);
+        CHECK(second.r == 0, "a second thread found the first one's verification: %d", second.r);
+}
+
 int main(void) {
         now = (int64_t)time(NULL);
         if (auth_keys_init(&keys, secret, strlen(secret), NULL, 0, 86400, NULL, NULL) != 0) {
@@ -396,6 +433,7 @@ int main(void) {
         test_rules();
         test_valid();
         test_cached();
+        test_cache_shared();
         test_sign_round_trip();
         test_bad_signature();
         test_algorithms();
