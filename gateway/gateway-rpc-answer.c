@@ -40,7 +40,32 @@ void rpc_answer_plan(const Food__V1__RpcReply *reply, RpcAnswer *a) {
                 a->status = status;
                 if (!a->body)
                         problem(a, 500, "could not build the saga view");
+        } else if (status >= 200 && status < 300 && reply->order_view.len > 0) {
+                /* The orchestrator's view, sent as it is: one JSON object (it wrote it with order_json_view). */
+                const uint8_t *v = reply->order_view.data;
+                size_t n = reply->order_view.len;
+                if (!reply->order_id || !id_url_safe(reply->order_id)) {
+                        problem(a, 502, "the order service answered with an unusable order id");
+                        return;
+                }
+                if (v[0] != '{' || v[n - 1] != '}' || memchr(v, 0, n)) {
+                        problem(a, 502, "the order service answered with an unusable order view");
+                        return;
+                }
+                if (!(a->body = malloc(n + 1))) {
+                        problem(a, 500, "could not build the order view");
+                        return;
+                }
+                memcpy(a->body, v, n);
+                a->body[n] = '\0';
+                a->body_len = n;
+                a->status = status;
+                a->order_id = reply->order_id;
+                a->version = reply->order_version;
+                if (status == 201)
+                        snprintf(a->headers, sizeof(a->headers), "Location: /orders/%s\r\n", reply->order_id);
         } else if (status >= 200 && status < 300) {
+                /* An orchestrator from before order_view: the order itself. */
                 if (!reply->order || !reply->order->id || !*reply->order->id) {
                         problem(a, 502, "the order service answered %d without the order", status);
                         return;

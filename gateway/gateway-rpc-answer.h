@@ -19,8 +19,9 @@ typedef struct {
 
 /* Decides the answer to `reply` (borrowed; a's strings borrow from it):
  *   2xx with one saga history -> that status + the saga view;
- *   2xx with an order         -> that status + the order view, Location on 201, order_id set;
- *   2xx without either        -> 502;  an order id unusable in a URL -> 502;
+ *   2xx with an order view    -> that status + the view as it is (one JSON object), Location on 201,
+ *                                order_id set; an order (older orchestrators) -> its view written here;
+ *   2xx without either        -> 502;  an order id unusable in a URL, a view that is not {...} -> 502;
  *   4xx/5xx                   -> problem with its title/detail, Retry-After when retry_after_s > 0;
  *   any other status          -> 502;  a view that cannot be built (not UTF-8) -> 500.
  * Always fills *a; release with rpc_answer_clear. */

@@ -46,12 +46,25 @@ int engine_reply_message(EngineReply *r, const Food__V1__RpcReply *m) {
 int engine_reply_set(EngineReply *r, int http_status, const char *title, const char *detail,
                      const Food__V1__Order *order, int retry_after_s) {
         Food__V1__RpcReply m = FOOD__V1__RPC_REPLY__INIT;
+        char *view = NULL;
+        int ret;
         m.http_status = http_status;
         m.title = (char *)(title ? title : "");
         m.detail = (char *)(detail ? detail : "");
-        m.order = (Food__V1__Order *)order;
         m.retry_after_s = retry_after_s;
-        return engine_reply_message(r, &m);
+        if (order) {
+                /* The view the gateway sends as it is: it neither decodes the order nor writes its JSON. An
+                 * order without a view (text that is not UTF-8) goes as it is, for the gateway to refuse. */
+                if ((view = order_json_view(order, &m.order_view.len))) {
+                        m.order_view.data = (uint8_t *)view;
+                        m.order_id = order->id;
+                        m.order_version = order->version;
+                } else
+                        m.order = (Food__V1__Order *)order;
+        }
+        ret = engine_reply_message(r, &m);
+        free(view);
+        return ret;
 }
 
 /* A shallow copy of an order with a new status appended to its history (and

@@ -7,6 +7,7 @@
  * give one order, and a store deadline survives an orchestrator restart.
  * usage: test-orchestrator PATH-TO-ORCHESTRATOR */
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -76,11 +77,19 @@ static void *call_run(void *arg) {
                          (size_t)natsMsg_GetDataLength(reply), &m) == 0) {
                 Food__V1__RpcReply *r = (Food__V1__RpcReply *)m;
                 c->status = r->http_status;
-                if (r->order) {
-                        snprintf(c->order_status, sizeof(c->order_status), "%s", r->order->status);
-                        snprintf(c->order_id, sizeof(c->order_id), "%s", r->order->id);
-                        c->amount_paid = r->order->amount_paid;
-                }
+                /* The order comes as its JSON view (what the gateway sends to the client). */
+                json_t *v = r->order_view.len ? json_loadb((const char *)r->order_view.data, r->order_view.len, 0, NULL)
+                                              : NULL;
+                if (v) {
+                        const char *status = json_string_value(json_object_get(v, "status"));
+                        const char *id = json_string_value(json_object_get(v, "id"));
+                        snprintf(c->order_status, sizeof(c->order_status), "%s", status ? status : "");
+                        snprintf(c->order_id, sizeof(c->order_id), "%s", r->order_id);
+                        c->amount_paid = json_integer_value(json_object_get(v, "amount_paid"));
+                        CHECK(id && strcmp(r->order_id, id) == 0, "order_id %s, view of %s", r->order_id, id ? id : "");
+                        json_decref(v);
+                } else
+                        CHECK(r->order_view.len == 0, "an order view that is not JSON");
         }
         codec_free(m);
         natsMsg_Destroy(reply);
