@@ -32,6 +32,9 @@ struct Bus {
         char inbox_prefix[TOPO_SUBJECT_MAX]; /* _INBOX_<user> (lib/topology.h), or nats.c's _INBOX */
 };
 
+/* Set by bus_buffer_writes before connecting: publishes wait in nats.c's buffer for bus_flush. */
+static bool bus_buffered;
+
 /* Set while a connection is being closed on purpose. Process-wide, not in the
  * Bus: nats.c may deliver the disconnected callback after the Bus is freed. */
 static atomic_bool bus_closing;
@@ -230,8 +233,10 @@ int bus_connect(Bus **ret, const NatsConfig *cfg, const char *name, const volati
         }
         if (s == NATS_OK)
                 s = natsOptions_SetName(o, name);
+        /* nats.c's default writes from a flusher thread that waits a millisecond for more: ~1 ms added to every
+         * request. A process that publishes in bursts buffers them and sends each burst at once (bus_flush). */
         if (s == NATS_OK)
-                s = natsOptions_SetSendAsap(o, true); /* default adds ~1 ms to every request */
+                s = natsOptions_SetSendAsap(o, !bus_buffered);
         /* Asynchronous subscriptions share one delivery thread instead of one thread each (the
          * orchestrator subscribes per shard; its handlers only queue the message). */
         if (s == NATS_OK)
@@ -802,6 +807,14 @@ int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const Pr
         if (s == NATS_OK)
                 s = natsMsgHeader_Set(m, BUS_HDR_DLQ_REASON, why);
         return bus_publish_async(p, m, s);
+}
+
+void bus_buffer_writes(void) {
+        bus_buffered = true;
+}
+
+int bus_flush(Bus *b, int64_t timeout_ms) {
+        return bus_errno(natsConnection_FlushTimeout(b->nc, timeout_ms > 0 ? timeout_ms : 1));
 }
 
 int bus_publisher_flush(BusPublisher *p, int64_t timeout_ms) {

@@ -389,7 +389,7 @@ static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
  * is re-sent by its retry policy; an event stays until confirmed. */
 static void batch_send(Writer *w) {
         char subject[TOPO_SUBJECT_MAX];
-        size_t sent = 0;
+        size_t sent = 0, answers = w->n_outgoing;
         for (size_t i = 0; i < w->n_outgoing; i++) {
                 (void)bus_publish_core(w->o->svc.bus, w->outgoing[i].inbox, food__v1__rpc_reply__descriptor.name,
                                        w->outgoing[i].data, w->outgoing[i].len);
@@ -408,6 +408,9 @@ static void batch_send(Writer *w) {
                     bus_publish(w->pub, subject, &h, e->payload, e->len) == 0)
                         sent++;
         }
+        /* The connection buffers (main.c): the whole burst goes out in one write here. */
+        if (answers + sent > 0)
+                (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
         if (sent == 0)
                 return;
         if (bus_publisher_flush(w->pub, WRITER_FLUSH_MS) < 0) {
