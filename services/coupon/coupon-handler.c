@@ -18,6 +18,13 @@ static const PgStmt st_issue = {
         "coupon_issue",
         "INSERT INTO coupons (id, customer_id, store_id, discount, source, expires_at)"
         " VALUES ($1, $2, $3, $4::bigint, $5, now() + make_interval(days => $6::int)) ON CONFLICT (id) DO NOTHING"};
+/* The issues of a fetch in one statement (a duplicate id, also within it, is already issued). */
+static const PgStmt st_issue_many = {
+        "coupon_issue_many",
+        "INSERT INTO coupons (id, customer_id, store_id, discount, source, expires_at)"
+        " SELECT i, c, s, d, src, now() + make_interval(days => $6::int)"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[]) AS u(i, c, s, d, src)"
+        " ON CONFLICT (id) DO NOTHING"};
 /* Redemption and return of a coupon take its row lock first, each in a statement of its own: a
  * statement that follows sees what the lock's previous holder committed (its own snapshot is taken
  * after the wait). Two transactions do meet here: a killed worker's backend may still commit the batch
@@ -77,6 +84,19 @@ int coupon_check(const ProtobufCMessage *msg) {
         return WORKER_POISON;
 }
 
+/* The answer to an issue once it is written: only an order's coupon (given when its cooking finished) has a
+ * saga waiting for it. */
+static int issued(const Food__V1__IssueCoupon *m, WorkerOut *out) {
+        metric_add(m_issued, 1);
+        if (!m->corr || !m->corr->order_id || !*m->corr->order_id)
+                return 0;
+        Food__V1__CouponIssued reply = FOOD__V1__COUPON_ISSUED__INIT;
+        reply.corr = m->corr;
+        reply.coupon_id = m->coupon_id;
+        reply.customer_id = m->customer_id;
+        return worker_answer(out, &reply.base);
+}
+
 static int issue(const CouponConfig *cfg, Pg *pg, const Food__V1__IssueCoupon *m, WorkerOut *out) {
         char discount[24], days[16];
         const Food__V1__Correlation *corr = m->corr;
@@ -86,16 +106,7 @@ static int issue(const CouponConfig *cfg, Pg *pg, const Food__V1__IssueCoupon *m
         const char *vals[] = {m->coupon_id, m->customer_id, m->store_id, discount, from_order ? "cooked" : "store",
                               days};
         int r = pg_run(pg, &st_issue, 6, vals, NULL, NULL, NULL);
-        if (r < 0)
-                return r;
-        metric_add(m_issued, 1);
-        if (!from_order)
-                return 0;
-        Food__V1__CouponIssued reply = FOOD__V1__COUPON_ISSUED__INIT;
-        reply.corr = m->corr;
-        reply.coupon_id = m->coupon_id;
-        reply.customer_id = m->customer_id;
-        return worker_answer(out, &reply.base);
+        return r < 0 ? r : issued(m, out);
 }
 
 static int redeem(Pg *pg, const Food__V1__RedeemCoupon *m, WorkerOut *out) {
@@ -151,6 +162,75 @@ static int give_back(Pg *pg, const Food__V1__ReturnCoupon *m, WorkerOut *out) {
         reply.corr = m->corr;
         reply.coupon_id = m->coupon_id;
         return worker_answer(out, &reply.base);
+}
+
+/* Writes the issues cmds[from..to) (those not refused) in one statement and answers them. */
+static int issue_many(const CouponConfig *cfg, Pg *pg, const ProtobufCMessage *const *cmds, int *res,
+                      WorkerOut *const *outs, int from, int to) {
+        PgArray id, customer, store, discount, source;
+        PgArray *const arrays[5] = {&id, &customer, &store, &discount, &source};
+        const char *vals[6];
+        int lens[6], fmts[6], r = 0, n = 0;
+        char days[24];
+
+        pg_array_init(&id, PG_OID_TEXT);
+        pg_array_init(&customer, PG_OID_TEXT);
+        pg_array_init(&store, PG_OID_TEXT);
+        pg_array_init(&discount, PG_OID_INT8);
+        pg_array_init(&source, PG_OID_TEXT);
+        for (int i = from; i < to; i++) {
+                const Food__V1__IssueCoupon *m = (const Food__V1__IssueCoupon *)cmds[i];
+                if (res[i] != 0)
+                        continue;
+                pg_array_text(&id, m->coupon_id);
+                pg_array_text(&customer, m->customer_id);
+                pg_array_text(&store, m->store_id);
+                pg_array_int8(&discount, m->discount);
+                pg_array_text(&source, m->corr && m->corr->order_id && *m->corr->order_id ? "cooked" : "store");
+                n++;
+        }
+        if (n > 0) {
+                snprintf(days, sizeof(days), "%" PRId64, cfg->valid_days);
+                r = pg_array_params(arrays, 5, vals, lens, fmts);
+                vals[5] = days; /* one number, as text */
+                lens[5] = fmts[5] = 0;
+                if (r == 0)
+                        r = pg_run(pg, &st_issue_many, 6, vals, lens, fmts, NULL);
+        }
+        for (int i = from; i < to && r == 0; i++)
+                if (res[i] == 0)
+                        r = issued((const Food__V1__IssueCoupon *)cmds[i], outs[i]);
+        for (int k = 0; k < 5; k++)
+                pg_array_free(arrays[k]);
+        return r;
+}
+
+int coupon_handle_batch(void *ctx, Pg *pg, const ProtobufCMessage *const *cmds, int *res, WorkerOut *const *outs,
+                        int n) {
+        const CouponConfig *cfg = ctx;
+        int run = 0, r = 0; /* cmds[run..i) are issues not yet written */
+
+        /* In order, as one by one: a run of issues goes in one statement before whatever follows it. */
+        for (int i = 0; i <= n && r == 0; i++) {
+                bool issue = i < n && cmds[i]->descriptor == &food__v1__issue_coupon__descriptor;
+                if (i < n) {
+                        res[i] = coupon_check(cmds[i]);
+                        if (res[i] != 0)
+                                log_warn("coupon: impossible %s", cmds[i]->descriptor->name);
+                }
+                if (issue)
+                        continue;
+                if (run < i)
+                        r = issue_many(cfg, pg, cmds, res, outs, run, i);
+                run = i + 1;
+                if (i < n && res[i] == 0 && r == 0)
+                        res[i] = coupon_handle(ctx, pg, cmds[i], outs[i]);
+                if (i < n && res[i] < 0) {
+                        r = res[i];
+                        res[i] = 0;
+                }
+        }
+        return r;
 }
 
 int coupon_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out) {

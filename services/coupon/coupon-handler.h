@@ -25,3 +25,6 @@ const char *coupon_refusal(const char *coupon_customer, const char *coupon_store
 int coupon_check(const ProtobufCMessage *msg);
 
 int coupon_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *out);
+/* A fetch's commands in order, as coupon_handle one by one, each run of issues in one statement. */
+int coupon_handle_batch(void *ctx, Pg *pg, const ProtobufCMessage *const *cmds, int *res, WorkerOut *const *outs,
+                        int n);

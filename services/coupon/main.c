@@ -10,7 +10,8 @@ extern const size_t coupon_migrations_len;
 
 int main(void) {
         CouponConfig cfg = {0};
-        WorkerDef def = {.durable = "coupon", .handle = coupon_handle, .ctx = &cfg, .transactional = true};
+        WorkerDef def = {.durable = "coupon", .handle = coupon_handle, .handle_batch = coupon_handle_batch,
+                         .ctx = &cfg, .transactional = true};
         Service svc;
         int r;
 

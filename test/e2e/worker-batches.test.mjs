@@ -13,7 +13,8 @@ import { bytesField, dbl, field, fields, int, pb, str } from '../protobuf.mjs';
 
 const BATCH = 'food.v1.CommandBatch';
 const CMD = { create_ticket: 3, update_ticket: 4, withdraw_ticket: 5, open_delivery: 6, assign: 7, complete: 8 };
-const REPLY = { ticket_recorded: 5, ticket_withdrawn: 6, delivery_recorded: 7 };
+const REPLY = { ticket_recorded: 5, ticket_withdrawn: 6, delivery_recorded: 7, coupon_redeemed: 8, coupon_rejected: 9,
+        coupon_issued: 11 };
 
 const corr = (order, step, command, version = 0) => pb(str(1, order), str(2, step), int(3, 1), int(4, command), int(6, version));
 const item = pb(str(1, 'm1'), str(2, '비빔밥'), int(3, 2), int(4, 9000));
@@ -29,6 +30,11 @@ const open = (id, command, version) => bytesField(CMD.open_delivery, pb(bytesFie
         bytesField(5, place('집', 37.56, 126.93))));
 const move = (kind, id, rider, command, version) => bytesField(CMD[kind], pb(bytesField(1, corr(id, kind, command, version)),
         str(2, id.replace('ord_', 'dlv_')), str(3, rider)));
+const issue = (coupon, order, command, discount = 1000) => bytesField(12, pb(
+        bytesField(1, order ? corr(order, 'issue_coupon', command) : pb(str(2, 'store_coupon'))),
+        str(2, 'cust_batches'), str(3, 'sto_batches'), int(4, discount), str(5, coupon)));
+const redeem = (coupon, order, command) => bytesField(10, pb(bytesField(1, corr(order, 'redeem_coupon', command)),
+        str(2, coupon), str(3, 'cust_batches'), str(4, 'sto_batches')));
 const batch = (...commands) => pb(...commands.map((c) => bytesField(1, c)));
 
 // Every answer of the ReplyBatches heard: {type, order, command, status, rider, store}.
@@ -96,6 +102,38 @@ describe('a worker applies a fetch of several commands at once, as one by one', 
                         assert.equal(rows, `${a}|COOKING|4\n${b}|WITHDRAWN|2`, `${round}: the tickets`);
                 }
                 assert.equal(await dlq('store'), dead + 2, 'the poison command dead-lettered once per delivery of the batch, nothing else');
+        });
+
+        it('coupon: runs of issues in one statement, in order with the redemptions between them', async () => {
+                const tag = randomUUID().slice(0, 8);
+                // The worker takes a fetch's commands by order id (its lock order), each order's in the order sent.
+                const o = `ord_batch${tag}`, paying = `ord_batchpay${tag}`;
+                const [c1, c2, c3] = [1, 2, 3].map((k) => `cpn_b${tag}${k}`);
+                const payload = batch(
+                        issue(c1, o, 1),
+                        issue(c1, o, 2), // the same coupon again
+                        issue(c2, '', 0), // a store's own coupon: nobody waits for an answer
+                        issue(`cpn_bpoison${tag}`, o, 3, 0), // no discount: poison
+                        redeem(c3, o, 4), // before c3 is issued: one by one, there is no such coupon yet
+                        redeem(c1, paying, 5), // after c1's issue
+                        issue(c3, o, 6));
+                const dead = await dlq('coupon');
+                for (const round of ['first', 'again']) {
+                        const got = await send('coupon', payload, 5);
+                        const of = (order, command) => got.find((x) => x.order === order && x.command === command);
+                        for (const c of [1, 2]) assert.deepEqual([of(o, c)?.type, of(o, c)?.store], ['coupon_issued', c1],
+                                `${round}: the answer to issue ${c}`);
+                        assert.deepEqual([of(o, 6)?.type, of(o, 6)?.store], ['coupon_issued', c3], `${round}: c3 issued`);
+                        assert.equal(of(paying, 5)?.type, 'coupon_redeemed', `${round}: c1 pays for ${paying}`);
+                        // Applied in order: the first time c3 did not exist yet; redelivered, it does.
+                        assert.equal(of(o, 4)?.type, round === 'first' ? 'coupon_rejected' : 'coupon_redeemed',
+                                `${round}: the redemption of c3 before its issue`);
+                        const rows = await p.sql(`SELECT id, status, coalesce(order_id, ''), source FROM coupon.coupons
+                                WHERE id IN ('${c1}', '${c2}', '${c3}') ORDER BY id`);
+                        assert.equal(rows, `${c1}|REDEEMED|${paying}|cooked\n${c2}|ISSUED||store\n` +
+                                `${c3}|${round === 'first' ? 'ISSUED|' : `REDEEMED|${o}`}|cooked`, `${round}: the coupons`);
+                }
+                assert.equal(await dlq('coupon'), dead + 2, 'the poison command dead-lettered once per delivery of the batch');
         });
 
         it('delivery: opened, then the newest state of each delivery; answers carry it', async () => {
