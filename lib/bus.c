@@ -40,7 +40,8 @@ static bool bus_buffered;
 static atomic_bool bus_closing;
 
 /* A pull consumer spoken to directly (not nats.c's pull subscription, whose Fetch writes past its array when an
- * earlier, expired request's messages are waiting, nats.c #749): pull requests go to the consumer's NEXT subject
+ * earlier, expired request's messages are waiting: it asks for the batch minus those and counts up to that smaller
+ * number): pull requests go to the consumer's NEXT subject
  * with this consumer's own inbox as the reply, and every message and status of every request lands there. */
 struct BusConsumer {
         natsConnection *nc;

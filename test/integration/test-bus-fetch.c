@@ -2,7 +2,7 @@
  * earlier pull request still brings in after its fetch gave up (a paused or slow worker) is handed out
  * without ever returning more than asked for, every message exactly once, and the acks it sends
  * (+ACK, -NAK, +TERM) are the ones JetStream keeps. nats.c 3.4.1's own Fetch wrote past its array in
- * the first case (#749); run under ASan (build-test), an overflow fails this test.
+ * the first case; run under ASan (build-test), an overflow fails this test.
  * usage: NATS_URL=... test-bus-fetch */
 #include <pthread.h>
 #include <stdio.h>
