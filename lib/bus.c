@@ -50,6 +50,7 @@ struct BusConsumer {
         char inbox[TOPO_SUBJECT_MAX + 32];          /* <inbox prefix>.<NUID>; request n answers on <inbox>.<n> */
         char reply[TOPO_SUBJECT_MAX + 56];          /* the latest request's */
         uint64_t seq;
+        int64_t open_until;                         /* nats_Now() time until which a request left open may send */
         char durable[64];
 };
 
@@ -297,9 +298,12 @@ void bus_free(Bus *b) {
         if (!b)
                 return;
         atomic_store(&bus_closing, true);
+        for (ReplyInbox *in = b->inboxes; in; in = in->next)
+                natsSubscription_Unsubscribe(in->sub);
+        if (b->inboxes && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED)
+                (void)natsConnection_FlushTimeout(b->nc, 1000); /* see bus_sub_close */
         for (ReplyInbox *in = b->inboxes, *next; in; in = next) {
                 next = in->next;
-                natsSubscription_Unsubscribe(in->sub);
                 natsSubscription_Destroy(in->sub);
                 free(in);
         }
@@ -502,7 +506,11 @@ int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
                 return -ENOMEM;
         c->nc = b->nc;
         snprintf(c->durable, sizeof(c->durable), "%s", durable);
-        snprintf(c->next_subject, sizeof(c->next_subject), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", d->stream, d->durable);
+        if ((size_t)snprintf(c->next_subject, sizeof(c->next_subject), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", d->stream,
+                             d->durable) >= sizeof(c->next_subject)) {
+                free(c);
+                return -ENAMETOOLONG;
+        }
         /* Bind: the consumer must exist; it is never created or altered from here. */
         s = js_GetConsumerInfo(&ci, b->js, d->stream, d->durable, NULL, &jerr);
         jsConsumerInfo_Destroy(ci);
@@ -510,8 +518,10 @@ int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
                 s = natsInbox_Create(&name);
         if (s == NATS_OK) {
                 const char *nuid = strchr((const char *)name, '.'); /* "_INBOX.<nuid>": under our own prefix */
-                snprintf(c->inbox, sizeof(c->inbox), "%s.%s", b->inbox_prefix, nuid ? nuid + 1 : (const char *)name);
+                int n = snprintf(c->inbox, sizeof(c->inbox), "%s.%s", b->inbox_prefix, nuid ? nuid + 1 : (const char *)name);
                 natsInbox_Destroy(name);
+                if ((size_t)n >= sizeof(c->inbox))
+                        s = NATS_INSUFFICIENT_BUFFER;
                 char filter[sizeof(c->inbox) + 2];
                 snprintf(filter, sizeof(filter), "%s.*", c->inbox);
                 s = natsConnection_SubscribeSync(&c->sub, b->nc, filter);
@@ -527,17 +537,28 @@ int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
         return 0;
 }
 
+/* Unsubscribes `sub` and frees it once nats.c's reader thread is past every message it had read for it:
+ * nats.c 3.4.1 looks a subscription up and then locks it without holding a reference, so freeing it while
+ * a message for it is being parsed is a use after free. The PONG of a PING sent after the UNSUB is read
+ * after all of those. */
+static void bus_sub_close(natsConnection *nc, natsSubscription *sub) {
+        if (!sub)
+                return;
+        natsSubscription_Unsubscribe(sub);
+        if (nc && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED)
+                (void)natsConnection_FlushTimeout(nc, 1000);
+        natsSubscription_Destroy(sub);
+}
+
 void bus_consumer_close(BusConsumer *c) {
         if (!c)
                 return;
-        if (c->sub) {
-                natsSubscription_Unsubscribe(c->sub);
-                natsSubscription_Destroy(c->sub);
-        }
+        bus_sub_close(c->nc, c->sub);
         free(c);
 }
 
-int bus_consumer_pull(BusConsumer *c, int batch, int64_t expires_ms, bool no_wait) {
+/* Sends a pull request (expires_ms 0: none) with a reply subject of its own, <inbox>.<n>. */
+static int bus_pull_request(BusConsumer *c, int batch, int64_t expires_ms, bool no_wait) {
         char req[128];
         int n = snprintf(req, sizeof(req), "{\"batch\":%d", batch);
         if (expires_ms > 0)
@@ -547,15 +568,24 @@ int bus_consumer_pull(BusConsumer *c, int batch, int64_t expires_ms, bool no_wai
         return bus_errno(natsConnection_PublishRequest(c->nc, c->next_subject, c->reply, req, n));
 }
 
-/* A pull request's status (no payload, a Status header): 100 idle heartbeat, 404 nothing there (no_wait),
- * 408 request expired or ended, 409 request refused or ended otherwise. Anything else is a message.
- * Returns the status code, 0 for a message. */
+int bus_consumer_pull(BusConsumer *c, int batch, int64_t expires_ms, bool no_wait) {
+        int r = bus_pull_request(c, batch, expires_ms, no_wait);
+        if (r == 0 && expires_ms > 0 && nats_Now() + expires_ms > c->open_until)
+                c->open_until = nats_Now() + expires_ms;
+        return r;
+}
+
+/* A pull request's status: no payload, no reply subject (a message has its ack subject), a Status header.
+ * 100 idle heartbeat, 404 nothing there (no_wait), 408 request expired or ended, 409 request refused or ended
+ * otherwise (MaxWaiting exceeded, consumer deleted, leader change), 400 a request the server refused. Returns
+ * the status code, 0 for a message. */
 static int bus_pull_status(natsMsg *m) {
-        const char *v = NULL;
-        if (natsMsg_GetDataLength(m) > 0 || natsMsgHeader_Get(m, "Status", &v) != NATS_OK || !v)
+        const char *v = NULL, *reply = natsMsg_GetReply(m);
+        if (natsMsg_GetDataLength(m) > 0 || (reply && *reply) || natsMsgHeader_Get(m, "Status", &v) != NATS_OK ||
+            !v)
                 return 0;
-        int code = atoi(v);
-        return code > 0 ? code : 0;
+        long code = strtol(v, NULL, 10);
+        return code > 0 && code < 1000 ? (int)code : 0;
 }
 
 /* Takes what is already in the inbox, up to `max` in all, without waiting. */
@@ -570,7 +600,24 @@ static int bus_take_pending(BusConsumer *c, natsMsg **msgs, int count, int max) 
                 if (bus_pull_status(m) == 0)
                         msgs[count++] = m;
                 else
-                        natsMsg_Destroy(m); /* a request's end: the one waiting below has its own */
+                        natsMsg_Destroy(m); /* an earlier request's end */
+        }
+        return count;
+}
+
+/* Waits for messages on the inbox until `until` (nats_Now() time): what a request we left open still
+ * brings, up to `max` in all. */
+static int bus_take_until(BusConsumer *c, natsMsg **msgs, int count, int max, int64_t until) {
+        while (count < max) {
+                natsMsg *m = NULL;
+                int64_t left = until - nats_Now();
+                if (left <= 0 || natsSubscription_NextMsg(&m, c->sub, left) != NATS_OK)
+                        break;
+                bus_msg_inline(m);
+                if (bus_pull_status(m) == 0)
+                        msgs[count++] = m;
+                else
+                        natsMsg_Destroy(m);
         }
         return count;
 }
@@ -578,8 +625,8 @@ static int bus_take_pending(BusConsumer *c, natsMsg **msgs, int count, int max) 
 int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bool last) {
         natsMsg **msgs;
         natsStatus s = NATS_OK;
-        bool waiting = false;
-        int count;
+        bool plain = false, ended = false;
+        int count, err = 0;
 
         memset(list, 0, sizeof(*list));
         if (max > BUS_FETCH_MAX)
@@ -592,13 +639,21 @@ int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bo
         /* What earlier requests still brought in (after a pause, or a request that outlived its fetch) comes
          * first, without asking for more: never more than `max` taken, the rest waits for the next call. */
         count = bus_take_pending(c, msgs, 0, max);
+        /* Closing: a request this consumer left open is waited out (briefly), so that what it still sends is
+         * handled here rather than after AckWait by someone else. */
+        if (last && count == 0 && c->open_until > nats_Now())
+                count = bus_take_until(c, msgs, 0, max, c->open_until < nats_Now() + timeout_ms ? c->open_until
+                                                                                           : nats_Now() + timeout_ms);
         if (count == 0) {
                 /* One request that the server answers with what is there (up to `max`) and ends, or, when
                  * nothing is, ends after the first messages to arrive, or expires: a little before we stop
                  * waiting (as nats.c does), so its end arrives here rather than messages after we left.
-                 * `last`: no expiry, answered at once. */
+                 * `last`: a short one. */
                 int64_t deadline = nats_Now() + timeout_ms;
-                int r = bus_consumer_pull(c, max, last ? 0 : timeout_ms >= 20 ? timeout_ms - 10 : timeout_ms, true);
+                int64_t expires = timeout_ms >= 20 ? timeout_ms - 10 : timeout_ms;
+                if (last && expires > 100)
+                        expires = 100; /* without one, a no-wait request finding messages owed elsewhere stays */
+                int r = bus_pull_request(c, max, expires, true);
                 if (r < 0) {
                         free(msgs);
                         return r;
@@ -609,33 +664,54 @@ int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bo
                         int64_t left = deadline - nats_Now();
                         s = left > 0 ? natsSubscription_NextMsg(&m, c->sub, left) : NATS_TIMEOUT;
                         if (s != NATS_OK)
-                                break;
+                                break; /* NATS_NO_RESPONDERS: JetStream has no such consumer now (-EHOSTUNREACH) */
                         bus_msg_inline(m);
                         int status = bus_pull_status(m);
                         if (status == 0) {
+                                /* A message keeps its own subject: which request brought it is not known. Our
+                                 * no-wait request ends by itself after what is there; after a message, the
+                                 * batch-of-one request is done (or the message was an earlier request's): take
+                                 * what is in, go. */
                                 msgs[count++] = m;
-                                if (waiting) { /* a plain request stays open: take what came, go */
+                                if (plain) {
                                         count = bus_take_pending(c, msgs, count, max);
                                         break;
                                 }
                                 continue;
                         }
+                        /* Statuses come on the request's own reply subject. */
                         bool ours = strcmp(natsMsg_GetSubject(m), c->reply) == 0;
                         bool ahead = status == 408 && natsMsgHeader_Get(m, "Description", &why) == NATS_OK && why &&
                                      strcmp(why, "Requests Pending") == 0;
                         natsMsg_Destroy(m);
                         if (!ours || status == 100)
                                 continue; /* a heartbeat, or an earlier request's end */
-                        if (ahead && count == 0 && !last && !waiting && left > 20) {
-                                /* Other requests are owed what is there: wait for more with a plain request. */
-                                if ((r = bus_consumer_pull(c, max, left - 10, false)) < 0) {
-                                        s = NATS_ERR;
+                        ended = true;
+                        if (ahead && count == 0 && !last && !plain && left > 20) {
+                                /* Other requests are owed what is there: wait for the next message with a request
+                                 * for one, which the server closes once it has sent it. */
+                                if ((r = bus_pull_request(c, 1, left - 10, false)) < 0) {
+                                        err = r;
                                         break;
                                 }
-                                waiting = true;
+                                plain = true;
+                                ended = false;
                                 continue;
                         }
-                        break; /* this request ended: what came is returned */
+                        if (status != 404 && status != 408) {
+                                /* Refused or cut (409, 400): not idle, something to wait out. */
+                                log_warn("nats: pull request on %s ended with status %d", c->durable, status);
+                                err = -EIO;
+                        }
+                        break;
+                }
+                if (count == max && !plain)
+                        ended = true; /* our request's batch was filled: the server let it go */
+                /* Left while the server may still hold our request: its messages are taken by the next call. */
+                if (!ended && !last) {
+                        int64_t until = nats_Now() + (plain ? deadline - nats_Now() : expires);
+                        if (until > c->open_until)
+                                c->open_until = until;
                 }
         }
         if (count > 0) {
@@ -644,6 +720,8 @@ int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bo
                 return 0;
         }
         free(msgs);
+        if (err < 0)
+                return err;
         if (s == NATS_OK || s == NATS_TIMEOUT)
                 return -ETIMEDOUT;
         return bus_errno(s);
@@ -815,6 +893,9 @@ void bus_buffer_writes(void) {
 }
 
 int bus_flush(Bus *b, int64_t timeout_ms) {
+        /* Disconnected: what is buffered goes out on reconnect; a PING would only wait out the timeout. */
+        if (natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED)
+                return -ENOTCONN;
         return bus_errno(natsConnection_FlushTimeout(b->nc, timeout_ms > 0 ? timeout_ms : 1));
 }
 
@@ -918,6 +999,7 @@ bool bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms) {
 }
 
 struct BusInbox {
+        natsConnection *nc;
         natsSubscription *sub;
 };
 
@@ -926,6 +1008,7 @@ int bus_inbox_open(Bus *b, const char *subject, int max_pending, BusInbox **ret)
         natsStatus s;
         if (!in)
                 return -ENOMEM;
+        in->nc = b->nc;
         s = natsConnection_SubscribeSync(&in->sub, b->nc, subject);
         if (s == NATS_OK)
                 s = natsSubscription_SetPendingLimits(in->sub, max_pending, 16 * 1024 * 1024);
@@ -947,10 +1030,7 @@ int bus_inbox_next(BusInbox *in, int64_t timeout_ms, natsMsg **ret) {
 void bus_inbox_close(BusInbox *in) {
         if (!in)
                 return;
-        if (in->sub) {
-                natsSubscription_Unsubscribe(in->sub);
-                natsSubscription_Destroy(in->sub);
-        }
+        bus_sub_close(in->nc, in->sub);
         free(in);
 }
 
@@ -1010,6 +1090,9 @@ int bus_request(Bus *b, const char *subject, const char *type, const void *data,
                 s = natsMsgHeader_Set(m, BUS_HDR_TYPE, type);
         if (s == NATS_OK && traceparent && *traceparent)
                 s = natsMsgHeader_Set(m, BUS_HDR_TRACE, traceparent);
+        /* This build reads an order's answer as its JSON view (RpcReply.order_view). */
+        if (s == NATS_OK)
+                s = natsMsgHeader_Set(m, BUS_HDR_ANSWER_FORM, "view");
         if (s == NATS_OK)
                 s = natsConnection_PublishMsg(b->nc, m);
         natsMsg_Destroy(m);

@@ -17,6 +17,7 @@
 #define BUS_HDR_DLQ_SUBJECT "Food-Dlq-Subject" /* dead letters: the subject the message came on */
 #define BUS_HDR_DLQ_REASON "Food-Dlq-Reason"   /* dead letters: why it was refused */
 #define BUS_HDR_ANSWER_TO "Food-Answer-To"     /* command batches: where the worker answers */
+#define BUS_HDR_ANSWER_FORM "Food-Answer-Form" /* requests: "view", the asker reads RpcReply.order_view */
 #define BUS_FETCH_MAX 64 /* messages one fetch takes at most (lib/worker.c sizes its command arrays by it) */
 
 typedef struct Bus Bus;
@@ -59,7 +60,8 @@ void bus_consumer_close(BusConsumer *c);
 int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bool last);
 /* Sends one pull request for `batch` messages, expiring at the server after `expires_ms` (0: never).
  * `no_wait`: the server answers with what is there and ends it; with nothing there, at once (no expiry)
- * or after the first messages to arrive. Its messages are taken by later bus_fetch calls. */
+ * or after the first messages to arrive. Its messages are taken by later bus_fetch calls (a `last` one
+ * waits for them until the request expires, at most its timeout). */
 int bus_consumer_pull(BusConsumer *c, int batch, int64_t expires_ms, bool no_wait);
 
 /* Header value of `msg` or NULL. */
@@ -95,7 +97,8 @@ typedef struct {
  * call keep what is published in nats.c's buffer until bus_flush, or at the latest about a millisecond later
  * (nats.c's flusher), instead of one write per message. Call before bus_connect. */
 void bus_buffer_writes(void);
-/* Sends what is buffered and waits until the server has read it (a PING answered); 0 or negative errno. */
+/* Sends what is buffered and waits until the server has read it (a PING answered); 0 or negative errno,
+ * -ENOTCONN at once while reconnecting (the buffer then goes out on reconnect). */
 int bus_flush(Bus *b, int64_t timeout_ms);
 
 /* Publishes asynchronously to JetStream with `h` and Content-Type. Buffers are copied. */

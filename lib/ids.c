@@ -14,10 +14,10 @@ int64_t ids_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Random bytes from the kernel, taken 512 at a time per thread: ids are made several times per order
+/* Random bytes from the kernel, taken 256 at a time per thread: ids are made several times per order
  * and a getrandom call each was a fifth of the orchestrator's system calls. A forked child never
  * hands out its parent's remaining bytes. */
-#define IDS_POOL 512
+#define IDS_POOL 256
 static _Thread_local uint8_t ids_pool[IDS_POOL];
 static _Thread_local size_t ids_pool_left;
 static pthread_once_t ids_once = PTHREAD_ONCE_INIT;
@@ -34,8 +34,13 @@ static int ids_random(uint8_t *out, size_t n) {
         pthread_once(&ids_once, ids_register_fork);
         while (n > 0) {
                 if (ids_pool_left == 0) {
-                        if (getrandom(ids_pool, IDS_POOL, 0) != (ssize_t)IDS_POOL)
-                                return -EIO;
+                        /* At most 256 bytes a call: never cut short once the pool is seeded; EINTR retried. */
+                        for (size_t got = 0; got < IDS_POOL;) {
+                                ssize_t k = getrandom(ids_pool + got, IDS_POOL - got, 0);
+                                if (k < 0 && errno != EINTR)
+                                        return -EIO;
+                                got += k > 0 ? (size_t)k : 0;
+                        }
                         ids_pool_left = IDS_POOL;
                 }
                 size_t k = n < ids_pool_left ? n : ids_pool_left;

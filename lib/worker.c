@@ -412,14 +412,9 @@ static void *worker_loop(void *arg) {
         Loop *l = arg;
         for (bool last = false; !last;) {
                 natsMsgList list;
+                /* Stopping: the last fetch takes what is in and what a request it left open still brings,
+                 * and asks for nothing that would outlive it (lib/bus.c): no message is left to AckWait. */
                 last = service_stopping;
-                if (last) {
-                        /* Stopping: what the last pull request brought in is still handled, not left to
-                         * AckWait. The server's copy of that request expires a little after ours (it
-                         * counts from when it read it): what it still sends meanwhile arrives first. */
-                        struct timespec ts = {0, 200000000L};
-                        nanosleep(&ts, NULL);
-                }
                 int r = bus_fetch(l->consumer, &list, l->def->batch, last ? 500 : 1000, last);
                 if (r == -ETIMEDOUT)
                         continue;

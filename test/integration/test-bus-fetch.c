@@ -43,25 +43,25 @@ static uint64_t delivered(natsMsg *m) {
         return n;
 }
 
-/* A request for 60 left open while 100 messages arrive: its 60 wait in the inbox; fetches of at most 64
- * take those 60 first (no new request), then the other 40; none twice, none more than asked. */
+/* A request for 60 left open while 100 messages arrive: its 60 wait in the inbox; fetches take those first
+ * (8, then the other 52 of them: no new request), then the other 40; none twice, none more than asked. */
 static void test_late_messages_of_an_earlier_request(void) {
-        int seen[TOTAL] = {0}, got = 0, first = -1;
+        int seen[TOTAL] = {0}, got = 0, sizes[20] = {0}, rounds = 0;
         CHECK(bus_consumer_pull(c, 60, 5000, false) == 0, "pull request");
         for (int i = 0; i < TOTAL; i++)
                 publish(i);
         usleep(500000); /* the 60 are delivered to the inbox meanwhile */
         for (int round = 0; round < 20 && got < TOTAL; round++) {
                 natsMsgList list;
-                int r = bus_fetch(c, &list, 64, 1000, false);
+                int max = round == 0 ? 8 : 64;
+                int r = bus_fetch(c, &list, max, 1000, false);
                 if (r == -ETIMEDOUT)
                         continue;
                 CHECK(r == 0, "fetch: %d", r);
                 if (r < 0)
                         break;
-                CHECK(list.Count >= 1 && list.Count <= 64, "fetch of at most 64 returned %d", list.Count);
-                if (first < 0)
-                        first = list.Count;
+                CHECK(list.Count >= 1 && list.Count <= max, "fetch of at most %d returned %d", max, list.Count);
+                sizes[rounds++] = list.Count;
                 for (int i = 0; i < list.Count; i++) {
                         int k = body_index(list.Msgs[i]);
                         CHECK(k >= 0 && k < TOTAL, "unexpected body");
@@ -74,7 +74,8 @@ static void test_late_messages_of_an_earlier_request(void) {
                 }
                 natsMsgList_Destroy(&list);
         }
-        CHECK(first == 60, "the first fetch takes what the earlier request brought: %d, expected 60", first);
+        CHECK(sizes[0] == 8 && sizes[1] == 52, "the earlier request's 60 first, without asking for more: %d then %d",
+              sizes[0], sizes[1]);
         CHECK(got == TOTAL, "%d of %d messages fetched", got, TOTAL);
 }
 
@@ -83,9 +84,12 @@ static void test_acks_are_kept(void) {
         natsMsgList list;
         publish(500);
         publish(501);
+        usleep(200000); /* both stored */
         CHECK(bus_fetch(c, &list, 2, 2000, false) == 0 && list.Count == 2, "fetch of two");
-        if (list.Count != 2)
+        if (list.Count != 2) {
+                natsMsgList_Destroy(&list);
                 return;
+        }
         bus_nak_now(c, list.Msgs[0]);
         bus_term(c, list.Msgs[1]);
         int want = body_index(list.Msgs[0]);
@@ -192,6 +196,54 @@ static void test_two_takers_share(void) {
         bus_consumer_close(t[1].c);
 }
 
+static void *publish_900_later(void *arg) {
+        (void)arg;
+        usleep(300000);
+        publish(900);
+        return NULL;
+}
+
+/* A closing fetch waits for what a request left open still brings, instead of leaving it to AckWait. */
+static void test_last_takes_an_open_request(void) {
+        natsMsgList list;
+        pthread_t t;
+        CHECK(bus_consumer_pull(c, 5, 1500, false) == 0, "a request left open");
+        pthread_create(&t, NULL, publish_900_later, NULL);
+        int r = bus_fetch(c, &list, 64, 1000, true);
+        CHECK(r == 0 && list.Count == 1 && body_index(list.Msgs[0]) == 900,
+              "the closing fetch took the open request's message: %d", r);
+        if (r == 0) {
+                for (int i = 0; i < list.Count; i++)
+                        bus_ack(c, list.Msgs[i]);
+                natsMsgList_Destroy(&list);
+        }
+        pthread_join(t, NULL);
+        usleep(1600000); /* that request expired */
+}
+
+/* A consumer JetStream does not have (deleted): no answer comes (its requests go nowhere), so a fetch is an
+ * error or waits its whole timeout; never a quick "nothing" that a loop would spin on. */
+static void test_missing_consumer(void) {
+        natsMsgList list;
+        natsMsg *reply = NULL;
+        CHECK(bus_request(bus, "$JS.API.CONSUMER.DELETE.FOOD_CMD.store", NULL, "", 0, 2000, NULL, &reply) == 0,
+              "consumer deleted");
+        natsMsg_Destroy(reply);
+        int64_t t0 = nats_Now();
+        int r = bus_fetch(c, &list, 8, 2000, false);
+        int64_t took = nats_Now() - t0;
+        CHECK(r < 0, "a fetch from a deleted consumer: %d", r);
+        CHECK(r != -ETIMEDOUT || took >= 1900, "an idle answer after %lld ms of a 2000 ms fetch", (long long)took);
+        if (r == 0)
+                natsMsgList_Destroy(&list);
+        CHECK(bus_setup_topology(bus, NULL) == 0, "the consumer made again");
+        /* Made again, it delivers the stream from its start (the topology's DeliverAll). */
+        r = bus_fetch(c, &list, 8, 2000, false);
+        CHECK(r == 0, "the same consumer object fetches from the new durable: %d", r);
+        if (r == 0)
+                natsMsgList_Destroy(&list);
+}
+
 /* `last`: a no-wait request answers at once when nothing is there. */
 static void test_last_does_not_wait(void) {
         natsMsgList list;
@@ -218,6 +270,8 @@ int main(void) {
         test_returns_when_messages_come();
         test_two_takers_share();
         test_last_does_not_wait();
+        test_last_takes_an_open_request();
+        test_missing_consumer();
         bus_consumer_close(c);
         bus_free(bus);
         printf("%s\n", failures ? "FAILED" : "ok");
