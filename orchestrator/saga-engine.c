@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,15 @@ int engine_reply_message(EngineReply *r, const Food__V1__RpcReply *m) {
         return codec_pack(&m->base, &r->data, &r->len);
 }
 
+/* When a request last came from a gateway of a build before order_view (no Food-Answer-Form header): while
+ * such gateways may still be running (a rolling upgrade), answers carry the Order as well. */
+#define ENGINE_LEGACY_MS (10 * 60 * 1000)
+static _Atomic int64_t engine_legacy_at;
+
+void engine_reply_legacy_seen(int64_t now_ms) {
+        atomic_store(&engine_legacy_at, now_ms);
+}
+
 int engine_reply_set(EngineReply *r, int http_status, const char *title, const char *detail,
                      const Food__V1__Order *order, int retry_after_s) {
         Food__V1__RpcReply m = FOOD__V1__RPC_REPLY__INIT;
@@ -55,11 +65,13 @@ int engine_reply_set(EngineReply *r, int http_status, const char *title, const c
         if (order) {
                 /* The view the gateway sends as it is: it neither decodes the order nor writes its JSON. An
                  * order without a view (text that is not UTF-8) goes as it is, for the gateway to refuse. */
+                int64_t legacy = atomic_load(&engine_legacy_at);
                 if ((view = order_json_view(order, &m.order_view.len))) {
                         m.order_view.data = (uint8_t *)view;
                         m.order_id = order->id;
                         m.order_version = order->version;
-                } else
+                }
+                if (!view || (legacy && ids_now_ms() - legacy < ENGINE_LEGACY_MS))
                         m.order = (Food__V1__Order *)order;
         }
         ret = engine_reply_message(r, &m);

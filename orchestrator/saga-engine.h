@@ -62,6 +62,9 @@ void engine_reply_each_abandoned(EngineReply *r, void (*fn)(void *ud, const char
 /* Packs `m` (borrowed) as the answer, its http_status included. */
 int engine_reply_message(EngineReply *r, const Food__V1__RpcReply *m);
 /* Packs an RpcReply (order may be NULL). */
+/* A request came without "Food-Answer-Form: view" (a gateway from before RpcReply.order_view): for the next
+ * 10 minutes answers carry the Order too, for such gateways still running during a rolling upgrade. */
+void engine_reply_legacy_seen(int64_t now_ms);
 int engine_reply_set(EngineReply *r, int http_status, const char *title, const char *detail,
                      const Food__V1__Order *order, int retry_after_s);
 
