@@ -110,10 +110,10 @@ static void test_acks_are_kept(void) {
                 natsMsgList_Destroy(&list);
 }
 
+/* Publishes message number *(int *)arg 300 ms from now. */
 static void *publish_later(void *arg) {
-        (void)arg;
         usleep(300000);
-        publish(700);
+        publish(*(int *)arg);
         return NULL;
 }
 
@@ -131,7 +131,8 @@ static void test_returns_when_messages_come(void) {
         for (int i = 0; i < list.Count; i++)
                 bus_ack(c, list.Msgs[i]);
         natsMsgList_Destroy(&list);
-        pthread_create(&t, NULL, publish_later, NULL);
+        static int k = 700;
+        pthread_create(&t, NULL, publish_later, &k);
         t0 = nats_Now();
         int r = bus_fetch(c, &list, 64, 5000, false);
         CHECK(r == 0 && list.Count == 1, "the one published meanwhile: %d", r);
@@ -196,19 +197,13 @@ static void test_two_takers_share(void) {
         bus_consumer_close(t[1].c);
 }
 
-static void *publish_900_later(void *arg) {
-        (void)arg;
-        usleep(300000);
-        publish(900);
-        return NULL;
-}
-
 /* A closing fetch waits for what a request left open still brings, instead of leaving it to AckWait. */
 static void test_last_takes_an_open_request(void) {
         natsMsgList list;
         pthread_t t;
         CHECK(bus_consumer_pull(c, 5, 1500, false) == 0, "a request left open");
-        pthread_create(&t, NULL, publish_900_later, NULL);
+        static int k = 900;
+        pthread_create(&t, NULL, publish_later, &k);
         int r = bus_fetch(c, &list, 64, 1000, true);
         CHECK(r == 0 && list.Count == 1 && body_index(list.Msgs[0]) == 900,
               "the closing fetch took the open request's message: %d", r);
