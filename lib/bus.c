@@ -669,9 +669,8 @@ int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bo
                         int status = bus_pull_status(m);
                         if (status == 0) {
                                 /* A message keeps its own subject: which request brought it is not known. Our
-                                 * no-wait request ends by itself after what is there; after a message, the
-                                 * batch-of-one request is done (or the message was an earlier request's): take
-                                 * what is in, go. */
+                                 * no-wait request ends by itself after what is there; the plain one does not:
+                                 * after its first message, take what is in and go. */
                                 msgs[count++] = m;
                                 if (plain) {
                                         count = bus_take_pending(c, msgs, count, max);
@@ -688,9 +687,11 @@ int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bo
                                 continue; /* a heartbeat, or an earlier request's end */
                         ended = true;
                         if (ahead && count == 0 && !last && !plain && left > 20) {
-                                /* Other requests are owed what is there: wait for the next message with a request
-                                 * for one, which the server closes once it has sent it. */
-                                if ((r = bus_pull_request(c, 1, left - 10, false)) < 0) {
+                                /* Other requests are owed what is there: wait with a plain request for the batch.
+                                 * It stays open after its first message and what it brings meanwhile is the next
+                                 * call's (a request for one made every fetch one message: 15 % more commits per
+                                 * order); a closing fetch waits it out (open_until). */
+                                if ((r = bus_pull_request(c, max, left - 10, false)) < 0) {
                                         err = r;
                                         break;
                                 }
