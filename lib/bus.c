@@ -491,11 +491,21 @@ int bus_await_topology(Bus *b, const char *durable, const volatile bool *stop) {
         }
 }
 
+/* "<inbox prefix>.<NUID>" into buf: a fresh inbox under this connection's own prefix. 0 or negative errno. */
+static int bus_inbox_name(Bus *b, char *buf, size_t cap) {
+        natsInbox *name = NULL;
+        if (natsInbox_Create(&name) != NATS_OK)
+                return -ENOMEM;
+        const char *nuid = strchr((const char *)name, '.'); /* "_INBOX.<nuid>" */
+        int n = snprintf(buf, cap, "%s.%s", b->inbox_prefix, nuid ? nuid + 1 : (const char *)name);
+        natsInbox_Destroy(name);
+        return (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
 int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
         const TopoConsumer *d = topo_consumer(durable);
         jsConsumerInfo *ci = NULL;
         jsErrCode jerr = 0;
-        natsInbox *name = NULL;
         BusConsumer *c;
         natsStatus s;
 
@@ -514,14 +524,9 @@ int bus_consumer_open(Bus *b, const char *durable, BusConsumer **ret) {
         /* Bind: the consumer must exist; it is never created or altered from here. */
         s = js_GetConsumerInfo(&ci, b->js, d->stream, d->durable, NULL, &jerr);
         jsConsumerInfo_Destroy(ci);
-        if (s == NATS_OK)
-                s = natsInbox_Create(&name);
+        if (s == NATS_OK && bus_inbox_name(b, c->inbox, sizeof(c->inbox)) < 0)
+                s = NATS_INSUFFICIENT_BUFFER;
         if (s == NATS_OK) {
-                const char *nuid = strchr((const char *)name, '.'); /* "_INBOX.<nuid>": under our own prefix */
-                int n = snprintf(c->inbox, sizeof(c->inbox), "%s.%s", b->inbox_prefix, nuid ? nuid + 1 : (const char *)name);
-                natsInbox_Destroy(name);
-                if ((size_t)n >= sizeof(c->inbox))
-                        s = NATS_INSUFFICIENT_BUFFER;
                 char filter[sizeof(c->inbox) + 2];
                 snprintf(filter, sizeof(filter), "%s.*", c->inbox);
                 s = natsConnection_SubscribeSync(&c->sub, b->nc, filter);
@@ -588,36 +593,23 @@ static int bus_pull_status(natsMsg *m) {
         return code > 0 && code < 1000 ? (int)code : 0;
 }
 
-/* Takes what is already in the inbox, up to `max` in all, without waiting. */
-static int bus_take_pending(BusConsumer *c, natsMsg **msgs, int count, int max) {
+/* Takes messages from the inbox, up to `max` in all (statuses dropped): what is already in (`until` 0), or
+ * what arrives until `until` (nats_Now() time), e.g. from a request left open. */
+static int bus_take(BusConsumer *c, natsMsg **msgs, int count, int max, int64_t until) {
         while (count < max) {
                 int pending = 0, bytes = 0;
+                int64_t left = until ? until - nats_Now() : 0;
                 natsMsg *m = NULL;
-                if (natsSubscription_GetPending(c->sub, &pending, &bytes) != NATS_OK || pending == 0 ||
-                    natsSubscription_NextMsg(&m, c->sub, 0) != NATS_OK)
+                if (until ? left <= 0
+                          : natsSubscription_GetPending(c->sub, &pending, &bytes) != NATS_OK || pending == 0)
+                        break;
+                if (natsSubscription_NextMsg(&m, c->sub, left) != NATS_OK)
                         break;
                 bus_msg_inline(m);
                 if (bus_pull_status(m) == 0)
                         msgs[count++] = m;
                 else
                         natsMsg_Destroy(m); /* an earlier request's end */
-        }
-        return count;
-}
-
-/* Waits for messages on the inbox until `until` (nats_Now() time): what a request we left open still
- * brings, up to `max` in all. */
-static int bus_take_until(BusConsumer *c, natsMsg **msgs, int count, int max, int64_t until) {
-        while (count < max) {
-                natsMsg *m = NULL;
-                int64_t left = until - nats_Now();
-                if (left <= 0 || natsSubscription_NextMsg(&m, c->sub, left) != NATS_OK)
-                        break;
-                bus_msg_inline(m);
-                if (bus_pull_status(m) == 0)
-                        msgs[count++] = m;
-                else
-                        natsMsg_Destroy(m);
         }
         return count;
 }
@@ -638,12 +630,12 @@ int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bo
                 return -ENOMEM;
         /* What earlier requests still brought in (after a pause, or a request that outlived its fetch) comes
          * first, without asking for more: never more than `max` taken, the rest waits for the next call. */
-        count = bus_take_pending(c, msgs, 0, max);
+        count = bus_take(c, msgs, 0, max, 0);
         /* Closing: a request this consumer left open is waited out (briefly), so that what it still sends is
          * handled here rather than after AckWait by someone else. */
         if (last && count == 0 && c->open_until > nats_Now())
-                count = bus_take_until(c, msgs, 0, max, c->open_until < nats_Now() + timeout_ms ? c->open_until
-                                                                                           : nats_Now() + timeout_ms);
+                count = bus_take(c, msgs, 0, max,
+                                 c->open_until < nats_Now() + timeout_ms ? c->open_until : nats_Now() + timeout_ms);
         if (count == 0) {
                 /* One request that the server answers with what is there (up to `max`) and ends, or, when
                  * nothing is, ends after the first messages to arrive, or expires: a little before we stop
@@ -673,7 +665,7 @@ int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bo
                                  * after its first message, take what is in and go. */
                                 msgs[count++] = m;
                                 if (plain) {
-                                        count = bus_take_pending(c, msgs, count, max);
+                                        count = bus_take(c, msgs, count, max, 0);
                                         break;
                                 }
                                 continue;
@@ -710,7 +702,7 @@ int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bo
                         ended = true; /* our request's batch was filled: the server let it go */
                 /* Left while the server may still hold our request: its messages are taken by the next call. */
                 if (!ended && !last) {
-                        int64_t until = nats_Now() + (plain ? deadline - nats_Now() : expires);
+                        int64_t until = plain ? deadline : nats_Now() + expires;
                         if (until > c->open_until)
                                 c->open_until = until;
                 }
@@ -1046,19 +1038,14 @@ int bus_publish_core(Bus *b, const char *subject, const char *type, const void *
 
 static ReplyInbox *bus_reply_inbox(Bus *b) {
         ReplyInbox *in = pthread_getspecific(b->inbox_key);
-        natsInbox *name = NULL;
         char filter[sizeof(in->prefix) + 2];
         if (in)
                 return in;
         in = calloc(1, sizeof(*in));
-        if (!in || natsInbox_Create(&name) != NATS_OK) {
+        if (!in || bus_inbox_name(b, in->prefix, sizeof(in->prefix)) < 0) {
                 free(in);
                 return NULL;
         }
-        /* "_INBOX.<nuid>": the NUID under this connection's own prefix. */
-        const char *nuid = strchr((const char *)name, '.');
-        snprintf(in->prefix, sizeof(in->prefix), "%s.%s", b->inbox_prefix, nuid ? nuid + 1 : (const char *)name);
-        natsInbox_Destroy(name);
         snprintf(filter, sizeof(filter), "%s.*", in->prefix);
         if (natsConnection_SubscribeSync(&in->sub, b->nc, filter) != NATS_OK) {
                 free(in);
