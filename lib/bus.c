@@ -114,6 +114,7 @@ static void bus_on_reconnected(natsConnection *nc, void *closure) {
 }
 
 #define BUS_PING_MS 5000
+#define BUS_FETCH_QUIET_MS 5 /* after a message, how long a fetch waits for its request's end */
 #define BUS_NAK_FIRST_MS 1000
 #define BUS_NAK_MAX_MS 30000
 #define BUS_MAX_PINGS_OUT 2
@@ -650,11 +651,13 @@ int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bo
                         free(msgs);
                         return r;
                 }
+                int64_t quiet_until = deadline;
                 while (count < max) {
                         natsMsg *m = NULL;
                         const char *why = NULL;
-                        int64_t left = deadline - nats_Now();
-                        s = left > 0 ? natsSubscription_NextMsg(&m, c->sub, left) : NATS_TIMEOUT;
+                        int64_t now = nats_Now(), left = deadline - now;
+                        int64_t wait = (quiet_until < deadline ? quiet_until : deadline) - now;
+                        s = wait > 0 ? natsSubscription_NextMsg(&m, c->sub, wait) : NATS_TIMEOUT;
                         if (s != NATS_OK)
                                 break; /* NATS_NO_RESPONDERS: JetStream has no such consumer now (-EHOSTUNREACH) */
                         bus_msg_inline(m);
@@ -668,6 +671,10 @@ int bus_fetch(BusConsumer *c, natsMsgList *list, int max, int64_t timeout_ms, bo
                                         count = bus_take(c, msgs, count, max, 0);
                                         break;
                                 }
+                                /* Our request ends right after what the server had for it; a message that an
+                                 * earlier request left open brought does not end ours, which would then hold
+                                 * it until it expires (a second): once messages stop coming, go with them. */
+                                quiet_until = nats_Now() + BUS_FETCH_QUIET_MS;
                                 continue;
                         }
                         /* Statuses come on the request's own reply subject. */

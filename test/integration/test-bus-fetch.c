@@ -144,6 +144,33 @@ static void test_returns_when_messages_come(void) {
         pthread_join(t, NULL);
 }
 
+/* A message that a request left open brings (the server serves the oldest request first) comes while a new
+ * fetch's request waits: the fetch goes with it, not when its own request expires (it held such messages for
+ * the whole fetch timeout: the last ticket update of an order a second late). */
+static void test_an_open_request_brings_the_message(void) {
+        natsMsgList list;
+        pthread_t t;
+        CHECK(bus_consumer_pull(c, 5, 3000, false) == 0, "a request left open");
+        static int k = 750;
+        pthread_create(&t, NULL, publish_later, &k);
+        int64_t t0 = nats_Now();
+        int r = bus_fetch(c, &list, 64, 3000, false);
+        int64_t took = nats_Now() - t0;
+        CHECK(r == 0 && list.Count == 1 && body_index(list.Msgs[0]) == 750, "the message the open request brought: %d",
+              r);
+        CHECK(took < 1500, "the fetch held it %lld ms", (long long)took);
+        if (r == 0) {
+                bus_ack(c, list.Msgs[0]);
+                natsMsgList_Destroy(&list);
+        }
+        pthread_join(t, NULL);
+        usleep(3100000); /* both requests expired */
+        r = bus_fetch(c, &list, 64, 100, false);
+        CHECK(r == -ETIMEDOUT, "nothing else: %d", r);
+        if (r == 0)
+                natsMsgList_Destroy(&list);
+}
+
 typedef struct {
         BusConsumer *c;
         int got;
@@ -263,6 +290,7 @@ int main(void) {
         test_late_messages_of_an_earlier_request();
         test_acks_are_kept();
         test_returns_when_messages_come();
+        test_an_open_request_brings_the_message();
         test_two_takers_share();
         test_last_does_not_wait();
         test_last_takes_an_open_request();
