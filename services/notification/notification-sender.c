@@ -20,6 +20,12 @@
 #define SENDER_LEASE_MARGIN_MS 2000
 /* How often the maintenance thread refreshes the backlog gauges and sheds. */
 #define SENDER_SHED_PERIOD_MS 1000
+/* Pushed rows leave the outbox together, at most this long after their push or this many at a time:
+ * one statement (and commit) for several batches instead of one each. A row whose mark a crash lost
+ * is due again when its outbox time comes (10 s after it was written) and pushed again with its
+ * key, which the provider keeps once, as when the crash comes between the push and the mark. */
+#define SENDER_MARK_MS 100
+#define SENDER_MARK_MAX 1024
 
 /* A fed row, owned by the queue until a sender takes it. */
 typedef struct {
@@ -234,14 +240,66 @@ static int batch_init(Batch *b, size_t cap) {
         return 0;
 }
 
-/* Writes every item's outcome: the sent ones in one statement, retries and failures one by one. */
-static int batch_complete(Pg *pg, Batch *b, size_t n) {
+/* Rows pushed whose outbox rows are not deleted yet (SENDER_MARK_MS). */
+typedef struct {
         PgArray ids, attempts;
-        long long n_sent = 0;
+        long long n;
+        int64_t since_ms; /* when the oldest was pushed */
+} Marks;
+
+static void marks_init(Marks *m) {
+        pg_array_init(&m->ids, PG_OID_TEXT);
+        pg_array_init(&m->attempts, PG_OID_INT4);
+        m->n = 0;
+        m->since_ms = 0;
+}
+
+static void marks_add(Marks *m, const NotifyItem *it) {
+        if (m->n++ == 0)
+                m->since_ms = notify_now_ms();
+        pg_array_text(&m->ids, it->msg_id);
+        pg_array_int4(&m->attempts, it->attempts);
+}
+
+static bool marks_due(const Marks *m) {
+        return m->n >= SENDER_MARK_MAX || (m->n > 0 && notify_now_ms() >= m->since_ms + SENDER_MARK_MS);
+}
+
+/* Deletes the marked rows from the outbox in one statement. Whatever happens, the marks are
+ * forgotten: rows not deleted are due again when their time comes (see SENDER_MARK_MS). */
+static int marks_flush(Pg *pg, Marks *m) {
+        PGresult *res = NULL;
         int r = 0;
 
-        pg_array_init(&ids, PG_OID_TEXT);
-        pg_array_init(&attempts, PG_OID_INT4);
+        if (m->n == 0)
+                return 0;
+        r = pg_array_finish(&m->ids);
+        if (r == 0)
+                r = pg_array_finish(&m->attempts);
+        if (r == 0) {
+                const char *vals[2] = {(const char *)m->ids.data, (const char *)m->attempts.data};
+                int lens[2] = {(int)m->ids.len, (int)m->attempts.len}, fmts[2] = {1, 1};
+                r = pg_run(pg, &st_sent, 2, vals, lens, fmts, &res);
+        }
+        if (r == 0) {
+                long long marked = pg_ll(res, 0, 0);
+                count(m_sent, marked);
+                if (marked != m->n)
+                        log_debug("webhook: %lld of %lld sent rows had been re-leased meanwhile", m->n - marked,
+                                  m->n);
+        }
+        PQclear(res);
+        pg_array_free(&m->ids);
+        pg_array_free(&m->attempts);
+        marks_init(m);
+        return r;
+}
+
+/* Records every item's outcome: the sent ones join `marks`, retries and failures are written one
+ * by one. */
+static int batch_complete(Pg *pg, Batch *b, size_t n, Marks *marks) {
+        int r = 0;
+
         for (size_t i = 0; i < n && r == 0; i++) {
                 const NotifyItem *it = &b->items[i];
                 char att[16], delay[24];
@@ -251,9 +309,7 @@ static int batch_complete(Pg *pg, Batch *b, size_t n) {
                 int k;
 
                 if (b->decisions[i] == NOTIFY_DONE_SENT) {
-                        pg_array_text(&ids, it->msg_id);
-                        pg_array_int4(&attempts, it->attempts);
-                        n_sent++;
+                        marks_add(marks, it);
                         continue;
                 }
                 snprintf(att, sizeof(att), "%d", it->attempts);
@@ -282,32 +338,11 @@ static int batch_complete(Pg *pg, Batch *b, size_t n) {
                 }
                 PQclear(res);
         }
-        if (r == 0 && n_sent > 0) {
-                PGresult *res = NULL;
-                r = pg_array_finish(&ids);
-                if (r == 0)
-                        r = pg_array_finish(&attempts);
-                if (r == 0) {
-                        const char *vals[2] = {(const char *)ids.data, (const char *)attempts.data};
-                        int lens[2] = {(int)ids.len, (int)attempts.len}, fmts[2] = {1, 1};
-                        r = pg_run(pg, &st_sent, 2, vals, lens, fmts, &res);
-                }
-                if (r == 0) {
-                        long long marked = pg_ll(res, 0, 0);
-                        count(m_sent, marked);
-                        if (marked != n_sent)
-                                log_debug("webhook: %lld of %lld sent rows had been re-leased meanwhile",
-                                          n_sent - marked, n_sent);
-                }
-                PQclear(res);
-        }
-        pg_array_free(&ids);
-        pg_array_free(&attempts);
         return r;
 }
 
 /* Sends items[0..n) and records the outcomes. */
-static int batch_send(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, size_t n, uint64_t *rng) {
+static int batch_send(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, size_t n, uint64_t *rng, Marks *marks) {
         size_t n_req = 0, n_transient = 0;
         const char *first_error = NULL;
         int r;
@@ -340,7 +375,7 @@ static int batch_send(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, size_
         }
         if (n_transient > 0)
                 log_info("webhook: %zu of %zu attempt(s) failed transiently (%s)", n_transient, n_req, first_error);
-        r = batch_complete(pg, b, n);
+        r = batch_complete(pg, b, n, marks);
         for (size_t i = 0; i < n; i++)
                 free(b->bodies[i]);
         return r;
@@ -418,7 +453,7 @@ static size_t feed_take(NotifySender *s, Batch *b, int64_t wait_ms) {
 /* Claims the rows due (not fed, or waiting for a retry), sends them and records the outcomes.
  * Returns the number of rows claimed, or a negative errno (database trouble: the caller backs off;
  * leases make the rows due again). */
-static int sender_sweep(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, uint64_t *rng) {
+static int sender_sweep(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, uint64_t *rng, Marks *marks) {
         char limit[16], lease[24];
         const char *vals[2] = {limit, lease};
         PGresult *res = NULL;
@@ -436,7 +471,7 @@ static int sender_sweep(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, uin
                                            .customer_id = pg_str(res, (int)i, 2), .order_id = pg_str(res, (int)i, 3),
                                            .status = pg_str(res, (int)i, 4), .message = pg_str(res, (int)i, 5),
                                            .at_ms = pg_ll(res, (int)i, 6)};
-        r = n ? batch_send(s, pg, w, b, n, rng) : 0;
+        r = n ? batch_send(s, pg, w, b, n, rng, marks) : 0;
         PQclear(res);
         return r < 0 ? r : (int)n;
 }
@@ -448,10 +483,12 @@ static void *sender_run(void *arg) {
         NotifyWebhook *w = NULL;
         uint64_t rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&wcfg ^ 0x9e3779b97f4a7c15ULL;
         int64_t next_sweep = 0;
+        Marks marks;
         Batch b;
         Pg *pg = NULL;
         int r;
 
+        marks_init(&marks);
         if (batch_init(&b, (size_t)s->cfg.batch) < 0) {
                 log_error_errno(-ENOMEM, "notification sender: cannot allocate a batch");
                 return NULL;
@@ -471,19 +508,24 @@ static void *sender_run(void *arg) {
                 goto out;
         }
         while (!sender_stopping(s)) {
-                /* Fed rows first, as they come; the sweep for the others every NOTIFY_POLL_MS. */
-                int64_t now = notify_now_ms();
-                size_t n = feed_take(s, &b, next_sweep > now ? next_sweep - now : 0);
+                /* Fed rows first, as they come; their marks when due; the sweep for the others every
+                 * NOTIFY_POLL_MS. */
+                int64_t now = notify_now_ms(), until = next_sweep;
+                if (marks.n > 0 && marks.since_ms + SENDER_MARK_MS < until)
+                        until = marks.since_ms + SENDER_MARK_MS;
+                size_t n = feed_take(s, &b, until > now ? until - now : 0);
                 r = 0;
                 if (n > 0) {
                         r = pg_ensure(pg);
                         if (r == 0)
-                                r = batch_send(s, pg, w, &b, n, &rng);
+                                r = batch_send(s, pg, w, &b, n, &rng, &marks);
                         for (size_t i = 0; i < n; i++)
                                 feed_item_free(&b.fed[i]);
                 }
+                if (r == 0 && marks_due(&marks))
+                        r = marks_flush(pg, &marks);
                 if (r == 0 && notify_now_ms() >= next_sweep) {
-                        r = sender_sweep(s, pg, w, &b, &rng);
+                        r = sender_sweep(s, pg, w, &b, &rng, &marks);
                         if (r >= 0 && (size_t)r < b.cap)
                                 next_sweep = notify_now_ms() + s->cfg.poll_ms; /* drained: again later */
                 }
@@ -494,7 +536,13 @@ static void *sender_run(void *arg) {
                         (void)pg_ensure(pg);
                 }
         }
+        /* Stopping: what was pushed leaves the outbox now (else it is pushed again after a restart). */
+        if (marks.n > 0 && pg_ensure(pg) == 0 && marks_flush(pg, &marks) < 0)
+                log_warn("notification sender: %s; the rows pushed last are pushed again later (same keys)",
+                         pg_error(pg));
 out:
+        pg_array_free(&marks.ids);
+        pg_array_free(&marks.attempts);
         pg_free(pg);
         notify_webhook_free(w);
         batch_free(&b);
