@@ -488,11 +488,11 @@ static void *sender_run(void *arg) {
         Pg *pg = NULL;
         int r;
 
-        marks_init(&marks);
         if (batch_init(&b, (size_t)s->cfg.batch) < 0) {
                 log_error_errno(-ENOMEM, "notification sender: cannot allocate a batch");
                 return NULL;
         }
+        marks_init(&marks);
         r = notify_webhook_new(&w, &wcfg);
         if (r == 0)
                 r = service_pg(s->svc, &pg);
