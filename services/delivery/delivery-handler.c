@@ -273,6 +273,17 @@ int delivery_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *o
 
 /* ---- a fetch at once --------------------------------------------------------------------- */
 
+/* A fetch's openings and state changes are two statements, so two loops could take the same rows in
+ * crossing order (an assignment of a delivery whose opening the other one is inserting): a deadlock
+ * PostgreSQL breaks after its deadlock_timeout. Each statement first takes a transaction lock per
+ * delivery of the whole fetch (its last parameter), in one order, before it touches a row: a fetch
+ * waits for another that shares a delivery before holding anything (the second statement finds
+ * them held already). The key space is the worker's own (the orchestrator's shard locks use
+ * 1718579556). */
+#define DELIVERY_LOCKS(ids)                                                                                            \
+        " l AS (SELECT count(pg_advisory_xact_lock(1718579557, k)) AS locked FROM"                                  \
+        "       (SELECT DISTINCT hashtext(x) AS k FROM unnest(" ids "::text[]) AS x ORDER BY 1) s),"
+
 /* st_open for each delivery of the batch (one row each), with how every one it changed stands
  * (NULL for the others: read one by one, as a join with the table would be planned once per
  * session, when the table may have been small enough for a scan of it). */
@@ -282,10 +293,11 @@ static const PgStmt st_open_many = {
         "           $7::float8[], $8::text[], $9::text[], $10::float8[], $11::float8[], $12::float8[], $13::int8[])"
         "           WITH ORDINALITY AS u(id, order_id, store_id, pickup_text, pickup_region, pickup_lat, pickup_lon,"
         "           dropoff_text, region, lat, lon, distance_m, version, i)),"
+        DELIVERY_LOCKS("$14")
         " w AS (INSERT INTO deliveries (id, order_id, store_id, status, pickup_text, pickup_region, pickup_lat,"
         "       pickup_lon, dropoff_text, region, lat, lon, distance_m, version)"
         "       SELECT id, order_id, nullif(store_id, ''), 'OPEN', pickup_text, pickup_region, pickup_lat, pickup_lon,"
-        "       dropoff_text, nullif(region, ''), lat, lon, distance_m, version FROM u ORDER BY i"
+        "       dropoff_text, nullif(region, ''), lat, lon, distance_m, version FROM u CROSS JOIN l ORDER BY i"
         "       ON CONFLICT (id) DO UPDATE SET store_id = coalesce(deliveries.store_id, EXCLUDED.store_id),"
         "       pickup_text = EXCLUDED.pickup_text, pickup_region = EXCLUDED.pickup_region,"
         "       pickup_lat = EXCLUDED.pickup_lat, pickup_lon = EXCLUDED.pickup_lon,"
@@ -300,8 +312,9 @@ static const PgStmt st_state_many = {
         "delivery_state_many",
         "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[])"
         "           WITH ORDINALITY AS u(id, order_id, rider_id, version, status, i)),"
+        DELIVERY_LOCKS("$6")
         " w AS (INSERT INTO deliveries (id, order_id, status, rider_id, version)"
-        "       SELECT id, order_id, status, nullif(rider_id, ''), version FROM u ORDER BY i"
+        "       SELECT id, order_id, status, nullif(rider_id, ''), version FROM u CROSS JOIN l ORDER BY i"
         "       ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
         "       rider_id = coalesce(EXCLUDED.rider_id, deliveries.rider_id), version = EXCLUDED.version,"
         "       updated_at = now() WHERE deliveries.version < EXCLUDED.version"
@@ -347,12 +360,13 @@ static const char *command_of(const ProtobufCMessage *m, Food__V1__Correlation *
         return ((const Food__V1__CompleteDelivery *)m)->delivery_id;
 }
 
-/* Runs one multi-row statement for the commands of kind `k` and answers each of them. */
+/* Runs one multi-row statement for the commands of kind `k` and answers each of them; `locks` holds
+ * every delivery id of the fetch (DELIVERY_LOCKS). */
 static int batch_kind(Pg *pg, const DeliveryConfig *cfg, const ProtobufCMessage *const *cmds, const int *kind,
-                      int k, int *slot, WorkerOut *const *outs, int n, Slot *slots) {
+                      int k, int *slot, WorkerOut *const *outs, int n, Slot *slots, PgArray *locks) {
         enum { OPEN_COLS = 13, STATE_COLS = 5 };
         PgArray a[OPEN_COLS];
-        PgArray *pa[OPEN_COLS];
+        PgArray *pa[OPEN_COLS + 1];
         int cols = k == 1 ? OPEN_COLS : STATE_COLS, n_slots = 0, r = 0;
         PGresult *pr = NULL;
         Food__V1__Correlation *corr;
@@ -430,7 +444,8 @@ static int batch_kind(Pg *pg, const DeliveryConfig *cfg, const ProtobufCMessage 
                         pg_array_null(&a[11]);
                 pg_array_int8(&a[12], corr->version);
         }
-        r = pg_run_arrays(pg, k == 1 ? &st_open_many : &st_state_many, pa, cols, &pr);
+        pa[cols] = locks;
+        r = pg_run_arrays(pg, k == 1 ? &st_open_many : &st_state_many, pa, cols + 1, &pr);
         if (r == 0 && PQntuples(pr) != n_slots)
                 r = -EPROTO;
         for (int s = 0; s < n_slots && r == 0; s++) {
@@ -472,6 +487,7 @@ int delivery_handle_batch(void *ctx, Pg *pg, const ProtobufCMessage *const *cmds
                           int n) {
         int *kind = calloc((size_t)n * 2, sizeof(int));
         Slot *slots = calloc((size_t)n, sizeof(Slot));
+        PgArray locks;
         int r;
 
         if (!kind || !slots) {
@@ -489,10 +505,18 @@ int delivery_handle_batch(void *ctx, Pg *pg, const ProtobufCMessage *const *cmds
                 } else
                         kind[i] = cmds[i]->descriptor == &food__v1__open_delivery__descriptor ? 1 : 2;
         }
+        pg_array_init(&locks, PG_OID_TEXT);
+        for (int i = 0; i < n; i++)
+                if (kind[i]) {
+                        Food__V1__Correlation *corr;
+                        const char *rider, *state;
+                        pg_array_text(&locks, command_of(cmds[i], &corr, &rider, &state));
+                }
         /* Openings first: a later state only follows its opening. */
-        r = batch_kind(pg, ctx, cmds, kind, 1, kind + n, outs, n, slots);
+        r = batch_kind(pg, ctx, cmds, kind, 1, kind + n, outs, n, slots, &locks);
         if (r == 0)
-                r = batch_kind(pg, ctx, cmds, kind, 2, kind + n, outs, n, slots);
+                r = batch_kind(pg, ctx, cmds, kind, 2, kind + n, outs, n, slots, &locks);
+        pg_array_free(&locks);
         free(kind);
         free(slots);
         return r;

@@ -7,6 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import { natsSend, startPlatform } from '../harness.mjs';
 import { WAIT_MS } from '../flows.mjs';
 import { bytesField, dbl, field, fields, int, pb, str } from '../protobuf.mjs';
@@ -156,5 +157,39 @@ describe('a worker applies a fetch of several commands at once, as one by one', 
                         assert.equal(row, 'DELIVERED|rider_batch|6|가게|집|mapo', `${round}: the delivery`);
                 }
                 assert.equal(await dlq('delivery'), dead + 2, 'the poison command dead-lettered once per delivery of the batch');
+        });
+
+        // A fetch's openings and state changes are two statements. Fetch A opens C and moves A and B (in that order);
+        // fetch B, taken by the other loop meanwhile, moves B and C. Made to cross: A's second statement is held at
+        // delivery A (a session of ours locks its row) after it inserted C; B starts then. Without a lock order over
+        // the whole fetch, B takes B's row and waits for A's C, A then waits for B's row: a deadlock PostgreSQL ends
+        // after its deadlock_timeout, one fetch applied again. With it, B waits before holding anything.
+        it('delivery: two fetches sharing deliveries in crossing order wait for each other, no deadlock', async () => {
+                const tag = randomUUID().slice(0, 8);
+                const [a, b, c] = ['a', 'b', 'c'].map((k) => `ord_batchx${tag}${k}`);
+                await send('delivery', batch(open(a, 1, 4), open(b, 1, 4)), 2);
+                const logFile = `${p.logDir}/delivery.log`;
+                const logFrom = fs.statSync(logFile).size;
+                const waiting = async () => Number(await p.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'food'"
+                        + " AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO deliveries%'"));
+                const hold = await p.sqlSession('food');
+                let first, second;
+                try {
+                        await hold.run('BEGIN');
+                        await hold.run(`SELECT 1 FROM delivery.deliveries WHERE id = '${a.replace('ord_', 'dlv_')}' FOR UPDATE`);
+                        first = send('delivery', batch(open(c, 1, 4), move('assign', a, 'rider_x', 2, 5), move('assign', b, 'rider_x', 2, 5)), 3);
+                        await p.waitFor(async () => (await waiting()) === 1, WAIT_MS, 50);
+                        second = send('delivery', batch(move('complete', b, 'rider_x', 3, 6), move('assign', c, 'rider_y', 2, 5)), 2);
+                        await p.waitFor(async () => (await waiting()) === 2, WAIT_MS, 50);
+                } finally {
+                        await hold.run('ROLLBACK');
+                        await hold.close();
+                }
+                const [got1, got2] = await Promise.all([first, second]);
+                assert.ok([...got1, ...got2].every((x) => x.type === 'delivery_recorded'), JSON.stringify([got1, got2]));
+                const rows = await p.sql(`SELECT order_id, status, rider_id FROM delivery.deliveries WHERE order_id IN ('${a}', '${b}', '${c}') ORDER BY order_id`);
+                assert.equal(rows, `${a}|PICKED_UP|rider_x\n${b}|DELIVERED|rider_x\n${c}|PICKED_UP|rider_y`);
+                const log = fs.readFileSync(logFile, 'utf8').slice(logFrom);
+                assert.doesNotMatch(log, /deadlock detected/, 'the two fetches deadlocked');
         });
 });
