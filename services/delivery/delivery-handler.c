@@ -276,9 +276,9 @@ int delivery_handle(void *ctx, Pg *pg, const ProtobufCMessage *msg, WorkerOut *o
 /* A fetch's openings and state changes are two statements, so two loops could take the same rows in
  * crossing order (an assignment of a delivery whose opening the other one is inserting): a deadlock
  * PostgreSQL breaks after its deadlock_timeout. Each statement first takes a transaction lock per
- * delivery of the whole fetch (its last parameter), in one order, before it touches a row: a fetch
- * waits for another that shares a delivery before holding anything (the second statement finds
- * them held already). The key space is the worker's own (the orchestrator's shard locks use
+ * delivery of the whole fetch (its last parameter; empty for the second statement, which finds them
+ * held), in one order, before it touches a row: a fetch waits for another that shares a delivery
+ * before holding anything. The key space is the worker's own (the orchestrator's shard locks use
  * 1718579556). */
 #define DELIVERY_LOCKS(ids)                                                                                            \
         " l AS (SELECT count(pg_advisory_xact_lock(1718579557, k)) AS locked FROM"                                  \
@@ -360,8 +360,8 @@ static const char *command_of(const ProtobufCMessage *m, Food__V1__Correlation *
         return ((const Food__V1__CompleteDelivery *)m)->delivery_id;
 }
 
-/* Runs one multi-row statement for the commands of kind `k` and answers each of them; `locks` holds
- * every delivery id of the fetch (DELIVERY_LOCKS). */
+/* Runs one multi-row statement for the commands of kind `k` and answers each of them; `locks` holds the
+ * delivery ids to lock first (DELIVERY_LOCKS). */
 static int batch_kind(Pg *pg, const DeliveryConfig *cfg, const ProtobufCMessage *const *cmds, const int *kind,
                       int k, int *slot, WorkerOut *const *outs, int n, Slot *slots, PgArray *locks) {
         enum { OPEN_COLS = 13, STATE_COLS = 5 };
@@ -487,7 +487,7 @@ int delivery_handle_batch(void *ctx, Pg *pg, const ProtobufCMessage *const *cmds
                           int n) {
         int *kind = calloc((size_t)n * 2, sizeof(int));
         Slot *slots = calloc((size_t)n, sizeof(Slot));
-        PgArray locks;
+        PgArray locks, none;
         int r;
 
         if (!kind || !slots) {
@@ -505,18 +505,23 @@ int delivery_handle_batch(void *ctx, Pg *pg, const ProtobufCMessage *const *cmds
                 } else
                         kind[i] = cmds[i]->descriptor == &food__v1__open_delivery__descriptor ? 1 : 2;
         }
+        bool opens = false;
         pg_array_init(&locks, PG_OID_TEXT);
+        pg_array_init(&none, PG_OID_TEXT);
         for (int i = 0; i < n; i++)
                 if (kind[i]) {
                         Food__V1__Correlation *corr;
                         const char *rider, *state;
                         pg_array_text(&locks, command_of(cmds[i], &corr, &rider, &state));
+                        opens = opens || kind[i] == 1;
                 }
-        /* Openings first: a later state only follows its opening. */
+        /* Openings first: a later state only follows its opening. The first statement that runs takes the
+         * fetch's locks. */
         r = batch_kind(pg, ctx, cmds, kind, 1, kind + n, outs, n, slots, &locks);
         if (r == 0)
-                r = batch_kind(pg, ctx, cmds, kind, 2, kind + n, outs, n, slots, &locks);
+                r = batch_kind(pg, ctx, cmds, kind, 2, kind + n, outs, n, slots, opens ? &none : &locks);
         pg_array_free(&locks);
+        pg_array_free(&none);
         free(kind);
         free(slots);
         return r;
