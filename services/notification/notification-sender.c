@@ -261,8 +261,11 @@ static void marks_add(Marks *m, const NotifyItem *it) {
         pg_array_int4(&m->attempts, it->attempts);
 }
 
-static bool marks_due(const Marks *m) {
-        return m->n >= SENDER_MARK_MAX || (m->n > 0 && notify_now_ms() >= m->since_ms + SENDER_MARK_MS);
+/* When the marks are to be written: INT64_MAX with none, at once when there are many. */
+static int64_t marks_due_at(const Marks *m) {
+        if (m->n == 0)
+                return INT64_MAX;
+        return m->n >= SENDER_MARK_MAX ? 0 : m->since_ms + SENDER_MARK_MS;
 }
 
 /* Deletes the marked rows from the outbox in one statement. Whatever happens, the marks are
@@ -510,9 +513,9 @@ static void *sender_run(void *arg) {
         while (!sender_stopping(s)) {
                 /* Fed rows first, as they come; their marks when due; the sweep for the others every
                  * NOTIFY_POLL_MS. */
-                int64_t now = notify_now_ms(), until = next_sweep;
-                if (marks.n > 0 && marks.since_ms + SENDER_MARK_MS < until)
-                        until = marks.since_ms + SENDER_MARK_MS;
+                int64_t now = notify_now_ms(), until = marks_due_at(&marks);
+                if (next_sweep < until)
+                        until = next_sweep;
                 size_t n = feed_take(s, &b, until > now ? until - now : 0);
                 r = 0;
                 if (n > 0) {
@@ -522,7 +525,7 @@ static void *sender_run(void *arg) {
                         for (size_t i = 0; i < n; i++)
                                 feed_item_free(&b.fed[i]);
                 }
-                if (r == 0 && marks_due(&marks))
+                if (r == 0 && notify_now_ms() >= marks_due_at(&marks))
                         r = marks_flush(pg, &marks);
                 if (r == 0 && notify_now_ms() >= next_sweep) {
                         r = sender_sweep(s, pg, w, &b, &rng, &marks);
