@@ -110,6 +110,13 @@ static void test_acks_are_kept(void) {
                 natsMsgList_Destroy(&list);
 }
 
+/* Acknowledges what a fetch returned and frees it. */
+static void ack_all(BusConsumer *taker, natsMsgList *list) {
+        for (int i = 0; i < list->Count; i++)
+                bus_ack(taker, list->Msgs[i]);
+        natsMsgList_Destroy(list);
+}
+
 /* Publishes message number *(int *)arg 300 ms from now. */
 static void *publish_later(void *arg) {
         usleep(300000);
@@ -117,31 +124,39 @@ static void *publish_later(void *arg) {
         return NULL;
 }
 
+/* Fetches while message number k is published 300 ms in: 0 when the fetch returned that one message alone
+ * (acknowledged), with how long it took in *took. */
+static int fetch_published_later(int k, int64_t timeout_ms, bool last, int64_t *took) {
+        natsMsgList list;
+        pthread_t t;
+        pthread_create(&t, NULL, publish_later, &k);
+        int64_t t0 = nats_Now();
+        int r = bus_fetch(c, &list, 64, timeout_ms, last);
+        *took = nats_Now() - t0;
+        if (r == 0) {
+                if (list.Count != 1 || body_index(list.Msgs[0]) != k)
+                        r = -EPROTO;
+                ack_all(c, &list);
+        }
+        pthread_join(t, NULL);
+        return r;
+}
+
 /* A fetch returns when messages come, not when its request expires: what is there at once, and, when
  * nothing is, the first to arrive. */
 static void test_returns_when_messages_come(void) {
         natsMsgList list;
-        pthread_t t;
         for (int i = 600; i < 605; i++)
                 publish(i);
         usleep(200000);
         int64_t t0 = nats_Now();
         CHECK(bus_fetch(c, &list, 64, 5000, false) == 0 && list.Count == 5, "the five there");
         CHECK(nats_Now() - t0 < 4000, "a fetch of what was there took %lld ms", (long long)(nats_Now() - t0));
-        for (int i = 0; i < list.Count; i++)
-                bus_ack(c, list.Msgs[i]);
-        natsMsgList_Destroy(&list);
-        static int k = 700;
-        pthread_create(&t, NULL, publish_later, &k);
-        t0 = nats_Now();
-        int r = bus_fetch(c, &list, 64, 5000, false);
-        CHECK(r == 0 && list.Count == 1, "the one published meanwhile: %d", r);
-        CHECK(nats_Now() - t0 < 4000, "waiting for one message took %lld ms", (long long)(nats_Now() - t0));
-        if (r == 0) {
-                bus_ack(c, list.Msgs[0]);
-                natsMsgList_Destroy(&list);
-        }
-        pthread_join(t, NULL);
+        ack_all(c, &list);
+        int64_t took = 0;
+        int r = fetch_published_later(700, 5000, false, &took);
+        CHECK(r == 0, "the one published meanwhile: %d", r);
+        CHECK(took < 4000, "waiting for one message took %lld ms", (long long)took);
 }
 
 /* A message that a request left open brings (the server serves the oldest request first) comes while a new
@@ -149,21 +164,11 @@ static void test_returns_when_messages_come(void) {
  * the whole fetch timeout: the last ticket update of an order a second late). */
 static void test_an_open_request_brings_the_message(void) {
         natsMsgList list;
-        pthread_t t;
+        int64_t took = 0;
         CHECK(bus_consumer_pull(c, 5, 3000, false) == 0, "a request left open");
-        static int k = 750;
-        pthread_create(&t, NULL, publish_later, &k);
-        int64_t t0 = nats_Now();
-        int r = bus_fetch(c, &list, 64, 3000, false);
-        int64_t took = nats_Now() - t0;
-        CHECK(r == 0 && list.Count == 1 && body_index(list.Msgs[0]) == 750, "the message the open request brought: %d",
-              r);
+        int r = fetch_published_later(750, 3000, false, &took);
+        CHECK(r == 0, "the message the open request brought: %d", r);
         CHECK(took < 1500, "the fetch held it %lld ms", (long long)took);
-        if (r == 0) {
-                bus_ack(c, list.Msgs[0]);
-                natsMsgList_Destroy(&list);
-        }
-        pthread_join(t, NULL);
         usleep(3100000); /* both requests expired */
         r = bus_fetch(c, &list, 64, 100, false);
         CHECK(r == -ETIMEDOUT, "nothing else: %d", r);
@@ -226,20 +231,10 @@ static void test_two_takers_share(void) {
 
 /* A closing fetch waits for what a request left open still brings, instead of leaving it to AckWait. */
 static void test_last_takes_an_open_request(void) {
-        natsMsgList list;
-        pthread_t t;
+        int64_t took = 0;
         CHECK(bus_consumer_pull(c, 5, 1500, false) == 0, "a request left open");
-        static int k = 900;
-        pthread_create(&t, NULL, publish_later, &k);
-        int r = bus_fetch(c, &list, 64, 1000, true);
-        CHECK(r == 0 && list.Count == 1 && body_index(list.Msgs[0]) == 900,
-              "the closing fetch took the open request's message: %d", r);
-        if (r == 0) {
-                for (int i = 0; i < list.Count; i++)
-                        bus_ack(c, list.Msgs[i]);
-                natsMsgList_Destroy(&list);
-        }
-        pthread_join(t, NULL);
+        int r = fetch_published_later(900, 1000, true, &took);
+        CHECK(r == 0, "the closing fetch took the open request's message: %d", r);
         usleep(1600000); /* that request expired */
 }
 
