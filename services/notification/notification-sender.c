@@ -77,17 +77,20 @@ static const PgStmt st_sent = {
         "       WHERE d.a > 1 AND n.msg_id = d.msg_id)"
         " SELECT count(*) FROM d"};
 
+/* A batch's failed attempts, in one statement each: due again later, or given up. */
 static const PgStmt st_retry = {
         "notify_retry",
-        "UPDATE outbox o SET leased = false, attempts = $2::int,"
-        " next_attempt_at = now() + $3::bigint * interval '1 millisecond', last_error = $4"
-        " WHERE o.msg_id = $1 AND " NOTIFY_OURS("$2::int")};
+        "UPDATE outbox o SET leased = false, attempts = u.a,"
+        " next_attempt_at = now() + u.d * interval '1 millisecond', last_error = u.e"
+        " FROM unnest($1::text[], $2::int[], $3::int8[], $4::text[]) AS u(m, a, d, e)"
+        " WHERE o.msg_id = u.m AND " NOTIFY_OURS("u.a")};
 
 static const PgStmt st_failed = {
         "notify_failed",
-        "WITH d AS (DELETE FROM outbox o WHERE o.msg_id = $1 AND " NOTIFY_OURS("$2::int") " RETURNING o.msg_id)"
-        " UPDATE notifications n SET delivery_status = 'failed', attempts = $2::int, last_error = $3"
-        " FROM d WHERE n.msg_id = d.msg_id"};
+        "WITH d AS (DELETE FROM outbox o USING unnest($1::text[], $2::int[], $3::text[]) AS u(m, a, e)"
+        "           WHERE o.msg_id = u.m AND " NOTIFY_OURS("u.a") " RETURNING o.msg_id, u.a, u.e)"
+        " UPDATE notifications n SET delivery_status = 'failed', attempts = d.a, last_error = d.e"
+        " FROM d WHERE n.msg_id = d.msg_id RETURNING n.msg_id, n.customer_id, d.a, d.e"};
 
 static const PgStmt st_backlog = {
         "notify_backlog",
@@ -298,49 +301,62 @@ static int marks_flush(Pg *pg, Marks *m) {
         return r;
 }
 
-/* Records every item's outcome: the sent ones join `marks`, retries and failures are written one
- * by one. */
+/* Records every item's outcome: the sent ones join `marks`; the retries of the batch are one
+ * statement, its failures another (a failing provider costs a statement per batch, not per row). */
 static int batch_complete(Pg *pg, Batch *b, size_t n, Marks *marks) {
+        PgArray r_ids, r_att, r_delay, r_err, f_ids, f_att, f_err;
+        PgArray *retries[] = {&r_ids, &r_att, &r_delay, &r_err}, *failures[] = {&f_ids, &f_att, &f_err};
+        size_t n_retry = 0, n_failed = 0;
+        PGresult *res = NULL;
         int r = 0;
 
-        for (size_t i = 0; i < n && r == 0; i++) {
+        pg_array_init(&r_ids, PG_OID_TEXT);
+        pg_array_init(&r_att, PG_OID_INT4);
+        pg_array_init(&r_delay, PG_OID_INT8);
+        pg_array_init(&r_err, PG_OID_TEXT);
+        pg_array_init(&f_ids, PG_OID_TEXT);
+        pg_array_init(&f_att, PG_OID_INT4);
+        pg_array_init(&f_err, PG_OID_TEXT);
+        for (size_t i = 0; i < n; i++) {
                 const NotifyItem *it = &b->items[i];
-                char att[16], delay[24];
-                const char *vals[4] = {it->msg_id, att, NULL, NULL};
-                const PgStmt *st;
-                PGresult *res = NULL;
-                int k;
-
                 if (b->decisions[i] == NOTIFY_DONE_SENT) {
                         marks_add(marks, it);
-                        continue;
-                }
-                snprintf(att, sizeof(att), "%d", it->attempts);
-                if (b->decisions[i] == NOTIFY_DONE_RETRY) {
-                        snprintf(delay, sizeof(delay), "%" PRId64, b->delays[i]);
-                        vals[2] = delay;
-                        vals[3] = b->errors[i];
-                        st = &st_retry;
-                        k = 4;
+                } else if (b->decisions[i] == NOTIFY_DONE_RETRY) {
+                        pg_array_text(&r_ids, it->msg_id);
+                        pg_array_int4(&r_att, it->attempts);
+                        pg_array_int8(&r_delay, b->delays[i]);
+                        pg_array_text(&r_err, b->errors[i]);
+                        n_retry++;
                 } else {
-                        vals[2] = b->errors[i];
-                        st = &st_failed;
-                        k = 3;
+                        pg_array_text(&f_ids, it->msg_id);
+                        pg_array_int4(&f_att, it->attempts);
+                        pg_array_text(&f_err, b->errors[i]);
+                        n_failed++;
                 }
-                r = pg_run(pg, st, k, vals, NULL, NULL, &res);
-                if (r == 0 && cmd_tuples(res) == 1) {
-                        if (st == &st_retry) {
-                                count(m_retried, 1);
-                                log_debug("notification %s: attempt %d failed (%s), again in %" PRId64 " ms",
-                                          it->msg_id, it->attempts, b->errors[i], b->delays[i]);
-                        } else {
-                                count(m_failed, 1);
-                                log_warn("notification %s to %s failed for good after %d attempt(s): %s", it->msg_id,
-                                         it->customer_id, it->attempts, b->errors[i]);
-                        }
+        }
+        if (n_retry > 0) {
+                r = pg_run_arrays(pg, &st_retry, retries, 4, &res);
+                if (r == 0) {
+                        long long k = cmd_tuples(res);
+                        count(m_retried, k);
+                        log_debug("webhook: %lld attempt(s) failed, each due again after its backoff", k);
                 }
                 PQclear(res);
+                res = NULL;
         }
+        if (r == 0 && n_failed > 0) {
+                r = pg_run_arrays(pg, &st_failed, failures, 3, &res);
+                for (int k = 0; r == 0 && k < PQntuples(res); k++)
+                        log_warn("notification %s to %s failed for good after %s attempt(s): %s", PQgetvalue(res, k, 0),
+                                 PQgetvalue(res, k, 1), PQgetvalue(res, k, 2), PQgetvalue(res, k, 3));
+                if (r == 0)
+                        count(m_failed, PQntuples(res));
+                PQclear(res);
+        }
+        for (size_t i = 0; i < sizeof(retries) / sizeof(retries[0]); i++)
+                pg_array_free(retries[i]);
+        for (size_t i = 0; i < sizeof(failures) / sizeof(failures[0]); i++)
+                pg_array_free(failures[i]);
         return r;
 }
 

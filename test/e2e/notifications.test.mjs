@@ -188,6 +188,34 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 for (const [, attempts] of sent) assert.ok(Number(attempts) >= 3, `sent after several attempts, got ${attempts}`);
         });
 
+        step('a provider that keeps failing: after NOTIFY_MAX_ATTEMPTS every row is failed, with its attempts and error, never pushed', async () => {
+                const customer = await p.token('cust_notify_gave_up', 'customer');
+                await p.restart('notification', { env: { NOTIFY_MAX_ATTEMPTS: 2 } });
+                const failedBefore = await metric('food_notifications_failed_total'); // a new process counts from 0
+                expectStatus(await p.sink('/config', { method: 'PUT', body: { failure_rate: 1 } }), 200, 'sink PUT /config');
+                try {
+                        // Four orders at once: their PAID rows fail in the same batches.
+                        const orders = await Promise.all([0, 1, 2, 3].map((i) => placeOrder(p, customer, store, [[store.menu[i % 2], 1]])));
+                        const ids = orders.map((o) => `'${o.id}'`).join(',');
+                        const rows = await p.waitFor(async () => {
+                                const out = await p.sql(`SELECT delivery_status, attempts, last_error <> '' FROM notification.pushes WHERE order_id IN (${ids}) AND status = 'PAID'`);
+                                const r = out.split('\n').filter(Boolean).map((l) => l.split('|'));
+                                return r.length === 4 && r.every(([s]) => s === 'failed') && r;
+                        }, WAIT_MS);
+                        for (const [, attempts, hasError] of rows) {
+                                assert.equal(attempts, '2', 'given up after NOTIFY_MAX_ATTEMPTS attempts');
+                                assert.equal(hasError, 't', 'the last error is kept');
+                        }
+                        assert.equal(await p.sql(`SELECT count(*) FROM notification.outbox o JOIN notification.notifications n USING (msg_id) WHERE n.order_id IN (${ids}) AND n.status = 'PAID'`), '0',
+                                'failed rows left the outbox');
+                        assert.ok(await metric('food_notifications_failed_total') >= failedBefore + 4, 'food_notifications_failed_total counts them');
+                        for (const o of orders) assert.deepEqual(await sinkStatuses(o.id), [], 'the failing sink recorded nothing');
+                } finally {
+                        expectStatus(await p.sink('/config', { method: 'PUT', body: { failure_rate: 0 } }), 200, 'sink PUT /config');
+                        await p.restart('notification', { env: { NOTIFY_MAX_ATTEMPTS: NOTIFY_ENV.NOTIFY_MAX_ATTEMPTS } });
+                }
+        });
+
         step('the provider hangs: orders keep their pace, the backlog over its bound is shed and counted', async () => {
                 const customer = await p.token('cust_notify_hang', 'customer');
                 // place -> PAID in the store's inbox -> accepted: the latency the customer and the store see.
