@@ -7,6 +7,7 @@
 # SKIP_BUILD=1 (use the binaries already in BUILD_DIR, no install/build); other variables reach the services.
 # A second platform beside the first also needs NATS_PORT (4222), NATS_MONITOR_PORT (8222), PG_PORT (5433) and
 # HEALTH_PORT_BASE (9100: orchestrator +1, payment +2, store +3, delivery +4, notification +5, coupon +7).
+# NATS_GOMAXPROCS (1): the Go threads nats-server runs on.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$PWD
@@ -90,8 +91,10 @@ printf 'include ./nats-auth.conf\nno_auth_user: admin\n' >"$STATE_DIR/nats.conf"
 start_nats() {
         # setsid: a Ctrl-C in the terminal reaches only this script, which then stops things in order.
         # 9>&-: the run lock stays with this script, not with what it starts.
+        # GOMAXPROCS: Go runs on one thread at a time here, beside a dozen processes on the machine's cores (its
+        # threads' handoffs cost more than they bring: -20 % CPU per order, see the README's Benchmarks).
         # shellcheck disable=SC2046 # one NAME=value word per line of the passwords file
-        env $(cat "$STATE_DIR/nats-passwords") setsid "$nats_bin" -c "$STATE_DIR/nats.conf" -js -a 127.0.0.1 \
+        env $(cat "$STATE_DIR/nats-passwords") GOMAXPROCS="${NATS_GOMAXPROCS:-1}" setsid "$nats_bin" -c "$STATE_DIR/nats.conf" -js -a 127.0.0.1 \
                 -p $NATS_PORT -m $NATS_MONITOR_PORT -sd "$STATE_DIR/nats" >>"$logs/nats.log" 2>&1 9>&- &
         nats_pid=$!
         echo "$nats_pid" >"$STATE_DIR/run/nats.pid"

@@ -710,6 +710,8 @@ test('bundled NATS, cluster mode (the default): 3 servers named after their pods
                 // server_name is the pod's name.
                 assert.ok(c.args.includes('--server_name=$(POD_NAME)'), c.args.join(' '));
                 assert.equal(env.POD_NAME.valueFrom.fieldRef.fieldPath, 'metadata.name');
+                assert.deepEqual(env.GOMAXPROCS?.valueFrom?.resourceFieldRef, { resource: 'limits.cpu', divisor: '1' },
+                        'nats-server runs Go on as many threads as its CPU limit, not the node\'s cores');
                 // The existing users stay (auth.conf included); the cluster block listens on 6222 and routes to every pod.
                 assert.match(conf, /^include \.\/auth\.conf$/m);
                 assert.equal(cm.data['auth.conf'].trim(), fs.readFileSync(path.join(CHART, 'charts/nats/files/auth.conf'), 'utf8').trim());
@@ -783,6 +785,7 @@ test('bundled NATS with cluster.enabled=false: the one server as before (no rout
         assert.equal(conf.trim(), 'include ./auth.conf');
         assert.ok(sts.spec.template.spec.containers[0].args.includes('--server_name=rel-nats'));
         assert.ok(!Object.keys(env).some((k) => k.startsWith('FOOD_NATS_ROUTE')));
+        assert.equal(env.GOMAXPROCS?.valueFrom?.resourceFieldRef?.resource, 'limits.cpu');
         assert.equal(pdb, undefined);
         assert.equal(headless, undefined);
         assert.deepEqual(policy.spec.egress, []);
