@@ -26,6 +26,11 @@
  * key, which the provider keeps once, as when the crash comes between the push and the mark. */
 #define SENDER_MARK_MS 100
 #define SENDER_MARK_MAX 1024
+/* A provider that failed every attempt of this many batches in a row is left alone for a pause: no
+ * push until it ends (fed rows wait in memory, the others in the outbox), then one batch probes it.
+ * The pause doubles from NOTIFY_RETRY_BASE_MS up to SENDER_PAUSE_MAX_MS; a push it takes ends it. */
+#define SENDER_PAUSE_AFTER 3
+#define SENDER_PAUSE_MAX_MS 30000
 
 /* A fed row, owned by the queue until a sender takes it. */
 typedef struct {
@@ -45,9 +50,12 @@ struct NotifySender {
         pthread_t maint;
         bool maint_started;
         atomic_bool stop;
+        /* Under feed_lock: batches that failed entirely in a row, the current pause and its end. */
+        int failed_batches;
+        int64_t pause_ms, paused_until;
 };
 
-static Metric *m_sent, *m_retried, *m_failed, *m_shed, *m_backlog, *m_in_flight;
+static Metric *m_sent, *m_retried, *m_failed, *m_shed, *m_backlog, *m_in_flight, *m_paused;
 
 /* Due outbox rows, oldest first: retries whose time came, rows whose feed got lost, and leases of
  * senders that died; with their log rows (one lookup each). */
@@ -155,6 +163,8 @@ void notify_sender_metrics_init(void) {
                                  "Pending notifications dropped (not pushed) because the backlog was over its bound");
         m_backlog = metrics_gauge("food_notifications_backlog", "Notifications waiting to be sent (all replicas)");
         m_in_flight = metrics_gauge("food_notifications_in_flight", "Notifications leased to a sender (all replicas)");
+        m_paused = metrics_gauge("food_notifications_paused",
+                                 "1 while pushes wait out a pause after the provider failed whole batches in a row");
 }
 
 static void count(Metric *m, long long n) {
@@ -360,6 +370,35 @@ static int batch_complete(Pg *pg, Batch *b, size_t n, Marks *marks) {
         return r;
 }
 
+/* After a batch that reached the provider: `all_failed` (every attempt failed transiently) counts
+ * towards a pause (SENDER_PAUSE_AFTER); anything else ends the failing run and any pause. */
+static void sender_health(NotifySender *s, bool all_failed) {
+        pthread_mutex_lock(&s->feed_lock);
+        if (!all_failed) {
+                if (s->paused_until)
+                        log_info("webhook: the provider takes pushes again");
+                s->failed_batches = 0;
+                s->pause_ms = s->paused_until = 0;
+                metric_set(m_paused, 0);
+        } else if (++s->failed_batches >= SENDER_PAUSE_AFTER && s->paused_until <= notify_now_ms()) {
+                int64_t max = s->cfg.retry.max_ms < SENDER_PAUSE_MAX_MS ? s->cfg.retry.max_ms : SENDER_PAUSE_MAX_MS;
+                int64_t next = s->pause_ms ? s->pause_ms * 2 : s->cfg.retry.base_ms;
+                s->pause_ms = next < max ? next : max;
+                s->paused_until = notify_now_ms() + s->pause_ms;
+                log_warn("webhook: %d batches in a row failed at the provider; no push for %lld ms", s->failed_batches,
+                         (long long)s->pause_ms);
+                metric_set(m_paused, 1);
+        }
+        pthread_mutex_unlock(&s->feed_lock);
+}
+
+static int64_t sender_paused_until(NotifySender *s) {
+        pthread_mutex_lock(&s->feed_lock);
+        int64_t until = s->paused_until;
+        pthread_mutex_unlock(&s->feed_lock);
+        return until;
+}
+
 /* Sends items[0..n) and records the outcomes. */
 static int batch_send(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, size_t n, uint64_t *rng, Marks *marks) {
         size_t n_req = 0, n_transient = 0;
@@ -394,6 +433,8 @@ static int batch_send(NotifySender *s, Pg *pg, NotifyWebhook *w, Batch *b, size_
         }
         if (n_transient > 0)
                 log_info("webhook: %zu of %zu attempt(s) failed transiently (%s)", n_transient, n_req, first_error);
+        if (n_req > 0)
+                sender_health(s, n_transient == n_req);
         r = batch_complete(pg, b, n, marks);
         for (size_t i = 0; i < n; i++)
                 free(b->bodies[i]);
@@ -529,7 +570,15 @@ static void *sender_run(void *arg) {
         while (!sender_stopping(s)) {
                 /* Fed rows first, as they come; their marks when due; the sweep for the others every
                  * NOTIFY_POLL_MS. */
-                int64_t now = notify_now_ms(), until = marks_due_at(&marks);
+                int64_t now = notify_now_ms(), until = marks_due_at(&marks), paused = sender_paused_until(s);
+                if (paused > now) {
+                        /* The provider is left alone: only the marks of earlier pushes are written. */
+                        sender_sleep(s, (until < paused ? until : paused) - now);
+                        if (notify_now_ms() >= marks_due_at(&marks) && (pg_ensure(pg) < 0 || marks_flush(pg, &marks) < 0))
+                                log_warn("notification sender: database error (%s); those rows are pushed again later",
+                                         pg_error(pg));
+                        continue;
+                }
                 if (next_sweep < until)
                         until = next_sweep;
                 size_t n = feed_take(s, &b, until > now ? until - now : 0);

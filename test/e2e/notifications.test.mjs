@@ -178,8 +178,11 @@ describe('notifications: webhooks to the sandbox sink, retries and shedding', ()
                 assert.equal(c.sent ?? 0, 0, `no row sent while the provider fails: ${JSON.stringify(c)}`);
                 assert.equal(c.failed ?? 0, 0, `no row given up yet: ${JSON.stringify(c)}`);
                 assert.ok(await metric('food_notifications_retried_total') >= retriedBefore + 4, 'food_notifications_retried_total grew');
+                // Whole batches failed in a row: pushes wait out pauses (a probe batch after each) until the provider takes one.
+                assert.equal(await metric('food_notifications_paused'), 1, 'pushes paused while every batch fails');
                 expectStatus(await p.sink('/config', { method: 'PUT', body: { failure_rate: 0 } }), 200, 'sink PUT /config');
                 await expectWebhooks(o.id, ['PAID', 'ACCEPTED']);
+                assert.equal(await metric('food_notifications_paused'), 0, 'the pause ends with the first push the provider took');
                 const sent = await p.waitFor(async () => {
                         const out = await p.sql(`SELECT delivery_status, attempts FROM notification.pushes WHERE order_id = '${o.id}' AND status IN ('PAID', 'ACCEPTED')`);
                         const rows = out.split('\n').map((l) => l.split('|'));
