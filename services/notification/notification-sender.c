@@ -289,14 +289,8 @@ static int marks_flush(Pg *pg, Marks *m) {
 
         if (m->n == 0)
                 return 0;
-        r = pg_array_finish(&m->ids);
-        if (r == 0)
-                r = pg_array_finish(&m->attempts);
-        if (r == 0) {
-                const char *vals[2] = {(const char *)m->ids.data, (const char *)m->attempts.data};
-                int lens[2] = {(int)m->ids.len, (int)m->attempts.len}, fmts[2] = {1, 1};
-                r = pg_run(pg, &st_sent, 2, vals, lens, fmts, &res);
-        }
+        PgArray *arrays[] = {&m->ids, &m->attempts};
+        r = pg_run_arrays(pg, &st_sent, arrays, 2, &res);
         if (r == 0) {
                 long long marked = pg_ll(res, 0, 0);
                 count(m_sent, marked);
@@ -356,11 +350,13 @@ static int batch_complete(Pg *pg, Batch *b, size_t n, Marks *marks) {
         }
         if (r == 0 && n_failed > 0) {
                 r = pg_run_arrays(pg, &st_failed, failures, 3, &res);
-                for (int k = 0; r == 0 && k < PQntuples(res); k++)
-                        log_warn("notification %s to %s failed for good after %s attempt(s): %s", PQgetvalue(res, k, 0),
-                                 PQgetvalue(res, k, 1), PQgetvalue(res, k, 2), PQgetvalue(res, k, 3));
-                if (r == 0)
+                if (r == 0) {
+                        for (int k = 0; k < PQntuples(res); k++)
+                                log_warn("notification %s to %s failed for good after %s attempt(s): %s",
+                                         PQgetvalue(res, k, 0), PQgetvalue(res, k, 1), PQgetvalue(res, k, 2),
+                                         PQgetvalue(res, k, 3));
                         count(m_failed, PQntuples(res));
+                }
                 PQclear(res);
         }
         for (size_t i = 0; i < sizeof(retries) / sizeof(retries[0]); i++)
