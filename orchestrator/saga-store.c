@@ -113,15 +113,24 @@ static const PgStmt st_published = {
         "INSERT INTO shards (shard, published) SELECT * FROM unnest($1::int[], $2::int8[])"
         " ON CONFLICT (shard) DO UPDATE SET published = greatest(shards.published, EXCLUDED.published)"};
 
+/* What one prune deletes at most of each kind: a short transaction between two batches. The limit is part of
+ * the text so that even the statement's generic plan walks the age index and stops there (and the rows go by
+ * ctid: `ctid IN (subquery)` would be a hash join over a scan of the whole table). */
+#define SAGA_PRUNE_CHUNK 2000
+#define SQL_INT_(n) #n
+#define SQL_INT(n) SQL_INT_(n)
+
+/* Published status events older than $2 seconds of the shards in $1, oldest first. */
 static const PgStmt st_prune_events = {
         "saga_prune_events",
-        "DELETE FROM events WHERE (shard, seq) IN (SELECT e.shard, e.seq FROM events e JOIN shards w ON w.shard = e.shard"
-        " WHERE e.shard = ANY($1::int[]) AND e.seq <= w.published AND e.at < now() - make_interval(secs => $2::int8)"
-        " LIMIT 5000)"};
+        "DELETE FROM events WHERE ctid = ANY (ARRAY(SELECT e.ctid FROM events e JOIN shards w ON w.shard = e.shard"
+        " WHERE e.at < now() - make_interval(secs => $2::int8) AND e.shard = ANY($1::int[]) AND e.seq <= w.published"
+        " ORDER BY e.at LIMIT " SQL_INT(SAGA_PRUNE_CHUNK) "))"};
 static const PgStmt st_prune_keys = {
         "saga_prune_keys",
-        "DELETE FROM idempotency WHERE ctid IN (SELECT ctid FROM idempotency"
-        " WHERE created_at < now() - make_interval(secs => $1::int8) LIMIT 5000)"};
+        "DELETE FROM idempotency WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency"
+        " WHERE created_at < now() - make_interval(secs => $1::int8) ORDER BY created_at LIMIT " SQL_INT(SAGA_PRUNE_CHUNK)
+        "))"};
 
 /* An int[] parameter of `n` shards. */
 static int shard_array(PgArray *a, const int *shards, size_t n) {
@@ -523,6 +532,7 @@ int saga_batch_commit(SagaBatch *b, Pg *pg) {
 
 int saga_store_prune(Pg *pg, const int *shards, size_t n, int64_t events_age_s, int64_t keys_age_s) {
         PgArray a;
+        PGresult *ev = NULL, *keys = NULL;
         char ev_age[24], key_age[24];
         int r = shard_array(&a, shards, n);
         snprintf(ev_age, sizeof(ev_age), "%" PRId64, events_age_s);
@@ -530,10 +540,14 @@ int saga_store_prune(Pg *pg, const int *shards, size_t n, int64_t events_age_s, 
         if (r == 0) {
                 const char *ev_vals[] = {(const char *)a.data, ev_age}, *key_vals[] = {key_age};
                 int ev_lens[] = {(int)a.len, 0}, ev_fmts[] = {1, 0};
-                PgCall calls[] = {{&st_prune_events, 2, ev_vals, ev_lens, ev_fmts, NULL},
-                                  {&st_prune_keys, 1, key_vals, NULL, NULL, NULL}};
+                PgCall calls[] = {{&st_prune_events, 2, ev_vals, ev_lens, ev_fmts, &ev},
+                                  {&st_prune_keys, 1, key_vals, NULL, NULL, &keys}};
                 r = pg_transaction(pg, calls, 2);
         }
+        if (r == 0)
+                r = atoi(PQcmdTuples(ev)) >= SAGA_PRUNE_CHUNK || atoi(PQcmdTuples(keys)) >= SAGA_PRUNE_CHUNK;
+        PQclear(ev);
+        PQclear(keys);
         pg_array_free(&a);
         return r;
 }

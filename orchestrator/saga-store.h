@@ -98,5 +98,6 @@ bool saga_batch_empty(const SagaBatch *b);
 
 /* Deletes what no one needs any more, a bounded amount at a time: status
  * events of `shards` published and older than `events_age_s`, idempotency keys
- * older than `keys_age_s`. 0 or negative errno. */
+ * older than `keys_age_s`. 1 when a kind filled its chunk (more may be left:
+ * call again soon), 0 when both are caught up, or negative errno. */
 int saga_store_prune(Pg *pg, const int *shards, size_t n, int64_t events_age_s, int64_t keys_age_s);

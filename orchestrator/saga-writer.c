@@ -27,7 +27,8 @@
 #define WRITER_HANDOVER_MS 5000    /* a shard handed over waits at most this long for its requests' outcomes */
 #define WRITER_IDLE_PING_MS 2000   /* an idle session is checked this often */
 #define WRITER_SCAN_EVERY_MS 100   /* timers and re-sends are looked at this often */
-#define WRITER_PRUNE_EVERY_MS 60000
+#define WRITER_PRUNE_EVERY_MS 1000 /* expired events and keys deleted this often (what expired meanwhile) */
+#define WRITER_PRUNE_BEHIND_MS 100 /* the next chunk, while expired rows are left over */
 #define WRITER_FLUSH_MS 2000       /* waiting for JetStream to confirm a batch's publishes */
 #define WRITER_REPUBLISH_MS 1000   /* then the unconfirmed commands are sent again this much later */
 #define WRITER_STOP_MS 1000        /* at SIGTERM: deciding what was already taken before letting go */
@@ -838,8 +839,13 @@ static void writer_housekeeping(Writer *w, bool stopping) {
                 for (int s = 0; s < IDS_SHARDS; s++)
                         if (w->owned[s])
                                 shards[n++] = s;
-                if (saga_store_prune(w->pg, shards, n, w->o->events_keep_s, w->o->keys_keep_s) < 0)
+                /* A chunk at a time, between batches, and the next one shortly until caught up: at 240 orders
+                 * a second, 1,700 status events expire every second. */
+                int r = saga_store_prune(w->pg, shards, n, w->o->events_keep_s, w->o->keys_keep_s);
+                if (r < 0)
                         log_warn("orchestrator: pruning failed: %s", pg_error(w->pg));
+                else if (r > 0)
+                        w->next_prune_ms = now + WRITER_PRUNE_BEHIND_MS;
         }
 }
 
