@@ -567,17 +567,15 @@ static void *sender_run(void *arg) {
                 /* Fed rows first, as they come; their marks when due; the sweep for the others every
                  * NOTIFY_POLL_MS. */
                 int64_t now = notify_now_ms(), until = marks_due_at(&marks), paused = sender_paused_until(s);
+                size_t n = 0;
                 if (paused > now) {
                         /* The provider is left alone: only the marks of earlier pushes are written. */
                         sender_sleep(s, (until < paused ? until : paused) - now);
-                        if (notify_now_ms() >= marks_due_at(&marks) && (pg_ensure(pg) < 0 || marks_flush(pg, &marks) < 0))
-                                log_warn("notification sender: database error (%s); those rows are pushed again later",
-                                         pg_error(pg));
-                        continue;
+                } else {
+                        if (next_sweep < until)
+                                until = next_sweep;
+                        n = feed_take(s, &b, until > now ? until - now : 0);
                 }
-                if (next_sweep < until)
-                        until = next_sweep;
-                size_t n = feed_take(s, &b, until > now ? until - now : 0);
                 r = 0;
                 if (n > 0) {
                         r = pg_ensure(pg);
@@ -588,7 +586,7 @@ static void *sender_run(void *arg) {
                 }
                 if (r == 0 && notify_now_ms() >= marks_due_at(&marks))
                         r = marks_flush(pg, &marks);
-                if (r == 0 && notify_now_ms() >= next_sweep) {
+                if (r == 0 && paused <= now && notify_now_ms() >= next_sweep) {
                         r = sender_sweep(s, pg, w, &b, &rng, &marks);
                         if (r >= 0 && (size_t)r < b.cap)
                                 next_sweep = notify_now_ms() + s->cfg.poll_ms; /* drained: again later */
