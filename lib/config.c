@@ -99,6 +99,16 @@ int config_migrations(ConfigMigrations *ret) {
         return r;
 }
 
+int config_sched(ConfigSched *ret) {
+        /* Indexed by ConfigSched. */
+        static const char *const policies[] = {"batch", "other"};
+        int policy;
+        int r = config_choice("SCHED_POLICY", CONFIG_SCHED_BATCH, policies, 2, &policy);
+        if (r == 0)
+                *ret = (ConfigSched)policy;
+        return r;
+}
+
 int config_nats(NatsConfig *c) {
         int r = config_str("NATS_URL", "nats://127.0.0.1:4222", &c->url);
         if (r == 0)
@@ -153,5 +163,7 @@ int config_common(CommonConfig *c, const char *service, int default_health_port)
                 r = config_port("HEALTH_PORT", default_health_port, &c->health_port);
         if (r == 0)
                 r = config_migrations(&c->migrations);
+        if (r == 0)
+                r = config_sched(&c->sched);
         return r;
 }

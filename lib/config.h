@@ -42,17 +42,31 @@ typedef enum {
 /* Reads MIGRATIONS (apply or check). Returns 0 or -EINVAL. */
 int config_migrations(ConfigMigrations *ret);
 
-/* What every process reads: NATS, PostgreSQL, its health port, log level. */
+/* SCHED_POLICY: how the kernel schedules a process's threads (lib/service.c sets it before the
+ * first thread starts; every later thread inherits it). batch (default): SCHED_BATCH, a thread
+ * woken by a message or a reply does not preempt the one running, which goes on with its batch
+ * (a third fewer context switches per order, README "Benchmarks"); other: SCHED_OTHER, the
+ * kernel's default. */
+typedef enum {
+        CONFIG_SCHED_BATCH,
+        CONFIG_SCHED_OTHER,
+} ConfigSched;
+
+/* Reads SCHED_POLICY (batch or other). Returns 0 or -EINVAL. */
+int config_sched(ConfigSched *ret);
+
+/* What every process reads: NATS, PostgreSQL, its health port, log level, scheduling policy. */
 typedef struct {
         NatsConfig nats;
         const char *database_url;
         int health_port;
         ConfigMigrations migrations;
+        ConfigSched sched;
 } CommonConfig;
 
 /* Reads LOG_LEVEL and sets up logging for `service`. Returns 0 or -EINVAL. */
 int config_log(const char *service);
 
-/* Reads config_log, config_nats, DATABASE_URL, HEALTH_PORT and MIGRATIONS
- * and sets up logging for `service`. Returns 0 or -EINVAL. */
+/* Reads config_log, config_nats, DATABASE_URL, HEALTH_PORT, MIGRATIONS and
+ * SCHED_POLICY and sets up logging for `service`. Returns 0 or -EINVAL. */
 int config_common(CommonConfig *c, const char *service, int default_health_port);

@@ -2,8 +2,10 @@
 #include "service.h"
 
 #include <civetweb.h>
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,30 @@ static int pg_connect_retrying(Service *s, Pg **ret) {
                 struct timespec ts = {0, 250000000L};
                 nanosleep(&ts, NULL);
         }
+}
+
+/* SCHED_POLICY (lib/config.h): applied to every thread the process has (a library may have started one),
+ * before the NATS, PostgreSQL and HTTP threads, which inherit it from the thread that creates them. A
+ * refusal (a sandbox's seccomp filter) is logged and the process goes on under the kernel's default. */
+static void service_sched(ConfigSched policy) {
+        const struct sched_param param = {.sched_priority = 0};
+        const int kernel = policy == CONFIG_SCHED_BATCH ? SCHED_BATCH : SCHED_OTHER;
+        DIR *tasks = opendir("/proc/self/task");
+        struct dirent *t;
+        int r = 0;
+
+        if (!tasks) {
+                r = -errno;
+        } else {
+                while ((t = readdir(tasks)))
+                        if (t->d_name[0] != '.' && sched_setscheduler((pid_t)atoi(t->d_name), kernel, &param) < 0 &&
+                            errno != ESRCH && r == 0)
+                                r = -errno; /* the first refusal; a thread that ended meanwhile is none */
+                closedir(tasks);
+        }
+        if (r < 0)
+                log_warn("SCHED_POLICY=%s not applied (%s); the kernel's default scheduling stays",
+                         policy == CONFIG_SCHED_BATCH ? "batch" : "other", strerror(-r));
 }
 
 /* Says why the process is not started yet (/readyz's reason); logged at `level` when it changes, not per
@@ -328,6 +354,7 @@ int service_start_on(Service *s, const char *name, const ServiceSchema *schemas,
         if (service_search_path(s->search_path, sizeof(s->search_path), schemas, n_schemas) < 0)
                 return log_error_errno(-ENAMETOOLONG, "%s: too many schemas for a search path", name);
         s->schema = n_schemas ? s->search_path : NULL;
+        service_sched(s->cfg.sched);
         install_signals();
         /* The health port first: alive (a long migration or an absent database is no reason to be
          * restarted) and not ready, saying why, until everything below is there. */

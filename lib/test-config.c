@@ -48,6 +48,20 @@ int main(void) {
         unsetenv("MIGRATIONS");
         CHECK(config_common(&c, "test", 0) == 0 && c.migrations == CONFIG_MIGRATIONS_APPLY,
               "config_common: expected 0 and apply, got migrations %d", (int)c.migrations);
+        ConfigSched sc = CONFIG_SCHED_OTHER;
+        unsetenv("SCHED_POLICY");
+        CHECK(config_sched(&sc) == 0 && sc == CONFIG_SCHED_BATCH, "SCHED_POLICY unset: expected batch (%d), got %d",
+              CONFIG_SCHED_BATCH, (int)sc);
+        setenv("SCHED_POLICY", "other", 1);
+        CHECK(config_sched(&sc) == 0 && sc == CONFIG_SCHED_OTHER, "SCHED_POLICY=other: expected other (%d), got %d",
+              CONFIG_SCHED_OTHER, (int)sc);
+        setenv("SCHED_POLICY", "fifo", 1);
+        CHECK(config_sched(&sc) < 0, "SCHED_POLICY=fifo accepted");
+        CHECK(config_common(&c, "test", 0) < 0, "config_common accepted SCHED_POLICY=fifo");
+        setenv("SCHED_POLICY", "batch", 1);
+        CHECK(config_common(&c, "test", 0) == 0 && c.sched == CONFIG_SCHED_BATCH,
+              "config_common SCHED_POLICY=batch: expected 0 and batch, got sched %d", (int)c.sched);
+        unsetenv("SCHED_POLICY");
         static const char *const words[] = {"red", "green"};
         int choice = -1;
         unsetenv("T_CHOICE");

@@ -2,9 +2,11 @@
 // and unready, until food-migrate (as the database owner) has brought their schemas current; then an order
 // completes. DEMO_CATALOG=false leaves the catalog empty (gateway or food-migrate), true seeds it once. A
 // process started while PostgreSQL is down stays up and unready until it is back; a bad MIGRATIONS fails fast.
+// SCHED_POLICY sets the scheduling policy of every thread of a process (batch by default); a bad value fails fast.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { BUILD_DIR, startPlatform } from '../harness.mjs';
@@ -50,6 +52,21 @@ async function spawnApps(p, names) {
         const added = p.procs.slice(before);
         for (const proc of added) proc.spawn();
         return added;
+}
+
+// The scheduling policies of a running process's threads, sorted and without repeats ('batch', 'other', or
+// the policy's number): field 41 of /proc/<pid>/task/<tid>/stat, counted after the ')' that ends the name.
+function threadPolicies(proc) {
+        const names = { 0: 'other', 3: 'batch' };
+        const dir = `/proc/${proc.child.pid}/task`;
+        const seen = new Set();
+        for (const tid of fs.readdirSync(dir)) {
+                let stat;
+                try { stat = fs.readFileSync(`${dir}/${tid}/stat`, 'utf8'); } catch { continue; } // the thread ended
+                const policy = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3];
+                seen.add(names[policy] ?? policy);
+        }
+        return [...seen].sort();
 }
 
 async function schemasPresent(p) {
@@ -121,7 +138,7 @@ describe('MIGRATIONS=check: services wait for food-migrate, run no DDL, then ser
         });
 });
 
-describe('DEMO_CATALOG, PostgreSQL down at start, bad MIGRATIONS', () => {
+describe('DEMO_CATALOG, SCHED_POLICY, PostgreSQL down at start, bad MIGRATIONS or SCHED_POLICY', () => {
         let p;
         before(async () => {
                 p = await startPlatform({ name: 'migrate-demo', only: ['nats', 'pg', 'gateway'], env: { gateway: { DEMO_CATALOG: 'false' } } });
@@ -148,6 +165,14 @@ describe('DEMO_CATALOG, PostgreSQL down at start, bad MIGRATIONS', () => {
                 assert.equal(await p.sql('SELECT count(*) FROM catalog.stores'), '5', 'the seed brought back a deleted store');
         });
 
+        it('SCHED_POLICY: every thread of a process runs under SCHED_BATCH by default, SCHED_OTHER with other', async () => {
+                assert.deepEqual(threadPolicies(p.find('gateway')[0]), ['batch'], 'the gateway\'s threads, SCHED_POLICY unset');
+                await p.restart('gateway', { env: { SCHED_POLICY: 'other' } });
+                assert.deepEqual(threadPolicies(p.find('gateway')[0]), ['other'], 'the gateway\'s threads, SCHED_POLICY=other');
+                await p.restart('gateway', { env: { SCHED_POLICY: 'batch' } });
+                assert.deepEqual(threadPolicies(p.find('gateway')[0]), ['batch'], 'the gateway\'s threads, SCHED_POLICY=batch');
+        });
+
         it('a process started while PostgreSQL is down stays up, unready with the reason, and becomes ready when it is back', async () => {
                 await p.kill('gateway');
                 await p.kill('postgres');
@@ -165,19 +190,25 @@ describe('DEMO_CATALOG, PostgreSQL down at start, bad MIGRATIONS', () => {
                 await Promise.all([store.waitReady(30_000), gw.waitReady(30_000)]);
         });
 
-        it('a bad MIGRATIONS value fails fast, naming it', async () => {
+        it('a bad MIGRATIONS or SCHED_POLICY value fails fast, naming it', async () => {
+                const bad = [
+                        ['MIGRATIONS', 'sometimes', /MIGRATIONS=\\?"sometimes\\?" is not one of apply, check/],
+                        ['SCHED_POLICY', 'fifo', /SCHED_POLICY=\\?"fifo\\?" is not one of batch, other/],
+                ];
                 for (const bin of ['services/store/store-worker', 'orchestrator/orchestrator']) {
-                        let failed = null;
-                        try {
-                                await execFileP(path.join(BUILD_DIR, bin), [], {
-                                        env: { PATH: process.env.PATH, MIGRATIONS: 'sometimes', NATS_URL: p.natsUrl, DATABASE_URL: p.databaseUrl, HEALTH_PORT: '0' },
-                                        timeout: 10_000,
-                                });
-                        } catch (e) {
-                                failed = e;
+                        for (const [name, value, said] of bad) {
+                                let failed = null;
+                                try {
+                                        await execFileP(path.join(BUILD_DIR, bin), [], {
+                                                env: { PATH: process.env.PATH, [name]: value, NATS_URL: p.natsUrl, DATABASE_URL: p.databaseUrl, HEALTH_PORT: '0' },
+                                                timeout: 10_000,
+                                        });
+                                } catch (e) {
+                                        failed = e;
+                                }
+                                assert.ok(failed && typeof failed.code === 'number' && failed.code !== 0, `${bin} accepted ${name}=${value}`);
+                                assert.match(failed.stderr, said, `${bin} log`);
                         }
-                        assert.ok(failed && typeof failed.code === 'number' && failed.code !== 0, `${bin} accepted MIGRATIONS=sometimes`);
-                        assert.match(failed.stderr, /MIGRATIONS=\\?"sometimes\\?" is not one of apply, check/, `${bin} log`);
                 }
         });
 });

@@ -252,6 +252,7 @@ for (const which of Object.keys(RENDERS)) {
                 const cm = byKind(objects(which), 'ConfigMap').find((x) => x.metadata.name === 'rel-food-saga-config');
                 for (const k of Object.keys(cm.data)) assert.ok(ENV.has(k), `ConfigMap key ${k} is read by no code`);
                 assert.equal(cm.data.HEALTH_BIND, '0.0.0.0');
+                assert.equal(cm.data.SCHED_POLICY, 'batch', 'every process under SCHED_BATCH unless told otherwise');
                 assert.equal(cm.data.DATABASE_URL, undefined, 'DATABASE_URL is each process\'s own, not shared');
                 assert.equal(cm.data.NATS_URL, which === 'default' ? 'nats://rel-nats:4222' : 'tls://nats.messaging.svc:4222');
         });
