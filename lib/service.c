@@ -2,7 +2,6 @@
 #include "service.h"
 
 #include <civetweb.h>
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <sched.h>
@@ -66,28 +65,14 @@ static int pg_connect_retrying(Service *s, Pg **ret) {
         }
 }
 
-/* SCHED_POLICY (lib/config.h): applied to every thread the process has (a library may have started one),
- * before the NATS, PostgreSQL and HTTP threads, which inherit it from the thread that creates them. A
- * refusal (a sandbox's seccomp filter) is logged and the process goes on under the kernel's default. */
+/* SCHED_POLICY (lib/config.h), set on the main thread before it starts any other (NATS, PostgreSQL, HTTP):
+ * every thread inherits it from the one that creates it. A refusal (a sandbox's seccomp filter) is logged and
+ * the process goes on under the kernel's default. */
 static void service_sched(ConfigSched policy) {
         const struct sched_param param = {.sched_priority = 0};
-        const int kernel = policy == CONFIG_SCHED_BATCH ? SCHED_BATCH : SCHED_OTHER;
-        DIR *tasks = opendir("/proc/self/task");
-        struct dirent *t;
-        int r = 0;
-
-        if (!tasks) {
-                r = -errno;
-        } else {
-                while ((t = readdir(tasks)))
-                        if (t->d_name[0] != '.' && sched_setscheduler((pid_t)atoi(t->d_name), kernel, &param) < 0 &&
-                            errno != ESRCH && r == 0)
-                                r = -errno; /* the first refusal; a thread that ended meanwhile is none */
-                closedir(tasks);
-        }
-        if (r < 0)
+        if (sched_setscheduler(0, policy == CONFIG_SCHED_BATCH ? SCHED_BATCH : SCHED_OTHER, &param) < 0)
                 log_warn("SCHED_POLICY=%s not applied (%s); the kernel's default scheduling stays",
-                         policy == CONFIG_SCHED_BATCH ? "batch" : "other", strerror(-r));
+                         policy == CONFIG_SCHED_BATCH ? "batch" : "other", strerror(errno));
 }
 
 /* Says why the process is not started yet (/readyz's reason); logged at `level` when it changes, not per

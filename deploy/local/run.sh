@@ -57,7 +57,6 @@ batch) sched=(chrt --batch 0)
 other) sched=() ;;
 *) die "SCHED_POLICY=\"$SCHED_POLICY\" is not one of batch, other" ;;
 esac
-export SCHED_POLICY
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
         bash deploy/local/install.sh
