@@ -40,7 +40,7 @@ static int orchestrator_crash_config(Orchestrator *o) {
 }
 
 static int orchestrator_config(Orchestrator *o) {
-        int64_t pay_s, store_s, complete_s, resend_ms, attempts, stuck_s, coupon, batch, events_s, keys_s;
+        int64_t pay_s, store_s, complete_s, resend_ms, attempts, stuck_s, coupon, batch, linger_ms, events_s, keys_s;
         int r = config_int("PAYMENT_TIMEOUT_S", 60, 1, 3600, &pay_s);
         if (r == 0)
                 r = config_int("STORE_ACCEPT_TIMEOUT_S", 600, 1, 86400, &store_s);
@@ -57,6 +57,9 @@ static int orchestrator_config(Orchestrator *o) {
         if (r == 0)
                 r = config_int("ORCHESTRATOR_BATCH", 512, 1, 4096, &batch);
         if (r == 0)
+                /* Well before a command is re-sent: a held one would go twice. */
+                r = config_int("COMMAND_LINGER_MS", 20, 0, resend_ms / 2, &linger_ms);
+        if (r == 0)
                 r = config_int("EVENTS_KEEP_S", 3600, 60, 30 * 86400, &events_s);
         if (r == 0)
                 r = config_int("IDEMPOTENCY_KEEP_S", 86400, 600, 365 * 86400, &keys_s);
@@ -72,6 +75,7 @@ static int orchestrator_config(Orchestrator *o) {
         o->max_attempts = (int)attempts;
         o->stuck_after_ms = stuck_s * 1000;
         o->batch_max = (int)batch;
+        o->linger_ms = linger_ms;
         o->events_keep_s = events_s;
         o->keys_keep_s = keys_s;
         return 0;

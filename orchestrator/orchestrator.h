@@ -16,6 +16,7 @@ typedef struct {
         int max_attempts;        /* base try budget of a step until an operator redrives it */
         int64_t stuck_after_ms;  /* not advancing this long (and no timer to come): stuck */
         int batch_max;           /* inputs decided per transaction at most */
+        int64_t linger_ms;       /* a batch's commands for workers nobody waits on may wait this long for more */
         int64_t events_keep_s;   /* published status events kept in PostgreSQL this long */
         int64_t keys_keep_s;     /* idempotency keys kept this long */
         char instance[40];       /* this process's name on the bus: its answers come on food.ans.<instance> */

@@ -14,6 +14,9 @@
 #include "notification-message.h"
 
 static const char *const worker_names[WRITER_WORKERS - 1] = {"store", "delivery", "coupon", "notification"};
+/* A POST /orders waits on the coupon worker's redemption (and every request on the payment worker's
+ * outcome); no request waits on a ticket, a delivery row or a notification being applied. */
+static const bool worker_lingers[WRITER_WORKERS - 1] = {true, true, false, true};
 
 static Metric *m_commands;
 
@@ -428,6 +431,10 @@ int writer_resend(Writer *w, SagaRow *row, SagaPending *p, bool counted) {
 
 const char *writer_worker_name(int i) {
         return i >= 0 && i < WRITER_WORKERS - 1 ? worker_names[i] : NULL;
+}
+
+bool writer_worker_lingers(int i) {
+        return i >= 0 && i < WRITER_WORKERS - 1 && worker_lingers[i];
 }
 
 EngineOut writer_engine_hooks(Writer *w) {

@@ -261,8 +261,11 @@ static void batch_discard_sends(Writer *w) {
         for (size_t i = 0; i < w->n_outgoing; i++)
                 free(w->outgoing[i].data);
         w->n_outgoing = 0;
-        for (int i = 0; i < WRITER_WORKERS - 1; i++)
-                w->workers[i].len = w->workers[i].n = 0;
+        for (int i = 0; i < WRITER_WORKERS - 1; i++) {
+                /* What earlier batches committed still goes. */
+                w->workers[i].len = w->workers[i].held_len;
+                w->workers[i].n = w->workers[i].held_n;
+        }
         for (size_t i = 0; i < w->n_payments; i++)
                 w->payments[i].len = w->payments[i].n = 0;
         w->n_payments = 0;
@@ -338,6 +341,13 @@ static void batch_committed(Writer *w) {
                 }
         }
         w->n_visited = 0;
+        for (int i = 0; i < WRITER_WORKERS - 1; i++) {
+                PartBuf *b = &w->workers[i];
+                if (b->n > b->held_n && !b->held_n)
+                        b->held_since_ms = w->now_ms;
+                b->held_len = b->len;
+                b->held_n = b->n;
+        }
         for (int s = 0; s < IDS_SHARDS; s++)
                 if (w->published[s] > w->persisted[s])
                         w->persisted[s] = w->published[s];
@@ -384,8 +394,67 @@ static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
                         parts++;
                         pos = next;
                 }
-        b->len = b->n = 0;
+        b->len = b->n = b->held_len = b->held_n = 0;
         return sent;
+}
+
+/* Whether worker `i`'s commands go now: it is one a request waits on, or they waited COMMAND_LINGER_MS
+ * for those of later batches, or they fill a message, or the process is stopping. Held longer, they
+ * would only be sent by their retry policy (the saga keeps them until answered): crash-safe, but late. */
+static bool worker_due(const Writer *w, int i, int64_t now) {
+        const PartBuf *b = &w->workers[i];
+        return b->n && (!writer_worker_lingers(i) || w->o->linger_ms == 0 || service_stopping ||
+                        b->n >= WRITER_MESSAGE_PARTS || b->len >= WRITER_MESSAGE_BYTES ||
+                        now - b->held_since_ms >= w->o->linger_ms);
+}
+
+/* When the first held commands fall due; 0: none are held. */
+static int64_t writer_held_due(const Writer *w) {
+        int64_t due = 0;
+        for (int i = 0; i < WRITER_WORKERS - 1; i++) {
+                int64_t at = w->workers[i].held_since_ms + w->o->linger_ms;
+                if (w->workers[i].held_n && (!due || at < due))
+                        due = at;
+        }
+        return due;
+}
+
+/* The commands of the workers that are due: published; *since_ms gets when the oldest of them was
+ * decided. Returns how many messages went. */
+static size_t publish_due(Writer *w, int64_t *since_ms) {
+        size_t sent = 0;
+        int64_t now = ids_now_ms();
+        for (int i = 0; i < WRITER_WORKERS - 1; i++) {
+                if (!worker_due(w, i, now))
+                        continue;
+                if (w->workers[i].held_n && w->workers[i].held_since_ms < *since_ms)
+                        *since_ms = w->workers[i].held_since_ms;
+                sent += publish_batch(w, writer_worker_name(i), &w->workers[i]);
+        }
+        return sent;
+}
+
+/* Waits for JetStream to confirm what was published; when it does not, the commands decided since
+ * `since_ms` go again in WRITER_REPUBLISH_MS. 0, or -ETIMEDOUT. */
+static int confirm_publishes(Writer *w, int64_t since_ms) {
+        if (bus_publisher_flush(w->pub, WRITER_FLUSH_MS) == 0)
+                return 0;
+        log_warn("orchestrator: JetStream did not confirm every publish; %zu status event(s) wait, "
+                 "commands go again in %d ms",
+                 w->n_unpublished, WRITER_REPUBLISH_MS);
+        if (!w->unconfirmed_since_ms || since_ms < w->unconfirmed_since_ms)
+                w->unconfirmed_since_ms = since_ms;
+        w->republish_at_ms = ids_now_ms() + WRITER_REPUBLISH_MS;
+        return -ETIMEDOUT;
+}
+
+/* Held commands that fell due while no batch ran: sent as a batch's are. */
+static void writer_send_held(Writer *w) {
+        int64_t since = ids_now_ms();
+        if (publish_due(w, &since) == 0)
+                return;
+        (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
+        (void)confirm_publishes(w, since);
 }
 
 /* Sends what the committed batch decided: answers first (they wait on this), then commands, then
@@ -400,8 +469,8 @@ static void batch_send(Writer *w) {
                 free(w->outgoing[i].data);
         }
         w->n_outgoing = 0;
-        for (int i = 0; i < WRITER_WORKERS - 1; i++)
-                sent += publish_batch(w, writer_worker_name(i), &w->workers[i]);
+        int64_t since = w->now_ms;
+        sent += publish_due(w, &since);
         for (size_t i = 0; i < w->n_payments; i++)
                 sent += publish_batch(w, "payment", &w->payments[i]);
         w->n_payments = 0;
@@ -417,14 +486,8 @@ static void batch_send(Writer *w) {
                 (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
         if (sent == 0)
                 return;
-        if (bus_publisher_flush(w->pub, WRITER_FLUSH_MS) < 0) {
-                log_warn("orchestrator: JetStream did not confirm every publish; %zu status event(s) wait, "
-                         "commands go again in %d ms", w->n_unpublished, WRITER_REPUBLISH_MS);
-                if (!w->unconfirmed_since_ms || w->now_ms < w->unconfirmed_since_ms)
-                        w->unconfirmed_since_ms = w->now_ms;
-                w->republish_at_ms = ids_now_ms() + WRITER_REPUBLISH_MS;
+        if (confirm_publishes(w, since) < 0)
                 return;
-        }
         for (size_t i = 0; i < w->n_unpublished; i++) {
                 SagaEvent *e = &w->unpublished[i];
                 if (e->seq > w->published[e->shard])
@@ -874,10 +937,12 @@ static void *writer_run(void *arg) {
                         stop_at = now;
                 }
                 writer_housekeeping(w, last);
-                Input *inputs = writer_take(w, w->o->batch_max,
-                                            last ? now
-                                            : w->next_scan_ms < now + WRITER_SCAN_EVERY_MS ? w->next_scan_ms
-                                                                                         : now + WRITER_SCAN_EVERY_MS);
+                int64_t until = w->next_scan_ms < now + WRITER_SCAN_EVERY_MS ? w->next_scan_ms
+                                                                            : now + WRITER_SCAN_EVERY_MS;
+                int64_t held = writer_held_due(w);
+                if (held && held < until)
+                        until = held;
+                Input *inputs = writer_take(w, w->o->batch_max, last ? now : until);
                 Input *later = NULL;
                 inputs = writer_drop_foreign(w, inputs, &later);
                 if (later)
@@ -893,6 +958,7 @@ static void *writer_run(void *arg) {
                         inputs = NULL;
                 }
                 inputs_free(inputs);
+                writer_send_held(w);
                 if (last && (!w->pg || w->queued == 0 || now - stop_at >= WRITER_STOP_MS))
                         break;
         }

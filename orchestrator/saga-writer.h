@@ -30,10 +30,13 @@ typedef struct Input {
         struct Input *next;
 } Input;
 
-/* A message being built from packed parts (protobuf repeated field 1 each). */
+/* A message being built from packed parts (protobuf repeated field 1 each). The first held_n parts
+ * (held_len bytes) come from batches that committed and wait for later ones to leave with them. */
 typedef struct {
         uint8_t *data;
         size_t len, cap, n;
+        size_t held_len, held_n;
+        int64_t held_since_ms; /* when the oldest of them committed */
 } PartBuf;
 
 /* A core NATS answer to send after the commit. */
@@ -145,6 +148,9 @@ bool writer_push_ptr(void ***items, size_t *n, size_t *cap, void *p);
 int writer_part_add(PartBuf *b, const uint8_t *data, size_t len, int field);
 /* The name of worker i of Writer.workers (store, delivery, coupon, notification), NULL past them. */
 const char *writer_worker_name(int i);
+/* Whether worker `i`'s commands may wait for those of later batches (COMMAND_LINGER_MS): no request
+ * waits on that worker's answer. */
+bool writer_worker_lingers(int i);
 /* The engine's hooks into `w`'s batch: commands, status events and notifications into what it
  * will send and write. */
 EngineOut writer_engine_hooks(Writer *w);

@@ -190,13 +190,16 @@ describe('DEMO_CATALOG, SCHED_POLICY, PostgreSQL down at start, bad MIGRATIONS o
                 await Promise.all([store.waitReady(30_000), gw.waitReady(30_000)]);
         });
 
-        it('a bad MIGRATIONS or SCHED_POLICY value fails fast, naming it', async () => {
+        it('a bad MIGRATIONS, SCHED_POLICY or COMMAND_LINGER_MS value fails fast, naming it', async () => {
+                const both = ['services/store/store-worker', 'orchestrator/orchestrator'];
                 const bad = [
-                        ['MIGRATIONS', 'sometimes', /MIGRATIONS=\\?"sometimes\\?" is not one of apply, check/],
-                        ['SCHED_POLICY', 'fifo', /SCHED_POLICY=\\?"fifo\\?" is not one of batch, other/],
+                        [both, 'MIGRATIONS', 'sometimes', /MIGRATIONS=\\?"sometimes\\?" is not one of apply, check/],
+                        [both, 'SCHED_POLICY', 'fifo', /SCHED_POLICY=\\?"fifo\\?" is not one of batch, other/],
+                        /* a command held past half its re-send wait could go twice */
+                        [['orchestrator/orchestrator'], 'COMMAND_LINGER_MS', '6000', /COMMAND_LINGER_MS=\\?"6000\\?" is not an integer in \[0, 5000\]/],
                 ];
-                for (const bin of ['services/store/store-worker', 'orchestrator/orchestrator']) {
-                        for (const [name, value, said] of bad) {
+                for (const [bins, name, value, said] of bad) {
+                        for (const bin of bins) {
                                 let failed = null;
                                 try {
                                         await execFileP(path.join(BUILD_DIR, bin), [], {

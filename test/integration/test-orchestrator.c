@@ -36,6 +36,7 @@ static void start_orchestrator(void) {
         if (orchestrator_pid == 0) {
                 setenv("HEALTH_PORT", "0", 1);
                 setenv("COMMAND_RESEND_MS", "700", 1);
+                setenv("COMMAND_LINGER_MS", "250", 1);
                 setenv("STORE_ACCEPT_TIMEOUT_S", "3", 1);
                 setenv("PAYMENT_TIMEOUT_S", "3", 1);
                 setenv("COMMAND_MAX_ATTEMPTS", "3", 1);
@@ -339,6 +340,55 @@ static void test_unanswered_command_is_resent(void) {
         codec_free(second);
 }
 
+/* Whether the store batch of the message holding `a`'s CreateTicket holds `b`'s too (acked up to it). */
+static int tickets_together(const char *a, const char *b, int timeout_ms) {
+        int64_t until = ids_now_ms() + timeout_ms;
+        while (ids_now_ms() < until) {
+                natsMsgList list;
+                ProtobufCMessage *m = NULL;
+                int has_a = 0, has_b = 0;
+                if (bus_fetch(stores, &list, 1, 500, false) < 0)
+                        continue;
+                natsMsg *msg = list.Msgs[0];
+                if (codec_unpack(&food__v1__command_batch__descriptor, natsMsg_GetData(msg),
+                                 (size_t)natsMsg_GetDataLength(msg), &m) == 0) {
+                        const Food__V1__CommandBatch *batch = (const Food__V1__CommandBatch *)m;
+                        for (size_t i = 0; i < batch->n_commands; i++) {
+                                const ProtobufCMessage *c = codec_command_message(batch->commands[i]);
+                                if (!c || c->descriptor != &food__v1__create_ticket__descriptor)
+                                        continue;
+                                has_a |= strcmp(codec_correlation(c)->order_id, a) == 0;
+                                has_b |= strcmp(codec_correlation(c)->order_id, b) == 0;
+                        }
+                }
+                codec_free(m);
+                bus_ack(stores, msg);
+                natsMsgList_Destroy(&list);
+                if (has_a)
+                        return has_b;
+        }
+        return -1;
+}
+
+/* Tickets of orders paid in two batches (COMMAND_LINGER_MS apart at most) reach the store worker in
+ * one message: a store's commands wait for the next batch's instead of costing a message, a
+ * delivery and a transaction each. The payment commands, which a request waits on, do not wait. */
+static void test_commands_linger(void) {
+        char a[64], b[64];
+        ids_new(a, sizeof(a), "ord");
+        ids_new(b, sizeof(b), "ord");
+        CHECK(place_paid(a) == 201, "first place: expected 201");
+        int64_t start = ids_now_ms();
+        CHECK(place_paid(b) == 201, "second place: expected 201");
+        int64_t paid = ids_now_ms() - start;
+        int together = tickets_together(a, b, 4000);
+        if (paid < 200)
+                CHECK(together == 1, "tickets of two orders paid %lld ms apart: expected one message, got %s",
+                      (long long)paid, together < 0 ? "none" : "two");
+        else
+                printf("SKIP: the two orders took %lld ms to pay (over the linger)\n", (long long)paid);
+}
+
 static void test_idempotency_key(void) {
         Food__V1__PlaceOrder p1, p2;
         Food__V1__Order o1, o2;
@@ -624,6 +674,7 @@ int main(int argc, char **argv) {
         test_place_pays_then_answers();
         test_declined();
         test_unanswered_command_is_resent();
+        test_commands_linger();
         test_idempotency_key();
         test_one_pick_wins();
         test_payment_deadline_and_late_charge();
