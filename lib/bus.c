@@ -54,10 +54,20 @@ struct BusConsumer {
         char durable[64];
 };
 
+/* A JetStream publisher of one thread: each message names its own reply subject on the publisher's
+ * inbox, where the stream puts its PubAck, and bus_publisher_flush reads them on the calling thread
+ * (nats.c's asynchronous publishing reads them on a thread of its own, woken at every PubAck: a
+ * handoff more per burst). */
 struct BusPublisher {
-        jsCtx *js;
-        atomic_int failed;
+        natsConnection *nc;
+        natsSubscription *sub;                /* <inbox>.* */
+        char inbox[TOPO_SUBJECT_MAX + 32];
+        uint64_t seq;                         /* the last message's number (its reply subject's last token) */
+        uint64_t abandoned;                   /* PubAcks of messages up to this number are no longer awaited */
+        size_t pending;                       /* published, PubAck awaited */
+        int failed;                           /* since the last flush */
 };
+#define BUS_PUB_MAX_PENDING 4096
 
 /* Consumer settings. AckWait outlasts the slowest handler (a payment provider call with its 2 s
  * deadline) so that work in progress is not delivered twice; a crashed consumer's messages come
@@ -776,27 +786,26 @@ void bus_term(BusConsumer *c, natsMsg *msg) {
         bus_ack_send(c, msg, "+TERM");
 }
 
-static void bus_on_pub_error(jsCtx *js, jsPubAckErr *pae, void *closure) {
-        BusPublisher *p = closure;
-        (void)js;
-        atomic_fetch_add(&p->failed, 1);
-        log_warn("nats: async publish to %s failed: %s", natsMsg_GetSubject(pae->Msg),
-                 pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
-}
-
 int bus_publisher_new(Bus *b, BusPublisher **ret) {
-        jsOptions o;
         BusPublisher *p = calloc(1, sizeof(*p));
+        char filter[sizeof(p->inbox) + 2];
         natsStatus s;
+        int r;
 
         if (!p)
                 return -ENOMEM;
-        jsOptions_Init(&o);
-        o.PublishAsync.ErrHandler = bus_on_pub_error;
-        o.PublishAsync.ErrHandlerClosure = p;
-        o.PublishAsync.MaxPending = 4096;
-        s = natsConnection_JetStream(&p->js, b->nc, &o);
+        p->nc = b->nc;
+        r = bus_inbox_name(b, p->inbox, sizeof(p->inbox));
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        snprintf(filter, sizeof(filter), "%s.*", p->inbox);
+        s = natsConnection_SubscribeSync(&p->sub, b->nc, filter);
+        if (s == NATS_OK)
+                s = natsSubscription_SetPendingLimits(p->sub, -1, -1);
         if (s != NATS_OK) {
+                natsSubscription_Destroy(p->sub);
                 free(p);
                 return bus_errno(s);
         }
@@ -807,13 +816,14 @@ int bus_publisher_new(Bus *b, BusPublisher **ret) {
 void bus_publisher_free(BusPublisher *p) {
         if (!p)
                 return;
-        jsCtx_Destroy(p->js);
+        bus_sub_close(p->nc, p->sub);
         free(p);
 }
 
-static natsStatus bus_msg_new(natsMsg **ret, const char *subject, const char *type, const void *data, size_t len) {
-        natsStatus s = natsMsg_Create(ret, subject, NULL, data, (int)len);
-        bus_msg_inline(*ret); /* also when the library destroys it (after its PubAck) */
+static natsStatus bus_msg_new(natsMsg **ret, const char *subject, const char *reply, const char *type,
+                              const void *data, size_t len) {
+        natsStatus s = natsMsg_Create(ret, subject, reply, data, (int)len);
+        bus_msg_inline(*ret);
         if (s == NATS_OK)
                 s = natsMsgHeader_Set(*ret, "Content-Type", "application/protobuf");
         if (s == NATS_OK && type)
@@ -821,20 +831,74 @@ static natsStatus bus_msg_new(natsMsg **ret, const char *subject, const char *ty
         return s;
 }
 
-/* Publishes `m` (owned; NULL is fine) when building it went well (`s`), and
- * counts a failure for bus_publisher_flush. */
-static int bus_publish_async(BusPublisher *p, natsMsg *m, natsStatus s) {
-        if (s == NATS_OK)
-                s = js_PublishMsgAsync(p->js, &m, NULL); /* takes ownership of m on success */
+/* Takes the PubAck `m` (destroyed) of one of p's messages. */
+static void bus_pub_settle(BusPublisher *p, natsMsg *m) {
+        const char *dot = strrchr(natsMsg_GetSubject(m), '.'), *data = natsMsg_GetData(m);
+        uint64_t n = dot ? strtoull(dot + 1, NULL, 10) : 0;
+        int len = natsMsg_GetDataLength(m);
+        if (n > p->abandoned && n <= p->seq && p->pending > 0) {
+                p->pending--;
+                /* {"stream":..,"seq":..[,"duplicate":true]}, or {"error":{"code":..,"description":..}} */
+                if (!data || len <= 0 || memmem(data, (size_t)len, "\"error\"", 7)) {
+                        p->failed++;
+                        log_warn("nats: a JetStream publish failed: %.*s", len > 0 && len < 300 ? len : 0,
+                                 data ? data : "");
+                }
+        }
         natsMsg_Destroy(m);
-        if (s != NATS_OK)
-                atomic_fetch_add(&p->failed, 1);
+}
+
+/* Reads PubAcks until at most `left` messages await theirs, or `timeout_ms`: 0, or -EIO (what was still
+ * awaited is given up and counted failed: the caller sends it again, with its Nats-Msg-Id). */
+static int bus_pub_wait(BusPublisher *p, size_t left, int64_t timeout_ms) {
+        int64_t deadline = nats_Now() + timeout_ms;
+        while (p->pending > left) {
+                natsMsg *m = NULL;
+                int64_t wait = deadline - nats_Now();
+                natsStatus s = wait > 0 ? natsSubscription_NextMsg(&m, p->sub, wait) : NATS_TIMEOUT;
+                if (s == NATS_OK) {
+                        bus_msg_inline(m);
+                        bus_pub_settle(p, m);
+                        continue;
+                }
+                /* Timed out, or no stream for a subject (no responders: which message is not said). */
+                log_warn("nats: %zu JetStream publish(es) not confirmed: %s", p->pending, natsStatus_GetText(s));
+                p->failed += (int)p->pending;
+                p->pending = 0;
+                p->abandoned = p->seq;
+                return -EIO;
+        }
+        return 0;
+}
+
+/* Publishes `m` (owned; NULL is fine) when building it went well (`s`), and counts a failure for
+ * bus_publisher_flush. Past BUS_PUB_MAX_PENDING awaited PubAcks, waits (200 ms at most) for room. */
+static int bus_publish_acked(BusPublisher *p, natsMsg *m, natsStatus s) {
+        if (s == NATS_OK && p->pending >= BUS_PUB_MAX_PENDING) {
+                (void)natsConnection_FlushTimeout(p->nc, 200); /* a buffering connection may hold them */
+                if (bus_pub_wait(p, BUS_PUB_MAX_PENDING / 2, 200) < 0)
+                        s = NATS_TIMEOUT;
+        }
+        if (s == NATS_OK)
+                s = natsConnection_PublishMsg(p->nc, m);
+        natsMsg_Destroy(m);
+        if (s == NATS_OK)
+                p->pending++;
+        else
+                p->failed++;
         return bus_errno(s);
 }
 
+/* The reply subject of p's next message. */
+static const char *bus_pub_reply(BusPublisher *p, char *buf, size_t cap) {
+        snprintf(buf, cap, "%s.%" PRIu64, p->inbox, ++p->seq);
+        return buf;
+}
+
 int bus_publish(BusPublisher *p, const char *subject, const BusHeaders *h, const void *data, size_t len) {
+        char reply[sizeof(p->inbox) + 24];
         natsMsg *m = NULL;
-        natsStatus s = bus_msg_new(&m, subject, h->type, data, len);
+        natsStatus s = bus_msg_new(&m, subject, bus_pub_reply(p, reply, sizeof(reply)), h->type, data, len);
 
         if (s == NATS_OK && h->msg_id)
                 s = natsMsgHeader_Set(m, "Nats-Msg-Id", h->msg_id);
@@ -842,7 +906,7 @@ int bus_publish(BusPublisher *p, const char *subject, const BusHeaders *h, const
                 s = natsMsgHeader_Set(m, BUS_HDR_TRACE, h->traceparent);
         if (s == NATS_OK && h->answer_to)
                 s = natsMsgHeader_Set(m, BUS_HDR_ANSWER_TO, h->answer_to);
-        return bus_publish_async(p, m, s);
+        return bus_publish_acked(p, m, s);
 }
 
 int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const ProtobufCMessage *cmd, int k,
@@ -853,11 +917,13 @@ int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const Pr
         natsMsg *m = NULL;
         uint8_t *packed = NULL;
         size_t len = 0;
+        char reply[sizeof(p->inbox) + 24];
         natsStatus s;
         int n;
 
         if (topo_dlq_subject(subject, sizeof(subject), durable) < 0)
                 return -EINVAL;
+        (void)bus_pub_reply(p, reply, sizeof(reply));
         /* The Food-Type of a poison message is untrusted text: only a printable one is copied. */
         if (type && (strlen(type) > 128 || strpbrk(type, "\r\n")))
                 type = NULL;
@@ -867,10 +933,10 @@ int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const Pr
                 if (!packed)
                         return -ENOMEM;
                 protobuf_c_message_pack(cmd, packed);
-                s = bus_msg_new(&m, subject, type, packed, len);
+                s = bus_msg_new(&m, subject, reply, type, packed, len);
                 free(packed);
         } else
-                s = bus_msg_new(&m, subject, type, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+                s = bus_msg_new(&m, subject, reply, type, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
         /* The dead letter's own id: the message's place in its stream (and the command's in its
          * batch), so that a retry after a lost PubAck (the message is handed back, then
          * dead-lettered again) stores one dead letter. */
@@ -885,7 +951,7 @@ int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const Pr
                 s = natsMsgHeader_Set(m, BUS_HDR_DLQ_SUBJECT, natsMsg_GetSubject(msg));
         if (s == NATS_OK)
                 s = natsMsgHeader_Set(m, BUS_HDR_DLQ_REASON, why);
-        return bus_publish_async(p, m, s);
+        return bus_publish_acked(p, m, s);
 }
 
 void bus_buffer_writes(void) {
@@ -900,21 +966,10 @@ int bus_flush(Bus *b, int64_t timeout_ms) {
 }
 
 int bus_publisher_flush(BusPublisher *p, int64_t timeout_ms) {
-        jsPubOptions po;
-        natsStatus s;
-
-        jsPubOptions_Init(&po);
-        po.MaxWait = timeout_ms;
-        s = js_PublishAsyncComplete(p->js, &po);
-        if (s != NATS_OK) {
-                natsMsgList pending = {0};
-                /* Drop what is still pending: PostgreSQL still has it and the caller re-sends. */
-                if (js_PublishAsyncGetPendingList(&pending, p->js) == NATS_OK)
-                        natsMsgList_Destroy(&pending);
-                atomic_store(&p->failed, 0);
-                return -EIO;
-        }
-        return atomic_exchange(&p->failed, 0) > 0 ? -EIO : 0;
+        int r = bus_pub_wait(p, 0, timeout_ms);
+        int failed = p->failed;
+        p->failed = 0;
+        return r < 0 || failed > 0 ? -EIO : 0;
 }
 
 struct BusSubscription {
@@ -1036,7 +1091,7 @@ void bus_inbox_close(BusInbox *in) {
 
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len) {
         natsMsg *m = NULL;
-        natsStatus s = bus_msg_new(&m, subject, type, data, len);
+        natsStatus s = bus_msg_new(&m, subject, NULL, type, data, len);
         if (s == NATS_OK)
                 s = natsConnection_PublishMsg(b->nc, m);
         natsMsg_Destroy(m);

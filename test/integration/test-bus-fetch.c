@@ -2,7 +2,8 @@
  * earlier pull request still brings in after its fetch gave up (a paused or slow worker) is handed out
  * without ever returning more than asked for, every message exactly once, and the acks it sends
  * (+ACK, -NAK, +TERM) are the ones JetStream keeps. nats.c 3.4.1's own Fetch wrote past its array in
- * the first case; run under ASan (build-test), an overflow fails this test.
+ * the first case; run under ASan (build-test), an overflow fails this test. And the publisher's
+ * confirmations (PubAcks read on the publishing thread).
  * usage: NATS_URL=... test-bus-fetch */
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +42,57 @@ static uint64_t delivered(natsMsg *m) {
                 jsMsgMetaData_Destroy(meta);
         }
         return n;
+}
+
+/* Takes every message there (the stream's, for the store consumer) and acks it; how many. */
+static int drain_store(void) {
+        int n = 0;
+        natsMsgList list;
+        while (bus_fetch(c, &list, 64, 300, false) == 0) {
+                for (int i = 0; i < list.Count; i++)
+                        bus_ack(c, list.Msgs[i]);
+                n += list.Count;
+                natsMsgList_Destroy(&list);
+        }
+        return n;
+}
+
+/* The publisher reads the stream's PubAcks itself: a flush is 0 once every one came (a duplicate's too),
+ * -EIO when a subject has no stream (and the next flush starts clean), and past 4,096 awaited PubAcks
+ * a publish waits for room instead of failing. */
+static void test_publisher_confirms(void) {
+        BusPublisher *p = NULL;
+        char id[32];
+        CHECK(bus_publisher_new(bus, &p) == 0, "publisher");
+        if (!p)
+                return;
+        (void)drain_store();
+        for (int i = 0; i < 3; i++) {
+                snprintf(id, sizeof(id), "pub-%d-%lld", i, (long long)nats_Now());
+                BusHeaders h = {.msg_id = id, .type = "test"};
+                CHECK(bus_publish(p, SUBJECT, &h, "p", 1) == 0, "publish %d", i);
+        }
+        CHECK(bus_publisher_flush(p, 2000) == 0, "three publishes confirmed");
+        CHECK(drain_store() == 3, "the stream holds the three");
+
+        BusHeaders none = {.type = "test"};
+        CHECK(bus_publish(p, TOPO_PREFIX ".nowhere.x", &none, "x", 1) == 0, "publish to a subject of no stream");
+        int64_t t0 = nats_Now();
+        CHECK(bus_publisher_flush(p, 2000) == -EIO, "a publish no stream took is not confirmed");
+        CHECK(nats_Now() - t0 < 1500, "no responders took %lld ms", (long long)(nats_Now() - t0));
+        CHECK(bus_publish(p, SUBJECT, &none, "q", 1) == 0 && bus_publisher_flush(p, 2000) == 0,
+              "the next flush after a failed one");
+        CHECK(drain_store() == 1, "the stream holds that one");
+
+        snprintf(id, sizeof(id), "pub-dup-%lld", (long long)nats_Now());
+        BusHeaders dup = {.msg_id = id, .type = "test"};
+        int failed = 0;
+        for (int i = 0; i < 5000; i++)
+                failed += bus_publish(p, SUBJECT, &dup, "d", 1) != 0;
+        CHECK(failed == 0, "%d of 5000 publishes failed", failed);
+        CHECK(bus_publisher_flush(p, 5000) == 0, "5000 publishes of one id confirmed (duplicates included)");
+        CHECK(drain_store() == 1, "the stream holds one of them");
+        bus_publisher_free(p);
 }
 
 /* A request for 60 left open while 100 messages arrive: its 60 wait in the inbox; fetches take those first
@@ -290,6 +342,7 @@ int main(void) {
         test_last_does_not_wait();
         test_last_takes_an_open_request();
         test_missing_consumer();
+        test_publisher_confirms();
         bus_consumer_close(c);
         bus_free(bus);
         printf("%s\n", failures ? "FAILED" : "ok");
