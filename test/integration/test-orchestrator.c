@@ -382,11 +382,9 @@ static void test_commands_linger(void) {
         CHECK(place_paid(b) == 201, "second place: expected 201");
         int64_t paid = ids_now_ms() - start;
         int together = tickets_together(a, b, 4000);
-        if (paid < 200)
-                CHECK(together == 1, "tickets of two orders paid %lld ms apart: expected one message, got %s",
-                      (long long)paid, together < 0 ? "none" : "two");
-        else
-                printf("SKIP: the two orders took %lld ms to pay (over the linger)\n", (long long)paid);
+        /* A second place takes milliseconds (12 here): far inside the 250 ms the tickets may wait. */
+        CHECK(together == 1, "tickets of two orders paid %lld ms apart: expected one message, got %s", (long long)paid,
+              together < 0 ? "none" : "two");
 }
 
 static void test_idempotency_key(void) {
