@@ -17,6 +17,7 @@ typedef struct {
         unsigned name; /* index into Procs.names */
         PidStat st;
         uint64_t hwm_kb;
+        uint64_t ctxt; /* context switches summed over its threads */
 } Seen;
 
 typedef struct {
@@ -161,6 +162,51 @@ int procs_parse_vmhwm(const char *status, uint64_t *ret_kb) {
                         line++;
         }
         return -EINVAL; /* kernel threads have none */
+}
+
+int procs_parse_ctxt(const char *status, uint64_t *ret) {
+        static const char *const keys[] = {"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"};
+        uint64_t sum = 0;
+        int found = 0;
+        for (const char *line = status; line && *line;) {
+                for (size_t k = 0; k < 2; k++) {
+                        size_t len = strlen(keys[k]);
+                        uint64_t v;
+                        const char *p = line + len;
+                        if (strncmp(line, keys[k], len) == 0) {
+                                if (next_u64(&p, &v) < 0)
+                                        return -EINVAL;
+                                sum += v;
+                                found++;
+                        }
+                }
+                line = strchr(line, '\n');
+                if (line)
+                        line++;
+        }
+        if (found != 2)
+                return -EINVAL;
+        *ret = sum;
+        return 0;
+}
+
+/* Context switches of every thread of `pid` now alive. */
+static uint64_t pid_ctxt(int pid, char *buf, size_t cap) {
+        char path[64];
+        uint64_t sum = 0, v;
+        struct dirent *d;
+        DIR *dir;
+        snprintf(path, sizeof(path), "/proc/%d/task", pid);
+        if (!(dir = opendir(path)))
+                return 0;
+        while ((d = readdir(dir)))
+                if (d->d_name[0] >= '0' && d->d_name[0] <= '9') {
+                        snprintf(path, sizeof(path), "/proc/%d/task/%.16s/status", pid, d->d_name);
+                        if (read_text(path, buf, cap) >= 0 && procs_parse_ctxt(buf, &v) == 0)
+                                sum += v;
+                }
+        closedir(dir);
+        return sum;
 }
 
 int procs_parse_pid_file(const char *text, int *ret) {
@@ -386,6 +432,7 @@ static int snapshot_take(Procs *p, Snapshot *s) {
                 snprintf(path, sizeof(path), "/proc/%d/status", all[i].pid);
                 if (read_text(path, buf, sizeof(buf)) >= 0)
                         (void)procs_parse_vmhwm(buf, &e->hwm_kb);
+                e->ctxt = pid_ctxt(all[i].pid, buf, sizeof(buf));
         }
 out:
         free(all);
@@ -431,10 +478,12 @@ int procs_end(Procs *p) {
                 f->rss_sum_kb += e->hwm_kb;
                 if (e->hwm_kb > f->rss_peak_kb)
                         f->rss_peak_kb = e->hwm_kb;
-                if (b)
+                if (b) {
                         ticks[e->name] += (int64_t)(e->st.cpu - b->st.cpu) + (int64_t)(e->st.reaped - b->st.reaped);
-                else if (e->st.start + 1 >= p->begin.uptime_ticks) {
+                        f->ctxt += e->ctxt > b->ctxt ? e->ctxt - b->ctxt : 0;
+                } else if (e->st.start + 1 >= p->begin.uptime_ticks) {
                         ticks[e->name] += (int64_t)(e->st.cpu + e->st.reaped);
+                        f->ctxt += e->ctxt;
                         f->n_started++;
                 }
                 /* else: alive before the window but not watched then (it joined a watched tree later): the

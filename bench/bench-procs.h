@@ -27,6 +27,8 @@ int procs_parse_machine(const char *proc_stat, MachineCpu *ret);
 int procs_parse_pid_stat(const char *text, PidStat *ret);
 /* The VmHWM of a /proc/<pid>/status text, in kB. */
 int procs_parse_vmhwm(const char *status, uint64_t *ret_kb);
+/* voluntary + nonvoluntary context switches of a /proc/<pid>/task/<tid>/status text (one thread's). */
+int procs_parse_ctxt(const char *status, uint64_t *ret);
 /* The pid on the first line of a pid file's text (also PostgreSQL's postmaster.pid). */
 int procs_parse_pid_file(const char *text, int *ret);
 
@@ -46,6 +48,8 @@ typedef struct {
         double cpu_ms;          /* CPU time used in the window (own + children reaped by watched processes) */
         uint64_t rss_peak_kb;   /* largest VmHWM of one process */
         uint64_t rss_sum_kb;    /* VmHWM summed over the processes alive at the end (shared pages count twice) */
+        uint64_t ctxt;          /* context switches in the window, summed over the threads alive at the end (a
+                                 * thread that exited takes its own with it) */
 } ProcFigure;
 
 typedef struct Procs Procs;

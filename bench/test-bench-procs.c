@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench-procs.h"
 #include "test-check.h"
@@ -33,6 +34,14 @@ int main(void) {
         CHECK(r == 0 && kb == 4321, "VmHWM: expected 4321, got %d/%" PRIu64, r, kb);
         CHECK(procs_parse_vmhwm("Name:\tkthreadd\nState:\tS\n", &kb) < 0, "a status without VmHWM was accepted");
 
+        uint64_t ctxt = 0;
+        r = procs_parse_ctxt("Name:\tx\nvoluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t  7\n", &ctxt);
+        CHECK(r == 0 && ctxt == 127, "context switches: expected 127, got %d/%" PRIu64, r, ctxt);
+        CHECK(procs_parse_ctxt("Name:\tx\nvoluntary_ctxt_switches:\t120\n", &ctxt) < 0,
+              "a status with only voluntary switches was accepted");
+        CHECK(procs_parse_ctxt("voluntary_ctxt_switches:\tx\nnonvoluntary_ctxt_switches:\t1\n", &ctxt) < 0,
+              "'x' accepted as a count");
+
         int pid = 0;
         CHECK(procs_parse_pid_file("1234\n", &pid) == 0 && pid == 1234, "pid file: expected 1234, got %d", pid);
         CHECK(procs_parse_pid_file("77\n/var/lib/pg\n1700000000\n", &pid) == 0 && pid == 77,
@@ -55,6 +64,9 @@ int main(void) {
                         for (int i = 0; i < 100000; i++)
                                 x += (uint64_t)i;
                 (void)x; /* read once: clang warns about a volatile only ever written */
+                /* Twenty sleeps: at least twenty voluntary context switches in the window. */
+                for (int i = 0; i < 20; i++)
+                        usleep(1000);
                 r = procs_end(p);
                 CHECK(r == 0, "procs_end: expected 0, got %d", r);
                 double busy, total, self;
@@ -71,6 +83,8 @@ int main(void) {
                               "process CPU: expected about %.0f ms, got %.1f", self, f[0].cpu_ms);
                         CHECK(f[0].rss_peak_kb > 0, "VmHWM of this process: expected > 0, got %" PRIu64,
                               f[0].rss_peak_kb);
+                        CHECK(f[0].ctxt >= 20, "context switches of 20 sleeps: expected >= 20, got %" PRIu64,
+                              f[0].ctxt);
                 }
         }
         procs_free(p);
