@@ -16,7 +16,6 @@
 static const char *const worker_names[WRITER_WORKERS - 1] = {"store", "delivery", "coupon", "notification"};
 /* A POST /orders waits on the coupon worker's redemption (and every request on the payment worker's
  * outcome); no request waits on a ticket, a delivery row or a notification being applied. */
-static const bool worker_lingers[WRITER_WORKERS - 1] = {true, true, false, true};
 
 static Metric *m_commands;
 
@@ -212,12 +211,15 @@ static int worker_index(const char *worker) {
         return -1;
 }
 
-/* A packed Command for `worker`: into its batch message, or (payment) a message of its own. */
-static int writer_send_command(Writer *w, const char *worker, const uint8_t *data, size_t len) {
+/* A packed Command for `worker`: into its batch message, or (payment) a message of its own. An
+ * `urgent` one takes the worker's message out at once (see worker_due). */
+static int writer_send_command(Writer *w, const char *worker, const uint8_t *data, size_t len, bool urgent) {
         int k = worker_index(worker);
         metric_add(m_commands, 1);
-        if (k >= 0)
+        if (k >= 0) {
+                w->workers[k].urgent |= urgent;
                 return writer_part_add(&w->workers[k], data, len, 1);
+        }
         if (w->n_payments == w->cap_payments) {
                 size_t c = w->cap_payments ? w->cap_payments * 2 : 16;
                 PartBuf *p = realloc(w->payments, c * sizeof(*p));
@@ -256,8 +258,9 @@ int writer_loose_command(Writer *w, const char *worker, const Food__V1__Command 
         uint8_t *data = NULL;
         size_t len = 0;
         int r = codec_pack(&c->base, &data, &len);
+        /* No saga keeps it to send it again: held and lost with the process, it would be lost for good. */
         if (r == 0)
-                r = writer_send_command(w, worker, data, len);
+                r = writer_send_command(w, worker, data, len, true);
         free(data);
         return r;
 }
@@ -307,9 +310,9 @@ static int hook_command(void *ud, SagaRow *row, const SagaStep *step, StepComman
                 p->stored = data;
                 p->stored_len = len;
                 data = NULL;
-                r = writer_send_command(w, step->worker, p->stored, p->stored_len);
+                r = writer_send_command(w, step->worker, p->stored, p->stored_len, step->awaited);
         } else if (r == 0)
-                r = writer_send_command(w, step->worker, data, len);
+                r = writer_send_command(w, step->worker, data, len, step->awaited);
         free(data);
         saga_row_log(row, LOG_COMMAND, codec_command_message(&c->command)->descriptor, step, 1, p->command_id, LOG_SENT,
                      w->now_ms);
@@ -423,7 +426,7 @@ int writer_resend(Writer *w, SagaRow *row, SagaPending *p, bool counted) {
                         r = codec_pack(&c.command.base, &data, &len);
         }
         if (r == 0)
-                r = writer_send_command(w, p->step->worker, data, len);
+                r = writer_send_command(w, p->step->worker, data, len, p->step->awaited);
         free(data);
         return r;
 }
@@ -431,10 +434,6 @@ int writer_resend(Writer *w, SagaRow *row, SagaPending *p, bool counted) {
 
 const char *writer_worker_name(int i) {
         return i >= 0 && i < WRITER_WORKERS - 1 ? worker_names[i] : NULL;
-}
-
-bool writer_worker_lingers(int i) {
-        return i >= 0 && i < WRITER_WORKERS - 1 && worker_lingers[i];
 }
 
 EngineOut writer_engine_hooks(Writer *w) {

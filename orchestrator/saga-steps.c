@@ -98,22 +98,22 @@ static int build_issue_coupon(const Food__V1__Order *o, int64_t discount, StepCo
 /* Waits are in units of the configured first wait (COMMAND_RESEND_MS); max_attempts 0 is the
  * configured budget (COMMAND_MAX_ATTEMPTS). */
 static const SagaStep steps[] = {
-        /* Payments have their own deadline (PAYMENT_TIMEOUT_S): a few quick tries. */
-        {"authorize", 0, "payment", false, NULL, 1, 2, 30000, 5},
-        {"modify_charge", 0, "payment", false, NULL, 1, 2, 30000, 5},
-        {"redeem_coupon", 0, "coupon", false, build_redeem_coupon, 1, 2, 30000, 5},
+        /* A request waits on these (place, modify): own deadline (PAYMENT_TIMEOUT_S), a few quick tries. */
+        {"authorize", 0, "payment", false, NULL, 1, 2, 30000, 5, true},
+        {"modify_charge", 0, "payment", false, NULL, 1, 2, 30000, 5, true},
+        {"redeem_coupon", 0, "coupon", false, build_redeem_coupon, 1, 2, 30000, 5, true},
         /* Compensations must finish: long patience, capped waits. */
-        {"refund", SAGA_ACT_REFUND, "payment", true, NULL, 1, 2, 600000, 0},
-        {"withdraw_ticket", SAGA_ACT_WITHDRAW_TICKET, "store", true, build_withdraw_ticket, 1, 2, 600000, 0},
-        {"return_coupon", SAGA_ACT_RETURN_COUPON, "coupon", true, build_return_coupon, 1, 2, 600000, 0},
+        {"refund", SAGA_ACT_REFUND, "payment", true, NULL, 1, 2, 600000, 0, false},
+        {"withdraw_ticket", SAGA_ACT_WITHDRAW_TICKET, "store", true, build_withdraw_ticket, 1, 2, 600000, 0, false},
+        {"return_coupon", SAGA_ACT_RETURN_COUPON, "coupon", true, build_return_coupon, 1, 2, 600000, 0, false},
         /* Forward steps of workers that may be down for a while. */
-        {"create_ticket", SAGA_ACT_CREATE_TICKET, "store", false, build_create_ticket, 1, 2, 300000, 0},
-        {"update_ticket", SAGA_ACT_UPDATE_TICKET, "store", false, build_update_ticket, 1, 2, 300000, 0},
-        {"open_delivery", SAGA_ACT_OPEN_DELIVERY, "delivery", false, build_open_delivery, 1, 2, 300000, 0},
-        {"assign_rider", SAGA_ACT_ASSIGN_RIDER, "delivery", false, build_assign_rider, 1, 2, 300000, 0},
+        {"create_ticket", SAGA_ACT_CREATE_TICKET, "store", false, build_create_ticket, 1, 2, 300000, 0, false},
+        {"update_ticket", SAGA_ACT_UPDATE_TICKET, "store", false, build_update_ticket, 1, 2, 300000, 0, false},
+        {"open_delivery", SAGA_ACT_OPEN_DELIVERY, "delivery", false, build_open_delivery, 1, 2, 300000, 0, false},
+        {"assign_rider", SAGA_ACT_ASSIGN_RIDER, "delivery", false, build_assign_rider, 1, 2, 300000, 0, false},
         {"complete_delivery", SAGA_ACT_COMPLETE_DELIVERY, "delivery", false, build_complete_delivery, 1, 2, 300000,
-         0},
-        {"issue_coupon", SAGA_ACT_ISSUE_COUPON, "coupon", false, build_issue_coupon, 1, 2, 300000, 0},
+         0, false},
+        {"issue_coupon", SAGA_ACT_ISSUE_COUPON, "coupon", false, build_issue_coupon, 1, 2, 300000, 0, false},
 };
 #define N_STEPS (sizeof(steps) / sizeof(steps[0]))
 

@@ -50,6 +50,7 @@ struct SagaStep {
         int multiplier;      /* each further wait is this many times longer */
         int64_t cap_ms;      /* ...but never longer than this */
         int max_attempts;    /* tries before it is given up (0: the configured budget) */
+        bool awaited;        /* a request waits on its answer: its command never waits COMMAND_LINGER_MS */
 };
 
 /* Scales every policy: `initial_ms` is the unit of first waits and

@@ -265,6 +265,7 @@ static void batch_discard_sends(Writer *w) {
                 /* What earlier batches committed still goes. */
                 w->workers[i].len = w->workers[i].held_len;
                 w->workers[i].n = w->workers[i].held_n;
+                w->workers[i].urgent = false; /* an urgent part left right after its commit */
         }
         for (size_t i = 0; i < w->n_payments; i++)
                 w->payments[i].len = w->payments[i].n = 0;
@@ -395,15 +396,17 @@ static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
                         pos = next;
                 }
         b->len = b->n = b->held_len = b->held_n = 0;
+        b->urgent = false;
         return sent;
 }
 
-/* Whether worker `i`'s commands go now: it is one a request waits on, or they waited COMMAND_LINGER_MS
- * for those of later batches, or they fill a message, or the process is stopping. Held longer, they
- * would only be sent by their retry policy (the saga keeps them until answered): crash-safe, but late. */
+/* Whether worker `i`'s commands go now: one of them is urgent (a request waits on it), or they waited
+ * COMMAND_LINGER_MS for those of later batches, or they fill a message, or the process is stopping. Held
+ * longer, they would only be sent by their retry policy (the saga keeps them until answered): crash-safe,
+ * but late. */
 static bool worker_due(const Writer *w, int i, int64_t now) {
         const PartBuf *b = &w->workers[i];
-        return b->n && (!writer_worker_lingers(i) || w->o->linger_ms == 0 || service_stopping ||
+        return b->n && (b->urgent || w->o->linger_ms == 0 || service_stopping ||
                         b->n >= WRITER_MESSAGE_PARTS || b->len >= WRITER_MESSAGE_BYTES ||
                         now - b->held_since_ms >= w->o->linger_ms);
 }

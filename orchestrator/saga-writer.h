@@ -37,6 +37,7 @@ typedef struct {
         size_t len, cap, n;
         size_t held_len, held_n;
         int64_t held_since_ms; /* when the oldest of them committed */
+        bool urgent;           /* it holds a command a request waits on (or one no saga re-sends): goes at once */
 } PartBuf;
 
 /* A core NATS answer to send after the commit. */
@@ -150,7 +151,6 @@ int writer_part_add(PartBuf *b, const uint8_t *data, size_t len, int field);
 const char *writer_worker_name(int i);
 /* Whether worker `i`'s commands may wait for those of later batches (COMMAND_LINGER_MS): no request
  * waits on that worker's answer. */
-bool writer_worker_lingers(int i);
 /* The engine's hooks into `w`'s batch: commands, status events and notifications into what it
  * will send and write. */
 EngineOut writer_engine_hooks(Writer *w);

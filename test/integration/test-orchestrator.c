@@ -28,7 +28,7 @@ static const char *orchestrator_path;
 static pid_t orchestrator_pid;
 static Bus *bus;
 static BusPublisher *pub;
-static BusConsumer *payments, *stores;
+static BusConsumer *payments, *stores, *coupons;
 static Pg *pg;
 
 static void start_orchestrator(void) {
@@ -341,13 +341,24 @@ static void test_unanswered_command_is_resent(void) {
 }
 
 /* Whether the store batch of the message holding `a`'s CreateTicket holds `b`'s too (acked up to it). */
-static int tickets_together(const char *a, const char *b, int timeout_ms) {
+/* The key a command is found by: its order, or for an IssueCoupon (a store owner's grant has no order)
+ * its coupon. */
+static const char *command_key(const ProtobufCMessage *c) {
+        if (c->descriptor == &food__v1__issue_coupon__descriptor)
+                return ((const Food__V1__IssueCoupon *)c)->coupon_id;
+        return codec_correlation(c)->order_id;
+}
+
+/* Takes `desc` commands from `from` (acking every message) until the one keyed `a` comes: 1 when the
+ * one keyed `b` came in the same message, 0 when not, -1 when `a`'s did not come within timeout_ms. */
+static int together(BusConsumer *from, const ProtobufCMessageDescriptor *desc, const char *a, const char *b,
+                    int timeout_ms) {
         int64_t until = ids_now_ms() + timeout_ms;
         while (ids_now_ms() < until) {
                 natsMsgList list;
                 ProtobufCMessage *m = NULL;
                 int has_a = 0, has_b = 0;
-                if (bus_fetch(stores, &list, 1, 500, false) < 0)
+                if (bus_fetch(from, &list, 1, 500, false) < 0)
                         continue;
                 natsMsg *msg = list.Msgs[0];
                 if (codec_unpack(&food__v1__command_batch__descriptor, natsMsg_GetData(msg),
@@ -355,14 +366,14 @@ static int tickets_together(const char *a, const char *b, int timeout_ms) {
                         const Food__V1__CommandBatch *batch = (const Food__V1__CommandBatch *)m;
                         for (size_t i = 0; i < batch->n_commands; i++) {
                                 const ProtobufCMessage *c = codec_command_message(batch->commands[i]);
-                                if (!c || c->descriptor != &food__v1__create_ticket__descriptor)
+                                if (!c || c->descriptor != desc)
                                         continue;
-                                has_a |= strcmp(codec_correlation(c)->order_id, a) == 0;
-                                has_b |= strcmp(codec_correlation(c)->order_id, b) == 0;
+                                has_a |= strcmp(command_key(c), a) == 0;
+                                has_b |= strcmp(command_key(c), b) == 0;
                         }
                 }
                 codec_free(m);
-                bus_ack(stores, msg);
+                bus_ack(from, msg);
                 natsMsgList_Destroy(&list);
                 if (has_a)
                         return has_b;
@@ -381,10 +392,58 @@ static void test_commands_linger(void) {
         int64_t start = ids_now_ms();
         CHECK(place_paid(b) == 201, "second place: expected 201");
         int64_t paid = ids_now_ms() - start;
-        int together = tickets_together(a, b, 4000);
+        int t = together(stores, &food__v1__create_ticket__descriptor, a, b, 4000);
         /* A second place takes milliseconds (12 here): far inside the 250 ms the tickets may wait. */
-        CHECK(together == 1, "tickets of two orders paid %lld ms apart: expected one message, got %s", (long long)paid,
-              together < 0 ? "none" : "two");
+        CHECK(t == 1, "tickets of two orders paid %lld ms apart: expected one message, got %s", (long long)paid,
+              t < 0 ? "none" : "two");
+}
+
+/* Up to cooking started: the next action, cooking finished, issues the order's coupon. */
+static void cooking(const char *id) {
+        Call c;
+        CHECK(place_paid(id) == 201, "%s: place failed", id);
+        CHECK(action(id, "accept", "store", "o", &c) == 200, "%s: accept: got %d", id, c.status);
+        CHECK(action(id, "cooking_started", "store", "o", &c) == 200, "%s: cooking_started: got %d", id, c.status);
+}
+
+/* The coupon of a cooked order is no request's answer: the coupons of two orders cooked in two batches
+ * reach the coupon worker in one message. A store owner's coupon does not wait: no saga keeps it to send
+ * again, so held and lost with the process it would be lost for good (and the redemption at payment,
+ * which POST /orders waits on, is marked the same way in the step table). */
+static void test_coupon_commands_linger(void) {
+        char a[64], b[64], c[64], ca[80], cb[80], cc[80], g[64];
+        Food__V1__GrantCoupon grant = FOOD__V1__GRANT_COUPON__INIT;
+        Call call;
+        ids_new(a, sizeof(a), "ord");
+        ids_new(b, sizeof(b), "ord");
+        ids_new(c, sizeof(c), "ord");
+        ids_new(g, sizeof(g), "cpn");
+        snprintf(ca, sizeof(ca), "cpn_%s", a + 4);
+        snprintf(cb, sizeof(cb), "cpn_%s", b + 4);
+        snprintf(cc, sizeof(cc), "cpn_%s", c + 4);
+        cooking(a);
+        cooking(b);
+        CHECK(action(a, "cooking_finished", "store", "o", &call) == 200, "a: cooking_finished: got %d", call.status);
+        CHECK(action(b, "cooking_finished", "store", "o", &call) == 200, "b: cooking_finished: got %d", call.status);
+        int t = together(coupons, &food__v1__issue_coupon__descriptor, ca, cb, 4000);
+        CHECK(t == 1, "coupons of two orders cooked one after the other: expected one message, got %s",
+              t < 0 ? "none" : "two");
+
+        cooking(c);
+        grant.coupon_id = g;
+        grant.customer_id = "cust_1";
+        grant.store_id = "st_1";
+        grant.discount = 500;
+        memset(&call, 0, sizeof(call));
+        call.req = &grant.base;
+        topo_rpc_subject(call.subject, sizeof(call.subject), ids_shard(g), "coupon");
+        call_run(&call);
+        CHECK(call.status == 201, "store owner's coupon: expected 201, got %d", call.status);
+        CHECK(action(c, "cooking_finished", "store", "o", &call) == 200, "c: cooking_finished: got %d", call.status);
+        /* Held, the grant would have left with the coupon of the order cooked milliseconds after it. */
+        t = together(coupons, &food__v1__issue_coupon__descriptor, g, cc, 4000);
+        CHECK(t == 0, "store owner's coupon: expected a message of its own, got %s",
+              t < 0 ? "none" : "one with the coupon of the order cooked after it");
 }
 
 static void test_idempotency_key(void) {
@@ -660,7 +719,8 @@ int main(int argc, char **argv) {
         NatsConfig nats = {.url = nats_url, .user = "", .password = ""};
         if (bus_connect(&bus, &nats, "test", NULL) < 0 || bus_setup_topology(bus, NULL) < 0 ||
             bus_publisher_new(bus, &pub) < 0 || bus_consumer_open(bus, "payment", &payments) < 0 ||
-            bus_consumer_open(bus, "store", &stores) < 0) {
+            bus_consumer_open(bus, "store", &stores) < 0 ||
+            bus_consumer_open(bus, "coupon", &coupons) < 0) {
                 printf("FAIL: cannot set up NATS\n");
                 return 1;
         }
@@ -673,6 +733,7 @@ int main(int argc, char **argv) {
         test_declined();
         test_unanswered_command_is_resent();
         test_commands_linger();
+        test_coupon_commands_linger();
         test_idempotency_key();
         test_one_pick_wins();
         test_payment_deadline_and_late_charge();
@@ -684,6 +745,7 @@ int main(int argc, char **argv) {
         pg_free(pg);
         bus_consumer_close(payments);
         bus_consumer_close(stores);
+        bus_consumer_close(coupons);
         bus_publisher_free(pub);
         bus_free(bus);
         printf("%s\n", failures ? "FAILED" : "ok");
