@@ -58,7 +58,7 @@ static int orchestrator_config(Orchestrator *o) {
                 r = config_int("ORCHESTRATOR_BATCH", 512, 1, 4096, &batch);
         if (r == 0)
                 /* Well before a command is re-sent: a held one would go twice. */
-                r = config_int("COMMAND_LINGER_MS", 20, 0, resend_ms / 2, &linger_ms);
+                r = config_int("COMMAND_LINGER_MS", 50, 0, resend_ms / 2, &linger_ms);
         if (r == 0)
                 r = config_int("EVENTS_KEEP_S", 3600, 60, 30 * 86400, &events_s);
         if (r == 0)
