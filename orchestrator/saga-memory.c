@@ -14,8 +14,6 @@
 #include "notification-message.h"
 
 static const char *const worker_names[WRITER_WORKERS - 1] = {"store", "delivery", "coupon", "notification"};
-/* A POST /orders waits on the coupon worker's redemption (and every request on the payment worker's
- * outcome); no request waits on a ticket, a delivery row or a notification being applied. */
 
 static Metric *m_commands;
 

@@ -400,10 +400,10 @@ static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
         return sent;
 }
 
-/* Whether worker `i`'s commands go now: one of them is urgent (a request waits on it), or they waited
- * COMMAND_LINGER_MS for those of later batches, or they fill a message, or the process is stopping. Held
- * longer, they would only be sent by their retry policy (the saga keeps them until answered): crash-safe,
- * but late. */
+/* Whether worker `i`'s commands go now: one of them is urgent (a request waits on it, or no saga would send
+ * it again), or they waited COMMAND_LINGER_MS for those of later batches, or they fill a message, or the
+ * process is stopping. Held longer, they would only be sent by their retry policy (the saga keeps them until
+ * answered): crash-safe, but late. */
 static bool worker_due(const Writer *w, int i, int64_t now) {
         const PartBuf *b = &w->workers[i];
         return b->n && (b->urgent || w->o->linger_ms == 0 || service_stopping ||
