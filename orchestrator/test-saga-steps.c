@@ -28,6 +28,13 @@ int main(void) {
                       saga_step("return_coupon")->compensation && !saga_step("create_ticket")->compensation,
               "compensation flags");
         CHECK(saga_step("cancel_delivery") == NULL, "no step can cancel a delivery (none exists before cooking)");
+        /* What a request waits on never lingers: placing (authorize, redeem_coupon) and modifying. */
+        for (size_t i = 0; saga_step_at(i); i++) {
+                const SagaStep *s = saga_step_at(i);
+                bool want = !strcmp(s->name, "authorize") || !strcmp(s->name, "modify_charge") ||
+                            !strcmp(s->name, "redeem_coupon");
+                CHECK(s->awaited == want, "%s: awaited %d, expected %d", s->name, s->awaited, want);
+        }
 
         /* Policies: waits double from the configured first wait up to the cap; budgets. */
         saga_steps_configure(1000, 20);
