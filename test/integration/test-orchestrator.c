@@ -340,7 +340,6 @@ static void test_unanswered_command_is_resent(void) {
         codec_free(second);
 }
 
-/* Whether the store batch of the message holding `a`'s CreateTicket holds `b`'s too (acked up to it). */
 /* The key a command is found by: its order, or for an IssueCoupon (a store owner's grant has no order)
  * its coupon. */
 static const char *command_key(const ProtobufCMessage *c) {
