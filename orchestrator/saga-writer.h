@@ -149,8 +149,6 @@ bool writer_push_ptr(void ***items, size_t *n, size_t *cap, void *p);
 int writer_part_add(PartBuf *b, const uint8_t *data, size_t len, int field);
 /* The name of worker i of Writer.workers (store, delivery, coupon, notification), NULL past them. */
 const char *writer_worker_name(int i);
-/* Whether worker `i`'s commands may wait for those of later batches (COMMAND_LINGER_MS): no request
- * waits on that worker's answer. */
 /* The engine's hooks into `w`'s batch: commands, status events and notifications into what it
  * will send and write. */
 EngineOut writer_engine_hooks(Writer *w);
