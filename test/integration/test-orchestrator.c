@@ -477,9 +477,7 @@ static void test_one_pick_wins(void) {
                 pthread_t t1, t2;
                 Food__V1__OrderAction p1 = FOOD__V1__ORDER_ACTION__INIT, p2 = FOOD__V1__ORDER_ACTION__INIT;
                 ids_new(id, sizeof(id), "ord");
-                CHECK(place_paid(id) == 201, "pick race setup: place failed");
-                action(id, "accept", "store", "o", &a);
-                action(id, "cooking_started", "store", "o", &a);
+                cooking(id);
                 CHECK(action(id, "cooking_finished", "store", "o", &a) == 200, "cooking_finished: got %d",
                       a.status);
                 p1.order_id = p2.order_id = id;
