@@ -150,43 +150,31 @@ int procs_parse_pid_stat(const char *text, PidStat *ret) {
         return 0;
 }
 
-int procs_parse_vmhwm(const char *status, uint64_t *ret_kb) {
-        const char *line = status;
-        while (line && *line) {
-                if (strncmp(line, "VmHWM:", 6) == 0) {
-                        const char *p = line + 6;
-                        return next_u64(&p, ret_kb);
+/* The number after `key` on the line of a /proc status text that starts with it. 0 or -EINVAL. */
+static int status_field(const char *status, const char *key, uint64_t *ret) {
+        size_t len = strlen(key);
+        for (const char *line = status; line && *line;) {
+                if (strncmp(line, key, len) == 0) {
+                        const char *p = line + len;
+                        return next_u64(&p, ret);
                 }
                 line = strchr(line, '\n');
                 if (line)
                         line++;
         }
-        return -EINVAL; /* kernel threads have none */
+        return -EINVAL;
+}
+
+int procs_parse_vmhwm(const char *status, uint64_t *ret_kb) {
+        return status_field(status, "VmHWM:", ret_kb); /* kernel threads have none */
 }
 
 int procs_parse_ctxt(const char *status, uint64_t *ret) {
-        static const char *const keys[] = {"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"};
-        uint64_t sum = 0;
-        int found = 0;
-        for (const char *line = status; line && *line;) {
-                for (size_t k = 0; k < 2; k++) {
-                        size_t len = strlen(keys[k]);
-                        uint64_t v;
-                        const char *p = line + len;
-                        if (strncmp(line, keys[k], len) == 0) {
-                                if (next_u64(&p, &v) < 0)
-                                        return -EINVAL;
-                                sum += v;
-                                found++;
-                        }
-                }
-                line = strchr(line, '\n');
-                if (line)
-                        line++;
-        }
-        if (found != 2)
+        uint64_t v, n;
+        if (status_field(status, "voluntary_ctxt_switches:", &v) < 0 ||
+            status_field(status, "nonvoluntary_ctxt_switches:", &n) < 0)
                 return -EINVAL;
-        *ret = sum;
+        *ret = v + n;
         return 0;
 }
 
