@@ -204,7 +204,7 @@ static int rpc_coupon(Writer *w, const Food__V1__GrantCoupon *g, EngineReply *re
                  g->discount, g->discount, g->store_id);
         r = codec_command_wrap(&cmd, &issue.base);
         if (r == 0)
-                r = writer_loose_command(w, "coupon", &cmd);
+                r = writer_loose_command(w, "coupon", g->coupon_id, ids_shard(g->customer_id), &cmd);
         if (r == 0)
                 r = writer_notification(w, g->customer_id, NULL, "COUPON", message, w->now_ms);
         return r < 0 ? r : engine_reply_set(reply, 201, NULL, NULL, NULL, 0);

@@ -252,13 +252,29 @@ void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len
         w->n_outgoing++;
 }
 
-int writer_loose_command(Writer *w, const char *worker, const Food__V1__Command *c) {
+int writer_loose_send(Writer *w, const char *worker, const char *id, const uint8_t *command, size_t len) {
+        if (w->n_loose == w->cap_loose) {
+                size_t c = w->cap_loose ? w->cap_loose * 2 : 8;
+                char(*p)[64] = realloc(w->loose, c * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                w->loose = p;
+                w->cap_loose = c;
+        }
+        snprintf(w->loose[w->n_loose++], sizeof(w->loose[0]), "%s", id);
+        /* Urgent: it leaves right after the commit, not with a later batch's commands. */
+        return writer_send_command(w, worker, command, len, true);
+}
+
+int writer_loose_command(Writer *w, const char *worker, const char *id, int shard, const Food__V1__Command *c) {
         uint8_t *data = NULL;
         size_t len = 0;
         int r = codec_pack(&c->base, &data, &len);
-        /* No saga keeps it to send it again: held and lost with the process, it would be lost for good. */
-        if (r == 0)
-                r = writer_send_command(w, worker, data, len, true);
+        /* No saga keeps it to send it again: PostgreSQL does, until JetStream has it. */
+        if (r == 0) {
+                saga_batch_loose(&w->batch, id, shard, worker, data, len);
+                r = writer_loose_send(w, worker, id, data, len);
+        }
         free(data);
         return r;
 }

@@ -120,6 +120,17 @@ static const PgStmt st_published = {
 #define SQL_INT_(n) #n
 #define SQL_INT(n) SQL_INT_(n)
 
+/* Loose commands (migrations/009): kept from their batch's commit until JetStream confirmed them. */
+static const PgStmt st_loose = {
+        "saga_write_loose",
+        "INSERT INTO loose_commands (id, shard, worker, command)"
+        " SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bytea[]) ON CONFLICT (id) DO NOTHING"};
+static const PgStmt st_loose_sent = {"saga_loose_sent", "DELETE FROM loose_commands WHERE id = ANY($1::text[])"};
+static const PgStmt st_loose_due = {
+        "saga_loose_due",
+        "SELECT id, worker, command FROM loose_commands WHERE shard = ANY($1::int[])"
+        " AND created_at <= now() - make_interval(secs => $2::int) ORDER BY created_at LIMIT " SQL_INT(SAGA_LOOSE_CHUNK)};
+
 /* Published status events older than $2 seconds of the shards in $1, oldest first. */
 static const PgStmt st_prune_events = {
         "saga_prune_events",
@@ -370,6 +381,7 @@ int saga_store_lookup_keys(Pg *pg, const char *const *customers, const char *con
 #define NOTE_ARRAYS(b) {&(b)->n_msg, &(b)->n_customer, &(b)->n_order, &(b)->n_status, &(b)->n_message, &(b)->n_at}
 #define KEY_ARRAYS(b) {&(b)->k_customer, &(b)->k_key, &(b)->k_order, &(b)->k_hash}
 #define MARK_ARRAYS(b) {&(b)->w_shard, &(b)->w_published}
+#define LOOSE_ARRAYS(b) {&(b)->l_id, &(b)->l_shard, &(b)->l_worker, &(b)->l_command}
 
 void saga_batch_init(SagaBatch *b) {
         memset(b, 0, sizeof(*b));
@@ -380,10 +392,13 @@ void saga_batch_init(SagaBatch *b) {
         static const uint32_t event_oids[5] = {PG_OID_INT4, PG_OID_INT8, PG_OID_TEXT, PG_OID_TEXT, PG_OID_BYTEA};
         static const uint32_t note_oids[6] = {PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT,
                                               PG_OID_INT8};
+        static const uint32_t loose_oids[4] = {PG_OID_TEXT, PG_OID_INT4, PG_OID_TEXT, PG_OID_BYTEA};
         PgArray *s[] = SAGA_ARRAYS(b), *e[] = EVENT_ARRAYS(b), *no[] = NOTE_ARRAYS(b), *k[] = KEY_ARRAYS(b),
-                *w[] = MARK_ARRAYS(b);
+                *w[] = MARK_ARRAYS(b), *l[] = LOOSE_ARRAYS(b);
         for (int i = 0; i < 19; i++)
                 pg_array_init(s[i], saga_oids[i]);
+        for (int i = 0; i < 4; i++)
+                pg_array_init(l[i], loose_oids[i]);
         for (int i = 0; i < 5; i++)
                 pg_array_init(e[i], event_oids[i]);
         for (int i = 0; i < 6; i++)
@@ -397,9 +412,11 @@ void saga_batch_init(SagaBatch *b) {
 
 void saga_batch_free(SagaBatch *b) {
         PgArray *s[] = SAGA_ARRAYS(b), *e[] = EVENT_ARRAYS(b), *no[] = NOTE_ARRAYS(b), *k[] = KEY_ARRAYS(b),
-                *w[] = MARK_ARRAYS(b);
+                *w[] = MARK_ARRAYS(b), *l[] = LOOSE_ARRAYS(b);
         for (int i = 0; i < 19; i++)
                 pg_array_free(s[i]);
+        for (int i = 0; i < 4; i++)
+                pg_array_free(l[i]);
         for (int i = 0; i < 5; i++)
                 pg_array_free(e[i]);
         for (int i = 0; i < 6; i++)
@@ -412,7 +429,7 @@ void saga_batch_free(SagaBatch *b) {
 }
 
 bool saga_batch_empty(const SagaBatch *b) {
-        return !b->n_sagas && !b->n_events && !b->n_notes && !b->n_keys && !b->n_marks;
+        return !b->n_sagas && !b->n_events && !b->n_notes && !b->n_keys && !b->n_marks && !b->n_loose;
 }
 
 int saga_batch_saga(SagaBatch *b, const SagaRow *row) {
@@ -487,6 +504,15 @@ void saga_batch_key(SagaBatch *b, const char *customer_id, const char *key, cons
         b->n_keys++;
 }
 
+void saga_batch_loose(SagaBatch *b, const char *id, int shard, const char *worker, const uint8_t *command,
+                      size_t len) {
+        pg_array_text(&b->l_id, id);
+        pg_array_int4(&b->l_shard, shard);
+        pg_array_text(&b->l_worker, worker);
+        pg_array_bytes(&b->l_command, command, len);
+        b->n_loose++;
+}
+
 void saga_batch_published(SagaBatch *b, int shard, int64_t seq) {
         pg_array_int4(&b->w_shard, shard);
         pg_array_int8(&b->w_published, seq);
@@ -503,7 +529,7 @@ static int batch_call(SagaBatch *b, size_t *n_calls, int slot, const PgStmt *st,
 
 int saga_batch_commit(SagaBatch *b, Pg *pg) {
         PgArray *s[] = SAGA_ARRAYS(b), *e[] = EVENT_ARRAYS(b), *no[] = NOTE_ARRAYS(b), *k[] = KEY_ARRAYS(b),
-                *w[] = MARK_ARRAYS(b);
+                *w[] = MARK_ARRAYS(b), *l[] = LOOSE_ARRAYS(b);
         size_t n = 0;
         int r = 0, rm;
 
@@ -520,6 +546,8 @@ int saga_batch_commit(SagaBatch *b, Pg *pg) {
                 r = batch_call(b, &n, 3, &st_notifications, no, 6);
         if (r == 0 && b->n_marks)
                 r = batch_call(b, &n, 4, &st_published, w, 2);
+        if (r == 0 && b->n_loose)
+                r = batch_call(b, &n, 6, &st_loose, l, 4);
         if (r == 0) {
                 rm = readmodel_write_calls(&b->rm, b->calls + n);
                 if (rm < 0)
@@ -549,5 +577,50 @@ int saga_store_prune(Pg *pg, const int *shards, size_t n, int64_t events_age_s, 
         PQclear(ev);
         PQclear(keys);
         pg_array_free(&a);
+        return r;
+}
+
+int saga_store_loose_sent(Pg *pg, const char *const *ids, size_t n) {
+        PgArray a;
+        int r;
+        pg_array_init(&a, PG_OID_TEXT);
+        for (size_t i = 0; i < n; i++)
+                pg_array_text(&a, ids[i]);
+        r = pg_array_finish(&a);
+        if (r == 0) {
+                const char *vals[] = {(const char *)a.data};
+                int lens[] = {(int)a.len}, fmts[] = {1};
+                r = pg_run(pg, &st_loose_sent, 1, vals, lens, fmts, NULL);
+        }
+        pg_array_free(&a);
+        return r;
+}
+
+int saga_store_loose_due(Pg *pg, const int *shards, size_t n, int age_s,
+                         void (*fn)(void *ud, const char *id, const char *worker, const uint8_t *command,
+                                    size_t len),
+                         void *ud) {
+        PgArray a;
+        PGresult *res = NULL;
+        char age[16];
+        int r = shard_array(&a, shards, n);
+        snprintf(age, sizeof(age), "%d", age_s);
+        if (r == 0) {
+                const char *vals[] = {(const char *)a.data, age};
+                int lens[] = {(int)a.len, 0}, fmts[] = {1, 0};
+                r = pg_run(pg, &st_loose_due, 2, vals, lens, fmts, &res);
+        }
+        pg_array_free(&a);
+        for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+                size_t len = 0;
+                unsigned char *raw = bytea_cell(res, i, 2, &len);
+                if (!raw) {
+                        r = -ENOMEM;
+                        break;
+                }
+                fn(ud, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), raw, len);
+                PQfreemem(raw);
+        }
+        PQclear(res);
         return r;
 }

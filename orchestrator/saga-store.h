@@ -68,10 +68,11 @@ typedef struct {
         PgArray n_msg, n_customer, n_order, n_status, n_message, n_at;
         PgArray k_customer, k_key, k_order, k_hash;
         PgArray w_shard, w_published;
+        PgArray l_id, l_shard, l_worker, l_command;
         ReadmodelWrite rm;
-        size_t n_sagas, n_events, n_notes, n_keys, n_marks;
-        const char *vals[6][19];
-        int lens[6][19], fmts[6][19];
+        size_t n_sagas, n_events, n_notes, n_keys, n_marks, n_loose;
+        const char *vals[7][19];
+        int lens[7][19], fmts[7][19];
         PgCall calls[12];
 } SagaBatch;
 
@@ -88,6 +89,10 @@ void saga_batch_notification(SagaBatch *b, const char *msg_id, const char *custo
 /* An idempotency key claimed by a new order (a key claimed before fails the batch: -EEXIST). */
 void saga_batch_key(SagaBatch *b, const char *customer_id, const char *key, const char *order_id,
                     const char *request_hash);
+/* A command no saga keeps (a store owner's coupon), under its business key `id`: stored until
+ * JetStream confirmed it (saga_store_loose_sent), sent again by `shard`'s owner while it stays. */
+void saga_batch_loose(SagaBatch *b, const char *id, int shard, const char *worker, const uint8_t *command,
+                      size_t len);
 /* A shard's events are published up to `seq`. */
 void saga_batch_published(SagaBatch *b, int shard, int64_t seq);
 /* Runs the batch as one transaction: 0 when committed (also when empty), or
@@ -96,6 +101,15 @@ int saga_batch_commit(SagaBatch *b, Pg *pg);
 /* Whether anything was added. */
 bool saga_batch_empty(const SagaBatch *b);
 
+/* The loose commands `ids` are in JetStream: their rows go. 0 or negative errno. */
+int saga_store_loose_sent(Pg *pg, const char *const *ids, size_t n);
+/* Calls `fn` with each loose command of `shards` stored at least `age_s` seconds ago, oldest first, at
+ * most SAGA_LOOSE_CHUNK of them. 0 or negative errno. */
+#define SAGA_LOOSE_CHUNK 256
+int saga_store_loose_due(Pg *pg, const int *shards, size_t n, int age_s,
+                         void (*fn)(void *ud, const char *id, const char *worker, const uint8_t *command,
+                                    size_t len),
+                         void *ud);
 /* Deletes what no one needs any more, a bounded amount at a time: status
  * events of `shards` published and older than `events_age_s`, idempotency keys
  * older than `keys_age_s`. 1 when a kind filled its chunk (more may be left:

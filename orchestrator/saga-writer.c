@@ -29,6 +29,8 @@
 #define WRITER_SCAN_EVERY_MS 100   /* timers and re-sends are looked at this often */
 #define WRITER_PRUNE_EVERY_MS 1000 /* expired events and keys deleted this often (what expired meanwhile) */
 #define WRITER_PRUNE_BEHIND_MS 100 /* the next chunk, while expired rows are left over */
+#define WRITER_LOOSE_EVERY_MS 5000 /* loose commands still unconfirmed are looked for this often */
+#define WRITER_LOOSE_RESEND_S 10   /* and sent again once this old (migrations/009_loose_commands.sql) */
 #define WRITER_FLUSH_MS 2000       /* waiting for JetStream to confirm a batch's publishes */
 #define WRITER_REPUBLISH_MS 1000   /* then the unconfirmed commands are sent again this much later */
 #define WRITER_STOP_MS 1000        /* at SIGTERM: deciding what was already taken before letting go */
@@ -191,8 +193,10 @@ static void writer_lose_shards(Writer *w, const char *why) {
         metric_set(m_sagas, 0);
 }
 
+static void writer_sweep_loose(Writer *w, const int *shards, size_t n, int age_s);
+
 /* Takes the shards nobody holds: locks them, loads their unsettled sagas and unpublished events,
- * then serves their RPC subjects. */
+ * then serves their RPC subjects; the loose commands their last owner left unconfirmed go again. */
 static void writer_take_shards(Writer *w) {
         int want[IDS_SHARDS], got[IDS_SHARDS];
         int64_t seqs[IDS_SHARDS];
@@ -245,6 +249,7 @@ static void writer_take_shards(Writer *w) {
         metric_set(m_sagas, (long long)w->n_sagas);
         log_info("orchestrator: took %d shard(s), %d owned, %zu unsettled saga(s) in memory, %zu event(s) to publish",
                  k, w->n_owned, w->n_sagas, w->n_unpublished);
+        writer_sweep_loose(w, got, (size_t)k, 0);
 }
 
 /* ---- one batch --------------------------------------------------------------------------- */
@@ -273,6 +278,7 @@ static void batch_discard_sends(Writer *w) {
         for (size_t i = 0; i < w->n_events; i++)
                 free(w->events[i].payload);
         w->n_events = 0;
+        w->n_loose = 0; /* their rows were not written either */
 }
 
 static void batch_end(Writer *w) {
@@ -386,7 +392,10 @@ static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
                         }
                         if (pos > start && (next > b->len || parts == WRITER_MESSAGE_PARTS ||
                                             next - start > WRITER_MESSAGE_BYTES)) {
-                                sent += bus_publish(w->pub, subject, &h, b->data + start, pos - start) == 0;
+                                if (bus_publish(w->pub, subject, &h, b->data + start, pos - start) == 0)
+                                        sent++;
+                                else
+                                        w->publish_failed = true;
                                 start = pos;
                                 parts = 0;
                         }
@@ -451,6 +460,46 @@ static int confirm_publishes(Writer *w, int64_t since_ms) {
         return -ETIMEDOUT;
 }
 
+/* The loose commands published since the last call: their rows go once JetStream `confirmed` every
+ * message (a row left behind only sends its command again: the worker applies it once). */
+static void loose_settle(Writer *w, bool confirmed) {
+        const char *ids[SAGA_LOOSE_CHUNK];
+        for (size_t i = 0; confirmed && !w->publish_failed && i < w->n_loose; i += SAGA_LOOSE_CHUNK) {
+                size_t n = w->n_loose - i < SAGA_LOOSE_CHUNK ? w->n_loose - i : SAGA_LOOSE_CHUNK;
+                for (size_t k = 0; k < n; k++)
+                        ids[k] = w->loose[i + k];
+                if (saga_store_loose_sent(w->pg, ids, n) < 0) {
+                        log_warn("orchestrator: %zu loose command(s) in JetStream stay stored (sent again later): %s",
+                                 n, pg_error(w->pg));
+                        break;
+                }
+        }
+        w->n_loose = 0;
+        w->publish_failed = false;
+}
+
+static void loose_due(void *ud, const char *id, const char *worker, const uint8_t *command, size_t len) {
+        Writer *w = ud;
+        if (writer_loose_send(w, worker, id, command, len) < 0)
+                log_warn("orchestrator: loose command %s for %s: out of memory, sent again later", id, worker);
+}
+
+/* The loose commands of `shards` stored at least `age_s` seconds ago, still unconfirmed (their batch's
+ * owner died before it published them, or JetStream did not confirm them): sent again. */
+static void writer_sweep_loose(Writer *w, const int *shards, size_t n, int age_s) {
+        int64_t since = ids_now_ms();
+        if (n == 0)
+                return;
+        if (saga_store_loose_due(w->pg, shards, n, age_s, loose_due, w) < 0)
+                log_warn("orchestrator: reading unconfirmed loose commands failed: %s", pg_error(w->pg));
+        if (w->n_loose == 0)
+                return;
+        log_info("orchestrator: %zu stored loose command(s) sent again", w->n_loose);
+        (void)publish_due(w, &since);
+        (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
+        loose_settle(w, confirm_publishes(w, since) == 0);
+}
+
 /* Held commands that fell due while no batch ran: sent as a batch's are. */
 static void writer_send_held(Writer *w) {
         int64_t since = ids_now_ms();
@@ -487,10 +536,15 @@ static void batch_send(Writer *w) {
         /* The connection buffers (main.c): the whole burst goes out in one write here. */
         if (answers + sent > 0)
                 (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
-        if (sent == 0)
+        if (sent == 0) {
+                loose_settle(w, false);
                 return;
-        if (confirm_publishes(w, since) < 0)
+        }
+        if (confirm_publishes(w, since) < 0) {
+                loose_settle(w, false);
                 return;
+        }
+        loose_settle(w, true);
         for (size_t i = 0; i < w->n_unpublished; i++) {
                 SagaEvent *e = &w->unpublished[i];
                 if (e->seq > w->published[e->shard])
@@ -853,6 +907,15 @@ static void stalled_ended(void *ud, const char *name, long pid) {
                  name, pid, WRITER_STALL_S);
 }
 
+/* The shards this writer owns, into shards[]: how many. */
+static size_t owned_shards(const Writer *w, int *shards) {
+        size_t n = 0;
+        for (int s = 0; s < IDS_SHARDS; s++)
+                if (w->owned[s])
+                        shards[n++] = s;
+        return n;
+}
+
 static void writer_housekeeping(Writer *w, bool stopping) {
         int64_t now = ids_now_ms();
         if (stopping) {
@@ -898,13 +961,15 @@ static void writer_housekeeping(Writer *w, bool stopping) {
                 if (pg_ping(w->pg, 1000) < 0)
                         writer_lose_shards(w, "no answer to a ping");
         }
+        if (w->n_owned && now >= w->next_loose_ms) {
+                int shards[IDS_SHARDS];
+                w->next_loose_ms = now + WRITER_LOOSE_EVERY_MS;
+                writer_sweep_loose(w, shards, owned_shards(w, shards), WRITER_LOOSE_RESEND_S);
+        }
         if (w->n_owned && now >= w->next_prune_ms) {
                 int shards[IDS_SHARDS];
-                size_t n = 0;
+                size_t n = owned_shards(w, shards);
                 w->next_prune_ms = now + WRITER_PRUNE_EVERY_MS;
-                for (int s = 0; s < IDS_SHARDS; s++)
-                        if (w->owned[s])
-                                shards[n++] = s;
                 /* A chunk at a time, between batches, and the next one shortly until caught up: at 240 orders
                  * a second, 1,700 status events expire every second. */
                 int r = saga_store_prune(w->pg, shards, n, w->o->events_keep_s, w->o->keys_keep_s);
@@ -1036,6 +1101,7 @@ void writer_stop(Writer *w) {
         free(w->retired);
         free(w->outgoing);
         free(w->events);
+        free(w->loose);
         free(w->unpublished);
         free(w);
 }

@@ -102,10 +102,16 @@ struct Writer {
         /* Commands sent since unconfirmed_since_ms were not all confirmed by JetStream (a stream leader lost,
          * no quorum): they are sent again at republish_at_ms without using a try, not after their step's wait. */
         int64_t unconfirmed_since_ms, republish_at_ms;
+        /* The loose commands published since the last confirmation (their ids): deleted from PostgreSQL once
+         * JetStream confirmed them; publish_failed: one of the messages could not even be handed over. */
+        char (*loose)[64];
+        size_t n_loose, cap_loose;
+        bool publish_failed;
         bool undrained; /* at stop, an RPC handler may still run: the writer is not freed */
         bool retaking;  /* shards lost, not tried again yet: requeued requests wait for that */
 
-        int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_prune_ms, next_watch_ms, next_share_ms;
+        int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_prune_ms, next_watch_ms, next_share_ms,
+                next_loose_ms;
 };
 
 /* ---- saga-memory.c -------------------------------------------------------- */
@@ -124,8 +130,12 @@ bool writer_has_saga(Writer *w, const char *order_id);
 SagaRow *writer_new_saga(Writer *w, const char *order_id);
 /* Queues a core NATS answer to send after the commit (data copied). */
 void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len);
-/* Queues a command for `worker` outside any saga (a store's coupon): no answer awaited. 0 or errno. */
-int writer_loose_command(Writer *w, const char *worker, const Food__V1__Command *c);
+/* Queues a command for `worker` outside any saga (a store's coupon), under its business key `id`: written
+ * with the batch (shard `shard`'s owner sends it again until JetStream confirmed it), no answer awaited. 0 or
+ * errno. */
+int writer_loose_command(Writer *w, const char *worker, const char *id, int shard, const Food__V1__Command *c);
+/* Sends `command` (a packed Command stored as loose `id`) with the next message to `worker`, at once. 0 or errno. */
+int writer_loose_send(Writer *w, const char *worker, const char *id, const uint8_t *command, size_t len);
 /* A notification row for the customer (and its push). 0 or errno. */
 int writer_notification(Writer *w, const char *customer_id, const char *order_id, const char *status,
                         const char *message, int64_t at_ms);

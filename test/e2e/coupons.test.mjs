@@ -63,6 +63,9 @@ describe('coupons, loyalty and thank-you', () => {
                 assert.equal(r.json.discount, 3000);
                 assert.equal(r.json.store_id, store.id);
                 await waitCoupon((x) => x.id === r.json.id, 'a store-issued coupon');
+                // Its command was stored with the batch that decided it until JetStream had it (shard-owner tests the crash).
+                await p.waitFor(async () => (await p.sql('SELECT count(*) FROM orchestrator.loose_commands')) === '0', WAIT_MS)
+                        .catch(() => assert.fail('the coupon command stays stored after it was sent'));
                 expectProblem(await p.api('POST', `/stores/${store.id}/coupons`, { token: otherOwner, body: { customer_id: 'cust_coupon', discount: 3000 } }), 403, 'another store owner');
                 expectProblem(await p.api('POST', `/stores/${store.id}/coupons`, { token: owner, body: { customer_id: 'cust_coupon', discount: 0 } }), 422, 'discount 0');
                 expectProblem(await p.api('POST', `/stores/${store.id}/coupons`, { token: owner, body: { customer_id: 'cust_coupon' } }), 400, 'no discount');

@@ -104,6 +104,42 @@ describe('the writing session lost right after a commit (the commit happened; th
         });
 });
 
+// A store owner's coupon is no saga's: the batch that decides it stores its command (loose_commands), and
+// the owner of the customer's shard sends it until JetStream confirmed it. Killed after that commit, before
+// the command left, the orchestrator that comes back sends it: the customer gets the coupon, once.
+describe("a store owner's coupon, its shard owner killed after the commit, before the command left", () => {
+        let p, store, customer, owner;
+        before(async () => {
+                p = await startPlatform({ name: 'shard-owner-coupon' });
+                store = (await catalog(p))[0];
+                customer = await p.token('cust_loose_coupon');
+                owner = await p.token(`owner_${store.id}`, 'store', store.id);
+        });
+        after(async () => { await p?.stop(); });
+
+        it('is issued by the next owner, once, and its stored command goes once JetStream has it', async () => {
+                const stored = () => p.sql('SELECT count(*) FROM orchestrator.loose_commands');
+                const mine = async () => expectStatus(await p.api('GET', '/customers/me', { token: customer }), 200, 'GET /customers/me')
+                        .json.coupons.filter((c) => c.store_id === store.id && c.discount === 2700);
+                // The first batch that writes from now on is the grant's.
+                await p.restart('orchestrator', { env: { FOOD_CRASH_AT: 'after-commit:1' } });
+                p.expectExit('orchestrator');
+                const [orch] = p.find('orchestrator');
+                const r = await p.api('POST', `/stores/${store.id}/coupons`, { token: owner, body: { customer_id: 'cust_loose_coupon', discount: 2700 } });
+                const exit = await Promise.race([orch.exited, sleep(20_000).then(() => null)]);
+                assert.ok(exit, 'the orchestrator did not kill itself after the commit (FOOD_CRASH_AT)');
+                assert.equal(exit.signal, 'SIGKILL', `the orchestrator's exit: ${JSON.stringify(exit)}`);
+                assert.ok([503, 504].includes(r.status), `the grant, its orchestrator killed, answered ${r.status} ${r.text}`);
+                assert.equal(await stored(), '1', "the grant's command is stored with its batch");
+                assert.equal((await mine()).length, 0, 'no coupon before an orchestrator sends the command');
+                await p.restart('orchestrator', { env: { FOOD_CRASH_AT: undefined } });
+                await p.waitFor(async () => (await mine()).length > 0, WAIT_MS).catch(() => assert.fail('the coupon was never issued'));
+                await p.waitFor(async () => (await stored()) === '0', WAIT_MS)
+                        .catch(() => assert.fail('the stored command stays after JetStream confirmed it'));
+                assert.equal((await mine()).length, 1, 'one coupon');
+        });
+});
+
 describe('two orchestrator replicas fighting for the shards', () => {
         let p, stores, admin;
         before(async () => {
