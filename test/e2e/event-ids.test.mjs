@@ -84,6 +84,24 @@ describe('event identity', () => {
                 assert.equal(Buffer.from(got.data, 'base64').toString('hex'), '0a7f41', 'its payload is the row\'s bytes');
         });
 
+        it('a prune with nothing expired reads only the age index, not every event of the shards', async () => {
+                // 20,000 young events, published (numbered below the watermark), and no statistics yet: what a fresh
+                // table looks like, and where the planner once preferred the primary key on "shard = ANY(owned)" and
+                // read every event each second, between the writer's batches.
+                await p.sql(`BEGIN;
+                        INSERT INTO orchestrator.shards (shard, published) VALUES (5, 0) ON CONFLICT (shard) DO NOTHING;
+                        INSERT INTO orchestrator.events (shard, seq, order_id, msg_id, payload)
+                                SELECT 5, -i, 'ord_young_' || i, 'young-' || i, '\\x00'::bytea FROM generate_series(1, 20000) AS i;
+                        COMMIT`);
+                const pkeyRead = () => num(`SELECT idx_tup_read FROM pg_stat_user_indexes WHERE schemaname = 'orchestrator' AND indexrelname = 'events_pkey'`);
+                const before = await pkeyRead();
+                await new Promise((r) => setTimeout(r, 3500)); // three prunes at least (WRITER_PRUNE_EVERY_MS)
+                const read = (await pkeyRead()) - before;
+                assert.ok(read < 20000, `the prunes read ${read} events by the primary key`);
+                assert.equal(await num(`SELECT count(*) FROM orchestrator.events WHERE order_id LIKE 'ord_young_%'`), 20000, 'young events stay');
+                await p.sql(`DELETE FROM orchestrator.events WHERE order_id LIKE 'ord_young_%'`);
+        });
+
         it('published events and idempotency keys past their age are deleted as fast as they expire, not a chunk a minute', async () => {
                 // 10,000 of each, expired (EVENTS_KEEP_S 3600, IDEMPOTENCY_KEEP_S 86400), as an hour of a busy
                 // platform leaves them; numbered below every real event (the watermark is past them).
