@@ -257,12 +257,14 @@ static void check_statements(SagaBatch *b) {
         PgArray *e[] = {&b->e_shard, &b->e_seq, &b->e_order, &b->e_msg, &b->e_payload};
         PgArray *no[] = {&b->n_msg, &b->n_customer, &b->n_order, &b->n_status, &b->n_message, &b->n_at};
         PgArray *k[] = {&b->k_customer, &b->k_key, &b->k_order, &b->k_hash};
+        PgArray *l[] = {&b->l_id, &b->l_shard, &b->l_worker, &b->l_command};
         PgCall calls[3];
 
         check_arrays("sagas", s, sizeof(s) / sizeof(s[0]), b->n_sagas);
         check_arrays("events", e, sizeof(e) / sizeof(e[0]), b->n_events);
         check_arrays("notifications", no, sizeof(no) / sizeof(no[0]), b->n_notes);
         check_arrays("keys", k, sizeof(k) / sizeof(k[0]), b->n_keys);
+        check_arrays("loose commands", l, sizeof(l) / sizeof(l[0]), b->n_loose);
         size_t rows[3] = {b->rm.n_orders, b->rm.n_deliveries, b->rm.n_cancels};
         int n = readmodel_write_calls(&b->rm, calls);
         FUZZ_CHECK(n == (rows[0] > 0) + (rows[1] > 0) + (rows[2] > 0), "%d read-model statements", n);
@@ -364,6 +366,9 @@ void writer_memory_end(Writer *w, bool failed) {
         if (failed) {
                 rollback(w);
         } else {
+                /* Every loose command sent is stored with the batch (its row goes once JetStream has it). */
+                FUZZ_CHECK(w->n_loose == w->batch.n_loose, "%zu loose command(s) sent, %zu stored", w->n_loose,
+                           w->batch.n_loose);
                 check_statements(&w->batch);
                 for (size_t i = 0; i < w->n_visited; i++) {
                         SagaRow *row = w->visited[i];

@@ -195,6 +195,8 @@ static int rpc_coupon(Writer *w, const Food__V1__GrantCoupon *g, EngineReply *re
 
         if (!*g->coupon_id || !*g->customer_id || !*g->store_id || g->discount <= 0)
                 return engine_reply_set(reply, 400, "Bad request", "incomplete coupon", NULL, 0);
+        if (strlen(g->coupon_id) > WRITER_LOOSE_ID_MAX)
+                return engine_reply_set(reply, 400, "Bad request", "coupon id over 63 characters", NULL, 0);
         issue.corr = &corr;
         issue.coupon_id = g->coupon_id;
         issue.customer_id = g->customer_id;

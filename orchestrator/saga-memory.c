@@ -253,6 +253,10 @@ void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len
 }
 
 int writer_loose_send(Writer *w, const char *worker, const char *id, const uint8_t *command, size_t len) {
+        int r;
+        /* Only a batch worker's message can carry it (no loose payment), under a key its row can be found by. */
+        if (worker_index(worker) < 0 || strlen(id) >= sizeof(w->loose[0]))
+                return -EINVAL;
         if (w->n_loose == w->cap_loose) {
                 size_t c = w->cap_loose ? w->cap_loose * 2 : 8;
                 char(*p)[64] = realloc(w->loose, c * sizeof(*p));
@@ -261,9 +265,12 @@ int writer_loose_send(Writer *w, const char *worker, const char *id, const uint8
                 w->loose = p;
                 w->cap_loose = c;
         }
-        snprintf(w->loose[w->n_loose++], sizeof(w->loose[0]), "%s", id);
-        /* Urgent: it leaves right after the commit, not with a later batch's commands. */
-        return writer_send_command(w, worker, command, len, true);
+        /* Urgent: it leaves right after the commit, not with a later batch's commands. Its id is settled (its
+         * row deleted) only once it is in a message. */
+        r = writer_send_command(w, worker, command, len, true);
+        if (r == 0)
+                snprintf(w->loose[w->n_loose++], sizeof(w->loose[0]), "%s", id);
+        return r;
 }
 
 int writer_loose_command(Writer *w, const char *worker, const char *id, int shard, const Food__V1__Command *c) {

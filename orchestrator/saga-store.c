@@ -131,16 +131,18 @@ static const PgStmt st_loose_due = {
         "SELECT id, worker, command FROM loose_commands WHERE shard = ANY($1::int[])"
         " AND created_at <= now() - make_interval(secs => $2::int) ORDER BY created_at LIMIT " SQL_INT(SAGA_LOOSE_CHUNK)};
 
-/* Published status events older than $2 seconds of the shards in $1: of the oldest chunk, those. The chunk is
- * read by the age index alone, whatever the planner thinks of "shard = ANY": with the shard condition inside it
- * (no statistics yet, or a replica owning half the shards), it read every event of those shards by the primary
- * key and then filtered by age, 10-60 ms a second between batches with only 20,000 events in the table, when
- * nothing had expired. Another owner's (or an unpublished) event among the oldest waits for its own prune. */
+/* Published status events older than $2 seconds of the shards in $1: those of the oldest expired chunk (read in the
+ * order of the age index, so a chunk costs its own rows, whatever the backlog or the planner's statistics). Answers
+ * the chunk's size and how many went. With the owned shards inside the chunk's query, the planner (a fresh table
+ * without statistics, or a replica owning half the shards) read every event of those shards by the primary key and
+ * then filtered them by age: 10-60 ms a second between batches with 20,000 events, none expired. */
 static const PgStmt st_prune_events = {
         "saga_prune_events",
-        "DELETE FROM events WHERE ctid = ANY (ARRAY(SELECT e.ctid FROM (SELECT ctid, shard, seq FROM events"
-        " WHERE at < now() - make_interval(secs => $2::int8) ORDER BY at LIMIT " SQL_INT(SAGA_PRUNE_CHUNK) ") e"
-        " JOIN shards w ON w.shard = e.shard WHERE e.shard = ANY($1::int[]) AND e.seq <= w.published))"};
+        "WITH c AS MATERIALIZED (SELECT ctid, shard, seq FROM events WHERE at < now() - make_interval(secs => $2::int8)"
+        " ORDER BY at LIMIT " SQL_INT(SAGA_PRUNE_CHUNK) "),"
+        " d AS (DELETE FROM events WHERE ctid = ANY (ARRAY(SELECT c.ctid FROM c JOIN shards w ON w.shard = c.shard"
+        " WHERE c.shard = ANY($1::int[]) AND c.seq <= w.published)) RETURNING 1)"
+        " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM d)"};
 static const PgStmt st_prune_keys = {
         "saga_prune_keys",
         "DELETE FROM idempotency WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency"
@@ -576,8 +578,11 @@ int saga_store_prune(Pg *pg, const int *shards, size_t n, int64_t events_age_s, 
                                   {&st_prune_keys, 1, key_vals, NULL, NULL, &keys}};
                 r = pg_transaction(pg, calls, 2);
         }
+        /* Behind: a full chunk of expired events of which some were ours to delete (another replica's, or events
+         * not published yet, wait for their own turn), or a full chunk of keys. */
         if (r == 0)
-                r = atoi(PQcmdTuples(ev)) >= SAGA_PRUNE_CHUNK || atoi(PQcmdTuples(keys)) >= SAGA_PRUNE_CHUNK;
+                r = (pg_ll(ev, 0, 0) >= SAGA_PRUNE_CHUNK && pg_ll(ev, 0, 1) > 0) ||
+                    atoi(PQcmdTuples(keys)) >= SAGA_PRUNE_CHUNK;
         PQclear(ev);
         PQclear(keys);
         pg_array_free(&a);

@@ -375,7 +375,7 @@ static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
         BusHeaders h = {.type = food__v1__command_batch__descriptor.name, .answer_to = w->answer_subject};
         size_t sent = 0, start = 0, pos = 0, parts = 0;
 
-        if (b->n && topo_command_subject(subject, sizeof(subject), worker) == 0)
+        if (b->n && topo_command_subject(subject, sizeof(subject), worker) == 0) {
                 while (pos <= b->len) {
                         size_t next = b->len + 1; /* past the end: publish what is left */
                         if (pos < b->len) {
@@ -404,6 +404,9 @@ static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
                         parts++;
                         pos = next;
                 }
+        } else if (b->n) {
+                w->publish_failed = true; /* no subject: nothing of it left */
+        }
         b->len = b->n = b->held_len = b->held_n = 0;
         b->urgent = false;
         return sent;
@@ -480,8 +483,9 @@ static void loose_settle(Writer *w, bool confirmed) {
 
 static void loose_due(void *ud, const char *id, const char *worker, const uint8_t *command, size_t len) {
         Writer *w = ud;
-        if (writer_loose_send(w, worker, id, command, len) < 0)
-                log_warn("orchestrator: loose command %s for %s: out of memory, sent again later", id, worker);
+        int r = writer_loose_send(w, worker, id, command, len);
+        if (r < 0)
+                log_warn("orchestrator: loose command %s for %s not sent (%s); its row stays", id, worker, strerror(-r));
 }
 
 /* The loose commands of `shards` stored at least `age_s` seconds ago, still unconfirmed (their batch's
@@ -495,6 +499,7 @@ static void writer_sweep_loose(Writer *w, const int *shards, size_t n, int age_s
         if (w->n_loose == 0)
                 return;
         log_info("orchestrator: %zu stored loose command(s) sent again", w->n_loose);
+        w->publish_failed = false;
         (void)publish_due(w, &since);
         (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
         loose_settle(w, confirm_publishes(w, since) == 0);
@@ -515,6 +520,7 @@ static void writer_send_held(Writer *w) {
 static void batch_send(Writer *w) {
         char subject[TOPO_SUBJECT_MAX];
         size_t sent = 0, answers = w->n_outgoing;
+        w->publish_failed = false; /* of this batch's messages only: its loose commands are among them */
         for (size_t i = 0; i < w->n_outgoing; i++) {
                 (void)bus_publish_core(w->o->svc.bus, w->outgoing[i].inbox, food__v1__rpc_reply__descriptor.name,
                                        w->outgoing[i].data, w->outgoing[i].len);

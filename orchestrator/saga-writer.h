@@ -17,6 +17,7 @@
 #define WRITER_BUCKETS 4096 /* saga hash table */
 #define WRITER_KEYS 4096    /* recent idempotency keys remembered */
 #define WRITER_WORKERS 5    /* store, delivery, coupon, notification, payment (one message per command) */
+#define WRITER_LOOSE_ID_MAX 63 /* the longest business key of a loose command (rpc_coupon refuses longer coupon ids) */
 
 typedef enum { IN_RPC, IN_ANSWERS, IN_STUCK } InputKind;
 
@@ -104,7 +105,7 @@ struct Writer {
         int64_t unconfirmed_since_ms, republish_at_ms;
         /* The loose commands published since the last confirmation (their ids): deleted from PostgreSQL once
          * JetStream confirmed them; publish_failed: one of the messages could not even be handed over. */
-        char (*loose)[64];
+        char (*loose)[WRITER_LOOSE_ID_MAX + 1];
         size_t n_loose, cap_loose;
         bool publish_failed;
         bool undrained; /* at stop, an RPC handler may still run: the writer is not freed */
