@@ -190,7 +190,7 @@ static int rpc_coupon(Writer *w, const Food__V1__GrantCoupon *g, EngineReply *re
         Food__V1__IssueCoupon issue = FOOD__V1__ISSUE_COUPON__INIT;
         Food__V1__Correlation corr = FOOD__V1__CORRELATION__INIT; /* no saga: no answer awaited */
         Food__V1__Command cmd;
-        char message[256];
+        char message[256], key[96];
         int r;
 
         if (!*g->coupon_id || !*g->customer_id || !*g->store_id || g->discount <= 0)
@@ -207,8 +207,10 @@ static int rpc_coupon(Writer *w, const Food__V1__GrantCoupon *g, EngineReply *re
         r = codec_command_wrap(&cmd, &issue.base);
         if (r == 0)
                 r = writer_loose_command(w, "coupon", g->coupon_id, ids_shard(g->customer_id), &cmd);
+        /* Keyed by the coupon: a grant decided again (a session lost after its commit) notifies once. */
+        snprintf(key, sizeof(key), "grant-%s", g->coupon_id);
         if (r == 0)
-                r = writer_notification(w, g->customer_id, NULL, "COUPON", message, w->now_ms);
+                r = writer_notification(w, key, g->customer_id, NULL, "COUPON", message, w->now_ms);
         return r < 0 ? r : engine_reply_set(reply, 201, NULL, NULL, NULL, 0);
 }
 

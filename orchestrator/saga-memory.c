@@ -286,13 +286,14 @@ int writer_loose_command(Writer *w, const char *worker, const char *id, int shar
         return r;
 }
 
-int writer_notification(Writer *w, const char *customer_id, const char *order_id, const char *status,
-                        const char *message, int64_t at_ms) {
+int writer_notification(Writer *w, const char *key, const char *customer_id, const char *order_id,
+                        const char *status, const char *message, int64_t at_ms) {
         Food__V1__Notification n = FOOD__V1__NOTIFICATION__INIT;
-        char msg_id[40];
+        char msg_id[96];
         uint8_t *data = NULL;
         size_t len = 0;
-        int r = ids_uuid7(msg_id, sizeof(msg_id));
+        int r = key ? (snprintf(msg_id, sizeof(msg_id), "%s", key) < (int)sizeof(msg_id) ? 0 : -EINVAL)
+                    : ids_uuid7(msg_id, sizeof(msg_id));
         if (r < 0)
                 return r;
         saga_batch_notification(&w->batch, msg_id, customer_id, order_id, status, message, at_ms);
@@ -380,13 +381,13 @@ static int hook_status(void *ud, SagaRow *row, const Food__V1__Order *o, const c
         /* Every status change tells the customer. */
         if (notification_message(o->status, previous, o->amount_refunded, text, sizeof(text)) < 0)
                 return 0; /* no text for it (an unknown status): nothing to say */
-        return writer_notification(w, o->customer_id, o->id, o->status, text, o->updated_at_ms);
+        return writer_notification(w, NULL, o->customer_id, o->id, o->status, text, o->updated_at_ms);
 }
 
 static int hook_notice(void *ud, SagaRow *row, const char *kind, const char *message) {
         Writer *w = ud;
         writer_touch(w, row);
-        return writer_notification(w, row->order->customer_id, row->order_id, kind, message, w->now_ms);
+        return writer_notification(w, NULL, row->order->customer_id, row->order_id, kind, message, w->now_ms);
 }
 
 static int hook_saga(void *ud, SagaRow *row, const Food__V1__Order *order, int64_t deadline_ms) {

@@ -137,9 +137,10 @@ void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len
 int writer_loose_command(Writer *w, const char *worker, const char *id, int shard, const Food__V1__Command *c);
 /* Sends `command` (a packed Command stored as loose `id`) with the next message to `worker`, at once. 0 or errno. */
 int writer_loose_send(Writer *w, const char *worker, const char *id, const uint8_t *command, size_t len);
-/* A notification row for the customer (and its push). 0 or errno. */
-int writer_notification(Writer *w, const char *customer_id, const char *order_id, const char *status,
-                        const char *message, int64_t at_ms);
+/* A notification row for the customer (and its push), under `key` (its msg_id: written once, however often
+ * decided), or a new UUIDv7 when NULL (a saga's, decided once by its state). 0 or errno. */
+int writer_notification(Writer *w, const char *key, const char *customer_id, const char *order_id,
+                        const char *status, const char *message, int64_t at_ms);
 /* The recent key slot of (customer, key): its order, or NULL. And remembering one. */
 const KeySlot *writer_key_find(Writer *w, const char *customer, const char *key);
 void writer_key_note(Writer *w, const char *customer, const char *key, const char *order_id, const char *hash);

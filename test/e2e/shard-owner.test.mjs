@@ -102,6 +102,23 @@ describe('the writing session lost right after a commit (the commit happened; th
                 await p.restart('orchestrator', { env: { FOOD_CRASH_AT: undefined } });
                 await storeAction(p, owner, store.id, o.id, 'cooking-started', 'COOKING');
         });
+
+        it("a store owner's coupon decided in that batch is answered 201 when decided again, and notifies once", async () => {
+                await p.restart('orchestrator', { env: { FOOD_CRASH_AT: 'lose-session:1' } });
+                const r = await p.api('POST', `/stores/${store.id}/coupons`, { token: owner, body: { customer_id: 'cust_lose_session', discount: 1900 } });
+                const log = fs.readFileSync(`${p.logDir}/orchestrator.log`, 'utf8');
+                assert.match(log, /FOOD_CRASH_AT: the writing session ends after batch 1 committed/, 'the session was lost after the commit');
+                expectStatus(r, 201, 'the grant, decided twice');
+                await p.restart('orchestrator', { env: { FOOD_CRASH_AT: undefined } });
+                const coupons = async () => (expectStatus(await p.api('GET', '/customers/me', { token: customer }), 200, 'GET /customers/me')
+                        .json.coupons.filter((c) => c.id === r.json.id));
+                await p.waitFor(async () => (await coupons()).length === 1, WAIT_MS).catch(() => assert.fail('the coupon was not issued'));
+                const notes = async () => (expectStatus(await p.api('GET', '/customers/me/notifications', { token: customer }), 200, 'notifications')
+                        .json.filter((n) => n.status === 'COUPON' && n.message.includes('1900')));
+                await p.waitFor(async () => (await notes()).length > 0, WAIT_MS).catch(() => assert.fail('no COUPON notification'));
+                await new Promise((res) => setTimeout(res, 1000));
+                assert.equal((await notes()).length, 1, 'one COUPON notification for the grant decided twice');
+        });
 });
 
 // A store owner's coupon is no saga's: the batch that decides it stores its command (loose_commands), and
