@@ -259,7 +259,7 @@ int writer_loose_send(Writer *w, const char *worker, const char *id, const uint8
                 return -EINVAL;
         if (w->n_loose == w->cap_loose) {
                 size_t c = w->cap_loose ? w->cap_loose * 2 : 8;
-                char(*p)[64] = realloc(w->loose, c * sizeof(*p));
+                char(*p)[WRITER_LOOSE_ID_MAX + 1] = realloc(w->loose, c * sizeof(*p));
                 if (!p)
                         return -ENOMEM;
                 w->loose = p;
