@@ -553,7 +553,7 @@ int saga_batch_commit(SagaBatch *b, Pg *pg) {
         if (r == 0 && b->n_marks)
                 r = batch_call(b, &n, 4, &st_published, w, 2);
         if (r == 0 && b->n_loose)
-                r = batch_call(b, &n, 6, &st_loose, l, 4);
+                r = batch_call(b, &n, 5, &st_loose, l, 4);
         if (r == 0) {
                 rm = readmodel_write_calls(&b->rm, b->calls + n);
                 if (rm < 0)

@@ -71,8 +71,8 @@ typedef struct {
         PgArray l_id, l_shard, l_worker, l_command;
         ReadmodelWrite rm;
         size_t n_sagas, n_events, n_notes, n_keys, n_marks, n_loose;
-        const char *vals[7][19];
-        int lens[7][19], fmts[7][19];
+        const char *vals[6][19];
+        int lens[6][19], fmts[6][19];
         PgCall calls[12];
 } SagaBatch;
 

@@ -463,6 +463,17 @@ static int confirm_publishes(Writer *w, int64_t since_ms) {
         return -ETIMEDOUT;
 }
 
+/* Held commands that fell due while no batch ran (and loose commands read again): sent as a batch's are.
+ * 0 when JetStream confirmed every message (or none was due), else negative. */
+static int writer_send_held(Writer *w) {
+        int64_t since = ids_now_ms();
+        w->publish_failed = false;
+        if (publish_due(w, &since) == 0)
+                return w->publish_failed ? -EIO : 0;
+        (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
+        return confirm_publishes(w, since);
+}
+
 /* The loose commands published since the last call: their rows go once JetStream `confirmed` every
  * message (a row left behind only sends its command again: the worker applies it once). */
 static void loose_settle(Writer *w, bool confirmed) {
@@ -478,7 +489,6 @@ static void loose_settle(Writer *w, bool confirmed) {
                 }
         }
         w->n_loose = 0;
-        w->publish_failed = false;
 }
 
 static void loose_due(void *ud, const char *id, const char *worker, const uint8_t *command, size_t len) {
@@ -491,7 +501,6 @@ static void loose_due(void *ud, const char *id, const char *worker, const uint8_
 /* The loose commands of `shards` stored at least `age_s` seconds ago, still unconfirmed (their batch's
  * owner died before it published them, or JetStream did not confirm them): sent again. */
 static void writer_sweep_loose(Writer *w, const int *shards, size_t n, int age_s) {
-        int64_t since = ids_now_ms();
         if (n == 0)
                 return;
         if (saga_store_loose_due(w->pg, shards, n, age_s, loose_due, w) < 0)
@@ -499,19 +508,7 @@ static void writer_sweep_loose(Writer *w, const int *shards, size_t n, int age_s
         if (w->n_loose == 0)
                 return;
         log_info("orchestrator: %zu stored loose command(s) sent again", w->n_loose);
-        w->publish_failed = false;
-        (void)publish_due(w, &since);
-        (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
-        loose_settle(w, confirm_publishes(w, since) == 0);
-}
-
-/* Held commands that fell due while no batch ran: sent as a batch's are. */
-static void writer_send_held(Writer *w) {
-        int64_t since = ids_now_ms();
-        if (publish_due(w, &since) == 0)
-                return;
-        (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
-        (void)confirm_publishes(w, since);
+        loose_settle(w, writer_send_held(w) == 0); /* urgent: they are due */
 }
 
 /* Sends what the committed batch decided: answers first (they wait on this), then commands, then
@@ -1032,7 +1029,7 @@ static void *writer_run(void *arg) {
                         inputs = NULL;
                 }
                 inputs_free(inputs);
-                writer_send_held(w);
+                (void)writer_send_held(w);
                 if (last && (!w->pg || w->queued == 0 || now - stop_at >= WRITER_STOP_MS))
                         break;
         }

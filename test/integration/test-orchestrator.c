@@ -406,8 +406,8 @@ static void cooking(const char *id) {
 }
 
 /* The coupon of a cooked order is no request's answer: the coupons of two orders cooked in two batches
- * reach the coupon worker in one message. A store owner's coupon does not wait: no saga keeps it to send
- * again, so held and lost with the process it would be lost for good (and the redemption at payment,
+ * reach the coupon worker in one message. A store owner's coupon does not wait: no saga keeps it, its
+ * stored row (loose_commands) is settled with its own batch's confirmation (and the redemption at payment,
  * which POST /orders waits on, is marked the same way in the step table). */
 static void test_coupon_commands_linger(void) {
         char a[64], b[64], c[64], ca[80], cb[80], cc[80], g[64];
