@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "log.h"
@@ -188,6 +189,24 @@ static void bus_gc_probe(void) {
 static void bus_msg_inline(natsMsg *m) {
         if (m && bus_gc_inline)
                 ((BusGcItem *)(void *)m)->free_cb = NULL;
+}
+
+/* nats.c draws its NUID prefix (the random part of inbox names and message ids) with OpenSSL's RAND_bytes, and
+ * that first call starts OpenSSL's whole provider and DRBG machinery, about 2 MB of every service's resident
+ * memory, for a few bytes. Every process that links this wrapper defines RAND_bytes itself, from getrandom(2),
+ * the kernel generator OpenSSL seeds from: libnats.so asks for the symbol, so the link exports the executable's
+ * definition and symbol lookup finds it before libcrypto's. libpq's SCRAM nonce comes here too; OpenSSL's own
+ * TLS code draws with RAND_bytes_ex and RAND_priv_bytes_ex, which stay OpenSSL's. */
+int RAND_bytes(unsigned char *buf, int num) {
+        if (num < 0)
+                return 0;
+        for (int got = 0; got < num;) {
+                ssize_t k = getrandom(buf + got, (size_t)(num - got), 0);
+                if (k < 0 && errno != EINTR)
+                        return 0;
+                got += k > 0 ? (int)k : 0;
+        }
+        return 1;
 }
 
 static pthread_once_t bus_opened = PTHREAD_ONCE_INIT;

@@ -38,6 +38,9 @@ bool bus_connected(Bus *b);
 /* Whether messages through this wrapper are freed on the thread that destroys them rather than by nats.c's
  * collector thread (a wake-up per message); false only on a nats.c whose message layout changed. */
 bool bus_frees_inline(void);
+/* OpenSSL's RAND_bytes, supplied by this wrapper from getrandom(2) for nats.c (see lib/bus.c): 1 when buf holds
+ * num random bytes, 0 on failure or a negative num. */
+int RAND_bytes(unsigned char *buf, int num);
 
 /* Creates or updates every stream and durable consumer of the system (one
  * definition each, lib/topology.c): the operators' set-up step (food-setup),
