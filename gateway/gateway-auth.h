@@ -46,7 +46,7 @@ typedef struct {
 } AuthKeys;
 
 /* Fills `k` (keys and strings borrowed): 0, or -EINVAL when a key is shorter than AUTH_SECRET_MIN
- * bytes or the lifetime is not positive; -EIO when OpenSSL fails. */
+ * bytes or the lifetime is not positive. */
 int auth_keys_init(AuthKeys *k, const void *secret, size_t secret_len, const void *previous, size_t previous_len,
                    int64_t max_lifetime_s, const char *issuer, const char *audience);
 
@@ -70,6 +70,5 @@ int auth_verify_cached(const AuthKeys *k, const char *token, size_t token_len, i
 
 /* Writes a token for `claims` signed with the current key (its kid in the header, iss and aud when
  * configured), valid from now_s for ttl_s seconds (capped at max_lifetime_s), into buf
- * (NUL-terminated). Returns 0, -EINVAL for invalid claims, -ENOSPC when cap is too small, -EIO when
- * OpenSSL fails. */
+ * (NUL-terminated). Returns 0, -EINVAL for invalid claims, or -ENOSPC when cap is too small. */
 int auth_sign(const AuthKeys *k, const AuthClaims *claims, int64_t now_s, int64_t ttl_s, char *buf, size_t cap);

@@ -477,7 +477,8 @@ test('the Dockerfile: Debian 12 multi-stage, runtime packages from packages-run.
         // Every runtime library a binary links is on the runtime list (ldd of the built gateway and payment worker).
         const run = read('deploy/local/packages-run.txt');
         const libs = { 'libnats.so': 'libnats3.4', 'libprotobuf-c.so': 'libprotobuf-c1', 'libpq.so': 'libpq5', 'libcivetweb.so': 'libcivetweb1',
-                'libjansson.so': 'libjansson4', 'libcurl.so': 'libcurl4', 'libssl.so': 'libssl3', 'libcrypto.so': 'libssl3' };
+                'libjansson.so': 'libjansson4', 'libcurl.so': 'libcurl4', 'libssl.so': 'libssl3', 'libcrypto.so': 'libssl3',
+                'libnettle.so': 'libnettle8' };
         const buildDir = path.resolve(ROOT, process.env.BUILD_DIR || 'build');
         for (const exe of ['gateway/gateway', 'services/payment/payment-worker']) {
                 const bin = path.join(buildDir, exe);
