@@ -74,7 +74,12 @@ function procMs(pid) {
         }
 }
 const standIns = ['sandbox-psp', 'sandbox-sink'].map((n) => {
-        try { return Number(fs.readFileSync(path.join(stateDir, 'run', `${n}.pid`), 'utf8')); } catch { return 0; }
+        try {
+                return Number(fs.readFileSync(path.join(stateDir, 'run', `${n}.pid`), 'utf8'));
+        } catch (e) {
+                console.error(`external-driver: no pid of ${n} (${e.code || e.message}): its CPU stays in the platform's`);
+                return 0;
+        }
 }).filter(Boolean);
 const standInsMs = () => standIns.reduce((a, pid) => a + procMs(pid), 0);
 const driverMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
