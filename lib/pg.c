@@ -26,6 +26,15 @@ struct Pg {
         char error[512];
 };
 
+/* Debian's libpq loads GnuTLS (through libldap, for LDAP service look-ups we do not use), and GnuTLS
+ * initialises itself from a library constructor: random pools, the system trust and PKCS#11 settings, about
+ * 0.8 MB of every process's memory, before main. GnuTLS asks the program whether to skip that (the ABI behind
+ * its GNUTLS_SKIP_GLOBAL_INIT macro); libldap calls gnutls_global_init itself if it ever needs TLS. The link
+ * exports this definition (GnuTLS, a library in the link, asks for the symbol), so that its look-up finds it. */
+int _gnutls_global_init_skip(void) {
+        return 1;
+}
+
 static void pg_set_error(Pg *pg, const char *msg) {
         snprintf(pg->error, sizeof(pg->error), "%s", msg ? msg : "");
         size_t n = strlen(pg->error);

@@ -20,6 +20,9 @@ typedef struct {
 
 /* Migrations are EmbeddedFile arrays (embedded.h); a file's version is its leading number. */
 
+/* 1: GnuTLS (which libpq loads) skips its implicit start-up in this process (see lib/pg.c). */
+int _gnutls_global_init_skip(void);
+
 /* Connects with `conninfo` and sets search_path to `schema` (a schema, or a
  * comma-separated list of them; then public). Returns 0, or -ENOTCONN (message
  * in the log). `schema` is copied. */
