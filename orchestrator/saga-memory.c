@@ -166,15 +166,31 @@ static size_t key_slot(const char *customer, const char *key) {
 
 const KeySlot *writer_key_find(Writer *w, const char *customer, const char *key) {
         const KeySlot *s = &w->keys[key_slot(customer, key)];
-        return strcmp(s->customer, customer) == 0 && strcmp(s->key, key) == 0 ? s : NULL;
+        return s->customer && strcmp(s->customer, customer) == 0 && strcmp(s->key, key) == 0 ? s : NULL;
+}
+
+static void key_clear(KeySlot *s) {
+        free(s->customer);
+        *s = (KeySlot){0};
 }
 
 void writer_key_note(Writer *w, const char *customer, const char *key, const char *order_id, const char *hash) {
         KeySlot *s = &w->keys[key_slot(customer, key)];
-        snprintf(s->customer, sizeof(s->customer), "%s", customer);
-        snprintf(s->key, sizeof(s->key), "%s", key);
-        snprintf(s->order_id, sizeof(s->order_id), "%s", order_id);
-        snprintf(s->hash, sizeof(s->hash), "%s", hash);
+        size_t lc = strlen(customer) + 1, lk = strlen(key) + 1, lo = strlen(order_id) + 1;
+        char *text = malloc(lc + lk + lo + strlen(hash) + 1);
+        key_clear(s); /* out of memory: the key is only not remembered (a retry looks it up) */
+        if (!text)
+                return;
+        s->customer = memcpy(text, customer, lc);
+        s->key = memcpy(text + lc, key, lk);
+        s->order_id = memcpy(text + lc + lk, order_id, lo);
+        s->hash = strcpy(text + lc + lk + lo, hash);
+}
+
+void writer_keys_forget(Writer *w, int shard) {
+        for (size_t i = 0; i < WRITER_KEYS; i++)
+                if (w->keys[i].customer && (shard < 0 || ids_shard(w->keys[i].order_id) == shard))
+                        key_clear(&w->keys[i]);
 }
 
 /* ---- what a batch sends ------------------------------------------------------------ */

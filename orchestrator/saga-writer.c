@@ -188,7 +188,7 @@ static void writer_lose_shards(Writer *w, const char *why) {
         for (size_t i = 0; i < w->n_unpublished; i++)
                 free(w->unpublished[i].payload);
         w->n_unpublished = 0;
-        memset(w->keys, 0, sizeof(w->keys));
+        writer_keys_forget(w, -1);
         metric_set(m_shards, 0);
         metric_set(m_sagas, 0);
 }
@@ -767,9 +767,7 @@ static void writer_forget_shard(Writer *w, int shard) {
                         w->unpublished[kept++] = w->unpublished[i];
         }
         w->n_unpublished = kept;
-        for (size_t i = 0; i < WRITER_KEYS; i++)
-                if (w->keys[i].order_id[0] && ids_shard(w->keys[i].order_id) == shard)
-                        memset(&w->keys[i], 0, sizeof(w->keys[i]));
+        writer_keys_forget(w, shard);
 }
 
 static void mark_awaited(Writer *w, SagaRow *row, void *ud) {
@@ -1106,5 +1104,6 @@ void writer_stop(Writer *w) {
         free(w->events);
         free(w->loose);
         free(w->unpublished);
+        writer_keys_forget(w, -1);
         free(w);
 }

@@ -48,12 +48,11 @@ typedef struct {
         size_t len;
 } Outgoing;
 
-/* A recent idempotency key: (customer, key) -> order. */
+/* A recent idempotency key: (customer, key) -> order and request hash. The four strings share one
+ * allocation (what customer points to), sized to what they hold: a slot costs its pointers until used. */
 typedef struct {
-        char customer[128];
-        char key[129];
-        char order_id[64];
-        char hash[72];
+        char *customer; /* NULL: a free slot */
+        const char *key, *order_id, *hash;
 } KeySlot;
 
 struct Writer {
@@ -144,6 +143,8 @@ int writer_notification(Writer *w, const char *key, const char *customer_id, con
 /* The recent key slot of (customer, key): its order, or NULL. And remembering one. */
 const KeySlot *writer_key_find(Writer *w, const char *customer, const char *key);
 void writer_key_note(Writer *w, const char *customer, const char *key, const char *order_id, const char *hash);
+/* Forgets the recent keys of the orders of `shard`, or all of them when shard < 0. */
+void writer_keys_forget(Writer *w, int shard);
 /* Re-sends unanswered command `p` of `row` (its next try). 0 or errno. */
 /* `counted`: the try counts against the step's budget (not when JetStream never confirmed the last one). */
 int writer_resend(Writer *w, SagaRow *row, SagaPending *p, bool counted);
