@@ -212,10 +212,13 @@ supervise() {
 }
 
 # Every service runs without glibc's per-thread malloc cache: each thread that frees keeps up to 7 chunks of every
-# small size for itself, which made 7 of the gateway's 22 MB of peak RSS (its 128 civetweb threads) and cost no
-# measurable CPU when gone (README, Benchmarks). The images set the same (deploy/docker/Dockerfile).
+# small size for itself, which made 7 of the gateway's 22 MB of peak RSS (its 128 civetweb threads). Without the
+# cache, freed small chunks went to the fast bins, which every allocation of 1 KB or more (an HTTP answer) merged
+# back first: malloc_consolidate and malloc were a fifth of the gateway's CPU in perf. No fast bins either
+# (mxfast=0): gateway and orchestrator CPU per order -8 % (README, Benchmarks). The images set the same
+# (deploy/docker/Dockerfile).
 service_env() {
-        echo -n "GLIBC_TUNABLES=${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.tcache_count=0 "
+        echo -n "GLIBC_TUNABLES=${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0 "
         case $1 in
         sandbox-psp | sandbox-sink) ;;
         *) echo -n "NATS_USER=$1 NATS_PASSWORD=${nats_password[${1^^}]} " ;;
