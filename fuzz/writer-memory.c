@@ -139,7 +139,7 @@ Writer *writer_memory_reset(void) {
                 w->table[b] = NULL;
         }
         w->n_sagas = 0;
-        memset(w->keys, 0, sizeof(w->keys));
+        writer_keys_forget(w, -1);
         memset(w->seq, 0, sizeof(w->seq));
         w->n_visited = 0;
         discard_sends(w);
