@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "order-json.h"
 #include "test-check.h"
@@ -117,6 +118,32 @@ int main(void) {
                 json_decref(r);
         }
         addr.lat = 37.4979;
+
+        /* Integers at their limits, as jansson writes them (the view writes its own digits). */
+        const int64_t ints[] = {0, -1, 9, 10, -10, 1000000007, INT64_MAX, INT64_MIN};
+        for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+                o.total = ints[i];
+                o.amount_refunded = -ints[i] - (ints[i] == INT64_MIN ? 0 : 1);
+                check_same(&o, "integers at their limits");
+        }
+        o.total = 38500;
+        o.amount_refunded = 0;
+
+        /* Times: the digits order_json_time writes itself, against strftime-style formatting of the same instant. */
+        const int64_t times[] = {0, 1, 999, 1796450000123, 951782400000 /* 2000-02-29 */, 253402300799999 /* 9999 */};
+        for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+                char got[40], want[40], ymd[32];
+                time_t secs = (time_t)(times[i] / 1000);
+                struct tm tm;
+                gmtime_r(&secs, &tm);
+                strftime(ymd, sizeof(ymd), "%Y-%m-%dT%H:%M:%S", &tm);
+                snprintf(want, sizeof(want), "%s.%03dZ", ymd, (int)(times[i] % 1000));
+                order_json_time(times[i], got, sizeof(got));
+                CHECK(strcmp(got, want) == 0, "time %lld: %s, expected %s", (long long)times[i], got, want);
+        }
+        char small[8];
+        order_json_time(1796450000123, small, sizeof(small));
+        CHECK(strlen(small) == sizeof(small) - 1, "a short buffer: cut, terminated (%s)", small);
 
         o.note = "bad \xc3\x28 utf-8";
         CHECK(order_json_view(&o, NULL) == NULL, "a note that is not UTF-8 still gave a view");
