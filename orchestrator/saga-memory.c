@@ -176,15 +176,18 @@ static void key_clear(KeySlot *s) {
 
 void writer_key_note(Writer *w, const char *customer, const char *key, const char *order_id, const char *hash) {
         KeySlot *s = &w->keys[key_slot(customer, key)];
-        size_t lc = strlen(customer) + 1, lk = strlen(key) + 1, lo = strlen(order_id) + 1;
-        char *text = malloc(lc + lk + lo + strlen(hash) + 1);
+        size_t lc = strlen(customer) + 1, lk = strlen(key) + 1, lo = strlen(order_id) + 1, lh = strlen(hash) + 1;
+        char *text = malloc(lc + lk + lo + lh);
+        if (text) { /* copied before the slot's own strings are freed: they may be the arguments */
+                memcpy(text, customer, lc);
+                memcpy(text + lc, key, lk);
+                memcpy(text + lc + lk, order_id, lo);
+                memcpy(text + lc + lk + lo, hash, lh);
+        }
         key_clear(s); /* out of memory: the key is only not remembered (a retry looks it up) */
         if (!text)
                 return;
-        s->customer = memcpy(text, customer, lc);
-        s->key = memcpy(text + lc, key, lk);
-        s->order_id = memcpy(text + lc + lk, order_id, lo);
-        s->hash = strcpy(text + lc + lk + lo, hash);
+        *s = (KeySlot){.customer = text, .key = text + lc, .order_id = text + lc + lk, .hash = text + lc + lk + lo};
 }
 
 void writer_keys_forget(Writer *w, int shard) {
