@@ -1104,6 +1104,5 @@ void writer_stop(Writer *w) {
         free(w->events);
         free(w->loose);
         free(w->unpublished);
-        writer_keys_forget(w, -1);
         free(w);
 }
