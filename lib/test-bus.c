@@ -1,12 +1,12 @@
 /* Unit test of the redelivery back-off (how long a handed-back message waits), that this nats.c's messages
  * are freed on the destroying thread, not by its collector thread, and that nats.c's RAND_bytes is the wrapper's
  * (getrandom), not the one that starts OpenSSL. */
-#include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "bus.h"
 #include "test-check.h"
+#include "test-symbol.h"
 
 int main(void) {
         const int64_t want[] = {1000, 1000, 2000, 4000, 8000, 16000, 30000, 30000};
@@ -24,11 +24,9 @@ int main(void) {
         CHECK(bus_frees_inline(), "nats.c's message layout is not the one lib/bus.c checks: every message would "
                                   "again wake the collector thread");
         /* The executable's RAND_bytes is the one every library finds (libnats.so's NUID seeding included). */
-        void *sym = dlsym(RTLD_DEFAULT, "RAND_bytes");
-        int (*found)(unsigned char *, int) = NULL;
-        memcpy(&found, &sym, sizeof(found)); /* ISO C has no cast from an object pointer to a function pointer */
-        CHECK(found == RAND_bytes, "RAND_bytes resolves elsewhere (%s): nats.c would start OpenSSL",
-              sym ? "another library" : "nowhere");
+        void (*found)(void) = test_symbol("RAND_bytes");
+        CHECK(found == (void (*)(void))RAND_bytes, "RAND_bytes resolves elsewhere (%s): nats.c would start OpenSSL",
+              found ? "another library" : "nowhere");
         unsigned char x[64] = {0}, y[64] = {0}, zero[64] = {0};
         CHECK(RAND_bytes(x, sizeof(x)) == 1 && RAND_bytes(y, sizeof(y)) == 1, "RAND_bytes failed");
         CHECK(memcmp(x, zero, sizeof(x)) != 0 && memcmp(x, y, sizeof(x)) != 0, "RAND_bytes gave zeros or repeated");
