@@ -96,6 +96,9 @@ struct Flow {
         size_t t_head, t_n;
         int64_t t0_us;
         uint64_t tickets_made;
+        /* When the window began, after its start hook ran: a call or order started before it is not in the
+         * latency figures (the hook holds up this loop, and the replies that came meanwhile with it). */
+        int64_t measured_from_us;
 };
 
 int flow_result_init(FlowResult *r) {
@@ -353,12 +356,13 @@ static void on_reply(void *userdata, const HttpReply *r) {
                 user_idle(u, true);
                 return;
         }
-        if (measured)
+        if (measured && r->started_us >= f->measured_from_us)
                 histogram_record(res->calls[call], (uint64_t)(r->finished_us - r->started_us));
         if (call == CALL_CONFIRM) {
                 if (measured) {
                         res->completed++;
-                        histogram_record(res->order, (uint64_t)(r->finished_us - u->order_start_us));
+                        if (u->order_start_us >= f->measured_from_us)
+                                histogram_record(res->order, (uint64_t)(r->finished_us - u->order_start_us));
                 }
                 user_idle(u, false);
                 return;
@@ -640,10 +644,12 @@ static int run_loop(Flow *f, const FlowHooks *hooks) {
         for (;;) {
                 now = http_now_us();
                 if (f->phase == PHASE_WARMUP && now >= window_start) {
-                        if (hooks && hooks->on_window)
+                        if (hooks && hooks->on_window) {
                                 hooks->on_window(hooks->ctx, true);
+                                now = http_now_us(); /* the hook takes a while (connections, queries) */
+                        }
                         http_bytes(f->http, &sent0, &received0);
-                        measured_from = now;
+                        measured_from = f->measured_from_us = now;
                         if (o->duration_s > 0)
                                 window_end = now + (int64_t)(o->duration_s * 1e6);
                         f->phase = PHASE_MEASURE;
