@@ -30,15 +30,6 @@ int __wrap_saga_store_load(Pg *pg, const char *order_id, SagaRow *row) {
         return 1;
 }
 
-/* inputs_timers refreshes the food_sagas_stuck gauge from PostgreSQL, which is not here. */
-int __wrap_saga_admin_count_stuck(Pg *pg, int64_t older_than_ms, long long *ret);
-int __wrap_saga_admin_count_stuck(Pg *pg, int64_t older_than_ms, long long *ret) {
-        (void)pg;
-        (void)older_than_ms;
-        *ret = 0;
-        return -ENOTCONN;
-}
-
 /* A message as saga-inputs.c reads it, handed over as its natsMsg *: no NATS message is made (the
  * library frees those later in a thread of its own, which makes every run look like a leak to
  * libFuzzer), and the accessors saga-inputs.c calls read this instead. A new accessor there must

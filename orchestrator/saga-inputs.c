@@ -18,9 +18,8 @@ _Static_assert(sizeof(((SagaRow *)0)->order_id) > RPC_ORDER_ID_MAX, "a saga row 
 #include "saga-writer.h"
 #include "worker.h"
 
-#define INPUTS_WATCH_MS 5000 /* how often the stuck gauge is refreshed */
 
-static Metric *m_replies, *m_stale, *m_timers, *m_resent, *m_stuck, *m_comp_failed;
+static Metric *m_replies, *m_stale, *m_timers, *m_resent, *m_comp_failed;
 
 void inputs_metrics_init(void) {
         m_replies = metrics_counter("food_saga_replies_total", "Worker answers applied by the orchestrator");
@@ -28,7 +27,6 @@ void inputs_metrics_init(void) {
                                   "Answers to commands no longer awaited (answered before, or superseded)");
         m_timers = metrics_counter("food_saga_timers_fired_total", "Durable saga timers fired");
         m_resent = metrics_counter("food_commands_resent_total", "Commands re-sent after no answer");
-        m_stuck = metrics_gauge("food_sagas_stuck", "Sagas not terminal and not advancing, or whose compensation failed");
         m_comp_failed = metrics_counter("food_saga_compensation_failed_total",
                                         "Sagas whose compensation ran out of tries (COMPENSATION_FAILED)");
         worker_poison_init();
@@ -552,7 +550,6 @@ static void timers_of(Writer *w, SagaRow *row, void *ud) {
 }
 
 int inputs_timers(Writer *w) {
-        static int64_t next_watch;
         TimerScan t = {0};
         if (w->unconfirmed_since_ms && w->now_ms >= w->republish_at_ms) {
                 t.unconfirmed_since = w->unconfirmed_since_ms;
@@ -560,11 +557,5 @@ int inputs_timers(Writer *w) {
                 log_info("orchestrator: sending again the commands JetStream did not confirm");
         }
         writer_each_saga(w, timers_of, &t);
-        if (t.r == 0 && w->now_ms >= next_watch) {
-                long long stuck = 0;
-                next_watch = w->now_ms + INPUTS_WATCH_MS;
-                if (saga_admin_count_stuck(w->pg, w->o->stuck_after_ms, &stuck) == 0)
-                        metric_set(m_stuck, stuck);
-        }
         return t.r;
 }

@@ -27,8 +27,6 @@
 #define WRITER_HANDOVER_MS 5000    /* a shard handed over waits at most this long for its requests' outcomes */
 #define WRITER_IDLE_PING_MS 2000   /* an idle session is checked this often */
 #define WRITER_SCAN_EVERY_MS 100   /* timers and re-sends are looked at this often */
-#define WRITER_PRUNE_EVERY_MS 1000 /* expired events and keys deleted this often (what expired meanwhile) */
-#define WRITER_PRUNE_BEHIND_MS 100 /* the next chunk, while expired rows are left over */
 #define WRITER_LOOSE_EVERY_MS 5000 /* loose commands still unconfirmed are looked for this often */
 #define WRITER_LOOSE_RESEND_S 10   /* and sent again once this old (migrations/009_loose_commands.sql) */
 #define WRITER_FLUSH_MS 2000       /* waiting for JetStream to confirm a batch's publishes */
@@ -173,6 +171,7 @@ static void writer_lose_shards(Writer *w, const char *why) {
                 w->owned[s] = false;
                 w->releasing[s] = false;
         }
+        atomic_store(&w->owned_mask, 0);
         w->n_owned = 0;
         w->n_releasing = 0;
         w->retaking = true;
@@ -229,6 +228,7 @@ static void writer_take_shards(Writer *w) {
                 int s = got[i];
                 char subject[TOPO_SUBJECT_MAX];
                 w->owned[s] = true;
+                atomic_fetch_or(&w->owned_mask, 1u << s);
                 w->n_owned++;
                 w->seq[s] = seqs[i];
                 w->published[s] = w->persisted[s] = 0;
@@ -802,6 +802,7 @@ static void writer_release(Writer *w) {
                 writer_forget_shard(w, s);
                 w->releasing[s] = false;
                 w->owned[s] = false;
+                atomic_fetch_and(&w->owned_mask, ~(1u << s));
                 w->n_owned--;
                 w->n_releasing--;
                 if (saga_store_unlock_shard(w->pg, s) < 0) {
@@ -967,18 +968,6 @@ static void writer_housekeeping(Writer *w, bool stopping) {
                 w->next_loose_ms = now + WRITER_LOOSE_EVERY_MS;
                 writer_sweep_loose(w, shards, owned_shards(w, shards), WRITER_LOOSE_RESEND_S);
         }
-        if (w->n_owned && now >= w->next_prune_ms) {
-                int shards[IDS_SHARDS];
-                size_t n = owned_shards(w, shards);
-                w->next_prune_ms = now + WRITER_PRUNE_EVERY_MS;
-                /* A chunk at a time, between batches, and the next one shortly until caught up: at 240 orders
-                 * a second, 1,700 status events expire every second. */
-                int r = saga_store_prune(w->pg, shards, n, w->o->events_keep_s, w->o->keys_keep_s);
-                if (r < 0)
-                        log_warn("orchestrator: pruning failed: %s", pg_error(w->pg));
-                else if (r > 0)
-                        w->next_prune_ms = now + WRITER_PRUNE_BEHIND_MS;
-        }
 }
 
 /* Inputs that wait for a session (and the shards it takes) go back to the queue; `pause`: nothing else
@@ -1063,11 +1052,14 @@ int writer_start(Orchestrator *o) {
                 r = bus_subscribe(o->svc.bus, w->answer_subject, NULL, on_answers, w, &w->answers);
         if (r == 0)
                 r = bus_subscribe(o->svc.bus, TOPO_RPC_STUCK, TOPO_RPC_QUEUE, on_stuck, w, &w->stuck);
+        if (r == 0)
+                r = janitor_start(o, &w->owned_mask, &w->janitor);
         if (r == 0) {
                 w->out = writer_engine_hooks(w);
                 r = -pthread_create(&w->thread, NULL, writer_run, w);
         }
         if (r < 0) {
+                janitor_stop(w->janitor);
                 bus_unsubscribe(w->answers);
                 bus_unsubscribe(w->stuck);
                 bus_publisher_free(w->pub);
@@ -1085,6 +1077,7 @@ void writer_stop(Writer *w) {
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
         pthread_join(w->thread, NULL);
+        janitor_stop(w->janitor);
         BusSubscription *subs[] = {w->answers, w->stuck};
         if (!bus_drain(subs, 2, WRITER_STOP_MS) || w->undrained) {
                 /* A handler may still be queueing into it: left allocated, the process is ending. */

@@ -4,6 +4,7 @@
  * orchestrator. */
 #pragma once
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -11,6 +12,7 @@
 #include "ids.h"
 #include "orchestrator.h"
 #include "saga-engine.h"
+#include "saga-janitor.h"
 #include "saga-store.h"
 #include "topology.h"
 
@@ -70,6 +72,8 @@ struct Writer {
         size_t queued;
 
         bool owned[IDS_SHARDS];
+        _Atomic uint32_t owned_mask; /* owned[], a bit each, for the janitor's thread */
+        Janitor *janitor;
         bool releasing[IDS_SHARDS]; /* owned, no longer subscribed: let go once its queued requests are decided */
         int n_releasing;
         int64_t release_by_ms; /* the shards handed over go then, whatever still waits on them */
@@ -110,7 +114,7 @@ struct Writer {
         bool undrained; /* at stop, an RPC handler may still run: the writer is not freed */
         bool retaking;  /* shards lost, not tried again yet: requeued requests wait for that */
 
-        int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_prune_ms, next_watch_ms, next_share_ms,
+        int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_share_ms,
                 next_loose_ms;
 };
 

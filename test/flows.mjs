@@ -430,3 +430,12 @@ export async function shardHolders(p) {
                 .map((x) => x.split(':')).map(([pid, n, app]) => ({ pid: Number(pid), n: Number(n), instance: app.split(' ')[1] }))
                 .sort((a, b) => b.n - a.n);
 }
+
+// A value of a service's Prometheus metric `name` (its first series), from the /metrics beside its /readyz; NaN
+// when it has none.
+export async function serviceMetric(proc, name) {
+        const url = proc.readyUrl.replace('/readyz', '/metrics');
+        const text = await (await fetch(url)).text();
+        const m = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm'));
+        return m ? Number(m[1]) : NaN;
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startPlatform } from '../harness.mjs';
 import {
         adminSaga, catalog, expectProblem, expectStatus, fullLifecycle, getOrder, ledgerOf, placeOrder, pspLedger,
-        sagaSteps, show, storeAction, waitRefunded, waitStatus, WAIT_MS,
+        sagaSteps, serviceMetric, show, storeAction, waitRefunded, waitStatus, WAIT_MS,
 } from '../flows.mjs';
 
 // Small re-send waits and budget, so that a compensation runs out of tries within seconds.
@@ -180,6 +180,10 @@ describe('admin saga history and sagactl', () => {
                         assert.equal(t.code, 0, `sagactl stuck: exit ${t.code}, stderr ${t.stderr}`);
                         const line = t.stdout.split('\n').find((l) => l.startsWith(o.id));
                         assert.ok(line && /REFUSED COMPENSATION_FAILED/.test(line), `sagactl stuck shows ${o.id} as REFUSED COMPENSATION_FAILED:\n${t.stdout}`);
+                        // The orchestrator's gauge counts it too (its janitor refreshes it every 5 s).
+                        const [orchestrator] = p.find('orchestrator');
+                        const stuck = await p.waitFor(async () => (await serviceMetric(orchestrator, 'food_sagas_stuck')) >= 1, 15_000, 250).catch(() => false);
+                        assert.ok(stuck, `food_sagas_stuck counts ${o.id}: ${await serviceMetric(orchestrator, 'food_sagas_stuck')}`);
                         const orch = (await p.sql('SELECT 1')) && p.find('orchestrator')[0].log;
                         const log = (await import('node:fs')).readFileSync(orch, 'utf8');
                         assert.ok(log.split('\n').some((l) => l.includes(o.id) && l.includes('COMPENSATION_FAILED')), `the orchestrator logs COMPENSATION_FAILED for ${o.id}`);
@@ -208,6 +212,9 @@ describe('admin saga history and sagactl', () => {
                 assert.equal(ledgerOf(await pspLedger(p), o.id).refunds.length, 1, 'the redrive paid nothing twice');
                 const j = await p.sagactl('stuck', '--older-than', '1', '--json');
                 assert.ok(!jsonLines(j.stdout, 'sagactl stuck --json').some((s) => s.order_id === o.id), `${o.id} no longer stuck:\n${j.stdout}`);
+                const [orchestrator] = p.find('orchestrator');
+                const gone = await p.waitFor(async () => (await serviceMetric(orchestrator, 'food_sagas_stuck')) === 0, 15_000, 250).catch(() => false);
+                assert.ok(gone, `food_sagas_stuck back to 0: ${await serviceMetric(orchestrator, 'food_sagas_stuck')}`);
                 const none = await p.sagactl('redrive', 'ord_0123456789abcdef01234567');
                 assert.equal(none.code, 0, `sagactl redrive of an unknown order: exit ${none.code}, stderr ${none.stderr}`);
                 assert.match(none.stdout, /^0 saga\(s\) redriven$/m, `redrive of an unknown order: ${none.stdout}`);

@@ -99,7 +99,7 @@ describe('event identity', () => {
                 const pkeyRead = () => num(`SELECT idx_tup_read FROM pg_stat_user_indexes WHERE schemaname = 'orchestrator' AND indexrelname = 'events_pkey'`);
                 const before = await pkeyRead();
                 try {
-                        await new Promise((r) => setTimeout(r, 3500)); // three prunes at least (WRITER_PRUNE_EVERY_MS)
+                        await new Promise((r) => setTimeout(r, 3500)); // three prunes at least (JANITOR_PRUNE_EVERY_MS)
                         const read = (await pkeyRead()) - before;
                         assert.ok(read < 20000, `the prunes read ${read} events by the primary key`);
                         assert.equal(await num(`SELECT count(*) FROM orchestrator.events WHERE order_id LIKE 'ord_young_%'`), 20000, 'young events stay');

@@ -9,18 +9,11 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { startPlatform } from '../harness.mjs';
 import {
-        adminSaga, catalog, expectCompleted, orchestratorInstance, shardHolders, expectStatus, orderBody, placeRetrying, runLanes, sagaSteps,
+        adminSaga, catalog, expectCompleted, orchestratorInstance, serviceMetric as metric, shardHolders, expectStatus, orderBody, placeRetrying, runLanes, sagaSteps,
         storeAction, visible, waitDelivery, waitStatus, WAIT_MS,
 } from '../flows.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function metric(proc, name) {
-        const url = proc.readyUrl.replace('/readyz', '/metrics');
-        const text = await (await fetch(url)).text();
-        const m = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm'));
-        return m ? Number(m[1]) : NaN;
-}
 
 for (const point of ['after-commit', 'before-commit']) {
         describe(`a shard owner killed ${point === 'after-commit' ? 'after its batch committed, before anything left' : 'before its batch committed'}`, () => {
