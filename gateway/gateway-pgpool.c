@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ids.h"
 #include "metrics.h"
 
 struct PgPool {
@@ -89,18 +90,11 @@ void pgpool_free(PgPool *p) {
 }
 
 int pgpool_acquire(PgPool *p, Pg **ret) {
-        struct timespec deadline;
+        struct timespec deadline = ids_deadline(CLOCK_MONOTONIC, p->wait_ms);
         bool waited = false;
         Pg *pg = NULL;
         int r;
 
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += p->wait_ms / 1000;
-        deadline.tv_nsec += (long)(p->wait_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000L;
-        }
         pthread_mutex_lock(&p->lock);
         for (;;) {
                 if (p->n_idle > 0) {

@@ -14,6 +14,18 @@ int64_t ids_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec ids_deadline(clockid_t clock, int64_t in_ms) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        ts.tv_sec += in_ms / 1000;
+        ts.tv_nsec += (long)(in_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        return ts;
+}
+
 /* Random bytes from the kernel, taken 256 at a time per thread: ids are made several times per order
  * and a getrandom call each was a fifth of the orchestrator's system calls. A forked child never
  * hands out its parent's remaining bytes. */

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Writes "<prefix>_" + 12 hex digits of ms time + 12 random hex digits
  * (sortable by creation, safe as a NATS subject token). cap >= strlen(prefix)+26.
@@ -25,6 +26,8 @@ int ids_shard(const char *id);
  * reused, even when a database forgets commits it confirmed. cap >= 37. */
 int ids_uuid7(char *buf, size_t cap);
 int64_t ids_now_ms(void);
+/* The time `in_ms` from now on `clock` (CLOCK_REALTIME for pthread_cond_timedwait's default): a deadline. */
+struct timespec ids_deadline(clockid_t clock, int64_t in_ms);
 
 /* W3C trace context: a new sampled "00-<32 hex trace id>-<16 hex span id>-01"
  * (cap >= 56), and whether a header value has that shape (any flags). */

@@ -1,4 +1,4 @@
-/* Unit test of ids: the shard selector byte, shards of other strings, UUIDv7s. */
+/* Unit test of ids: the shard selector byte, shards of other strings, UUIDv7s, deadlines. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +72,20 @@ int main(void) {
                       mine, theirs);
                 close(fds[0]);
                 close(fds[1]);
+        }
+        /* A deadline is now + in_ms on its clock, its nanoseconds kept below a second (a carry past 999 ms). */
+        for (int64_t in_ms = 0; in_ms <= 2500; in_ms += 1) {
+                struct timespec before, at, after;
+                clock_gettime(CLOCK_MONOTONIC, &before);
+                at = ids_deadline(CLOCK_MONOTONIC, in_ms);
+                clock_gettime(CLOCK_MONOTONIC, &after);
+                int64_t lo = (int64_t)before.tv_sec * 1000000000LL + before.tv_nsec + in_ms * 1000000LL;
+                int64_t hi = (int64_t)after.tv_sec * 1000000000LL + after.tv_nsec + in_ms * 1000000LL;
+                int64_t got = (int64_t)at.tv_sec * 1000000000LL + at.tv_nsec;
+                CHECK(at.tv_nsec >= 0 && at.tv_nsec < 1000000000L, "ids_deadline(%lld): tv_nsec %ld", (long long)in_ms,
+                      at.tv_nsec);
+                CHECK(got >= lo && got <= hi, "ids_deadline(%lld) is %lld ns from now", (long long)in_ms,
+                      (long long)(got - lo));
         }
         printf("%s\n", failures ? "FAILED" : "ok");
         return failures ? 1 : 0;

@@ -38,15 +38,7 @@ static Metric *m_stuck;
 static bool janitor_sleep(Janitor *j, int64_t until_ms) {
         pthread_mutex_lock(&j->lock);
         while (!j->stop && ids_now_ms() < until_ms) {
-                int64_t left = until_ms - ids_now_ms();
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += left / 1000;
-                ts.tv_nsec += (long)(left % 1000) * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
+                struct timespec ts = ids_deadline(CLOCK_REALTIME, until_ms - ids_now_ms());
                 (void)pthread_cond_timedwait(&j->cond, &j->lock, &ts);
         }
         bool go_on = !j->stop;
@@ -149,9 +141,7 @@ int janitor_start(Orchestrator *o, const _Atomic uint32_t *owned, Janitor **ret)
 void janitor_stop(Janitor *j) {
         if (!j)
                 return;
-        struct timespec by;
-        clock_gettime(CLOCK_REALTIME, &by);
-        by.tv_sec += JANITOR_STOP_S;
+        struct timespec by = ids_deadline(CLOCK_REALTIME, JANITOR_STOP_S * 1000);
         pthread_mutex_lock(&j->lock);
         j->stop = true;
         pthread_cond_broadcast(&j->cond);

@@ -84,14 +84,7 @@ static Input *writer_take(Writer *w, int max, int64_t until_ms) {
                 int64_t left = until_ms - ids_now_ms();
                 if (left <= 0)
                         break;
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += left / 1000;
-                ts.tv_nsec += (long)(left % 1000) * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
+                struct timespec ts = ids_deadline(CLOCK_REALTIME, left);
                 if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0)
                         break;
         }

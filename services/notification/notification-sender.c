@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 #include "notification-webhook.h"
@@ -481,14 +482,7 @@ static size_t feed_take(NotifySender *s, Batch *b, int64_t wait_ms) {
         size_t n = 0;
         pthread_mutex_lock(&s->feed_lock);
         if (s->feed_n == 0 && wait_ms > 0 && !sender_stopping(s)) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += wait_ms / 1000;
-                ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
+                struct timespec ts = ids_deadline(CLOCK_REALTIME, wait_ms);
                 (void)pthread_cond_timedwait(&s->feed_cond, &s->feed_lock, &ts);
         }
         while (s->feed_n > 0 && n < b->cap) {
