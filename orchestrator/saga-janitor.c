@@ -96,6 +96,8 @@ static void *janitor_run(void *arg) {
                         next_prune = next_watch = now + JANITOR_RETRY_MS;
                         continue;
                 }
+                if (!janitor_sleep(j, 0)) /* stopped while it connected */
+                        break;
                 if (now >= next_prune)
                         next_prune = janitor_prune(j, now);
                 if (now >= next_watch) {
@@ -138,9 +140,9 @@ int janitor_start(Orchestrator *o, const _Atomic uint32_t *owned, Janitor **ret)
         return 0;
 }
 
-void janitor_stop(Janitor *j) {
+bool janitor_stop(Janitor *j) {
         if (!j)
-                return;
+                return true;
         struct timespec by = ids_deadline(CLOCK_REALTIME, JANITOR_STOP_S * 1000);
         pthread_mutex_lock(&j->lock);
         j->stop = true;
@@ -152,10 +154,11 @@ void janitor_stop(Janitor *j) {
         if (!done) {
                 log_warn("orchestrator: the janitor's statement did not end within %d s; left to the ending process",
                          JANITOR_STOP_S);
-                return;
+                return false;
         }
         pthread_join(j->thread, NULL);
         pthread_mutex_destroy(&j->lock);
         pthread_cond_destroy(&j->cond);
         free(j);
+        return true;
 }

@@ -3,6 +3,7 @@
  * orchestrator. */
 #pragma once
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "orchestrator.h"
@@ -12,6 +13,6 @@ typedef struct Janitor Janitor;
 /* Starts the thread; `owned` (bit s: shard s) says whose events it deletes, read at each prune.
  * 0 or negative errno. */
 int janitor_start(Orchestrator *o, const _Atomic uint32_t *owned, Janitor **ret);
-/* Stops it: waits for a statement in flight a second at most (a paused PostgreSQL holds it longer:
- * then it is left to the ending process). */
-void janitor_stop(Janitor *j);
+/* Stops it: waits for a statement in flight a second at most. false: a paused PostgreSQL holds it
+ * longer, and it is left to the ending process (what `owned` points to must then stay allocated). */
+bool janitor_stop(Janitor *j);

@@ -1052,11 +1052,12 @@ int writer_start(Orchestrator *o) {
                 r = -pthread_create(&w->thread, NULL, writer_run, w);
         }
         if (r < 0) {
-                janitor_stop(w->janitor);
+                bool stopped = janitor_stop(w->janitor);
                 bus_unsubscribe(w->answers);
                 bus_unsubscribe(w->stuck);
                 bus_publisher_free(w->pub);
-                free(w);
+                if (stopped)
+                        free(w); /* else the janitor still reads w->owned_mask: left to the failing process */
                 return r;
         }
         o->writer = w;
@@ -1070,11 +1071,12 @@ void writer_stop(Writer *w) {
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
         pthread_join(w->thread, NULL);
-        janitor_stop(w->janitor);
+        bool janitor_stopped = janitor_stop(w->janitor);
         BusSubscription *subs[] = {w->answers, w->stuck};
-        if (!bus_drain(subs, 2, WRITER_STOP_MS) || w->undrained) {
-                /* A handler may still be queueing into it: left allocated, the process is ending. */
-                log_warn("orchestrator: stopped with subscription handlers still running");
+        if (!bus_drain(subs, 2, WRITER_STOP_MS) || w->undrained || !janitor_stopped) {
+                /* A handler may still be queueing into it, or the janitor reading its shards: left
+                 * allocated, the process is ending. */
+                log_warn("orchestrator: stopped with subscription handlers or the janitor still running");
                 return;
         }
         inputs_free(w->head);
