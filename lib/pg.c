@@ -112,13 +112,16 @@ static int pg_setup_session(Pg *pg) {
  * keepalives/user timeout end a session whose server went silent, instead of
  * libpq waiting for the kernel's 15-minute retransmission limit. Settings in
  * `conninfo` (a URL or key=value string) take precedence: it is expanded after
- * these defaults. */
+ * these defaults. GSS encryption (Kerberos) is off unless conninfo or
+ * PGGSSENCMODE asks for it: libpq's "prefer" started Kerberos in every process
+ * at its first connect (0.7-0.8 MB of each service's RSS) to find no ticket. */
 static PGconn *pg_connectdb(const char *conninfo) {
         /* Sessions are named after the program (pg_stat_activity.application_name) unless conninfo names them. */
         const char *const keys[] = {"connect_timeout",  "keepalives",       "keepalives_idle",
                                     "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                                    "fallback_application_name", "dbname", NULL};
-        const char *const vals[] = {"5", "1", "10", "3", "3", "20000", program_invocation_short_name, conninfo, NULL};
+                                    "gssencmode", "fallback_application_name", "dbname", NULL};
+        const char *const vals[] = {"5", "1", "10", "3", "3", "20000", getenv("PGGSSENCMODE") ? NULL : "disable",
+                                    program_invocation_short_name, conninfo, NULL};
         return PQconnectdbParams(keys, vals, 1);
 }
 
@@ -164,6 +167,18 @@ void pg_free(Pg *pg) {
 
 bool pg_ok(Pg *pg) {
         return pg && pg->conn && !pg->broken && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+int pg_conninfo_value(const Pg *pg, const char *keyword, char *buf, size_t cap) {
+        PQconninfoOption *opts = pg && pg->conn ? PQconninfo(pg->conn) : NULL;
+        int r = -ENOENT;
+        for (PQconninfoOption *o = opts; o && o->keyword; o++)
+                if (strcmp(o->keyword, keyword) == 0 && o->val) {
+                        r = snprintf(buf, cap, "%s", o->val) < (int)cap ? 0 : -ENAMETOOLONG;
+                        break;
+                }
+        PQconninfoFree(opts);
+        return r;
 }
 
 const char *pg_error(Pg *pg) {

@@ -51,6 +51,9 @@ bool pg_ok(Pg *pg);
  * answered, -ETIMEDOUT or -ENOTCONN otherwise (the session is then marked
  * broken). For readiness probes, on a connection nobody else uses meanwhile. */
 int pg_ping(Pg *pg, int timeout_ms);
+/* The value libpq uses for connection option `keyword` (e.g. "gssencmode") into buf: 0, -ENOENT (no
+ * connection, or no such option set) or -ENAMETOOLONG. */
+int pg_conninfo_value(const Pg *pg, const char *keyword, char *buf, size_t cap);
 /* The last server error message of this connection (borrowed). */
 const char *pg_error(Pg *pg);
 

@@ -658,6 +658,20 @@ static void test_commit_of_failed_transaction(void) {
         CHECK(pg_begin(pg) == 0 && pg_commit(pg) == 0, "the session is not usable after that: %s", pg_error(pg));
 }
 
+/* Sessions leave GSS encryption off unless the URL asks for it (lib/pg.c: it started Kerberos in every
+ * process); a URL's own setting wins. */
+static void test_gss_encryption_default(const char *db) {
+        char v[32] = "", url[1024];
+        Pg *own = NULL;
+        CHECK(pg_conninfo_value(pg, "gssencmode", v, sizeof(v)) == 0 && strcmp(v, "disable") == 0,
+              "gssencmode by default: '%s'", v);
+        snprintf(url, sizeof(url), "%s%sgssencmode=prefer", db, strchr(db, '?') ? "&" : "?");
+        CHECK(pg_connect(&own, url, "orchestrator") == 0, "connect with %s: %s", url, pg_error(own));
+        CHECK(pg_conninfo_value(own, "gssencmode", v, sizeof(v)) == 0 && strcmp(v, "prefer") == 0,
+              "gssencmode from the URL: '%s'", v);
+        pg_free(own);
+}
+
 /* A message handed back with bus_nak comes again no sooner than 1 s, then 2 s. */
 static void test_nak_backs_off(void) {
         char id[64];
@@ -736,6 +750,7 @@ int main(int argc, char **argv) {
         test_payment_deadline_and_late_charge();
         test_store_deadline_survives_restart();
         test_commit_of_failed_transaction();
+        test_gss_encryption_default(db);
         test_nak_backs_off();
 
         stop_orchestrator(SIGTERM);
