@@ -18,7 +18,6 @@ _Static_assert(sizeof(((SagaRow *)0)->order_id) > RPC_ORDER_ID_MAX, "a saga row 
 #include "saga-writer.h"
 #include "worker.h"
 
-
 static Metric *m_replies, *m_stale, *m_timers, *m_resent, *m_comp_failed;
 
 void inputs_metrics_init(void) {

@@ -46,7 +46,8 @@ static bool janitor_sleep(Janitor *j, int64_t until_ms) {
         return go_on;
 }
 
-/* The session, opened when there is none (named for operators: "orchestrator-janitor <instance>");
+/* The session, opened when there is none (named for operators: "orchestrator-janitor <instance>"; pinned,
+ * so that a broken one is replaced here, name and all, not reconnected under the program's name);
  * false when PostgreSQL cannot be reached now. */
 static bool janitor_session(Janitor *j) {
         char setup[96];
@@ -56,6 +57,7 @@ static bool janitor_session(Janitor *j) {
         j->pg = NULL;
         if (service_pg(&j->o->svc, &j->pg) < 0)
                 return false;
+        pg_pin_session(j->pg);
         snprintf(setup, sizeof(setup), "SET application_name = 'orchestrator-janitor %s'", j->o->instance);
         if (pg_exec(j->pg, setup) < 0) {
                 pg_free(j->pg);
