@@ -522,7 +522,12 @@ static void batch_send(Writer *w) {
         for (size_t i = 0; i < w->n_payments; i++)
                 sent += publish_batch(w, "payment", &w->payments[i]);
         w->n_payments = 0;
-        for (size_t i = 0; i < w->n_unpublished; i++) {
+        /* After JetStream did not confirm a send, the events waiting go again once WRITER_REPUBLISH_MS later
+         * (with the commands), not with every batch: a stream without a leader answers "no responders" at
+         * once, and hundreds of batches a second each sent every waiting event again (a nats-cluster test saw
+         * 389 sends of up to 1,500 events in one second), a flood the next leader's log had to take in. */
+        size_t events = w->unconfirmed_since_ms && ids_now_ms() < w->republish_at_ms ? 0 : w->n_unpublished;
+        for (size_t i = 0; i < events; i++) {
                 SagaEvent *e = &w->unpublished[i];
                 BusHeaders h = {.msg_id = e->msg_id, .type = food__v1__order_status_changed__descriptor.name};
                 if (topo_status_subject(subject, sizeof(subject), e->order_id) == 0 &&
@@ -541,14 +546,18 @@ static void batch_send(Writer *w) {
                 return;
         }
         loose_settle(w, true);
-        for (size_t i = 0; i < w->n_unpublished; i++) {
+        for (size_t i = 0; i < events; i++) {
                 SagaEvent *e = &w->unpublished[i];
                 if (e->seq > w->published[e->shard])
                         w->published[e->shard] = e->seq;
                 free(e->payload);
         }
-        metric_add(m_events, (long long)w->n_unpublished);
-        w->n_unpublished = 0;
+        metric_add(m_events, (long long)events);
+        if (events > 0) {
+                memmove(w->unpublished, w->unpublished + events,
+                        (w->n_unpublished - events) * sizeof(w->unpublished[0]));
+                w->n_unpublished -= events;
+        }
 }
 
 /* The crash tests' fault: SIGKILL at `point` of the configured batch that writes. */

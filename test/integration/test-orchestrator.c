@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "pg.h"
 #include "test-check.h"
+#include "topology.h"
 
 static const char *orchestrator_path;
 static pid_t orchestrator_pid;
@@ -672,6 +674,80 @@ static void test_gss_encryption_default(const char *db) {
         pg_free(own);
 }
 
+/* ---- JetStream refusing status events ---------------------------------------------------- */
+
+/* Plays a FOOD_ORDER stream without a leader: every status event is refused at once (an error PubAck),
+ * as nats-server's "no responders" does; counts the sends and the distinct events. */
+static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
+static int refused_sends, refused_events;
+static char refused_ids[16][128];
+
+static void refuse_status(void *closure, natsMsg *msg) {
+        static const char refusal[] = "{\"error\":{\"code\":503,\"description\":\"test: no stream leader\"}}";
+        const char *id = NULL, *reply = natsMsg_GetReply(msg);
+        (void)closure;
+        (void)natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
+        pthread_mutex_lock(&refused_lock);
+        refused_sends++;
+        bool known = false;
+        for (int i = 0; i < refused_events && id; i++)
+                known = known || strcmp(refused_ids[i], id) == 0;
+        if (id && !known && refused_events < 16)
+                snprintf(refused_ids[refused_events++], sizeof(refused_ids[0]), "%s", id);
+        pthread_mutex_unlock(&refused_lock);
+        if (reply && *reply)
+                (void)bus_publish_core(bus, reply, NULL, refusal, sizeof(refusal) - 1);
+        natsMsg_Destroy(msg);
+}
+
+/* How many messages FOOD_ORDER holds (its stream info), or -1. */
+static long long order_stream_messages(void) {
+        natsMsg *r = NULL;
+        long long n = -1;
+        if (bus_request(bus, "$JS.API.STREAM.INFO." TOPO_ARCHIVE_STREAM, NULL, NULL, 0, 2000, NULL, &r) == 0) {
+                json_t *v = json_loadb(natsMsg_GetData(r), (size_t)natsMsg_GetDataLength(r), 0, NULL);
+                json_t *m = json_object_get(json_object_get(v, "state"), "messages");
+                if (json_is_integer(m))
+                        n = json_integer_value(m);
+                json_decref(v);
+        }
+        natsMsg_Destroy(r);
+        return n;
+}
+
+/* While JetStream refuses the status events, the writer sends those waiting again about once a second
+ * (WRITER_REPUBLISH_MS), not with every batch; once the stream is back they are published. */
+static void test_refused_events_wait(void) {
+        natsMsg *r = NULL;
+        BusSubscription *fake = NULL;
+        char id[64];
+        CHECK(bus_request(bus, "$JS.API.STREAM.DELETE." TOPO_ARCHIVE_STREAM, NULL, NULL, 0, 5000, NULL, &r) == 0,
+              "deleting the stream %s", TOPO_ARCHIVE_STREAM);
+        natsMsg_Destroy(r);
+        CHECK(bus_subscribe(bus, "food.order.*.status", NULL, refuse_status, NULL, &fake) == 0, "subscribing");
+        ids_new(id, sizeof(id), "ord");
+        CHECK(place_paid(id) == 201, "placing %s while its events are refused", id);
+        /* Three seconds of an idle writer with its events refused. */
+        pthread_mutex_lock(&refused_lock);
+        refused_sends = refused_events = 0;
+        pthread_mutex_unlock(&refused_lock);
+        sleep(3);
+        pthread_mutex_lock(&refused_lock);
+        int sends = refused_sends, events = refused_events;
+        pthread_mutex_unlock(&refused_lock);
+        CHECK(events >= 1 && sends <= events * 5,
+              "events refused for 3 s: %d sends of %d event(s); expected one round a second at most", sends, events);
+        bus_unsubscribe(fake);
+        CHECK(bus_setup_topology(bus, NULL) == 0, "the stream back");
+        long long n = -1;
+        for (int i = 0; i < 50 && n < events; i++) {
+                usleep(100000);
+                n = order_stream_messages();
+        }
+        CHECK(n >= events, "once the stream is back, the %d waiting event(s) are published: the stream holds %lld",
+              events, n);
+}
+
 /* A message handed back with bus_nak comes again no sooner than 1 s, then 2 s. */
 static void test_nak_backs_off(void) {
         char id[64];
@@ -752,6 +828,7 @@ int main(int argc, char **argv) {
         test_commit_of_failed_transaction();
         test_gss_encryption_default(db);
         test_nak_backs_off();
+        test_refused_events_wait();
 
         stop_orchestrator(SIGTERM);
         pg_free(pg);
