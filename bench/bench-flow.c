@@ -96,8 +96,9 @@ struct Flow {
         size_t t_head, t_n;
         int64_t t0_us;
         uint64_t tickets_made;
-        /* When the window began, after its start hook ran: a call or order started before it is not in the
-         * latency figures (the hook holds up this loop, and the replies that came meanwhile with it). */
+        /* When the window began, after its start hook ran: the window's length counts from it, and a call or
+         * order started before it is not in the latency figures (the hook holds up this loop, and the replies
+         * that came meanwhile with it). */
         int64_t measured_from_us;
 };
 
@@ -635,7 +636,6 @@ static int run_loop(Flow *f, const FlowHooks *hooks) {
         FlowResult *res = f->res;
         int64_t now = http_now_us();
         int64_t window_start = now + (int64_t)(o->warmup_s * 1e6), window_end = INT64_MAX, drain_end = INT64_MAX;
-        int64_t measured_from = 0;
         uint64_t sent0 = 0, received0 = 0; /* the engine's byte counters when the window began */
         f->t0_us = now;
         f->phase = PHASE_WARMUP;
@@ -649,7 +649,7 @@ static int run_loop(Flow *f, const FlowHooks *hooks) {
                                 now = http_now_us(); /* the hook takes a while (connections, queries) */
                         }
                         http_bytes(f->http, &sent0, &received0);
-                        measured_from = f->measured_from_us = now;
+                        f->measured_from_us = now;
                         if (o->duration_s > 0)
                                 window_end = now + (int64_t)(o->duration_s * 1e6);
                         f->phase = PHASE_MEASURE;
@@ -659,7 +659,7 @@ static int run_loop(Flow *f, const FlowHooks *hooks) {
                 if (f->phase != PHASE_DRAIN && stop) {
                         res->interrupted = true;
                         if (f->phase == PHASE_WARMUP) /* nothing measured: skip straight to the drain */
-                                measured_from = now;
+                                f->measured_from_us = now;
                 }
                 if ((f->phase == PHASE_MEASURE &&
                      (now >= window_end || (o->orders > 0 && res->completed >= o->orders) || stop)) ||
@@ -672,7 +672,7 @@ static int run_loop(Flow *f, const FlowHooks *hooks) {
                                 res->http_sent = sent - sent0;
                                 res->http_received = received - received0;
                         }
-                        res->window_s = (double)(now - measured_from) / 1e6;
+                        res->window_s = (double)(now - f->measured_from_us) / 1e6;
                         res->dropped += f->t_n;
                         f->t_n = 0;
                         f->phase = PHASE_DRAIN;

@@ -118,7 +118,7 @@ Writer *writer_memory_reset(void) {
                            "no answer subject");
                 writer->out = writer_engine_hooks(writer);
                 for (int s = 0; s < IDS_SHARDS; s++)
-                        writer->owned[s] = true;
+                        atomic_fetch_or(&writer->owned_mask, 1u << s);
                 writer->n_owned = IDS_SHARDS;
         }
         Writer *w = writer;

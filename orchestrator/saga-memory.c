@@ -92,7 +92,7 @@ SagaRow *writer_saga(Writer *w, const char *order_id, int *err) {
                 visit(w, row);
                 return row;
         }
-        if (!w->owned[shard])
+        if (!writer_owns(w, shard))
                 return NULL;
         row = calloc(1, sizeof(*row));
         if (!row) {

@@ -161,7 +161,6 @@ static void writer_lose_shards(Writer *w, const char *why) {
         for (int s = 0; s < IDS_SHARDS; s++) {
                 bus_unsubscribe(w->rpc[s]);
                 w->rpc[s] = NULL;
-                w->owned[s] = false;
                 w->releasing[s] = false;
         }
         atomic_store(&w->owned_mask, 0);
@@ -196,7 +195,7 @@ static void writer_take_shards(Writer *w) {
         int k, r;
 
         for (int s = 0; s < IDS_SHARDS; s++)
-                if (!w->owned[s])
+                if (!writer_owns(w, s))
                         want[n++] = s;
         w->retaking = false;
         if (n == 0)
@@ -220,7 +219,6 @@ static void writer_take_shards(Writer *w) {
         for (int i = 0; i < k; i++) {
                 int s = got[i];
                 char subject[TOPO_SUBJECT_MAX];
-                w->owned[s] = true;
                 atomic_fetch_or(&w->owned_mask, 1u << s);
                 w->n_owned++;
                 w->seq[s] = seqs[i];
@@ -325,7 +323,7 @@ static int batch_rows(Writer *w) {
                         return r;
         }
         for (int s = 0; s < IDS_SHARDS; s++)
-                if (w->owned[s] && w->published[s] > w->persisted[s])
+                if (writer_owns(w, s) && w->published[s] > w->persisted[s])
                         saga_batch_published(&w->batch, s, w->published[s]);
         return 0;
 }
@@ -526,7 +524,7 @@ static void batch_send(Writer *w) {
          * (with the commands), not with every batch: a stream without a leader answers "no responders" at
          * once, and hundreds of batches a second each sent every waiting event again (a nats-cluster test saw
          * 389 sends of up to 1,500 events in one second), a flood the next leader's log had to take in. */
-        size_t events = w->unconfirmed_since_ms && ids_now_ms() < w->republish_at_ms ? 0 : w->n_unpublished;
+        size_t events = w->unconfirmed_since_ms && w->now_ms < w->republish_at_ms ? 0 : w->n_unpublished;
         for (size_t i = 0; i < events; i++) {
                 SagaEvent *e = &w->unpublished[i];
                 BusHeaders h = {.msg_id = e->msg_id, .type = food__v1__order_status_changed__descriptor.name};
@@ -711,7 +709,7 @@ static int input_shard(const Input *in) {
 /* Whether `in` is for a shard this writer owns (answers and the stuck query always are). */
 static bool input_ours(Writer *w, const Input *in) {
         int shard = input_shard(in);
-        return shard < 0 || (w->pg && shard < IDS_SHARDS && w->owned[shard]);
+        return shard < 0 || (w->pg && shard < IDS_SHARDS && writer_owns(w, shard));
 }
 
 /* ---- sharing the shards with the other replicas ------------------------------------------ */
@@ -734,7 +732,7 @@ static void writer_share(Writer *w, int64_t now) {
                 return;
         int part = (int)((IDS_SHARDS + writers - 1) / writers);
         for (int s = IDS_SHARDS - 1; s >= 0 && w->n_owned - (int)n > part; s--) {
-                if (!w->owned[s])
+                if (!writer_owns(w, s))
                         continue;
                 w->releasing[s] = true;
                 subs[n++] = w->rpc[s];
@@ -803,7 +801,6 @@ static void writer_release(Writer *w) {
                         continue;
                 writer_forget_shard(w, s);
                 w->releasing[s] = false;
-                w->owned[s] = false;
                 atomic_fetch_and(&w->owned_mask, ~(1u << s));
                 w->n_owned--;
                 w->n_releasing--;
@@ -915,7 +912,7 @@ static void stalled_ended(void *ud, const char *name, long pid) {
 static size_t owned_shards(const Writer *w, int *shards) {
         size_t n = 0;
         for (int s = 0; s < IDS_SHARDS; s++)
-                if (w->owned[s])
+                if (writer_owns(w, s))
                         shards[n++] = s;
         return n;
 }

@@ -71,8 +71,9 @@ struct Writer {
         Input *head, *tail;
         size_t queued;
 
-        bool owned[IDS_SHARDS];
-        _Atomic uint32_t owned_mask; /* owned[], a bit each, for the janitor's thread */
+        /* The shards this writer owns, a bit each (writer_owns): changed by the writer's thread only, read by the
+         * janitor's too. */
+        _Atomic uint32_t owned_mask;
         Janitor *janitor;
         bool releasing[IDS_SHARDS]; /* owned, no longer subscribed: let go once its queued requests are decided */
         int n_releasing;
@@ -117,6 +118,13 @@ struct Writer {
         int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_share_ms,
                 next_loose_ms;
 };
+
+_Static_assert(IDS_SHARDS <= 32, "Writer.owned_mask holds a bit per shard");
+
+/* Whether shard `s` (0..IDS_SHARDS-1) is this writer's. */
+static inline bool writer_owns(const Writer *w, int s) {
+        return (atomic_load_explicit(&w->owned_mask, memory_order_relaxed) >> s) & 1u;
+}
 
 /* ---- saga-memory.c -------------------------------------------------------- */
 /* The saga of `order_id`: in memory, or loaded from PostgreSQL when its shard is
