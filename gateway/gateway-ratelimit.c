@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "gateway-auth.h"
@@ -17,11 +18,14 @@
 /* Tokens are counted in units of 1/period_ms of a request, so that refilling
  * `count` requests per `period_ms` is exactly `count` units per millisecond. */
 
+/* A bucket names its key by a keyed 64-bit hash, not a copy: 24 bytes instead of 104, so the gateway's three
+ * tables (8192 clients, 8192 customers, 1024 stores) hold 408 KiB once every slot was used, not 1.8 MiB. Two keys
+ * share a bucket only if their SipHash under this limiter's random key collides: about 2^-64 for a pair, and
+ * nobody outside can aim for it. */
 typedef struct {
-        char key[RATELIMIT_KEY_MAX];
+        uint64_t id;    /* the key's hash, never 0; 0: the slot is free */
         int64_t tokens; /* units: one request costs `unit` */
         int64_t last_ms;
-        bool used;
 } Bucket;
 
 struct RateLimit {
@@ -29,6 +33,7 @@ struct RateLimit {
         int64_t count, unit, capacity; /* refill per ms, cost of a request (period_ms), burst * unit */
         size_t mask;
         size_t tracked;
+        uint64_t k0, k1; /* the SipHash key, random per limiter */
         Bucket *slots;
 };
 
@@ -65,10 +70,15 @@ int ratelimit_new(RateLimit **ret, int64_t count, int64_t period_ms, int64_t bur
         if (!rl)
                 return -ENOMEM;
         rl->slots = calloc(n, sizeof(Bucket));
-        if (!rl->slots) {
+        uint64_t k[2];
+        if (!rl->slots || getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k)) {
+                int e = rl->slots ? -EIO : -ENOMEM;
+                free(rl->slots);
                 free(rl);
-                return -ENOMEM;
+                return e;
         }
+        rl->k0 = k[0];
+        rl->k1 = k[1];
         pthread_mutex_init(&rl->lock, NULL);
         rl->count = count;
         rl->unit = period_ms;
@@ -86,39 +96,67 @@ void ratelimit_free(RateLimit *rl) {
         free(rl);
 }
 
-/* FNV-1a: spreads keys over the table; not a security boundary (a client
- * choosing colliding keys only evicts buckets, which start full again). */
-static uint64_t ratelimit_hash(const char *key) {
-        uint64_t h = 1469598103934665603ULL;
-        for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-                h ^= *p;
-                h *= 1099511628211ULL;
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                                       \
+        do {                                                                                                           \
+                v0 += v1, v1 = ROTL(v1, 13), v1 ^= v0, v0 = ROTL(v0, 32);                                               \
+                v2 += v3, v3 = ROTL(v3, 16), v3 ^= v2;                                                                 \
+                v0 += v3, v3 = ROTL(v3, 21), v3 ^= v0;                                                                 \
+                v2 += v1, v1 = ROTL(v1, 17), v1 ^= v2, v2 = ROTL(v2, 32);                                               \
+        } while (0)
+
+/* SipHash-2-4 of `key` (its NUL-terminated bytes) under the limiter's key: the reference algorithm. */
+static uint64_t ratelimit_hash(const RateLimit *rl, const char *key) {
+        uint64_t v0 = rl->k0 ^ 0x736f6d6570736575ULL, v1 = rl->k1 ^ 0x646f72616e646f6dULL;
+        uint64_t v2 = rl->k0 ^ 0x6c7967656e657261ULL, v3 = rl->k1 ^ 0x7465646279746573ULL;
+        size_t len = strlen(key), i = 0;
+        uint64_t m;
+
+        for (; i + 8 <= len; i += 8) {
+                m = 0;
+                for (int b = 7; b >= 0; b--)
+                        m = m << 8 | (uint8_t)key[i + (size_t)b];
+                v3 ^= m;
+                SIPROUND;
+                SIPROUND;
+                v0 ^= m;
         }
-        return h;
+        m = (uint64_t)len << 56;
+        for (size_t b = 0; i + b < len; b++)
+                m |= (uint64_t)(uint8_t)key[i + b] << (8 * b);
+        v3 ^= m;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m;
+        v2 ^= 0xff;
+        SIPROUND;
+        SIPROUND;
+        SIPROUND;
+        SIPROUND;
+        return v0 ^ v1 ^ v2 ^ v3;
 }
 
 /* The bucket of `key`: its own, else a free slot of its probe window, else
  * the stalest one there, taken over with a full bucket. Called locked. */
 static Bucket *ratelimit_slot(RateLimit *rl, const char *key, int64_t now_ms) {
-        uint64_t h = ratelimit_hash(key);
+        uint64_t h = ratelimit_hash(rl, key), id = h ? h : 1;
         Bucket *victim = NULL;
 
         for (size_t i = 0; i < RATELIMIT_PROBE; i++) {
                 Bucket *b = &rl->slots[(h + i) & rl->mask];
-                if (b->used && strncmp(b->key, key, sizeof(b->key) - 1) == 0)
+                if (b->id == id)
                         return b;
-                if (!b->used) {
-                        if (!victim || victim->used)
+                if (!b->id) {
+                        if (!victim || victim->id)
                                 victim = b;
-                } else if (!victim || (victim->used && b->last_ms < victim->last_ms))
+                } else if (!victim || (victim->id && b->last_ms < victim->last_ms))
                         victim = b;
         }
-        if (!victim->used)
+        if (!victim->id)
                 rl->tracked++;
-        snprintf(victim->key, sizeof(victim->key), "%s", key);
+        victim->id = id;
         victim->tokens = rl->capacity;
         victim->last_ms = now_ms;
-        victim->used = true;
         return victim;
 }
 

@@ -1,8 +1,9 @@
 /* Unit test of the token buckets: bursts, refill per second and per minute, Retry-After, independent keys, a
- * bounded table. */
+ * bounded table, keys told apart whole. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "gateway-ratelimit.h"
 #include "test-check.h"
@@ -104,6 +105,33 @@ int main(void) {
                 snprintf(key, sizeof(key), "sub:c%d", 9999);
                 n = granted(rl, key, 5, 10000);
                 CHECK(n == 1, "the most recent client kept its bucket: expected 1 more granted, got %d", n);
+                ratelimit_free(rl);
+        }
+        /* Keys are told apart whole (by a hash of every byte): 200 clients each keep a burst of their own, and two
+         * long keys differing only in their last byte are two buckets. */
+        r = ratelimit_new(&rl, 1, 1000, 3, 8192);
+        CHECK(r == 0, "ratelimit_new(1, 3, 8192): expected 0, got %d", r);
+        if (r == 0) {
+                char key[128];
+                int all = 0;
+                for (int i = 0; i < 200; i++) {
+                        snprintf(key, sizeof(key), "sub:customer-%d", i);
+                        all += granted(rl, key, 4, 0);
+                }
+                CHECK(all == 600, "200 clients with a burst of 3: expected 600 granted, got %d", all);
+                CHECK(ratelimit_tracked(rl) == 200, "tracked keys: expected 200, got %zu", ratelimit_tracked(rl));
+                ratelimit_free(rl);
+        }
+        r = ratelimit_new(&rl, 1, 1000, 3, RATELIMIT_PROBE); /* one probe window: every key sees every slot */
+        CHECK(r == 0, "ratelimit_new(1, 3, %d): expected 0, got %d", RATELIMIT_PROBE, r);
+        if (r == 0) {
+                char key[128];
+                memset(key, 'x', 100);
+                key[100] = '\0';
+                n = granted(rl, key, 3, 0);
+                key[99] = 'y';
+                n += granted(rl, key, 3, 0);
+                CHECK(n == 6, "two 100-byte keys differing in the last byte: expected 3 + 3 granted, got %d", n);
                 ratelimit_free(rl);
         }
         ratelimit_free(NULL);
