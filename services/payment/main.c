@@ -1,6 +1,6 @@
 /* payment-worker: durable "payment" — authorizes and refunds through the payment provider, one
  * command per message (a slow provider call delays no other), with no state of its own. */
-#include <curl/curl.h>
+#include <errno.h>
 #include <stdlib.h>
 
 #include "config.h"
@@ -44,13 +44,13 @@ int main(void) {
                 return 2;
         breaker = (BreakerConfig){.window = (int)window, .min_calls = (int)min_calls, .max_failure_pct = (int)pct,
                                   .slow_ms = slow_ms, .cooldown_ms = cooldown_ms};
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-                log_error("cannot initialise libcurl");
-                return 1;
-        }
         r = payment_provider_new(&provider, &pcfg);
         if (r < 0) {
-                log_error_errno(r, "PSP_URL=\"%s\" is not an http(s) URL", pcfg.url);
+                if (r == -EINVAL)
+                        log_error("config: PSP_URL=\"%s\" is not an http(s) URL, or PSP_API_KEY holds a control character",
+                                  pcfg.url);
+                else
+                        log_error_errno(r, "PSP_URL=\"%s\": the client could not start (TLS)", pcfg.url);
                 goto out;
         }
         r = payment_handler_new(&handler, provider, &breaker);
@@ -67,6 +67,5 @@ int main(void) {
 out:
         payment_handler_free(handler);
         payment_provider_free(provider);
-        curl_global_cleanup();
         return r < 0 ? 1 : 0;
 }

@@ -1,7 +1,6 @@
-/* libcurl client of the payment provider API and the pure parsing of its answers. */
+/* The HTTP client of the payment provider API (lib/http-client) and the pure parsing of its answers. */
 #include "payment-provider.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -9,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http-client.h"
 #include "textbuf.h"
 
 #define PROVIDER_RESPONSE_MAX (64 * 1024) /* a provider answer is a small JSON object */
@@ -17,26 +17,24 @@
 #define PROVIDER_TIMEOUT_HEADER "X-Request-Timeout-Ms"
 
 struct PaymentProvider {
-        char *charges_url;
-        char *refunds_url;
-        char *auth_header; /* "Authorization: Bearer ..." or NULL */
+        char *url;
+        char *auth_header; /* "Authorization: Bearer ...\r\n" or NULL */
         long timeout_ms;
         pthread_key_t conn_key; /* the calling thread's Conn */
 };
 
-/* One reused easy handle (and so one keep-alive connection) per calling thread. */
+/* One client (and so one keep-alive connection) per calling thread. */
 typedef struct {
-        CURL *easy;
-        TextBuf answer;
-        bool overflow;
+        HttpClient *http;
+        HttpRequest rq;
 } Conn;
 
 static void conn_free(void *p) {
         Conn *c = p;
         if (!c)
                 return;
-        curl_easy_cleanup(c->easy);
-        textbuf_free(&c->answer);
+        http_client_free(c->http);
+        textbuf_free(&c->rq.answer);
         free(c);
 }
 
@@ -127,38 +125,40 @@ void payment_result_unreachable(const char *what, PaymentResult *out) {
 
 /* ---- HTTP ---------------------------------------------------------------------------------------- */
 
-static char *join_url(const char *base, const char *path) {
-        size_t n = strlen(base);
-        while (n > 0 && base[n - 1] == '/')
-                n--;
-        size_t cap = n + strlen(path) + 1;
-        char *s = malloc(cap);
-        if (s)
-                snprintf(s, cap, "%.*s%s", (int)n, base, path);
-        return s;
+/* A value that cannot break out of its header line. */
+static bool header_safe(const char *v) {
+        for (; *v; v++)
+                if ((unsigned char)*v < 0x20 || *v == 0x7f)
+                        return false;
+        return true;
 }
 
 int payment_provider_new(PaymentProvider **ret, const PaymentProviderConfig *cfg) {
         PaymentProvider *p;
 
-        if (!cfg->url || strncmp(cfg->url, "http", 4) != 0 || cfg->timeout_ms <= 0)
+        HttpClient *probe = NULL;
+        int r;
+
+        if (!cfg->url || cfg->timeout_ms <= 0 || (cfg->api_key && !header_safe(cfg->api_key)))
                 return -EINVAL;
+        r = http_client_new(&probe, cfg->url, 1, PROVIDER_RESPONSE_MAX); /* the URL checked once, here */
+        http_client_free(probe);
+        if (r < 0)
+                return r;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
         p->timeout_ms = (long)cfg->timeout_ms;
-        p->charges_url = join_url(cfg->url, "/charges");
-        p->refunds_url = join_url(cfg->url, "/refunds");
+        p->url = strdup(cfg->url);
         if (cfg->api_key && *cfg->api_key) {
                 size_t cap = strlen(cfg->api_key) + 32;
                 p->auth_header = malloc(cap);
                 if (p->auth_header)
-                        snprintf(p->auth_header, cap, "Authorization: Bearer %s", cfg->api_key);
+                        snprintf(p->auth_header, cap, "Authorization: Bearer %s\r\n", cfg->api_key);
         }
-        if (!p->charges_url || !p->refunds_url || (cfg->api_key && *cfg->api_key && !p->auth_header) ||
+        if (!p->url || (cfg->api_key && *cfg->api_key && !p->auth_header) ||
             pthread_key_create(&p->conn_key, conn_free) != 0) {
-                free(p->charges_url);
-                free(p->refunds_url);
+                free(p->url);
                 free(p->auth_header);
                 free(p);
                 return -ENOMEM;
@@ -173,21 +173,9 @@ void payment_provider_free(PaymentProvider *p) {
         conn_free(pthread_getspecific(p->conn_key)); /* the calling thread's own, if it made requests */
         pthread_setspecific(p->conn_key, NULL);
         pthread_key_delete(p->conn_key);
-        free(p->charges_url);
-        free(p->refunds_url);
+        free(p->url);
         free(p->auth_header);
         free(p);
-}
-
-static size_t conn_write(char *data, size_t size, size_t nmemb, void *userdata) {
-        Conn *c = userdata;
-        size_t n = size * nmemb;
-        if (c->answer.len + n > PROVIDER_RESPONSE_MAX) {
-                c->overflow = true;
-                return 0; /* aborts the transfer */
-        }
-        textbuf_put(&c->answer, data, n);
-        return c->answer.failed ? 0 : n;
 }
 
 static Conn *conn_get(PaymentProvider *p) {
@@ -197,78 +185,52 @@ static Conn *conn_get(PaymentProvider *p) {
         c = calloc(1, sizeof(*c));
         if (!c)
                 return NULL;
-        c->easy = curl_easy_init();
-        if (!c->easy || pthread_setspecific(p->conn_key, c) != 0) {
+        if (http_client_new(&c->http, p->url, 1, PROVIDER_RESPONSE_MAX) < 0 || pthread_setspecific(p->conn_key, c) != 0) {
                 conn_free(c);
                 return NULL;
         }
         return c;
 }
 
-static bool header_add(struct curl_slist **list, const char *line) {
-        struct curl_slist *n = curl_slist_append(*list, line);
-        if (!n)
-                return false;
-        *list = n;
-        return true;
-}
-
-/* A value that cannot break out of its header line. */
-static bool header_safe(const char *v) {
-        for (; *v; v++)
-                if ((unsigned char)*v < 0x20 || *v == 0x7f)
-                        return false;
-        return true;
-}
-
-/* POSTs `doc` (stolen) to `url`; fills *status and leaves the answer in c->answer, or fills
+/* POSTs `doc` (stolen) to the provider's `path`; fills *status and leaves the answer in c->rq.answer, or fills
  * *out as unreachable and returns 1. Returns 0 on an HTTP answer, 1 without one, -ENOMEM. */
-static int provider_post(PaymentProvider *p, Conn *c, const char *url, json_t *doc, const char *idempotency_key,
+static int provider_post(PaymentProvider *p, Conn *c, const char *path, json_t *doc, const char *idempotency_key,
                          long *status, PaymentResult *out) {
-        struct curl_slist *headers = NULL;
-        char key_header[300], timeout_header[64];
+        char timeout[64];
         char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-        CURLcode cc;
-        int r = 0;
+        TextBuf all = {0};
 
         json_decref(doc);
         if (!body)
                 return -ENOMEM;
-        snprintf(key_header, sizeof(key_header), "Idempotency-Key: %s", idempotency_key);
-        snprintf(timeout_header, sizeof(timeout_header), PROVIDER_TIMEOUT_HEADER ": %ld", p->timeout_ms);
-        if (!header_add(&headers, "Content-Type: application/json") || !header_add(&headers, timeout_header) ||
-            (header_safe(idempotency_key) && !header_add(&headers, key_header)) ||
-            (p->auth_header && !header_add(&headers, p->auth_header))) {
-                r = -ENOMEM;
-                goto out;
+        snprintf(timeout, sizeof(timeout), PROVIDER_TIMEOUT_HEADER ": %ld\r\n", p->timeout_ms);
+        textbuf_puts(&all, "Content-Type: application/json\r\n");
+        textbuf_puts(&all, timeout);
+        if (header_safe(idempotency_key)) {
+                textbuf_puts(&all, "Idempotency-Key: ");
+                textbuf_puts(&all, idempotency_key);
+                textbuf_puts(&all, "\r\n");
         }
-        textbuf_reset(&c->answer);
-        c->overflow = false;
-        curl_easy_reset(c->easy); /* options only: the connection cache survives */
-        curl_easy_setopt(c->easy, CURLOPT_URL, url);
-        curl_easy_setopt(c->easy, CURLOPT_POST, 1L);
-        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-        curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, p->timeout_ms);
-        curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, p->timeout_ms);
-        curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for timeouts */
-        curl_easy_setopt(c->easy, CURLOPT_TCP_NODELAY, 1L);
-        curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, conn_write);
-        curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-        cc = curl_easy_perform(c->easy);
-        if (cc != CURLE_OK) {
-                payment_result_unreachable(c->overflow ? "answer larger than 64 KiB" : curl_easy_strerror(cc), out);
-                r = 1;
-                goto out;
+        if (p->auth_header)
+                textbuf_puts(&all, p->auth_header);
+        if (all.failed) {
+                textbuf_free(&all);
+                free(body);
+                return -ENOMEM;
         }
-        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, status);
-out:
-        curl_slist_free_all(headers);
+        c->rq.path = path;
+        c->rq.headers = all.p;
+        c->rq.body = body;
+        c->rq.body_len = strlen(body);
+        (void)http_client_post(c->http, &c->rq, 1, p->timeout_ms);
+        textbuf_free(&all);
         free(body);
-        return r;
+        if (c->rq.status == 0) {
+                payment_result_unreachable(c->rq.error, out);
+                return 1;
+        }
+        *status = c->rq.status;
+        return 0;
 }
 
 int payment_provider_charge(PaymentProvider *p, const char *idempotency_key, int64_t amount, const char *card_token,
@@ -279,12 +241,12 @@ int payment_provider_charge(PaymentProvider *p, const char *idempotency_key, int
 
         if (!c)
                 return -ENOMEM;
-        r = provider_post(p, c, p->charges_url,
+        r = provider_post(p, c, "/charges",
                           json_pack("{s:s, s:I, s:s}", "idempotency_key", idempotency_key, "amount",
                                     (json_int_t)amount, "card_token", card_token ? card_token : ""),
                           idempotency_key, &status, out);
         if (r == 0)
-                payment_parse_charge(status, c->answer.p, c->answer.len, out);
+                payment_parse_charge(status, c->rq.answer.p, c->rq.answer.len, out);
         return r < 0 ? r : 0;
 }
 
@@ -296,11 +258,11 @@ int payment_provider_refund(PaymentProvider *p, const char *idempotency_key, con
 
         if (!c)
                 return -ENOMEM;
-        r = provider_post(p, c, p->refunds_url,
+        r = provider_post(p, c, "/refunds",
                           json_pack("{s:s, s:s, s:I}", "idempotency_key", idempotency_key, "charge_id", charge_id,
                                     "amount", (json_int_t)amount),
                           idempotency_key, &status, out);
         if (r == 0)
-                payment_parse_refund(status, c->answer.p, c->answer.len, out);
+                payment_parse_refund(status, c->rq.answer.p, c->rq.answer.len, out);
         return r < 0 ? r : 0;
 }

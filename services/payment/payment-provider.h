@@ -30,7 +30,8 @@ typedef struct {
         int64_t timeout_ms;  /* whole-request deadline */
 } PaymentProviderConfig;
 
-/* Creates the client (copies the config). Call curl_global_init() once before. 0, -EINVAL, -ENOMEM. */
+/* Creates the client (copies the config). 0, -EINVAL (not an http(s) URL, an API key that cannot be a header
+ * value), -ENOMEM, -EIO (TLS could not start for an https URL). */
 int payment_provider_new(PaymentProvider **ret, const PaymentProviderConfig *cfg);
 /* Frees the client; every thread that used it must have exited. NULL is fine. */
 void payment_provider_free(PaymentProvider *p);
@@ -52,5 +53,5 @@ void payment_parse_charge(long http_status, const char *body, size_t len, Paymen
  * except that 402 is a FAILED not retryable too. */
 void payment_parse_refund(long http_status, const char *body, size_t len, PaymentResult *out);
 /* Pure: the result of a request that got no HTTP answer (timeout, refused, reset): FAILED,
- * retryable, with `what` (e.g. curl's error text) as the reason. */
+ * retryable, with `what` (e.g. the HTTP client's error text) as the reason. */
 void payment_result_unreachable(const char *what, PaymentResult *out);
