@@ -1,7 +1,6 @@
 /* notification-worker: durable "notification" — the rows the orchestrator recorded for customers
  * (one per status change, coupon and thank-you) come in batches; with NOTIFY_WEBHOOK_URL set a
  * sender pool pushes them to the provider, else they are only the customers' log ('logged'). */
-#include <curl/curl.h>
 
 #include "log.h"
 #include "notification-sender.h"
@@ -58,7 +57,7 @@ int main(void) {
         WorkerDef def = {.durable = "notification", .handle = notify_command, .rows = notify_rows, .ctx = &nt};
         NotifySenderConfig scfg;
         Service svc;
-        bool push, curl_ready = false;
+        bool push;
         int r;
 
         log_setup("notification", LOG_INFO);
@@ -66,13 +65,6 @@ int main(void) {
                 return 2;
         push = notify_sender_enabled(&scfg);
         notify_sender_metrics_init();
-        if (push) {
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-                        log_error("cannot initialise libcurl");
-                        return 1;
-                }
-                curl_ready = true;
-        }
         r = service_start(&svc, "notification", &schema, 1, 9105);
         if (r < 0)
                 goto out;
@@ -91,7 +83,5 @@ out:
         notify_sender_stop(nt.sender);
         pg_free(nt.pg);
         service_stop(&svc);
-        if (curl_ready)
-                curl_global_cleanup();
         return r < 0 ? 1 : 0;
 }

@@ -1,7 +1,6 @@
-/* libcurl multi client of the notification webhook: one batch in parallel, connections kept alive. */
+/* The notification webhook's client (lib/http-client): one batch in parallel, connections kept alive. */
 #include "notification-webhook.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -9,75 +8,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http-client.h"
 #include "textbuf.h"
 
 /* Tells the provider when we stop waiting (the sandbox sink then does nothing rather than record a
  * message we will send again); the same header as services/payment/payment-provider.c. */
 #define WEBHOOK_TIMEOUT_HEADER "X-Request-Timeout-Ms"
 
+#define WEBHOOK_ANSWER_MAX (1 << 20) /* batch mode: the answer's per-message statuses */
+
 struct NotifyWebhook {
-        CURLM *multi;       /* owns the connection cache shared by the easy handles */
-        CURL **easy;        /* max_parallel reused handles */
-        struct curl_slist **headers;
+        HttpClient *http;     /* max_parallel kept-alive connections to the URL */
+        HttpRequest *rqs;     /* max_parallel */
+        TextBuf *headers;     /* max_parallel: each request's header lines */
         size_t max_parallel;
-        char *url;
-        char *auth_header; /* "Authorization: Bearer ..." or NULL */
+        char *auth_header; /* "Authorization: Bearer ...\r\n" or NULL */
         long timeout_ms;
         bool batch;
-        TextBuf answer; /* batch mode: the answer's body, at most WEBHOOK_ANSWER_MAX */
 };
-
-#define WEBHOOK_ANSWER_MAX (1 << 20)
-
-/* Batch mode: keeps the answer's body (its per-message statuses), up to WEBHOOK_ANSWER_MAX. */
-static size_t keep(char *data, size_t size, size_t nmemb, void *userdata) {
-        NotifyWebhook *w = userdata;
-        size_t n = size * nmemb;
-        if (w->answer.len + n > WEBHOOK_ANSWER_MAX)
-                return 0; /* curl ends the transfer: no usable answer */
-        textbuf_put(&w->answer, data, n);
-        return w->answer.failed ? 0 : n;
-}
-
-/* Single mode: answers are not read, the status says all. Discard the body. */
-static size_t discard(char *data, size_t size, size_t nmemb, void *userdata) {
-        (void)data;
-        (void)userdata;
-        return size * nmemb;
-}
 
 int notify_webhook_new(NotifyWebhook **ret, const NotifyWebhookConfig *cfg) {
         NotifyWebhook *w;
+        int r;
 
-        if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0) ||
-            cfg->timeout_ms <= 0 || cfg->max_parallel <= 0)
+        if (!cfg->url || cfg->timeout_ms <= 0 || cfg->max_parallel <= 0)
                 return -EINVAL;
+        if (cfg->api_key)
+                for (const char *p = cfg->api_key; *p; p++)
+                        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                                return -EINVAL;
         w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
         w->max_parallel = (size_t)cfg->max_parallel;
         w->timeout_ms = (long)cfg->timeout_ms;
         w->batch = cfg->batch;
-        w->multi = curl_multi_init();
-        w->easy = calloc(w->max_parallel, sizeof(*w->easy));
+        r = http_client_new(&w->http, cfg->url, w->max_parallel, WEBHOOK_ANSWER_MAX);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        w->rqs = calloc(w->max_parallel, sizeof(*w->rqs));
         w->headers = calloc(w->max_parallel, sizeof(*w->headers));
-        w->url = strdup(cfg->url);
-        if (!w->multi || !w->easy || !w->headers || !w->url)
+        if (!w->rqs || !w->headers)
                 goto fail;
         if (cfg->api_key && *cfg->api_key) {
                 size_t cap = strlen(cfg->api_key) + 32;
                 w->auth_header = malloc(cap);
                 if (!w->auth_header)
                         goto fail;
-                snprintf(w->auth_header, cap, "Authorization: Bearer %s", cfg->api_key);
+                snprintf(w->auth_header, cap, "Authorization: Bearer %s\r\n", cfg->api_key);
         }
-        for (size_t i = 0; i < w->max_parallel; i++) {
-                w->easy[i] = curl_easy_init();
-                if (!w->easy[i])
-                        goto fail;
-        }
-        curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)w->max_parallel);
-        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)w->max_parallel);
         *ret = w;
         return 0;
 fail:
@@ -88,57 +69,39 @@ fail:
 void notify_webhook_free(NotifyWebhook *w) {
         if (!w)
                 return;
-        for (size_t i = 0; w->easy && i < w->max_parallel; i++) {
-                curl_easy_cleanup(w->easy[i]);
-                curl_slist_free_all(w->headers[i]);
+        for (size_t i = 0; i < w->max_parallel; i++) {
+                if (w->rqs)
+                        textbuf_free(&w->rqs[i].answer);
+                if (w->headers)
+                        textbuf_free(&w->headers[i]);
         }
-        curl_multi_cleanup(w->multi);
-        free(w->easy);
+        http_client_free(w->http);
+        free(w->rqs);
         free(w->headers);
-        free(w->url);
         free(w->auth_header);
-        textbuf_free(&w->answer);
         free(w);
 }
 
-static bool header_add(struct curl_slist **list, const char *line) {
-        struct curl_slist *n = curl_slist_append(*list, line);
-        if (!n)
-                return false;
-        *list = n;
-        return true;
-}
+/* Sets up request i to POST `body` (with an Idempotency-Key header when `key` is not NULL); false when out of
+ * memory. */
+static bool request_prepare(NotifyWebhook *w, size_t i, const char *body, const char *key) {
+        char timeout_header[64];
+        TextBuf *h = &w->headers[i];
 
-/* Sets up handle i to POST `body` (with an Idempotency-Key header when `key` is not NULL), its outcome going to
- * `rq`; false when out of memory. */
-static bool request_prepare(NotifyWebhook *w, size_t i, const char *body, const char *key, NotifyRequest *rq) {
-        char key_header[300], timeout_header[64];
-        CURL *e = w->easy[i];
-
-        curl_slist_free_all(w->headers[i]);
-        w->headers[i] = NULL;
-        snprintf(key_header, sizeof(key_header), "Idempotency-Key: %s", key ? key : "");
-        snprintf(timeout_header, sizeof(timeout_header), WEBHOOK_TIMEOUT_HEADER ": %ld", w->timeout_ms);
-        if (!header_add(&w->headers[i], "Content-Type: application/json") ||
-            (key && !header_add(&w->headers[i], key_header)) || !header_add(&w->headers[i], timeout_header) ||
-            (w->auth_header && !header_add(&w->headers[i], w->auth_header)))
-                return false;
-        curl_easy_reset(e); /* options only: connections live in the multi handle's cache */
-        curl_easy_setopt(e, CURLOPT_URL, w->url);
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->headers[i]);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, w->timeout_ms);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, w->timeout_ms);
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for timeouts */
-        curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, w->batch ? keep : discard);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, w->batch ? (void *)w : NULL);
-        curl_easy_setopt(e, CURLOPT_PRIVATE, rq);
-        return true;
+        textbuf_reset(h);
+        snprintf(timeout_header, sizeof(timeout_header), WEBHOOK_TIMEOUT_HEADER ": %ld\r\n", w->timeout_ms);
+        textbuf_puts(h, "Content-Type: application/json\r\n");
+        if (key) {
+                textbuf_puts(h, "Idempotency-Key: ");
+                textbuf_puts(h, key);
+                textbuf_puts(h, "\r\n");
+        }
+        textbuf_puts(h, timeout_header);
+        if (w->auth_header)
+                textbuf_puts(h, w->auth_header);
+        w->rqs[i] = (HttpRequest){.path = "", .headers = h->p, .body = body, .body_len = strlen(body),
+                                  .answer = w->rqs[i].answer};
+        return !h->failed;
 }
 
 static void request_unsent(NotifyRequest *rq, const char *why) {
@@ -147,42 +110,19 @@ static void request_unsent(NotifyRequest *rq, const char *why) {
         snprintf(rq->error, sizeof(rq->error), "%s", why);
 }
 
-/* Runs the `added` transfers of the multi handle until each ended (curl enforces each one's timeout, so this ends
- * within timeout_ms) and writes each one's outcome to its request. */
-static void transfers_run(NotifyWebhook *w, size_t added) {
-        int running = 0, left;
-        CURLMsg *m;
-
-        do {
-                if (curl_multi_perform(w->multi, &running) != CURLM_OK)
-                        break;
-                if (running > 0)
-                        curl_multi_poll(w->multi, NULL, 0, 100, NULL);
-        } while (running > 0);
-        while ((m = curl_multi_info_read(w->multi, &left))) {
-                NotifyRequest *rq = NULL;
-                curl_off_t retry_after = 0;
-
-                if (m->msg != CURLMSG_DONE)
-                        continue;
-                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&rq);
-                if (!rq)
-                        continue;
-                if (m->data.result != CURLE_OK) {
-                        request_unsent(rq, curl_easy_strerror(m->data.result));
-                        continue;
-                }
-                curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &rq->http_status);
-                if (curl_easy_getinfo(m->easy_handle, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-                    retry_after > 0 && retry_after < 86400)
-                        rq->retry_after_ms = (int64_t)retry_after * 1000;
-                if (rq->http_status >= 200 && rq->http_status <= 299)
-                        rq->error[0] = 0;
-                else
-                        snprintf(rq->error, sizeof(rq->error), "webhook answered %ld", rq->http_status);
+/* The outcome of HTTP request i as notification request rq's. */
+static void request_outcome(NotifyWebhook *w, size_t i, NotifyRequest *rq) {
+        const HttpRequest *h = &w->rqs[i];
+        if (h->status == 0) {
+                request_unsent(rq, h->error);
+                return;
         }
-        for (size_t i = 0; i < added; i++)
-                curl_multi_remove_handle(w->multi, w->easy[i]);
+        rq->http_status = h->status;
+        rq->retry_after_ms = h->retry_after_ms;
+        if (rq->http_status >= 200 && rq->http_status <= 299)
+                rq->error[0] = 0;
+        else
+                snprintf(rq->error, sizeof(rq->error), "webhook answered %ld", rq->http_status);
 }
 
 /* {"messages":[{"idempotency_key":<key>,"message":<body>}, ...]}: the bodies are JSON already. malloc'ed or NULL. */
@@ -219,8 +159,9 @@ out:
 static void batch_outcomes(NotifyWebhook *w, const NotifyRequest *whole, NotifyRequest *reqs, size_t n) {
         json_t *doc = NULL, *results;
 
-        if (whole->http_status >= 200 && whole->http_status <= 299 && w->answer.len > 0 && !w->answer.failed)
-                doc = json_loadb(w->answer.p, w->answer.len, 0, NULL);
+        const TextBuf *answer = &w->rqs[0].answer;
+        if (whole->http_status >= 200 && whole->http_status <= 299 && answer->len > 0 && !answer->failed)
+                doc = json_loadb(answer->p, answer->len, 0, NULL);
         results = json_object_get(doc, "results");
         for (size_t i = 0; i < n; i++) {
                 NotifyRequest *rq = &reqs[i];
@@ -247,21 +188,16 @@ static void batch_outcomes(NotifyWebhook *w, const NotifyRequest *whole, NotifyR
 
 /* One POST per request, all at once. */
 static int single_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
-        size_t added = 0;
-        int r = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                if (!request_prepare(w, i, reqs[i].body, reqs[i].key, &reqs[i]) ||
-                    curl_multi_add_handle(w->multi, w->easy[i]) != CURLM_OK) {
-                        for (size_t j = i; j < n; j++)
+        for (size_t i = 0; i < n; i++)
+                if (!request_prepare(w, i, reqs[i].body, reqs[i].key)) {
+                        for (size_t j = 0; j < n; j++)
                                 request_unsent(&reqs[j], "not sent: out of memory");
-                        r = -ENOMEM;
-                        break;
+                        return -ENOMEM;
                 }
-                added++;
-        }
-        transfers_run(w, added);
-        return r;
+        (void)http_client_post(w->http, w->rqs, n, w->timeout_ms);
+        for (size_t i = 0; i < n; i++)
+                request_outcome(w, i, &reqs[i]);
+        return 0;
 }
 
 static int batch_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
@@ -269,15 +205,15 @@ static int batch_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
         char *body = batch_body(reqs, n);
 
         request_unsent(&whole, "no answer");
-        textbuf_reset(&w->answer);
-        if (!body || !request_prepare(w, 0, body, NULL, &whole) || curl_multi_add_handle(w->multi, w->easy[0]) != CURLM_OK) {
+        if (!body || !request_prepare(w, 0, body, NULL)) {
                 free(body);
                 for (size_t i = 0; i < n; i++)
                         request_unsent(&reqs[i], "not sent: out of memory");
                 return -ENOMEM;
         }
-        transfers_run(w, 1);
+        (void)http_client_post(w->http, w->rqs, 1, w->timeout_ms);
         free(body);
+        request_outcome(w, 0, &whole);
         /* A list refused as a whole (one malformed row, a size limit, a provider that takes no lists): each row goes
          * again on its own, so that only a row the provider refuses fails. Anything else was meant for every row. */
         if (whole.http_status >= 400 && whole.http_status <= 499 && whole.http_status != 408 &&

@@ -1,4 +1,4 @@
-/* The HTTP webhook client of the notification sender (libcurl multi): POSTs a batch of JSON bodies
+/* The HTTP webhook client of the notification sender (lib/http-client): POSTs a batch of JSON bodies
  * concurrently over kept-alive connections to one URL. One instance per sender thread. */
 #pragma once
 #include <stdbool.h>
@@ -26,8 +26,8 @@ typedef struct {
         char error[NOTIFY_ERROR_MAX]; /* out: why, when the status is not 2xx */
 } NotifyRequest;
 
-/* Creates a client (copies the config). Call curl_global_init() once before. 0, -EINVAL (not an
- * http(s) URL, bad numbers) or -ENOMEM. */
+/* Creates a client (copies the config). 0, -EINVAL (not an http(s) URL, bad numbers, an API key that cannot be a
+ * header value), -ENOMEM or -EIO (TLS could not start for an https URL). */
 int notify_webhook_new(NotifyWebhook **ret, const NotifyWebhookConfig *cfg);
 /* Closes its connections and frees it. NULL is fine. */
 void notify_webhook_free(NotifyWebhook *w);
