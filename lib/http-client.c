@@ -303,9 +303,9 @@ int http_client_new(HttpClient **ret, const char *url, size_t max_conns, size_t 
                 tls = true, a = url + 8;
         else
                 return -EINVAL;
-        const char *slash = strchr(a, '/'), *end = slash ? slash : a + strlen(a), *port = NULL, *hs = a, *he;
-        if (memchr(a, '@', (size_t)(end - a)) || end == a)
-                return -EINVAL; /* credentials in the URL: use the API key settings */
+        const char *end = a + strcspn(a, "/?#"), *port = NULL, *hs = a, *he;
+        if (memchr(a, '@', (size_t)(end - a)) || end == a || (*end && *end != '/'))
+                return -EINVAL; /* credentials in the URL (use the API key settings); a query without a path */
         if (*a == '[') {
                 he = memchr(a, ']', (size_t)(end - a));
                 if (!he)

@@ -30,7 +30,8 @@ typedef struct {
 
 /* A client of `url` ("http://host[:port][/path]" or "https://..."), holding up to `max_conns` kept-alive
  * connections, keeping at most `max_answer` bytes of an answer's body. 0, -EINVAL (not such a URL, or the
- * other values < 1), -ENOMEM, -EIO (TLS could not start). Not thread-safe: one per thread, or locked. */
+ * other values < 1), -ENOMEM, -EIO (TLS could not start). Not thread-safe: one per thread, or locked. Over TLS a
+ * write to a connection the server closed raises SIGPIPE: the process ignores it (lib/service.c does). */
 int http_client_new(HttpClient **ret, const char *url, size_t max_conns, size_t max_answer);
 /* Closes its connections. NULL is fine. */
 void http_client_free(HttpClient *c);
