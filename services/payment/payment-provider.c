@@ -27,6 +27,7 @@ struct PaymentProvider {
 typedef struct {
         HttpClient *http;
         HttpRequest rq;
+        TextBuf headers; /* the request's header lines, written again for each */
 } Conn;
 
 static void conn_free(void *p) {
@@ -35,6 +36,7 @@ static void conn_free(void *p) {
                 return;
         http_client_free(c->http);
         textbuf_free(&c->rq.answer);
+        textbuf_free(&c->headers);
         free(c);
 }
 
@@ -135,7 +137,6 @@ static bool header_safe(const char *v) {
 
 int payment_provider_new(PaymentProvider **ret, const PaymentProviderConfig *cfg) {
         PaymentProvider *p;
-
         HttpClient *probe = NULL;
         int r;
 
@@ -198,32 +199,31 @@ static int provider_post(PaymentProvider *p, Conn *c, const char *path, json_t *
                          long *status, PaymentResult *out) {
         char timeout[64];
         char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-        TextBuf all = {0};
+        TextBuf *all = &c->headers;
 
         json_decref(doc);
         if (!body)
                 return -ENOMEM;
         snprintf(timeout, sizeof(timeout), PROVIDER_TIMEOUT_HEADER ": %ld\r\n", p->timeout_ms);
-        textbuf_puts(&all, "Content-Type: application/json\r\n");
-        textbuf_puts(&all, timeout);
+        textbuf_reset(all);
+        textbuf_puts(all, "Content-Type: application/json\r\n");
+        textbuf_puts(all, timeout);
         if (header_safe(idempotency_key)) {
-                textbuf_puts(&all, "Idempotency-Key: ");
-                textbuf_puts(&all, idempotency_key);
-                textbuf_puts(&all, "\r\n");
+                textbuf_puts(all, "Idempotency-Key: ");
+                textbuf_puts(all, idempotency_key);
+                textbuf_puts(all, "\r\n");
         }
         if (p->auth_header)
-                textbuf_puts(&all, p->auth_header);
-        if (all.failed) {
-                textbuf_free(&all);
+                textbuf_puts(all, p->auth_header);
+        if (all->failed) {
                 free(body);
                 return -ENOMEM;
         }
         c->rq.path = path;
-        c->rq.headers = all.p;
+        c->rq.headers = all->p;
         c->rq.body = body;
         c->rq.body_len = strlen(body);
         (void)http_client_post(c->http, &c->rq, 1, p->timeout_ms);
-        textbuf_free(&all);
         free(body);
         if (c->rq.status == 0) {
                 payment_result_unreachable(c->rq.error, out);
