@@ -158,7 +158,7 @@ int http_response_parse(char *buf, size_t len, bool eof, long *status, int64_t *
                 size_t head_len = (size_t)(hend - (buf + start));
                 const char *h = buf + start;
                 if (head_len > HEAD_MAX || head_len < 12 || strncmp(h, "HTTP/1.", 7) != 0 || (h[7] != '0' && h[7] != '1') ||
-                    h[8] != ' ' || decimal(h + 9, 3) < 100 || decimal(h + 9, 3) > 599 || (head_len > 12 && h[12] != ' '))
+                    h[8] != ' ' || decimal(h + 9, 3) < 100 || decimal(h + 9, 3) > 599 || (head_len > 12 && h[12] != ' ' && h[12] != '\r'))
                         return -1;
                 long code = (long)decimal(h + 9, 3);
                 bool http11 = h[7] == '1', close = false, alive = false, chunked = false;
@@ -265,17 +265,25 @@ typedef struct {
         SSL *ssl;
         ConnState state;
         bool reused, want_write; /* kept alive from before; TLS waits to write */
-        struct addrinfo *addrs, *next; /* while connecting: the host's addresses, the next to try */
+        const struct addrinfo *next; /* while connecting: the next of the client's addresses to try */
+        char why[64];                /* TLS: the library's reason for the last failure */
+        int send_error;              /* the request could not be sent whole (errno): only an answer already
+                                      * there is read */
         HttpRequest *rq;
         TextBuf out, in;
         size_t sent;
 } Conn;
+
+#define ADDRS_KEEP_MS 60000 /* the host's addresses are looked up again after this (libcurl's DNS cache too) */
 
 struct HttpClient {
         char *host, *host_header, *path, *prefix; /* prefix: path without its trailing '/' */
         char port[8];
         bool tls;
         size_t max_conns, max_answer;
+        struct addrinfo *addrs; /* the host's addresses, looked up at addrs_ms (NULL: not yet, or failed) */
+        int64_t addrs_ms;
+        int addrs_error;        /* getaddrinfo's, when addrs is NULL */
         Conn *conns;
 };
 
@@ -286,9 +294,7 @@ static void conn_close(Conn *c) {
                 close(c->fd);
         c->ssl = NULL;
         c->fd = -1;
-        if (c->addrs)
-                freeaddrinfo(c->addrs);
-        c->addrs = c->next = NULL;
+        c->next = NULL;
         c->reused = false;
 }
 
@@ -304,8 +310,8 @@ int http_client_new(HttpClient **ret, const char *url, size_t max_conns, size_t 
         else
                 return -EINVAL;
         const char *end = a + strcspn(a, "/?#"), *port = NULL, *hs = a, *he;
-        if (memchr(a, '@', (size_t)(end - a)) || end == a || (*end && *end != '/'))
-                return -EINVAL; /* credentials in the URL (use the API key settings); a query without a path */
+        if (memchr(a, '@', (size_t)(end - a)) || end == a)
+                return -EINVAL; /* credentials in the URL: use the API key settings */
         if (*a == '[') {
                 he = memchr(a, ']', (size_t)(end - a));
                 if (!he)
@@ -344,14 +350,17 @@ int http_client_new(HttpClient **ret, const char *url, size_t max_conns, size_t 
         snprintf(c->port, sizeof(c->port), "%d", (int)pn);
         c->host = strndup(hs, (size_t)(he - hs));
         c->host_header = strndup(a, (size_t)(end - a));
-        c->path = strdup(*end ? end : "/");
-        c->prefix = strdup(end);
+        /* The path as sent: "/" when the URL has none (before a query too), without a fragment. */
+        size_t plen = strcspn(end, "#");
+        if (asprintf(&c->path, "%s%.*s", *end == '/' ? "" : "/", (int)plen, end) < 0)
+                c->path = NULL;
+        c->prefix = c->path ? strdup(c->path) : NULL;
         c->conns = calloc(max_conns, sizeof(Conn));
         if (!c->host || !c->host_header || !c->path || !c->prefix || !c->conns) {
                 http_client_free(c);
                 return -ENOMEM;
         }
-        size_t n = strlen(c->prefix);
+        size_t n = strlen(c->prefix); /* without its trailing '/': rq->path begins with one */
         while (n > 0 && c->prefix[n - 1] == '/')
                 c->prefix[--n] = 0;
         for (size_t i = 0; i < max_conns; i++)
@@ -369,6 +378,8 @@ void http_client_free(HttpClient *c) {
                 textbuf_free(&c->conns[i].in);
         }
         free(c->conns);
+        if (c->addrs)
+                freeaddrinfo(c->addrs);
         free(c->host);
         free(c->host_header);
         free(c->path);
@@ -387,7 +398,7 @@ static void conn_fail(Conn *c, const char *what, const char *detail) {
 /* Starts a connect to the next address; false when none is left (the request failed). */
 static bool conn_connect_next(Conn *c, int err) {
         while (c->next) {
-                struct addrinfo *ai = c->next;
+                const struct addrinfo *ai = c->next;
                 c->next = ai->ai_next;
                 int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
                 if (fd < 0) {
@@ -409,17 +420,29 @@ static bool conn_connect_next(Conn *c, int err) {
         return false;
 }
 
+/* The host's addresses, looked up again once ADDRS_KEEP_MS old or after a failure: at the start of a call only,
+ * while no connection walks the list. */
+static void addrs_refresh(HttpClient *cl) {
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
+        if (cl->addrs && now_ms() - cl->addrs_ms < ADDRS_KEEP_MS)
+                return;
+        if (cl->addrs)
+                freeaddrinfo(cl->addrs);
+        cl->addrs = NULL;
+        cl->addrs_error = getaddrinfo(cl->host, cl->port, &hints, &cl->addrs);
+        if (cl->addrs_error != 0)
+                cl->addrs = NULL;
+        cl->addrs_ms = now_ms();
+}
+
 /* A fresh connection for c's request. */
 static void conn_open(HttpClient *cl, Conn *c) {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
         conn_close(c);
-        int r = getaddrinfo(cl->host, cl->port, &hints, &c->addrs);
-        if (r != 0) {
-                c->addrs = NULL;
-                conn_fail(c, "cannot resolve the host: ", gai_strerror(r));
+        if (!cl->addrs) {
+                conn_fail(c, "cannot resolve the host: ", gai_strerror(cl->addrs_error));
                 return;
         }
-        c->next = c->addrs;
+        c->next = cl->addrs;
         (void)conn_connect_next(c, 0);
 }
 
@@ -484,9 +507,24 @@ static ssize_t conn_io(Conn *c, bool write, void *buf, size_t n) {
                 return 0;
         case SSL_ERROR_SYSCALL:
                 return errno ? -errno : 0;
-        default:
+        default: {
+                const char *why = ERR_reason_error_string(ERR_peek_last_error());
+                snprintf(c->why, sizeof(c->why), "TLS: %s", why ? why : "protocol error");
+                ERR_clear_error();
                 return -EPROTO;
         }
+        }
+}
+
+/* The text of conn_io's error -e. */
+static const char *io_error(const Conn *c, int e) {
+        return e == EPROTO && c->why[0] ? c->why : strerror(e);
+}
+
+/* Whether the server has written something (an early answer, or its closing) while the request was going out. */
+static bool answer_waiting(const Conn *c) {
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        return poll(&p, 1, 0) > 0;
 }
 
 /* The request failed on a connection kept from before, with nothing of an answer: the server had closed it. */
@@ -494,6 +532,7 @@ static bool conn_retry(HttpClient *cl, Conn *c) {
         if (!c->reused || c->in.len > 0)
                 return false;
         c->sent = 0;
+        c->send_error = 0;
         conn_open(cl, c);
         return true;
 }
@@ -513,7 +552,7 @@ static void conn_receive(HttpClient *cl, Conn *c) {
                         break;
                 if (k < 0 && k != -ECONNRESET) {
                         if (!conn_retry(cl, c))
-                                conn_fail(c, "receiving the answer: ", strerror((int)-k));
+                                conn_fail(c, "receiving the answer: ", io_error(c, (int)-k));
                         return;
                 }
                 if (k <= 0) {
@@ -531,8 +570,15 @@ static void conn_receive(HttpClient *cl, Conn *c) {
         bool keep = false;
         size_t off = 0, blen = 0, end = 0;
         int r = c->in.len ? http_response_parse(c->in.p, c->in.len, eof, &status, &ra, &keep, &off, &blen, &end) : 0;
-        if (r == 0 && eof) {
-                if (!conn_retry(cl, c))
+        /* Cut short: what arrived reads as the start of an answer that the closing ended. */
+        bool cut = eof && r != 1 && (r == 0 || http_response_parse(c->in.p, c->in.len, false, &status, &ra, &keep, &off,
+                                                                    &blen, &end) == 0);
+        if (cut || (r == 0 && c->send_error)) {
+                if (conn_retry(cl, c))
+                        return;
+                if (c->send_error && c->in.len == 0)
+                        conn_fail(c, "sending the request: ", strerror(c->send_error));
+                else
                         conn_fail(c, "", "connection closed before the answer was complete");
                 return;
         }
@@ -552,7 +598,8 @@ static void conn_receive(HttpClient *cl, Conn *c) {
         textbuf_put(&rq->answer, c->in.p + off, blen);
         rq->error[0] = 0;
         c->state = CONN_DONE;
-        if (!keep || eof || end != c->in.len) /* bytes after the answer: nothing was asked for them */
+        /* Bytes after the answer (nothing asked for them), or an answer before the whole request went. */
+        if (!keep || eof || end != c->in.len || c->send_error || c->sent < c->out.len)
                 conn_close(c);
 }
 
@@ -577,8 +624,7 @@ static void conn_step(HttpClient *cl, Conn *c) {
                                         return;
                                 continue;
                         }
-                        freeaddrinfo(c->addrs);
-                        c->addrs = c->next = NULL;
+                        c->next = NULL;
                         if (!cl->tls)
                                 c->state = CONN_SENDING;
                         else if (!conn_tls_start(cl, c))
@@ -602,13 +648,22 @@ static void conn_step(HttpClient *cl, Conn *c) {
                         return;
                 }
                 case CONN_SENDING: {
+                        /* A server may answer (413, 401...) before it took the whole request, and stop reading or
+                         * close: over plain TCP that answer is read rather than the rest written. */
                         while (c->sent < c->out.len) {
                                 ssize_t k = conn_io(c, true, c->out.p + c->sent, c->out.len - c->sent);
-                                if (k == -EAGAIN)
+                                if (k == -EAGAIN) {
+                                        if (!c->ssl && answer_waiting(c))
+                                                break;
                                         return;
-                                if (k <= 0) {
+                                }
+                                if (k <= 0 && c->ssl) {
                                         if (!conn_retry(cl, c))
-                                                conn_fail(c, "sending the request: ", strerror(k < 0 ? (int)-k : EPIPE));
+                                                conn_fail(c, "sending the request: ", io_error(c, k < 0 ? (int)-k : EPIPE));
+                                        break;
+                                }
+                                if (k <= 0) {
+                                        c->send_error = k < 0 ? (int)-k : EPIPE;
                                         break;
                                 }
                                 c->sent += (size_t)k;
@@ -635,7 +690,7 @@ static short conn_events(const Conn *c) {
         case CONN_TLS:
                 return c->want_write ? POLLOUT : POLLIN;
         case CONN_SENDING:
-                return c->ssl && !c->want_write ? POLLIN | POLLOUT : POLLOUT;
+                return c->ssl && c->want_write ? POLLOUT : POLLIN | POLLOUT;
         default:
                 return c->ssl && c->want_write ? POLLOUT : POLLIN;
         }
@@ -643,7 +698,7 @@ static short conn_events(const Conn *c) {
 
 /* The request's bytes in c->out. */
 static void request_write(HttpClient *cl, Conn *c, const HttpRequest *rq) {
-        char head[512];
+        char length[64];
         const char *target = rq->path && *rq->path ? NULL : cl->path;
         textbuf_reset(&c->out);
         textbuf_puts(&c->out, "POST ");
@@ -653,8 +708,10 @@ static void request_write(HttpClient *cl, Conn *c, const HttpRequest *rq) {
                 textbuf_puts(&c->out, cl->prefix);
                 textbuf_puts(&c->out, rq->path);
         }
-        snprintf(head, sizeof(head), " HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n", cl->host_header, rq->body_len);
-        textbuf_puts(&c->out, head);
+        snprintf(length, sizeof(length), "\r\nContent-Length: %zu\r\n", rq->body_len);
+        textbuf_puts(&c->out, " HTTP/1.1\r\nHost: ");
+        textbuf_puts(&c->out, cl->host_header);
+        textbuf_puts(&c->out, length);
         if (rq->headers)
                 textbuf_puts(&c->out, rq->headers);
         textbuf_puts(&c->out, "\r\n");
@@ -667,7 +724,15 @@ int http_client_post(HttpClient *cl, HttpRequest *reqs, size_t n, int64_t timeou
         struct pollfd fds[n ? n : 1];
         size_t map[n ? n : 1];
         int64_t deadline = now_ms() + timeout_ms;
+        bool opening = false;
 
+        for (size_t i = 0; i < n; i++) {
+                Conn *c = &cl->conns[i];
+                c->reused = c->fd >= 0 && conn_alive(c);
+                opening = opening || !c->reused;
+        }
+        if (opening)
+                addrs_refresh(cl);
         for (size_t i = 0; i < n; i++) {
                 Conn *c = &cl->conns[i];
                 HttpRequest *rq = &reqs[i];
@@ -677,18 +742,18 @@ int http_client_post(HttpClient *cl, HttpRequest *reqs, size_t n, int64_t timeou
                 snprintf(rq->error, sizeof(rq->error), "no answer");
                 c->rq = rq;
                 c->sent = 0;
+                c->send_error = 0;
+                c->why[0] = 0;
                 textbuf_reset(&c->in);
                 request_write(cl, c, rq);
                 if (c->out.failed) {
                         conn_fail(c, "", "not sent: out of memory");
                         continue;
                 }
-                if (c->fd >= 0 && conn_alive(c)) {
-                        c->reused = true;
+                if (c->reused)
                         c->state = CONN_SENDING;
-                } else {
+                else
                         conn_open(cl, c);
-                }
                 if (c->state != CONN_DONE)
                         conn_step(cl, c);
         }

@@ -28,8 +28,9 @@ typedef struct {
         char error[HTTP_ERROR_MAX];
 } HttpRequest;
 
-/* A client of `url` ("http://host[:port][/path]" or "https://..."), holding up to `max_conns` kept-alive
- * connections, keeping at most `max_answer` bytes of an answer's body. 0, -EINVAL (not such a URL, or the
+/* A client of `url` ("http://host[:port][/path][?query]" or "https://..."; a fragment is not sent), holding up to
+ * `max_conns` kept-alive connections; an answer whose body is larger than `max_answer` bytes fails its request
+ * (status 0). The host's addresses are looked up once a minute at most. 0, -EINVAL (not such a URL, or the
  * other values < 1), -ENOMEM, -EIO (TLS could not start). Not thread-safe: one per thread, or locked. Over TLS a
  * write to a connection the server closed raises SIGPIPE: the process ignores it (lib/service.c does). */
 int http_client_new(HttpClient **ret, const char *url, size_t max_conns, size_t max_answer);
@@ -37,8 +38,9 @@ int http_client_new(HttpClient **ret, const char *url, size_t max_conns, size_t 
 void http_client_free(HttpClient *c);
 
 /* POSTs the `n` requests (n <= max_conns) at once, each on a connection of its own, and returns when each was
- * answered or failed, at most `timeout_ms` after the call (connecting included). A kept-alive connection the
- * server closed meanwhile is replaced once. 0, or -EINVAL when n > max_conns. */
+ * answered or failed, at most `timeout_ms` after the call (connecting included; a slow name look-up is not
+ * bounded). A kept-alive connection the server closed meanwhile is replaced once. An answer the server gives
+ * before taking the whole request (413 ...) is read over plain TCP. 0, or -EINVAL when n > max_conns. */
 int http_client_post(HttpClient *c, HttpRequest *reqs, size_t n, int64_t timeout_ms);
 
 /* Pure, for tests and fuzzing: reads the answer in buf[0, len) (`eof`: the server closed the connection after

@@ -79,13 +79,16 @@ static void test_parser(void) {
         CHECK(r == -1, "an encoding never asked for: expected -1, got %d", r);
         r = parse("SMTP 220 hello\r\n\r\n", false, &st, &ra, &keep, body, sizeof(body));
         CHECK(r == -1, "not HTTP: expected -1, got %d", r);
+        r = parse("HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", false, &st, &ra, &keep, body, sizeof(body));
+        CHECK(r == 1 && st == 200 && strcmp(body, "ok") == 0, "a status line without a reason phrase: %d %ld", r, st);
         r = parse("HTTP/1.1 204 No Content\r\n\r\n", false, &st, &ra, &keep, body, sizeof(body));
         CHECK(r == 1 && st == 204 && strcmp(body, "") == 0, "204 without a body: %d", r);
 }
 
 /* ---- a loopback server ---- */
 
-typedef enum { ANSWER, ANSWER_THEN_DROP, SILENT, LARGE, CHUNKED } Mode;
+/* EARLY: answers 413 and closes once the head arrived, the body unread; CUT: half an answer, then closes. */
+typedef enum { ANSWER, ANSWER_THEN_DROP, SILENT, LARGE, CHUNKED, EARLY, CUT } Mode;
 
 static struct {
         int listen_fd, port;
@@ -99,7 +102,9 @@ static void answer(int fd, Mode mode) {
         const char *large = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
                             "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789";
         const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n5\r\n\":1}\n\r\n0\r\n\r\n";
-        const char *t = mode == LARGE ? large : mode == CHUNKED ? chunked : ok;
+        const char *early = "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        const char *cut = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc";
+        const char *t = mode == LARGE ? large : mode == CHUNKED ? chunked : mode == EARLY ? early : mode == CUT ? cut : ok;
         (void)!write(fd, t, strlen(t));
 }
 
@@ -133,7 +138,13 @@ static void *server(void *arg) {
                                 char *end = strstr(bufs[i], "\r\n\r\n");
                                 char *cl = end ? strcasestr(bufs[i], "Content-Length: ") : NULL;
                                 size_t body = cl ? (size_t)atol(cl + 16) : 0;
-                                if (end && lens[i] >= (size_t)(end + 4 - bufs[i]) + body) {
+                                if (end && srv.mode == EARLY) {
+                                        answer(fds[i].fd, EARLY);
+                                        srv.requests++;
+                                        drop = true;
+                                } else if (lens[i] == sizeof(bufs[i]) - 1) {
+                                        lens[i] = 0; /* a body larger than the buffer: only its end matters */
+                                } else if (end && lens[i] >= (size_t)(end + 4 - bufs[i]) + body) {
                                         pthread_mutex_lock(&srv.lock);
                                         snprintf(srv.last_head, sizeof(srv.last_head), "%.*s", (int)(end - bufs[i]), bufs[i]);
                                         pthread_mutex_unlock(&srv.lock);
@@ -141,7 +152,7 @@ static void *server(void *arg) {
                                         lens[i] = 0;
                                         if (srv.mode != SILENT)
                                                 answer(fds[i].fd, (Mode)srv.mode);
-                                        drop = srv.mode == ANSWER_THEN_DROP;
+                                        drop = srv.mode == ANSWER_THEN_DROP || srv.mode == CUT;
                                 }
                         }
                         if (drop) {
@@ -228,12 +239,38 @@ static void test_server(void) {
         CHECK(strncmp(srv.last_head, "POST /base/ HTTP/1.1", 20) == 0, "the URL's own path: %s", srv.last_head);
         pthread_mutex_unlock(&srv.lock);
         CHECK(http_client_post(c, rq, 5, 2000) == -EINVAL, "more requests than connections: expected -EINVAL");
+        {
+                HttpClient *q = NULL;
+                char qurl[96];
+                snprintf(qurl, sizeof(qurl), "http://127.0.0.1:%d?x=1#fragment", srv.port);
+                CHECK(http_client_new(&q, qurl, 1, 64) == 0, "a client of %s", qurl);
+                http_client_post(q, rq, 1, 2000);
+                pthread_mutex_lock(&srv.lock);
+                CHECK(rq[0].status == 200 && strncmp(srv.last_head, "POST /?x=1 HTTP/1.1\r\n", 21) == 0,
+                      "a query without a path, a fragment not sent: %ld %s", rq[0].status, srv.last_head);
+                pthread_mutex_unlock(&srv.lock);
+                http_client_free(q);
+        }
 
         /* An answer over the client's limit (64 bytes here). */
         srv.mode = LARGE;
         http_client_post(c, rq, 1, 2000);
         CHECK(rq[0].status == 0 && strstr(rq[0].error, "answer larger than 64 bytes"), "over the limit: %ld '%s'",
               rq[0].status, rq[0].error);
+
+        /* An answer before the request's 8 MB body went (the server stops reading and closes): the answer counts. */
+        char *big = malloc(8 << 20);
+        memset(big, 'x', 8 << 20);
+        srv.mode = EARLY;
+        rq[0] = (HttpRequest){.path = "/big", .body = big, .body_len = 8 << 20, .answer = rq[0].answer};
+        http_client_post(c, rq, 1, 5000);
+        CHECK(rq[0].status == 413, "an early 413: %ld (%s)", rq[0].status, rq[0].error);
+        free(big);
+        rq[0] = (HttpRequest){.path = "", .body = "{}", .body_len = 2, .answer = rq[0].answer};
+        srv.mode = CUT;
+        http_client_post(c, rq, 1, 2000);
+        CHECK(rq[0].status == 0 && strstr(rq[0].error, "connection closed before the answer was complete"),
+              "an answer cut by the close: %ld '%s'", rq[0].status, rq[0].error);
 
         /* No answer: the call ends at its deadline. */
         srv.mode = SILENT;
@@ -267,14 +304,13 @@ static void test_server(void) {
 
 static void test_urls(void) {
         static const char *const bad[] = {"", "ftp://x", "http://", "http://:80", "http://u:p@host/", "http://h:0",
-                                          "http://h:65536", "http://h:8x", "http://[::1", "http://h/a b", "http://h\n",
-                                          "http://h?q=1"};
+                                          "http://h:65536", "http://h:8x", "http://[::1", "http://h/a b", "http://h\n"};
         HttpClient *c = NULL;
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 CHECK(http_client_new(&c, bad[i], 1, 1) == -EINVAL, "URL '%s': expected -EINVAL", bad[i]);
         CHECK(http_client_new(&c, "http://h", 0, 1) == -EINVAL, "no connections: expected -EINVAL");
         static const char *const good[] = {"http://localhost", "http://h:8091/x?y=1", "https://psp.example/v1",
-                                           "http://[::1]:8080/"};
+                                           "http://[::1]:8080/", "http://h?q=1", "http://h/x#f"};
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
                 int r = http_client_new(&c, good[i], 2, 10);
                 CHECK(r == 0, "URL '%s': %d", good[i], r);
