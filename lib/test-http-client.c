@@ -130,6 +130,8 @@ static void *server(void *arg) {
                 for (int i = 1; i < n; i++) {
                         if (!fds[i].revents)
                                 continue;
+                        /* The mode is read once, before the answer goes: the client changes it only once answered. */
+                        Mode mode = (Mode)srv.mode;
                         ssize_t k = read(fds[i].fd, bufs[i] + lens[i], sizeof(bufs[i]) - 1 - lens[i]);
                         bool drop = k <= 0;
                         if (k > 0) {
@@ -138,7 +140,7 @@ static void *server(void *arg) {
                                 char *end = strstr(bufs[i], "\r\n\r\n");
                                 char *cl = end ? strcasestr(bufs[i], "Content-Length: ") : NULL;
                                 size_t body = cl ? (size_t)atol(cl + 16) : 0;
-                                if (end && srv.mode == EARLY) {
+                                if (end && mode == EARLY) {
                                         answer(fds[i].fd, EARLY);
                                         srv.requests++;
                                         drop = true;
@@ -150,9 +152,9 @@ static void *server(void *arg) {
                                         pthread_mutex_unlock(&srv.lock);
                                         srv.requests++;
                                         lens[i] = 0;
-                                        if (srv.mode != SILENT)
-                                                answer(fds[i].fd, (Mode)srv.mode);
-                                        drop = srv.mode == ANSWER_THEN_DROP || srv.mode == CUT;
+                                        if (mode != SILENT)
+                                                answer(fds[i].fd, mode);
+                                        drop = mode == ANSWER_THEN_DROP || mode == CUT;
                                 }
                         }
                         if (drop) {
