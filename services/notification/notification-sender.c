@@ -699,8 +699,11 @@ int notify_sender_start(NotifySender **ret, Service *svc, const NotifySenderConf
         /* Fail fast on a URL the threads could not use. */
         r = notify_webhook_new(&probe, &wcfg);
         notify_webhook_free(probe);
+        if (r == -EINVAL)
+                return log_error_errno(r, "config: NOTIFY_WEBHOOK_URL=\"%s\" is not an http(s) URL, or NOTIFY_API_KEY "
+                                          "holds a control character", cfg->webhook_url);
         if (r < 0)
-                return log_error_errno(r, "NOTIFY_WEBHOOK_URL=\"%s\" is not an http(s) URL", cfg->webhook_url);
+                return log_error_errno(r, "NOTIFY_WEBHOOK_URL=\"%s\": the client could not start (TLS)", cfg->webhook_url);
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;

@@ -37,7 +37,8 @@ static inline bool notify_sender_enabled(const NotifySenderConfig *c) {
 void notify_sender_metrics_init(void);
 
 /* Starts the sender and maintenance threads on `svc` (borrowed; must outlive the sender), which run
- * until notify_sender_stop or service_stopping. `cfg` is copied (its strings borrowed). 0, -EINVAL (bad URL) or -ENOMEM / -errno of pthread_create (logged). */
+ * until notify_sender_stop or service_stopping. `cfg` is copied (its strings borrowed). 0, -EINVAL (bad URL or API
+ * key), -EIO (TLS could not start) or -ENOMEM / -errno of pthread_create (logged). */
 int notify_sender_start(NotifySender **ret, Service *svc, const NotifySenderConfig *cfg);
 
 /* Asks the threads to stop, waits for them (a batch in flight finishes: at most timeout_ms) and frees.
