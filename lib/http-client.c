@@ -278,6 +278,7 @@ typedef struct {
 
 struct HttpClient {
         char *host, *host_header, *path, *prefix; /* prefix: path without its trailing '/' */
+        char *fixed;                              /* the header lines every request carries */
         char port[8];
         bool tls;
         size_t max_conns, max_answer;
@@ -298,10 +299,19 @@ static void conn_close(Conn *c) {
         c->reused = false;
 }
 
-int http_client_new(HttpClient **ret, const char *url, size_t max_conns, size_t max_answer) {
+/* A value that cannot break out of its header line. */
+static bool header_safe(const char *v) {
+        for (; *v; v++)
+                if ((unsigned char)*v < 0x20 || *v == 0x7f)
+                        return false;
+        return true;
+}
+
+int http_client_new(HttpClient **ret, const HttpClientConfig *cfg) {
+        const char *url = cfg->url, *bearer = cfg->bearer && *cfg->bearer ? cfg->bearer : NULL, *a;
+        size_t max_conns = cfg->max_conns, max_answer = cfg->max_answer;
         bool tls;
-        const char *a;
-        if (!url || max_conns < 1 || max_answer < 1)
+        if (!url || max_conns < 1 || max_answer < 1 || (bearer && !header_safe(bearer)))
                 return -EINVAL;
         if (strncmp(url, "http://", 7) == 0)
                 tls = false, a = url + 7;
@@ -355,8 +365,11 @@ int http_client_new(HttpClient **ret, const char *url, size_t max_conns, size_t 
         if (asprintf(&c->path, "%s%.*s", *end == '/' ? "" : "/", (int)plen, end) < 0)
                 c->path = NULL;
         c->prefix = c->path ? strdup(c->path) : NULL;
+        if (asprintf(&c->fixed, "Content-Type: application/json\r\n%s%s%s", bearer ? "Authorization: Bearer " : "",
+                     bearer ? bearer : "", bearer ? "\r\n" : "") < 0)
+                c->fixed = NULL;
         c->conns = calloc(max_conns, sizeof(Conn));
-        if (!c->host || !c->host_header || !c->path || !c->prefix || !c->conns) {
+        if (!c->host || !c->host_header || !c->path || !c->prefix || !c->fixed || !c->conns) {
                 http_client_free(c);
                 return -ENOMEM;
         }
@@ -384,6 +397,7 @@ void http_client_free(HttpClient *c) {
         free(c->host_header);
         free(c->path);
         free(c->prefix);
+        free(c->fixed);
         free(c);
 }
 
@@ -697,8 +711,8 @@ static short conn_events(const Conn *c) {
 }
 
 /* The request's bytes in c->out. */
-static void request_write(HttpClient *cl, Conn *c, const HttpRequest *rq) {
-        char length[64];
+static void request_write(HttpClient *cl, Conn *c, const HttpRequest *rq, int64_t timeout_ms) {
+        char length[64], timeout[64];
         const char *target = rq->path && *rq->path ? NULL : cl->path;
         textbuf_reset(&c->out);
         textbuf_puts(&c->out, "POST ");
@@ -712,8 +726,14 @@ static void request_write(HttpClient *cl, Conn *c, const HttpRequest *rq) {
         textbuf_puts(&c->out, " HTTP/1.1\r\nHost: ");
         textbuf_puts(&c->out, cl->host_header);
         textbuf_puts(&c->out, length);
-        if (rq->headers)
-                textbuf_puts(&c->out, rq->headers);
+        textbuf_puts(&c->out, cl->fixed);
+        snprintf(timeout, sizeof(timeout), HTTP_TIMEOUT_HEADER ": %lld\r\n", (long long)timeout_ms);
+        textbuf_puts(&c->out, timeout);
+        if (rq->key && header_safe(rq->key)) {
+                textbuf_puts(&c->out, "Idempotency-Key: ");
+                textbuf_puts(&c->out, rq->key);
+                textbuf_puts(&c->out, "\r\n");
+        }
         textbuf_puts(&c->out, "\r\n");
         textbuf_put(&c->out, rq->body, rq->body_len);
 }
@@ -745,7 +765,7 @@ int http_client_post(HttpClient *cl, HttpRequest *reqs, size_t n, int64_t timeou
                 c->send_error = 0;
                 c->why[0] = 0;
                 textbuf_reset(&c->in);
-                request_write(cl, c, rq);
+                request_write(cl, c, rq, timeout_ms);
                 if (c->out.failed) {
                         conn_fail(c, "", "not sent: out of memory");
                         continue;

@@ -12,12 +12,23 @@
 typedef struct HttpClient HttpClient;
 
 #define HTTP_ERROR_MAX 128
+/* Sent with every request: when the client stops waiting, in ms (the sandbox provider and sink then do nothing
+ * rather than record what will be sent again; others ignore it). */
+#define HTTP_TIMEOUT_HEADER "X-Request-Timeout-Ms"
 
 typedef struct {
-        /* In: appended to the URL's path (e.g. "/charges"; "" for the URL itself), header lines each ending
-         * "\r\n" (Host and Content-Length are added), the body. Borrowed during http_client_post. */
+        const char *url;    /* "http://host[:port][/path][?query]" or "https://..."; a fragment is not sent */
+        const char *bearer; /* sent as "Authorization: Bearer <bearer>" when not NULL or empty */
+        size_t max_conns;   /* kept-alive connections, and requests per http_client_post */
+        size_t max_answer;  /* an answer whose body is larger fails its request (status 0) */
+} HttpClientConfig;
+
+typedef struct {
+        /* In: appended to the URL's path (e.g. "/charges"; "" for the URL itself), the Idempotency-Key header's
+         * value (NULL: none; not sent when it holds a control character), the JSON body. Borrowed during
+         * http_client_post. */
         const char *path;
-        const char *headers;
+        const char *key;
         const char *body;
         size_t body_len;
         /* Out: the status (0 without an answer, then `error` says why), Retry-After in ms (0 when absent),
@@ -28,12 +39,12 @@ typedef struct {
         char error[HTTP_ERROR_MAX];
 } HttpRequest;
 
-/* A client of `url` ("http://host[:port][/path][?query]" or "https://..."; a fragment is not sent), holding up to
- * `max_conns` kept-alive connections; an answer whose body is larger than `max_answer` bytes fails its request
- * (status 0). The host's addresses are looked up once a minute at most. 0, -EINVAL (not such a URL, or the
- * other values < 1), -ENOMEM, -EIO (TLS could not start). Not thread-safe: one per thread, or locked. Over TLS a
- * write to a connection the server closed raises SIGPIPE: the process ignores it (lib/service.c does). */
-int http_client_new(HttpClient **ret, const char *url, size_t max_conns, size_t max_answer);
+/* A client of cfg->url (cfg is copied). Requests carry Host, Content-Length, Content-Type: application/json, the
+ * bearer token, HTTP_TIMEOUT_HEADER and their Idempotency-Key. The host's addresses are looked up once a minute
+ * at most. 0, -EINVAL (not such a URL, a bearer token with a control character, or numbers < 1), -ENOMEM, -EIO
+ * (TLS could not start). Not thread-safe: one per thread, or locked. Over TLS a write to a connection the server
+ * closed raises SIGPIPE: the process ignores it (lib/service.c does). */
+int http_client_new(HttpClient **ret, const HttpClientConfig *cfg);
 /* Closes its connections. NULL is fine. */
 void http_client_free(HttpClient *c);
 

@@ -194,19 +194,29 @@ static void test_server(void) {
         pthread_create(&th, NULL, server, NULL);
 
         snprintf(url, sizeof(url), "http://127.0.0.1:%d/base/", srv.port);
-        r = http_client_new(&c, url, 4, 64);
+        r = http_client_new(&c, &(HttpClientConfig){.url = url, .bearer = "s3cret", .max_conns = 4, .max_answer = 64});
         CHECK(r == 0, "http_client_new(%s): %d", url, r);
         memset(rq, 0, sizeof(rq));
-        rq[0] = (HttpRequest){.path = "/charges", .headers = "Idempotency-Key: k1\r\n", .body = "{\"a\":1}", .body_len = 7};
+        rq[0] = (HttpRequest){.path = "/charges", .key = "k1", .body = "{\"a\":1}", .body_len = 7};
         http_client_post(c, rq, 1, 2000);
         CHECK(rq[0].status == 200 && rq[0].answer.len == 12 && strcmp(rq[0].answer.p, "{\"ok\":true}\n") == 0,
               "a POST answered: %ld '%s' (%s)", rq[0].status, rq[0].answer.p ? rq[0].answer.p : "", rq[0].error);
         pthread_mutex_lock(&srv.lock);
         char expect[128];
         snprintf(expect, sizeof(expect), "POST /base/charges HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 7\r\n", srv.port);
-        CHECK(strncmp(srv.last_head, expect, strlen(expect)) == 0 && strstr(srv.last_head, "Idempotency-Key: k1"),
+        CHECK(strncmp(srv.last_head, expect, strlen(expect)) == 0 && strstr(srv.last_head, "\r\nIdempotency-Key: k1") &&
+                      strstr(srv.last_head, "\r\nAuthorization: Bearer s3cret\r\n") &&
+                      strstr(srv.last_head, "\r\nContent-Type: application/json\r\n") &&
+                      strstr(srv.last_head, "\r\n" HTTP_TIMEOUT_HEADER ": 2000"),
               "the request's head: %s", srv.last_head);
         pthread_mutex_unlock(&srv.lock);
+        rq[0].key = "k\r\nX-Injected: 1";
+        http_client_post(c, rq, 1, 2000);
+        pthread_mutex_lock(&srv.lock);
+        CHECK(rq[0].status == 200 && !strstr(srv.last_head, "Idempotency-Key") && !strstr(srv.last_head, "X-Injected"),
+              "a key with a control character is not sent: %s", srv.last_head);
+        pthread_mutex_unlock(&srv.lock);
+        rq[0].key = "k1";
         http_client_post(c, rq, 1, 2000);
         CHECK(rq[0].status == 200 && srv.accepted == 1, "the second POST on the kept connection: %ld, %d accepted",
               rq[0].status, srv.accepted);
@@ -245,7 +255,8 @@ static void test_server(void) {
                 HttpClient *q = NULL;
                 char qurl[96];
                 snprintf(qurl, sizeof(qurl), "http://127.0.0.1:%d?x=1#fragment", srv.port);
-                CHECK(http_client_new(&q, qurl, 1, 64) == 0, "a client of %s", qurl);
+                CHECK(http_client_new(&q, &(HttpClientConfig){.url = qurl, .max_conns = 1, .max_answer = 64}) == 0,
+                      "a client of %s", qurl);
                 http_client_post(q, rq, 1, 2000);
                 pthread_mutex_lock(&srv.lock);
                 CHECK(rq[0].status == 200 && strncmp(srv.last_head, "POST /?x=1 HTTP/1.1\r\n", 21) == 0,
@@ -295,7 +306,8 @@ static void test_server(void) {
 
         /* Nobody listens any more. */
         snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
-        CHECK(http_client_new(&c, url, 1, 64) == 0, "a client of %s", url);
+        CHECK(http_client_new(&c, &(HttpClientConfig){.url = url, .max_conns = 1, .max_answer = 64}) == 0, "a client of %s",
+              url);
         memset(rq, 0, sizeof(rq));
         rq[0].body = "";
         http_client_post(c, rq, 1, 2000);
@@ -309,12 +321,17 @@ static void test_urls(void) {
                                           "http://h:65536", "http://h:8x", "http://[::1", "http://h/a b", "http://h\n"};
         HttpClient *c = NULL;
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-                CHECK(http_client_new(&c, bad[i], 1, 1) == -EINVAL, "URL '%s': expected -EINVAL", bad[i]);
-        CHECK(http_client_new(&c, "http://h", 0, 1) == -EINVAL, "no connections: expected -EINVAL");
+                CHECK(http_client_new(&c, &(HttpClientConfig){.url = bad[i], .max_conns = 1, .max_answer = 1}) == -EINVAL,
+                      "URL '%s': expected -EINVAL", bad[i]);
+        CHECK(http_client_new(&c, &(HttpClientConfig){.url = "http://h", .max_conns = 0, .max_answer = 1}) == -EINVAL,
+              "no connections: expected -EINVAL");
+        CHECK(http_client_new(&c, &(HttpClientConfig){.url = "http://h", .bearer = "a\nb", .max_conns = 1, .max_answer = 1}) ==
+                      -EINVAL,
+              "a bearer token with a line break: expected -EINVAL");
         static const char *const good[] = {"http://localhost", "http://h:8091/x?y=1", "https://psp.example/v1",
                                            "http://[::1]:8080/", "http://h?q=1", "http://h/x#f"};
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-                int r = http_client_new(&c, good[i], 2, 10);
+                int r = http_client_new(&c, &(HttpClientConfig){.url = good[i], .max_conns = 2, .max_answer = 10});
                 CHECK(r == 0, "URL '%s': %d", good[i], r);
                 http_client_free(c);
                 c = NULL;
@@ -396,7 +413,7 @@ static void *tls_server(void *arg) {
 static long tls_post(const char *url, char *error, size_t cap, char *body, size_t body_cap) {
         HttpClient *c = NULL;
         HttpRequest rq = {.path = "", .body = "{}", .body_len = 2};
-        int r = http_client_new(&c, url, 1, 1024);
+        int r = http_client_new(&c, &(HttpClientConfig){.url = url, .max_conns = 1, .max_answer = 1024});
         CHECK(r == 0, "http_client_new(%s): %d", url, r);
         if (r < 0)
                 return -1;

@@ -132,7 +132,7 @@ int sandbox_read_json(struct mg_connection *conn, size_t max, json_t **ret) {
 }
 
 int64_t sandbox_client_timeout_ms(struct mg_connection *conn) {
-        const char *v = mg_get_header(conn, SANDBOX_TIMEOUT_HEADER);
+        const char *v = mg_get_header(conn, HTTP_TIMEOUT_HEADER);
         char *end = NULL;
         long long n;
 

@@ -10,9 +10,7 @@
 
 #include <civetweb.h>
 
-/* Header carrying the client's whole-request deadline (sent by services/payment
- * and the notification sender). */
-#define SANDBOX_TIMEOUT_HEADER "X-Request-Timeout-Ms"
+#include "http-client.h" /* HTTP_TIMEOUT_HEADER: the client's whole-request deadline, sent with every request */
 /* Answers closer than this to the client's deadline may arrive after it gave up. */
 #define SANDBOX_DEADLINE_MARGIN_MS 50
 
@@ -50,7 +48,7 @@ int sandbox_read_json(struct mg_connection *conn, size_t max, json_t **ret);
  * "failure_rate" (number) to the values given: 0, or the status of the 400
  * already written for a wrong type. Ranges are the caller's to check. */
 int sandbox_behaviour_update(struct mg_connection *conn, json_t *doc, int64_t *latency_ms, double *failure_rate);
-/* The client's deadline in ms from SANDBOX_TIMEOUT_HEADER, or 0 when absent or invalid. */
+/* The client's deadline in ms from HTTP_TIMEOUT_HEADER, or 0 when absent or invalid. */
 int64_t sandbox_client_timeout_ms(struct mg_connection *conn);
 /* Sleeps the injected latency; returns true when it runs past the client's
  * deadline (the caller then answers 504 and does nothing). */

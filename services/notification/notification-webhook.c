@@ -11,97 +11,57 @@
 #include "http-client.h"
 #include "textbuf.h"
 
-/* Tells the provider when we stop waiting (the sandbox sink then does nothing rather than record a
- * message we will send again); the same header as services/payment/payment-provider.c. */
-#define WEBHOOK_TIMEOUT_HEADER "X-Request-Timeout-Ms"
-
 #define WEBHOOK_ANSWER_MAX (1 << 20) /* batch mode: the answer's per-message statuses */
 
 struct NotifyWebhook {
-        HttpClient *http;     /* max_parallel kept-alive connections to the URL */
-        HttpRequest *rqs;     /* max_parallel */
-        TextBuf *headers;     /* max_parallel: each request's header lines */
+        HttpClient *http; /* max_parallel kept-alive connections to the URL */
+        HttpRequest *rqs; /* max_parallel */
         size_t max_parallel;
-        char *auth_header; /* "Authorization: Bearer ...\r\n" or NULL */
         long timeout_ms;
         bool batch;
 };
 
 int notify_webhook_new(NotifyWebhook **ret, const NotifyWebhookConfig *cfg) {
+        HttpClientConfig http = {.url = cfg->url, .bearer = cfg->api_key, .max_answer = WEBHOOK_ANSWER_MAX};
         NotifyWebhook *w;
         int r;
 
         if (!cfg->url || cfg->timeout_ms <= 0 || cfg->max_parallel <= 0)
                 return -EINVAL;
-        if (cfg->api_key)
-                for (const char *p = cfg->api_key; *p; p++)
-                        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                                return -EINVAL;
         w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
-        w->max_parallel = (size_t)cfg->max_parallel;
+        w->max_parallel = http.max_conns = (size_t)cfg->max_parallel;
         w->timeout_ms = (long)cfg->timeout_ms;
         w->batch = cfg->batch;
-        r = http_client_new(&w->http, cfg->url, w->max_parallel, WEBHOOK_ANSWER_MAX);
+        r = http_client_new(&w->http, &http);
         if (r < 0) {
                 free(w);
                 return r;
         }
         w->rqs = calloc(w->max_parallel, sizeof(*w->rqs));
-        w->headers = calloc(w->max_parallel, sizeof(*w->headers));
-        if (!w->rqs || !w->headers)
-                goto fail;
-        if (cfg->api_key && *cfg->api_key) {
-                size_t cap = strlen(cfg->api_key) + 32;
-                w->auth_header = malloc(cap);
-                if (!w->auth_header)
-                        goto fail;
-                snprintf(w->auth_header, cap, "Authorization: Bearer %s\r\n", cfg->api_key);
+        if (!w->rqs) {
+                notify_webhook_free(w);
+                return -ENOMEM;
         }
         *ret = w;
         return 0;
-fail:
-        notify_webhook_free(w);
-        return -ENOMEM;
 }
 
 void notify_webhook_free(NotifyWebhook *w) {
         if (!w)
                 return;
-        for (size_t i = 0; i < w->max_parallel; i++) {
-                if (w->rqs)
-                        textbuf_free(&w->rqs[i].answer);
-                if (w->headers)
-                        textbuf_free(&w->headers[i]);
-        }
+        for (size_t i = 0; w->rqs && i < w->max_parallel; i++)
+                textbuf_free(&w->rqs[i].answer);
         http_client_free(w->http);
         free(w->rqs);
-        free(w->headers);
-        free(w->auth_header);
         free(w);
 }
 
-/* Sets up request i to POST `body` (with an Idempotency-Key header when `key` is not NULL); false when out of
- * memory. */
-static bool request_prepare(NotifyWebhook *w, size_t i, const char *body, const char *key) {
-        char timeout_header[64];
-        TextBuf *h = &w->headers[i];
-
-        textbuf_reset(h);
-        snprintf(timeout_header, sizeof(timeout_header), WEBHOOK_TIMEOUT_HEADER ": %ld\r\n", w->timeout_ms);
-        textbuf_puts(h, "Content-Type: application/json\r\n");
-        if (key) {
-                textbuf_puts(h, "Idempotency-Key: ");
-                textbuf_puts(h, key);
-                textbuf_puts(h, "\r\n");
-        }
-        textbuf_puts(h, timeout_header);
-        if (w->auth_header)
-                textbuf_puts(h, w->auth_header);
-        w->rqs[i] = (HttpRequest){.path = "", .headers = h->p, .body = body, .body_len = strlen(body),
+/* Sets up request i to POST `body` (with an Idempotency-Key header when `key` is not NULL). */
+static void request_prepare(NotifyWebhook *w, size_t i, const char *body, const char *key) {
+        w->rqs[i] = (HttpRequest){.path = "", .key = key, .body = body, .body_len = strlen(body),
                                   .answer = w->rqs[i].answer};
-        return !h->failed;
 }
 
 static void request_unsent(NotifyRequest *rq, const char *why) {
@@ -189,11 +149,7 @@ static void batch_outcomes(NotifyWebhook *w, const NotifyRequest *whole, NotifyR
 /* One POST per request, all at once. */
 static int single_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
         for (size_t i = 0; i < n; i++)
-                if (!request_prepare(w, i, reqs[i].body, reqs[i].key)) {
-                        for (size_t j = 0; j < n; j++)
-                                request_unsent(&reqs[j], "not sent: out of memory");
-                        return -ENOMEM;
-                }
+                request_prepare(w, i, reqs[i].body, reqs[i].key);
         (void)http_client_post(w->http, w->rqs, n, w->timeout_ms);
         for (size_t i = 0; i < n; i++)
                 request_outcome(w, i, &reqs[i]);
@@ -205,12 +161,12 @@ static int batch_send(NotifyWebhook *w, NotifyRequest *reqs, size_t n) {
         char *body = batch_body(reqs, n);
 
         request_unsent(&whole, "no answer");
-        if (!body || !request_prepare(w, 0, body, NULL)) {
-                free(body);
+        if (!body) {
                 for (size_t i = 0; i < n; i++)
                         request_unsent(&reqs[i], "not sent: out of memory");
                 return -ENOMEM;
         }
+        request_prepare(w, 0, body, NULL);
         (void)http_client_post(w->http, w->rqs, 1, w->timeout_ms);
         free(body);
         request_outcome(w, 0, &whole);

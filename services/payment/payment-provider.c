@@ -12,13 +12,9 @@
 #include "textbuf.h"
 
 #define PROVIDER_RESPONSE_MAX (64 * 1024) /* a provider answer is a small JSON object */
-/* Tells the provider when we stop waiting: the sandbox does not execute a request it would answer
- * after that (header name shared with services/sandbox-psp/psp-http.c); others ignore it. */
-#define PROVIDER_TIMEOUT_HEADER "X-Request-Timeout-Ms"
 
 struct PaymentProvider {
-        char *url;
-        char *auth_header; /* "Authorization: Bearer ...\r\n" or NULL */
+        HttpClientConfig http; /* its url and bearer copied */
         long timeout_ms;
         pthread_key_t conn_key; /* the calling thread's Conn */
 };
@@ -27,7 +23,6 @@ struct PaymentProvider {
 typedef struct {
         HttpClient *http;
         HttpRequest rq;
-        TextBuf headers; /* the request's header lines, written again for each */
 } Conn;
 
 static void conn_free(void *p) {
@@ -36,7 +31,6 @@ static void conn_free(void *p) {
                 return;
         http_client_free(c->http);
         textbuf_free(&c->rq.answer);
-        textbuf_free(&c->headers);
         free(c);
 }
 
@@ -127,22 +121,17 @@ void payment_result_unreachable(const char *what, PaymentResult *out) {
 
 /* ---- HTTP ---------------------------------------------------------------------------------------- */
 
-/* A value that cannot break out of its header line. */
-static bool header_safe(const char *v) {
-        for (; *v; v++)
-                if ((unsigned char)*v < 0x20 || *v == 0x7f)
-                        return false;
-        return true;
-}
-
 int payment_provider_new(PaymentProvider **ret, const PaymentProviderConfig *cfg) {
         PaymentProvider *p;
         HttpClient *probe = NULL;
         int r;
 
-        if (!cfg->url || cfg->timeout_ms <= 0 || (cfg->api_key && !header_safe(cfg->api_key)))
+        HttpClientConfig http = {.url = cfg->url, .bearer = cfg->api_key, .max_conns = 1,
+                                 .max_answer = PROVIDER_RESPONSE_MAX};
+
+        if (!cfg->url || cfg->timeout_ms <= 0)
                 return -EINVAL;
-        r = http_client_new(&probe, cfg->url, 1, PROVIDER_RESPONSE_MAX); /* the URL checked once, here */
+        r = http_client_new(&probe, &http); /* the URL and key checked once, here */
         http_client_free(probe);
         if (r < 0)
                 return r;
@@ -150,17 +139,12 @@ int payment_provider_new(PaymentProvider **ret, const PaymentProviderConfig *cfg
         if (!p)
                 return -ENOMEM;
         p->timeout_ms = (long)cfg->timeout_ms;
-        p->url = strdup(cfg->url);
-        if (cfg->api_key && *cfg->api_key) {
-                size_t cap = strlen(cfg->api_key) + 32;
-                p->auth_header = malloc(cap);
-                if (p->auth_header)
-                        snprintf(p->auth_header, cap, "Authorization: Bearer %s\r\n", cfg->api_key);
-        }
-        if (!p->url || (cfg->api_key && *cfg->api_key && !p->auth_header) ||
-            pthread_key_create(&p->conn_key, conn_free) != 0) {
-                free(p->url);
-                free(p->auth_header);
+        p->http = http;
+        p->http.url = strdup(cfg->url);
+        p->http.bearer = cfg->api_key ? strdup(cfg->api_key) : NULL;
+        if (!p->http.url || (cfg->api_key && !p->http.bearer) || pthread_key_create(&p->conn_key, conn_free) != 0) {
+                free((char *)p->http.url);
+                free((char *)p->http.bearer);
                 free(p);
                 return -ENOMEM;
         }
@@ -174,8 +158,8 @@ void payment_provider_free(PaymentProvider *p) {
         conn_free(pthread_getspecific(p->conn_key)); /* the calling thread's own, if it made requests */
         pthread_setspecific(p->conn_key, NULL);
         pthread_key_delete(p->conn_key);
-        free(p->url);
-        free(p->auth_header);
+        free((char *)p->http.url);
+        free((char *)p->http.bearer);
         free(p);
 }
 
@@ -186,7 +170,7 @@ static Conn *conn_get(PaymentProvider *p) {
         c = calloc(1, sizeof(*c));
         if (!c)
                 return NULL;
-        if (http_client_new(&c->http, p->url, 1, PROVIDER_RESPONSE_MAX) < 0 || pthread_setspecific(p->conn_key, c) != 0) {
+        if (http_client_new(&c->http, &p->http) < 0 || pthread_setspecific(p->conn_key, c) != 0) {
                 conn_free(c);
                 return NULL;
         }
@@ -197,30 +181,13 @@ static Conn *conn_get(PaymentProvider *p) {
  * *out as unreachable and returns 1. Returns 0 on an HTTP answer, 1 without one, -ENOMEM. */
 static int provider_post(PaymentProvider *p, Conn *c, const char *path, json_t *doc, const char *idempotency_key,
                          long *status, PaymentResult *out) {
-        char timeout[64];
         char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-        TextBuf *all = &c->headers;
 
         json_decref(doc);
         if (!body)
                 return -ENOMEM;
-        snprintf(timeout, sizeof(timeout), PROVIDER_TIMEOUT_HEADER ": %ld\r\n", p->timeout_ms);
-        textbuf_reset(all);
-        textbuf_puts(all, "Content-Type: application/json\r\n");
-        textbuf_puts(all, timeout);
-        if (header_safe(idempotency_key)) {
-                textbuf_puts(all, "Idempotency-Key: ");
-                textbuf_puts(all, idempotency_key);
-                textbuf_puts(all, "\r\n");
-        }
-        if (p->auth_header)
-                textbuf_puts(all, p->auth_header);
-        if (all->failed) {
-                free(body);
-                return -ENOMEM;
-        }
         c->rq.path = path;
-        c->rq.headers = all->p;
+        c->rq.key = idempotency_key;
         c->rq.body = body;
         c->rq.body_len = strlen(body);
         (void)http_client_post(c->http, &c->rq, 1, p->timeout_ms);
