@@ -33,9 +33,6 @@ struct Bus {
         char inbox_prefix[TOPO_SUBJECT_MAX]; /* _INBOX_<user> (lib/topology.h), or nats.c's _INBOX */
 };
 
-/* Set by bus_buffer_writes before connecting: publishes wait in nats.c's buffer for bus_flush. */
-static bool bus_buffered;
-
 /* Set while a connection is being closed on purpose. Process-wide, not in the
  * Bus: nats.c may deliver the disconnected callback after the Bus is freed. */
 static atomic_bool bus_closing;
@@ -266,9 +263,9 @@ int bus_connect(Bus **ret, const NatsConfig *cfg, const char *name, const volati
         if (s == NATS_OK)
                 s = natsOptions_SetName(o, name);
         /* nats.c's default writes from a flusher thread that waits a millisecond for more: ~1 ms added to every
-         * request. A process that publishes in bursts buffers them and sends each burst at once (bus_flush). */
+         * request. Each message is written as it is published instead. */
         if (s == NATS_OK)
-                s = natsOptions_SetSendAsap(o, !bus_buffered);
+                s = natsOptions_SetSendAsap(o, true);
         /* Asynchronous subscriptions share one delivery thread instead of one thread each (the
          * orchestrator subscribes per shard; its handlers only queue the message). */
         if (s == NATS_OK)
@@ -894,7 +891,6 @@ static int bus_pub_wait(BusPublisher *p, size_t left, int64_t timeout_ms) {
  * bus_publisher_flush. Past BUS_PUB_MAX_PENDING awaited PubAcks, waits (200 ms at most) for room. */
 static int bus_publish_acked(BusPublisher *p, natsMsg *m, natsStatus s) {
         if (s == NATS_OK && p->pending >= BUS_PUB_MAX_PENDING) {
-                (void)natsConnection_FlushTimeout(p->nc, 200); /* a buffering connection may hold them */
                 if (bus_pub_wait(p, BUS_PUB_MAX_PENDING / 2, 200) < 0)
                         s = NATS_TIMEOUT;
         }
@@ -971,17 +967,6 @@ int bus_dead_letter(BusPublisher *p, const char *durable, natsMsg *msg, const Pr
         if (s == NATS_OK)
                 s = natsMsgHeader_Set(m, BUS_HDR_DLQ_REASON, why);
         return bus_publish_acked(p, m, s);
-}
-
-void bus_buffer_writes(void) {
-        bus_buffered = true;
-}
-
-int bus_flush(Bus *b, int64_t timeout_ms) {
-        /* Disconnected: what is buffered goes out on reconnect; a PING would only wait out the timeout. */
-        if (natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED)
-                return -ENOTCONN;
-        return bus_errno(natsConnection_FlushTimeout(b->nc, timeout_ms > 0 ? timeout_ms : 1));
 }
 
 int bus_publisher_flush(BusPublisher *p, int64_t timeout_ms) {

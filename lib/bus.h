@@ -96,14 +96,6 @@ typedef struct {
         const char *answer_to;   /* Food-Answer-To: where a worker answers a command batch */
 } BusHeaders;
 
-/* For a process that publishes in bursts (the orchestrator after each commit): connections opened after this
- * call keep what is published in nats.c's buffer until bus_flush, or at the latest about a millisecond later
- * (nats.c's flusher), instead of one write per message. Call before bus_connect. */
-void bus_buffer_writes(void);
-/* Sends what is buffered and waits until the server has read it (a PING answered); 0 or negative errno,
- * -ENOTCONN at once while reconnecting (the buffer then goes out on reconnect). */
-int bus_flush(Bus *b, int64_t timeout_ms);
-
 /* Publishes asynchronously to JetStream with `h` and Content-Type. Buffers are copied. */
 int bus_publish(BusPublisher *p, const char *subject, const BusHeaders *h, const void *data, size_t len);
 /* Dead-letters `msg` (borrowed), or only its batch's command `cmd` (number

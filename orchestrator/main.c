@@ -94,8 +94,6 @@ int main(void) {
         r = orchestrator_config(&o);
         if (r == 0)
                 r = ids_new(o.instance, sizeof(o.instance), "orch");
-        /* Each commit's answers, commands and events leave in one write (saga-writer.c batch_send). */
-        bus_buffer_writes();
         if (r == 0)
                 r = service_start(&o.svc, "orchestrator", schemas, sizeof(schemas) / sizeof(schemas[0]), 9101);
         if (r < 0) {

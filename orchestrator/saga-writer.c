@@ -146,9 +146,12 @@ static void adopt_event(void *ud, SagaEvent *ev) {
         w->unpublished[w->n_unpublished++] = *ev;
 }
 
+static int writer_settle(Writer *w);
+
 /* Everything this process held is another's now, or will be: forget it all, and end the session
  * (the locks go with it; a new one takes shards again from scratch). */
 static void writer_lose_shards(Writer *w, const char *why) {
+        (void)writer_settle(w); /* the last batch's PubAcks: none is awaited by a later owner's batches */
         if (w->n_owned)
                 log_warn("orchestrator: lost its %d shard(s) (%s); they are taken again from PostgreSQL", w->n_owned,
                          why);
@@ -454,14 +457,46 @@ static int confirm_publishes(Writer *w, int64_t since_ms) {
         return -ETIMEDOUT;
 }
 
-/* Held commands that fell due while no batch ran (and loose commands read again): sent as a batch's are.
- * 0 when JetStream confirmed every message (or none was due), else negative. */
+/* Reads JetStream's confirmations of the last batch's publishes (they came while the next batch was
+ * decided and written): its status events become published, the watermark of their shard moves; or,
+ * not confirmed, they wait for the next send and its commands go again (confirm_publishes). 0 when
+ * everything was confirmed (or nothing awaited), else -ETIMEDOUT. */
+static int writer_settle(Writer *w) {
+        size_t events = w->in_flight;
+        if (!w->unsettled)
+                return 0;
+        w->unsettled = false;
+        w->in_flight = 0;
+        if (confirm_publishes(w, w->unsettled_since_ms) < 0)
+                return -ETIMEDOUT;
+        for (size_t i = 0; i < events; i++) {
+                SagaEvent *e = &w->unpublished[i];
+                if (e->seq > w->published[e->shard])
+                        w->published[e->shard] = e->seq;
+                free(e->payload);
+        }
+        metric_add(m_events, (long long)events);
+        if (events > 0) {
+                memmove(w->unpublished, w->unpublished + events,
+                        (w->n_unpublished - events) * sizeof(w->unpublished[0]));
+                w->n_unpublished -= events;
+        }
+        return 0;
+}
+
+/* Held commands that fell due while no batch ran (and loose commands read again): sent as a batch's are,
+ * confirmed at once. 0 when JetStream confirmed every message (or none was due), else negative. */
 static int writer_send_held(Writer *w) {
         int64_t since = ids_now_ms();
+        bool due = false;
+        for (int i = 0; i < WRITER_WORKERS - 1; i++)
+                due = due || worker_due(w, i, since);
+        if (!due)
+                return 0;
+        (void)writer_settle(w); /* a wait for confirmations reads the last batch's too */
         w->publish_failed = false;
         if (publish_due(w, &since) == 0)
                 return w->publish_failed ? -EIO : 0;
-        (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
         return confirm_publishes(w, since);
 }
 
@@ -502,26 +537,29 @@ static void writer_sweep_loose(Writer *w, const int *shards, size_t n, int age_s
         loose_settle(w, writer_send_held(w) == 0); /* urgent: they are due */
 }
 
-/* Sends what the committed batch decided: answers first (they wait on this), then commands, then
- * every status event not yet confirmed; waits for JetStream's confirmations. A command lost here
- * is re-sent by its retry policy; an event stays until confirmed. */
+/* Sends what the committed batch decided: answers first (they wait on this), then, once the last batch's
+ * publishes are settled, commands and every status event not yet confirmed. Each message is written as
+ * it is published (the connection sends at once); JetStream's confirmations are read after the next
+ * batch committed (writer_settle), or at once for a batch with loose commands (their rows go only then).
+ * A command lost here is re-sent by its retry policy; an event stays until confirmed. */
 static void batch_send(Writer *w) {
         char subject[TOPO_SUBJECT_MAX];
-        size_t sent = 0, answers = w->n_outgoing;
-        w->publish_failed = false; /* of this batch's messages only: its loose commands are among them */
+        size_t sent = 0;
         for (size_t i = 0; i < w->n_outgoing; i++) {
                 (void)bus_publish_core(w->o->svc.bus, w->outgoing[i].inbox, food__v1__rpc_reply__descriptor.name,
                                        w->outgoing[i].data, w->outgoing[i].len);
                 free(w->outgoing[i].data);
         }
         w->n_outgoing = 0;
+        (void)writer_settle(w);
+        w->publish_failed = false; /* of this batch's messages only: its loose commands are among them */
         int64_t since = w->now_ms;
         sent += publish_due(w, &since);
         for (size_t i = 0; i < w->n_payments; i++)
                 sent += publish_batch(w, "payment", &w->payments[i]);
         w->n_payments = 0;
-        /* After JetStream did not confirm a send, the events waiting go again once WRITER_REPUBLISH_MS later
-         * (with the commands), not with every batch: a stream without a leader answers "no responders" at
+        /* After JetStream did not confirm a send, the events waiting go again once WRITER_REPUBLISH_MS after the
+         * failure (with the commands), not with every batch: a stream without a leader answers "no responders" at
          * once, and hundreds of batches a second each sent every waiting event again (a nats-cluster test saw
          * 389 sends of up to 1,500 events in one second), a flood the next leader's log had to take in. */
         size_t events = w->unconfirmed_since_ms && w->now_ms < w->republish_at_ms ? 0 : w->n_unpublished;
@@ -532,30 +570,15 @@ static void batch_send(Writer *w) {
                     bus_publish(w->pub, subject, &h, e->payload, e->len) == 0)
                         sent++;
         }
-        /* The connection buffers (main.c): the whole burst goes out in one write here. */
-        if (answers + sent > 0)
-                (void)bus_flush(w->o->svc.bus, WRITER_FLUSH_MS);
         if (sent == 0) {
                 loose_settle(w, false);
                 return;
         }
-        if (confirm_publishes(w, since) < 0) {
-                loose_settle(w, false);
-                return;
-        }
-        loose_settle(w, true);
-        for (size_t i = 0; i < events; i++) {
-                SagaEvent *e = &w->unpublished[i];
-                if (e->seq > w->published[e->shard])
-                        w->published[e->shard] = e->seq;
-                free(e->payload);
-        }
-        metric_add(m_events, (long long)events);
-        if (events > 0) {
-                memmove(w->unpublished, w->unpublished + events,
-                        (w->n_unpublished - events) * sizeof(w->unpublished[0]));
-                w->n_unpublished -= events;
-        }
+        w->unsettled = true;
+        w->in_flight = events;
+        w->unsettled_since_ms = since;
+        if (w->n_loose)
+                loose_settle(w, writer_settle(w) == 0);
 }
 
 /* The crash tests' fault: SIGKILL at `point` of the configured batch that writes. */
@@ -752,6 +775,7 @@ static void writer_share(Writer *w, int64_t now) {
  * PostgreSQL; events past the stored watermark are published again, with their ids). */
 static void writer_forget_shard(Writer *w, int shard) {
         size_t kept = 0;
+        (void)writer_settle(w); /* before `unpublished` loses entries */
         for (size_t b = 0; b < WRITER_BUCKETS; b++)
                 for (SagaRow *r = w->table[b], *next; r; r = next) {
                         next = r->next;
@@ -999,7 +1023,11 @@ static void *writer_run(void *arg) {
                 int64_t held = writer_held_due(w);
                 if (held && held < until)
                         until = held;
-                Input *inputs = writer_take(w, w->o->batch_max, last ? now : until);
+                /* With the last batch's publishes unconfirmed, a batch that can start at once does (and reads
+                 * them after its commit); else they are read now. */
+                Input *inputs = writer_take(w, w->o->batch_max, last || w->unsettled ? now : until);
+                if (!inputs)
+                        (void)writer_settle(w);
                 Input *later = NULL;
                 inputs = writer_drop_foreign(w, inputs, &later);
                 if (later)

@@ -112,6 +112,12 @@ struct Writer {
         char (*loose)[WRITER_LOOSE_ID_MAX + 1];
         size_t n_loose, cap_loose;
         bool publish_failed;
+        /* The last batch's publishes, written but not yet confirmed: JetStream's PubAcks are read after the next
+         * batch committed (writer_settle), so that the round trip to nats-server overlaps with that batch instead
+         * of lengthening every batch. in_flight: the first in_flight of `unpublished` are among them. */
+        bool unsettled;
+        size_t in_flight;
+        int64_t unsettled_since_ms;
         bool undrained; /* at stop, an RPC handler may still run: the writer is not freed */
         bool retaking;  /* shards lost, not tried again yet: requeued requests wait for that */
 

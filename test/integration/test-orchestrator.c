@@ -748,6 +748,108 @@ static void test_refused_events_wait(void) {
               events, n);
 }
 
+/* Sends of the status events of the orders in seen_orders, as seen on the wire (core NATS sees every
+ * publish, a duplicate that JetStream would drop included). */
+#define SEEN_ORDERS 8
+#define SEEN_EVENTS (SEEN_ORDERS * 4)
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static char seen_orders[SEEN_ORDERS][64];
+static int seen_sends, seen_events;
+static char seen_ids[SEEN_EVENTS][128];
+
+static void see_status(void *closure, natsMsg *msg) {
+        const char *id = NULL, *subject = natsMsg_GetSubject(msg);
+        bool ours = false;
+        (void)closure;
+        for (int i = 0; i < SEEN_ORDERS; i++)
+                ours = ours || strstr(subject, seen_orders[i]) != NULL;
+        (void)natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
+        pthread_mutex_lock(&seen_lock);
+        if (ours) {
+                seen_sends++;
+                bool known = false;
+                for (int i = 0; i < seen_events && id; i++)
+                        known = known || strcmp(seen_ids[i], id) == 0;
+                if (id && !known && seen_events < SEEN_EVENTS)
+                        snprintf(seen_ids[seen_events++], sizeof(seen_ids[0]), "%s", id);
+        }
+        pthread_mutex_unlock(&seen_lock);
+        natsMsg_Destroy(msg);
+}
+
+/* How many of `order_id`'s status events lie past their shard's watermark in PostgreSQL, or -1. */
+static int events_past_watermark(const char *order_id) {
+        static const PgStmt st = {"t_past_watermark",
+                                  "SELECT count(*) FROM orchestrator.events e LEFT JOIN orchestrator.shards s USING (shard)"
+                                  " WHERE e.order_id = $1 AND e.seq > coalesce(s.published, 0)"};
+        const char *vals[] = {order_id};
+        PGresult *res = NULL;
+        int n = -1;
+        if (pg_run(pg, &st, 1, vals, NULL, NULL, &res) == 0 && PQntuples(res) == 1)
+                n = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return n;
+}
+
+typedef struct {
+        const char *order_id, *act;
+        Call c;
+} ActionCall;
+
+static void *action_run(void *arg) {
+        ActionCall *a = arg;
+        (void)action(a->order_id, a->act, "store", "o", &a->c);
+        return NULL;
+}
+
+/* Runs `act` on every order of seen_orders at once: requests that arrive while a batch is written make
+ * the next one, which starts before the last one's PubAcks were read. */
+static void act_on_all(const char *act, const char *want) {
+        pthread_t t[SEEN_ORDERS];
+        ActionCall a[SEEN_ORDERS];
+        for (int i = 0; i < SEEN_ORDERS; i++) {
+                a[i].order_id = seen_orders[i];
+                a[i].act = act;
+                pthread_create(&t[i], NULL, action_run, &a[i]);
+        }
+        for (int i = 0; i < SEEN_ORDERS; i++) {
+                pthread_join(t[i], NULL);
+                CHECK(a[i].c.status == 200 && strcmp(a[i].c.order_status, want) == 0, "%s of %s: %d %s", act,
+                      seen_orders[i], a[i].c.status, a[i].c.order_status);
+        }
+}
+
+/* The writer reads a batch's PubAcks after the next batch committed, or as soon as no batch follows:
+ * batches written back to back send each status event once, and with no traffic after them the shards'
+ * watermarks in PostgreSQL come to cover every event (a takeover would publish the rest again). */
+static void test_events_sent_once_and_marked(void) {
+        BusSubscription *sub = NULL;
+        for (int i = 0; i < SEEN_ORDERS; i++)
+                ids_new(seen_orders[i], sizeof(seen_orders[0]), "ord");
+        CHECK(bus_subscribe(bus, "food.order.*.status", NULL, see_status, NULL, &sub) == 0, "subscribing");
+        for (int i = 0; i < SEEN_ORDERS; i++)
+                CHECK(place_paid(seen_orders[i]) == 201, "placing %s", seen_orders[i]);
+        act_on_all("accept", "ACCEPTED");
+        act_on_all("cooking_started", "COOKING");
+        for (int i = 0; i < SEEN_ORDERS; i++) {
+                int past = -1;
+                for (int k = 0; k < 50 && past != 0; k++) {
+                        past = events_past_watermark(seen_orders[i]);
+                        if (past != 0)
+                                usleep(100000);
+                }
+                CHECK(past == 0, "%d event(s) of %s past their shard's watermark in PostgreSQL", past, seen_orders[i]);
+        }
+        usleep(300000);
+        bus_unsubscribe(sub);
+        pthread_mutex_lock(&seen_lock);
+        int sends = seen_sends, events = seen_events;
+        pthread_mutex_unlock(&seen_lock);
+        CHECK(events == SEEN_ORDERS * 3 && sends == events,
+              "%d send(s) of %d status event(s) of %d orders paid, accepted, cooking: expected %d, each once", sends,
+              events, SEEN_ORDERS, SEEN_ORDERS * 3);
+}
+
 /* A message handed back with bus_nak comes again no sooner than 1 s, then 2 s. */
 static void test_nak_backs_off(void) {
         char id[64];
@@ -826,6 +928,7 @@ int main(int argc, char **argv) {
         test_payment_deadline_and_late_charge();
         test_store_deadline_survives_restart();
         test_commit_of_failed_transaction();
+        test_events_sent_once_and_marked();
         test_gss_encryption_default(db);
         test_nak_backs_off();
         test_refused_events_wait();
