@@ -676,25 +676,46 @@ static void test_gss_encryption_default(const char *db) {
 
 /* ---- JetStream refusing status events ---------------------------------------------------- */
 
+/* Sends of status events seen on the wire (core NATS sees every publish, a duplicate that JetStream would
+ * drop included): how many, and how many distinct events (Nats-Msg-Id) among them. */
+#define SENT_IDS_MAX 32
+typedef struct {
+        pthread_mutex_t lock;
+        int sends, events;
+        char ids[SENT_IDS_MAX][128];
+} Sent;
+
+static void sent_count(Sent *s, natsMsg *msg) {
+        const char *id = NULL;
+        (void)natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
+        pthread_mutex_lock(&s->lock);
+        s->sends++;
+        bool known = false;
+        for (int i = 0; i < s->events && id; i++)
+                known = known || strcmp(s->ids[i], id) == 0;
+        if (id && !known && s->events < SENT_IDS_MAX)
+                snprintf(s->ids[s->events++], sizeof(s->ids[0]), "%s", id);
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* Reads both counts, and starts them again. */
+static void sent_take(Sent *s, int *sends, int *events) {
+        pthread_mutex_lock(&s->lock);
+        *sends = s->sends;
+        *events = s->events;
+        s->sends = s->events = 0;
+        pthread_mutex_unlock(&s->lock);
+}
+
 /* Plays a FOOD_ORDER stream without a leader: every status event is refused at once (an error PubAck),
  * as nats-server's "no responders" does; counts the sends and the distinct events. */
-static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
-static int refused_sends, refused_events;
-static char refused_ids[16][128];
+static Sent refused = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void refuse_status(void *closure, natsMsg *msg) {
         static const char refusal[] = "{\"error\":{\"code\":503,\"description\":\"test: no stream leader\"}}";
-        const char *id = NULL, *reply = natsMsg_GetReply(msg);
+        const char *reply = natsMsg_GetReply(msg);
         (void)closure;
-        (void)natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
-        pthread_mutex_lock(&refused_lock);
-        refused_sends++;
-        bool known = false;
-        for (int i = 0; i < refused_events && id; i++)
-                known = known || strcmp(refused_ids[i], id) == 0;
-        if (id && !known && refused_events < 16)
-                snprintf(refused_ids[refused_events++], sizeof(refused_ids[0]), "%s", id);
-        pthread_mutex_unlock(&refused_lock);
+        sent_count(&refused, msg);
         if (reply && *reply)
                 (void)bus_publish_core(bus, reply, NULL, refusal, sizeof(refusal) - 1);
         natsMsg_Destroy(msg);
@@ -728,13 +749,10 @@ static void test_refused_events_wait(void) {
         ids_new(id, sizeof(id), "ord");
         CHECK(place_paid(id) == 201, "placing %s while its events are refused", id);
         /* Three seconds of an idle writer with its events refused. */
-        pthread_mutex_lock(&refused_lock);
-        refused_sends = refused_events = 0;
-        pthread_mutex_unlock(&refused_lock);
+        int sends, events;
+        sent_take(&refused, &sends, &events);
         sleep(3);
-        pthread_mutex_lock(&refused_lock);
-        int sends = refused_sends, events = refused_events;
-        pthread_mutex_unlock(&refused_lock);
+        sent_take(&refused, &sends, &events);
         CHECK(events >= 1 && sends <= events * 5,
               "events refused for 3 s: %d sends of %d event(s); expected one round a second at most", sends, events);
         bus_unsubscribe(fake);
@@ -748,32 +766,19 @@ static void test_refused_events_wait(void) {
               events, n);
 }
 
-/* Sends of the status events of the orders in seen_orders, as seen on the wire (core NATS sees every
- * publish, a duplicate that JetStream would drop included). */
+/* The status events of the orders in seen_orders, counted as sent. */
 #define SEEN_ORDERS 8
-#define SEEN_EVENTS (SEEN_ORDERS * 4)
-static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static char seen_orders[SEEN_ORDERS][64];
-static int seen_sends, seen_events;
-static char seen_ids[SEEN_EVENTS][128];
+static Sent seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void see_status(void *closure, natsMsg *msg) {
-        const char *id = NULL, *subject = natsMsg_GetSubject(msg);
+        const char *subject = natsMsg_GetSubject(msg);
         bool ours = false;
         (void)closure;
         for (int i = 0; i < SEEN_ORDERS; i++)
                 ours = ours || strstr(subject, seen_orders[i]) != NULL;
-        (void)natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
-        pthread_mutex_lock(&seen_lock);
-        if (ours) {
-                seen_sends++;
-                bool known = false;
-                for (int i = 0; i < seen_events && id; i++)
-                        known = known || strcmp(seen_ids[i], id) == 0;
-                if (id && !known && seen_events < SEEN_EVENTS)
-                        snprintf(seen_ids[seen_events++], sizeof(seen_ids[0]), "%s", id);
-        }
-        pthread_mutex_unlock(&seen_lock);
+        if (ours)
+                sent_count(&seen, msg);
         natsMsg_Destroy(msg);
 }
 
@@ -842,9 +847,8 @@ static void test_events_sent_once_and_marked(void) {
         }
         usleep(300000);
         bus_unsubscribe(sub);
-        pthread_mutex_lock(&seen_lock);
-        int sends = seen_sends, events = seen_events;
-        pthread_mutex_unlock(&seen_lock);
+        int sends, events;
+        sent_take(&seen, &sends, &events);
         CHECK(events == SEEN_ORDERS * 3 && sends == events,
               "%d send(s) of %d status event(s) of %d orders paid, accepted, cooking: expected %d, each once", sends,
               events, SEEN_ORDERS, SEEN_ORDERS * 3);
