@@ -177,17 +177,10 @@ int writer_memory_timers(Writer *w) {
         return r;
 }
 
-/* A batch that did not commit (as saga-writer.c's batch_rollback). */
+/* A batch that did not commit: the writer's memory forgets it (nothing is read again: PostgreSQL holds
+ * no saga here) and nothing of it is sent. */
 static void rollback(Writer *w) {
-        for (size_t i = 0; i < w->n_visited; i++) {
-                SagaRow *row = w->visited[i];
-                writer_table_remove(w, row);
-                writer_saga_free(row);
-        }
-        w->n_visited = 0;
-        for (size_t i = 0; i < w->n_events; i++)
-                if (w->seq[w->events[i].shard] >= w->events[i].seq)
-                        w->seq[w->events[i].shard] = w->events[i].seq - 1;
+        (void)writer_batch_forget(w, NULL);
         discard_sends(w);
 }
 
@@ -213,22 +206,15 @@ static void check_record(const SagaRow *row) {
         free(data);
 }
 
-/* The rows of the batch (as saga-writer.c's batch_rows); 0 or the error that fails the batch. */
+/* The rows of the batch, as the writer makes them, each saga's record checked first; 0 or the error that
+ * fails the batch. */
 static int batch_rows(Writer *w) {
-        for (size_t i = 0; i < w->n_visited; i++) {
-                SagaRow *row = w->visited[i];
-                if (row->dirty != w->batch_no)
-                        continue;
-                row->settled = saga_row_done(row);
-                if (row->state != SAGA_PAYMENT_PENDING && row->state != SAGA_PAID && row->state != SAGA_ACCEPTED)
-                        row->card_token[0] = 0;
-                check_record(row);
-                int r = saga_batch_saga(&w->batch, row);
-                FUZZ_CHECK(r == 0 || r == -EINVAL || r == -ENOMEM, "saga_batch_saga returned %d", r);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        for (size_t i = 0; i < w->n_visited; i++)
+                if (w->visited[i]->dirty == w->batch_no)
+                        check_record(w->visited[i]);
+        int r = writer_batch_rows(w);
+        FUZZ_CHECK(r == 0 || r == -EINVAL || r == -ENOMEM, "writer_batch_rows returned %d", r);
+        return r;
 }
 
 static void check_arrays(const char *what, PgArray **a, size_t n, size_t rows) {
@@ -361,15 +347,7 @@ void writer_memory_end(Writer *w, bool failed) {
                 FUZZ_CHECK(w->n_loose == w->batch.n_loose, "%zu loose command(s) sent, %zu stored", w->n_loose,
                            w->batch.n_loose);
                 check_statements(&w->batch);
-                for (size_t i = 0; i < w->n_visited; i++) {
-                        SagaRow *row = w->visited[i];
-                        row->is_new = false;
-                        if (row->settled || (row->dirty != w->batch_no && saga_row_done(row))) {
-                                writer_table_remove(w, row);
-                                writer_saga_free(row);
-                        }
-                }
-                w->n_visited = 0;
+                writer_batch_kept(w);
                 send(w);
         }
         for (size_t i = 0; i < w->n_retired; i++)

@@ -84,6 +84,53 @@ void writer_touch(Writer *w, SagaRow *row) {
         row->updated_ms = w->now_ms;
 }
 
+int writer_batch_rows(Writer *w) {
+        for (size_t i = 0; i < w->n_visited; i++) {
+                SagaRow *row = w->visited[i];
+                if (row->dirty != w->batch_no)
+                        continue;
+                row->settled = saga_row_done(row);
+                /* No charge can come any more: the card token has no business staying. */
+                if (row->state != SAGA_PAYMENT_PENDING && row->state != SAGA_PAID && row->state != SAGA_ACCEPTED)
+                        row->card_token[0] = 0;
+                int r = saga_batch_saga(&w->batch, row);
+                if (r < 0)
+                        return r;
+        }
+        for (int s = 0; s < IDS_SHARDS; s++)
+                if (writer_owns(w, s) && w->published[s] > w->persisted[s])
+                        saga_batch_published(&w->batch, s, w->published[s]);
+        return 0;
+}
+
+void writer_batch_kept(Writer *w) {
+        for (size_t i = 0; i < w->n_visited; i++) {
+                SagaRow *row = w->visited[i];
+                row->is_new = false;
+                if (row->settled || (row->dirty != w->batch_no && saga_row_done(row))) {
+                        writer_table_remove(w, row);
+                        writer_saga_free(row);
+                }
+        }
+        w->n_visited = 0;
+}
+
+size_t writer_batch_forget(Writer *w, char (*ids)[sizeof(((SagaRow *)0)->order_id)]) {
+        size_t n_ids = 0;
+        for (size_t i = 0; i < w->n_visited; i++) {
+                SagaRow *row = w->visited[i];
+                if (ids && !row->is_new)
+                        memcpy(ids[n_ids++], row->order_id, sizeof(ids[0]));
+                writer_table_remove(w, row);
+                writer_saga_free(row);
+        }
+        w->n_visited = 0;
+        for (size_t i = 0; i < w->n_events; i++)
+                if (w->seq[w->events[i].shard] >= w->events[i].seq)
+                        w->seq[w->events[i].shard] = w->events[i].seq - 1;
+        return n_ids;
+}
+
 SagaRow *writer_saga(Writer *w, const char *order_id, int *err) {
         SagaRow *row = writer_table_find(w, order_id);
         int shard = ids_shard(order_id);

@@ -286,18 +286,7 @@ static void batch_end(Writer *w) {
  * memory may hold decisions that never happened), and its event numbers are given again. */
 static void batch_rollback(Writer *w) {
         char(*ids)[sizeof(((SagaRow *)0)->order_id)] = w->n_visited ? calloc(w->n_visited, sizeof(*ids)) : NULL;
-        size_t n_ids = 0;
-        for (size_t i = 0; i < w->n_visited; i++) {
-                SagaRow *row = w->visited[i];
-                if (ids && !row->is_new)
-                        memcpy(ids[n_ids++], row->order_id, sizeof(ids[0]));
-                writer_table_remove(w, row);
-                writer_saga_free(row);
-        }
-        w->n_visited = 0;
-        for (size_t i = 0; i < w->n_events; i++)
-                if (w->seq[w->events[i].shard] >= w->events[i].seq)
-                        w->seq[w->events[i].shard] = w->events[i].seq - 1;
+        size_t n_ids = writer_batch_forget(w, ids);
         batch_discard_sends(w);
         batch_end(w);
         /* Read again at once, not when next needed: their timers and re-sends run from memory. A
@@ -311,37 +300,9 @@ static void batch_rollback(Writer *w) {
         free(ids);
 }
 
-/* What the batch changed, written as rows; the watermarks that moved. */
-static int batch_rows(Writer *w) {
-        for (size_t i = 0; i < w->n_visited; i++) {
-                SagaRow *row = w->visited[i];
-                if (row->dirty != w->batch_no)
-                        continue;
-                row->settled = saga_row_done(row);
-                /* No charge can come any more: the card token has no business staying. */
-                if (row->state != SAGA_PAYMENT_PENDING && row->state != SAGA_PAID && row->state != SAGA_ACCEPTED)
-                        row->card_token[0] = 0;
-                int r = saga_batch_saga(&w->batch, row);
-                if (r < 0)
-                        return r;
-        }
-        for (int s = 0; s < IDS_SHARDS; s++)
-                if (writer_owns(w, s) && w->published[s] > w->persisted[s])
-                        saga_batch_published(&w->batch, s, w->published[s]);
-        return 0;
-}
-
 /* After the commit: memory takes what was written, settled sagas leave it. */
 static void batch_committed(Writer *w) {
-        for (size_t i = 0; i < w->n_visited; i++) {
-                SagaRow *row = w->visited[i];
-                row->is_new = false;
-                if (row->settled || (row->dirty != w->batch_no && saga_row_done(row))) {
-                        writer_table_remove(w, row);
-                        writer_saga_free(row);
-                }
-        }
-        w->n_visited = 0;
+        writer_batch_kept(w);
         for (int i = 0; i < WRITER_WORKERS - 1; i++) {
                 PartBuf *b = &w->workers[i];
                 if (b->n > b->held_n && !b->held_n)
@@ -624,7 +585,7 @@ static int writer_batch(Writer *w, Input *inputs, bool timers) {
         if (r == 0 && timers)
                 r = inputs_timers(w);
         if (r == 0)
-                r = batch_rows(w);
+                r = writer_batch_rows(w);
         if (r == 0)
                 crash_point(w, "before-commit");
         if (r == 0 && saga_batch_empty(&w->batch) && w->n_outgoing > 0)

@@ -139,6 +139,15 @@ static inline bool writer_owns(const Writer *w, int s) {
 SagaRow *writer_saga(Writer *w, const char *order_id, int *err);
 /* Marks `row` as changed by this batch: it is written with it. */
 void writer_touch(Writer *w, SagaRow *row);
+/* The batch's rows: every saga it changed (settled once done, its card token dropped once no charge
+ * can come) and the shards' watermarks that moved. 0, or the error that fails the batch. */
+int writer_batch_rows(Writer *w);
+/* After the commit: memory takes what was written (no saga of it is new any more); settled sagas leave it. */
+void writer_batch_kept(Writer *w);
+/* A batch that did not commit: the sagas it visited leave memory (they may hold decisions that never
+ * happened) and its status events' numbers are given again. `ids` (room for n_visited, or NULL) gets the
+ * ids of those that were not new, to read again from PostgreSQL; returns how many. */
+size_t writer_batch_forget(Writer *w, char (*ids)[sizeof(((SagaRow *)0)->order_id)]);
 /* Reads the unsettled saga `order_id` from PostgreSQL into memory (not visited): 0 (also when it
  * is settled, gone or already in memory) or negative errno. */
 int writer_reload(Writer *w, const char *order_id);
