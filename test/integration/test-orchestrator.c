@@ -137,18 +137,32 @@ static void place_async(pthread_t *t, Call *c, Food__V1__PlaceOrder *p, Food__V1
         place_async_traced(t, c, p, o, id, key, card, NULL);
 }
 
-static int action(const char *order_id, const char *act, const char *role, const char *actor, Call *c) {
-        Food__V1__OrderAction a = FOOD__V1__ORDER_ACTION__INIT;
-        a.order_id = (char *)order_id;
-        a.action = (char *)act;
-        a.actor_role = (char *)role;
-        a.actor_id = (char *)actor;
-        a.store_id = "st_1";
+/* Fills `a` and `c`: `act` on `order_id` by `actor` (a `role`), of store st_1. */
+static void action_call(Food__V1__OrderAction *a, Call *c, const char *order_id, const char *act, const char *role,
+                        const char *actor) {
+        food__v1__order_action__init(a);
+        a->order_id = (char *)order_id;
+        a->action = (char *)act;
+        a->actor_role = (char *)role;
+        a->actor_id = (char *)actor;
+        a->store_id = "st_1";
         memset(c, 0, sizeof(*c));
-        c->req = &a.base;
+        c->req = &a->base;
         topo_rpc_subject(c->subject, sizeof(c->subject), ids_shard(order_id), "action");
+}
+
+static int action(const char *order_id, const char *act, const char *role, const char *actor, Call *c) {
+        Food__V1__OrderAction a;
+        action_call(&a, c, order_id, act, role, actor);
         call_run(c);
         return c->status;
+}
+
+/* The same on a thread of its own; `a` and `c` must outlive it (pthread_join). */
+static void action_async(pthread_t *t, Food__V1__OrderAction *a, Call *c, const char *order_id, const char *act,
+                         const char *role, const char *actor) {
+        action_call(a, c, order_id, act, role, actor);
+        pthread_create(t, NULL, call_run, c);
 }
 
 /* ---- the workers' side ----------------------------------------------------- */
@@ -477,24 +491,13 @@ static void test_one_pick_wins(void) {
                 char id[64];
                 Call a, r1, r2;
                 pthread_t t1, t2;
-                Food__V1__OrderAction p1 = FOOD__V1__ORDER_ACTION__INIT, p2 = FOOD__V1__ORDER_ACTION__INIT;
+                Food__V1__OrderAction p1, p2;
                 ids_new(id, sizeof(id), "ord");
                 cooking(id);
                 CHECK(action(id, "cooking_finished", "store", "o", &a) == 200, "cooking_finished: got %d",
                       a.status);
-                p1.order_id = p2.order_id = id;
-                p1.action = p2.action = "pick";
-                p1.actor_role = p2.actor_role = "rider";
-                p1.actor_id = "rider_a";
-                p2.actor_id = "rider_b";
-                memset(&r1, 0, sizeof(r1));
-                memset(&r2, 0, sizeof(r2));
-                r1.req = &p1.base;
-                r2.req = &p2.base;
-                topo_rpc_subject(r1.subject, sizeof(r1.subject), ids_shard(id), "action");
-                snprintf(r2.subject, sizeof(r2.subject), "%s", r1.subject);
-                pthread_create(&t1, NULL, call_run, &r1);
-                pthread_create(&t2, NULL, call_run, &r2);
+                action_async(&t1, &p1, &r1, id, "pick", "rider", "rider_a");
+                action_async(&t2, &p2, &r2, id, "pick", "rider", "rider_b");
                 pthread_join(t1, NULL);
                 pthread_join(t2, NULL);
                 CHECK((r1.status == 200 && r2.status == 409) || (r1.status == 409 && r2.status == 200),
@@ -796,31 +799,18 @@ static int events_past_watermark(const char *order_id) {
         return n;
 }
 
-typedef struct {
-        const char *order_id, *act;
-        Call c;
-} ActionCall;
-
-static void *action_run(void *arg) {
-        ActionCall *a = arg;
-        (void)action(a->order_id, a->act, "store", "o", &a->c);
-        return NULL;
-}
-
 /* Runs `act` on every order of seen_orders at once: requests that arrive while a batch is written make
  * the next one, which starts before the last one's PubAcks were read. */
 static void act_on_all(const char *act, const char *want) {
         pthread_t t[SEEN_ORDERS];
-        ActionCall a[SEEN_ORDERS];
-        for (int i = 0; i < SEEN_ORDERS; i++) {
-                a[i].order_id = seen_orders[i];
-                a[i].act = act;
-                pthread_create(&t[i], NULL, action_run, &a[i]);
-        }
+        Food__V1__OrderAction a[SEEN_ORDERS];
+        Call c[SEEN_ORDERS];
+        for (int i = 0; i < SEEN_ORDERS; i++)
+                action_async(&t[i], &a[i], &c[i], seen_orders[i], act, "store", "o");
         for (int i = 0; i < SEEN_ORDERS; i++) {
                 pthread_join(t[i], NULL);
-                CHECK(a[i].c.status == 200 && strcmp(a[i].c.order_status, want) == 0, "%s of %s: %d %s", act,
-                      seen_orders[i], a[i].c.status, a[i].c.order_status);
+                CHECK(c[i].status == 200 && strcmp(c[i].order_status, want) == 0, "%s of %s: %d %s", act,
+                      seen_orders[i], c[i].status, c[i].order_status);
         }
 }
 
