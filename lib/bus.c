@@ -52,20 +52,36 @@ struct BusConsumer {
         char durable[64];
 };
 
+#define BUS_PUB_MAX_PENDING 4096
+#define BUS_PUB_WINDOW (4 * BUS_PUB_MAX_PENDING) /* message numbers a publisher tells apart at once */
+#define BUS_PUB_RETIRED 4                         /* inboxes given up and not yet freed, at most */
+
 /* A JetStream publisher of one thread: each message names its own reply subject on the publisher's
  * inbox, where the stream puts its PubAck, and bus_publisher_flush reads them on the calling thread
  * (nats.c's asynchronous publishing reads them on a thread of its own, woken at every PubAck: a
  * handoff more per burst). */
 struct BusPublisher {
+        Bus *bus;
         natsConnection *nc;
         natsSubscription *sub;                /* <inbox>.* */
         char inbox[TOPO_SUBJECT_MAX + 32];
         uint64_t seq;                         /* the last message's number (its reply subject's last token) */
         uint64_t abandoned;                   /* PubAcks of messages up to this number are no longer awaited */
+        uint64_t floor;                       /* no message below this number awaits its PubAck */
         size_t pending;                       /* published, PubAck awaited */
         int failed;                           /* since the last flush */
+        /* Which of the numbers floor..seq await their PubAck (bit n % BUS_PUB_WINDOW): a PubAck settles its own
+         * message once, so that one answered twice (two stream leaders for a moment) cannot stand for another
+         * that was never confirmed. */
+        uint8_t awaited[BUS_PUB_WINDOW / 8];
+        /* Inboxes given up (bus_pub_abandon): unsubscribed at once, freed once the current inbox received
+         * something. nats.c 3.4's reader looks a subscription up, lets go of the lock that guards the lookup and
+         * only then locks the subscription: one freed in between is locked after its free (a SEGV in
+         * e2e-nats-cluster). Whatever the current inbox receives answers a message published after the
+         * unsubscription, and the reader reads in order, so it is done with the old ones by then. */
+        natsSubscription *retired[BUS_PUB_RETIRED];
+        int n_retired;
 };
-#define BUS_PUB_MAX_PENDING 4096
 
 /* Consumer settings. AckWait outlasts the slowest handler (a payment provider call with its 2 s
  * deadline) so that work in progress is not delivered twice; a crashed consumer's messages come
@@ -810,6 +826,7 @@ int bus_publisher_new(Bus *b, BusPublisher **ret) {
 
         if (!p)
                 return -ENOMEM;
+        p->bus = b;
         p->nc = b->nc;
         r = bus_inbox_name(b, p->inbox, sizeof(p->inbox));
         if (r < 0) {
@@ -829,10 +846,18 @@ int bus_publisher_new(Bus *b, BusPublisher **ret) {
         return 0;
 }
 
+/* The inboxes given up are freed: the current one received something, so nats.c's reader is done with them. */
+static void bus_pub_free_retired(BusPublisher *p) {
+        for (int i = 0; i < p->n_retired; i++)
+                natsSubscription_Destroy(p->retired[i]);
+        p->n_retired = 0;
+}
+
 void bus_publisher_free(BusPublisher *p) {
         if (!p)
                 return;
-        bus_sub_close(p->nc, p->sub);
+        bus_sub_close(p->nc, p->sub); /* its flush: the reader is done with the retired inboxes too */
+        bus_pub_free_retired(p);
         free(p);
 }
 
@@ -847,12 +872,49 @@ static natsStatus bus_msg_new(natsMsg **ret, const char *subject, const char *re
         return s;
 }
 
+/* Whether message `n` (within the window) awaits its PubAck; then marks it `still` awaiting or not. */
+static bool bus_pub_awaited(BusPublisher *p, uint64_t n, bool still) {
+        uint8_t *byte = &p->awaited[(n % BUS_PUB_WINDOW) / 8], bit = (uint8_t)(1u << (n % 8));
+        bool was = *byte & bit;
+        *byte = still ? (uint8_t)(*byte | bit) : (uint8_t)(*byte & ~bit);
+        return was;
+}
+
+/* Every PubAck awaited is given up: the caller counts them failed. What still comes for them goes to an inbox
+ * nobody reads any more: a stream without a leader answers each of thousands of re-sent events "no responders",
+ * which does not say which message it answers, and read later each such answer failed a later flush (13 s of
+ * failed batches after a FOOD_ORDER leader came back in e2e-nats-cluster). */
+static void bus_pub_abandon(BusPublisher *p) {
+        char inbox[sizeof(p->inbox)], filter[sizeof(p->inbox) + 2];
+        natsSubscription *sub = NULL;
+
+        for (uint64_t n = p->floor; n <= p->seq; n++)
+                (void)bus_pub_awaited(p, n, false);
+        p->pending = 0;
+        p->abandoned = p->seq;
+        p->floor = p->seq + 1;
+        /* Without a free slot (nothing received since the last ones) or a new inbox, the old inbox stays: its late
+         * answers only fail a flush more. */
+        if (p->n_retired == BUS_PUB_RETIRED || bus_inbox_name(p->bus, inbox, sizeof(inbox)) < 0)
+                return;
+        snprintf(filter, sizeof(filter), "%s.*", inbox);
+        if (natsConnection_SubscribeSync(&sub, p->nc, filter) != NATS_OK ||
+            natsSubscription_SetPendingLimits(sub, -1, -1) != NATS_OK) {
+                natsSubscription_Destroy(sub);
+                return;
+        }
+        natsSubscription_Unsubscribe(p->sub);
+        p->retired[p->n_retired++] = p->sub;
+        p->sub = sub;
+        memcpy(p->inbox, inbox, sizeof(inbox));
+}
+
 /* Takes the PubAck `m` (destroyed) of one of p's messages. */
 static void bus_pub_settle(BusPublisher *p, natsMsg *m) {
         const char *dot = strrchr(natsMsg_GetSubject(m), '.'), *data = natsMsg_GetData(m);
         uint64_t n = dot ? strtoull(dot + 1, NULL, 10) : 0;
         int len = natsMsg_GetDataLength(m);
-        if (n > p->abandoned && n <= p->seq && p->pending > 0) {
+        if (n > p->abandoned && n <= p->seq && bus_pub_awaited(p, n, false)) {
                 p->pending--;
                 /* {"stream":..,"seq":..[,"duplicate":true]}, or {"error":{"code":..,"description":..}} */
                 if (!data || len <= 0 || memmem(data, (size_t)len, "\"error\"", 7)) {
@@ -872,6 +934,8 @@ static int bus_pub_wait(BusPublisher *p, size_t left, int64_t timeout_ms) {
                 natsMsg *m = NULL;
                 int64_t wait = deadline - nats_Now();
                 natsStatus s = wait > 0 ? natsSubscription_NextMsg(&m, p->sub, wait) : NATS_TIMEOUT;
+                if ((s == NATS_OK || s == NATS_NO_RESPONDERS) && p->n_retired)
+                        bus_pub_free_retired(p);
                 if (s == NATS_OK) {
                         bus_msg_inline(m);
                         bus_pub_settle(p, m);
@@ -880,10 +944,11 @@ static int bus_pub_wait(BusPublisher *p, size_t left, int64_t timeout_ms) {
                 /* Timed out, or no stream for a subject (no responders: which message is not said). */
                 log_warn("nats: %zu JetStream publish(es) not confirmed: %s", p->pending, natsStatus_GetText(s));
                 p->failed += (int)p->pending;
-                p->pending = 0;
-                p->abandoned = p->seq;
+                bus_pub_abandon(p);
                 return -EIO;
         }
+        if (p->pending == 0)
+                p->floor = p->seq + 1;
         return 0;
 }
 
@@ -894,12 +959,21 @@ static int bus_publish_acked(BusPublisher *p, natsMsg *m, natsStatus s) {
                 if (bus_pub_wait(p, BUS_PUB_MAX_PENDING / 2, 200) < 0)
                         s = NATS_TIMEOUT;
         }
+        /* The window of numbers told apart would wrap (an early PubAck still missing): all of them first. */
+        if (s == NATS_OK && p->seq >= p->floor && p->seq - p->floor >= BUS_PUB_WINDOW - 1 &&
+            bus_pub_wait(p, 0, 200) < 0)
+                s = NATS_TIMEOUT;
+        if (s == NATS_OK && p->seq <= p->abandoned)
+                s = NATS_TIMEOUT; /* its number was given up meanwhile: it would never be confirmed */
         if (s == NATS_OK)
                 s = natsConnection_PublishMsg(p->nc, m);
         natsMsg_Destroy(m);
-        if (s == NATS_OK)
+        if (s == NATS_OK) {
                 p->pending++;
-        else
+                (void)bus_pub_awaited(p, p->seq, true);
+                if (p->floor > p->seq)
+                        p->floor = p->seq; /* a wait above moved it past this message's number */
+        } else
                 p->failed++;
         return bus_errno(s);
 }

@@ -58,7 +58,7 @@ static int drain_store(void) {
 }
 
 /* The publisher reads the stream's PubAcks itself: a flush is 0 once every one came (a duplicate's too),
- * -EIO when a subject has no stream (and the next flush starts clean), and past 4,096 awaited PubAcks
+ * -EIO when a subject has no stream (and the next flush starts clean, however many refusals are left), and past 4,096 awaited PubAcks
  * a publish waits for room instead of failing. */
 static void test_publisher_confirms(void) {
         BusPublisher *p = NULL;
@@ -83,6 +83,15 @@ static void test_publisher_confirms(void) {
         CHECK(bus_publish(p, SUBJECT, &none, "q", 1) == 0 && bus_publisher_flush(p, 2000) == 0,
               "the next flush after a failed one");
         CHECK(drain_store() == 1, "the stream holds that one");
+        /* Fifty refused at once: the first "no responders" fails the flush, and the other 49 (which do not say
+         * which message they answer) must not fail the next one. */
+        for (int i = 0; i < 50; i++)
+                CHECK(bus_publish(p, TOPO_PREFIX ".nowhere.x", &none, "x", 1) == 0, "publish %d to no stream", i);
+        CHECK(bus_publisher_flush(p, 2000) == -EIO, "fifty publishes no stream took are not confirmed");
+        usleep(200 * 1000); /* every refusal is back by now */
+        CHECK(bus_publish(p, SUBJECT, &none, "r", 1) == 0 && bus_publisher_flush(p, 2000) == 0,
+              "a flush after fifty refusals, read or not");
+        CHECK(drain_store() == 1, "the stream holds that one");
 
         snprintf(id, sizeof(id), "pub-dup-%lld", (long long)nats_Now());
         BusHeaders dup = {.msg_id = id, .type = "test"};
@@ -92,6 +101,37 @@ static void test_publisher_confirms(void) {
         CHECK(failed == 0, "%d of 5000 publishes failed", failed);
         CHECK(bus_publisher_flush(p, 5000) == 0, "5000 publishes of one id confirmed (duplicates included)");
         CHECK(drain_store() == 1, "the stream holds one of them");
+        bus_publisher_free(p);
+}
+
+/* A stand-in for a stream that answers message "a" twice (as two stream leaders for a moment could) and never
+ * answers "b". */
+static void answer_twice(void *closure, natsMsg *m) {
+        const char *ack = "{\"stream\":\"FAKE\",\"seq\":1}";
+        (void)closure;
+        if (natsMsg_GetReply(m) && natsMsg_GetDataLength(m) == 1 && natsMsg_GetData(m)[0] == 'a')
+                for (int i = 0; i < 2; i++)
+                        (void)bus_publish_core(bus, natsMsg_GetReply(m), NULL, ack, strlen(ack));
+        natsMsg_Destroy(m);
+}
+
+/* A PubAck settles its own message once: a message answered twice does not stand for another one that was never
+ * confirmed (counting answers did, and the orchestrator took an unconfirmed status event as published). */
+static void test_a_pubAck_counts_once(void) {
+        BusPublisher *p = NULL;
+        BusSubscription *fake = NULL;
+        BusHeaders h = {.type = "test"};
+        CHECK(bus_publisher_new(bus, &p) == 0, "publisher");
+        CHECK(bus_subscribe(bus, TOPO_PREFIX ".twice", NULL, answer_twice, NULL, &fake) == 0, "stand-in stream");
+        if (!p || !fake)
+                return;
+        CHECK(bus_publish(p, TOPO_PREFIX ".twice", &h, "a", 1) == 0 &&
+                      bus_publish(p, TOPO_PREFIX ".twice", &h, "b", 1) == 0,
+              "publish a and b");
+        CHECK(bus_publisher_flush(p, 1000) == -EIO, "b was never confirmed, yet the flush says both were");
+        CHECK(bus_publish(p, TOPO_PREFIX ".twice", &h, "a", 1) == 0 && bus_publisher_flush(p, 1000) == 0,
+              "the next flush after a failed one");
+        bus_unsubscribe(fake);
         bus_publisher_free(p);
 }
 
@@ -343,6 +383,7 @@ int main(void) {
         test_last_takes_an_open_request();
         test_missing_consumer();
         test_publisher_confirms();
+        test_a_pubAck_counts_once();
         bus_consumer_close(c);
         bus_free(bus);
         printf("%s\n", failures ? "FAILED" : "ok");
