@@ -365,18 +365,23 @@ export async function expectCompleted(p, orders, admin) {
         assert.deepEqual(strays, [], 'charges of orders nobody placed');
 }
 
-// `lanes` customers each walking orders to COMPLETED (resilientLifecycle) one after another until stop(), over
-// `stores` in turn. placed: [{id, at}] every order answered 201 and when; stop() resolves to the completed orders
-// ([{order, customer}], for expectCompleted) and throws the first lane's failure.
+// A lane's customer places at most this many orders before the next one takes over, within the gateway's
+// per-customer limit (ORDER_RATE_BURST 200, then 20 a second) however fast the lane goes: a lane of one customer
+// went past it in a fast e2e-nats-cluster run (429).
+const ORDERS_PER_CUSTOMER = 100;
+
+// `lanes` lanes of customers each walking orders to COMPLETED (resilientLifecycle) one after another until stop(),
+// over `stores` in turn. placed: [{id, at}] every order answered 201 and when; stop() resolves to the completed
+// orders ([{order, customer}], for expectCompleted) and throws the first lane's failure.
 export function runLanes(p, { lanes, stores, prefix = 'lane' }) {
         const placed = [];
         const completed = [];
         const failures = [];
         let running = true;
         const loop = async (k) => {
-                const customer = await p.token(`${prefix}_${k}`);
                 const rider = await p.token(`${prefix}_rider_${k}`, 'rider');
                 for (let n = 0; running; n++) {
+                        const customer = await p.token(`${prefix}_${k}_${Math.floor(n / ORDERS_PER_CUSTOMER)}`);
                         const store = stores[(k + n) % stores.length];
                         const owner = await p.token(`owner_${store.id}`, 'store', store.id);
                         const order = await resilientLifecycle(p, {
