@@ -81,7 +81,23 @@ describe('a three-node JetStream cluster losing one node at a time under load', 
                 assert.equal(done.length, lanes.placed.length + probes.length, 'every lane order and probe walked to its end');
                 const sagas = Number(await p.sql('SELECT count(*) FROM orchestrator.sagas'));
                 assert.equal(sagas, done.length, 'one saga per order answered 201, and no other');
-                await expectCompleted(p, done, admin);
+                try {
+                        await expectCompleted(p, done, admin);
+                } catch (e) {
+                        // What the CI log needs to tell a platform's loss from a cluster's: each replica's FOOD_ORDER
+                        // (diverged replicas: nats-server's) and the order's status events the orchestrator still holds
+                        // with its shard's watermark (an event at or below it was confirmed by JetStream).
+                        for (const node of p.natsNodes) {
+                                const jsz = await fetch(`${node.monitorUrl}/jsz?streams=true`).then((r) => r.json()).catch((x) => String(x));
+                                const st = jsz.account_details?.flatMap((a) => a.stream_detail || []).find((x) => x.name === 'FOOD_ORDER');
+                                console.log(`# ${node.serverName}: FOOD_ORDER ${JSON.stringify(st ? { state: st.state, leader: st.cluster?.leader } : jsz)}`);
+                        }
+                        const id = (String(e.message).match(/ord_[0-9a-f]+/) || [])[0];
+                        if (id) console.log(`# ${id}: events (shard:seq:published watermark) `
+                                + await p.sql(`SELECT string_agg(e.shard || ':' || e.seq || ':' || s.published, ' ' ORDER BY e.seq)`
+                                        + ` FROM orchestrator.events e JOIN orchestrator.shards s USING (shard) WHERE e.order_id = '${id}'`).catch((x) => String(x)));
+                        throw e;
+                }
                 console.log(`# orders lost: 0 of ${done.length} answered 201`);
         });
 });
