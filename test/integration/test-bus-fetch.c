@@ -58,8 +58,8 @@ static int drain_store(void) {
 }
 
 /* The publisher reads the stream's PubAcks itself: a flush is 0 once every one came (a duplicate's too),
- * -EIO when a subject has no stream (and the next flush starts clean, however many refusals are left), and past 4,096 awaited PubAcks
- * a publish waits for room instead of failing. */
+ * -EIO when a subject has no stream (and the next flush starts clean, however many refusals are left), and
+ * past 4,096 awaited PubAcks a publish waits for room instead of failing. */
 static void test_publisher_confirms(void) {
         BusPublisher *p = NULL;
         char id[32];
@@ -116,7 +116,7 @@ static void answer_twice(void *closure, natsMsg *m) {
 }
 
 /* A PubAck settles its own message once: a message answered twice does not stand for another one that was never
- * confirmed (counting answers did, and the orchestrator took an unconfirmed status event as published). */
+ * confirmed (counting the answers did). */
 static void test_a_pubAck_counts_once(void) {
         BusPublisher *p = NULL;
         BusSubscription *fake = NULL;
