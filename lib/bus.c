@@ -67,12 +67,11 @@ struct BusPublisher {
         char inbox[TOPO_SUBJECT_MAX + 32];
         uint64_t seq;                         /* the last message's number (its reply subject's last token) */
         uint64_t abandoned;                   /* PubAcks of messages up to this number are no longer awaited */
-        uint64_t floor;                       /* no message below this number awaits its PubAck */
         size_t pending;                       /* published, PubAck awaited */
         int failed;                           /* since the last flush */
-        /* Which of the numbers floor..seq await their PubAck (bit n % BUS_PUB_WINDOW): a PubAck settles its own
-         * message once, so that one answered twice (two stream leaders for a moment) cannot stand for another
-         * that was never confirmed. */
+        /* Which message numbers await their PubAck (bit n % BUS_PUB_WINDOW): a PubAck settles its own message
+         * once, so that one answered twice (two stream leaders for a moment) cannot stand for another that was
+         * never confirmed. */
         uint8_t awaited[BUS_PUB_WINDOW / 8];
         /* Inboxes given up (bus_pub_abandon): unsubscribed at once, freed once the current inbox received
          * something. nats.c 3.4's reader looks a subscription up, lets go of the lock that guards the lookup and
@@ -818,29 +817,36 @@ void bus_term(BusConsumer *c, natsMsg *msg) {
         bus_ack_send(c, msg, "+TERM");
 }
 
+/* A new inbox for p's PubAcks: `inbox` gets its name, `sub` its subscription (<inbox>.*). 0 or negative errno. */
+static int bus_pub_inbox(BusPublisher *p, char inbox[TOPO_SUBJECT_MAX + 32], natsSubscription **sub) {
+        char filter[TOPO_SUBJECT_MAX + 34];
+        natsStatus s;
+        int r = bus_inbox_name(p->bus, inbox, TOPO_SUBJECT_MAX + 32);
+        if (r < 0)
+                return r;
+        snprintf(filter, sizeof(filter), "%s.*", inbox);
+        s = natsConnection_SubscribeSync(sub, p->nc, filter);
+        if (s == NATS_OK)
+                s = natsSubscription_SetPendingLimits(*sub, -1, -1);
+        if (s != NATS_OK) {
+                natsSubscription_Destroy(*sub);
+                *sub = NULL;
+        }
+        return bus_errno(s);
+}
+
 int bus_publisher_new(Bus *b, BusPublisher **ret) {
         BusPublisher *p = calloc(1, sizeof(*p));
-        char filter[sizeof(p->inbox) + 2];
-        natsStatus s;
         int r;
 
         if (!p)
                 return -ENOMEM;
         p->bus = b;
         p->nc = b->nc;
-        r = bus_inbox_name(b, p->inbox, sizeof(p->inbox));
+        r = bus_pub_inbox(p, p->inbox, &p->sub);
         if (r < 0) {
                 free(p);
                 return r;
-        }
-        snprintf(filter, sizeof(filter), "%s.*", p->inbox);
-        s = natsConnection_SubscribeSync(&p->sub, b->nc, filter);
-        if (s == NATS_OK)
-                s = natsSubscription_SetPendingLimits(p->sub, -1, -1);
-        if (s != NATS_OK) {
-                natsSubscription_Destroy(p->sub);
-                free(p);
-                return bus_errno(s);
         }
         *ret = p;
         return 0;
@@ -872,12 +878,22 @@ static natsStatus bus_msg_new(natsMsg **ret, const char *subject, const char *re
         return s;
 }
 
-/* Whether message `n` (within the window) awaits its PubAck; then marks it `still` awaiting or not. */
-static bool bus_pub_awaited(BusPublisher *p, uint64_t n, bool still) {
-        uint8_t *byte = &p->awaited[(n % BUS_PUB_WINDOW) / 8], bit = (uint8_t)(1u << (n % 8));
-        bool was = *byte & bit;
-        *byte = still ? (uint8_t)(*byte | bit) : (uint8_t)(*byte & ~bit);
-        return was;
+/* Message `n`'s bit in p->awaited. */
+static uint8_t *bus_pub_byte(BusPublisher *p, uint64_t n, uint8_t *bit) {
+        *bit = (uint8_t)(1u << (n % 8));
+        return &p->awaited[(n % BUS_PUB_WINDOW) / 8];
+}
+
+/* Whether message `n` awaits its PubAck. */
+static bool bus_pub_awaited(BusPublisher *p, uint64_t n) {
+        uint8_t bit, *byte = bus_pub_byte(p, n, &bit);
+        return *byte & bit;
+}
+
+/* Marks message `n` as awaiting its PubAck or not. */
+static void bus_pub_await(BusPublisher *p, uint64_t n, bool on) {
+        uint8_t bit, *byte = bus_pub_byte(p, n, &bit);
+        *byte = on ? (uint8_t)(*byte | bit) : (uint8_t)(*byte & ~bit);
 }
 
 /* Every PubAck awaited is given up: the caller counts them failed. What still comes for them goes to an inbox
@@ -885,24 +901,16 @@ static bool bus_pub_awaited(BusPublisher *p, uint64_t n, bool still) {
  * which does not say which message it answers, and read later each such answer failed a later flush (13 s of
  * failed batches after a FOOD_ORDER leader came back in e2e-nats-cluster). */
 static void bus_pub_abandon(BusPublisher *p) {
-        char inbox[sizeof(p->inbox)], filter[sizeof(p->inbox) + 2];
+        char inbox[sizeof(p->inbox)];
         natsSubscription *sub = NULL;
 
-        for (uint64_t n = p->floor; n <= p->seq; n++)
-                (void)bus_pub_awaited(p, n, false);
+        memset(p->awaited, 0, sizeof(p->awaited));
         p->pending = 0;
         p->abandoned = p->seq;
-        p->floor = p->seq + 1;
         /* Without a free slot (nothing received since the last ones) or a new inbox, the old inbox stays: its late
          * answers only fail a flush more. */
-        if (p->n_retired == BUS_PUB_RETIRED || bus_inbox_name(p->bus, inbox, sizeof(inbox)) < 0)
+        if (p->n_retired == BUS_PUB_RETIRED || bus_pub_inbox(p, inbox, &sub) < 0)
                 return;
-        snprintf(filter, sizeof(filter), "%s.*", inbox);
-        if (natsConnection_SubscribeSync(&sub, p->nc, filter) != NATS_OK ||
-            natsSubscription_SetPendingLimits(sub, -1, -1) != NATS_OK) {
-                natsSubscription_Destroy(sub);
-                return;
-        }
         natsSubscription_Unsubscribe(p->sub);
         p->retired[p->n_retired++] = p->sub;
         p->sub = sub;
@@ -914,7 +922,8 @@ static void bus_pub_settle(BusPublisher *p, natsMsg *m) {
         const char *dot = strrchr(natsMsg_GetSubject(m), '.'), *data = natsMsg_GetData(m);
         uint64_t n = dot ? strtoull(dot + 1, NULL, 10) : 0;
         int len = natsMsg_GetDataLength(m);
-        if (n > p->abandoned && n <= p->seq && bus_pub_awaited(p, n, false)) {
+        if (n > p->abandoned && n <= p->seq && bus_pub_awaited(p, n)) {
+                bus_pub_await(p, n, false);
                 p->pending--;
                 /* {"stream":..,"seq":..[,"duplicate":true]}, or {"error":{"code":..,"description":..}} */
                 if (!data || len <= 0 || memmem(data, (size_t)len, "\"error\"", 7)) {
@@ -947,8 +956,6 @@ static int bus_pub_wait(BusPublisher *p, size_t left, int64_t timeout_ms) {
                 bus_pub_abandon(p);
                 return -EIO;
         }
-        if (p->pending == 0)
-                p->floor = p->seq + 1;
         return 0;
 }
 
@@ -959,9 +966,8 @@ static int bus_publish_acked(BusPublisher *p, natsMsg *m, natsStatus s) {
                 if (bus_pub_wait(p, BUS_PUB_MAX_PENDING / 2, 200) < 0)
                         s = NATS_TIMEOUT;
         }
-        /* The window of numbers told apart would wrap (an early PubAck still missing): all of them first. */
-        if (s == NATS_OK && p->seq >= p->floor && p->seq - p->floor >= BUS_PUB_WINDOW - 1 &&
-            bus_pub_wait(p, 0, 200) < 0)
+        /* This number's bit still set: a message a whole window earlier awaits its PubAck. All of them first. */
+        if (s == NATS_OK && bus_pub_awaited(p, p->seq) && bus_pub_wait(p, 0, 200) < 0)
                 s = NATS_TIMEOUT;
         if (s == NATS_OK && p->seq <= p->abandoned)
                 s = NATS_TIMEOUT; /* its number was given up meanwhile: it would never be confirmed */
@@ -970,9 +976,7 @@ static int bus_publish_acked(BusPublisher *p, natsMsg *m, natsStatus s) {
         natsMsg_Destroy(m);
         if (s == NATS_OK) {
                 p->pending++;
-                (void)bus_pub_awaited(p, p->seq, true);
-                if (p->floor > p->seq)
-                        p->floor = p->seq; /* a wait above moved it past this message's number */
+                bus_pub_await(p, p->seq, true);
         } else
                 p->failed++;
         return bus_errno(s);
