@@ -9,7 +9,7 @@
 
 const char *const options_default_procs[] = {
         "gateway",     "orchestrator", "payment-worker", "store-worker", "delivery-worker", "notification-wo",
-        "coupon-worker", "sandbox-psp", "sandbox-sink",  "nats-server",  "postgres",        NULL,
+        "coupon-worker", "reader",      "sandbox-psp",   "sandbox-sink", "nats-server",     "postgres", NULL,
 };
 
 static void usage(FILE *f) {
@@ -29,7 +29,7 @@ static void usage(FILE *f) {
               "      --pids-from DIR   processes to measure: DIR/<name>.pid files and their descendants\n"
               "      --procs A,B,...   processes to measure: these comm names (default: gateway,orchestrator,\n"
               "                        payment-worker,store-worker,delivery-worker,notification-wo,\n"
-              "                        coupon-worker,sandbox-psp,sandbox-sink,nats-server,postgres)\n"
+              "                        coupon-worker,reader,sandbox-psp,sandbox-sink,nats-server,postgres)\n"
               "      --jwt-secret-file F  sign HS256 tokens with the secret in F instead of POST /auth/dev-token\n"
               "      --card TOKEN      card token for payment (default tok_ok)\n"
               "      --nats-monitor URL  nats-server monitoring URL for the JetStream figures\n"

@@ -4,12 +4,12 @@
 # from the new process's start (its start time in /proc) to its first `/readyz` 200 is printed. nats-server and
 # PostgreSQL stay up, as in a rolling restart. Resolution: the kernel's clock tick (10 ms) and a poll every 5 ms.
 # Usage: bench/ready.sh [ROUNDS (3)]   Env: STATE_DIR (.state, as for deploy/local/run.sh),
-# SERVICES ("orchestrator payment store delivery notification coupon gateway").
+# SERVICES ("orchestrator payment store delivery notification coupon reader gateway").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 STATE_DIR=${STATE_DIR:-$PWD/.state}
 ROUNDS=${1:-3}
-SERVICES=${SERVICES:-orchestrator payment store delivery notification coupon gateway}
+SERVICES=${SERVICES:-orchestrator payment store delivery notification coupon reader gateway}
 hz=$(getconf CLK_TCK)
 
 die() { printf '[ready] error: %s\n' "$*" >&2; exit 1; }

@@ -1,4 +1,4 @@
-/* In-memory catalog: an immutable snapshot (backed by its PGresults) swapped under a rwlock. */
+/* In-memory catalog: an immutable snapshot (backed by the reader's answers) swapped under a rwlock. */
 #include "gateway-catalog.h"
 
 #include <errno.h>
@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "codec.h"
+#include "gateway-readmodel.h"
 
 typedef struct {
         const char *id, *name, *name_en, *region, *thank_you;
@@ -21,9 +24,9 @@ typedef struct {
         size_t store; /* index in Snapshot.stores */
 } CatItem;
 
-/* Strings point into the two PGresults, freed together with the snapshot. */
+/* Strings point into the two answers, freed together with the snapshot. */
 typedef struct {
-        PGresult *stores_res, *items_res;
+        Food__V1__ReadRows *stores_res, *items_res;
         CatStore *stores; /* sorted by id */
         size_t n_stores;
         CatItem *items; /* grouped by store, menu order */
@@ -36,18 +39,13 @@ struct Catalog {
         Snapshot *snap; /* NULL until the first load */
 };
 
-static const PgStmt stmt_stores = {
-        "catalog_stores", "SELECT id, name, name_en, region, lat, lon, thank_you FROM catalog.stores ORDER BY id"};
-static const PgStmt stmt_items = {"catalog_items",
-                                  "SELECT i.id, i.store_id, i.name, i.name_en, i.price, i.available"
-                                  " FROM catalog.menu_items i JOIN catalog.stores s ON s.id = i.store_id"
-                                  " ORDER BY i.store_id, i.position, i.id"};
-
 static void snapshot_free(Snapshot *s) {
         if (!s)
                 return;
-        PQclear(s->stores_res);
-        PQclear(s->items_res);
+        if (s->stores_res)
+                codec_free(&s->stores_res->base);
+        if (s->items_res)
+                codec_free(&s->items_res->base);
         free(s->stores);
         free(s->items);
         free(s->by_id);
@@ -76,34 +74,34 @@ static const CatItem *snapshot_item(const Snapshot *s, const char *id) {
 }
 
 static int snapshot_build(Snapshot *s) {
-        int ns = PQntuples(s->stores_res), ni = PQntuples(s->items_res);
+        size_t ns = readmodel_rows(s->stores_res), ni = readmodel_rows(s->items_res);
 
-        s->stores = calloc((size_t)ns + 1, sizeof(CatStore));
-        s->items = calloc((size_t)ni + 1, sizeof(CatItem));
-        s->by_id = calloc((size_t)ni + 1, sizeof(CatItem *));
+        s->stores = calloc(ns + 1, sizeof(CatStore));
+        s->items = calloc(ni + 1, sizeof(CatItem));
+        s->by_id = calloc(ni + 1, sizeof(CatItem *));
         if (!s->stores || !s->items || !s->by_id)
                 return -ENOMEM;
-        for (int r = 0; r < ns; r++) {
+        for (size_t r = 0; r < ns; r++) {
                 CatStore *st = &s->stores[r];
-                st->id = PQgetvalue(s->stores_res, r, 0);
-                st->name = PQgetvalue(s->stores_res, r, 1);
-                st->name_en = PQgetvalue(s->stores_res, r, 2);
-                st->region = PQgetvalue(s->stores_res, r, 3);
-                st->lat = strtod(PQgetvalue(s->stores_res, r, 4), NULL);
-                st->lon = strtod(PQgetvalue(s->stores_res, r, 5), NULL);
-                st->thank_you = PQgetvalue(s->stores_res, r, 6);
+                st->id = readmodel_cell(s->stores_res, r, 0);
+                st->name = readmodel_cell(s->stores_res, r, 1);
+                st->name_en = readmodel_cell(s->stores_res, r, 2);
+                st->region = readmodel_cell(s->stores_res, r, 3);
+                st->lat = strtod(readmodel_cell(s->stores_res, r, 4), NULL);
+                st->lon = strtod(readmodel_cell(s->stores_res, r, 5), NULL);
+                st->thank_you = readmodel_cell(s->stores_res, r, 6);
         }
-        s->n_stores = (size_t)ns;
-        for (int r = 0; r < ni; r++) {
+        s->n_stores = ns;
+        for (size_t r = 0; r < ni; r++) {
                 CatItem *it = &s->items[s->n_items];
-                const CatStore *st = snapshot_store(s, PQgetvalue(s->items_res, r, 1));
+                const CatStore *st = snapshot_store(s, readmodel_cell(s->items_res, r, 1));
                 if (!st)
                         continue; /* the JOIN makes this impossible; stay safe anyway */
-                it->id = PQgetvalue(s->items_res, r, 0);
-                it->name = PQgetvalue(s->items_res, r, 2);
-                it->name_en = PQgetvalue(s->items_res, r, 3);
-                it->price = pg_ll(s->items_res, r, 4);
-                it->available = strcmp(PQgetvalue(s->items_res, r, 5), "t") == 0;
+                it->id = readmodel_cell(s->items_res, r, 0);
+                it->name = readmodel_cell(s->items_res, r, 2);
+                it->name_en = readmodel_cell(s->items_res, r, 3);
+                it->price = strtoll(readmodel_cell(s->items_res, r, 4), NULL, 10);
+                it->available = strcmp(readmodel_cell(s->items_res, r, 5), "t") == 0;
                 it->store = (size_t)(st - s->stores);
                 if (s->stores[it->store].n_items == 0)
                         s->stores[it->store].first_item = s->n_items;
@@ -135,15 +133,15 @@ void catalog_free(Catalog *c) {
         free(c);
 }
 
-int catalog_load(Catalog *c, Pg *pg) {
+int catalog_load(Catalog *c, Readmodel *rm) {
         Snapshot *s = calloc(1, sizeof(*s)), *old;
         int r;
 
         if (!s)
                 return -ENOMEM;
-        r = pg_run(pg, &stmt_stores, 0, NULL, NULL, NULL, &s->stores_res);
+        r = readmodel_query(rm, TOPO_READ_CATALOG_STORES, 0, NULL, &s->stores_res);
         if (r == 0)
-                r = pg_run(pg, &stmt_items, 0, NULL, NULL, NULL, &s->items_res);
+                r = readmodel_query(rm, TOPO_READ_CATALOG_ITEMS, 0, NULL, &s->items_res);
         if (r == 0)
                 r = snapshot_build(s);
         if (r < 0) {

@@ -1,4 +1,4 @@
-/* The catalog (stores, menus) held in memory: loaded from PostgreSQL at start
+/* The catalog (stores, menus) held in memory: asked of the reader at start
  * and swapped on refresh, listed and filtered for GET /stores, and the only
  * source of prices when an order is placed or modified. */
 #pragma once
@@ -9,13 +9,13 @@
 
 #include "food.pb-c.h"
 #include "gateway-json.h"
-#include "pg.h"
 
 #define CATALOG_NAME_MAX 255   /* bytes of a store or item name (schema CHECK) */
 #define CATALOG_ID_MAX 64
 #define CATALOG_UNKNOWN 1      /* result: no such store */
 
 typedef struct Catalog Catalog;
+typedef struct Readmodel Readmodel;
 
 /* Filter of GET /stores and GET /deliveries: region, and/or a circle. */
 typedef struct {
@@ -42,10 +42,10 @@ typedef struct {
 int catalog_new(Catalog **ret);
 void catalog_free(Catalog *c);
 
-/* Reads stores and menu items through `pg` (search_path catalog) and swaps
- * them in; readers keep seeing the previous catalog until then. 0 or the
- * negative errno of pg_run (the previous catalog stays). */
-int catalog_load(Catalog *c, Pg *pg);
+/* Asks the reader for the stores and menu items and swaps them in; readers
+ * keep seeing the previous catalog until then. 0 or the negative errno of
+ * readmodel_query (the previous catalog stays). */
+int catalog_load(Catalog *c, Readmodel *rm);
 bool catalog_loaded(Catalog *c);
 size_t catalog_store_count(Catalog *c);
 

@@ -57,12 +57,10 @@ int gateway_config_read(GatewayConfig *c) {
                 r = config_int("COUPON_RATE_PER_MIN", 120, 0, 1000000, &c->coupon_rate_per_min);
         if (r == 0)
                 r = config_int("COUPON_RATE_BURST", 100, 1, 100000, &c->coupon_rate_burst);
-        /* The replica's PostgreSQL budget: the HTTP threads share this many sessions (plus the
-         * catalog's and the readiness probe's own: README, "connection budget"). */
+        /* The read side: how long a read query may take the reader (services/reader) before the request gets
+         * 503 + Retry-After. */
         if (r == 0)
-                r = config_int("GATEWAY_PG_POOL", 8, 1, PGPOOL_SIZE_MAX, &c->pg_pool);
-        if (r == 0)
-                r = config_int("GATEWAY_PG_WAIT_MS", 2000, 0, 60000, &c->pg_wait_ms);
+                r = config_int("GATEWAY_READ_TIMEOUT_MS", 2000, 100, 60000, &c->read_timeout_ms);
         if (r == 0)
                 r = config_str("TRUSTED_PROXIES", "", &proxies);
         if (r == 0 && (r = client_proxies_parse(proxies, &c->proxies)) < 0)

@@ -214,7 +214,7 @@ void events_order_stream(Request *rq) {
                 http_problem(rq->x, 404, NULL, NULL, "no order %s", id);
                 goto out;
         }
-        r = bus_inbox_open(rq->gw->svc.bus, subject, EVENTS_PENDING_MSGS, &sub);
+        r = bus_inbox_open(rq->gw->svc.bus, subject, NULL, EVENTS_PENDING_MSGS, &sub);
         if (r < 0) {
                 http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "live events are unavailable: %s", strerror(-r));
                 goto out;

@@ -1,4 +1,4 @@
-/* Read-model queries, each on a session borrowed from the gateway's bounded pool for that query only. */
+/* Read-side queries, asked of the reader over NATS (food.read.<query>). */
 #include "gateway-readmodel.h"
 
 #include <errno.h>
@@ -6,10 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "log.h"
+#include "metrics.h"
+
+static Metric *m_answered, *m_timeout, *m_unavailable, *m_failed;
+
+void readmodel_metrics_init(void) {
+        m_answered = metrics_counter("gateway_reads_total{outcome=\"answered\"}", "Read queries asked of the reader by outcome");
+        m_timeout = metrics_counter("gateway_reads_total{outcome=\"timeout\"}", "Read queries asked of the reader by outcome");
+        m_unavailable = metrics_counter("gateway_reads_total{outcome=\"unavailable\"}",
+                                        "Read queries asked of the reader by outcome");
+        m_failed = metrics_counter("gateway_reads_total{outcome=\"failed\"}", "Read queries asked of the reader by outcome");
+}
 
 struct Readmodel {
-        PgPool *pool; /* borrowed */
+        Bus *bus; /* borrowed */
+        int64_t timeout_ms;
 };
 
 /* Order statuses of the API (SPEC §4), the only values a status filter may name. */
@@ -18,57 +31,12 @@ static const char *const readmodel_statuses[] = {
         "DELIVERED",       "COMPLETED", "REJECTED", "REFUSED", "CANCELLED",
 };
 
-static const PgStmt stmt_order = {
-        "rm_order", "SELECT customer_id, store_id, version, view, status FROM readmodel.orders WHERE id = $1"};
-
-static const PgStmt stmt_customer_orders = {
-        "rm_customer_orders",
-        "SELECT '[' || coalesce(string_agg(o.view, ',' ORDER BY o.created_at DESC, o.id DESC), '') || ']' FROM ("
-        " SELECT view, created_at, id FROM readmodel.orders WHERE customer_id = $1"
-        " AND (status = ANY ($2::text[]) OR ($2::text[] IS NULL AND status NOT IN ('PAYMENT_PENDING', 'REJECTED')))"
-        " ORDER BY created_at DESC, id DESC LIMIT 200) o"};
-
-static const PgStmt stmt_store_orders = {
-        "rm_store_orders",
-        "SELECT '[' || coalesce(string_agg(o.view, ',' ORDER BY o.created_at, o.id), '') || ']' FROM ("
-        " SELECT view, created_at, id FROM readmodel.orders WHERE store_id = $1"
-        " AND ($2::text[] IS NULL OR status = ANY ($2::text[])) AND status NOT IN ('PAYMENT_PENDING', 'REJECTED')"
-        " ORDER BY created_at DESC, id DESC LIMIT 500) o"};
-
-/* Haversine in SQL: a handful of rows per region, no PostGIS needed. */
-static const PgStmt stmt_deliveries = {
-        "rm_open_deliveries",
-        "SELECT '[' || coalesce(string_agg(d.view, ',' ORDER BY d.updated_at, d.id), '') || ']' FROM ("
-        " SELECT view, updated_at, id FROM readmodel.deliveries WHERE status = 'OPEN'"
-        " AND ($1::text IS NULL OR region = $1)"
-        " AND ($2::float8 IS NULL OR 2 * 6371000 * asin(least(1, sqrt("
-        "   power(sin(radians(lat - $2::float8) / 2), 2)"
-        "   + cos(radians($2::float8)) * cos(radians(lat)) * power(sin(radians(lon - $3::float8) / 2), 2))))"
-        "   <= $4::float8)"
-        " ORDER BY updated_at, id LIMIT 200) d"};
-
-static const PgStmt stmt_notifications = {
-        "rm_notifications",
-        "SELECT coalesce(json_agg(json_build_object('order_id', n.order_id, 'status', n.status,"
-        " 'message', n.message, 'at', to_char(n.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
-        " ORDER BY n.id), '[]')::text FROM ("
-        " SELECT id, order_id, status, message, at FROM notification.notifications WHERE customer_id = $1"
-        " AND ($2::text IS NULL OR order_id = $2) ORDER BY id DESC LIMIT 200) n"};
-
-static const PgStmt stmt_coupons = {
-        "rm_coupons",
-        "SELECT coalesce(json_agg(json_build_object('id', id, 'store_id', store_id, 'discount', discount,"
-        " 'used', status = 'REDEEMED') ORDER BY created_at), '[]')::text FROM coupon.coupons"
-        " WHERE customer_id = $1 AND (status = 'REDEEMED' OR expires_at > now())"};
-
-static const PgStmt stmt_completed = {
-        "rm_completed", "SELECT count(*) FROM readmodel.orders WHERE customer_id = $1 AND status = 'COMPLETED'"};
-
-int readmodel_new(Readmodel **ret, PgPool *pool) {
+int readmodel_new(Readmodel **ret, Bus *bus, int64_t timeout_ms) {
         Readmodel *rm = calloc(1, sizeof(*rm));
         if (!rm)
                 return -ENOMEM;
-        rm->pool = pool;
+        rm->bus = bus;
+        rm->timeout_ms = timeout_ms;
         *ret = rm;
         return 0;
 }
@@ -106,55 +74,95 @@ int readmodel_status_array(const char *list, char *buf, size_t cap) {
         return 0;
 }
 
-/* Runs a statement on a pooled session, reconnecting once when the session broke (e.g. a
- * PostgreSQL restart) so that one stale socket does not fail a request; a session that stays
- * broken is closed by pgpool_release and its slot opens a fresh one next time. -ETIMEDOUT when
- * every session stayed busy for GATEWAY_PG_WAIT_MS. */
-static int readmodel_run(Readmodel *rm, const PgStmt *st, int n, const char *const *vals, PGresult **ret) {
-        Pg *pg = NULL;
-        int r = pgpool_acquire(rm->pool, &pg);
+int readmodel_query(Readmodel *rm, const char *query, int n, const char *const *vals, Food__V1__ReadRows **ret) {
+        char subject[TOPO_SUBJECT_MAX];
+        char *args[READMODEL_ARGS_MAX];
+        protobuf_c_boolean nulls[READMODEL_ARGS_MAX];
+        Food__V1__ReadQuery q = FOOD__V1__READ_QUERY__INIT;
+        ProtobufCMessage *unpacked = NULL;
+        natsMsg *reply = NULL;
+        uint8_t *data = NULL;
+        size_t len = 0;
+
+        if (n > READMODEL_ARGS_MAX || topo_read_subject(subject, sizeof(subject), query) < 0)
+                return -EINVAL;
+        for (int i = 0; i < n; i++) {
+                args[i] = (char *)(vals[i] ? vals[i] : "");
+                nulls[i] = vals[i] == NULL;
+        }
+        q.n_args = q.n_null_args = (size_t)n;
+        q.args = args;
+        q.null_args = nulls;
+        int r = codec_pack(&q.base, &data, &len);
+        if (r == 0)
+                r = bus_request(rm->bus, subject, food__v1__read_query__descriptor.name, data, len, rm->timeout_ms, NULL,
+                                &reply);
+        free(data);
+        if (r == -EHOSTUNREACH)
+                r = -ENOTCONN; /* no reader runs */
         if (r < 0) {
-                if (r == -ETIMEDOUT)
-                        log_debug("readmodel: %s: no PostgreSQL session free in time", st->name);
+                metric_add(r == -ETIMEDOUT ? m_timeout : m_unavailable, 1);
+                log_warn("readmodel: %s: %s", query, r == -ETIMEDOUT ? "no answer in time" : strerror(-r));
                 return r;
         }
-        r = pg_run(pg, st, n, vals, NULL, NULL, ret);
-        if (r == -ENOTCONN && pg_ensure(pg) == 0)
-                r = pg_run(pg, st, n, vals, NULL, NULL, ret);
-        if (r < 0)
-                log_warn("readmodel: %s failed: %s", st->name, pg_error(pg));
-        pgpool_release(rm->pool, pg);
-        return r;
+        r = codec_unpack(&food__v1__read_rows__descriptor, natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply),
+                         &unpacked);
+        natsMsg_Destroy(reply);
+        if (r < 0) {
+                metric_add(m_failed, 1);
+                log_warn("readmodel: %s: an unreadable answer", query);
+                return -EPROTO;
+        }
+        Food__V1__ReadRows *rows = (Food__V1__ReadRows *)unpacked;
+        if (*rows->error || (rows->n_cells && rows->columns <= 0) ||
+            (rows->columns > 0 && rows->n_cells % (size_t)rows->columns)) {
+                metric_add(m_failed, 1);
+                log_warn("readmodel: %s failed at the reader: %s", query, *rows->error ? rows->error : "a ragged answer");
+                codec_free(unpacked);
+                return -EPROTO;
+        }
+        metric_add(m_answered, 1);
+        *ret = rows;
+        return 0;
+}
+
+size_t readmodel_rows(const Food__V1__ReadRows *rows) {
+        return rows->columns > 0 ? rows->n_cells / (size_t)rows->columns : 0;
+}
+
+const char *readmodel_cell(const Food__V1__ReadRows *rows, size_t row, int column) {
+        size_t i = row * (size_t)rows->columns + (size_t)column;
+        return column >= 0 && column < rows->columns && i < rows->n_cells ? rows->cells[i] : "";
 }
 
 /* For the single-cell queries: hands over a strdup of cell (0,0). */
-static int readmodel_text(Readmodel *rm, const PgStmt *st, int n, const char *const *vals, char **ret) {
-        PGresult *res = NULL;
-        int r = readmodel_run(rm, st, n, vals, &res);
+static int readmodel_text(Readmodel *rm, const char *query, int n, const char *const *vals, char **ret) {
+        Food__V1__ReadRows *rows = NULL;
+        int r = readmodel_query(rm, query, n, vals, &rows);
         if (r < 0)
                 return r;
-        *ret = strdup(PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "[]");
-        PQclear(res);
+        *ret = strdup(readmodel_rows(rows) == 1 ? readmodel_cell(rows, 0, 0) : "[]");
+        codec_free(&rows->base);
         return *ret ? 0 : -ENOMEM;
 }
 
 int readmodel_order(Readmodel *rm, const char *order_id, ReadOrder *ret) {
         const char *vals[] = {order_id};
-        PGresult *res = NULL;
-        int r = readmodel_run(rm, &stmt_order, 1, vals, &res);
+        Food__V1__ReadRows *rows = NULL;
+        int r = readmodel_query(rm, TOPO_READ_ORDER, 1, vals, &rows);
 
         if (r < 0)
                 return r;
-        if (PQntuples(res) != 1) {
-                PQclear(res);
+        if (readmodel_rows(rows) != 1 || rows->columns != 5) {
+                codec_free(&rows->base);
                 return READMODEL_NOT_FOUND;
         }
-        snprintf(ret->customer_id, sizeof(ret->customer_id), "%s", PQgetvalue(res, 0, 0));
-        snprintf(ret->store_id, sizeof(ret->store_id), "%s", PQgetvalue(res, 0, 1));
-        snprintf(ret->status, sizeof(ret->status), "%s", PQgetvalue(res, 0, 4));
-        ret->version = pg_ll(res, 0, 2);
-        ret->view = strdup(PQgetvalue(res, 0, 3));
-        PQclear(res);
+        snprintf(ret->customer_id, sizeof(ret->customer_id), "%s", readmodel_cell(rows, 0, 0));
+        snprintf(ret->store_id, sizeof(ret->store_id), "%s", readmodel_cell(rows, 0, 1));
+        snprintf(ret->status, sizeof(ret->status), "%s", readmodel_cell(rows, 0, 4));
+        ret->version = strtoll(readmodel_cell(rows, 0, 2), NULL, 10);
+        ret->view = strdup(readmodel_cell(rows, 0, 3));
+        codec_free(&rows->base);
         return ret->view ? 0 : -ENOMEM;
 }
 
@@ -165,12 +173,12 @@ void readmodel_order_clear(ReadOrder *o) {
 
 int readmodel_customer_orders(Readmodel *rm, const char *customer_id, const char *statuses, char **ret) {
         const char *vals[] = {customer_id, statuses};
-        return readmodel_text(rm, &stmt_customer_orders, 2, vals, ret);
+        return readmodel_text(rm, TOPO_READ_CUSTOMER_ORDERS, 2, vals, ret);
 }
 
 int readmodel_store_orders(Readmodel *rm, const char *store_id, const char *statuses, char **ret) {
         const char *vals[] = {store_id, statuses};
-        return readmodel_text(rm, &stmt_store_orders, 2, vals, ret);
+        return readmodel_text(rm, TOPO_READ_STORE_ORDERS, 2, vals, ret);
 }
 
 int readmodel_open_deliveries(Readmodel *rm, const GeoFilter *f, char **ret) {
@@ -185,27 +193,26 @@ int readmodel_open_deliveries(Readmodel *rm, const GeoFilter *f, char **ret) {
                 vals[2] = lon;
                 vals[3] = radius;
         }
-        return readmodel_text(rm, &stmt_deliveries, 4, vals, ret);
+        return readmodel_text(rm, TOPO_READ_OPEN_DELIVERIES, 4, vals, ret);
 }
 
 int readmodel_notifications(Readmodel *rm, const char *customer_id, const char *order_id, char **ret) {
         const char *vals[] = {customer_id, order_id};
-        return readmodel_text(rm, &stmt_notifications, 2, vals, ret);
+        return readmodel_text(rm, TOPO_READ_NOTIFICATIONS, 2, vals, ret);
 }
 
 int readmodel_coupons(Readmodel *rm, const char *customer_id, char **ret) {
         const char *vals[] = {customer_id};
-        return readmodel_text(rm, &stmt_coupons, 1, vals, ret);
+        return readmodel_text(rm, TOPO_READ_COUPONS, 1, vals, ret);
 }
 
 int readmodel_completed_orders(Readmodel *rm, const char *customer_id, int64_t *ret) {
         const char *vals[] = {customer_id};
-        PGresult *res = NULL;
-        int r = readmodel_run(rm, &stmt_completed, 1, vals, &res);
+        Food__V1__ReadRows *rows = NULL;
+        int r = readmodel_query(rm, TOPO_READ_COMPLETED_ORDERS, 1, vals, &rows);
         if (r < 0)
                 return r;
-        *ret = pg_ll(res, 0, 0);
-        PQclear(res);
+        *ret = strtoll(readmodel_cell(rows, 0, 0), NULL, 10);
+        codec_free(&rows->base);
         return 0;
 }
-

@@ -1,18 +1,23 @@
-/* Read side for the gateway: the projector's readmodel.orders/deliveries and
- * the notification worker's notifications, each query on a session borrowed
- * from the gateway's bounded pool (gateway-pgpool.h) and handed back at once.
+/* Read side for the gateway: the read model of orders and open deliveries, a
+ * customer's notifications and coupons, and the catalog, each a query the
+ * reader (services/reader) runs on its own PostgreSQL sessions and answers
+ * over NATS (food.read.<query>, lib/topology.h): the gateway holds no session.
  * Never the write side. List queries answer a ready JSON array built by PostgreSQL. */
 #pragma once
 #include <stdint.h>
 
 #include "gateway-catalog.h"
-#include "gateway-pgpool.h"
+#include "bus.h"
+#include "food.pb-c.h"
 
 #define READMODEL_NOT_FOUND 1   /* result: no such row */
 #define READMODEL_LIST_MAX 200  /* rows per list answer */
 #define READMODEL_STATUSES_MAX 256 /* bytes of a PostgreSQL text[] literal of statuses */
+#define READMODEL_ARGS_MAX 8       /* parameters of a query */
 
 typedef struct Readmodel Readmodel;
+/* Registers gateway_reads_total{outcome}; call once before any read. */
+void readmodel_metrics_init(void);
 
 /* The read model row of one order. `view` is the JSON text (malloc'ed). */
 typedef struct {
@@ -23,8 +28,9 @@ typedef struct {
         char *view;
 } ReadOrder;
 
-/* Queries through `pool` (borrowed: it outlives the read model). 0 or -ENOMEM. */
-int readmodel_new(Readmodel **ret, PgPool *pool);
+/* Asks over `bus` (borrowed: it outlives the read model), waiting up to
+ * `timeout_ms` for an answer. 0 or -ENOMEM. */
+int readmodel_new(Readmodel **ret, Bus *bus, int64_t timeout_ms);
 /* Accepts NULL. */
 void readmodel_free(Readmodel *rm);
 
@@ -32,9 +38,16 @@ void readmodel_free(Readmodel *rm);
  * checking every name is an order status of the API. 0 or -EINVAL. */
 int readmodel_status_array(const char *list, char *buf, size_t cap);
 
+/* Runs read query `query` (TOPO_READ_*) with `n` parameters (NULL ones are SQL
+ * NULL): 0 with *ret (codec_free it), or a negative errno: -ENOTCONN (no
+ * reader runs, or NATS is down), -ETIMEDOUT (no answer within the timeout),
+ * -EPROTO (the reader could not run it: PostgreSQL unreachable), -EINVAL. */
+int readmodel_query(Readmodel *rm, const char *query, int n, const char *const *vals, Food__V1__ReadRows **ret);
+/* The rows of an answer, and the text of one cell ("" past the edges or for NULL). */
+size_t readmodel_rows(const Food__V1__ReadRows *rows);
+const char *readmodel_cell(const Food__V1__ReadRows *rows, size_t row, int column);
 /* 0 with *ret filled (free ret->view), READMODEL_NOT_FOUND, or a negative
- * errno (-ENOTCONN, -EPROTO: the read side is unavailable; -ETIMEDOUT: every
- * pooled session stayed busy). The list queries below fail the same way. */
+ * errno as readmodel_query's. The list queries below fail the same way. */
 int readmodel_order(Readmodel *rm, const char *order_id, ReadOrder *ret);
 void readmodel_order_clear(ReadOrder *o);
 

@@ -108,8 +108,7 @@ void routes_read_failed(Request *rq, int r) {
         if (r == -ENOMEM)
                 http_problem(rq->x, 500, NULL, NULL, "out of memory");
         else if (r == -ETIMEDOUT)
-                http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n",
-                             "every database session of this gateway is busy; retry shortly");
+                http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "the read side did not answer in time; retry shortly");
         else
                 http_problem(rq->x, 503, NULL, "Retry-After: 1\r\n", "the read model is unavailable; retry shortly");
 }

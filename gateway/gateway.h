@@ -6,7 +6,6 @@
 #include "gateway-auth.h"
 #include "gateway-catalog.h"
 #include "gateway-client.h"
-#include "gateway-pgpool.h"
 #include "gateway-ratelimit.h"
 #include "gateway-readmodel.h"
 #include "service.h"
@@ -39,17 +38,15 @@ typedef struct {
         int64_t order_rate_burst;   /* ORDER_RATE_BURST: orders a customer may place at once */
         int64_t coupon_rate_per_min; /* COUPON_RATE_PER_MIN: coupons per store per minute; 0 = no limit */
         int64_t coupon_rate_burst;  /* COUPON_RATE_BURST: coupons a store may issue at once */
-        int64_t pg_pool;            /* GATEWAY_PG_POOL: PostgreSQL sessions the HTTP threads share */
-        int64_t pg_wait_ms;         /* GATEWAY_PG_WAIT_MS: longest wait for a free session, then 503 */
+        int64_t read_timeout_ms;    /* GATEWAY_READ_TIMEOUT_MS: longest wait for the reader, then 503 */
         ClientProxies proxies;      /* TRUSTED_PROXIES: peers whose X-Forwarded-For names the client */
 } GatewayConfig;
 
 typedef struct {
         GatewayConfig cfg;
-        Service svc; /* NATS, the main thread's PostgreSQL connection (catalog), the readiness one */
+        Service svc; /* NATS only: the gateway holds no PostgreSQL session */
         Catalog *catalog;
-        PgPool *pgpool;       /* every HTTP thread's PostgreSQL sessions (cfg.pg_pool at most) */
-        Readmodel *readmodel; /* over pgpool */
+        Readmodel *readmodel; /* the read side, asked of the reader over NATS */
         RateLimit *ratelimit; /* NULL when RATE_LIMIT_RPS=0 */
         RateLimit *order_limit;  /* per customer on POST /orders; NULL when ORDER_RATE_PER_MIN=0 */
         RateLimit *coupon_limit; /* per store on POST /stores/{id}/coupons; NULL when COUPON_RATE_PER_MIN=0 */
@@ -72,5 +69,5 @@ long long gateway_router_in_flight(void);
  * authenticates, answers, counts. Returns the status sent. */
 int gateway_router_handle(struct mg_connection *conn, void *gw);
 
-/* /readyz: NATS connected, PostgreSQL reachable, catalog loaded. */
+/* /readyz: NATS connected, catalog loaded. */
 bool gateway_ready(Gateway *gw);

@@ -1,4 +1,8 @@
-/* The HTTP gateway: config -> NATS/PostgreSQL/catalog -> civetweb -> catalog refresh loop -> drain. */
+/* The HTTP gateway: config -> NATS -> catalog (from the reader) -> civetweb -> catalog refresh loop -> drain. It
+ * holds no PostgreSQL session: its reads are the reader's (services/reader), its writes the orchestrator's. */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
 #include <time.h>
 
 #include "gateway-events.h"
@@ -7,9 +11,8 @@
 #include "ids.h"
 #include "log.h"
 
-extern const EmbeddedFile catalog_migrations[];
-extern const size_t catalog_migrations_len;
-extern const EmbeddedFile catalog_demo[]; /* gateway/migrations/demo-catalog.sql */
+/* While starting, how long the gateway waits between two attempts to load the catalog. */
+#define GATEWAY_CATALOG_RETRY_MS 500
 
 static void gateway_refresh_loop(Gateway *gw) {
         int64_t next = ids_now_ms() + gw->cfg.catalog_refresh_s * 1000;
@@ -19,13 +22,37 @@ static void gateway_refresh_loop(Gateway *gw) {
                 if (ids_now_ms() < next)
                         continue;
                 next = ids_now_ms() + gw->cfg.catalog_refresh_s * 1000;
-                int r = pg_ensure(gw->svc.pg);
-                if (r == 0)
-                        r = catalog_load(gw->catalog, gw->svc.pg);
+                int r = catalog_load(gw->catalog, gw->readmodel);
                 if (r < 0)
-                        log_warn("catalog refresh failed, keeping the previous catalog: %s", pg_error(gw->svc.pg));
+                        log_warn("catalog refresh failed, keeping the previous catalog: %s", strerror(-r));
         }
 }
+
+/* What the gateway needs besides NATS before it serves: the catalog, asked of the reader until one answers (it
+ * may start after the gateway) or SIGTERM; meanwhile /readyz says so. */
+static int gateway_first_catalog(Service *svc, const ServiceSchema *schemas, size_t n) {
+        Gateway *gw = (Gateway *)((char *)svc - offsetof(Gateway, svc));
+        (void)schemas;
+        (void)n;
+        int r = readmodel_new(&gw->readmodel, svc->bus, gw->cfg.read_timeout_ms);
+        if (r == 0)
+                r = catalog_new(&gw->catalog);
+        while (r == 0) {
+                r = catalog_load(gw->catalog, gw->readmodel);
+                if (r == 0) {
+                        log_info("catalog loaded: %zu stores", catalog_store_count(gw->catalog));
+                        return 0;
+                }
+                if (r == -ENOMEM || r == -EINVAL)
+                        break;
+                service_set_reason(svc, LOG_WARN, "waiting for the catalog from the reader (%s)", strerror(-r));
+                service_sleep_ms(GATEWAY_CATALOG_RETRY_MS);
+                r = service_stopping ? -ECANCELED : 0;
+        }
+        return log_error_errno(r, "cannot load the catalog");
+}
+
+static const ServiceBackend gateway_backend = {gateway_first_catalog, NULL, NULL};
 
 int main(void) {
         Gateway gw = {0};
@@ -36,36 +63,12 @@ int main(void) {
                 return 1;
         gateway_router_metrics_init();
         ratelimit_metrics_init();
-        pgpool_metrics_init();
         rpc_metrics_init();
+        readmodel_metrics_init();
         if (events_setup() < 0)
                 return 1;
-        /* DEMO_CATALOG: the six demo stores, seeded into an empty catalog by whoever migrates it. */
-        bool demo = true;
-        if (config_bool("DEMO_CATALOG", true, &demo) < 0)
-                return 1;
-        const ServiceSchema schema = {"catalog", catalog_migrations, catalog_migrations_len};
         /* Until started, /healthz and /readyz (503, with the reason) answer on the gateway's own port. */
-        r = service_start_on(&gw.svc, "gateway", &schema, 1, 0, gw.cfg.bind, gw.cfg.port);
-        if (r == 0 && demo && gw.svc.cfg.migrations == CONFIG_MIGRATIONS_APPLY) {
-                r = pg_exec(gw.svc.pg, catalog_demo[0].data);
-                if (r < 0)
-                        log_error("cannot seed the demo catalog: %s", pg_error(gw.svc.pg));
-        }
-        if (r == 0)
-                r = catalog_new(&gw.catalog);
-        if (r == 0) {
-                r = catalog_load(gw.catalog, gw.svc.pg);
-                if (r < 0)
-                        log_error("cannot load the catalog: %s", pg_error(gw.svc.pg));
-                else
-                        log_info("catalog loaded: %zu stores", catalog_store_count(gw.catalog));
-        }
-        if (r == 0)
-                r = pgpool_new(&gw.pgpool, gw.svc.cfg.database_url, "catalog", (size_t)gw.cfg.pg_pool,
-                               gw.cfg.pg_wait_ms);
-        if (r == 0)
-                r = readmodel_new(&gw.readmodel, gw.pgpool);
+        r = service_start_with(&gw.svc, "gateway", &gateway_backend, NULL, 0, 0, gw.cfg.bind, gw.cfg.port);
         if (r == 0 && gw.cfg.rate_limit_rps > 0)
                 r = ratelimit_new(&gw.ratelimit, gw.cfg.rate_limit_rps, 1000, gw.cfg.rate_limit_burst, RATELIMIT_SLOTS);
         if (r == 0 && gw.cfg.order_rate_per_min > 0)
@@ -81,7 +84,6 @@ int main(void) {
         log_info("gateway stopping");
         gateway_server_stop(&gw);
         readmodel_free(gw.readmodel);
-        pgpool_free(gw.pgpool);
         ratelimit_free(gw.ratelimit);
         ratelimit_free(gw.order_limit);
         ratelimit_free(gw.coupon_limit);

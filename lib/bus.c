@@ -1140,13 +1140,14 @@ struct BusInbox {
         natsSubscription *sub;
 };
 
-int bus_inbox_open(Bus *b, const char *subject, int max_pending, BusInbox **ret) {
+int bus_inbox_open(Bus *b, const char *subject, const char *queue, int max_pending, BusInbox **ret) {
         BusInbox *in = calloc(1, sizeof(*in));
         natsStatus s;
         if (!in)
                 return -ENOMEM;
         in->nc = b->nc;
-        s = natsConnection_SubscribeSync(&in->sub, b->nc, subject);
+        s = queue ? natsConnection_QueueSubscribeSync(&in->sub, b->nc, subject, queue)
+                  : natsConnection_SubscribeSync(&in->sub, b->nc, subject);
         if (s == NATS_OK)
                 s = natsSubscription_SetPendingLimits(in->sub, max_pending, 16 * 1024 * 1024);
         if (s != NATS_OK) {
@@ -1162,6 +1163,11 @@ int bus_inbox_next(BusInbox *in, int64_t timeout_ms, natsMsg **ret) {
         if (s == NATS_OK)
                 bus_msg_inline(*ret);
         return s == NATS_TIMEOUT ? -ETIMEDOUT : bus_errno(s);
+}
+
+void bus_inbox_drain(BusInbox *in) {
+        if (in && in->sub)
+                (void)natsSubscription_Drain(in->sub);
 }
 
 void bus_inbox_close(BusInbox *in) {

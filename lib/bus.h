@@ -126,13 +126,17 @@ void bus_unsubscribe(BusSubscription *s);
  * time (their closures may be freed), false when the time ran out first. */
 bool bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms);
 
-/* A subscription read by its caller's own thread (the gateway's live event streams): at most
- * `max_pending` messages wait in it. 0 with *ret, or negative errno. */
+/* A subscription read by its caller's own thread (the gateway's live event streams, the reader's answering
+ * threads), of queue group `queue` unless NULL: at most `max_pending` messages wait in it. 0 with *ret, or
+ * negative errno. */
 typedef struct BusInbox BusInbox;
-int bus_inbox_open(Bus *b, const char *subject, int max_pending, BusInbox **ret);
+int bus_inbox_open(Bus *b, const char *subject, const char *queue, int max_pending, BusInbox **ret);
 /* The next message (the caller destroys it) within `timeout_ms`: 0, -ETIMEDOUT, or negative errno
  * when the subscription failed (e.g. too slow a reader: messages were dropped). */
 int bus_inbox_next(BusInbox *in, int64_t timeout_ms, natsMsg **ret);
+/* Removes the subscription's interest at the server (nothing more comes to it) while what already came is still
+ * read by bus_inbox_next: a queue member leaving without dropping its share. */
+void bus_inbox_drain(BusInbox *in);
 void bus_inbox_close(BusInbox *in);
 
 /* Core NATS publish (no persistence), e.g. RPC replies and live updates. */

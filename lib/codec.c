@@ -8,6 +8,7 @@
 
 #define T(name, ...) {&food__v1__##name##__descriptor, __VA_ARGS__, NULL}
 #define RPC(name, verb) {&food__v1__##name##__descriptor, {FOOD_PREFIX ".rpc.orders.*." verb, NULL}, verb}
+/* Appended to, never reordered: a saga's history names a type by its place here (orchestrator/saga-row.c). */
 static const CodecType codec_types[] = {
         T(command_batch, {FOOD_PREFIX ".cmd.*", NULL}),
         T(reply_batch, {FOOD_PREFIX ".ans.*", NULL}),
@@ -42,6 +43,9 @@ static const CodecType codec_types[] = {
         T(coupon_rejected, {NULL, NULL}),
         T(coupon_returned, {NULL, NULL}),
         T(coupon_issued, {NULL, NULL}),
+        /* The read side: gateway -> reader (food.read.<query>) and its answer to the gateway's inbox. */
+        T(read_query, {TOPO_READ_SUBJECTS, NULL}),
+        T(read_rows, {NULL, NULL}),
 };
 #undef T
 #undef RPC

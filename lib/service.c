@@ -16,20 +16,6 @@
 
 volatile bool service_stopping;
 
-/* Bound on /readyz's PostgreSQL ping: probes give up after about a second. */
-#define SERVICE_READY_PG_MS 800
-/* While starting, the first wait before reaching PostgreSQL again; doubled up to SERVICE_RETRY_MAX_MS. */
-#define SERVICE_RETRY_MIN_MS 250
-/* MIGRATIONS=check: how soon a schema found behind is looked at again. */
-#define SERVICE_CHECK_MS 1000
-
-/* What one attempt at PostgreSQL while starting leaves to do (service_pg_attempt). */
-enum {
-        SERVICE_PG_DONE,
-        SERVICE_PG_UNREACHABLE, /* try again after the backoff */
-        SERVICE_PG_BEHIND,      /* a schema is not current yet: look again after SERVICE_CHECK_MS */
-};
-
 static void on_signal(int sig) {
         (void)sig;
         service_stopping = true;
@@ -45,23 +31,12 @@ static void install_signals(void) {
         sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* Sleeps `ms`, in slices, so that SIGTERM ends a wait at once. */
-static void service_sleep_ms(int ms) {
+void service_sleep_ms(int ms) {
         while (ms > 0 && !service_stopping) {
                 int slice = ms < 100 ? ms : 100;
                 struct timespec ts = {0, slice * 1000000L};
                 nanosleep(&ts, NULL);
                 ms -= slice;
-        }
-}
-
-static int pg_connect_retrying(Service *s, Pg **ret) {
-        for (int tries = 0;; tries++) {
-                int r = pg_connect(ret, s->cfg.database_url, s->schema ? s->schema : "public");
-                if (r == 0 || service_stopping)
-                        return r;
-                struct timespec ts = {0, 250000000L};
-                nanosleep(&ts, NULL);
         }
 }
 
@@ -75,10 +50,8 @@ static void service_sched(ConfigSched policy) {
                          policy == CONFIG_SCHED_BATCH ? "batch" : "other", strerror(errno));
 }
 
-/* Says why the process is not started yet (/readyz's reason); logged at `level` when it changes, not per
- * retry: the steps of every start at debug, a wait at warn. */
-static void service_set_reason(Service *s, LogLevel level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void service_set_reason(Service *s, LogLevel level, const char *fmt, ...) {
+/* Logged when the reason changes, not per retry: the steps of every start at debug, a wait at warn. */
+void service_set_reason(Service *s, LogLevel level, const char *fmt, ...) {
         char now[sizeof(s->reason)];
         bool changed;
         va_list ap;
@@ -187,121 +160,7 @@ int service_schema_latest(const ServiceSchema *schema) {
         return latest;
 }
 
-int service_schema_version(Pg *pg, const char *schema, int *ret) {
-        static const PgStmt read_version = {"service_schema_version",
-                                            "SELECT current_setting('food.schema_version', true)"};
-        PGresult *res = NULL;
-        char sql[512];
-        int r;
-
-        /* The name goes into the statement's text: a plain identifier only, so no quoting is needed. */
-        if (!*schema || strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(schema) || strlen(schema) > 63)
-                return -EINVAL;
-        /* A table that may not exist yet: looked up first (to_regclass, no error) inside a DO block, whose
-         * answer comes back through a session setting; no DDL, and no ERROR in the server's log per probe. */
-        snprintf(sql, sizeof(sql),
-                 "DO $food$ DECLARE v int := -1; BEGIN"
-                 " IF to_regclass('%s.schema_migrations') IS NOT NULL THEN"
-                 " EXECUTE 'SELECT coalesce(max(version), 0) FROM %s.schema_migrations' INTO v; END IF;"
-                 " PERFORM set_config('food.schema_version', v::text, false); END $food$",
-                 schema, schema);
-        r = pg_exec(pg, sql);
-        if (r == 0)
-                r = pg_run(pg, &read_version, 0, NULL, NULL, NULL, &res);
-        if (r == 0) {
-                const char *v = pg_str(res, 0, 0);
-                *ret = v ? (int)pg_ll(res, 0, 0) : -1;
-        }
-        PQclear(res);
-        return r;
-}
-
-/* One attempt at PostgreSQL while starting: connects (s->pg, then s->ready_pg) and applies or checks the
- * schemas. SERVICE_PG_DONE, SERVICE_PG_UNREACHABLE or SERVICE_PG_BEHIND (the reason set), or negative errno
- * for what waiting cannot fix (logged). */
-static int service_pg_attempt(Service *s, const ServiceSchema *schemas, size_t n) {
-        int r;
-
-        if (!s->pg && pg_connect(&s->pg, s->cfg.database_url, s->schema) < 0) {
-                service_set_reason(s, LOG_WARN, "cannot connect to PostgreSQL (retrying; the log says why)");
-                return SERVICE_PG_UNREACHABLE;
-        }
-        if (pg_ensure(s->pg) < 0) {
-                service_set_reason(s, LOG_WARN, "PostgreSQL connection lost: %s", pg_error(s->pg));
-                return SERVICE_PG_UNREACHABLE;
-        }
-        for (size_t i = 0; i < n; i++) {
-                int latest = service_schema_latest(&schemas[i]), version = 0;
-                if (latest == 0)
-                        continue;
-                if (s->cfg.migrations == CONFIG_MIGRATIONS_APPLY) {
-                        service_set_reason(s, LOG_DEBUG, "applying the migrations of schema %s", schemas[i].name);
-                        r = pg_migrate(s->pg, schemas[i].name, schemas[i].migrations, schemas[i].n_migrations);
-                        if (r == -ENOTCONN || r == -EAGAIN) {
-                                service_set_reason(s, LOG_WARN, "migrations of schema %s interrupted: %s", schemas[i].name,
-                                                   pg_error(s->pg));
-                                return SERVICE_PG_UNREACHABLE;
-                        }
-                        if (r < 0)
-                                return log_error_errno(r, "migrations of schema %s failed: %s", schemas[i].name,
-                                                       pg_error(s->pg));
-                        continue;
-                }
-                r = service_schema_version(s->pg, schemas[i].name, &version);
-                if (r == -ENOTCONN) {
-                        service_set_reason(s, LOG_WARN, "PostgreSQL connection lost: %s", pg_error(s->pg));
-                        return SERVICE_PG_UNREACHABLE;
-                }
-                if (r < 0) {
-                        /* e.g. no USAGE on the schema yet: the operators may still grant it */
-                        service_set_reason(s, LOG_WARN, "cannot read the version of schema %s: %s", schemas[i].name,
-                                           pg_error(s->pg));
-                        return SERVICE_PG_BEHIND;
-                }
-                if (version < latest) {
-                        if (version < 0)
-                                service_set_reason(s, LOG_WARN,
-                                                   "schema %s is not created yet, this build needs version %d"
-                                                   " (MIGRATIONS=check: waiting for food-migrate)",
-                                                   schemas[i].name, latest);
-                        else
-                                service_set_reason(s, LOG_WARN,
-                                                   "schema %s is at version %d, this build needs %d"
-                                                   " (MIGRATIONS=check: waiting for food-migrate)",
-                                                   schemas[i].name, version, latest);
-                        return SERVICE_PG_BEHIND;
-                }
-        }
-        if (!s->ready_pg && pg_connect(&s->ready_pg, s->cfg.database_url, s->schema) < 0) {
-                service_set_reason(s, LOG_WARN, "cannot open the readiness connection to PostgreSQL (retrying)");
-                return SERVICE_PG_UNREACHABLE;
-        }
-        atomic_store(&s->ready_pg_up, true);
-        return SERVICE_PG_DONE;
-}
-
-/* PostgreSQL while starting: attempts until done, waiting between them (a growing backoff while it cannot be
- * reached, SERVICE_CHECK_MS while a schema is behind). 0, negative errno (logged), or -ECANCELED on SIGTERM. */
-static int service_pg_start(Service *s, const ServiceSchema *schemas, size_t n) {
-        int backoff = SERVICE_RETRY_MIN_MS;
-
-        for (;;) {
-                int r = service_pg_attempt(s, schemas, n);
-                if (r <= 0)
-                        return r;
-                if (r == SERVICE_PG_BEHIND) {
-                        backoff = SERVICE_RETRY_MIN_MS;
-                        service_sleep_ms(SERVICE_CHECK_MS);
-                } else {
-                        service_sleep_ms(backoff);
-                        backoff = backoff * 2 > SERVICE_RETRY_MAX_MS ? SERVICE_RETRY_MAX_MS : backoff * 2;
-                }
-                if (service_stopping)
-                        return log_error_errno(-ECANCELED, "%s: stopped while starting", s->name);
-        }
-}
-
-/* NATS, its topology, then PostgreSQL: everything service_start waits for. */
+/* NATS, its topology, then PostgreSQL (its store): everything a start waits for. */
 static int service_connect(Service *s, const char *name, const ServiceSchema *schemas, size_t n) {
         int r;
 
@@ -311,19 +170,17 @@ static int service_connect(Service *s, const char *name, const ServiceSchema *sc
                 return log_error_errno(r, "cannot connect to NATS at %s", s->cfg.nats.url);
         service_set_reason(s, LOG_DEBUG, "waiting for the NATS streams and consumers (food-setup)");
         r = bus_await_topology(s->bus, name, &service_stopping);
-        if (r < 0 || n == 0)
+        if (r < 0 || !s->backend)
                 return r;
-        service_set_reason(s, LOG_DEBUG, "connecting to PostgreSQL");
-        return service_pg_start(s, schemas, n);
+        return s->backend->start(s, schemas, n);
 }
 
-int service_start(Service *s, const char *name, const ServiceSchema *schemas, size_t n_schemas,
-                  int default_health_port) {
-        return service_start_on(s, name, schemas, n_schemas, default_health_port, NULL, 0);
+int service_start_nats(Service *s, const char *name, int default_health_port) {
+        return service_start_with(s, name, NULL, NULL, 0, default_health_port, NULL, 0);
 }
 
-int service_start_on(Service *s, const char *name, const ServiceSchema *schemas, size_t n_schemas,
-                     int default_health_port, const char *starting_bind, int starting_port) {
+int service_start_with(Service *s, const char *name, const ServiceBackend *backend, const ServiceSchema *schemas,
+                       size_t n_schemas, int default_health_port, const char *starting_bind, int starting_port) {
         const char *bind_addr = "127.0.0.1";
         int r;
 
@@ -331,6 +188,7 @@ int service_start_on(Service *s, const char *name, const ServiceSchema *schemas,
         pthread_mutex_init(&s->ready_lock, NULL);
         pthread_mutex_init(&s->reason_lock, NULL);
         s->name = name;
+        s->backend = backend;
         r = config_common(&s->cfg, name, default_health_port);
         if (r == 0)
                 r = config_str("HEALTH_BIND", "127.0.0.1", &bind_addr);
@@ -373,32 +231,15 @@ void service_stop(Service *s) {
         s->health = NULL;
         bus_free(s->bus);
         s->bus = NULL;
-        pg_free(s->pg);
-        s->pg = NULL;
-        pg_free(s->ready_pg);
-        s->ready_pg = NULL;
+        if (s->backend && s->backend->stop)
+                s->backend->stop(s);
         log_info("%s stopped", s->name);
-}
-
-int service_pg(Service *s, Pg **ret) {
-        return pg_connect_retrying(s, ret);
 }
 
 bool service_ready(void *service) {
         Service *s = service;
-        bool up;
 
         if (service_stopping || !bus_connected(s->bus))
                 return false;
-        if (!s->ready_pg)
-                return true; /* a process without PostgreSQL */
-        /* The PostgreSQL connection's last known state says nothing once the
-         * server died or hangs: ask it, within a bound. One ping at a time; a
-         * probe arriving meanwhile takes the last answer instead of queueing. */
-        if (pthread_mutex_trylock(&s->ready_lock) != 0)
-                return atomic_load(&s->ready_pg_up);
-        up = pg_ping(s->ready_pg, SERVICE_READY_PG_MS) == 0;
-        atomic_store(&s->ready_pg_up, up);
-        pthread_mutex_unlock(&s->ready_lock);
-        return up;
+        return s->backend && s->backend->ready ? s->backend->ready(s) : true;
 }

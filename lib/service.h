@@ -1,5 +1,6 @@
 /* Process lifecycle shared by every binary: config, signals, NATS, PostgreSQL
- * schema + migrations, health server; and the stop flag set by SIGTERM/SIGINT.
+ * schema + migrations (lib/service-pg.c, linked only by the processes that use
+ * PostgreSQL), health server; and the stop flag set by SIGTERM/SIGINT.
  *
  * Starting never gives up on the infrastructure: the health port opens first
  * (/healthz 200, /readyz 503 with {"reason": ...}), then the process waits for
@@ -25,11 +26,24 @@
 #include "bus.h"
 #include "config.h"
 #include "health.h"
+#include "log.h"
 #include "pg.h"
 
 struct mg_context;
+typedef struct Service Service;
+typedef struct ServiceSchema ServiceSchema;
 
+/* What a process needs besides NATS: PostgreSQL with its schemas (service_start, lib/service-pg.c: only a
+ * process that calls it links libpq), or what the gateway waits for (its catalog, from the reader). `start`
+ * runs after NATS while the health port still says why the process is not ready (0, or negative errno: the
+ * start fails), `ready` (may be NULL) joins /readyz's answer, `stop` (may be NULL) runs in service_stop. */
 typedef struct {
+        int (*start)(Service *s, const ServiceSchema *schemas, size_t n);
+        bool (*ready)(Service *s);
+        void (*stop)(Service *s);
+} ServiceBackend;
+
+struct Service {
         const char *name;   /* process name: logs, NATS client name */
         const char *schema; /* its connections' search path: its own schema first, or NULL (no PostgreSQL) */
         char search_path[160];
@@ -43,7 +57,8 @@ typedef struct {
         struct mg_context *starting; /* the health port's server until started (service_start) */
         pthread_mutex_t reason_lock;
         char reason[256];            /* why it is not started yet, for /readyz; under reason_lock */
-} Service;
+        const ServiceBackend *backend; /* NULL: NATS is all it needs */
+};
 
 /* Longest wait between two attempts to reach PostgreSQL while starting. */
 #define SERVICE_RETRY_MAX_MS 5000
@@ -52,13 +67,13 @@ typedef struct {
 extern volatile bool service_stopping;
 
 /* A PostgreSQL schema a process migrates, with its migration files. */
-typedef struct {
+struct ServiceSchema {
         const char *name;
         const EmbeddedFile *migrations;
         size_t n_migrations;
-} ServiceSchema;
+};
 
-/* Reads the common config, installs signal handlers, opens the health port
+/* (lib/service-pg.c) Reads the common config, installs signal handlers, opens the health port
  * (answering "not ready" with the reason), connects NATS (retrying), waits for
  * the topology, connects PostgreSQL (retrying) and applies or checks each
  * schema's migrations as MIGRATIONS says (the first schema is the process's
@@ -68,11 +83,17 @@ typedef struct {
  * port in use, a migration that failed, or SIGTERM while waiting. */
 int service_start(Service *s, const char *name, const ServiceSchema *schemas, size_t n_schemas,
                   int default_health_port);
-/* service_start for a process that serves /healthz and /readyz on a server of
- * its own once started (the gateway, health port 0): while it starts they are
- * answered on starting_bind:starting_port, free again when this returns. */
-int service_start_on(Service *s, const char *name, const ServiceSchema *schemas, size_t n_schemas,
-                     int default_health_port, const char *starting_bind, int starting_port);
+/* service_start for a process without PostgreSQL (lib/service.c alone: libpq is not loaded). */
+int service_start_nats(Service *s, const char *name, int default_health_port);
+/* The start every variant shares: `backend` (NULL: none) is reached after NATS with `schemas`. A process that
+ * serves /healthz and /readyz on a server of its own once started (the gateway, health port 0) has them
+ * answered on starting_bind:starting_port while it starts (free again when this returns); 0: the health port. */
+int service_start_with(Service *s, const char *name, const ServiceBackend *backend, const ServiceSchema *schemas,
+                       size_t n_schemas, int default_health_port, const char *starting_bind, int starting_port);
+/* Says why the process is not started yet (/readyz's reason); logged at `level` when it changes. */
+void service_set_reason(Service *s, LogLevel level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sleeps `ms` in slices, so that SIGTERM ends a wait at once. */
+void service_sleep_ms(int ms);
 /* Stops health, drains NATS, then closes PostgreSQL. Consumers must be closed. */
 void service_stop(Service *s);
 /* Opens another PostgreSQL connection on the service's schema (per thread). */

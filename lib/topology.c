@@ -83,6 +83,12 @@ int topo_rpc_shard_wildcard(char *buf, size_t cap, int shard) {
         return topo_format(cap, snprintf(buf, cap, TOPO_PREFIX ".rpc.orders.%d.*", shard));
 }
 
+int topo_read_subject(char *buf, size_t cap, const char *query) {
+        if (!token_ok(query))
+                return -EINVAL;
+        return topo_format(cap, snprintf(buf, cap, TOPO_PREFIX ".read.%s", query));
+}
+
 int topo_dlq_subject(char *buf, size_t cap, const char *durable) {
         if (!token_ok(durable))
                 return -EINVAL;

@@ -46,6 +46,19 @@ const TopoConsumer *topo_consumer(const char *durable);
 /* Read-only saga queries any orchestrator answers from PostgreSQL (queue group). */
 #define TOPO_RPC_STUCK TOPO_PREFIX ".rpc.sagas.stuck"
 #define TOPO_RPC_QUEUE "orchestrator"
+/* Read-side queries (the gateway's) that any reader answers from PostgreSQL (queue group). */
+#define TOPO_READ_SUBJECTS TOPO_PREFIX ".read.*"
+#define TOPO_READ_QUEUE "reader"
+/* Their names (food.read.<name>): what the gateway asks, what the reader runs (services/reader/reader-queries.c). */
+#define TOPO_READ_ORDER "order"
+#define TOPO_READ_CUSTOMER_ORDERS "customer_orders"
+#define TOPO_READ_STORE_ORDERS "store_orders"
+#define TOPO_READ_OPEN_DELIVERIES "open_deliveries"
+#define TOPO_READ_NOTIFICATIONS "notifications"
+#define TOPO_READ_COUPONS "coupons"
+#define TOPO_READ_COMPLETED_ORDERS "completed_orders"
+#define TOPO_READ_CATALOG_STORES "catalog_stores"
+#define TOPO_READ_CATALOG_ITEMS "catalog_items"
 
 /* Each writes one subject into buf; 0 or -EINVAL (a token that is empty, too
  * long, or holds '.', '*', '>' or a space). */
@@ -55,6 +68,7 @@ int topo_status_subject(char *buf, size_t cap, const char *order_id); /* food.or
 int topo_rpc_subject(char *buf, size_t cap, int shard, const char *verb); /* food.rpc.orders.<shard>.<verb> */
 int topo_rpc_shard_wildcard(char *buf, size_t cap, int shard);            /* food.rpc.orders.<shard>.* */
 int topo_dlq_subject(char *buf, size_t cap, const char *durable);         /* food.dlq.<durable> */
+int topo_read_subject(char *buf, size_t cap, const char *query);          /* food.read.<query> */
 /* The inbox prefix of NATS user `user`: _INBOX_<user>. Its replies (requests, JetStream API answers,
  * pull deliveries) come on <prefix>.<nuid>..., which only that user may subscribe to; the default
  * "_INBOX." stays the operators' tools' (and every service may answer there: $SRV discovery). */

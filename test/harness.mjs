@@ -36,6 +36,8 @@ const SERVICES = {
         delivery: 'services/delivery/delivery-worker',
         notification: 'services/notification/notification-worker',
         coupon: 'services/coupon/coupon-worker',
+        // The read side's PostgreSQL sessions: the gateway asks it (food.read.*) and holds none.
+        reader: 'services/reader/reader',
 };
 const PSP_BIN = 'services/sandbox-psp/sandbox-psp';
 // The sandbox notification sink: started only with opts.sink (or 'sandbox-sink' in opts.only).
@@ -45,7 +47,7 @@ export const ALL = ['nats', 'pg', 'sandbox-psp', ...Object.keys(SERVICES), 'gate
 
 // The NATS users and permissions (one definition: the chart's, also local mode's) and the users it names.
 const NATS_AUTH_CONF = path.join(ROOT, 'deploy/helm/food-saga/charts/nats/files/auth.conf');
-export const NATS_USERS = ['admin', 'orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'gateway'];
+export const NATS_USERS = ['admin', 'orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'reader', 'gateway'];
 // A line of nats-server's log saying a client went outside its permissions: a missing permission in
 // NATS_AUTH_CONF (or a process doing what it should not); stop() fails the file unless the test expected it
 // (p.expectNatsViolation(re)).

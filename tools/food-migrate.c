@@ -37,7 +37,7 @@ extern const EmbeddedFile catalog_demo[];
 
 /* One process's schemas exactly as its main.c hands them to service_start (its own first: the search path
  * its migrations run with). No schema's migrations refer to another's, so any order is safe; this one
- * follows the start order of the platform, the gateway's catalog last. */
+ * follows the start order of the platform, the reader's catalog last. */
 typedef struct {
         const char *process;
         ServiceSchema schemas[MIGRATE_MAX_SCHEMAS];
@@ -109,7 +109,7 @@ int main(void) {
                 {"store", {{"store", store_migrations, store_migrations_len}}, 1},
                 {"delivery", {{"delivery", delivery_migrations, delivery_migrations_len}}, 1},
                 {"coupon", {{"coupon", coupon_migrations, coupon_migrations_len}}, 1},
-                {"gateway", {{"catalog", catalog_migrations, catalog_migrations_len}}, 1},
+                {"reader", {{"catalog", catalog_migrations, catalog_migrations_len}}, 1},
         };
         CommonConfig cfg;
         bool demo = true;

@@ -6,7 +6,7 @@
 # Env: GATEWAY_PORT (8080), SANDBOX_PSP_PORT (8091), SANDBOX_SINK_PORT (8092), STATE_DIR, BUILD_DIR (build), READY_TIMEOUT_S (120),
 # SKIP_BUILD=1 (use the binaries already in BUILD_DIR, no install/build); other variables reach the services.
 # A second platform beside the first also needs NATS_PORT (4222), NATS_MONITOR_PORT (8222), PG_PORT (5433) and
-# HEALTH_PORT_BASE (9100: orchestrator +1, payment +2, store +3, delivery +4, notification +5, coupon +7).
+# HEALTH_PORT_BASE (9100: orchestrator +1, payment +2, store +3, delivery +4, notification +5, coupon +7, reader +8).
 # NATS_GOMAXPROCS (1): the Go threads nats-server runs on.
 # SCHED_POLICY (batch): read by every service (lib/config.h); nats-server and PostgreSQL are started under it too.
 set -euo pipefail
@@ -27,7 +27,7 @@ export NATS_URL=nats://127.0.0.1:$NATS_PORT
 export DATABASE_URL=postgresql://food@127.0.0.1:$PG_PORT/food
 
 # name, binary (under $BUILD_DIR) and health URL of each process, in start order; the gateway comes last.
-names=(sandbox-psp sandbox-sink orchestrator payment store delivery notification coupon gateway)
+names=(sandbox-psp sandbox-sink orchestrator payment store delivery notification coupon reader gateway)
 declare -A bin=(
         [sandbox-psp]=services/sandbox-psp/sandbox-psp
         [sandbox-sink]=services/sandbox-sink/sandbox-sink
@@ -37,11 +37,12 @@ declare -A bin=(
         [delivery]=services/delivery/delivery-worker
         [notification]=services/notification/notification-worker
         [coupon]=services/coupon/coupon-worker
+        [reader]=services/reader/reader
         [gateway]=gateway/gateway
 )
 declare -A health_port=([orchestrator]=$((HEALTH_PORT_BASE + 1)) [payment]=$((HEALTH_PORT_BASE + 2))
         [store]=$((HEALTH_PORT_BASE + 3)) [delivery]=$((HEALTH_PORT_BASE + 4)) [notification]=$((HEALTH_PORT_BASE + 5))
-        [coupon]=$((HEALTH_PORT_BASE + 7)))
+        [coupon]=$((HEALTH_PORT_BASE + 7)) [reader]=$((HEALTH_PORT_BASE + 8)))
 declare -A ready_url=([sandbox-psp]=http://127.0.0.1:$SANDBOX_PSP_PORT/healthz [sandbox-sink]=http://127.0.0.1:$SANDBOX_SINK_PORT/healthz [gateway]=http://127.0.0.1:$GATEWAY_PORT/readyz)
 for n in "${!health_port[@]}"; do ready_url[$n]=http://127.0.0.1:${health_port[$n]}/readyz; done
 
@@ -86,15 +87,14 @@ http_ok() { curl -fsS -o /dev/null -m 2 "$1" 2>/dev/null; }
 nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
 nats_pid=
 # One NATS user per service with the permissions of the chart (charts/nats/files/auth.conf); each password is
-# made once and kept in $STATE_DIR/nats-passwords. Connections without credentials (the `nats` CLI's default
-# context, sagactl, food-export) are the operators' `admin` user.
-nats_users=(admin orchestrator payment store delivery coupon notification gateway)
-if [ ! -s "$STATE_DIR/nats-passwords" ]; then
-        (umask 077 && for u in "${nats_users[@]}"; do
-                # A letter first: nats-server reads the variable as a config value (digits first: a number).
-                printf 'FOOD_NATS_PW_%s=p%s\n' "${u^^}" "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-        done >"$STATE_DIR/nats-passwords")
-fi
+# made once and kept in $STATE_DIR/nats-passwords (a user a newer version added gets one then). Connections without
+# credentials (the `nats` CLI's default context, sagactl, food-export) are the operators' `admin` user.
+nats_users=(admin orchestrator payment store delivery coupon notification reader gateway)
+(umask 077 && touch "$STATE_DIR/nats-passwords" && for u in "${nats_users[@]}"; do
+        grep -q "^FOOD_NATS_PW_${u^^}=" "$STATE_DIR/nats-passwords" && continue
+        # A letter first: nats-server reads the variable as a config value (digits first: a number).
+        printf 'FOOD_NATS_PW_%s=p%s\n' "${u^^}" "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$STATE_DIR/nats-passwords"
+done)
 declare -A nats_password=()
 while IFS== read -r key value; do nats_password[${key#FOOD_NATS_PW_}]=$value; done <"$STATE_DIR/nats-passwords"
 cp deploy/helm/food-saga/charts/nats/files/auth.conf "$STATE_DIR/nats-auth.conf"

@@ -267,8 +267,9 @@ describe(`chaos: ${ORDERS} orders while processes crash and links fail (SEED=${S
                                 return 0;
                         }
                 };
-                // The payment worker keeps no state (no PostgreSQL): it stays ready while the database is away.
-                const usesPg = (x) => !/^payment(-\d+)?$/.test(x.name);
+                // The payment worker keeps no state and the gateway holds no session (its reads are the reader's): both
+                // stay ready while the database is away.
+                const usesPg = (x) => !/^(payment(-\d+)?|gateway)$/.test(x.name);
                 // Polls every probe (those `only` keeps) until each has answered `want` once (or the bound
                 // passes); resolves to the names that never did.
                 const until = async (want, ms, only = () => true) => {

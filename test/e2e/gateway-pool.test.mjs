@@ -1,6 +1,7 @@
-// Least privilege at the gateway (issue 12): its PostgreSQL sessions come from one bounded pool (GATEWAY_PG_POOL)
-// whatever the number of clients, a request waits boundedly for a free session then gets 503 + Retry-After, a broken
-// session is replaced; 1,000 reads of made-up recent order ids cost one query each and do not slow a real client;
+// Least privilege at the gateway (issue 12): it holds no PostgreSQL session at all; its reads are the reader's, whose
+// sessions are bounded (READER_THREADS + 2) whatever the number of clients; a read the reader does not answer within
+// GATEWAY_READ_TIMEOUT_MS gets 503 + Retry-After, a broken reader session is replaced, a reader killed is 503 until
+// it is back; 1,000 reads of made-up recent order ids cost one query each and do not slow a real client;
 // one customer gets at most SSE_MAX_PER_CUSTOMER live streams (429 beyond), places at most ORDER_RATE_* orders and a
 // store issues at most COUPON_RATE_* coupons (429 + Retry-After beyond), while others are still served.
 import { describe, before, after, it } from 'node:test';
@@ -14,8 +15,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BUILD_DIR, startPlatform } from '../harness.mjs';
 import { catalog, expectProblem, expectStatus, orderBody, placeOrder, show, steps } from '../flows.mjs';
 
-const POOL = 4;              // small on purpose: 300 clients and 128 HTTP threads share it
-const FIXED_SESSIONS = 2;    // the gateway's own besides the pool: catalog/migrations and the readiness ping (README)
+const POOL = 4;              // READER_THREADS, small on purpose: 300 clients and 128 HTTP threads share them
+const FIXED_SESSIONS = 2;    // the reader's own besides its threads': catalog/migrations and the readiness ping (README)
 const SSE_PER_CUSTOMER = 2;
 const ORDER_BURST = 5;       // with ORDER_RATE_PER_MIN=60: a token back every second
 const COUPON_BURST = 3;      // with COUPON_RATE_PER_MIN=60
@@ -67,17 +68,16 @@ async function openStream(p, orderId, token) {
         return s;
 }
 
-describe('gateway least privilege: PostgreSQL pool, made-up ids, per-customer and per-store limits', () => {
+describe('gateway least privilege: no PostgreSQL session, the reader\'s bounded sessions, made-up ids, per-customer and per-store limits', () => {
         let p, port, stores, store, other, owner, otherOwner;
         const real = []; // {id, token} of real orders
         const step = steps(it);
 
-        // Sessions of the gateway in PostgreSQL (every libpq session it opens is named after the program).
-        const gatewaySessions = async () => Number(await p.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gateway'"));
-        const metric = async (name) => {
-                const r = await p.api('GET', '/metrics');
-                return Number((r.text.match(new RegExp(`^${name} (\\d+)$`, 'm')) || [])[1]);
-        };
+        // Sessions of a program in PostgreSQL (every libpq session is named after the program that opens it).
+        const sessionsOf = async (name) => Number(await p.sql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${name}'`));
+        const metricIn = (text, name) => Number((text.match(new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\d+)$`, 'm')) || [])[1]);
+        const metric = async (name) => metricIn((await p.api('GET', '/metrics')).text, name);
+        const readerMetric = async (name) => metricIn(await (await fetch(`${p.find('reader')[0].healthUrl}/metrics`)).text(), name);
         const rmOrderCalls = async () => Number(await p.sql(
                 "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%FROM readmodel.orders WHERE id = $1%'"));
 
@@ -85,8 +85,8 @@ describe('gateway least privilege: PostgreSQL pool, made-up ids, per-customer an
                 p = await startPlatform({
                         name: 'gateway-pool',
                         pgSettings: { shared_preload_libraries: 'pg_stat_statements' },
-                        env: { gateway: {
-                                GATEWAY_PG_POOL: String(POOL), SSE_MAX_PER_CUSTOMER: String(SSE_PER_CUSTOMER), SSE_HEARTBEAT_S: '1',
+                        env: { reader: { READER_THREADS: String(POOL) }, gateway: {
+                                SSE_MAX_PER_CUSTOMER: String(SSE_PER_CUSTOMER), SSE_HEARTBEAT_S: '1',
                                 ORDER_RATE_PER_MIN: '60', ORDER_RATE_BURST: String(ORDER_BURST),
                                 COUPON_RATE_PER_MIN: '60', COUPON_RATE_BURST: String(COUPON_BURST),
                                 RATE_LIMIT_RPS: '0', // the per-client limit is hostile-http's; here one token sends a lot
@@ -106,13 +106,14 @@ describe('gateway least privilege: PostgreSQL pool, made-up ids, per-customer an
         });
         after(async () => { await p?.stop(); });
 
-        step(`${CLIENTS} concurrent clients: the gateway never holds more than GATEWAY_PG_POOL=${POOL} (+${FIXED_SESSIONS} fixed) sessions, every request succeeds`, async () => {
+        step(`${CLIENTS} concurrent clients: the gateway holds no session, the reader never more than READER_THREADS=${POOL} (+${FIXED_SESSIONS} fixed), every request succeeds`, async () => {
                 // The sampler watches pg_stat_activity the whole time, on a session of its own (a psql per sample is slow).
                 const watch = await p.sqlSession();
-                let peak = 0, samples = 0, running = true;
+                let peak = 0, gatewayPeak = 0, samples = 0, running = true;
                 const sampler = (async () => {
                         while (running) {
-                                peak = Math.max(peak, Number(await watch.run("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gateway'")));
+                                peak = Math.max(peak, Number(await watch.run("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'reader'")));
+                                gatewayPeak = Math.max(gatewayPeak, Number(await watch.run("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gateway'")));
                                 samples++;
                                 await sleep(5);
                         }
@@ -146,51 +147,75 @@ describe('gateway least privilege: PostgreSQL pool, made-up ids, per-customer an
                         plain.destroy();
                         kept.destroy();
                 }
-                console.log(`# ${CLIENTS} clients x ${REQUESTS_PER_CLIENT} requests in ${Date.now() - t0} ms; gateway sessions: peak ${peak} over ${samples} samples (pool ${POOL} + ${FIXED_SESSIONS} fixed)`);
+                console.log(`# ${CLIENTS} clients x ${REQUESTS_PER_CLIENT} requests in ${Date.now() - t0} ms; reader sessions: peak ${peak} over ${samples} samples (${POOL} threads + ${FIXED_SESSIONS} fixed), gateway sessions: peak ${gatewayPeak}`);
                 assert.deepEqual(statuses, { 200: CLIENTS * REQUESTS_PER_CLIENT }, 'statuses of every request');
                 assert.ok(samples >= 5, `pg_stat_activity sampled during the load (${samples} samples)`);
-                assert.ok(peak <= POOL + FIXED_SESSIONS, `gateway sessions in pg_stat_activity: at most ${POOL + FIXED_SESSIONS}, saw ${peak}`);
-                assert.ok(peak > FIXED_SESSIONS, `the pool was used: ${peak} sessions at the peak`);
-                const open = await metric('gateway_pg_pool_open');
-                assert.ok(open >= 1 && open <= POOL, `gateway_pg_pool_open: 1..${POOL}, got ${open}`);
-                assert.equal(await metric('gateway_pg_pool_size'), POOL, 'gateway_pg_pool_size');
+                assert.equal(gatewayPeak, 0, 'the gateway opened a PostgreSQL session');
+                assert.ok(peak <= POOL + FIXED_SESSIONS, `reader sessions in pg_stat_activity: at most ${POOL + FIXED_SESSIONS}, saw ${peak}`);
+                assert.ok(peak > FIXED_SESSIONS, `the reader's threads were used: ${peak} sessions at the peak`);
+                // The menu is the gateway's memory (its catalog); every other request here is one read.
+                assert.ok(await metric('gateway_reads_total{outcome="answered"}') >= CLIENTS * (REQUESTS_PER_CLIENT - 1),
+                        'gateway_reads_total{outcome="answered"} counts the reads');
+                assert.ok(await readerMetric('reader_queries_total{outcome="answered"}') >= CLIENTS * (REQUESTS_PER_CLIENT - 1),
+                        'reader_queries_total{outcome="answered"} counts them at the reader');
         });
 
-        step('a broken pooled session is replaced: after every gateway session is terminated, reads still succeed within the bound', async () => {
-                const killed = Number(await p.sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gateway') t"));
-                assert.ok(killed >= 1, `terminated ${killed} gateway sessions`);
+        step('a broken reader session is replaced: after every reader session is terminated, reads still succeed within the bound', async () => {
+                const killed = Number(await p.sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'reader') t"));
+                assert.ok(killed >= 1, `terminated ${killed} reader sessions`);
                 const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => p.api('GET', `/orders/${real[i % real.length].id}`, { token: real[i % real.length].token })));
                 for (const r of rs) expectStatus(r, 200, 'GET /orders/{id} after its session was terminated');
-                assert.ok(await gatewaySessions() <= POOL + FIXED_SESSIONS, 'still within the pool after reconnecting');
+                assert.ok(await sessionsOf('reader') <= POOL + FIXED_SESSIONS, 'still within READER_THREADS after reconnecting');
         });
 
-        step('every session busy longer than GATEWAY_PG_WAIT_MS: 503 problem+json with Retry-After, then served again', async () => {
-                await p.restart('gateway', { env: { GATEWAY_PG_WAIT_MS: 300 } });
+        step('every reader session busy longer than GATEWAY_READ_TIMEOUT_MS: 503 problem+json with Retry-After, then served again', async () => {
+                await p.restart('gateway', { env: { GATEWAY_READ_TIMEOUT_MS: 300 } });
                 const lock = await p.sqlSession();
+                const timeoutsBefore = await metric('gateway_reads_total{outcome="timeout"}');
                 try {
-                        // Reads of readmodel.orders block behind the lock, each holding its pooled session.
+                        // Reads of readmodel.orders block behind the lock (the reader's threads with them); the gateway
+                        // waits 300 ms for each.
                         await lock.run('BEGIN; LOCK TABLE readmodel.orders IN ACCESS EXCLUSIVE MODE');
                         const pending = Array.from({ length: POOL * 3 }, (_, i) => p.api('GET', `/orders/${real[i % real.length].id}`, { token: real[i % real.length].token, timeoutMs: 20_000 }));
-                        await sleep(1500);
-                        await lock.run('COMMIT');
+                        const t0 = Date.now();
                         const rs = await Promise.all(pending);
-                        const busy = rs.filter((r) => r.status === 503);
-                        const ok = rs.filter((r) => r.status === 200);
-                        console.log(`# ${rs.length} reads with every session held: ${ok.length} x 200 (waited for the lock), ${busy.length} x 503`);
-                        assert.equal(ok.length + busy.length, rs.length, `only 200 or 503: ${rs.map((r) => r.status).join(' ')}`);
-                        assert.ok(busy.length >= rs.length - POOL, `at least ${rs.length - POOL} of ${rs.length} got 503, got ${busy.length}`);
-                        for (const r of busy) {
-                                expectProblem(r, 503, 'no session free in time');
+                        const ms = Date.now() - t0;
+                        await lock.run('COMMIT');
+                        console.log(`# ${rs.length} reads with the read model locked: ${rs.map((r) => r.status).join(' ')} in ${ms} ms`);
+                        for (const r of rs) {
+                                expectProblem(r, 503, 'a read the reader did not answer in time');
                                 assert.ok(Number(r.headers.get('retry-after')) >= 1, `Retry-After on 503: ${r.headers.get('retry-after')}`);
                         }
-                        assert.ok(ok.length <= POOL, `at most ${POOL} reads held a session, ${ok.length} answered 200`);
+                        assert.ok(ms < 10_000, `the 503s came after the timeout, not the lock (${ms} ms)`);
                 } finally {
                         await lock.run('ROLLBACK').catch(() => {});
                         await lock.close();
                 }
-                expectStatus(await p.api('GET', `/orders/${real[0].id}`, { token: real[0].token }), 200, 'served again once sessions are free');
-                assert.ok(await metric('gateway_pg_pool_timeouts_total') >= 1, 'gateway_pg_pool_timeouts_total counts the 503s');
-                await p.restart('gateway', { env: { GATEWAY_PG_WAIT_MS: undefined } });
+                expectStatus(await p.waitFor(async () => {
+                        const r = await p.api('GET', `/orders/${real[0].id}`, { token: real[0].token });
+                        return r.status === 200 && r;
+                }, 20_000, 100), 200, 'served again once the lock is gone');
+                assert.ok(await metric('gateway_reads_total{outcome="timeout"}') >= timeoutsBefore + POOL * 3,
+                        'gateway_reads_total{outcome="timeout"} counts the 503s');
+                await p.restart('gateway', { env: { GATEWAY_READ_TIMEOUT_MS: undefined } });
+        });
+
+        step('the reader killed: reads are 503 + Retry-After at once (no wait for the timeout), served again once it is back; writes go on', async () => {
+                const [o] = real;
+                await p.kill('reader', 'SIGKILL');
+                const t0 = Date.now();
+                const r = await p.api('GET', `/orders/${o.id}`, { token: o.token });
+                expectProblem(r, 503, 'a read with no reader running');
+                assert.ok(Number(r.headers.get('retry-after')) >= 1, `Retry-After: ${r.headers.get('retry-after')}`);
+                assert.ok(Date.now() - t0 < 2000, `no reader answers at once (${Date.now() - t0} ms)`);
+                // The catalog is the gateway's memory and orders are the orchestrator's: ordering goes on.
+                const customer = await p.token('cust_pool_noreader', 'customer');
+                await placeOrder(p, customer, store, [[store.menu[0], 1]]);
+                await p.start('reader');
+                expectStatus(await p.waitFor(async () => {
+                        const again = await p.api('GET', `/orders/${o.id}`, { token: o.token });
+                        return again.status === 200 && again;
+                }, 30_000, 200), 200, 'read again once the reader is back');
         });
 
         step(`${MADE_UP} reads of made-up recent order ids: 404 each, one query each at most, a real client is not slowed`, async () => {
@@ -320,15 +345,21 @@ describe('gateway least privilege: PostgreSQL pool, made-up ids, per-customer an
                 expectStatus(await coupon(owner, store.id), 201, 'after Retry-After');
         });
 
-        step('bad settings stop the gateway at start, naming the variable', async () => {
-                const bin = path.join(BUILD_DIR, 'gateway/gateway');
-                for (const [name, value] of [['GATEWAY_PG_POOL', '0'], ['GATEWAY_PG_POOL', 'eight'], ['GATEWAY_PG_POOL', '100000'], ['GATEWAY_PG_WAIT_MS', '-1'],
-                        ['ORDER_RATE_PER_MIN', '-5'], ['ORDER_RATE_BURST', '0'], ['COUPON_RATE_PER_MIN', 'x'], ['COUPON_RATE_BURST', '0'], ['SSE_MAX_PER_CUSTOMER', '0']]) {
-                        const env = { PATH: process.env.PATH, JWT_SECRET: 'x'.repeat(32), NATS_URL: 'nats://127.0.0.1:1', DATABASE_URL: 'postgresql://127.0.0.1:1/x',
-                                ASAN_OPTIONS: 'detect_leaks=0', [name]: value };
-                        const res = await promisify(execFile)(bin, [], { env, timeout: 10_000 }).then(() => ({ code: 0, out: '' }), (e) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }));
-                        assert.equal(res.code, 1, `${name}=${value}: expected exit code 1, got ${res.code}`);
-                        assert.match(res.out, new RegExp(name), `${name}=${value}: the error names the variable: ${res.out.slice(0, 300)}`);
+        step('bad settings stop the gateway and the reader at start, naming the variable', async () => {
+                const run = (bin, name, value) => promisify(execFile)(path.join(BUILD_DIR, bin), [], {
+                        env: { PATH: process.env.PATH, JWT_SECRET: 'x'.repeat(32), NATS_URL: 'nats://127.0.0.1:1', DATABASE_URL: 'postgresql://127.0.0.1:1/x',
+                                ASAN_OPTIONS: 'detect_leaks=0', [name]: value }, timeout: 10_000,
+                }).then(() => ({ code: 0, out: '' }), (e) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }));
+                for (const [bin, code, name, value] of [
+                        ['gateway/gateway', 1, 'GATEWAY_READ_TIMEOUT_MS', '0'], ['gateway/gateway', 1, 'GATEWAY_READ_TIMEOUT_MS', 'soon'],
+                        ['gateway/gateway', 1, 'ORDER_RATE_PER_MIN', '-5'], ['gateway/gateway', 1, 'ORDER_RATE_BURST', '0'],
+                        ['gateway/gateway', 1, 'COUPON_RATE_PER_MIN', 'x'], ['gateway/gateway', 1, 'COUPON_RATE_BURST', '0'],
+                        ['gateway/gateway', 1, 'SSE_MAX_PER_CUSTOMER', '0'],
+                        ['services/reader/reader', 2, 'READER_THREADS', '0'], ['services/reader/reader', 2, 'READER_THREADS', 'eight'],
+                        ['services/reader/reader', 2, 'READER_THREADS', '100000'], ['services/reader/reader', 2, 'DEMO_CATALOG', 'maybe']]) {
+                        const res = await run(bin, name, value);
+                        assert.equal(res.code, code, `${bin} ${name}=${value}: expected exit code ${code}, got ${res.code}`);
+                        assert.match(res.out, new RegExp(name), `${bin} ${name}=${value}: the error names the variable: ${res.out.slice(0, 300)}`);
                 }
         });
 });

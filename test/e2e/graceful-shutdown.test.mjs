@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { startPlatform } from '../harness.mjs';
 import { catalog, expectCompleted, fullLifecycle } from '../flows.mjs';
 
-const SERVICES = ['orchestrator', 'payment', 'store', 'delivery', 'notification', 'coupon'];
+const SERVICES = ['orchestrator', 'payment', 'store', 'delivery', 'notification', 'coupon', 'reader'];
 const STOP_BOUND_MS = 10_000; // the harness's SIGKILL deadline; every process must exit 0 well before it
 const LOOPS = 4;
 const ORDERS_PER_CUSTOMER = 100; // within ORDER_RATE_BURST (200) whatever the pace

@@ -1,6 +1,6 @@
 // Migrations as an operators' step (issue 13): with MIGRATIONS=check the processes run no DDL and wait, alive
 // and unready, until food-migrate (as the database owner) has brought their schemas current; then an order
-// completes. DEMO_CATALOG=false leaves the catalog empty (gateway or food-migrate), true seeds it once. A
+// completes. DEMO_CATALOG=false leaves the catalog empty (reader or food-migrate), true seeds it once. A
 // process started while PostgreSQL is down stays up and unready until it is back; a bad MIGRATIONS fails fast.
 // SCHED_POLICY sets the scheduling policy of every thread of a process (batch by default); a bad value fails fast.
 import { describe, it, before, after } from 'node:test';
@@ -15,8 +15,8 @@ import { catalog, fullLifecycle } from '../flows.mjs';
 const execFileP = promisify(execFile);
 const MIGRATE_BIN = path.join(BUILD_DIR, 'tools/food-migrate');
 const SCHEMAS = ['orchestrator', 'readmodel', 'notification', 'store', 'delivery', 'coupon', 'catalog'];
-const APPS = ['sandbox-psp', 'orchestrator', 'payment', 'store', 'delivery', 'notification', 'coupon', 'gateway'];
-const USES_PG = ['orchestrator', 'store', 'delivery', 'notification', 'coupon', 'gateway'];
+const APPS = ['sandbox-psp', 'orchestrator', 'payment', 'store', 'delivery', 'notification', 'coupon', 'reader', 'gateway'];
+const USES_PG = ['orchestrator', 'store', 'delivery', 'notification', 'coupon', 'reader'];
 
 // Runs food-migrate; resolves to {code, log} whatever its exit code.
 async function migrate(databaseUrl, env = {}) {
@@ -100,6 +100,10 @@ describe('MIGRATIONS=check: services wait for food-migrate, run no DDL, then ser
                         assert.equal(h.status, 200, `${a.name} /healthz while waiting (alive)`);
                 }
                 assert.equal(await schemasPresent(p), '', 'a process with MIGRATIONS=check created a schema');
+                // The gateway holds no PostgreSQL session: it waits for its catalog from the reader, saying so.
+                const gw = await readyz(p.find('gateway')[0]);
+                assert.equal(gw.status, 503, 'the gateway /readyz before food-migrate');
+                assert.match(gw.json?.reason ?? '', /catalog from the reader/, `the gateway /readyz reason: ${JSON.stringify(gw.json)}`);
                 // The API on the gateway's port is not served yet: a client is told to retry (503), not that its
                 // request was wrong (a 404 made the crash suite count placed orders as refused).
                 const api = await p.api('POST', '/orders', { body: {} });
@@ -141,11 +145,11 @@ describe('MIGRATIONS=check: services wait for food-migrate, run no DDL, then ser
 describe('DEMO_CATALOG, SCHED_POLICY, PostgreSQL down at start, bad MIGRATIONS or SCHED_POLICY', () => {
         let p;
         before(async () => {
-                p = await startPlatform({ name: 'migrate-demo', only: ['nats', 'pg', 'gateway'], env: { gateway: { DEMO_CATALOG: 'false' } } });
+                p = await startPlatform({ name: 'migrate-demo', only: ['nats', 'pg', 'reader', 'gateway'], env: { reader: { DEMO_CATALOG: 'false' } } });
         });
         after(async () => { await p?.stop(); });
 
-        it('DEMO_CATALOG=false: the gateway (MIGRATIONS=apply) and food-migrate leave the catalog empty; true seeds it once', async () => {
+        it('DEMO_CATALOG=false: the reader (MIGRATIONS=apply) and food-migrate leave the catalog empty; true seeds it once', async () => {
                 const r = await p.api('GET', '/stores');
                 assert.equal(r.status, 200);
                 assert.deepEqual(r.json, [], 'GET /stores with DEMO_CATALOG=false');
@@ -174,20 +178,20 @@ describe('DEMO_CATALOG, SCHED_POLICY, PostgreSQL down at start, bad MIGRATIONS o
         });
 
         it('a process started while PostgreSQL is down stays up, unready with the reason, and becomes ready when it is back', async () => {
-                await p.kill('gateway');
+                await p.kill('reader');
                 await p.kill('postgres');
                 const [store] = await spawnApps(p, ['store']);
-                const gw = p.find('gateway')[0];
-                gw.spawn();
+                const reader = p.find('reader')[0];
+                reader.spawn();
                 await p.waitFor(async () => {
-                        const [s, g] = await Promise.all([readyz(store), readyz(gw)]);
+                        const [s, g] = await Promise.all([readyz(store), readyz(reader)]);
                         return s.status === 503 && g.status === 503 && /PostgreSQL/.test(s.json?.reason ?? '') && /PostgreSQL/.test(g.json?.reason ?? '');
                 }, 20_000);
                 await new Promise((r) => setTimeout(r, 3000));
-                assert.ok(store.alive() && gw.alive(), 'a process exited while PostgreSQL was down');
+                assert.ok(store.alive() && reader.alive(), 'a process exited while PostgreSQL was down');
                 assert.equal((await readyz(store)).status, 503);
                 await p.start('postgres');
-                await Promise.all([store.waitReady(30_000), gw.waitReady(30_000)]);
+                await Promise.all([store.waitReady(30_000), reader.waitReady(30_000)]);
         });
 
         it('a bad MIGRATIONS, SCHED_POLICY or COMMAND_LINGER_MS value fails fast, naming it', async () => {

@@ -62,7 +62,7 @@ describe('NATS users and permissions', () => {
                 const res = await fetch(`${p.natsMonitorUrl}/connz?auth=true&limit=1024`);
                 const { connections } = await res.json();
                 const byName = new Map(connections.map((c) => [c.name, c.authorized_user]));
-                for (const service of ['orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'gateway']) {
+                for (const service of ['orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'reader', 'gateway']) {
                         assert.equal(byName.get(service), service, `connection ${service} should be user ${service}; have ${JSON.stringify([...byName])}`);
                 }
         });
@@ -108,10 +108,10 @@ describe('NATS users and permissions', () => {
         });
 
         // Every service user: its own inboxes only, nobody else's (nor the operators' default _INBOX.>); no forged
-        // answer into the gateway's inboxes (only the orchestrator answers there); no stream created, updated,
+        // answer into the gateway's inboxes (only the orchestrator and the reader answer there); no stream created, updated,
         // purged or deleted, no durable created or re-pointed (food-setup does that, as admin).
         it('keeps every service to its own inboxes and out of stream and consumer management', async () => {
-                const services = ['orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'gateway'];
+                const services = ['orchestrator', 'payment', 'store', 'delivery', 'coupon', 'notification', 'reader', 'gateway'];
                 const workers = ['payment', 'store', 'delivery', 'coupon', 'notification'];
                 for (const user of services) {
                         const c = await natsProbe(p.natsUrl, user, p.natsPasswords[user]);
@@ -124,7 +124,8 @@ describe('NATS users and permissions', () => {
                                         assert.match(answer, /Permissions Violation for Subscription/, `${user} subscribes to ${subject}: ${answer}`);
                                 }
                                 const refused = [
-                                        ...(user === 'orchestrator' ? [] : ['_INBOX_gateway.abc.1', '_INBOX_admin.abc.1']),
+                                        ...(user === 'orchestrator' ? [] : ['_INBOX_admin.abc.1']),
+                                        ...(user === 'orchestrator' || user === 'reader' ? [] : ['_INBOX_gateway.abc.1']),
                                         ...services.filter((u) => u !== 'gateway' && u !== 'admin').map((u) => `_INBOX_${u}.abc.1`),
                                         '$JS.API.STREAM.CREATE.FOOD_EVIL', '$JS.API.STREAM.UPDATE.FOOD_ORDER', '$JS.API.STREAM.UPDATE.FOOD_CMD',
                                         '$JS.API.STREAM.PURGE.FOOD_ORDER', '$JS.API.STREAM.DELETE.FOOD_DLQ', '$JS.API.STREAM.MSG.DELETE.FOOD_ORDER',
@@ -142,12 +143,15 @@ describe('NATS users and permissions', () => {
                                 c.close();
                         }
                 }
-                // The orchestrator answers the gateway's RPCs: its only way into another user's inbox.
-                const o = await natsProbe(p.natsUrl, 'orchestrator', p.natsPasswords.orchestrator);
-                try {
-                        assert.equal(await o.send('PUB _INBOX_gateway.abc.1 0\r\n\r\n'), 'PONG');
-                } finally {
-                        o.close();
+                // The orchestrator answers the gateway's RPCs and the reader its reads: their only way into another
+                // user's inbox.
+                for (const user of ['orchestrator', 'reader']) {
+                        const o = await natsProbe(p.natsUrl, user, p.natsPasswords[user]);
+                        try {
+                                assert.equal(await o.send('PUB _INBOX_gateway.abc.1 0\r\n\r\n'), 'PONG', `${user} answers into the gateway's inbox`);
+                        } finally {
+                                o.close();
+                        }
                 }
                 // The gateway may create ephemeral consumers on the archive (its analytics reads), never a durable there:
                 // nats-server refuses a durable name on that subject.
@@ -182,11 +186,28 @@ describe('NATS users and permissions', () => {
                 await coupon.waitReady();
         });
 
-        it('refuses the gateway anything but its RPCs and status events', async () => {
+        it('refuses the gateway anything but its RPCs, reads and status events, and the reader anything but reads', async () => {
+                const r = await natsProbe(p.natsUrl, 'reader', p.natsPasswords.reader);
+                try {
+                        assert.equal(r.hello, 'PONG');
+                        assert.equal(await r.send(`SUB food.read.* ${PROBE} 1\r\n`), 'PONG', 'the reader joins the read queries\' queue group');
+                        for (const subject of ['food.read.order', 'food.rpc.orders.3.place', 'food.cmd.store', 'food.order.x.status', 'food.ans.orch_probe']) {
+                                const answer = await r.send(`PUB ${subject} 0\r\n\r\n`);
+                                assert.match(answer, /Permissions Violation for Publish/, `the reader publishes to ${subject}: ${answer}`);
+                        }
+                        for (const subject of ['food.rpc.>', 'food.order.*.status', 'food.cmd.>']) {
+                                const answer = await r.send(`SUB ${subject} 2\r\n`);
+                                assert.match(answer, /Permissions Violation for Subscription/, `the reader subscribes to ${subject}: ${answer}`);
+                        }
+                } finally {
+                        r.close();
+                }
                 const c = await natsProbe(p.natsUrl, 'gateway', p.natsPasswords.gateway);
                 try {
                         assert.equal(c.hello, 'PONG');
                         assert.equal(await c.send('SUB food.order.x.status 1\r\n'), 'PONG');
+                        assert.equal(await c.send('PUB food.read.order 0\r\n\r\n'), 'PONG', 'the gateway asks the reader');
+                        assert.match(await c.send('SUB food.read.* 2\r\n'), /Permissions Violation for Subscription/, 'the gateway answers reads');
                         for (const subject of ['food.cmd.payment', 'food.cmd.coupon', 'food.ans.orch_probe', 'food.order.x.status']) {
                                 const answer = await c.send(`PUB ${subject} 0\r\n\r\n`);
                                 assert.match(answer, /Permissions Violation for Publish/, `publish to ${subject}: ${answer}`);

@@ -16,7 +16,9 @@ const EXTERNAL = path.join(CHART, 'ci/external-values.yaml');
 const read = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
 
 // The binaries, their Dockerfile targets, default ports and whether they use PostgreSQL, read from the code
-// (main.c service_start calls — no schemas: no PostgreSQL — and config_port defaults) rather than restated here.
+// (main.c service_start calls — no schemas: no PostgreSQL — and config_port defaults) rather than restated here:
+// service_start(svc, name, schemas, n, port), service_start_with(svc, name, backend, schemas, n, port, bind, port)
+// (the gateway: no schemas), service_start_nats(svc, name, port).
 function binaries() {
         const out = {};
         const mains = { gateway: 'gateway/main.c', orchestrator: 'orchestrator/main.c' };
@@ -27,9 +29,10 @@ function binaries() {
                 const src = read(file);
                 const dir = path.dirname(file);
                 const exe = [...read(`${dir}/meson.build`).matchAll(/executable\('([a-z-]+)'/g)].map((m) => m[1]).filter((e) => !e.startsWith('test-'));
-                const m = src.match(/service_start\([^;]*?,\s*(\d+)\);/s);
-                const start = src.match(/service_start(?:_on)?\([^,]+,\s*"[^"]*",\s*([^,]+),\s*([^,]+),/);
-                const database = start ? !(start[1].trim() === 'NULL' && start[2].trim() === '0') : undefined;
+                const m = src.match(/service_start(?:_nats)?\([^;]*?,\s*(\d+)\);/s);
+                const start = src.match(/service_start\([^,]+,\s*"[^"]*",\s*([^,]+),\s*([^,]+),/)
+                        || src.match(/service_start_with\([^,]+,\s*"[^"]*",\s*[^,]+,\s*([^,]+),\s*([^,]+),/);
+                const database = start ? !(start[1].trim() === 'NULL' && start[2].trim() === '0') : false;
                 out[name] = { exe, dir, healthPort: m ? Number(m[1]) : undefined, database };
         }
         out.gateway.port = Number(read('gateway/gateway-config.c').match(/config_port\("GATEWAY_PORT", (\d+)/)[1]);
@@ -79,6 +82,8 @@ const BIN = binaries();
 const ENV = envNames();
 const TOPO = topology();
 const WORKERS = TOPO.consumers.map((c) => c.durable); // one durable per worker, named after it
+const READER = TOPO.readQueue; // the process answering the gateway's reads (food.read.*), its queue group named after it
+const SERVICES = ['orchestrator', READER, ...WORKERS]; // the chart's `services`: every process but the gateway
 const AUTH = natsAuth();
 const RENDERS = { default: () => render(), external: () => render(['-f', EXTERNAL]) };
 const cache = {};
@@ -108,8 +113,8 @@ test('values.schema.json allows exactly the settings each binary reads (its own 
         const chartSets = new Set(['GATEWAY_PORT', 'GATEWAY_BIND', 'JWT_SECRET', 'DEV_TOKENS', 'PSP_URL', 'PSP_API_KEY', 'NOTIFY_WEBHOOK_URL', 'NOTIFY_WEBHOOK_BATCH',
                 'NOTIFY_API_KEY', 'SANDBOX_PSP_PORT', 'SANDBOX_PSP_BIND', 'FOOD_CRASH_AT', 'MIGRATIONS', 'DEMO_CATALOG']);
         const components = { gateway: schema.gateway, 'sandbox-psp': schema.sandboxPsp, ...schema.services.properties };
-        assert.deepEqual(Object.keys(schema.services.properties).sort(), ['orchestrator', ...WORKERS].sort(),
-                'services: the orchestrator and every worker of the topology');
+        assert.deepEqual(Object.keys(schema.services.properties).sort(), SERVICES.slice().sort(),
+                'services: the orchestrator, the reader and every worker of the topology');
         for (const [name, node] of Object.entries(components)) {
                 assert.ok(BIN[name], `values for ${name}, which has no binary`);
                 const allowed = node.properties.env.propertyNames.enum.slice().sort();
@@ -117,13 +122,13 @@ test('values.schema.json allows exactly the settings each binary reads (its own 
                 assert.deepEqual(allowed, reads, `${name}: the schema's env names vs the names ${BIN[name].dir}/ reads`);
         }
         const values = YAML.parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
-        assert.deepEqual(Object.keys(values.services).sort(), ['orchestrator', ...WORKERS].sort());
+        assert.deepEqual(Object.keys(values.services).sort(), SERVICES.slice().sort());
 });
 
 test('NATS users: auth.conf has one per process that connects, each worker pulls, acknowledges and dead-letters only its own durable; the Secret, the bundled nats-server and the test harness name the same users', () => {
         const P = TOPO.prefix;
         const users = Object.keys(AUTH).sort();
-        assert.deepEqual(users, ['admin', 'gateway', 'orchestrator', ...WORKERS].sort(), 'auth.conf users');
+        assert.deepEqual(users, ['admin', 'gateway', ...SERVICES].sort(), 'auth.conf users');
         for (const u of users) assert.equal(AUTH[u].password, `$FOOD_NATS_PW_${u.toUpperCase()}`, `${u}: password variable`);
         const can = (user, kind, subject) => AUTH[user][kind] === null || AUTH[user][kind].some((p) => subjectMatches(p, subject));
         for (const { durable, stream, filter } of TOPO.consumers) {
@@ -145,6 +150,18 @@ test('NATS users: auth.conf has one per process that connects, each worker pulls
         assert.ok(can('orchestrator', 'publish', `${P}.order.ord_1.status`), 'the orchestrator publishes status events');
         for (const u of users.filter((x) => x !== 'admin' && x !== 'orchestrator')) assert.ok(!can(u, 'publish', `${P}.order.ord_1.status`), `${u} may publish status events`);
         assert.ok(can('gateway', 'subscribe', `${P}.order.ord_1.status`), 'the gateway follows status events (SSE)');
+        // The gateway's reads: it alone asks food.read.<query>, the reader alone serves them and answers into the
+        // gateway's inbox, which only the orchestrator (RPC answers) and the reader may publish into.
+        const readQuery = `${P}.read.order`;
+        assert.ok(subjectMatches(TOPO.readSubjects, readQuery), `${TOPO.readSubjects} vs ${readQuery}`);
+        assert.ok(can('gateway', 'publish', readQuery), `the gateway may not ask ${readQuery}`);
+        assert.ok(can(READER, 'subscribe', readQuery), `the reader may not serve ${readQuery}`);
+        assert.ok(can(READER, 'publish', '_INBOX_gateway.abc.1'), 'the reader may not answer the gateway');
+        for (const u of users.filter((x) => x !== 'admin')) {
+                if (u !== 'gateway') assert.ok(!can(u, 'publish', readQuery), `${u} may ask the reader`);
+                if (u !== READER) assert.ok(!can(u, 'subscribe', readQuery), `${u} may serve the gateway's reads`);
+                if (u !== READER && u !== 'orchestrator') assert.ok(!can(u, 'publish', '_INBOX_gateway.abc.1'), `${u} may publish into the gateway's inbox`);
+        }
         // Every stream a user may touch exists in the topology.
         const streams = new Set(TOPO.streams.map((x) => x.name));
         for (const u of users)
@@ -257,7 +274,7 @@ for (const which of Object.keys(RENDERS)) {
                 assert.equal(cm.data.NATS_URL, which === 'default' ? 'nats://rel-nats:4222' : 'tls://nats.messaging.svc:4222');
         });
 
-        test(`${which} render: HPAs target the gateway's and every worker's Deployment`, () => {
+        test(`${which} render: HPAs target the gateway's, the reader's and every worker's Deployment`, () => {
                 const objs = objects(which);
                 const deployments = new Set(byKind(objs, 'Deployment').map((d) => d.metadata.name));
                 const hpas = byKind(objs, 'HorizontalPodAutoscaler');
@@ -268,10 +285,10 @@ for (const which of Object.keys(RENDERS)) {
                         assert.equal(d.spec.replicas, undefined, `${d.metadata.name}: replicas left to the HPA`);
                 }
                 const targets = new Set(hpas.map((h) => component(h)));
-                assert.deepEqual([...targets].sort(), ['gateway', ...WORKERS].sort(), 'HPAs: the gateway and every worker of the topology');
+                assert.deepEqual([...targets].sort(), ['gateway', READER, ...WORKERS].sort(), 'HPAs: the gateway, the reader and every worker of the topology');
                 const pdbs = byKind(objs, 'PodDisruptionBudget').filter((p) => p.metadata.labels['app.kubernetes.io/name'] === 'food-saga');
-                assert.deepEqual(pdbs.map((p) => component(p)).sort(), ['gateway', 'orchestrator', ...WORKERS].sort(),
-                        'PDBs: the gateway, the orchestrator and every worker');
+                assert.deepEqual(pdbs.map((p) => component(p)).sort(), ['gateway', ...SERVICES].sort(),
+                        'PDBs: the gateway, the orchestrator, the reader and every worker');
                 for (const p of pdbs) {
                         const d = byKind(objs, 'Deployment').find((x) => component(x) === component(p));
                         assert.ok(d, `PDB ${p.metadata.name} selects no Deployment`);
@@ -279,7 +296,7 @@ for (const which of Object.keys(RENDERS)) {
                 }
         });
 
-        test(`${which} render: only the gateway takes traffic from outside; workers reach NATS and (unless stateless) PostgreSQL, payment also the PSP, notification its webhook`, () => {
+        test(`${which} render: only the gateway takes traffic from outside and reaches only NATS; the reader and the workers reach NATS and (unless stateless) PostgreSQL, payment also the PSP, notification its webhook`, () => {
                 const objs = objects(which);
                 const policies = byKind(objs, 'NetworkPolicy');
                 const pol = (c) => policies.find((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/component'] === c);
@@ -294,7 +311,8 @@ for (const which of Object.keys(RENDERS)) {
                 assert.equal(gw.spec.ingress.length, 1);
                 assert.deepEqual(gw.spec.ingress[0].ports, [{ port: 'http', protocol: 'TCP' }]);
                 const peerPorts = (p) => p.spec.egress.flatMap((e) => (e.ports || []).map((x) => x.port));
-                for (const c of ['orchestrator', ...WORKERS]) {
+                assert.deepEqual(peerPorts(gw).sort(), [4222, 53, 53].sort(), 'the gateway: NATS and DNS only (its reads are the reader\'s)');
+                for (const c of SERVICES) {
                         const p = pol(c);
                         assert.ok(p, `no policy for ${c}`);
                         // No ingress from anywhere but the configured metrics scrapers on the health port.
@@ -318,7 +336,7 @@ for (const which of Object.keys(RENDERS)) {
                 if (which === 'default') {
                         for (const e of pol('store').spec.egress.filter((x) => x.to)) assert.ok(e.to[0].podSelector, 'bundled NATS/PG by pod selector');
                         const pgPeer = (c) => pol(c).spec.egress.some((e) => e.to?.some((t) => t.podSelector?.matchLabels['app.kubernetes.io/name'] === 'postgresql'));
-                        for (const c of ['orchestrator', ...WORKERS]) assert.equal(pgPeer(c), BIN[c].database, `${c}: egress to PostgreSQL iff it uses it`);
+                        for (const c of ['gateway', ...SERVICES]) assert.equal(pgPeer(c), BIN[c].database, `${c}: egress to PostgreSQL iff it uses it`);
                         for (const name of ['nats', 'postgresql']) {
                                 const p = policies.find((x) => x.spec.podSelector.matchLabels['app.kubernetes.io/name'] === name);
                                 assert.equal(p.spec.ingress[0].from[0].podSelector.matchLabels['app.kubernetes.io/instance'], 'rel');
@@ -353,6 +371,11 @@ test('no secret in plain values: values.yaml holds none, the Secret is generated
         const secretKeys = Object.keys(byKind(objects('default'), 'Secret')[0].data);
         for (const c of Object.keys(BIN).filter((b) => BIN[b].database))
                 assert.ok(secretKeys.includes(`database-password-${c}`), `the Secret has no database-password-${c}`);
+        // And none for a role no process uses (database-password-gateway before the reader held the gateway's reads).
+        for (const k of secretKeys.filter((x) => x.startsWith('database-password-'))) {
+                const r = k.slice('database-password-'.length);
+                assert.ok(r === 'migrator' || BIN[r]?.database, `the Secret has ${k}, which no process uses`);
+        }
         const walk = (o, p) => {
                 for (const [k, v] of Object.entries(o ?? {})) {
                         if (v && typeof v === 'object') walk(v, `${p}.${k}`);
@@ -486,6 +509,9 @@ test('the Dockerfile: Debian 12 multi-stage, runtime packages from packages-run.
                 const ldd = execFileSync('ldd', [bin], { encoding: 'utf8' });
                 for (const [so, pkg] of Object.entries(libs))
                         if (ldd.includes(so)) assert.match(run, new RegExp(`^${pkg}$`, 'm'), `${exe} links ${so}: ${pkg} missing from packages-run.txt`);
+                // The gateway holds no PostgreSQL session: libpq and its chain (Kerberos, LDAP, GnuTLS) stay out of its memory.
+                if (exe === 'gateway/gateway')
+                        assert.doesNotMatch(ldd, /libpq\.so|libgnutls/, `the gateway loads libpq's chain:\n${ldd}`);
         }
 });
 
@@ -898,12 +924,16 @@ test('images: an empty image.registry is refused with how to build and push; dig
 });
 
 // Sessions per replica of each process, from the code: lib/service.c's two (main, /readyz) for every process with
-// schemas, plus the gateway's pool, the orchestrator's writer, a transactional worker's lanes, the notification
-// worker's senders and shedder (or its recorder). Env values from the rendered Deployment, else the code's default.
+// schemas, plus the reader's answering threads, the orchestrator's writer, a transactional worker's lanes, the
+// notification worker's senders and shedder (or its recorder). Env values from the rendered Deployment, else the
+// code's default.
 function sessionsPerReplica(comp, env, webhook) {
         if (!BIN[comp].database) return 0;
         const def = (name, file, re) => Number(env[name] ?? read(file).match(re)[1]);
-        if (comp === 'gateway') return 2 + def('GATEWAY_PG_POOL', 'gateway/gateway-config.c', /config_int\("GATEWAY_PG_POOL", (\d+)/);
+        if (comp === READER) {
+                assert.match(read(`${BIN[comp].dir}/reader-serve.c`), /pg_connect\(&t->pg,/, 'each answering thread opens its own session');
+                return 2 + def('READER_THREADS', `${BIN[comp].dir}/main.c`, /config_int\("READER_THREADS", (\d+)/);
+        }
         if (comp === 'orchestrator') {
                 assert.match(read('orchestrator/saga-writer.c'), /service_pg\(/, 'the writer opens its own session');
                 return 3;
@@ -949,12 +979,14 @@ test('PostgreSQL connection budget: NOTES show each process\'s sessions at the f
         assert.ok(pg.spec.template.spec.containers[0].args.includes('max_connections=250'), 'the bundled server gets max_connections');
         assert.match(notes(), /max_connections 250 - superuser reserve 3 - connectionBudget\.reserve 10/);
         const refused = [
-                [['--set', 'gateway.autoscaling.maxReplicas=30'], /PostgreSQL connection budget exceeded: at the most replicas the processes open 389 sessions \(gateway 30x10,[^)]*\) but the bundled PostgreSQL \(postgresql\.config\.maxConnections\) admits 237/],
+                [['--set', 'services.reader.autoscaling.maxReplicas=30'], /PostgreSQL connection budget exceeded: at the most replicas the processes open 389 sessions \([^)]*reader 30x10[^)]*\) but the bundled PostgreSQL \(postgresql\.config\.maxConnections\) admits 237[\s\S]*Lower autoscaling\.maxReplicas, services\.reader\.env\.READER_THREADS/],
+                [['--set', 'services.reader.env.READER_THREADS=40'], /connection budget exceeded/],
                 [['--set', 'services.store.env.WORKER_THREADS=40'], /connection budget exceeded/],
                 [['-f', EXTERNAL, '--set', 'externalPostgresql.maxConnections=100'], /admits 87 \(max_connections 100 - superuser_reserved_connections 3 - connectionBudget\.reserve 10\)/],
         ];
         for (const [args, msg] of refused) assert.throws(() => render(args), msg, args.join(' '));
-        assert.doesNotThrow(() => render(['--set', 'gateway.autoscaling.maxReplicas=30', '--set', 'postgresql.config.maxConnections=500']));
+        assert.doesNotThrow(() => render(['--set', 'services.reader.autoscaling.maxReplicas=30', '--set', 'postgresql.config.maxConnections=500']));
+        assert.doesNotThrow(() => render(['--set', 'gateway.autoscaling.maxReplicas=100']), 'the gateway opens no session');
 });
 
 test('migrations: food-migrate as food_migrator in a Job (plain on install, a pre-upgrade hook on upgrade); the processes run with MIGRATIONS=check; demo.enabled is DEMO_CATALOG', () => {
@@ -984,7 +1016,8 @@ test('migrations: food-migrate as food_migrator in a Job (plain on install, a pr
                         const de = env(d.spec.template.spec.containers[0]);
                         if (de.DATABASE_URL) assert.equal(de.MIGRATIONS?.value, 'check', `${d.metadata.name}: MIGRATIONS`);
                         else assert.equal(de.MIGRATIONS, undefined);
-                        if (component(d) === 'gateway') assert.equal(de.DEMO_CATALOG.value, 'false');
+                        if (component(d) === READER) assert.equal(de.DEMO_CATALOG.value, 'false');
+                        else assert.equal(de.DEMO_CATALOG, undefined, `${d.metadata.name}: DEMO_CATALOG is the reader's (the catalog's owner)`);
                 }
                 const policy = byKind(objects(which), 'NetworkPolicy').find((p) => p.metadata.name === 'rel-food-saga-migrate');
                 assert.deepEqual(policy.spec.ingress, []);
@@ -998,7 +1031,7 @@ test('migrations: food-migrate as food_migrator in a Job (plain on install, a pr
         assert.equal(migrateJob(render([...up, '--set', 'migrations.upgradeHook=false']))[0].metadata.annotations?.['helm.sh/hook'], undefined);
         const demo = render(['--set', 'demo.enabled=true']);
         assert.equal(env(migrateJob(demo)[0].spec.template.spec.containers[0]).DEMO_CATALOG.value, 'true');
-        assert.equal(env(byKind(demo, 'Deployment').find((d) => component(d) === 'gateway').spec.template.spec.containers[0]).DEMO_CATALOG.value, 'true');
+        assert.equal(env(byKind(demo, 'Deployment').find((d) => component(d) === READER).spec.template.spec.containers[0]).DEMO_CATALOG.value, 'true');
         const admin = env(migrateJob(render(['--set', 'migrations.databaseUrlSecret.name=pg-admin']))[0].spec.template.spec.containers[0]);
         assert.deepEqual(admin.DATABASE_URL.valueFrom.secretKeyRef, { name: 'pg-admin', key: 'database-url' });
         assert.equal(admin.PGPASSWORD, undefined);
@@ -1085,7 +1118,8 @@ test('KEDA (keda.enabled): a ScaledObject per autoscaled worker on its JetStream
                 const values = YAML.parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8')).services[comp].autoscaling;
                 assert.deepEqual([o.spec.minReplicaCount, o.spec.maxReplicaCount], [values.minReplicas, values.maxReplicas], 'the budget\'s replicas');
         }
-        assert.deepEqual(byKind(objs, 'HorizontalPodAutoscaler').map((h) => component(h)), ['gateway'], 'the workers\' CPU HPAs give way to KEDA');
+        assert.deepEqual(byKind(objs, 'HorizontalPodAutoscaler').map((h) => component(h)).sort(), ['gateway', READER].sort(),
+                'the workers\' CPU HPAs give way to KEDA; the gateway and the reader (no consumer) keep theirs');
         const policy = byKind(objs, 'NetworkPolicy').find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'nats');
         assert.ok(policy.spec.ingress.some((r) => JSON.stringify(r.from) === JSON.stringify([keda]) && r.ports.every((p) => p.port === 'monitor')));
         assert.throws(() => render(['-f', EXTERNAL, '--set', 'keda.enabled=true']), /keda\.natsMonitoringEndpoint .* is required/);

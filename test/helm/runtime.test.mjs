@@ -2,7 +2,7 @@
 // $BUILD_DIR, through test/harness.mjs): NATS service discovery as `nats micro ls|info|stats` sees it, through
 // the npm `nats` client's services API; every process's /metrics through `promtool check metrics`; and the
 // chart's `helm test` scripts (files/mint-test-tokens.mjs, then files/test-order.mjs with only the tokens) against
-// the local gateway. Every process connects to PostgreSQL as its own role, made by the chart's roles script
+// the local gateway. Every process that uses PostgreSQL connects as its own role, made by the chart's roles script
 // (files/postgresql-roles.sql), with MIGRATIONS=check after food-migrate migrated as food_migrator, as in the chart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,11 +19,14 @@ import { CHART, topology } from './tools.mjs';
 // The endpoints each process must announce (lib/discovery.c), from the topology's one home (lib/topology.{h,c}):
 // each worker its durable consumer (name and queue group = the durable, subject = its filter, on its stream); the
 // orchestrator the RPCs it serves, core request/reply: the order RPCs of its shards (food.rpc.orders.<shard>.<verb>,
-// announced as one pattern) and the stuck-saga query. The gateway serves nothing on NATS.
+// announced as one pattern) and the stuck-saga query. The gateway serves nothing on NATS; the reader serves the
+// gateway's reads (TOPO_READ_SUBJECTS) but announces no endpoint (lib/discovery.c knows none of it).
 const TOPO = topology();
+const READER = TOPO.readQueue;
 const ENDPOINTS = {
         orchestrator: [{ subject: `${TOPO.prefix}.rpc.orders.*.*` }, { subject: TOPO.rpcStuck }],
         ...Object.fromEntries(TOPO.consumers.map((c) => [c.durable, [{ subject: c.filter, name: c.durable, queue_group: c.durable, stream: c.stream }]])),
+        [READER]: [],
         gateway: [],
 };
 let ANNOUNCED; // name -> endpoints of the processes the harness started
@@ -38,7 +41,7 @@ before(async () => {
         // runs them: no DDL rights.
         const env = { all: { MIGRATIONS: 'check' } };
         const passwords = {};
-        const stateful = ['orchestrator', 'notification', 'store', 'delivery', 'coupon', 'gateway'];
+        const stateful = ['orchestrator', 'notification', 'store', 'delivery', 'coupon', READER];
         for (const s of [...stateful, 'migrator']) passwords[`FOOD_PG_PW_${s.toUpperCase()}`] = `pw-${s}`;
         p = await startPlatform({
                 name: 'helm-runtime',
@@ -155,8 +158,8 @@ async function checkMetrics(name, url) {
         assert.equal(r.status, 0, `promtool check metrics on ${name} (exit ${r.status}): ${r.stdout}${r.stderr}`);
 }
 
-// Every process with a health port: the orchestrator and each worker of the topology.
-const WITH_HEALTH_PORT = ['orchestrator', ...TOPO.consumers.map((c) => c.durable)];
+// Every process with a health port: the orchestrator, the reader and each worker of the topology.
+const WITH_HEALTH_PORT = ['orchestrator', READER, ...TOPO.consumers.map((c) => c.durable)];
 for (const name of WITH_HEALTH_PORT) {
         test(`${name} /metrics passes promtool check metrics`, async () => {
                 const [proc] = p.find(name);
@@ -172,9 +175,9 @@ test('gateway /metrics passes promtool check metrics', async () => {
         await checkMetrics('gateway', `${p.url}/metrics`);
 });
 
-test('every process runs as its own PostgreSQL role, none a superuser', async () => {
+test('every process runs as its own PostgreSQL role, none a superuser; the gateway holds no session', async () => {
         const rows = (await p.sql("SELECT DISTINCT usename || ' ' || r.rolsuper FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename WHERE a.datname = 'food' AND a.pid <> pg_backend_pid()")).split('\n').sort();
-        assert.deepEqual(rows, ['food_coupon false', 'food_delivery false', 'food_gateway false', 'food_notification false', 'food_orchestrator false', 'food_store false']);
+        assert.deepEqual(rows, ['food_coupon false', 'food_delivery false', 'food_notification false', 'food_orchestrator false', `food_${READER} false`, 'food_store false'].sort());
 });
 
 test('the chart\'s helm test scripts: tokens minted apart, then an order placed and followed to COMPLETED (local gateway, sandbox PSP)', async () => {

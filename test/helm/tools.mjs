@@ -53,8 +53,9 @@ export function render(args = [], chart = CHART, { registry = true } = {}) {
 const readRoot = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
 
 // The NATS topology as lib/topology.{h,c} define it (its one home): {prefix, streams: [{name, subjects}],
-// consumers: [{durable, stream, filter}], archiveStream, rpcStuck}. The C string concatenations with
-// TOPO_PREFIX and TOPO_ARCHIVE_STREAM are resolved here.
+// consumers: [{durable, stream, filter}], archiveStream, rpcStuck, readSubjects, readQueue} (the read queries'
+// subjects and queue group, which is also the name of the process answering them: the reader). The C string
+// concatenations with TOPO_PREFIX and TOPO_ARCHIVE_STREAM are resolved here.
 export function topology() {
         const h = readRoot('lib/topology.h');
         const define = (name) => {
@@ -66,6 +67,8 @@ export function topology() {
         const archiveStream = JSON.parse(define('TOPO_ARCHIVE_STREAM'));
         const resolve = (text) => text.replace(/TOPO_PREFIX\s*"/g, `"${prefix}`).replace(/TOPO_ARCHIVE_STREAM/g, `"${archiveStream}"`);
         const rpcStuck = JSON.parse(resolve(define('TOPO_RPC_STUCK')));
+        const readSubjects = JSON.parse(resolve(define('TOPO_READ_SUBJECTS')));
+        const readQueue = JSON.parse(define('TOPO_READ_QUEUE'));
         const c = resolve(readRoot('lib/topology.c'));
         const table = (name) => {
                 const m = c.match(new RegExp(`static const \\w+ ${name}\\[\\] = \\{([\\s\\S]*?)\\n\\};`));
@@ -77,7 +80,7 @@ export function topology() {
         const consumers = [...table('topo_consumers').matchAll(/\{"([^"]+)",\s*"([^"]+)",\s*"([^"]+)"\}/g)]
                 .map((m) => ({ durable: m[1], stream: m[2], filter: m[3] }));
         if (!streams.length || !consumers.length) throw new Error('lib/topology.c: tables not understood');
-        return { prefix, streams, consumers, archiveStream, rpcStuck };
+        return { prefix, streams, consumers, archiveStream, rpcStuck, readSubjects, readQueue };
 }
 
 // NATS subject matching of `subject` against `pattern` ('*' one token, '>' the rest), as nats-server does it.

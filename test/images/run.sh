@@ -46,6 +46,7 @@ declare -A harness_path=(
         [orchestrator/orchestrator]=orchestrator:orchestrator
         [orchestrator/sagactl]=orchestrator:sagactl
         [lib/food-setup]=orchestrator:food-setup
+        [services/reader/reader]=reader:reader
         [services/payment/payment-worker]=payment-worker:payment-worker
         [services/store/store-worker]=store-worker:store-worker
         [services/delivery/delivery-worker]=delivery-worker:delivery-worker

@@ -90,10 +90,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- if eq $want 0 }}{{ min $servers 3 }}{{ else }}{{ $want }}{{ end -}}
 {{- end -}}
 
-{{/* The processes that keep state in PostgreSQL, each with its own login role food_<process>
-     (files/postgresql-roles.sql): the Secret holds a database-password-<process> for each. */}}
+{{/* The processes that use PostgreSQL, each with its own login role food_<process> (files/postgresql-roles.sql):
+     the Secret holds a database-password-<process> for each. The gateway has none: the reader holds the read
+     side's sessions. */}}
 {{- define "food-saga.pgServices" -}}
-orchestrator notification store delivery coupon gateway
+orchestrator notification store delivery coupon reader
 {{- end -}}
 
 {{/* Every login role of the roles script: the processes' and food_migrator, which owns the schemas and which the
@@ -210,13 +211,21 @@ readinessProbe:
 {{/* The NATS users of charts/nats/files/auth.conf, one per process plus the operators' admin: the Secret holds a
      nats-password-<user> for each (the bundled nats-server reads the same keys). */}}
 {{- define "food-saga.natsUsers" -}}
-admin orchestrator payment store delivery coupon notification gateway
+admin orchestrator payment store delivery coupon notification reader gateway
 {{- end -}}
 
-{{/* "true" when the component keeps state in PostgreSQL (service_start with schemas); the payment worker keeps
-     none (the provider's idempotency keys make every command safe to repeat). Call with the component name. */}}
+{{/* "true" when the component of `services` uses PostgreSQL (service_start with schemas); the payment worker keeps
+     none (the provider's idempotency keys make every command safe to repeat), and the gateway (not in `services`)
+     none either. Call with the component name. */}}
 {{- define "food-saga.usesPostgresql" -}}
 {{- if not (has . (list "payment")) }}true{{ end -}}
+{{- end -}}
+
+{{/* "true" for a component of `services` that KEDA scales on its JetStream durable consumer's lag (keda.enabled):
+     the workers; not the orchestrator (fixed replicas) nor the reader (core request/reply, no consumer: CPU HPA).
+     Call with the component name. */}}
+{{- define "food-saga.kedaScaled" -}}
+{{- if not (has . (list "orchestrator" "reader")) }}true{{ end -}}
 {{- end -}}
 
 {{/* DATABASE_URL and PGPASSWORD of a process that uses PostgreSQL: its own role and password. Call with
@@ -382,19 +391,19 @@ checksum/secret: {{ include "food-saga.secretChecksum" . }}
      fewest and at the most replicas (HPA minReplicas/maxReplicas, else replicaCount), against what the server
      admits (max_connections less superuser_reserved_connections less connectionBudget.reserve). Per replica:
        every process with schemas: 2 (lib/service.c: its main session and the /readyz ping's)
-       gateway:       + GATEWAY_PG_POOL (gateway/gateway-pgpool.c; default 8)
+       reader:        + READER_THREADS (services/reader: one session per answering thread; default 8)
        orchestrator:  + 1 (orchestrator/saga-writer.c: the writing session holding the shard locks)
        store, delivery, coupon: + WORKER_THREADS (lib/worker.c: one session per fetch lane of a transactional
                       worker; default 2)
        notification:  + NOTIFY_THREADS + 1 with a webhook (the sender threads and the shedder), else + 1
                       (services/notification; NOTIFY_THREADS default 2)
-       payment:       0 (no PostgreSQL)
+       payment, gateway: 0 (no PostgreSQL; the gateway's reads are the reader's)
      plus the migration Job's 1 while it runs. Returns JSON {rows: [{name, per, min, max, sizing}], jobs, minTotal,
      maxTotal, maxConnections, superuserReserved, reserve, available, where}; read it with fromJson. */}}
 {{- define "food-saga.pgBudget" -}}
 {{- $v := .Values -}}
 {{- $rows := list -}}
-{{- $procs := list (list "gateway" $v.gateway) -}}
+{{- $procs := list -}}
 {{- range $name, $s := $v.services }}{{ if $s.enabled }}{{ $procs = append $procs (list $name $s) }}{{ end }}{{ end -}}
 {{- range $procs -}}
 {{- $name := index . 0 -}}
@@ -402,9 +411,9 @@ checksum/secret: {{ include "food-saga.secretChecksum" . }}
 {{- $env := $s.env | default dict -}}
 {{- $per := 0 -}}
 {{- $sizing := "" -}}
-{{- if eq $name "gateway" -}}
-{{- $pool := int (get $env "GATEWAY_PG_POOL" | default "8") -}}
-{{- $per = add 2 $pool -}}{{- $sizing = printf "2 + GATEWAY_PG_POOL %d" $pool -}}
+{{- if eq $name "reader" -}}
+{{- $threads := int (get $env "READER_THREADS" | default "8") -}}
+{{- $per = add 2 $threads -}}{{- $sizing = printf "2 + READER_THREADS %d" $threads -}}
 {{- else if eq $name "orchestrator" -}}
 {{- $per = 3 -}}{{- $sizing = "2 + the writing session" -}}
 {{- else if has $name (list "store" "delivery" "coupon") -}}
@@ -447,7 +456,7 @@ checksum/secret: {{ include "food-saga.secretChecksum" . }}
 {{- if gt (int $b.maxTotal) (int $b.available) -}}
 {{- $parts := list -}}
 {{- range $b.rows }}{{ $parts = append $parts (printf "%s %dx%d" .name (int .max) (int .per)) }}{{ end -}}
-{{- fail (printf "PostgreSQL connection budget exceeded: at the most replicas the processes open %d sessions (%s, + %d migration Job) but %s admits %d (max_connections %d - superuser_reserved_connections %d - connectionBudget.reserve %d). Lower autoscaling.maxReplicas, gateway.env.GATEWAY_PG_POOL or a worker's WORKER_THREADS/NOTIFY_THREADS, or raise max_connections (chart README, \"Connection budget\")" (int $b.maxTotal) (join ", " $parts) (int $b.jobs) $b.where (int $b.available) (int $b.maxConnections) (int $b.superuserReserved) (int $b.reserve)) -}}
+{{- fail (printf "PostgreSQL connection budget exceeded: at the most replicas the processes open %d sessions (%s, + %d migration Job) but %s admits %d (max_connections %d - superuser_reserved_connections %d - connectionBudget.reserve %d). Lower autoscaling.maxReplicas, services.reader.env.READER_THREADS or a worker's WORKER_THREADS/NOTIFY_THREADS, or raise max_connections (chart README, \"Connection budget\")" (int $b.maxTotal) (join ", " $parts) (int $b.jobs) $b.where (int $b.available) (int $b.maxConnections) (int $b.superuserReserved) (int $b.reserve)) -}}
 {{- end -}}
 {{- end -}}
 
