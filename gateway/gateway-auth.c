@@ -1,12 +1,14 @@
-/* HS256 JWT verification and signing with nettle's HMAC-SHA256 (no library state to start: OpenSSL's HMAC
- * brought up its providers, about 2 MB of the gateway's memory); the algorithm is pinned. */
+/* HS256 JWT verification and signing: HMAC (RFC 2104) over OpenSSL's SHA256_Init/Update/Final, its hash alone
+ * with no library state to start (OpenSSL's HMAC and EVP bring up its providers, about 2 MB of the gateway's memory;
+ * libcrypto is loaded anyway, by libnats); the algorithm is pinned. */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co: the digest functions, no provider behind them */
 #include "gateway-auth.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <nettle/hmac.h>
-#include <nettle/memops.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -143,11 +145,32 @@ static json_t *auth_part_json(const char *part, size_t n) {
 
 static void auth_hmac(const void *secret, size_t secret_len, const char *data, size_t n,
                       unsigned char out[AUTH_SIG_LEN]) {
-        struct hmac_sha256_ctx ctx;
-        _Static_assert(AUTH_SIG_LEN == SHA256_DIGEST_SIZE, "an HS256 signature is one SHA-256 digest");
-        hmac_sha256_set_key(&ctx, secret_len, secret);
-        hmac_sha256_update(&ctx, n, (const uint8_t *)data);
-        hmac_sha256_digest(&ctx, AUTH_SIG_LEN, out);
+        unsigned char key[SHA256_CBLOCK] = {0}, pad[SHA256_CBLOCK], inner[SHA256_DIGEST_LENGTH];
+        SHA256_CTX ctx;
+        _Static_assert(AUTH_SIG_LEN == SHA256_DIGEST_LENGTH, "an HS256 signature is one SHA-256 digest");
+
+        /* A key longer than a block is its digest; a shorter one is padded with zeros. */
+        if (secret_len > SHA256_CBLOCK) {
+                SHA256_Init(&ctx);
+                SHA256_Update(&ctx, secret, secret_len);
+                SHA256_Final(key, &ctx);
+        } else
+                memcpy(key, secret, secret_len);
+        for (size_t i = 0; i < SHA256_CBLOCK; i++)
+                pad[i] = key[i] ^ 0x36;
+        SHA256_Init(&ctx);
+        SHA256_Update(&ctx, pad, sizeof(pad));
+        SHA256_Update(&ctx, data, n);
+        SHA256_Final(inner, &ctx);
+        for (size_t i = 0; i < SHA256_CBLOCK; i++)
+                pad[i] = key[i] ^ 0x5c;
+        SHA256_Init(&ctx);
+        SHA256_Update(&ctx, pad, sizeof(pad));
+        SHA256_Update(&ctx, inner, sizeof(inner));
+        SHA256_Final(out, &ctx);
+        OPENSSL_cleanse(key, sizeof(key));
+        OPENSSL_cleanse(pad, sizeof(pad));
+        OPENSSL_cleanse(&ctx, sizeof(ctx));
 }
 
 /* A key's id: HMAC of a fixed text under it, 8 bytes in hex (names the key, reveals nothing of it). */
@@ -225,7 +248,7 @@ static int auth_signature_check(const AuthKeys *k, const char *kid, const char *
                         continue;
                 named = true;
                 auth_hmac(keys[i], lens[i], data, n, want);
-                if (memeql_sec(sig, want, AUTH_SIG_LEN))
+                if (CRYPTO_memcmp(sig, want, AUTH_SIG_LEN) == 0)
                         return 0;
         }
         *why = kid && !named ? "token kid names no key of this gateway (retired?)" : "bad token signature";
@@ -399,7 +422,7 @@ int auth_verify_cached(const AuthKeys *k, const char *token, size_t token_len, i
         pthread_once(&auth_cache_once, auth_cache_init);
         pthread_mutex_lock(lock);
         if (slot->keys == k && slot->len == token_len && now_s >= slot->verified_at &&
-            memeql_sec(slot->token, token, token_len)) {
+            CRYPTO_memcmp(slot->token, token, token_len) == 0) {
                 hit = true;
                 if (slot->claims.exp > now_s) {
                         *ret = slot->claims;

@@ -1,5 +1,6 @@
 /* /orders routes: place (priced from the catalog), read, list, modify, cancel, confirm. */
-#include <nettle/sha2.h>
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co: the digest alone, no provider to start (gateway-auth.c) */
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,12 @@ static bool idempotency_key_valid(const char *key) {
 
 /* Lowercase hex SHA-256 of the body: the orchestrator refuses a reused
  * Idempotency-Key whose body differs. */
-static void request_hash(const char *body, size_t len, char hex[2 * SHA256_DIGEST_SIZE + 1]) {
-        struct sha256_ctx ctx;
-        uint8_t md[SHA256_DIGEST_SIZE];
-        sha256_init(&ctx);
-        sha256_update(&ctx, len, (const uint8_t *)body);
-        sha256_digest(&ctx, sizeof(md), md);
+static void request_hash(const char *body, size_t len, char hex[2 * SHA256_DIGEST_LENGTH + 1]) {
+        SHA256_CTX ctx;
+        uint8_t md[SHA256_DIGEST_LENGTH];
+        SHA256_Init(&ctx);
+        SHA256_Update(&ctx, body, len);
+        SHA256_Final(md, &ctx);
         for (size_t i = 0; i < sizeof(md); i++)
                 snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
