@@ -424,6 +424,32 @@ static void test_cache_shared(void) {
         CHECK(second.r == 0, "a second thread found the first one's verification: %d", second.r);
 }
 
+/* HMAC's key handling (RFC 2104): a key longer than SHA-256's 64-byte block is hashed first, one of exactly 64
+ * bytes is used as it is; both verify what OpenSSL's own HMAC signed, and the other's signature is refused. */
+static void test_key_lengths(void) {
+        static const char block[] = "a-secret-of-exactly-sixty-four-bytes-one-sha256-block-0123456789";
+        static const char longer[] = "a-secret-longer-than-one-sha256-block-of-sixty-four-bytes-is-hashed-first-0123456789";
+        const char *secrets[] = {block, longer};
+        AuthKeys k[2];
+        char token[2048], payload[256];
+
+        _Static_assert(sizeof(block) - 1 == 64, "the block-sized key is 64 bytes");
+        _Static_assert(sizeof(longer) - 1 > 64, "the long key is longer than a block");
+        snprintf(payload, sizeof(payload), "{\"sub\":\"cust-k\",\"role\":\"customer\",\"exp\":%lld}", (long long)now + 60);
+        for (int i = 0; i < 2; i++)
+                CHECK(auth_keys_init(&k[i], secrets[i], strlen(secrets[i]), NULL, 0, 86400, NULL, NULL) == 0,
+                      "auth_keys_init (%zu-byte key)", strlen(secrets[i]));
+        for (int i = 0; i < 2; i++) {
+                AuthClaims c;
+                const char *why = NULL;
+                make_token("{\"alg\":\"HS256\"}", payload, EVP_sha256(), secrets[i], NULL, token, sizeof(token));
+                int r = auth_verify(&k[i], token, strlen(token), now, &c, &why);
+                CHECK(r == 0, "a %zu-byte key: OpenSSL's HMAC verifies: %d (%s)", strlen(secrets[i]), r, why ? why : "");
+                r = auth_verify(&k[1 - i], token, strlen(token), now, &c, &why);
+                CHECK(r == AUTH_INVALID, "a %zu-byte key's token under the other key: %d", strlen(secrets[i]), r);
+        }
+}
+
 int main(void) {
         now = (int64_t)time(NULL);
         if (auth_keys_init(&keys, secret, strlen(secret), NULL, 0, 86400, NULL, NULL) != 0) {
@@ -440,6 +466,7 @@ int main(void) {
         test_claims();
         test_malformed();
         test_roles_and_ids();
+        test_key_lengths();
         if (failures) {
                 printf("%d check(s) failed\n", failures);
                 return 1;
