@@ -170,6 +170,7 @@ static void auth_hmac(const void *secret, size_t secret_len, const char *data, s
         SHA256_Final(out, &ctx);
         OPENSSL_cleanse(key, sizeof(key));
         OPENSSL_cleanse(pad, sizeof(pad));
+        OPENSSL_cleanse(inner, sizeof(inner));
         OPENSSL_cleanse(&ctx, sizeof(ctx));
 }
 

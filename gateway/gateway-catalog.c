@@ -76,6 +76,11 @@ static const CatItem *snapshot_item(const Snapshot *s, const char *id) {
 static int snapshot_build(Snapshot *s) {
         size_t ns = readmodel_rows(s->stores_res), ni = readmodel_rows(s->items_res);
 
+        /* The columns of reader-queries.c's catalog queries: another layout (a reader of another version) or a
+         * price that is no number keeps the previous catalog rather than pricing from garbage. */
+        if ((ns && s->stores_res->columns != 7) || (ni && s->items_res->columns != 6))
+                return -EPROTO;
+
         s->stores = calloc(ns + 1, sizeof(CatStore));
         s->items = calloc(ni + 1, sizeof(CatItem));
         s->by_id = calloc(ni + 1, sizeof(CatItem *));
@@ -100,7 +105,8 @@ static int snapshot_build(Snapshot *s) {
                 it->id = readmodel_cell(s->items_res, r, 0);
                 it->name = readmodel_cell(s->items_res, r, 2);
                 it->name_en = readmodel_cell(s->items_res, r, 3);
-                it->price = strtoll(readmodel_cell(s->items_res, r, 4), NULL, 10);
+                if (readmodel_ll(s->items_res, r, 4, &it->price) < 0)
+                        return -EPROTO;
                 it->available = strcmp(readmodel_cell(s->items_res, r, 5), "t") == 0;
                 it->store = (size_t)(st - s->stores);
                 if (s->stores[it->store].n_items == 0)

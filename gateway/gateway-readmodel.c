@@ -2,11 +2,13 @@
 #include "gateway-readmodel.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -23,7 +25,15 @@ void readmodel_metrics_init(void) {
 struct Readmodel {
         Bus *bus; /* borrowed */
         int64_t timeout_ms;
+        _Atomic int64_t warned_at_ms; /* the last failed read logged: one a second at most (the metrics count all) */
 };
+
+/* Logs a failed read unless one was logged less than a second ago: with the reader away, every request fails. */
+static void readmodel_warn(Readmodel *rm, const char *query, const char *why) {
+        int64_t now = ids_now_ms(), last = atomic_load(&rm->warned_at_ms);
+        if (now - last >= 1000 && atomic_compare_exchange_strong(&rm->warned_at_ms, &last, now))
+                log_warn("readmodel: %s: %s (failed reads are counted in gateway_reads_total)", query, why);
+}
 
 /* Order statuses of the API (SPEC §4), the only values a status filter may name. */
 static const char *const readmodel_statuses[] = {
@@ -76,15 +86,15 @@ int readmodel_status_array(const char *list, char *buf, size_t cap) {
 
 int readmodel_query(Readmodel *rm, const char *query, int n, const char *const *vals, Food__V1__ReadRows **ret) {
         char subject[TOPO_SUBJECT_MAX];
-        char *args[READMODEL_ARGS_MAX];
-        protobuf_c_boolean nulls[READMODEL_ARGS_MAX];
+        char *args[TOPO_READ_ARGS_MAX];
+        protobuf_c_boolean nulls[TOPO_READ_ARGS_MAX];
         Food__V1__ReadQuery q = FOOD__V1__READ_QUERY__INIT;
         ProtobufCMessage *unpacked = NULL;
         natsMsg *reply = NULL;
         uint8_t *data = NULL;
         size_t len = 0;
 
-        if (n > READMODEL_ARGS_MAX || topo_read_subject(subject, sizeof(subject), query) < 0)
+        if (n < 0 || n > TOPO_READ_ARGS_MAX || topo_read_subject(subject, sizeof(subject), query) < 0)
                 return -EINVAL;
         for (int i = 0; i < n; i++) {
                 args[i] = (char *)(vals[i] ? vals[i] : "");
@@ -102,7 +112,7 @@ int readmodel_query(Readmodel *rm, const char *query, int n, const char *const *
                 r = -ENOTCONN; /* no reader runs */
         if (r < 0) {
                 metric_add(r == -ETIMEDOUT ? m_timeout : m_unavailable, 1);
-                log_warn("readmodel: %s: %s", query, r == -ETIMEDOUT ? "no answer in time" : strerror(-r));
+                readmodel_warn(rm, query, r == -ETIMEDOUT ? "no answer in time" : strerror(-r));
                 return r;
         }
         r = codec_unpack(&food__v1__read_rows__descriptor, natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply),
@@ -110,19 +120,30 @@ int readmodel_query(Readmodel *rm, const char *query, int n, const char *const *
         natsMsg_Destroy(reply);
         if (r < 0) {
                 metric_add(m_failed, 1);
-                log_warn("readmodel: %s: an unreadable answer", query);
+                readmodel_warn(rm, query, "an unreadable answer");
                 return -EPROTO;
         }
         Food__V1__ReadRows *rows = (Food__V1__ReadRows *)unpacked;
         if (*rows->error || (rows->n_cells && rows->columns <= 0) ||
             (rows->columns > 0 && rows->n_cells % (size_t)rows->columns)) {
                 metric_add(m_failed, 1);
-                log_warn("readmodel: %s failed at the reader: %s", query, *rows->error ? rows->error : "a ragged answer");
+                readmodel_warn(rm, query, *rows->error ? rows->error : "a ragged answer");
                 codec_free(unpacked);
                 return -EPROTO;
         }
         metric_add(m_answered, 1);
         *ret = rows;
+        return 0;
+}
+
+int readmodel_ll(const Food__V1__ReadRows *rows, size_t row, int column, int64_t *ret) {
+        const char *text = readmodel_cell(rows, row, column);
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (!*text || *end || errno)
+                return -EPROTO;
+        *ret = v;
         return 0;
 }
 
@@ -160,10 +181,10 @@ int readmodel_order(Readmodel *rm, const char *order_id, ReadOrder *ret) {
         snprintf(ret->customer_id, sizeof(ret->customer_id), "%s", readmodel_cell(rows, 0, 0));
         snprintf(ret->store_id, sizeof(ret->store_id), "%s", readmodel_cell(rows, 0, 1));
         snprintf(ret->status, sizeof(ret->status), "%s", readmodel_cell(rows, 0, 4));
-        ret->version = strtoll(readmodel_cell(rows, 0, 2), NULL, 10);
-        ret->view = strdup(readmodel_cell(rows, 0, 3));
+        r = readmodel_ll(rows, 0, 2, &ret->version);
+        ret->view = r == 0 ? strdup(readmodel_cell(rows, 0, 3)) : NULL;
         codec_free(&rows->base);
-        return ret->view ? 0 : -ENOMEM;
+        return r < 0 ? r : ret->view ? 0 : -ENOMEM;
 }
 
 void readmodel_order_clear(ReadOrder *o) {
@@ -212,7 +233,7 @@ int readmodel_completed_orders(Readmodel *rm, const char *customer_id, int64_t *
         int r = readmodel_query(rm, TOPO_READ_COMPLETED_ORDERS, 1, vals, &rows);
         if (r < 0)
                 return r;
-        *ret = strtoll(readmodel_cell(rows, 0, 0), NULL, 10);
+        r = readmodel_rows(rows) == 1 ? readmodel_ll(rows, 0, 0, ret) : -EPROTO;
         codec_free(&rows->base);
-        return 0;
+        return r;
 }

@@ -13,7 +13,6 @@
 #define READMODEL_NOT_FOUND 1   /* result: no such row */
 #define READMODEL_LIST_MAX 200  /* rows per list answer */
 #define READMODEL_STATUSES_MAX 256 /* bytes of a PostgreSQL text[] literal of statuses */
-#define READMODEL_ARGS_MAX 8       /* parameters of a query */
 
 typedef struct Readmodel Readmodel;
 /* Registers gateway_reads_total{outcome}; call once before any read. */
@@ -46,6 +45,8 @@ int readmodel_query(Readmodel *rm, const char *query, int n, const char *const *
 /* The rows of an answer, and the text of one cell ("" past the edges or for NULL). */
 size_t readmodel_rows(const Food__V1__ReadRows *rows);
 const char *readmodel_cell(const Food__V1__ReadRows *rows, size_t row, int column);
+/* A cell read as a decimal integer into *ret: 0, or -EPROTO when it is not one. */
+int readmodel_ll(const Food__V1__ReadRows *rows, size_t row, int column, int64_t *ret);
 /* 0 with *ret filled (free ret->view), READMODEL_NOT_FOUND, or a negative
  * errno as readmodel_query's. The list queries below fail the same way. */
 int readmodel_order(Readmodel *rm, const char *order_id, ReadOrder *ret);

@@ -12,10 +12,9 @@
 
 #define DEV_TOKEN_TTL_S (24 * 3600)
 
-/* NATS connected, the catalog loaded, and PostgreSQL answering service_ready's
- * bounded ping on the process's own readiness connection: the pool's sessions
- * may all be busy (or not opened yet), and opening one can take as long as the
- * connect timeout when the server hangs. */
+/* NATS connected and the catalog loaded (from the reader): the gateway holds no
+ * PostgreSQL session, so a database away makes its reads 503, not the gateway
+ * unready (the reader and the orchestrator say that on their own /readyz). */
 bool gateway_ready(Gateway *gw) {
         return catalog_loaded(gw->catalog) && service_ready(&gw->svc);
 }

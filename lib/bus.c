@@ -103,6 +103,8 @@ int bus_errno(natsStatus s) {
                 return -ENOENT;
         case NATS_NO_MEMORY:
                 return -ENOMEM;
+        case NATS_SLOW_CONSUMER:
+                return -ENOBUFS; /* messages were dropped for a subscription that fell behind */
         case NATS_INVALID_ARG:
         case NATS_INVALID_SUBJECT:
                 return -EINVAL;

@@ -13,9 +13,9 @@
  *   schema_migrations has reached the last version embedded in its build
  *   (a newer one is fine), rechecking every second.
  * A bad MIGRATIONS value fails fast, naming it. SIGTERM while waiting ends it.
- * DEMO_CATALOG (true/false, default true), read by the gateway and food-migrate:
+ * DEMO_CATALOG (true/false, default true), read by the reader and food-migrate:
  * whether whoever migrates the catalog seeds the demo stores
- * (gateway/migrations/demo-catalog.sql) into a catalog that has no store. */
+ * (services/reader/migrations/demo-catalog.sql) into a catalog that has no store. */
 #pragma once
 #include <pthread.h>
 #include <signal.h>
@@ -98,9 +98,9 @@ void service_sleep_ms(int ms);
 void service_stop(Service *s);
 /* Opens another PostgreSQL connection on the service's schema (per thread). */
 int service_pg(Service *s, Pg **ret);
-/* /readyz: NATS connected and PostgreSQL answering a ping within
- * SERVICE_READY_PG_MS (on a connection of its own, so a busy or hung worker
- * connection neither delays nor fakes the answer). */
+/* /readyz: NATS connected and the backend's answer: with PostgreSQL, a ping
+ * answered within SERVICE_READY_PG_MS on a connection of its own (so a busy or
+ * hung worker connection neither delays nor fakes the answer). */
 bool service_ready(void *service);
 
 /* The helpers the start uses, shared with food-migrate (tools/food-migrate.c). */

@@ -17,6 +17,13 @@ int main(void) {
         CHECK(topo_status_subject(buf, sizeof(buf), "a*") < 0 && topo_status_subject(buf, sizeof(buf), "") < 0,
               "wildcards and empty tokens are refused");
         CHECK(topo_answer_subject(buf, 8, "orch_0123456789") < 0, "a subject that does not fit is refused");
+        CHECK(topo_read_subject(buf, sizeof(buf), "order") == 0 && strcmp(buf, "food.read.order") == 0,
+              "read subject: %s", buf);
+        CHECK(topo_read_query("food.read.customer_orders", buf, sizeof(buf)) == 0 && strcmp(buf, "customer_orders") == 0,
+              "the query of a read subject: %s", buf);
+        CHECK(topo_read_query("food.rpc.orders.3.place", buf, sizeof(buf)) < 0 &&
+                      topo_read_query("food.read.a.b", buf, sizeof(buf)) < 0 && topo_read_query("food.read", buf, sizeof(buf)) < 0,
+              "a subject that is no read query names none");
         CHECK(topo_inbox_prefix(buf, sizeof(buf), "gateway") == 0 && strcmp(buf, "_INBOX_gateway") == 0,
               "the gateway's inbox prefix: %s", buf);
         CHECK(!topo_subject_matches("_INBOX.>", "_INBOX_gateway.abc") &&

@@ -89,6 +89,12 @@ int topo_read_subject(char *buf, size_t cap, const char *query) {
         return topo_format(cap, snprintf(buf, cap, TOPO_PREFIX ".read.%s", query));
 }
 
+int topo_read_query(const char *subject, char *buf, size_t cap) {
+        if (!topo_subject_matches(TOPO_READ_SUBJECTS, subject))
+                return -EINVAL;
+        return topo_token(subject, 2, buf, cap);
+}
+
 int topo_dlq_subject(char *buf, size_t cap, const char *durable) {
         if (!token_ok(durable))
                 return -EINVAL;

@@ -59,6 +59,7 @@ const TopoConsumer *topo_consumer(const char *durable);
 #define TOPO_READ_COMPLETED_ORDERS "completed_orders"
 #define TOPO_READ_CATALOG_STORES "catalog_stores"
 #define TOPO_READ_CATALOG_ITEMS "catalog_items"
+#define TOPO_READ_ARGS_MAX 8 /* parameters of a read query at most */
 
 /* Each writes one subject into buf; 0 or -EINVAL (a token that is empty, too
  * long, or holds '.', '*', '>' or a space). */
@@ -69,6 +70,8 @@ int topo_rpc_subject(char *buf, size_t cap, int shard, const char *verb); /* foo
 int topo_rpc_shard_wildcard(char *buf, size_t cap, int shard);            /* food.rpc.orders.<shard>.* */
 int topo_dlq_subject(char *buf, size_t cap, const char *durable);         /* food.dlq.<durable> */
 int topo_read_subject(char *buf, size_t cap, const char *query);          /* food.read.<query> */
+/* The query a read subject names (food.read.<query> -> <query>) into buf; 0 or -EINVAL for another subject. */
+int topo_read_query(const char *subject, char *buf, size_t cap);
 /* The inbox prefix of NATS user `user`: _INBOX_<user>. Its replies (requests, JetStream API answers,
  * pull deliveries) come on <prefix>.<nuid>..., which only that user may subscribe to; the default
  * "_INBOX." stays the operators' tools' (and every service may answer there: $SRV discovery). */

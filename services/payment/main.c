@@ -57,7 +57,7 @@ int main(void) {
         if (r < 0)
                 goto out;
         /* Stateless: no PostgreSQL (the provider's idempotency keys make every command safe to repeat). */
-        r = service_start(&svc, "payment", NULL, 0, 9102);
+        r = service_start_nats(&svc, "payment", 9102);
         if (r == 0) {
                 log_info("payment provider at %s (timeout %lld ms)", pcfg.url, (long long)pcfg.timeout_ms);
                 def.ctx = handler;

@@ -14,49 +14,78 @@
 #include "metrics.h"
 #include "reader-queries.h"
 
-/* Queries waiting in one thread's subscription at most; more are dropped by nats.c (their askers time out). */
-#define READER_PENDING_MAX 1024
+/* Queries waiting in one thread's subscription at most; more are dropped by nats.c and counted (their askers time
+ * out). NATS hands a queue group's messages out at random, not by load: few enough that one slow query holds up
+ * little behind it. */
+#define READER_PENDING_MAX 64
 /* How often a thread without a query looks at the stop flag. */
 #define READER_IDLE_MS 200
 /* At a stop, how long a thread answers the queries that reached it before its interest was gone. */
 #define READER_DRAIN_MS 1000
+/* After PostgreSQL could not be reached, how long a thread answers "unreachable" at once instead of trying again
+ * (a connect to a host that does not answer takes its whole timeout). */
+#define READER_RECONNECT_MS 500
 
 typedef struct {
         Service *svc;
         Pg *pg; /* opened at the first query, again after it broke */
+        int64_t retry_at_ms; /* no attempt at PostgreSQL before this (READER_RECONNECT_MS after a failed one) */
         BusInbox *in;
         pthread_t thread;
         bool started;
 } ReaderThread;
 
-static Metric *m_answered, *m_failed, *m_refused;
+static Metric *m_answered, *m_failed, *m_refused, *m_dropped;
 static atomic_bool reader_quit; /* a thread could not start: the others stop too */
 
 static void reader_metrics_init(void) {
         m_answered = metrics_counter("reader_queries_total{outcome=\"answered\"}", "Read queries by outcome");
         m_failed = metrics_counter("reader_queries_total{outcome=\"failed\"}", "Read queries by outcome");
         m_refused = metrics_counter("reader_queries_total{outcome=\"refused\"}", "Read queries by outcome");
+        m_dropped = metrics_counter("reader_queries_total{outcome=\"dropped\"}", "Read queries by outcome");
 }
 
 /* Runs `q` on the thread's session, opening it first or again (once) when it broke: a PostgreSQL restart costs
  * no query. 0 with *ret, or negative errno with the reason in *why. */
 static int reader_run(ReaderThread *t, const ReaderQuery *q, const char *const *vals, PGresult **ret,
                       const char **why) {
-        int r = t->pg ? 0 : pg_connect(&t->pg, t->svc->cfg.database_url, t->svc->schema);
+        int64_t now = ids_now_ms();
+        int r = 0;
+
+        if ((!t->pg || !pg_ok(t->pg)) && now < t->retry_at_ms) {
+                *why = "PostgreSQL unreachable (trying again shortly)";
+                return -ENOTCONN;
+        }
+        if (!t->pg)
+                r = pg_connect(&t->pg, t->svc->cfg.database_url, t->svc->schema);
         if (r == 0) {
                 r = pg_run(t->pg, &q->stmt, q->n_args, vals, NULL, NULL, ret);
                 if (r == -ENOTCONN && pg_ensure(t->pg) == 0)
                         r = pg_run(t->pg, &q->stmt, q->n_args, vals, NULL, NULL, ret);
         }
+        if (r == -ENOTCONN || !t->pg)
+                t->retry_at_ms = ids_now_ms() + READER_RECONNECT_MS;
         if (r < 0)
                 *why = t->pg ? pg_error(t->pg) : "cannot connect to PostgreSQL";
         return r;
 }
 
+/* Packs `rows` into *data: 0, or -EMSGSIZE when the answer would not fit in one NATS message (the server's
+ * max_payload), then an answer saying so instead. */
+static int reader_pack(ReaderThread *t, Food__V1__ReadRows *rows, uint8_t **data, size_t *len) {
+        int64_t max = natsConnection_GetMaxPayload(bus_conn(t->svc->bus));
+        if (max <= 0 || protobuf_c_message_get_packed_size(&rows->base) + 1024 <= (size_t)max)
+                return codec_pack(&rows->base, data, len);
+        rows->error = "the answer is larger than one NATS message (max_payload)";
+        rows->columns = 0;
+        rows->n_cells = 0;
+        return codec_pack(&rows->base, data, len) == 0 ? -EMSGSIZE : -ENOMEM;
+}
+
 /* The answer to `msg`: the rows of the query it names, or why there are none. */
 static void reader_answer(ReaderThread *t, natsMsg *msg) {
         const char *to = natsMsg_GetReply(msg), *why = NULL;
-        char name[64];
+        char name[TOPO_SUBJECT_MAX];
         const ReaderQuery *q = NULL;
         ProtobufCMessage *unpacked = NULL;
         Food__V1__ReadRows rows = FOOD__V1__READ_ROWS__INIT;
@@ -64,10 +93,13 @@ static void reader_answer(ReaderThread *t, natsMsg *msg) {
         char **cells = NULL;
         uint8_t *data = NULL;
         size_t len = 0;
+        Metric *outcome = m_refused;
 
-        if (!to || !*to)
+        if (!to || !*to) {
+                metric_add(m_refused, 1);
                 return; /* nobody to answer: a published query is not one */
-        if (topo_token(natsMsg_GetSubject(msg), 2, name, sizeof(name)) == 0)
+        }
+        if (topo_read_query(natsMsg_GetSubject(msg), name, sizeof(name)) == 0)
                 q = reader_query(name);
         if (!q)
                 why = "unknown query";
@@ -76,57 +108,70 @@ static void reader_answer(ReaderThread *t, natsMsg *msg) {
                 why = "unreadable ReadQuery";
         else {
                 const Food__V1__ReadQuery *rq = (const Food__V1__ReadQuery *)unpacked;
-                const char *vals[8] = {0};
-                if ((int)rq->n_args != q->n_args || q->n_args > (int)(sizeof(vals) / sizeof(vals[0])))
+                const char *vals[TOPO_READ_ARGS_MAX] = {0};
+                if ((int)rq->n_args != q->n_args || q->n_args > TOPO_READ_ARGS_MAX)
                         why = "wrong number of arguments";
                 for (int i = 0; !why && i < q->n_args; i++)
                         vals[i] = (size_t)i < rq->n_null_args && rq->null_args[i] ? NULL : rq->args[i];
-                if (why)
-                        metric_add(m_refused, 1);
-                else if (reader_run(t, q, vals, &res, &why) < 0) {
-                        metric_add(m_failed, 1);
+                if (!why && reader_run(t, q, vals, &res, &why) < 0) {
+                        outcome = m_failed;
                         log_warn("reader: %s failed: %s", q->name, why);
                 }
         }
-        if (!q)
-                metric_add(m_refused, 1);
         if (res) {
                 int n = PQntuples(res), c = PQnfields(res);
                 size_t total = (size_t)n * (size_t)c;
                 cells = total > 0 ? calloc(total, sizeof(*cells)) : NULL;
-                if (total > 0 && !cells)
+                if (total > 0 && !cells) {
                         why = "out of memory";
+                        outcome = m_failed;
+                }
                 for (int i = 0; cells && i < n; i++)
                         for (int k = 0; k < c; k++)
                                 cells[(size_t)i * (size_t)c + (size_t)k] = PQgetvalue(res, i, k);
                 rows.columns = c;
                 rows.n_cells = cells ? total : 0;
                 rows.cells = cells;
+                if (!why)
+                        outcome = m_answered;
         }
         if (why) {
                 rows.error = (char *)why;
                 rows.columns = 0;
                 rows.n_cells = 0;
-        } else
-                metric_add(m_answered, 1);
-        if (codec_pack(&rows.base, &data, &len) == 0)
-                (void)bus_publish_core(t->svc->bus, to, food__v1__read_rows__descriptor.name, data, len);
+        }
+        int r = reader_pack(t, &rows, &data, &len);
+        if (r == -EMSGSIZE) {
+                outcome = m_failed;
+                log_error("reader: %s: the answer does not fit in one NATS message; the asker gets an error", q->name);
+        }
+        if ((r == 0 || r == -EMSGSIZE) &&
+            bus_publish_core(t->svc->bus, to, food__v1__read_rows__descriptor.name, data, len) < 0)
+                outcome = m_failed; /* NATS away: the asker times out */
+        metric_add(outcome, 1);
         free(data);
         free(cells);
         PQclear(res);
         codec_free(unpacked);
 }
 
+/* Takes and answers the next query within `timeout_ms`: 0, -ETIMEDOUT, or the subscription's error. */
+static int reader_next(ReaderThread *t, int64_t timeout_ms) {
+        natsMsg *msg = NULL;
+        int r = bus_inbox_next(t->in, timeout_ms, &msg);
+        if (r == 0) {
+                reader_answer(t, msg);
+                natsMsg_Destroy(msg);
+        } else if (r == -ENOBUFS)
+                metric_add(m_dropped, 1); /* nats.c dropped queries for this thread: their askers time out */
+        return r;
+}
+
 static void *reader_thread(void *arg) {
         ReaderThread *t = arg;
         while (!service_stopping && !atomic_load(&reader_quit)) {
-                natsMsg *msg = NULL;
-                int r = bus_inbox_next(t->in, READER_IDLE_MS, &msg);
-                if (r == 0) {
-                        reader_answer(t, msg);
-                        natsMsg_Destroy(msg);
-                } else if (r != -ETIMEDOUT) {
-                        /* Queries dropped for a slow thread: their askers time out; this thread goes on. */
+                int r = reader_next(t, READER_IDLE_MS);
+                if (r < 0 && r != -ETIMEDOUT && r != -ENOBUFS) {
                         log_warn("reader: a subscription failed: %s", strerror(-r));
                         service_sleep_ms(READER_IDLE_MS);
                 }
@@ -135,12 +180,8 @@ static void *reader_thread(void *arg) {
          * is answered, within READER_DRAIN_MS. */
         bus_inbox_drain(t->in);
         for (int64_t until = ids_now_ms() + READER_DRAIN_MS; ids_now_ms() < until;) {
-                natsMsg *msg = NULL;
-                int r = bus_inbox_next(t->in, 50, &msg);
-                if (r == 0) {
-                        reader_answer(t, msg);
-                        natsMsg_Destroy(msg);
-                } else if (r != -ETIMEDOUT)
+                int r = reader_next(t, 50);
+                if (r < 0 && r != -ETIMEDOUT && r != -ENOBUFS)
                         break; /* drained */
         }
         return NULL;

@@ -13,9 +13,9 @@
 static int highest_param(const char *sql) {
         int high = 0;
         for (const char *p = strchr(sql, '$'); p; p = strchr(p + 1, '$')) {
-                int n = atoi(p + 1);
+                long n = strtol(p + 1, NULL, 10);
                 if (n > high)
-                        high = n;
+                        high = (int)n;
         }
         return high;
 }

@@ -203,6 +203,12 @@ describe('gateway least privilege: no PostgreSQL session, the reader\'s bounded 
         step('the reader killed: reads are 503 + Retry-After at once (no wait for the timeout), served again once it is back; writes go on', async () => {
                 const [o] = real;
                 await p.kill('reader', 'SIGKILL');
+                // Once nats-server has dropped the dead connection (and its subscriptions with it): a moment after
+                // the process is gone.
+                await p.waitFor(async () => {
+                        const { connections } = await (await fetch(`${p.natsMonitorUrl}/connz?limit=1024`)).json();
+                        return !connections.some((c) => c.name === 'reader');
+                }, 10_000, 50);
                 const t0 = Date.now();
                 const r = await p.api('GET', `/orders/${o.id}`, { token: o.token });
                 expectProblem(r, 503, 'a read with no reader running');

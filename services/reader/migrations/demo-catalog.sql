@@ -1,6 +1,6 @@
 -- The demo catalog: six stores in three Seoul regions, each with a short menu (KRW), for local mode, the
 -- tests and a demo install. Not a migration (no version): seeded after the catalog's migrations by the
--- gateway (MIGRATIONS=apply) or by food-migrate, when DEMO_CATALOG is true (its default), and only into a
+-- reader (MIGRATIONS=apply) or by food-migrate, when DEMO_CATALOG is true (its default), and only into a
 -- catalog without any store, so that it runs any number of times, never mixes with a real catalog and never
 -- brings back a demo store someone deleted. Concurrent seeders: ON CONFLICT keeps the second one's rows out.
 -- Korean names are U&'' escapes (e.g. U&'\B5A1\BCF6\C774' = tteokbokki), readable in any editor.

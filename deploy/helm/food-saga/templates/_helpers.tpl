@@ -390,7 +390,7 @@ checksum/secret: {{ include "food-saga.secretChecksum" . }}
 {{/* The PostgreSQL connection budget: the sessions each process opens per replica, counted from the code, at the
      fewest and at the most replicas (HPA minReplicas/maxReplicas, else replicaCount), against what the server
      admits (max_connections less superuser_reserved_connections less connectionBudget.reserve). Per replica:
-       every process with schemas: 2 (lib/service.c: its main session and the /readyz ping's)
+       every process with schemas: 2 (lib/service-pg.c: its main session and the /readyz ping's)
        reader:        + READER_THREADS (services/reader: one session per answering thread; default 8)
        orchestrator:  + 1 (orchestrator/saga-writer.c: the writing session holding the shard locks)
        store, delivery, coupon: + WORKER_THREADS (lib/worker.c: one session per fetch lane of a transactional
