@@ -105,8 +105,8 @@ int readmodel_query(Readmodel *rm, const char *query, int n, const char *const *
         q.null_args = nulls;
         int r = codec_pack(&q.base, &data, &len);
         if (r == 0)
-                r = bus_request(rm->bus, subject, food__v1__read_query__descriptor.name, data, len, rm->timeout_ms, NULL,
-                                &reply);
+                r = bus_request(rm->bus, subject, &(const BusHeaders){.type = food__v1__read_query__descriptor.name}, data,
+                                len, rm->timeout_ms, &reply);
         free(data);
         if (r == -EHOSTUNREACH)
                 r = -ENOTCONN; /* no reader runs */

@@ -79,9 +79,10 @@ int rpc_call(Request *rq, const ProtobufCMessage *msg, const char *route_id, Foo
                 snprintf(trace, sizeof(trace), "%s", incoming);
         else
                 (void)ids_traceparent(trace, sizeof(trace));
+        const BusHeaders h = {.type = msg->descriptor->name, .traceparent = trace, .answer_form = BUS_ANSWER_VIEW};
         for (;;) {
                 int64_t left = deadline - ids_now_ms();
-                r = left > 0 ? bus_request(rq->gw->svc.bus, subject, msg->descriptor->name, data, len, left, trace, &reply)
+                r = left > 0 ? bus_request(rq->gw->svc.bus, subject, &h, data, len, left, &reply)
                              : -ETIMEDOUT;
                 /* Nobody serves the shard right now: its owner is changing (a replica took over, or
                  * is about to). Asking again shortly is what the client would do. */

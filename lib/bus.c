@@ -990,17 +990,27 @@ static const char *bus_pub_reply(BusPublisher *p, char *buf, size_t cap) {
         return buf;
 }
 
+/* A message with Content-Type and the headers of `h` (NULL: none more), to `reply` unless NULL. */
+static natsStatus bus_msg_with(natsMsg **ret, const char *subject, const char *reply, const BusHeaders *h,
+                               const void *data, size_t len) {
+        natsStatus s = bus_msg_new(ret, subject, reply, h ? h->type : NULL, data, len);
+        if (!h)
+                return s;
+        if (s == NATS_OK && h->msg_id)
+                s = natsMsgHeader_Set(*ret, "Nats-Msg-Id", h->msg_id);
+        if (s == NATS_OK && h->traceparent && *h->traceparent)
+                s = natsMsgHeader_Set(*ret, BUS_HDR_TRACE, h->traceparent);
+        if (s == NATS_OK && h->answer_to)
+                s = natsMsgHeader_Set(*ret, BUS_HDR_ANSWER_TO, h->answer_to);
+        if (s == NATS_OK && h->answer_form)
+                s = natsMsgHeader_Set(*ret, BUS_HDR_ANSWER_FORM, h->answer_form);
+        return s;
+}
+
 int bus_publish(BusPublisher *p, const char *subject, const BusHeaders *h, const void *data, size_t len) {
         char reply[sizeof(p->inbox) + 24];
         natsMsg *m = NULL;
-        natsStatus s = bus_msg_new(&m, subject, bus_pub_reply(p, reply, sizeof(reply)), h->type, data, len);
-
-        if (s == NATS_OK && h->msg_id)
-                s = natsMsgHeader_Set(m, "Nats-Msg-Id", h->msg_id);
-        if (s == NATS_OK && h->traceparent && *h->traceparent)
-                s = natsMsgHeader_Set(m, BUS_HDR_TRACE, h->traceparent);
-        if (s == NATS_OK && h->answer_to)
-                s = natsMsgHeader_Set(m, BUS_HDR_ANSWER_TO, h->answer_to);
+        natsStatus s = bus_msg_with(&m, subject, bus_pub_reply(p, reply, sizeof(reply)), h, data, len);
         return bus_publish_acked(p, m, s);
 }
 
@@ -1211,8 +1221,8 @@ static ReplyInbox *bus_reply_inbox(Bus *b) {
         return in;
 }
 
-int bus_request(Bus *b, const char *subject, const char *type, const void *data, size_t len, int64_t timeout_ms,
-                const char *traceparent, natsMsg **ret) {
+int bus_request(Bus *b, const char *subject, const BusHeaders *h, const void *data, size_t len, int64_t timeout_ms,
+                natsMsg **ret) {
         ReplyInbox *in = bus_reply_inbox(b);
         char reply_to[sizeof(in->prefix) + 24];
         int64_t deadline = nats_Now() + timeout_ms;
@@ -1222,17 +1232,7 @@ int bus_request(Bus *b, const char *subject, const char *type, const void *data,
         if (!in)
                 return -ENOMEM;
         snprintf(reply_to, sizeof(reply_to), "%s.%" PRIu64, in->prefix, ++in->seq);
-        s = natsMsg_Create(&m, subject, reply_to, data, (int)len);
-        bus_msg_inline(m);
-        if (s == NATS_OK)
-                s = natsMsgHeader_Set(m, "Content-Type", "application/protobuf");
-        if (s == NATS_OK && type)
-                s = natsMsgHeader_Set(m, BUS_HDR_TYPE, type);
-        if (s == NATS_OK && traceparent && *traceparent)
-                s = natsMsgHeader_Set(m, BUS_HDR_TRACE, traceparent);
-        /* This build reads an order's answer as its JSON view (RpcReply.order_view). */
-        if (s == NATS_OK)
-                s = natsMsgHeader_Set(m, BUS_HDR_ANSWER_FORM, "view");
+        s = bus_msg_with(&m, subject, reply_to, h, data, len);
         if (s == NATS_OK)
                 s = natsConnection_PublishMsg(b->nc, m);
         natsMsg_Destroy(m);

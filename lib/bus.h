@@ -94,7 +94,10 @@ typedef struct {
         const char *type;        /* Food-Type: the protobuf full name */
         const char *traceparent; /* W3C trace context */
         const char *answer_to;   /* Food-Answer-To: where a worker answers a command batch */
+        const char *answer_form; /* Food-Answer-Form: BUS_ANSWER_VIEW on a request to the orchestrator */
 } BusHeaders;
+/* The answer form this build reads: an order as its JSON view (RpcReply.order_view). */
+#define BUS_ANSWER_VIEW "view"
 
 /* Publishes asynchronously to JetStream with `h` and Content-Type. Buffers are copied. */
 int bus_publish(BusPublisher *p, const char *subject, const BusHeaders *h, const void *data, size_t len);
@@ -141,8 +144,7 @@ void bus_inbox_close(BusInbox *in);
 
 /* Core NATS publish (no persistence), e.g. RPC replies and live updates. */
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len);
-/* Core request/reply: 0 with *ret (natsMsg_Destroy it), -ETIMEDOUT, or
- * -EHOSTUNREACH when nobody listens on `subject`. `traceparent` (W3C, may be
- * NULL) travels as a header. */
-int bus_request(Bus *b, const char *subject, const char *type, const void *data, size_t len, int64_t timeout_ms,
-                const char *traceparent, natsMsg **ret);
+/* Core request/reply with the headers of `h` (NULL: none but Content-Type): 0 with *ret (natsMsg_Destroy it),
+ * -ETIMEDOUT, or -EHOSTUNREACH when nobody listens on `subject`. */
+int bus_request(Bus *b, const char *subject, const BusHeaders *h, const void *data, size_t len, int64_t timeout_ms,
+                natsMsg **ret);

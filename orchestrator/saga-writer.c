@@ -62,7 +62,7 @@ static void writer_enqueue(Writer *w, InputKind kind, natsMsg *msg) {
 
 static void on_rpc(void *closure, natsMsg *msg) {
         const char *form = bus_header(msg, BUS_HDR_ANSWER_FORM);
-        if (!form || strcmp(form, "view") != 0)
+        if (!form || strcmp(form, BUS_ANSWER_VIEW) != 0)
                 engine_reply_legacy_seen(ids_now_ms());
         writer_enqueue(closure, IN_RPC, msg);
 }

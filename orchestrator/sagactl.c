@@ -72,7 +72,9 @@ static Food__V1__RpcReply *ask(Bus *bus, const Food__V1__SagaQuery *q) {
         if (r == 0)
                 r = codec_pack(&q->base, &buf, &len);
         if (r == 0)
-                r = bus_request(bus, subject, q->base.descriptor->name, buf, len, 5000, NULL, &reply);
+                r = bus_request(bus, subject,
+                                &(const BusHeaders){.type = q->base.descriptor->name, .answer_form = BUS_ANSWER_VIEW}, buf,
+                                len, 5000, &reply);
         free(buf);
         if (r < 0) {
                 fprintf(stderr, "sagactl: the orchestrator did not answer (%s)\n",

@@ -74,8 +74,11 @@ static int reader_run(ReaderThread *t, const ReaderQuery *q, const char *const *
  * max_payload), then an answer saying so instead. */
 static int reader_pack(ReaderThread *t, Food__V1__ReadRows *rows, uint8_t **data, size_t *len) {
         int64_t max = natsConnection_GetMaxPayload(bus_conn(t->svc->bus));
-        if (max <= 0 || protobuf_c_message_get_packed_size(&rows->base) + 1024 <= (size_t)max)
-                return codec_pack(&rows->base, data, len);
+        int r = codec_pack(&rows->base, data, len);
+        if (r < 0 || max <= 0 || *len + 1024 <= (size_t)max) /* room for the headers */
+                return r;
+        free(*data);
+        *data = NULL;
         rows->error = "the answer is larger than one NATS message (max_payload)";
         rows->columns = 0;
         rows->n_cells = 0;

@@ -335,7 +335,7 @@ static void test_last_takes_an_open_request(void) {
 static void test_missing_consumer(void) {
         natsMsgList list;
         natsMsg *reply = NULL;
-        CHECK(bus_request(bus, "$JS.API.CONSUMER.DELETE.FOOD_CMD.store", NULL, "", 0, 2000, NULL, &reply) == 0,
+        CHECK(bus_request(bus, "$JS.API.CONSUMER.DELETE.FOOD_CMD.store", NULL, "", 0, 2000, &reply) == 0,
               "consumer deleted");
         natsMsg_Destroy(reply);
         int64_t t0 = nats_Now();

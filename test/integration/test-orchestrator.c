@@ -75,7 +75,9 @@ static void *call_run(void *arg) {
         c->status = -1;
         if (codec_pack(c->req, &buf, &len) < 0)
                 return NULL;
-        if (bus_request(bus, c->subject, c->req->descriptor->name, buf, len, 5000, c->traceparent, &reply) == 0 &&
+        const BusHeaders h = {.type = c->req->descriptor->name, .traceparent = c->traceparent,
+                              .answer_form = BUS_ANSWER_VIEW};
+        if (bus_request(bus, c->subject, &h, buf, len, 5000, &reply) == 0 &&
             codec_unpack(&food__v1__rpc_reply__descriptor, natsMsg_GetData(reply),
                          (size_t)natsMsg_GetDataLength(reply), &m) == 0) {
                 Food__V1__RpcReply *r = (Food__V1__RpcReply *)m;
@@ -90,6 +92,9 @@ static void *call_run(void *arg) {
                         snprintf(c->order_id, sizeof(c->order_id), "%s", r->order_id);
                         c->amount_paid = json_integer_value(json_object_get(v, "amount_paid"));
                         CHECK(id && strcmp(r->order_id, id) == 0, "order_id %s, view of %s", r->order_id, id ? id : "");
+                        /* Asked with Food-Answer-Form: view, as every request here is: no protobuf order beside it. */
+                        CHECK(r->order == NULL, "%s: the order came as a protobuf too (the request lacked its answer form?)",
+                              r->order_id);
                         json_decref(v);
                 } else
                         CHECK(r->order_view.len == 0, "an order view that is not JSON");
@@ -572,7 +577,8 @@ static Food__V1__RpcReply *saga_query(const char *query, const char *order_id, b
         else
                 snprintf(subject, sizeof(subject), "%s", TOPO_RPC_STUCK);
         if (codec_pack(&q.base, &buf, &len) == 0 &&
-            bus_request(bus, subject, q.base.descriptor->name, buf, len, 5000, NULL, &reply) == 0)
+            bus_request(bus, subject, &(const BusHeaders){.type = q.base.descriptor->name, .answer_form = BUS_ANSWER_VIEW},
+                        buf, len, 5000, &reply) == 0)
                 (void)codec_unpack(&food__v1__rpc_reply__descriptor, natsMsg_GetData(reply),
                                    (size_t)natsMsg_GetDataLength(reply), &m);
         natsMsg_Destroy(reply);
@@ -728,7 +734,7 @@ static void refuse_status(void *closure, natsMsg *msg) {
 static long long order_stream_messages(void) {
         natsMsg *r = NULL;
         long long n = -1;
-        if (bus_request(bus, "$JS.API.STREAM.INFO." TOPO_ARCHIVE_STREAM, NULL, NULL, 0, 2000, NULL, &r) == 0) {
+        if (bus_request(bus, "$JS.API.STREAM.INFO." TOPO_ARCHIVE_STREAM, NULL, NULL, 0, 2000, &r) == 0) {
                 json_t *v = json_loadb(natsMsg_GetData(r), (size_t)natsMsg_GetDataLength(r), 0, NULL);
                 json_t *m = json_object_get(json_object_get(v, "state"), "messages");
                 if (json_is_integer(m))
@@ -745,7 +751,7 @@ static void test_refused_events_wait(void) {
         natsMsg *r = NULL;
         BusSubscription *fake = NULL;
         char id[64];
-        CHECK(bus_request(bus, "$JS.API.STREAM.DELETE." TOPO_ARCHIVE_STREAM, NULL, NULL, 0, 5000, NULL, &r) == 0,
+        CHECK(bus_request(bus, "$JS.API.STREAM.DELETE." TOPO_ARCHIVE_STREAM, NULL, NULL, 0, 5000, &r) == 0,
               "deleting the stream %s", TOPO_ARCHIVE_STREAM);
         natsMsg_Destroy(r);
         CHECK(bus_subscribe(bus, "food.order.*.status", NULL, refuse_status, NULL, &fake) == 0, "subscribing");
