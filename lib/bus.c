@@ -1189,13 +1189,22 @@ void bus_inbox_close(BusInbox *in) {
         free(in);
 }
 
-int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len) {
+int bus_send(Bus *b, const char *subject, const char *reply, const BusHeaders *h, const void *data, size_t len) {
         natsMsg *m = NULL;
-        natsStatus s = bus_msg_new(&m, subject, NULL, type, data, len);
+        natsStatus s = bus_msg_with(&m, subject, reply, h, data, len);
         if (s == NATS_OK)
                 s = natsConnection_PublishMsg(b->nc, m);
         natsMsg_Destroy(m);
         return bus_errno(s);
+}
+
+int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len) {
+        BusHeaders h = {.type = type};
+        return bus_send(b, subject, NULL, &h, data, len);
+}
+
+bool bus_no_responders(natsMsg *msg) {
+        return natsMsg_IsNoResponders(msg);
 }
 
 static ReplyInbox *bus_reply_inbox(Bus *b) {

@@ -144,6 +144,11 @@ void bus_inbox_close(BusInbox *in);
 
 /* Core NATS publish (no persistence), e.g. RPC replies and live updates. */
 int bus_publish_core(Bus *b, const char *subject, const char *type, const void *data, size_t len);
+/* Core NATS publish with the headers of `h` and reply subject `reply` (may be NULL): nobody subscribed to
+ * `subject`, nats-server answers "no responders" there at once (bus_no_responders). 0 or negative errno. */
+int bus_send(Bus *b, const char *subject, const char *reply, const BusHeaders *h, const void *data, size_t len);
+/* Whether `msg` is nats-server's "no responders" answer (status 503, no data). */
+bool bus_no_responders(natsMsg *msg);
 /* Core request/reply with the headers of `h` (NULL: none but Content-Type): 0 with *ret (natsMsg_Destroy it),
  * -ETIMEDOUT, or -EHOSTUNREACH when nobody listens on `subject`. */
 int bus_request(Bus *b, const char *subject, const BusHeaders *h, const void *data, size_t len, int64_t timeout_ms,

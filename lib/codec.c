@@ -10,7 +10,7 @@
 #define RPC(name, verb) {&food__v1__##name##__descriptor, {FOOD_PREFIX ".rpc.orders.*." verb, NULL}, verb}
 /* Appended to, never reordered: a saga's history names a type by its place here (orchestrator/saga-row.c). */
 static const CodecType codec_types[] = {
-        T(command_batch, {FOOD_PREFIX ".cmd.*", NULL}),
+        T(command_batch, {FOOD_PREFIX ".cmd.*", TOPO_DIRECT_SUBJECTS}),
         T(reply_batch, {FOOD_PREFIX ".ans.*", NULL}),
         T(order_status_changed, {TOPO_ARCHIVE_SUBJECTS, NULL}),
         RPC(place_order, "place"),

@@ -82,6 +82,9 @@ static json_t *discovery_endpoints_json(const char *name, bool stats) {
         if (ok && c)
                 ok = json_array_append_new(list, discovery_endpoint_json(stats, c->durable, c->filter, c->durable,
                                                                          c->stream)) == 0;
+        char direct[TOPO_SUBJECT_MAX];
+        if (ok && c && c->direct && topo_direct_subject(direct, sizeof(direct), c->durable) == 0)
+                ok = json_array_append_new(list, discovery_endpoint_json(stats, "direct", direct, c->durable, NULL)) == 0;
         if (!ok) {
                 json_decref(list);
                 return NULL;

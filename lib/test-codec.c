@@ -68,6 +68,8 @@ static void test_registry_and_subjects(void) {
         batch.n_commands = 2;
         CHECK(codec_subject_fits(&batch.base, "food.cmd.store"), "a store batch fits food.cmd.store");
         CHECK(!codec_subject_fits(&batch.base, "food.cmd.payment"), "a store batch does not fit food.cmd.payment");
+        CHECK(codec_subject_fits(&batch.base, "food.direct.store"), "a store batch fits food.direct.store");
+        CHECK(!codec_subject_fits(&batch.base, "food.direct.payment"), "a store batch does not fit food.direct.payment");
         CHECK(codec_command_wrap(&c2, &pay.base) == 0, "wrapping a payment");
         CHECK(!codec_subject_fits(&batch.base, "food.cmd.store"), "a mixed batch fits no worker");
 

@@ -47,6 +47,10 @@ int main(void) {
         CHECK(c && strcmp(c->filter, "food.cmd.store") == 0 && strcmp(c->stream, "FOOD_CMD") == 0,
               "the store durable consumes food.cmd.store of FOOD_CMD");
         CHECK(topo_consumer("projector") == NULL, "no projector durable");
+        CHECK(topo_consumer("payment")->direct && !c->direct, "only the payment worker takes direct commands");
+        CHECK(topo_direct_subject(buf, sizeof(buf), "payment") == 0 && strcmp(buf, "food.direct.payment") == 0 &&
+                      topo_subject_matches(TOPO_DIRECT_SUBJECTS, buf) && !topo_subject_matches("food.cmd.>", buf),
+              "direct subject: %s, outside the command stream", buf);
         size_t n = 0;
         while (topo_consumer_at(n))
                 n++;

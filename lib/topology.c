@@ -21,11 +21,11 @@ static const TopoStream topo_streams[] = {
 
 /* One durable per worker, on the command subject named after it. */
 static const TopoConsumer topo_consumers[] = {
-        {"payment", "FOOD_CMD", TOPO_PREFIX ".cmd.payment"},
-        {"store", "FOOD_CMD", TOPO_PREFIX ".cmd.store"},
-        {"delivery", "FOOD_CMD", TOPO_PREFIX ".cmd.delivery"},
-        {"coupon", "FOOD_CMD", TOPO_PREFIX ".cmd.coupon"},
-        {"notification", "FOOD_CMD", TOPO_PREFIX ".cmd.notification"},
+        {"payment", "FOOD_CMD", TOPO_PREFIX ".cmd.payment", true},
+        {"store", "FOOD_CMD", TOPO_PREFIX ".cmd.store", false},
+        {"delivery", "FOOD_CMD", TOPO_PREFIX ".cmd.delivery", false},
+        {"coupon", "FOOD_CMD", TOPO_PREFIX ".cmd.coupon", false},
+        {"notification", "FOOD_CMD", TOPO_PREFIX ".cmd.notification", false},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -99,6 +99,12 @@ int topo_dlq_subject(char *buf, size_t cap, const char *durable) {
         if (!token_ok(durable))
                 return -EINVAL;
         return topo_format(cap, snprintf(buf, cap, TOPO_PREFIX ".dlq.%s", durable));
+}
+
+int topo_direct_subject(char *buf, size_t cap, const char *durable) {
+        if (!token_ok(durable))
+                return -EINVAL;
+        return topo_format(cap, snprintf(buf, cap, TOPO_PREFIX ".direct.%s", durable));
 }
 
 int topo_inbox_prefix(char *buf, size_t cap, const char *user) {

@@ -25,6 +25,10 @@ typedef struct {
         const char *durable; /* also the worker's name and its NATS user */
         const char *stream;
         const char *filter;
+        /* It also takes commands over core NATS on food.direct.<durable> (queue group <durable>): the first try
+         * of a command that a request waits on (the payment decision), sent once its intent is committed; a try
+         * lost there is sent again through `stream` (orchestrator/saga-writer.c). */
+        bool direct;
 } TopoConsumer;
 
 /* What an operator may set per stream (food-setup: STREAM_<NAME>_MAX_AGE_S, _MAX_BYTES, _REPLICAS). */
@@ -69,6 +73,9 @@ int topo_status_subject(char *buf, size_t cap, const char *order_id); /* food.or
 int topo_rpc_subject(char *buf, size_t cap, int shard, const char *verb); /* food.rpc.orders.<shard>.<verb> */
 int topo_rpc_shard_wildcard(char *buf, size_t cap, int shard);            /* food.rpc.orders.<shard>.* */
 int topo_dlq_subject(char *buf, size_t cap, const char *durable);         /* food.dlq.<durable> */
+int topo_direct_subject(char *buf, size_t cap, const char *durable);      /* food.direct.<durable> */
+/* Every worker's direct subject (the codec's subjects of a command batch). */
+#define TOPO_DIRECT_SUBJECTS TOPO_PREFIX ".direct.*"
 int topo_read_subject(char *buf, size_t cap, const char *query);          /* food.read.<query> */
 /* The query a read subject names (food.read.<query> -> <query>) into buf; 0 or -EINVAL for another subject. */
 int topo_read_query(const char *subject, char *buf, size_t cap);

@@ -1,4 +1,5 @@
-/* Batched JetStream consumer loop shared by every worker. */
+/* Batched JetStream consumer loop shared by every worker, and for a worker that takes direct commands
+ * (lib/topology.c) its loops over core NATS: the same handling, one message at a time, nothing to ack. */
 #include "worker.h"
 
 #include <errno.h>
@@ -10,10 +11,14 @@
 
 #include "codec.h"
 #include "config.h"
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
+#include "topology.h"
 
 #define WORKER_COMMANDS_MAX 4096 /* commands of one fetch (64 messages of one orchestrator batch each) */
+#define WORKER_DIRECT_PENDING 256 /* direct messages waiting for one loop at most (then nats.c drops them) */
+#define WORKER_DRAIN_MS 500       /* stopping: what reached a direct loop is handled within this */
 
 struct WorkerOut {
         uint8_t *data; /* the packed food.v1.Reply, or NULL */
@@ -48,7 +53,8 @@ typedef struct {
 typedef struct {
         Service *svc;
         const WorkerDef *def;
-        BusConsumer *consumer;
+        BusConsumer *consumer; /* a fetch loop's */
+        BusInbox *inbox;       /* a direct loop's */
         BusPublisher *pub;
         Pg *pg;
         Item *items;
@@ -376,11 +382,15 @@ static void worker_fetch(Loop *l, natsMsgList *list) {
                 if (!msgs[i].dead && !msgs[i].later)
                         worker_send_answers(l, &msgs[i], items, n_items, i);
         /* A message is terminated only once its dead letter is stored; acked once its commands are
-         * applied (a dead-lettered command's letter stored too); anything else comes back. */
+         * applied (a dead-lettered command's letter stored too); anything else comes back. A direct
+         * message has nothing to ack (its reply subject is its sender's): one not answered is sent
+         * again through JetStream. */
         r = bus_publisher_flush(l->pub, 5000);
         for (int i = 0; i < n; i++) {
                 Msg *m = &msgs[i];
-                if (m->later)
+                if (l->inbox)
+                        ;
+                else if (m->later)
                         bus_nak_now(l->consumer, m->msg);
                 else if (m->dead && r == 0)
                         bus_term(l->consumer, m->msg);
@@ -430,8 +440,45 @@ static void *worker_loop(void *arg) {
         return NULL;
 }
 
+/* Handles the direct message that came within `timeout_ms`: 0, -ETIMEDOUT, or the subscription's error. */
+static int worker_direct_next(Loop *l, int64_t timeout_ms) {
+        natsMsg *msg = NULL;
+        int r = bus_inbox_next(l->inbox, timeout_ms, &msg);
+        if (r == 0) {
+                natsMsgList list = {.Msgs = &msg, .Count = 1};
+                worker_fetch(l, &list);
+                natsMsg_Destroy(msg);
+        } else if (r == -ENOBUFS)
+                log_warn("%s: direct commands dropped (too many waiting); they come again through JetStream",
+                         l->def->durable);
+        return r;
+}
+
+static void *worker_direct_loop(void *arg) {
+        Loop *l = arg;
+        while (!service_stopping) {
+                int r = worker_direct_next(l, 500);
+                if (r < 0 && r != -ETIMEDOUT && r != -ENOBUFS) {
+                        struct timespec ts = {0, 200000000L};
+                        nanosleep(&ts, NULL); /* disconnected: the connection reconnects by itself */
+                }
+        }
+        /* Stopping: nothing more comes here (another replica takes them); what already came is handled. */
+        bus_inbox_drain(l->inbox);
+        for (int64_t until = ids_now_ms() + WORKER_DRAIN_MS; ids_now_ms() < until;) {
+                int r = worker_direct_next(l, 50);
+                if (r < 0 && r != -ETIMEDOUT && r != -ENOBUFS)
+                        break; /* drained */
+        }
+        return NULL;
+}
+
 int worker_run(Service *svc, const WorkerDef *def) {
-        int threads = def->threads > 0 ? def->threads : 1;
+        const TopoConsumer *topo = topo_consumer(def->durable);
+        char direct[TOPO_SUBJECT_MAX];
+        int fetchers = def->threads > 0 ? def->threads : 1;
+        /* As many direct loops as fetch loops, for a worker that takes direct commands. */
+        int threads = topo && topo->direct ? 2 * fetchers : fetchers;
         Loop *loops = calloc((size_t)threads, sizeof(Loop));
         pthread_t *tids = calloc((size_t)threads, sizeof(pthread_t));
         int r = 0, started = 0;
@@ -451,27 +498,35 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 l->batch.outs = calloc(WORKER_COMMANDS_MAX, sizeof(*l->batch.outs));
                 l->batch.res = calloc(WORKER_COMMANDS_MAX, sizeof(int));
                 l->batch.idx = calloc(WORKER_COMMANDS_MAX, sizeof(int));
-                r = l->items && l->batch.cmds && l->batch.outs && l->batch.res && l->batch.idx
-                            ? bus_consumer_open(svc->bus, def->durable, &l->consumer)
-                            : -ENOMEM;
+                bool is_direct = i >= fetchers;
+                r = l->items && l->batch.cmds && l->batch.outs && l->batch.res && l->batch.idx ? 0 : -ENOMEM;
+                if (r == 0 && is_direct)
+                        r = topo_direct_subject(direct, sizeof(direct), def->durable);
+                if (r == 0)
+                        r = is_direct ? bus_inbox_open(svc->bus, direct, def->durable, WORKER_DIRECT_PENDING, &l->inbox)
+                                      : bus_consumer_open(svc->bus, def->durable, &l->consumer);
                 if (r == 0)
                         r = bus_publisher_new(svc->bus, &l->pub);
                 if (r == 0 && def->transactional)
                         r = service_pg(svc, &l->pg);
                 if (r == 0)
-                        r = -pthread_create(&tids[i], NULL, worker_loop, l);
+                        r = -pthread_create(&tids[i], NULL, is_direct ? worker_direct_loop : worker_loop, l);
                 if (r < 0)
                         break;
                 started++;
         }
         if (r < 0)
                 service_stopping = true;
+        else if (threads > fetchers)
+                log_info("%s: consuming with %d loop(s), and %s with %d", def->durable, fetchers, direct,
+                         threads - fetchers);
         else
                 log_info("%s: consuming with %d loop(s)", def->durable, threads);
         for (int i = 0; i < started; i++)
                 pthread_join(tids[i], NULL);
         for (int i = 0; i < threads; i++) {
                 bus_consumer_close(loops[i].consumer);
+                bus_inbox_close(loops[i].inbox);
                 bus_publisher_free(loops[i].pub);
                 pg_free(loops[i].pg);
                 free(loops[i].items);

@@ -495,15 +495,16 @@ static int fire_step_deadline(Writer *w, SagaRow *row) {
 }
 
 /* Re-sends the due commands of `row`, or gives them up when their tries are spent; `unconfirmed_since`
- * (not 0): also those sent since then, which JetStream may never have stored, without using a try. */
-static int resend_due(Writer *w, SagaRow *row, int64_t unconfirmed_since) {
+ * (not 0): also those sent since then, which JetStream may never have stored, and with `direct_lost` those
+ * last sent over core NATS, which nobody may have taken, without using a try. */
+static int resend_due(Writer *w, SagaRow *row, int64_t unconfirmed_since, bool direct_lost) {
         int r = 0;
         for (size_t i = 0; i < row->n_commands && r == 0; i++) {
                 SagaPending *p = &row->commands[i];
                 if (!p->next_try_ms)
                         continue;
                 if (p->next_try_ms > w->now_ms) {
-                        if (unconfirmed_since && p->sent_ms >= unconfirmed_since) {
+                        if ((unconfirmed_since && p->sent_ms >= unconfirmed_since) || (direct_lost && p->direct)) {
                                 r = writer_resend(w, row, p, false);
                                 metric_add(m_resent, 1);
                         }
@@ -534,6 +535,7 @@ static int resend_due(Writer *w, SagaRow *row, int64_t unconfirmed_since) {
 typedef struct {
         int r;
         int64_t unconfirmed_since;
+        bool direct_lost;
 } TimerScan;
 
 static void timers_of(Writer *w, SagaRow *row, void *ud) {
@@ -545,7 +547,7 @@ static void timers_of(Writer *w, SagaRow *row, void *ud) {
         if (t->r == 0 && row->step_deadline_ms && row->step_deadline_ms <= w->now_ms)
                 t->r = fire_step_deadline(w, row);
         if (t->r == 0 && row->n_commands)
-                t->r = resend_due(w, row, t->unconfirmed_since);
+                t->r = resend_due(w, row, t->unconfirmed_since, t->direct_lost);
 }
 
 int inputs_timers(Writer *w) {
@@ -555,6 +557,8 @@ int inputs_timers(Writer *w) {
                 w->unconfirmed_since_ms = 0; /* a batch whose publishes fail again sets it again */
                 log_info("orchestrator: sending again the commands JetStream did not confirm");
         }
+        t.direct_lost = w->direct_lost;
+        w->direct_lost = false;
         writer_each_saga(w, timers_of, &t);
         return t.r;
 }

@@ -275,9 +275,10 @@ static int worker_index(const char *worker) {
         return -1;
 }
 
-/* A packed Command for `worker`: into its batch message, or (payment) a message of its own. An
- * `urgent` one takes the worker's message out at once (see worker_due). */
-static int writer_send_command(Writer *w, const char *worker, const uint8_t *data, size_t len, bool urgent) {
+/* A packed Command for `worker`: into its batch message, or (payment) a message of its own, sent over core
+ * NATS when `direct`. An `urgent` one takes the worker's message out at once (see worker_due). */
+static int writer_send_command(Writer *w, const char *worker, const uint8_t *data, size_t len, bool urgent,
+                               bool direct) {
         int k = worker_index(worker);
         metric_add(m_commands, 1);
         if (k >= 0) {
@@ -293,7 +294,16 @@ static int writer_send_command(Writer *w, const char *worker, const uint8_t *dat
                 w->payments = p;
                 w->cap_payments = c;
         }
+        w->payments[w->n_payments].direct = direct;
         return writer_part_add(&w->payments[w->n_payments++], data, len, 1);
+}
+
+/* Whether the first try of `step` goes over core NATS: a request waits on it, its worker takes direct
+ * commands (lib/topology.c; a worker with a message of its own per command), and nats-server did not say
+ * lately that nobody listens there. */
+static bool writer_direct(const Writer *w, const SagaStep *step) {
+        const TopoConsumer *c = step->awaited ? topo_consumer(step->worker) : NULL;
+        return c && c->direct && worker_index(step->worker) < 0 && w->now_ms >= w->direct_off_until_ms;
 }
 
 void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len) {
@@ -333,7 +343,7 @@ int writer_loose_send(Writer *w, const char *worker, const char *id, const uint8
         }
         /* Urgent: it leaves right after the commit, not with a later batch's commands. Its id is settled (its
          * row deleted) only once it is in a message. */
-        r = writer_send_command(w, worker, command, len, true);
+        r = writer_send_command(w, worker, command, len, true, false);
         if (r == 0)
                 snprintf(w->loose[w->n_loose++], sizeof(w->loose[0]), "%s", id);
         return r;
@@ -390,6 +400,7 @@ static int hook_command(void *ud, SagaRow *row, const SagaStep *step, StepComman
         p->budget = 1;
         p->next_try_ms = w->now_ms + saga_step_delay_ms(step, 1);
         p->sent_ms = w->now_ms;
+        p->direct = writer_direct(w, step);
         c->corr.command_id = p->command_id;
         c->corr.attempt = 1;
         r = codec_pack(&c->command.base, &data, &len);
@@ -398,9 +409,9 @@ static int hook_command(void *ud, SagaRow *row, const SagaStep *step, StepComman
                 p->stored = data;
                 p->stored_len = len;
                 data = NULL;
-                r = writer_send_command(w, step->worker, p->stored, p->stored_len, step->awaited);
+                r = writer_send_command(w, step->worker, p->stored, p->stored_len, step->awaited, p->direct);
         } else if (r == 0)
-                r = writer_send_command(w, step->worker, data, len, step->awaited);
+                r = writer_send_command(w, step->worker, data, len, step->awaited, p->direct);
         free(data);
         saga_row_log(row, LOG_COMMAND, codec_command_message(&c->command)->descriptor, step, 1, p->command_id, LOG_SENT,
                      w->now_ms);
@@ -496,6 +507,7 @@ int writer_resend(Writer *w, SagaRow *row, SagaPending *p, bool counted) {
                 p->budget++;
         p->next_try_ms = w->now_ms + saga_step_delay_ms(p->step, (int)p->budget);
         p->sent_ms = w->now_ms;
+        p->direct = false; /* a try again goes where it is kept until a worker takes it */
         if (p->stored) {
                 /* The command as first sent, with its try number. */
                 r = codec_unpack(&food__v1__command__descriptor, p->stored, p->stored_len, &m);
@@ -514,7 +526,7 @@ int writer_resend(Writer *w, SagaRow *row, SagaPending *p, bool counted) {
                         r = codec_pack(&c.command.base, &data, &len);
         }
         if (r == 0)
-                r = writer_send_command(w, p->step->worker, data, len, p->step->awaited);
+                r = writer_send_command(w, p->step->worker, data, len, p->step->awaited, false);
         free(data);
         return r;
 }

@@ -25,6 +25,7 @@ typedef struct {
         uint32_t budget;     /* tries since created or redriven */
         int64_t next_try_ms; /* when it is re-sent; 0 once its tries are spent */
         int64_t sent_ms;     /* when last sent (memory only: a saga loaded again re-sends at once) */
+        bool direct;         /* last sent over core NATS, unstored (memory only) */
         int64_t version;     /* order version that sent it */
         uint8_t *stored;     /* packed food.v1.Command, for steps without a builder */
         size_t stored_len;

@@ -35,6 +35,7 @@
 #define WRITER_MESSAGE_PARTS 256   /* commands and rows of one CommandBatch message at most */
 #define WRITER_MESSAGE_BYTES (256 * 1024)
 #define WRITER_INPUT_STALE_MS 30000 /* an input undecided this long is dropped: nobody waits, commands are re-sent */
+#define WRITER_DIRECT_OFF_MS 1000   /* nobody listened on a direct subject: first tries go through JetStream this long */
 
 static Metric *m_batches, *m_inputs, *m_events, *m_failed_batches, *m_shards, *m_sagas;
 
@@ -68,7 +69,14 @@ static void on_rpc(void *closure, natsMsg *msg) {
 }
 
 static void on_answers(void *closure, natsMsg *msg) {
-        writer_enqueue(closure, IN_ANSWERS, msg);
+        Writer *w = closure;
+        if (bus_no_responders(msg)) {
+                /* A direct try that no worker listened for (nats-server's answer to its reply subject). */
+                natsMsg_Destroy(msg);
+                atomic_store(&w->direct_unheard, true);
+                return;
+        }
+        writer_enqueue(w, IN_ANSWERS, msg);
 }
 
 static void on_stuck(void *closure, natsMsg *msg) {
@@ -320,17 +328,19 @@ static void batch_committed(Writer *w) {
         metric_set(m_sagas, (long long)w->n_sagas);
 }
 
-/* Publishes one CommandBatch; 1 when something was published. */
 /* Publishes `b` (commands, and the notification worker's rows) to `worker` as CommandBatch
  * messages of at most WRITER_MESSAGE_PARTS parts and about WRITER_MESSAGE_BYTES each, so that a
  * worker's fetch can always take one (after a takeover every pending command is re-sent at
- * once). Returns how many were published. */
+ * once). A direct one goes over core NATS, with the answers' subject as its reply subject so that
+ * nats-server says there when nobody listens. Returns how many JetStream is to confirm. */
 static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
         char subject[TOPO_SUBJECT_MAX];
         BusHeaders h = {.type = food__v1__command_batch__descriptor.name, .answer_to = w->answer_subject};
         size_t sent = 0, start = 0, pos = 0, parts = 0;
+        int r = b->direct ? topo_direct_subject(subject, sizeof(subject), worker)
+                          : topo_command_subject(subject, sizeof(subject), worker);
 
-        if (b->n && topo_command_subject(subject, sizeof(subject), worker) == 0) {
+        if (b->n && r == 0) {
                 while (pos <= b->len) {
                         size_t next = b->len + 1; /* past the end: publish what is left */
                         if (pos < b->len) {
@@ -347,7 +357,10 @@ static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
                         }
                         if (pos > start && (next > b->len || parts == WRITER_MESSAGE_PARTS ||
                                             next - start > WRITER_MESSAGE_BYTES)) {
-                                if (bus_publish(w->pub, subject, &h, b->data + start, pos - start) == 0)
+                                if (b->direct)
+                                        (void)bus_send(w->o->svc.bus, subject, w->answer_subject, &h,
+                                                       b->data + start, pos - start); /* lost: tried again */
+                                else if (bus_publish(w->pub, subject, &h, b->data + start, pos - start) == 0)
                                         sent++;
                                 else
                                         w->publish_failed = true;
@@ -506,6 +519,10 @@ static void writer_sweep_loose(Writer *w, const int *shards, size_t n, int age_s
 static void batch_send(Writer *w) {
         char subject[TOPO_SUBJECT_MAX];
         size_t sent = 0;
+        /* Direct tries first: a request waits on each, and on the worker's answer after it. */
+        for (size_t i = 0; i < w->n_payments; i++)
+                if (w->payments[i].direct)
+                        (void)publish_batch(w, "payment", &w->payments[i]);
         for (size_t i = 0; i < w->n_outgoing; i++) {
                 (void)bus_publish_core(w->o->svc.bus, w->outgoing[i].inbox, food__v1__rpc_reply__descriptor.name,
                                        w->outgoing[i].data, w->outgoing[i].len);
@@ -517,7 +534,8 @@ static void batch_send(Writer *w) {
         int64_t since = w->now_ms;
         sent += publish_due(w, &since);
         for (size_t i = 0; i < w->n_payments; i++)
-                sent += publish_batch(w, "payment", &w->payments[i]);
+                if (!w->payments[i].direct)
+                        sent += publish_batch(w, "payment", &w->payments[i]);
         w->n_payments = 0;
         /* After JetStream did not confirm a send, the events waiting go again once WRITER_REPUBLISH_MS after the
          * failure (with the commands), not with every batch: a stream without a leader answers "no responders" at
@@ -993,6 +1011,14 @@ static void *writer_run(void *arg) {
                 inputs = writer_drop_foreign(w, inputs, &later);
                 if (later)
                         writer_wait_session(w, later, !inputs);
+                if (atomic_exchange(&w->direct_unheard, false)) {
+                        log_warn("orchestrator: nobody takes direct commands now; they go through JetStream for "
+                                 "%d ms, and those not answered go again there",
+                                 WRITER_DIRECT_OFF_MS);
+                        w->direct_off_until_ms = ids_now_ms() + WRITER_DIRECT_OFF_MS;
+                        w->direct_lost = true;
+                        w->next_scan_ms = 0;
+                }
                 bool timers = !last && w->n_owned > 0 && ids_now_ms() >= w->next_scan_ms;
                 if (timers)
                         w->next_scan_ms = ids_now_ms() + WRITER_SCAN_EVERY_MS;

@@ -41,6 +41,7 @@ typedef struct {
         size_t held_len, held_n;
         int64_t held_since_ms; /* when the oldest of them committed */
         bool urgent;           /* it holds a command a request waits on (or one no saga re-sends): goes at once */
+        bool direct;           /* a message of its own sent over core NATS (TopoConsumer.direct), not JetStream */
 } PartBuf;
 
 /* A core NATS answer to send after the commit. */
@@ -99,7 +100,7 @@ struct Writer {
         Outgoing *outgoing;
         size_t n_outgoing, cap_outgoing;
         PartBuf workers[WRITER_WORKERS - 1]; /* one CommandBatch each for store, delivery, coupon, notification */
-        PartBuf *payments;                   /* one CommandBatch per payment command */
+        PartBuf *payments;                   /* one CommandBatch per payment command, some of them direct */
         size_t n_payments, cap_payments;
         SagaEvent *events; /* this batch's status events (moved to unpublished once committed) */
         size_t n_events, cap_events;
@@ -107,6 +108,12 @@ struct Writer {
         /* Commands sent since unconfirmed_since_ms were not all confirmed by JetStream (a stream leader lost,
          * no quorum): they are sent again at republish_at_ms without using a try, not after their step's wait. */
         int64_t unconfirmed_since_ms, republish_at_ms;
+        /* Set by the answers' thread when nats-server said that nobody listens on a worker's direct subject: the
+         * tries sent there and not answered go again through JetStream at the next scan (direct_lost), and first
+         * tries go there too until direct_off_until_ms. */
+        atomic_bool direct_unheard;
+        bool direct_lost;
+        int64_t direct_off_until_ms;
         /* The loose commands published since the last confirmation (their ids): deleted from PostgreSQL once
          * JetStream confirmed them; publish_failed: one of the messages could not even be handed over. */
         char (*loose)[WRITER_LOOSE_ID_MAX + 1];

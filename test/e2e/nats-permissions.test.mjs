@@ -139,6 +139,14 @@ describe('NATS users and permissions', () => {
                                 }
                                 // Answers to the operators' discovery requests (nats micro ls, default inboxes): allowed.
                                 assert.equal(await c.send('PUB _INBOX.AbCdEfGhIjKlMnOpQrStUv.1 0\r\n\r\n'), 'PONG', `${user} answers $SRV discovery`);
+                                // The payment worker's direct lane: only the orchestrator sends there, only the payment worker
+                                // listens.
+                                const pub = await c.send('PUB food.direct.payment 0\r\n\r\n');
+                                if (user === 'orchestrator') assert.equal(pub, 'PONG', 'the orchestrator sends direct tries');
+                                else assert.match(pub, /Permissions Violation for Publish/, `${user} publishes to food.direct.payment: ${pub}`);
+                                const sub = await c.send('SUB food.direct.payment 3\r\n');
+                                if (user === 'payment') assert.equal(sub, 'PONG', 'the payment worker takes direct tries');
+                                else assert.match(sub, /Permissions Violation for Subscription/, `${user} subscribes to food.direct.payment: ${sub}`);
                         } finally {
                                 c.close();
                         }

@@ -131,6 +131,8 @@ test('NATS users: auth.conf has one per process that connects, each worker pulls
         assert.deepEqual(users, ['admin', 'gateway', ...SERVICES].sort(), 'auth.conf users');
         for (const u of users) assert.equal(AUTH[u].password, `$FOOD_NATS_PW_${u.toUpperCase()}`, `${u}: password variable`);
         const can = (user, kind, subject) => AUTH[user][kind] === null || AUTH[user][kind].some((p) => subjectMatches(p, subject));
+        const directOf = (d) => TOPO.consumers.find((c) => c.durable === d).direct;
+        assert.deepEqual(TOPO.consumers.filter((c) => c.direct).map((c) => c.durable), ['payment'], 'the workers with a direct lane');
         for (const { durable, stream, filter } of TOPO.consumers) {
                 for (const subj of [`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, `$JS.ACK.${stream}.${durable}.1.2.3.4.5`, `${P}.dlq.${durable}`, `${P}.ans.orch_1`])
                         assert.ok(can(durable, 'publish', subj), `${durable} may not publish ${subj}`);
@@ -141,6 +143,12 @@ test('NATS users: auth.conf has one per process that connects, each worker pulls
                 for (const u of users.filter((x) => x !== 'admin' && x !== 'orchestrator'))
                         assert.ok(!can(u, 'publish', filter), `${u} may publish the ${durable} commands (${filter})`);
                 assert.ok(can('orchestrator', 'publish', filter), `the orchestrator may not send ${filter}`);
+                // Its direct lane (core NATS): the orchestrator alone sends there, the worker alone listens.
+                const direct = `${P}.direct.${durable}`;
+                for (const u of users.filter((x) => x !== 'admin')) {
+                        assert.equal(can(u, 'publish', direct), directOf(durable) && u === 'orchestrator', `${u} publishing ${direct}`);
+                        assert.equal(can(u, 'subscribe', direct), directOf(durable) && u === durable, `${u} subscribing to ${direct}`);
+                }
         }
         for (const subj of [`${P}.rpc.orders.0.place`, `${P}.rpc.orders.15.saga`, TOPO.rpcStuck]) {
                 assert.ok(can('gateway', 'publish', subj), `the gateway may not ask ${subj}`);
@@ -1103,7 +1111,10 @@ test('KEDA (keda.enabled): a ScaledObject per autoscaled worker on its JetStream
         const keda = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } };
         const objs = render(['--set', 'keda.enabled=true', '--set-json', `nats.networkPolicy.monitorFrom=${JSON.stringify([keda])}`]);
         const scaled = byKind(objs, 'ScaledObject');
-        assert.deepEqual(scaled.map((o) => component(o)).sort(), WORKERS.slice().sort(), 'one per worker of the topology');
+        // A worker that takes direct commands (the payment decision over core NATS) has no lag to go by: CPU.
+        const LAGGED = TOPO.consumers.filter((c) => !c.direct).map((c) => c.durable);
+        const DIRECT = TOPO.consumers.filter((c) => c.direct).map((c) => c.durable);
+        assert.deepEqual(scaled.map((o) => component(o)).sort(), LAGGED.slice().sort(), 'one per worker of the topology without a direct lane');
         for (const o of scaled) {
                 assert.doesNotThrow(() => new ScaledObject(o).validate(), o.metadata.name);
                 const comp = component(o);
@@ -1117,10 +1128,10 @@ test('KEDA (keda.enabled): a ScaledObject per autoscaled worker on its JetStream
                 const values = YAML.parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8')).services[comp].autoscaling;
                 assert.deepEqual([o.spec.minReplicaCount, o.spec.maxReplicaCount], [values.minReplicas, values.maxReplicas], 'the budget\'s replicas');
         }
-        assert.deepEqual(byKind(objs, 'HorizontalPodAutoscaler').map((h) => component(h)).sort(), ['gateway', READER].sort(),
-                'the workers\' CPU HPAs give way to KEDA; the gateway and the reader (no consumer) keep theirs');
+        assert.deepEqual(byKind(objs, 'HorizontalPodAutoscaler').map((h) => component(h)).sort(), ['gateway', READER, ...DIRECT].sort(),
+                'the workers\' CPU HPAs give way to KEDA; the gateway, the reader (no consumer) and the payment worker (direct) keep theirs');
         const policy = byKind(objs, 'NetworkPolicy').find((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'nats');
         assert.ok(policy.spec.ingress.some((r) => JSON.stringify(r.from) === JSON.stringify([keda]) && r.ports.every((p) => p.port === 'monitor')));
         assert.throws(() => render(['-f', EXTERNAL, '--set', 'keda.enabled=true']), /keda\.natsMonitoringEndpoint .* is required/);
-        assert.equal(byKind(render(['-f', EXTERNAL, '--set', 'keda.enabled=true', '--set', 'keda.natsMonitoringEndpoint=nats.messaging.svc:8222']), 'ScaledObject').length, WORKERS.length);
+        assert.equal(byKind(render(['-f', EXTERNAL, '--set', 'keda.enabled=true', '--set', 'keda.natsMonitoringEndpoint=nats.messaging.svc:8222']), 'ScaledObject').length, LAGGED.length);
 });

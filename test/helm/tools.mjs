@@ -53,7 +53,7 @@ export function render(args = [], chart = CHART, { registry = true } = {}) {
 const readRoot = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
 
 // The NATS topology as lib/topology.{h,c} define it (its one home): {prefix, streams: [{name, subjects}],
-// consumers: [{durable, stream, filter}], archiveStream, rpcStuck, readSubjects, readQueue} (the read queries'
+// consumers: [{durable, stream, filter, direct}] (direct: it also takes commands on <prefix>.direct.<durable>), archiveStream, rpcStuck, readSubjects, readQueue} (the read queries'
 // subjects and queue group, which is also the name of the process answering them: the reader). The C string
 // concatenations with TOPO_PREFIX and TOPO_ARCHIVE_STREAM are resolved here.
 export function topology() {
@@ -77,8 +77,8 @@ export function topology() {
         };
         const streams = [...table('topo_streams').matchAll(/\{"([^"]+)",\s*\{([^}]*)\}/g)]
                 .map((m) => ({ name: m[1], subjects: [...m[2].matchAll(/"([^"]+)"/g)].map((x) => x[1]) }));
-        const consumers = [...table('topo_consumers').matchAll(/\{"([^"]+)",\s*"([^"]+)",\s*"([^"]+)"\}/g)]
-                .map((m) => ({ durable: m[1], stream: m[2], filter: m[3] }));
+        const consumers = [...table('topo_consumers').matchAll(/\{"([^"]+)",\s*"([^"]+)",\s*"([^"]+)",\s*(true|false)\}/g)]
+                .map((m) => ({ durable: m[1], stream: m[2], filter: m[3], direct: m[4] === 'true' }));
         if (!streams.length || !consumers.length) throw new Error('lib/topology.c: tables not understood');
         return { prefix, streams, consumers, archiveStream, rpcStuck, readSubjects, readQueue };
 }

@@ -31,6 +31,8 @@ static pid_t orchestrator_pid;
 static Bus *bus;
 static BusPublisher *pub;
 static BusConsumer *payments, *stores, *coupons;
+/* The payment worker's direct subject (food.direct.payment): the first try of a charge a request waits on. */
+static BusInbox *direct_payments;
 static Pg *pg;
 
 static void start_orchestrator(void) {
@@ -181,11 +183,16 @@ static ProtobufCMessage *next_command(BusConsumer *c, const ProtobufCMessageDesc
                                       int timeout_ms) {
         int64_t until = ids_now_ms() + timeout_ms;
         while (ids_now_ms() < until) {
-                natsMsgList list;
+                natsMsgList list = {0};
                 ProtobufCMessage *found = NULL, *b = NULL;
-                if (bus_fetch(c, &list, 1, 500, false) < 0)
+                natsMsg *msg = NULL;
+                /* The payment worker's commands come over core NATS first, through JetStream again. */
+                if (c == payments && bus_inbox_next(direct_payments, 50, &msg) == 0)
+                        ;
+                else if (bus_fetch(c, &list, 1, c == payments ? 50 : 500, false) == 0)
+                        msg = list.Msgs[0];
+                else
                         continue;
-                natsMsg *msg = list.Msgs[0];
                 const char *to = bus_header(msg, BUS_HDR_ANSWER_TO);
                 if (codec_unpack(&food__v1__command_batch__descriptor, natsMsg_GetData(msg),
                                  (size_t)natsMsg_GetDataLength(msg), &b) == 0) {
@@ -203,8 +210,11 @@ static ProtobufCMessage *next_command(BusConsumer *c, const ProtobufCMessageDesc
                         }
                 }
                 codec_free(b);
-                bus_ack(c, msg);
-                natsMsgList_Destroy(&list);
+                if (list.Count) {
+                        bus_ack(c, msg);
+                        natsMsgList_Destroy(&list);
+                } else
+                        natsMsg_Destroy(msg);
                 if (found)
                         return found;
         }
@@ -908,6 +918,7 @@ int main(int argc, char **argv) {
         NatsConfig nats = {.url = nats_url, .user = "", .password = ""};
         if (bus_connect(&bus, &nats, "test", NULL) < 0 || bus_setup_topology(bus, NULL) < 0 ||
             bus_publisher_new(bus, &pub) < 0 || bus_consumer_open(bus, "payment", &payments) < 0 ||
+            bus_inbox_open(bus, "food.direct.payment", "payment", 1024, &direct_payments) < 0 ||
             bus_consumer_open(bus, "store", &stores) < 0 ||
             bus_consumer_open(bus, "coupon", &coupons) < 0) {
                 printf("FAIL: cannot set up NATS\n");
@@ -936,6 +947,7 @@ int main(int argc, char **argv) {
         stop_orchestrator(SIGTERM);
         pg_free(pg);
         bus_consumer_close(payments);
+        bus_inbox_close(direct_payments);
         bus_consumer_close(stores);
         bus_consumer_close(coupons);
         bus_publisher_free(pub);

@@ -222,10 +222,11 @@ admin orchestrator payment store delivery coupon notification reader gateway
 {{- end -}}
 
 {{/* "true" for a component of `services` that KEDA scales on its JetStream durable consumer's lag (keda.enabled):
-     the workers; not the orchestrator (fixed replicas) nor the reader (core request/reply, no consumer: CPU HPA).
+     the workers; not the orchestrator (fixed replicas), the reader (core request/reply, no consumer: CPU HPA) nor the
+     payment worker (its charges come over core NATS first, food.direct.payment: its lag says little; CPU HPA).
      Call with the component name. */}}
 {{- define "food-saga.kedaScaled" -}}
-{{- if not (has . (list "orchestrator" "reader")) }}true{{ end -}}
+{{- if not (has . (list "orchestrator" "reader" "payment")) }}true{{ end -}}
 {{- end -}}
 
 {{/* DATABASE_URL and PGPASSWORD of a process that uses PostgreSQL: its own role and password. Call with

@@ -1,0 +1,72 @@
+// The payment decision over core NATS (lib/topology.c: the payment worker takes "direct" commands): the first try
+// of a charge that POST /orders waits on goes to food.direct.payment once its intent is committed, not through
+// the FOOD_CMD stream; nobody listening there, nats-server says so ("no responders") and the orchestrator sends
+// the try through JetStream at once, where it waits for the worker. With COMMAND_RESEND_MS at its default (10 s),
+// an order placed while the worker is down is paid within the request's deadline only through that fallback.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startPlatform } from '../harness.mjs';
+import { catalog, expectStatus, ledgerOf, orderBody, placeOrder, pspLedger, steps } from '../flows.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+describe('the payment decision over core NATS', () => {
+        let p, store, customer;
+        const step = steps(it);
+
+        before(async () => {
+                p = await startPlatform({ name: 'direct-payment' });
+                store = (await catalog(p)).find((s) => s.menu.length >= 1);
+                customer = await p.token('cust_direct', 'customer');
+        });
+        after(async () => { await p?.stop(); });
+
+        // Messages the payment worker's durable consumer was handed so far.
+        async function paymentDeliveries() {
+                const r = await fetch(`${p.natsMonitorUrl}/jsz?consumers=true`, { signal: AbortSignal.timeout(2000) });
+                const jsz = await r.json();
+                const c = (jsz.account_details || []).flatMap((a) => a.stream_detail || []).find((s) => s.name === 'FOOD_CMD')
+                        ?.consumer_detail?.find((x) => x.name === 'payment');
+                assert.ok(c, `FOOD_CMD/payment in ${JSON.stringify(jsz).slice(0, 300)}`);
+                return c.delivered.consumer_seq;
+        }
+
+        step('orders placed with the worker up are charged once each, and FOOD_CMD carries none of their charges', async () => {
+                const before = await paymentDeliveries();
+                const ledger0 = await pspLedger(p);
+                const orders = [];
+                for (let i = 1; i <= 3; i++) orders.push(await placeOrder(p, customer, store, [[store.menu[0], i]]));
+                const ledger = await pspLedger(p);
+                for (const o of orders) {
+                        const mine = ledgerOf(ledger, o.id);
+                        assert.equal(mine.approved.length, 1, `one approved charge for ${o.id}`);
+                        assert.equal(mine.charged, o.total);
+                        assert.equal(ledgerOf(ledger0, o.id).approved.length, 0);
+                }
+                assert.equal(await paymentDeliveries(), before, 'no payment command went through JetStream');
+        });
+
+        step('payment worker down: the try nobody heard goes through JetStream, and the order is paid once it is back', async () => {
+                const [exit] = await p.kill('payment', 'SIGKILL');
+                assert.equal(exit.signal, 'SIGKILL');
+                const before = await paymentDeliveries();
+                const key = `direct-${Date.now()}`;
+                const started = Date.now();
+                const placing = p.api('POST', '/orders', { token: customer, body: orderBody(store, [[store.menu[0], 2]]),
+                        headers: { 'idempotency-key': key } });
+                await sleep(600);
+                await p.start('payment');
+                const r = await placing;
+                expectStatus(r, 201, `POST /orders with the payment worker back after ${Date.now() - started} ms`);
+                assert.equal(r.json.status, 'PAID');
+                const mine = ledgerOf(await pspLedger(p), r.json.id);
+                assert.equal(mine.approved.length, 1, 'charged once');
+                assert.equal(mine.charged, r.json.total);
+                assert.ok(await paymentDeliveries() > before, 'the charge went through FOOD_CMD');
+                // And the worker back takes direct tries again (after the orchestrator's pause of a second).
+                await sleep(1200);
+                const after = await paymentDeliveries();
+                await placeOrder(p, customer, store, [[store.menu[0], 1]]);
+                assert.equal(await paymentDeliveries(), after, 'direct again');
+        });
+});
