@@ -14,16 +14,20 @@ int64_t ids_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct timespec ids_deadline(clockid_t clock, int64_t in_ms) {
+struct timespec ids_deadline_us(clockid_t clock, int64_t in_us) {
         struct timespec ts;
         clock_gettime(clock, &ts);
-        ts.tv_sec += in_ms / 1000;
-        ts.tv_nsec += (long)(in_ms % 1000) * 1000000L;
+        ts.tv_sec += in_us / 1000000;
+        ts.tv_nsec += (long)(in_us % 1000000) * 1000L;
         if (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
         }
         return ts;
+}
+
+struct timespec ids_deadline(clockid_t clock, int64_t in_ms) {
+        return ids_deadline_us(clock, in_ms * 1000);
 }
 
 /* Random bytes from the kernel, taken 256 at a time per thread: ids are made several times per order

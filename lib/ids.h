@@ -28,6 +28,8 @@ int ids_uuid7(char *buf, size_t cap);
 int64_t ids_now_ms(void);
 /* The time `in_ms` from now on `clock` (CLOCK_REALTIME for pthread_cond_timedwait's default): a deadline. */
 struct timespec ids_deadline(clockid_t clock, int64_t in_ms);
+/* The same `in_us` microseconds from now. */
+struct timespec ids_deadline_us(clockid_t clock, int64_t in_us);
 
 /* W3C trace context: a new sampled "00-<32 hex trace id>-<16 hex span id>-01"
  * (cap >= 56), and whether a header value has that shape (any flags). */

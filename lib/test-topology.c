@@ -17,6 +17,9 @@ int main(void) {
         CHECK(topo_status_subject(buf, sizeof(buf), "a*") < 0 && topo_status_subject(buf, sizeof(buf), "") < 0,
               "wildcards and empty tokens are refused");
         CHECK(topo_answer_subject(buf, 8, "orch_0123456789") < 0, "a subject that does not fit is refused");
+        CHECK(topo_direct_answer_subject(buf, sizeof(buf), "orch_1") == 0 && strcmp(buf, "food.ans.orch_1-direct") == 0 &&
+                      topo_subject_matches("food.ans.*", buf),
+              "the answers to direct tries: %s, one of the answer subjects", buf);
         CHECK(topo_read_subject(buf, sizeof(buf), "order") == 0 && strcmp(buf, "food.read.order") == 0,
               "read subject: %s", buf);
         CHECK(topo_read_query("food.read.customer_orders", buf, sizeof(buf)) == 0 && strcmp(buf, "customer_orders") == 0,

@@ -65,6 +65,12 @@ int topo_answer_subject(char *buf, size_t cap, const char *instance) {
         return topo_format(cap, snprintf(buf, cap, TOPO_PREFIX ".ans.%s", instance));
 }
 
+int topo_direct_answer_subject(char *buf, size_t cap, const char *instance) {
+        if (!token_ok(instance))
+                return -EINVAL;
+        return topo_format(cap, snprintf(buf, cap, TOPO_PREFIX ".ans.%s-direct", instance));
+}
+
 int topo_status_subject(char *buf, size_t cap, const char *order_id) {
         if (!token_ok(order_id))
                 return -EINVAL;

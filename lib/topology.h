@@ -69,6 +69,7 @@ const TopoConsumer *topo_consumer(const char *durable);
  * long, or holds '.', '*', '>' or a space). */
 int topo_command_subject(char *buf, size_t cap, const char *worker);  /* food.cmd.<worker> */
 int topo_answer_subject(char *buf, size_t cap, const char *instance); /* food.ans.<instance> */
+int topo_direct_answer_subject(char *buf, size_t cap, const char *instance); /* food.ans.<instance>-direct */
 int topo_status_subject(char *buf, size_t cap, const char *order_id); /* food.order.<id>.status */
 int topo_rpc_subject(char *buf, size_t cap, int shard, const char *verb); /* food.rpc.orders.<shard>.<verb> */
 int topo_rpc_shard_wildcard(char *buf, size_t cap, int shard);            /* food.rpc.orders.<shard>.* */

@@ -36,27 +36,34 @@
 #define WRITER_MESSAGE_BYTES (256 * 1024)
 #define WRITER_INPUT_STALE_MS 30000 /* an input undecided this long is dropped: nobody waits, commands are re-sent */
 #define WRITER_DIRECT_OFF_MS 1000   /* nobody listened on a direct subject: first tries go through JetStream this long */
+#define WRITER_AWAIT_DIRECT_US 1500 /* the next batch waits this long at most for the answers to the direct tries */
 
 static Metric *m_batches, *m_inputs, *m_events, *m_failed_batches, *m_shards, *m_sagas;
 
 /* ---- the input queue (filled by the NATS delivery thread) ------------------- */
 
-static void writer_enqueue(Writer *w, InputKind kind, natsMsg *msg) {
-        Input *in = calloc(1, sizeof(*in));
-        if (!in) {
+/* Queues `msg` (NULL: nothing, e.g. a "no responders" already noted) for the writer; `direct`: an answer to a
+ * direct try, counted for writer_await_direct. */
+static void writer_enqueue(Writer *w, InputKind kind, natsMsg *msg, bool direct) {
+        Input *in = msg ? calloc(1, sizeof(*in)) : NULL;
+        if (msg && !in)
                 natsMsg_Destroy(msg);
-                return;
+        if (in) {
+                in->kind = kind;
+                in->msg = msg;
+                in->at_ms = ids_now_ms();
         }
-        in->kind = kind;
-        in->msg = msg;
-        in->at_ms = ids_now_ms();
         pthread_mutex_lock(&w->lock);
-        if (w->tail)
-                w->tail->next = in;
-        else
-                w->head = in;
-        w->tail = in;
-        w->queued++;
+        if (in) {
+                if (w->tail)
+                        w->tail->next = in;
+                else
+                        w->head = in;
+                w->tail = in;
+                w->queued++;
+        }
+        if (direct)
+                atomic_fetch_add(&w->direct_answered, 1);
         pthread_cond_signal(&w->cond);
         pthread_mutex_unlock(&w->lock);
 }
@@ -65,22 +72,27 @@ static void on_rpc(void *closure, natsMsg *msg) {
         const char *form = bus_header(msg, BUS_HDR_ANSWER_FORM);
         if (!form || strcmp(form, BUS_ANSWER_VIEW) != 0)
                 engine_reply_legacy_seen(ids_now_ms());
-        writer_enqueue(closure, IN_RPC, msg);
+        writer_enqueue(closure, IN_RPC, msg, false);
 }
 
 static void on_answers(void *closure, natsMsg *msg) {
+        writer_enqueue(closure, IN_ANSWERS, msg, false);
+}
+
+/* An answer to a direct try, or nats-server's "no responders" to one that no worker listened for (its
+ * reply subject): counted once queued, for writer_await_direct. */
+static void on_direct_answers(void *closure, natsMsg *msg) {
         Writer *w = closure;
         if (bus_no_responders(msg)) {
-                /* A direct try that no worker listened for (nats-server's answer to its reply subject). */
                 natsMsg_Destroy(msg);
                 atomic_store(&w->direct_unheard, true);
-                return;
+                msg = NULL;
         }
-        writer_enqueue(w, IN_ANSWERS, msg);
+        writer_enqueue(w, IN_ANSWERS, msg, true);
 }
 
 static void on_stuck(void *closure, natsMsg *msg) {
-        writer_enqueue(closure, IN_STUCK, msg);
+        writer_enqueue(closure, IN_STUCK, msg, false);
 }
 
 /* Takes up to `max` inputs, waiting until `until_ms` for the first. */
@@ -331,11 +343,12 @@ static void batch_committed(Writer *w) {
 /* Publishes `b` (commands, and the notification worker's rows) to `worker` as CommandBatch
  * messages of at most WRITER_MESSAGE_PARTS parts and about WRITER_MESSAGE_BYTES each, so that a
  * worker's fetch can always take one (after a takeover every pending command is re-sent at
- * once). A direct one goes over core NATS, with the answers' subject as its reply subject so that
- * nats-server says there when nobody listens. Returns how many JetStream is to confirm. */
+ * once). A direct one goes over core NATS, its answers and (its reply subject) nats-server's "no
+ * responders" to the direct answers' subject. Returns how many JetStream is to confirm. */
 static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
         char subject[TOPO_SUBJECT_MAX];
-        BusHeaders h = {.type = food__v1__command_batch__descriptor.name, .answer_to = w->answer_subject};
+        BusHeaders h = {.type = food__v1__command_batch__descriptor.name,
+                        .answer_to = b->direct ? w->direct_answer_subject : w->answer_subject};
         size_t sent = 0, start = 0, pos = 0, parts = 0;
         int r = b->direct ? topo_direct_subject(subject, sizeof(subject), worker)
                           : topo_command_subject(subject, sizeof(subject), worker);
@@ -358,7 +371,7 @@ static size_t publish_batch(Writer *w, const char *worker, PartBuf *b) {
                         if (pos > start && (next > b->len || parts == WRITER_MESSAGE_PARTS ||
                                             next - start > WRITER_MESSAGE_BYTES)) {
                                 if (b->direct)
-                                        (void)bus_send(w->o->svc.bus, subject, w->answer_subject, &h,
+                                        (void)bus_send(w->o->svc.bus, subject, w->direct_answer_subject, &h,
                                                        b->data + start, pos - start); /* lost: tried again */
                                 else if (bus_publish(w->pub, subject, &h, b->data + start, pos - start) == 0)
                                         sent++;
@@ -520,9 +533,13 @@ static void batch_send(Writer *w) {
         char subject[TOPO_SUBJECT_MAX];
         size_t sent = 0;
         /* Direct tries first: a request waits on each, and on the worker's answer after it. */
+        w->direct_sent = 0;
+        w->direct_mark = atomic_load(&w->direct_answered);
         for (size_t i = 0; i < w->n_payments; i++)
-                if (w->payments[i].direct)
+                if (w->payments[i].direct && w->payments[i].n) {
                         (void)publish_batch(w, "payment", &w->payments[i]);
+                        w->direct_sent++;
+                }
         for (size_t i = 0; i < w->n_outgoing; i++) {
                 (void)bus_publish_core(w->o->svc.bus, w->outgoing[i].inbox, food__v1__rpc_reply__descriptor.name,
                                        w->outgoing[i].data, w->outgoing[i].len);
@@ -972,6 +989,23 @@ static void writer_housekeeping(Writer *w, bool stopping) {
         }
 }
 
+/* The last batch sent direct tries: their answers (a charge at the provider, a millisecond or so) are waited
+ * for, up to WRITER_AWAIT_DIRECT_US, so that they are decided in the next batch instead of waiting out one that
+ * started without them (a POST /orders is then answered a batch sooner; the batch grows by what arrives
+ * meanwhile, which is fewer commits per order). */
+static void writer_await_direct(Writer *w) {
+        unsigned sent = w->direct_sent;
+        w->direct_sent = 0;
+        if (!sent)
+                return;
+        struct timespec until = ids_deadline_us(CLOCK_REALTIME, WRITER_AWAIT_DIRECT_US);
+        int r = 0;
+        pthread_mutex_lock(&w->lock);
+        while (atomic_load(&w->direct_answered) - w->direct_mark < sent && r != ETIMEDOUT && !service_stopping)
+                r = pthread_cond_timedwait(&w->cond, &w->lock, &until);
+        pthread_mutex_unlock(&w->lock);
+}
+
 /* Inputs that wait for a session (and the shards it takes) go back to the queue; `pause`: nothing else
  * to do meanwhile, so not before 100 ms. */
 static void writer_wait_session(Writer *w, Input *inputs, bool pause) {
@@ -1004,6 +1038,8 @@ static void *writer_run(void *arg) {
                         until = held;
                 /* With the last batch's publishes unconfirmed, a batch that can start at once does (and reads
                  * them after its commit); else they are read now. */
+                if (!last)
+                        writer_await_direct(w);
                 Input *inputs = writer_take(w, w->o->batch_max, last || w->unsettled ? now : until);
                 if (!inputs)
                         (void)writer_settle(w);
@@ -1065,6 +1101,10 @@ int writer_start(Orchestrator *o) {
         if (r == 0)
                 r = bus_subscribe(o->svc.bus, w->answer_subject, NULL, on_answers, w, &w->answers);
         if (r == 0)
+                r = topo_direct_answer_subject(w->direct_answer_subject, sizeof(w->direct_answer_subject), o->instance);
+        if (r == 0)
+                r = bus_subscribe(o->svc.bus, w->direct_answer_subject, NULL, on_direct_answers, w, &w->direct_answers);
+        if (r == 0)
                 r = bus_subscribe(o->svc.bus, TOPO_RPC_STUCK, TOPO_RPC_QUEUE, on_stuck, w, &w->stuck);
         if (r == 0)
                 r = janitor_start(o, &w->owned_mask, &w->janitor);
@@ -1075,6 +1115,7 @@ int writer_start(Orchestrator *o) {
         if (r < 0) {
                 bool stopped = janitor_stop(w->janitor);
                 bus_unsubscribe(w->answers);
+                bus_unsubscribe(w->direct_answers);
                 bus_unsubscribe(w->stuck);
                 bus_publisher_free(w->pub);
                 if (stopped)
@@ -1093,8 +1134,8 @@ void writer_stop(Writer *w) {
         pthread_mutex_unlock(&w->lock);
         pthread_join(w->thread, NULL);
         bool janitor_stopped = janitor_stop(w->janitor);
-        BusSubscription *subs[] = {w->answers, w->stuck};
-        if (!bus_drain(subs, 2, WRITER_STOP_MS) || w->undrained || !janitor_stopped) {
+        BusSubscription *subs[] = {w->answers, w->direct_answers, w->stuck};
+        if (!bus_drain(subs, 3, WRITER_STOP_MS) || w->undrained || !janitor_stopped) {
                 /* A handler may still be queueing into it, or the janitor reading its shards: left
                  * allocated, the process is ending. */
                 log_warn("orchestrator: stopped with subscription handlers or the janitor still running");

@@ -63,8 +63,9 @@ struct Writer {
         pthread_t thread;
         Pg *pg; /* the writing session: it holds the shard locks */
         BusPublisher *pub;
-        BusSubscription *answers, *stuck, *rpc[IDS_SHARDS];
+        BusSubscription *answers, *direct_answers, *stuck, *rpc[IDS_SHARDS];
         char answer_subject[TOPO_SUBJECT_MAX];
+        char direct_answer_subject[TOPO_SUBJECT_MAX]; /* the answers to direct tries, and nats-server's "no responders" */
         EngineOut out; /* the engine's hooks into this batch */
 
         pthread_mutex_t lock;
@@ -114,6 +115,10 @@ struct Writer {
         atomic_bool direct_unheard;
         bool direct_lost;
         int64_t direct_off_until_ms;
+        /* The answers to direct tries so far (counted by their subscription's thread); the last batch sent
+         * direct_sent tries when it stood at direct_mark: the next batch waits for their answers (writer_await_direct). */
+        atomic_uint direct_answered;
+        unsigned direct_sent, direct_mark;
         /* The loose commands published since the last confirmation (their ids): deleted from PostgreSQL once
          * JetStream confirmed them; publish_failed: one of the messages could not even be handed over. */
         char (*loose)[WRITER_LOOSE_ID_MAX + 1];
