@@ -1036,10 +1036,10 @@ static void *writer_run(void *arg) {
                 int64_t held = writer_held_due(w);
                 if (held && held < until)
                         until = held;
-                /* With the last batch's publishes unconfirmed, a batch that can start at once does (and reads
-                 * them after its commit); else they are read now. */
                 if (!last)
                         writer_await_direct(w);
+                /* With the last batch's publishes unconfirmed, a batch that can start at once does (and reads
+                 * them after its commit); else they are read now. */
                 Input *inputs = writer_take(w, w->o->batch_max, last || w->unsettled ? now : until);
                 if (!inputs)
                         (void)writer_settle(w);
