@@ -299,11 +299,13 @@ static int writer_send_command(Writer *w, const char *worker, const uint8_t *dat
 }
 
 /* Whether the first try of `step` goes over core NATS: a request waits on it, its worker takes direct
- * commands (lib/topology.c; a worker with a message of its own per command), and nats-server did not say
- * lately that nobody listens there. */
+ * commands (lib/topology.c; a worker with a message of its own per command), nats-server did not say
+ * lately that nobody listens there, and JetStream confirmed this writer's publishes lately (what follows
+ * the charge goes there: a lone order on an idle platform takes JetStream's way). */
 static bool writer_direct(const Writer *w, const SagaStep *step) {
         const TopoConsumer *c = step->awaited ? topo_consumer(step->worker) : NULL;
-        return c && c->direct && worker_index(step->worker) < 0 && w->now_ms >= w->direct_off_until_ms;
+        return c && c->direct && worker_index(step->worker) < 0 && w->now_ms >= w->direct_off_until_ms &&
+               w->js_confirmed_ms && w->now_ms - w->js_confirmed_ms <= WRITER_DIRECT_FRESH_MS;
 }
 
 void writer_answer(Writer *w, const char *inbox, const uint8_t *data, size_t len) {

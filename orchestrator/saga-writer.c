@@ -38,7 +38,7 @@
 #define WRITER_DIRECT_OFF_MS 1000   /* nobody listened on a direct subject: first tries go through JetStream this long */
 #define WRITER_AWAIT_DIRECT_US 1500 /* the next batch waits this long at most for the answers to the direct tries */
 
-static Metric *m_batches, *m_inputs, *m_events, *m_failed_batches, *m_shards, *m_sagas;
+static Metric *m_batches, *m_inputs, *m_events, *m_failed_batches, *m_shards, *m_sagas, *m_direct_unheard;
 
 /* ---- the input queue (filled by the NATS delivery thread) ------------------- */
 
@@ -85,6 +85,7 @@ static void on_direct_answers(void *closure, natsMsg *msg) {
         Writer *w = closure;
         if (bus_no_responders(msg)) {
                 natsMsg_Destroy(msg);
+                metric_add(m_direct_unheard, 1);
                 atomic_store(&w->direct_unheard, true);
                 msg = NULL;
         }
@@ -433,8 +434,11 @@ static size_t publish_due(Writer *w, int64_t *since_ms) {
 /* Waits for JetStream to confirm what was published; when it does not, the commands decided since
  * `since_ms` go again in WRITER_REPUBLISH_MS. 0, or -ETIMEDOUT. */
 static int confirm_publishes(Writer *w, int64_t since_ms) {
-        if (bus_publisher_flush(w->pub, WRITER_FLUSH_MS) == 0)
+        if (bus_publisher_flush(w->pub, WRITER_FLUSH_MS) == 0) {
+                w->js_confirmed_ms = ids_now_ms();
                 return 0;
+        }
+        w->js_confirmed_ms = 0; /* no direct try until JetStream takes what would follow it */
         log_warn("orchestrator: JetStream did not confirm every publish; %zu status event(s) wait, "
                  "commands go again in %d ms",
                  w->n_unpublished, WRITER_REPUBLISH_MS);
@@ -1091,6 +1095,8 @@ int writer_start(Orchestrator *o) {
         m_inputs = metrics_counter("food_saga_batch_inputs_total", "Requests and answers decided in those batches");
         m_failed_batches = metrics_counter("food_saga_batches_failed_total", "Batches that did not commit");
         m_events = metrics_counter("food_status_events_published_total", "Status events confirmed in JetStream");
+        m_direct_unheard = metrics_counter("food_direct_unheard_total",
+                                           "Direct tries nobody listened for (sent again through JetStream)");
         writer_memory_metrics_init();
         m_shards = metrics_gauge("food_saga_shards_owned", "Shards this orchestrator owns");
         m_sagas = metrics_gauge("food_sagas_in_memory", "Unsettled sagas this orchestrator holds");

@@ -20,6 +20,7 @@
 #define WRITER_KEYS 4096    /* recent idempotency keys remembered */
 #define WRITER_WORKERS 5    /* store, delivery, coupon, notification, payment (one message per command) */
 #define WRITER_LOOSE_ID_MAX 63 /* the longest business key of a loose command (rpc_coupon refuses longer coupon ids) */
+#define WRITER_DIRECT_FRESH_MS 300 /* direct tries only while JetStream confirmed this writer's publishes this lately */
 
 typedef enum { IN_RPC, IN_ANSWERS, IN_STUCK } InputKind;
 
@@ -115,6 +116,10 @@ struct Writer {
         atomic_bool direct_unheard;
         bool direct_lost;
         int64_t direct_off_until_ms;
+        /* When JetStream last confirmed this writer's publishes (0: its last confirmation failed). A charge goes
+         * direct only while that is recent: with JetStream refusing (full, no leader) nothing is charged that the
+         * saga could not follow up; the try goes through JetStream and waits with everything else. */
+        int64_t js_confirmed_ms;
         /* The answers to direct tries so far (counted by their subscription's thread); the last batch sent
          * direct_sent tries when it stood at direct_mark: the next batch waits for their answers (writer_await_direct). */
         atomic_uint direct_answered;

@@ -1,12 +1,13 @@
 // The payment decision over core NATS (lib/topology.c: the payment worker takes "direct" commands): the first try
 // of a charge that POST /orders waits on goes to food.direct.payment once its intent is committed, not through
-// the FOOD_CMD stream; nobody listening there, nats-server says so ("no responders") and the orchestrator sends
-// the try through JetStream at once, where it waits for the worker. With COMMAND_RESEND_MS at its default (10 s),
-// an order placed while the worker is down is paid within the request's deadline only through that fallback.
+// the FOOD_CMD stream, while JetStream confirmed the orchestrator's publishes within the last 300 ms (so an order
+// placed right after another); nobody listening there, nats-server says so ("no responders") and the orchestrator
+// sends the try through JetStream at once, where it waits for the worker. With COMMAND_RESEND_MS at its default
+// (10 s), an order placed while the worker is down is paid within the request's deadline only through that fallback.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPlatform } from '../harness.mjs';
-import { catalog, expectStatus, ledgerOf, orderBody, placeOrder, pspLedger, steps } from '../flows.mjs';
+import { catalog, expectStatus, ledgerOf, orderBody, placeOrder, pspLedger, serviceMetric, steps } from '../flows.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,6 +33,8 @@ describe('the payment decision over core NATS', () => {
         }
 
         step('orders placed with the worker up are charged once each, and FOOD_CMD carries none of their charges', async () => {
+                // A first order on the idle platform: its status events are what JetStream confirms.
+                await placeOrder(p, customer, store, [[store.menu[0], 1]]);
                 const before = await paymentDeliveries();
                 const ledger0 = await pspLedger(p);
                 const orders = [];
@@ -47,6 +50,9 @@ describe('the payment decision over core NATS', () => {
         });
 
         step('payment worker down: the try nobody heard goes through JetStream, and the order is paid once it is back', async () => {
+                const [orch] = p.find('orchestrator');
+                const unheard = await serviceMetric(orch, 'food_direct_unheard_total');
+                await placeOrder(p, customer, store, [[store.menu[0], 1]]); // the next one goes direct
                 const [exit] = await p.kill('payment', 'SIGKILL');
                 assert.equal(exit.signal, 'SIGKILL');
                 const before = await paymentDeliveries();
@@ -63,8 +69,11 @@ describe('the payment decision over core NATS', () => {
                 assert.equal(mine.approved.length, 1, 'charged once');
                 assert.equal(mine.charged, r.json.total);
                 assert.ok(await paymentDeliveries() > before, 'the charge went through FOOD_CMD');
-                // And the worker back takes direct tries again (after the orchestrator's pause of a second).
+                assert.ok(await serviceMetric(orch, 'food_direct_unheard_total') > unheard, 'nats-server said nobody listened');
+                // And the worker back takes direct tries again (after the orchestrator's pause of a second), for an
+                // order placed right after another.
                 await sleep(1200);
+                await placeOrder(p, customer, store, [[store.menu[0], 1]]);
                 const after = await paymentDeliveries();
                 await placeOrder(p, customer, store, [[store.menu[0], 1]]);
                 assert.equal(await paymentDeliveries(), after, 'direct again');

@@ -25,7 +25,9 @@ const TOPO = topology();
 const READER = TOPO.readQueue;
 const ENDPOINTS = {
         orchestrator: [{ subject: `${TOPO.prefix}.rpc.orders.*.*` }, { subject: TOPO.rpcStuck }],
-        ...Object.fromEntries(TOPO.consumers.map((c) => [c.durable, [{ subject: c.filter, name: c.durable, queue_group: c.durable, stream: c.stream }]])),
+        // A worker's durable, and its direct lane (core NATS, queue group its name) when the topology gives it one.
+        ...Object.fromEntries(TOPO.consumers.map((c) => [c.durable, [{ subject: c.filter, name: c.durable, queue_group: c.durable, stream: c.stream },
+                ...(c.direct ? [{ subject: `${TOPO.prefix}.direct.${c.durable}`, name: 'direct', queue_group: c.durable }] : [])]])),
         [READER]: [],
         gateway: [],
 };
