@@ -1182,6 +1182,15 @@ void bus_inbox_drain(BusInbox *in) {
                 (void)natsSubscription_Drain(in->sub);
 }
 
+void bus_inbox_finish(BusInbox *in, int64_t within_ms, int (*next)(void *ud, int64_t timeout_ms), void *ud) {
+        bus_inbox_drain(in);
+        for (int64_t until = nats_Now() + within_ms; nats_Now() < until;) {
+                int r = next(ud, 50);
+                if (r < 0 && r != -ETIMEDOUT && r != -ENOBUFS)
+                        break; /* drained */
+        }
+}
+
 void bus_inbox_close(BusInbox *in) {
         if (!in)
                 return;

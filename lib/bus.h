@@ -140,6 +140,9 @@ int bus_inbox_next(BusInbox *in, int64_t timeout_ms, natsMsg **ret);
 /* Removes the subscription's interest at the server (nothing more comes to it) while what already came is still
  * read by bus_inbox_next: a queue member leaving without dropping its share. */
 void bus_inbox_drain(BusInbox *in);
+/* A queue member stopping: drains `in`, then calls `next` (which takes and handles one message within its
+ * timeout, returning bus_inbox_next's result) until the subscription is drained or `within_ms` passed. */
+void bus_inbox_finish(BusInbox *in, int64_t within_ms, int (*next)(void *ud, int64_t timeout_ms), void *ud);
 void bus_inbox_close(BusInbox *in);
 
 /* Core NATS publish (no persistence), e.g. RPC replies and live updates. */

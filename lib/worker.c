@@ -11,7 +11,6 @@
 
 #include "codec.h"
 #include "config.h"
-#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 #include "topology.h"
@@ -388,16 +387,16 @@ static void worker_fetch(Loop *l, natsMsgList *list) {
         r = bus_publisher_flush(l->pub, 5000);
         for (int i = 0; i < n; i++) {
                 Msg *m = &msgs[i];
-                if (l->inbox)
-                        ;
-                else if (m->later)
-                        bus_nak_now(l->consumer, m->msg);
-                else if (m->dead && r == 0)
-                        bus_term(l->consumer, m->msg);
-                else if (!m->dead && !failed && !m->retry && r == 0)
-                        bus_ack(l->consumer, m->msg);
-                else
-                        bus_nak(l->consumer, m->msg);
+                if (l->consumer) {
+                        if (m->later)
+                                bus_nak_now(l->consumer, m->msg);
+                        else if (m->dead && r == 0)
+                                bus_term(l->consumer, m->msg);
+                        else if (!m->dead && !failed && !m->retry && r == 0)
+                                bus_ack(l->consumer, m->msg);
+                        else
+                                bus_nak(l->consumer, m->msg);
+                }
                 codec_free(m->batch ? &m->batch->base : NULL);
         }
         for (int i = 0; i < n_items; i++)
@@ -441,7 +440,8 @@ static void *worker_loop(void *arg) {
 }
 
 /* Handles the direct message that came within `timeout_ms`: 0, -ETIMEDOUT, or the subscription's error. */
-static int worker_direct_next(Loop *l, int64_t timeout_ms) {
+static int worker_direct_next(void *ud, int64_t timeout_ms) {
+        Loop *l = ud;
         natsMsg *msg = NULL;
         int r = bus_inbox_next(l->inbox, timeout_ms, &msg);
         if (r == 0) {
@@ -464,12 +464,7 @@ static void *worker_direct_loop(void *arg) {
                 }
         }
         /* Stopping: nothing more comes here (another replica takes them); what already came is handled. */
-        bus_inbox_drain(l->inbox);
-        for (int64_t until = ids_now_ms() + WORKER_DRAIN_MS; ids_now_ms() < until;) {
-                int r = worker_direct_next(l, 50);
-                if (r < 0 && r != -ETIMEDOUT && r != -ENOBUFS)
-                        break; /* drained */
-        }
+        bus_inbox_finish(l->inbox, WORKER_DRAIN_MS, worker_direct_next, l);
         return NULL;
 }
 

@@ -159,7 +159,8 @@ static void reader_answer(ReaderThread *t, natsMsg *msg) {
 }
 
 /* Takes and answers the next query within `timeout_ms`: 0, -ETIMEDOUT, or the subscription's error. */
-static int reader_next(ReaderThread *t, int64_t timeout_ms) {
+static int reader_next(void *ud, int64_t timeout_ms) {
+        ReaderThread *t = ud;
         natsMsg *msg = NULL;
         int r = bus_inbox_next(t->in, timeout_ms, &msg);
         if (r == 0) {
@@ -181,12 +182,7 @@ static void *reader_thread(void *arg) {
         }
         /* Stopping: the server sends nothing more here (the other replicas take the queries); what already came
          * is answered, within READER_DRAIN_MS. */
-        bus_inbox_drain(t->in);
-        for (int64_t until = ids_now_ms() + READER_DRAIN_MS; ids_now_ms() < until;) {
-                int r = reader_next(t, 50);
-                if (r < 0 && r != -ETIMEDOUT && r != -ENOBUFS)
-                        break; /* drained */
-        }
+        bus_inbox_finish(t->in, READER_DRAIN_MS, reader_next, t);
         return NULL;
 }
 
