@@ -1212,6 +1212,11 @@ int bus_publish_core(Bus *b, const char *subject, const char *type, const void *
         return bus_send(b, subject, NULL, &h, data, len);
 }
 
+int64_t bus_max_payload(Bus *b) {
+        int64_t max = natsConnection_GetMaxPayload(b->nc);
+        return max > 0 ? max : 0;
+}
+
 bool bus_no_responders(natsMsg *msg) {
         return natsMsg_IsNoResponders(msg);
 }

@@ -150,6 +150,8 @@ int bus_publish_core(Bus *b, const char *subject, const char *type, const void *
 /* Core NATS publish with the headers of `h` and reply subject `reply` (may be NULL): nobody subscribed to
  * `subject`, nats-server answers "no responders" there at once (bus_no_responders). 0 or negative errno. */
 int bus_send(Bus *b, const char *subject, const char *reply, const BusHeaders *h, const void *data, size_t len);
+/* The largest message the server takes (its max_payload), or 0 when not connected. */
+int64_t bus_max_payload(Bus *b);
 /* Whether `msg` is nats-server's "no responders" answer (status 503, no data). */
 bool bus_no_responders(natsMsg *msg);
 /* Core request/reply with the headers of `h` (NULL: none but Content-Type): 0 with *ret (natsMsg_Destroy it),

@@ -73,7 +73,7 @@ static int reader_run(ReaderThread *t, const ReaderQuery *q, const char *const *
 /* Packs `rows` into *data: 0, or -EMSGSIZE when the answer would not fit in one NATS message (the server's
  * max_payload), then an answer saying so instead. */
 static int reader_pack(ReaderThread *t, Food__V1__ReadRows *rows, uint8_t **data, size_t *len) {
-        int64_t max = natsConnection_GetMaxPayload(bus_conn(t->svc->bus));
+        int64_t max = bus_max_payload(t->svc->bus);
         int r = codec_pack(&rows->base, data, len);
         if (r < 0 || max <= 0 || *len + 1024 <= (size_t)max) /* room for the headers */
                 return r;
