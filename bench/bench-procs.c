@@ -24,6 +24,8 @@ typedef struct {
         Seen *v;
         size_t n, cap;
         MachineCpu machine;
+        DiskWrites disk;
+        bool has_disk;
         uint64_t self_us;
         uint64_t uptime_ticks; /* when the snapshot was taken, ticks since boot */
 } Snapshot;
@@ -220,6 +222,77 @@ int procs_machine_cpu(MachineCpu *ret) {
         return procs_parse_machine(buf, ret);
 }
 
+bool procs_disk_counted(const char *name) {
+        static const char *const skipped[] = {"loop", "ram", "zram", "dm-", "md"};
+        if (name[0] == '.')
+                return false;
+        for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++)
+                if (strncmp(name, skipped[i], strlen(skipped[i])) == 0)
+                        return false;
+        return true;
+}
+
+int procs_parse_diskstats(const char *diskstats, const char *const *devices, size_t n, DiskWrites *ret) {
+        memset(ret, 0, sizeof(*ret));
+        for (const char *line = diskstats; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+                char name[64];
+                int used = 0;
+                if (sscanf(line, "%*u %*u %63s%n", name, &used) != 1)
+                        return -EINVAL;
+                bool counted = false;
+                for (size_t i = 0; i < n && !counted; i++)
+                        counted = strcmp(name, devices[i]) == 0;
+                if (!counted)
+                        continue;
+                /* After the name: reads (4 fields), writes (completed, merged, sectors, ms), in flight, io ms,
+                 * weighted ms, discards (4, Linux 4.18), flushes (completed, ms; Linux 5.5). */
+                uint64_t f[17] = {0};
+                const char *q = line + used;
+                size_t k = 0;
+                while (k < 17) {
+                        char *end = NULL;
+                        while (*q == ' ' || *q == '\t')
+                                q++;
+                        if (*q == '\n' || !*q)
+                                break;
+                        f[k] = strtoull(q, &end, 10);
+                        if (end == q)
+                                return -EINVAL;
+                        q = end;
+                        k++;
+                }
+                if (k < 11)
+                        return -EINVAL;
+                ret->requests += f[4];
+                ret->sectors += f[6];
+                ret->ms += f[7];
+                ret->flushes += k >= 16 ? f[15] : 0;
+        }
+        return 0;
+}
+
+/* The whole disks' write counters now: 0 or negative errno. */
+static int disk_writes(DiskWrites *ret) {
+        char names[16][sizeof(((struct dirent *)0)->d_name)];
+        const char *devices[16];
+        size_t n = 0;
+        DIR *d = opendir("/sys/block");
+        if (!d)
+                return -errno;
+        for (struct dirent *e; (e = readdir(d)) && n < 16;)
+                if (procs_disk_counted(e->d_name)) {
+                        snprintf(names[n], sizeof(names[n]), "%s", e->d_name);
+                        devices[n] = names[n];
+                        n++;
+                }
+        closedir(d);
+        static char buf[65536];
+        ssize_t len = read_text("/proc/diskstats", buf, sizeof(buf));
+        if (len < 0)
+                return (int)len;
+        return procs_parse_diskstats(buf, devices, n, ret);
+}
+
 int procs_new(Procs **ret, const char *const *names, size_t n, const char *pids_from) {
         if (!pids_from && n > PROCS_NAMES_MAX)
                 return -EINVAL;
@@ -379,6 +452,7 @@ static int snapshot_take(Procs *p, Snapshot *s) {
         /* Time first, processes after: a process started between the two counts as started in the window. */
         if ((r = procs_machine_cpu(&s->machine)) < 0)
                 return r;
+        s->has_disk = disk_writes(&s->disk) == 0;
         s->self_us = procs_self_cpu_us();
         if (read_text("/proc/uptime", buf, sizeof(buf)) < 0)
                 return -EIO;
@@ -505,6 +579,18 @@ void procs_machine_ms(const Procs *p, double *busy_ms, double *total_ms, double 
         *busy_ms = (double)(p->end.machine.busy - p->begin.machine.busy) * 1000.0 / t;
         *total_ms = (double)(p->end.machine.total - p->begin.machine.total) * 1000.0 / t;
         *self_ms = (double)(p->end.self_us - p->begin.self_us) / 1000.0;
+}
+
+bool procs_disk_writes(const Procs *p, DiskWrites *ret) {
+        const DiskWrites *b = &p->begin.disk, *e = &p->end.disk;
+        if (!p->begin.has_disk || !p->end.has_disk)
+                return false;
+        /* A counter smaller at the end (a disk went away) gives 0, not a wrapped figure. */
+        ret->requests = e->requests > b->requests ? e->requests - b->requests : 0;
+        ret->sectors = e->sectors > b->sectors ? e->sectors - b->sectors : 0;
+        ret->ms = e->ms > b->ms ? e->ms - b->ms : 0;
+        ret->flushes = e->flushes > b->flushes ? e->flushes - b->flushes : 0;
+        return true;
 }
 
 size_t procs_figures(const Procs *p, const ProcFigure **ret) {

@@ -32,6 +32,20 @@ int procs_parse_ctxt(const char *status, uint64_t *ret);
 /* The pid on the first line of a pid file's text (also PostgreSQL's postmaster.pid). */
 int procs_parse_pid_file(const char *text, int *ret);
 
+/* What the machine's disks wrote: the whole-disk devices (a name under /sys/block that is not a loop, ram,
+ * zram, device-mapper or md device, whose writes its disks count already), summed over them. */
+typedef struct {
+        uint64_t requests; /* write requests completed */
+        uint64_t sectors;  /* 512-byte sectors written */
+        uint64_t ms;       /* time the write requests took, summed over them */
+        uint64_t flushes;  /* cache flush requests completed (an fsync's; 0 before Linux 5.5) */
+} DiskWrites;
+/* Sums the write fields of the /proc/diskstats lines whose device is one of `devices` (n of them). 0 or
+ * -EINVAL. */
+int procs_parse_diskstats(const char *diskstats, const char *const *devices, size_t n, DiskWrites *ret);
+/* Whether a /sys/block name is a whole disk food-bench counts. */
+bool procs_disk_counted(const char *name);
+
 /* Reads /proc/stat. 0 or negative errno. */
 int procs_machine_cpu(MachineCpu *ret);
 /* CPU time of this process (all threads), microseconds, from getrusage. */
@@ -68,5 +82,7 @@ int procs_end(Procs *p);
 
 /* Results after procs_end. Machine busy and total CPU in ms over the window, the driver's CPU in ms. */
 void procs_machine_ms(const Procs *p, double *busy_ms, double *total_ms, double *self_ms);
+/* The disks' writes over the window: false when /proc/diskstats or /sys/block was not readable. */
+bool procs_disk_writes(const Procs *p, DiskWrites *ret);
 /* Per name, in the order given (or sorted pid file names); *ret borrowed. */
 size_t procs_figures(const Procs *p, const ProcFigure **ret);

@@ -176,8 +176,22 @@ static void text_wire(FILE *out, const BenchOptions *o, const FlowResult *res, c
                         wire_missing(o->database, "--database off", wire ? wire_pg_note(wire) : NULL));
 }
 
+/* The disks' writes (WAL flushes, data files, the JetStream store, everything on the machine). */
+static void text_disk(FILE *out, const FlowResult *res, const Procs *procs) {
+        uint64_t n = res->completed;
+        DiskWrites d;
+        if (!procs || !procs_disk_writes(procs, &d)) {
+                fprintf(out, "  Disk        not measured (/proc/diskstats unreadable or the window never began)\n");
+                return;
+        }
+        fprintf(out, "  Disk        written %.0f bytes (%.1f MiB) in %.2f requests and %.2f flushes, all processes; %.1f s "
+                     "spent writing\n",
+                per_order((double)d.sectors * 512.0, n), (double)d.sectors * 512.0 / (1024.0 * 1024.0),
+                per_order((double)d.requests, n), per_order((double)d.flushes, n), (double)d.ms / 1000.0);
+}
+
 static void text_work(FILE *out, const BenchOptions *o, const FlowResult *res, const Lag *lag, const PgStat *pg,
-                      const Wire *wire) {
+                      const Wire *wire, const Procs *procs) {
         uint64_t n = res->completed;
         PgStatWork w;
         fprintf(out, "\nWork per completed order (window totals in brackets)\n");
@@ -194,6 +208,7 @@ static void text_work(FILE *out, const BenchOptions *o, const FlowResult *res, c
         } else {
                 fprintf(out, "  PostgreSQL  not measured (%s)\n", work_missing(o->database, "--database off"));
         }
+        text_disk(out, res, procs);
         if (!lag) {
                 fprintf(out, "  JetStream   not measured (%s)\n", work_missing(o->nats_monitor, "--nats-monitor off"));
                 text_wire(out, o, res, wire);
@@ -272,7 +287,7 @@ int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const P
 
         if (lag)
                 text_lag(out, res, lag);
-        text_work(out, o, res, lag, pg, wire);
+        text_work(out, o, res, lag, pg, wire, procs);
         if (!procs) {
                 fprintf(out, "\nCPU      not measured (the window never began or /proc was unreadable)\n");
                 return 0;
@@ -418,12 +433,24 @@ static json_t *json_wire(const BenchOptions *o, const FlowResult *res, const Wir
         return j;
 }
 
+static json_t *json_disk(const FlowResult *res, const Procs *procs) {
+        DiskWrites d;
+        if (!procs || !procs_disk_writes(procs, &d))
+                return json_null();
+        uint64_t n = res->completed;
+        return json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "bytes", (json_int_t)(d.sectors * 512), "requests",
+                         (json_int_t)d.requests, "flushes", (json_int_t)d.flushes, "write_ms", (json_int_t)d.ms,
+                         "bytes_per_order", per_order((double)d.sectors * 512.0, n), "requests_per_order",
+                         per_order((double)d.requests, n), "flushes_per_order", per_order((double)d.flushes, n));
+}
+
 static json_t *json_work(const BenchOptions *o, const FlowResult *res, const Lag *lag, const PgStat *pg,
-                         const Wire *wire) {
+                         const Wire *wire, const Procs *procs) {
         PgStatWork w;
-        return json_pack("{s:I, s:o, s:o, s:o}", "orders", (json_int_t)res->completed, "postgres",
+        return json_pack("{s:I, s:o, s:o, s:o, s:o}", "orders", (json_int_t)res->completed, "postgres",
                          pg && pgstat_work(pg, &w) ? json_pg_work(res, &w) : json_null(), "jetstream",
-                         lag ? json_js_work(res, lag) : json_null(), "wire", json_wire(o, res, wire));
+                         lag ? json_js_work(res, lag) : json_null(), "wire", json_wire(o, res, wire), "disk",
+                         json_disk(res, procs));
 }
 
 int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag,
@@ -515,7 +542,7 @@ int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const P
         }
         if (set(root, "consumers", lag ? json_lag(res, lag) : json_null()) < 0)
                 goto out;
-        if (set(root, "work", json_work(o, res, lag, pg, wire)) < 0)
+        if (set(root, "work", json_work(o, res, lag, pg, wire, procs)) < 0)
                 goto out;
         r = json_dumpf(root, out, JSON_INDENT(2)) == 0 && fputc('\n', out) != EOF ? 0 : -EIO;
 out:

@@ -50,6 +50,29 @@ int main(void) {
         CHECK(procs_parse_pid_file("", &pid) < 0, "an empty pid file was accepted");
         CHECK(procs_parse_pid_file("0\n", &pid) < 0, "pid 0 accepted");
 
+        /* Disks: only the named whole disks count; flushes only where the kernel gives them (Linux 5.5). */
+        const char *stats = "   7       0 loop0 9 0 9 9 900 0 900 90 0 9 9 0 0 0 0 0 0\n"
+                            " 254       0 vda 10 1 80 5 200 30 4000 700 0 600 800 3 0 24 1 50 40\n"
+                            " 254       1 vda1 9 1 72 5 150 20 3000 500 0 500 600 3 0 24 1 0 0\n"
+                            "   8       0 sdb 1 0 8 1 20 2 160 11 0 10 12\n";
+        const char *disks[] = {"vda", "sdb"};
+        DiskWrites dw;
+        r = procs_parse_diskstats(stats, disks, 2, &dw);
+        CHECK(r == 0, "diskstats: expected 0, got %d", r);
+        CHECK(dw.requests == 220 && dw.sectors == 4160 && dw.ms == 711 && dw.flushes == 50,
+              "diskstats: expected 220 requests, 4160 sectors, 711 ms, 50 flushes; got %" PRIu64 ", %" PRIu64
+              ", %" PRIu64 ", %" PRIu64,
+              dw.requests, dw.sectors, dw.ms, dw.flushes);
+        CHECK(procs_parse_diskstats(" 254 0 vda 1 2 3\n", disks, 2, &dw) < 0, "a line of 3 fields was accepted");
+        CHECK(procs_parse_diskstats(" 254 0 vda 1 2 3 4 x 6 7 8 9 10 11\n", disks, 2, &dw) < 0,
+              "'x' accepted as a count");
+        CHECK(procs_parse_diskstats("garbage\n", disks, 2, &dw) < 0, "garbage accepted as diskstats");
+        CHECK(procs_disk_counted("vda") && procs_disk_counted("nvme0n1") && procs_disk_counted("sda"),
+              "a whole disk was not counted");
+        CHECK(!procs_disk_counted("loop3") && !procs_disk_counted("dm-0") && !procs_disk_counted("zram0") &&
+                      !procs_disk_counted("md127") && !procs_disk_counted("ram1") && !procs_disk_counted("."),
+              "a virtual device was counted");
+
         /* Live: this test's own comm is watched; burning some CPU shows up in its figure and in the machine's. */
         const char *names[] = {"test-bench-proc"}; /* comm is cut at 15 bytes */
         Procs *p = NULL;
@@ -71,6 +94,7 @@ int main(void) {
                 CHECK(r == 0, "procs_end: expected 0, got %d", r);
                 double busy, total, self;
                 procs_machine_ms(p, &busy, &total, &self);
+                CHECK(procs_disk_writes(p, &dw), "disk writes: /proc/diskstats was readable, none given");
                 CHECK(self >= 200 && self < 2000, "own CPU: expected 200..2000 ms, got %.1f", self);
                 CHECK(busy >= self * 0.8, "machine busy: expected >= 80%% of own %.1f ms, got %.1f", self, busy);
                 const ProcFigure *f = NULL;
