@@ -286,7 +286,7 @@ static int disk_writes(DiskWrites *ret) {
                         n++;
                 }
         closedir(d);
-        static char buf[65536];
+        char buf[65536]; /* a line per block device and partition: loop devices make it long */
         ssize_t len = read_text("/proc/diskstats", buf, sizeof(buf));
         if (len < 0)
                 return (int)len;

@@ -184,8 +184,9 @@ static void text_disk(FILE *out, const FlowResult *res, const Procs *procs) {
                 fprintf(out, "  Disk        not measured (/proc/diskstats unreadable or the window never began)\n");
                 return;
         }
-        fprintf(out, "  Disk        written %.0f bytes (%.1f MiB) in %.2f requests and %.2f flushes, all processes; %.1f s "
-                     "spent writing\n",
+        fprintf(out,
+                "  Disk        written %.0f bytes (%.1f MiB) in %.2f requests and %.2f flushes, all processes; "
+                "%.1f s spent writing\n",
                 per_order((double)d.sectors * 512.0, n), (double)d.sectors * 512.0 / (1024.0 * 1024.0),
                 per_order((double)d.requests, n), per_order((double)d.flushes, n), (double)d.ms / 1000.0);
 }

@@ -94,7 +94,9 @@ int main(void) {
                 CHECK(r == 0, "procs_end: expected 0, got %d", r);
                 double busy, total, self;
                 procs_machine_ms(p, &busy, &total, &self);
-                CHECK(procs_disk_writes(p, &dw), "disk writes: /proc/diskstats was readable, none given");
+                /* Where the kernel shows its disks (a container may not mount /sys), the window has their writes. */
+                if (access("/proc/diskstats", R_OK) == 0 && access("/sys/block", R_OK) == 0)
+                        CHECK(procs_disk_writes(p, &dw), "disk writes: /proc/diskstats was readable, none given");
                 CHECK(self >= 200 && self < 2000, "own CPU: expected 200..2000 ms, got %.1f", self);
                 CHECK(busy >= self * 0.8, "machine busy: expected >= 80%% of own %.1f ms, got %.1f", self, busy);
                 const ProcFigure *f = NULL;
