@@ -1150,6 +1150,7 @@ bool bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms) {
 struct BusInbox {
         natsConnection *nc;
         natsSubscription *sub;
+        atomic_bool draining; /* drained once, whichever of the threads sharing it stops first */
 };
 
 int bus_inbox_open(Bus *b, const char *subject, const char *queue, int max_pending, BusInbox **ret) {
@@ -1178,7 +1179,7 @@ int bus_inbox_next(BusInbox *in, int64_t timeout_ms, natsMsg **ret) {
 }
 
 void bus_inbox_drain(BusInbox *in) {
-        if (in && in->sub)
+        if (in && in->sub && !atomic_exchange(&in->draining, true))
                 (void)natsSubscription_Drain(in->sub);
 }
 

@@ -129,8 +129,8 @@ void bus_unsubscribe(BusSubscription *s);
  * time (their closures may be freed), false when the time ran out first. */
 bool bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms);
 
-/* A subscription read by its caller's own thread (the gateway's live event streams, the reader's answering
- * threads), of queue group `queue` unless NULL: at most `max_pending` messages wait in it. 0 with *ret, or
+/* A subscription read by its caller's own thread (the gateway's live event streams) or threads (the reader's
+ * answering threads share one, one of them in bus_inbox_next at a time), of queue group `queue` unless NULL: at most `max_pending` messages wait in it. 0 with *ret, or
  * negative errno. */
 typedef struct BusInbox BusInbox;
 int bus_inbox_open(Bus *b, const char *subject, const char *queue, int max_pending, BusInbox **ret);
@@ -138,7 +138,7 @@ int bus_inbox_open(Bus *b, const char *subject, const char *queue, int max_pendi
  * when the subscription failed (e.g. too slow a reader: messages were dropped). */
 int bus_inbox_next(BusInbox *in, int64_t timeout_ms, natsMsg **ret);
 /* Removes the subscription's interest at the server (nothing more comes to it) while what already came is still
- * read by bus_inbox_next: a queue member leaving without dropping its share. */
+ * read by bus_inbox_next: a queue member leaving without dropping its share. Once, whoever calls it again. */
 void bus_inbox_drain(BusInbox *in);
 /* A queue member stopping: drains `in`, then calls `next` (which takes and handles one message within its
  * timeout, returning bus_inbox_next's result) until the subscription is drained or `within_ms` passed. */

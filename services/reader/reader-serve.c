@@ -14,10 +14,11 @@
 #include "metrics.h"
 #include "reader-queries.h"
 
-/* Queries waiting in one thread's subscription at most; more are dropped by nats.c and counted (their askers time
- * out). NATS hands a queue group's messages out at random, not by load: few enough that one slow query holds up
- * little behind it. */
-#define READER_PENDING_MAX 64
+/* Queries waiting for a free thread at most (in the process's one subscription); more are dropped by nats.c and
+ * counted (their askers time out). One subscription for every thread, not one each: NATS hands a queue group's
+ * messages out at random, not by load, and with a queue per thread a burst of reads (300 clients) overflowed one
+ * thread's while others were idle. */
+#define READER_PENDING_MAX 1024
 /* How often a thread without a query looks at the stop flag. */
 #define READER_IDLE_MS 200
 /* At a stop, how long a thread answers the queries that reached it before its interest was gone. */
@@ -26,11 +27,18 @@
  * (a connect to a host that does not answer takes its whole timeout). */
 #define READER_RECONNECT_MS 500
 
+/* The process's subscription, shared by its threads: one waits on it at a time (`take`), the next query goes to
+ * the first free thread. */
+typedef struct {
+        BusInbox *in;
+        pthread_mutex_t take;
+} ReaderInbox;
+
 typedef struct {
         Service *svc;
         Pg *pg; /* opened at the first query, again after it broke */
         int64_t retry_at_ms; /* no attempt at PostgreSQL before this (READER_RECONNECT_MS after a failed one) */
-        BusInbox *in;
+        ReaderInbox *inbox;
         pthread_t thread;
         bool started;
 } ReaderThread;
@@ -162,7 +170,12 @@ static void reader_answer(ReaderThread *t, natsMsg *msg) {
 static int reader_next(void *ud, int64_t timeout_ms) {
         ReaderThread *t = ud;
         natsMsg *msg = NULL;
-        int r = bus_inbox_next(t->in, timeout_ms, &msg);
+        /* Waiting for the turn counts against the timeout too: a stopping thread is not held behind the others. */
+        struct timespec turn = ids_deadline(CLOCK_REALTIME, timeout_ms);
+        if (pthread_mutex_timedlock(&t->inbox->take, &turn) != 0)
+                return -ETIMEDOUT;
+        int r = bus_inbox_next(t->inbox->in, timeout_ms, &msg);
+        pthread_mutex_unlock(&t->inbox->take);
         if (r == 0) {
                 reader_answer(t, msg);
                 natsMsg_Destroy(msg);
@@ -181,23 +194,26 @@ static void *reader_thread(void *arg) {
                 }
         }
         /* Stopping: the server sends nothing more here (the other replicas take the queries); what already came
-         * is answered, within READER_DRAIN_MS. */
-        bus_inbox_finish(t->in, READER_DRAIN_MS, reader_next, t);
+         * is answered by every thread, within READER_DRAIN_MS. */
+        bus_inbox_finish(t->inbox->in, READER_DRAIN_MS, reader_next, t);
         return NULL;
 }
 
 int reader_serve(Service *svc, int threads) {
         ReaderThread *t = calloc((size_t)threads, sizeof(*t));
+        ReaderInbox inbox = {.take = PTHREAD_MUTEX_INITIALIZER};
         int started = 0, r = 0;
 
         if (!t)
                 return -ENOMEM;
         reader_metrics_init();
+        r = bus_inbox_open(svc->bus, TOPO_READ_SUBJECTS, TOPO_READ_QUEUE, READER_PENDING_MAX, &inbox.in);
+        if (r < 0)
+                log_error("reader: cannot subscribe to %s: %s", TOPO_READ_SUBJECTS, strerror(-r));
         for (int i = 0; i < threads && r == 0; i++) {
                 t[i].svc = svc;
-                r = bus_inbox_open(svc->bus, TOPO_READ_SUBJECTS, TOPO_READ_QUEUE, READER_PENDING_MAX, &t[i].in);
-                if (r == 0)
-                        r = -pthread_create(&t[i].thread, NULL, reader_thread, &t[i]);
+                t[i].inbox = &inbox;
+                r = -pthread_create(&t[i].thread, NULL, reader_thread, &t[i]);
                 if (r == 0) {
                         t[i].started = true;
                         started++;
@@ -209,13 +225,13 @@ int reader_serve(Service *svc, int threads) {
         while (r == 0 && !service_stopping)
                 service_sleep_ms(READER_IDLE_MS);
         atomic_store(&reader_quit, true);
-        /* A thread answers the query it holds, then stops; its subscription goes with it. */
+        /* A thread answers the query it holds, then stops; the subscription goes after the last. */
         for (int i = 0; i < threads; i++) {
                 if (t[i].started)
                         pthread_join(t[i].thread, NULL);
-                bus_inbox_close(t[i].in);
                 pg_free(t[i].pg);
         }
+        bus_inbox_close(inbox.in);
         free(t);
         return r;
 }
