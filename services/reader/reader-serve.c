@@ -21,7 +21,7 @@
 #define READER_PENDING_MAX 1024
 /* How often a thread without a query looks at the stop flag. */
 #define READER_IDLE_MS 200
-/* At a stop, how long a thread answers the queries that reached it before its interest was gone. */
+/* At a stop, how long the threads answer the queries that reached the process before its interest was gone. */
 #define READER_DRAIN_MS 1000
 /* After PostgreSQL could not be reached, how long a thread answers "unreachable" at once instead of trying again
  * (a connect to a host that does not answer takes its whole timeout). */
@@ -232,6 +232,7 @@ int reader_serve(Service *svc, int threads) {
                 pg_free(t[i].pg);
         }
         bus_inbox_close(inbox.in);
+        pthread_mutex_destroy(&inbox.take);
         free(t);
         return r;
 }
