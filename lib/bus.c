@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "ids.h"
 #include "log.h"
 #include "topology.h"
 
@@ -1150,6 +1151,8 @@ bool bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms) {
 struct BusInbox {
         natsConnection *nc;
         natsSubscription *sub;
+        pthread_mutex_t turn; /* held by the one thread waiting in bus_inbox_next: the next message goes to the
+                               * first free thread, not to a busy one's queue */
         atomic_bool draining; /* drained once, whichever of the threads sharing it stops first */
 };
 
@@ -1159,6 +1162,7 @@ int bus_inbox_open(Bus *b, const char *subject, const char *queue, int max_pendi
         if (!in)
                 return -ENOMEM;
         in->nc = b->nc;
+        pthread_mutex_init(&in->turn, NULL);
         s = queue ? natsConnection_QueueSubscribeSync(&in->sub, b->nc, subject, queue)
                   : natsConnection_SubscribeSync(&in->sub, b->nc, subject);
         if (s == NATS_OK)
@@ -1172,7 +1176,14 @@ int bus_inbox_open(Bus *b, const char *subject, const char *queue, int max_pendi
 }
 
 int bus_inbox_next(BusInbox *in, int64_t timeout_ms, natsMsg **ret) {
-        natsStatus s = natsSubscription_NextMsg(ret, in->sub, timeout_ms > 0 ? timeout_ms : 1);
+        /* Waiting for the turn counts against the timeout too: a stopping thread is not held behind the others. */
+        int64_t until = nats_Now() + timeout_ms;
+        struct timespec turn = ids_deadline(CLOCK_REALTIME, timeout_ms);
+        if (pthread_mutex_timedlock(&in->turn, &turn) != 0)
+                return -ETIMEDOUT;
+        int64_t left = until - nats_Now();
+        natsStatus s = natsSubscription_NextMsg(ret, in->sub, left > 0 ? left : 1);
+        pthread_mutex_unlock(&in->turn);
         if (s == NATS_OK)
                 bus_msg_inline(*ret);
         return s == NATS_TIMEOUT ? -ETIMEDOUT : bus_errno(s);
@@ -1196,6 +1207,7 @@ void bus_inbox_close(BusInbox *in) {
         if (!in)
                 return;
         bus_sub_close(in->nc, in->sub);
+        pthread_mutex_destroy(&in->turn);
         free(in);
 }
 

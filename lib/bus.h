@@ -130,8 +130,9 @@ void bus_unsubscribe(BusSubscription *s);
 bool bus_drain(BusSubscription **subs, size_t n, int64_t timeout_ms);
 
 /* A subscription read by its caller's own thread (the gateway's live event streams) or threads (the reader's
- * answering threads share one, one of them in bus_inbox_next at a time), of queue group `queue` unless NULL: at
- * most `max_pending` messages wait in it. 0 with *ret, or negative errno. */
+ * answering threads, a worker's direct loops), of queue group `queue` unless NULL: at most `max_pending` messages
+ * wait in it. Threads sharing it take turns in bus_inbox_next, so each message goes to the first free one.
+ * 0 with *ret, or negative errno. */
 typedef struct BusInbox BusInbox;
 int bus_inbox_open(Bus *b, const char *subject, const char *queue, int max_pending, BusInbox **ret);
 /* The next message (the caller destroys it) within `timeout_ms`: 0, -ETIMEDOUT, or negative errno

@@ -16,7 +16,11 @@
 #include "topology.h"
 
 #define WORKER_COMMANDS_MAX 4096 /* commands of one fetch (64 messages of one orchestrator batch each) */
-#define WORKER_DIRECT_PENDING 256 /* direct messages waiting for one loop at most (then nats.c drops them) */
+/* Direct messages waiting for a free loop at most (then nats.c drops them). One subscription for the process's
+ * direct loops, not one each: NATS hands a queue group's messages out at random, not by load, so the two or three
+ * charges a batch of the orchestrator sends at once often met in one loop's queue, one waiting for the other's
+ * provider call while other loops were idle. */
+#define WORKER_DIRECT_PENDING 1024
 #define WORKER_DRAIN_MS 500       /* stopping: what reached a direct loop is handled within this */
 
 struct WorkerOut {
@@ -53,7 +57,7 @@ typedef struct {
         Service *svc;
         const WorkerDef *def;
         BusConsumer *consumer; /* a fetch loop's */
-        BusInbox *inbox;       /* a direct loop's */
+        BusInbox *inbox;       /* a direct loop's: the process's, shared by its direct loops */
         BusPublisher *pub;
         Pg *pg;
         Item *items;
@@ -476,6 +480,7 @@ int worker_run(Service *svc, const WorkerDef *def) {
         int threads = topo && topo->direct ? 2 * fetchers : fetchers;
         Loop *loops = calloc((size_t)threads, sizeof(Loop));
         pthread_t *tids = calloc((size_t)threads, sizeof(pthread_t));
+        BusInbox *inbox = NULL;
         int r = 0, started = 0;
 
         if (!loops || !tids) {
@@ -484,7 +489,12 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 return -ENOMEM;
         }
         pthread_once(&metrics_once, worker_register_metrics);
-        for (int i = 0; i < threads; i++) {
+        if (threads > fetchers) {
+                r = topo_direct_subject(direct, sizeof(direct), def->durable);
+                if (r == 0)
+                        r = bus_inbox_open(svc->bus, direct, def->durable, WORKER_DIRECT_PENDING, &inbox);
+        }
+        for (int i = 0; i < threads && r == 0; i++) {
                 Loop *l = &loops[i];
                 l->svc = svc;
                 l->def = def;
@@ -496,10 +506,9 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 bool is_direct = i >= fetchers;
                 r = l->items && l->batch.cmds && l->batch.outs && l->batch.res && l->batch.idx ? 0 : -ENOMEM;
                 if (r == 0 && is_direct)
-                        r = topo_direct_subject(direct, sizeof(direct), def->durable);
-                if (r == 0)
-                        r = is_direct ? bus_inbox_open(svc->bus, direct, def->durable, WORKER_DIRECT_PENDING, &l->inbox)
-                                      : bus_consumer_open(svc->bus, def->durable, &l->consumer);
+                        l->inbox = inbox;
+                else if (r == 0)
+                        r = bus_consumer_open(svc->bus, def->durable, &l->consumer);
                 if (r == 0)
                         r = bus_publisher_new(svc->bus, &l->pub);
                 if (r == 0 && def->transactional)
@@ -521,7 +530,6 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 pthread_join(tids[i], NULL);
         for (int i = 0; i < threads; i++) {
                 bus_consumer_close(loops[i].consumer);
-                bus_inbox_close(loops[i].inbox);
                 bus_publisher_free(loops[i].pub);
                 pg_free(loops[i].pg);
                 free(loops[i].items);
@@ -530,6 +538,7 @@ int worker_run(Service *svc, const WorkerDef *def) {
                 free(loops[i].batch.res);
                 free(loops[i].batch.idx);
         }
+        bus_inbox_close(inbox); /* after the last direct loop */
         free(loops);
         free(tids);
         return r;

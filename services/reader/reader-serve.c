@@ -27,18 +27,11 @@
  * (a connect to a host that does not answer takes its whole timeout). */
 #define READER_RECONNECT_MS 500
 
-/* The process's subscription, shared by its threads: one waits on it at a time (`take`), the next query goes to
- * the first free thread. */
-typedef struct {
-        BusInbox *in;
-        pthread_mutex_t take;
-} ReaderInbox;
-
 typedef struct {
         Service *svc;
         Pg *pg; /* opened at the first query, again after it broke */
         int64_t retry_at_ms; /* no attempt at PostgreSQL before this (READER_RECONNECT_MS after a failed one) */
-        ReaderInbox *inbox;
+        BusInbox *inbox; /* the process's, shared by its threads (the next query goes to the first free one) */
         pthread_t thread;
         bool started;
 } ReaderThread;
@@ -170,12 +163,7 @@ static void reader_answer(ReaderThread *t, natsMsg *msg) {
 static int reader_next(void *ud, int64_t timeout_ms) {
         ReaderThread *t = ud;
         natsMsg *msg = NULL;
-        /* Waiting for the turn counts against the timeout too: a stopping thread is not held behind the others. */
-        struct timespec turn = ids_deadline(CLOCK_REALTIME, timeout_ms);
-        if (pthread_mutex_timedlock(&t->inbox->take, &turn) != 0)
-                return -ETIMEDOUT;
-        int r = bus_inbox_next(t->inbox->in, timeout_ms, &msg);
-        pthread_mutex_unlock(&t->inbox->take);
+        int r = bus_inbox_next(t->inbox, timeout_ms, &msg);
         if (r == 0) {
                 reader_answer(t, msg);
                 natsMsg_Destroy(msg);
@@ -195,24 +183,24 @@ static void *reader_thread(void *arg) {
         }
         /* Stopping: the server sends nothing more here (the other replicas take the queries); what already came
          * is answered by every thread, within READER_DRAIN_MS. */
-        bus_inbox_finish(t->inbox->in, READER_DRAIN_MS, reader_next, t);
+        bus_inbox_finish(t->inbox, READER_DRAIN_MS, reader_next, t);
         return NULL;
 }
 
 int reader_serve(Service *svc, int threads) {
         ReaderThread *t = calloc((size_t)threads, sizeof(*t));
-        ReaderInbox inbox = {.take = PTHREAD_MUTEX_INITIALIZER};
+        BusInbox *inbox = NULL;
         int started = 0, r = 0;
 
         if (!t)
                 return -ENOMEM;
         reader_metrics_init();
-        r = bus_inbox_open(svc->bus, TOPO_READ_SUBJECTS, TOPO_READ_QUEUE, READER_PENDING_MAX, &inbox.in);
+        r = bus_inbox_open(svc->bus, TOPO_READ_SUBJECTS, TOPO_READ_QUEUE, READER_PENDING_MAX, &inbox);
         if (r < 0)
                 log_error("reader: cannot subscribe to %s: %s", TOPO_READ_SUBJECTS, strerror(-r));
         for (int i = 0; i < threads && r == 0; i++) {
                 t[i].svc = svc;
-                t[i].inbox = &inbox;
+                t[i].inbox = inbox;
                 r = -pthread_create(&t[i].thread, NULL, reader_thread, &t[i]);
                 if (r == 0) {
                         t[i].started = true;
@@ -231,8 +219,7 @@ int reader_serve(Service *svc, int threads) {
                         pthread_join(t[i].thread, NULL);
                 pg_free(t[i].pg);
         }
-        bus_inbox_close(inbox.in);
-        pthread_mutex_destroy(&inbox.take);
+        bus_inbox_close(inbox);
         free(t);
         return r;
 }

@@ -49,6 +49,34 @@ describe('the payment decision over core NATS', () => {
                 assert.equal(await paymentDeliveries(), before, 'no payment command went through JetStream');
         });
 
+        step('charges sent together do not queue behind each other: each goes to a free loop of the worker', async () => {
+                // With the provider at 600 ms, eight orders placed at once are paid in about one provider call if the
+                // worker's eight direct loops take one charge each. With a subscription per loop, NATS spread them
+                // at random and two of eight almost always met in one loop's queue (all apart: 8!/8^8, 0.2 %), the
+                // second waiting out the first's call: 1.2 s and more.
+                await placeOrder(p, customer, store, [[store.menu[0], 1]]); // the next ones go direct
+                const before = await paymentDeliveries();
+                expectStatus(await p.psp('/config', { method: 'PUT', body: { latency_ms: 600, failure_rate: 0 } }), [200, 204],
+                        'PSP PUT /config');
+                try {
+                        const started = Date.now();
+                        const placed = await Promise.all(Array.from({ length: 8 }, async () => {
+                                const r = await p.api('POST', '/orders', { token: customer,
+                                        body: orderBody(store, [[store.menu[0], 1]]) });
+                                return { r, ms: Date.now() - started };
+                        }));
+                        const ledger = await pspLedger(p);
+                        for (const { r, ms } of placed) {
+                                expectStatus(r, 201, 'POST /orders');
+                                assert.equal(ledgerOf(ledger, r.json.id).approved.length, 1, `one approved charge for ${r.json.id}`);
+                                assert.ok(ms < 1100, `an order took ${ms} ms with the provider at 600 ms: its charge waited for another's`);
+                        }
+                        assert.equal(await paymentDeliveries(), before, 'no payment command went through JetStream');
+                } finally {
+                        await p.psp('/config', { method: 'PUT', body: { latency_ms: 0, failure_rate: 0 } });
+                }
+        });
+
         step('payment worker down: the try nobody heard goes through JetStream, and the order is paid once it is back', async () => {
                 const [orch] = p.find('orchestrator');
                 const unheard = await serviceMetric(orch, 'food_direct_unheard_total');
