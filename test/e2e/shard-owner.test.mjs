@@ -193,7 +193,13 @@ describe('two orchestrator replicas fighting for the shards', () => {
                 const other = orchs.find((o) => o !== victim);
                 process.kill(victim.child.pid, 'SIGSTOP');
                 try {
-                        await p.waitFor(async () => (await metric(other, 'food_saga_shards_owned')) === 16, 45_000, 250);
+                        // PostgreSQL's locks, not the other's metric: that can still count the 16 shards of a session cut
+                        // just before the pause, which the victim then took (a run passed this at once and failed below).
+                        await p.waitFor(async () => {
+                                const h = await holders();
+                                return h.length === 1 && h[0].n === 16 && h[0].instance === instanceOf(other);
+                        }, 45_000, 250);
+                        await p.waitFor(async () => (await metric(other, 'food_saga_shards_owned')) === 16, WAIT_MS, 250);
                         // PostgreSQL ended the paused one's session, and with it its locks: whatever it still sends on
                         // that session fails, so it cannot write any more. A terminated backend frees its locks a
                         // moment before it leaves pg_stat_activity: that moment is waited out, a live session is not.
