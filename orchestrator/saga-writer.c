@@ -37,6 +37,7 @@
 #define WRITER_INPUT_STALE_MS 30000 /* an input undecided this long is dropped: nobody waits, commands are re-sent */
 #define WRITER_DIRECT_OFF_MS 1000   /* nobody listened on a direct subject: first tries go through JetStream this long */
 #define WRITER_AWAIT_DIRECT_US 1500 /* the next batch waits this long at most for the answers to the direct tries */
+#define WRITER_NATS_LOST_MS 5000    /* NATS out of reach this long: the shards are given up for a replica that has it */
 
 static Metric *m_batches, *m_inputs, *m_events, *m_failed_batches, *m_shards, *m_sagas, *m_direct_unheard;
 
@@ -952,6 +953,22 @@ static void writer_housekeeping(Writer *w, bool stopping) {
         if (w->pg && !pg_ok(w->pg)) {
                 /* A new session, never the old one reset: the locks went with it. */
                 writer_lose_shards(w, "the session broke");
+        }
+        /* Without NATS no request reaches the shards and nothing decided leaves, while a replica that has NATS
+         * cannot take them: past a blip (a server restarting), the session goes with its locks, and none is
+         * opened again until NATS is back (a session counts as a writer that is handed shards). */
+        if (bus_connected(w->o->svc.bus))
+                w->nats_lost_ms = 0;
+        else if (!w->nats_lost_ms)
+                w->nats_lost_ms = now;
+        if (w->nats_lost_ms && now - w->nats_lost_ms >= WRITER_NATS_LOST_MS) {
+                if (w->pg) {
+                        log_warn("orchestrator: NATS out of reach for %d s: its writing session ends (and with it the "
+                                 "locks of its %d shard(s)) until NATS is back",
+                                 WRITER_NATS_LOST_MS / 1000, w->n_owned);
+                        writer_lose_shards(w, "NATS out of reach");
+                }
+                return;
         }
         if (!w->pg) {
                 char setup[sizeof(writer_session_sql) + sizeof(w->o->instance)];

@@ -140,6 +140,7 @@ struct Writer {
 
         int64_t last_write_ms, next_lock_ms, next_stall_ms, next_scan_ms, next_share_ms,
                 next_loose_ms;
+        int64_t nats_lost_ms; /* since when NATS is out of reach, or 0 */
 };
 
 _Static_assert(IDS_SHARDS <= 32, "Writer.owned_mask holds a bit per shard");

@@ -120,12 +120,21 @@ export class LinkProxy {
                 from.on('close', () => this.pipes.delete(dir));
         }
 
-        // Nothing passes for `ms`, then everything held is delivered in order.
-        async partition(ms) {
+        // Nothing passes (connections stay open) until unblock(); then everything held is delivered in order.
+        block() {
                 this.blocked = true;
-                await sleep(ms);
+        }
+
+        unblock() {
                 this.blocked = false;
                 for (const d of this.pipes) d.pump();
+        }
+
+        // Nothing passes for `ms`.
+        async partition(ms) {
+                this.block();
+                await sleep(ms);
+                this.unblock();
         }
 
         // Every byte is held back `delayMs` for `ms`.

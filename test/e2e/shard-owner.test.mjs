@@ -1,12 +1,14 @@
 // The batch writer's own failures (issue 16). A shard owner killed after a batch committed but before its
 // answers, commands and status events left, and one killed before the commit; two orchestrator replicas
 // fighting for the shards (their writing sessions cut, the owner paused until PostgreSQL ends its session:
-// the fenced one never writes again); a worker killed while it applies a batch of effects. After each, every
+// the fenced one never writes again); a replica cut off from NATS (it gives its shards up to one that has NATS);
+// a worker killed while it applies a batch of effects. After each, every
 // order ends as its actions say, is charged once, and tells each status once (notifications, the archive).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import { LinkProxy } from '../chaos-driver.mjs';
 import { startPlatform } from '../harness.mjs';
 import {
         adminSaga, catalog, expectCompleted, orchestratorInstance, serviceMetric as metric, shardHolders, expectStatus, orderBody, placeRetrying, runLanes, sagaSteps,
@@ -227,6 +229,59 @@ describe('two orchestrator replicas fighting for the shards', () => {
                 await p.waitFor(async () => (await owned()).join() === '8,8', WAIT_MS, 100)
                         .catch(async () => assert.fail(`shards owned by the replicas' own count: ${(await owned()).join(' + ')}`));
                 await sleep(3000);
+                const done = await lanes.stop();
+                assert.ok(done.length >= 8, `only ${done.length} orders completed`);
+                await expectCompleted(p, done, admin);
+        });
+});
+
+describe('an orchestrator replica cut off from NATS, its PostgreSQL session alive', () => {
+        let p, stores, admin, link;
+        before(async () => {
+                p = await startPlatform({ name: 'shard-nats-lost', replicas: { orchestrator: 2 } });
+                stores = (await catalog(p)).filter((s) => s.menu.length >= 1);
+                admin = await p.token('admin_nats_lost', 'admin');
+                // The second replica reaches NATS only through a link the test can cut (connections stay open, nothing
+                // passes: a partition); everything else reaches it directly.
+                link = new LinkProxy('nats-link', Number(new URL(p.natsUrl).port));
+                await link.listen();
+                await p.restart('orchestrator-2', { env: { NATS_URL: `nats://127.0.0.1:${link.port}` } });
+        });
+        after(async () => {
+                link?.close();
+                await p?.stop();
+        });
+
+        it('gives its shards up, the other replica serves them meanwhile, and they are shared again once it is back', async () => {
+                const [cut] = p.find('orchestrator-2');
+                const [other] = p.find('orchestrator-1');
+                const owned = (o) => metric(o, 'food_saga_shards_owned');
+                await p.waitFor(async () => (await owned(cut)) === 8 && (await owned(other)) === 8, WAIT_MS, 250)
+                        .catch(async () => assert.fail(`shards owned before the cut: ${await owned(other)} + ${await owned(cut)}`));
+                const lanes = runLanes(p, { lanes: 4, stores, prefix: 'cust_nats_lost' });
+                await sleep(1500);
+                const t0 = Date.now();
+                link.block();
+                try {
+                        // Its NATS client notices within 15 s (two unanswered pings 5 s apart), the writer gives the
+                        // session up 5 s later, and the other replica locks what it left within 250 ms.
+                        await p.waitFor(async () => (await owned(other)) === 16, 45_000, 250)
+                                .catch(async () => assert.fail(`the other replica owns ${await owned(other)} shards ${Date.now() - t0} ms after the cut`));
+                        console.log(`# the cut-off replica's shards served by the other ${Date.now() - t0} ms after the cut`);
+                        const holders = await shardHolders(p);
+                        assert.equal(holders.length, 1, `shard locks held by ${JSON.stringify(holders)}`);
+                        assert.equal(holders[0].instance, orchestratorInstance(other), "the locks are the connected replica's");
+                        assert.equal(await p.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'orchestrator-writer %'"), '1',
+                                'the cut-off replica keeps no writing session (the other would hand it shards)');
+                        await sleep(3000); // orders go on meanwhile, every shard served
+                } finally {
+                        link.unblock();
+                }
+                // Back: it reconnects, opens a session and is handed its part.
+                await p.waitFor(async () => (await owned(cut)) === 8 && (await owned(other)) === 8, 45_000, 250)
+                        .catch(async () => assert.fail(`shards owned after the link came back: ${await owned(other)} + ${await owned(cut)}`));
+                assert.match(fs.readFileSync(cut.log, 'utf8'), /NATS out of reach for 5 s/);
+                await sleep(2000);
                 const done = await lanes.stop();
                 assert.ok(done.length >= 8, `only ${done.length} orders completed`);
                 await expectCompleted(p, done, admin);
