@@ -21,6 +21,8 @@
 #define REBUILD_SCHEMA "readmodel_rebuild"
 #define REBUILD_BATCH 500         /* events per transaction while building */
 #define REBUILD_WAIT_MS 10000     /* longest silence of the server while reading */
+#define REBUILD_COVER_MS 2000     /* under the lock: live rows the archive lacks are waited for this long at most */
+#define REBUILD_COVER_EVERY_MS 200
 
 extern const EmbeddedFile readmodel_migrations[];
 extern const size_t readmodel_migrations_len;
@@ -42,6 +44,14 @@ static const char rebuild_swap_sql[] =
         "INSERT INTO readmodel.deliveries (id, order_id, store_id, status, rider_id, region, lat, lon, view, version,"
         " updated_at) SELECT id, order_id, store_id, status, rider_id, region, lat, lon, view, version, updated_at"
         " FROM " REBUILD_SCHEMA ".deliveries;";
+
+/* Live rows the rebuild does not cover: none of its rows has their id at their version or later. */
+static const PgStmt st_uncovered = {
+        "rebuild_uncovered",
+        "SELECT (SELECT count(*) FROM readmodel.orders l WHERE NOT EXISTS (SELECT 1 FROM " REBUILD_SCHEMA ".orders r"
+        "  WHERE r.id = l.id AND r.version >= l.version))"
+        " + (SELECT count(*) FROM readmodel.deliveries l WHERE NOT EXISTS (SELECT 1 FROM " REBUILD_SCHEMA
+        ".deliveries r WHERE r.id = l.id AND r.version >= l.version))"};
 
 /* Rows of the live read model that the rebuild would change, and rebuilt rows it lacks. */
 static const PgStmt st_diff = {
@@ -157,6 +167,36 @@ static double now_s(void) {
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The catch-up under the lock. A batch the orchestrator committed just before the lock publishes its status events
+ * right after its commit, so they can still be missing from the stream: the live rows such a batch wrote are waited
+ * for in the archive (read again every REBUILD_COVER_EVERY_MS, for REBUILD_COVER_MS at most), or the swap would put
+ * their earlier versions back for good. What is still not covered then, no event made (a damaged row): replaced. */
+static int rebuild_cover(Pg *pg, ArchiveReader *rd, int64_t *n) {
+        double until = now_s() + REBUILD_COVER_MS / 1000.0;
+        for (;;) {
+                PGresult *res = NULL;
+                int r = archive_extend(rd);
+                if (r == 0)
+                        r = rebuild_apply(pg, rd, true, n);
+                if (r == 0)
+                        r = pg_run(pg, &st_uncovered, 0, NULL, NULL, NULL, &res);
+                if (r < 0)
+                        return r;
+                long long left = pg_ll(res, 0, 0);
+                PQclear(res);
+                if (left == 0)
+                        return 0;
+                if (now_s() >= until) {
+                        log_warn("rebuild: %lld live row(s) that no archived event makes (or of a later version than "
+                                 "the archive's), waited for %d ms: replaced by the rebuilt ones",
+                                 left, REBUILD_COVER_MS);
+                        return 0;
+                }
+                struct timespec pause = {0, REBUILD_COVER_EVERY_MS * 1000000L};
+                nanosleep(&pause, NULL);
+        }
+}
+
 int main(int argc, char **argv) {
         const char *nats_url = NULL, *db_url = NULL;
         bool dry_run = false, keep = false;
@@ -224,9 +264,7 @@ int main(int argc, char **argv) {
         if (r == 0 && (r = pg_exec(pg, rebuild_lock_sql)) < 0)
                 log_error("rebuild: cannot lock the read model: %s", pg_error(pg));
         if (r == 0)
-                r = archive_extend(rd);
-        if (r == 0)
-                r = rebuild_apply(pg, rd, true, &caught_up);
+                r = rebuild_cover(pg, rd, &caught_up);
         if (r == 0)
                 r = pg_run(pg, &st_diff, 0, NULL, NULL, NULL, &res);
         if (r < 0) {

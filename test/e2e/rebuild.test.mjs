@@ -1,12 +1,14 @@
 // Read-model rebuild from the archive: after ~30 orders in every state, projector-rebuild replays FOOD_ORDER
 // from its first event into fresh tables and gives exactly the live readmodel.orders / readmodel.deliveries rows
 // (ids, status, version, view, times); swapped in over a damaged read model it restores it; run while orders
-// keep moving it loses nothing (the live projector waits during the catch-up and swap), and reads go on.
+// keep moving it loses nothing (the orchestrator's writes wait during the catch-up and swap, and a status event
+// committed just before is waited for), and reads go on.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { LinkProxy } from '../chaos-driver.mjs';
 import { BUILD_DIR, startPlatform } from '../harness.mjs';
 import {
         catalog, cookedOrder, expectStatus, fullLifecycle, orderBody, placeOrder, steps, storeAction, waitDelivery, waitRefunded,
@@ -14,6 +16,16 @@ import {
 } from '../flows.mjs';
 
 const execFileP = promisify(execFile);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Runs projector-rebuild against platform p; resolves to its JSON report (its last line of output) and its log.
+async function projectorRebuild(p, ...args) {
+        const bin = path.join(BUILD_DIR, 'services/projector/projector-rebuild');
+        const { stdout, stderr } = await execFileP(bin, args, {
+                env: { ...process.env, NATS_URL: p.natsUrl, DATABASE_URL: p.databaseUrl, LOG_LEVEL: 'info' }, timeout: 120_000,
+        });
+        return { report: JSON.parse(stdout.trim().split('\n').at(-1)), stderr };
+}
 
 describe('read-model rebuild from the archive', () => {
         let p, stores, customer, rider, owners;
@@ -30,14 +42,7 @@ describe('read-model rebuild from the archive', () => {
         });
         after(async () => { await p?.stop(); });
 
-        async function rebuild(...args) {
-                const bin = path.join(BUILD_DIR, 'services/projector/projector-rebuild');
-                const { stdout, stderr } = await execFileP(bin, args, {
-                        env: { ...process.env, NATS_URL: p.natsUrl, DATABASE_URL: p.databaseUrl, LOG_LEVEL: 'info' }, timeout: 120_000,
-                });
-                const line = stdout.trim().split('\n').at(-1);
-                return { report: JSON.parse(line), stderr };
-        }
+        const rebuild = (...args) => projectorRebuild(p, ...args);
 
         // The live rows, as JSON text of every column, ordered by id.
         async function rows() {
@@ -155,5 +160,58 @@ describe('read-model rebuild from the archive', () => {
                 const s = stores[0];
                 const v = await cookedOrder(p, { customer, owner: owners.get(s.id), store: s, lines: [[s.menu[0], 1]] });
                 await waitStatus(p, customer, v.id, 'COOKED');
+        });
+});
+
+// A batch the orchestrator committed just before the rebuild's lock publishes its status event right after its
+// commit: the rebuild must wait for that event instead of putting the row's earlier version back for good. Here
+// the event is held back for certain: the orchestrator reaches NATS through a link that the test blocks before a
+// timer of the orchestrator's own (the store's acceptance deadline) changes an order, and opens 800 ms into the
+// rebuild.
+describe('read-model rebuild while a committed status event is still on its way', () => {
+        const STORE_TIMEOUT_S = 3;
+        let p, store, customer, link;
+
+        before(async () => {
+                p = await startPlatform({ name: 'rebuild-in-flight' });
+                store = (await catalog(p))[0];
+                customer = await p.token('cust_rb_flight', 'customer');
+                link = new LinkProxy('nats-link', Number(new URL(p.natsUrl).port));
+                await link.listen();
+                await p.restart('orchestrator', { env: { NATS_URL: `nats://127.0.0.1:${link.port}`, STORE_ACCEPT_TIMEOUT_S: STORE_TIMEOUT_S } });
+        });
+        after(async () => {
+                link?.close();
+                await p?.stop();
+        });
+
+        it('waits for it under the lock, and the live row keeps the version the orchestrator committed', async () => {
+                const live = async (id) => JSON.parse(await p.sql(`SELECT coalesce(json_agg(json_build_object('status', status, 'version', version)), '[]') FROM readmodel.orders WHERE id = '${id}'`))[0];
+                const o = await placeOrder(p, customer, store, [[store.menu[0], 1]]);
+                await waitStatus(p, customer, o.id, 'PAID');
+                const paid = await live(o.id);
+                link.block();
+                let refused;
+                try {
+                        // The deadline fires inside the orchestrator, which commits REFUSED (read model included) and
+                        // sends its status event into the blocked link.
+                        refused = await p.waitFor(async () => { const r = await live(o.id); return r.status === 'REFUSED' && r; }, 15_000, 100);
+                        assert.ok(refused.version > paid.version, `REFUSED at version ${refused.version} after PAID at ${paid.version}`);
+                        const rebuilding = projectorRebuild(p);
+                        await sleep(800);
+                        link.unblock();
+                        await rebuilding;
+                } finally {
+                        link.unblock();
+                }
+                const after = await live(o.id);
+                assert.ok(after.version >= refused.version,
+                        `the rebuild put back version ${after.version} (${after.status}) over the committed ${refused.version} (REFUSED)`);
+                // The refund goes on; once it is done a rebuild finds nothing to change.
+                await waitRefunded(p, customer, o.id, 'REFUSED');
+                await p.waitFor(async () => {
+                        const { report } = await projectorRebuild(p, '--dry-run');
+                        return ['changed_orders', 'missing_orders', 'changed_deliveries', 'missing_deliveries'].every((k) => report[k] === 0);
+                }, 15_000, 500);
         });
 });
