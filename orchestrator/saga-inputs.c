@@ -105,12 +105,31 @@ static int rpc_action(Writer *w, const Input *in, const Food__V1__OrderAction *a
         return r == SAGA_CONFLICT ? 0 : r;
 }
 
+/* A place whose order exists: answered from it, or, while it is being paid, answered with the payment outcome. */
+static int rpc_place_existing(Writer *w, SagaRow *row, const char *reply_to, EngineReply *reply) {
+        if (row->state == SAGA_PAYMENT_PENDING) {
+                /* Still paying: this request waits for the outcome too. */
+                size_t used = strlen(row->reply_to);
+                if (!reply_to || used + strlen(reply_to) + 2 > sizeof(row->reply_to))
+                        return engine_reply_set(reply, 409, "Request in progress",
+                                                "an order with this Idempotency-Key is being paid; retry shortly", NULL,
+                                                0);
+                snprintf(row->reply_to + used, sizeof(row->reply_to) - used, "%s%s", used ? " " : "", reply_to);
+                writer_touch(w, row); /* stored: a new owner answers this waiter too */
+                return 0;
+        }
+        if (row->state == SAGA_REJECTED)
+                return engine_reply_rejected(row->order, true, reply);
+        return engine_reply_set(reply, 201, NULL, NULL, row->order, 0);
+}
+
 /* Starts the saga, or answers a repeated Idempotency-Key from what exists. Leaves reply->data
  * NULL when the answer comes later (the payment outcome). */
 static int rpc_place(Writer *w, const Input *in, const Food__V1__PlaceOrder *p, EngineReply *reply) {
         const char *invalid = rpc_place_invalid(p);
         const char *reply_to = natsMsg_GetReply(in->msg);
         const KeySlot *key = NULL;
+        SagaRow *row;
         int r;
 
         if (invalid) {
@@ -124,35 +143,25 @@ static int rpc_place(Writer *w, const Input *in, const Food__V1__PlaceOrder *p, 
                 if (strcmp(key->hash, p->request_hash) != 0)
                         return engine_reply_set(reply, 422, "Idempotency key reused",
                                                 "this Idempotency-Key was used with a different request", NULL, 0);
-                SagaRow *row = writer_saga(w, key->order_id, &r);
+                row = writer_saga(w, key->order_id, &r);
                 if (r < 0)
                         return r;
-                if (!row)
-                        /* Noted by a batch that never committed: the key is not claimed after all. */
-                        key = NULL;
+                if (row)
+                        return rpc_place_existing(w, row, reply_to, reply);
+                /* Noted by a batch that never committed: the key is not claimed after all. */
         }
-        if (key) {
-                SagaRow *row = writer_saga(w, key->order_id, &r);
+        if (writer_has_saga(w, p->order->id)) { /* in memory only: a new order costs no look-up */
+                row = writer_saga(w, p->order->id, &r);
                 if (r < 0)
                         return r;
-                if (row->state == SAGA_PAYMENT_PENDING) {
-                        /* Still paying: this request waits for the outcome too. */
-                        size_t used = strlen(row->reply_to);
-                        if (!reply_to || used + strlen(reply_to) + 2 > sizeof(row->reply_to))
-                                return engine_reply_set(reply, 409, "Request in progress",
-                                                        "an order with this Idempotency-Key is being paid; retry shortly",
-                                                        NULL, 0);
-                        snprintf(row->reply_to + used, sizeof(row->reply_to) - used, "%s%s", used ? " " : "", reply_to);
-                        writer_touch(w, row); /* stored: a new owner answers this waiter too */
-                        return 0;
-                }
-                if (row->state == SAGA_REJECTED)
-                        return engine_reply_rejected(row->order, true, reply);
-                return engine_reply_set(reply, 201, NULL, NULL, row->order, 0);
+                /* The gateway makes every order id afresh: an existing one is this very request decided again (its
+                 * batch committed, then the session was lost before the writer heard so; its key is not in memory
+                 * after the shards were taken again). Another customer's id is refused. */
+                if (strcmp(row->order->customer_id, p->order->customer_id) != 0)
+                        return engine_reply_set(reply, 409, "Conflict", "an order with this id exists", NULL, 0);
+                return rpc_place_existing(w, row, reply_to, reply);
         }
-        if (writer_has_saga(w, p->order->id))
-                return engine_reply_set(reply, 409, "Conflict", "an order with this id exists", NULL, 0);
-        SagaRow *row = writer_new_saga(w, p->order->id);
+        row = writer_new_saga(w, p->order->id);
         if (!row)
                 return -ENOMEM;
         r = engine_start(&w->o->engine, &w->out, row, p, reply_to, bus_header(in->msg, BUS_HDR_TRACE));

@@ -593,11 +593,12 @@ static void crash_point(Writer *w, const char *point) {
         }
 }
 
-/* FOOD_CRASH_AT=lose-session:<n>: the writing session ends right after the n-th batch that answers
- * requests committed, before its answers left: it did commit, and the writer cannot tell. */
-static int crash_lose_session(Writer *w) {
+/* FOOD_CRASH_AT=lose-session:<n>: the writing session ends right after the n-th batch that decided requests
+ * (answered now, or later: a place waits for its payment) committed, before its answers left: it did commit, and
+ * the writer cannot tell. */
+static int crash_lose_session(Writer *w, int requests) {
         static int64_t writes;
-        if (strcmp(w->o->crash_point, "lose-session") != 0 || saga_batch_empty(&w->batch) || w->n_outgoing == 0 ||
+        if (strcmp(w->o->crash_point, "lose-session") != 0 || saga_batch_empty(&w->batch) || requests == 0 ||
             ++writes != w->o->crash_after)
                 return 0;
         log_warn("FOOD_CRASH_AT: the writing session ends after batch %lld committed", (long long)writes);
@@ -617,11 +618,13 @@ static const PgStmt st_fence = {"writer_fence", "SELECT 1"};
  * -EEXIST (an idempotency key was claimed before: the inputs were marked, run them again), or
  * another negative errno (nothing of the batch happened). */
 static int writer_batch(Writer *w, Input *inputs, bool timers) {
-        int r = 0, n = 0;
+        int r = 0, n = 0, requests = 0;
         batch_begin(w);
         for (Input *in = inputs; in && r == 0; in = in->next, n++)
-                if (!in->failed)
+                if (!in->failed) {
                         r = inputs_handle(w, in);
+                        requests += in->kind == IN_RPC;
+                }
         if (r == 0 && timers)
                 r = inputs_timers(w);
         if (r == 0)
@@ -635,7 +638,7 @@ static int writer_batch(Writer *w, Input *inputs, bool timers) {
         if (r == 0)
                 crash_point(w, "after-commit");
         if (r == 0)
-                r = crash_lose_session(w);
+                r = crash_lose_session(w, requests);
         if (r < 0) {
                 batch_rollback(w);
                 return r;

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { LinkProxy } from '../chaos-driver.mjs';
 import { startPlatform } from '../harness.mjs';
 import {
-        adminSaga, catalog, expectCompleted, orchestratorInstance, serviceMetric as metric, shardHolders, expectStatus, orderBody, placeRetrying, runLanes, sagaSteps,
+        adminSaga, catalog, expectCompleted, ledgerOf, orchestratorInstance, pspLedger, serviceMetric as metric, shardHolders, expectStatus, orderBody, placeRetrying, runLanes, sagaSteps,
         storeAction, visible, waitDelivery, waitStatus, WAIT_MS,
 } from '../flows.mjs';
 
@@ -99,6 +99,25 @@ describe('the writing session lost right after a commit (the commit happened; th
                 assert.deepEqual(visible(v.history.map((h) => h.status)), ['PAID', 'ACCEPTED'], 'ACCEPTED once in the history');
                 await p.restart('orchestrator', { env: { FOOD_CRASH_AT: undefined } });
                 await storeAction(p, owner, store.id, o.id, 'cooking-started', 'COOKING');
+        });
+
+        it('a POST /orders decided in that batch is answered 201 when it is decided again, and charged once', async () => {
+                // The batch that starts the saga commits its payment intent and loses its session: the place goes back
+                // to the queue and is decided again once the shards are taken again, with the saga in memory and its
+                // Idempotency-Key not (before the fix: 409 "an order with this id exists", the order paid all the same).
+                const lost = () => (fs.readFileSync(`${p.logDir}/orchestrator.log`, 'utf8').match(/the writing session ends after batch 1 committed/g) || []).length;
+                const before = lost();
+                await p.restart('orchestrator', { env: { FOOD_CRASH_AT: 'lose-session:1' } });
+                const r = await p.api('POST', '/orders', { token: customer, body: orderBody(store, [[store.menu[0], 2]]),
+                        headers: { 'idempotency-key': randomUUID() } });
+                assert.equal(lost(), before + 1, 'the session was lost after the commit');
+                expectStatus(r, 201, 'the place, decided twice');
+                assert.equal(r.json.status, 'PAID');
+                const mine = ledgerOf(await pspLedger(p), r.json.id);
+                assert.equal(mine.approved.length, 1, 'charged once');
+                assert.equal(mine.charged, r.json.total);
+                await p.restart('orchestrator', { env: { FOOD_CRASH_AT: undefined } });
+                expectStatus(await p.api('GET', `/orders/${r.json.id}`, { token: customer }), 200, 'GET the order');
         });
 
         it("a store owner's coupon decided in that batch is answered 201 when decided again, and notifies once", async () => {
