@@ -222,6 +222,12 @@ int procs_machine_cpu(MachineCpu *ret) {
         return procs_parse_machine(buf, ret);
 }
 
+/* How much a counter grew over the window; 0, not a wrapped figure, when it is smaller at the end (a disk went
+ * away). */
+static uint64_t grew(uint64_t begin, uint64_t end) {
+        return end > begin ? end - begin : 0;
+}
+
 bool procs_disk_counted(const char *name) {
         static const char *const skipped[] = {"loop", "ram", "zram", "dm-", "md"};
         if (name[0] == '.')
@@ -542,7 +548,7 @@ int procs_end(Procs *p) {
                         f->rss_peak_kb = e->hwm_kb;
                 if (b) {
                         ticks[e->name] += (int64_t)(e->st.cpu - b->st.cpu) + (int64_t)(e->st.reaped - b->st.reaped);
-                        f->ctxt += e->ctxt > b->ctxt ? e->ctxt - b->ctxt : 0;
+                        f->ctxt += grew(b->ctxt, e->ctxt);
                 } else if (e->st.start + 1 >= p->begin.uptime_ticks) {
                         ticks[e->name] += (int64_t)(e->st.cpu + e->st.reaped);
                         f->ctxt += e->ctxt;
@@ -585,11 +591,10 @@ bool procs_disk_writes(const Procs *p, DiskWrites *ret) {
         const DiskWrites *b = &p->begin.disk, *e = &p->end.disk;
         if (!p->begin.has_disk || !p->end.has_disk)
                 return false;
-        /* A counter smaller at the end (a disk went away) gives 0, not a wrapped figure. */
-        ret->requests = e->requests > b->requests ? e->requests - b->requests : 0;
-        ret->sectors = e->sectors > b->sectors ? e->sectors - b->sectors : 0;
-        ret->ms = e->ms > b->ms ? e->ms - b->ms : 0;
-        ret->flushes = e->flushes > b->flushes ? e->flushes - b->flushes : 0;
+        ret->requests = grew(b->requests, e->requests);
+        ret->sectors = grew(b->sectors, e->sectors);
+        ret->ms = grew(b->ms, e->ms);
+        ret->flushes = grew(b->flushes, e->flushes);
         return true;
 }
 
