@@ -150,6 +150,15 @@ export class LinkProxy {
         }
 }
 
+// Restarts process `name` of platform p (merging `env`) so that it reaches NATS only through a new LinkProxy, which
+// the caller blocks, unblocks and closes; everything else keeps reaching NATS directly.
+export async function throughNatsLink(p, name, env = {}) {
+        const link = new LinkProxy('nats-link', Number(new URL(p.natsUrl).port));
+        await link.listen();
+        await p.restart(name, { env: { NATS_URL: `nats://127.0.0.1:${link.port}`, ...env } });
+        return link;
+}
+
 export class ChaosDriver {
         // p: a platform; opts.seed; opts.targets: process names of p (default: every one except the sandbox
         // providers, which stand for the outside world); opts.faults: {kill, pause} weights; opts.gapMs: [min, max]

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { LinkProxy } from '../chaos-driver.mjs';
+import { throughNatsLink } from '../chaos-driver.mjs';
 import { BUILD_DIR, startPlatform } from '../harness.mjs';
 import {
         catalog, cookedOrder, expectStatus, fullLifecycle, orderBody, placeOrder, steps, storeAction, waitDelivery, waitRefunded,
@@ -176,9 +176,7 @@ describe('read-model rebuild while a committed status event is still on its way'
                 p = await startPlatform({ name: 'rebuild-in-flight' });
                 store = (await catalog(p))[0];
                 customer = await p.token('cust_rb_flight', 'customer');
-                link = new LinkProxy('nats-link', Number(new URL(p.natsUrl).port));
-                await link.listen();
-                await p.restart('orchestrator', { env: { NATS_URL: `nats://127.0.0.1:${link.port}`, STORE_ACCEPT_TIMEOUT_S: STORE_TIMEOUT_S } });
+                link = await throughNatsLink(p, 'orchestrator', { STORE_ACCEPT_TIMEOUT_S: STORE_TIMEOUT_S });
         });
         after(async () => {
                 link?.close();

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import { LinkProxy } from '../chaos-driver.mjs';
+import { throughNatsLink } from '../chaos-driver.mjs';
 import { startPlatform } from '../harness.mjs';
 import {
         adminSaga, catalog, expectCompleted, ledgerOf, orchestratorInstance, pspLedger, serviceMetric as metric, shardHolders, expectStatus, orderBody, placeRetrying, runLanes, sagaSteps,
@@ -262,9 +262,7 @@ describe('an orchestrator replica cut off from NATS, its PostgreSQL session aliv
                 admin = await p.token('admin_nats_lost', 'admin');
                 // The second replica reaches NATS only through a link the test can cut (connections stay open, nothing
                 // passes: a partition); everything else reaches it directly.
-                link = new LinkProxy('nats-link', Number(new URL(p.natsUrl).port));
-                await link.listen();
-                await p.restart('orchestrator-2', { env: { NATS_URL: `nats://127.0.0.1:${link.port}` } });
+                link = await throughNatsLink(p, 'orchestrator-2');
         });
         after(async () => {
                 link?.close();
