@@ -14,6 +14,12 @@ int64_t ids_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t ids_monotonic_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 struct timespec ids_deadline_us(clockid_t clock, int64_t in_us) {
         struct timespec ts;
         clock_gettime(clock, &ts);

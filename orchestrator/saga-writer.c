@@ -40,6 +40,9 @@
 #define WRITER_NATS_LOST_MS 5000    /* NATS out of reach this long: the shards are given up for a replica that has it */
 
 static Metric *m_batches, *m_inputs, *m_events, *m_failed_batches, *m_shards, *m_sagas, *m_direct_unheard;
+/* Where the writer's time goes, per phase of its loop (microseconds): waiting for direct answers, deciding
+ * a batch, writing it (PostgreSQL's round trip, the commit included), handing its messages over. */
+static Metric *m_await_us, *m_decide_us, *m_write_us, *m_send_us;
 
 /* ---- the input queue (filled by the NATS delivery thread) ------------------- */
 
@@ -95,6 +98,13 @@ static void on_direct_answers(void *closure, natsMsg *msg) {
 
 static void on_stuck(void *closure, natsMsg *msg) {
         writer_enqueue(closure, IN_STUCK, msg, false);
+}
+
+static bool writer_queued(Writer *w) {
+        pthread_mutex_lock(&w->lock);
+        bool any = w->head != NULL;
+        pthread_mutex_unlock(&w->lock);
+        return any;
 }
 
 /* Takes up to `max` inputs, waiting until `until_ms` for the first. */
@@ -545,6 +555,8 @@ static void batch_send(Writer *w) {
                         (void)publish_batch(w, "payment", &w->payments[i]);
                         w->direct_sent++;
                 }
+        if (w->direct_sent)
+                w->direct_until = ids_deadline_us(CLOCK_REALTIME, WRITER_AWAIT_DIRECT_US);
         for (size_t i = 0; i < w->n_outgoing; i++) {
                 (void)bus_publish_core(w->o->svc.bus, w->outgoing[i].inbox, food__v1__rpc_reply__descriptor.name,
                                        w->outgoing[i].data, w->outgoing[i].len);
@@ -617,20 +629,56 @@ static const PgStmt st_fence = {"writer_fence", "SELECT 1"};
 /* Decides `inputs` and the due timers, writes them in one transaction, then sends. Returns 0,
  * -EEXIST (an idempotency key was claimed before: the inputs were marked, run them again), or
  * another negative errno (nothing of the batch happened). */
-static int writer_batch(Writer *w, Input *inputs, bool timers) {
-        int r = 0, n = 0, requests = 0;
-        batch_begin(w);
-        for (Input *in = inputs; in && r == 0; in = in->next, n++)
+static void writer_await_direct(Writer *w);
+static Input *writer_drop_foreign(Writer *w, Input *inputs, Input **later);
+static void writer_wait_session(Writer *w, Input *inputs, bool pause);
+
+/* Decides `in` and those after it; `*n` counts them, `*requests` the requests among them. */
+static int batch_handle(Writer *w, Input *in, int *n, int *requests) {
+        int r = 0;
+        for (; in && r == 0; in = in->next, (*n)++)
                 if (!in->failed) {
                         r = inputs_handle(w, in);
-                        requests += in->kind == IN_RPC;
+                        *requests += in->kind == IN_RPC;
                 }
+        return r;
+}
+
+/* The answers to the last batch's direct tries join this batch when they come while it decides the inputs
+ * it started with: the wait for them overlaps that deciding instead of coming before it. What arrived
+ * meanwhile is appended to `inputs` (so that a retry or a requeue has it too) and decided after them. */
+static int batch_take_direct(Writer *w, Input *inputs, int *n, int *requests) {
+        if (!w->direct_sent || !inputs || service_stopping || *n >= w->o->batch_max)
+                return 0;
+        writer_await_direct(w);
+        Input *later = NULL, *more = writer_take(w, w->o->batch_max - *n, 0);
+        more = writer_drop_foreign(w, more, &later);
+        if (later)
+                writer_wait_session(w, later, false);
+        if (!more)
+                return 0;
+        Input *last = inputs;
+        while (last->next)
+                last = last->next;
+        last->next = more;
+        return batch_handle(w, more, n, requests);
+}
+
+static int writer_batch(Writer *w, Input *inputs, bool timers) {
+        int r = 0, n = 0, requests = 0;
+        int64_t begun = ids_monotonic_us(), awaited = w->awaited_us;
+        batch_begin(w);
+        r = batch_handle(w, inputs, &n, &requests);
+        if (r == 0)
+                r = batch_take_direct(w, inputs, &n, &requests);
         if (r == 0 && timers)
                 r = inputs_timers(w);
         if (r == 0)
                 r = writer_batch_rows(w);
         if (r == 0)
                 crash_point(w, "before-commit");
+        int64_t decided = ids_monotonic_us();
+        metric_add(m_decide_us, decided - begun - (w->awaited_us - awaited));
         if (r == 0 && saga_batch_empty(&w->batch) && w->n_outgoing > 0)
                 r = pg_run(w->pg, &st_fence, 0, NULL, NULL, NULL, NULL); /* answers from memory: still ours? */
         else if (r == 0)
@@ -639,6 +687,8 @@ static int writer_batch(Writer *w, Input *inputs, bool timers) {
                 crash_point(w, "after-commit");
         if (r == 0)
                 r = crash_lose_session(w, requests);
+        int64_t written = ids_monotonic_us();
+        metric_add(m_write_us, written - decided);
         if (r < 0) {
                 batch_rollback(w);
                 return r;
@@ -648,6 +698,7 @@ static int writer_batch(Writer *w, Input *inputs, bool timers) {
         batch_committed(w);
         batch_send(w);
         batch_end(w);
+        metric_add(m_send_us, ids_monotonic_us() - written);
         metric_add(m_batches, 1);
         metric_add(m_inputs, n);
         return 0;
@@ -1014,20 +1065,24 @@ static void writer_housekeeping(Writer *w, bool stopping) {
 }
 
 /* The last batch sent direct tries: their answers (a charge at the provider, a millisecond or so) are waited
- * for, up to WRITER_AWAIT_DIRECT_US, so that they are decided in the next batch instead of waiting out one that
- * started without them (a POST /orders is then answered a batch sooner; the batch grows by what arrives
- * meanwhile, which is fewer commits per order). */
+ * for, up to WRITER_AWAIT_DIRECT_US after the send, so that they are decided in the next batch instead of
+ * waiting out one that started without them (a POST /orders is then answered a batch sooner; the batch grows
+ * by what arrives meanwhile, which is fewer commits per order). With inputs already queued the next batch
+ * decides those first and waits then (batch_take_direct). */
 static void writer_await_direct(Writer *w) {
         unsigned sent = w->direct_sent;
         w->direct_sent = 0;
         if (!sent)
                 return;
-        struct timespec until = ids_deadline_us(CLOCK_REALTIME, WRITER_AWAIT_DIRECT_US);
+        int64_t begun = ids_monotonic_us();
         int r = 0;
         pthread_mutex_lock(&w->lock);
         while (atomic_load(&w->direct_answered) - w->direct_mark < sent && r != ETIMEDOUT && !service_stopping)
-                r = pthread_cond_timedwait(&w->cond, &w->lock, &until);
+                r = pthread_cond_timedwait(&w->cond, &w->lock, &w->direct_until);
         pthread_mutex_unlock(&w->lock);
+        int64_t waited = ids_monotonic_us() - begun;
+        w->awaited_us += waited;
+        metric_add(m_await_us, waited);
 }
 
 /* Inputs that wait for a session (and the shards it takes) go back to the queue; `pause`: nothing else
@@ -1060,8 +1115,8 @@ static void *writer_run(void *arg) {
                 int64_t held = writer_held_due(w);
                 if (held && held < until)
                         until = held;
-                if (!last)
-                        writer_await_direct(w);
+                if (!last && !writer_queued(w))
+                        writer_await_direct(w); /* else the batch waits while it decides what is queued */
                 /* With the last batch's publishes unconfirmed, a batch that can start at once does (and reads
                  * them after its commit); else they are read now. */
                 Input *inputs = writer_take(w, w->o->batch_max, last || w->unsettled ? now : until);
@@ -1117,6 +1172,15 @@ int writer_start(Orchestrator *o) {
         m_events = metrics_counter("food_status_events_published_total", "Status events confirmed in JetStream");
         m_direct_unheard = metrics_counter("food_direct_unheard_total",
                                            "Direct tries nobody listened for (sent again through JetStream)");
+        /* Microseconds; the name carries no unit because promtool would ask for seconds, which integer
+         * counters cannot hold (as the gateway's latency). */
+        static const char help_us[] = "Time the writer spent (microseconds) waiting for direct answers, deciding "
+                                      "batches, writing them to PostgreSQL (the commit included), handing their "
+                                      "messages over";
+        m_await_us = metrics_counter("food_saga_writer_time_total{phase=\"await\"}", help_us);
+        m_decide_us = metrics_counter("food_saga_writer_time_total{phase=\"decide\"}", help_us);
+        m_write_us = metrics_counter("food_saga_writer_time_total{phase=\"write\"}", help_us);
+        m_send_us = metrics_counter("food_saga_writer_time_total{phase=\"send\"}", help_us);
         writer_memory_metrics_init();
         m_shards = metrics_gauge("food_saga_shards_owned", "Shards this orchestrator owns");
         m_sagas = metrics_gauge("food_sagas_in_memory", "Unsettled sagas this orchestrator holds");

@@ -121,9 +121,12 @@ struct Writer {
          * saga could not follow up; the try goes through JetStream and waits with everything else. */
         int64_t js_confirmed_ms;
         /* The answers to direct tries so far (counted by their subscription's thread); the last batch sent
-         * direct_sent tries when it stood at direct_mark: the next batch waits for their answers (writer_await_direct). */
+         * direct_sent tries when it stood at direct_mark: the next batch waits for their answers until direct_until
+         * (CLOCK_REALTIME; writer_await_direct), awaited_us the time it waited so far. */
         atomic_uint direct_answered;
         unsigned direct_sent, direct_mark;
+        struct timespec direct_until;
+        int64_t awaited_us;
         /* The loose commands published since the last confirmation (their ids): deleted from PostgreSQL once
          * JetStream confirmed them; publish_failed: one of the messages could not even be handed over. */
         char (*loose)[WRITER_LOOSE_ID_MAX + 1];
