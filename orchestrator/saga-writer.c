@@ -626,9 +626,6 @@ static bool session_lost(Writer *w, int r) {
 /* A batch that writes nothing still proves the session (and its locks) alive before it answers. */
 static const PgStmt st_fence = {"writer_fence", "SELECT 1"};
 
-/* Decides `inputs` and the due timers, writes them in one transaction, then sends. Returns 0,
- * -EEXIST (an idempotency key was claimed before: the inputs were marked, run them again), or
- * another negative errno (nothing of the batch happened). */
 static void writer_await_direct(Writer *w);
 static Input *writer_drop_foreign(Writer *w, Input *inputs, Input **later);
 static void writer_wait_session(Writer *w, Input *inputs, bool pause);
@@ -664,12 +661,16 @@ static int batch_take_direct(Writer *w, Input *inputs, int *n, int *requests) {
         return batch_handle(w, more, n, requests);
 }
 
-static int writer_batch(Writer *w, Input *inputs, bool timers) {
+/* Decides `inputs` and the due timers, writes them in one transaction, then sends; `grow`: the answers to
+ * the last batch's direct tries that come meanwhile join it (batch_take_direct; a batch run again, or an
+ * input run alone, takes nothing more). Returns 0, -EEXIST (an idempotency key was claimed before: the
+ * inputs were marked, run them again), or another negative errno (nothing of the batch happened). */
+static int writer_batch(Writer *w, Input *inputs, bool timers, bool grow) {
         int r = 0, n = 0, requests = 0;
         int64_t begun = ids_monotonic_us(), awaited = w->awaited_us;
         batch_begin(w);
         r = batch_handle(w, inputs, &n, &requests);
-        if (r == 0)
+        if (r == 0 && grow)
                 r = batch_take_direct(w, inputs, &n, &requests);
         if (r == 0 && timers)
                 r = inputs_timers(w);
@@ -925,12 +926,12 @@ static Input *writer_drop_foreign(Writer *w, Input *inputs, Input **later) {
  * again (*inputs becomes NULL), anything else is the caller's to free. */
 static void writer_run_inputs(Writer *w, Input **inputs_p, bool timers) {
         Input *inputs = *inputs_p;
-        int r = writer_batch(w, inputs, timers);
+        int r = writer_batch(w, inputs, timers, true);
         for (int tries = 0; r == -EEXIST && tries < 3; tries++) {
                 /* Another request claimed one of these keys before: those answer from its order. */
                 if (writer_claimed_keys(w, inputs) < 0)
                         break;
-                r = writer_batch(w, inputs, timers);
+                r = writer_batch(w, inputs, timers, false);
         }
         if (r == 0)
                 return;
@@ -949,7 +950,7 @@ static void writer_run_inputs(Writer *w, Input **inputs_p, bool timers) {
         for (Input *in = inputs; in; in = in->next) {
                 Input *next = in->next;
                 in->next = NULL;
-                r = writer_batch(w, in, false);
+                r = writer_batch(w, in, false, false); /* alone: it takes no other input */
                 if (r < 0 && !session_lost(w, r)) {
                         in->failed = true;
                         log_warn("orchestrator: an input on %s refused: %s", natsMsg_GetSubject(in->msg),
