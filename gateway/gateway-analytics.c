@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
 #include "log.h"
 #include "archive-read.h"
 #include "archive-export.h"
@@ -49,7 +50,7 @@ void analytics_events(Request *rq) {
         ArchiveEvent ev;
         Chunk c = {0};
         int64_t limit, count = 0;
-        int64_t t0 = routes_mono_ms();
+        int64_t t0 = ids_monotonic_ms();
         int rs, rl, r;
 
         rs = http_query(rq->x, "since", since, sizeof(since));
@@ -106,7 +107,7 @@ void analytics_events(Request *rq) {
         chunk_flush(rq, &c);
         if (!c.failed)
                 mg_send_chunk(rq->x->conn, "", 0);
-        log_info("analytics: %lld events in %lld ms", (long long)count, (long long)(routes_mono_ms() - t0));
+        log_info("analytics: %lld events in %lld ms", (long long)count, (long long)(ids_monotonic_ms() - t0));
 out:
         free(c.buf);
         archive_close(rd);

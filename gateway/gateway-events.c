@@ -103,7 +103,7 @@ static void events_track(EventsStream *st, const char *status, int64_t paid, int
                 break;
         case SSE_REFUND_DUE:
                 if (st->refund_until == 0)
-                        st->refund_until = routes_mono_ms() + wait_s * 1000;
+                        st->refund_until = ids_monotonic_ms() + wait_s * 1000;
                 break;
         case SSE_MORE:
                 break;
@@ -113,13 +113,13 @@ static void events_track(EventsStream *st, const char *status, int64_t paid, int
 /* Sends the live events until the order is done, the client leaves, the time is up or the
  * gateway stops. */
 static void events_live(Request *rq, BusInbox *sub, const char *order_id, EventsStream *st) {
-        int64_t start = routes_mono_ms();
+        int64_t start = ids_monotonic_ms();
         int64_t end = start + events_cfg.max_seconds * 1000;
         int64_t next_beat = start + events_cfg.heartbeat_s * 1000;
         static const char beat[] = ": keep-alive\n\n";
 
         while (!st->done && !service_stopping) {
-                int64_t now = routes_mono_ms(), wait = EVENTS_TICK_MS;
+                int64_t now = ids_monotonic_ms(), wait = EVENTS_TICK_MS;
                 natsMsg *m = NULL;
                 int r;
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "gateway-auth.h"
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -194,12 +195,6 @@ size_t ratelimit_tracked(RateLimit *rl) {
         return n;
 }
 
-static int64_t ratelimit_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool ratelimit_check(RateLimit *rl, HttpExchange *x, RateLimitKind kind, const char *id) {
         char key[RATELIMIT_KEY_MAX], retry[48];
         int64_t retry_after_s = 1;
@@ -207,7 +202,7 @@ bool ratelimit_check(RateLimit *rl, HttpExchange *x, RateLimitKind kind, const c
         if (!rl)
                 return true;
         snprintf(key, sizeof(key), "%s%s", ratelimit_kinds[kind].prefix, id);
-        if (ratelimit_take(rl, key, ratelimit_now_ms(), &retry_after_s))
+        if (ratelimit_take(rl, key, ids_monotonic_ms(), &retry_after_s))
                 return true;
         if (m_limited[kind]) /* unregistered in unit tests */
                 metric_add(m_limited[kind], 1);

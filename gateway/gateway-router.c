@@ -10,6 +10,7 @@
 #include "gateway-events.h"
 #include "gateway-ratelimit.h"
 #include "gateway-routes.h"
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -268,7 +269,7 @@ static void router_dispatch(Request *rq) {
 int gateway_router_handle(struct mg_connection *conn, void *gw) {
         HttpExchange x = {conn, mg_get_request_info(conn), 0};
         Request rq = {.gw = gw, .x = &x};
-        int64_t start = routes_mono_ms();
+        int64_t start = ids_monotonic_ms();
         long long ms;
 
         metric_add(m_in_flight, 1);
@@ -284,7 +285,7 @@ int gateway_router_handle(struct mg_connection *conn, void *gw) {
                 log_error("router: %s %s was not answered", x.info->request_method, x.info->local_uri);
                 http_problem(&x, 500, NULL, NULL, "the request was not answered");
         }
-        ms = (long long)(routes_mono_ms() - start);
+        ms = (long long)(ids_monotonic_ms() - start);
         router_observe(x.status, ms);
         metric_add(m_in_flight, -1);
         log_debug("%s %s -> %d in %lld ms", x.info->request_method, x.info->local_uri, x.status, ms);

@@ -13,12 +13,6 @@
 #define ROUTES_RADIUS_DEFAULT_M 3000.0
 #define ROUTES_RADIUS_MAX_M 100000.0
 
-int64_t routes_mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int routes_body(Request *rq, char **ret, size_t *ret_len) {
         int r = http_read_body(rq->x, (size_t)rq->gw->cfg.max_body, ret, ret_len);
         if (r == 0)

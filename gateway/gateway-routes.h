@@ -74,9 +74,6 @@ bool ui_etag_matches(const char *if_none_match, const char *etag);
 
 /* ---- shared by the handlers (gateway-routes.c) ---- */
 
-/* CLOCK_MONOTONIC in milliseconds: durations and deadlines. */
-int64_t routes_mono_ms(void);
-
 /* Reads the body within MAX_BODY_BYTES. 0 with *ret (free it), or -1 after
  * answering 413 / 400. */
 int routes_body(Request *rq, char **ret, size_t *ret_len);

@@ -20,14 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ids.h"
 
 #define HEAD_MAX (16 * 1024) /* an answer's status line and headers */
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the answer, pure ------------------------------------------------------------------------------ */
 
@@ -438,7 +434,7 @@ static bool conn_connect_next(Conn *c, int err) {
  * while no connection walks the list. */
 static void addrs_refresh(HttpClient *cl) {
         struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
-        if (cl->addrs && now_ms() - cl->addrs_ms < ADDRS_KEEP_MS)
+        if (cl->addrs && ids_monotonic_ms() - cl->addrs_ms < ADDRS_KEEP_MS)
                 return;
         if (cl->addrs)
                 freeaddrinfo(cl->addrs);
@@ -446,7 +442,7 @@ static void addrs_refresh(HttpClient *cl) {
         cl->addrs_error = getaddrinfo(cl->host, cl->port, &hints, &cl->addrs);
         if (cl->addrs_error != 0)
                 cl->addrs = NULL;
-        cl->addrs_ms = now_ms();
+        cl->addrs_ms = ids_monotonic_ms();
 }
 
 /* A fresh connection for c's request. */
@@ -743,7 +739,7 @@ int http_client_post(HttpClient *cl, HttpRequest *reqs, size_t n, int64_t timeou
                 return -EINVAL;
         struct pollfd fds[n ? n : 1];
         size_t map[n ? n : 1];
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = ids_monotonic_ms() + timeout_ms;
         bool opening = false;
 
         for (size_t i = 0; i < n; i++) {
@@ -786,7 +782,7 @@ int http_client_post(HttpClient *cl, HttpRequest *reqs, size_t n, int64_t timeou
                         }
                 if (k == 0)
                         break;
-                int64_t left = deadline - now_ms();
+                int64_t left = deadline - ids_monotonic_ms();
                 if (left <= 0) {
                         char what[48];
                         snprintf(what, sizeof(what), "%lld ms", (long long)timeout_ms);

@@ -14,6 +14,10 @@ int64_t ids_now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t ids_monotonic_ms(void) {
+        return ids_monotonic_us() / 1000;
+}
+
 int64_t ids_monotonic_us(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

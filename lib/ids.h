@@ -26,7 +26,8 @@ int ids_shard(const char *id);
  * reused, even when a database forgets commits it confirmed. cap >= 37. */
 int ids_uuid7(char *buf, size_t cap);
 int64_t ids_now_ms(void);
-/* Microseconds of CLOCK_MONOTONIC: for durations. */
+/* CLOCK_MONOTONIC in milliseconds and microseconds: for durations and deadlines. */
+int64_t ids_monotonic_ms(void);
 int64_t ids_monotonic_us(void);
 /* The time `in_ms` from now on `clock` (CLOCK_REALTIME for pthread_cond_timedwait's default): a deadline. */
 struct timespec ids_deadline(clockid_t clock, int64_t in_ms);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ids.h"
 #include "log.h"
 
 #define PG_MAX_PREPARED 96
@@ -222,20 +223,14 @@ int pg_ensure(Pg *pg) {
         return pg_setup_session(pg);
 }
 
-static int64_t pg_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until the connection's socket is ready for `events` (POLLIN/POLLOUT)
- * or `deadline_ms` (pg_now_ms clock) passes: 0, -ETIMEDOUT or -ENOTCONN. */
+ * or `deadline_ms` (ids_monotonic_ms clock) passes: 0, -ETIMEDOUT or -ENOTCONN. */
 static int pg_wait(PGconn *conn, short events, int64_t deadline_ms) {
         struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
         if (pfd.fd < 0)
                 return -ENOTCONN;
         for (;;) {
-                int64_t left = deadline_ms - pg_now_ms();
+                int64_t left = deadline_ms - ids_monotonic_ms();
                 int n;
                 if (left <= 0)
                         return -ETIMEDOUT;
@@ -277,7 +272,7 @@ static int pg_reset_bounded(Pg *pg, int64_t deadline_ms) {
 }
 
 int pg_ping(Pg *pg, int timeout_ms) {
-        int64_t deadline = pg_now_ms() + timeout_ms;
+        int64_t deadline = ids_monotonic_ms() + timeout_ms;
         int r = 0;
 
         if (!pg)

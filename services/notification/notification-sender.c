@@ -173,12 +173,6 @@ static void count(Metric *m, long long n) {
                 metric_add(m, n);
 }
 
-static int64_t notify_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool sender_stopping(NotifySender *s) {
         return service_stopping || atomic_load(&s->stop);
 }
@@ -270,7 +264,7 @@ static void marks_init(Marks *m) {
 
 static void marks_add(Marks *m, const NotifyItem *it) {
         if (m->n++ == 0)
-                m->since_ms = notify_now_ms();
+                m->since_ms = ids_monotonic_ms();
         pg_array_text(&m->ids, it->msg_id);
         pg_array_int4(&m->attempts, it->attempts);
 }
@@ -377,11 +371,11 @@ static void sender_health(NotifySender *s, bool all_failed) {
                 s->failed_batches = 0;
                 s->pause_ms = s->paused_until = 0;
                 metric_set(m_paused, 0);
-        } else if (++s->failed_batches >= SENDER_PAUSE_AFTER && s->paused_until <= notify_now_ms()) {
+        } else if (++s->failed_batches >= SENDER_PAUSE_AFTER && s->paused_until <= ids_monotonic_ms()) {
                 int64_t max = s->cfg.retry.max_ms < SENDER_PAUSE_MAX_MS ? s->cfg.retry.max_ms : SENDER_PAUSE_MAX_MS;
                 int64_t next = s->pause_ms ? s->pause_ms * 2 : s->cfg.retry.base_ms;
                 s->pause_ms = next < max ? next : max;
-                s->paused_until = notify_now_ms() + s->pause_ms;
+                s->paused_until = ids_monotonic_ms() + s->pause_ms;
                 log_warn("webhook: %d batches in a row failed at the provider; no push for %lld ms", s->failed_batches,
                          (long long)s->pause_ms);
                 metric_set(m_paused, 1);
@@ -560,7 +554,7 @@ static void *sender_run(void *arg) {
         while (!sender_stopping(s)) {
                 /* Fed rows first, as they come; their marks when due; the sweep for the others every
                  * NOTIFY_POLL_MS. */
-                int64_t now = notify_now_ms(), until = marks_due_at(&marks), paused = sender_paused_until(s);
+                int64_t now = ids_monotonic_ms(), until = marks_due_at(&marks), paused = sender_paused_until(s);
                 size_t n = 0;
                 if (paused > now) {
                         /* The provider is left alone: only the marks of earlier pushes are written. */
@@ -578,12 +572,12 @@ static void *sender_run(void *arg) {
                         for (size_t i = 0; i < n; i++)
                                 feed_item_free(&b.fed[i]);
                 }
-                if (r == 0 && notify_now_ms() >= marks_due_at(&marks))
+                if (r == 0 && ids_monotonic_ms() >= marks_due_at(&marks))
                         r = marks_flush(pg, &marks);
-                if (r == 0 && paused <= now && notify_now_ms() >= next_sweep) {
+                if (r == 0 && paused <= now && ids_monotonic_ms() >= next_sweep) {
                         r = sender_sweep(s, pg, w, &b, &rng, &marks);
                         if (r >= 0 && (size_t)r < b.cap)
-                                next_sweep = notify_now_ms() + s->cfg.poll_ms; /* drained: again later */
+                                next_sweep = ids_monotonic_ms() + s->cfg.poll_ms; /* drained: again later */
                 }
                 if (r < 0) {
                         /* A fed row not marked stays pending: the sweep sends it again (same key). */
