@@ -626,7 +626,7 @@ static bool session_lost(Writer *w, int r) {
 /* A batch that writes nothing still proves the session (and its locks) alive before it answers. */
 static const PgStmt st_fence = {"writer_fence", "SELECT 1"};
 
-static void writer_await_direct(Writer *w);
+static int64_t writer_await_direct(Writer *w);
 static Input *writer_drop_foreign(Writer *w, Input *inputs, Input **later);
 static void writer_wait_session(Writer *w, Input *inputs, bool pause);
 
@@ -642,12 +642,13 @@ static int batch_handle(Writer *w, Input *in, int *n, int *requests) {
 }
 
 /* The answers to the last batch's direct tries join this batch when they come while it decides the inputs
- * it started with: the wait for them overlaps that deciding instead of coming before it. What arrived
- * meanwhile is appended to `inputs` (so that a retry or a requeue has it too) and decided after them. */
-static int batch_take_direct(Writer *w, Input *inputs, int *n, int *requests) {
+ * it started with: the wait for them (added to `*awaited_us`) overlaps that deciding instead of coming before
+ * it. What arrived meanwhile is appended to `inputs` (so that a retry or a requeue has it too) and decided
+ * after them. */
+static int batch_take_direct(Writer *w, Input *inputs, int *n, int *requests, int64_t *awaited_us) {
         if (!w->direct_sent || !inputs || service_stopping || *n >= w->o->batch_max)
                 return 0;
-        writer_await_direct(w);
+        *awaited_us += writer_await_direct(w);
         Input *later = NULL, *more = writer_take(w, w->o->batch_max - *n, 0);
         more = writer_drop_foreign(w, more, &later);
         if (later)
@@ -667,11 +668,11 @@ static int batch_take_direct(Writer *w, Input *inputs, int *n, int *requests) {
  * inputs were marked, run them again), or another negative errno (nothing of the batch happened). */
 static int writer_batch(Writer *w, Input *inputs, bool timers, bool grow) {
         int r = 0, n = 0, requests = 0;
-        int64_t begun = ids_monotonic_us(), awaited = w->awaited_us;
+        int64_t begun = ids_monotonic_us(), awaited = 0;
         batch_begin(w);
         r = batch_handle(w, inputs, &n, &requests);
         if (r == 0 && grow)
-                r = batch_take_direct(w, inputs, &n, &requests);
+                r = batch_take_direct(w, inputs, &n, &requests, &awaited);
         if (r == 0 && timers)
                 r = inputs_timers(w);
         if (r == 0)
@@ -679,7 +680,7 @@ static int writer_batch(Writer *w, Input *inputs, bool timers, bool grow) {
         if (r == 0)
                 crash_point(w, "before-commit");
         int64_t decided = ids_monotonic_us();
-        metric_add(m_decide_us, decided - begun - (w->awaited_us - awaited));
+        metric_add(m_decide_us, decided - begun - awaited);
         if (r == 0 && saga_batch_empty(&w->batch) && w->n_outgoing > 0)
                 r = pg_run(w->pg, &st_fence, 0, NULL, NULL, NULL, NULL); /* answers from memory: still ours? */
         else if (r == 0)
@@ -1069,12 +1070,12 @@ static void writer_housekeeping(Writer *w, bool stopping) {
  * for, up to WRITER_AWAIT_DIRECT_US after the send, so that they are decided in the next batch instead of
  * waiting out one that started without them (a POST /orders is then answered a batch sooner; the batch grows
  * by what arrives meanwhile, which is fewer commits per order). With inputs already queued the next batch
- * decides those first and waits then (batch_take_direct). */
-static void writer_await_direct(Writer *w) {
+ * decides those first and waits then (batch_take_direct). Returns how long it waited (microseconds). */
+static int64_t writer_await_direct(Writer *w) {
         unsigned sent = w->direct_sent;
         w->direct_sent = 0;
         if (!sent)
-                return;
+                return 0;
         int64_t begun = ids_monotonic_us();
         int r = 0;
         pthread_mutex_lock(&w->lock);
@@ -1082,8 +1083,8 @@ static void writer_await_direct(Writer *w) {
                 r = pthread_cond_timedwait(&w->cond, &w->lock, &w->direct_until);
         pthread_mutex_unlock(&w->lock);
         int64_t waited = ids_monotonic_us() - begun;
-        w->awaited_us += waited;
         metric_add(m_await_us, waited);
+        return waited;
 }
 
 /* Inputs that wait for a session (and the shards it takes) go back to the queue; `pause`: nothing else
@@ -1117,7 +1118,7 @@ static void *writer_run(void *arg) {
                 if (held && held < until)
                         until = held;
                 if (!last && !writer_queued(w))
-                        writer_await_direct(w); /* else the batch waits while it decides what is queued */
+                        (void)writer_await_direct(w); /* else the batch waits while it decides what is queued */
                 /* With the last batch's publishes unconfirmed, a batch that can start at once does (and reads
                  * them after its commit); else they are read now. */
                 Input *inputs = writer_take(w, w->o->batch_max, last || w->unsettled ? now : until);

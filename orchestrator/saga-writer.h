@@ -122,11 +122,10 @@ struct Writer {
         int64_t js_confirmed_ms;
         /* The answers to direct tries so far (counted by their subscription's thread); the last batch sent
          * direct_sent tries when it stood at direct_mark: the next batch waits for their answers until direct_until
-         * (CLOCK_REALTIME; writer_await_direct), awaited_us the time it waited so far. */
+         * (CLOCK_REALTIME; writer_await_direct). */
         atomic_uint direct_answered;
         unsigned direct_sent, direct_mark;
         struct timespec direct_until;
-        int64_t awaited_us;
         /* The loose commands published since the last confirmation (their ids): deleted from PostgreSQL once
          * JetStream confirmed them; publish_failed: one of the messages could not even be handed over. */
         char (*loose)[WRITER_LOOSE_ID_MAX + 1];
