@@ -438,9 +438,11 @@ export async function shardHolders(p) {
 
 // A value of a service's Prometheus metric `name` (its first series), from the /metrics beside its /readyz; NaN
 // when it has none.
-export async function serviceMetric(proc, name) {
+export async function serviceMetric(proc, name, labels) {
         const url = proc.readyUrl.replace('/readyz', '/metrics');
         const text = await (await fetch(url)).text();
-        const m = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm'));
+        // `labels` (e.g. 'phase="await"') picks one series of a family; without it, the family's first series.
+        const series = labels ? `\\{${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\}` : '(?:\\{[^}]*\\})?';
+        const m = text.match(new RegExp(`^${name}${series} (\\S+)$`, 'm'));
         return m ? Number(m[1]) : NaN;
 }

@@ -56,6 +56,9 @@ describe('the payment decision over core NATS', () => {
                 // second waiting out the first's call: 1.2 s and more.
                 await placeOrder(p, customer, store, [[store.menu[0], 1]]); // the next ones go direct
                 const before = await paymentDeliveries();
+                const [orch] = p.find('orchestrator');
+                const writerTime = async (phase) => serviceMetric(orch, 'food_saga_writer_time_total', `phase="${phase}"`);
+                const [awaited0, written0] = [await writerTime('await'), await writerTime('write')];
                 expectStatus(await p.psp('/config', { method: 'PUT', body: { latency_ms: 600, failure_rate: 0 } }), [200, 204],
                         'PSP PUT /config');
                 try {
@@ -72,6 +75,11 @@ describe('the payment decision over core NATS', () => {
                                 assert.ok(ms < 1100, `an order took ${ms} ms with the provider at 600 ms: its charge waited for another's`);
                         }
                         assert.equal(await paymentDeliveries(), before, 'no payment command went through JetStream');
+                        // The writer's time per phase: a batch that sent these charges was followed by a wait for their
+                        // answers (until 1.5 ms after the send, the provider taking 600 ms), and by writes.
+                        const awaited = await writerTime('await') - awaited0;
+                        assert.ok(awaited > 0, `food_saga_writer_time_total{phase="await"} grew by ${awaited} us`);
+                        assert.ok(await writerTime('write') > written0, 'food_saga_writer_time_total{phase="write"} grew');
                 } finally {
                         await p.psp('/config', { method: 'PUT', body: { latency_ms: 0, failure_rate: 0 } });
                 }
