@@ -12,15 +12,6 @@
 #include "log.h"
 
 #define PG_MAX_PREPARED 96
-#define PG_PIPE_MAX 260 /* commands queued in one pipeline: BEGIN, 128 calls and their PREPAREs, COMMIT */
-
-/* What one queued command of a pipeline was, to read its result in order. */
-typedef enum { PIPE_CMD, PIPE_PREPARE, PIPE_CALL, PIPE_COMMIT } PipeKind;
-typedef struct {
-        PipeKind kind;
-        const PgStmt *st; /* PIPE_PREPARE: the statement it prepares */
-        PGresult **ret;   /* PIPE_CALL: where its result goes once all went well */
-} PipeEntry;
 
 struct Pg {
         PGconn *conn;
@@ -34,11 +25,6 @@ struct Pg {
         bool async_commit;  /* synchronous_commit off, again after each reconnect */
         bool index_only;    /* enable_seqscan off, again after each reconnect */
         char error[512];
-        /* the pipeline being sent (pipe_open .. pipe_finish) */
-        PipeEntry pipe[PG_PIPE_MAX];
-        size_t n_pipe;
-        bool piping;
-        int pipe_r; /* its first failure to send (or to open it) */
 };
 
 /* Debian's libpq loads GnuTLS (through libldap, for LDAP service look-ups we do not use), and GnuTLS
@@ -414,114 +400,79 @@ void pg_rollback(Pg *pg) {
 
 /* ---- pipelines ---------------------------------------------------------- */
 
-/* A command could not be sent: the session is not used again (pg_ensure revives it). */
-static void pipe_send_failed(Pg *pg) {
-        pg_set_error(pg, PQerrorMessage(pg->conn));
-        pg->broken = true;
-        pg->pipe_r = -ENOTCONN;
-}
+/* What one queued command of a pipeline was, to read its result in order. */
+typedef enum { PIPE_CMD, PIPE_PREPARE, PIPE_CALL, PIPE_COMMIT } PipeKind;
 
-static void pipe_cmd(Pg *pg, const char *sql, PipeKind kind) {
-        if (pg->pipe_r < 0)
-                return;
-        if (!PQsendQueryParams(pg->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
-                pipe_send_failed(pg);
-        else
-                pg->pipe[pg->n_pipe++] = (PipeEntry){kind, NULL, NULL};
-}
+/* Runs the calls as one pipeline; *failed_at is the queued command that failed first (or -1). */
+static int pg_pipeline_once(Pg *pg, const PgCall *calls, size_t n, bool transaction, int *failed_at) {
+        PipeKind kinds[2 * 64 + 2];
+        size_t idx[2 * 64 + 2];
+        const PgStmt *fresh[64];
+        size_t q = 0, n_fresh = 0;
+        int r = pg_usable(pg);
 
-/* Enters pipeline mode (BEGIN first for a transaction): 0, or negative errno and nothing is open. */
-static int pipe_open(Pg *pg, bool transaction) {
-        pg->n_pipe = 0;
-        pg->pipe_r = pg_usable(pg);
-        if (pg->pipe_r < 0)
-                return pg->pipe_r;
+        *failed_at = -1;
+        if (r < 0)
+                return r;
+        if (n > 64)
+                return -E2BIG;
+        /* Room for the statements to prepare, checked before anything is sent. */
+        for (size_t i = 0; i < n; i++) {
+                bool known = false;
+                for (size_t k = 0; k < pg->n_prepared && !known; k++)
+                        known = pg->prepared[k] == calls[i].st;
+                for (size_t k = 0; k < i && !known; k++)
+                        known = calls[k].st == calls[i].st;
+                if (!known && pg->n_prepared + ++n_fresh > PG_MAX_PREPARED)
+                        return -ENOSPC;
+        }
+        n_fresh = 0;
         if (!PQenterPipelineMode(pg->conn)) {
                 pg_set_error(pg, PQerrorMessage(pg->conn));
-                return pg->pipe_r = -EPROTO;
+                return -EPROTO;
         }
-        pg->piping = true;
-        if (transaction)
-                pipe_cmd(pg, "BEGIN", PIPE_CMD);
-        return 0;
-}
-
-/* Whether `st` is prepared in the session, or queued to be. */
-static bool pipe_known(const Pg *pg, const PgStmt *st) {
-        for (size_t k = 0; k < pg->n_prepared; k++)
-                if (pg->prepared[k] == st)
-                        return true;
-        for (size_t k = 0; k < pg->n_pipe; k++)
-                if (pg->pipe[k].kind == PIPE_PREPARE && pg->pipe[k].st == st)
-                        return true;
-        return false;
-}
-
-/* Queues the calls (each statement prepared first where the session has not). A failure is kept for
- * pipe_finish, which still reads what was queued before it. */
-static void pipe_calls(Pg *pg, const PgCall *calls, size_t n) {
-        if (pg->pipe_r < 0)
-                return;
-        if (pg->n_pipe + 2 * n + 1 > PG_PIPE_MAX) {
-                pg_set_error(pg, "too many statements for one pipeline");
-                pg->pipe_r = -E2BIG;
-                return;
-        }
-        /* Room for the statements to prepare (those queued before included), checked before any is sent. */
-        size_t fresh = 0;
-        for (size_t k = 0; k < pg->n_pipe; k++)
-                fresh += pg->pipe[k].kind == PIPE_PREPARE;
-        for (size_t i = 0; i < n; i++) {
-                bool earlier = false;
-                for (size_t k = 0; k < i && !earlier; k++)
-                        earlier = calls[k].st == calls[i].st;
-                if (!earlier && !pipe_known(pg, calls[i].st))
-                        fresh++;
-        }
-        if (pg->n_prepared + fresh > PG_MAX_PREPARED) {
-                pg_set_error(pg, "too many prepared statements for one session");
-                pg->pipe_r = -ENOSPC;
-                return;
+        if (transaction) {
+                if (!PQsendQueryParams(pg->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+                        goto send_failed;
+                kinds[q++] = PIPE_CMD;
         }
         for (size_t i = 0; i < n; i++) {
                 const PgStmt *st = calls[i].st;
-                if (!pipe_known(pg, st)) {
-                        if (!PQsendPrepare(pg->conn, st->name, st->sql, 0, NULL)) {
-                                pipe_send_failed(pg);
-                                return;
-                        }
-                        pg->pipe[pg->n_pipe++] = (PipeEntry){PIPE_PREPARE, st, NULL};
+                bool known = false;
+                for (size_t k = 0; k < pg->n_prepared && !known; k++)
+                        known = pg->prepared[k] == st;
+                for (size_t k = 0; k < n_fresh && !known; k++)
+                        known = fresh[k] == st;
+                if (!known) {
+                        if (!PQsendPrepare(pg->conn, st->name, st->sql, 0, NULL))
+                                goto send_failed;
+                        idx[q] = n_fresh;
+                        kinds[q++] = PIPE_PREPARE;
+                        fresh[n_fresh++] = st;
                 }
-                if (!PQsendQueryPrepared(pg->conn, st->name, calls[i].n, calls[i].vals, calls[i].lens, calls[i].fmts,
-                                         0)) {
-                        pipe_send_failed(pg);
-                        return;
-                }
-                pg->pipe[pg->n_pipe++] = (PipeEntry){PIPE_CALL, NULL, calls[i].ret};
+                if (!PQsendQueryPrepared(pg->conn, st->name, calls[i].n, calls[i].vals, calls[i].lens, calls[i].fmts, 0))
+                        goto send_failed;
+                idx[q] = i;
+                kinds[q++] = PIPE_CALL;
         }
-}
-
-/* Ends the pipeline: COMMIT first when `commit`, then the sync point, and every result read in order;
- * *failed_at is the queued command that failed first (or -1). On a failure no result is handed over; a
- * transaction left open (failed, or not committed) is rolled back. */
-static int pipe_finish(Pg *pg, bool commit, int *failed_at) {
-        *failed_at = -1;
-        pg->piping = false;
-        if (commit)
-                pipe_cmd(pg, "COMMIT", PIPE_COMMIT);
-        int r = pg->pipe_r;
-        if (r == -ENOTCONN && PQstatus(pg->conn) != CONNECTION_OK)
+        if (transaction) {
+                if (!PQsendQueryParams(pg->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+                        goto send_failed;
+                kinds[q++] = PIPE_COMMIT;
+        }
+        if (!PQpipelineSync(pg->conn))
+                goto send_failed;
+        goto drain;
+send_failed:
+        pg_set_error(pg, PQerrorMessage(pg->conn));
+        pg->broken = true;
+        r = -ENOTCONN;
+        if (PQstatus(pg->conn) != CONNECTION_OK)
                 return r; /* nothing more comes back; the session is replaced before its next use */
-        if (!PQpipelineSync(pg->conn)) {
-                pipe_send_failed(pg);
-                if (r == 0)
-                        r = pg->pipe_r;
-                if (PQstatus(pg->conn) != CONNECTION_OK)
-                        return r;
-        }
+        (void)PQpipelineSync(pg->conn);
+drain:
         /* One result (then NULL) per queued command, in order; then the sync point. */
-        for (size_t k = 0; k < pg->n_pipe; k++) {
-                const PipeEntry *e = &pg->pipe[k];
+        for (size_t k = 0; k < q; k++) {
                 PGresult *res = PQgetResult(pg->conn);
                 int rr;
                 if (!res) {
@@ -533,18 +484,18 @@ static int pipe_finish(Pg *pg, bool commit, int *failed_at) {
                         rr = -ECANCELED; /* skipped after an earlier failure */
                 else
                         rr = pg_result_errno(pg, res);
-                if (rr == 0 && e->kind == PIPE_COMMIT && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+                if (rr == 0 && kinds[k] == PIPE_COMMIT && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
                         pg_set_error(pg, "the transaction had failed: COMMIT rolled it back");
                         rr = -ECANCELED;
                 }
-                if (rr == 0 && e->kind == PIPE_PREPARE)
-                        pg->prepared[pg->n_prepared++] = e->st;
+                if (rr == 0 && kinds[k] == PIPE_PREPARE)
+                        pg->prepared[pg->n_prepared++] = fresh[idx[k]];
                 if (rr < 0 && r == 0) {
                         r = rr;
                         *failed_at = (int)k;
                 }
-                if (e->kind == PIPE_CALL && rr == 0 && e->ret)
-                        *e->ret = res;
+                if (kinds[k] == PIPE_CALL && rr == 0 && calls[idx[k]].ret)
+                        *calls[idx[k]].ret = res;
                 else
                         PQclear(res);
                 while ((res = PQgetResult(pg->conn)) != NULL) {
@@ -571,36 +522,24 @@ synced:
                 if (r == 0)
                         r = -EPROTO;
         }
-        /* The sync point does not end a transaction block BEGIN opened: it stays open (failed, or not
-         * committed) until rolled back. */
-        PGTransactionStatusType ts = PQtransactionStatus(pg->conn);
-        if (ts == PQTRANS_INERROR || ts == PQTRANS_INTRANS) {
-                PGresult *res = PQexec(pg->conn, "ROLLBACK");
-                if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                        pg->broken = true;
-                PQclear(res);
-                if (r == 0)
-                        r = -ECANCELED;
-        }
-        if (r < 0)
+        if (r < 0) {
                 /* Results handed over before the failure are the caller's no longer. */
-                for (size_t k = 0; k < pg->n_pipe; k++)
-                        if (pg->pipe[k].ret && *pg->pipe[k].ret) {
-                                PQclear(*pg->pipe[k].ret);
-                                *pg->pipe[k].ret = NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (calls[i].ret && *calls[i].ret) {
+                                PQclear(*calls[i].ret);
+                                *calls[i].ret = NULL;
                         }
-        pg->n_pipe = 0;
+                /* The sync point does not end a transaction block BEGIN opened: it stays aborted
+                 * until rolled back. */
+                PGTransactionStatusType ts = PQtransactionStatus(pg->conn);
+                if (ts == PQTRANS_INERROR || ts == PQTRANS_INTRANS) {
+                        PGresult *res = PQexec(pg->conn, "ROLLBACK");
+                        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                                pg->broken = true;
+                        PQclear(res);
+                }
+        }
         return r;
-}
-
-/* Runs the calls as one pipeline; *failed_at is the queued command that failed first (or -1). */
-static int pg_pipeline_once(Pg *pg, const PgCall *calls, size_t n, bool transaction, int *failed_at) {
-        *failed_at = -1;
-        int r = pipe_open(pg, transaction);
-        if (r < 0)
-                return r;
-        pipe_calls(pg, calls, n);
-        return pipe_finish(pg, transaction, failed_at);
 }
 
 static int pg_pipeline_run(Pg *pg, const PgCall *calls, size_t n, bool transaction) {
@@ -620,31 +559,6 @@ int pg_transaction(Pg *pg, const PgCall *calls, size_t n) {
 
 int pg_pipeline(Pg *pg, const PgCall *calls, size_t n) {
         return pg_pipeline_run(pg, calls, n, false);
-}
-
-int pg_transaction_start(Pg *pg, const PgCall *calls, size_t n) {
-        int r = pipe_open(pg, true);
-        if (r < 0)
-                return r;
-        pipe_calls(pg, calls, n);
-        /* Sent now, not with the sync point: the server works on them meanwhile. */
-        if (pg->pipe_r == 0 && PQflush(pg->conn) != 0)
-                pipe_send_failed(pg);
-        return 0;
-}
-
-int pg_transaction_finish(Pg *pg, const PgCall *calls, size_t n) {
-        int failed_at;
-        if (!pg->piping)
-                return pg->pipe_r < 0 ? pg->pipe_r : -EINVAL;
-        pipe_calls(pg, calls, n);
-        return pipe_finish(pg, true, &failed_at);
-}
-
-void pg_transaction_cancel(Pg *pg) {
-        int failed_at;
-        if (pg->piping)
-                (void)pipe_finish(pg, false, &failed_at);
 }
 
 /* ---- binary arrays ------------------------------------------------------- */

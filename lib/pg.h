@@ -94,14 +94,6 @@ typedef struct {
 int pg_transaction(Pg *pg, const PgCall *calls, size_t n);
 /* The same calls without a transaction around them (reads). */
 int pg_pipeline(Pg *pg, const PgCall *calls, size_t n);
-/* pg_transaction in two parts, so that the server runs the first calls while the caller decides the rest:
- * pg_transaction_start sends BEGIN and `calls` at once; pg_transaction_finish sends its `calls` and COMMIT
- * and reads every result (what pg_transaction returns, for both parts); pg_transaction_cancel rolls it all
- * back instead. After a start that returned 0, one of the two must follow before the session's next use
- * (the caller keeps the first calls' `ret` pointers valid until then); a negative errno: nothing began. */
-int pg_transaction_start(Pg *pg, const PgCall *calls, size_t n);
-int pg_transaction_finish(Pg *pg, const PgCall *calls, size_t n);
-void pg_transaction_cancel(Pg *pg);
 
 /* A multi-row parameter: a one-dimensional PostgreSQL array in binary format
  * (pass it with length pg_array_len and format 1), built element by element;

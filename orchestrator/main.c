@@ -29,10 +29,8 @@ static int orchestrator_crash_config(Orchestrator *o) {
         long long n = colon ? strtoll(colon + 1, &end, 10) : 0;
         if (!colon || *end || n < 1 || (size_t)(colon - v) >= sizeof(o->crash_point) ||
             (strncmp(v, "before-commit", (size_t)(colon - v)) != 0 && strncmp(v, "after-commit", (size_t)(colon - v)) != 0 &&
-             strncmp(v, "between-parts", (size_t)(colon - v)) != 0 && strncmp(v, "lose-session", (size_t)(colon - v)) != 0)) {
-                log_error("config: FOOD_CRASH_AT=\"%s\" is not before-commit:<n>, between-parts:<n>, after-commit:<n> or "
-                          "lose-session:<n>",
-                          v);
+             strncmp(v, "lose-session", (size_t)(colon - v)) != 0)) {
+                log_error("config: FOOD_CRASH_AT=\"%s\" is not before-commit:<n>, after-commit:<n> or lose-session:<n>", v);
                 return -EINVAL;
         }
         snprintf(o->crash_point, sizeof(o->crash_point), "%.*s", (int)(colon - v), v);

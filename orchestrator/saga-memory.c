@@ -84,7 +84,7 @@ void writer_touch(Writer *w, SagaRow *row) {
         row->updated_ms = w->now_ms;
 }
 
-int writer_batch_rows(Writer *w, bool marks) {
+int writer_batch_rows(Writer *w) {
         for (size_t i = 0; i < w->n_visited; i++) {
                 SagaRow *row = w->visited[i];
                 if (row->dirty != w->batch_no)
@@ -97,7 +97,7 @@ int writer_batch_rows(Writer *w, bool marks) {
                 if (r < 0)
                         return r;
         }
-        for (int s = 0; s < IDS_SHARDS && marks; s++)
+        for (int s = 0; s < IDS_SHARDS; s++)
                 if (writer_owns(w, s) && w->published[s] > w->persisted[s])
                         saga_batch_published(&w->batch, s, w->published[s]);
         return 0;

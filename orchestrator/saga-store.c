@@ -533,13 +533,14 @@ static int batch_call(SagaBatch *b, size_t *n_calls, int slot, const PgStmt *st,
         return 0;
 }
 
-/* The batch's statements, into b->calls: how many, or negative errno. */
-static int batch_calls(SagaBatch *b) {
+int saga_batch_commit(SagaBatch *b, Pg *pg) {
         PgArray *s[] = SAGA_ARRAYS(b), *e[] = EVENT_ARRAYS(b), *no[] = NOTE_ARRAYS(b), *k[] = KEY_ARRAYS(b),
                 *w[] = MARK_ARRAYS(b), *l[] = LOOSE_ARRAYS(b);
         size_t n = 0;
         int r = 0, rm;
 
+        if (saga_batch_empty(b))
+                return 0;
         /* Keys first: a key claimed before fails the batch at once. */
         if (b->n_keys)
                 r = batch_call(b, &n, 0, &st_keys_claim, k, 4);
@@ -560,28 +561,7 @@ static int batch_calls(SagaBatch *b) {
                 else
                         n += (size_t)rm;
         }
-        return r < 0 ? r : (int)n;
-}
-
-int saga_batch_commit(SagaBatch *b, Pg *pg) {
-        if (saga_batch_empty(b))
-                return 0;
-        int n = batch_calls(b);
-        return n < 0 ? n : pg_transaction(pg, b->calls, (size_t)n);
-}
-
-int saga_batch_start(SagaBatch *b, Pg *pg) {
-        int n = batch_calls(b);
-        return n < 0 ? n : pg_transaction_start(pg, b->calls, (size_t)n);
-}
-
-int saga_batch_finish(SagaBatch *b, Pg *pg) {
-        int n = saga_batch_empty(b) ? 0 : batch_calls(b);
-        if (n < 0) {
-                pg_transaction_cancel(pg);
-                return n;
-        }
-        return pg_transaction_finish(pg, b->calls, (size_t)n);
+        return r < 0 ? r : pg_transaction(pg, b->calls, n);
 }
 
 int saga_store_prune(Pg *pg, const int *shards, size_t n, int64_t events_age_s, int64_t keys_age_s) {

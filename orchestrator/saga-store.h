@@ -98,11 +98,6 @@ void saga_batch_published(SagaBatch *b, int shard, int64_t seq);
 /* Runs the batch as one transaction: 0 when committed (also when empty), or
  * the errors of pg_transaction (-EEXIST: an idempotency key was claimed). */
 int saga_batch_commit(SagaBatch *b, Pg *pg);
-/* A batch written in two parts of one transaction (pg_transaction_start): saga_batch_start sends `b`'s
- * statements at once; saga_batch_finish sends the second part's (`b` may be empty) and commits both, with
- * what saga_batch_commit returns for the two. pg_transaction_cancel rolls the first part back instead. */
-int saga_batch_start(SagaBatch *b, Pg *pg);
-int saga_batch_finish(SagaBatch *b, Pg *pg);
 /* Whether anything was added. */
 bool saga_batch_empty(const SagaBatch *b);
 

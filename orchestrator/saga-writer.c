@@ -284,13 +284,7 @@ static void batch_begin(Writer *w) {
         w->batch_no++;
         w->now_ms = ids_now_ms();
         saga_batch_init(&w->batch);
-        w->first_sent = false;
         w->n_visited = 0;
-}
-
-/* Whether the batch writes anything (some of it already sent, or still to send). */
-static bool batch_writes(const Writer *w) {
-        return w->first_sent || !saga_batch_empty(&w->batch);
 }
 
 /* Drops what a batch prepared but will not send. */
@@ -603,7 +597,7 @@ static void batch_send(Writer *w) {
 /* The crash tests' fault: SIGKILL at `point` of the configured batch that writes. */
 static void crash_point(Writer *w, const char *point) {
         static int64_t writes;
-        if (!w->o->crash_point[0] || strcmp(w->o->crash_point, point) != 0 || !batch_writes(w))
+        if (!w->o->crash_point[0] || strcmp(w->o->crash_point, point) != 0 || saga_batch_empty(&w->batch))
                 return;
         if (++writes == w->o->crash_after) {
                 log_warn("FOOD_CRASH_AT: killed %s of batch %lld", point, (long long)writes);
@@ -616,7 +610,7 @@ static void crash_point(Writer *w, const char *point) {
  * the writer cannot tell. */
 static int crash_lose_session(Writer *w, int requests) {
         static int64_t writes;
-        if (strcmp(w->o->crash_point, "lose-session") != 0 || !batch_writes(w) || requests == 0 ||
+        if (strcmp(w->o->crash_point, "lose-session") != 0 || saga_batch_empty(&w->batch) || requests == 0 ||
             ++writes != w->o->crash_after)
                 return 0;
         log_warn("FOOD_CRASH_AT: the writing session ends after batch %lld committed", (long long)writes);
@@ -647,34 +641,13 @@ static int batch_handle(Writer *w, Input *in, int *n, int *requests) {
         return r;
 }
 
-/* What the batch decided so far goes to PostgreSQL at once, the first part of its transaction: the server
- * writes it while the writer waits for the direct answers. What changes after it is written in the second part
- * (a saga changed in both is written twice; the second row wins), which commits both. */
-static int batch_write_first(Writer *w) {
-        int r = writer_batch_rows(w, true);
-        if (r < 0 || saga_batch_empty(&w->batch))
-                return r;
-        r = saga_batch_start(&w->batch, w->pg);
-        /* Sent: the statements' parameters are libpq's now. */
-        saga_batch_free(&w->batch);
-        saga_batch_init(&w->batch);
-        w->first_sent = r == 0;
-        w->batch_no++; /* a saga touched from now on is written again */
-        return r;
-}
-
 /* The answers to the last batch's direct tries join this batch when they come while it decides the inputs
- * it started with: the wait for them (added to `*awaited_us`) overlaps that deciding, and PostgreSQL's
- * writing of what was decided before it (batch_write_first), instead of coming before them. What arrived
- * meanwhile is appended to `inputs` (so that a retry or a requeue has it too) and decided after them. */
+ * it started with: the wait for them (added to `*awaited_us`) overlaps that deciding instead of coming before
+ * it. What arrived meanwhile is appended to `inputs` (so that a retry or a requeue has it too) and decided
+ * after them. */
 static int batch_take_direct(Writer *w, Input *inputs, int *n, int *requests, int64_t *awaited_us) {
         if (!w->direct_sent || !inputs || service_stopping || *n >= w->o->batch_max)
                 return 0;
-        int r = batch_write_first(w);
-        if (r < 0)
-                return r;
-        if (w->first_sent)
-                crash_point(w, "between-parts");
         *awaited_us += writer_await_direct(w);
         Input *later = NULL, *more = writer_take(w, w->o->batch_max - *n, 0);
         more = writer_drop_foreign(w, more, &later);
@@ -703,19 +676,15 @@ static int writer_batch(Writer *w, Input *inputs, bool timers, bool grow) {
         if (r == 0 && timers)
                 r = inputs_timers(w);
         if (r == 0)
-                r = writer_batch_rows(w, !w->first_sent);
+                r = writer_batch_rows(w);
         if (r == 0)
                 crash_point(w, "before-commit");
         int64_t decided = ids_monotonic_us();
         metric_add(m_decide_us, decided - begun - awaited);
-        if (r == 0 && !batch_writes(w) && w->n_outgoing > 0)
+        if (r == 0 && saga_batch_empty(&w->batch) && w->n_outgoing > 0)
                 r = pg_run(w->pg, &st_fence, 0, NULL, NULL, NULL, NULL); /* answers from memory: still ours? */
-        else if (r == 0 && w->first_sent)
-                r = saga_batch_finish(&w->batch, w->pg);
         else if (r == 0)
                 r = saga_batch_commit(&w->batch, w->pg);
-        else if (w->first_sent)
-                pg_transaction_cancel(w->pg); /* what the first part wrote goes too */
         if (r == 0)
                 crash_point(w, "after-commit");
         if (r == 0)
@@ -726,7 +695,7 @@ static int writer_batch(Writer *w, Input *inputs, bool timers, bool grow) {
                 batch_rollback(w);
                 return r;
         }
-        if (batch_writes(w))
+        if (!saga_batch_empty(&w->batch))
                 w->last_write_ms = w->now_ms;
         batch_committed(w);
         batch_send(w);

@@ -95,7 +95,6 @@ struct Writer {
         uint64_t batch_no;
         int64_t now_ms;
         SagaBatch batch;
-        bool first_sent; /* its first part is in PostgreSQL, its transaction open (batch_write_first) */
         SagaRow **visited; /* sagas read or changed in this batch */
         size_t n_visited, cap_visited;
         Food__V1__Order **retired; /* snapshots replaced in this batch, freed after it */
@@ -160,10 +159,9 @@ static inline bool writer_owns(const Writer *w, int s) {
 SagaRow *writer_saga(Writer *w, const char *order_id, int *err);
 /* Marks `row` as changed by this batch: it is written with it. */
 void writer_touch(Writer *w, SagaRow *row);
-/* The batch's rows: every saga it changed since its rows were last taken (settled once done, its card
- * token dropped once no charge can come) and, with `marks`, the shards' watermarks that moved. 0, or the
- * error that fails the batch. */
-int writer_batch_rows(Writer *w, bool marks);
+/* The batch's rows: every saga it changed (settled once done, its card token dropped once no charge
+ * can come) and the shards' watermarks that moved. 0, or the error that fails the batch. */
+int writer_batch_rows(Writer *w);
 /* After the commit: memory takes what was written (no saga of it is new any more); settled sagas leave it. */
 void writer_batch_kept(Writer *w);
 /* A batch that did not commit: the sagas it visited leave memory (they may hold decisions that never

@@ -17,41 +17,9 @@ import {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Every place tried (first answers in `answers`) is found again by its key, walks to COMPLETED, and each order
-// completes once, charged once, telling each status once.
-async function completeAll(p, who, answers, tag) {
-        const admin = await p.token('admin_owner', 'admin');
-        const orders = [];
-        for (const w of who) {
-                const order = await placeRetrying(p, w.customer, w.store, w.lines, w.key);
-                const owner = await p.token(`owner_${w.store.id}`, 'store', w.store.id);
-                const rider = await p.token(`rider_${tag}`, 'rider');
-                const i = answers[who.indexOf(w)];
-                if (i.status === 201) assert.equal(i.json.id, order.id, `the retried key ${w.key} finds the order first answered`);
-                await waitStatus(p, owner, order.id, 'PAID');
-                for (const [action, status] of [['accept', 'ACCEPTED'], ['cooking-started', 'COOKING'], ['cooking-finished', 'COOKED']]) {
-                        await storeAction(p, owner, w.store.id, order.id, action, status);
-                }
-                const d = await waitDelivery(p, rider, order.id, w.store.region);
-                expectStatus(await p.api('POST', `/deliveries/${d.id}/pick`, { token: rider }), 200, 'pick');
-                expectStatus(await p.api('POST', `/deliveries/${d.id}/delivered`, { token: rider }), 200, 'delivered');
-                await waitStatus(p, w.customer, order.id, 'DELIVERED');
-                expectStatus(await p.api('POST', `/orders/${order.id}/confirm`, { token: w.customer }), 200, 'confirm');
-                orders.push({ order, customer: w.customer });
-        }
-        await expectCompleted(p, orders, admin);
-}
-
-async function placer(p, store, name) {
-        return { customer: await p.token(name), store, key: randomUUID(), lines: [[store.menu[0], 1 + (name.length % 3)]] };
-}
-
-const placeOnce = (p, w) => p.api('POST', '/orders', { token: w.customer, body: orderBody(w.store, w.lines), headers: { 'idempotency-key': w.key } })
-        .catch((e) => ({ status: 0, text: e.message }));
-
 for (const point of ['after-commit', 'before-commit']) {
         describe(`a shard owner killed ${point === 'after-commit' ? 'after its batch committed, before anything left' : 'before its batch committed'}`, () => {
-                let p, stores;
+                let p, stores, admin;
                 before(async () => {
                         // The second batch that writes: eight orders placed at once make at least two (their intents,
                         // then their charges), and the second always carries decisions, whatever the batches took in
@@ -59,62 +27,49 @@ for (const point of ['after-commit', 'before-commit']) {
                         p = await startPlatform({ name: `shard-owner-${point}`, env: { orchestrator: { FOOD_CRASH_AT: `${point}:2` } } });
                         p.expectExit('orchestrator');
                         stores = (await catalog(p)).filter((s) => s.menu.length >= 1);
+                        admin = await p.token('admin_owner', 'admin');
                 });
                 after(async () => { await p?.stop(); });
 
                 it('every placed order is answered (or found again by its key), completes once, tells each status once', async () => {
                         const [orch] = p.find('orchestrator');
-                        const who = await Promise.all(Array.from({ length: 8 }, (_, k) => placer(p, stores[k % stores.length], `cust_${point}_${k}`)));
-                        const first = who.map((w) => placeOnce(p, w));
+                        const placing = Array.from({ length: 8 }, async (_, k) => {
+                                const store = stores[k % stores.length];
+                                const customer = await p.token(`cust_${point}_${k}`);
+                                return { customer, store, key: randomUUID(), lines: [[store.menu[0], 1 + (k % 3)]] };
+                        });
+                        const who = await Promise.all(placing);
+                        const first = who.map((w) => p.api('POST', '/orders', { token: w.customer, body: orderBody(w.store, w.lines), headers: { 'idempotency-key': w.key } })
+                                .catch((e) => ({ status: 0, text: e.message })));
                         const exit = await Promise.race([orch.exited, sleep(20_000).then(() => null)]);
                         assert.ok(exit, `the orchestrator did not kill itself ${point} (FOOD_CRASH_AT)`);
                         assert.equal(exit.signal, 'SIGKILL', `the orchestrator's exit: ${JSON.stringify(exit)}`);
                         await p.restart('orchestrator', { env: { FOOD_CRASH_AT: undefined } });
                         const answers = await Promise.all(first);
                         for (const a of answers) assert.ok([201, 503, 504].includes(a.status), `first POST /orders answered ${a.status} ${a.text}`);
-                        await completeAll(p, who, answers, point);
+
+                        const orders = [];
+                        for (const w of who) {
+                                const order = await placeRetrying(p, w.customer, w.store, w.lines, w.key);
+                                const owner = await p.token(`owner_${w.store.id}`, 'store', w.store.id);
+                                const rider = await p.token(`rider_${point}`, 'rider');
+                                const i = answers[who.indexOf(w)];
+                                if (i.status === 201) assert.equal(i.json.id, order.id, `the retried key ${w.key} finds the order first answered`);
+                                await waitStatus(p, owner, order.id, 'PAID');
+                                for (const [action, status] of [['accept', 'ACCEPTED'], ['cooking-started', 'COOKING'], ['cooking-finished', 'COOKED']]) {
+                                        await storeAction(p, owner, w.store.id, order.id, action, status);
+                                }
+                                const d = await waitDelivery(p, rider, order.id, w.store.region);
+                                expectStatus(await p.api('POST', `/deliveries/${d.id}/pick`, { token: rider }), 200, 'pick');
+                                expectStatus(await p.api('POST', `/deliveries/${d.id}/delivered`, { token: rider }), 200, 'delivered');
+                                await waitStatus(p, w.customer, order.id, 'DELIVERED');
+                                expectStatus(await p.api('POST', `/orders/${order.id}/confirm`, { token: w.customer }), 200, 'confirm');
+                                orders.push({ order, customer: w.customer });
+                        }
+                        await expectCompleted(p, orders, admin);
                 });
         });
 }
-
-// A batch that waits for direct charges' answers sends what it decided before them as the first part of its
-// transaction (batch_write_first): killed then, with that part in PostgreSQL and its transaction open, nothing of
-// it may stand. Customers place orders one after another so that inputs are queued while charges are out.
-describe('a shard owner killed with the first part of its batch in PostgreSQL, before the second', () => {
-        let p, stores;
-        before(async () => {
-                p = await startPlatform({ name: 'shard-owner-between-parts', env: { orchestrator: { FOOD_CRASH_AT: 'between-parts:3' } } });
-                p.expectExit('orchestrator');
-                stores = (await catalog(p)).filter((s) => s.menu.length >= 1);
-        });
-        after(async () => { await p?.stop(); });
-
-        it('every placed order is answered (or found again by its key), completes once, tells each status once', async () => {
-                const [orch] = p.find('orchestrator');
-                let down = false;
-                const who = [], first = [];
-                const customer = async (k) => {
-                        for (let i = 0; i < 4 && !down; i++) {
-                                const w = await placer(p, stores[(k + i) % stores.length], `cust_parts_${k}_${i}`);
-                                who.push(w);
-                                const answer = placeOnce(p, w);
-                                first.push(answer);
-                                await answer;
-                        }
-                };
-                const placing = Promise.all(Array.from({ length: 8 }, (_, k) => customer(k)));
-                const exit = await Promise.race([orch.exited, sleep(20_000).then(() => null)]);
-                down = true;
-                assert.ok(exit, 'the orchestrator did not kill itself between the parts of a batch (FOOD_CRASH_AT)');
-                assert.equal(exit.signal, 'SIGKILL', `the orchestrator's exit: ${JSON.stringify(exit)}`);
-                assert.match(fs.readFileSync(`${p.logDir}/orchestrator.log`, 'utf8'), /FOOD_CRASH_AT: killed between-parts of batch 3/);
-                await p.restart('orchestrator', { env: { FOOD_CRASH_AT: undefined } });
-                await placing;
-                const answers = await Promise.all(first);
-                for (const a of answers) assert.ok([201, 503, 504].includes(a.status), `first POST /orders answered ${a.status} ${a.text}`);
-                await completeAll(p, who, answers, 'parts');
-        });
-});
 
 // PostgreSQL committed the batch but the session died before the writer heard so (a server killed right
 // after its commit): the writer takes its shards again and decides the same requests once more. Each must get

@@ -679,72 +679,6 @@ static void test_commit_of_failed_transaction(void) {
         CHECK(pg_begin(pg) == 0 && pg_commit(pg) == 0, "the session is not usable after that: %s", pg_error(pg));
 }
 
-/* A transaction in two parts (pg_transaction_start/finish, the writer's batch that waits for direct answers):
- * the server runs the first part before the second is sent; the second commits both, or a failure in
- * either (or a cancel) leaves nothing of them; the results of both parts reach their callers. */
-static const PgStmt st_two_parts_table = {"test_two_parts_table",
-                                          "CREATE TABLE IF NOT EXISTS two_parts (v int PRIMARY KEY)"};
-static const PgStmt st_two_parts_add = {"test_two_parts_add", "INSERT INTO two_parts VALUES ($1::int) RETURNING v"};
-static const PgStmt st_two_parts_lock = {"test_two_parts_lock", "SELECT pg_advisory_xact_lock(5150)"};
-
-static long long two_parts_count(Pg *s) {
-        PGresult *res = NULL;
-        static const PgStmt st = {"test_two_parts_count", "SELECT count(*) FROM two_parts"};
-        long long n = pg_run(s, &st, 0, NULL, NULL, NULL, &res) == 0 ? atoll(PQgetvalue(res, 0, 0)) : -1;
-        PQclear(res);
-        return n;
-}
-
-static void test_transaction_in_two_parts(const char *db) {
-        Pg *other = NULL;
-        PGresult *first = NULL, *second = NULL, *locked = NULL;
-        const char *one[] = {"1"}, *two[] = {"2"}, *three[] = {"3"};
-        static const PgStmt st_try = {"test_two_parts_try", "SELECT pg_try_advisory_xact_lock(5150)"};
-        CHECK(pg_run(pg, &st_two_parts_table, 0, NULL, NULL, NULL, NULL) == 0 &&
-                      pg_exec(pg, "TRUNCATE two_parts") == 0,
-              "two_parts: %s", pg_error(pg));
-        CHECK(pg_connect(&other, db, "orchestrator") == 0, "second session: %s", pg_error(other));
-
-        /* The first part runs at once: its lock is held (seen from another session) before the second is sent. */
-        PgCall a[] = {{&st_two_parts_lock, 0, NULL, NULL, NULL, NULL}, {&st_two_parts_add, 1, one, NULL, NULL, &first}};
-        PgCall b[] = {{&st_two_parts_add, 1, two, NULL, NULL, &second}};
-        CHECK(pg_transaction_start(pg, a, 2) == 0, "start: %s", pg_error(pg));
-        bool held = false;
-        for (int i = 0; i < 100 && !held; i++) {
-                CHECK(pg_run(other, &st_try, 0, NULL, NULL, NULL, &locked) == 0, "try lock: %s", pg_error(other));
-                held = locked && strcmp(PQgetvalue(locked, 0, 0), "f") == 0;
-                PQclear(locked);
-                locked = NULL;
-                if (!held)
-                        usleep(20000);
-        }
-        CHECK(held, "the first part had not run 2 s after it was sent");
-        CHECK(two_parts_count(other) == 0, "the first part is visible before the commit");
-        int r = pg_transaction_finish(pg, b, 1);
-        CHECK(r == 0, "finish: %d %s", r, pg_error(pg));
-        CHECK(first && second && strcmp(PQgetvalue(first, 0, 0), "1") == 0 && strcmp(PQgetvalue(second, 0, 0), "2") == 0,
-              "the results of both parts: %p %p", (void *)first, (void *)second);
-        PQclear(first);
-        PQclear(second);
-        first = second = NULL;
-        CHECK(two_parts_count(other) == 2, "both parts committed: %lld rows", two_parts_count(other));
-
-        /* A second part that fails takes the first with it, and hands no result over. */
-        PgCall c[] = {{&st_two_parts_add, 1, three, NULL, NULL, &first}};
-        CHECK(pg_transaction_start(pg, c, 1) == 0, "start: %s", pg_error(pg));
-        r = pg_transaction_finish(pg, b, 1); /* 2 exists */
-        CHECK(r == -EEXIST, "a duplicate in the second part: expected -EEXIST, got %d", r);
-        CHECK(first == NULL, "a result handed over from a transaction that failed");
-        CHECK(two_parts_count(other) == 2, "the failed transaction left rows: %lld", two_parts_count(other));
-
-        /* A cancel rolls the first part back; the session goes on. */
-        CHECK(pg_transaction_start(pg, c, 1) == 0, "start: %s", pg_error(pg));
-        pg_transaction_cancel(pg);
-        CHECK(two_parts_count(pg) == 2, "a cancelled first part stayed: %lld rows", two_parts_count(pg));
-        CHECK(pg_begin(pg) == 0 && pg_commit(pg) == 0, "the session is not usable after a cancel: %s", pg_error(pg));
-        pg_free(other);
-}
-
 /* Sessions leave GSS encryption off unless the URL asks for it (lib/pg.c: it started Kerberos in every
  * process); a URL's own setting wins. */
 static void test_gss_encryption_default(const char *db) {
@@ -1005,7 +939,6 @@ int main(int argc, char **argv) {
         test_payment_deadline_and_late_charge();
         test_store_deadline_survives_restart();
         test_commit_of_failed_transaction();
-        test_transaction_in_two_parts(db);
         test_events_sent_once_and_marked();
         test_gss_encryption_default(db);
         test_nak_backs_off();
