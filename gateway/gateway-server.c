@@ -1,9 +1,13 @@
 /* The civetweb server of the gateway: options, every request to the router, shutdown. */
 #include <civetweb.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gateway-http.h"
 #include "gateway.h"
@@ -30,6 +34,26 @@ static int server_begin_request(struct mg_connection *conn) {
         return gateway_router_handle(conn, mg_get_user_data(mg_get_context(conn)));
 }
 
+/* A worker thread whose connection closed waits for the next one with the stack pages its requests touched,
+ * about 24 kB. civetweb hands each new connection to whichever idle thread wakes first, so after a while every
+ * one of the GATEWAY_THREADS has served some connection: their stacks held 3.1 MB of a gateway that had served
+ * 40,000 orders (README, Benchmarks). The pages below this frame go back to the kernel here (the calls made
+ * from it fit in the two pages kept); the thread's next connection faults in the few it uses. */
+static void server_connection_close(const struct mg_connection *conn) {
+        pthread_attr_t attr;
+        void *low;
+        size_t size;
+        (void)conn;
+        if (pthread_getattr_np(pthread_self(), &attr) != 0)
+                return;
+        int r = pthread_attr_getstack(&attr, &low, &size);
+        pthread_attr_destroy(&attr);
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), here = (uintptr_t)__builtin_frame_address(0);
+        uintptr_t from = ((uintptr_t)low + page - 1) & ~(page - 1), to = (here & ~(page - 1)) - 2 * page;
+        if (r == 0 && here > (uintptr_t)low && here <= (uintptr_t)low + size && to > from)
+                (void)madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
 int gateway_server_start(Gateway *gw) {
         char ports[128], threads[24], timeout[24];
         struct mg_callbacks cb;
@@ -52,6 +76,7 @@ int gateway_server_start(Gateway *gw) {
         cb.log_message = server_log_message;
         cb.http_error = server_http_error;
         cb.begin_request = server_begin_request;
+        cb.connection_close = server_connection_close;
         gw->http = mg_start(&cb, gw, opts);
         if (!gw->http)
                 return log_error_errno(-EADDRINUSE, "cannot listen on %s", ports);
