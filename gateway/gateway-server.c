@@ -38,19 +38,26 @@ static int server_begin_request(struct mg_connection *conn) {
  * about 24 kB. civetweb hands each new connection to whichever idle thread wakes first, so after a while every
  * one of the GATEWAY_THREADS has served some connection: their stacks held 3.1 MB of a gateway that had served
  * 40,000 orders (README, Benchmarks). The pages below this frame go back to the kernel here (the calls made
- * from it fit in the two pages kept); the thread's next connection faults in the few it uses. */
+ * from it fit in the two pages kept); the thread's next connection faults in the few it uses. The stack's
+ * bounds are read once per thread (pthread_getattr_np allocates and asks the kernel for the CPU set). */
 static void server_connection_close(const struct mg_connection *conn) {
-        pthread_attr_t attr;
-        void *low;
-        size_t size;
+        static __thread uintptr_t low, high;
         (void)conn;
-        if (pthread_getattr_np(pthread_self(), &attr) != 0)
-                return;
-        int r = pthread_attr_getstack(&attr, &low, &size);
-        pthread_attr_destroy(&attr);
+        if (!high) {
+                pthread_attr_t attr;
+                void *addr;
+                size_t size;
+                if (pthread_getattr_np(pthread_self(), &attr) != 0)
+                        return;
+                if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+                        low = (uintptr_t)addr;
+                        high = low + size;
+                }
+                pthread_attr_destroy(&attr);
+        }
         uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), here = (uintptr_t)__builtin_frame_address(0);
-        uintptr_t from = ((uintptr_t)low + page - 1) & ~(page - 1), to = (here & ~(page - 1)) - 2 * page;
-        if (r == 0 && here > (uintptr_t)low && here <= (uintptr_t)low + size && to > from)
+        uintptr_t from = (low + page - 1) & ~(page - 1), to = (here & ~(page - 1)) - 2 * page;
+        if (here > low && here <= high && to > from)
                 (void)madvise((void *)from, to - from, MADV_DONTNEED);
 }
 
