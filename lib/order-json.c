@@ -63,13 +63,6 @@ void order_json_time(int64_t ms, char *buf, size_t cap) {
         *p = '\0';
 }
 
-json_t *order_json_location(const Food__V1__Location *loc) {
-        if (!loc)
-                return json_null();
-        return json_pack("{s:s, s:s, s:f, s:f}", "text", loc->text ? loc->text : "", "region",
-                         loc->region ? loc->region : "", "lat", loc->lat, "lon", loc->lon);
-}
-
 /* A JSON string as jansson writes it: '"', '\\' and control characters escaped, the rest as is. */
 static void text_str(TextBuf *t, const char *s) {
         static const char hex[] = "0123456789abcdef";
@@ -155,6 +148,17 @@ static void text_location(TextBuf *t, const Food__V1__Location *loc) {
         textbuf_puts(t, "}");
 }
 
+/* The text written, malloc'ed (its length in *len when len is not NULL), or NULL if any part failed. */
+static char *text_done(TextBuf *t, size_t *len) {
+        if (t->failed) {
+                textbuf_free(t);
+                return NULL;
+        }
+        if (len)
+                *len = t->len;
+        return t->p;
+}
+
 char *order_json_view(const Food__V1__Order *o, size_t *len) {
         char at[40];
         TextBuf t = {0};
@@ -197,13 +201,7 @@ char *order_json_view(const Food__V1__Order *o, size_t *len) {
         if (o->reason && *o->reason)
                 text_key_str(&t, ",\"reason\":", o->reason);
         textbuf_puts(&t, "}");
-        if (t.failed) {
-                textbuf_free(&t);
-                return NULL;
-        }
-        if (len)
-                *len = t.len;
-        return t.p;
+        return text_done(&t, len);
 }
 
 int order_delivery_id(const char *order_id, char *buf, size_t cap) {
@@ -220,12 +218,20 @@ int order_id_of_delivery(const char *delivery_id, char *buf, size_t cap) {
         return (n < 0 || (size_t)n >= cap) ? -EINVAL : 0;
 }
 
-json_t *order_json_delivery(const Food__V1__Order *o) {
+char *order_json_delivery(const Food__V1__Order *o, size_t *len) {
         char id[80];
+        TextBuf t = {0};
         if (order_delivery_id(o->id, id, sizeof(id)) < 0)
                 return NULL;
-        return json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", id, "order_id", o->id, "store_id", o->store_id, "pickup",
-                         order_json_location(o->pickup), "dropoff", order_json_location(o->address));
+        text_key_str(&t, "{\"id\":", id);
+        text_key_str(&t, ",\"order_id\":", o->id);
+        text_key_str(&t, ",\"store_id\":", o->store_id);
+        textbuf_puts(&t, ",\"pickup\":");
+        text_location(&t, o->pickup);
+        textbuf_puts(&t, ",\"dropoff\":");
+        text_location(&t, o->address);
+        textbuf_puts(&t, "}");
+        return text_done(&t, len);
 }
 
 json_t *order_json_saga(const Food__V1__SagaHistory *h) {

@@ -2,7 +2,6 @@
 #include "readmodel-write.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,14 +88,6 @@ void readmodel_write_init(ReadmodelWrite *w) {
         pg_array_init(&w->d_lon, PG_OID_FLOAT8);
 }
 
-/* JSON text of `v` (stolen), malloc'ed, or NULL. 12 significant digits: coordinates print as
- * given (37.4979, not 37.497900000000001). */
-static char *json_text(json_t *v) {
-        char *s = v ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
-        json_decref(v);
-        return s;
-}
-
 int readmodel_write_add(ReadmodelWrite *w, const Food__V1__Order *o, int64_t at_ms) {
         int64_t updated = o->updated_at_ms > 0 ? o->updated_at_ms : at_ms;
         char delivery_id[128];
@@ -107,7 +98,7 @@ int readmodel_write_add(ReadmodelWrite *w, const Food__V1__Order *o, int64_t at_
         if (!view)
                 return -EINVAL;
         if (dstatus && (order_delivery_id(o->id, delivery_id, sizeof(delivery_id)) < 0 ||
-                        !(dview = json_text(order_json_delivery(o))))) {
+                        !(dview = order_json_delivery(o, NULL)))) {
                 free(view);
                 return -EINVAL;
         }

@@ -1,5 +1,6 @@
-/* Unit test of the order view written directly as text: the same JSON value as the contract's view built
- * with jansson, escaping, coordinates as jansson prints them, and no view from a value JSON cannot hold. */
+/* Unit test of the order and delivery views written directly as text: the same JSON values as the contract's
+ * views built with jansson, escaping, coordinates as jansson prints them, and no view from a value JSON cannot
+ * hold. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -45,6 +46,30 @@ static void check_same(const Food__V1__Order *o, const char *what) {
         CHECK(text && strlen(text) == len, "%s: no text, or a length that is not the text's", what);
         CHECK(got != NULL, "%s: not JSON (%s): %s", what, text ? err.text : "-", text ? text : "(null)");
         CHECK(got && json_equal(got, want), "%s: a different view: %s", what, text ? text : "(null)");
+        json_decref(got);
+        json_decref(want);
+        free(text);
+}
+
+/* The contract's delivery view of `o`, built independently with jansson (a missing place is null). */
+static json_t *expected_delivery(const Food__V1__Order *o, const char *id) {
+        const Food__V1__Location *places[] = {o->pickup, o->address};
+        json_t *p[2];
+        for (int i = 0; i < 2; i++)
+                p[i] = places[i] ? json_pack("{s:s, s:s, s:f, s:f}", "text", places[i]->text, "region", places[i]->region,
+                                             "lat", places[i]->lat, "lon", places[i]->lon)
+                                 : json_null();
+        return json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", id, "order_id", o->id, "store_id", o->store_id, "pickup",
+                         p[0], "dropoff", p[1]);
+}
+
+static void check_delivery(const Food__V1__Order *o, const char *id, const char *what) {
+        size_t len = 0;
+        char *text = order_json_delivery(o, &len);
+        json_error_t err;
+        json_t *got = text ? json_loadb(text, len, 0, &err) : NULL, *want = expected_delivery(o, id);
+        CHECK(text && strlen(text) == len, "%s: no text, or a length that is not the text's", what);
+        CHECK(got && json_equal(got, want), "%s: a different delivery view: %s", what, text ? text : "(null)");
         json_decref(got);
         json_decref(want);
         free(text);
@@ -123,7 +148,7 @@ int main(void) {
         const int64_t ints[] = {0, -1, 9, 10, -10, 1000000007, INT64_MAX, INT64_MIN};
         for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
                 o.total = ints[i];
-                o.amount_refunded = -ints[i] - (ints[i] == INT64_MIN ? 0 : 1);
+                o.amount_refunded = ints[i] == INT64_MIN ? INT64_MAX : -ints[i] - 1;
                 check_same(&o, "integers at their limits");
         }
         o.total = 38500;
@@ -144,6 +169,32 @@ int main(void) {
         char small[8];
         order_json_time(1796450000123, small, sizeof(small));
         CHECK(strlen(small) == sizeof(small) - 1, "a short buffer: cut, terminated (%s)", small);
+
+        /* The delivery view: both places, then without a pickup; pinned text; nothing from a foreign id. */
+        Food__V1__Location pickup = FOOD__V1__LOCATION__INIT;
+        pickup.text = "치킨집 \"본점\"";
+        pickup.region = "gangnam";
+        pickup.lat = 37.5;
+        pickup.lon = 1e-05;
+        o.pickup = &pickup;
+        check_delivery(&o, "dlv_0123456789abcdef", "a delivery with both places");
+        text = order_json_delivery(&o, NULL);
+        CHECK(text && strcmp(text, "{\"id\":\"dlv_0123456789abcdef\",\"order_id\":\"ord_0123456789abcdef\","
+                                   "\"store_id\":\"sto_1\",\"pickup\":{\"text\":\"치킨집 \\\"본점\\\"\","
+                                   "\"region\":\"gangnam\",\"lat\":37.5,\"lon\":1e-5},\"dropoff\":{\"text\":"
+                                   "\"Teheran-ro 1, \\\"gate\\\" 2\\\\3\",\"region\":\"gangnam\",\"lat\":37.4979,"
+                                   "\"lon\":127.0}}") == 0,
+              "delivery text: %s", text ? text : "(null)");
+        free(text);
+        o.pickup = NULL;
+        check_delivery(&o, "dlv_0123456789abcdef", "a delivery without a pickup");
+        o.id = "order-7";
+        CHECK(order_json_delivery(&o, NULL) == NULL, "a delivery view for an id without the ord_ prefix");
+        o.id = "ord_0123456789abcdef";
+        pickup.lon = INFINITY;
+        o.pickup = &pickup;
+        CHECK(order_json_delivery(&o, NULL) == NULL, "a delivery view with a coordinate that is not finite");
+        o.pickup = NULL;
 
         o.note = "bad \xc3\x28 utf-8";
         CHECK(order_json_view(&o, NULL) == NULL, "a note that is not UTF-8 still gave a view");
