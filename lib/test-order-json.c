@@ -3,6 +3,8 @@
  * hold. */
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -138,6 +140,48 @@ int main(void) {
                 text = order_json_view(&o, NULL);
                 snprintf(needle, sizeof(needle), "\"lat\":%s,", want ? want : "?");
                 CHECK(text && strstr(text, needle), "lat %g: expected %s in %s", reals[i], needle, text ? text : "(null)");
+                free(text);
+                free(want);
+                json_decref(r);
+        }
+        addr.lat = 37.4979;
+
+        /* Reals of every kind the view's own digits are written for (coordinates, any magnitude from 0.001 to 1e11,
+         * products near a half, neighbours of powers of ten, exact ties printf rounds to even), 150,000 of them, each
+         * exactly as jansson prints it. */
+        uint64_t seed = 0x9e3779b97f4a7c15ULL;
+        int real_failures = 0;
+        for (int i = 0; i < 150000 && real_failures < 5; i++) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                double u = (double)(seed >> 11) * 0x1.0p-53, v;
+                switch (i % 5) {
+                case 0: /* a coordinate with 4 to 7 decimals */
+                        v = round((u * 360.0 - 180.0) * pow(10, 4 + i % 4)) / pow(10, 4 + i % 4);
+                        break;
+                case 1: /* any magnitude, around the fast path's bounds too */
+                        v = (1.0 + u * 9.0) * pow(10, (int)(seed % 18) - 5);
+                        break;
+                case 2: /* ties and near-ties of the 13th digit: k/8 with 13 digits or so */
+                        v = (double)(seed % 100000000000000ULL) / 8.0 / pow(10, (int)(seed % 5));
+                        break;
+                case 3: /* a power of ten's neighbours */
+                        v = nextafter(pow(10, (int)(seed % 15) - 3), (seed & 1) ? INFINITY : 0);
+                        break;
+                default: /* negative */
+                        v = -(u * 1000.0);
+                        break;
+                }
+                json_t *r = json_real(v);
+                char *want = json_dumps(r, JSON_ENCODE_ANY | JSON_REAL_PRECISION(12)), needle[80];
+                addr.lat = v;
+                text = order_json_view(&o, NULL);
+                snprintf(needle, sizeof(needle), "\"lat\":%s,", want ? want : "?");
+                if (!text || !strstr(text, needle)) {
+                        real_failures++;
+                        CHECK(0, "lat %.17g: expected %s in %s", v, needle, text ? text : "(null)");
+                }
                 free(text);
                 free(want);
                 json_decref(r);
