@@ -42,7 +42,7 @@
 static Metric *m_batches, *m_inputs, *m_events, *m_failed_batches, *m_shards, *m_sagas, *m_direct_unheard;
 /* Where the writer's time goes, per phase of its loop (microseconds): waiting for direct answers, deciding
  * a batch, writing it (PostgreSQL's round trip, the commit included), handing its messages over. */
-static Metric *m_await_us, *m_decide_us, *m_write_us, *m_send_us;
+static Metric *m_await_us, *m_decide_us, *m_write_us, *m_send_us, *m_await_missed;
 
 /* ---- the input queue (filled by the NATS delivery thread) ------------------- */
 
@@ -1084,6 +1084,8 @@ static int64_t writer_await_direct(Writer *w) {
         pthread_mutex_unlock(&w->lock);
         int64_t waited = ids_monotonic_us() - begun;
         metric_add(m_await_us, waited);
+        if (r == ETIMEDOUT)
+                metric_add(m_await_missed, 1);
         return waited;
 }
 
@@ -1183,6 +1185,9 @@ int writer_start(Orchestrator *o) {
         m_decide_us = metrics_counter("food_saga_writer_time_total{phase=\"decide\"}", help_us);
         m_write_us = metrics_counter("food_saga_writer_time_total{phase=\"write\"}", help_us);
         m_send_us = metrics_counter("food_saga_writer_time_total{phase=\"send\"}", help_us);
+        m_await_missed = metrics_counter("food_saga_direct_awaits_missed_total",
+                                         "Waits for direct answers that ended before every answer came (those are "
+                                         "decided a batch later)");
         writer_memory_metrics_init();
         m_shards = metrics_gauge("food_saga_shards_owned", "Shards this orchestrator owns");
         m_sagas = metrics_gauge("food_sagas_in_memory", "Unsettled sagas this orchestrator holds");
