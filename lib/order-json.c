@@ -119,7 +119,8 @@ static int real_12g(char out[static 40], double v) {
         if (!(a >= 1e-3 && a < 1e11))
                 return 0;
         int x = -3; /* the decimal exponent of a: 10^x <= a < 10^(x+1) as near as doubles tell */
-        while (x < 10 && a * p10[3] >= p10[x + 4])
+        double a1000 = a * 1e3;
+        while (x < 10 && a1000 >= p10[x + 4])
                 x++;
         double s = a * p10[11 - x], whole = floor(s), frac = s - whole;
         if (fabs(frac - 0.5) < 2e-4)

@@ -3,6 +3,7 @@
  * hold. */
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,17 +41,22 @@ static json_t *expected_view(const Food__V1__Order *o) {
         return v;
 }
 
-static void check_same(const Food__V1__Order *o, const char *what) {
-        size_t len = 0;
-        char *text = order_json_view(o, &len);
+/* `text` (`len` bytes, freed here) is JSON text of the same value as `want` (released here). */
+static void check_text(char *text, size_t len, json_t *want, const char *what) {
         json_error_t err;
-        json_t *got = text ? json_loadb(text, len, 0, &err) : NULL, *want = expected_view(o);
+        json_t *got = text ? json_loadb(text, len, 0, &err) : NULL;
         CHECK(text && strlen(text) == len, "%s: no text, or a length that is not the text's", what);
         CHECK(got != NULL, "%s: not JSON (%s): %s", what, text ? err.text : "-", text ? text : "(null)");
         CHECK(got && json_equal(got, want), "%s: a different view: %s", what, text ? text : "(null)");
         json_decref(got);
         json_decref(want);
         free(text);
+}
+
+static void check_same(const Food__V1__Order *o, const char *what) {
+        size_t len = 0;
+        char *text = order_json_view(o, &len);
+        check_text(text, len, expected_view(o), what);
 }
 
 /* The contract's delivery view of `o`, built independently with jansson (a missing place is null). */
@@ -68,13 +74,23 @@ static json_t *expected_delivery(const Food__V1__Order *o, const char *id) {
 static void check_delivery(const Food__V1__Order *o, const char *id, const char *what) {
         size_t len = 0;
         char *text = order_json_delivery(o, &len);
-        json_error_t err;
-        json_t *got = text ? json_loadb(text, len, 0, &err) : NULL, *want = expected_delivery(o, id);
-        CHECK(text && strlen(text) == len, "%s: no text, or a length that is not the text's", what);
-        CHECK(got && json_equal(got, want), "%s: a different delivery view: %s", what, text ? text : "(null)");
-        json_decref(got);
-        json_decref(want);
+        check_text(text, len, expected_delivery(o, id), what);
+}
+
+/* Whether the view of `o` with `addr->lat` = v writes v as jansson does with 12 significant digits (else one
+ * failure reported). */
+static bool lat_as_jansson(const Food__V1__Order *o, Food__V1__Location *addr, double v) {
+        json_t *r = json_real(v);
+        char *want = json_dumps(r, JSON_ENCODE_ANY | JSON_REAL_PRECISION(12)), needle[80];
+        addr->lat = v;
+        char *text = order_json_view(o, NULL);
+        snprintf(needle, sizeof(needle), "\"lat\":%s,", want ? want : "?");
+        bool same = text && strstr(text, needle);
+        CHECK(same, "lat %.17g: expected %s in %s", v, needle, text ? text : "(null)");
         free(text);
+        free(want);
+        json_decref(r);
+        return same;
 }
 
 int main(void) {
@@ -133,17 +149,8 @@ int main(void) {
 
         /* Reals exactly as jansson prints them with 12 significant digits, exponents included. */
         const double reals[] = {0.0, -0.5, 1e-05, 1.5e-7, -2e-100, 1e+20, 123456789012345.0, 37.4979, 127.0};
-        for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
-                json_t *r = json_real(reals[i]);
-                char *want = json_dumps(r, JSON_ENCODE_ANY | JSON_REAL_PRECISION(12)), needle[64];
-                addr.lat = reals[i];
-                text = order_json_view(&o, NULL);
-                snprintf(needle, sizeof(needle), "\"lat\":%s,", want ? want : "?");
-                CHECK(text && strstr(text, needle), "lat %g: expected %s in %s", reals[i], needle, text ? text : "(null)");
-                free(text);
-                free(want);
-                json_decref(r);
-        }
+        for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++)
+                (void)lat_as_jansson(&o, &addr, reals[i]);
         addr.lat = 37.4979;
 
         /* Reals of every kind the view's own digits are written for (coordinates, any magnitude from 0.001 to 1e11,
@@ -173,18 +180,7 @@ int main(void) {
                         v = -(u * 1000.0);
                         break;
                 }
-                json_t *r = json_real(v);
-                char *want = json_dumps(r, JSON_ENCODE_ANY | JSON_REAL_PRECISION(12)), needle[80];
-                addr.lat = v;
-                text = order_json_view(&o, NULL);
-                snprintf(needle, sizeof(needle), "\"lat\":%s,", want ? want : "?");
-                if (!text || !strstr(text, needle)) {
-                        real_failures++;
-                        CHECK(0, "lat %.17g: expected %s in %s", v, needle, text ? text : "(null)");
-                }
-                free(text);
-                free(want);
-                json_decref(r);
+                real_failures += !lat_as_jansson(&o, &addr, v);
         }
         addr.lat = 37.4979;
 
