@@ -54,6 +54,8 @@ typedef struct {
         uint64_t http_received;       /* bytes read from it in the window */
         size_t n_stores, n_items;     /* catalog used */
         uint64_t seed;
+        double speed_compute_ms;      /* the machine's speed before the load (bench-speed.h); 0: not measured */
+        double speed_memory_ms;
 } FlowResult;
 
 typedef struct {

@@ -108,6 +108,7 @@ int procs_parse_machine(const char *proc_stat, MachineCpu *ret) {
         /* guest and guest_nice are already inside user and nice. */
         ret->busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
         ret->total = ret->busy + f[3] + f[4];
+        ret->steal = f[7];
         return 0;
 }
 
@@ -580,10 +581,11 @@ int procs_end(Procs *p) {
         return 0;
 }
 
-void procs_machine_ms(const Procs *p, double *busy_ms, double *total_ms, double *self_ms) {
+void procs_machine_ms(const Procs *p, double *busy_ms, double *total_ms, double *steal_ms, double *self_ms) {
         double t = (double)p->tck;
         *busy_ms = (double)(p->end.machine.busy - p->begin.machine.busy) * 1000.0 / t;
         *total_ms = (double)(p->end.machine.total - p->begin.machine.total) * 1000.0 / t;
+        *steal_ms = (double)(p->end.machine.steal - p->begin.machine.steal) * 1000.0 / t;
         *self_ms = (double)(p->end.self_us - p->begin.self_us) / 1000.0;
 }
 

@@ -11,6 +11,7 @@
 typedef struct {
         uint64_t busy; /* user + nice + system + irq + softirq + steal */
         uint64_t total; /* busy + idle + iowait */
+        uint64_t steal; /* time the hypervisor ran something else while this machine's CPUs had work */
 } MachineCpu;
 
 /* The fields of /proc/<pid>/stat food-bench uses. */
@@ -81,7 +82,7 @@ int procs_begin(Procs *p);
 int procs_end(Procs *p);
 
 /* Results after procs_end. Machine busy and total CPU in ms over the window, the driver's CPU in ms. */
-void procs_machine_ms(const Procs *p, double *busy_ms, double *total_ms, double *self_ms);
+void procs_machine_ms(const Procs *p, double *busy_ms, double *total_ms, double *steal_ms, double *self_ms);
 /* The disks' writes over the window: false when /proc/diskstats or /sys/block was not readable. */
 bool procs_disk_writes(const Procs *p, DiskWrites *ret);
 /* Per name, in the order given (or sorted pid file names); *ret borrowed. */

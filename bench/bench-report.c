@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench-speed.h"
+
 static double ms(uint64_t us) {
         return (double)us / 1000.0;
 }
@@ -23,7 +25,7 @@ static long cpus_online(void) {
 
 /* Figures derived from /proc for both renderings. */
 typedef struct {
-        double busy_ms, total_ms, self_ms, platform_ms, procs_ms;
+        double busy_ms, total_ms, steal_ms, self_ms, platform_ms, procs_ms;
         double sandbox_ms; /* the stand-ins for third parties (sandbox-psp, sandbox-sink), outside the target */
         size_t n_sandbox;  /* how many of them were watched (0: that figure is not known) */
         const ProcFigure *figs;
@@ -32,7 +34,7 @@ typedef struct {
 
 static void cpu_figures(const Procs *procs, CpuFigures *c) {
         *c = (CpuFigures){0};
-        procs_machine_ms(procs, &c->busy_ms, &c->total_ms, &c->self_ms);
+        procs_machine_ms(procs, &c->busy_ms, &c->total_ms, &c->steal_ms, &c->self_ms);
         c->platform_ms = c->busy_ms - c->self_ms;
         if (c->platform_ms < 0)
                 c->platform_ms = 0;
@@ -246,6 +248,10 @@ int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const P
         fprintf(out, ", %.1f s measured after %g s warm-up%s; %zu stores, %zu items, seed %llu\n", res->window_s,
                 o->warmup_s, res->interrupted ? " (interrupted)" : "", res->n_stores, res->n_items,
                 (unsigned long long)res->seed);
+        if (res->speed_compute_ms > 0)
+                fprintf(out, "machine  speed before the load: %.1f ms of arithmetic, %.1f ms of loads from memory (fixed "
+                        "work, fastest of %d; bench-speed.h)\n",
+                        res->speed_compute_ms, res->speed_memory_ms, SPEED_TRIES);
 
         uint64_t ok = 0;
         for (int c = 0; c < CALL_COUNT; c++)
@@ -298,8 +304,9 @@ int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const P
         double wall_ms = res->window_s * 1000.0;
         long n_cpus = cpus_online();
         fprintf(out, "\nCPU (window, %ld CPUs)\n", n_cpus);
-        fprintf(out, "  machine busy %.0f ms (%.1f%% of all CPUs) - food-bench %.0f ms = %.0f ms => %.3f ms/order\n",
-                c.busy_ms, c.total_ms > 0 ? 100.0 * c.busy_ms / c.total_ms : 0.0, c.self_ms, c.platform_ms,
+        fprintf(out, "  machine busy %.0f ms (%.1f%% of all CPUs, %.0f ms of it stolen) - food-bench %.0f ms = %.0f ms => "
+                "%.3f ms/order\n",
+                c.busy_ms, c.total_ms > 0 ? 100.0 * c.busy_ms / c.total_ms : 0.0, c.steal_ms, c.self_ms, c.platform_ms,
                 per_order(c.platform_ms, res->completed));
         fprintf(out, "  watched processes %.0f ms => %.3f ms/order; other processes %.0f ms\n", c.procs_ms,
                 per_order(c.procs_ms, res->completed), c.platform_ms > c.procs_ms ? c.platform_ms - c.procs_ms : 0.0);
@@ -466,6 +473,10 @@ int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const P
             set(root, "window_s", json_real(res->window_s)) < 0 ||
             set(root, "interrupted", json_boolean(res->interrupted)) < 0 ||
             set(root, "seed", json_integer((json_int_t)res->seed)) < 0 ||
+            set(root, "speed",
+                res->speed_compute_ms > 0
+                        ? json_pack("{s:f, s:f}", "compute_ms", res->speed_compute_ms, "memory_ms", res->speed_memory_ms)
+                        : json_null()) < 0 ||
             set(root, "stores", json_integer((json_int_t)res->n_stores)) < 0 ||
             set(root, "menu_items", json_integer((json_int_t)res->n_items)) < 0)
                 goto out;
@@ -529,8 +540,9 @@ int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const P
                         }
                 }
                 if (set(root, "cpu",
-                        json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o}", "cpus", (int)cpus_online(),
-                                  "machine_busy_ms", c.busy_ms, "machine_total_ms", c.total_ms, "driver_ms", c.self_ms,
+                        json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o}", "cpus", (int)cpus_online(),
+                                  "machine_busy_ms", c.busy_ms, "machine_total_ms", c.total_ms, "machine_steal_ms",
+                                  c.steal_ms, "driver_ms", c.self_ms,
                                   "platform_ms", c.platform_ms, "ms_per_order",
                                   per_order(c.platform_ms, res->completed), "processes_ms", c.procs_ms,
                                   "processes_ms_per_order", per_order(c.procs_ms, res->completed), "sandbox_ms",

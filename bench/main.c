@@ -10,6 +10,7 @@
 #include "bench-pgstat.h"
 #include "bench-procs.h"
 #include "bench-report.h"
+#include "bench-speed.h"
 #include "bench-wire.h"
 
 /* 1 after the first SIGINT/SIGTERM (end the window, drain), 2 after the second (stop draining). */
@@ -161,6 +162,12 @@ int main(int argc, char **argv) {
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
+        /* The machine's speed, while the platform is idle: it drifts, and the figures with it. */
+        SpeedFigures speed;
+        if (speed_measure(&speed) == 0) {
+                res.speed_compute_ms = speed.compute_ms;
+                res.speed_memory_ms = speed.memory_ms;
+        }
         FlowHooks hooks = {.on_window = on_window, .ctx = &sampling, .stop = &stop_requested};
         if (flow_run(&o, &hooks, &res) < 0)
                 goto out;

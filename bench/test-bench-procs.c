@@ -13,6 +13,7 @@ int main(void) {
         CHECK(r == 0, "machine: expected 0, got %d", r);
         CHECK(m.busy == 100 + 20 + 30 + 5 + 6 + 7, "machine busy: expected 168, got %" PRIu64, m.busy);
         CHECK(m.total == 168 + 1000 + 50, "machine total: expected 1218, got %" PRIu64, m.total);
+        CHECK(m.steal == 7, "machine steal: expected 7, got %" PRIu64, m.steal);
         CHECK(procs_parse_machine("intr 1 2 3\n", &m) < 0, "a text without the cpu line was accepted");
 
         /* A comm with a space and a ')' (it ends at the last ')'); tty_nr/tpgid negative like a daemon's. */
@@ -92,13 +93,14 @@ int main(void) {
                         usleep(1000);
                 r = procs_end(p);
                 CHECK(r == 0, "procs_end: expected 0, got %d", r);
-                double busy, total, self;
-                procs_machine_ms(p, &busy, &total, &self);
+                double busy, total, steal, self;
+                procs_machine_ms(p, &busy, &total, &steal, &self);
                 /* Where the kernel shows its disks (a container may not mount /sys), the window has their writes. */
                 if (access("/proc/diskstats", R_OK) == 0 && access("/sys/block", R_OK) == 0)
                         CHECK(procs_disk_writes(p, &dw), "disk writes: /proc/diskstats was readable, none given");
                 CHECK(self >= 200 && self < 2000, "own CPU: expected 200..2000 ms, got %.1f", self);
                 CHECK(busy >= self * 0.8, "machine busy: expected >= 80%% of own %.1f ms, got %.1f", self, busy);
+                CHECK(steal >= 0 && steal <= busy, "steal: expected 0..%.1f ms (inside busy), got %.1f", busy, steal);
                 const ProcFigure *f = NULL;
                 size_t n = procs_figures(p, &f);
                 /* Another copy of this test may run at the same time (parallel test runs): same name. */
