@@ -312,9 +312,9 @@ static int reply_check(User *u, CallType call, const HttpReply *r, const char **
         long want = call == CALL_PLACE ? 201 : 200;
         *reason = "";
         *sample = r->body;
-        if (r->curl_code != 0) {
+        if (r->error_code != 0) {
                 *reason = r->error_kind;
-                *sample = r->curl_error;
+                *sample = r->error;
                 return -1;
         }
         if (r->status != want)
@@ -714,7 +714,7 @@ int flow_run(const BenchOptions *o, const FlowHooks *hooks, FlowResult *res) {
         res->seed = f.rng;
         f.run_id = (int64_t)time(NULL);
         if ((r = http_new(&f.http, o->url, o->concurrency, o->timeout_ms)) < 0) {
-                fprintf(stderr, "food-bench: cannot set up libcurl: %s\n", strerror(-r));
+                fprintf(stderr, "food-bench: cannot set up its HTTP client: %s\n", strerror(-r));
                 return r;
         }
         f.users = calloc(o->concurrency, sizeof(*f.users));

@@ -1,10 +1,11 @@
-/* The load driver's HTTP engine: one libcurl multi handle, many concurrent keep-alive requests, timed per request. */
+/* The load driver's HTTP engine: HTTP/1.1 over non-blocking keep-alive connections to one origin, many requests
+ * at once (one per connection), timed per request. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_BODY_MAX (1u << 20)   /* a longer response fails with CURLE_WRITE_ERROR */
+#define HTTP_BODY_MAX (1u << 20)   /* a longer response fails ("bad answer") */
 #define HTTP_TOKEN_MAX 4096        /* bearer token bytes */
 #define HTTP_URL_MAX 2048
 
@@ -14,9 +15,9 @@ typedef struct Http Http;
  * duration of the callback only. */
 typedef struct {
         long status;            /* HTTP status, 0 when no response arrived */
-        int curl_code;          /* CURLcode, 0 (CURLE_OK) when the exchange completed */
-        const char *curl_error; /* detailed message for curl_code != 0, else "" */
-        const char *error_kind; /* curl_easy_strerror(curl_code): stable text to group errors by, "" when none */
+        int error_code;         /* 0 when the exchange completed (whatever the status), 1 when it did not */
+        const char *error;      /* what went wrong, in detail, for error_code != 0, else "" */
+        const char *error_kind; /* stable text to group errors by ("timeout", "could not connect", ...), "" when none */
         const char *body;       /* NUL-terminated response body ("" when none) */
         size_t body_len;
         int64_t started_us;     /* monotonic clock at http_send */
@@ -30,10 +31,10 @@ typedef void (*HttpDoneFn)(void *userdata, const HttpReply *reply);
 /* Monotonic clock in microseconds. */
 int64_t http_now_us(void);
 
-/* Creates the engine for `base_url` (e.g. "http://127.0.0.1:8080", borrowed
- * and must outlive the engine) with room for `max_conns` keep-alive
- * connections and a per-request timeout of `timeout_ms`. Calls
- * curl_global_init once. 0 with *ret, -ENOMEM or -EIO. */
+/* Creates the engine for `base_url` ("http://host[:port][/path]", plain HTTP only; its address is looked up
+ * once, here) with room for `max_conns` keep-alive connections (and 8 more; further requests wait for one)
+ * and a per-request timeout of `timeout_ms`, queueing included. 0 with *ret, -EINVAL (not such a URL), -ENOMEM
+ * or -EIO (the host has no address, epoll failed). */
 int http_new(Http **ret, const char *base_url, unsigned max_conns, long timeout_ms);
 /* Accepts NULL. Aborts transfers still running without calling their callbacks. */
 void http_free(Http *h);
@@ -41,20 +42,20 @@ void http_free(Http *h);
 /* Starts `method` ("GET" or "POST") of base_url+`path`. `token` (bearer),
  * `idempotency_key` and `body` (JSON, sent with Content-Type
  * application/json; NULL with POST sends an empty body) may be NULL and are
- * copied. 0, or -ENOMEM / -EINVAL (path too long) / -EIO (libcurl refused):
- * then `done` is not called. */
+ * copied. 0, or -ENOMEM / -EINVAL (another method, path or token too long): then `done` is not called. A
+ * request whose kept-alive connection turns out closed before any answer is sent again once on a new one. */
 int http_send(Http *h, const char *method, const char *path, const char *token, const char *idempotency_key,
               const char *body, HttpDoneFn done, void *userdata);
 
-/* Runs transfers: performs I/O, calls the callbacks of finished requests,
- * then waits at most `timeout_ms` for socket activity. 0 or -EIO. */
+/* Waits at most `timeout_ms` for socket activity (less when a request's deadline comes first), performs the
+ * I/O and calls the callbacks of finished or timed-out requests. 0 or -EIO. */
 int http_poll(Http *h, int timeout_ms);
 
 /* Requests started and not yet finished. */
 size_t http_in_flight(const Http *h);
 
 /* Bytes this engine has written to (*sent) and read from (*received) its connections so far: request and status
- * lines, headers and bodies as libcurl traces them on the socket (no TCP/IP headers, no connection handshakes).
+ * lines, headers and bodies as written to and read from the sockets (no TCP/IP headers, no connection handshakes).
  * Counted as the bytes move, not when a request finishes, so two readings give the traffic between them. */
 void http_bytes(const Http *h, uint64_t *sent, uint64_t *received);
 

@@ -1,6 +1,8 @@
-/* Unit test of the engine's byte counters: a one-shot server on loopback (a forked child) counts the bytes it reads
- * and writes, and http_bytes must match them exactly, headers and bodies included. */
+/* Unit test of the driver's HTTP client against servers on loopback (forked children): its byte counters match
+ * what a server read and wrote, headers and bodies included; a chunked answer is decoded; a request whose
+ * kept-alive connection the server closed goes again on a new one; a request without an answer times out. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -32,7 +34,7 @@ static long read_request(int fd) {
                 if (!end)
                         continue;
                 if (body < 0) {
-                        /* libcurl writes the header with this spelling; no digits means no body. */
+                        /* The client writes the header with this spelling; no digits means no body. */
                         const char *cl = strstr(buf, "Content-Length: ");
                         body = 0;
                         for (const char *d = cl ? cl + 16 : ""; *d >= '0' && *d <= '9' && body < 100000; d++)
@@ -61,7 +63,75 @@ static int serve(int listener, int out) {
         return 0;
 }
 
+/* The second child: a chunked answer, then the connection closed under the client; on the next connection one
+ * answer, then a request left unanswered until the client gives up. */
+static int serve_faults(int listener) {
+        static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                      "3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n";
+        static const char small[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+        int fd = accept(listener, NULL, NULL);
+        if (fd < 0 || read_request(fd) < 0 || write(fd, chunked, sizeof(chunked) - 1) != (ssize_t)(sizeof(chunked) - 1))
+                return 1;
+        close(fd);
+        fd = accept(listener, NULL, NULL);
+        if (fd < 0 || read_request(fd) < 0 || write(fd, small, sizeof(small) - 1) != (ssize_t)(sizeof(small) - 1))
+                return 1;
+        if (read_request(fd) < 0)
+                return 1;
+        char c;
+        (void)read(fd, &c, 1); /* until the client closes */
+        close(fd);
+        return 0;
+}
+
+static void test_faults(void) {
+        int listener = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t alen = sizeof(addr);
+        if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(listener, 4) < 0 ||
+            getsockname(listener, (struct sockaddr *)&addr, &alen) < 0) {
+                CHECK(0, "cannot listen on loopback");
+                return;
+        }
+        pid_t child = fork();
+        if (child == 0)
+                _exit(serve_faults(listener));
+        char url[64], err[256] = "";
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)ntohs(addr.sin_port));
+        Http *h = NULL;
+        int r = http_new(&h, url, 1, 300);
+        CHECK(r == 0, "http_new: expected 0, got %d", r);
+        long status = 0;
+        char *body = NULL;
+        r = h ? http_fetch(h, "GET", "/a", NULL, NULL, &status, &body, err, sizeof(err)) : -1;
+        CHECK(r == 0 && status == 200 && body && strcmp(body, "{\"a\":1}") == 0,
+              "chunked answer: expected 0, 200 and {\"a\":1}, got %d, %ld and %s (%s)", r, status, body ? body : "-", err);
+        free(body);
+        body = NULL;
+        r = h ? http_fetch(h, "POST", "/b", "tok", "{}", &status, &body, err, sizeof(err)) : -1;
+        CHECK(r == 0 && status == 200 && body && strcmp(body, "{}") == 0,
+              "after the server closed the connection: expected 0, 200 and {}, got %d, %ld and %s (%s)", r, status,
+              body ? body : "-", err);
+        free(body);
+        body = NULL;
+        err[0] = '\0';
+        int64_t t0 = http_now_us();
+        r = h ? http_fetch(h, "GET", "/c", NULL, NULL, &status, &body, err, sizeof(err)) : -1;
+        int64_t waited_ms = (http_now_us() - t0) / 1000;
+        CHECK(r == -EIO && strstr(err, "timeout") && waited_ms >= 290 && waited_ms < 2000,
+              "unanswered request: expected -EIO with a timeout after 300 ms, got %d (%s) after %lld ms", r, err,
+              (long long)waited_ms);
+        free(body);
+        CHECK(h && http_in_flight(h) == 0, "in flight after the timeout: expected 0");
+        http_free(h);
+        int wstatus = 0;
+        waitpid(child, &wstatus, 0);
+        CHECK(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "fault server: expected exit 0, got status %d", wstatus);
+        close(listener);
+}
+
 int main(void) {
+        test_faults();
         int listener = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t alen = sizeof(addr);
