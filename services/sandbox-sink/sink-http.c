@@ -65,8 +65,9 @@ static int sink_message_admit(json_t *msg, bool size_checked, const char *key, c
 }
 
 /* POST /messages {"messages":[{"idempotency_key","message"}, ...]}: a batch, behaving (latency, failures) as one
- * request; each message is checked and recorded on its own and gets its own status in "results", in order. */
-static int sink_post_batch(struct mg_connection *conn, SinkStore *st, json_t *list) {
+ * request; each message is checked and recorded on its own and gets its own status in "results", in order.
+ * `small`: the whole body is within SINK_BODY_MAX, so no message in it can be larger (none is measured). */
+static int sink_post_batch(struct mg_connection *conn, SinkStore *st, json_t *list, bool small) {
         size_t n = json_array_size(list), i;
         json_t *results, *item;
         int r;
@@ -89,7 +90,7 @@ static int sink_post_batch(struct mg_connection *conn, SinkStore *st, json_t *li
                 size_t seq = 0;
                 int status;
 
-                status = sink_message_admit(msg, false, key, &key, &why);
+                status = sink_message_admit(msg, small, key, &key, &why);
                 if (status == 0)
                         status = sink_record(st, key, msg, &seq, &duplicate);
                 json_array_append_new(results, status >= 400 ? json_pack("{s:i, s:s}", "status", status, "detail", why)
@@ -111,12 +112,12 @@ static int sink_post_message(struct mg_connection *conn, SinkStore *st) {
         r = sandbox_read_json(conn, SINK_BATCH_BODY_MAX, &doc);
         if (r != 0)
                 return r;
+        long long declared = mg_get_request_info(conn)->content_length;
         if (json_is_array(json_object_get(doc, "messages"))) {
-                r = sink_post_batch(conn, st, json_object_get(doc, "messages"));
+                r = sink_post_batch(conn, st, json_object_get(doc, "messages"), declared >= 0 && declared <= SINK_BODY_MAX);
                 goto out;
         }
         /* One message: at most SINK_BODY_MAX, as before batches (a chunked body is measured once parsed). */
-        long long declared = mg_get_request_info(conn)->content_length;
         if (declared > SINK_BODY_MAX) {
                 r = sandbox_error(conn, 413, "request body too large");
                 goto out;
