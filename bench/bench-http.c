@@ -215,7 +215,8 @@ static int conn_watch(Http *h, Conn *c, bool out, int op) {
 static void reply_fail(Http *h, HttpReq *r, const char *kind, const char *detail);
 static void conn_start(Http *h, Conn *c, HttpReq *r);
 
-/* Opens a connection for `r`: a non-blocking connect whose completion conn_io sees as writability. */
+/* Opens a connection for `r` in the closed slot `c` (conn_close left it reset; conn_start resets what a request
+ * uses): a non-blocking connect whose completion conn_io sees as writability. */
 static void conn_open(Http *h, Conn *c, HttpReq *r) {
         int fd = socket(h->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
         if (fd < 0) {
@@ -225,9 +226,6 @@ static void conn_open(Http *h, Conn *c, HttpReq *r) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->fd = fd;
         c->req = r;
-        c->sent = 0;
-        c->in_len = c->head_len = c->body_len = 0;
-        c->reused = false;
         if (connect(fd, (struct sockaddr *)&h->addr, h->addr_len) < 0 && errno != EINPROGRESS) {
                 int e = errno;
                 conn_close(h, c);
