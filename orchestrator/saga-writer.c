@@ -1114,8 +1114,13 @@ static void *writer_run(void *arg) {
                         stop_at = now;
                 }
                 writer_housekeeping(w, last);
-                int64_t until = w->next_scan_ms < now + WRITER_SCAN_EVERY_MS ? w->next_scan_ms
-                                                                            : now + WRITER_SCAN_EVERY_MS;
+                /* The next scan bounds the wait only while there are shards to scan: without one (NATS or
+                 * PostgreSQL out of reach, or every shard another replica's) no scan runs to move it on, and a
+                 * wait bounded by it would return at once, round after round (a replica without shards spun a
+                 * core). */
+                int64_t until = now + WRITER_SCAN_EVERY_MS;
+                if (w->n_owned > 0 && w->next_scan_ms < until)
+                        until = w->next_scan_ms;
                 int64_t held = writer_held_due(w);
                 if (held && held < until)
                         until = held;

@@ -16,6 +16,14 @@ import {
 } from '../flows.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// CPU time (ms) process `pid` used during the next `ms` milliseconds (/proc/<pid>/stat: utime and stime, fields 14
+// and 15, counted after the ')' that ends the name).
+const cpuMs = async (pid, ms) => {
+        const ticks = () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+        const before = ticks();
+        await sleep(ms);
+        return (ticks() - before) * 10; // USER_HZ 100
+};
 
 for (const point of ['after-commit', 'before-commit']) {
         describe(`a shard owner killed ${point === 'after-commit' ? 'after its batch committed, before anything left' : 'before its batch committed'}`, () => {
@@ -325,6 +333,13 @@ describe('a writing session that holds the shards and does not move (its process
                         const t0 = Date.now();
                         await p.start('orchestrator');
                         const [orch] = p.find('orchestrator');
+                        // Meanwhile it owns no shard: its writer waits for work instead of spinning (it once spun
+                        // a core whenever it owned none, e.g. a replica waiting for NATS or for its part).
+                        assert.equal(await metric(orch, 'food_saga_shards_owned'), 0, 'the orchestrator took shards the hung session holds');
+                        const idle = await cpuMs(orch.child.pid, 3000);
+                        assert.equal(await metric(orch, 'food_saga_shards_owned'), 0, 'the orchestrator took shards the hung session holds');
+                        assert.ok(idle < 600, `an orchestrator without shards used ${idle} ms of CPU in 3 s`);
+                        console.log(`# an orchestrator without shards: ${idle} ms of CPU in 3 s`);
                         await p.waitFor(async () => (await metric(orch, 'food_saga_shards_owned')) === 16, 45_000, 250);
                         const took = Date.now() - t0;
                         assert.ok(took >= 15_000, `the shards were taken after ${took} ms, before the session had stalled long`);
