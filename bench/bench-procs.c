@@ -20,9 +20,17 @@ typedef struct {
         uint64_t ctxt; /* context switches summed over its threads */
 } Seen;
 
+/* Any process of the machine, as /proc listed it. */
+typedef struct {
+        int pid;
+        PidStat st;
+} AnyProc;
+
 typedef struct {
         Seen *v;
         size_t n, cap;
+        AnyProc *unwatched; /* the machine's other processes (food-bench itself left out), sorted by pid */
+        size_t n_unwatched;
         MachineCpu machine;
         DiskWrites disk;
         bool has_disk;
@@ -36,6 +44,8 @@ struct Procs {
         size_t n_names;
         Snapshot begin, end;
         ProcFigure figures[PROCS_NAMES_MAX];
+        OtherProc others[PROCS_OTHERS_MAX];
+        size_t n_others;
         long tck;
 };
 
@@ -328,6 +338,8 @@ void procs_free(Procs *p) {
                 return;
         free(p->begin.v);
         free(p->end.v);
+        free(p->begin.unwatched);
+        free(p->end.unwatched);
         free(p);
 }
 
@@ -341,11 +353,6 @@ static int name_index(Procs *p, const char *name) {
         snprintf(p->names[p->n_names], PROCS_NAME_MAX, "%s", name);
         return (int)p->n_names++;
 }
-
-typedef struct {
-        int pid;
-        PidStat st;
-} AnyProc;
 
 static int cmp_anyproc(const void *a, const void *b) {
         int x = ((const AnyProc *)a)->pid, y = ((const AnyProc *)b)->pid;
@@ -456,6 +463,9 @@ static int snapshot_take(Procs *p, Snapshot *s) {
         int r;
 
         s->n = 0;
+        free(s->unwatched);
+        s->unwatched = NULL;
+        s->n_unwatched = 0;
         /* Time first, processes after: a process started between the two counts as started in the window. */
         if ((r = procs_machine_cpu(&s->machine)) < 0)
                 return r;
@@ -473,6 +483,12 @@ static int snapshot_take(Procs *p, Snapshot *s) {
                 return r;
         if ((r = scan_all(&all, &n)) < 0)
                 return r;
+        int self = (int)getpid();
+        AnyProc *unwatched = malloc((n ? n : 1) * sizeof(*unwatched));
+        if (!unwatched) {
+                free(all);
+                return -ENOMEM;
+        }
         for (size_t i = 0; i < n; i++) {
                 int idx = -1;
                 if (p->pids_from)
@@ -483,8 +499,11 @@ static int snapshot_take(Procs *p, Snapshot *s) {
                                         idx = (int)k;
                                         break;
                                 }
-                if (idx < 0)
+                if (idx < 0) {
+                        if (all[i].pid != self)
+                                unwatched[s->n_unwatched++] = all[i]; /* sorted by pid, as `all` */
                         continue;
+                }
                 if (s->n == s->cap) {
                         size_t c = s->cap ? s->cap * 2 : 64;
                         Seen *v = realloc(s->v, c * sizeof(*v));
@@ -504,6 +523,12 @@ static int snapshot_take(Procs *p, Snapshot *s) {
                 e->ctxt = pid_ctxt(all[i].pid, buf, sizeof(buf));
         }
 out:
+        if (r == 0) {
+                s->unwatched = unwatched;
+        } else {
+                free(unwatched);
+                s->n_unwatched = 0;
+        }
         free(all);
         return r;
 }
@@ -528,6 +553,32 @@ static const Seen *find_pid(const Snapshot *s, int pid) {
 
 static int cmp_figure(const void *a, const void *b) {
         return strcmp(((const ProcFigure *)a)->name, ((const ProcFigure *)b)->name);
+}
+
+/* The busiest of the processes that were unwatched at both ends of the window (a process of another platform
+ * left running, a build, a browser): what makes "other processes" large is named in the report. */
+static void busiest_unwatched(Procs *p) {
+        p->n_others = 0;
+        for (size_t i = 0; i < p->end.n_unwatched; i++) {
+                const AnyProc *e = &p->end.unwatched[i];
+                const AnyProc *b = find_proc(p->begin.unwatched, p->begin.n_unwatched, e->pid);
+                if (!b || b->st.start != e->st.start || e->st.cpu <= b->st.cpu)
+                        continue;
+                OtherProc o = {.pid = e->pid, .cpu_ms = (double)(e->st.cpu - b->st.cpu) * 1000.0 / (double)p->tck};
+                snprintf(o.comm, sizeof(o.comm), "%s", e->st.comm);
+                /* Insertion into the few kept, most CPU first. */
+                size_t k = p->n_others < PROCS_OTHERS_MAX ? p->n_others++ : PROCS_OTHERS_MAX;
+                if (k == PROCS_OTHERS_MAX) {
+                        if (o.cpu_ms <= p->others[k - 1].cpu_ms)
+                                continue;
+                        k--;
+                }
+                while (k > 0 && p->others[k - 1].cpu_ms < o.cpu_ms) {
+                        p->others[k] = p->others[k - 1];
+                        k--;
+                }
+                p->others[k] = o;
+        }
 }
 
 int procs_end(Procs *p) {
@@ -575,6 +626,7 @@ int procs_end(Procs *p) {
         }
         for (size_t k = 0; k < p->n_names; k++)
                 p->figures[k].cpu_ms = ticks[k] > 0 ? (double)ticks[k] * 1000.0 / (double)p->tck : 0.0;
+        busiest_unwatched(p);
         /* Pid file names come in directory order: sort them for a stable report. */
         if (p->pids_from)
                 qsort(p->figures, p->n_names, sizeof(p->figures[0]), cmp_figure);
@@ -603,4 +655,9 @@ bool procs_disk_writes(const Procs *p, DiskWrites *ret) {
 size_t procs_figures(const Procs *p, const ProcFigure **ret) {
         *ret = p->figures;
         return p->n_names;
+}
+
+size_t procs_others(const Procs *p, const OtherProc **ret) {
+        *ret = p->others;
+        return p->n_others;
 }

@@ -87,3 +87,14 @@ void procs_machine_ms(const Procs *p, double *busy_ms, double *total_ms, double 
 bool procs_disk_writes(const Procs *p, DiskWrites *ret);
 /* Per name, in the order given (or sorted pid file names); *ret borrowed. */
 size_t procs_figures(const Procs *p, const ProcFigure **ret);
+
+#define PROCS_OTHERS_MAX 3
+/* A process neither watched nor food-bench, and the CPU it used in the window. */
+typedef struct {
+        int pid;
+        char comm[16];
+        double cpu_ms;
+} OtherProc;
+/* The busiest of those alive at both ends of the window, most CPU first (at most PROCS_OTHERS_MAX, those
+ * that used any); *ret borrowed. */
+size_t procs_others(const Procs *p, const OtherProc **ret);

@@ -238,6 +238,21 @@ static void text_work(FILE *out, const BenchOptions *o, const FlowResult *res, c
         text_wire(out, o, res, wire);
 }
 
+/* Other processes that took more than OTHERS_WARN_PCT of the machine's busy time make the window's figures
+ * another's too: said, with the busiest of them (a leftover platform process, a build). */
+#define OTHERS_WARN_PCT 5.0
+static void text_others(FILE *out, const Procs *procs, double others_ms, double busy_ms) {
+        const OtherProc *op = NULL;
+        size_t n = procs_others(procs, &op);
+        if (busy_ms <= 0 || 100.0 * others_ms / busy_ms <= OTHERS_WARN_PCT)
+                return;
+        fprintf(out, "  warning: processes outside the platform took %.0f ms (%.0f%% of the machine's busy time): "
+                "these figures are not the platform's alone", others_ms, 100.0 * others_ms / busy_ms);
+        for (size_t i = 0; i < n; i++)
+                fprintf(out, "%s%s (pid %d) %.0f ms", i ? ", " : "; busiest: ", op[i].comm, op[i].pid, op[i].cpu_ms);
+        fprintf(out, "\n");
+}
+
 int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const Procs *procs, const Lag *lag,
                 const PgStat *pg, const Wire *wire) {
         fprintf(out, "food-bench %s: %u customers, ", o->url, o->concurrency);
@@ -308,8 +323,10 @@ int report_text(FILE *out, const BenchOptions *o, const FlowResult *res, const P
                 "%.3f ms/order\n",
                 c.busy_ms, c.total_ms > 0 ? 100.0 * c.busy_ms / c.total_ms : 0.0, c.steal_ms, c.self_ms, c.platform_ms,
                 per_order(c.platform_ms, res->completed));
+        double others_ms = c.platform_ms > c.procs_ms ? c.platform_ms - c.procs_ms : 0.0;
         fprintf(out, "  watched processes %.0f ms => %.3f ms/order; other processes %.0f ms\n", c.procs_ms,
-                per_order(c.procs_ms, res->completed), c.platform_ms > c.procs_ms ? c.platform_ms - c.procs_ms : 0.0);
+                per_order(c.procs_ms, res->completed), others_ms);
+        text_others(out, procs, others_ms, c.busy_ms);
         if (c.n_sandbox)
                 fprintf(out, "  without the sandbox stand-ins (%.0f ms): %.0f ms => %.3f ms/order (the target's figure)\n",
                         c.sandbox_ms, without_sandbox_ms(&c), per_order(without_sandbox_ms(&c), res->completed));
@@ -539,8 +556,22 @@ int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const P
                                 goto out;
                         }
                 }
+                /* The busiest processes outside the platform (a leftover process makes "platform_ms" another's too). */
+                json_t *others = json_array();
+                const OtherProc *op = NULL;
+                size_t n_op = procs_others(procs, &op);
+                for (size_t i = 0; others && i < n_op; i++)
+                        if (json_array_append_new(others, json_pack("{s:s, s:i, s:f}", "comm", op[i].comm, "pid", op[i].pid,
+                                                                     "cpu_ms", op[i].cpu_ms)) < 0) {
+                                json_decref(others);
+                                others = NULL;
+                        }
+                if (!others) {
+                        json_decref(list);
+                        goto out;
+                }
                 if (set(root, "cpu",
-                        json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o}", "cpus", (int)cpus_online(),
+                        json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o}", "cpus", (int)cpus_online(),
                                   "machine_busy_ms", c.busy_ms, "machine_total_ms", c.total_ms, "machine_steal_ms",
                                   c.steal_ms, "driver_ms", c.self_ms,
                                   "platform_ms", c.platform_ms, "ms_per_order",
@@ -548,7 +579,7 @@ int report_json(FILE *out, const BenchOptions *o, const FlowResult *res, const P
                                   "processes_ms_per_order", per_order(c.procs_ms, res->completed), "sandbox_ms",
                                   c.sandbox_ms, "ms_per_order_without_sandbox",
                                   c.n_sandbox ? json_real(per_order(without_sandbox_ms(&c), res->completed)) : json_null(),
-                                  "processes", list)) < 0)
+                                  "processes", list, "others", others)) < 0)
                         goto out;
         } else if (set(root, "cpu", json_null()) < 0) {
                 goto out;

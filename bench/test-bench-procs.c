@@ -1,11 +1,80 @@
 /* Unit test of the /proc parsers (on fixed texts) and of one live sample of this process. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench-procs.h"
 #include "test-check.h"
+
+/* A process that is not watched burns CPU in the window: the report names it among the busiest others
+ * (it once took an orphaned orchestrator 18 minutes of halved figures to be noticed). */
+static void test_others(void) {
+        int go[2], done[2];
+        if (pipe(go) < 0 || pipe(done) < 0) {
+                CHECK(0, "pipe failed");
+                return;
+        }
+        pid_t child = fork();
+        if (child == 0) {
+                char c;
+                (void)prctl(PR_SET_NAME, "busy-other");
+                if (write(done[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+                        _exit(1);
+                volatile uint64_t x = 0;
+                uint64_t t0 = procs_self_cpu_us(), used;
+                while ((used = procs_self_cpu_us() - t0) < 400000) /* 400 ms of CPU */
+                        for (int i = 0; i < 100000; i++)
+                                x += (uint64_t)i;
+                (void)x;
+                if (write(done[1], &used, sizeof(used)) != (ssize_t)sizeof(used))
+                        _exit(1);
+                pause();
+                _exit(0);
+        }
+        CHECK(child > 0, "fork failed");
+        if (child <= 0)
+                return;
+        const char *names[] = {"no-such-proc"};
+        Procs *p = NULL;
+        char c;
+        uint64_t used = 0;
+        int r = procs_new(&p, names, 1, NULL);
+        CHECK(r == 0, "procs_new: expected 0, got %d", r);
+        CHECK(read(done[0], &c, 1) == 1, "the child did not start");
+        if (r == 0 && (r = procs_begin(p)) == 0 && write(go[1], "g", 1) == 1 &&
+            read(done[0], &used, sizeof(used)) == (ssize_t)sizeof(used))
+                r = procs_end(p);
+        CHECK(r == 0 && used >= 400000, "the window: expected 0 and 400 ms of the child's CPU, got %d, %" PRIu64 " us",
+              r, used);
+        const OtherProc *o = NULL;
+        size_t n = r == 0 ? procs_others(p, &o) : 0;
+        bool listed = false;
+        for (size_t i = 0; i < n; i++) {
+                CHECK(i == 0 || o[i - 1].cpu_ms >= o[i].cpu_ms, "others not sorted by CPU: %.0f before %.0f ms",
+                      o[i - 1].cpu_ms, o[i].cpu_ms);
+                CHECK(o[i].pid != getpid(), "food-bench itself listed among the others");
+                if (o[i].pid == child) {
+                        listed = true;
+                        CHECK(strcmp(o[i].comm, "busy-other") == 0 && o[i].cpu_ms >= 300,
+                              "the busy child: expected busy-other with >= 300 ms, got %s with %.0f ms", o[i].comm,
+                              o[i].cpu_ms);
+                }
+        }
+        /* Listed, or pushed out by as many processes that were busier still (a parallel test run). */
+        CHECK(listed || (n == PROCS_OTHERS_MAX && o[n - 1].cpu_ms >= (double)used / 1000.0 - 20),
+              "the busy child (%.0f ms of CPU) is not among the %zu busiest others", (double)used / 1000.0, n);
+        kill(child, SIGKILL);
+        (void)waitpid(child, NULL, 0);
+        procs_free(p);
+        close(go[0]);
+        close(go[1]);
+        close(done[0]);
+        close(done[1]);
+}
 
 int main(void) {
         MachineCpu m;
@@ -116,6 +185,7 @@ int main(void) {
                 }
         }
         procs_free(p);
+        test_others();
 
         printf("%s\n", failures ? "FAILED" : "ok");
         return failures ? 1 : 0;
