@@ -29,8 +29,8 @@ typedef struct {
 typedef struct {
         Seen *v;
         size_t n, cap;
-        AnyProc *unwatched; /* the machine's other processes (food-bench itself left out), sorted by pid */
-        size_t n_unwatched;
+        AnyProc *all; /* every process of the machine, sorted by pid */
+        size_t n_all;
         MachineCpu machine;
         DiskWrites disk;
         bool has_disk;
@@ -338,8 +338,8 @@ void procs_free(Procs *p) {
                 return;
         free(p->begin.v);
         free(p->end.v);
-        free(p->begin.unwatched);
-        free(p->end.unwatched);
+        free(p->begin.all);
+        free(p->end.all);
         free(p);
 }
 
@@ -463,9 +463,9 @@ static int snapshot_take(Procs *p, Snapshot *s) {
         int r;
 
         s->n = 0;
-        free(s->unwatched);
-        s->unwatched = NULL;
-        s->n_unwatched = 0;
+        free(s->all);
+        s->all = NULL;
+        s->n_all = 0;
         /* Time first, processes after: a process started between the two counts as started in the window. */
         if ((r = procs_machine_cpu(&s->machine)) < 0)
                 return r;
@@ -483,12 +483,6 @@ static int snapshot_take(Procs *p, Snapshot *s) {
                 return r;
         if ((r = scan_all(&all, &n)) < 0)
                 return r;
-        int self = (int)getpid();
-        AnyProc *unwatched = malloc((n ? n : 1) * sizeof(*unwatched));
-        if (!unwatched) {
-                free(all);
-                return -ENOMEM;
-        }
         for (size_t i = 0; i < n; i++) {
                 int idx = -1;
                 if (p->pids_from)
@@ -499,11 +493,8 @@ static int snapshot_take(Procs *p, Snapshot *s) {
                                         idx = (int)k;
                                         break;
                                 }
-                if (idx < 0) {
-                        if (all[i].pid != self)
-                                unwatched[s->n_unwatched++] = all[i]; /* sorted by pid, as `all` */
+                if (idx < 0)
                         continue;
-                }
                 if (s->n == s->cap) {
                         size_t c = s->cap ? s->cap * 2 : 64;
                         Seen *v = realloc(s->v, c * sizeof(*v));
@@ -523,11 +514,10 @@ static int snapshot_take(Procs *p, Snapshot *s) {
                 e->ctxt = pid_ctxt(all[i].pid, buf, sizeof(buf));
         }
 out:
-        if (r == 0) {
-                s->unwatched = unwatched;
-        } else {
-                free(unwatched);
-                s->n_unwatched = 0;
+        if (r == 0) { /* kept for busiest_unwatched */
+                s->all = all;
+                s->n_all = n;
+                all = NULL;
         }
         free(all);
         return r;
@@ -555,30 +545,35 @@ static int cmp_figure(const void *a, const void *b) {
         return strcmp(((const ProcFigure *)a)->name, ((const ProcFigure *)b)->name);
 }
 
+static int cmp_other(const void *a, const void *b) {
+        double x = ((const OtherProc *)a)->cpu_ms, y = ((const OtherProc *)b)->cpu_ms;
+        return (x < y) - (x > y); /* most CPU first */
+}
+
 /* The busiest of the processes that were unwatched at both ends of the window (a process of another platform
- * left running, a build, a browser): what makes "other processes" large is named in the report. */
+ * left running, a build, a browser), food-bench itself left out: what makes "other processes" large is named in
+ * the report. */
 static void busiest_unwatched(Procs *p) {
+        int self = (int)getpid();
+        OtherProc *v = malloc((p->end.n_all ? p->end.n_all : 1) * sizeof(*v));
+        size_t n = 0;
         p->n_others = 0;
-        for (size_t i = 0; i < p->end.n_unwatched; i++) {
-                const AnyProc *e = &p->end.unwatched[i];
-                const AnyProc *b = find_proc(p->begin.unwatched, p->begin.n_unwatched, e->pid);
-                if (!b || b->st.start != e->st.start || e->st.cpu <= b->st.cpu)
+        if (!v)
+                return;
+        for (size_t i = 0; i < p->end.n_all; i++) {
+                const AnyProc *e = &p->end.all[i];
+                const AnyProc *b = find_proc(p->begin.all, p->begin.n_all, e->pid);
+                if (e->pid == self || find_pid(&p->end, e->pid) || find_pid(&p->begin, e->pid) || !b ||
+                    b->st.start != e->st.start || e->st.cpu <= b->st.cpu)
                         continue;
-                OtherProc o = {.pid = e->pid, .cpu_ms = (double)(e->st.cpu - b->st.cpu) * 1000.0 / (double)p->tck};
-                snprintf(o.comm, sizeof(o.comm), "%s", e->st.comm);
-                /* Insertion into the few kept, most CPU first. */
-                size_t k = p->n_others < PROCS_OTHERS_MAX ? p->n_others++ : PROCS_OTHERS_MAX;
-                if (k == PROCS_OTHERS_MAX) {
-                        if (o.cpu_ms <= p->others[k - 1].cpu_ms)
-                                continue;
-                        k--;
-                }
-                while (k > 0 && p->others[k - 1].cpu_ms < o.cpu_ms) {
-                        p->others[k] = p->others[k - 1];
-                        k--;
-                }
-                p->others[k] = o;
+                v[n] = (OtherProc){.pid = e->pid, .cpu_ms = (double)(e->st.cpu - b->st.cpu) * 1000.0 / (double)p->tck};
+                snprintf(v[n].comm, sizeof(v[n].comm), "%s", e->st.comm);
+                n++;
         }
+        qsort(v, n, sizeof(*v), cmp_other);
+        p->n_others = n < PROCS_OTHERS_MAX ? n : PROCS_OTHERS_MAX;
+        memcpy(p->others, v, p->n_others * sizeof(*v));
+        free(v);
 }
 
 int procs_end(Procs *p) {

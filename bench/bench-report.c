@@ -242,10 +242,10 @@ static void text_work(FILE *out, const BenchOptions *o, const FlowResult *res, c
  * another's too: said, with the busiest of them (a leftover platform process, a build). */
 #define OTHERS_WARN_PCT 5.0
 static void text_others(FILE *out, const Procs *procs, double others_ms, double busy_ms) {
-        const OtherProc *op = NULL;
-        size_t n = procs_others(procs, &op);
         if (busy_ms <= 0 || 100.0 * others_ms / busy_ms <= OTHERS_WARN_PCT)
                 return;
+        const OtherProc *op = NULL;
+        size_t n = procs_others(procs, &op);
         fprintf(out, "  warning: processes outside the platform took %.0f ms (%.0f%% of the machine's busy time): "
                 "these figures are not the platform's alone", others_ms, 100.0 * others_ms / busy_ms);
         for (size_t i = 0; i < n; i++)

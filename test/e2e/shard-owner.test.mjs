@@ -17,9 +17,12 @@ import {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // CPU time (ms) process `pid` used during the next `ms` milliseconds (/proc/<pid>/stat: utime and stime, fields 14
-// and 15, counted after the ')' that ends the name).
+// and 15, counted after the last ')', which ends the name).
 const cpuMs = async (pid, ms) => {
-        const ticks = () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+        const ticks = () => {
+                const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+                return stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+        };
         const before = ticks();
         await sleep(ms);
         return (ticks() - before) * 10; // USER_HZ 100
